@@ -1,0 +1,84 @@
+"""Session rules from the CJIS Security Policy, enforced for every request.
+
+* ``SessionPolicyMiddleware`` ends a session 30 minutes after the last request (idle) and
+  12 hours after sign-in (absolute); both limits come from settings.
+* ``RequireVerifiedMiddleware`` denies by default: a view is reachable only by a user who
+  acknowledged the use banner, entered their password *and* a second factor — unless the
+  view is marked ``@public`` or ``@signin_step``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+
+SESSION_AUTH_AT = "tandem_auth_at"
+SESSION_LAST_SEEN = "tandem_last_seen"
+SESSION_BANNER_OK = "tandem_banner_ok"
+
+
+class SessionPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            expired = self._expiry_reason(request)
+            if expired:
+                logout(request)
+                messages.info(request, expired)
+                return redirect(settings.LOGIN_URL)
+            request.session[SESSION_LAST_SEEN] = timezone.now().timestamp()
+        return self.get_response(request)
+
+    @staticmethod
+    def _expiry_reason(request: HttpRequest) -> str:
+        now = timezone.now().timestamp()
+        auth_at = request.session.get(SESSION_AUTH_AT)
+        last_seen = request.session.get(SESSION_LAST_SEEN, auth_at)
+        if auth_at is None or last_seen is None:
+            return "Please sign in again."
+        if now - float(auth_at) > settings.TANDEM_ABSOLUTE_TIMEOUT_SECONDS:
+            return "You were signed out because your session reached its 12-hour limit."
+        if now - float(last_seen) > settings.TANDEM_IDLE_TIMEOUT_SECONDS:
+            return "You were signed out after 30 minutes without activity."
+        return ""
+
+
+def is_fully_signed_in(request: HttpRequest) -> bool:
+    user: Any = request.user
+    return bool(
+        user.is_authenticated
+        and user.is_verified()
+        and request.session.get(SESSION_BANNER_OK)
+    )
+
+
+class RequireVerifiedMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if getattr(view_func, "tandem_public", False):
+            return None
+        if is_fully_signed_in(request):
+            return None
+        if getattr(view_func, "tandem_signin_step", False) and request.user.is_authenticated:
+            return None
+        if request.user.is_authenticated:
+            # Password accepted but MFA or the banner is pending: finish signing in.
+            return redirect("accounts:mfa")
+        return redirect_to_login(request.get_full_path())

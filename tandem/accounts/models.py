@@ -1,0 +1,81 @@
+"""Accounts: one per person who signs in, always inside one agency, with roles there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+
+from tandem.agencies.models import Agency, Member, Role
+
+
+class User(AbstractUser):
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    member = models.OneToOneField(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="account"
+    )
+    phone = models.CharField(max_length=32, blank=True, help_text="For SMS notifications.")
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    def role_set(self) -> frozenset[str]:
+        """Roles held in the user's own agency (cached on the instance)."""
+        cached: frozenset[str] | None = getattr(self, "_role_cache", None)
+        if cached is None:
+            if not self.pk or not self.is_active or self.agency_id is None:
+                cached = frozenset()
+            else:
+                cached = frozenset(
+                    self.role_assignments.filter(agency_id=self.agency_id).values_list(
+                        "role", flat=True
+                    )
+                )
+            self._role_cache = cached
+        return cached
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.role_set().intersection(roles))
+
+    def forget_roles(self) -> None:
+        self.__dict__.pop("_role_cache", None)
+
+
+class RoleAssignment(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    granted_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "agency", "role"], name="role_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()}"
+
+
+def users_with_role(agency: Agency, roles: Iterable[str]) -> models.QuerySet[User]:
+    return User.objects.filter(
+        agency=agency, is_active=True, role_assignments__agency=agency, role_assignments__role__in=list(roles)
+    ).distinct()

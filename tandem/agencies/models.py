@@ -1,0 +1,182 @@
+"""Agencies, their policy, organisational units and members (HR roster).
+
+Every row of program data hangs off an ``Agency``; every query that reaches it goes through
+``for_agency()`` / the access helpers so one agency never sees another's rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+
+class Agency(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    short_name = models.CharField(max_length=60, blank=True)
+    preset = models.CharField(max_length=64, help_text="Name of the policy preset it started from.")
+    policy = models.JSONField(default=dict, help_text="Validated policy (see agencies.presets).")
+    logo = models.FileField(upload_to="logos/", blank=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York")
+    intake_token = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "agencies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.short_name or self.name
+
+    def policy_model(self) -> Any:
+        """The policy as a validated ``Policy`` object."""
+        from tandem.agencies.presets import Policy
+
+        return Policy.model_validate(self.policy)
+
+    def title_for(self, role: str) -> str:
+        titles = self.policy.get("titles", {})
+        return str(titles.get(role) or Role(role).label)
+
+
+class Role(models.TextChoices):
+    """Roles are assigned per agency. Program content is visible only to program roles."""
+
+    COORDINATOR = "coordinator", "Peer Support Coordinator"
+    SUPPORTER = "supporter", "Peer Supporter"
+    PSYCHOLOGIST = "psychologist", "Police Psychologist"
+    CHIEF = "chief", "Chief / designee"
+    DISPATCHER = "dispatcher", "Dispatcher"
+    SUPERVISOR = "supervisor", "Supervisor"
+    MEMBER = "member", "Member"
+    ARO = "aro", "Addiction Response Officer"
+    PRS = "prs", "Peer Recovery Specialist"
+    CRT_SUPERVISOR = "crt_supervisor", "CRT Supervisor"
+    AUDITOR = "auditor", "Auditor"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+class UnitKind(models.TextChoices):
+    DISTRICT = "district", "District"
+    SECTION = "section", "Section"
+    UNIT = "unit", "Unit"
+
+
+class Unit(models.Model):
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="units")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    kind = models.CharField(max_length=16, choices=UnitKind.choices, default=UnitKind.UNIT)
+    code = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "code"], name="unit_code_unique_per_agency")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def ancestors(self) -> list[Unit]:
+        chain: list[Unit] = []
+        node = self.parent
+        seen = {self.pk}
+        while node is not None and node.pk not in seen:
+            chain.append(node)
+            seen.add(node.pk)
+            node = node.parent
+        return chain
+
+    @property
+    def path(self) -> str:
+        return " › ".join([u.name for u in reversed(self.ancestors())] + [self.name])
+
+
+class MemberCategory(models.TextChoices):
+    SWORN = "sworn", "Sworn"
+    CIVILIAN = "civilian", "Civilian"
+    VOLUNTEER = "volunteer", "Volunteer"
+
+
+class MemberQuerySet(models.QuerySet["Member"]):
+    def active(self) -> MemberQuerySet:
+        return self.filter(active=True)
+
+    def search(self, text: str) -> MemberQuerySet:
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(
+            Q(last_name__icontains=text)
+            | Q(first_name__icontains=text)
+            | Q(employee_number__iexact=text)
+        )
+
+
+class Member(models.Model):
+    """A person on the agency's HR roster (not necessarily a Tandem account holder)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="members")
+    employee_number = models.CharField(max_length=32)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    rank_title = models.CharField("rank or title", max_length=100, blank=True)
+    category = models.CharField(max_length=16, choices=MemberCategory.choices)
+    unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    supervisor = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "employee_number"], name="member_number_unique_per_agency"
+            )
+        ]
+        indexes = [models.Index(fields=["agency", "active", "last_name"])]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_sworn(self) -> bool:
+        return self.category == MemberCategory.SWORN
+
+    def supervisor_chain(self, limit: int = 50) -> list[Member]:
+        """Supervisors upwards, nearest first (cycle-safe)."""
+        chain: list[Member] = []
+        seen = {self.pk}
+        node = self.supervisor
+        while node is not None and node.pk not in seen and len(chain) < limit:
+            chain.append(node)
+            seen.add(node.pk)
+            node = node.supervisor
+        return chain
+
+    def is_in_chain_of_command_of(self, other: Member) -> bool:
+        """True when either is the other's (indirect) supervisor."""
+        return any(m.pk == other.pk for m in self.supervisor_chain()) or any(
+            m.pk == self.pk for m in other.supervisor_chain()
+        )

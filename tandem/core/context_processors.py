@@ -1,0 +1,17 @@
+"""Template context every page needs: the agency, the navigation for the user's roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from tandem.accounts.middleware import is_fully_signed_in
+from tandem.core.navigation import navigation_for
+
+
+def shell(request: HttpRequest) -> dict[str, Any]:
+    user: Any = getattr(request, "user", None)
+    if user is None or not is_fully_signed_in(request):
+        return {"nav_items": [], "agency": None}
+    return {"nav_items": navigation_for(user, request.path), "agency": user.agency}

@@ -1,0 +1,268 @@
+"""Tandem settings: one module, driven by environment variables.
+
+Defaults are safe for production (DEBUG off, secure cookies, HSTS); the demo and the
+test suite opt out of HTTPS-only cookies through TANDEM_DEMO / TANDEM_INSECURE_HTTP.
+Never read these values at import time elsewhere: use ``django.conf.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+VAR_DIR = Path(env_str("TANDEM_VAR_DIR", str(BASE_DIR / "var")))
+DEMO_MODE = env_bool("TANDEM_DEMO")
+DEBUG = env_bool("TANDEM_DEBUG")
+# Plain HTTP is allowed only for the local demo and the test suite.
+INSECURE_HTTP = DEMO_MODE or env_bool("TANDEM_INSECURE_HTTP")
+
+SECRET_KEY = env_str("TANDEM_SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEMO_MODE or DEBUG or INSECURE_HTTP):
+        raise ImproperlyConfigured("Set TANDEM_SECRET_KEY (50+ random characters) in production.")
+    SECRET_KEY = "insecure-demo-key-" + "x" * 40  # noqa: S105 - demo and tests only
+
+ALLOWED_HOSTS = env_list("TANDEM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("TANDEM_CSRF_TRUSTED_ORIGINS")
+SITE_URL = env_str("TANDEM_SITE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "tandem.core",
+    "tandem.audit",
+    "tandem.agencies",
+    "tandem.accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tandem.core.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tandem.accounts.middleware.SessionPolicyMiddleware",
+    "tandem.accounts.middleware.RequireVerifiedMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "tandem.core.middleware.NoStoreMiddleware",
+]
+
+ROOT_URLCONF = "tandem.urls"
+WSGI_APPLICATION = "tandem.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "tandem" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tandem.core.context_processors.shell",
+            ],
+        },
+    }
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("TANDEM_SQLITE_PATH", str(VAR_DIR / "tandem.sqlite3")),
+            "OPTIONS": {
+                # secure_delete overwrites freed pages, so a shredded key leaves no bytes.
+                "init_command": (
+                    "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication (CJIS Security Policy 5.6) ------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "core:home"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "tandem.accounts.passwords.BreachedPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+TANDEM_LOCKOUT_ATTEMPTS = env_int("TANDEM_LOCKOUT_ATTEMPTS", 5)
+TANDEM_IDLE_TIMEOUT_SECONDS = env_int("TANDEM_IDLE_TIMEOUT_SECONDS", 30 * 60)
+TANDEM_ABSOLUTE_TIMEOUT_SECONDS = env_int("TANDEM_ABSOLUTE_TIMEOUT_SECONDS", 12 * 60 * 60)
+TANDEM_INACTIVE_ACCOUNT_DAYS = env_int("TANDEM_INACTIVE_ACCOUNT_DAYS", 90)
+OTP_TOTP_ISSUER = env_str("TANDEM_TOTP_ISSUER", "Tandem")
+
+# --- Sessions, cookies, transport --------------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = TANDEM_ABSOLUTE_TIMEOUT_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not INSECURE_HTTP
+CSRF_COOKIE_SECURE = not INSECURE_HTTP
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = not INSECURE_HTTP and env_bool("TANDEM_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = 0 if INSECURE_HTTP else env_int("TANDEM_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("TANDEM_BEHIND_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TANDEM_MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
+# --- Encryption at rest -----------------------------------------------------------------
+# Master key(s): TANDEM_MASTER_KEYS="id:base64key,..." (first one encrypts) or a key file.
+TANDEM_MASTER_KEYS = env_str("TANDEM_MASTER_KEYS")
+TANDEM_MASTER_KEY_FILE = env_str("TANDEM_MASTER_KEY_FILE", str(VAR_DIR / "master.keys"))
+
+# --- Notifications ----------------------------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "TANDEM_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if (DEMO_MODE or DEBUG)
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("TANDEM_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("TANDEM_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("TANDEM_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("TANDEM_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("TANDEM_EMAIL_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("TANDEM_FROM_EMAIL", "Tandem <no-reply@tandem.invalid>")
+TANDEM_SMS_BACKEND = env_str("TANDEM_SMS_BACKEND", "tandem.core.sms.ConsoleSmsBackend")
+TANDEM_SMS_HTTP_URL = env_str("TANDEM_SMS_HTTP_URL")
+TANDEM_SMS_HTTP_TOKEN = env_str("TANDEM_SMS_HTTP_TOKEN")
+TANDEM_SMS_FROM = env_str("TANDEM_SMS_FROM")
+
+TASKS = {
+    "default": {
+        "BACKEND": env_str("TANDEM_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+# --- Static files, media ----------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TANDEM_TIME_ZONE", "America/New_York")
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: structured, and never request bodies or form values -------------------------
+LOG_LEVEL = env_str("TANDEM_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"scrub": {"()": "tandem.core.logging.ScrubFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["scrub"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tandem.core.logging.ScrubbingExceptionReporterFilter"

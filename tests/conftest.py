@@ -1,0 +1,102 @@
+"""The fixed cast (CONVENTIONS: alice owns, bob is on the team, charlie sees nothing).
+
+``cast`` is one account per role in the agency "Alpha PD"; ``stranger`` holds every role in
+another agency, "Bravo PD", and must never see Alpha's data. Accounts are made through the
+real services; ``signed_in`` gives a test client that has passed the banner, the password
+and the second factor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_BANNER_OK, SESSION_LAST_SEEN
+from tandem.accounts.models import RoleAssignment, User
+from tandem.agencies.models import Agency, Member, MemberCategory, Role, Unit
+from tandem.agencies.presets import load_preset
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def make_agency(slug: str, name: str, preset: str = "colorado-springs") -> Agency:
+    policy = load_preset(preset)
+    return Agency.objects.create(slug=slug, name=name, preset=preset, policy=policy.model_dump(mode="json"))
+
+
+def make_user(agency: Agency, username: str, *roles: str, sworn: bool = True) -> User:
+    unit, _ = Unit.objects.get_or_create(agency=agency, code="HQ", defaults={"name": "Headquarters"})
+    member = Member.objects.create(
+        agency=agency,
+        employee_number=f"E-{username}",
+        first_name=username.capitalize(),
+        last_name="Tester",
+        category=MemberCategory.SWORN if sworn else MemberCategory.CIVILIAN,
+        unit=unit,
+        email=f"{username}@example.test",
+    )
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, agency=agency, member=member,
+        first_name=member.first_name, last_name=member.last_name, email=member.email,
+    )
+    for role in roles:
+        RoleAssignment.objects.create(user=user, agency=agency, role=role)
+    TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    return user
+
+
+@pytest.fixture
+def agency(db: Any) -> Agency:
+    return make_agency("alpha", "Alpha Police Department")
+
+
+@pytest.fixture
+def other_agency(db: Any) -> Agency:
+    return make_agency("bravo", "Bravo Police Department", preset="columbus")
+
+
+@pytest.fixture
+def cast(agency: Agency) -> dict[str, User]:
+    """One account per role, plus ``nobody`` (an account with no role at all)."""
+    people = {
+        role.value: make_user(agency, role.value.replace("_", ""), role.value,
+                              sworn=role not in (Role.PRS, Role.DISPATCHER))
+        for role in Role
+    }
+    people["nobody"] = make_user(agency, "nobody")
+    return people
+
+
+@pytest.fixture
+def stranger(other_agency: Agency) -> User:
+    """Holds every role — in another agency."""
+    return make_user(other_agency, "stranger", *[r.value for r in Role])
+
+
+def sign_in(client: Client, user: User) -> Client:
+    """Put ``client`` in the state of a user who passed banner, password and TOTP."""
+    client.force_login(user)
+    session = client.session
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    assert device is not None
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    now = timezone.now().timestamp()
+    session[SESSION_AUTH_AT] = now
+    session[SESSION_LAST_SEEN] = now
+    session[SESSION_BANNER_OK] = True
+    session.save()
+    return client
+
+
+@pytest.fixture
+def signed_in() -> Callable[[User], Client]:
+    def _make(user: User) -> Client:
+        return sign_in(Client(), user)
+
+    return _make
