@@ -180,3 +180,29 @@ class Member(models.Model):
         return any(m.pk == other.pk for m in self.supervisor_chain()) or any(
             m.pk == self.pk for m in other.supervisor_chain()
         )
+
+
+class RosterUpload(models.Model):
+    """An HR roster file between its dry run and its confirmed import.
+
+    The bytes stay on the server (never round-trip through the browser), keyed by their
+    SHA-256 so the confirmation re-validates exactly the file that was reviewed. A staged
+    upload lives at most ``ROSTER_STAGE_TTL``; ``committed_at`` makes a second confirmation
+    of the same upload a no-op, and the content is cleared once it has been imported.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="roster_uploads")
+    uploaded_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    digest = models.CharField(max_length=64)
+    filename = models.CharField(max_length=200, blank=True)
+    content = models.BinaryField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "digest"])]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'roster'} ({self.digest[:12]})"

@@ -1,0 +1,61 @@
+"""Reads for the agency screens: each list is one or two queries however long it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from tandem.agencies.models import Agency, Member, Unit
+
+
+@dataclass(frozen=True)
+class MemberFilters:
+    q: str = ""
+    unit: int | None = None
+    category: str = ""
+    active: str = "yes"  # "yes", "no" or "" (all)
+
+
+def member_list(agency: Agency, filters: MemberFilters) -> QuerySet[Member]:
+    qs = Member.objects.filter(agency=agency).search(filters.q)
+    if filters.unit is not None:
+        qs = qs.filter(unit_id=filters.unit)
+    if filters.category:
+        qs = qs.filter(category=filters.category)
+    if filters.active == "yes":
+        qs = qs.filter(active=True)
+    elif filters.active == "no":
+        qs = qs.filter(active=False)
+    return qs.select_related("unit", "supervisor").order_by(
+        "last_name", "first_name", "employee_number"
+    )
+
+
+@dataclass(frozen=True)
+class UnitNode:
+    unit: Unit
+    depth: int
+    path: str
+
+
+def unit_tree(agency: Agency) -> list[UnitNode]:
+    """Every unit of the agency, parents before children, with its depth (one query)."""
+    units = list(Unit.objects.filter(agency=agency).order_by("name"))
+    children: dict[int | None, list[Unit]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit)
+    out: list[UnitNode] = []
+    seen: set[int] = set()
+
+    def walk(parent: int | None, depth: int, trail: list[str]) -> None:
+        for unit in children.get(parent, []):
+            if unit.pk in seen:
+                continue
+            seen.add(unit.pk)
+            path = [*trail, unit.name]
+            out.append(UnitNode(unit=unit, depth=depth, path=" › ".join(path)))
+            walk(unit.pk, depth + 1, path)
+
+    walk(None, 0, [])
+    return out

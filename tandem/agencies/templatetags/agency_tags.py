@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django import template
+
+from tandem.agencies.presets import choice_label as _choice_label
+
+register = template.Library()
+
+
+@register.filter
+def choice_label(value: str) -> str:
+    """Readable name of a policy closed-list value (``self_request`` → "Member asks …")."""
+    return _choice_label(str(value))
+
+
+@register.filter
+def role_title(agency: object, role: str) -> str:
+    title_for = getattr(agency, "title_for", None)
+    return str(title_for(role)) if title_for else role
+
+
+@register.filter
+def role_label(value: str) -> str:
+    """The generic name of a role (``aro`` → "Addiction Response Officer")."""
+    from tandem.agencies.models import Role
+
+    try:
+        return str(Role(value).label)
+    except ValueError:
+        return str(value)
