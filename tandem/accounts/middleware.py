@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.messages import constants as message_levels
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -33,11 +34,20 @@ class SessionPolicyMiddleware:
         if request.user.is_authenticated:
             expired = self._expiry_reason(request)
             if expired:
-                logout(request)
-                messages.info(request, expired)
-                return redirect(settings.LOGIN_URL)
+                return self._signed_out(request, expired)
             request.session[SESSION_LAST_SEEN] = timezone.now().timestamp()
         return self.get_response(request)
+
+    @staticmethod
+    def _signed_out(request: HttpRequest, text: str) -> HttpResponse:
+        """End the session and say why. This runs before ``MessageMiddleware`` has set up
+        message storage for the request, so the storage is created and written here."""
+        logout(request)
+        storage = default_storage(request)
+        storage.add(message_levels.INFO, text)
+        response = redirect(settings.LOGIN_URL)
+        storage.update(response)
+        return response
 
     @staticmethod
     def _expiry_reason(request: HttpRequest) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 from tandem.agencies.models import Agency, Member, Role
@@ -22,8 +22,9 @@ class User(AbstractUser):
     locked_at = models.DateTimeField(null=True, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
     password_changed_at = models.DateTimeField(null=True, blank=True)
-
-    objects = UserManager()
+    reactivated_at = models.DateTimeField(
+        null=True, blank=True, help_text="Restarts the inactivity clock after a reactivation."
+    )
 
     class Meta:
         ordering = ["username"]
@@ -57,6 +58,20 @@ class User(AbstractUser):
         self.__dict__.pop("_role_cache", None)
 
 
+class SignInSession(models.Model):
+    """Which session keys belong to which account, so that deactivating an account (or
+    resetting its second factor) can end every one of its sessions at once without
+    decoding every session in the store. Rows for sessions that no longer exist are
+    harmless and are pruned whenever the account signs in again."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signin_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.session_key[:6]}…"
+
+
 class RoleAssignment(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="role_assignments")
@@ -77,5 +92,8 @@ class RoleAssignment(models.Model):
 
 def users_with_role(agency: Agency, roles: Iterable[str]) -> models.QuerySet[User]:
     return User.objects.filter(
-        agency=agency, is_active=True, role_assignments__agency=agency, role_assignments__role__in=list(roles)
+        agency=agency,
+        is_active=True,
+        role_assignments__agency=agency,
+        role_assignments__role__in=list(roles),
     ).distinct()

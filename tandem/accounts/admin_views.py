@@ -1,0 +1,187 @@
+"""The administrator's screens: accounts of their own agency, nothing of program content."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tandem.accounts import mfa, services
+from tandem.accounts.access import get_account_for_user, require_administrator
+from tandem.accounts.forms import AccountCreateForm, RoleForm, SetPasswordForm
+from tandem.accounts.models import User
+from tandem.accounts.selectors import STATUSES, accounts_for_agency
+from tandem.agencies.models import Role
+
+PAGE_SIZE = 50
+
+
+def _titles(user: Any) -> dict[str, str]:
+    return {role.value: user.agency.title_for(role.value) for role in Role}
+
+
+@require_GET
+def user_list(request: HttpRequest) -> HttpResponse:
+    admin: Any = request.user
+    require_administrator(admin)
+    text, status = request.GET.get("q", ""), request.GET.get("status", "")
+    titles = _titles(admin)
+    page = Paginator(accounts_for_agency(admin.agency_id, text=text, status=status),
+                     PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(account, [titles[a.role] for a in account.role_assignments.all()])
+            for account in page]
+    context = {
+        "page": page, "rows": rows, "q": text, "status": status,
+        "statuses": [(key, label) for key, (label, _) in STATUSES.items()],
+    }
+    return render(request, "accounts/user_list.html", context)
+
+
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def user_create(request: HttpRequest) -> HttpResponse:
+    admin: Any = request.user
+    require_administrator(admin)
+    form = AccountCreateForm(request.POST or None, agency_id=admin.agency_id,
+                             titles=_titles(admin))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            account = services.user_create(
+                acting_user=admin, agency_id=admin.agency_id, username=data["username"],
+                password=data["password1"], first_name=data["first_name"],
+                last_name=data["last_name"], email=data["email"], phone=data["phone"],
+                member=data["member"], roles=data["roles"], request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Account {account.username} created. At their first "
+                             "sign-in they set up their authenticator app.")
+            return redirect("accounts:user_detail", pk=account.pk)
+    return render(request, "accounts/user_create.html", {"form": form})
+
+
+def _detail(request: HttpRequest, account: User, *, password_form: Any = None,
+            status: int = 200) -> HttpResponse:
+    admin: Any = request.user
+    titles = _titles(admin)
+    held = sorted(a.role for a in account.role_assignments.all()
+                  if a.agency_id == account.agency_id)
+    context = {
+        "account": account,
+        "roles": [(role, titles[role]) for role in held],
+        "role_form": RoleForm(titles=titles),
+        "password_form": password_form or SetPasswordForm(user=account),
+        "mfa_enrolled": mfa.has_app_device(account),
+        "codes_left": mfa.backup_codes_left(account),
+        "is_self": account.pk == admin.pk,
+    }
+    return render(request, "accounts/user_detail.html", context, status=status)
+
+
+@require_GET
+def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, get_account_for_user(request.user, pk))
+
+
+def _act(request: HttpRequest, pk: int, action: Callable[[User], str]) -> HttpResponse:
+    """Run one administrator action on account ``pk`` and go back to its page."""
+    account = get_account_for_user(request.user, pk, write=True)
+    try:
+        messages.success(request, action(account))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("accounts:user_detail", pk=account.pk)
+
+
+@require_POST
+def user_role_grant(request: HttpRequest, pk: int) -> HttpResponse:
+    admin: Any = request.user
+    form = RoleForm(request.POST)
+
+    def grant(account: User) -> str:
+        if not form.is_valid():
+            raise ValidationError("Choose a role from the list.")
+        role = form.cleaned_data["role"]
+        services.role_grant(acting_user=admin, user=account, role=role, request=request)
+        return f"{account.username} now holds the role {admin.agency.title_for(role)}."
+
+    return _act(request, pk, grant)
+
+
+@require_POST
+def user_role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    admin: Any = request.user
+    role = request.POST.get("role", "")
+
+    def revoke(account: User) -> str:
+        if role not in Role.values:
+            raise ValidationError("Choose a role from the list.")
+        services.role_revoke(acting_user=admin, user=account, role=role, request=request)
+        return f"{account.username} no longer holds the role {admin.agency.title_for(role)}."
+
+    return _act(request, pk, revoke)
+
+
+@require_POST
+def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    def unlock(account: User) -> str:
+        services.user_unlock(acting_user=request.user, user=account, request=request)  # type: ignore[arg-type]
+        return f"{account.username} is released and can sign in again."
+
+    return _act(request, pk, unlock)
+
+
+@require_POST
+def user_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
+    def reset(account: User) -> str:
+        services.user_reset_mfa(acting_user=request.user, user=account, request=request)  # type: ignore[arg-type]
+        return (f"The authenticator app and backup codes of {account.username} are removed; "
+                "they set up a new app at their next sign-in.")
+
+    return _act(request, pk, reset)
+
+
+@require_POST
+def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    def deactivate(account: User) -> str:
+        ended = services.user_deactivate(acting_user=request.user, user=account,  # type: ignore[arg-type]
+                                         request=request)
+        return f"{account.username} is deactivated; {ended} open session(s) ended."
+
+    return _act(request, pk, deactivate)
+
+
+@require_POST
+def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    def reactivate(account: User) -> str:
+        services.user_reactivate(acting_user=request.user, user=account, request=request)  # type: ignore[arg-type]
+        return f"{account.username} is active again."
+
+    return _act(request, pk, reactivate)
+
+
+@sensitive_post_parameters("password1", "password2")
+@require_POST
+def user_password(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_account_for_user(request.user, pk, write=True)
+    form = SetPasswordForm(request.POST, user=account)
+    if form.is_valid():
+        try:
+            services.user_set_password(acting_user=request.user, user=account,  # type: ignore[arg-type]
+                                       password=form.cleaned_data["password1"], request=request)
+        except ValidationError as error:
+            form.add_error("password1", error)
+        else:
+            messages.success(request, f"New password set for {account.username}; their open "
+                             "sessions ended. Give it to them in person or by phone.")
+            return redirect("accounts:user_detail", pk=account.pk)
+    return _detail(request, account, password_form=form, status=400)

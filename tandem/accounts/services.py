@@ -1,0 +1,310 @@
+"""Account actions. Each one is atomic and writes its audit event in the same transaction.
+
+``acting_user`` is the administrator doing it, or ``None`` for the system (scheduled jobs,
+the console). Passwords and codes never reach the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models.functions import Coalesce, Greatest
+from django.http import HttpRequest
+from django.utils import timezone
+
+from tandem.accounts import mfa
+from tandem.accounts.models import RoleAssignment, User
+from tandem.accounts.sessions import end_sessions
+from tandem.agencies.models import Member, Role
+from tandem.audit.services import audit_record
+
+ACCOUNT = "account"
+
+
+def _audit(action: str, *, actor: User | None, user: User, request: HttpRequest | None = None,
+           outcome: str = "success", detail: dict[str, Any] | None = None) -> None:
+    audit_record(action=action, actor=actor, agency_id=user.agency_id, object_type=ACCOUNT,
+                 object_id=user.pk, outcome=outcome, request=request, detail=detail)
+
+
+def _check_admin(acting_user: User | None, user: User) -> None:
+    """Defence in depth: views already scope through ``access``; services check again."""
+    if acting_user is None:
+        return
+    if not acting_user.has_role(Role.ADMINISTRATOR) or acting_user.agency_id != user.agency_id:
+        raise PermissionDenied
+
+
+def _locked_row(user: User) -> User:
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
+# --- Sign-in -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def signin_failed(*, user: User | None, stage: str, reason: str,
+                  request: HttpRequest | None = None) -> bool:
+    """Count a failed attempt (password or second factor). Returns True when the account is
+    locked now. The 5th consecutive failure (``TANDEM_LOCKOUT_ATTEMPTS``) locks it."""
+    if user is None:
+        audit_record(action="signin.failed", outcome="failed", request=request,
+                     object_type=ACCOUNT, detail={"stage": stage, "reason": "unknown_account"})
+        return False
+    row = _locked_row(user)
+    detail: dict[str, Any] = {"stage": stage, "reason": reason}
+    if row.locked_at is not None or not row.is_active:
+        detail["reason"] = "locked" if row.locked_at is not None else "inactive"
+        _audit("signin.failed", actor=row, user=row, request=request, outcome="denied",
+               detail=detail)
+        user.locked_at = row.locked_at
+        return row.locked_at is not None
+    row.failed_attempts += 1
+    locked = row.failed_attempts >= settings.TANDEM_LOCKOUT_ATTEMPTS
+    fields = ["failed_attempts"]
+    if locked:
+        row.locked_at = timezone.now()
+        fields.append("locked_at")
+    row.save(update_fields=fields)
+    detail["attempt"] = row.failed_attempts
+    _audit("signin.failed", actor=row, user=row, request=request, outcome="failed", detail=detail)
+    if locked:
+        _audit("account.locked", actor=None, user=row, request=request,
+               detail={"failed_attempts": row.failed_attempts})
+    user.failed_attempts, user.locked_at = row.failed_attempts, row.locked_at
+    return locked
+
+
+@transaction.atomic
+def signin_succeeded(*, user: User, method: str, request: HttpRequest | None = None) -> None:
+    """Both factors passed: the failure count starts again from zero."""
+    now = timezone.now()
+    User.objects.filter(pk=user.pk).update(failed_attempts=0, last_login=now)
+    user.failed_attempts, user.last_login = 0, now
+    _audit("signin.succeeded", actor=user, user=user, request=request, detail={"method": method})
+
+
+@transaction.atomic
+def mfa_enrolment_confirm(*, user: User, device: Any, request: HttpRequest | None = None
+                          ) -> list[str]:
+    """The user proved their new app works: keep it, issue 10 backup codes."""
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    type(device).objects.filter(user=user, confirmed=False).delete()
+    codes = mfa.new_backup_codes(user)
+    _audit("account.mfa_enrolled", actor=user, user=user, request=request,
+           detail={"backup_codes": len(codes)})
+    return codes
+
+
+@transaction.atomic
+def backup_codes_regenerate(*, acting_user: User, request: HttpRequest | None = None
+                            ) -> list[str]:
+    codes = mfa.new_backup_codes(acting_user)
+    _audit("account.backup_codes_generated", actor=acting_user, user=acting_user,
+           request=request, detail={"backup_codes": len(codes)})
+    return codes
+
+
+@transaction.atomic
+def signout_record(*, user: User, request: HttpRequest | None = None) -> None:
+    _audit("signout", actor=user, user=user, request=request)
+
+
+# --- Passwords -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_change_password(*, acting_user: User, password: str,
+                         request: HttpRequest | None = None) -> None:
+    """The account holder chose a new password (they re-entered the current one)."""
+    validate_password(password, user=acting_user)
+    acting_user.set_password(password)
+    acting_user.password_changed_at = timezone.now()
+    acting_user.save(update_fields=["password", "password_changed_at"])
+    _audit("account.password_changed", actor=acting_user, user=acting_user, request=request)
+
+
+@transaction.atomic
+def user_set_password(*, acting_user: User | None, user: User, password: str,
+                      request: HttpRequest | None = None) -> int:
+    """An administrator sets a new password; the account's sessions end."""
+    _check_admin(acting_user, user)
+    validate_password(password, user=user)
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "password_changed_at"])
+    ended = end_sessions(user)
+    _audit("account.password_set", actor=acting_user, user=user, request=request,
+           detail={"sessions_ended": ended})
+    return ended
+
+
+# --- Administration --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(*, acting_user: User | None, agency_id: int, username: str, password: str,
+                first_name: str = "", last_name: str = "", email: str = "", phone: str = "",
+                member: Member | None = None, roles: Iterable[str] = (),
+                request: HttpRequest | None = None) -> User:
+    if acting_user is not None and (
+        not acting_user.has_role(Role.ADMINISTRATOR) or acting_user.agency_id != agency_id
+    ):
+        raise PermissionDenied
+    if member is not None and member.agency_id != agency_id:
+        raise ValidationError({"member": "This person is not on your agency's roster."})
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "An account with this username already exists."})
+    user = User(username=username, first_name=first_name, last_name=last_name, email=email,
+                phone=phone, agency_id=agency_id, member=member)
+    validate_password(password, user=user)
+    user.set_password(password)
+    user.password_changed_at = timezone.now()
+    user.save()
+    roles = sorted(set(roles))
+    RoleAssignment.objects.bulk_create(
+        [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
+         for r in roles]
+    )
+    _audit("account.created", actor=acting_user, user=user, request=request,
+           detail={"roles": roles, "member_id": member.pk if member else None})
+    return user
+
+
+def _deactivate(user: User, *, actor: User | None, reason: str,
+                request: HttpRequest | None = None) -> int:
+    user.is_active = False
+    user.deactivated_at = timezone.now()
+    user.save(update_fields=["is_active", "deactivated_at"])
+    ended = end_sessions(user)
+    _audit("account.deactivated", actor=actor, user=user, request=request,
+           detail={"reason": reason, "sessions_ended": ended})
+    return ended
+
+
+@transaction.atomic
+def user_deactivate(*, acting_user: User | None, user: User, reason: str = "administrator",
+                    request: HttpRequest | None = None) -> int:
+    """Disable the account and end all its sessions at once. Returns sessions ended."""
+    _check_admin(acting_user, user)
+    if acting_user is not None and acting_user.pk == user.pk:
+        raise ValidationError("You cannot deactivate your own account.")
+    if not user.is_active:
+        return 0
+    return _deactivate(user, actor=acting_user, reason=reason, request=request)
+
+
+@transaction.atomic
+def user_reactivate(*, acting_user: User | None, user: User,
+                    request: HttpRequest | None = None) -> None:
+    _check_admin(acting_user, user)
+    if user.is_active:
+        return
+    user.is_active = True
+    user.deactivated_at = None
+    user.reactivated_at = timezone.now()
+    user.save(update_fields=["is_active", "deactivated_at", "reactivated_at"])
+    _audit("account.reactivated", actor=acting_user, user=user, request=request)
+
+
+@transaction.atomic
+def user_unlock(*, acting_user: User | None, user: User,
+                request: HttpRequest | None = None) -> None:
+    """Release a lock: the failure count restarts and second-factor throttling is cleared."""
+    _check_admin(acting_user, user)
+    row = _locked_row(user)
+    was_locked = row.locked_at is not None
+    row.locked_at, row.failed_attempts = None, 0
+    row.save(update_fields=["locked_at", "failed_attempts"])
+    for model in (mfa.TOTPDevice, mfa.StaticDevice):
+        model.objects.filter(user=row).update(throttling_failure_count=0,
+                                              throttling_failure_timestamp=None)
+    user.locked_at, user.failed_attempts = None, 0
+    _audit("account.unlocked", actor=acting_user, user=row, request=request,
+           detail={"was_locked": was_locked})
+
+
+@transaction.atomic
+def user_reset_mfa(*, acting_user: User | None, user: User,
+                   request: HttpRequest | None = None) -> int:
+    """Remove the app and backup codes; the person enrols again at their next sign-in.
+    Their sessions end, in case the phone was lost or stolen."""
+    _check_admin(acting_user, user)
+    if acting_user is not None and acting_user.pk == user.pk:
+        raise ValidationError("Ask another administrator to reset your own second factor.")
+    removed = mfa.delete_devices(user)
+    ended = end_sessions(user)
+    _audit("account.mfa_reset", actor=acting_user, user=user, request=request,
+           detail={"devices_removed": removed, "sessions_ended": ended})
+    return ended
+
+
+@transaction.atomic
+def role_grant(*, acting_user: User | None, user: User, role: str,
+               request: HttpRequest | None = None) -> RoleAssignment:
+    _check_admin(acting_user, user)
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role from the list."})
+    if user.agency is None:
+        raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
+    assignment, created = RoleAssignment.objects.get_or_create(
+        user=user, agency=user.agency, role=role, defaults={"granted_by": acting_user}
+    )
+    if created:
+        _audit("role.granted", actor=acting_user, user=user, request=request,
+               detail={"role": role})
+    user.forget_roles()
+    return assignment
+
+
+@transaction.atomic
+def role_revoke(*, acting_user: User | None, user: User, role: str,
+                request: HttpRequest | None = None) -> bool:
+    _check_admin(acting_user, user)
+    if acting_user is not None and acting_user.pk == user.pk and role == Role.ADMINISTRATOR:
+        raise ValidationError("You cannot remove your own administrator role.")
+    deleted, _ = RoleAssignment.objects.filter(user=user, agency=user.agency, role=role).delete()
+    if deleted:
+        _audit("role.revoked", actor=acting_user, user=user, request=request,
+               detail={"role": role})
+    user.forget_roles()
+    return bool(deleted)
+
+
+# --- Scheduled job -------------------------------------------------------------------------
+
+
+def inactive_accounts(now: datetime | None = None) -> Any:
+    """Active accounts with no sign-in for ``TANDEM_INACTIVE_ACCOUNT_DAYS`` days (counted from
+    the last sign-in, else from creation, and never before a reactivation)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.TANDEM_INACTIVE_ACCOUNT_DAYS)
+    return (
+        User.objects.filter(is_active=True)
+        .annotate(last_activity=Greatest(Coalesce("last_login", "date_joined"),
+                                         Coalesce("reactivated_at", "date_joined")))
+        .filter(last_activity__lt=cutoff)
+        .order_by("pk")
+    )
+
+
+def disable_inactive_accounts(now: datetime | None = None) -> int:
+    """Deactivate every inactive account (each in its own transaction, audited).
+    Returns how many were disabled. Safe to run as often as wanted."""
+    days = settings.TANDEM_INACTIVE_ACCOUNT_DAYS
+    disabled = 0
+    for user in inactive_accounts(now):
+        with transaction.atomic():
+            row = _locked_row(user)
+            if not row.is_active:
+                continue
+            _deactivate(row, actor=None, reason=f"inactive for {days} days")
+            disabled += 1
+    return disabled
