@@ -2,8 +2,9 @@
 
 Each row's ``hash`` is SHA-256 over its canonical content and the previous row's hash, so an
 altered, removed or re-ordered row breaks the chain at that point (``tandem audit verify``).
-The database refuses UPDATE and DELETE on this table (triggers in the migrations); rows older
-than the retention period (never under 365 days) are the only ones that may be purged.
+The database refuses UPDATE and DELETE on this table (triggers in migration 0003); rows older
+than the retention period (never under 365 days) are the only ones that may be purged, and a
+purge leaves an ``AuditCheckpoint`` so the first remaining row still links to something.
 
 Nothing here may name a peer-support requester: ``detail`` holds ids and categories only.
 """
@@ -12,17 +13,45 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
 
 GENESIS_HASH = "0" * 64
+#: The floor for every retention setting, enforced by the database triggers as well.
+MIN_RETENTION_DAYS = 365
 
 
 class Outcome(models.TextChoices):
     SUCCESS = "success", "Success"
     DENIED = "denied", "Denied"
     FAILED = "failed", "Failed"
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON text for hashing, identical before and after a database round trip.
+
+    ``json.dumps`` alone is not: PostgreSQL's jsonb rewrites numbers (``1e20`` comes back as
+    the integer ``100000000000000000000``), which would make an untouched row look altered.
+    Numbers are therefore written as exact plain decimals (``1.0`` and ``1`` both give ``1``).
+    """
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if not number.is_finite():
+            return json.dumps(str(value))
+        return format(number.normalize(), "f")
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        items = sorted((str(key), item) for key, item in value.items())
+        return "{" + ",".join(f"{json.dumps(k)}:{canonical_json(v)}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(canonical_json(item) for item in value) + "]"
+    return json.dumps(str(value))
 
 
 class AuditEvent(models.Model):
@@ -43,10 +72,15 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["agency_id", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["agency_id", "occurred_at"]),
+            # The auditor's screen: one agency, newest first, keyset-paginated on id.
+            models.Index(fields=["agency_id", "id"], name="audit_event_agency_id_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}:{self.object_id}"
+        when = f"{self.occurred_at:%Y-%m-%d %H:%M:%S}"
+        return f"{when} {self.action} {self.object_type}:{self.object_id}"
 
     def canonical(self) -> dict[str, Any]:
         return {
@@ -57,7 +91,8 @@ class AuditEvent(models.Model):
             "action": self.action,
             "object_type": self.object_type,
             "object_id": self.object_id,
-            "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
+            # Always UTC: the connection's time zone must not change the hash.
+            "occurred_at": self.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
             "ip_address": self.ip_address,
             "outcome": self.outcome,
             "purpose": self.purpose,
@@ -65,5 +100,31 @@ class AuditEvent(models.Model):
         }
 
     def compute_hash(self, prev_hash: str) -> str:
-        payload = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), default=str)
+        payload = canonical_json(self.canonical())
         return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
+
+    @property
+    def content_intact(self) -> bool:
+        return self.hash == self.compute_hash(self.prev_hash)
+
+
+class AuditCheckpoint(models.Model):
+    """Written by a retention purge: the last purged event's id and hash.
+
+    After a purge the first remaining event links to ``through_hash`` instead of the genesis
+    hash. The purge also records an ``audit.purge`` event naming the same id and hash, inside
+    the chain, so a checkpoint cannot be forged without breaking the chain. Like the events,
+    checkpoints are protected by the database: no UPDATE, no DELETE.
+    """
+
+    through_id = models.BigIntegerField(unique=True)
+    through_hash = models.CharField(max_length=64)
+    deleted_count = models.BigIntegerField()
+    cutoff = models.DateTimeField(help_text="Events before this moment were eligible.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["through_id"]
+
+    def __str__(self) -> str:
+        return f"Audit events up to #{self.through_id} purged"

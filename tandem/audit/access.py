@@ -1,0 +1,35 @@
+"""Who may read the audit trail: auditors, and only their own agency's events (X-4).
+
+Everyone else — administrators and chiefs included — gets the same 404 as for a missing page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+
+from tandem.agencies.models import Role
+from tandem.audit.models import AuditEvent
+
+
+def is_auditor(user: Any) -> bool:
+    return bool(
+        user.is_authenticated and user.agency_id is not None and user.has_role(Role.AUDITOR)
+    )
+
+
+def require_auditor(user: Any) -> None:
+    if not is_auditor(user):
+        raise Http404
+
+
+def get_event_for_user(user: Any, pk: int, *, write: bool = False) -> AuditEvent:
+    """An event of the auditor's own agency; events are never writable, by anyone."""
+    require_auditor(user)
+    if write:
+        raise Http404
+    try:
+        return AuditEvent.objects.get(pk=pk, agency_id=user.agency_id)
+    except AuditEvent.DoesNotExist:
+        raise Http404 from None
