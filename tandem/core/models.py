@@ -1,0 +1,151 @@
+"""Shared base models: per-record data keys for envelope encryption (X-5, P1).
+
+A model that holds protected values adopts encryption like this::
+
+    from tandem.core.fields import EncryptedTextField
+    from tandem.core.models import EnvelopeEncrypted
+
+    class SupportRequest(EnvelopeEncrypted):
+        data_key_purpose = "psp.request"
+        requester_name = EncryptedTextField(blank=True)
+        ...
+
+    request.requester_name            # plaintext in Python, ciphertext in the database
+    request.shred(acting_user=user, reason="retention period ended")
+    request.is_shredded               # True; encrypted attributes now read as None
+
+List pages should ``select_related("data_key")`` so that reading encrypted fields does not
+cost a query per row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from tandem.core import crypto
+from tandem.core.fields import EncryptedFieldMixin, EnvelopeKeyField
+
+
+class DataKey(models.Model):
+    """One record's AES-256-GCM key, stored only wrapped by a master key.
+
+    After crypto-shredding ``wrapped_key`` is NULL and ``shredded_at`` is set: nothing that
+    was sealed under this key can ever be decrypted again.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    purpose = models.CharField(max_length=64)
+    wrapped_key = models.BinaryField(null=True, editable=False)
+    master_key_id = models.CharField(max_length=40, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    shredded_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        state = "shredded" if self.is_shredded else f"wrapped by {self.master_key_id}"
+        return f"data key {self.pk} ({self.purpose}, {state})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never let the unwrapped key reach a pickle (cache back ends, sessions).
+        state = super().__getstate__()
+        state.pop("_plain_key", None)
+        return state
+
+    @property
+    def is_shredded(self) -> bool:
+        return self.shredded_at is not None
+
+    def plain_key(self) -> bytes:
+        """The unwrapped key, cached on this instance only (never across instances)."""
+        if self.is_shredded:
+            self.forget_plain_key()
+            raise crypto.KeyShredded(f"Data key {self.pk} was shredded; its data cannot be read.")
+        cached: bytes | None = self.__dict__.get("_plain_key")
+        if cached is None:
+            cached = crypto.unwrap_data_key(self)
+            self.__dict__["_plain_key"] = cached
+        return cached
+
+    def remember_plain_key(self, key: bytes) -> None:
+        self.__dict__["_plain_key"] = key
+
+    def forget_plain_key(self) -> None:
+        self.__dict__.pop("_plain_key", None)
+
+
+class EnvelopeEncrypted(models.Model):
+    """Abstract base for models with ``EncryptedTextField`` / ``EncryptedJSONField`` columns.
+
+    Each record gets its own data key on first save. ``shred()`` blanks the encrypted columns
+    and crypto-shreds the key; afterwards encrypted attributes read as ``None`` and
+    ``is_shredded`` is True, so templates stay safe.
+    """
+
+    data_key = EnvelopeKeyField(
+        "core.DataKey",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    # Short label stored with the data key, e.g. "psp.request"; defaults to the model label.
+    data_key_purpose: ClassVar[str] = ""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.data_key_id is None:
+            # A record stored before it had a key: the key must be saved with the values.
+            self.ensure_data_key()
+            kwargs["update_fields"] = {*update_fields, "data_key"}
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def encrypted_field_names(cls) -> list[str]:
+        return [f.name for f in cls._meta.concrete_fields if isinstance(f, EncryptedFieldMixin)]
+
+    def ensure_data_key(self) -> DataKey:
+        data_key = self.data_key if self.data_key_id is not None else None
+        if data_key is None:
+            data_key = crypto.new_data_key(purpose=self.data_key_purpose or self._meta.label_lower)
+            self.data_key = data_key
+        return data_key
+
+    @property
+    def is_shredded(self) -> bool:
+        data_key = self.data_key if self.data_key_id is not None else None
+        return data_key is not None and data_key.is_shredded
+
+    def blank_encrypted_fields(self) -> list[str]:
+        """Overwrite every encrypted column of this record with NULL; returns the names."""
+        names = self.encrypted_field_names()
+        for name in names:
+            setattr(self, name, None)
+        if names and self.pk is not None:
+            super().save(update_fields=names)
+        return names
+
+    @transaction.atomic
+    def shred(self, *, acting_user: Any = None, reason: str) -> None:
+        """Blank the encrypted columns and crypto-shred this record's data key (audited)."""
+        self.blank_encrypted_fields()
+        data_key = self.data_key if self.data_key_id is not None else None
+        if data_key is None:
+            return
+        crypto.crypto_shred(
+            data_key=data_key,
+            acting_user=acting_user,
+            reason=reason,
+            agency_id=getattr(self, "agency_id", None),
+        )
