@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "tandem.audit",
     "tandem.agencies",
     "tandem.accounts",
+    "tandem.notifications",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +208,10 @@ EMAIL_HOST_USER = env_str("TANDEM_EMAIL_USER")
 EMAIL_HOST_PASSWORD = env_str("TANDEM_EMAIL_PASSWORD")
 EMAIL_USE_TLS = env_bool("TANDEM_EMAIL_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("TANDEM_FROM_EMAIL", "Tandem <no-reply@tandem.invalid>")
+EMAIL_TIMEOUT = env_int("TANDEM_EMAIL_TIMEOUT", 30)
+# Operators who receive (scrubbed) error reports by e-mail: TANDEM_ADMINS="ops@example.org,..."
+ADMINS = [("Tandem operators", address) for address in env_list("TANDEM_ADMINS")]
+SERVER_EMAIL = env_str("TANDEM_SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 TANDEM_SMS_BACKEND = env_str("TANDEM_SMS_BACKEND", "tandem.core.sms.ConsoleSmsBackend")
 TANDEM_SMS_HTTP_URL = env_str("TANDEM_SMS_HTTP_URL")
 TANDEM_SMS_HTTP_TOKEN = env_str("TANDEM_SMS_HTTP_TOKEN")
@@ -247,8 +252,9 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "timestamp": "time",  # ISO 8601 in UTC
+            "rename_fields": {"levelname": "level", "name": "logger"},
         }
     },
     "handlers": {
@@ -256,11 +262,20 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": "json",
             "filters": ["scrub"],
-        }
+        },
+        "mail_admins": {
+            "class": "tandem.core.logging.ScrubbingAdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["scrub"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.request": {
+            "handlers": ["console", "mail_admins"],
+            "level": "ERROR",
+            "propagate": False,
+        },
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },

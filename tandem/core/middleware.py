@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
-from tandem.core.logging import request_id_var
+from tandem.core.logging import access_log, request_id_var
 
 
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
+    """Give each request an id (``X-Request-Id``, and in every log line it causes), and write
+    one access-log line when it ends: method, path, status, duration. Never the query string."""
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = uuid.uuid4().hex[:16]
         token = request_id_var.set(rid)
+        started = time.monotonic()
         try:
             response = self.get_response(request)
+            access_log(request, response.status_code, (time.monotonic() - started) * 1000)
         finally:
             request_id_var.reset(token)
         response["X-Request-Id"] = rid

@@ -1,0 +1,102 @@
+"""Notifications by e-mail and SMS that carry no sensitive content (X-8, P1).
+
+The only way to send one is ``notify(kind=..., recipient_user=... | email=... | phone=...)``.
+There is no parameter for a subject or a text: every message comes from the fixed
+``CATALOGUE`` below, whose wording says only that something is waiting in Tandem and links
+to the site's front page. Nobody who glances at a phone's lock screen, a shared mailbox or
+a provider's logs learns who asked for help, about what, or that it concerns peer support.
+
+Each message is one ``Delivery`` row and one queued job (``deliver_notification``) whose only
+argument is the delivery id, so job rows hold no addresses either. See
+``tandem.notifications.services`` for sending, retries and how destinations are protected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from tandem.notifications.models import Delivery
+
+_NEW_ITEM = "You have a new item in Tandem."
+_ATTENTION = "Something in Tandem is waiting for you. Please sign in soon."
+_FOOTER = (
+    "\n\nThis message has no details on purpose. Sign in to Tandem to see them.\n"
+    "Please do not reply to this message."
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One catalogue entry: fixed wording, and the channels used for an account."""
+
+    subject: str
+    text: str
+    channels: tuple[str, ...] = ("email", "sms")
+
+    def sms_body(self, url: str) -> str:
+        return f"{self.text} Open Tandem: {url}"
+
+    def email_body(self, url: str) -> str:
+        return f"{self.text}\n\nOpen Tandem: {url}{_FOOTER}"
+
+
+CATALOGUE: dict[str, Kind] = {
+    "psp.request.assigned": Kind("New item in Tandem", _NEW_ITEM),
+    "psp.escalation": Kind("Tandem: please sign in", _ATTENTION),
+    "psp.duty_to_report": Kind("Tandem: please sign in", _ATTENTION),
+    "report.ready": Kind(
+        "Tandem: report ready", "A report you asked for is ready in Tandem.", ("email",)
+    ),
+    "account.security": Kind(
+        "Tandem: account notice",
+        "There is a security notice for your Tandem account. "
+        "If you did not expect it, tell your administrator.",
+    ),
+}
+
+
+def site_url() -> str:
+    return str(settings.SITE_URL).rstrip("/") + "/"
+
+
+def get_kind(kind: str) -> Kind:
+    try:
+        return CATALOGUE[kind]
+    except KeyError:
+        raise ValueError(
+            f"Unknown notification kind {kind!r}; add it to tandem.core.notifications.CATALOGUE."
+        ) from None
+
+
+def notify(
+    *,
+    kind: str,
+    recipient_user: Any = None,
+    email: str | None = None,
+    phone: str | None = None,
+    agency: Any = None,
+    channels: Iterable[str] | None = None,
+) -> list[Delivery]:
+    """Queue the catalogue message ``kind`` for one recipient; returns the deliveries.
+
+    Give either ``recipient_user`` (an account: its current e-mail and phone are read when
+    sending, on the kind's channels, optionally narrowed by ``channels``) or an ``email``
+    and/or ``phone`` for someone without an account (stored sealed, shredded once sent).
+    Call it inside the transaction of the change that causes it: if that rolls back, nothing
+    is sent.
+    """
+    from tandem.notifications.services import deliveries_create
+
+    return deliveries_create(
+        kind=kind,
+        recipient_user=recipient_user,
+        email=email or "",
+        phone=phone or "",
+        agency=agency,
+        channels=tuple(channels) if channels is not None else None,
+    )

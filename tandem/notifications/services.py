@@ -1,0 +1,334 @@
+"""Creating, sending and retrying deliveries. Apps call ``tandem.core.notifications.notify``.
+
+Sending happens in the job ``deliver_notification(delivery_id)``. A conditional UPDATE
+(open -> sending) lets exactly one worker send a delivery; the network call runs outside any
+transaction. A failed try is recorded and retried after 1, 5, 15 and 60 minutes; after the
+fifth failure the delivery is marked failed and logged. Once a delivery is finished its
+sealed destination is crypto-shredded. Errors are recorded by class name only, because
+provider and SMTP error texts can echo the address.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from tandem.audit.services import audit_record
+from tandem.core.notifications import get_kind, site_url
+from tandem.core.sms import SmsError, mask_phone, normalize_phone, send_sms
+from tandem.notifications.models import (
+    OPEN_STATUSES,
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    SealedDestination,
+)
+
+logger = logging.getLogger("tandem.notifications")
+
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(minutes=60),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# A delivery stuck in "sending" this long was interrupted (worker killed mid-send).
+STALLED_AFTER = timedelta(minutes=15)
+# An open delivery this far past its due time lost its job (or the queue is far behind).
+OVERDUE_AFTER = timedelta(minutes=10)
+
+
+class NoDestination(Exception):
+    """The account has no usable address for this channel any more, or is deactivated."""
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
+    return f"{local[:1]}•••@•••.{tld}" if tld else "•••"
+
+
+def _enqueue(delivery_id: int, run_after: datetime | None = None) -> None:
+    from tandem.notifications.tasks import deliver_notification
+
+    job = deliver_notification
+    if run_after is not None:
+        if not job.get_backend().supports_defer:
+            return  # picked up by deliveries_resume_stalled once it is due
+        job = job.using(run_after=run_after)
+    job.enqueue(delivery_id)
+
+
+def _user_channels(recipient_user: Any, kind_channels: tuple[str, ...]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if Channel.EMAIL in kind_channels and recipient_user.email:
+        found.append((Channel.EMAIL, mask_email(recipient_user.email)))
+    if Channel.SMS in kind_channels and recipient_user.phone:
+        found.append((Channel.SMS, mask_phone(recipient_user.phone)))
+    return found
+
+
+def _sealed_delivery(*, kind: str, channel: str, agency: Any, destination: str) -> Delivery:
+    hint = mask_email(destination) if channel == Channel.EMAIL else mask_phone(destination)
+    return Delivery.objects.create(
+        kind=kind,
+        channel=channel,
+        agency=agency,
+        destination=SealedDestination.objects.create(address=destination),
+        destination_hint=hint,
+        next_attempt_at=timezone.now(),
+    )
+
+
+def _checked_addresses(email: str, phone: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValueError("Not a usable e-mail address.") from None
+        found.append((Channel.EMAIL, email.strip()))
+    if phone:
+        found.append((Channel.SMS, normalize_phone(phone)))
+    return found
+
+
+@transaction.atomic
+def deliveries_create(
+    *,
+    kind: str,
+    recipient_user: Any = None,
+    email: str = "",
+    phone: str = "",
+    agency: Any = None,
+    channels: tuple[str, ...] | None = None,
+) -> list[Delivery]:
+    """One delivery (and one queued job) per channel; see ``notify`` for the contract."""
+    spec = get_kind(kind)
+    if recipient_user is not None and (email or phone):
+        raise ValueError("Notify an account or an address, not both.")
+    if recipient_user is None and not (email or phone):
+        raise ValueError("A notification needs a recipient.")
+    deliveries: list[Delivery] = []
+    if recipient_user is not None:
+        wanted = tuple(c for c in spec.channels if channels is None or c in channels)
+        for channel, hint in _user_channels(recipient_user, wanted):
+            deliveries.append(
+                Delivery.objects.create(
+                    kind=kind,
+                    channel=channel,
+                    agency_id=agency.pk if agency is not None else recipient_user.agency_id,
+                    recipient_user=recipient_user,
+                    destination_hint=hint,
+                    next_attempt_at=timezone.now(),
+                )
+            )
+    else:
+        for channel, destination in _checked_addresses(email, phone):
+            deliveries.append(
+                _sealed_delivery(kind=kind, channel=channel, agency=agency, destination=destination)
+            )
+    for delivery in deliveries:
+        _enqueue(delivery.pk)
+    if not deliveries:
+        logger.info(
+            "notification has no channel",
+            extra={"kind": kind, "user_id": getattr(recipient_user, "pk", None)},
+        )
+    return deliveries
+
+
+# --- Sending ----------------------------------------------------------------------------
+
+
+def _destination(delivery: Delivery) -> str:
+    user = delivery.recipient_user
+    if user is not None:
+        if not user.is_active:
+            raise NoDestination("account deactivated")
+        address = user.email if delivery.channel == Channel.EMAIL else user.phone
+        if not address:
+            raise NoDestination("no address on the account")
+        if delivery.channel == Channel.SMS:
+            try:
+                return normalize_phone(address)
+            except ValueError:
+                raise NoDestination("unusable phone number") from None
+        return str(address)
+    sealed = delivery.destination
+    stored = sealed.address if sealed is not None else None
+    if not stored:
+        raise NoDestination("destination already shredded")
+    return str(stored)
+
+
+def _send(delivery: Delivery, destination: str) -> None:
+    spec = get_kind(delivery.kind)
+    url = site_url()
+    if delivery.channel == Channel.EMAIL:
+        timeout = getattr(settings, "EMAIL_TIMEOUT", None) or 30
+        EmailMessage(
+            subject=spec.subject,
+            body=spec.email_body(url),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[destination],
+            connection=get_connection(timeout=timeout),
+        ).send(fail_silently=False)
+    else:
+        send_sms(to=destination, body=spec.sms_body(url))
+
+
+def _describe(exc: BaseException) -> str:
+    # SmsError texts are written to be safe; any other text may contain the address.
+    if isinstance(exc, SmsError):
+        return f"SmsError: {exc}"[:120]
+    return type(exc).__name__[:120]
+
+
+def _shred_destination(delivery: Delivery) -> None:
+    """Crypto-shred a sealed address once it is no longer needed, then drop its row."""
+    sealed = delivery.destination
+    if sealed is None:
+        return
+    sealed.shred(reason="notification finished")
+    delivery.destination = None
+    delivery.save(update_fields=["destination"])
+    sealed.delete()
+
+
+def _audit(delivery: Delivery, action: str, outcome: str) -> None:
+    audit_record(
+        action=action,
+        agency_id=delivery.agency_id,
+        object_type="notifications.Delivery",
+        object_id=delivery.pk,
+        outcome=outcome,
+        detail={
+            "kind": delivery.kind,
+            "channel": delivery.channel,
+            "attempts": delivery.attempts,
+            "recipient_user_id": delivery.recipient_user_id,
+        },
+    )
+
+
+@transaction.atomic
+def _record_success(delivery: Delivery, now: datetime) -> None:
+    number = delivery.attempts + 1
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=number, attempted_at=now, succeeded=True
+    )
+    delivery.attempts = number
+    delivery.status = DeliveryStatus.SENT
+    delivery.finished_at = timezone.now()
+    delivery.next_attempt_at = None
+    delivery.last_error = ""
+    _shred_destination(delivery)
+    delivery.save(
+        update_fields=[
+            "attempts", "status", "finished_at", "next_attempt_at", "last_error",
+            "updated_at",
+        ]
+    )
+    _audit(delivery, "notification.sent", "success")
+
+
+@transaction.atomic
+def _record_failure(delivery: Delivery, now: datetime, error: str) -> None:
+    number = delivery.attempts + 1
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=number, attempted_at=now, succeeded=False, error=error
+    )
+    delivery.attempts = number
+    delivery.last_error = error
+    fields = ["attempts", "last_error", "status", "next_attempt_at", "updated_at"]
+    if number < MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.RETRYING
+        delivery.next_attempt_at = now + RETRY_DELAYS[number - 1]
+        delivery.save(update_fields=fields)
+        _enqueue(delivery.pk, run_after=delivery.next_attempt_at)
+        return
+    delivery.status = DeliveryStatus.FAILED
+    delivery.next_attempt_at = None
+    delivery.finished_at = timezone.now()
+    _shred_destination(delivery)
+    delivery.save(update_fields=[*fields, "finished_at"])
+    _audit(delivery, "notification.failed", "failed")
+    logger.warning(
+        "notification delivery failed",
+        extra={
+            "delivery_id": delivery.pk,
+            "kind": delivery.kind,
+            "channel": delivery.channel,
+            "attempts": number,
+            "error": error,
+        },
+    )
+
+
+@transaction.atomic
+def _record_cancelled(delivery: Delivery, reason: str) -> None:
+    delivery.status = DeliveryStatus.CANCELLED
+    delivery.finished_at = timezone.now()
+    delivery.next_attempt_at = None
+    delivery.last_error = reason[:120]
+    _shred_destination(delivery)
+    delivery.save(
+        update_fields=[
+            "status", "finished_at", "next_attempt_at", "last_error", "updated_at",
+        ]
+    )
+    _audit(delivery, "notification.cancelled", "failed")
+
+
+def delivery_attempt(*, delivery_id: int) -> str:
+    """Try to send one delivery; returns its status afterwards ("skipped" if not open)."""
+    now = timezone.now()
+    claimed = Delivery.objects.filter(pk=delivery_id, status__in=OPEN_STATUSES).update(
+        status=DeliveryStatus.SENDING, updated_at=now
+    )
+    if not claimed:
+        return "skipped"
+    delivery = Delivery.objects.select_related(
+        "recipient_user", "destination__data_key"
+    ).get(pk=delivery_id)
+    try:
+        _send(delivery, _destination(delivery))
+    except NoDestination as exc:
+        _record_cancelled(delivery, str(exc))
+    except Exception as exc:
+        _record_failure(delivery, now, _describe(exc))
+    else:
+        _record_success(delivery, now)
+    return delivery.status
+
+
+def deliveries_resume_stalled() -> int:
+    """Periodic: recover deliveries whose worker died mid-send or whose job went missing."""
+    now = timezone.now()
+    resumed = 0
+    stalled = Delivery.objects.filter(
+        status=DeliveryStatus.SENDING, updated_at__lt=now - STALLED_AFTER
+    ).select_related("destination__data_key")
+    for delivery in stalled:
+        _record_failure(delivery, now, "Interrupted")
+        resumed += 1
+    overdue = Delivery.objects.filter(
+        status__in=OPEN_STATUSES, next_attempt_at__lt=now - OVERDUE_AFTER
+    ).values_list("pk", flat=True)
+    for delivery_id in overdue:
+        with transaction.atomic():
+            Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=now)
+            _enqueue(delivery_id)
+        resumed += 1
+    return resumed
