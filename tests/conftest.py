@@ -9,6 +9,7 @@ and the second factor.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,17 +22,34 @@ from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_BANNER_OK, SESSI
 from tandem.accounts.models import RoleAssignment, User
 from tandem.agencies.models import Agency, Member, MemberCategory, Role, Unit
 from tandem.agencies.presets import load_preset
+from tandem.core.crypto import ensure_demo_master_key
 
 PASSWORD = "correct horse battery staple 42"
 
 
+def pytest_configure(config: Any) -> None:
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Argon2 is slow on purpose; tests that check hashing ask for it explicitly."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_agency(slug: str, name: str, preset: str = "colorado-springs") -> Agency:
     policy = load_preset(preset)
-    return Agency.objects.create(slug=slug, name=name, preset=preset, policy=policy.model_dump(mode="json"))
+    return Agency.objects.create(
+        slug=slug, name=name, preset=preset, policy=policy.model_dump(mode="json")
+    )
 
 
 def make_user(agency: Agency, username: str, *roles: str, sworn: bool = True) -> User:
-    unit, _ = Unit.objects.get_or_create(agency=agency, code="HQ", defaults={"name": "Headquarters"})
+    unit, _ = Unit.objects.get_or_create(
+        agency=agency, code="HQ", defaults={"name": "Headquarters"}
+    )
     member = Member.objects.create(
         agency=agency,
         employee_number=f"E-{username}",
@@ -42,13 +60,24 @@ def make_user(agency: Agency, username: str, *roles: str, sworn: bool = True) ->
         email=f"{username}@example.test",
     )
     user = User.objects.create_user(
-        username=username, password=PASSWORD, agency=agency, member=member,
-        first_name=member.first_name, last_name=member.last_name, email=member.email,
+        username=username,
+        password=PASSWORD,
+        agency=agency,
+        member=member,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        email=member.email,
     )
     for role in roles:
         RoleAssignment.objects.create(user=user, agency=agency, role=role)
     TOTPDevice.objects.create(user=user, name="default", confirmed=True)
     return user
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _master_key_file() -> None:
+    """Encrypted fields need a master key: create the demo key file (0600) when missing."""
+    ensure_demo_master_key()
 
 
 @pytest.fixture
@@ -65,8 +94,12 @@ def other_agency(db: Any) -> Agency:
 def cast(agency: Agency) -> dict[str, User]:
     """One account per role, plus ``nobody`` (an account with no role at all)."""
     people = {
-        role.value: make_user(agency, role.value.replace("_", ""), role.value,
-                              sworn=role not in (Role.PRS, Role.DISPATCHER))
+        role.value: make_user(
+            agency,
+            role.value.replace("_", ""),
+            role.value,
+            sworn=role not in (Role.PRS, Role.DISPATCHER),
+        )
         for role in Role
     }
     people["nobody"] = make_user(agency, "nobody")

@@ -27,6 +27,7 @@ NAV: list[NavEntry] = [
     NavEntry("Policy", "agencies:policy", frozenset({Role.ADMINISTRATOR})),
     NavEntry("Accounts", "accounts:user_list", frozenset({Role.ADMINISTRATOR})),
     NavEntry("Audit trail", "audit:event_list", frozenset({Role.AUDITOR})),
+    NavEntry("My account", "accounts:account", frozenset()),
 ]
 
 

@@ -1,0 +1,174 @@
+"""Page benchmark: home page and member directory against a minimal view, same server, same run.
+
+Seeds an agency of 50,000 members into a scratch database, serves it with gunicorn and
+measures p50 and p95 latency of each page over keep-alive HTTP, then prints the ratios to
+the minimal view (``/health/live/``, which passes through the whole middleware stack but
+does no work). Absolute numbers depend on the machine; the ratios are what to compare.
+
+    .venv/bin/python bench/pages.py [--members 50000] [--requests 300]
+
+Set DATABASE_URL to benchmark PostgreSQL instead of a scratch SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tandem(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "tandem.cli", *args],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout
+
+
+def make_session(env: dict[str, str]) -> str:
+    """A fully signed-in session (banner, password, TOTP) for an administrator+coordinator."""
+    script = """
+import django, time
+django.setup()
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_BANNER_OK, SESSION_LAST_SEEN
+from tandem.accounts.models import RoleAssignment, User
+from tandem.agencies.models import Agency
+agency = Agency.objects.get(slug="scale")
+user, _ = User.objects.get_or_create(username="bench", defaults={"agency": agency})
+user.set_password("bench-password-not-used-elsewhere"); user.save()
+for role in ("administrator", "coordinator", "member"):
+    RoleAssignment.objects.get_or_create(user=user, agency=agency, role=role)
+device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
+s = SessionStore()
+s[SESSION_KEY] = str(user.pk)
+s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+s[HASH_SESSION_KEY] = user.get_session_auth_hash()
+s[DEVICE_ID_SESSION_KEY] = device.persistent_id
+s[SESSION_AUTH_AT] = s[SESSION_LAST_SEEN] = time.time()
+s[SESSION_BANNER_OK] = True
+s.create()
+print(s.session_key)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def measure(port: int, path: str, cookie: str, n: int) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": f"sessionid={cookie}"}
+    timings = []
+    for i in range(n + 20):
+        start = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            raise SystemExit(f"{path} answered {response.status}")
+        if i >= 20:  # warm-up requests are not counted
+            timings.append(elapsed * 1000)
+    conn.close()
+    return timings
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
+        env = {
+            **os.environ,
+            "TANDEM_INSECURE_HTTP": "1",
+            "TANDEM_VAR_DIR": scratch,
+            "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
+            "TANDEM_LOG_LEVEL": "WARNING",
+        }
+        started = time.perf_counter()
+        tandem(env, "migrate", "--noinput")
+        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
+        print(f"seeded {args.members} members in {time.perf_counter() - started:.1f} s")
+        cookie = make_session(env)
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "tandem.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--threads",
+                "1",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            pages = [
+                ("minimal view", "/health/live/"),
+                ("home page", "/"),
+                ("member directory", "/agency/members/"),
+                ("member directory, search", "/agency/members/?q=smith"),
+            ]
+            results = {label: measure(port, path, cookie, args.requests) for label, path in pages}
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    base50 = pct(results["minimal view"], 50)
+    base95 = pct(results["minimal view"], 95)
+    print(f"\n{args.members} members, {args.requests} requests per page, gunicorn 1 worker\n")
+    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}")
+    for label, values in results.items():
+        p50, p95 = pct(values, 50), pct(values, 95)
+        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
