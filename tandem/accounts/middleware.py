@@ -65,9 +65,12 @@ class SessionPolicyMiddleware:
 
 def is_fully_signed_in(request: HttpRequest) -> bool:
     user: Any = request.user
+    # A lock (5 failed attempts) shuts out the account's open sessions too, until an
+    # administrator releases it.
     return bool(
         user.is_authenticated
         and user.is_verified()
+        and not user.is_locked
         and request.session.get(SESSION_BANNER_OK)
     )
 

@@ -252,6 +252,10 @@ def role_grant(*, acting_user: User | None, user: User, role: str,
     _check_admin(acting_user, user)
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role from the list."})
+    if acting_user is not None and acting_user.pk == user.pk:
+        # Otherwise an administrator could make themselves auditor or coordinator and read
+        # the program content the administrator role is kept away from.
+        raise ValidationError("You cannot give yourself a role; ask another administrator.")
     if user.agency is None:
         raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
     assignment, created = RoleAssignment.objects.get_or_create(

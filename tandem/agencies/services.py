@@ -370,6 +370,8 @@ def member_update(
         request=request,
         detail={"fields": changed},
     )
+    if "active" in changed and not member.active:
+        _deactivate_accounts_of_departed(acting_user, [member.pk], request)
     return member
 
 
@@ -508,7 +510,9 @@ def _deactivate_accounts_of_departed(
     from tandem.accounts.services import user_deactivate
 
     departed = User.objects.filter(member_id__in=member_ids, is_active=True)
-    for user in departed.exclude(pk=getattr(acting_user, "pk", None)):
+    if acting_user is not None:
+        departed = departed.exclude(pk=acting_user.pk)
+    for user in departed:
         user_deactivate(acting_user=acting_user, user=user, reason="left the roster",
                         request=request)
 

@@ -37,7 +37,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core import mail, serializers
-from django.core.exceptions import FieldError, ImproperlyConfigured
+from django.core.exceptions import FieldError, ImproperlyConfigured, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import CommandError, call_command
@@ -176,6 +176,12 @@ def test_signed_in_pages_are_never_cached_and_carry_a_content_security_policy(
     assert "default-src 'self'" in response["Content-Security-Policy"]
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_stylesheet_and_scripts_are_served_without_signing_in(db: Any) -> None:
+    for asset in ("tandem/tandem.css", "tandem/htmx.min.js", "tandem/tandem.js"):
+        response = Client().get(f"/static/{asset}")
+        assert response.status_code == 200, asset
 
 
 @override_settings(SECURE_HSTS_SECONDS=31536000, SECURE_SSL_REDIRECT=False)
@@ -476,6 +482,27 @@ def test_unsafe_or_oversize_logos_are_refused(
     )
     assert response.status_code == 400
     assert message in response.content.decode()
+    assert not Agency.objects.get(slug="alpha").logo
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'<svg xmlns="http://www.w3.org/2000/svg"><a><animate attributeName="href" '
+        b'values="java&#9;script:alert(1)"/><text>x</text></a></svg>',
+        b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink">'
+        b'<a x:href=" JaVa&#10;ScRiPt:alert(1)"><text>x</text></a></svg>',
+    ],
+)
+def test_svg_logo_with_an_obfuscated_script_url_is_refused(
+    cast: dict[str, User], signed_in: SignedIn, settings: Any, tmp_path: Path, content: bytes
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    response = signed_in(cast["administrator"]).post(
+        reverse("agencies:policy"),
+        {"action": "logo", "logo": SimpleUploadedFile("evil.svg", content)},
+    )
+    assert response.status_code == 400
     assert not Agency.objects.get(slug="alpha").logo
 
 
@@ -1505,6 +1532,25 @@ def test_console_can_release_a_lock(cast: dict[str, User]) -> None:
     call_command("accounts", "unlock", user.username)
     user.refresh_from_db()
     assert not user.is_locked
+
+
+def test_locking_an_account_ends_access_of_its_open_sessions(
+    cast: dict[str, User], signed_in: Any, clock: Any
+) -> None:
+    user = cast["supporter"]
+    laptop = signed_in(user)
+    assert laptop.get(HOME).status_code == 200
+    attacker = Client()
+    attacker.post(BANNER)
+    for _ in range(5):
+        attacker.post(LOGIN, {"username": user.username, "password": "wrong " * 3})
+    user.refresh_from_db()
+    assert user.is_locked
+    response = laptop.get(HOME)
+    assert response.status_code == 302
+    laptop.get(response["Location"])
+    assert "_auth_user_id" not in laptop.session
+    assert laptop.get(HOME).status_code == 302
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -3695,3 +3741,24 @@ def test_first_sign_in_enrols_an_authenticator_and_reaches_the_home_page(
     device = TOTPDevice.objects.get(user=user)
     assert device.confirmed
     assert unhexlify(device.key)  # the enrolled key is the one the page showed
+
+
+def test_an_administrator_cannot_give_themselves_a_role(cast: dict[str, User]) -> None:
+    from tandem.accounts.services import role_grant
+
+    admin = cast["administrator"]
+    with pytest.raises(ValidationError, match="cannot give yourself a role"):
+        role_grant(acting_user=admin, user=admin, role="auditor")
+    admin.forget_roles()
+    assert not admin.has_role("auditor")
+
+
+def test_deactivating_a_member_by_hand_also_ends_their_account(
+    cast: dict[str, User],
+) -> None:
+    from tandem.agencies.services import member_deactivate
+
+    leaver = cast["supporter"]
+    member_deactivate(acting_user=cast["administrator"], member=leaver.member)
+    leaver.refresh_from_db()
+    assert not leaver.is_active
