@@ -17,17 +17,53 @@ class NavEntry:
     label: str
     url_name: str
     roles: frozenset[str]  # empty = every signed-in user
+    description: str = ""  # shown on the home page's cards
 
 
 NAV: list[NavEntry] = [
     NavEntry("Home", "core:home", frozenset()),
-    NavEntry("People", "agencies:member_list", frozenset({Role.ADMINISTRATOR, Role.COORDINATOR})),
-    NavEntry("Units", "agencies:unit_list", frozenset({Role.ADMINISTRATOR})),
-    NavEntry("Roster import", "agencies:roster_import", frozenset({Role.ADMINISTRATOR})),
-    NavEntry("Policy", "agencies:policy", frozenset({Role.ADMINISTRATOR})),
-    NavEntry("Accounts", "accounts:user_list", frozenset({Role.ADMINISTRATOR})),
-    NavEntry("Audit trail", "audit:event_list", frozenset({Role.AUDITOR})),
-    NavEntry("My account", "accounts:account", frozenset()),
+    NavEntry(
+        "People",
+        "agencies:member_list",
+        frozenset({Role.ADMINISTRATOR, Role.COORDINATOR}),
+        "The agency roster: find a member, their unit and supervisor.",
+    ),
+    NavEntry(
+        "Units",
+        "agencies:unit_list",
+        frozenset({Role.ADMINISTRATOR}),
+        "Districts, sections and units, nested as in the organisation chart.",
+    ),
+    NavEntry(
+        "Roster import",
+        "agencies:roster_import",
+        frozenset({Role.ADMINISTRATOR}),
+        "Bring in the HR roster: review what changes, then import it in one step.",
+    ),
+    NavEntry(
+        "Policy",
+        "agencies:policy",
+        frozenset({Role.ADMINISTRATOR}),
+        "Titles, eligibility, escalation, training rules, retention and thresholds.",
+    ),
+    NavEntry(
+        "Accounts",
+        "accounts:user_list",
+        frozenset({Role.ADMINISTRATOR}),
+        "Sign-in accounts and roles; release locks, reset authenticators.",
+    ),
+    NavEntry(
+        "Audit trail",
+        "audit:event_list",
+        frozenset({Role.AUDITOR}),
+        "Every sensitive read and write, with a check that nothing was altered.",
+    ),
+    NavEntry(
+        "My account",
+        "accounts:account",
+        frozenset(),
+        "Your password, authenticator and backup codes.",
+    ),
 ]
 
 
@@ -41,5 +77,12 @@ def navigation_for(user: Any, current_path: str) -> list[dict[str, Any]]:
         except NoReverseMatch:
             continue
         current = url == current_path or (url != "/" and current_path.startswith(url))
-        items.append({"label": entry.label, "url": url, "current": current})
+        items.append(
+            {
+                "label": entry.label,
+                "url": url,
+                "current": current,
+                "description": entry.description,
+            }
+        )
     return items
