@@ -75,9 +75,18 @@ def make_user(agency: Agency, username: str, *roles: str, sworn: bool = True) ->
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _master_key_file() -> None:
-    """Encrypted fields need a master key: create the demo key file (0600) when missing."""
-    ensure_demo_master_key()
+def _scratch_var_dir(tmp_path_factory: Any) -> Any:
+    """Tests never write to the working copy's var/: uploads and the master key file live in
+    a scratch folder for the session (each test's own ``settings`` changes still apply)."""
+    from django.test import override_settings
+
+    scratch = tmp_path_factory.mktemp("var")
+    with override_settings(
+        MEDIA_ROOT=scratch / "media", TANDEM_MASTER_KEY_FILE=str(scratch / "master.keys")
+    ):
+        # Encrypted fields need a master key: a demo key file (0600) in the scratch folder.
+        ensure_demo_master_key()
+        yield scratch
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tandem.accounts.models import User
 from tandem.core import demo
+from tandem.core.crypto import ensure_demo_master_key
 
 
 class Command(BaseCommand):
@@ -28,12 +29,7 @@ class Command(BaseCommand):
         if options["code"]:
             self._print_code(options["code"])
             return
-        try:
-            from tandem.core.crypto import ensure_demo_master_key
-        except ImportError:  # pragma: no cover - crypto is part of the platform
-            ensure_demo_master_key = None
-        if ensure_demo_master_key is not None:
-            ensure_demo_master_key()
+        ensure_demo_master_key()
         credentials = demo.load_demo()
         path = demo.write_credentials(credentials)
         site = settings.SITE_URL

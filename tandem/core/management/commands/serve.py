@@ -6,9 +6,10 @@ starts both so ``make demo`` is one step, and stops the worker when the server s
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -24,12 +25,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
-        worker = None
-        if not options["no_worker"]:
-            worker = subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"])  # noqa: S603
-        self.stdout.write(f"Tandem is serving on http://{options['addr']}  (Ctrl-C to stop)")
+        children: list[subprocess.Popen[bytes]] = []
+
+        def stop(signum: int, frame: Any) -> NoReturn:
+            raise SystemExit(0)
+
+        # `kill` (SIGTERM) must stop the server and the worker too, not only Ctrl-C.
+        signal.signal(signal.SIGTERM, stop)
         try:
-            subprocess.run(  # noqa: S603
+            if not options["no_worker"]:
+                children.append(subprocess.Popen([sys.executable, "-m", "tandem.cli", "worker"]))  # noqa: S603
+            server = subprocess.Popen(  # noqa: S603
                 [
                     sys.executable,
                     "-m",
@@ -41,12 +47,19 @@ class Command(BaseCommand):
                     str(options["workers"]),
                     "--threads",
                     "4",
-                ],
-                check=False,
+                ]
             )
+            children.append(server)
+            self.stdout.write(f"Tandem is serving on http://{options['addr']}  (Ctrl-C to stop)")
+            server.wait()
         except KeyboardInterrupt:
             pass
         finally:
-            if worker is not None:
-                worker.terminate()
-                worker.wait(timeout=10)
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
