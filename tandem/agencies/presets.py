@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import tomllib
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,67 +23,6 @@ PRESET_PACKAGE = "tandem.agencies.preset_files"
 # ---------------------------------------------------------------------------------------
 
 #: What a PSP usage form may record [003 D.2, 004 .70]. Nothing else can ever be collected.
-USAGE_FIELDS: tuple[str, ...] = (
-    "incident_type",
-    "intervention_type",
-    "member_category",
-    "gender",
-    "duration_bucket",
-    "services",
-    "referral_types",
-    "activation_channel",
-    "follow_up",
-)
-
-#: How a peer-support request can reach the program [002 B.1, 003 B, 004 .12].
-ACTIVATION_CHANNELS: tuple[str, ...] = (
-    "self_request",
-    "supervisor_via_coordinator",
-    "proactive_referral",
-    "critical_incident",
-    "dispatch",
-    "other_agency",
-)
-
-#: Who is tried, in order, until someone acknowledges a request [002 B.1.b].
-ESCALATION_TARGETS: tuple[str, ...] = (
-    "chosen_supporter",
-    "primary_on_call",
-    "backup_on_call",
-    "coordinator",
-    "psychologist",
-)
-
-#: Steps a candidate passes before serving as a peer (supporter, ARO, PRS).
-SELECTION_STEPS: tuple[str, ...] = (
-    "letter_of_request",
-    "vacancy_announcement",
-    "psychologist_interview",
-    "background_vetting",
-    "cjis_background_check",
-    "initial_training",
-    "confidentiality_agreement",
-    "nondisclosure_agreement",
-    "certification",
-    "chief_approval",
-    "official_designation",
-)
-
-ROLE_KEYS: tuple[str, ...] = (
-    "coordinator",
-    "supporter",
-    "psychologist",
-    "chief",
-    "dispatcher",
-    "supervisor",
-    "member",
-    "aro",
-    "prs",
-    "crt_supervisor",
-    "auditor",
-    "administrator",
-)
-
 UsageField = Literal[
     "incident_type",
     "intervention_type",
@@ -95,6 +34,9 @@ UsageField = Literal[
     "activation_channel",
     "follow_up",
 ]
+USAGE_FIELDS: tuple[str, ...] = get_args(UsageField)
+
+#: How a peer-support request can reach the program [002 B.1, 003 B, 004 .12].
 ActivationChannel = Literal[
     "self_request",
     "supervisor_via_coordinator",
@@ -103,9 +45,19 @@ ActivationChannel = Literal[
     "dispatch",
     "other_agency",
 ]
+ACTIVATION_CHANNELS: tuple[str, ...] = get_args(ActivationChannel)
+
+#: Who is tried, in order, until someone acknowledges a request [002 B.1.b].
 EscalationTarget = Literal[
-    "chosen_supporter", "primary_on_call", "backup_on_call", "coordinator", "psychologist"
+    "chosen_supporter",
+    "primary_on_call",
+    "backup_on_call",
+    "coordinator",
+    "psychologist",
 ]
+ESCALATION_TARGETS: tuple[str, ...] = get_args(EscalationTarget)
+
+#: Steps a candidate passes before serving as a peer (supporter, ARO, PRS).
 SelectionStep = Literal[
     "letter_of_request",
     "vacancy_announcement",
@@ -119,6 +71,8 @@ SelectionStep = Literal[
     "chief_approval",
     "official_designation",
 ]
+SELECTION_STEPS: tuple[str, ...] = get_args(SelectionStep)
+
 RoleKey = Literal[
     "coordinator",
     "supporter",
@@ -133,6 +87,8 @@ RoleKey = Literal[
     "auditor",
     "administrator",
 ]
+ROLE_KEYS: tuple[str, ...] = get_args(RoleKey)
+
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]

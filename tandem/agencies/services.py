@@ -18,22 +18,18 @@ from django.utils import timezone
 
 from tandem.agencies.models import Agency, Member, MemberCategory, RosterUpload, Unit, UnitKind
 from tandem.agencies.presets import Policy, PolicyError, load_preset, validate_policy
-from tandem.agencies.roster import RosterError, RosterPlan, RosterRow, roster_digest, roster_plan
+from tandem.agencies.roster import (
+    COMPARED,
+    RosterError,
+    RosterPlan,
+    RosterRow,
+    roster_digest,
+    roster_plan,
+)
 from tandem.audit.services import audit_record
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-MEMBER_FIELDS = (
-    "employee_number",
-    "first_name",
-    "last_name",
-    "rank_title",
-    "category",
-    "unit",
-    "supervisor",
-    "phone",
-    "email",
-    "active",
-)
+MEMBER_FIELDS = ("employee_number", *COMPARED)
 
 
 def _agency_id(user: Any) -> int | None:
@@ -481,18 +477,7 @@ def _apply_plan(agency: Agency, plan: RosterPlan) -> None:
         member.pk = numbers[row.employee_number]
         sup = row.supervisor_employee_number
         member.supervisor_id = numbers[sup] if sup else None
-    fields = [
-        "first_name",
-        "last_name",
-        "rank_title",
-        "category",
-        "unit",
-        "phone",
-        "email",
-        "active",
-        "supervisor",
-        "updated_at",
-    ]
+    fields = [*COMPARED, "updated_at"]
     Member.objects.bulk_update(changed, fields, batch_size=500)
     Member.objects.bulk_update(added, ["supervisor"], batch_size=500)
     gone = [m.pk for m in plan.deactivated]
@@ -513,8 +498,9 @@ def _deactivate_accounts_of_departed(
     if acting_user is not None:
         departed = departed.exclude(pk=acting_user.pk)
     for user in departed:
-        user_deactivate(acting_user=acting_user, user=user, reason="left the roster",
-                        request=request)
+        user_deactivate(
+            acting_user=acting_user, user=user, reason="left the roster", request=request
+        )
 
 
 @transaction.atomic

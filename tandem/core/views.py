@@ -12,15 +12,13 @@ from django.views.decorators.http import require_GET
 
 from tandem.core.decorators import public
 from tandem.core.jobs import last_heartbeat_at
-from tandem.core.navigation import navigation_for
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     roles = [user.agency.title_for(r) for r in sorted(user.role_set())] if user.agency else []
-    shortcuts = [item for item in navigation_for(user, "") if item["url"] != "/"]
-    return render(request, "core/home.html", {"roles": roles, "shortcuts": shortcuts})
+    return render(request, "core/home.html", {"roles": roles})
 
 
 @public

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             # About 200 members per patrol unit, like a real shift roster.
             district = Unit.objects.get(agency=agency, code="PAT-C")
             wanted = max(0, count // 200 - Unit.objects.filter(agency=agency).count())
+            existing = set(Unit.objects.filter(agency=agency).values_list("code", flat=True))
             Unit.objects.bulk_create(
                 [
                     Unit(
@@ -49,7 +50,7 @@ class Command(BaseCommand):
                         parent=district,
                     )
                     for i in range(1, wanted + 1)
-                    if not Unit.objects.filter(agency=agency, code=f"PCT-{i:03d}").exists()
+                    if f"PCT-{i:03d}" not in existing
                 ]
             )
             start = Member.objects.filter(agency=agency).count() + 100_000
