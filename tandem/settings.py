@@ -69,6 +69,10 @@ INSTALLED_APPS = [
     "tandem.agencies",
     "tandem.accounts",
     "tandem.notifications",
+    "tandem.readiness",
+    "tandem.support",
+    "tandem.recovery",
+    "tandem.reports",
 ]
 
 MIDDLEWARE = [

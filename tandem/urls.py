@@ -5,6 +5,10 @@ urlpatterns = [
     path("accounts/", include("tandem.accounts.urls")),
     path("agency/", include("tandem.agencies.urls")),
     path("audit/", include("tandem.audit.urls")),
+    path("support/", include("tandem.support.urls")),
+    path("readiness/", include("tandem.readiness.urls")),
+    path("recovery/", include("tandem.recovery.urls")),
+    path("reports/", include("tandem.reports.urls")),
 ]
 
 handler404 = "tandem.core.views.not_found"

@@ -130,6 +130,77 @@ def _platform_world(w: World) -> None:
 # Functions that add the objects a feature's parameterised URLs need to the World.
 WORLD_BUILDERS: list[Callable[[World], None]] = [_platform_world]
 
+# Secret-link pages (intake forms, calendar feeds) are public by design: they are guarded
+# by an unguessable token instead of a session. Features add their names here.
+PUBLIC_BY_DESIGN: set[str] = set()
+
+# Each program keeps its rows in tests/authz_<app>.py (ROWS, PUBLIC_BY_DESIGN, build_world)
+# and checks them in its own acceptance file with ``check_row``/``check_no_session``.
+FEATURE_MODULES = ("support", "readiness", "recovery", "reports")
+PLATFORM_ROWS: list[Row] = list(MATRIX)
+
+
+def _load_features() -> None:
+    from importlib import import_module
+
+    for name in FEATURE_MODULES:
+        module = import_module(f"tests.authz_{name}")
+        MATRIX.extend(module.ROWS)
+        PUBLIC.update(module.PUBLIC_BY_DESIGN)
+        PUBLIC_BY_DESIGN.update(module.PUBLIC_BY_DESIGN)
+        WORLD_BUILDERS.append(module.build_world)
+
+
+def make_world(agency: Any, cast: dict[str, Any],
+               builders: list[Callable[[World], None]] | None = None) -> World:
+    """A World with the platform's objects plus those of ``builders`` (default: all)."""
+    w = World(agency=agency, cast=cast)
+    for build in builders if builders is not None else WORLD_BUILDERS:
+        build(w)
+    if builders is not None and _platform_world not in builders:
+        _platform_world(w)
+    return w
+
+
+def _fetch(client: Any, row: Row, path: str) -> Any:
+    return client.get(path) if row.method == "get" else client.post(path)
+
+
+def check_row(row: Row, world: World, stranger: Any) -> None:
+    """Allowed roles get ``row.ok_statuses``; every other role, and every role of another
+    agency, gets the one 404 that also answers "missing"."""
+    from django.test import Client
+
+    from tests.conftest import sign_in
+
+    path = row.build(world)
+    # Refused roles first: an allowed POST may change the object the others would see.
+    ordered = sorted(world.cast.items(), key=lambda item: item[0] in row.allowed)
+    for role, user in ordered:
+        code = _fetch(sign_in(Client(), user), row, path).status_code
+        if role in row.allowed:
+            assert code in row.ok_statuses, f"{row.url_name} as {role}: {code}"
+        else:
+            assert code == 404, f"{row.url_name} as {role}: {code} (expected the 404)"
+    if row.path is not None:
+        code = _fetch(sign_in(Client(), stranger), row, path).status_code
+        assert code == 404, f"{row.url_name} as stranger: {code}"
+
+
+def check_no_session(row: Row, world: World) -> None:
+    """No page without a signed-in, second-factor-verified session."""
+    from django.test import Client
+
+    path = row.build(world)
+    anonymous = _fetch(Client(), row, path)
+    assert anonymous.status_code == 302, f"{row.url_name} anonymous: {anonymous.status_code}"
+    assert anonymous["Location"].startswith("/accounts/login/")
+    half = Client()
+    half.force_login(world.cast["coordinator"])
+    response = _fetch(half, row, path)
+    assert response.status_code == 302, f"{row.url_name} without MFA: {response.status_code}"
+    assert "/accounts/" in response["Location"]
+
 
 def all_url_names() -> list[tuple[str, str]]:
     """(name, route) of every named URL pattern in the project."""
@@ -147,3 +218,6 @@ def all_url_names() -> list[tuple[str, str]]:
 
     walk(get_resolver().url_patterns, "", "")
     return found
+
+
+_load_features()

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from binascii import unhexlify
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from tandem.core.synthetic import DEMO_UNITS, create_members, create_units
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo City Police Department"
 DEMO_PRESET = "colorado-springs"
+# Apps that add demo data, in order (readiness first: the others read its gates).
+DEMO_APPS = ("readiness", "support", "recovery", "reports")
 
 # role: (first, last, rank or title, category, unit code)
 DEMO_PEOPLE: dict[str, tuple[str, str, str, str, str]] = {
@@ -141,6 +144,10 @@ def load_demo() -> dict[str, dict[str, str]]:
     Member.objects.filter(agency=agency, employee_number__in=["D0002", "D0007"]).update(
         supervisor=supervisor
     )
+    users = {role: User.objects.get(username=username_for(role)) for role in DEMO_PEOPLE}
+    for app in DEMO_APPS:
+        # Each program fills in its own demo data: tandem/<app>/demo.py, populate().
+        import_module(f"tandem.{app}.demo").populate(agency=agency, users=users)
     return credentials
 
 

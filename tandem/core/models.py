@@ -149,3 +149,26 @@ class EnvelopeEncrypted(models.Model):
             reason=reason,
             agency_id=getattr(self, "agency_id", None),
         )
+
+
+class FeedToken(models.Model):
+    """A revocable secret link to one person's calendar feed (iCal, X-9).
+
+    Only a SHA-256 digest of the token is stored; the token itself is shown once, when it
+    is issued. Issuing a new token for the same purpose revokes the old one.
+    """
+
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="feed_tokens"
+    )
+    purpose = models.CharField(max_length=48)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} feed of user {self.user_id}"

@@ -49,6 +49,15 @@ CATALOGUE: dict[str, Kind] = {
     "psp.request.assigned": Kind("New item in Tandem", _NEW_ITEM),
     "psp.escalation": Kind("Tandem: please sign in", _ATTENTION),
     "psp.duty_to_report": Kind("Tandem: please sign in", _ATTENTION),
+    "psp.coverage_gap": Kind("Tandem: please sign in", _ATTENTION, ("email",)),
+    "psp.breach": Kind("Tandem: please sign in", _ATTENTION),
+    "psp.consultation": Kind("New item in Tandem", _NEW_ITEM, ("email",)),
+    "readiness.reminder": Kind(
+        "Tandem: reminder", "You have a reminder waiting in Tandem.", ("email",)
+    ),
+    "recovery.reminder": Kind(
+        "Tandem: reminder", "You have a reminder waiting in Tandem.", ("email",)
+    ),
     "report.ready": Kind(
         "Tandem: report ready", "A report you asked for is ready in Tandem.", ("email",)
     ),

@@ -95,7 +95,17 @@ from tandem.notifications.models import (
     SealedDestination,
     WorkerHeartbeat,
 )
-from tests.authz import MATRIX, PUBLIC, WORLD_BUILDERS, World, all_url_names
+from tests.authz import (
+    MATRIX,
+    PLATFORM_ROWS,
+    PUBLIC,
+    PUBLIC_BY_DESIGN,
+    World,
+    all_url_names,
+    check_no_session,
+    check_row,
+    make_world,
+)
 from tests.browser import browser_page
 from tests.conftest import PASSWORD, make_user, sign_in
 
@@ -1997,10 +2007,7 @@ def test_audit_never_contains_passwords_or_codes(cast: dict[str, User], clock: A
 
 @pytest.fixture
 def world(agency: Any, cast: dict[str, Any]) -> World:
-    w = World(agency=agency, cast=cast)
-    for build in WORLD_BUILDERS:
-        build(w)
-    return w
+    return make_world(agency, cast, [])
 
 
 def test_every_url_is_in_the_matrix() -> None:
@@ -2009,51 +2016,22 @@ def test_every_url_is_in_the_matrix() -> None:
     assert not missing, f"URLs with no authorization row: {missing}"
 
 
-@pytest.mark.parametrize("row", MATRIX, ids=lambda r: r.url_name)
+@pytest.mark.parametrize("row", PLATFORM_ROWS, ids=lambda r: r.url_name)
 def test_only_the_allowed_roles_get_each_page(
     row: Any, world: World, stranger: Any
 ) -> None:
-    path = row.build(world)
-    # Refused roles first: an allowed POST may change the object the others would see.
-    ordered = sorted(world.cast.items(), key=lambda item: item[0] in row.allowed)
-    for role, user in ordered:
-        client = sign_in(Client(), user)
-        response = client.get(path) if row.method == "get" else client.post(path)
-        code = response.status_code
-        if role in row.allowed:
-            assert code in row.ok_statuses, f"{row.url_name} as {role}: {code}"
-        else:
-            assert code == 404, f"{row.url_name} as {role}: {code} (expected the 404)"
-    # Every role, but in another agency: the same answer as for a missing page.
-    if row.path is not None:
-        client = sign_in(Client(), stranger)
-        response = client.get(path) if row.method == "get" else client.post(path)
-        assert response.status_code == 404, f"{row.url_name} as stranger: {response.status_code}"
+    check_row(row, world, stranger)
 
 
-@pytest.mark.parametrize("row", MATRIX, ids=lambda r: r.url_name)
+@pytest.mark.parametrize("row", PLATFORM_ROWS, ids=lambda r: r.url_name)
 def test_no_page_without_a_verified_session(row: Any, world: World) -> None:
-    path = row.build(world)
-    anonymous = Client().get(path) if row.method == "get" else Client().post(path)
-    assert anonymous.status_code == 302
-    assert anonymous["Location"].startswith("/accounts/login/")
-    # Password accepted but no second factor yet: still no page.
-    half = Client()
-    half.force_login(world.cast["coordinator"])
-    response = half.get(path) if row.method == "get" else half.post(path)
-    assert response.status_code == 302
-    assert "/accounts/" in response["Location"]
+    check_no_session(row, world)
 
 
 def test_public_urls_are_only_sign_in_steps_and_health() -> None:
     for name in PUBLIC:
         signin_or_health = name.startswith(("accounts:", "core:health", "core:live"))
         assert signin_or_health or name in PUBLIC_BY_DESIGN, name
-
-
-# Secret-link pages added by later features (intake forms, calendar feeds) are public by
-# design: they are guarded by an unguessable token instead of a session.
-PUBLIC_BY_DESIGN: set[str] = set()
 
 
 # ========================================================================================
