@@ -20,6 +20,11 @@ class NavEntry:
     description: str = ""  # shown on the home page's cards
 
 
+# Programs list their own entries in tandem/<app>/navigation.py (``ENTRIES``); they come
+# after Home, before the agency's settings. Keep it to a few per role: an app's own pages
+# carry their sub-navigation.
+FEATURE_APPS = ("support", "readiness", "recovery", "reports")
+
 NAV: list[NavEntry] = [
     NavEntry("Home", "core:home", frozenset()),
     NavEntry(
@@ -67,9 +72,20 @@ NAV: list[NavEntry] = [
 ]
 
 
+def all_entries() -> list[NavEntry]:
+    from importlib import import_module
+
+    features = [
+        entry
+        for app in FEATURE_APPS
+        for entry in import_module(f"tandem.{app}.navigation").ENTRIES
+    ]
+    return [NAV[0], *features, *NAV[1:]]
+
+
 def navigation_for(user: Any, current_path: str) -> list[dict[str, Any]]:
     items = []
-    for entry in NAV:
+    for entry in all_entries():
         if entry.roles and not user.has_role(*entry.roles):
             continue
         try:
