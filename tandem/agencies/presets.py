@@ -228,6 +228,10 @@ class Training(_Strict):
     unexcused_absence_limit: int = Field(ge=0, le=12, description="Per calendar year.")
     cjis_awareness_yearly: bool
     clinical_supervision: bool
+    hours_activity_code: Code = Field(
+        default="peer_support",
+        description="Activity code peer support time is recorded under as Hours Worked.",
+    )
 
     @field_validator("initial_topics")
     @classmethod
