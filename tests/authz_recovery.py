@@ -1,12 +1,187 @@
-"""Authorization rows for the recovery app's URLs (see tests/authz.py)."""
+"""Authorization rows for the recovery app's URLs (see tests/authz.py).
+
+Only the program (ARO, PRS, CRT supervisor) reaches clients; nobody else — not the Chief,
+not sworn officers outside the program, not the administrator. The CJI compartment is for
+sworn program staff with an open CJI gate; the Chief only decides public statements.
+"""
 
 from __future__ import annotations
 
-from tests.authz import Row, World
+from collections.abc import Callable
 
-ROWS: list[Row] = []
-PUBLIC_BY_DESIGN: set[str] = set()
+from django.urls import reverse
+
+from tests.authz import ACTION, Row, World, roles
+
+PROGRAM = roles("aro", "prs", "crt_supervisor")
+SWORN = roles("aro", "crt_supervisor")
+CHIEF = roles("chief")
+
+
+def _p(name: str, key: str) -> Callable[[World], str]:
+    return lambda w: reverse(f"recovery:{name}", args=[w.objects[key].pk])
+
+
+def _get(name: str, allowed: frozenset[str], key: str | None = None) -> Row:
+    return Row(f"recovery:{name}", allowed, _p(name, key) if key else None)
+
+
+def _post(name: str, allowed: frozenset[str], key: str) -> Row:
+    return Row(f"recovery:{name}", allowed, _p(name, key), "post", ACTION)
+
+
+ROWS: list[Row] = [
+    _get("caseload", PROGRAM),
+    _get("client_list", PROGRAM),
+    _get("client_create", PROGRAM),
+    _get("client_duplicates", PROGRAM),
+    _get("deconflict", PROGRAM),
+    _get("client_detail", PROGRAM, "client"),
+    _get("client_edit", PROGRAM, "client"),
+    _get("client_photo", PROGRAM, "client"),
+    _post("client_flags", SWORN, "client"),
+    _get("contact_create", PROGRAM, "client"),
+    _get("contact_edit", PROGRAM, "contact"),
+    _post("stage_create", PROGRAM, "client"),
+    _post("goal_create", PROGRAM, "client"),
+    _post("goal_status", PROGRAM, "goal"),
+    _get("planned_list", PROGRAM),
+    _get("planned_create", PROGRAM),
+    Row("recovery:feed_issue", PROGRAM, None, "post", ACTION),
+    _get("planned_detail", PROGRAM, "planned"),
+    _post("planned_assess", SWORN, "planned"),
+    _post("planned_start", PROGRAM, "planned"),
+    _post("planned_cancel", PROGRAM, "planned_other"),
+    _get("resource_list", PROGRAM),
+    _get("resource_create", PROGRAM),
+    _get("resource_edit", PROGRAM, "resource"),
+    _get("referral_create", PROGRAM, "client"),
+    _get("referral_detail", PROGRAM, "referral"),
+    _post("referral_advance", PROGRAM, "referral"),
+    _get("consent_create", PROGRAM, "client"),
+    _get("consent_detail", PROGRAM, "consent"),
+    _post("consent_revoke", PROGRAM, "consent_other"),
+    _get("disclosure_create", PROGRAM, "client"),
+    _get("disclosure_detail", PROGRAM, "disclosure"),
+    _get("accounting", PROGRAM, "client"),
+    _get("accounting_pdf", PROGRAM, "client"),
+    _get("cji", SWORN, "client"),
+    _post("cji_entry_create", SWORN, "client"),
+    _post("sworn_note_create", SWORN, "client"),
+    _get("overdose_list", PROGRAM),
+    _get("overdose_export", PROGRAM),
+    _get("naloxone_list", PROGRAM),
+    _get("outreach_list", PROGRAM),
+    _get("statement_list", PROGRAM | CHIEF),
+    _post("statement_decide", CHIEF, "statement"),
+]
+# The visits calendar feed is guarded by its secret token (tested in test_recovery.py).
+PUBLIC_BY_DESIGN: set[str] = {"recovery:feed"}
+
+# A 1×1 PNG: the client's photo in the world.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415478"
+    "9c63606060000000040001f61738550000000049454e44ae426082"
+)
 
 
 def build_world(w: World) -> None:
     """Add the objects this app's parameterised URLs need to ``w.objects``."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tandem.readiness.gates import gate_update
+    from tandem.recovery import services
+
+    aro, prs = w.cast["aro"], w.cast["prs"]
+    for user in (aro, w.cast["crt_supervisor"]):
+        gate_update(user=user, peer_support=False, cji=True)
+    client = services.client_create(
+        acting_user=aro,
+        photo=PNG,
+        photo_type="image/png",
+        data={"first_name": "Casey", "last_name": "World", "aro": aro, "prs": prs},
+    )
+    now = timezone.now()
+    contact = services.contact_create(
+        acting_user=prs,
+        client=client,
+        data={
+            "kind": "phone",
+            "occurred_at": now,
+            "duration_minutes": 10,
+            "prs_present": True,
+            "location_type": "phone",
+            "services": [],
+            "outcome": "engaged",
+        },
+    )
+    planned = services.planned_create(
+        acting_user=aro,
+        client=client,
+        kind="field",
+        starts_at=now + timedelta(hours=1),
+        ends_at=now + timedelta(hours=2),
+        aro=aro,
+        prs=prs,
+        with_prs=True,
+    )
+    planned_other = services.planned_create(
+        acting_user=aro,
+        client=client,
+        kind="office",
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=1),
+        aro=aro,
+        prs=prs,
+        with_prs=True,
+    )
+    goal = services.goal_create(acting_user=prs, client=client, text="Attend an NA meeting")
+    resource = services.resource_save(
+        acting_user=aro,
+        data={"name": "World Treatment Center", "category": "treatment_outpatient", "active": True},
+    )
+    referral = services.referral_create(acting_user=prs, client=client, resource=resource)
+    consent_data = {
+        "discloser": "Peer Recovery Program",
+        "recipient": resource,
+        "purpose": "treatment",
+        "information": ["identity", "substance_use"],
+        "starts_on": timezone.localdate(),
+        "expires_on": timezone.localdate() + timedelta(days=365),
+        "expiry_event": "",
+        "revocation_method": "In writing",
+        "signed_by": "client",
+        "signer_name": "C. World",
+        "signed_on": timezone.localdate(),
+    }
+    consent = services.consent_create(acting_user=prs, client=client, data=consent_data)
+    consent_other = services.consent_create(acting_user=prs, client=client, data=consent_data)
+    disclosure = services.disclosure_create(
+        acting_user=prs,
+        client=client,
+        recipient=resource,
+        purpose="treatment",
+        information=["identity"],
+        description="Intake confirmation",
+    )
+    statement = services.statement_request_create(
+        acting_user=prs,
+        venue="Local radio",
+        planned_on=timezone.localdate() + timedelta(days=3),
+        summary="Talk about naloxone",
+    )
+    w.objects.update(
+        client=client,
+        contact=contact,
+        planned=planned,
+        planned_other=planned_other,
+        goal=goal,
+        resource=resource,
+        referral=referral,
+        consent=consent,
+        consent_other=consent_other,
+        disclosure=disclosure,
+        statement=statement,
+    )

@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
+from tandem.agencies.models import Role
 from tandem.core.navigation import NavEntry
 
-ENTRIES: list[NavEntry] = []
+_PROGRAM = frozenset({Role.ARO, Role.PRS, Role.CRT_SUPERVISOR})
+
+ENTRIES: list[NavEntry] = [
+    NavEntry(
+        "Caseload",
+        "recovery:caseload",
+        _PROGRAM,
+        "Your clients, follow-ups due and today's planned visits.",
+    ),
+    NavEntry(
+        "Clients",
+        "recovery:client_list",
+        _PROGRAM,
+        "Search the shared recovery client registry or add a client.",
+    ),
+    NavEntry(
+        "Visits",
+        "recovery:planned_list",
+        _PROGRAM,
+        "Planned contacts shared by ARO and PRS, with safety assessments.",
+    ),
+    NavEntry(
+        "Public statements",
+        "recovery:statement_list",
+        frozenset({Role.CHIEF}),
+        "Requests to speak publicly about the peer recovery program.",
+    ),
+]

@@ -1,0 +1,123 @@
+"""Who may reach which recovery record. Only the program (ARO, PRS, CRT supervisor) opens
+clients; the compartment of criminal justice information additionally needs a sworn user
+with an open CJI gate. Every helper answers ``Http404`` for "missing" and "not allowed"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.http import Http404
+
+from tandem.agencies.access import require_role
+from tandem.agencies.models import Agency, Role
+from tandem.readiness.gates import has_cji_access
+from tandem.recovery.models import (
+    Client,
+    Consent,
+    Contact,
+    Disclosure,
+    Goal,
+    PlannedContact,
+    Referral,
+    Resource,
+    StatementRequest,
+)
+
+#: The program: the only people who search or open recovery clients (PR-1).
+PROGRAM = (Role.ARO, Role.PRS, Role.CRT_SUPERVISOR)
+#: Sworn program roles: set safety flags, record safety assessments, may hold CJI access.
+SWORN_PROGRAM = (Role.ARO, Role.CRT_SUPERVISOR)
+#: Who decides public statements (000 D.5).
+CHIEF = (Role.CHIEF,)
+STATEMENT_READERS = (*PROGRAM, Role.CHIEF)
+
+
+def require_program(user: Any) -> Agency:
+    return require_role(user, *PROGRAM)
+
+
+def require_sworn_program(user: Any) -> Agency:
+    agency = require_role(user, *SWORN_PROGRAM)
+    member = getattr(user, "member", None)
+    if member is None or not member.is_sworn:
+        raise Http404
+    return agency
+
+
+def can_read_cji(user: Any) -> bool:
+    """Sworn program staff whose CJI gate is open (P2, PR-7)."""
+    return bool(user.has_role(*SWORN_PROGRAM) and has_cji_access(user))
+
+
+def _get(model: type[Model], agency: Agency, pk: Any, *related: str) -> Any:
+    try:
+        return model._default_manager.select_related(*related).get(  # type: ignore[attr-defined]
+            agency=agency, pk=int(pk)
+        )
+    except (model.DoesNotExist, TypeError, ValueError):  # type: ignore[attr-defined]
+        raise Http404 from None
+
+
+def get_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:
+    agency = require_program(user)
+    client: Client = _get(Client, agency, pk, "data_key", "aro", "prs")
+    return client
+
+
+def get_cji_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:
+    """The client, for the CJI compartment: sworn program staff with an open gate only."""
+    require_sworn_program(user)
+    if not can_read_cji(user):
+        raise Http404
+    return get_client_for_user(user, pk, write=write)
+
+
+def get_flags_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:
+    """Safety flags are set by sworn program staff; everyone in the program reads them."""
+    if write:
+        require_sworn_program(user)
+    return get_client_for_user(user, pk)
+
+
+def get_contact_for_user(user: Any, pk: Any, *, write: bool = False) -> Contact:
+    contact: Contact = _get(Contact, require_program(user), pk, "data_key", "client")
+    return contact
+
+
+def get_planned_for_user(user: Any, pk: Any, *, write: bool = False) -> PlannedContact:
+    planned: PlannedContact = _get(PlannedContact, require_program(user), pk, "client")
+    return planned
+
+
+def get_goal_for_user(user: Any, pk: Any, *, write: bool = False) -> Goal:
+    goal: Goal = _get(Goal, require_program(user), pk, "data_key", "client")
+    return goal
+
+
+def get_resource_for_user(user: Any, pk: Any, *, write: bool = False) -> Resource:
+    resource: Resource = _get(Resource, require_program(user), pk)
+    return resource
+
+
+def get_referral_for_user(user: Any, pk: Any, *, write: bool = False) -> Referral:
+    referral: Referral = _get(Referral, require_program(user), pk, "data_key", "client", "resource")
+    return referral
+
+
+def get_consent_for_user(user: Any, pk: Any, *, write: bool = False) -> Consent:
+    consent: Consent = _get(Consent, require_program(user), pk, "data_key", "client", "recipient")
+    return consent
+
+
+def get_disclosure_for_user(user: Any, pk: Any, *, write: bool = False) -> Disclosure:
+    disclosure: Disclosure = _get(
+        Disclosure, require_program(user), pk, "data_key", "client", "recipient", "consent"
+    )
+    return disclosure
+
+
+def get_statement_for_user(user: Any, pk: Any, *, write: bool = False) -> StatementRequest:
+    agency = require_role(user, *(CHIEF if write else STATEMENT_READERS))
+    statement: StatementRequest = _get(StatementRequest, agency, pk, "requested_by")
+    return statement

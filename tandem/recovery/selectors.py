@@ -1,0 +1,284 @@
+"""Reads for recovery screens: search, likely duplicates, caseload, timeline, calendar.
+
+None of these touches the CJI compartment: a PRS reaches every one of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from rapidfuzz import fuzz
+
+from tandem.recovery import vocab
+from tandem.recovery.models import Client, Contact, PlannedContact, Referral
+from tandem.recovery.services import digits_of, normalise_name
+
+DUPLICATE_THRESHOLD = 60
+
+
+def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Client]:
+    clients = Client.objects.filter(agency=agency).select_related("aro", "prs")
+    if status:
+        clients = clients.filter(status=status)
+    text = text.strip()
+    if not text:
+        return clients
+    query = Q()
+    for word in normalise_name(text).split():
+        query &= Q(name_key__contains=word)
+    digits = digits_of(text)
+    if len(digits) >= 4:
+        query |= Q(phone_digits__contains=digits)
+    with contextlib.suppress(ValueError):
+        query |= Q(date_of_birth=date.fromisoformat(text))
+    return clients.filter(query)
+
+
+@dataclass
+class Duplicate:
+    client: Client
+    score: int
+    reasons: list[str]
+
+
+def _name_score(name: str, client: Client) -> float:
+    first_last, _, aliases = client.name_key.partition(" | ")
+    names = [first_last, *[normalise_name(a) for a in aliases.split(",") if a.strip()]]
+    return max(fuzz.token_sort_ratio(name, candidate) for candidate in names)
+
+
+def likely_duplicates(
+    agency: Any,
+    *,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date | None = None,
+    phone: str = "",
+    exclude_pk: int | None = None,
+    limit: int = 5,
+) -> list[Duplicate]:
+    """Clients that may be the same person (PR-2 deconfliction).
+
+    Blocking keeps it cheap: only clients sharing the date of birth, the phone number, or
+    the first three letters of the last name (or of the first name) are scored. The score
+    mixes name similarity (rapidfuzz token sort, aliases included; a near-identical
+    name is enough on its own), the date of birth
+    (exact, or day and month swapped) and the phone number."""
+    name = normalise_name(f"{first_name} {last_name}")
+    if not name:
+        return []
+    digits = digits_of(phone)
+    block = Q()
+    for part in (normalise_name(last_name)[:3], normalise_name(first_name)[:3]):
+        if len(part) >= 2:
+            block |= Q(name_key__contains=part)
+    if date_of_birth:
+        block |= Q(date_of_birth=date_of_birth)
+    if len(digits) >= 7:
+        block |= Q(phone_digits=digits)
+    candidates = Client.objects.filter(agency=agency).filter(block)
+    if exclude_pk:
+        candidates = candidates.exclude(pk=exclude_pk)
+    found = []
+    for client in candidates.only(
+        "pk", "first_name", "last_name", "name_key", "date_of_birth", "phone_digits", "status"
+    )[:500]:
+        similarity = _name_score(name, client)
+        score, reasons = similarity * 0.7, []
+        if similarity >= 80:
+            reasons.append("similar name")
+        if date_of_birth and client.date_of_birth:
+            swapped = (
+                client.date_of_birth.month == date_of_birth.day
+                and client.date_of_birth.day == date_of_birth.month
+                and client.date_of_birth.year == date_of_birth.year
+            )
+            if client.date_of_birth == date_of_birth:
+                score += 25
+                reasons.append("same date of birth")
+            elif swapped:
+                score += 15
+                reasons.append("date of birth with day and month swapped")
+        if len(digits) >= 7 and client.phone_digits == digits:
+            score += 15
+            reasons.append("same phone number")
+        if score >= DUPLICATE_THRESHOLD:
+            found.append(Duplicate(client=client, score=round(score), reasons=reasons))
+    found.sort(key=lambda d: -d.score)
+    return found[:limit]
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    return start, start + timedelta(days=1)
+
+
+def planned_between(
+    agency: Any, start: datetime, end: datetime, user: Any = None
+) -> list[PlannedContact]:
+    visits = (
+        PlannedContact.objects.filter(agency=agency, starts_at__lt=end, ends_at__gt=start)
+        .exclude(status=vocab.PlanStatus.CANCELLED)
+        .select_related("client", "aro", "prs")
+    )
+    if user is not None:
+        visits = visits.filter(Q(aro=user) | Q(prs=user))
+    listed = list(visits.order_by("starts_at", "pk"))
+    # Overlap warning (000 C.3): two live visits to the same client at the same time.
+    by_client: dict[int, list[PlannedContact]] = {}
+    for visit in listed:
+        by_client.setdefault(visit.client_id, []).append(visit)
+    for visit in listed:
+        visit.overlapping = [  # type: ignore[attr-defined]
+            other
+            for other in by_client[visit.client_id]
+            if other.pk != visit.pk
+            and other.starts_at < visit.ends_at
+            and other.ends_at > visit.starts_at
+        ]
+    return listed
+
+
+def follow_ups_due(agency: Any, user: Any = None, on: date | None = None) -> QuerySet[Referral]:
+    day = on or timezone.localdate()
+    open_statuses = [s for s, nxt in vocab.REFERRAL_NEXT.items() if nxt]
+    referrals = Referral.objects.filter(
+        agency=agency, status__in=open_statuses, follow_up_on__lte=day
+    ).select_related("client", "resource")
+    if user is not None:
+        referrals = referrals.filter(Q(client__aro=user) | Q(client__prs=user))
+    return referrals.order_by("follow_up_on", "pk")
+
+
+def my_clients(agency: Any, user: Any) -> QuerySet[Client]:
+    return (
+        Client.objects.filter(agency=agency)
+        .filter(Q(aro=user) | Q(prs=user))
+        .exclude(status__in=[vocab.ClientStatus.DECEASED, vocab.ClientStatus.GRADUATED])
+        .select_related("aro", "prs")
+    )
+
+
+@dataclass
+class TimelineItem:
+    at: datetime
+    kind: str
+    title: str
+    detail: str
+    url: str = ""
+
+
+def _moment(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def client_timeline(client: Client) -> list[TimelineItem]:
+    """One timeline per client (PR-3): contacts, stages, goals, referrals, consents, visits,
+    disclosures. Never CJI."""
+    from django.urls import reverse
+
+    items: list[TimelineItem] = []
+    contacts = Contact.objects.filter(client=client).select_related("data_key", "recorded_by")
+    for c in contacts:
+        who = (
+            " and ".join(
+                x for x, present in (("ARO", c.aro_present), ("PRS", c.prs_present)) if present
+            )
+            or "—"
+        )
+        items.append(
+            TimelineItem(
+                c.occurred_at,
+                "Contact",
+                c.get_kind_display(),
+                f"{c.get_outcome_display()} · {who} · {c.duration_minutes} min",
+                reverse("recovery:contact_edit", args=[c.pk]),
+            )
+        )
+    for s in client.stages.select_related("assessed_by"):
+        by = s.assessed_by.get_full_name() if s.assessed_by else ""
+        items.append(
+            TimelineItem(
+                s.assessed_at, "Stage of change", s.get_stage_display(), f"Assessed by {by}"
+            )
+        )
+    for g in client.goals.select_related("data_key"):
+        items.append(TimelineItem(g.created_at, "Goal", g.get_status_display(), g.text or ""))
+    for r in client.referrals.select_related("resource"):
+        items.append(
+            TimelineItem(
+                _moment(r.proposed_on),
+                "Referral",
+                r.resource.name,
+                r.get_status_display(),
+                reverse("recovery:referral_detail", args=[r.pk]),
+            )
+        )
+    for p in client.planned.all():
+        items.append(
+            TimelineItem(
+                p.starts_at,
+                "Planned visit",
+                p.get_kind_display(),
+                p.get_status_display(),
+                reverse("recovery:planned_detail", args=[p.pk]),
+            )
+        )
+    for d in client.disclosures.select_related("recipient"):
+        items.append(
+            TimelineItem(
+                d.disclosed_at,
+                "Disclosure",
+                d.recipient.name,
+                d.get_purpose_display(),
+                reverse("recovery:disclosure_detail", args=[d.pk]),
+            )
+        )
+    items.sort(key=lambda i: i.at, reverse=True)
+    return items
+
+
+@dataclass
+class DoubleLogged:
+    first: Contact
+    second: Contact
+
+
+def deconfliction(
+    agency: Any, days: int, now: datetime | None = None
+) -> tuple[list[tuple[Client, list[Duplicate]]], list[DoubleLogged]]:
+    """What the ARO and PRS should reconcile (PR-2, 000 IV.A.1.e): clients registered in the
+    last ``days`` who may duplicate another client, and encounters logged twice (the same
+    client, within two hours, recorded by two people)."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    recent = Client.objects.filter(agency=agency, created_at__gte=since).order_by("-created_at")
+    clients = []
+    for client in recent[:200]:
+        matches = likely_duplicates(
+            agency,
+            first_name=client.first_name,
+            last_name=client.last_name,
+            date_of_birth=client.date_of_birth,
+            phone=client.phone,
+            exclude_pk=client.pk,
+        )
+        if matches:
+            clients.append((client, matches))
+    contacts = list(
+        Contact.objects.filter(agency=agency, occurred_at__gte=since)
+        .select_related("client", "recorded_by")
+        .order_by("client_id", "occurred_at")[:2000]
+    )
+    doubles = [
+        DoubleLogged(a, b)
+        for a, b in zip(contacts, contacts[1:], strict=False)
+        if a.client_id == b.client_id
+        and a.recorded_by_id != b.recorded_by_id
+        and b.occurred_at - a.occurred_at <= timedelta(hours=2)
+    ]
+    return clients, doubles

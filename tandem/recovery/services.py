@@ -1,0 +1,1050 @@
+"""Every recovery write (and every sensitive read): atomic, audited in the same transaction.
+
+Views, the demo loader and tests call these; none of them writes a recovery row directly.
+Audit details carry ids and closed codes only, never names, notes or CJI text.
+"""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tandem.audit.services import audit_record
+from tandem.recovery import vocab
+from tandem.recovery.access import can_read_cji
+from tandem.recovery.models import (
+    CJIEntry,
+    Client,
+    Consent,
+    Contact,
+    Disclosure,
+    Goal,
+    NaloxoneKit,
+    OutreachEvent,
+    OverdoseResponse,
+    PlannedContact,
+    Referral,
+    Resource,
+    SafetyAssessment,
+    StageAssessment,
+    StatementRequest,
+    Submission,
+    SwornNote,
+)
+
+STALE_MESSAGE = (
+    "Someone else saved this record after you opened the form. Your changes were not saved; "
+    "they are still in the form below. Compare with the current record, then save again."
+)
+CLIENT_FIELDS = (
+    "first_name",
+    "last_name",
+    "aliases",
+    "date_of_birth",
+    "phone",
+    "address",
+    "gender",
+    "race",
+    "ethnicity",
+    "veteran",
+    "substances",
+    "notes",
+    "status",
+    "aro",
+    "prs",
+)
+CONTACT_FIELDS = (
+    "kind",
+    "occurred_at",
+    "duration_minutes",
+    "aro_present",
+    "prs_present",
+    "location_type",
+    "services",
+    "outcome",
+    "arrest_diverted",
+    "notes",
+    "planned",
+)
+
+
+class AlreadySubmitted(ValidationError):
+    """The same form (same one-time key) was submitted before; nothing was written again."""
+
+
+def _claim(agency: Any, key: str) -> None:
+    """Claim a form's one-time key inside the caller's transaction (double-submit guard)."""
+    if not key:
+        return
+    try:
+        with transaction.atomic():
+            Submission.objects.create(agency=agency, key=key)
+    except IntegrityError:
+        raise AlreadySubmitted("This form was already submitted.") from None
+
+
+def _lock_client(pk: int) -> None:
+    list(Client.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
+
+
+class StaleEdit(ValidationError):
+    """The form was based on an older version of the record (optimistic locking)."""
+
+
+def _audit(user: Any, action: str, obj: Any, **detail: Any) -> None:
+    audit_record(
+        action=action,
+        actor=user,
+        agency_id=getattr(obj, "agency_id", None) or getattr(user, "agency_id", None),
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=getattr(obj, "pk", ""),
+        purpose=str(detail.pop("purpose", "")),
+        detail=detail or None,
+    )
+
+
+# --- Normalisation for search and de-duplication ------------------------------------------
+
+
+def normalise_name(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text or "")
+    plain = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return " ".join("".join(c if c.isalnum() else " " for c in plain).split())
+
+
+def digits_of(phone: str) -> str:
+    digits = "".join(c for c in phone or "" if c.isdigit())
+    return digits[-10:]
+
+
+def _name_key(client: Client) -> str:
+    return normalise_name(f"{client.first_name} {client.last_name} | {client.aliases}")
+
+
+# --- Clients -------------------------------------------------------------------------------
+
+
+def _check_client(client: Client) -> None:
+    if client.date_of_birth and client.date_of_birth > timezone.localdate():
+        raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+    for role, field in (("aro", "aro"), ("prs", "prs")):
+        person = getattr(client, field)
+        if person is not None and (
+            person.agency_id != client.agency_id or not person.has_role(role)
+        ):
+            raise ValidationError({field: "Choose someone who holds this role in your agency."})
+
+
+def _apply(obj: Any, data: dict[str, Any], fields: Iterable[str]) -> list[str]:
+    changed = []
+    for name in fields:
+        if name in data and getattr(obj, name) != data[name]:
+            setattr(obj, name, data[name])
+            changed.append(name)
+    return changed
+
+
+def _set_photo(client: Client, photo: bytes | None, photo_type: str) -> None:
+    if photo:
+        client.photo = base64.b64encode(photo).decode("ascii")
+        client.photo_type = photo_type
+
+
+@transaction.atomic
+def client_create(
+    *,
+    acting_user: Any,
+    data: dict[str, Any],
+    photo: bytes | None = None,
+    photo_type: str = "",
+    idempotency_key: str = "",
+) -> Client:
+    agency = acting_user.agency
+    if idempotency_key:
+        existing = Client.objects.filter(agency=agency, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    client = Client(agency=agency, created_by=acting_user, idempotency_key=idempotency_key)
+    _apply(client, data, CLIENT_FIELDS)
+    _set_photo(client, photo, photo_type)
+    _check_client(client)
+    client.name_key = _name_key(client)
+    client.phone_digits = digits_of(client.phone)
+    try:
+        with transaction.atomic():
+            client.save()
+    except IntegrityError:
+        return Client.objects.get(agency=agency, idempotency_key=idempotency_key)
+    _audit(acting_user, "recovery.client_create", client, status=client.status)
+    return client
+
+
+@transaction.atomic
+def client_update(
+    *,
+    acting_user: Any,
+    client: Client,
+    data: dict[str, Any],
+    version: int,
+    photo: bytes | None = None,
+    photo_type: str = "",
+) -> Client:
+    current = (
+        Client.objects.select_for_update(of=("self",)).select_related("data_key").get(pk=client.pk)
+    )
+    if current.version != version:
+        raise StaleEdit(STALE_MESSAGE)
+    changed = _apply(current, data, CLIENT_FIELDS)
+    if photo:
+        _set_photo(current, photo, photo_type)
+        changed += ["photo", "photo_type"]
+    _check_client(current)
+    current.name_key = _name_key(current)
+    current.phone_digits = digits_of(current.phone)
+    current.version += 1
+    current.updated_at = timezone.now()
+    current.save()
+    _audit(acting_user, "recovery.client_update", current, fields=sorted(changed))
+    return current
+
+
+@transaction.atomic
+def client_flags_set(*, acting_user: Any, client: Client, flags: list[str]) -> Client:
+    allowed = set(vocab.SafetyFlag.values)
+    if any(f not in allowed for f in flags):
+        raise ValidationError("Choose safety flags from the list.")
+    if not acting_user.has_role("aro", "crt_supervisor"):
+        raise ValidationError("Only the officer sets safety flags.")
+    client.safety_flags = [f for f in vocab.SafetyFlag.values if f in flags]
+    client.save(update_fields=["safety_flags"])
+    _audit(acting_user, "recovery.client_flags", client, flags=client.safety_flags)
+    return client
+
+
+def contact_view_log(*, acting_user: Any, contact: Contact) -> None:
+    """A read of a contact's notes (P3)."""
+    with transaction.atomic():
+        _audit(acting_user, "recovery.contact_view", contact, client=contact.client_id)
+
+
+def client_view_log(*, acting_user: Any, client: Client) -> None:
+    """A read of a client record (P3)."""
+    with transaction.atomic():
+        _audit(acting_user, "recovery.client_view", client)
+
+
+# --- Planned contacts and the safety gate (PR-6) -------------------------------------------
+
+
+@transaction.atomic
+def planned_create(
+    *,
+    acting_user: Any,
+    client: Client,
+    kind: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    aro: Any,
+    prs: Any,
+    with_prs: bool,
+    idempotency_key: str = "",
+) -> PlannedContact:
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": "The visit must end after it starts."})
+    _claim(client.agency, idempotency_key)
+    planned = PlannedContact.objects.create(
+        agency=client.agency,
+        client=client,
+        kind=kind,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        aro=aro,
+        prs=prs,
+        with_prs=with_prs,
+        created_by=acting_user,
+    )
+    _audit(acting_user, "recovery.planned_create", planned, client=client.pk, kind=kind)
+    return planned
+
+
+@transaction.atomic
+def planned_cancel(*, acting_user: Any, planned: PlannedContact) -> PlannedContact:
+    if planned.status in (vocab.PlanStatus.DONE, vocab.PlanStatus.CANCELLED):
+        raise ValidationError("This visit is already closed.")
+    planned.status = vocab.PlanStatus.CANCELLED
+    planned.save(update_fields=["status"])
+    _audit(acting_user, "recovery.planned_cancel", planned)
+    return planned
+
+
+@transaction.atomic
+def safety_assessment_record(
+    *, acting_user: Any, planned: PlannedContact, confirmed: list[str], reassessment: bool = False
+) -> SafetyAssessment:
+    """The ARO's checklist (000 C.1–C.2). A complete first assessment starts the visit."""
+    if not acting_user.has_role("aro", "crt_supervisor"):
+        raise ValidationError("Only the officer records the safety assessment.")
+    planned = PlannedContact.objects.select_for_update().get(pk=planned.pk)
+    if planned.status in (vocab.PlanStatus.DONE, vocab.PlanStatus.CANCELLED):
+        raise ValidationError("This visit is closed; plan a new one.")
+    if reassessment and planned.status != vocab.PlanStatus.STARTED:
+        raise ValidationError("A reassessment is recorded during a contact that has started.")
+    items = list(planned.agency.policy_model().recovery.safety_checklist)
+    checklist = {item: item in confirmed for item in items}
+    all_clear = all(checklist.values())
+    assessment = SafetyAssessment.objects.create(
+        planned=planned,
+        assessed_by=acting_user,
+        reassessment=reassessment,
+        checklist=checklist,
+        all_clear=all_clear,
+    )
+    if all_clear and planned.status == vocab.PlanStatus.PLANNED:
+        planned.status = vocab.PlanStatus.STARTED
+        planned.started_at = timezone.now()
+        planned.save(update_fields=["status", "started_at"])
+    _audit(
+        acting_user,
+        "recovery.safety_assessment",
+        planned,
+        all_clear=all_clear,
+        reassessment=reassessment,
+    )
+    return assessment
+
+
+@transaction.atomic
+def planned_start(*, acting_user: Any, planned: PlannedContact) -> PlannedContact:
+    """Start a visit that needs no assessment, or refuse until the ARO recorded one."""
+    planned = PlannedContact.objects.select_for_update().get(pk=planned.pk)
+    if planned.status != vocab.PlanStatus.PLANNED:
+        raise ValidationError("This visit has already started or is closed.")
+    if not planned.safe_to_start():
+        raise ValidationError(
+            "A field contact with the PRS cannot start until the ARO records a complete "
+            "safety assessment."
+        )
+    planned.status = vocab.PlanStatus.STARTED
+    planned.started_at = timezone.now()
+    planned.save(update_fields=["status", "started_at"])
+    _audit(acting_user, "recovery.planned_start", planned)
+    return planned
+
+
+# --- Contacts -----------------------------------------------------------------------------
+
+
+def _check_contact(contact: Contact, client: Client) -> None:
+    errors: dict[str, str] = {}
+    if timezone.localdate(contact.occurred_at) < timezone.localdate(client.created_at):
+        errors["occurred_at"] = (
+            f"This client was registered on {timezone.localdate(client.created_at):%Y-%m-%d}; "
+            "a contact cannot be dated before that."
+        )
+    elif contact.occurred_at > timezone.now() + timedelta(minutes=15):
+        errors["occurred_at"] = "A contact cannot be dated in the future."
+    planned = contact.planned
+    if planned is not None and planned.client_id != client.pk:
+        errors["planned"] = "That planned visit is for another client."
+    needs_gate = contact.kind == vocab.ContactKind.FIELD and contact.prs_present
+    if needs_gate and (planned is None or not planned.safe_to_start()):
+        errors["planned"] = (
+            "A field contact with the PRS present needs the planned visit for which the "
+            "ARO recorded a complete safety assessment."
+        )
+    if set(contact.services or []) - set(vocab.ContactService.values):
+        errors["services"] = "Choose services from the list."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def contact_create(
+    *, acting_user: Any, client: Client, data: dict[str, Any], idempotency_key: str = ""
+) -> Contact:
+    if idempotency_key:
+        existing = Contact.objects.filter(
+            agency=client.agency, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+    contact = Contact(
+        agency=client.agency,
+        client=client,
+        recorded_by=acting_user,
+        idempotency_key=idempotency_key,
+    )
+    _apply(contact, data, CONTACT_FIELDS)
+    _check_contact(contact, client)
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError:
+        return Contact.objects.get(agency=client.agency, idempotency_key=idempotency_key)
+    planned = contact.planned
+    if planned is not None and planned.status != vocab.PlanStatus.DONE:
+        planned.status = vocab.PlanStatus.DONE
+        planned.save(update_fields=["status"])
+    _audit(
+        acting_user,
+        "recovery.contact_create",
+        contact,
+        client=client.pk,
+        kind=contact.kind,
+        outcome=contact.outcome,
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *, acting_user: Any, contact: Contact, data: dict[str, Any], version: int
+) -> Contact:
+    current = (
+        Contact.objects.select_for_update(of=("self",))
+        .select_related("data_key", "client")
+        .get(pk=contact.pk)
+    )
+    if current.version != version:
+        raise StaleEdit(STALE_MESSAGE)
+    changed = _apply(current, data, CONTACT_FIELDS)
+    _check_contact(current, current.client)
+    current.version += 1
+    current.save()
+    _audit(acting_user, "recovery.contact_update", current, fields=sorted(changed))
+    return current
+
+
+# --- Readiness and plan (PR-3) ------------------------------------------------------------
+
+
+@transaction.atomic
+def stage_record(
+    *, acting_user: Any, client: Client, stage: str, assessed_at: datetime | None = None
+) -> StageAssessment:
+    if stage not in vocab.Stage.values:
+        raise ValidationError("Choose a stage of change from the list.")
+    moment = assessed_at or timezone.now()
+    if moment > timezone.now() + timedelta(minutes=15):
+        raise ValidationError("An assessment cannot be dated in the future.")
+    record = StageAssessment.objects.create(
+        agency=client.agency,
+        client=client,
+        stage=stage,
+        assessed_at=moment,
+        assessed_by=acting_user,
+    )
+    _audit(acting_user, "recovery.stage_record", record, client=client.pk, stage=stage)
+    return record
+
+
+@transaction.atomic
+def goal_create(
+    *, acting_user: Any, client: Client, text: str, target_on: date | None = None
+) -> Goal:
+    if not text.strip():
+        raise ValidationError("Describe the goal.")
+    goal = Goal.objects.create(
+        agency=client.agency,
+        client=client,
+        text=text.strip(),
+        target_on=target_on,
+        created_by=acting_user,
+    )
+    _audit(acting_user, "recovery.goal_create", goal, client=client.pk)
+    return goal
+
+
+@transaction.atomic
+def goal_set_status(*, acting_user: Any, goal: Goal, status: str) -> Goal:
+    if status not in vocab.GoalStatus.values:
+        raise ValidationError("Choose a status from the list.")
+    goal.status = status
+    goal.updated_at = timezone.now()
+    goal.save(update_fields=["status", "updated_at"])
+    _audit(acting_user, "recovery.goal_status", goal, status=status)
+    return goal
+
+
+# --- Resources and referrals (PR-4) -------------------------------------------------------
+
+
+@transaction.atomic
+def resource_save(
+    *,
+    acting_user: Any,
+    data: dict[str, Any],
+    resource: Resource | None = None,
+    idempotency_key: str = "",
+) -> Resource:
+    agency = acting_user.agency
+    _claim(agency, idempotency_key)
+    name = str(data.get("name", "")).strip()
+    clash = Resource.objects.filter(agency=agency, name__iexact=name)
+    if resource is not None:
+        clash = clash.exclude(pk=resource.pk)
+    if clash.exists():
+        raise ValidationError({"name": "An organisation with this name is already listed."})
+    target = resource or Resource(agency=agency)
+    for key in (
+        "name",
+        "category",
+        "contact_name",
+        "phone",
+        "email",
+        "address",
+        "eligibility",
+        "active",
+    ):
+        if key in data:
+            setattr(target, key, data[key])
+    target.name = name
+    target.save()
+    _audit(acting_user, "recovery.resource_save", target, category=target.category)
+    return target
+
+
+def _same_agency_resource(client: Client, resource: Resource) -> None:
+    if resource.agency_id != client.agency_id:
+        raise ValidationError({"resource": "Choose an organisation from your agency's directory."})
+
+
+@transaction.atomic
+def referral_create(
+    *,
+    acting_user: Any,
+    client: Client,
+    resource: Resource,
+    follow_up_on: date | None = None,
+    sent: bool = False,
+    idempotency_key: str = "",
+) -> Referral:
+    _same_agency_resource(client, resource)
+    _claim(client.agency, idempotency_key)
+    if not resource.active:
+        raise ValidationError({"resource": "This organisation is no longer in use."})
+    today = timezone.localdate()
+    referral = Referral(
+        agency=client.agency,
+        client=client,
+        resource=resource,
+        proposed_on=today,
+        follow_up_on=follow_up_on,
+        created_by=acting_user,
+        history=[{"status": "proposed", "on": today.isoformat(), "by": acting_user.pk}],
+    )
+    referral.save()
+    _audit(
+        acting_user,
+        "recovery.referral_create",
+        referral,
+        client=client.pk,
+        category=resource.category,
+    )
+    if sent:
+        referral = referral_advance(
+            acting_user=acting_user, referral=referral, status=vocab.ReferralStatus.SENT, on=today
+        )
+    return referral
+
+
+@transaction.atomic
+def referral_advance(
+    *,
+    acting_user: Any,
+    referral: Referral,
+    status: str,
+    on: date | None = None,
+    reason: str = "",
+    follow_up_on: date | None = None,
+) -> Referral:
+    current = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("data_key")
+        .get(pk=referral.pk)
+    )
+    allowed = vocab.REFERRAL_NEXT.get(current.status, ())
+    if status not in allowed:
+        labels = dict(vocab.ReferralStatus.choices)
+        raise ValidationError(
+            f"A referral that is {labels[current.status].lower()} cannot become "
+            f"{labels.get(status, status).lower()}."
+        )
+    when = on or timezone.localdate()
+    last = max(date.fromisoformat(step["on"]) for step in current.history)
+    if when < last:
+        raise ValidationError(f"The date cannot be before the previous step ({last:%Y-%m-%d}).")
+    if when > timezone.localdate():
+        raise ValidationError("The date cannot be in the future.")
+    if status in vocab.REFERRAL_NEEDS_REASON and not reason.strip():
+        raise ValidationError("Give the reason.")
+    current.status = status
+    setattr(current, f"{status}_on", when)
+    if reason.strip():
+        current.reason = reason.strip()
+    current.follow_up_on = follow_up_on if not current.closed else None
+    current.history = [
+        *current.history,
+        {"status": status, "on": when.isoformat(), "by": acting_user.pk},
+    ]
+    current.save()
+    _audit(acting_user, "recovery.referral_advance", current, status=status)
+    return current
+
+
+# --- Consent and disclosures (42 CFR Part 2) ----------------------------------------------
+
+
+@transaction.atomic
+def consent_create(
+    *, acting_user: Any, client: Client, data: dict[str, Any], idempotency_key: str = ""
+) -> Consent:
+    recipient = data["recipient"]
+    _same_agency_resource(client, recipient)
+    errors: dict[str, str] = {}
+    if data.get("expires_on") and data["expires_on"] < data["starts_on"]:
+        errors["expires_on"] = "The consent cannot expire before it starts."
+    if not data.get("expires_on") and not str(data.get("expiry_event", "")).strip():
+        errors["expiry_event"] = "Give an expiry date or the event on which consent ends."
+    if not data.get("information"):
+        errors["information"] = "Say what information may be disclosed."
+    if data.get("signed_on") and data["signed_on"] > timezone.localdate():
+        errors["signed_on"] = "The signature date cannot be in the future."
+    if errors:
+        raise ValidationError(errors)
+    _claim(client.agency, idempotency_key)
+    consent = Consent(agency=client.agency, client=client, created_by=acting_user)
+    for key in (
+        "discloser",
+        "recipient",
+        "purpose",
+        "information",
+        "starts_on",
+        "expires_on",
+        "expiry_event",
+        "revocation_method",
+        "signed_by",
+        "signer_name",
+        "signed_on",
+    ):
+        setattr(consent, key, data.get(key))
+    consent.expiry_event = consent.expiry_event or ""
+    consent.save()
+    _audit(
+        acting_user, "recovery.consent_create", consent, client=client.pk, purpose=consent.purpose
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(*, acting_user: Any, consent: Consent) -> Consent:
+    _lock_client(consent.client_id)
+    current = (
+        Consent.objects.select_for_update(of=("self",))
+        .select_related("data_key")
+        .get(pk=consent.pk)
+    )
+    if current.revoked_at is not None:
+        raise ValidationError("This consent was already revoked.")
+    current.revoked_at = timezone.now()
+    current.revoked_by = acting_user
+    current.save(update_fields=["revoked_at", "revoked_by"])
+    _audit(acting_user, "recovery.consent_revoke", current, client=current.client_id)
+    return current
+
+
+def matching_consent(
+    *, client: Client, recipient: Resource, purpose: str, information: list[str]
+) -> Consent:
+    """The consent in force that covers this disclosure, or ``ValidationError`` saying why
+    none does (missing, revoked, expired, other recipient, other purpose, other information)."""
+    consents = list(Consent.objects.filter(client=client).select_related("data_key"))
+    to_recipient = [c for c in consents if c.recipient_id == recipient.pk]
+    if not to_recipient:
+        raise ValidationError("There is no consent to disclose to this recipient.")
+    for_purpose = [c for c in to_recipient if c.purpose == purpose]
+    if not for_purpose:
+        raise ValidationError("The client's consent for this recipient is for another purpose.")
+    covering = [c for c in for_purpose if set(information) <= set(c.information)]
+    if not covering:
+        raise ValidationError("The consent does not cover all of this information.")
+    for consent in covering:
+        if consent.is_in_force():
+            return consent
+    if all(c.revoked_at is not None for c in covering):
+        raise ValidationError("The client revoked this consent; nothing may be disclosed.")
+    raise ValidationError("The consent has expired or is not yet in force.")
+
+
+class ConsentRefused(ValidationError):
+    """No consent in force covers the disclosure (the refusal itself is audited)."""
+
+
+def disclosure_create(
+    *,
+    acting_user: Any,
+    client: Client,
+    recipient: Resource,
+    purpose: str,
+    information: list[str],
+    description: str,
+    idempotency_key: str = "",
+) -> Disclosure:
+    """Share client information with a partner or court: only under a matching consent in
+    force, and always with a ledger row carrying the redisclosure notice (§ 2.32). A refusal
+    is audited in its own transaction, so it stays on record although nothing was shared."""
+    try:
+        return _disclosure_write(
+            acting_user=acting_user,
+            client=client,
+            recipient=recipient,
+            purpose=purpose,
+            information=information,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+    except ConsentRefused:
+        with transaction.atomic():
+            _audit(
+                acting_user,
+                "recovery.disclosure_refused",
+                client,
+                recipient=recipient.pk,
+                reason="no_consent_in_force",
+                purpose_code=purpose,
+            )
+        raise
+
+
+@transaction.atomic
+def _disclosure_write(
+    *,
+    acting_user: Any,
+    client: Client,
+    recipient: Resource,
+    purpose: str,
+    information: list[str],
+    description: str,
+    idempotency_key: str,
+) -> Disclosure:
+    if idempotency_key:
+        existing = Disclosure.objects.filter(
+            agency=client.agency, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+    _same_agency_resource(client, recipient)
+    if not information:
+        raise ValidationError("Say what information is disclosed.")
+    if not description.strip():
+        raise ValidationError("Describe what was disclosed.")
+    _lock_client(client.pk)  # a revocation and a disclosure never interleave
+    try:
+        consent = matching_consent(
+            client=client, recipient=recipient, purpose=purpose, information=information
+        )
+    except ValidationError as exc:
+        raise ConsentRefused(exc.messages[0]) from None
+    disclosure = Disclosure.objects.create(
+        agency=client.agency,
+        client=client,
+        consent=consent,
+        recipient=recipient,
+        purpose=purpose,
+        information=information,
+        description=description.strip(),
+        disclosed_by=acting_user,
+        idempotency_key=idempotency_key,
+    )
+    _audit(
+        acting_user,
+        "recovery.disclosure_create",
+        disclosure,
+        client=client.pk,
+        consent=consent.pk,
+        recipient=recipient.pk,
+        purpose_code=purpose,
+    )
+    return disclosure
+
+
+def accounting_view_log(*, acting_user: Any, client: Client) -> None:
+    with transaction.atomic():
+        _audit(acting_user, "recovery.accounting_view", client)
+
+
+# --- The CJI compartment (P2, PR-7) -------------------------------------------------------
+
+
+def _require_cji(acting_user: Any) -> None:
+    if not can_read_cji(acting_user):
+        raise ValidationError("Criminal justice information needs a current CJIS clearance.")
+
+
+@transaction.atomic
+def cji_read(
+    *, acting_user: Any, client: Client, purpose: str
+) -> tuple[list[CJIEntry], list[SwornNote]]:
+    """The client's CJI entries and sworn-only notes; the read is audited with its purpose."""
+    _require_cji(acting_user)
+    if len(purpose.strip()) < 5:
+        raise ValidationError("State the purpose of this look-up before the entries are shown.")
+    _audit(acting_user, "recovery.cji_read", client, purpose=purpose.strip()[:200])
+    entries = list(CJIEntry.objects.filter(client=client).select_related("data_key"))
+    notes = list(SwornNote.objects.filter(client=client).select_related("data_key", "author"))
+    return entries, notes
+
+
+@transaction.atomic
+def cji_entry_create(
+    *, acting_user: Any, client: Client, source: str, queried_on: date, purpose: str, summary: str
+) -> CJIEntry:
+    _require_cji(acting_user)
+    if source not in vocab.CJISource.values:
+        raise ValidationError("Choose the source from the list.")
+    if queried_on > timezone.localdate():
+        raise ValidationError("The query date cannot be in the future.")
+    if not purpose.strip() or not summary.strip():
+        raise ValidationError("Give the purpose of the query and a summary.")
+    entry = CJIEntry.objects.create(
+        agency=client.agency,
+        client=client,
+        source=source,
+        queried_on=queried_on,
+        purpose=purpose.strip(),
+        summary=summary.strip(),
+        recorded_by=acting_user,
+    )
+    _audit(acting_user, "recovery.cji_create", entry, client=client.pk, source=source)
+    return entry
+
+
+@transaction.atomic
+def sworn_note_create(*, acting_user: Any, client: Client, text: str) -> SwornNote:
+    _require_cji(acting_user)
+    if not text.strip():
+        raise ValidationError("Write the note.")
+    note = SwornNote.objects.create(
+        agency=client.agency, client=client, text=text.strip(), author=acting_user
+    )
+    _audit(acting_user, "recovery.sworn_note_create", note, client=client.pk)
+    return note
+
+
+# --- Overdoses, naloxone, outreach, public statements ------------------------------------
+
+
+@transaction.atomic
+def overdose_create(
+    *, acting_user: Any, data: dict[str, Any], idempotency_key: str = ""
+) -> OverdoseResponse:
+    if data["occurred_at"] > timezone.now() + timedelta(minutes=15):
+        raise ValidationError({"occurred_at": "An overdose response cannot be in the future."})
+    if data.get("naloxone_given") and not data.get("naloxone_doses"):
+        raise ValidationError({"naloxone_doses": "Give the number of naloxone doses."})
+    _claim(acting_user.agency, idempotency_key)
+    record = OverdoseResponse(agency=acting_user.agency, recorded_by=acting_user)
+    for key in (
+        "occurred_at",
+        "location",
+        "latitude",
+        "longitude",
+        "fatal",
+        "naloxone_given",
+        "naloxone_doses",
+        "suspected_drug",
+        "case_number",
+        "client",
+    ):
+        if key in data:
+            setattr(record, key, data[key])
+    if not record.naloxone_given:
+        record.naloxone_doses = 0
+    record.save()
+    _audit(acting_user, "recovery.overdose_create", record, fatal=record.fatal)
+    return record
+
+
+@transaction.atomic
+def naloxone_kit_create(
+    *,
+    acting_user: Any,
+    given_on: date,
+    quantity: int,
+    recipient_type: str,
+    client: Client | None = None,
+    idempotency_key: str = "",
+) -> NaloxoneKit:
+    if given_on > timezone.localdate():
+        raise ValidationError({"given_on": "The date cannot be in the future."})
+    _claim(acting_user.agency, idempotency_key)
+    kit = NaloxoneKit.objects.create(
+        agency=acting_user.agency,
+        given_on=given_on,
+        quantity=quantity,
+        recipient_type=recipient_type,
+        client=client,
+        given_by=acting_user,
+    )
+    _audit(acting_user, "recovery.naloxone_kit", kit, quantity=quantity)
+    return kit
+
+
+@transaction.atomic
+def outreach_create(
+    *, acting_user: Any, data: dict[str, Any], idempotency_key: str = ""
+) -> OutreachEvent:
+    _claim(acting_user.agency, idempotency_key)
+    event = OutreachEvent(agency=acting_user.agency, recorded_by=acting_user)
+    for key in ("held_on", "title", "audience", "attendance", "topics"):
+        setattr(event, key, data[key])
+    event.save()
+    _audit(acting_user, "recovery.outreach_create", event, audience=event.audience)
+    return event
+
+
+@transaction.atomic
+def statement_request_create(
+    *, acting_user: Any, venue: str, planned_on: date, summary: str, idempotency_key: str = ""
+) -> StatementRequest:
+    if planned_on < timezone.localdate():
+        raise ValidationError({"planned_on": "The date has already passed."})
+    _claim(acting_user.agency, idempotency_key)
+    request = StatementRequest.objects.create(
+        agency=acting_user.agency,
+        requested_by=acting_user,
+        venue=venue.strip(),
+        planned_on=planned_on,
+        summary=summary.strip(),
+    )
+    _audit(acting_user, "recovery.statement_request", request)
+    from tandem.accounts.models import User
+    from tandem.core.notifications import notify
+
+    chiefs = User.objects.filter(
+        agency=acting_user.agency,
+        is_active=True,
+        role_assignments__role="chief",
+        role_assignments__agency=acting_user.agency,
+    ).distinct()
+    for chief in chiefs:
+        notify(kind="recovery.reminder", recipient_user=chief, agency=acting_user.agency)
+    return request
+
+
+@transaction.atomic
+def statement_decide(
+    *, acting_user: Any, statement: StatementRequest, approve: bool, note: str = ""
+) -> StatementRequest:
+    current = StatementRequest.objects.select_for_update().get(pk=statement.pk)
+    if current.status != vocab.StatementStatus.PENDING:
+        raise ValidationError("This request was already decided.")
+    if not approve and not note.strip():
+        raise ValidationError("Say why the request is refused.")
+    current.status = vocab.StatementStatus.APPROVED if approve else vocab.StatementStatus.REFUSED
+    current.decided_by = acting_user
+    current.decided_at = timezone.now()
+    current.decision_note = note.strip()
+    current.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _audit(acting_user, "recovery.statement_decide", current, status=current.status)
+    return current
+
+
+def overdose_export_log(*, acting_user: Any, count: int) -> None:
+    with transaction.atomic():
+        audit_record(
+            action="recovery.overdose_export",
+            actor=acting_user,
+            agency_id=acting_user.agency_id,
+            detail={"rows": count},
+        )
+
+
+def follow_up_reminders_send(on: date | None = None) -> int:
+    """Each day, one content-free reminder to every ARO and PRS with referral follow-ups due
+    or visits planned that day (X-8: the message only says "open Tandem")."""
+    from tandem.accounts.models import User
+    from tandem.core.notifications import notify
+    from tandem.recovery.models import PlannedContact, Referral
+
+    day = on or timezone.localdate()
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    open_statuses = [s for s, nxt in vocab.REFERRAL_NEXT.items() if nxt]
+    due = Referral.objects.filter(status__in=open_statuses, follow_up_on__lte=day)
+    visits = PlannedContact.objects.filter(
+        status=vocab.PlanStatus.PLANNED,
+        starts_at__gte=start,
+        starts_at__lt=start + timedelta(days=1),
+    )
+    ids = set(due.values_list("client__aro_id", flat=True))
+    ids |= set(due.values_list("client__prs_id", flat=True))
+    ids |= set(visits.values_list("aro_id", flat=True)) | set(
+        visits.values_list("prs_id", flat=True)
+    )
+    ids.discard(None)
+    sent = 0
+    for user in User.objects.filter(pk__in=ids, is_active=True).select_related("agency"):
+        with transaction.atomic():
+            notify(kind="recovery.reminder", recipient_user=user, agency=user.agency)
+            audit_record(
+                action="recovery.reminder_sent",
+                agency_id=user.agency_id,
+                object_type="user",
+                object_id=user.pk,
+            )
+        sent += 1
+    return sent
+
+
+def submissions_purge(days: int = 7) -> int:
+    """Forget one-time form keys after a week: a double submit arrives within seconds."""
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = Submission.objects.filter(created_at__lt=cutoff).delete()
+    return int(deleted)
+
+
+def _shred_all(records: Iterable[Any], reason: str) -> None:
+    for record in records:
+        if record.data_key_id is not None and not record.is_shredded:
+            record.shred(reason=reason)
+
+
+def client_purge(*, client: Client, reason: str, acting_user: Any = None) -> None:
+    """Crypto-shred every sealed value of one client, then delete the client and all that
+    hangs off it (X-6). Overdose responses and kits stay, unlinked, for the grant figures."""
+    with transaction.atomic():
+        _lock_client(client.pk)
+        for model in (Contact, Goal, Referral, Consent, Disclosure, CJIEntry, SwornNote):
+            _shred_all(model.objects.filter(client=client).select_related("data_key"), reason)
+        _shred_all([client], reason)
+        _audit(acting_user, "recovery.client_purged", client, reason=reason)
+        client.delete()
+
+
+def records_purge(now: datetime | None = None) -> int:
+    """Purge clients no longer active whose record was untouched, and who had no contact,
+    for the agency's ``retention.recovery_record_days``."""
+    from tandem.agencies.models import Agency
+
+    moment = now or timezone.now()
+    purged = 0
+    for agency in Agency.objects.all():
+        days = agency.policy_model().retention.recovery_record_days
+        cutoff = moment - timedelta(days=days)
+        stale = (
+            Client.objects.filter(agency=agency, updated_at__lt=cutoff, created_at__lt=cutoff)
+            .exclude(status=vocab.ClientStatus.ACTIVE)
+            .exclude(contacts__occurred_at__gte=cutoff)
+            .select_related("data_key")
+        )
+        for client in stale:
+            client_purge(client=client, reason=f"retention: {days} days without activity")
+            purged += 1
+    return purged

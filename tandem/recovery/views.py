@@ -1,0 +1,1064 @@
+"""Peer recovery screens. Each view: parse → access (404 for missing or not allowed) →
+service → render. Nothing here reads CJI except ``cji`` and its two write views."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from typing import Any, cast
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.forms import ChoiceField
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tandem.agencies.access import require_role
+from tandem.core.decorators import public
+from tandem.core.exports import csv_response
+from tandem.core.ical import FeedEvent, calendar_response, feed_token_issue, feed_token_user
+from tandem.core.pdf import Document
+from tandem.recovery import selectors, services, vocab
+from tandem.recovery.access import (
+    PROGRAM,
+    STATEMENT_READERS,
+    can_read_cji,
+    get_cji_client_for_user,
+    get_client_for_user,
+    get_consent_for_user,
+    get_contact_for_user,
+    get_disclosure_for_user,
+    get_flags_client_for_user,
+    get_goal_for_user,
+    get_planned_for_user,
+    get_referral_for_user,
+    get_resource_for_user,
+    get_statement_for_user,
+    require_program,
+)
+from tandem.recovery.forms import (
+    CJIEntryForm,
+    CJIReadForm,
+    ClientForm,
+    ClientSearchForm,
+    ConsentForm,
+    ContactForm,
+    DisclosureForm,
+    GoalForm,
+    GoalStatusForm,
+    NaloxoneKitForm,
+    OutreachForm,
+    OverdoseForm,
+    PlannedForm,
+    ReferralForm,
+    ReferralStepForm,
+    ResourceForm,
+    SafetyAssessmentForm,
+    SafetyFlagsForm,
+    StageForm,
+    StatementDecisionForm,
+    StatementForm,
+    SwornNoteForm,
+)
+from tandem.recovery.models import (
+    REDISCLOSURE_NOTICE,
+    Client,
+    Disclosure,
+    NaloxoneKit,
+    OutreachEvent,
+    OverdoseResponse,
+    Resource,
+    StatementRequest,
+)
+
+PER_PAGE = 50
+Request = Any  # an HttpRequest whose ``user`` is a signed-in ``accounts.User``
+
+
+def _errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None
+            for error in errors:
+                form.add_error(target, error)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+# --- Caseload -------------------------------------------------------------------------------
+
+
+@require_GET
+def caseload(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    start, end = selectors.day_bounds(timezone.localdate())
+    context = {
+        "clients": selectors.my_clients(agency, request.user),
+        "follow_ups": selectors.follow_ups_due(agency, request.user),
+        "visits": selectors.planned_between(agency, start, end, request.user),
+    }
+    return render(request, "recovery/caseload.html", context)
+
+
+# --- Clients ----------------------------------------------------------------------------
+
+
+@require_GET
+def client_list(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    form = ClientSearchForm(request.GET or None)
+    text = status = ""
+    if form.is_valid():
+        text, status = form.cleaned_data["q"], form.cleaned_data["status"]
+    page = Paginator(selectors.client_search(agency, text, status), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    template = "recovery/partials/client_rows.html" if request.htmx else "recovery/client_list.html"
+    return render(request, template, {"form": form, "page": page, "q": text})
+
+
+def _duplicates_for(agency: Any, data: Any, exclude_pk: int | None = None) -> list[Any]:
+    from datetime import date
+
+    try:
+        dob = date.fromisoformat(str(data.get("date_of_birth") or ""))
+    except ValueError:
+        dob = None
+    return selectors.likely_duplicates(
+        agency,
+        first_name=str(data.get("first_name", ""))[:80],
+        last_name=str(data.get("last_name", ""))[:80],
+        date_of_birth=dob,
+        phone=str(data.get("phone", ""))[:32],
+        exclude_pk=exclude_pk,
+    )
+
+
+@require_GET
+def client_duplicates(request: Request) -> HttpResponse:
+    """The htmx partial shown while a client is being typed in (PR-2)."""
+    agency = require_program(request.user)
+    return render(
+        request,
+        "recovery/partials/duplicates.html",
+        {"duplicates": _duplicates_for(agency, request.GET)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def client_create(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    form = ClientForm(request.POST or None, request.FILES or None, agency=agency)
+    duplicates: list[Any] = []
+    if request.method == "POST" and form.is_valid():
+        duplicates = _duplicates_for(agency, request.POST)
+        if duplicates and not request.POST.get("confirm_new"):
+            form.add_error(
+                None,
+                "This person may already be in the registry. Open the match "
+                "instead, or confirm that none of them is the same person.",
+            )
+        else:
+            try:
+                client = services.client_create(
+                    acting_user=request.user,
+                    data=form.service_data(),
+                    photo=form.photo_bytes,
+                    photo_type=form.photo_type,
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                )
+            except ValidationError as exc:
+                _errors(form, exc)
+            else:
+                messages.success(request, "The client was added.")
+                return redirect("recovery:client_detail", client.pk)
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "recovery/client_form.html",
+        {"form": form, "duplicates": duplicates},
+        status=status,
+    )
+
+
+@require_GET
+def client_detail(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk)
+    services.client_view_log(acting_user=request.user, client=client)
+    context = {
+        "client": client,
+        "stage": client.current_stage(),
+        "stages": client.stages.select_related("assessed_by")[:10],
+        "goals": client.goals.select_related("data_key"),
+        "referrals": client.referrals.select_related("resource"),
+        "consents": client.consents.select_related("recipient", "data_key"),
+        "timeline": selectors.client_timeline(client),
+        "stage_form": StageForm(),
+        "goal_form": GoalForm(),
+        "goal_status_form": GoalStatusForm(),
+        "flags_form": SafetyFlagsForm(initial={"flags": client.safety_flags}),
+        "sworn": request.user.has_role("aro", "crt_supervisor"),
+        "cji": can_read_cji(request.user),
+    }
+    return render(request, "recovery/client_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def client_edit(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    form = ClientForm(
+        request.POST or None,
+        request.FILES or None,
+        agency=client.agency,
+        initial=ClientForm.initial_for(client),
+    )
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.client_update(
+                acting_user=request.user,
+                client=client,
+                data=form.service_data(),
+                version=form.cleaned_data["version"] or 0,
+                photo=form.photo_bytes,
+                photo_type=form.photo_type,
+            )
+        except services.StaleEdit as exc:
+            _errors(form, exc)
+            status = 409
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The client was saved.")
+            return redirect("recovery:client_detail", client.pk)
+    if form.errors and status == 200:
+        status = 400
+    return render(
+        request, "recovery/client_form.html", {"form": form, "client": client}, status=status
+    )
+
+
+@require_GET
+def client_photo(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk)
+    if not client.photo:
+        raise Http404
+    response = HttpResponse(base64.b64decode(client.photo), content_type=client.photo_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+def client_flags(request: Request, pk: int) -> HttpResponse:
+    client = get_flags_client_for_user(request.user, pk, write=True)
+    form = SafetyFlagsForm(request.POST)
+    if form.is_valid():
+        services.client_flags_set(
+            acting_user=request.user, client=client, flags=form.cleaned_data["flags"]
+        )
+        messages.success(request, "The safety flags were saved.")
+    else:
+        messages.error(request, "Choose safety flags from the list.")
+    return redirect("recovery:client_detail", client.pk)
+
+
+@require_GET
+def deconflict(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    days = agency.policy_model().recovery.deconfliction_days
+    clients, doubles = selectors.deconfliction(agency, days)
+    return render(
+        request, "recovery/deconflict.html", {"days": days, "clients": clients, "doubles": doubles}
+    )
+
+
+# --- Contacts ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def contact_create(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    is_aro = request.user.has_role("aro")
+    initial = {
+        "occurred_at": timezone.localtime().replace(second=0, microsecond=0),
+        "aro_present": is_aro,
+        "prs_present": request.user.has_role("prs"),
+        "planned": request.GET.get("planned"),
+    }
+    form = ContactForm(request.POST or None, client=client, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_create(
+                acting_user=request.user,
+                client=client,
+                data=form.service_data(),
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The contact was recorded.")
+            return redirect("recovery:client_detail", client.pk)
+    return render(
+        request,
+        "recovery/contact_form.html",
+        {"form": form, "client": client},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: Request, pk: int) -> HttpResponse:
+    contact = get_contact_for_user(request.user, pk, write=request.method == "POST")
+    if request.method == "GET":
+        services.contact_view_log(acting_user=request.user, contact=contact)
+    initial = {name: getattr(contact, name) for name in services.CONTACT_FIELDS}
+    initial.update(
+        planned=contact.planned_id,
+        version=contact.version,
+        occurred_at=timezone.localtime(contact.occurred_at),
+    )
+    form = ContactForm(request.POST or None, client=contact.client, initial=initial)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_update(
+                acting_user=request.user,
+                contact=contact,
+                data=form.service_data(),
+                version=form.cleaned_data["version"] or 0,
+            )
+        except services.StaleEdit as exc:
+            _errors(form, exc)
+            status = 409
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The contact was saved.")
+            return redirect("recovery:client_detail", contact.client_id)
+    if form.errors and status == 200:
+        status = 400
+    return render(
+        request,
+        "recovery/contact_form.html",
+        {"form": form, "client": contact.client, "contact": contact},
+        status=status,
+    )
+
+
+# --- Readiness and plan -------------------------------------------------------------------
+
+
+@require_POST
+def stage_create(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk, write=True)
+    form = StageForm(request.POST)
+    if form.is_valid():
+        services.stage_record(
+            acting_user=request.user, client=client, stage=form.cleaned_data["stage"]
+        )
+        messages.success(request, "The stage of change was recorded.")
+    else:
+        messages.error(request, "Choose a stage of change from the list.")
+    return redirect("recovery:client_detail", client.pk)
+
+
+@require_POST
+def goal_create(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk, write=True)
+    form = GoalForm(request.POST)
+    if form.is_valid():
+        services.goal_create(
+            acting_user=request.user,
+            client=client,
+            text=form.cleaned_data["text"],
+            target_on=form.cleaned_data["target_on"],
+        )
+        messages.success(request, "The goal was added to the plan.")
+    else:
+        messages.error(request, "Describe the goal (at most 500 characters).")
+    return redirect("recovery:client_detail", client.pk)
+
+
+@require_POST
+def goal_status(request: Request, pk: int) -> HttpResponse:
+    goal = get_goal_for_user(request.user, pk, write=True)
+    form = GoalStatusForm(request.POST)
+    if form.is_valid():
+        services.goal_set_status(
+            acting_user=request.user, goal=goal, status=form.cleaned_data["status"]
+        )
+        messages.success(request, "The goal was updated.")
+    else:
+        messages.error(request, "Choose a status from the list.")
+    return redirect("recovery:client_detail", goal.client_id)
+
+
+# --- Planned contacts and the safety gate ------------------------------------------------
+
+
+@require_GET
+def planned_list(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    today = timezone.localdate()
+    start, _ = selectors.day_bounds(today)
+    asked = request.GET.get("days", "")
+    days = min(max(int(asked), 1), 90) if asked.isdigit() else 14
+    visits = selectors.planned_between(agency, start, start + timedelta(days=days))
+    context = {
+        "visits": visits,
+        "days": days,
+        "feed_url": request.session.pop("recovery.feed_url", ""),
+    }
+    return render(request, "recovery/planned_list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def planned_create(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    initial = {
+        "client": request.GET.get("client"),
+        "aro": request.user.pk if request.user.has_role("aro") else None,
+        "prs": request.user.pk if request.user.has_role("prs") else None,
+    }
+    form = PlannedForm(request.POST or None, agency=agency, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            planned = services.planned_create(
+                acting_user=request.user,
+                client=data["client"],
+                kind=data["kind"],
+                starts_at=data["starts_at"],
+                ends_at=data["ends_at"],
+                aro=data["aro"],
+                prs=data["prs"],
+                with_prs=data["with_prs"],
+                idempotency_key=data["idempotency_key"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            if planned.overlaps().exists():
+                messages.warning(
+                    request,
+                    "Another visit to this client is planned at an "
+                    "overlapping time. Agree with your partner who goes.",
+                )
+            else:
+                messages.success(request, "The visit was planned.")
+            return redirect("recovery:planned_detail", planned.pk)
+    return render(
+        request, "recovery/planned_form.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+def _planned_page(
+    request: Request, planned: Any, form: Any = None, status: int = 200
+) -> HttpResponse:
+    checklist = list(planned.agency.policy_model().recovery.safety_checklist)
+    context = {
+        "planned": planned,
+        "assessments": planned.assessments.select_related("assessed_by"),
+        "overlapping": planned.overlaps().select_related("aro", "prs"),
+        "form": form or SafetyAssessmentForm(checklist=checklist),
+        "can_assess": request.user.has_role("aro", "crt_supervisor"),
+    }
+    return render(request, "recovery/planned_detail.html", context, status=status)
+
+
+@require_GET
+def planned_detail(request: Request, pk: int) -> HttpResponse:
+    return _planned_page(request, get_planned_for_user(request.user, pk))
+
+
+@require_POST
+def planned_assess(request: Request, pk: int) -> HttpResponse:
+    planned = get_planned_for_user(request.user, pk, write=True)
+    if not request.user.has_role("aro", "crt_supervisor"):
+        raise Http404
+    checklist = list(planned.agency.policy_model().recovery.safety_checklist)
+    form = SafetyAssessmentForm(request.POST, checklist=checklist)
+    if form.is_valid():
+        try:
+            assessment = services.safety_assessment_record(
+                acting_user=request.user,
+                planned=planned,
+                confirmed=form.cleaned_data["confirmed"],
+                reassessment=planned.status == vocab.PlanStatus.STARTED,
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            if assessment.all_clear:
+                messages.success(request, "Safety assessment recorded: the contact may go ahead.")
+            else:
+                messages.warning(
+                    request,
+                    "Not every item was confirmed: the PRS must not "
+                    "take part until a complete assessment is recorded.",
+                )
+            return redirect("recovery:planned_detail", planned.pk)
+    planned.refresh_from_db()
+    return _planned_page(request, planned, form, status=400)
+
+
+@require_POST
+def planned_start(request: Request, pk: int) -> HttpResponse:
+    planned = get_planned_for_user(request.user, pk, write=True)
+    try:
+        services.planned_start(acting_user=request.user, planned=planned)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The contact has started.")
+    return redirect("recovery:planned_detail", planned.pk)
+
+
+@require_POST
+def planned_cancel(request: Request, pk: int) -> HttpResponse:
+    planned = get_planned_for_user(request.user, pk, write=True)
+    try:
+        services.planned_cancel(acting_user=request.user, planned=planned)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The visit was cancelled.")
+    return redirect("recovery:planned_detail", planned.pk)
+
+
+FEED_PURPOSE = "prp.visits"
+
+
+@require_POST
+def feed_issue(request: Request) -> HttpResponse:
+    """A new secret calendar link for my planned visits (the old one stops working)."""
+    require_program(request.user)
+    token = feed_token_issue(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
+    request.session["recovery.feed_url"] = request.build_absolute_uri(
+        reverse("recovery:feed", args=[token])
+    )
+    messages.success(request, "Your calendar link is ready. Any earlier link stops working.")
+    return redirect("recovery:planned_list")
+
+
+@public
+@require_GET
+def feed(request: Request, token: str) -> HttpResponse:
+    """My planned visits as iCal. A lock screen may show it: no client names."""
+    user = feed_token_user(token, purpose=FEED_PURPOSE)
+    if user is None or not user.has_role(*PROGRAM):
+        raise Http404
+    start, _ = selectors.day_bounds(timezone.localdate())
+    visits = selectors.planned_between(
+        user.agency, start - timedelta(days=7), start + timedelta(days=60), user
+    )
+    events = [
+        FeedEvent(
+            uid=f"prp-visit-{v.pk}@tandem",
+            start=v.starts_at,
+            end=v.ends_at,
+            summary=f"Peer recovery visit — {v.get_kind_display().lower()}",
+        )
+        for v in visits
+    ]
+    return calendar_response("Peer recovery visits", events)
+
+
+# --- Resources and referrals --------------------------------------------------------------
+
+
+@require_GET
+def resource_list(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    category = request.GET.get("category", "")
+    resources = Resource.objects.filter(agency=agency)
+    if category in vocab.ResourceCategory.values:
+        resources = resources.filter(category=category)
+    return render(
+        request,
+        "recovery/resource_list.html",
+        {
+            "resources": resources,
+            "categories": vocab.ResourceCategory.choices,
+            "category": category,
+        },
+    )
+
+
+def _resource_form_page(request: Request, resource: Resource | None) -> HttpResponse:
+    fields = [f for f in ResourceForm.base_fields if f != "idempotency_key"]
+    initial = {f: getattr(resource, f) for f in fields} if resource else {}
+    form = ResourceForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.resource_save(
+                acting_user=request.user,
+                data=form.cleaned_data,
+                resource=resource,
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The directory was updated.")
+            return redirect("recovery:resource_list")
+    return render(
+        request,
+        "recovery/resource_form.html",
+        {"form": form, "resource": resource},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def resource_create(request: Request) -> HttpResponse:
+    require_program(request.user)
+    return _resource_form_page(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+def resource_edit(request: Request, pk: int) -> HttpResponse:
+    return _resource_form_page(request, get_resource_for_user(request.user, pk, write=True))
+
+
+@require_http_methods(["GET", "POST"])
+def referral_create(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    form = ReferralForm(request.POST or None, agency=client.agency)
+    if request.method == "POST" and form.is_valid():
+        try:
+            referral = services.referral_create(
+                acting_user=request.user,
+                client=client,
+                resource=form.cleaned_data["resource"],
+                follow_up_on=form.cleaned_data["follow_up_on"],
+                sent=form.cleaned_data["sent"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The referral was recorded.")
+            return redirect("recovery:referral_detail", referral.pk)
+    return render(
+        request,
+        "recovery/referral_form.html",
+        {"form": form, "client": client},
+        status=400 if form.errors else 200,
+    )
+
+
+def _referral_page(
+    request: Request, referral: Any, form: Any = None, status: int = 200
+) -> HttpResponse:
+    step_form = form or ReferralStepForm(initial={"on": timezone.localdate()})
+    cast(ChoiceField, step_form.fields["status"]).choices = referral.next_steps()
+    return render(
+        request,
+        "recovery/referral_detail.html",
+        {"referral": referral, "form": step_form},
+        status=status,
+    )
+
+
+@require_GET
+def referral_detail(request: Request, pk: int) -> HttpResponse:
+    return _referral_page(request, get_referral_for_user(request.user, pk))
+
+
+@require_POST
+def referral_advance(request: Request, pk: int) -> HttpResponse:
+    referral = get_referral_for_user(request.user, pk, write=True)
+    form = ReferralStepForm(request.POST)
+    cast(ChoiceField, form.fields["status"]).choices = referral.next_steps()
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.referral_advance(
+                acting_user=request.user,
+                referral=referral,
+                status=data["status"],
+                on=data["on"],
+                reason=data["reason"],
+                follow_up_on=data["follow_up_on"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The referral was updated.")
+            return redirect("recovery:referral_detail", referral.pk)
+    return _referral_page(request, referral, form, status=400)
+
+
+# --- Consent and disclosures ---------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def consent_create(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    form = ConsentForm(
+        request.POST or None,
+        agency=client.agency,
+        initial={
+            "discloser": f"{client.agency.name} Peer Recovery Program",
+            "starts_on": timezone.localdate(),
+            "signed_on": timezone.localdate(),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            consent = services.consent_create(
+                acting_user=request.user,
+                client=client,
+                data=form.cleaned_data,
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The consent was recorded.")
+            return redirect("recovery:consent_detail", consent.pk)
+    return render(
+        request,
+        "recovery/consent_form.html",
+        {"form": form, "client": client},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+def consent_detail(request: Request, pk: int) -> HttpResponse:
+    consent = get_consent_for_user(request.user, pk)
+    return render(
+        request,
+        "recovery/consent_detail.html",
+        {"consent": consent, "disclosures": consent.disclosures.select_related("recipient")},
+    )
+
+
+@require_POST
+def consent_revoke(request: Request, pk: int) -> HttpResponse:
+    consent = get_consent_for_user(request.user, pk, write=True)
+    try:
+        services.consent_revoke(acting_user=request.user, consent=consent)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The consent is revoked; nothing more may be disclosed under it.")
+    return redirect("recovery:consent_detail", consent.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def disclosure_create(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    form = DisclosureForm(request.POST or None, agency=client.agency)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            disclosure = services.disclosure_create(
+                acting_user=request.user,
+                client=client,
+                recipient=data["recipient"],
+                purpose=data["purpose"],
+                information=data["information"],
+                description=data["description"],
+                idempotency_key=data["idempotency_key"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The disclosure was recorded in the ledger.")
+            return redirect("recovery:disclosure_detail", disclosure.pk)
+    return render(
+        request,
+        "recovery/disclosure_form.html",
+        {"form": form, "client": client},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+def disclosure_detail(request: Request, pk: int) -> HttpResponse:
+    disclosure = get_disclosure_for_user(request.user, pk)
+    return render(request, "recovery/disclosure_detail.html", {"disclosure": disclosure})
+
+
+def _ledger(client: Client) -> list[Disclosure]:
+    return list(
+        Disclosure.objects.filter(client=client)
+        .select_related("data_key", "recipient", "disclosed_by")
+        .order_by("disclosed_at", "pk")
+    )
+
+
+@require_GET
+def accounting(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk)
+    services.accounting_view_log(acting_user=request.user, client=client)
+    return render(
+        request,
+        "recovery/accounting.html",
+        {"client": client, "ledger": _ledger(client), "notice": REDISCLOSURE_NOTICE},
+    )
+
+
+@require_GET
+def accounting_pdf(request: Request, pk: int) -> HttpResponse:
+    client = get_client_for_user(request.user, pk)
+    services.accounting_view_log(acting_user=request.user, client=client)
+    doc = Document(
+        agency=client.agency,
+        title="Accounting of disclosures",
+        subtitle=f"{client.full_name}, born {client.date_of_birth or 'unknown'}",
+    )
+    rows = [
+        (
+            timezone.localtime(d.disclosed_at).strftime("%Y-%m-%d"),
+            d.recipient.name,
+            d.description,
+            d.get_purpose_display(),
+        )
+        for d in _ledger(client)
+    ]
+    doc.table(
+        ["Date", "Recipient", "Description", "Purpose"],
+        rows or [("—", "", "", "")],
+        widths=[25, 50, 75, 40],
+    )
+    doc.heading("Notice to recipients (42 CFR 2.32)")
+    doc.paragraph(REDISCLOSURE_NOTICE, size=8)
+    return doc.response(f"disclosures-{client.pk}.pdf")
+
+
+# --- The CJI compartment -------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def cji(request: Request, pk: int) -> HttpResponse:
+    client = get_cji_client_for_user(request.user, pk)
+    form = CJIReadForm(request.POST or None)
+    context: dict[str, Any] = {"client": client, "form": form, "shown": False}
+    if request.method == "POST" and form.is_valid():
+        entries, notes = services.cji_read(
+            acting_user=request.user, client=client, purpose=form.cleaned_data["purpose"]
+        )
+        context.update(
+            shown=True,
+            entries=entries,
+            notes=notes,
+            entry_form=CJIEntryForm(initial={"queried_on": timezone.localdate()}),
+            note_form=SwornNoteForm(),
+        )
+    return render(request, "recovery/cji.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def cji_entry_create(request: Request, pk: int) -> HttpResponse:
+    client = get_cji_client_for_user(request.user, pk, write=True)
+    form = CJIEntryForm(request.POST)
+    if form.is_valid():
+        try:
+            services.cji_entry_create(acting_user=request.user, client=client, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "The CJI entry was recorded.")
+    else:
+        messages.error(request, "Give the source, a query date, the purpose and a summary.")
+    return redirect("recovery:cji", client.pk)
+
+
+@require_POST
+def sworn_note_create(request: Request, pk: int) -> HttpResponse:
+    client = get_cji_client_for_user(request.user, pk, write=True)
+    form = SwornNoteForm(request.POST)
+    if form.is_valid():
+        services.sworn_note_create(
+            acting_user=request.user, client=client, text=form.cleaned_data["text"]
+        )
+        messages.success(request, "The sworn-only note was recorded.")
+    else:
+        messages.error(request, "Write the note.")
+    return redirect("recovery:cji", client.pk)
+
+
+# --- Overdoses, naloxone, outreach -------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def overdose_list(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    form = OverdoseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data, naloxone_doses=form.cleaned_data["naloxone_doses"] or 0)
+        try:
+            services.overdose_create(
+                acting_user=request.user, data=data, idempotency_key=data["idempotency_key"]
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The overdose response was recorded.")
+            return redirect("recovery:overdose_list")
+    records = OverdoseResponse.objects.filter(agency=agency).select_related("data_key")[:200]
+    return render(
+        request,
+        "recovery/overdose_list.html",
+        {"form": form, "records": records},
+        status=400 if form.errors else 200,
+    )
+
+
+# ODMAP column layout. ODMAP (Washington/Baltimore HIDTA) records four required elements —
+# date/time of the suspected overdose, its approximate location, fatal or non-fatal, and
+# whether naloxone was administered (with the number of doses) — plus optional suspected drug
+# and case number; see the CSTE overdose-alert guide, "How Information is Captured in ODMAP"
+# (odalerts.cste.org, page 197) and the HIDTA ODMAP entry form. The columns follow that order.
+ODMAP_COLUMNS = [
+    "Date",
+    "Time",
+    "Latitude",
+    "Longitude",
+    "Address",
+    "Fatal/Non-Fatal",
+    "Naloxone Administered",
+    "Naloxone Doses",
+    "Suspected Drug",
+    "Agency Case Number",
+]
+
+
+@require_GET
+def overdose_export(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    records = OverdoseResponse.objects.filter(agency=agency).select_related("data_key")
+    rows = []
+    for r in records.order_by("occurred_at", "pk"):
+        local = timezone.localtime(r.occurred_at)
+        rows.append(
+            [
+                local.strftime("%m/%d/%Y"),
+                local.strftime("%H:%M"),
+                r.latitude if r.latitude is not None else "",
+                r.longitude if r.longitude is not None else "",
+                r.location or "",
+                "Fatal" if r.fatal else "Non-Fatal",
+                "Yes" if r.naloxone_given else "No",
+                r.naloxone_doses,
+                r.get_suspected_drug_display(),
+                r.case_number,
+            ]
+        )
+    services.overdose_export_log(acting_user=request.user, count=len(rows))
+    return csv_response("odmap-overdoses.csv", ODMAP_COLUMNS, rows)
+
+
+@require_http_methods(["GET", "POST"])
+def naloxone_list(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    form = NaloxoneKitForm(request.POST or None, initial={"given_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.naloxone_kit_create(acting_user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The naloxone kits were recorded.")
+            return redirect("recovery:naloxone_list")
+    kits = NaloxoneKit.objects.filter(agency=agency).select_related("given_by")[:200]
+    total = sum(k.quantity for k in NaloxoneKit.objects.filter(agency=agency).only("quantity"))
+    return render(
+        request,
+        "recovery/naloxone_list.html",
+        {"form": form, "kits": kits, "total": total},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def outreach_list(request: Request) -> HttpResponse:
+    agency = require_program(request.user)
+    form = OutreachForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.outreach_create(
+                acting_user=request.user,
+                data=form.cleaned_data,
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The outreach event was recorded.")
+            return redirect("recovery:outreach_list")
+    events = OutreachEvent.objects.filter(agency=agency)[:200]
+    return render(
+        request,
+        "recovery/outreach_list.html",
+        {"form": form, "events": events},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- Public statements (PR-8) --------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def statement_list(request: Request) -> HttpResponse:
+    agency = require_role(request.user, *STATEMENT_READERS)
+    can_request = request.user.has_role("aro", "prs", "crt_supervisor")
+    form = StatementForm(request.POST or None) if can_request else None
+    if request.method == "POST":
+        if form is None:
+            raise Http404
+        if form.is_valid():
+            try:
+                services.statement_request_create(acting_user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _errors(form, exc)
+            else:
+                messages.success(request, "Your request was sent to the Chief.")
+                return redirect("recovery:statement_list")
+    statements = StatementRequest.objects.filter(agency=agency).select_related(
+        "requested_by", "decided_by"
+    )
+    if not request.user.has_role("chief", "crt_supervisor"):
+        statements = statements.filter(requested_by=request.user)
+    return render(
+        request,
+        "recovery/statement_list.html",
+        {
+            "form": form,
+            "statements": statements,
+            "decision_form": StatementDecisionForm(),
+            "is_chief": request.user.has_role("chief"),
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@require_POST
+def statement_decide(request: Request, pk: int) -> HttpResponse:
+    statement = get_statement_for_user(request.user, pk, write=True)
+    form = StatementDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose to approve or refuse.")
+        return redirect("recovery:statement_list")
+    try:
+        services.statement_decide(
+            acting_user=request.user,
+            statement=statement,
+            approve=form.cleaned_data["decision"] == "approve",
+            note=form.cleaned_data["note"],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The decision was recorded.")
+    return redirect("recovery:statement_list")
