@@ -1,6 +1,15 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
 class SupportConfig(AppConfig):
     name = "tandem.support"
     label = "support"
+
+    def ready(self) -> None:
+        from tandem.core.jobs import register_periodic
+
+        register_periodic(timedelta(minutes=1), "tandem.support.services.escalate_due")
+        register_periodic(timedelta(hours=1), "tandem.support.services.expire_open_requests")
+        register_periodic(timedelta(days=1), "tandem.support.services.coverage_warn_daily")

@@ -1,10 +1,100 @@
-"""Demo data for this program (called by ``tandem demo`` through core.demo.DEMO_APPS)."""
+"""Demo data for peer support (called by ``tandem demo`` through core.demo.DEMO_APPS).
+
+Runs after the readiness demo, so the demo supporters' gates are open. Creates their roster
+entries, a primary and a backup rotation so someone is on call now, a few closed usage
+records (codes only), and a critical incident with a wellness debrief. Safe to run again.
+"""
 
 from __future__ import annotations
 
+import random
+from datetime import time, timedelta
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
 
+from tandem.support import services, vocab
+from tandem.support.models import (
+    CriticalIncident,
+    GroupSession,
+    Rotation,
+    SupporterProfile,
+    UsageRecord,
+)
+
+INTRODUCTIONS = [
+    "Patrol officer for twelve years; I have been where you are after a hard call.",
+    "Dispatcher on nights. I know what stays with you after the line goes quiet.",
+    "Detective, father of three, in recovery for eight years.",
+]
+SPECIALTIES = [
+    ["post_shooting", "critical_incident"],
+    ["dispatch", "family"],
+    ["substance_use", "grief"],
+]
+
+
+@transaction.atomic
 def populate(*, agency: Any, users: dict[str, Any]) -> None:
     """Create this program's demo records for ``agency``; safe to run again."""
-    return None
+    from tandem.readiness.gates import peer_support_ready_users
+
+    ready = list(peer_support_ready_users(agency).order_by("username"))
+    profiles = [_profile(user, i) for i, user in enumerate(ready)]
+    for role in ("coordinator", "psychologist"):
+        if role in users:
+            _profile(users[role], len(profiles))
+    if profiles and not Rotation.objects.filter(agency=agency).exists():
+        start = timezone.localdate() - timedelta(days=3)
+        for layer, order in ((vocab.Layer.PRIMARY, profiles),
+                             (vocab.Layer.BACKUP, list(reversed(profiles)))):
+            services.rotation_save(
+                acting_user=users.get("coordinator"), agency=agency, rotation=None,
+                participants=order, name=f"Department-wide {layer}", layer=layer,
+                starts_on=start, handoff_time=time(7, 0), shift_hours=24 * 7)
+    if profiles and not UsageRecord.objects.filter(agency=agency).exists():
+        _usage(agency, profiles)
+    if not CriticalIncident.objects.filter(agency=agency).exists():
+        incident = services.incident_create(
+            acting_user=users.get("coordinator"), agency=agency,
+            kind=vocab.CriticalIncidentKind.SHOOTING,
+            occurred_on=timezone.localdate() - timedelta(days=12), members_affected=7)
+        GroupSession.objects.create(incident=incident, kind=vocab.GroupSessionKind.WELLNESS_DEBRIEF,
+                                    held_on=incident.occurred_on + timedelta(days=2),
+                                    attendees=7)
+
+
+def _profile(user: Any, index: int) -> SupporterProfile:
+    profile = services.profile_for(user)
+    if not profile.introduction:
+        profile.introduction = INTRODUCTIONS[index % len(INTRODUCTIONS)]
+        profile.specialties = SPECIALTIES[index % len(SPECIALTIES)]
+        profile.languages = ["en", "es"] if index % 2 == 0 else ["en"]
+        profile.phone = profile.phone or f"+1 555 010{index % 10}"
+        profile.save()
+    return profile
+
+
+def _usage(agency: Any, profiles: list[SupporterProfile]) -> None:
+    rng = random.Random(702)  # noqa: S311 - demo data, not security
+    now = timezone.now()
+    fields = set(services.usage_fields(agency))
+    for day in range(2, 60, 5):
+        closed = now - timedelta(days=day, hours=rng.randint(0, 20))
+        started = closed - timedelta(minutes=rng.choice([10, 30, 45, 90, 150]))
+        UsageRecord.objects.create(
+            agency=agency, supporter=rng.choice(profiles), started_at=started,
+            closed_at=closed, outcome=vocab.Outcome.CLOSED,
+            channel=rng.choice([vocab.Channel.SELF_REQUEST, vocab.Channel.REFERRAL]),
+            urgency=rng.choice(vocab.Urgency.values),
+            topic=rng.choice(vocab.Topic.values),
+            gender=rng.choice(vocab.Gender.values) if "gender" in fields else "",
+            member_category=rng.choice(["sworn", "civilian"])
+            if "member_category" in fields else "",
+            duration_bucket=rng.choice(vocab.DurationBucket.values)
+            if "duration_bucket" in fields else "",
+            services=sorted(rng.sample(vocab.Service.values, 2)) if "services" in fields
+            else [],
+            seconds_to_ack=rng.randint(60, 900), seconds_to_contact=rng.randint(600, 3600),
+        )

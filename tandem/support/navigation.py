@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+from tandem.agencies.models import Role
 from tandem.core.navigation import NavEntry
 
-ENTRIES: list[NavEntry] = []
+ENTRIES: list[NavEntry] = [
+    NavEntry(
+        "Get support",
+        "support:directory",
+        frozenset(),
+        "Reach a trained peer at any hour. Nobody else learns that you asked.",
+    ),
+    NavEntry(
+        "On call now",
+        "support:on_call_now",
+        frozenset({Role.DISPATCHER, Role.COORDINATOR}),
+        "Who answers right now: supporters on call, the coordinator and the psychologist.",
+    ),
+    NavEntry(
+        "Peer support",
+        "support:workspace",
+        frozenset({Role.SUPPORTER, Role.COORDINATOR, Role.PSYCHOLOGIST}),
+        "Requests offered to you, your contacts, availability and calendar.",
+    ),
+]

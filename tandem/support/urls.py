@@ -1,4 +1,48 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from tandem.support import views
 
 app_name = "support"
-urlpatterns: list = []
+urlpatterns = [
+    path("roster/", views.directory, name="directory"),
+    path("roster/<int:pk>/photo/", views.photo, name="photo"),
+    path("roster/poster/", views.poster, name="poster"),
+    path("roster/poster.pdf", views.poster_pdf, name="poster_pdf"),
+    path("ask/", views.request_new, name="request_new"),
+    path("refer/", views.referral_new, name="referral_new"),
+    path("my-request/", views.my_request, name="my_request"),
+    path("my-request/withdraw/", views.my_request_withdraw, name="my_request_withdraw"),
+    path("on-behalf/", views.on_behalf_new, name="on_behalf_new"),
+    path("on-call/", views.on_call_now, name="on_call_now"),
+    path("work/", views.workspace, name="workspace"),
+    path("work/profile/", views.profile_edit, name="profile_edit"),
+    path("work/availability/", views.availability, name="availability"),
+    path("work/calendar/", views.feed_manage, name="feed_manage"),
+    path("work/reminders/<int:pk>/done/", views.reminder_done, name="reminder_done"),
+    path("requests/<int:pk>/", views.request_detail, name="request_detail"),
+    path("requests/<int:pk>/accept/", views.request_accept, name="request_accept"),
+    path("requests/<int:pk>/recuse/", views.request_recuse, name="request_recuse"),
+    path("requests/<int:pk>/contact/", views.request_contact, name="request_contact"),
+    path("requests/<int:pk>/close/", views.request_close, name="request_close"),
+    path("queue/", views.queue, name="queue"),
+    path("schedule/", views.schedule, name="schedule"),
+    path("schedule/rotations/new/", views.rotation_edit, name="rotation_new"),
+    path("schedule/rotations/<int:pk>/", views.rotation_edit, name="rotation_edit"),
+    path("schedule/covers/new/", views.override_new, name="override_new"),
+    path("schedule/covers/<int:pk>/delete/", views.override_delete, name="override_delete"),
+    path("schedule/coverage/", views.coverage, name="coverage"),
+    path("intake-link/", views.intake_admin, name="intake_admin"),
+    path("intake/<str:token>/", views.intake, name="intake"),
+    path("calendar/<str:token>.ics", views.feed, name="feed"),
+    path("confidentiality/notices/new/", views.duty_new, name="duty_new"),
+    path("confidentiality/notices/", views.duty_list, name="duty_list"),
+    path("confidentiality/notices/<int:pk>/", views.duty_detail, name="duty_detail"),
+    path("confidentiality/notices/<int:pk>/acknowledge/", views.duty_acknowledge,
+         name="duty_acknowledge"),
+    path("confidentiality/ask/", views.consult_new, name="consult_new"),
+    path("confidentiality/questions/", views.consult_list, name="consult_list"),
+    path("confidentiality/breach/", views.breach_new, name="breach_new"),
+    path("incidents/", views.incident_list, name="incident_list"),
+    path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
+    path("mutual-aid/", views.mutual_aid, name="mutual_aid"),
+]

@@ -1,0 +1,168 @@
+"""Peer-support benchmark: "on call now" and routing one request, against the minimal view.
+
+Seeds an agency of 50,000 members (``tandem seed``) and makes 1,000 of them designated,
+compliant supporters with roster entries, in a primary and a backup rotation. Serves it
+with gunicorn and measures, over keep-alive HTTP:
+
+* the dispatcher's "on call now" page;
+* routing one request: the coordinator's "request support for someone" form posted with a
+  new member each time (conflict checks through the chain of command, the on-call lookup,
+  the offer, its notification and the audit rows, all in one transaction);
+
+and prints p50/p95 and the ratios to the minimal view (``/health/live/``), measured in the
+same run. Absolute numbers depend on the machine; the ratios are what to compare.
+
+    .venv/bin/python bench/support.py [--members 50000] [--supporters 1000] [--requests 200]
+
+Set DATABASE_URL to benchmark PostgreSQL instead of a scratch SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pages import ROOT, free_port, make_session, measure, pct, tandem  # noqa: E402
+
+SETUP = """
+import django, sys
+django.setup()
+from datetime import time, timedelta
+from django.utils import timezone
+from tandem.accounts.models import RoleAssignment, User
+from tandem.agencies.models import Agency, Member
+from tandem.readiness.gates import gate_update
+from tandem.support import services, vocab
+agency = Agency.objects.get(slug="scale")
+count = int(sys.argv[1])
+members = list(Member.objects.filter(agency=agency).order_by("pk")[:count])
+profiles = []
+for m in members:
+    user, _ = User.objects.get_or_create(
+        username=f"sup-{m.pk}", defaults={"agency": agency, "member": m,
+        "first_name": m.first_name, "last_name": m.last_name, "phone": "+1 555 0100"})
+    RoleAssignment.objects.get_or_create(user=user, agency=agency, role="supporter")
+    gate_update(user=user, peer_support=True, cji=False)
+    profiles.append(services.profile_for(user))
+start = timezone.localdate() - timedelta(days=1)
+for layer, order in (("primary", profiles), ("backup", list(reversed(profiles)))):
+    services.rotation_save(acting_user=None, agency=agency, rotation=None, participants=order,
+                           name=layer, layer=layer, starts_on=start, handoff_time=time(7, 0),
+                           shift_hours=12)
+numbers = list(Member.objects.filter(agency=agency).order_by("-pk")
+               .values_list("employee_number", flat=True)[:5000])
+print(" ".join(numbers))
+"""
+
+
+def post_requests(port: int, cookie: str, numbers: list[str], n: int) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Cookie": f"sessionid={cookie}"}
+    conn.request("GET", "/support/on-behalf/", headers=headers)
+    response = conn.getresponse()
+    page = response.read().decode()
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    if not (csrf_cookie and token):
+        raise SystemExit("could not read the CSRF token of the request form")
+    headers = {
+        "Cookie": f"sessionid={cookie}; csrftoken={csrf_cookie.group(1)}",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Referer": f"http://127.0.0.1:{port}/support/on-behalf/",
+    }
+    timings = []
+    for i in range(n + 10):
+        body = urlencode({
+            "csrfmiddlewaretoken": token.group(1), "idempotency_key": f"bench-{i}",
+            "name": "Bench Person", "employee_number": numbers[i % len(numbers)],
+            "phone": "+1 555 0199", "contact_method": "phone", "urgency": "now",
+            "best_time": "any", "channel": "critical_incident",
+        })
+        start = time.perf_counter()
+        conn.request("POST", "/support/on-behalf/", body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+        elapsed = time.perf_counter() - start
+        if answer.status != 302:
+            raise SystemExit(f"routing a request answered {answer.status}")
+        if i >= 10:
+            timings.append(elapsed * 1000)
+    conn.close()
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--supporters", type=int, default=1_000)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
+        env = {
+            **os.environ,
+            "TANDEM_INSECURE_HTTP": "1",
+            "TANDEM_VAR_DIR": scratch,
+            "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
+            "TANDEM_LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "tandem.settings",
+            # A throw-away master key for the scratch database's envelope encryption.
+            "TANDEM_MASTER_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
+        }
+        started = time.perf_counter()
+        tandem(env, "migrate", "--noinput")
+        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
+        setup = subprocess.run(
+            [sys.executable, "-c", SETUP, str(args.supporters)],
+            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+        )
+        numbers = setup.stdout.strip().splitlines()[-1].split()
+        print(f"seeded {args.members} members and {args.supporters} supporters "
+              f"in {time.perf_counter() - started:.1f} s")
+        cookie = make_session(env)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            results = {
+                "minimal view": measure(port, "/health/live/", cookie, args.requests),
+                "on call now": measure(port, "/support/on-call/", cookie, args.requests),
+                "route one request": post_requests(port, cookie, numbers, args.requests),
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    base50 = pct(results["minimal view"], 50)
+    base95 = pct(results["minimal view"], 95)
+    print(f"\n{args.members} members, {args.supporters} supporters, "
+          f"{args.requests} requests per page, gunicorn 1 worker\n")
+    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}")
+    for label, values in results.items():
+        p50, p95 = pct(values, 50), pct(values, 95)
+        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}")
+
+
+if __name__ == "__main__":
+    main()

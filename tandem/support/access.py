@@ -1,0 +1,140 @@
+"""Who may reach which peer-support object. Every helper answers ``Http404`` both for
+"missing" and for "not allowed", and scopes every query to the user's own agency.
+
+There is deliberately no helper that finds requests or usage records by member: nobody,
+chief and administrator included, can ask "did X use peer support?" (PS-5, PS-8).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+
+from tandem.agencies.access import require_role
+from tandem.agencies.models import Agency, Role
+from tandem.support import vocab
+from tandem.support.models import (
+    Consultation,
+    CriticalIncident,
+    DutyToReportNotice,
+    FollowUpReminder,
+    MutualAidRequest,
+    Override,
+    Rotation,
+    SupporterProfile,
+    SupportRequest,
+)
+
+#: Everyone with an account in the agency may see the roster and ask for support.
+EVERYONE = tuple(Role.values)
+HELPERS = (Role.SUPPORTER, Role.COORDINATOR, Role.PSYCHOLOGIST)
+COORDINATORS = (Role.COORDINATOR,)
+ON_CALL_READERS = (Role.DISPATCHER, Role.COORDINATOR, Role.SUPPORTER, Role.PSYCHOLOGIST)
+DUTY_READERS = (Role.COORDINATOR, Role.PSYCHOLOGIST)
+REQUEST_ON_BEHALF = (Role.DISPATCHER, Role.COORDINATOR)
+
+
+def member_agency(user: Any) -> Agency:
+    """The agency of any signed-in account holder (roles or not)."""
+    agency = getattr(user, "agency", None)
+    if agency is None or not user.is_active:
+        raise Http404
+    return agency
+
+
+def parse_pk(pk: Any) -> int:
+    """A primary key from a URL or form value; anything else is the usual 404."""
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+def get_request_for_user(user: Any, pk: Any, *, write: bool = False) -> SupportRequest:
+    """An open request offered to the user, or accepted by them. Closed requests are not
+    found by anyone: there is nothing left to show."""
+    agency = require_role(user, *HELPERS)
+    request = (
+        SupportRequest.objects.select_related(
+            "agency", "data_key", "accepted_by__user", "chosen_supporter__user", "incident")
+        .filter(agency=agency, pk=parse_pk(pk), status__in=vocab.OPEN_STATUSES)
+        .first()
+    )
+    if request is None:
+        raise Http404
+    accepted = request.accepted_by is not None and request.accepted_by.user_id == user.pk
+    offered = request.offers.filter(user=user, active=True).exists()
+    if not (accepted or offered):
+        raise Http404
+    return request
+
+
+def get_profile_for_user(user: Any, pk: Any, *, write: bool = False) -> SupporterProfile:
+    agency = member_agency(user)
+    profile = SupporterProfile.objects.select_related("user", "unit").filter(
+        agency=agency, pk=parse_pk(pk)).first()
+    if profile is None or (write and profile.user_id != user.pk):
+        raise Http404
+    return profile
+
+
+def get_rotation_for_user(user: Any, pk: Any, *, write: bool = False) -> Rotation:
+    agency = require_role(user, *COORDINATORS)
+    rotation = Rotation.objects.filter(agency=agency, pk=parse_pk(pk)).first()
+    if rotation is None:
+        raise Http404
+    return rotation
+
+
+def get_override_for_user(user: Any, pk: Any, *, write: bool = False) -> Override:
+    agency = require_role(user, *COORDINATORS)
+    item = Override.objects.filter(agency=agency, pk=parse_pk(pk)).first()
+    if item is None:
+        raise Http404
+    return item
+
+
+def get_duty_for_user(user: Any, pk: Any, *, write: bool = False) -> DutyToReportNotice:
+    agency = require_role(user, *DUTY_READERS)
+    notice = DutyToReportNotice.objects.select_related("data_key", "filed_by__user").filter(
+        agency=agency, pk=parse_pk(pk)).first()
+    if notice is None:
+        raise Http404
+    return notice
+
+
+def get_consultation_for_user(user: Any, pk: Any, *, write: bool = False) -> Consultation:
+    agency = member_agency(user)
+    role = agency.policy_model().confidentiality.consult_role
+    if not user.has_role(role):
+        raise Http404
+    item = Consultation.objects.filter(agency=agency, pk=parse_pk(pk)).first()
+    if item is None:
+        raise Http404
+    return item
+
+
+def get_incident_for_user(user: Any, pk: Any, *, write: bool = False) -> CriticalIncident:
+    agency = require_role(user, *COORDINATORS)
+    incident = CriticalIncident.objects.filter(agency=agency, pk=parse_pk(pk)).first()
+    if incident is None:
+        raise Http404
+    return incident
+
+
+def get_mutual_aid_for_user(user: Any, pk: Any, *, write: bool = False) -> MutualAidRequest:
+    agency = require_role(user, *COORDINATORS)
+    item = MutualAidRequest.objects.filter(agency=agency, pk=parse_pk(pk)).first()
+    if item is None:
+        raise Http404
+    return item
+
+
+def get_reminder_for_user(user: Any, pk: Any, *, write: bool = False) -> FollowUpReminder:
+    require_role(user, *HELPERS)
+    item = FollowUpReminder.objects.select_related("supporter").filter(
+        pk=parse_pk(pk), supporter__user=user).first()
+    if item is None:
+        raise Http404
+    return item

@@ -1,0 +1,522 @@
+"""Peer support (PSP): roster, on-call schedules, requests, usage records, exceptions.
+
+What the database may hold is the point of this module (P1, PS-5):
+
+* ``SupportRequest`` keeps everything that could identify the person who asked — name,
+  phone, e-mail, their account and member ids, and the referrer's identity — only in
+  encrypted fields under the request's own data key. Closing or expiring the request
+  shreds that key; the row that remains says only that a request existed.
+* ``UsageRecord`` holds closed codes and times, and a relation to the supporter's profile;
+  it has no free-text field and no relation to a member or an account (a test fails if a
+  migration ever adds one).
+* Incidents, deployments and group sessions hold types, dates and counts — no names.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tandem.core.fields import EncryptedJSONField
+from tandem.core.models import EnvelopeEncrypted
+from tandem.support import vocab
+
+
+def _reference() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+# --- Roster ---------------------------------------------------------------------------
+
+
+class SupporterProfileQuerySet(models.QuerySet["SupporterProfile"]):
+    def for_agency(self, agency: Any) -> SupporterProfileQuerySet:
+        return self.filter(agency=agency)
+
+    def ready(self, agency: Any, at: datetime | None = None) -> SupporterProfileQuerySet:
+        """Designated, compliant supporters (the readiness gate) of ``agency``."""
+        from tandem.readiness.gates import peer_support_ready_users
+
+        return self.filter(agency=agency, user__in=peer_support_ready_users(agency, at))
+
+    def available_at(self, at: datetime) -> SupporterProfileQuerySet:
+        return self.filter(Q(unavailable_until__isnull=True) | Q(unavailable_until__lte=at))
+
+
+class SupporterProfile(models.Model):
+    """A supporter's directory entry, written by the supporter (PS-1)."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(
+        "accounts.User", on_delete=models.CASCADE, related_name="supporter_profile"
+    )
+    phone = models.CharField(max_length=32, blank=True, help_text="Shown on the roster.")
+    affiliation = models.CharField(max_length=16, choices=vocab.Affiliation.choices)
+    gender = models.CharField(max_length=16, choices=vocab.Gender.choices, blank=True)
+    unit = models.ForeignKey(
+        "agencies.Unit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    specialties = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    introduction = models.TextField(
+        max_length=400, blank=True, help_text="A few words about yourself, for the directory."
+    )
+    photo = models.FileField(upload_to="supporters/", blank=True)
+    unavailable_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    objects = SupporterProfileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+        indexes = [models.Index(fields=["agency", "unavailable_until"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.user.get_full_name() or self.user.username
+
+    @property
+    def reach_phone(self) -> str:
+        return self.phone or self.user.phone
+
+    def is_available_at(self, at: datetime) -> bool:
+        return self.unavailable_until is None or self.unavailable_until <= at
+
+    def specialty_labels(self) -> list[str]:
+        return [vocab.Specialty(c).label for c in self.specialties if c in vocab.Specialty]
+
+    def language_labels(self) -> list[str]:
+        return [vocab.Language(c).label for c in self.languages if c in vocab.Language]
+
+
+class FollowUpReminder(models.Model):
+    """A supporter's own reminder under an opaque code (PS-10): no name, no request link."""
+
+    supporter = models.ForeignKey(
+        SupporterProfile, on_delete=models.CASCADE, related_name="reminders"
+    )
+    code = models.CharField(max_length=12, default=_reference)
+    due_on = models.DateField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on"]
+
+    def __str__(self) -> str:
+        return f"follow-up {self.code}"
+
+
+# --- On-call schedules -------------------------------------------------------------------
+
+
+class Rotation(models.Model):
+    """Participants take turns, one shift each, handing off at a fixed time (PS-2)."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    layer = models.CharField(max_length=16, choices=vocab.Layer.choices)
+    starts_on = models.DateField()
+    handoff_time = models.TimeField(default=time(7, 0))
+    shift_hours = models.PositiveSmallIntegerField(default=168)
+    participants = models.ManyToManyField(
+        SupporterProfile, through="RotationMember", related_name="rotations"
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["layer", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def start_at(self, tz: Any) -> datetime:
+        return datetime.combine(self.starts_on, self.handoff_time, tzinfo=tz)
+
+    def shift_index_at(self, at: datetime, tz: Any) -> int | None:
+        start = self.start_at(tz)
+        if at < start:
+            return None
+        return math.floor((at - start) / timedelta(hours=self.shift_hours))
+
+    def shift_bounds(self, index: int, tz: Any) -> tuple[datetime, datetime]:
+        begin = self.start_at(tz) + index * timedelta(hours=self.shift_hours)
+        return begin, begin + timedelta(hours=self.shift_hours)
+
+
+class RotationMember(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="members")
+    supporter = models.ForeignKey(SupporterProfile, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["rotation", "position"], name="rotation_position_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rotation_id}#{self.position}"
+
+
+class Override(models.Model):
+    """A swap or cover: ``supporter`` is on call for ``layer`` from start to end."""
+
+    class Reason(models.TextChoices):
+        SWAP = "swap", "Swap"
+        COVER = "cover", "Cover"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    layer = models.CharField(max_length=16, choices=vocab.Layer.choices)
+    supporter = models.ForeignKey(SupporterProfile, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=8, choices=Reason.choices, default=Reason.COVER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["agency", "layer", "ends_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
+                                   name="override_ends_after_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"override {self.layer} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+# --- Critical incidents ----------------------------------------------------------------
+
+
+class CriticalIncident(models.Model):
+    """Type, date, units and a count — no names (PS-3)."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=vocab.CriticalIncidentKind.choices)
+    occurred_on = models.DateField()
+    units = models.ManyToManyField("agencies.Unit", blank=True, related_name="+")
+    members_affected = models.PositiveIntegerField()
+    involved_supporters = models.ManyToManyField(
+        SupporterProfile, blank=True, related_name="+",
+        help_text="Supporters who were themselves part of the incident (never routed to it).",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.occurred_on}"
+
+
+class Deployment(models.Model):
+    incident = models.ForeignKey(
+        CriticalIncident, on_delete=models.CASCADE, related_name="deployments"
+    )
+    supporter = models.ForeignKey(SupporterProfile, on_delete=models.PROTECT, related_name="+")
+    deployed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["deployed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "supporter"], name="deployment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"deployment {self.pk}"
+
+
+class GroupSession(models.Model):
+    incident = models.ForeignKey(
+        CriticalIncident, on_delete=models.CASCADE, related_name="group_sessions"
+    )
+    kind = models.CharField(max_length=32, choices=vocab.GroupSessionKind.choices)
+    held_on = models.DateField()
+    attendees = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["held_on"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.held_on}"
+
+
+class MutualAidRequest(models.Model):
+    """Supporters asked from, or lent to, another agency (counts only)."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    direction = models.CharField(max_length=16, choices=vocab.MutualAidDirection.choices)
+    partner_agency = models.CharField(max_length=200)
+    incident_kind = models.CharField(max_length=32, choices=vocab.CriticalIncidentKind.choices)
+    requested_on = models.DateField()
+    supporters_requested = models.PositiveSmallIntegerField()
+    supporters_provided = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=vocab.MutualAidStatus.choices, default=vocab.MutualAidStatus.OPEN
+    )
+
+    class Meta:
+        ordering = ["-requested_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"mutual aid {self.pk}"
+
+
+# --- Requests ---------------------------------------------------------------------------
+
+
+class SupportRequest(EnvelopeEncrypted):
+    """One request for support. Identity only in encrypted fields, shredded at close."""
+
+    data_key_purpose = "psp.request"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    reference = models.CharField(max_length=12, default=_reference, unique=True)
+    idempotency_key = models.CharField(max_length=64)
+    channel = models.CharField(max_length=32, choices=vocab.Channel.choices)
+    urgency = models.CharField(max_length=16, choices=vocab.Urgency.choices)
+    contact_method = models.CharField(max_length=16, choices=vocab.ContactMethod.choices)
+    best_time = models.CharField(
+        max_length=16, choices=vocab.BestTime.choices, default=vocab.BestTime.ANY
+    )
+    topic = models.CharField(max_length=32, choices=vocab.Topic.choices, blank=True)
+    chosen_supporter = models.ForeignKey(
+        SupporterProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    incident = models.ForeignKey(
+        CriticalIncident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Identity (encrypted; shredded at close): name, phone, e-mail, user/member ids, kind.
+    requester = EncryptedJSONField(blank=True)
+    # Preferences (sworn/civilian, gender, specialty, language): encrypted as well.
+    preferences = EncryptedJSONField(blank=True)
+    # A proactive referral's referrer (user id and name), shown to the coordinator only.
+    referrer = EncryptedJSONField(blank=True)
+
+    status = models.CharField(
+        max_length=16, choices=vocab.RequestStatus.choices, default=vocab.RequestStatus.ROUTING
+    )
+    step = models.PositiveSmallIntegerField(default=0)
+    step_started_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_by = models.ForeignKey(
+        SupporterProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    first_contact_at = models.DateTimeField(null=True, blank=True)
+    onset_notice_given = models.BooleanField(default=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "idempotency_key"], name="support_request_submitted_once"
+            )
+        ]
+        indexes = [models.Index(fields=["agency", "status", "step_started_at"])]
+
+    def __str__(self) -> str:
+        return f"request {self.reference}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in vocab.OPEN_STATUSES
+
+    @property
+    def requester_data(self) -> dict[str, Any]:
+        value = self.requester
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def preference_data(self) -> dict[str, Any]:
+        value = self.preferences
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def referrer_data(self) -> dict[str, Any]:
+        value = self.referrer
+        return value if isinstance(value, dict) else {}
+
+
+class RequestOffer(models.Model):
+    """A request offered to one helper at one escalation step (or a recusal)."""
+
+    request = models.ForeignKey(SupportRequest, on_delete=models.CASCADE, related_name="offers")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    step = models.PositiveSmallIntegerField()
+    offered_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField(default=True)
+    recused_reason = models.CharField(
+        max_length=32, choices=vocab.RecusalReason.choices, blank=True
+    )
+
+    class Meta:
+        ordering = ["offered_at"]
+        indexes = [models.Index(fields=["user", "active"])]
+
+    def __str__(self) -> str:
+        return f"offer {self.pk}"
+
+
+class UsageRecord(models.Model):
+    """What remains of a contact: closed codes and times (PS-6, P1). Never add a free-text
+    field or a relation to a member or account here (the schema guard test says so)."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    supporter = models.ForeignKey(
+        SupporterProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=vocab.Outcome.choices)
+    # Blank unless the agency's usage form collects "activation_channel".
+    channel = models.CharField(max_length=32, choices=vocab.Channel.choices, blank=True)
+    urgency = models.CharField(max_length=16, choices=vocab.Urgency.choices)
+    topic = models.CharField(max_length=32, choices=vocab.Topic.choices, blank=True)
+    incident_type = models.CharField(max_length=32, choices=vocab.IncidentType.choices, blank=True)
+    intervention_type = models.CharField(
+        max_length=32, choices=vocab.InterventionType.choices, blank=True
+    )
+    member_category = models.CharField(
+        max_length=16, choices=vocab.MemberCategory.choices, blank=True
+    )
+    gender = models.CharField(max_length=16, choices=vocab.Gender.choices, blank=True)
+    duration_bucket = models.CharField(
+        max_length=16, choices=vocab.DurationBucket.choices, blank=True
+    )
+    services = models.JSONField(default=list, blank=True)
+    referral_types = models.JSONField(default=list, blank=True)
+    follow_up = models.BooleanField(null=True, blank=True)
+    seconds_to_ack = models.PositiveIntegerField(null=True, blank=True)
+    seconds_to_contact = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-closed_at"]
+        indexes = [models.Index(fields=["agency", "closed_at"])]
+
+    def __str__(self) -> str:
+        return f"usage record {self.pk}"
+
+
+# --- Limits of confidentiality (PS-7) ---------------------------------------------------
+
+
+class DutyToReportNotice(EnvelopeEncrypted):
+    """A supporter's notice that an exception to confidentiality applies."""
+
+    data_key_purpose = "psp.duty"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    filed_by = models.ForeignKey(SupporterProfile, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(max_length=48)
+    emergency = models.BooleanField()
+    # Who it concerns and how to reach them (encrypted; coordinator and psychologist only).
+    subject = EncryptedJSONField(blank=True)
+    self_disclosure_due = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=vocab.DutyStatus.choices, default=vocab.DutyStatus.OPEN
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_notified_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"duty-to-report notice {self.pk}"
+
+    @property
+    def subject_data(self) -> dict[str, Any]:
+        value = self.subject
+        return value if isinstance(value, dict) else {}
+
+
+class Consultation(models.Model):
+    """"Is this reportable?" — a category, never the member's identity."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    asked_by = models.ForeignKey(SupporterProfile, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(max_length=48)
+    created_at = models.DateTimeField(default=timezone.now)
+    answer = models.CharField(max_length=32, choices=vocab.ConsultationAnswer.choices, blank=True)
+    answered_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"consultation {self.pk}"
+
+
+class BreachReport(models.Model):
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    reported_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=32, choices=vocab.BreachKind.choices)
+    occurred_on = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"breach report {self.pk}"
+
+
+# --- Intake page (no account) ------------------------------------------------------------
+
+
+class IntakeLink(models.Model):
+    """The agency's secret intake link (only its digest is stored); rotatable, expiring."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"intake link {self.pk}"
+
+    def is_valid_at(self, at: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > at
+
+
+class IntakeThrottle(models.Model):
+    """Posts counted per bucket (a client digest or a link) and time window, in the database
+    so every server process sees the same counts."""
+
+    bucket = models.CharField(max_length=80)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "window_start"], name="intake_bucket_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket[:8]}@{self.window_start:%H:%M}"

@@ -1,0 +1,173 @@
+"""Who is on call (PS-2): rotations, overrides, availability, and coverage gaps.
+
+A ``Schedule`` loads an agency's rotations, overrides and ready supporters once, then
+answers "who is primary / backup at this moment" from memory, so the on-call page and the
+14-day coverage scan cost a fixed number of queries however many supporters there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from tandem.support import vocab
+from tandem.support.models import Override, Rotation, SupporterProfile
+
+COVERAGE_DAYS = 14
+COVERAGE_STEP = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Shift:
+    layer: str
+    supporter: SupporterProfile
+    start: datetime
+    end: datetime
+    override: bool
+
+
+@dataclass(frozen=True)
+class Gap:
+    layer: str
+    start: datetime
+    end: datetime
+
+
+def agency_tz(agency: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(agency.time_zone)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+class Schedule:
+    """On-call answers for one agency.
+
+    ``full=True`` loads every rotation's participants and the whole ready set once, for
+    scans over many moments (coverage gaps, calendar feeds). The default answers a few
+    moments (on call now, routing) with a handful of indexed queries whatever the roster's
+    size: the participant on shift is fetched by its position, readiness per person.
+    """
+
+    def __init__(self, agency: Any, *, since: datetime | None = None,
+                 until: datetime | None = None, full: bool = False) -> None:
+        now = timezone.now()
+        self.agency = agency
+        self.tz = agency_tz(agency)
+        self.full = full
+        rotations = Rotation.objects.filter(agency=agency)
+        if full:
+            rotations = rotations.prefetch_related("members__supporter__user")
+        self.rotations = list(rotations)
+        overrides = Override.objects.filter(agency=agency, ends_at__gt=since or now)
+        if until is not None:
+            overrides = overrides.filter(starts_at__lt=until)
+        self.overrides = list(overrides.select_related("supporter__user"))
+        self._ready: dict[int, bool] = {}
+        if full:
+            ready = SupporterProfile.objects.ready(agency).values_list("pk", flat=True)
+            self._ready = dict.fromkeys(ready, True)
+        self._sizes: dict[int, int] = {}
+
+    def is_ready(self, profile: SupporterProfile) -> bool:
+        """Designated and compliant (the readiness gate), cached per schedule."""
+        if self.full:
+            return self._ready.get(profile.pk, False)
+        if profile.pk not in self._ready:
+            self._ready[profile.pk] = SupporterProfile.objects.ready(self.agency).filter(
+                pk=profile.pk).exists()
+        return self._ready[profile.pk]
+
+    def _member_at(self, rotation: Rotation, index: int) -> SupporterProfile | None:
+        if self.full:
+            members = list(rotation.members.all())
+            return members[index % len(members)].supporter if members else None
+        if rotation.pk not in self._sizes:
+            self._sizes[rotation.pk] = rotation.members.count()
+        size = self._sizes[rotation.pk]
+        if not size:
+            return None
+        found = rotation.members.select_related("supporter__user").filter(
+            position=index % size).first()
+        return found.supporter if found else None
+
+    def _rotation_shift(self, rotation: Rotation, at: datetime) -> Shift | None:
+        index = rotation.shift_index_at(at, self.tz)
+        if index is None:
+            return None
+        supporter = self._member_at(rotation, index)
+        if supporter is None:
+            return None
+        start, end = rotation.shift_bounds(index, self.tz)
+        return Shift(rotation.layer, supporter, start, end, False)
+
+    def shift_at(self, layer: str, at: datetime) -> Shift | None:
+        """The scheduled shift of ``layer`` at ``at`` (overrides win over rotations)."""
+        for item in self.overrides:
+            if item.layer == layer and item.starts_at <= at < item.ends_at:
+                return Shift(layer, item.supporter, item.starts_at, item.ends_at, True)
+        for rotation in self.rotations:
+            if rotation.layer == layer:
+                shift = self._rotation_shift(rotation, at)
+                if shift is not None:
+                    return shift
+        return None
+
+    def covering(self, layer: str, at: datetime) -> SupporterProfile | None:
+        """The supporter who can actually answer: scheduled, ready and available."""
+        shift = self.shift_at(layer, at)
+        if shift is None:
+            return None
+        supporter = shift.supporter
+        if not supporter.is_available_at(at) or not self.is_ready(supporter):
+            return None
+        return supporter
+
+    def gaps(self, start: datetime | None = None, days: int = COVERAGE_DAYS) -> list[Gap]:
+        """Stretches in the next ``days`` when a layer has nobody who can answer."""
+        begin = start or timezone.now()
+        begin = begin.replace(second=0, microsecond=0)
+        found: list[Gap] = []
+        for layer in vocab.Layer.values:
+            open_gap: datetime | None = None
+            moment = begin
+            end = begin + timedelta(days=days)
+            while moment < end:
+                missing = self.covering(layer, moment) is None
+                if missing and open_gap is None:
+                    open_gap = moment
+                elif not missing and open_gap is not None:
+                    found.append(Gap(layer, open_gap, moment))
+                    open_gap = None
+                moment += COVERAGE_STEP
+            if open_gap is not None:
+                found.append(Gap(layer, open_gap, end))
+        return sorted(found, key=lambda g: (g.start, g.layer))
+
+    def shifts_of(self, supporter: SupporterProfile, start: datetime,
+                  days: int = 60) -> list[Shift]:
+        """The supporter's own shifts (rotations and overrides), for the calendar feed."""
+        end = start + timedelta(days=days)
+        shifts: list[Shift] = [
+            Shift(o.layer, o.supporter, o.starts_at, o.ends_at, True)
+            for o in self.overrides
+            if o.supporter_id == supporter.pk and o.ends_at > start and o.starts_at < end
+        ]
+        for rotation in self.rotations:
+            members = list(rotation.members.all())
+            if not any(m.supporter_id == supporter.pk for m in members):
+                continue
+            first = max(rotation.shift_index_at(start, self.tz) or 0, 0)
+            index = first
+            while True:
+                begin, finish = rotation.shift_bounds(index, self.tz)
+                if begin >= end:
+                    break
+                if members[index % len(members)].supporter_id == supporter.pk:
+                    shifts.append(Shift(rotation.layer, supporter, begin, finish, False))
+                index += 1
+        return sorted(shifts, key=lambda s: s.start)

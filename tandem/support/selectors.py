@@ -1,0 +1,106 @@
+"""Reads for the peer-support screens. List pages cost a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from tandem.accounts.models import User, users_with_role
+from tandem.agencies.models import Agency, Role
+from tandem.support import vocab
+from tandem.support.models import (
+    RequestOffer,
+    SupporterProfile,
+    SupportRequest,
+)
+from tandem.support.oncall import Schedule
+
+
+def roster(agency: Agency, filters: dict[str, Any] | None = None,
+           at: datetime | None = None) -> QuerySet[SupporterProfile]:
+    """Designated, compliant supporters of the agency, filtered (PS-1)."""
+    filters = filters or {}
+    profiles = SupporterProfile.objects.ready(agency, at).select_related("user", "unit")
+    if filters.get("affiliation"):
+        profiles = profiles.filter(affiliation=filters["affiliation"])
+    if filters.get("unit"):
+        profiles = profiles.filter(unit=filters["unit"])
+    result = profiles
+    # JSON list membership differs between engines; filter the (small) roster in Python.
+    codes = {k: filters[k] for k in ("specialty", "language") if filters.get(k)}
+    if codes:
+        keep = [p.pk for p in profiles if (
+            codes.get("specialty") in (None, *p.specialties)
+            and codes.get("language") in (None, *p.languages))]
+        result = profiles.filter(pk__in=keep)
+    return result
+
+
+@dataclass(frozen=True)
+class OnCallLine:
+    label: str
+    people: list[tuple[str, str]]  # (name, phone)
+    until: datetime | None = None
+    note: str = ""
+
+
+def on_call_now(agency: Agency, at: datetime | None = None) -> list[OnCallLine]:
+    """The escalation chain as a dispatcher needs it at 3 a.m.: names and phone numbers."""
+    at = at or timezone.now()
+    schedule = Schedule(agency)
+    lines: list[OnCallLine] = []
+    for layer, label in vocab.Layer.choices:
+        shift = schedule.shift_at(layer, at)
+        covering = schedule.covering(layer, at)
+        if covering is not None and shift is not None:
+            lines.append(OnCallLine(f"{label} on call", [(covering.display_name,
+                                                          covering.reach_phone)], shift.end))
+        elif shift is not None:
+            lines.append(OnCallLine(f"{label} on call", [], shift.end,
+                                    "The scheduled supporter cannot be reached now."))
+        else:
+            lines.append(OnCallLine(f"{label} on call", [], None, "Nobody is scheduled."))
+    for role, label in ((Role.COORDINATOR, agency.title_for(Role.COORDINATOR)),
+                        (Role.PSYCHOLOGIST, agency.title_for(Role.PSYCHOLOGIST))):
+        people = users_with_role(agency, [role]).select_related("supporter_profile")
+        lines.append(OnCallLine(label, [(_name(u), _phone(u)) for u in people]))
+    return lines
+
+
+def _name(user: User) -> str:
+    return user.get_full_name() or user.username
+
+
+def _phone(user: User) -> str:
+    profile = getattr(user, "supporter_profile", None)
+    return (profile.phone if profile and profile.phone else "") or user.phone
+
+
+def offers_for(user: User) -> list[SupportRequest]:
+    """Open requests offered to the user right now."""
+    ids = RequestOffer.objects.filter(user=user, active=True).values("request_id")
+    return list(
+        SupportRequest.objects.select_related("data_key", "chosen_supporter__user")
+        .filter(pk__in=ids, status=vocab.RequestStatus.ROUTING).order_by("created_at")
+    )
+
+
+def accepted_by(user: User) -> list[SupportRequest]:
+    return list(
+        SupportRequest.objects.select_related("data_key")
+        .filter(accepted_by__user=user, status__in=vocab.OPEN_STATUSES)
+        .order_by("created_at")
+    )
+
+
+def queue(agency: Agency) -> list[SupportRequest]:
+    """Open requests for the coordinator: status, step and timing — no identity, except a
+    referral's referrer (read in the template through the decrypted field)."""
+    return list(
+        SupportRequest.objects.select_related("data_key", "accepted_by__user")
+        .filter(agency=agency, status__in=vocab.OPEN_STATUSES).order_by("created_at")[:500]
+    )

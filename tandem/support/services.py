@@ -1,0 +1,934 @@
+"""Every write of the peer-support program: atomic, audited, and silent about requesters.
+
+Audit rows and notifications name request ids, categories and the acting supporter only —
+never the person who asked (P1, P3). Identity lives in the request's encrypted fields and
+is shredded when the request closes, is withdrawn, or expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tandem.accounts.models import User, users_with_role
+from tandem.agencies.models import Agency, Member, MemberCategory, Role
+from tandem.audit.services import audit_record
+from tandem.core.notifications import notify
+from tandem.support import vocab
+from tandem.support.models import (
+    BreachReport,
+    Consultation,
+    CriticalIncident,
+    Deployment,
+    DutyToReportNotice,
+    FollowUpReminder,
+    GroupSession,
+    IntakeLink,
+    IntakeThrottle,
+    MutualAidRequest,
+    Override,
+    RequestOffer,
+    Rotation,
+    RotationMember,
+    SupporterProfile,
+    SupportRequest,
+    UsageRecord,
+)
+from tandem.support.oncall import Schedule
+
+#: Open requests scanned to find a signed-in member's own request (decrypting each).
+MY_REQUEST_SCAN_LIMIT = 2000
+#: An unacknowledged emergency duty-to-report notice is sent again this often.
+DUTY_RENOTIFY_AFTER = timedelta(minutes=10)
+#: Intake page limits: posts per client per hour, posts per link per hour.
+INTAKE_PER_CLIENT_PER_HOUR = 5
+INTAKE_PER_LINK_PER_HOUR = 60
+INTAKE_LINK_DAYS = 180
+
+USAGE_STRING_FIELDS = (
+    "incident_type", "intervention_type", "member_category", "gender", "duration_bucket",
+)
+USAGE_LIST_FIELDS = {"services": vocab.Service, "referral_types": vocab.ReferralType}
+
+
+def _audit(action: str, actor: Any, agency_id: int, obj: Any, **detail: Any) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        agency_id=agency_id,
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=obj.pk if obj is not None else "",
+        detail=detail,
+    )
+
+
+# --- Profiles and availability -------------------------------------------------------------
+
+
+def _affiliation(user: Any) -> str:
+    member = getattr(user, "member", None)
+    if member is not None and member.category == MemberCategory.SWORN:
+        return vocab.Affiliation.SWORN
+    return vocab.Affiliation.CIVILIAN
+
+
+def profile_for(user: Any) -> SupporterProfile:
+    """The user's supporter profile, made on first use (helpers need one to be recorded)."""
+    existing = SupporterProfile.objects.filter(user=user).first()
+    if existing is not None:
+        return existing
+    member = getattr(user, "member", None)
+    profile, _ = SupporterProfile.objects.get_or_create(
+        user=user,
+        defaults={
+            "agency_id": user.agency_id,
+            "affiliation": _affiliation(user),
+            "unit_id": getattr(member, "unit_id", None),
+            "phone": user.phone or getattr(member, "phone", "") or "",
+        },
+    )
+    return profile
+
+
+@transaction.atomic
+def profile_update(*, acting_user: Any, profile: SupporterProfile, version: int,
+                   **values: Any) -> SupporterProfile:
+    locked = SupporterProfile.objects.select_for_update(of=("self",)).get(pk=profile.pk)
+    if locked.version != version:
+        raise ValidationError(
+            "Your profile was changed in another window. Reload the page and try again."
+        )
+    for name, value in values.items():
+        setattr(locked, name, value)
+    locked.version += 1
+    locked.save(update_fields=[*values, "version", "updated_at"])
+    _audit("psp.profile.updated", acting_user, locked.agency_id, locked, fields=sorted(values))
+    return locked
+
+
+@transaction.atomic
+def profile_photo_set(*, acting_user: Any, profile: SupporterProfile,
+                      content: bytes | None, extension: str = "") -> None:
+    """Replace (or, with ``content=None``, remove) the supporter's roster photo."""
+    from django.core.files.base import ContentFile
+
+    if profile.photo:
+        profile.photo.delete(save=False)
+    if content is not None:
+        profile.photo.save(f"{profile.pk}-{secrets.token_hex(4)}.{extension}",
+                           ContentFile(content), save=False)
+    profile.save(update_fields=["photo", "updated_at"])
+    _audit("psp.profile.photo", acting_user, profile.agency_id, profile,
+           removed=content is None)
+
+
+@transaction.atomic
+def availability_set(*, acting_user: Any, profile: SupporterProfile,
+                     until: datetime | None) -> None:
+    if until is not None and until <= timezone.now():
+        raise ValidationError("Choose a time in the future, or switch yourself back on.")
+    profile.unavailable_until = until
+    profile.save(update_fields=["unavailable_until", "updated_at"])
+    _audit("psp.availability.set", acting_user, profile.agency_id, profile,
+           unavailable=until is not None)
+
+
+# --- Schedules ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rotation_save(*, acting_user: Any, agency: Agency, rotation: Rotation | None,
+                  participants: list[SupporterProfile], version: int | None = None,
+                  **values: Any) -> Rotation:
+    if not participants:
+        raise ValidationError("A rotation needs at least one participant.")
+    if len({p.pk for p in participants}) != len(participants):
+        raise ValidationError("Each supporter can appear only once in a rotation.")
+    if rotation is None:
+        rotation = Rotation(agency=agency, **values)
+        rotation.save()
+    else:
+        locked = Rotation.objects.select_for_update(of=("self",)).get(pk=rotation.pk, agency=agency)
+        if version is not None and locked.version != version:
+            raise ValidationError(
+                "Someone else changed this rotation meanwhile. Reload it and try again."
+            )
+        for name, value in values.items():
+            setattr(locked, name, value)
+        locked.version += 1
+        locked.save()
+        rotation = locked
+        rotation.members.all().delete()
+    RotationMember.objects.bulk_create(
+        RotationMember(rotation=rotation, supporter=p, position=i)
+        for i, p in enumerate(participants)
+    )
+    _audit("psp.rotation.saved", acting_user, agency.pk, rotation,
+           layer=rotation.layer, participants=len(participants))
+    return rotation
+
+
+@transaction.atomic
+def override_create(*, acting_user: Any, agency: Agency, layer: str,
+                    supporter: SupporterProfile, starts_at: datetime, ends_at: datetime,
+                    reason: str) -> Override:
+    if ends_at <= starts_at:
+        raise ValidationError("The cover must end after it starts.")
+    item = Override.objects.create(agency=agency, layer=layer, supporter=supporter,
+                                   starts_at=starts_at, ends_at=ends_at, reason=reason)
+    _audit("psp.override.created", acting_user, agency.pk, item, layer=layer, reason=reason)
+    return item
+
+
+@transaction.atomic
+def override_delete(*, acting_user: Any, override: Override) -> None:
+    _audit("psp.override.deleted", acting_user, override.agency_id, override)
+    override.delete()
+
+
+# --- Requests: creation and routing -------------------------------------------------------
+
+
+def _channel_allowed(agency: Agency, channel: str, requester_kind: str) -> None:
+    eligibility = agency.policy_model().eligibility
+    if channel not in eligibility.channels:
+        raise ValidationError("This agency does not take peer-support requests this way.")
+    allowed = {
+        "member": eligibility.members,
+        vocab.RequesterKind.FAMILY: eligibility.families,
+        vocab.RequesterKind.RETIREE: eligibility.retirees,
+        vocab.RequesterKind.OTHER_AGENCY: eligibility.other_agencies,
+    }
+    if not allowed.get(requester_kind, False):
+        raise ValidationError("This agency's peer-support program does not serve this group.")
+
+
+def member_identity(user: Any) -> dict[str, Any]:
+    """The requester block for a signed-in member asking for themselves."""
+    member = getattr(user, "member", None)
+    return {
+        "kind": "member",
+        "user_id": user.pk,
+        "member_id": getattr(member, "pk", None),
+        "name": user.get_full_name() or user.username,
+        "category": getattr(member, "category", ""),
+    }
+
+
+def member_by_number(agency: Agency, employee_number: str) -> Member | None:
+    number = (employee_number or "").strip()
+    if not number:
+        return None
+    return Member.objects.filter(agency=agency, employee_number__iexact=number).first()
+
+
+def my_open_requests(user: Any) -> list[SupportRequest]:
+    """The signed-in user's open requests, found by decrypting the agency's open requests:
+    nothing in the database links a request to an account in the clear."""
+    candidates = (
+        SupportRequest.objects.select_related("data_key", "accepted_by__user")
+        .filter(agency_id=user.agency_id, status__in=vocab.OPEN_STATUSES)
+        .order_by("-created_at")[:MY_REQUEST_SCAN_LIMIT]
+    )
+    return [r for r in candidates if r.requester_data.get("user_id") == user.pk]
+
+
+@transaction.atomic
+def request_create(
+    *,
+    acting_user: Any,
+    agency: Agency,
+    idempotency_key: str,
+    channel: str,
+    urgency: str,
+    contact_method: str,
+    requester: dict[str, Any],
+    best_time: str = vocab.BestTime.ANY,
+    topic: str = "",
+    chosen_supporter: SupporterProfile | None = None,
+    incident: CriticalIncident | None = None,
+    preferences: dict[str, Any] | None = None,
+    referrer: dict[str, Any] | None = None,
+) -> tuple[SupportRequest, bool]:
+    """Create and route a request; returns ``(request, created)``. A second submit of the
+    same form (same idempotency key), or a member asking again while their request is still
+    open, returns the existing request instead of making another."""
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise ValidationError("The form expired. Please reload the page and send it again.")
+    _channel_allowed(agency, channel, str(requester.get("kind", "member")))
+    existing = SupportRequest.objects.filter(agency=agency, idempotency_key=idempotency_key)
+    found = existing.first()
+    if found is not None:
+        return found, False
+    if channel == vocab.Channel.SELF_REQUEST and acting_user is not None and (
+        requester.get("user_id") == acting_user.pk
+    ):
+        mine = my_open_requests(acting_user)
+        if mine:
+            return mine[0], False
+    if chosen_supporter is not None and chosen_supporter.agency_id != agency.pk:
+        raise ValidationError("Choose a supporter from the roster.")
+    request = SupportRequest(  # type: ignore[misc]  # encrypted JSON takes dicts
+        agency=agency,
+        idempotency_key=idempotency_key,
+        channel=channel,
+        urgency=urgency,
+        contact_method=contact_method,
+        best_time=best_time,
+        topic=topic,
+        chosen_supporter=chosen_supporter,
+        incident=incident,
+        requester=requester,
+        preferences=preferences or {},
+        referrer=referrer or None,
+    )
+    try:
+        with transaction.atomic():
+            request.save()
+    except IntegrityError:
+        return SupportRequest.objects.get(agency=agency, idempotency_key=idempotency_key), False
+    # No actor: for a self-request the actor is the requester, for a referral the referrer
+    # whose identity is the coordinator's alone. The row says only that a request came in.
+    _audit("psp.request.created", None, agency.pk, request, channel=channel, urgency=urgency)
+    now = timezone.now()
+    _route(request, now, start=0)
+    return request, True
+
+
+def _steps(agency: Agency) -> list[Any]:
+    return list(agency.policy_model().escalation.steps)
+
+
+class _Conflicts:
+    """Who must not be offered a request: the requester, their chain of command in either
+    direction, supporters involved in the same incident, and anyone who recused."""
+
+    def __init__(self, request: SupportRequest) -> None:
+        data = request.requester_data
+        self.requester_user_id = data.get("user_id")
+        member_id = data.get("member_id")
+        self.member = (
+            Member.objects.select_related("supervisor").filter(pk=member_id).first()
+            if member_id else None
+        )
+        self.chain_up = {m.pk for m in self.member.supervisor_chain()} if self.member else set()
+        self.recused = set(
+            request.offers.exclude(recused_reason="").values_list("user_id", flat=True)
+        )
+        self.involved = (
+            set(request.incident.involved_supporters.values_list("user_id", flat=True))
+            if request.incident is not None else set()
+        )
+
+    def excludes(self, user: Any) -> bool:
+        if user.pk == self.requester_user_id or user.pk in self.recused or user.pk in self.involved:
+            return True
+        if self.member is None or user.member_id is None:
+            return False
+        if user.member_id == self.member.pk or user.member_id in self.chain_up:
+            return True
+        candidate = Member.objects.filter(pk=user.member_id).first()
+        return bool(candidate and any(m.pk == self.member.pk
+                                      for m in candidate.supervisor_chain()))
+
+
+def chosen_supporter_excluded(request: SupportRequest) -> bool:
+    """True when the supporter the requester chose was left out for a conflict (computed
+    on demand for the requester's own status page; nothing about it is stored)."""
+    chosen = request.chosen_supporter
+    return chosen is not None and _Conflicts(request).excludes(chosen.user)
+
+
+def _matches(profile: SupporterProfile, preferences: dict[str, Any]) -> bool:
+    if preferences.get("affiliation") and profile.affiliation != preferences["affiliation"]:
+        return False
+    if preferences.get("gender") and profile.gender != preferences["gender"]:
+        return False
+    if preferences.get("specialty") and preferences["specialty"] not in profile.specialties:
+        return False
+    return not (
+        preferences.get("language") and preferences["language"] not in profile.languages
+    )
+
+
+def _step_candidates(request: SupportRequest, target: str, now: datetime,
+                     schedule: Schedule, conflicts: _Conflicts) -> list[Any]:
+    agency = request.agency
+    users: list[Any] = []
+    if target == "chosen_supporter":
+        chosen = request.chosen_supporter
+        if chosen is not None:
+            if chosen.is_available_at(now) and schedule.is_ready(chosen):
+                users = [chosen.user]
+        elif request.preference_data:
+            ready = (
+                SupporterProfile.objects.ready(agency, now).available_at(now)
+                .select_related("user")
+            )
+            users = [p.user for p in ready if _matches(p, request.preference_data)]
+            users = [u for u in users if not conflicts.excludes(u)][:3]
+    elif target in ("primary_on_call", "backup_on_call"):
+        layer = vocab.Layer.PRIMARY if target == "primary_on_call" else vocab.Layer.BACKUP
+        supporter = schedule.covering(layer, now)
+        users = [supporter.user] if supporter is not None else []
+    else:
+        role = Role.COORDINATOR if target == "coordinator" else Role.PSYCHOLOGIST
+        users = list(users_with_role(agency, [role]).select_related("member"))
+    return [u for u in users if not conflicts.excludes(u)]
+
+
+def _route(request: SupportRequest, now: datetime, *, start: int) -> None:
+    """Offer the request at the first step from ``start`` that has someone to offer it to."""
+    steps = _steps(request.agency)
+    schedule = Schedule(request.agency)
+    conflicts = _Conflicts(request)
+    request.offers.filter(active=True).update(active=False)
+    for index in range(start, len(steps)):
+        users = _step_candidates(request, steps[index].target, now, schedule, conflicts)
+        if users:
+            _offer(request, index, users, now, kind="psp.request.assigned")
+            return
+    # Nobody left in the chain: offer it to the coordinators and psychologists again and
+    # keep doing so every time the last step times out, until someone accepts.
+    last = len(steps) - 1
+    fallback = [u for u in users_with_role(request.agency, [Role.COORDINATOR,
+                                                             Role.PSYCHOLOGIST])
+                if not conflicts.excludes(u)]
+    _offer(request, last, fallback, now, kind="psp.escalation")
+
+
+def _offer(request: SupportRequest, index: int, users: Iterable[Any], now: datetime,
+           *, kind: str) -> None:
+    request.step = index
+    request.step_started_at = now
+    request.save(update_fields=["step", "step_started_at"])
+    targets = list(users)
+    RequestOffer.objects.bulk_create(
+        RequestOffer(request=request, user=u, step=index, offered_at=now) for u in targets
+    )
+    for user in targets:
+        notify(kind=kind, recipient_user=user, agency=request.agency)
+    _audit("psp.request.offered", None, request.agency_id, request,
+           step=index, target=_steps(request.agency)[index].target, offered=len(targets))
+
+
+def escalate_due(now: datetime | None = None) -> int:
+    """Move every unacknowledged request whose step timed out to the next step; send
+    unacknowledged emergency duty-to-report notices again. Runs every minute."""
+    now = now or timezone.now()
+    moved = 0
+    routing = SupportRequest.objects.select_related("agency").filter(
+        status=vocab.RequestStatus.ROUTING
+    ).values_list("pk", flat=True)
+    for pk in list(routing):
+        with transaction.atomic():
+            request = (
+                SupportRequest.objects.select_for_update(of=("self",))
+                .select_related("agency", "data_key", "chosen_supporter__user", "incident")
+                .filter(pk=pk, status=vocab.RequestStatus.ROUTING).first()
+            )
+            if request is None:
+                continue
+            steps = _steps(request.agency)
+            step = steps[min(request.step, len(steps) - 1)]
+            if request.step_started_at + timedelta(minutes=step.timeout_minutes) > now:
+                continue
+            _route(request, now, start=request.step + 1)
+            moved += 1
+    moved += _duty_renotify(now)
+    return moved
+
+
+@transaction.atomic
+def request_accept(*, acting_user: Any, request: SupportRequest) -> SupportRequest:
+    """The offered helper takes the request. Two helpers at the same second: the row lock
+    lets one win; the other gets a clear message and changes nothing."""
+    locked = SupportRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
+    if locked.status != vocab.RequestStatus.ROUTING:
+        if locked.accepted_by is not None and locked.accepted_by.user_id == acting_user.pk:
+            return locked
+        raise ValidationError(
+            "Another supporter accepted this request a moment ago. Nothing was changed."
+        )
+    if not locked.offers.filter(user=acting_user, active=True).exists():
+        raise ValidationError("This request is no longer offered to you.")
+    now = timezone.now()
+    locked.status = vocab.RequestStatus.ACCEPTED
+    locked.accepted_by = profile_for(acting_user)
+    locked.accepted_at = now
+    locked.save(update_fields=["status", "accepted_by", "accepted_at"])
+    locked.offers.filter(active=True).update(active=False)
+    _audit("psp.request.accepted", acting_user, locked.agency_id, locked, step=locked.step)
+    return locked
+
+
+@transaction.atomic
+def request_recuse(*, acting_user: Any, request: SupportRequest, reason: str) -> None:
+    """The helper steps aside (dual role, conflict of interest, other); routing goes on
+    without them. Nobody is told why beyond the reason category."""
+    if reason not in vocab.RecusalReason.values:
+        raise ValidationError("Choose why you step aside.")
+    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
+        "agency", "data_key", "chosen_supporter__user", "incident").get(pk=request.pk)
+    if not locked.is_open:
+        raise ValidationError("This request is already closed.")
+    mine = locked.accepted_by is not None and locked.accepted_by.user_id == acting_user.pk
+    offered = locked.offers.filter(user=acting_user, active=True).exists()
+    if not (mine or offered):
+        raise ValidationError("This request is no longer offered to you.")
+    RequestOffer.objects.create(request=locked, user=acting_user, step=locked.step,
+                                active=False, recused_reason=reason)
+    locked.offers.filter(user=acting_user, active=True).update(active=False)
+    _audit("psp.request.recused", acting_user, locked.agency_id, locked, reason=reason)
+    still_offered = locked.offers.filter(active=True).exists()
+    if mine:
+        locked.status = vocab.RequestStatus.ROUTING
+        locked.accepted_by = None
+        locked.accepted_at = None
+        locked.first_contact_at = None
+        locked.onset_notice_given = False
+        locked.save(update_fields=["status", "accepted_by", "accepted_at",
+                                   "first_contact_at", "onset_notice_given"])
+        _route(locked, timezone.now(), start=0)
+    elif not still_offered:
+        _route(locked, timezone.now(), start=locked.step)
+
+
+def _own_open(acting_user: Any, request: SupportRequest) -> SupportRequest:
+    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
+        "agency", "data_key", "accepted_by").get(pk=request.pk)
+    if not locked.is_open:
+        raise ValidationError("This request is already closed.")
+    if locked.accepted_by is None or locked.accepted_by.user_id != acting_user.pk:
+        raise ValidationError("Only the supporter who accepted this request can do this.")
+    return locked
+
+
+@transaction.atomic
+def request_contact(*, acting_user: Any, request: SupportRequest,
+                    notice_given: bool) -> SupportRequest:
+    """First contact: the supporter confirms the limits-of-confidentiality notice."""
+    locked = _own_open(acting_user, request)
+    if locked.agency.policy_model().confidentiality.inform_at_onset and not notice_given:
+        raise ValidationError(
+            "Confirm that you told the person the limits of confidentiality at the start."
+        )
+    if locked.first_contact_at is None:
+        locked.first_contact_at = timezone.now()
+    locked.onset_notice_given = bool(notice_given)
+    locked.status = vocab.RequestStatus.IN_CONTACT
+    locked.save(update_fields=["first_contact_at", "onset_notice_given", "status"])
+    _audit("psp.request.contacted", acting_user, locked.agency_id, locked,
+           notice_given=bool(notice_given))
+    return locked
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(int((end - start).total_seconds()), 0)
+
+
+def usage_fields(agency: Agency) -> list[str]:
+    return list(agency.policy_model().usage_form.fields)
+
+
+def _clean_usage(agency: Agency, usage: dict[str, Any]) -> dict[str, Any]:
+    collected = set(usage_fields(agency))
+    vocabularies = {
+        "incident_type": vocab.IncidentType, "intervention_type": vocab.InterventionType,
+        "member_category": vocab.MemberCategory, "gender": vocab.Gender,
+        "duration_bucket": vocab.DurationBucket,
+    }
+    values: dict[str, Any] = {}
+    for name, choices in vocabularies.items():
+        value = usage.get(name) or ""
+        if name in collected and value not in choices.values:
+            raise ValidationError(f"Choose a value for “{name.replace('_', ' ')}”.")
+        values[name] = value if name in collected else ""
+    for name, list_choices in USAGE_LIST_FIELDS.items():
+        items = list(usage.get(name) or [])
+        if any(item not in list_choices.values for item in items):
+            raise ValidationError(f"Unknown value in “{name.replace('_', ' ')}”.")
+        values[name] = sorted(set(items)) if name in collected else []
+    values["follow_up"] = bool(usage.get("follow_up")) if "follow_up" in collected else None
+    return values
+
+
+def _channel_kept(request: SupportRequest) -> str:
+    """The activation channel, kept only when the agency's usage form collects it."""
+    return request.channel if "activation_channel" in usage_fields(request.agency) else ""
+
+
+@transaction.atomic
+def request_close(*, acting_user: Any, request: SupportRequest, usage: dict[str, Any],
+                  follow_up_on: date | None = None) -> UsageRecord:
+    """Write the usage record (only the fields the agency's preset collects) and shred the
+    request's key: the identity of the person who asked is gone for good."""
+    locked = _own_open(acting_user, request)
+    values = _clean_usage(locked.agency, usage)
+    now = timezone.now()
+    record = UsageRecord.objects.create(
+        agency=locked.agency,
+        supporter=locked.accepted_by,
+        started_at=locked.first_contact_at or locked.accepted_at,
+        closed_at=now,
+        outcome=vocab.Outcome.CLOSED,
+        channel=_channel_kept(locked),
+        urgency=locked.urgency,
+        topic=locked.topic,
+        seconds_to_ack=_seconds(locked.created_at, locked.accepted_at),
+        seconds_to_contact=_seconds(locked.created_at, locked.first_contact_at),
+        **values,
+    )
+    if follow_up_on is not None and locked.accepted_by is not None:
+        FollowUpReminder.objects.create(supporter=locked.accepted_by, due_on=follow_up_on)
+    _finish(locked, vocab.RequestStatus.CLOSED, now, acting_user, "request closed")
+    _audit("psp.request.closed", acting_user, locked.agency_id, locked, usage_record=record.pk)
+    return record
+
+
+def _finish(request: SupportRequest, status: str, now: datetime, actor: Any,
+            reason: str) -> None:
+    request.status = status
+    request.closed_at = now
+    request.save(update_fields=["status", "closed_at"])
+    request.offers.filter(active=True).update(active=False)
+    request.shred(acting_user=actor, reason=reason)
+
+
+@transaction.atomic
+def request_withdraw(*, acting_user: Any, request: SupportRequest) -> None:
+    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related("data_key").get(
+        pk=request.pk)
+    if not locked.is_open or locked.requester_data.get("user_id") != acting_user.pk:
+        raise ValidationError("This request is already closed.")
+    # The requester acts here, so no row names the actor.
+    _finish(locked, vocab.RequestStatus.WITHDRAWN, timezone.now(), None, "request withdrawn")
+    _audit("psp.request.withdrawn", None, locked.agency_id, locked)
+
+
+def expire_open_requests(now: datetime | None = None) -> int:
+    """Requests nobody acknowledged within ``requests.expiry_hours``, and any request still
+    open after ``retention.open_request_days``, are shredded and counted as closed by
+    expiry. Runs hourly."""
+    now = now or timezone.now()
+    expired = 0
+    for agency in Agency.objects.all():
+        policy = agency.policy_model()
+        unacknowledged = now - timedelta(hours=policy.requests.expiry_hours)
+        too_old = now - timedelta(days=policy.retention.open_request_days)
+        base = SupportRequest.objects.filter(agency=agency)
+        due = set(base.filter(status=vocab.RequestStatus.ROUTING,
+                              created_at__lte=unacknowledged).values_list("pk", flat=True))
+        due |= set(base.filter(status__in=vocab.OPEN_STATUSES,
+                               created_at__lte=too_old).values_list("pk", flat=True))
+        for pk in sorted(due):
+            expired += _expire_one(pk, now)
+    return expired
+
+
+@transaction.atomic
+def _expire_one(pk: int, now: datetime) -> int:
+    request = (
+        SupportRequest.objects.select_for_update(of=("self",))
+        .select_related("data_key", "agency")
+        .filter(pk=pk, status__in=vocab.OPEN_STATUSES).first()
+    )
+    if request is None:
+        return 0
+    UsageRecord.objects.create(
+        agency_id=request.agency_id,
+        supporter=request.accepted_by,
+        started_at=request.first_contact_at,
+        closed_at=now,
+        outcome=vocab.Outcome.EXPIRED,
+        channel=_channel_kept(request),
+        urgency=request.urgency,
+        topic=request.topic,
+        seconds_to_ack=_seconds(request.created_at, request.accepted_at),
+        seconds_to_contact=_seconds(request.created_at, request.first_contact_at),
+    )
+    _finish(request, vocab.RequestStatus.EXPIRED, now, None, "open request expired")
+    _audit("psp.request.expired", None, request.agency_id, request)
+    return 1
+
+
+@transaction.atomic
+def reminder_done(*, acting_user: Any, reminder: FollowUpReminder) -> None:
+    reminder.done_at = timezone.now()
+    reminder.save(update_fields=["done_at"])
+    _audit("psp.reminder.done", acting_user, reminder.supporter.agency_id, reminder)
+
+
+# --- Limits of confidentiality ----------------------------------------------------------
+
+
+def exception_choices(agency: Agency, user: Any) -> list[tuple[str, str]]:
+    policy = agency.policy_model()
+    return [(e.code, e.label)
+            for e in policy.exceptions_for(supervisor=user.has_role(Role.SUPERVISOR))]
+
+
+def exception_labels(agency: Agency) -> dict[str, str]:
+    """Every exception of the agency's policy, supervisors' duties included: code → label."""
+    return {e.code: e.label for e in agency.policy_model().confidentiality.exceptions}
+
+
+def _roles_users(agency: Agency, roles: Iterable[str]) -> list[User]:
+    return list(users_with_role(agency, list(roles)))
+
+
+@transaction.atomic
+def duty_file(*, acting_user: Any, category: str, emergency: bool,
+              subject: dict[str, Any], self_disclosure_due: date | None) -> DutyToReportNotice:
+    agency = acting_user.agency
+    if category not in dict(exception_choices(agency, acting_user)):
+        raise ValidationError("Choose one of your agency's exceptions to confidentiality.")
+    if not emergency:
+        if self_disclosure_due is None:
+            raise ValidationError("Set a date by which the member will self-disclose.")
+        if self_disclosure_due < timezone.localdate():
+            raise ValidationError("The self-disclosure date cannot be in the past.")
+    notice = DutyToReportNotice.objects.create(  # type: ignore[misc]  # encrypted JSON
+        agency=agency, filed_by=profile_for(acting_user), category=category,
+        emergency=emergency, subject=subject,
+        self_disclosure_due=None if emergency else self_disclosure_due,
+    )
+    if emergency:
+        for user in _roles_users(agency, [Role.COORDINATOR, Role.PSYCHOLOGIST]):
+            notify(kind="psp.duty_to_report", recipient_user=user, agency=agency,
+                   channels=("sms", "email"))
+    _audit("psp.duty.filed", acting_user, agency.pk, notice, category=category,
+           emergency=emergency)
+    return notice
+
+
+def _duty_renotify(now: datetime) -> int:
+    count = 0
+    due = DutyToReportNotice.objects.select_related("agency").filter(
+        emergency=True, status=vocab.DutyStatus.OPEN,
+        last_notified_at__lte=now - DUTY_RENOTIFY_AFTER,
+    )
+    for notice in due:
+        with transaction.atomic():
+            for user in _roles_users(notice.agency, [Role.COORDINATOR, Role.PSYCHOLOGIST]):
+                notify(kind="psp.duty_to_report", recipient_user=user, agency=notice.agency,
+                       channels=("sms", "email"))
+            DutyToReportNotice.objects.filter(pk=notice.pk).update(last_notified_at=now)
+            _audit("psp.duty.renotified", None, notice.agency_id, notice)
+            count += 1
+    return count
+
+
+@transaction.atomic
+def duty_acknowledge(*, acting_user: Any, notice: DutyToReportNotice) -> None:
+    locked = DutyToReportNotice.objects.select_for_update(of=("self",)).get(pk=notice.pk)
+    if locked.status != vocab.DutyStatus.OPEN:
+        return
+    locked.status = vocab.DutyStatus.ACKNOWLEDGED
+    locked.acknowledged_by = acting_user
+    locked.acknowledged_at = timezone.now()
+    locked.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+    _audit("psp.duty.acknowledged", acting_user, locked.agency_id, locked)
+
+
+@transaction.atomic
+def duty_resolve(*, acting_user: Any, notice: DutyToReportNotice) -> None:
+    locked = (
+        DutyToReportNotice.objects.select_for_update(of=("self",)).select_related("data_key")
+        .get(pk=notice.pk)
+    )
+    if locked.status == vocab.DutyStatus.RESOLVED:
+        return
+    locked.status = vocab.DutyStatus.RESOLVED
+    locked.resolved_at = timezone.now()
+    if locked.acknowledged_at is None:
+        locked.acknowledged_at = locked.resolved_at
+        locked.acknowledged_by = acting_user
+    locked.save(update_fields=["status", "resolved_at", "acknowledged_at", "acknowledged_by"])
+    locked.shred(acting_user=acting_user, reason="duty-to-report notice resolved")
+    _audit("psp.duty.resolved", acting_user, locked.agency_id, locked)
+
+
+@transaction.atomic
+def consultation_ask(*, acting_user: Any, category: str) -> Consultation:
+    agency = acting_user.agency
+    if category not in dict(exception_choices(agency, acting_user)):
+        raise ValidationError("Choose one of your agency's exceptions to confidentiality.")
+    item = Consultation.objects.create(agency=agency, asked_by=profile_for(acting_user),
+                                       category=category)
+    role = agency.policy_model().confidentiality.consult_role
+    for user in _roles_users(agency, [role]):
+        if user.pk != acting_user.pk:
+            notify(kind="psp.consultation", recipient_user=user, agency=agency)
+    _audit("psp.consultation.asked", acting_user, agency.pk, item, category=category)
+    return item
+
+
+@transaction.atomic
+def consultation_answer(*, acting_user: Any, consultation: Consultation, answer: str) -> None:
+    if answer not in vocab.ConsultationAnswer.values:
+        raise ValidationError("Choose an answer.")
+    consultation.answer = answer
+    consultation.answered_by = acting_user
+    consultation.answered_at = timezone.now()
+    consultation.save(update_fields=["answer", "answered_by", "answered_at"])
+    _audit("psp.consultation.answered", acting_user, consultation.agency_id, consultation,
+           answer=answer)
+
+
+@transaction.atomic
+def breach_report(*, acting_user: Any, kind: str, occurred_on: date) -> BreachReport:
+    agency = acting_user.agency
+    if occurred_on > timezone.localdate():
+        raise ValidationError("The date of the breach cannot be in the future.")
+    item = BreachReport.objects.create(agency=agency, reported_by=acting_user, kind=kind,
+                                       occurred_on=occurred_on)
+    roles = agency.policy_model().confidentiality.breach_notify
+    for user in _roles_users(agency, roles):
+        notify(kind="psp.breach", recipient_user=user, agency=agency)
+    _audit("psp.breach.reported", acting_user, agency.pk, item, kind=kind)
+    return item
+
+
+# --- Critical incidents -----------------------------------------------------------------
+
+
+@transaction.atomic
+def incident_create(*, acting_user: Any, agency: Agency, kind: str, occurred_on: date,
+                    members_affected: int, units: Iterable[Any] = (),
+                    involved_supporters: Iterable[SupporterProfile] = ()) -> CriticalIncident:
+    if occurred_on > timezone.localdate():
+        raise ValidationError("The incident date cannot be in the future.")
+    incident = CriticalIncident.objects.create(
+        agency=agency, kind=kind, occurred_on=occurred_on, members_affected=members_affected)
+    incident.units.set(list(units))
+    incident.involved_supporters.set(list(involved_supporters))
+    _audit("psp.incident.created", acting_user, agency.pk, incident, kind=kind)
+    return incident
+
+
+@transaction.atomic
+def deployment_create(*, acting_user: Any, incident: CriticalIncident,
+                      supporter: SupporterProfile) -> Deployment:
+    if incident.involved_supporters.filter(pk=supporter.pk).exists():
+        raise ValidationError("This supporter was part of the incident and cannot be deployed.")
+    if (incident.kind == vocab.CriticalIncidentKind.SHOOTING
+            and vocab.Specialty.POST_SHOOTING not in supporter.specialties):
+        raise ValidationError("Shootings need a supporter trained in post-shooting support.")
+    if not SupporterProfile.objects.ready(incident.agency).filter(pk=supporter.pk).exists():
+        raise ValidationError("This supporter is not on the active roster.")
+    deployment, created = Deployment.objects.get_or_create(incident=incident,
+                                                           supporter=supporter)
+    if created:
+        notify(kind="psp.request.assigned", recipient_user=supporter.user,
+               agency=incident.agency)
+        _audit("psp.deployment.created", acting_user, incident.agency_id, deployment,
+               incident=incident.pk)
+    return deployment
+
+
+@transaction.atomic
+def group_session_create(*, acting_user: Any, incident: CriticalIncident, kind: str,
+                         held_on: date, attendees: int) -> GroupSession:
+    if held_on < incident.occurred_on:
+        raise ValidationError("A session cannot be held before the incident.")
+    session = GroupSession.objects.create(incident=incident, kind=kind, held_on=held_on,
+                                          attendees=attendees)
+    _audit("psp.group_session.created", acting_user, incident.agency_id, session,
+           kind=kind, incident=incident.pk)
+    return session
+
+
+@transaction.atomic
+def mutual_aid_save(*, acting_user: Any, agency: Agency, item: MutualAidRequest | None = None,
+                    **values: Any) -> MutualAidRequest:
+    if item is None:
+        item = MutualAidRequest(agency=agency)
+    for name, value in values.items():
+        setattr(item, name, value)
+    item.save()
+    _audit("psp.mutual_aid.saved", acting_user, agency.pk, item,
+           direction=item.direction, status=item.status)
+    return item
+
+
+# --- Intake page --------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def intake_link_rotate(*, acting_user: Any, agency: Agency,
+                       days: int = INTAKE_LINK_DAYS) -> str:
+    """Revoke the current intake link and return a new secret token (shown once)."""
+    now = timezone.now()
+    IntakeLink.objects.filter(agency=agency, revoked_at__isnull=True).update(revoked_at=now)
+    token = secrets.token_urlsafe(24)
+    link = IntakeLink.objects.create(agency=agency, digest=_digest(token),
+                                     expires_at=now + timedelta(days=days))
+    _audit("psp.intake_link.rotated", acting_user, agency.pk, link, days=days)
+    return token
+
+
+def intake_link_for(token: str) -> IntakeLink | None:
+    """The link a token opens (valid or not); None when unknown."""
+    if not token or len(token) > 100:
+        return None
+    return IntakeLink.objects.select_related("agency").filter(digest=_digest(token)).first()
+
+
+def client_digest(ip: str) -> str:
+    key = str(settings.SECRET_KEY).encode()
+    return hmac.new(key, f"intake:{ip}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@transaction.atomic
+def intake_throttle_allows(bucket: str, limit: int, now: datetime | None = None) -> bool:
+    """Count one post in ``bucket`` for this hour; False once ``limit`` is passed."""
+    now = now or timezone.now()
+    window = now.replace(minute=0, second=0, microsecond=0)
+    IntakeThrottle.objects.filter(window_start__lt=window - timedelta(hours=1)).delete()
+    try:
+        with transaction.atomic():
+            IntakeThrottle.objects.get_or_create(bucket=bucket, window_start=window)
+    except IntegrityError:
+        pass
+    IntakeThrottle.objects.filter(bucket=bucket, window_start=window).update(
+        count=F("count") + 1)
+    count = IntakeThrottle.objects.get(bucket=bucket, window_start=window).count
+    return count <= limit
+
+
+# --- Coverage warnings ------------------------------------------------------------------
+
+
+def coverage_warn_daily(now: datetime | None = None) -> int:
+    """Warn each agency's coordinators of on-call gaps in the next 14 days. Runs daily."""
+    warned = 0
+    for agency in Agency.objects.all():
+        if not Rotation.objects.filter(agency=agency).exists():
+            continue
+        gaps = Schedule(agency, full=True).gaps(now)
+        if not gaps:
+            continue
+        with transaction.atomic():
+            for user in _roles_users(agency, [Role.COORDINATOR]):
+                notify(kind="psp.coverage_gap", recipient_user=user, agency=agency)
+                warned += 1
+            audit_record(action="psp.coverage.gaps", agency_id=agency.pk,
+                         detail={"gaps": len(gaps)})
+    return warned

@@ -1,0 +1,847 @@
+"""Peer-support screens: roster, asking for support, the supporter's workspace, on call
+now, schedules, limits of confidentiality, critical incidents, and the intake page.
+
+Views parse input, ask ``access`` for the object (404 for missing or not allowed), call a
+service and render. Messages shown after an action never name the person who asked.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tandem.agencies.access import require_role
+from tandem.agencies.models import Agency, Role, Unit
+from tandem.core.decorators import public
+from tandem.core.ical import (
+    FeedEvent,
+    calendar_response,
+    feed_token_active,
+    feed_token_issue,
+    feed_token_revoke,
+    feed_token_user,
+)
+from tandem.core.pdf import Document
+from tandem.support import access, forms, selectors, services, vocab
+from tandem.support.models import (
+    Consultation,
+    CriticalIncident,
+    Deployment,
+    DutyToReportNotice,
+    IntakeLink,
+    MutualAidRequest,
+    Override,
+    Rotation,
+    SupporterProfile,
+)
+from tandem.support.oncall import Schedule
+
+FEED_PURPOSE = "psp.shifts"
+
+
+def _form_page(request: HttpRequest, *, title: str, form: Any, submit: str,
+               lede: str = "", cancel: str = "", status: int = 200,
+               extra: dict[str, Any] | None = None) -> HttpResponse:
+    context = {"title": title, "form": form, "submit": submit, "lede": lede,
+               "cancel": cancel, **(extra or {})}
+    return render(request, "support/form.html", context, status=status)
+
+
+def _me(request: HttpRequest) -> Any:
+    """The signed-in account (the middleware lets no anonymous visitor reach these views)."""
+    return request.user
+
+
+def _posted(request: HttpRequest) -> Any:
+    """The submitted data of a POST (even an empty one), else None for an unbound form."""
+    return request.POST if request.method == "POST" else None
+
+
+def _errors(form: Any, exc: ValidationError) -> None:
+    for message in exc.messages:
+        form.add_error(None, message)
+
+
+# --- Roster ---------------------------------------------------------------------------
+
+
+@require_GET
+def directory(request: HttpRequest) -> HttpResponse:
+    agency = access.member_agency(request.user)
+    form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
+    filters = form.cleaned_data if form.is_valid() else {}
+    context = {"form": form, "profiles": selectors.roster(agency, filters),
+               "policy": agency.policy_model()}
+    return render(request, "support/directory.html", context)
+
+
+def _poster_rows(request: HttpRequest) -> tuple[Agency, Unit | None, list[SupporterProfile]]:
+    agency = access.member_agency(request.user)
+    unit = None
+    if request.GET.get("unit"):
+        unit = Unit.objects.filter(agency=agency, pk=access.parse_pk(request.GET["unit"])).first()
+        if unit is None:
+            raise Http404
+    profiles = list(selectors.roster(agency, {"unit": unit} if unit else {}))
+    return agency, unit, profiles
+
+
+@require_GET
+def poster(request: HttpRequest) -> HttpResponse:
+    agency, unit, profiles = _poster_rows(request)
+    units = Unit.objects.filter(agency=agency)
+    return render(request, "support/poster.html",
+                  {"unit": unit, "profiles": profiles, "units": units})
+
+
+@require_GET
+def poster_pdf(request: HttpRequest) -> HttpResponse:
+    agency, unit, profiles = _poster_rows(request)
+    title = f"Peer support team — {unit.name if unit else 'all units'}"
+    doc = Document(agency=agency, title=title,
+                   subtitle="Call any of us, at any hour. What you say stays with us, "
+                            "within the limits we explain at the start.")
+    doc.table(["Name", "Phone", "Sworn / civilian", "Unit"],
+              [[p.display_name, p.reach_phone, p.get_affiliation_display(),
+                p.unit.name if p.unit else ""] for p in profiles], widths=[60, 45, 35, 50])
+    return doc.response("peer-support-roster.pdf")
+
+
+# --- Asking for support ---------------------------------------------------------------
+
+
+def _ready_choices(agency: Agency) -> Any:
+    return selectors.roster(agency)
+
+
+@require_http_methods(["GET", "POST"])
+def request_new(request: HttpRequest) -> HttpResponse:
+    agency = access.member_agency(request.user)
+    supporters = _ready_choices(agency)
+    initial = {"idempotency_key": forms.new_idempotency_key(),
+               "chosen_supporter": request.GET.get("supporter") or None}
+    form = forms.SelfRequestForm(_posted(request), supporters=supporters, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        requester = {**services.member_identity(request.user), "phone": data["phone"],
+                     "email": data["email"]}
+        try:
+            _, created = services.request_create(
+                acting_user=request.user, agency=agency,
+                idempotency_key=data["idempotency_key"], channel=vocab.Channel.SELF_REQUEST,
+                urgency=data["urgency"], contact_method=data["contact_method"],
+                best_time=data["best_time"], topic=data["topic"], requester=requester,
+                chosen_supporter=data["chosen_supporter"], preferences=form.preferences())
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Your request was sent. A supporter will reach you."
+                             if created else "Your request is already on its way; here is "
+                             "where it stands.")
+            return redirect("support:my_request")
+    return render(request, "support/request_new.html", {"form": form}, status=_status(form))
+
+
+def _status(form: Any) -> int:
+    return 400 if form.is_bound and form.errors else 200
+
+
+@require_http_methods(["GET", "POST"])
+def referral_new(request: HttpRequest) -> HttpResponse:
+    agency = access.member_agency(request.user)
+    form = forms.ReferralForm(_posted(request),
+                              initial={"idempotency_key": forms.new_idempotency_key()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        referrer = {"user_id": request.user.pk,
+                    "name": _me(request).get_full_name() or request.user.username}
+        try:
+            services.request_create(
+                acting_user=request.user, agency=agency,
+                idempotency_key=data["idempotency_key"], channel=vocab.Channel.REFERRAL,
+                urgency=data["urgency"], contact_method=data["contact_method"],
+                best_time=data["best_time"], topic=data["topic"],
+                requester=_person(agency, data), referrer=referrer)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Thank you. A supporter will make a discreet inquiry; "
+                                      "your name stays with the coordinator.")
+            return redirect("support:directory")
+    return _form_page(request, title="Refer a colleague", form=form, submit="Send referral",
+                      lede="A supporter will reach out discreetly. Your name is encrypted and "
+                           "shown only to the coordinator.", status=_status(form))
+
+
+def _person(agency: Agency, data: dict[str, Any], kind: str = "member") -> dict[str, Any]:
+    member = services.member_by_number(agency, data.get("employee_number", ""))
+    return {"kind": kind, "name": data["name"], "phone": data.get("phone", ""),
+            "email": data.get("email", ""), "member_id": member.pk if member else None,
+            "user_id": getattr(getattr(member, "account", None), "pk", None) if member else None,
+            "category": member.category if member else ""}
+
+
+@require_http_methods(["GET", "POST"])
+def on_behalf_new(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.REQUEST_ON_BEHALF)
+    allowed = ([vocab.Channel.DISPATCH] if _me(request).has_role(Role.DISPATCHER) else []) + (
+        [vocab.Channel.SUPERVISOR, vocab.Channel.CRITICAL_INCIDENT, vocab.Channel.OTHER_AGENCY]
+        if _me(request).has_role(Role.COORDINATOR) else [])
+    channels = [(c.value, c.label) for c in vocab.Channel
+                if c in allowed and c in agency.policy_model().eligibility.channels]
+    form = forms.OnBehalfForm(
+        _posted(request), channels=channels,
+        incidents=CriticalIncident.objects.filter(agency=agency),
+        initial={"idempotency_key": forms.new_idempotency_key()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        kind = (vocab.RequesterKind.OTHER_AGENCY if data["channel"] == vocab.Channel.OTHER_AGENCY
+                else "member")
+        try:
+            services.request_create(
+                acting_user=request.user, agency=agency,
+                idempotency_key=data["idempotency_key"], channel=data["channel"],
+                urgency=data["urgency"], contact_method=data["contact_method"],
+                best_time=data["best_time"], topic=data["topic"], incident=data["incident"],
+                requester=_person(agency, data, kind))
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The request was sent to the on-call chain.")
+            return redirect("support:on_call_now")
+    lede = "" if channels else "Your agency's policy takes no requests through your role."
+    return _form_page(request, title="Request support for someone", form=form,
+                      submit="Send request", lede=lede, status=_status(form))
+
+
+@require_GET
+def my_request(request: HttpRequest) -> HttpResponse:
+    access.member_agency(request.user)
+    mine = services.my_open_requests(request.user)
+    excluded = {item.pk for item in mine if services.chosen_supporter_excluded(item)}
+    return render(request, "support/my_request.html", {"mine": mine, "excluded": excluded})
+
+
+@require_POST
+def my_request_withdraw(request: HttpRequest) -> HttpResponse:
+    access.member_agency(request.user)
+    for item in services.my_open_requests(request.user):
+        if str(item.pk) == request.POST.get("request"):
+            services.request_withdraw(acting_user=request.user, request=item)
+            messages.success(request, "Your request was withdrawn and its details erased.")
+            break
+    else:
+        messages.info(request, "You have no open request to withdraw.")
+    return redirect("support:my_request")
+
+
+# --- The supporter's workspace ----------------------------------------------------------
+
+
+@require_GET
+def workspace(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, *access.HELPERS)
+    profile = services.profile_for(request.user)
+    context = {
+        "profile": profile,
+        "offers": selectors.offers_for(_me(request)),
+        "mine": selectors.accepted_by(_me(request)),
+        "reminders": profile.reminders.filter(done_at__isnull=True),
+        "deployments": Deployment.objects.filter(
+            supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30))
+        .select_related("incident"),
+        "availability_form": forms.AvailabilityForm(
+            initial={"until": profile.unavailable_until}),
+        "feed_active": feed_token_active(request.user, FEED_PURPOSE),
+        "feed_url": request.session.pop("support.feed_url", ""),
+        "now": timezone.now(),
+        "is_coordinator": _me(request).has_role(Role.COORDINATOR),
+        "is_psychologist": _me(request).has_role(Role.PSYCHOLOGIST),
+        "is_supporter": _me(request).has_role(Role.SUPPORTER),
+    }
+    return render(request, "support/workspace.html", context)
+
+
+@require_GET
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_request_for_user(request.user, pk)
+    mine = item.accepted_by is not None and item.accepted_by.user_id == request.user.pk
+    policy = item.agency.policy_model()
+    context = {"item": item, "mine": mine, "recuse_form": forms.RecuseForm(),
+               "preferences": _preference_labels(item.preference_data),
+               "contact_form": forms.ContactForm(), "policy": policy,
+               "exceptions": policy.exceptions_for(
+                   supervisor=_me(request).has_role(Role.SUPERVISOR))}
+    return render(request, "support/request_detail.html", context)
+
+
+def _preference_labels(preferences: dict[str, str]) -> list[str]:
+    vocabularies = {"affiliation": vocab.Affiliation, "gender": vocab.Gender,
+                    "specialty": vocab.Specialty, "language": vocab.Language}
+    return [str(vocabularies[k](v).label) for k, v in preferences.items()
+            if k in vocabularies and v in vocabularies[k].values]
+
+
+@require_POST
+def request_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_request_for_user(request.user, pk, write=True)
+    try:
+        services.request_accept(acting_user=request.user, request=item)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("support:workspace")
+    messages.success(request, f"You accepted request {item.reference}. Reach out now.")
+    return redirect("support:request_detail", pk=item.pk)
+
+
+@require_POST
+def request_recuse(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_request_for_user(request.user, pk, write=True)
+    form = forms.RecuseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose why you step aside.")
+        return redirect("support:request_detail", pk=item.pk)
+    try:
+        services.request_recuse(acting_user=request.user, request=item,
+                                reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "You stepped aside; the request goes to someone else.")
+    return redirect("support:workspace")
+
+
+@require_POST
+def request_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_request_for_user(request.user, pk, write=True)
+    form = forms.ContactForm(request.POST)
+    form.is_valid()
+    try:
+        services.request_contact(acting_user=request.user, request=item,
+                                 notice_given=bool(form.cleaned_data.get("notice_given")))
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "First contact recorded.")
+    return redirect("support:request_detail", pk=item.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def request_close(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_request_for_user(request.user, pk, write=True)
+    if item.accepted_by is None or item.accepted_by.user_id != request.user.pk:
+        raise Http404
+    collected = services.usage_fields(item.agency)
+    initial = {"member_category": item.requester_data.get("category", "")}
+    form = forms.CloseForm(_posted(request), collected=collected, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.request_close(acting_user=request.user, request=item, usage=data,
+                                   follow_up_on=data.get("follow_up_on"))
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Closed. The usage record was saved and the "
+                                      "person's details were erased for good.")
+            return redirect("support:workspace")
+    return _form_page(request, title=f"Close request {item.reference}", form=form,
+                      submit="Close and erase identity",
+                      lede="Only these statistics are kept — no name, no notes.",
+                      cancel=reverse("support:request_detail", args=[item.pk]),
+                      status=_status(form))
+
+
+@require_POST
+def reminder_done(request: HttpRequest, pk: int) -> HttpResponse:
+    reminder = access.get_reminder_for_user(request.user, pk, write=True)
+    services.reminder_done(acting_user=request.user, reminder=reminder)
+    messages.success(request, "Reminder done.")
+    return redirect("support:workspace")
+
+
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, *access.HELPERS)
+    profile = services.profile_for(request.user)
+    form = forms.ProfileForm(_posted(request), instance=profile,
+                             initial={"version": profile.version})
+    photo_form = forms.PhotoForm(_posted(request), request.FILES or None)
+    if request.method == "POST" and form.is_valid() and photo_form.is_valid():
+        values = {k: v for k, v in form.cleaned_data.items() if k != "version"}
+        try:
+            profile = services.profile_update(acting_user=request.user, profile=profile,
+                                              version=form.cleaned_data["version"], **values)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            _save_photo(request, profile, photo_form)
+            messages.success(request, "Your roster entry was saved.")
+            return redirect("support:workspace")
+    status = 400 if request.method == "POST" and (form.errors or photo_form.errors) else 200
+    return render(request, "support/profile_edit.html",
+                  {"form": form, "photo_form": photo_form, "profile": profile}, status=status)
+
+
+def _save_photo(request: HttpRequest, profile: SupporterProfile, photo_form: Any) -> None:
+    upload = photo_form.cleaned_data.get("photo")
+    if upload is not None:
+        services.profile_photo_set(acting_user=request.user, profile=profile,
+                                   content=upload[0], extension=upload[1])
+    elif photo_form.cleaned_data.get("remove_photo") and profile.photo:
+        services.profile_photo_set(acting_user=request.user, profile=profile, content=None)
+
+
+@require_GET
+def photo(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """A roster photo, for anyone of the agency while the supporter is on the roster."""
+    profile = access.get_profile_for_user(request.user, pk)
+    on_roster = selectors.roster(profile.agency).filter(pk=profile.pk).exists()
+    if not profile.photo or not (on_roster or profile.user_id == request.user.pk):
+        raise Http404
+    extension = str(profile.photo.name).rsplit(".", 1)[-1].lower()
+    try:
+        handle = profile.photo.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type="image/png" if extension == "png"
+                            else "image/jpeg")
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@require_POST
+def availability(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, *access.HELPERS)
+    profile = services.profile_for(request.user)
+    form = forms.AvailabilityForm(request.POST)
+    until = form.cleaned_data.get("until") if form.is_valid() else None
+    if request.POST.get("action") == "available":
+        until = None
+    elif until is None:
+        messages.error(request, "Give the date and time you are back.")
+        return redirect("support:workspace")
+    try:
+        services.availability_set(acting_user=request.user, profile=profile, until=until)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, "You are available again." if until is None
+                         else "You will not be called until then.")
+    return redirect("support:workspace")
+
+
+@require_POST
+def feed_manage(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, *access.HELPERS)
+    if request.POST.get("action") == "revoke":
+        feed_token_revoke(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
+        messages.success(request, "Your calendar link no longer works.")
+    else:
+        token = feed_token_issue(acting_user=request.user, user=request.user,
+                                 purpose=FEED_PURPOSE)
+        request.session["support.feed_url"] = request.build_absolute_uri(
+            reverse("support:feed", args=[token]))
+        messages.success(request, "Here is your new calendar link; the old one stopped working.")
+    return redirect("support:workspace")
+
+
+@public
+@require_GET
+def feed(request: HttpRequest, token: str) -> HttpResponse:
+    user = feed_token_user(token, purpose=FEED_PURPOSE)
+    profile = SupporterProfile.objects.filter(user=user).first() if user else None
+    if profile is None:
+        raise Http404
+    schedule = Schedule(user.agency, full=True)
+    shifts = schedule.shifts_of(profile, timezone.now() - timedelta(days=7))
+    events = [FeedEvent(uid=f"psp-{s.layer}-{int(s.start.timestamp())}-{profile.pk}@tandem",
+                        start=s.start, end=s.end,
+                        summary=f"On call — {vocab.Layer(s.layer).label.lower()}")
+              for s in shifts]
+    return calendar_response("On-call shifts", events)
+
+
+# --- On call ----------------------------------------------------------------------------
+
+
+@require_GET
+def on_call_now(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.ON_CALL_READERS)
+    lines = selectors.on_call_now(agency)
+    return render(request, "support/on_call_now.html",
+                  {"lines": lines, "now": timezone.now(),
+                   "can_request": _me(request).has_role(*access.REQUEST_ON_BEHALF)})
+
+
+@require_GET
+def schedule(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    context = {
+        "rotations": Rotation.objects.filter(agency=agency).prefetch_related(
+            "members__supporter__user"),
+        "overrides": Override.objects.filter(agency=agency, ends_at__gt=timezone.now())
+        .select_related("supporter__user"),
+        "override_form": forms.OverrideForm(supporters=_ready_choices(agency)),
+    }
+    return render(request, "support/schedule.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def rotation_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    rotation = access.get_rotation_for_user(request.user, pk, write=True) if pk else None
+    initial: dict[str, Any] = {"shift_hours": 168, "handoff_time": "07:00"}
+    if rotation is not None:
+        initial = {"name": rotation.name, "layer": rotation.layer,
+                   "starts_on": rotation.starts_on, "handoff_time": rotation.handoff_time,
+                   "shift_hours": rotation.shift_hours, "version": rotation.version}
+        for m in rotation.members.all():
+            initial[f"participant_{m.position + 1}"] = m.supporter_id
+    supporters = _all_profiles(agency)
+    form = forms.RotationForm(_posted(request), supporters=supporters, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        values = {k: data[k] for k in ("name", "layer", "starts_on", "handoff_time",
+                                       "shift_hours")}
+        try:
+            services.rotation_save(acting_user=request.user, agency=agency, rotation=rotation,
+                                   participants=form.participants(),
+                                   version=data.get("version"), **values)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Rotation saved.")
+            return redirect("support:schedule")
+    return _form_page(request, title="Rotation" if rotation else "New rotation", form=form,
+                      submit="Save rotation", cancel=reverse("support:schedule"),
+                      lede="Participants take turns in this order, one shift each.",
+                      status=_status(form))
+
+
+def _all_profiles(agency: Agency) -> Any:
+    return SupporterProfile.objects.filter(agency=agency).select_related("user")
+
+
+@require_POST
+def override_new(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    form = forms.OverrideForm(request.POST, supporters=_ready_choices(agency))
+    if form.is_valid():
+        try:
+            services.override_create(acting_user=request.user, agency=agency,
+                                     **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Cover saved.")
+            return redirect("support:schedule")
+    return _form_page(request, title="Cover or swap", form=form, submit="Save cover",
+                      cancel=reverse("support:schedule"), status=400)
+
+
+@require_POST
+def override_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    item = access.get_override_for_user(request.user, pk, write=True)
+    services.override_delete(acting_user=request.user, override=item)
+    messages.success(request, "Cover removed.")
+    return redirect("support:schedule")
+
+
+@require_GET
+def coverage(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    gaps = Schedule(agency, until=timezone.now() + timedelta(days=15), full=True).gaps()
+    return render(request, "support/coverage.html", {"gaps": gaps})
+
+
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    steps = agency.policy_model().escalation.steps
+    return render(request, "support/queue.html",
+                  {"items": selectors.queue(agency), "steps": steps})
+
+
+# --- Intake page ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def intake_admin(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    link_url = ""
+    if request.method == "POST":
+        token = services.intake_link_rotate(acting_user=request.user, agency=agency)
+        link_url = request.build_absolute_uri(reverse("support:intake", args=[token]))
+        messages.success(request, "A new intake link was made; the old one stopped working.")
+    current = IntakeLink.objects.filter(agency=agency, revoked_at__isnull=True).first()
+    return render(request, "support/intake_admin.html",
+                  {"current": current, "link_url": link_url, "now": timezone.now(),
+                   "eligibility": agency.policy_model().eligibility})
+
+
+def _intake_kinds(agency: Agency) -> list[tuple[str, str]]:
+    eligibility = agency.policy_model().eligibility
+    wanted = {vocab.RequesterKind.FAMILY: eligibility.families
+              and vocab.Channel.SELF_REQUEST in eligibility.channels,
+              vocab.RequesterKind.RETIREE: eligibility.retirees
+              and vocab.Channel.SELF_REQUEST in eligibility.channels,
+              vocab.RequesterKind.OTHER_AGENCY: eligibility.other_agencies
+              and vocab.Channel.OTHER_AGENCY in eligibility.channels}
+    return [(k.value, k.label) for k in vocab.RequesterKind if wanted[k]]
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def intake(request: HttpRequest, token: str) -> HttpResponse:
+    link = services.intake_link_for(token)
+    if link is None:
+        raise Http404
+    if not link.is_valid_at(timezone.now()):
+        return render(request, "support/intake_closed.html", {"intake_agency": link.agency},
+                      status=410)
+    agency = link.agency
+    kinds = _intake_kinds(agency)
+    form = forms.IntakeForm(_posted(request), kinds=kinds,
+                            initial={"idempotency_key": forms.new_idempotency_key()})
+    if request.method == "POST":
+        ip = str(request.META.get("REMOTE_ADDR", ""))
+        if not (services.intake_throttle_allows(f"ip:{services.client_digest(ip)}",
+                                                services.INTAKE_PER_CLIENT_PER_HOUR)
+                and services.intake_throttle_allows(f"link:{link.pk}",
+                                                    services.INTAKE_PER_LINK_PER_HOUR)):
+            return render(request, "support/intake_busy.html", {"intake_agency": agency},
+                          status=429)
+        if form.is_valid():
+            done = _intake_submit(agency, form)
+            if done:
+                return render(request, "support/intake_done.html", {"intake_agency": agency})
+    return render(request, "support/intake.html",
+                  {"form": form, "intake_agency": agency, "kinds": kinds},
+                  status=_status(form))
+
+
+def _intake_submit(agency: Agency, form: Any) -> bool:
+    data = form.cleaned_data
+    kind = data["requester_kind"]
+    channel = (vocab.Channel.OTHER_AGENCY if kind == vocab.RequesterKind.OTHER_AGENCY
+               else vocab.Channel.SELF_REQUEST)
+    requester = {"kind": kind, "name": data["name"], "phone": data["phone"],
+                 "email": data["email"], "agency_name": data.get("agency_name", ""),
+                 "category": kind}
+    try:
+        services.request_create(
+            acting_user=None, agency=agency, idempotency_key=data["idempotency_key"],
+            channel=channel, urgency=data["urgency"], contact_method=data["contact_method"],
+            best_time=data["best_time"], topic=data["topic"], requester=requester)
+    except ValidationError as exc:
+        _errors(form, exc)
+        return False
+    return True
+
+
+# --- Limits of confidentiality ----------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def duty_new(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, Role.SUPPORTER)
+    categories = services.exception_choices(agency, request.user)
+    form = forms.DutyForm(_posted(request), categories=categories)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.duty_file(
+                acting_user=request.user, category=data["category"],
+                emergency=data["emergency"],
+                subject={"name": data["subject_name"], "phone": data["subject_phone"]},
+                self_disclosure_due=data["self_disclosure_due"])
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Notice filed. The Wellness Unit and the psychologist "
+                             "were alerted." if data["emergency"] else "Notice filed with "
+                             "the self-disclosure plan.")
+            return redirect("support:workspace")
+    return _form_page(request, title="Duty-to-report notice", form=form, submit="File notice",
+                      lede="Emergency: the coordinator and the psychologist are alerted at "
+                           "once by text and e-mail until one of them acknowledges.",
+                      cancel=reverse("support:workspace"), status=_status(form))
+
+
+@require_GET
+def duty_list(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.DUTY_READERS)
+    notices = DutyToReportNotice.objects.filter(agency=agency).select_related(
+        "filed_by__user")[:200]
+    labels = services.exception_labels(agency)
+    return render(request, "support/duty_list.html", {"notices": notices, "labels": labels})
+
+
+@require_GET
+def duty_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    notice = access.get_duty_for_user(request.user, pk)
+    labels = services.exception_labels(notice.agency)
+    return render(request, "support/duty_detail.html",
+                  {"notice": notice, "label": labels.get(notice.category, notice.category)})
+
+
+@require_POST
+def duty_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    notice = access.get_duty_for_user(request.user, pk, write=True)
+    if request.POST.get("action") == "resolve":
+        services.duty_resolve(acting_user=request.user, notice=notice)
+        messages.success(request, "Resolved; the identity on the notice was erased.")
+    else:
+        services.duty_acknowledge(acting_user=request.user, notice=notice)
+        messages.success(request, "Acknowledged; the alerts stop.")
+    return redirect("support:duty_detail", pk=notice.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def consult_new(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, Role.SUPPORTER)
+    form = forms.ConsultForm(_posted(request),
+                             categories=services.exception_choices(agency, request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consultation_ask(acting_user=request.user,
+                                      category=form.cleaned_data["category"])
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Your question was sent without anyone's identity.")
+            return redirect("support:workspace")
+    return _form_page(request, title="Is this reportable?", form=form, submit="Ask",
+                      lede="Ask the Wellness Unit without identifying the member.",
+                      cancel=reverse("support:workspace"), status=_status(form))
+
+
+@require_http_methods(["GET", "POST"])
+def consult_list(request: HttpRequest) -> HttpResponse:
+    agency = access.member_agency(request.user)
+    if not _me(request).has_role(agency.policy_model().confidentiality.consult_role):
+        raise Http404
+    if request.method == "POST":
+        item = access.get_consultation_for_user(request.user, request.POST.get("consultation"),
+                                                write=True)
+        form = forms.ConsultAnswerForm(request.POST)
+        if form.is_valid():
+            services.consultation_answer(acting_user=request.user, consultation=item,
+                                         answer=form.cleaned_data["answer"])
+            messages.success(request, "Answer recorded.")
+        else:
+            messages.error(request, "Choose an answer.")
+        return redirect("support:consult_list")
+    items = Consultation.objects.filter(agency=agency).select_related("asked_by__user")[:200]
+    labels = services.exception_labels(agency)
+    return render(request, "support/consult_list.html",
+                  {"items": items, "labels": labels, "answers": vocab.ConsultationAnswer})
+
+
+@require_http_methods(["GET", "POST"])
+def breach_new(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, *access.HELPERS)
+    form = forms.BreachForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.breach_report(acting_user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Reported to the Wellness Unit and the psychologist.")
+            return redirect("support:workspace")
+    return _form_page(request, title="Report a breach of confidentiality", form=form,
+                      submit="Report", cancel=reverse("support:workspace"),
+                      status=_status(form))
+
+
+# --- Critical incidents and mutual aid --------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def incident_list(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    form = forms.IncidentForm(_posted(request), units=Unit.objects.filter(agency=agency),
+                              supporters=_all_profiles(agency))
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.incident_create(acting_user=request.user, agency=agency,
+                                                **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Incident recorded.")
+            return redirect("support:incident_detail", pk=incident.pk)
+    incidents = CriticalIncident.objects.filter(agency=agency).prefetch_related("units")[:200]
+    return render(request, "support/incident_list.html",
+                  {"incidents": incidents, "form": form}, status=_status(form))
+
+
+@require_http_methods(["GET", "POST"])
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = access.get_incident_for_user(request.user, pk, write=request.method == "POST")
+    ready = selectors.roster(incident.agency)
+    deploy_form = forms.DeploymentForm(supporters=ready)
+    session_form = forms.GroupSessionForm()
+    if request.method == "POST":
+        if request.POST.get("action") == "deploy":
+            deploy_form = forms.DeploymentForm(request.POST, supporters=ready)
+            _deploy(request, incident, deploy_form)
+        else:
+            session_form = forms.GroupSessionForm(request.POST)
+            _session(request, incident, session_form)
+        if not (deploy_form.errors or session_form.errors):
+            return redirect("support:incident_detail", pk=incident.pk)
+    context = {"incident": incident, "deploy_form": deploy_form, "session_form": session_form,
+               "deployments": incident.deployments.select_related("supporter__user"),
+               "sessions": incident.group_sessions.all()}
+    status = 400 if deploy_form.errors or session_form.errors else 200
+    return render(request, "support/incident_detail.html", context, status=status)
+
+
+def _deploy(request: HttpRequest, incident: CriticalIncident, form: Any) -> None:
+    if form.is_valid():
+        try:
+            services.deployment_create(acting_user=request.user, incident=incident,
+                                       supporter=form.cleaned_data["supporter"])
+            messages.success(request, "Supporter deployed and notified.")
+        except ValidationError as exc:
+            _errors(form, exc)
+
+
+def _session(request: HttpRequest, incident: CriticalIncident, form: Any) -> None:
+    if form.is_valid():
+        try:
+            services.group_session_create(acting_user=request.user, incident=incident,
+                                          **form.cleaned_data)
+            messages.success(request, "Group session recorded.")
+        except ValidationError as exc:
+            _errors(form, exc)
+
+
+@require_http_methods(["GET", "POST"])
+def mutual_aid(request: HttpRequest) -> HttpResponse:
+    agency = require_role(request.user, *access.COORDINATORS)
+    item = (access.get_mutual_aid_for_user(request.user, request.GET["edit"], write=True)
+            if request.GET.get("edit") else None)
+    form = forms.MutualAidForm(_posted(request), instance=item,
+                               initial={"requested_on": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        services.mutual_aid_save(acting_user=request.user, agency=agency, item=item,
+                                 **form.cleaned_data)
+        messages.success(request, "Mutual-aid request saved.")
+        return redirect("support:mutual_aid")
+    items = MutualAidRequest.objects.filter(agency=agency)[:200]
+    return render(request, "support/mutual_aid.html",
+                  {"items": items, "form": form, "editing": item}, status=_status(form))
