@@ -61,6 +61,7 @@ ROWS: list[Row] = [
     _get("consent_create", PROGRAM, "client"),
     _get("consent_detail", PROGRAM, "consent"),
     _post("consent_revoke", PROGRAM, "consent_other"),
+    _post("consent_event", PROGRAM, "consent_event"),
     _get("disclosure_create", PROGRAM, "client"),
     _get("disclosure_detail", PROGRAM, "disclosure"),
     _get("accounting", PROGRAM, "client"),
@@ -158,6 +159,11 @@ def build_world(w: World) -> None:
     }
     consent = services.consent_create(acting_user=prs, client=client, data=consent_data)
     consent_other = services.consent_create(acting_user=prs, client=client, data=consent_data)
+    consent_event = services.consent_create(
+        acting_user=prs,
+        client=client,
+        data={**consent_data, "expires_on": None, "expiry_event": "Completion of Drug Court"},
+    )
     disclosure = services.disclosure_create(
         acting_user=prs,
         client=client,
@@ -182,6 +188,7 @@ def build_world(w: World) -> None:
         referral=referral,
         consent=consent,
         consent_other=consent_other,
+        consent_event=consent_event,
         disclosure=disclosure,
         statement=statement,
     )

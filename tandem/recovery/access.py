@@ -45,6 +45,12 @@ def require_sworn_program(user: Any) -> Agency:
     return agency
 
 
+def is_sworn_program(user: Any) -> bool:
+    """A sworn officer holding a sworn program role (sets flags, records safety checks)."""
+    member = getattr(user, "member", None)
+    return bool(user.has_role(*SWORN_PROGRAM) and member is not None and member.is_sworn)
+
+
 def can_read_cji(user: Any) -> bool:
     """Sworn program staff whose CJI gate is open (P2, PR-7)."""
     return bool(user.has_role(*SWORN_PROGRAM) and has_cji_access(user))

@@ -134,8 +134,11 @@ def _history(
                 ][k],
                 "occurred_at": now - timedelta(days=60 - 12 * k, hours=n),
                 "duration_minutes": 15 + 10 * k,
+                # Street contacts are the officer's; the PRS takes the calls and office
+                # visits (a PRS in the field needs a planned visit and the ARO's safety
+                # assessment, which back-dated history cannot have).
                 "aro_present": k % 2 == 0,
-                "prs_present": True,
+                "prs_present": k % 2 == 1,
                 "location_type": vocab.LocationType.STREET
                 if k % 2 == 0
                 else vocab.LocationType.PHONE,

@@ -159,12 +159,37 @@ class PlannedContact(models.Model):
 
     @property
     def needs_safety_assessment(self) -> bool:
-        return self.kind == vocab.ContactKind.FIELD and self.with_prs
+        """Planned as field work with the PRS (anything but a phone call or an office visit)."""
+        return self.with_prs and self.kind not in (
+            vocab.ContactKind.PHONE,
+            vocab.ContactKind.OFFICE,
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self.status in (vocab.PlanStatus.DONE, vocab.PlanStatus.CANCELLED)
+
+    def latest_assessment(self, at: datetime | None = None) -> SafetyAssessment | None:
+        """The ARO's most recent assessment (up to ``at``): a reassessment replaces the
+        earlier ones, so a danger found during the contact closes the gate again."""
+        assessments = self.assessments.all()
+        if at is not None:
+            assessments = assessments.filter(assessed_at__lte=at)
+        return assessments.order_by("-assessed_at", "-pk").first()
+
+    def gate_open(self, at: datetime | None = None) -> bool:
+        """The PRS may take part: the latest assessment (up to ``at``) is all clear."""
+        latest = self.latest_assessment(at)
+        return latest is not None and latest.all_clear
+
+    def first_all_clear_at(self) -> datetime | None:
+        first = self.assessments.filter(all_clear=True).order_by("assessed_at", "pk").first()
+        return first.assessed_at if first is not None else None
 
     def safe_to_start(self) -> bool:
         if not self.needs_safety_assessment:
             return True
-        return self.assessments.filter(all_clear=True).exists()
+        return self.gate_open()
 
     def overlaps(self) -> models.QuerySet[PlannedContact]:
         return (
@@ -351,6 +376,10 @@ class Consent(EnvelopeEncrypted):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
     discloser = models.CharField(max_length=200)  # who may disclose (the program)
     recipient = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="consents")
+    # "To whom" as signed: copied from the directory when the consent is recorded, so that
+    # later directory edits never change what the client agreed to.
+    recipient_name = models.CharField(max_length=200)
+    recipient_category = models.CharField(max_length=32, choices=vocab.ResourceCategory.choices)
     purpose = models.CharField(max_length=16, choices=vocab.ConsentPurpose.choices)
     information = models.JSONField(default=list)  # ConsentInformation codes
     starts_on = models.DateField()
@@ -362,6 +391,11 @@ class Consent(EnvelopeEncrypted):
     signed_on = models.DateField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When program staff recorded that the expiry event happened (the consent ends then).
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -382,6 +416,8 @@ class Consent(EnvelopeEncrypted):
         today = timezone.localdate(moment)
         if self.revoked_at is not None and self.revoked_at <= moment:
             return False
+        if self.ended_at is not None and self.ended_at <= moment:
+            return False
         if today < self.starts_on:
             return False
         return self.expires_on is None or today <= self.expires_on
@@ -390,6 +426,8 @@ class Consent(EnvelopeEncrypted):
     def state(self) -> str:
         if self.revoked_at is not None:
             return "Revoked"
+        if self.ended_at is not None:
+            return "Ended"
         if self.expires_on is not None and timezone.localdate() > self.expires_on:
             return "Expired"
         if timezone.localdate() < self.starts_on:
@@ -408,6 +446,9 @@ class Disclosure(EnvelopeEncrypted):
     # its client (the retention purge).
     consent = models.ForeignKey(Consent, on_delete=models.RESTRICT, related_name="disclosures")
     recipient = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="+")
+    # The recipient as it was when the disclosure was made: the ledger never changes.
+    recipient_name = models.CharField(max_length=200)
+    recipient_category = models.CharField(max_length=32, choices=vocab.ResourceCategory.choices)
     purpose = models.CharField(max_length=16, choices=vocab.ConsentPurpose.choices)
     information = models.JSONField(default=list)
     description = EncryptedTextField()

@@ -229,12 +229,12 @@ def client_timeline(client: Client) -> list[TimelineItem]:
                 reverse("recovery:planned_detail", args=[p.pk]),
             )
         )
-    for d in client.disclosures.select_related("recipient"):
+    for d in client.disclosures.all():
         items.append(
             TimelineItem(
                 d.disclosed_at,
                 "Disclosure",
-                d.recipient.name,
+                d.recipient_name,
                 d.get_purpose_display(),
                 reverse("recovery:disclosure_detail", args=[d.pk]),
             )

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from tandem.audit.services import audit_record
 from tandem.recovery import vocab
-from tandem.recovery.access import can_read_cji
+from tandem.recovery.access import PROGRAM, can_read_cji, is_sworn_program
 from tandem.recovery.models import (
     CJIEntry,
     Client,
@@ -41,7 +41,8 @@ from tandem.recovery.models import (
 
 STALE_MESSAGE = (
     "Someone else saved this record after you opened the form. Your changes were not saved; "
-    "they are still in the form below. Compare with the current record, then save again."
+    "they are still in the form below. Review the newer values saved in the meantime, "
+    "shown under the form, then save again."
 )
 CLIENT_FIELDS = (
     "first_name",
@@ -220,8 +221,8 @@ def client_flags_set(*, acting_user: Any, client: Client, flags: list[str]) -> C
     allowed = set(vocab.SafetyFlag.values)
     if any(f not in allowed for f in flags):
         raise ValidationError("Choose safety flags from the list.")
-    if not acting_user.has_role("aro", "crt_supervisor"):
-        raise ValidationError("Only the officer sets safety flags.")
+    if not is_sworn_program(acting_user):
+        raise ValidationError("Only a sworn officer of the program sets safety flags.")
     client.safety_flags = [f for f in vocab.SafetyFlag.values if f in flags]
     client.save(update_fields=["safety_flags"])
     _audit(acting_user, "recovery.client_flags", client, flags=client.safety_flags)
@@ -238,6 +239,26 @@ def client_view_log(*, acting_user: Any, client: Client) -> None:
     """A read of a client record (P3)."""
     with transaction.atomic():
         _audit(acting_user, "recovery.client_view", client)
+
+
+def client_photo_view_log(*, acting_user: Any, client: Client) -> None:
+    with transaction.atomic():
+        _audit(acting_user, "recovery.client_photo_view", client)
+
+
+def referral_view_log(*, acting_user: Any, referral: Referral) -> None:
+    with transaction.atomic():
+        _audit(acting_user, "recovery.referral_view", referral, client=referral.client_id)
+
+
+def consent_view_log(*, acting_user: Any, consent: Consent) -> None:
+    with transaction.atomic():
+        _audit(acting_user, "recovery.consent_view", consent, client=consent.client_id)
+
+
+def disclosure_view_log(*, acting_user: Any, disclosure: Disclosure) -> None:
+    with transaction.atomic():
+        _audit(acting_user, "recovery.disclosure_view", disclosure, client=disclosure.client_id)
 
 
 # --- Planned contacts and the safety gate (PR-6) -------------------------------------------
@@ -289,8 +310,8 @@ def safety_assessment_record(
     *, acting_user: Any, planned: PlannedContact, confirmed: list[str], reassessment: bool = False
 ) -> SafetyAssessment:
     """The ARO's checklist (000 C.1–C.2). A complete first assessment starts the visit."""
-    if not acting_user.has_role("aro", "crt_supervisor"):
-        raise ValidationError("Only the officer records the safety assessment.")
+    if not is_sworn_program(acting_user):
+        raise ValidationError("Only a sworn officer of the program records the safety assessment.")
     planned = PlannedContact.objects.select_for_update().get(pk=planned.pk)
     if planned.status in (vocab.PlanStatus.DONE, vocab.PlanStatus.CANCELLED):
         raise ValidationError("This visit is closed; plan a new one.")
@@ -353,16 +374,81 @@ def _check_contact(contact: Contact, client: Client) -> None:
     planned = contact.planned
     if planned is not None and planned.client_id != client.pk:
         errors["planned"] = "That planned visit is for another client."
-    needs_gate = contact.kind == vocab.ContactKind.FIELD and contact.prs_present
-    if needs_gate and (planned is None or not planned.safe_to_start()):
+    elif planned is not None and planned.closed and not _is_own_visit(contact, planned):
         errors["planned"] = (
-            "A field contact with the PRS present needs the planned visit for which the "
-            "ARO recorded a complete safety assessment."
+            "That planned visit is already closed (done or cancelled): a planned visit "
+            "covers one contact. Plan a new visit."
         )
+    elif vocab.needs_safety_gate(
+        kind=contact.kind, location_type=contact.location_type, prs_present=contact.prs_present
+    ):
+        gate_error = _safety_gate_error(contact, planned)
+        if gate_error:
+            errors["planned"] = gate_error
     if set(contact.services or []) - set(vocab.ContactService.values):
         errors["services"] = "Choose services from the list."
     if errors:
         raise ValidationError(errors)
+
+
+def _is_own_visit(contact: Contact, planned: PlannedContact) -> bool:
+    """An existing contact keeps the (now done) planned visit it was logged against."""
+    return (
+        contact.pk is not None
+        and Contact.objects.filter(pk=contact.pk, planned_id=planned.pk).exists()
+    )
+
+
+def _safety_gate_error(contact: Contact, planned: PlannedContact | None) -> str:
+    """Why the PRS may not be part of this contact, or "" when the ARO's gate is open.
+
+    The gate is read on the planned visit itself, whatever kind or company it was planned
+    with: the latest assessment (at the moment the contact was recorded) must be all clear,
+    and the contact cannot be dated before the first all-clear assessment."""
+    if planned is None:
+        return (
+            "A contact in the field with the PRS present needs the planned visit for which "
+            "the ARO recorded a complete safety assessment."
+        )
+    recorded_at = contact.created_at if contact.pk is not None else timezone.now()
+    latest = planned.latest_assessment(recorded_at)
+    if latest is None:
+        return (
+            "The PRS may not take part until the ARO records a complete safety assessment "
+            "for this planned visit."
+        )
+    if not latest.all_clear:
+        return (
+            "The latest safety assessment of this visit is not all clear: the PRS may not "
+            "take part until the ARO records a complete reassessment."
+        )
+    first = planned.first_all_clear_at()
+    # Forms give minutes; the assessment's own minute counts as after it.
+    if first is not None and contact.occurred_at < first.replace(second=0, microsecond=0):
+        return (
+            "The contact is dated before the ARO's first complete safety assessment "
+            f"({timezone.localtime(first):%Y-%m-%d %H:%M}); the PRS may not take part "
+            "before it."
+        )
+    return ""
+
+
+class KeyUsedForAnotherClient(ValidationError):
+    """A form's one-time key came back for a different client: refuse, write nothing."""
+
+
+KEY_OTHER_CLIENT = (
+    "This form was already used to record something for another client. Nothing was "
+    "saved: open the form again from this client's page."
+)
+
+
+def _existing_for_client(model: Any, client: Client, key: str) -> Any:
+    """The record written earlier with this one-time key, if it was for ``client``."""
+    existing = model.objects.filter(agency=client.agency, idempotency_key=key).first()
+    if existing is not None and existing.client_id != client.pk:
+        raise KeyUsedForAnotherClient(KEY_OTHER_CLIENT)
+    return existing
 
 
 @transaction.atomic
@@ -370,9 +456,7 @@ def contact_create(
     *, acting_user: Any, client: Client, data: dict[str, Any], idempotency_key: str = ""
 ) -> Contact:
     if idempotency_key:
-        existing = Contact.objects.filter(
-            agency=client.agency, idempotency_key=idempotency_key
-        ).first()
+        existing = _existing_for_client(Contact, client, idempotency_key)
         if existing is not None:
             return existing
     contact = Contact(
@@ -382,12 +466,18 @@ def contact_create(
         idempotency_key=idempotency_key,
     )
     _apply(contact, data, CONTACT_FIELDS)
+    if contact.planned is not None:
+        # Lock the visit: two contacts logged at once cannot both use it.
+        contact.planned = PlannedContact.objects.select_for_update().get(pk=contact.planned.pk)
     _check_contact(contact, client)
     try:
         with transaction.atomic():
             contact.save()
     except IntegrityError:
-        return Contact.objects.get(agency=client.agency, idempotency_key=idempotency_key)
+        existing = _existing_for_client(Contact, client, idempotency_key)
+        if existing is None:
+            raise
+        return existing
     planned = contact.planned
     if planned is not None and planned.status != vocab.PlanStatus.DONE:
         planned.status = vocab.PlanStatus.DONE
@@ -415,9 +505,15 @@ def contact_update(
     if current.version != version:
         raise StaleEdit(STALE_MESSAGE)
     changed = _apply(current, data, CONTACT_FIELDS)
+    if "planned" in changed and current.planned is not None:
+        current.planned = PlannedContact.objects.select_for_update().get(pk=current.planned.pk)
     _check_contact(current, current.client)
     current.version += 1
     current.save()
+    if "planned" in changed and current.planned is not None:
+        # The newly linked visit is used up, like one logged against at creation.
+        current.planned.status = vocab.PlanStatus.DONE
+        current.planned.save(update_fields=["status"])
     _audit(acting_user, "recovery.contact_update", current, fields=sorted(changed))
     return current
 
@@ -492,6 +588,18 @@ def resource_save(
         clash = clash.exclude(pk=resource.pk)
     if clash.exists():
         raise ValidationError({"name": "An organisation with this name is already listed."})
+    if resource is not None and resource.consents.exists():
+        category = data.get("category", resource.category)
+        if name != resource.name or category != resource.category:
+            raise ValidationError(
+                {
+                    "name" if name != resource.name else "category": (
+                        "This organisation is named in a signed consent, so its name and "
+                        "category cannot change. If it became another organisation, add it "
+                        "to the directory as a new entry."
+                    )
+                }
+            )
     target = resource or Resource(agency=agency)
     for key in (
         "name",
@@ -636,6 +744,8 @@ def consent_create(
     ):
         setattr(consent, key, data.get(key))
     consent.expiry_event = consent.expiry_event or ""
+    consent.recipient_name = recipient.name
+    consent.recipient_category = recipient.category
     consent.save()
     _audit(
         acting_user, "recovery.consent_create", consent, client=client.pk, purpose=consent.purpose
@@ -660,13 +770,42 @@ def consent_revoke(*, acting_user: Any, consent: Consent) -> Consent:
     return current
 
 
+@transaction.atomic
+def consent_event_occurred(*, acting_user: Any, consent: Consent) -> Consent:
+    """Record that the event on which the consent ends has happened: it ends at once."""
+    if not acting_user.has_role(*PROGRAM):
+        raise ValidationError("Only program staff record that a consent has ended.")
+    _lock_client(consent.client_id)
+    current = (
+        Consent.objects.select_for_update(of=("self",))
+        .select_related("data_key")
+        .get(pk=consent.pk)
+    )
+    if not current.expiry_event:
+        raise ValidationError("This consent ends on a date, not on an event.")
+    if current.revoked_at is not None or current.ended_at is not None:
+        raise ValidationError("This consent is no longer in force.")
+    current.ended_at = timezone.now()
+    current.ended_by = acting_user
+    current.save(update_fields=["ended_at", "ended_by"])
+    _audit(acting_user, "recovery.consent_event_ended", current, client=current.client_id)
+    return current
+
+
 def matching_consent(
     *, client: Client, recipient: Resource, purpose: str, information: list[str]
 ) -> Consent:
     """The consent in force that covers this disclosure, or ``ValidationError`` saying why
     none does (missing, revoked, expired, other recipient, other purpose, other information)."""
     consents = list(Consent.objects.filter(client=client).select_related("data_key"))
-    to_recipient = [c for c in consents if c.recipient_id == recipient.pk]
+    # The organisation must still be the one named when the consent was signed.
+    to_recipient = [
+        c
+        for c in consents
+        if c.recipient_id == recipient.pk
+        and c.recipient_name == recipient.name
+        and c.recipient_category == recipient.category
+    ]
     if not to_recipient:
         raise ValidationError("There is no consent to disclose to this recipient.")
     for_purpose = [c for c in to_recipient if c.purpose == purpose]
@@ -680,6 +819,11 @@ def matching_consent(
             return consent
     if all(c.revoked_at is not None for c in covering):
         raise ValidationError("The client revoked this consent; nothing may be disclosed.")
+    if all(c.revoked_at is not None or c.ended_at is not None for c in covering):
+        raise ValidationError(
+            "The event on which this consent ends has occurred; nothing more may be "
+            "disclosed under it."
+        )
     raise ValidationError("The consent has expired or is not yet in force.")
 
 
@@ -735,9 +879,7 @@ def _disclosure_write(
     idempotency_key: str,
 ) -> Disclosure:
     if idempotency_key:
-        existing = Disclosure.objects.filter(
-            agency=client.agency, idempotency_key=idempotency_key
-        ).first()
+        existing = _existing_for_client(Disclosure, client, idempotency_key)
         if existing is not None:
             return existing
     _same_agency_resource(client, recipient)
@@ -757,6 +899,8 @@ def _disclosure_write(
         client=client,
         consent=consent,
         recipient=recipient,
+        recipient_name=recipient.name,
+        recipient_category=recipient.category,
         purpose=purpose,
         information=information,
         description=description.strip(),

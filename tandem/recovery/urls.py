@@ -35,6 +35,7 @@ urlpatterns = [
     path("clients/<int:pk>/consents/new/", views.consent_create, name="consent_create"),
     path("consents/<int:pk>/", views.consent_detail, name="consent_detail"),
     path("consents/<int:pk>/revoke/", views.consent_revoke, name="consent_revoke"),
+    path("consents/<int:pk>/event/", views.consent_event, name="consent_event"),
     path("clients/<int:pk>/disclosures/new/", views.disclosure_create, name="disclosure_create"),
     path("disclosures/<int:pk>/", views.disclosure_detail, name="disclosure_detail"),
     path("clients/<int:pk>/disclosures/", views.accounting, name="accounting"),

@@ -38,7 +38,9 @@ from tandem.recovery.access import (
     get_referral_for_user,
     get_resource_for_user,
     get_statement_for_user,
+    is_sworn_program,
     require_program,
+    require_sworn_program,
 )
 from tandem.recovery.forms import (
     CJIEntryForm,
@@ -77,6 +79,58 @@ from tandem.recovery.models import (
 
 PER_PAGE = 50
 Request = Any  # an HttpRequest whose ``user`` is a signed-in ``accounts.User``
+
+
+def _stale_form(form_class: type, request: Request, version: int, **kwargs: Any) -> Any:
+    """The user's submitted form again, now based on the newer record's ``version``: saving
+    it once more (after reviewing the newer values) is an ordinary edit, not a stale one."""
+    data = request.POST.copy()
+    data["version"] = str(version)
+    form = form_class(data, request.FILES or None, **kwargs)
+    form.is_valid()
+    return form
+
+
+def _display(field: Any, value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    choices = dict(getattr(field, "choices", None) or [])
+    if isinstance(value, list | tuple):
+        return ", ".join(str(choices.get(v, v)) for v in value)
+    if hasattr(value, "get_full_name"):
+        return str(value.get_full_name() or value.username)
+    if hasattr(value, "pk"):
+        return str(value)
+    if hasattr(value, "strftime"):
+        moment = timezone.localtime(value) if hasattr(value, "tzinfo") and value.tzinfo else value
+        return moment.strftime("%Y-%m-%d %H:%M" if hasattr(moment, "hour") else "%Y-%m-%d")
+    return str(choices.get(value, value))
+
+
+def _comparable(value: Any) -> Any:
+    if hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, list | tuple):
+        return sorted(str(v) for v in value)
+    if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None):
+        return timezone.localtime(value).replace(second=0, microsecond=0)
+    return value if value not in ("", None, []) else None
+
+
+def _newer_values(form: Any, current: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, saved value) of every field where the newer record differs from the input."""
+    rows = []
+    for name, field in form.fields.items():
+        if field.widget.is_hidden or name not in current or name == "photo":
+            continue
+        theirs = current[name]
+        if _comparable(theirs) != _comparable(form.cleaned_data.get(name)):
+            rows.append(
+                (str(field.label or name.replace("_", " ").capitalize()), _display(field, theirs))
+            )
+    return rows
 
 
 def _errors(form: Any, exc: ValidationError) -> None:
@@ -202,7 +256,7 @@ def client_detail(request: Request, pk: int) -> HttpResponse:
         "goal_form": GoalForm(),
         "goal_status_form": GoalStatusForm(),
         "flags_form": SafetyFlagsForm(initial={"flags": client.safety_flags}),
-        "sworn": request.user.has_role("aro", "crt_supervisor"),
+        "sworn": is_sworn_program(request.user),
         "cji": can_read_cji(request.user),
     }
     return render(request, "recovery/client_detail.html", context)
@@ -218,6 +272,7 @@ def client_edit(request: Request, pk: int) -> HttpResponse:
         initial=ClientForm.initial_for(client),
     )
     status = 200
+    newer: list[tuple[str, str]] = []
     if request.method == "POST" and form.is_valid():
         try:
             services.client_update(
@@ -229,6 +284,9 @@ def client_edit(request: Request, pk: int) -> HttpResponse:
                 photo_type=form.photo_type,
             )
         except services.StaleEdit as exc:
+            client = get_client_for_user(request.user, pk)
+            form = _stale_form(ClientForm, request, client.version, agency=client.agency)
+            newer = _newer_values(form, ClientForm.initial_for(client))
             _errors(form, exc)
             status = 409
         except ValidationError as exc:
@@ -239,7 +297,10 @@ def client_edit(request: Request, pk: int) -> HttpResponse:
     if form.errors and status == 200:
         status = 400
     return render(
-        request, "recovery/client_form.html", {"form": form, "client": client}, status=status
+        request,
+        "recovery/client_form.html",
+        {"form": form, "client": client, "newer": newer},
+        status=status,
     )
 
 
@@ -248,6 +309,7 @@ def client_photo(request: Request, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     if not client.photo:
         raise Http404
+    services.client_photo_view_log(acting_user=request.user, client=client)
     response = HttpResponse(base64.b64decode(client.photo), content_type=client.photo_type)
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -325,6 +387,7 @@ def contact_edit(request: Request, pk: int) -> HttpResponse:
     )
     form = ContactForm(request.POST or None, client=contact.client, initial=initial)
     status = 200
+    newer: list[tuple[str, str]] = []
     if request.method == "POST" and form.is_valid():
         try:
             services.contact_update(
@@ -334,6 +397,10 @@ def contact_edit(request: Request, pk: int) -> HttpResponse:
                 version=form.cleaned_data["version"] or 0,
             )
         except services.StaleEdit as exc:
+            contact = get_contact_for_user(request.user, pk)
+            form = _stale_form(ContactForm, request, contact.version, client=contact.client)
+            current = {name: getattr(contact, name) for name in services.CONTACT_FIELDS}
+            newer = _newer_values(form, current)
             _errors(form, exc)
             status = 409
         except ValidationError as exc:
@@ -346,7 +413,7 @@ def contact_edit(request: Request, pk: int) -> HttpResponse:
     return render(
         request,
         "recovery/contact_form.html",
-        {"form": form, "client": contact.client, "contact": contact},
+        {"form": form, "client": contact.client, "contact": contact, "newer": newer},
         status=status,
     )
 
@@ -467,7 +534,7 @@ def _planned_page(
         "assessments": planned.assessments.select_related("assessed_by"),
         "overlapping": planned.overlaps().select_related("aro", "prs"),
         "form": form or SafetyAssessmentForm(checklist=checklist),
-        "can_assess": request.user.has_role("aro", "crt_supervisor"),
+        "can_assess": is_sworn_program(request.user),
     }
     return render(request, "recovery/planned_detail.html", context, status=status)
 
@@ -479,9 +546,8 @@ def planned_detail(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def planned_assess(request: Request, pk: int) -> HttpResponse:
+    require_sworn_program(request.user)
     planned = get_planned_for_user(request.user, pk, write=True)
-    if not request.user.has_role("aro", "crt_supervisor"):
-        raise Http404
     checklist = list(planned.agency.policy_model().recovery.safety_checklist)
     form = SafetyAssessmentForm(request.POST, checklist=checklist)
     if form.is_valid():
@@ -669,7 +735,9 @@ def _referral_page(
 
 @require_GET
 def referral_detail(request: Request, pk: int) -> HttpResponse:
-    return _referral_page(request, get_referral_for_user(request.user, pk))
+    referral = get_referral_for_user(request.user, pk)
+    services.referral_view_log(acting_user=request.user, referral=referral)
+    return _referral_page(request, referral)
 
 
 @require_POST
@@ -735,10 +803,11 @@ def consent_create(request: Request, pk: int) -> HttpResponse:
 @require_GET
 def consent_detail(request: Request, pk: int) -> HttpResponse:
     consent = get_consent_for_user(request.user, pk)
+    services.consent_view_log(acting_user=request.user, consent=consent)
     return render(
         request,
         "recovery/consent_detail.html",
-        {"consent": consent, "disclosures": consent.disclosures.select_related("recipient")},
+        {"consent": consent, "disclosures": consent.disclosures.all()},
     )
 
 
@@ -751,6 +820,19 @@ def consent_revoke(request: Request, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "The consent is revoked; nothing more may be disclosed under it.")
+    return redirect("recovery:consent_detail", consent.pk)
+
+
+@require_POST
+def consent_event(request: Request, pk: int) -> HttpResponse:
+    """The event on which the consent ends has happened: it ends at once."""
+    consent = get_consent_for_user(request.user, pk, write=True)
+    try:
+        services.consent_event_occurred(acting_user=request.user, consent=consent)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The consent has ended; nothing more may be disclosed under it.")
     return redirect("recovery:consent_detail", consent.pk)
 
 
@@ -786,13 +868,14 @@ def disclosure_create(request: Request, pk: int) -> HttpResponse:
 @require_GET
 def disclosure_detail(request: Request, pk: int) -> HttpResponse:
     disclosure = get_disclosure_for_user(request.user, pk)
+    services.disclosure_view_log(acting_user=request.user, disclosure=disclosure)
     return render(request, "recovery/disclosure_detail.html", {"disclosure": disclosure})
 
 
 def _ledger(client: Client) -> list[Disclosure]:
     return list(
         Disclosure.objects.filter(client=client)
-        .select_related("data_key", "recipient", "disclosed_by")
+        .select_related("data_key", "disclosed_by")
         .order_by("disclosed_at", "pk")
     )
 
@@ -820,7 +903,7 @@ def accounting_pdf(request: Request, pk: int) -> HttpResponse:
     rows = [
         (
             timezone.localtime(d.disclosed_at).strftime("%Y-%m-%d"),
-            d.recipient.name,
+            d.recipient_name,
             d.description,
             d.get_purpose_display(),
         )

@@ -176,6 +176,20 @@ class CJISource(models.TextChoices):
     OTHER = "other", "Other criminal justice source"
 
 
+#: Contacts that never take the PRS into the field: by phone or at the program office. Every
+#: other kind, and any contact at a location other than these, is field work (PR-6, 000 C).
+DESK_KINDS = frozenset({ContactKind.PHONE, ContactKind.OFFICE, ContactKind.FOLLOW_UP})
+DESK_LOCATIONS = frozenset({LocationType.PHONE, LocationType.OFFICE})
+
+
+def needs_safety_gate(*, kind: str, location_type: str, prs_present: bool) -> bool:
+    """Whether a contact needs the ARO's safety assessment: the PRS is present and the
+    contact happens in the field (a field kind, or any location but phone or office)."""
+    if not prs_present:
+        return False
+    return kind not in DESK_KINDS or location_type not in DESK_LOCATIONS
+
+
 class PlanStatus(models.TextChoices):
     PLANNED = "planned", "Planned"
     STARTED = "started", "Under way"
