@@ -3,5 +3,13 @@
 from __future__ import annotations
 
 from tandem.core.navigation import NavEntry
+from tandem.reports.access import READERS
 
-ENTRIES: list[NavEntry] = []
+ENTRIES: list[NavEntry] = [
+    NavEntry(
+        "Reports",
+        "reports:index",
+        frozenset(READERS),
+        "Program statistics that cannot identify anyone: charts, tables and exports.",
+    ),
+]

@@ -1,0 +1,37 @@
+"""Who may see which report. Every helper answers ``Http404`` both for "missing" and for
+"not allowed", and scopes every query to the signed-in user's agency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+
+from tandem.agencies.access import require_role
+from tandem.reports.models import ReportRun
+from tandem.reports.services import PUBLISHERS, REPORTS, ReportDef
+
+#: Everyone who may see at least one report.
+READERS = tuple(sorted({role for r in REPORTS.values() for role in r.roles}))
+
+
+def get_report_for_user(user: Any, slug: str, *, write: bool = False) -> ReportDef:
+    definition = REPORTS.get(str(slug))
+    if definition is None:
+        raise Http404
+    require_role(user, *definition.roles)
+    return definition
+
+
+def may_publish(user: Any) -> bool:
+    return bool(user.has_role(*PUBLISHERS))
+
+
+def get_run_for_user(user: Any, pk: Any, *, write: bool = False) -> ReportRun:
+    agency = require_role(user, *READERS)
+    try:
+        run = ReportRun.objects.get(agency=agency, pk=int(pk))
+    except (ReportRun.DoesNotExist, TypeError, ValueError):
+        raise Http404 from None
+    get_report_for_user(user, run.report)
+    return run

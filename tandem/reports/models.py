@@ -1,0 +1,94 @@
+"""The release log and stored report runs (X-7, X-9, P4).
+
+Neither model holds a row-level record or an identity: a ``Release`` keeps the figures that
+were shown (population key → count, withheld figures left out) so that later releases can
+be checked against them for differencing; a ``ReportRun`` keeps a produced report exactly as
+it was shown (already through disclosure control), so a stored report can be read again
+without recomputing it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Audience(models.TextChoices):
+    DEPARTMENT = "department", "Inside the department"
+    PUBLIC = "public", "Outside the department (with noise)"
+
+
+class Release(models.Model):
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    report = models.CharField(max_length=40)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    threshold = models.PositiveSmallIntegerField()
+    audience = models.CharField(
+        max_length=16, choices=Audience.choices, default=Audience.DEPARTMENT
+    )
+    epsilon = models.FloatField(null=True, blank=True)
+    cells = models.JSONField(default=dict)  # population key -> published count
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "report", "period_start", "period_end", "digest"],
+                name="reports_release_once",
+            )
+        ]
+        indexes = [models.Index(fields=["agency", "period_start", "period_end"])]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.period_start}–{self.period_end}"
+
+
+class RunKind(models.TextChoices):
+    SCHEDULED = "scheduled", "Monthly delivery"
+    ON_REQUEST = "on_request", "Saved on request"
+    PUBLIC = "public", "Published outside the department"
+
+
+class ReportRun(models.Model):
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    report = models.CharField(max_length=40)
+    kind = models.CharField(max_length=16, choices=RunKind.choices)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    release = models.ForeignKey(
+        Release, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )  # none when nothing was recorded in the period
+    content = models.JSONField(default=list)  # published tables: title, header, rows, notes
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-period_start", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "report", "period_start", "period_end"],
+                condition=models.Q(kind="scheduled"),
+                name="reports_scheduled_run_once",
+            ),
+            # Noisy figures are made once per report and period: asking again returns the
+            # same figures, so repeating the request cannot average the noise away.
+            models.UniqueConstraint(
+                fields=["agency", "report", "period_start", "period_end"],
+                condition=models.Q(kind="public"),
+                name="reports_public_run_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.period_start}–{self.period_end}"

@@ -1,0 +1,581 @@
+"""What each report counts: aggregation in the database (GROUP BY through the ORM), turned
+into ``disclosure.Table`` objects. Nothing here is shown to anyone before it has gone
+through ``disclosure.protect`` (see ``services.report_build``).
+
+Every table keeps a fixed shape — each code of the closed vocabulary is a row, zeros
+included, and "Not recorded" is always present — so the existence of a row never tells
+anything the count itself would not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from tandem.reports.disclosure import Table
+
+NOT_RECORDED = ("", "Not recorded")
+
+
+@dataclass
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def label(self) -> str:
+        if self.start.month == 1 and self.end.month == 12 and self.start.year == self.end.year:
+            return str(self.start.year)
+        if (self.start.year, self.start.month) == (self.end.year, self.end.month):
+            return self.start.strftime("%B %Y")
+        return f"{self.start:%B %Y} – {self.end:%B %Y}"
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        tz = timezone.get_current_timezone()
+        first = datetime.combine(self.start, time.min, tzinfo=tz)
+        after = datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz)
+        return first, after
+
+
+@dataclass
+class Figure:
+    """A derived figure (a rate, an average, hours) shown only when the counts it rests on
+    are published and at least the threshold."""
+
+    label: str
+    value: str
+    basis: list[str] = field(default_factory=list)  # keys of the counts it rests on
+    minimum: int = 0  # the smallest basis count the figure needs, besides being published
+
+
+@dataclass
+class Section:
+    title: str
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def model(label: str) -> Any:
+    """A model of another program, or None while that program does not provide it."""
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
+def _choices(vocab_class: Any) -> list[tuple[str, str]]:
+    return [(str(code), str(label)) for code, label in vocab_class.choices]
+
+
+class Scan:
+    """Several one-way tables of one queryset counted in a single pass over its rows
+    (conditional aggregation: ``COUNT(*) FILTER (WHERE …)`` per category), so a report
+    reads its records once instead of once per table."""
+
+    def __init__(self, qs: QuerySet[Any]) -> None:
+        self.qs = qs.order_by()
+        self.aggregates: dict[str, Any] = {"total": Count("pk")}
+        self.builders: list[Callable[[dict[str, Any]], Table]] = []
+
+    def _counts(self, name: str, conditions: Sequence[Q]) -> list[str]:
+        keys = [f"{name}__{i}" for i in range(len(conditions))]
+        for key, condition in zip(keys, conditions, strict=True):
+            self.aggregates[key] = Count("pk", filter=condition)
+        return keys
+
+    def one_way(
+        self, column: str, choices: Sequence[tuple[str, str]], *, name: str, title: str,
+        measure: str, dim: str, conditions: Sequence[Q] | None = None,
+    ) -> None:
+        """Records by the code in ``column`` (or by ``conditions``, one per choice), with
+        "Not recorded" for the rest."""
+        keys = self._counts(name, conditions or [Q(**{column: code}) for code, _ in choices])
+
+        def build(found: dict[str, Any]) -> Table:
+            counts = [[int(found[k] or 0)] for k in keys]
+            missing = int(found["total"] or 0) - sum(c[0] for c in counts)
+            return Table(name=name, title=title, measure=measure, row_dim=dim,
+                         rows=[*choices, NOT_RECORDED], counts=[*counts, [missing]])
+
+        self.builders.append(build)
+
+    def multiple(
+        self, column: str, choices: Sequence[tuple[str, str]], *, name: str, title: str,
+        measure: str, dim: str,
+    ) -> None:
+        """Records holding each code of a JSON list (a record may count in several rows),
+        with the number of records as the total."""
+        keys = self._counts(name, [Q(**{f"{column}__icontains": f'"{code}"'})
+                                   for code, _ in choices])
+
+        def build(found: dict[str, Any]) -> Table:
+            return Table(name=name, title=title, measure=measure, row_dim=dim,
+                         rows=list(choices), counts=[[int(found[k] or 0)] for k in keys],
+                         additive=False, total=int(found["total"] or 0),
+                         total_label="Contacts (one may count in several rows)")
+
+        self.builders.append(build)
+
+    def bucketed(self, column: str, *, name: str, title: str, measure: str, dim: str) -> None:
+        """A number of seconds in the ``RESPONSE_BUCKETS``."""
+        conditions, lower = [], -1
+        for upper, _ in RESPONSE_BUCKETS:
+            limit = {f"{column}__lte": upper} if upper is not None else {}
+            conditions.append(Q(**{f"{column}__gt": lower}, **limit))
+            lower = upper if upper is not None else lower
+        choices = [(f"b{i}", label) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
+        self.one_way(column, choices, name=name, title=title, measure=measure, dim=dim,
+                     conditions=conditions)
+
+    def tables(self) -> list[Table]:
+        found = self.qs.aggregate(**self.aggregates)
+        return [build(found) for build in self.builders]
+
+
+def one_way(
+    qs: QuerySet[Any], column: str, choices: Sequence[tuple[str, str]], *, name: str,
+    title: str, measure: str, dim: str,
+) -> Table:
+    scan = Scan(qs)
+    scan.one_way(column, choices, name=name, title=title, measure=measure, dim=dim)
+    return scan.tables()[0]
+
+
+def two_way(
+    qs: QuerySet[Any], row: str, rows: Sequence[tuple[str, str]], col: str,
+    cols: Sequence[tuple[str, str]], *, name: str, title: str, measure: str,
+    row_dim: str, col_dim: str, count: str = "pk", distinct: bool = False,
+    always_recorded: bool = False,
+) -> Table:
+    """``always_recorded``: the column is a yes/no the record always has (no "Not
+    recorded" column)."""
+    row_list = [*rows, NOT_RECORDED]
+    col_list = list(cols) if always_recorded else [*cols, NOT_RECORDED]
+    row_index = {code: i for i, (code, _) in enumerate(rows)}
+    col_index = {code: j for j, (code, _) in enumerate(cols)}
+    counts = [[0] * len(col_list) for _ in row_list]
+    grouped = qs.order_by().values(row, col).annotate(n=Count(count, distinct=distinct))
+    for item in grouped:
+        i = row_index.get(str(item[row] or ""), len(rows))
+        j = col_index.get(str(item[col] or ""), len(cols))
+        counts[i][j] += int(item["n"])
+    return Table(name=name, title=title, measure=measure, row_dim=row_dim, rows=row_list,
+                 counts=counts, col_dim=col_dim, columns=col_list)
+
+
+RESPONSE_BUCKETS: list[tuple[int | None, str]] = [
+    (300, "Within 5 minutes"), (900, "5 to 15 minutes"), (3600, "15 to 60 minutes"),
+    (14400, "1 to 4 hours"), (86400, "4 to 24 hours"), (None, "More than 24 hours"),
+]
+
+
+# --- Peer support (PS-6) -----------------------------------------------------------------
+
+
+def peer_support_sections(agency: Any, period: Period) -> list[Section]:
+    from tandem.support import vocab
+
+    usage_model = model("support.UsageRecord")
+    first, after = period.bounds()
+    usage = usage_model.objects.filter(agency=agency, closed_at__gte=first, closed_at__lt=after)
+    collected = set(agency.policy_model().usage_form.fields)
+    usage_tables: list[Table] = []
+    # One pass over the period's records for every one-way table, response time and topic.
+    scan = Scan(usage)
+    if {"incident_type", "member_category"} <= collected:
+        usage_tables.append(two_way(
+            usage, "incident_type", _choices(vocab.IncidentType), "member_category",
+            _choices(vocab.MemberCategory), name="usage_incident_category",
+            title="Contacts by type of incident and member category", measure="usage",
+            row_dim="incident_type", col_dim="member_category"))
+    else:
+        for column, codes, title in (
+            ("incident_type", _choices(vocab.IncidentType), "Contacts by type of incident"),
+            ("member_category", _choices(vocab.MemberCategory), "Contacts by member category"),
+        ):
+            if column in collected:
+                scan.one_way(column, codes, name=f"usage_{column}", title=title,
+                             measure="usage", dim=column)
+    # The activation channel comes from the request itself, so it is always known.
+    scan.one_way("channel", _choices(vocab.Channel), name="usage_channel",
+                 title="Contacts by activation channel", measure="usage", dim="channel")
+    for column, codes, title in (
+        ("intervention_type", _choices(vocab.InterventionType), "Contacts by type of intervention"),
+        ("duration_bucket", _choices(vocab.DurationBucket), "Contacts by length"),
+        ("gender", _choices(vocab.Gender), "Contacts by gender"),
+    ):
+        if column in collected:
+            scan.one_way(column, codes, name=f"usage_{column}", title=title,
+                         measure="usage", dim=column)
+    if "follow_up" in collected:
+        scan.one_way("follow_up", [("yes", "Follow-up planned"), ("no", "No follow-up")],
+                     name="usage_follow_up", title="Follow-up", measure="usage",
+                     dim="follow_up", conditions=[Q(follow_up=True), Q(follow_up=False)])
+    answers: list[tuple[str, list[tuple[str, str]], str]] = [
+        ("services", _choices(vocab.Service), "General services provided"),
+        ("referral_types", _choices(vocab.ReferralType), "Referrals made"),
+    ]
+    for column, codes, title in answers:
+        if column in collected:
+            scan.multiple(column, codes, name=f"usage_{column}", title=title,
+                          measure=f"usage_{column}", dim=column)
+    scan.bucketed("seconds_to_ack", name="usage_ack",
+                  title="Time from request to acknowledgement", measure="usage",
+                  dim="time_to_acknowledgement")
+    scan.bucketed("seconds_to_contact", name="usage_contact",
+                  title="Time from request to first contact", measure="usage",
+                  dim="time_to_first_contact")
+    scan.one_way("topic", _choices(vocab.Topic), name="needs_topics",
+                 title="Topics members raised", measure="usage", dim="topic")
+    *scanned, topics = scan.tables()
+    times = scanned[-2:]
+    usage_tables += scanned[:-2]
+    sections = [
+        Section("Usage", usage_tables, notes=[
+            "A contact counts in the month it was closed. Services and referrals are "
+            "multiple answers: one contact may count in several rows."]),
+        Section("Response times", times, notes=[
+            "Counted from the moment a request was made to its acknowledgement by a "
+            "supporter, and to the first contact."]),
+        _critical_incidents(agency, period),
+        _supporter_hours(agency, period),
+        _training_needs(agency, period, topics),
+    ]
+    return sections
+
+
+def _critical_incidents(agency: Any, period: Period) -> Section:
+    from tandem.support import vocab
+
+    incident_model = model("support.CriticalIncident")
+    deployment_model = model("support.Deployment")
+    kinds = _choices(vocab.CriticalIncidentKind)
+    incidents = incident_model.objects.filter(
+        agency=agency, occurred_on__gte=period.start, occurred_on__lte=period.end
+    )
+    first, after = period.bounds()
+    deployments = deployment_model.objects.filter(
+        incident__agency=agency, deployed_at__gte=first, deployed_at__lt=after
+    )
+    affected = {
+        r["kind"]: int(r["n"] or 0)
+        for r in incidents.order_by().values("kind").annotate(n=Sum("members_affected"))
+    }
+    known = {code for code, _ in kinds}
+    affected_table = Table(
+        name="ci_members", title="Members affected by critical incidents",
+        measure="ci_members", row_dim="incident_kind", rows=[*kinds, NOT_RECORDED],
+        counts=[[affected.get(code, 0)] for code, _ in kinds]
+        + [[sum(n for code, n in affected.items() if code not in known)]],
+    )
+    return Section("Critical incidents", [
+        one_way(incidents, "kind", kinds, name="ci_incidents", title="Critical incidents",
+                measure="ci_incidents", dim="incident_kind"),
+        one_way(deployments, "incident__kind", kinds, name="ci_deployments",
+                title="Supporter deployments to critical incidents", measure="ci_deployments",
+                dim="incident_kind"),
+        affected_table,
+    ])
+
+
+def _supporter_hours(agency: Any, period: Period) -> Section:
+    entry_model = model("readiness.TimeEntry")
+    section = Section("Supporter hours")
+    if entry_model is None:
+        section.notes.append("Supporter hours are not recorded in Tandem yet.")
+        return section
+    entries = entry_model.objects.filter(
+        agency=agency, worked_on__gte=period.start, worked_on__lte=period.end
+    )
+    grouped = list(
+        entries.order_by().values("activity_code")
+        .annotate(people=Count("user", distinct=True), hours=Sum("hours"))
+        .order_by("activity_code")
+    )
+    codes = [(str(r["activity_code"] or ""), str(r["activity_code"] or "Not recorded")
+              .replace("_", " ").capitalize()) for r in grouped]
+    table = Table(
+        name="hours_people", title="Supporters who logged hours, by activity",
+        measure="hours_people", row_dim="activity", rows=codes or [NOT_RECORDED],
+        counts=[[int(r["people"])] for r in grouped] or [[0]], additive=False,
+        total=int(entries.order_by().aggregate(n=Count("user", distinct=True))["n"] or 0),
+        total_label="Supporters who logged hours",
+    )
+    section.tables.append(table)
+    for r, (code, label) in zip(grouped, codes, strict=True):
+        hours = Decimal(r["hours"] or 0).quantize(Decimal("0.1"))
+        section.figures.append(Figure(
+            f"Hours — {label}", f"{hours}", [table_key(table, code)], minimum=1))
+    section.notes.append(
+        "Hours are shown only for activities where at least the threshold of supporters "
+        "logged time, so no one supporter's hours can be read off.")
+    return section
+
+
+def table_key(table: Table, code: str) -> str:
+    index = [c for c, _ in table.rows].index(code)
+    return table.key(("cell", index, 0))
+
+
+def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
+    section = Section("Training needs", [seen])
+    delivered = _training_delivered(agency, period, seen.rows[:-1])
+    if delivered is None:
+        section.notes.append("Training delivered is not recorded in Tandem yet.")
+        return section
+    section.tables.append(delivered)
+    section.notes.append(
+        "Set the topics members raised against the training sessions held on the same "
+        "topics in the period: a topic often raised with few sessions is a training need.")
+    return section
+
+
+def _training_delivered(
+    agency: Any, period: Period, topics: Sequence[tuple[str, str]]
+) -> Table | None:
+    """Peer-support training sessions held in the period whose course lists the topic
+    (matched on the topic's words, e.g. "work stress", "grief", "substance use")."""
+    session_model = model("readiness.TrainingSession")
+    if session_model is None:
+        return None
+    first, after = period.bounds()
+    sessions = session_model.objects.filter(
+        agency=agency, starts_at__gte=first, starts_at__lt=after,
+        course__program__in=["psp", "all"],
+    )
+    matched = [(code, label) for code, label in topics if code != "other"]
+    aggregates = {
+        f"t{i}": Count("pk", filter=Q(course__topics__icontains=code.replace("_", " ")))
+        for i, (code, _) in enumerate(matched)
+    }
+    found = sessions.order_by().aggregate(total=Count("pk"), **aggregates)
+    return Table(
+        name="needs_training", title="Training sessions held on these topics",
+        measure="training_sessions", row_dim="topic", rows=matched,
+        counts=[[int(found[f"t{i}"] or 0)] for i in range(len(matched))], additive=False,
+        total=int(found["total"] or 0), total_label="Sessions held",
+    )
+
+
+# --- Peer recovery evaluation (PR-10, PR-12) ---------------------------------------------
+
+
+def recovery_sections(agency: Any, period: Period) -> list[Section]:
+    return [
+        _clients_and_contacts(agency, period),
+        _referrals(agency, period),
+        _stages(agency, period),
+        _overdoses(agency, period),
+        _outreach(agency, period),
+        _staff(agency),
+    ]
+
+
+def _contacts(agency: Any, period: Period) -> QuerySet[Any]:
+    first, after = period.bounds()
+    return model("recovery.Contact").objects.filter(
+        agency=agency, occurred_at__gte=first, occurred_at__lt=after
+    )
+
+
+def _clients_and_contacts(agency: Any, period: Period) -> Section:
+    """Every table about contacts counts the same population (``measure="contacts"``):
+    subsets such as arrests diverted or co-responses with a PRS are columns of a table whose
+    rows are the contact types, never separate counts — a separate count of a subset would
+    tell its complement (all contacts minus the subset) past the suppression."""
+    from tandem.recovery import vocab
+
+    contacts = _contacts(agency, period)
+    served = model("recovery.Client").objects.filter(
+        agency=agency, pk__in=contacts.values("client")
+    )
+    linked = model("recovery.Referral").objects.filter(
+        agency=agency, engaged_on__gte=period.start, engaged_on__lte=period.end,
+        client__in=served,
+    ).order_by().aggregate(n=Count("client", distinct=True))["n"]
+    found = contacts.order_by().aggregate(
+        people=Count("client", distinct=True),
+        engaged=Count("client", filter=Q(outcome="engaged"), distinct=True),
+        minutes=Sum("duration_minutes", filter=Q(kind="co_response", prs_present=True)),
+    )
+    kinds = _choices(vocab.ContactKind)
+    outcomes = _choices(vocab.ContactOutcome)
+    yes_no = [("yes", "Yes"), ("no", "No")]
+    people = Table(
+        name="funnel_people", title="Outreach funnel: people engaged and linked to care",
+        measure="clients", row_dim="step",
+        rows=[("engaged", "People engaged"), ("linked", "People linked to care")],
+        counts=[[int(found["engaged"])], [int(linked or 0)]], additive=False,
+        total=int(found["people"]), total_label="People served",
+    )
+    tables = [
+        one_way(served, "status", _choices(vocab.ClientStatus), name="clients_served",
+                title="Clients served, by current status", measure="clients", dim="status"),
+        two_way(contacts, "kind", kinds, "outcome", outcomes,
+                name="contacts_kind_outcome", title="Contacts by type and outcome",
+                measure="contacts", row_dim="kind", col_dim="outcome"),
+        one_way(contacts, "outcome", outcomes, name="funnel",
+                title="Outreach funnel: contact attempts by how far they went",
+                measure="contacts", dim="outcome"),
+        people,
+        two_way(contacts.annotate(diverted=_yes_no("arrest_diverted")), "kind", kinds,
+                "diverted", yes_no, name="diverted", title="Arrests diverted, by type of contact",
+                measure="contacts", row_dim="kind", col_dim="diverted", always_recorded=True),
+        two_way(contacts.annotate(prs=_yes_no("prs_present")), "kind", kinds, "prs", yes_no,
+                name="with_prs", title="Contacts with a peer recovery specialist present",
+                measure="contacts", row_dim="kind", col_dim="prs", always_recorded=True),
+    ]
+    hours = Decimal(int(found["minutes"] or 0)) / 60
+    figures = [
+        Figure("Contact attempts that reached someone",
+               str(sum(_outcome_counts(tables[2]))),
+               ["contacts|outcome=engaged", "contacts|outcome=declined"]),
+        Figure("Officer hours freed by co-response", f"{hours.quantize(Decimal('0.1'))}",
+               ["contacts|kind=co_response|prs=yes"], minimum=1),
+    ]
+    return Section("Clients and contacts", tables, figures, notes=[
+        "The outreach funnel: contact attempts, those that reached someone (engaged or "
+        "declined), the people engaged, and the people linked to care (a referral they "
+        "engaged with). Officer hours freed: the time of co-responses a peer recovery "
+        "specialist took part in."])
+
+
+def _outcome_counts(table: Table) -> list[int]:
+    codes = [code for code, _ in table.rows]
+    return [table.counts[codes.index(code)][0] for code in ("engaged", "declined")]
+
+
+def _referrals(agency: Any, period: Period) -> Section:
+    from tandem.recovery import vocab
+
+    referrals = model("recovery.Referral").objects.filter(
+        agency=agency, proposed_on__gte=period.start, proposed_on__lte=period.end
+    )
+    table = two_way(
+        referrals, "resource__category", _choices(vocab.ResourceCategory), "status",
+        _choices(vocab.ReferralStatus), name="referrals", title="Referrals by category and outcome",
+        measure="referrals", row_dim="category", col_dim="status",
+    )
+    # The rate is worked out from the table's own cells and shown only when every one of
+    # them is published: a separate count of treatment referrals could be set against the
+    # table to recover a withheld row.
+    rows = [code for code, _ in table.rows]
+    cols = [code for code, _ in table.columns]
+    treatment = sorted(str(c) for c in vocab.TREATMENT_CATEGORIES)
+    made = sum(table.value(("row", rows.index(c))) for c in treatment)
+    engaged = sum(table.counts[rows.index(c)][cols.index(s)]
+                  for c in treatment for s in ("engaged", "completed"))
+    basis = [f"referrals|category={c}" for c in treatment] + [
+        f"referrals|category={c}|status={s}" for c in treatment for s in ("engaged", "completed")
+    ]
+    share = f"{100 * engaged / made:.0f}% ({engaged} of {made})" if made else "no referrals"
+    return Section("Referrals", [table], [Figure("Treatment engagement rate", share, basis)],
+                   notes=["Treatment engagement rate: referrals to treatment (withdrawal "
+                          "management, residential, outpatient, medication) that the client "
+                          "engaged with or completed."])
+
+
+def _stages(agency: Any, period: Period) -> Section:
+    from django.db.models import OuterRef, Subquery
+
+    from tandem.recovery import vocab
+
+    stage_model = model("recovery.StageAssessment")
+    first, after = period.bounds()
+    in_period = stage_model.objects.filter(
+        client=OuterRef("pk"), assessed_at__gte=first, assessed_at__lt=after
+    )
+    assessed = stage_model.objects.filter(
+        agency=agency, assessed_at__gte=first, assessed_at__lt=after
+    ).values("client")
+    clients = model("recovery.Client").objects.filter(agency=agency, pk__in=assessed).annotate(
+        first_stage=Subquery(in_period.order_by("assessed_at", "pk").values("stage")[:1]),
+        last_stage=Subquery(in_period.order_by("-assessed_at", "-pk").values("stage")[:1]),
+    )
+    stages = _choices(vocab.Stage)
+    table = two_way(clients, "first_stage", stages, "last_stage", stages, name="stages",
+                    title="Stage of change: first and last assessment in the period",
+                    measure="stages", row_dim="first_stage", col_dim="last_stage")
+    return Section("Stage-of-change progression", [table], notes=[
+        "Each client counts once: rows are the first stage assessed in the period, columns "
+        "the last."])
+
+
+def _overdoses(agency: Any, period: Period) -> Section:
+    from tandem.recovery import vocab
+
+    first, after = period.bounds()
+    overdoses = model("recovery.OverdoseResponse").objects.filter(
+        agency=agency, occurred_at__gte=first, occurred_at__lt=after
+    ).annotate(
+        fatal_code=_yes_no("fatal"), naloxone_code=_yes_no("naloxone_given"),
+    )
+    yes_no = [("yes", "Yes"), ("no", "No")]
+    table = two_way(overdoses, "fatal_code", [("no", "Survived"), ("yes", "Fatal")],
+                    "naloxone_code", yes_no, name="overdoses",
+                    title="Overdose responses: outcome by naloxone given", measure="overdoses",
+                    row_dim="outcome", col_dim="naloxone")
+    kits = model("recovery.NaloxoneKit").objects.filter(
+        agency=agency, given_on__gte=period.start, given_on__lte=period.end
+    )
+    recipients = _choices(vocab.KitRecipient)
+    given = {r["recipient_type"]: int(r["n"] or 0)
+             for r in kits.order_by().values("recipient_type").annotate(n=Sum("quantity"))}
+    kit_table = Table(name="kits", title="Naloxone kits given, by recipient", measure="kits",
+                      row_dim="recipient", rows=[*recipients, NOT_RECORDED],
+                      counts=[[given.get(code, 0)] for code, _ in recipients]
+                      + [[sum(n for c, n in given.items() if c not in dict(recipients))]])
+    return Section("Overdoses and naloxone", [table, kit_table])
+
+
+def _outreach(agency: Any, period: Period) -> Section:
+    from tandem.recovery import vocab
+
+    events = model("recovery.OutreachEvent").objects.filter(
+        agency=agency, held_on__gte=period.start, held_on__lte=period.end
+    )
+    audiences = _choices(vocab.OutreachAudience)
+    reached = {r["audience"]: int(r["n"] or 0)
+               for r in events.order_by().values("audience").annotate(n=Sum("attendance"))}
+    people = Table(name="outreach_people", title="People reached by community education",
+                   measure="outreach_people", row_dim="audience", rows=[*audiences, NOT_RECORDED],
+                   counts=[[reached.get(code, 0)] for code, _ in audiences]
+                   + [[sum(n for c, n in reached.items() if c not in dict(audiences))]])
+    return Section("Community education", [
+        one_way(events, "audience", audiences, name="outreach_events",
+                title="Community education events, by audience", measure="outreach_events",
+                dim="audience"),
+        people,
+    ])
+
+
+def _yes_no(column: str) -> Any:
+    from django.db.models import Case, CharField, Value, When
+
+    return Case(When(**{column: True}, then=Value("yes")), default=Value("no"),
+                output_field=CharField())
+
+
+def _staff(agency: Any) -> Section:
+    try:
+        from tandem.readiness.compliance import LEVEL_LABELS, compliance_summary
+    except ImportError:
+        return Section("Staff training compliance", notes=["Not recorded in Tandem yet."])
+    summary = compliance_summary(agency)
+    rows = [(level, label) for level, label in LEVEL_LABELS.items()]
+    table = Table(name="staff", title="Staff training compliance today", measure="staff",
+                  row_dim="level", rows=rows,
+                  counts=[[int(summary.get(level, 0))] for level, _ in rows])
+    return Section("Staff training compliance", [table], notes=[
+        "Everyone on a peer program team, by the training rules of the agency's policy."])
+
+
+SectionBuilder = Callable[[Any, Period], list[Section]]
