@@ -13,10 +13,11 @@ from tests.authz import ACTION, EVERY_SIGNED_IN, Row, World, roles
 
 TEAM = roles("supporter", "aro", "prs")
 OVERSEERS = roles("coordinator", "chief", "psychologist", "crt_supervisor")
+PSP_OVERSEERS = roles("coordinator", "chief", "psychologist")
 COORDINATORS = roles("coordinator", "crt_supervisor")
 SELECTORS = roles("coordinator", "chief", "psychologist")
 STATEMENT = roles("coordinator", "chief", "psychologist")
-SIGNERS = roles("coordinator", "crt_supervisor", "psychologist")
+SIGNERS = roles("crt_supervisor")
 REMOVERS = roles("coordinator", "chief")
 
 
@@ -28,8 +29,12 @@ ROWS: list[Row] = [
     Row("readiness:home", TEAM),
     Row("readiness:team", OVERSEERS),
     Row("readiness:policy_review", COORDINATORS, None, "post", ACTION),
-    Row("readiness:person", OVERSEERS, _p("person", "r_person")),
-    Row("readiness:check_add", COORDINATORS, _p("check_add", "r_person"), "post", ACTION),
+    # r_person is a peer supporter: the peer recovery supervisor does not oversee them.
+    Row("readiness:person", PSP_OVERSEERS, _p("person", "r_person")),
+    Row("readiness:check_add", roles("coordinator"), _p("check_add", "r_person"), "post",
+        ACTION),
+    Row("readiness:person_credential", SIGNERS, _p("person_credential", "r_prs"), "post",
+        ACTION),
     Row("readiness:statement", STATEMENT, _p("statement", "r_person")),
     Row("readiness:statement_pdf", STATEMENT, _p("statement_pdf", "r_person"), "get",
         frozenset({200, 302})),
@@ -57,7 +62,7 @@ ROWS: list[Row] = [
     Row("readiness:time_entries", roles("supporter")),
     Row("readiness:time_entry_delete", roles("supporter"), _p("time_entry_delete", "r_time"),
         "post", ACTION),
-    Row("readiness:time_export", COORDINATORS),
+    Row("readiness:time_export", roles("coordinator")),
     Row("readiness:certification", roles("aro", "prs")),
     Row("readiness:hours_sign_off", SIGNERS, _p("hours_sign_off", "r_hour_log"), "post", ACTION),
     Row("readiness:feed_issue", TEAM, None, "post", ACTION),
@@ -73,6 +78,7 @@ def build_world(w: World) -> None:
     cast = w.cast
     services.catalogue_seed(agency=w.agency)
     w.objects["r_person"] = cast["supporter"]
+    w.objects["r_prs"] = cast["prs"]
     before = timezone.now() - timedelta(days=3)
     initial = TrainingSession.objects.create(
         agency=w.agency, course=Course.objects.get(agency=w.agency, code="psp-initial"),
@@ -80,6 +86,16 @@ def build_world(w: World) -> None:
         instructor="Dr. Lane", capacity=20)
     services.attendance_mark(acting_user=cast["coordinator"], session=initial,
                              user=cast["supporter"], status="present")
+    services.check_record(acting_user=cast["coordinator"], user=cast["supporter"],
+                          checked_on=timezone.localdate() - timedelta(days=5),
+                          result="cleared",
+                          renewal_due=timezone.localdate() + timedelta(days=700))
+    agreement = services.agreement_publish(
+        acting_user=cast["coordinator"], kind="confidentiality", title="Confidentiality agreement",
+        body="I keep what I hear in confidence, within the limits of the policy.")
+    # The signature's re-authentication is tested on its own; here it is laid down directly.
+    services._signature_write(acting_user=cast["supporter"], document=agreement,
+                              typed_name=cast["supporter"].get_full_name())
     w.objects["r_designation"] = services.designation_grant(
         acting_user=cast["chief"], user=cast["supporter"], program="psp")
     vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="psp",

@@ -14,7 +14,9 @@ from tandem.readiness.models import (
     Application,
     Designation,
     HourLog,
+    TimeEntry,
     TrainingSession,
+    Vacancy,
 )
 
 #: Run the program: sessions, attendance, clearances, agreements, vacancies.
@@ -27,8 +29,8 @@ SELECTORS = ("coordinator", "chief", "psychologist")
 REMOVERS = ("coordinator", "chief")
 #: People who train and serve on a team.
 TEAM = ("supporter", "aro", "prs")
-#: Sign off certification hours.
-HOUR_SIGNERS = ("crt_supervisor", "coordinator", "psychologist")
+#: Sign off peer recovery certification hours and record credentials (PRP supervisors).
+HOUR_SIGNERS = ("crt_supervisor",)
 #: Statement of privilege eligibility.
 STATEMENT_READERS = ("coordinator", "chief", "psychologist")
 
@@ -48,14 +50,68 @@ def _pk(pk: Any) -> int:
         raise Http404 from None
 
 
+#: Roles whose oversight is limited to peer recovery people.
+PRP_ONLY = ("crt_supervisor",)
+PSP_WIDE = ("coordinator", "chief", "psychologist")
+
+
+def prp_only(user: Any) -> bool:
+    """True for a reader who oversees peer recovery people only (the CRT supervisor)."""
+    return user.has_role(*PRP_ONLY) and not user.has_role(*PSP_WIDE)
+
+
+def people_in_scope(user: Any, agency: Agency) -> Any:
+    """The agency's accounts ``user`` may look at here: team members (a team role or a
+    designation) and applicants; peer recovery people only for a CRT supervisor."""
+    from django.db.models import Q
+
+    from tandem.accounts.models import User
+
+    prp_roles = Q(role_assignments__agency=agency, role_assignments__role__in=("aro", "prs"))
+    prp_designated = Q(readiness_designations__agency=agency,
+                       readiness_designations__program="prp")
+    if prp_only(user):
+        scope = prp_roles | prp_designated | Q(readiness_applications__program="prp")
+    else:
+        scope = (Q(role_assignments__agency=agency, role_assignments__role__in=TEAM)
+                 | Q(readiness_designations__agency=agency)
+                 | Q(readiness_applications__agency=agency))
+    ids = User.objects.filter(agency=agency).filter(scope).values("pk")
+    return User.objects.filter(agency=agency, pk__in=ids)
+
+
 def get_person_for_user(user: Any, pk: Any, *, write: bool = False,
                         roles: tuple[str, ...] = OVERSEERS) -> Any:
     from tandem.accounts.models import User
 
     agency = require_role(user, *(COORDINATORS if write else roles))
     try:
-        return User.objects.select_related("member", "agency").get(agency=agency, pk=_pk(pk))
+        return people_in_scope(user, agency).select_related("member", "agency").get(
+            pk=_pk(pk))
     except User.DoesNotExist:
+        raise Http404 from None
+
+
+def get_vacancy_for_user(user: Any, pk: Any, *, write: bool = False) -> Vacancy:
+    """Any member reads an open vacancy (to apply); coordinators manage every vacancy."""
+    from django.utils import timezone
+
+    agency = require_role(user, *COORDINATORS) if write else require_member(user)
+    try:
+        vacancy = Vacancy.objects.get(agency=agency, pk=_pk(pk))
+    except Vacancy.DoesNotExist:
+        raise Http404 from None
+    if not write and not vacancy.is_open_on(timezone.localdate()):
+        raise Http404
+    return vacancy
+
+
+def get_time_entry_for_user(user: Any, pk: Any, *, write: bool = False) -> TimeEntry:
+    """A supporter's own time entries only."""
+    require_role(user, "supporter")
+    try:
+        return TimeEntry.objects.get(user_id=user.pk, pk=_pk(pk))
+    except TimeEntry.DoesNotExist:
         raise Http404 from None
 
 

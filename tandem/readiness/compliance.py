@@ -42,6 +42,19 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def ongoing_due(last: date, months: int) -> date:
+    """The last day ongoing training is good for when last attended on ``last``.
+
+    A cadence that divides the year is read as calendar periods (GO 702 .52: "at least once
+    per quarter"): training any day of one period is due by the last day of the next period.
+    Any other cadence is a rolling window of ``months``."""
+    if 12 % months:
+        return add_months(last, months)
+    period_start = date(last.year, (last.month - 1) // months * months + 1, 1)
+    next_end = add_months(period_start, 2 * months)  # the first day after the next period
+    return next_end - timedelta(days=1)
+
+
 # --- Facts -----------------------------------------------------------------------------
 
 
@@ -80,7 +93,9 @@ class Facts:
     designations: tuple[DesignationFact, ...] = ()
     attendance: tuple[AttendanceFact, ...] = ()
     checks: tuple[CheckFact, ...] = ()
-    signed: tuple[tuple[str, date], ...] = ()  # (agreement kind, day signed)
+    signed: tuple[tuple[str, date], ...] = ()  # (agreement kind, day signed), current version
+    #: Signatures on versions since replaced: (kind, day signed, day the next version came out).
+    lapsed: tuple[tuple[str, date, date], ...] = ()
     certified_until: date | None = None  # credential held until (inclusive), if any
     certified_from: date | None = None
 
@@ -159,9 +174,10 @@ def missing_topics(facts: Facts, policy: Any, program: str, day: date) -> list[s
 
 
 def current_check(facts: Facts, day: date) -> CheckFact | None:
-    """The latest check done by ``day``, when it cleared and its renewal date (the last day
-    it is good for) has not passed."""
-    done = [c for c in facts.checks if c.checked_on <= day]
+    """The latest decided check done by ``day``, when it cleared and its renewal date (the
+    last day it is good for) has not passed. A pending renewal does not cancel a cleared
+    check that is still valid; a "not cleared" result revokes at once."""
+    done = [c for c in facts.checks if c.checked_on <= day and c.result != "pending"]
     if not done:
         return None
     latest = max(done, key=lambda c: c.checked_on)
@@ -178,7 +194,16 @@ def cjis_due(facts: Facts, day: date) -> date | None:
 
 
 def _signed(facts: Facts, kind: str, day: date) -> bool:
-    return any(k == kind and on <= day for k, on in facts.signed)
+    """Signed the version that was current on ``day`` (a new version needs a new signature
+    from the day it is published)."""
+    return any(k == kind and on <= day for k, on in facts.signed) or any(
+        k == kind and on <= day < until for k, on, until in facts.lapsed)
+
+
+def _unsigned_reason(facts: Facts, kind: str, day: date, name: str, label: str) -> str:
+    if any(k == kind and on <= day for k, on, _ in facts.lapsed):
+        return f"{name}: a new version of the {label} must be signed"
+    return f"{name}: {label} not signed"
 
 
 def _timed(status: Status, *, label: str, due: date, day: date, key: str, late: str) -> None:
@@ -195,6 +220,12 @@ def _background_required(policy: Any, program: str) -> bool:
         return bool(policy.recovery.cjis_background_check_required)
     steps = set(policy.selection.steps)
     return bool(steps & {"background_vetting", "cjis_background_check"})
+
+
+def _cadence_words(months: int) -> str:
+    words = {3: "at least once per calendar quarter", 6: "at least once per half-year",
+             12: "at least once per calendar year", 1: "at least once per month"}
+    return f"required {words[months]}" if months in words else f"required every {months} months"
 
 
 def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day: date) -> None:
@@ -219,22 +250,30 @@ def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day:
         anchors.append(completed)
     if anchors and current:
         months = policy.training.ongoing_cadence_months
-        due = add_months(max(anchors), months)
+        due = ongoing_due(max(anchors), months)
         _timed(status, label=f"{name}: ongoing training", due=due, day=day,
                key=f"ongoing-{program}-{due}",
                late=f"{name}: ongoing training overdue since {due:%d %b %Y} "
-                    f"(required every {months} months)")
+                    f"({_cadence_words(months)})")
     if program == "psp" and "confidentiality_agreement" in policy.selection.steps \
             and not _signed(facts, "confidentiality", day):
-        status.worsen(NOT_COMPLIANT, f"{name}: confidentiality agreement not signed")
+        status.worsen(NOT_COMPLIANT, _unsigned_reason(
+            facts, "confidentiality", day, name, "confidentiality agreement"))
     if program == "prp" and facts.is_prs and policy.recovery.prs_nda_required \
             and not _signed(facts, "nda", day):
-        status.worsen(NOT_COMPLIANT, f"{name}: non-disclosure agreement not signed")
-    if program == "prp" and facts.is_prs and "certification" in policy.selection.steps and not (
-        facts.certified_from and facts.certified_from <= day
-        and (facts.certified_until is None or facts.certified_until >= day)
-    ):
-        status.worsen(NOT_COMPLIANT, f"{name}: peer recovery certification not held")
+        status.worsen(NOT_COMPLIANT, _unsigned_reason(
+            facts, "nda", day, name, "non-disclosure agreement"))
+    if program == "prp" and facts.is_prs and "certification" in policy.selection.steps:
+        held = bool(facts.certified_from and facts.certified_from <= day and (
+            facts.certified_until is None or facts.certified_until >= day))
+        if not held:
+            status.worsen(NOT_COMPLIANT, f"{name}: peer recovery certification not held")
+        elif facts.certified_until is not None:
+            # The credential's expiry is a due date like any other: due soon, reminded.
+            _timed(status, label=f"{name}: certification renewal",
+                   due=facts.certified_until, day=day,
+                   key=f"certification-{facts.certified_until}",
+                   late=f"{name}: peer recovery certification not held")
 
 
 def _absences(status: Status, facts: Facts, policy: Any, day: date) -> None:
@@ -322,6 +361,7 @@ def load_facts(users: Iterable[Any]) -> dict[int, Facts]:
     """Facts for each user, in a fixed number of queries however many people there are."""
     from tandem.accounts.models import RoleAssignment
     from tandem.readiness.models import (
+        AgreementDocument,
         Attendance,
         BackgroundCheck,
         Certification,
@@ -349,11 +389,23 @@ def load_facts(users: Iterable[Any]) -> dict[int, Facts]:
     checks: dict[int, list[CheckFact]] = {}
     for c in BackgroundCheck.objects.filter(user_id__in=ids):
         checks.setdefault(c.user_id, []).append(CheckFact(c.checked_on, c.result, c.renewal_due))
+    published: dict[tuple[int, str, int], date] = {
+        (agency_id, kind, version): timezone.localdate(at)
+        for agency_id, kind, version, at in AgreementDocument.objects.filter(
+            agency_id__in={u.agency_id for u in people}
+        ).values_list("agency_id", "kind", "version", "published_at")
+    }
     signed: dict[int, list[tuple[str, date]]] = {}
-    for user_id, kind, at in Signature.objects.filter(user_id__in=ids).values_list(
-        "user_id", "document__kind", "signed_at"
-    ):
-        signed.setdefault(user_id, []).append((kind, timezone.localdate(at)))
+    lapsed: dict[int, list[tuple[str, date, date]]] = {}
+    for user_id, agency_id, kind, version, at in Signature.objects.filter(
+        user_id__in=ids
+    ).values_list("user_id", "document__agency_id", "document__kind", "document__version",
+                  "signed_at"):
+        replaced_on = published.get((agency_id, kind, version + 1))
+        if replaced_on is None:
+            signed.setdefault(user_id, []).append((kind, timezone.localdate(at)))
+        else:
+            lapsed.setdefault(user_id, []).append((kind, timezone.localdate(at), replaced_on))
     certs = {c.user_id: c for c in Certification.objects.filter(user_id__in=ids)}
     out: dict[int, Facts] = {}
     for user in people:
@@ -373,6 +425,7 @@ def load_facts(users: Iterable[Any]) -> dict[int, Facts]:
             attendance=tuple(attendance.get(user.pk, [])),
             checks=tuple(checks.get(user.pk, [])),
             signed=tuple(signed.get(user.pk, [])),
+            lapsed=tuple(lapsed.get(user.pk, [])),
             certified_from=cert.issued_on if has_credential and cert else None,
             certified_until=cert.expires_on if has_credential and cert else None,
         )

@@ -76,12 +76,12 @@ def _sign(user: Any, kind: str) -> None:
                                   typed_name=user.get_full_name())
 
 
-def _clear(coordinator: Any, user: Any) -> None:
+def _clear(coordinator: Any, user: Any, renewal_in: int = 640) -> None:
     if not user.readiness_checks.exists():
         today = timezone.localdate()
         services.check_record(acting_user=coordinator, user=user,
                               checked_on=today - timedelta(days=90), result="cleared",
-                              renewal_due=today + timedelta(days=640))
+                              renewal_due=today + timedelta(days=renewal_in))
 
 
 def _second_supporter(agency: Any, supporter: Any) -> Any:
@@ -104,12 +104,12 @@ def _second_supporter(agency: Any, supporter: Any) -> Any:
 
 
 def _psp(agency: Any, users: dict[str, Any], person: Any, *, designated_ago: int,
-         ongoing_ago: int | None) -> None:
+         ongoing_ago: int | None, renewal_in: int = 640) -> None:
     if Designation.objects.filter(user=person, program="psp").exists():
         return
     coordinator = users["coordinator"]
     _attend(agency, coordinator, person, "psp-initial", designated_ago + 5)
-    _clear(coordinator, person)
+    _clear(coordinator, person, renewal_in)
     _sign(person, "confidentiality")
     services.designation_grant(acting_user=users["chief"], user=person, program="psp",
                                designated_on=timezone.localdate()
@@ -160,7 +160,7 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
         services.policy_review_record(acting_user=users["coordinator"])
     _psp(agency, users, users["supporter"], designated_ago=55, ongoing_ago=20)
     _psp(agency, users, _second_supporter(agency, users["supporter"]), designated_ago=78,
-         ongoing_ago=None)
+         ongoing_ago=None, renewal_in=20)  # due soon: the background check renewal
     _prp(agency, users, users["aro"])
     _prp(agency, users, users["prs"])
     _upcoming(agency, users)

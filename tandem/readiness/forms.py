@@ -172,9 +172,17 @@ class HourLogForm(IdempotentForm):
 
 
 class CertificationForm(forms.Form):
+    """What a peer recovery specialist records about themselves."""
+
     education = forms.ChoiceField(choices=Education.choices)
     exam_date = forms.DateField(widget=DATE, required=False)
     exam_result = forms.ChoiceField(choices=ExamResult.choices)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class CredentialForm(forms.Form):
+    """The credential, recorded by the supervisor who signs off hours."""
+
     credential_number = forms.CharField(max_length=64, required=False)
     issued_on = forms.DateField(widget=DATE, required=False, label="Credential issued on")
     expires_on = forms.DateField(widget=DATE, required=False, label="Credential expires on")

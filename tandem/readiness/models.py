@@ -545,10 +545,14 @@ class HourLog(models.Model):
     )
     signed_off_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-worked_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"],
+                                    name="hour_log_once_per_key")
+        ]
 
     def __str__(self) -> str:
         return f"Hours {self.pk}"
@@ -571,11 +575,15 @@ class TimeEntry(models.Model):
     hours = models.DecimalField(max_digits=4, decimal_places=2)
     activity_code = models.CharField(max_length=32)
     created_at = models.DateTimeField(default=timezone.now)
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-worked_on", "-pk"]
         indexes = [models.Index(fields=["agency", "worked_on"])]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"],
+                                    name="time_entry_once_per_key")
+        ]
 
     def __str__(self) -> str:
         return f"Time entry {self.pk}"

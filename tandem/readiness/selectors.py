@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 
 from tandem.readiness.models import (
@@ -81,3 +82,134 @@ def enrolled_ids(user: Any) -> set[int]:
 
 def designation_history(user: Any) -> QuerySet[Designation]:
     return Designation.objects.filter(user=user).select_related("designated_by", "removed_by")
+
+
+def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
+    """The person's signatures, each with the agency's current version of that agreement
+    when the signed version has been replaced (None while it is still current)."""
+    from django.db.models import Max
+
+    from tandem.readiness.models import AgreementDocument, Signature
+
+    current = dict(
+        AgreementDocument.objects.filter(agency_id=user.agency_id)
+        .values("kind").annotate(v=Max("version")).values_list("kind", "v")
+    )
+    signatures = list(Signature.objects.filter(user=user).select_related("document"))
+    signed = {(s.document.kind, s.document.version) for s in signatures}
+    out: list[tuple[Any, int | None]] = []
+    for s in signatures:
+        latest = current.get(s.document.kind, s.document.version)
+        outdated = latest > s.document.version and (s.document.kind, latest) not in signed
+        out.append((s, latest if outdated else None))
+    return out
+
+
+# --- Audited reads ---------------------------------------------------------------------
+# Each sensitive screen reads through one of these: the read and its audit row happen in
+# the same transaction, and views never write the audit trail themselves.
+
+
+def _audit_read(action: str, *, acting_user: Any, agency_id: Any, object_type: str,
+                object_id: Any, detail: dict[str, Any] | None = None) -> None:
+    from tandem.audit.services import audit_record
+
+    audit_record(action=f"readiness.{action}", actor=acting_user, agency_id=agency_id,
+                 object_type=object_type, object_id=object_id, detail=detail or {})
+
+
+@transaction.atomic
+def team_overview(*, acting_user: Any, agency: Any) -> list[Any]:
+    """The team members ``acting_user`` oversees (peer recovery only for a CRT supervisor)."""
+    from tandem.readiness.access import people_in_scope
+
+    people = list(team_people(agency).filter(
+        pk__in=people_in_scope(acting_user, agency).values("pk")).select_related("member"))
+    _audit_read("team_viewed", acting_user=acting_user, agency_id=agency.pk,
+                object_type="agency", object_id=agency.pk)
+    return people
+
+
+@transaction.atomic
+def person_record(*, acting_user: Any, person: Any) -> dict[str, Any]:
+    """Everything the person page shows about one team member."""
+    from tandem.readiness import compliance, services
+    from tandem.readiness.models import BackgroundCheck, HourLog
+
+    record = {
+        "status": compliance.status_for(person),
+        "designations": designation_history(person),
+        "attendance": attendance_for_user(person),
+        "checks": list(BackgroundCheck.objects.filter(user=person)),
+        "signatures": signatures_with_currency(person),
+        "progress": services.certification_progress(person),
+        "hour_logs": list(HourLog.objects.filter(user=person).select_related("signed_off_by")),
+    }
+    _audit_read("person_viewed", acting_user=acting_user, agency_id=person.agency_id,
+                object_type="user", object_id=person.pk)
+    return record
+
+
+@transaction.atomic
+def applications_read(*, acting_user: Any, agency: Any) -> list[Application]:
+    applications = list(applications_for_review(agency))
+    _audit_read("applications_viewed", acting_user=acting_user, agency_id=agency.pk,
+                object_type="agency", object_id=agency.pk, detail={"count": len(applications)})
+    return applications
+
+
+@transaction.atomic
+def application_read(*, acting_user: Any, application: Application) -> Application:
+    """One application (letter of request, the interview's outcome)."""
+    _audit_read("application_viewed", acting_user=acting_user,
+                agency_id=application.agency_id, object_type="application",
+                object_id=application.pk)
+    return application
+
+
+@transaction.atomic
+def session_attendance(*, acting_user: Any, session: TrainingSession) -> dict[int, Attendance]:
+    """The attendance marks of one session, by user id."""
+    marks = {a.user_id: a for a in Attendance.objects.filter(session=session)}
+    _audit_read("session_viewed", acting_user=acting_user, agency_id=session.agency_id,
+                object_type="training_session", object_id=session.pk)
+    return marks
+
+
+@transaction.atomic
+def certification_read(*, acting_user: Any, person: Any) -> dict[str, Any]:
+    """A person's certification progress and hour logs."""
+    from tandem.readiness import services
+    from tandem.readiness.models import HourLog
+
+    record = {
+        "progress": services.certification_progress(person),
+        "logs": list(HourLog.objects.filter(user=person).select_related("signed_off_by")),
+    }
+    _audit_read("certification_viewed", acting_user=acting_user, agency_id=person.agency_id,
+                object_type="user", object_id=person.pk)
+    return record
+
+
+@transaction.atomic
+def time_export_entries(*, acting_user: Any, agency: Any, start: Any, end: Any) -> list[Any]:
+    from tandem.readiness.models import TimeEntry
+
+    entries = list(TimeEntry.objects.filter(agency=agency, worked_on__range=(start, end))
+                   .select_related("user__member").order_by("worked_on", "user__last_name"))
+    _audit_read("time_exported", acting_user=acting_user, agency_id=agency.pk,
+                object_type="agency", object_id=agency.pk,
+                detail={"start": str(start), "end": str(end)})
+    return entries
+
+
+@transaction.atomic
+def statement_status(*, acting_user: Any, person: Any, day: Any) -> Any:
+    """The person's status on ``day`` for a privilege eligibility statement."""
+    from tandem.readiness import compliance
+
+    facts = compliance.load_facts([person])[person.pk]
+    status = compliance.evaluate(facts, person.agency.policy_model(), day)
+    _audit_read("statement_viewed", acting_user=acting_user, agency_id=person.agency_id,
+                object_type="user", object_id=person.pk, detail={"on": str(day)})
+    return status

@@ -274,14 +274,23 @@ def selection_progress(application: Application, day: date | None = None
                        ) -> list[tuple[str, bool]]:
     """Each step of the agency's ``selection.steps`` and whether it is done (the Chief's
     approval and the designation are what the decision itself does)."""
+    return _steps_done(application.applicant, application.program, application, day)
+
+
+#: Steps only an application can satisfy (a letter, the vacancy it answers, the interview).
+APPLICATION_STEPS = ("letter_of_request", "vacancy_announcement", "psychologist_interview")
+
+
+def _steps_done(user: Any, program: str, application: Application | None,
+                day: date | None = None) -> list[tuple[str, bool]]:
     day = day or timezone.localdate()
-    policy = _policy_of(application.applicant)
-    facts = compliance.load_facts([application.applicant])[application.applicant_id]
-    program = application.program
+    policy = _policy_of(user)
+    facts = compliance.load_facts([user])[user.pk]
     done = {
-        "letter_of_request": bool(application.letter),
-        "vacancy_announcement": application.vacancy_id is not None,
-        "psychologist_interview": application.interview_outcome == InterviewOutcome.RECOMMENDED,
+        "letter_of_request": bool(application and application.letter),
+        "vacancy_announcement": bool(application and application.vacancy_id is not None),
+        "psychologist_interview": bool(
+            application and application.interview_outcome == InterviewOutcome.RECOMMENDED),
         "background_vetting": compliance.current_check(facts, day) is not None,
         "cjis_background_check": compliance.current_check(facts, day) is not None,
         "initial_training": compliance.initial_completion(facts, policy, program, day)
@@ -289,13 +298,34 @@ def selection_progress(application: Application, day: date | None = None
         "confidentiality_agreement": any(k == "confidentiality" for k, _ in facts.signed),
         "nondisclosure_agreement": any(k == "nda" for k, _ in facts.signed),
         "certification": bool(facts.certified_from),
-        "chief_approval": application.status == ApplicationStatus.APPROVED,
-        "official_designation": application.status == ApplicationStatus.APPROVED,
+        "chief_approval": bool(application and application.status
+                               == ApplicationStatus.APPROVED),
+        "official_designation": bool(application and application.status
+                                     == ApplicationStatus.APPROVED),
     }
     return [(step, done[step]) for step in policy.selection.steps]
 
 
+def _refuse_missing_steps(user: Any, program: str, application: Application | None) -> None:
+    """The preset's selection steps before a designation (by decision or directly)."""
+    from tandem.agencies.presets import choice_label
+
+    missing = [s for s, ok in _steps_done(user, program, application)
+               if not ok and s not in DECISION_STEPS
+               and STEP_PROGRAMS.get(s, program) == program]
+    if missing:
+        raise ValidationError(
+            "These steps are not complete yet: "
+            + "; ".join(choice_label(s) for s in missing) + ".")
+
+
 DECISION_STEPS = ("chief_approval", "official_designation")
+#: Steps that concern one program only (as in the compliance rules).
+STEP_PROGRAMS = {"confidentiality_agreement": "psp", "nondisclosure_agreement": "prp",
+                 "certification": "prp"}
+#: The roles a person needs to be designated to each program's team directly.
+TEAM_ROLES = {"psp": ("supporter",), "prp": ("aro", "prs")}
+TEAM_ROLE_WORDS = {"psp": "peer supporter", "prp": "peer recovery (ARO or PRS)"}
 
 
 def _policy_of(user: Any) -> Any:
@@ -316,13 +346,7 @@ def application_decide(*, acting_user: Any, application: Application, approve: b
         if "psychologist_interview" in steps \
                 and locked.interview_outcome == InterviewOutcome.NOT_RECOMMENDED:
             raise ValidationError("The psychologist did not recommend this applicant.")
-        missing = [s for s, ok in selection_progress(locked) if not ok and s not in DECISION_STEPS]
-        if missing:
-            from tandem.agencies.presets import choice_label
-
-            raise ValidationError(
-                "These steps are not complete yet: "
-                + "; ".join(choice_label(s) for s in missing) + ".")
+        _refuse_missing_steps(locked.applicant, locked.program, locked)
     locked.status = ApplicationStatus.APPROVED if approve else ApplicationStatus.DECLINED
     locked.decided_by = acting_user
     locked.decided_at = timezone.now()
@@ -340,12 +364,26 @@ def application_decide(*, acting_user: Any, application: Application, approve: b
 def designation_grant(*, acting_user: Any, user: Any, program: str,
                       application: Application | None = None,
                       designated_on: date | None = None) -> Designation:
-    """Official designation by the Chief (a condition of privilege)."""
+    """Official designation by the Chief (a condition of privilege). Without an application
+    (a team member from before Tandem) the person must hold the team's role and every
+    selection step of the preset must be complete, as when deciding an application."""
     _require(acting_user, "chief")
     if user.pk == acting_user.pk:
         raise ValidationError("You cannot designate yourself.")
     if program not in Program.values:
         raise ValidationError("Choose a program.")
+    if user.agency_id != acting_user.agency_id:
+        raise ValidationError("This person is not in the agency.")
+    if application is None:
+        if not user.has_role(*TEAM_ROLES[program]):
+            raise ValidationError(
+                f"{user.get_full_name() or user.username} does not hold the "
+                f"{TEAM_ROLE_WORDS[program]} role; an administrator gives it first.")
+        steps = set(_policy_of(user).selection.steps)
+        if steps & set(APPLICATION_STEPS):
+            raise ValidationError(
+                "This agency's selection starts with a letter of request and an "
+                "interview: decide their application instead.")
     if Designation.objects.filter(user=user, program=program, removed_on__isnull=True).exists():
         raise ValidationError("This person is already designated to this team.")
     day = designated_on or timezone.localdate()
@@ -357,6 +395,8 @@ def designation_grant(*, acting_user: Any, user: Any, program: str,
         raise ValidationError(
             "Initial training must be complete before designation. Missing: "
             + ", ".join(missing) + ".")
+    if application is None:
+        _refuse_missing_steps(user, program, None)
     try:
         with transaction.atomic():
             designation = Designation.objects.create(
@@ -540,12 +580,26 @@ def agreement_publish(*, acting_user: Any, kind: str, title: str, body: str
     _audit("agreement_published", actor=acting_user, agency_id=agency_id,
            object_type="agreement", object_id=document.pk,
            detail={"kind": kind, "version": document.version, "hash": digest})
+    if latest is not None:
+        # Signatures on the replaced version stop counting now: whoever relied on one
+        # must sign again, and their gates follow at once.
+        from tandem.accounts.models import User
+
+        signer_ids = Signature.objects.filter(document__agency_id=agency_id,
+                                              document__kind=kind).values("user_id")
+        for signer in User.objects.filter(pk__in=signer_ids).select_related("agency",
+                                                                             "member"):
+            person_recompute(user=signer, acting_user=acting_user, cause="agreement_version")
     return document
 
 
 def current_version(document: AgreementDocument) -> AgreementDocument | None:
     return AgreementDocument.objects.filter(
         agency_id=document.agency_id, kind=document.kind).order_by("-version").first()
+
+
+LOCKED_MESSAGE = ("Your account is locked after too many wrong passwords or codes. "
+                  "Ask an administrator to unlock it.")
 
 
 def _names_match(typed: str, user: Any) -> bool:
@@ -562,6 +616,7 @@ def agreement_sign(*, acting_user: Any, document: AgreementDocument, typed_name:
     them again with their password and a current code from their authenticator app. The
     signature keeps the time and the hash of the exact version signed."""
     from tandem.accounts import mfa
+    from tandem.accounts.services import signin_failed
 
     latest = current_version(document)
     if latest is None or latest.pk != document.pk:
@@ -574,6 +629,9 @@ def agreement_sign(*, acting_user: Any, document: AgreementDocument, typed_name:
     if not _names_match(typed_name, acting_user):
         raise ValidationError("Type your full name exactly as it appears on your account: "
                               f"{acting_user.get_full_name()}.")
+    acting_user.refresh_from_db(fields=["locked_at", "failed_attempts"])
+    if acting_user.is_locked:
+        raise ValidationError(LOCKED_MESSAGE)
     device = mfa.app_device(acting_user)
     password_ok = acting_user.check_password(password)
     result = mfa.check_totp(device, code) if (password_ok and device) else None
@@ -581,9 +639,17 @@ def agreement_sign(*, acting_user: Any, document: AgreementDocument, typed_name:
         _audit("signature_refused", actor=acting_user, agency_id=acting_user.agency_id,
                object_type="agreement", object_id=document.pk,
                detail={"password_ok": password_ok})
+        problem = (result.problem if result else None) or mfa.CodeProblem.WRONG
+        # A wrong password or code here is a guess like any other: it counts toward the
+        # account lockout exactly as at sign-in.
+        locked = signin_failed(user=acting_user,
+                               stage="signature_password" if not password_ok
+                               else "signature_code",
+                               reason="wrong_password" if not password_ok else str(problem))
+        if locked:
+            raise ValidationError(LOCKED_MESSAGE)
         if not password_ok:
             raise ValidationError("Your password is not correct.")
-        problem = (result.problem if result else None) or mfa.CodeProblem.WRONG
         if problem == mfa.CodeProblem.MALFORMED:
             raise ValidationError("Enter the 6-digit code your authenticator app shows now "
                                   "(backup codes cannot be used to sign).")
@@ -594,6 +660,14 @@ def agreement_sign(*, acting_user: Any, document: AgreementDocument, typed_name:
 @transaction.atomic
 def _signature_write(*, acting_user: Any, document: AgreementDocument,
                      typed_name: str) -> Signature:
+    # The same lock a new version's publication takes: the version signed is still current
+    # when the signature is written.
+    latest = AgreementDocument.objects.select_for_update().filter(
+        agency_id=document.agency_id, kind=document.kind).order_by("-version").first()
+    if latest is None or latest.pk != document.pk:
+        raise ValidationError(
+            "This version of the agreement has been replaced. Please read and sign the "
+            "current version.")
     try:
         with transaction.atomic():
             signature = Signature.objects.create(
@@ -632,8 +706,12 @@ def policy_review_due(agency: Any) -> date:
 # Certification and hours (PR-11)
 # ---------------------------------------------------------------------------------------
 
-CERTIFICATION_FIELDS = ("education", "exam_date", "exam_result", "credential_number",
-                        "issued_on", "expires_on", "renewed_on")
+#: What the person records about themselves.
+SELF_FIELDS = ("education", "exam_date", "exam_result")
+#: The credential itself: recorded only by a supervisor who signs off hours, never by the
+#: person it certifies (the "certification" selection step relies on it).
+CREDENTIAL_FIELDS = ("credential_number", "issued_on", "expires_on", "renewed_on")
+CERTIFICATION_FIELDS = SELF_FIELDS + CREDENTIAL_FIELDS
 
 
 @transaction.atomic
@@ -641,6 +719,15 @@ def certification_update(*, acting_user: Any, user: Any, version: int | None,
                          **values: Any) -> Certification:
     if user.pk != acting_user.pk:
         _require(acting_user, *HOUR_SIGNERS)
+    if user.agency_id != acting_user.agency_id:
+        raise ValidationError("This person is not in the agency.")
+    if not user.has_role("aro", "prs"):
+        raise ValidationError("Certification is recorded for peer recovery team members.")
+    if set(values) & set(CREDENTIAL_FIELDS) and (
+        user.pk == acting_user.pk or not acting_user.has_role(*HOUR_SIGNERS)
+    ):
+        raise ValidationError("Only a supervisor records the credential (number and dates); "
+                              "ask your supervisor to enter it.")
     cert, _ = Certification.objects.select_for_update().get_or_create(
         user=user, defaults={"agency_id": user.agency_id})
     if version is not None and cert.version != version:
@@ -651,17 +738,28 @@ def certification_update(*, acting_user: Any, user: Any, version: int | None,
         raise ValidationError("The expiry date must be after the issue date.")
     if values.get("credential_number") and not issued:
         raise ValidationError("Give the date the credential was issued.")
+    changed = []
     for name in CERTIFICATION_FIELDS:
         if name in values:
-            value = values[name]
-            setattr(cert, name, (value or "") if name == "credential_number" else value)
+            value = (values[name] or "") if name == "credential_number" else values[name]
+            if getattr(cert, name) != value:
+                changed.append(name)
+            setattr(cert, name, value)
     cert.version += 1
     cert.updated_at = timezone.now()
     cert.save()
     _audit("certification_updated", actor=acting_user, agency_id=user.agency_id,
-           object_type="user", object_id=user.pk)
+           object_type="user", object_id=user.pk, detail={"fields": sorted(changed)})
     person_recompute(user=user, acting_user=acting_user, cause="certification")
     return cert
+
+
+def _lock_person(user: Any) -> None:
+    """One writer of a person's hours at a time (the daily sum and the double-submit key are
+    checked under this lock)."""
+    from tandem.accounts.models import User
+
+    User.objects.select_for_update().filter(pk=user.pk).first()
 
 
 def _check_hours(hours: Decimal, worked_on: date) -> None:
@@ -679,12 +777,23 @@ def hours_log(*, acting_user: Any, kind: str, worked_on: date, hours: Decimal,
     if kind not in HourKind.values:
         raise ValidationError("Choose the kind of hours.")
     _check_hours(hours, worked_on)
-    existing = HourLog.objects.filter(idempotency_key=idempotency_key).first()
+    _lock_person(acting_user)
+    existing = HourLog.objects.filter(user=acting_user, idempotency_key=idempotency_key).first()
     if existing is not None:
-        return existing
-    log = HourLog.objects.create(agency_id=acting_user.agency_id, user=acting_user, kind=kind,
-                                 worked_on=worked_on, hours=hours,
-                                 idempotency_key=idempotency_key)
+        return existing  # a double submit: the first one stands
+    day_total = HourLog.objects.filter(user=acting_user, worked_on=worked_on).aggregate(
+        s=Sum("hours"))["s"] or Decimal(0)
+    if day_total + hours > MAX_HOURS_PER_DAY:
+        raise ValidationError(
+            f"You already logged {day_total} hours on {worked_on:%d %b %Y}; a day has at "
+            "most 24.")
+    try:
+        with transaction.atomic():
+            log = HourLog.objects.create(
+                agency_id=acting_user.agency_id, user=acting_user, kind=kind,
+                worked_on=worked_on, hours=hours, idempotency_key=idempotency_key)
+    except IntegrityError:
+        return HourLog.objects.get(user=acting_user, idempotency_key=idempotency_key)
     _audit("hours_logged", actor=acting_user, agency_id=acting_user.agency_id,
            object_type="hour_log", object_id=log.pk, detail={"kind": kind})
     return log
@@ -741,14 +850,13 @@ def certification_progress(user: Any) -> dict[str, Any]:
 def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
                    idempotency_key: str) -> TimeEntry:
     """Hours Worked under the agency's activity code. Never says whom it was spent with."""
-    from tandem.accounts.models import User
-
     _require(acting_user, "supporter")
     _check_hours(hours, worked_on)
-    existing = TimeEntry.objects.filter(idempotency_key=idempotency_key).first()
+    _lock_person(acting_user)
+    existing = TimeEntry.objects.filter(user=acting_user,
+                                        idempotency_key=idempotency_key).first()
     if existing is not None:
-        return existing
-    User.objects.select_for_update().filter(pk=acting_user.pk).first()  # one writer per person
+        return existing  # a double submit: the first one stands
     day_total = TimeEntry.objects.filter(user=acting_user, worked_on=worked_on).aggregate(
         s=Sum("hours"))["s"] or Decimal(0)
     if day_total + hours > MAX_HOURS_PER_DAY:
@@ -756,9 +864,13 @@ def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
             f"You already recorded {day_total} hours on {worked_on:%d %b %Y}; a day has at "
             "most 24.")
     code = acting_user.agency.policy_model().training.hours_activity_code
-    entry = TimeEntry.objects.create(agency_id=acting_user.agency_id, user=acting_user,
-                                     worked_on=worked_on, hours=hours, activity_code=code,
-                                     idempotency_key=idempotency_key)
+    try:
+        with transaction.atomic():
+            entry = TimeEntry.objects.create(
+                agency_id=acting_user.agency_id, user=acting_user, worked_on=worked_on,
+                hours=hours, activity_code=code, idempotency_key=idempotency_key)
+    except IntegrityError:
+        return TimeEntry.objects.get(user=acting_user, idempotency_key=idempotency_key)
     _audit("time_entry_added", actor=acting_user, agency_id=acting_user.agency_id,
            object_type="time_entry", object_id=entry.pk)
     return entry

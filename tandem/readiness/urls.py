@@ -8,6 +8,7 @@ urlpatterns = [
     path("team/", views.team, name="team"),
     path("team/review/", views.policy_review, name="policy_review"),
     path("team/<int:pk>/", views.person, name="person"),
+    path("team/<int:pk>/credential/", views.person_credential, name="person_credential"),
     path("team/<int:pk>/checks/", views.check_add, name="check_add"),
     path("team/<int:pk>/statement/", views.statement, name="statement"),
     path("team/<int:pk>/statement.pdf", views.statement_pdf, name="statement_pdf"),

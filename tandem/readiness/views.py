@@ -37,19 +37,19 @@ from tandem.readiness.access import (
     get_hour_log_for_user,
     get_person_for_user,
     get_session_for_user,
+    get_time_entry_for_user,
+    get_vacancy_for_user,
+    people_in_scope,
     require_member,
 )
 from tandem.readiness.gates import gate_for, peer_support_ready_users
 from tandem.readiness.models import (
     AgreementDocument,
-    Attendance,
-    BackgroundCheck,
     Certification,
     HourLog,
     Signature,
     TimeEntry,
     TrainingSession,
-    Vacancy,
 )
 
 FEED_PURPOSE = "readiness.training"
@@ -121,11 +121,7 @@ def _current_documents(agency: Any) -> list[AgreementDocument]:
 @require_GET
 def team(request: HttpRequest) -> HttpResponse:
     agency = require_role(request.user, *OVERSEERS)
-    from tandem.audit.services import audit_record
-
-    audit_record(action="readiness.team_viewed", actor=request.user, agency_id=agency.pk,
-                 object_type="agency", object_id=agency.pk)
-    people = list(selectors.team_people(agency).select_related("member"))
+    people = selectors.team_overview(acting_user=request.user, agency=agency)
     statuses = compliance.statuses_for(agency, people)
     ready = set(peer_support_ready_users(agency).values_list("pk", flat=True))
     rows = [(p, statuses[p.pk], p.pk in ready) for p in people]
@@ -156,20 +152,11 @@ def policy_review(request: HttpRequest) -> HttpResponse:
 @require_GET
 def person(request: HttpRequest, pk: int) -> HttpResponse:
     target = get_person_for_user(request.user, pk)
-    from tandem.audit.services import audit_record
-
-    audit_record(action="readiness.person_viewed", actor=request.user,
-                 agency_id=target.agency_id, object_type="user", object_id=target.pk)
     context = {
+        **selectors.person_record(acting_user=request.user, person=target),
         "person": target,
-        "status": compliance.status_for(target),
         "gate": gate_for(target),
-        "designations": selectors.designation_history(target),
-        "attendance": selectors.attendance_for_user(target),
-        "checks": BackgroundCheck.objects.filter(user=target),
-        "signatures": Signature.objects.filter(user=target).select_related("document"),
-        "progress": services.certification_progress(target),
-        "hour_logs": HourLog.objects.filter(user=target).select_related("signed_off_by"),
+        "credential_form": _credential_form(target),
         "check_form": forms.CheckForm(),
         "removal_form": forms.RemovalForm(),
         "designate_form": forms.DesignateForm(),
@@ -177,6 +164,7 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
         "can_coordinate": _me(request).has_role(*COORDINATORS),
         "can_remove": _me(request).has_role(*REMOVERS),
         "can_sign_off": _me(request).has_role(*HOUR_SIGNERS),
+        "is_prp": target.has_role("aro", "prs"),
         "can_state": _me(request).has_role(*STATEMENT_READERS),
     }
     return render(request, "readiness/person.html", context)
@@ -218,10 +206,7 @@ def designate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def vacancy_close(request: HttpRequest, pk: int) -> HttpResponse:
-    agency = require_role(request.user, *COORDINATORS)
-    vacancy = Vacancy.objects.filter(agency=agency, pk=pk).first()
-    if vacancy is None:
-        raise Http404
+    vacancy = get_vacancy_for_user(request.user, pk, write=True)
     services.vacancy_close(acting_user=request.user, vacancy=vacancy)
     messages.success(request, "The vacancy is closed.")
     return redirect("readiness:vacancies")
@@ -276,10 +261,7 @@ def vacancy_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def apply(request: HttpRequest, pk: int) -> HttpResponse:
-    agency = require_member(request.user)
-    vacancy = Vacancy.objects.filter(agency=agency, pk=pk).first()
-    if vacancy is None or not vacancy.is_open_on(timezone.localdate()):
-        raise Http404
+    vacancy = get_vacancy_for_user(request.user, pk)
     form = forms.ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -297,13 +279,14 @@ def apply(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def applications(request: HttpRequest) -> HttpResponse:
     agency = require_role(request.user, *SELECTORS)
-    return render(request, "readiness/applications.html",
-                  {"applications": selectors.applications_for_review(agency)})
+    return render(request, "readiness/applications.html", {
+        "applications": selectors.applications_read(acting_user=request.user, agency=agency)})
 
 
 @require_GET
 def application(request: HttpRequest, pk: int) -> HttpResponse:
-    app = get_application_for_user(request.user, pk)
+    app = selectors.application_read(acting_user=request.user,
+                                     application=get_application_for_user(request.user, pk))
     user: Any = request.user
     reviewer = user.has_role(*SELECTORS)
     context = {
@@ -407,9 +390,10 @@ def session(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             _mark(request, item)
         return redirect("readiness:session", item.pk)
-    marks = {a.user_id: a for a in Attendance.objects.filter(session=item)}
-    found = {u.pk: u for u in selectors.team_people(_me(request).agency)}
-    found.update({u.pk: u for u in _enrolled_users(item)})
+    marks = selectors.session_attendance(acting_user=request.user, session=item)
+    scope = people_in_scope(request.user, item.agency).values("pk")
+    found = {u.pk: u for u in selectors.team_people(item.agency).filter(pk__in=scope)}
+    found.update({u.pk: u for u in _enrolled_users(item).filter(pk__in=scope)})
     people = sorted(found.values(), key=lambda u: (u.last_name, u.first_name, u.username))
     enrolled = set(item.enrolments.values_list("user_id", flat=True))
     context = {
@@ -430,7 +414,8 @@ def _enrolled_users(item: TrainingSession) -> Any:
 
 def _enrol_other(request: HttpRequest, item: TrainingSession) -> None:
     raw = request.POST.get("user", "").strip()
-    people = selectors.team_people(_me(request).agency)
+    people = selectors.team_people(item.agency).filter(
+        pk__in=people_in_scope(request.user, item.agency).values("pk"))
     target = people.filter(pk=int(raw)).first() if raw.isdigit() else None
     if target is None:
         messages.error(request, "Choose someone on a peer team.")
@@ -443,16 +428,14 @@ def _enrol_other(request: HttpRequest, item: TrainingSession) -> None:
 
 
 def _mark(request: HttpRequest, item: TrainingSession) -> None:
-    from tandem.accounts.models import User
-
     form = forms.AttendanceForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose present, excused or unexcused.")
         return
-    target = User.objects.filter(agency=_me(request).agency,
-                                 pk=form.cleaned_data["user"]).first()
+    target = people_in_scope(request.user, item.agency).filter(
+        pk=form.cleaned_data["user"]).first()
     if target is None:
-        messages.error(request, "This person is not in the agency.")
+        messages.error(request, "This person is not on a team you oversee.")
         return
     try:
         services.attendance_mark(acting_user=request.user, session=item, user=target,
@@ -542,10 +525,7 @@ def time_entries(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def time_entry_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    require_role(request.user, "supporter")
-    entry = TimeEntry.objects.filter(user=_me(request), pk=pk).first()
-    if entry is None:
-        raise Http404
+    entry = get_time_entry_for_user(request.user, pk, write=True)
     services.time_entry_delete(acting_user=request.user, entry=entry)
     messages.success(request, "The entry was removed.")
     return redirect("readiness:time_entries")
@@ -553,24 +533,19 @@ def time_entry_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def time_export(request: HttpRequest) -> HttpResponse:
-    agency = require_role(request.user, *COORDINATORS)
+    agency = require_role(request.user, "coordinator")  # peer support hours
     form = forms.ExportForm(request.GET or None)
     if not form.is_valid():
         status = 400 if request.GET else 200
         return render(request, "readiness/time_export.html", {"form": form}, status=status)
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    entries = TimeEntry.objects.filter(agency=agency, worked_on__range=(start, end)).select_related(
-        "user__member").order_by("worked_on", "user__last_name")
+    entries = selectors.time_export_entries(acting_user=request.user, agency=agency,
+                                            start=start, end=end)
     rows = (
         [e.worked_on, getattr(e.user.member, "employee_number", "") if e.user.member else "",
          e.user.get_full_name(), e.activity_code, float(e.hours)]
         for e in entries
     )
-    from tandem.audit.services import audit_record
-
-    audit_record(action="readiness.time_exported", actor=request.user, agency_id=agency.pk,
-                 object_type="agency", object_id=agency.pk,
-                 detail={"start": str(start), "end": str(end)})
     return csv_response(f"hours-worked-{start}-{end}.csv",
                         ["Date", "Employee number", "Name", "Activity code", "Hours"], rows)
 
@@ -584,7 +559,7 @@ def certification(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     cert, _ = Certification.objects.get_or_create(user=user, defaults={"agency_id": user.agency_id})
     cert_form = forms.CertificationForm(initial={**{f: getattr(cert, f) for f in
-                                                    services.CERTIFICATION_FIELDS},
+                                                    services.SELF_FIELDS},
                                                  "version": cert.version})
     hours_form = forms.HourLogForm()
     if request.method == "POST":
@@ -609,11 +584,39 @@ def certification(request: HttpRequest) -> HttpResponse:
                     return redirect("readiness:certification")
                 except ValidationError as exc:
                     cert_form.add_error(None, exc)
-    context = {"cert_form": cert_form, "hours_form": hours_form,
-               "progress": services.certification_progress(user),
-               "logs": HourLog.objects.filter(user=user).select_related("signed_off_by")}
+    context = {"cert_form": cert_form, "hours_form": hours_form, "cert": cert,
+               **selectors.certification_read(acting_user=user, person=user)}
     status = 400 if request.method == "POST" else 200
     return render(request, "readiness/certification.html", context, status=status)
+
+
+def _credential_form(target: Any) -> forms.CredentialForm:
+    cert = Certification.objects.filter(user=target).first()
+    initial: dict[str, Any] = {"version": cert.version if cert else 1}
+    if cert is not None:
+        initial.update({f: getattr(cert, f) for f in services.CREDENTIAL_FIELDS})
+    return forms.CredentialForm(initial=initial)
+
+
+@require_POST
+def person_credential(request: HttpRequest, pk: int) -> HttpResponse:
+    """A supervisor records a peer recovery specialist's credential (number and dates)."""
+    target = get_person_for_user(request.user, pk, roles=HOUR_SIGNERS)
+    form = forms.CredentialForm(request.POST)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version")
+        try:
+            services.certification_update(acting_user=request.user, user=target,
+                                          version=version, **data)
+            messages.success(request, "Credential recorded.")
+        except ValidationError as exc:
+            _errors(request, exc)
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+    return redirect("readiness:person", target.pk)
 
 
 @require_POST
@@ -638,14 +641,8 @@ def _statement(request: HttpRequest, pk: int) -> tuple[Any, Any, Any]:
     if not form.is_valid():
         return target, form, None
     day = form.cleaned_data["on"]
-    facts = compliance.load_facts([target])[target.pk]
     policy = target.agency.policy_model()
-    status = compliance.evaluate(facts, policy, day)
-    from tandem.audit.services import audit_record
-
-    audit_record(action="readiness.statement_viewed", actor=request.user,
-                 agency_id=target.agency_id, object_type="user", object_id=target.pk,
-                 detail={"on": str(day)})
+    status = selectors.statement_status(acting_user=request.user, person=target, day=day)
     designated = status.designated.get("psp")
     trained = status.initial_complete.get("psp", False)
     return target, form, {

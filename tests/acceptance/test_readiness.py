@@ -170,6 +170,50 @@ def test_the_calendar_feed_is_the_only_public_readiness_page(
     assert names == {r.url_name for r in ROWS} | {"readiness:feed"}
 
 
+@pytest.mark.django_db
+def test_people_pages_reach_only_team_members_and_applicants_in_the_readers_scope(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    coordinator = signed_in(cast["coordinator"])
+    supervisor = signed_in(cast["crt_supervisor"])
+
+    def person(client: Client, user: User) -> int:
+        return int(client.get(reverse("readiness:person", args=[user.pk])).status_code)
+
+    assert person(coordinator, cast["supporter"]) == 200
+    assert person(coordinator, cast["prs"]) == 200
+    assert person(coordinator, cast["dispatcher"]) == 404  # not on a team, never applied
+    assert person(coordinator, cast["member"]) == 404
+    vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="psp",
+                                      title="Peer supporter")
+    services.application_submit(acting_user=cast["member"], vacancy=vacancy, letter="Hello")
+    assert person(coordinator, cast["member"]) == 200  # an applicant
+    # The peer recovery supervisor oversees peer recovery people only.
+    assert person(supervisor, cast["prs"]) == 200
+    assert person(supervisor, cast["aro"]) == 200
+    assert person(supervisor, cast["supporter"]) == 404
+    refused = supervisor.post(reverse("readiness:check_add", args=[cast["supporter"].pk]), {
+        "checked_on": "2026-01-02", "result": "cleared", "renewal_due": "2028-01-02"})
+    assert refused.status_code == 404
+    page = supervisor.get(reverse("readiness:team")).content
+    assert b"Supporter Tester" not in page
+    assert cast["prs"].get_full_name().encode() in page
+    assert supervisor.get(reverse("readiness:time_export")).status_code == 404
+    session = held_session(agency, "psp-ongoing", timezone.now() - timedelta(days=1))
+    supervisor.post(reverse("readiness:session", args=[session.pk]),
+                    {"user": cast["supporter"].pk, "status": "unexcused"})
+    assert not Attendance.objects.filter(user=cast["supporter"]).exists()
+    roster = supervisor.get(reverse("readiness:session", args=[session.pk])).content
+    assert cast["supporter"].get_full_name().encode() not in roster
+    # Only the peer recovery supervisor signs off a PRS's certification hours.
+    log = services.hours_log(acting_user=cast["prs"], kind="experience",
+                             worked_on=timezone.localdate(), hours=Decimal("2"),
+                             idempotency_key="scope")
+    for role in ("coordinator", "psychologist"):
+        with pytest.raises(ValidationError):
+            services.hours_sign_off(acting_user=cast[role], log=log)
+
+
 # ========================================================================================
 # 3. Compliance rules — pure function, frozen dates
 # ========================================================================================
@@ -189,27 +233,44 @@ def test_a_trained_designated_supporter_is_compliant() -> None:
     assert status.reasons == []
 
 
-def test_ongoing_training_is_due_soon_then_overdue_across_the_quarter() -> None:
-    facts = psp_facts()  # designated and trained 5 Jan → next training due 5 Apr
-    assert evaluate(facts, CS, date(2026, 3, 1)).level == "compliant"
-    soon = evaluate(facts, CS, date(2026, 3, 10))
+def test_ongoing_training_is_due_by_the_end_of_the_next_calendar_quarter() -> None:
+    # GO 702 .52: at least once per quarter. Trained 5 Jan (Q1) → may still train in Q2.
+    facts = psp_facts()
+    assert evaluate(facts, CS, date(2026, 4, 15)).level == "compliant"
+    assert evaluate(facts, CS, date(2026, 5, 30)).level == "compliant"
+    soon = evaluate(facts, CS, date(2026, 5, 31))
     assert soon.level == "due_soon"
     assert soon.peer_support
-    assert any("ongoing training due by 05 Apr 2026" in r for r in soon.reasons)
-    assert evaluate(facts, CS, date(2026, 4, 5)).level == "due_soon"
-    late = evaluate(facts, CS, date(2026, 4, 6))
+    assert any("ongoing training due by 30 Jun 2026" in r for r in soon.reasons)
+    assert evaluate(facts, CS, date(2026, 6, 30)).level == "due_soon"
+    late = evaluate(facts, CS, date(2026, 7, 1))
     assert late.level == "not_compliant"
     assert not late.peer_support
-    assert any("overdue since 05 Apr 2026" in r for r in late.reasons)
+    assert any("overdue since 30 Jun 2026" in r for r in late.reasons)
+
+
+def test_training_early_in_a_quarter_counts_for_the_whole_next_quarter() -> None:
+    facts = psp_facts(ongoing(date(2026, 1, 2)), designated=date(2026, 1, 1))
+    status = evaluate(facts, CS, date(2026, 4, 15))
+    assert status.level == "compliant", status.reasons
+    assert status.peer_support
+    assert status.peer_support_lapses_on == date(2026, 7, 1)
+    # A yearly cadence runs to the end of the next calendar year.
+    yearly = load_preset("joplin")
+    assert compliance.ongoing_due(date(2026, 2, 1), yearly.training.ongoing_cadence_months) \
+        == date(2027, 12, 31)
+    # A cadence that does not divide the year stays a rolling window.
+    assert compliance.ongoing_due(date(2026, 1, 31), 5) == date(2026, 6, 30)
 
 
 def test_training_on_the_last_day_of_a_quarter_carries_to_the_last_day_of_the_next() -> None:
     facts = psp_facts(ongoing(date(2026, 9, 30)))
-    assert evaluate(facts, CS, date(2026, 12, 30)).level == "due_soon"
-    assert evaluate(facts, CS, date(2026, 12, 31)).level == "not_compliant"
-    # …and attending an in-service session restores compliance.
-    again = psp_facts(ongoing(date(2026, 9, 30)), ongoing(date(2026, 12, 31)))
-    assert evaluate(again, CS, date(2026, 12, 31)).level == "compliant"
+    assert evaluate(facts, CS, date(2026, 12, 31)).level == "due_soon"
+    assert evaluate(facts, CS, date(2027, 1, 1)).level == "not_compliant"
+    # …and attending an in-service session restores compliance (until the end of Q1).
+    again = psp_facts(ongoing(date(2026, 9, 30)), ongoing(date(2027, 1, 2)))
+    assert evaluate(again, CS, date(2027, 1, 2)).level == "compliant"
+    assert evaluate(again, CS, date(2027, 6, 30)).level == "due_soon"
 
 
 def test_second_unexcused_absence_in_a_year_flips_the_status_and_a_new_year_resets() -> None:
@@ -289,6 +350,30 @@ def test_background_check_and_cjis_awareness_expire() -> None:
     assert "No current fingerprint background check" in check_late.reasons
 
 
+@pytest.mark.django_db
+def test_a_pending_renewal_check_keeps_the_cleared_one_and_not_cleared_revokes(
+    agency: Any, cast: dict[str, User]
+) -> None:
+    cleared = CheckFact(date(2026, 1, 2), "cleared", date(2027, 3, 1))
+    pending = CheckFact(date(2027, 1, 15), "pending", date(2028, 1, 15))
+    refused = CheckFact(date(2027, 2, 10), "not_cleared", date(2028, 2, 10))
+    assert current_check(Facts(checks=(cleared, pending)), date(2027, 2, 1)) == cleared
+    assert current_check(Facts(checks=(cleared, pending, refused)), date(2027, 2, 10)) is None
+    # Through the service: the ARO keeps CJI access while the renewal is pending.
+    aro, supervisor = cast["aro"], cast["crt_supervisor"]
+    with time_machine.travel(at(2026, 3, 1), tick=False):
+        services.check_record(acting_user=supervisor, user=aro, checked_on=date(2026, 2, 1),
+                              result="cleared", renewal_due=date(2027, 2, 1))
+        attend(agency, supervisor, aro, "cjis-awareness", at(2026, 2, 10, 9))
+        assert has_cji_access(aro)
+        services.check_record(acting_user=supervisor, user=aro, checked_on=date(2026, 2, 28),
+                              result="pending", renewal_due=date(2027, 2, 28))
+        assert has_cji_access(aro)
+        services.check_record(acting_user=supervisor, user=aro, checked_on=date(2026, 3, 1),
+                              result="not_cleared", renewal_due=date(2027, 3, 1))
+        assert not has_cji_access(aro)
+
+
 def test_statuses_are_computed_for_past_dates_from_history() -> None:
     facts = psp_facts(designated=date(2026, 1, 5), removed=date(2026, 6, 1))
     assert "psp" not in evaluate(facts, CS, date(2025, 12, 1)).designated
@@ -348,10 +433,10 @@ def test_the_gate_lapses_at_the_due_moment_even_before_the_daily_job(
         make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9))
         gate = Gate.objects.get(user=supporter)
         assert gate.peer_support
-        assert timezone.localtime(gate.peer_support_until) == at(2026, 4, 6, 0)
-        assert is_peer_support_ready(supporter, at(2026, 4, 5, 23))
-        assert not is_peer_support_ready(supporter, at(2026, 4, 6, 0))
-        assert supporter not in peer_support_ready_users(agency, at(2026, 4, 6, 1))
+        assert timezone.localtime(gate.peer_support_until) == at(2026, 7, 1, 0)
+        assert is_peer_support_ready(supporter, at(2026, 6, 30, 23))
+        assert not is_peer_support_ready(supporter, at(2026, 7, 1, 0))
+        assert supporter not in peer_support_ready_users(agency, at(2026, 7, 1, 1))
 
 
 @pytest.mark.django_db
@@ -487,6 +572,10 @@ def test_initial_training_must_be_complete_before_designation(
     assert not Designation.objects.exists()
     with time_machine.travel(at(2026, 3, 2), tick=False):
         attend(agency, cast["coordinator"], supporter, "psp-initial", at(2026, 3, 1, 9))
+        services.check_record(acting_user=cast["coordinator"], user=supporter,
+                              checked_on=date(2026, 3, 1), result="cleared",
+                              renewal_due=date(2028, 3, 1))
+        sign(supporter, "confidentiality")
         response = signed_in(cast["chief"]).post(url, {"program": "psp"}, follow=True)
         assert b"Officially designated from today" in response.content
     designation = Designation.objects.get(user=supporter)
@@ -494,6 +583,37 @@ def test_initial_training_must_be_complete_before_designation(
     assert designation.designated_by == cast["chief"]
     with pytest.raises(ValidationError, match="cannot designate yourself"):
         services.designation_grant(acting_user=cast["chief"], user=cast["chief"], program="psp")
+
+
+@pytest.mark.django_db
+def test_direct_designation_follows_the_preset_steps_and_needs_the_team_role(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    supporter, dispatcher, chief = cast["supporter"], cast["dispatcher"], cast["chief"]
+    with time_machine.travel(at(2026, 3, 2), tick=False):
+        attend(agency, cast["coordinator"], supporter, "psp-initial", at(2026, 3, 1, 9))
+        # Trained, but neither vetted nor signed: the preset's steps are not complete.
+        with pytest.raises(ValidationError, match="not complete yet") as refused:
+            services.designation_grant(acting_user=chief, user=supporter, program="psp")
+        assert "Background vetting" in str(refused.value)
+        assert "Confidentiality agreement" in str(refused.value)
+        # Someone without the team's role is never designated to it (a dispatcher here).
+        make_ready(agency, cast, dispatcher, trained=at(2026, 3, 1, 9), designate=False)
+        with pytest.raises(ValidationError, match="peer supporter role"):
+            services.designation_grant(acting_user=chief, user=dispatcher, program="psp")
+        response = signed_in(chief).post(
+            reverse("readiness:designate", args=[dispatcher.pk]), {"program": "psp"})
+        assert response.status_code == 404  # not a team member: not a readiness person
+        with pytest.raises(ValidationError, match="peer recovery"):
+            services.designation_grant(acting_user=chief, user=supporter, program="prp")
+        assert not Designation.objects.exists()
+    # A preset whose selection starts with an application (Columbus: letter of request and
+    # the psychologist's interview) designates only by deciding that application.
+    agency.policy = load_preset("columbus").model_dump(mode="json")
+    agency.save(update_fields=["policy"])
+    supporter.agency.refresh_from_db()
+    with pytest.raises(ValidationError, match="decide their application"):
+        services.designation_grant(acting_user=chief, user=supporter, program="psp")
 
 
 @pytest.mark.django_db
@@ -716,6 +836,35 @@ def test_signing_needs_the_typed_name_the_password_and_a_current_code(
 
 
 @pytest.mark.django_db
+def test_wrong_passwords_and_codes_at_signing_count_toward_the_account_lockout(
+    agency: Any, cast: dict[str, User]
+) -> None:
+    supporter = cast["supporter"]
+    document = services.agreement_publish(
+        acting_user=cast["coordinator"], kind="confidentiality", title="Confidentiality",
+        body="What I hear stays with me.")
+    for _ in range(4):
+        with pytest.raises(ValidationError, match="password is not correct"):
+            services.agreement_sign(acting_user=supporter, document=document,
+                                    typed_name="Supporter Tester", password="guess",
+                                    code=code_for(supporter))
+    with pytest.raises(ValidationError, match="code"):
+        services.agreement_sign(acting_user=supporter, document=document,
+                                typed_name="Supporter Tester", password=PASSWORD,
+                                code="abcd-efgh")
+    supporter.refresh_from_db()
+    assert supporter.failed_attempts == 5
+    assert supporter.is_locked
+    assert AuditEvent.objects.filter(action="account.locked").count() == 1
+    # Locked: even the right password and code are refused.
+    with pytest.raises(ValidationError, match="locked"):
+        services.agreement_sign(acting_user=supporter, document=document,
+                                typed_name="Supporter Tester", password=PASSWORD,
+                                code=code_for(supporter))
+    assert not Signature.objects.exists()
+
+
+@pytest.mark.django_db
 def test_the_same_code_cannot_sign_twice(agency: Any, cast: dict[str, User]) -> None:
     supporter = cast["supporter"]
     code = code_for(supporter)
@@ -752,6 +901,46 @@ def test_an_outdated_version_cannot_be_signed(agency: Any, cast: dict[str, User]
     assert not Signature.objects.exists()
 
 
+def test_a_signature_on_a_replaced_version_stops_counting_when_the_new_one_is_out() -> None:
+    base = psp_facts()
+    facts = Facts(programs=base.programs, designations=base.designations,
+                  attendance=base.attendance, checks=base.checks,
+                  lapsed=(("confidentiality", date(2026, 1, 3), date(2026, 3, 1)),))
+    assert evaluate(facts, CS, date(2026, 2, 1)).level == "compliant"  # history holds
+    later = evaluate(facts, CS, date(2026, 3, 2))
+    assert later.level == "not_compliant"
+    assert "Peer support: a new version of the confidentiality agreement must be signed" \
+        in later.reasons
+
+
+@pytest.mark.django_db
+def test_publishing_a_new_version_requires_signing_again(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    supporter = cast["supporter"]
+    with time_machine.travel(at(2026, 2, 10), tick=False):
+        make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9))
+        assert is_peer_support_ready(supporter)
+        v1 = Signature.objects.get(user=supporter).document
+        v2 = services.agreement_publish(acting_user=cast["coordinator"], kind="confidentiality",
+                                        title="Confidentiality", body="Amended text.")
+        assert not is_peer_support_ready(supporter)  # at once, not at the nightly run
+        assert any("new version of the confidentiality agreement" in r
+                   for r in Gate.objects.get(user=supporter).reasons)
+        page = signed_in(cast["coordinator"]).get(
+            reverse("readiness:person", args=[supporter.pk]))
+        assert b"replaced by version 2" in page.content
+        # The write itself re-checks the version under a lock.
+        with pytest.raises(ValidationError, match="has been replaced"):
+            services._signature_write(acting_user=supporter, document=v1,
+                                      typed_name="Supporter Tester")
+    with time_machine.travel(at(2026, 2, 10, 13), tick=False):
+        services.agreement_sign(acting_user=supporter, document=v2,
+                                typed_name="Supporter Tester", password=PASSWORD,
+                                code=code_for(supporter))
+        assert is_peer_support_ready(supporter)
+
+
 @pytest.mark.django_db
 def test_the_annual_policy_review_reminds_the_coordinator(
     agency: Any, cast: dict[str, User]
@@ -780,7 +969,7 @@ def test_people_are_reminded_once_before_a_due_date(agency: Any, cast: dict[str,
     with time_machine.travel(at(2026, 1, 10), tick=False):
         make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9))
         services.policy_review_record(acting_user=cast["coordinator"])
-    with time_machine.travel(at(2026, 3, 20), tick=False):  # ongoing training due 5 Apr
+    with time_machine.travel(at(2026, 6, 10), tick=False):  # ongoing training due 30 Jun
         assert services.reminders_send() == 1
         assert services.reminders_send() == 0
     mine = Delivery.objects.filter(recipient_user=supporter)
@@ -805,10 +994,11 @@ def test_certification_hours_count_once_a_supervisor_signs_them_off(
     logs = [
         services.hours_log(acting_user=prs, kind="experience", worked_on=day,
                            hours=Decimal("8"), idempotency_key="a"),
-        services.hours_log(acting_user=prs, kind="ethics", worked_on=day, hours=Decimal("6"),
-                           idempotency_key="b"),
-        services.hours_log(acting_user=prs, kind="supervision", worked_on=day,
-                           hours=Decimal("19"), idempotency_key="c"),
+        services.hours_log(acting_user=prs, kind="ethics", worked_on=day - timedelta(days=1),
+                           hours=Decimal("6"), idempotency_key="b"),
+        services.hours_log(acting_user=prs, kind="supervision",
+                           worked_on=day - timedelta(days=2), hours=Decimal("19"),
+                           idempotency_key="c"),
     ]
     assert services.hours_log(acting_user=prs, kind="experience", worked_on=day,
                               hours=Decimal("8"), idempotency_key="a").pk == logs[0].pk
@@ -833,24 +1023,114 @@ def test_certification_hours_count_once_a_supervisor_signs_them_off(
 
 
 @pytest.mark.django_db
+def test_certification_hours_of_all_kinds_fit_in_a_day(agency: Any, cast: dict[str, User]
+                                                       ) -> None:
+    prs, day = cast["prs"], timezone.localdate()
+    services.hours_log(acting_user=prs, kind="experience", worked_on=day, hours=Decimal("20"),
+                       idempotency_key="day-1")
+    with pytest.raises(ValidationError, match="at most 24"):
+        services.hours_log(acting_user=prs, kind="ethics", worked_on=day, hours=Decimal("5"),
+                           idempotency_key="day-2")
+    services.hours_log(acting_user=prs, kind="supervision", worked_on=day, hours=Decimal("4"),
+                       idempotency_key="day-3")
+    assert services.certification_progress(prs)["pending"] == Decimal("24")
+
+
+@pytest.mark.django_db
+def test_double_submit_keys_belong_to_the_person_who_sent_them(
+    agency: Any, cast: dict[str, User]
+) -> None:
+    prs, aro, supporter = cast["prs"], cast["aro"], cast["supporter"]
+    day = timezone.localdate()
+    mine = services.hours_log(acting_user=prs, kind="experience", worked_on=day,
+                              hours=Decimal("2"), idempotency_key="shared-key")
+    theirs = services.hours_log(acting_user=aro, kind="experience", worked_on=day,
+                                hours=Decimal("3"), idempotency_key="shared-key")
+    assert theirs.pk != mine.pk
+    assert theirs.user == aro
+    again = services.hours_log(acting_user=prs, kind="experience", worked_on=day,
+                               hours=Decimal("2"), idempotency_key="shared-key")
+    assert again.pk == mine.pk
+    entry = services.time_entry_add(acting_user=supporter, worked_on=day, hours=Decimal("1"),
+                                    idempotency_key="shared-key")
+    other = make_user(agency, "second-supporter", "supporter")
+    second = services.time_entry_add(acting_user=other, worked_on=day, hours=Decimal("1"),
+                                     idempotency_key="shared-key")
+    assert second.pk != entry.pk
+    assert second.user == other
+
+
+@pytest.mark.django_db
 def test_certification_record_uses_optimistic_locking(agency: Any, cast: dict[str, User],
                                                       signed_in: Any) -> None:
     prs = cast["prs"]
     client = signed_in(prs)
     client.get(reverse("readiness:certification"))
     form = {"education": "ged", "exam_date": "2026-05-02", "exam_result": "passed",
-            "credential_number": "PR-1234", "issued_on": "2026-05-20",
-            "expires_on": "2028-05-20", "renewed_on": "", "version": "1"}
+            "version": "1"}
     assert client.post(reverse("readiness:certification"), form).status_code == 302
     stale = client.post(reverse("readiness:certification"), {**form, "education": "diploma"})
     assert stale.status_code == 400
     assert b"Someone else changed" in stale.content
-    bad = client.post(reverse("readiness:certification"),
-                      {**form, "version": "2", "expires_on": "2026-01-01"})
-    assert b"expiry date must be after" in bad.content
     prs.readiness_certification.refresh_from_db()
     assert prs.readiness_certification.education == "ged"
-    assert prs.readiness_certification.credential_number == "PR-1234"
+    assert prs.readiness_certification.exam_result == "passed"
+    supervisor = signed_in(cast["crt_supervisor"])
+    url = reverse("readiness:person_credential", args=[prs.pk])
+    bad = supervisor.post(url, {"credential_number": "PR-1234", "issued_on": "2026-05-20",
+                                "expires_on": "2026-01-01", "version": "2"}, follow=True)
+    assert b"expiry date must be after" in bad.content
+
+
+@pytest.mark.django_db
+def test_only_a_supervisor_records_the_credential_and_the_audit_names_the_fields(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    prs, supervisor = cast["prs"], cast["crt_supervisor"]
+    with pytest.raises(ValidationError, match="supervisor"):
+        services.certification_update(acting_user=prs, user=prs, version=None,
+                                      credential_number="PR-1", issued_on=date(2026, 1, 2))
+    # The PRS's own form has no credential fields: posting them changes nothing.
+    signed_in(prs).post(reverse("readiness:certification"), {
+        "education": "ged", "exam_result": "passed", "version": "1",
+        "credential_number": "PR-1", "issued_on": "2026-01-02", "expires_on": "2028-01-02"})
+    prs.readiness_certification.refresh_from_db()
+    assert prs.readiness_certification.credential_number == ""
+    assert prs.readiness_certification.issued_on is None
+    response = signed_in(supervisor).post(
+        reverse("readiness:person_credential", args=[prs.pk]),
+        {"credential_number": "PR-77", "issued_on": "2026-01-02", "expires_on": "2028-01-02",
+         "renewed_on": "", "version": "2"})
+    assert response.status_code == 302
+    prs.readiness_certification.refresh_from_db()
+    assert prs.readiness_certification.credential_number == "PR-77"
+    event = AuditEvent.objects.filter(action="readiness.certification_updated").last()
+    assert event is not None
+    assert event.detail["fields"] == ["credential_number", "expires_on", "issued_on"]
+    assert "PR-77" not in str(event.detail)
+
+
+def test_the_credential_expiry_is_a_due_date() -> None:
+    wv = load_preset("west-virginia")
+    facts = Facts(
+        programs=frozenset({"prp"}), is_prs=True,
+        designations=(DesignationFact("prp", date(2026, 1, 5)),),
+        attendance=(
+            AttendanceFact(date(2026, 1, 4), "initial", "prp", "present",
+                           compliance.PRP_INITIAL_TOPICS),
+            AttendanceFact(date(2027, 1, 4), "cjis", "all", "present"),
+            AttendanceFact(date(2027, 1, 4), "ongoing", "prp", "present"),
+        ),
+        checks=(CheckFact(date(2026, 1, 2), "cleared", date(2028, 3, 1)),),
+        signed=(("nda", date(2026, 1, 3)),),
+        certified_from=date(2025, 5, 20), certified_until=date(2027, 5, 20),
+    )
+    assert evaluate(facts, wv, date(2027, 3, 1)).level == "compliant"
+    soon = evaluate(facts, wv, date(2027, 5, 1))
+    assert soon.level == "due_soon", soon.reasons
+    assert "Peer recovery: certification renewal due by 20 May 2027" in soon.reasons
+    assert any(d.key.startswith("certification-") for d in soon.due)
+    assert evaluate(facts, wv, date(2027, 5, 21)).level == "not_compliant"
 
 
 # ========================================================================================
@@ -942,7 +1222,7 @@ def test_eligibility_statement_for_a_past_date(agency: Any, cast: dict[str, User
         during = client.get(url, {"on": "2026-02-01"})
         assert b'<dd id="eligible"><strong>Yes' in during.content
         assert b"since 5 January 2026" in during.content
-        after = client.get(url, {"on": "2026-06-15"})
+        after = client.get(url, {"on": "2026-07-01"})
         assert b'<dd id="eligible"><strong>No' in after.content
         pdf = client.get(reverse("readiness:statement_pdf", args=[supporter.pk]),
                          {"on": "2026-02-01"})
@@ -995,7 +1275,7 @@ def test_training_calendar_feed_lists_my_sessions_and_can_be_revoked(
 def test_dashboard_shows_levels_and_reasons_in_a_fixed_number_of_queries(
     agency: Any, cast: dict[str, User], signed_in: Any
 ) -> None:
-    with time_machine.travel(at(2026, 3, 20), tick=False):
+    with time_machine.travel(at(2026, 6, 10), tick=False):
         make_ready(agency, cast, cast["supporter"], trained=at(2026, 1, 5, 9))
         client = signed_in(cast["coordinator"])
         client.get(reverse("readiness:team"))
@@ -1030,6 +1310,69 @@ def test_my_training_shows_my_status_and_only_the_agreements_that_bind_me(
     prs_page = signed_in(cast["prs"]).get(reverse("readiness:home")).content
     assert b"The nda text" in prs_page
     assert b"The confidentiality text" not in prs_page
+
+
+@pytest.mark.django_db
+def test_repeated_buttons_name_their_row_for_screen_readers(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    services.catalogue_seed(agency=agency)
+    start = timezone.now() + timedelta(days=5)
+    services.session_schedule(
+        acting_user=cast["coordinator"], course=Course.objects.get(agency=agency,
+                                                                   code="psp-ongoing"),
+        starts_at=start, ends_at=start + timedelta(hours=2), place="Room 4",
+        instructor="Dr. Lane", capacity=10)
+    home = signed_in(cast["supporter"]).get(reverse("readiness:home")).content.decode()
+    assert '<th scope="row">' in home
+    assert ('Enrol<span class="visually-hidden"> in Quarterly peer support training'
+            in home)
+    services.vacancy_create(acting_user=cast["coordinator"], program="psp",
+                            title="District 3 supporter")
+    vacancies = signed_in(cast["coordinator"]).get(reverse("readiness:vacancies")).content
+    assert b'Close this vacancy<span class="visually-hidden">: District 3 supporter' \
+        in vacancies
+    services.time_entry_add(acting_user=cast["supporter"], worked_on=timezone.localdate(),
+                            hours=Decimal("2"), idempotency_key="a11y")
+    entries = signed_in(cast["supporter"]).get(reverse("readiness:time_entries")).content
+    assert b'Remove<span class="visually-hidden"> 2' in entries
+    services.hours_log(acting_user=cast["prs"], kind="experience",
+                       worked_on=timezone.localdate(), hours=Decimal("3"),
+                       idempotency_key="a11y")
+    team = signed_in(cast["crt_supervisor"]).get(reverse("readiness:team")).content.decode()
+    assert 'Sign off<span class="visually-hidden"> 3.00 experience hours of' in team
+
+
+@pytest.mark.django_db
+def test_sensitive_pages_are_audited_by_selectors_not_views(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    from pathlib import Path
+
+    from tandem.readiness import views
+
+    vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="psp",
+                                      title="Peer supporter")
+    application = services.application_submit(acting_user=cast["member"], vacancy=vacancy,
+                                              letter="I would like to help.")
+    session = held_session(agency, "psp-ongoing", timezone.now() - timedelta(days=2))
+    coordinator = signed_in(cast["coordinator"])
+    pages = {
+        "readiness.applications_viewed": reverse("readiness:applications"),
+        "readiness.application_viewed": reverse("readiness:application",
+                                                args=[application.pk]),
+        "readiness.session_viewed": reverse("readiness:session", args=[session.pk]),
+        "readiness.person_viewed": reverse("readiness:person", args=[cast["supporter"].pk]),
+        "readiness.team_viewed": reverse("readiness:team"),
+    }
+    for action, url in pages.items():
+        assert coordinator.get(url).status_code == 200
+        assert AuditEvent.objects.filter(action=action,
+                                         actor_id=cast["coordinator"].pk).count() == 1
+    assert signed_in(cast["prs"]).get(reverse("readiness:certification")).status_code == 200
+    assert AuditEvent.objects.filter(action="readiness.certification_viewed",
+                                     actor_id=cast["prs"].pk).count() == 1
+    assert "audit_record" not in Path(views.__file__).read_text()
 
 
 # ========================================================================================
