@@ -156,7 +156,9 @@ TANDEM_INACTIVE_ACCOUNT_DAYS = env_int("TANDEM_INACTIVE_ACCOUNT_DAYS", 90)
 OTP_TOTP_ISSUER = env_str("TANDEM_TOTP_ISSUER", "Tandem")
 
 # --- Sessions, cookies, transport --------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Database sessions whose stored times are coarse (see tandem.accounts.sessions).
+SESSION_ENGINE = "tandem.accounts.sessions"
+TANDEM_SESSION_GRANULARITY_SECONDS = 5 * 60
 SESSION_COOKIE_AGE = TANDEM_ABSOLUTE_TIMEOUT_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -2,6 +2,10 @@
 
 * ``SessionPolicyMiddleware`` ends a session 30 minutes after the last request (idle) and
   12 hours after sign-in (absolute); both limits come from settings.
+* Session times are stored in 5-minute buckets (``coarse_timestamp``) and the session is
+  written only when a bucket changes, so no session row dates a request to the second
+  (peer-support requests must not be joined to a session by time). Both limits are
+  measured from the bucket's start, so they never run longer than configured.
 * ``RequireVerifiedMiddleware`` denies by default: a view is reachable only by a user who
   acknowledged the use banner, entered their password *and* a second factor — unless the
   view is marked ``@public`` or ``@signin_step``.
@@ -26,6 +30,12 @@ SESSION_LAST_SEEN = "tandem_last_seen"
 SESSION_BANNER_OK = "tandem_banner_ok"
 
 
+def coarse_timestamp(value: float) -> float:
+    """``value`` (a POSIX timestamp) floored to the session time granularity."""
+    step = settings.TANDEM_SESSION_GRANULARITY_SECONDS
+    return float(int(value // step) * step)
+
+
 class SessionPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -35,7 +45,13 @@ class SessionPolicyMiddleware:
             expired = self._expiry_reason(request)
             if expired:
                 return self._signed_out(request, expired)
-            request.session[SESSION_LAST_SEEN] = timezone.now().timestamp()
+            session = request.session
+            bucket = coarse_timestamp(timezone.now().timestamp())
+            if session.get(SESSION_LAST_SEEN) != bucket:
+                session[SESSION_LAST_SEEN] = bucket
+            auth_at = float(session[SESSION_AUTH_AT])
+            if auth_at != coarse_timestamp(auth_at):
+                session[SESSION_AUTH_AT] = coarse_timestamp(auth_at)
         return self.get_response(request)
 
     @staticmethod

@@ -8,14 +8,26 @@ refuses a session whose account is inactive or whose password has changed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.http import HttpRequest
 
 from tandem.accounts.models import SignInSession, User
+
+
+class SessionStore(DatabaseSessionStore):
+    """The database session store, with ``expire_date`` floored to the session time
+    granularity: the stored expiry must not give away the second a session was written."""
+
+    def get_expiry_date(self, **kwargs: Any) -> datetime:
+        exact = super().get_expiry_date(**kwargs)
+        step = settings.TANDEM_SESSION_GRANULARITY_SECONDS
+        return datetime.fromtimestamp(int(exact.timestamp() // step) * step, tz=exact.tzinfo)
 
 
 def _store() -> SessionBase:
