@@ -33,6 +33,9 @@ UsageField = Literal[
     "referral_types",
     "activation_channel",
     "follow_up",
+    # The request's topic and urgency: kept on the usage record only when listed.
+    "topic",
+    "urgency",
 ]
 USAGE_FIELDS: tuple[str, ...] = get_args(UsageField)
 
@@ -447,6 +450,8 @@ CHOICE_LABELS: dict[str, str] = {
     "referral_types": "Referrals made",
     "activation_channel": "How the request came in",
     "follow_up": "Follow-up planned",
+    "topic": "Topic of the request",
+    "urgency": "How urgent the request was",
     "self_request": "Member asks directly",
     "supervisor_via_coordinator": "Supervisor activation through the coordinator",
     "proactive_referral": "Confidential referral by a colleague",
