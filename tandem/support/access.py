@@ -70,6 +70,27 @@ def get_request_for_user(user: Any, pk: Any, *, write: bool = False) -> SupportR
     return request
 
 
+def request_taken_from_user(user: Any, pk: Any) -> bool:
+    """True when ``user`` was offered this request at its current step and another helper
+    accepted it first. The loser of that race is told so, and nothing else: the request
+    itself stays out of their reach (``get_request_for_user`` answers 404)."""
+    agency = require_role(user, *HELPERS)
+    request = (
+        SupportRequest.objects.filter(agency=agency, pk=parse_pk(pk),
+                                      status__in=vocab.OPEN_STATUSES,
+                                      accepted_by__isnull=False)
+        .exclude(status=vocab.RequestStatus.ROUTING)
+        .exclude(accepted_by__user=user)
+        .first()
+    )
+    if request is None:
+        return False
+    mine = request.offers.filter(user=user)
+    if mine.exclude(recused_reason="").exists():
+        return False
+    return mine.filter(active=False, step=request.step).exists()
+
+
 def get_profile_for_user(user: Any, pk: Any, *, write: bool = False) -> SupporterProfile:
     agency = member_agency(user)
     profile = SupporterProfile.objects.select_related("user", "unit").filter(

@@ -384,7 +384,8 @@ class UsageRecord(models.Model):
     outcome = models.CharField(max_length=16, choices=vocab.Outcome.choices)
     # Blank unless the agency's usage form collects "activation_channel".
     channel = models.CharField(max_length=32, choices=vocab.Channel.choices, blank=True)
-    urgency = models.CharField(max_length=16, choices=vocab.Urgency.choices)
+    # Blank unless the agency's usage form collects "urgency" / "topic".
+    urgency = models.CharField(max_length=16, choices=vocab.Urgency.choices, blank=True)
     topic = models.CharField(max_length=32, choices=vocab.Topic.choices, blank=True)
     incident_type = models.CharField(max_length=32, choices=vocab.IncidentType.choices, blank=True)
     intervention_type = models.CharField(

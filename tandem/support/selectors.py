@@ -104,3 +104,13 @@ def queue(agency: Agency) -> list[SupportRequest]:
         SupportRequest.objects.select_related("data_key", "accepted_by__user")
         .filter(agency=agency, status__in=vocab.OPEN_STATUSES).order_by("created_at")[:500]
     )
+
+
+def unrouted_count(agency: Agency) -> int:
+    """Open requests still looking for a helper with nobody left to offer them to (every
+    step empty or excluded): a human must act, so the dispatchers' page shows how many."""
+    return (
+        SupportRequest.objects.filter(agency=agency, status=vocab.RequestStatus.ROUTING)
+        .exclude(offers__active=True)
+        .count()
+    )

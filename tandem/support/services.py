@@ -54,6 +54,8 @@ DUTY_RENOTIFY_AFTER = timedelta(minutes=10)
 INTAKE_PER_CLIENT_PER_HOUR = 5
 INTAKE_PER_LINK_PER_HOUR = 60
 INTAKE_LINK_DAYS = 180
+#: What the loser of an accept race is told, and all they are told.
+ACCEPTED_BY_ANOTHER = "Another supporter accepted this request a moment ago. Nothing was changed."
 
 USAGE_STRING_FIELDS = (
     "incident_type", "intervention_type", "member_category", "gender", "duration_bucket",
@@ -240,7 +242,10 @@ def my_open_requests(user: Any) -> list[SupportRequest]:
         .filter(agency_id=user.agency_id, status__in=vocab.OPEN_STATUSES)
         .order_by("-created_at")[:MY_REQUEST_SCAN_LIMIT]
     )
-    return [r for r in candidates if r.requester_data.get("user_id") == user.pk]
+    # A colleague's referral is not the referred member's own request: they neither see
+    # nor withdraw it (the supporter reaches out to them).
+    return [r for r in candidates
+            if r.channel != vocab.Channel.REFERRAL and r.requester_data.get("user_id") == user.pk]
 
 
 @transaction.atomic
@@ -398,8 +403,10 @@ def _route(request: SupportRequest, now: datetime, *, start: int) -> None:
         if users:
             _offer(request, index, users, now, kind="psp.request.assigned")
             return
-    # Nobody left in the chain: offer it to the coordinators and psychologists again and
-    # keep doing so every time the last step times out, until someone accepts.
+    # Nobody left in the chain: alert every coordinator and psychologist not left out,
+    # and keep doing so every time the last step times out, until someone accepts. When
+    # even they are all left out, no offer is made: the request waits at the last step
+    # (tried again at each timeout) and the dispatchers' "on call now" page counts it.
     last = len(steps) - 1
     fallback = [u for u in users_with_role(request.agency, [Role.COORDINATOR,
                                                              Role.PSYCHOLOGIST])
@@ -418,8 +425,8 @@ def _offer(request: SupportRequest, index: int, users: Iterable[Any], now: datet
     )
     for user in targets:
         notify(kind=kind, recipient_user=user, agency=request.agency)
-    _audit("psp.request.offered", None, request.agency_id, request,
-           step=index, target=_steps(request.agency)[index].target, offered=len(targets))
+    # Which step, whom and how many would show who was left out (and so who asked).
+    _audit("psp.request.offered", None, request.agency_id, request)
 
 
 def escalate_due(now: datetime | None = None) -> int:
@@ -457,9 +464,7 @@ def request_accept(*, acting_user: Any, request: SupportRequest) -> SupportReque
     if locked.status != vocab.RequestStatus.ROUTING:
         if locked.accepted_by is not None and locked.accepted_by.user_id == acting_user.pk:
             return locked
-        raise ValidationError(
-            "Another supporter accepted this request a moment ago. Nothing was changed."
-        )
+        raise ValidationError(ACCEPTED_BY_ANOTHER)
     if not locked.offers.filter(user=acting_user, active=True).exists():
         raise ValidationError("This request is no longer offered to you.")
     now = timezone.now()
@@ -468,7 +473,7 @@ def request_accept(*, acting_user: Any, request: SupportRequest) -> SupportReque
     locked.accepted_at = now
     locked.save(update_fields=["status", "accepted_by", "accepted_at"])
     locked.offers.filter(active=True).update(active=False)
-    _audit("psp.request.accepted", acting_user, locked.agency_id, locked, step=locked.step)
+    _audit("psp.request.accepted", acting_user, locked.agency_id, locked)
     return locked
 
 
@@ -534,9 +539,18 @@ def request_contact(*, acting_user: Any, request: SupportRequest,
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    """Seconds from ``start`` to ``end`` rounded to whole minutes: an exact span would let
+    a usage record be matched to the second a request was made."""
     if start is None or end is None:
         return None
-    return max(int((end - start).total_seconds()), 0)
+    return max(round((end - start).total_seconds() / 60), 0) * 60
+
+
+def _hour(moment: datetime | None) -> datetime | None:
+    """``moment`` floored to the hour (usage records keep no finer time)."""
+    if moment is None:
+        return None
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def usage_fields(agency: Agency) -> list[str]:
@@ -565,9 +579,15 @@ def _clean_usage(agency: Agency, usage: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _channel_kept(request: SupportRequest) -> str:
-    """The activation channel, kept only when the agency's usage form collects it."""
-    return request.channel if "activation_channel" in usage_fields(request.agency) else ""
+def _request_codes_kept(request: SupportRequest) -> dict[str, str]:
+    """The request's activation channel, urgency and topic: each kept on the usage record
+    only when the agency's usage form collects it, blank otherwise."""
+    collected = set(usage_fields(request.agency))
+    return {
+        "channel": request.channel if "activation_channel" in collected else "",
+        "urgency": request.urgency if "urgency" in collected else "",
+        "topic": request.topic if "topic" in collected else "",
+    }
 
 
 @transaction.atomic
@@ -581,41 +601,40 @@ def request_close(*, acting_user: Any, request: SupportRequest, usage: dict[str,
     record = UsageRecord.objects.create(
         agency=locked.agency,
         supporter=locked.accepted_by,
-        started_at=locked.first_contact_at or locked.accepted_at,
-        closed_at=now,
+        started_at=_hour(locked.first_contact_at or locked.accepted_at),
+        closed_at=_hour(now),
         outcome=vocab.Outcome.CLOSED,
-        channel=_channel_kept(locked),
-        urgency=locked.urgency,
-        topic=locked.topic,
+        **_request_codes_kept(locked),
         seconds_to_ack=_seconds(locked.created_at, locked.accepted_at),
         seconds_to_contact=_seconds(locked.created_at, locked.first_contact_at),
         **values,
     )
     if follow_up_on is not None and locked.accepted_by is not None:
         FollowUpReminder.objects.create(supporter=locked.accepted_by, due_on=follow_up_on)
-    _finish(locked, vocab.RequestStatus.CLOSED, now, acting_user, "request closed")
-    _audit("psp.request.closed", acting_user, locked.agency_id, locked, usage_record=record.pk)
+    _audit("psp.request.closed", acting_user, locked.agency_id, locked)
+    _finish(locked, acting_user, "request closed")
     return record
 
 
-def _finish(request: SupportRequest, status: str, now: datetime, actor: Any,
-            reason: str) -> None:
-    request.status = status
-    request.closed_at = now
-    request.save(update_fields=["status", "closed_at"])
-    request.offers.filter(active=True).update(active=False)
+def _finish(request: SupportRequest, actor: Any, reason: str) -> None:
+    """Shred the request's key, then delete the request and its offers: no row is left
+    whose times, step or offers could be matched to the person who asked."""
     request.shred(acting_user=actor, reason=reason)
+    RequestOffer.objects.filter(request_id=request.pk).delete()
+    SupportRequest.objects.filter(pk=request.pk).delete()
 
 
 @transaction.atomic
 def request_withdraw(*, acting_user: Any, request: SupportRequest) -> None:
     locked = SupportRequest.objects.select_for_update(of=("self",)).select_related("data_key").get(
         pk=request.pk)
-    if not locked.is_open or locked.requester_data.get("user_id") != acting_user.pk:
+    own = (locked.channel != vocab.Channel.REFERRAL
+           and locked.requester_data.get("user_id") == acting_user.pk)
+    if not locked.is_open or not own:
         raise ValidationError("This request is already closed.")
     # The requester acts here, so no row names the actor.
-    _finish(locked, vocab.RequestStatus.WITHDRAWN, timezone.now(), None, "request withdrawn")
     _audit("psp.request.withdrawn", None, locked.agency_id, locked)
+    _finish(locked, None, "request withdrawn")
 
 
 def expire_open_requests(now: datetime | None = None) -> int:
@@ -650,17 +669,15 @@ def _expire_one(pk: int, now: datetime) -> int:
     UsageRecord.objects.create(
         agency_id=request.agency_id,
         supporter=request.accepted_by,
-        started_at=request.first_contact_at,
-        closed_at=now,
+        started_at=_hour(request.first_contact_at),
+        closed_at=_hour(now),
         outcome=vocab.Outcome.EXPIRED,
-        channel=_channel_kept(request),
-        urgency=request.urgency,
-        topic=request.topic,
+        **_request_codes_kept(request),
         seconds_to_ack=_seconds(request.created_at, request.accepted_at),
         seconds_to_contact=_seconds(request.created_at, request.first_contact_at),
     )
-    _finish(request, vocab.RequestStatus.EXPIRED, now, None, "open request expired")
     _audit("psp.request.expired", None, request.agency_id, request)
+    _finish(request, None, "open request expired")
     return 1
 
 

@@ -293,7 +293,13 @@ def _preference_labels(preferences: dict[str, str]) -> list[str]:
 
 @require_POST
 def request_accept(request: HttpRequest, pk: int) -> HttpResponse:
-    item = access.get_request_for_user(request.user, pk, write=True)
+    try:
+        item = access.get_request_for_user(request.user, pk, write=True)
+    except Http404:
+        if not access.request_taken_from_user(request.user, pk):
+            raise
+        messages.error(request, services.ACCEPTED_BY_ANOTHER)
+        return redirect("support:workspace")
     try:
         services.request_accept(acting_user=request.user, request=item)
     except ValidationError as exc:
@@ -481,6 +487,7 @@ def on_call_now(request: HttpRequest) -> HttpResponse:
     lines = selectors.on_call_now(agency)
     return render(request, "support/on_call_now.html",
                   {"lines": lines, "now": timezone.now(),
+                   "unrouted": selectors.unrouted_count(agency),
                    "can_request": _me(request).has_role(*access.REQUEST_ON_BEHALF)})
 
 

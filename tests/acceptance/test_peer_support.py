@@ -487,6 +487,7 @@ def test_proactive_referral_keeps_the_referrer_for_the_coordinator_only(
     assert request.referrer_data["user_id"] == cast["supervisor"].pk
     queue = sign_in(Client(), cast["coordinator"]).get(reverse("support:queue")).content
     assert b"Supervisor Tester" in queue
+    services.request_accept(acting_user=team["pia"], request=request)
     detail = sign_in(Client(), team["pia"]).get(
         reverse("support:request_detail", args=[request.pk])).content.decode()
     assert "Member Tester" in detail
@@ -660,11 +661,13 @@ def test_two_supporters_accepting_at_once_get_one_winner_and_a_clear_message(
     request = ask(cast["member"])
     clock.shift(timedelta(minutes=20))
     services.escalate_due()
+    request.refresh_from_db()  # now at the backup step: Pia is offered it there too
     RequestOffer.objects.create(request=request, user=team["pia"], step=request.step)
     pia, ben = sign_in(Client(), team["pia"]), sign_in(Client(), team["ben"])
     assert ben.post(reverse("support:request_accept", args=[request.pk])).status_code == 302
     late = pia.post(reverse("support:request_accept", args=[request.pk]), follow=True)
-    assert late.status_code == 404  # the offer was withdrawn at once
+    assert late.status_code == 200  # the offer was withdrawn at once: a message, not a 404
+    assert "Another supporter accepted this request a moment ago" in late.content.decode()
     with pytest.raises(ValidationError, match="Another supporter accepted"):
         services.request_accept(acting_user=team["pia"], request=request)
     request.refresh_from_db()
@@ -712,11 +715,20 @@ def test_simultaneous_accepts_in_two_connections_have_exactly_one_winner(
 def test_accept_page_message_when_someone_was_quicker(
     cast: dict[str, User], team: dict[str, User]
 ) -> None:
-    request = ask(cast["member"])
+    request = ask(cast["member"], phone="+1 555 8282 828")
+    assert offered_to(request) == {"pia"}
+    RequestOffer.objects.create(request=request, user=team["ben"], step=request.step)
     client = sign_in(Client(), team["pia"])
-    SupportRequest.objects.filter(pk=request.pk).update(status="accepted")
+    services.request_accept(acting_user=team["ben"], request=request)  # Ben is quicker
     late = client.post(reverse("support:request_accept", args=[request.pk]), follow=True)
-    assert "Another supporter accepted this request a moment ago" in late.content.decode()
+    page = late.content.decode()
+    assert late.status_code == 200
+    assert "Another supporter accepted this request a moment ago" in page
+    assert "8282" not in page
+    assert SupportRequest.objects.get(pk=request.pk).accepted_by.user == team["ben"]
+    # Someone who was never offered it still finds nothing.
+    never = sign_in(Client(), cast["coordinator"])
+    assert never.post(reverse("support:request_accept", args=[request.pk])).status_code == 404
 
 
 # ========================================================================================
@@ -848,14 +860,10 @@ def test_closing_writes_only_the_policy_fields_and_shreds_the_identity(
     assert record.incident_type == ""  # not collected by this preset, so not kept
     assert record.channel == ""  # nor is the activation channel
     assert record.services == ["listening", "referral"]
-    assert record.topic == "grief"
+    assert (record.topic, record.urgency) == ("", "")  # not collected by this preset either
     assert record.seconds_to_contact == 180
     assert record.seconds_to_ack == 0
-    request = SupportRequest.objects.get(pk=request.pk)
-    assert request.status == "closed"
-    assert request.is_shredded
-    assert request.requester is None
-    assert request.preferences is None
+    assert not SupportRequest.objects.filter(pk=request.pk).exists()  # shredded, then gone
     assert DataKey.objects.get(pk=request.data_key_id).wrapped_key is None
     reminder = FollowUpReminder.objects.get()
     assert re.fullmatch(r"[A-Z2-9]{8}", reminder.code)
@@ -909,14 +917,12 @@ def test_open_requests_past_the_limit_expire_and_count_as_closed_by_expiry(
     assert services.expire_open_requests() == 0
     clock.shift(timedelta(hours=1))
     assert services.expire_open_requests() == 1  # unacknowledged after expiry_hours (72)
-    waiting.refresh_from_db()
-    assert waiting.status == "expired"
-    assert waiting.is_shredded
+    assert not SupportRequest.objects.filter(pk=waiting.pk).exists()
+    assert DataKey.objects.get(pk=waiting.data_key_id).wrapped_key is None
     clock.shift(timedelta(days=27))
     assert services.expire_open_requests() == 1  # open 30 days (retention.open_request_days)
-    accepted = SupportRequest.objects.get(pk=accepted.pk)
-    assert accepted.status == "expired"
-    assert accepted.requester is None
+    assert not SupportRequest.objects.exists()
+    assert DataKey.objects.get(pk=accepted.data_key_id).wrapped_key is None
     outcomes = sorted(UsageRecord.objects.values_list("outcome", flat=True))
     assert outcomes == ["expired", "expired"]
     assert not services.my_open_requests(cast["member"])
@@ -929,9 +935,8 @@ def test_member_withdraws_their_request_and_its_identity_is_erased(
     client = sign_in(Client(), cast["member"])
     assert client.post(reverse("support:my_request_withdraw"),
                        {"request": request.pk}).status_code == 302
-    request.refresh_from_db()
-    assert request.status == "withdrawn"
-    assert request.is_shredded
+    assert not SupportRequest.objects.filter(pk=request.pk).exists()
+    assert DataKey.objects.get(pk=request.data_key_id).wrapped_key is None
     assert UsageRecord.objects.count() == 0
 
 
@@ -1115,6 +1120,7 @@ def test_audit_rows_name_request_ids_never_the_requester_or_referrer(
                                    {"request": withdrawn.pk})
     events = list(AuditEvent.objects.order_by("id")[before:])
     request_ids = {str(r) for r in SupportRequest.objects.values_list("pk", flat=True)}
+    request_ids |= {str(request.pk), str(withdrawn.pk)}  # closed and withdrawn: rows gone
     assert {e.object_id for e in events if e.action.startswith("psp.request")} == request_ids
     for event in events:
         blob = json.dumps(event.canonical())
@@ -1134,6 +1140,14 @@ MARKERS = {
     "referral": ("Tsrqc Referralmarker", "+1 555 7303 663", "referralmarker.q9@example.test"),
     "referrer": ("Ponqd Referrermarker", "+1 555 7304 774", "referrermarker.qa@example.test"),
     "expired": ("Mlkqe Expirymarker", "+1 555 7305 885", "expirymarker.qb@example.test"),
+    # Driven through the pages (the self-request's name is the account's, not a marker).
+    "web_self": ("", "+1 555 7306 996", "webselfmarker.qc@example.test"),
+    "web_withdrawn": ("", "+1 555 7307 117", "webwithdrawnmarker.qd@example.test"),
+    "web_referral": ("Jihqf Webreferralmarker", "+1 555 7308 228",
+                     "webreferralmarker.qe@example.test"),
+    "web_intake": ("Gfeqg Webintakemarker", "+1 555 7309 339", "webintakemarker.qf@example.test"),
+    "web_behalf": ("Dcbqh Webbehalfmarker", "+1 555 7310 440", "webbehalfmarker.qg@example.test"),
+    "web_duty": ("Azyqi Webdutymarker", "+1 555 7311 551", ""),
 }
 
 
@@ -1190,14 +1204,110 @@ def run_marker_flow() -> list[str]:
         request = services.request_accept(acting_user=helper, request=request)
         services.request_contact(acting_user=helper, request=request, notice_given=True)
         services.request_close(acting_user=helper, request=request, usage=usage)
+    _run_marker_pages(agency, coordinator, usage)
     name, phone, email = MARKERS["expired"]
     services.request_create(
         acting_user=None, agency=agency, idempotency_key="m-exp", channel="self_request",
         urgency="this_week", contact_method="email",
         requester={"kind": "retiree", "name": name, "phone": phone, "email": email})
     services.expire_open_requests(timezone.now() + timedelta(days=31))
-    assert UsageRecord.objects.filter(agency=agency).count() == 4
-    return [value for triple in MARKERS.values() for value in triple]
+    assert UsageRecord.objects.filter(agency=agency).count() == 8
+    assert not SupportRequest.objects.filter(agency=agency).exists()
+    _assert_sessions_are_coarse([value for triple in MARKERS.values() for value in triple
+                                 if value])
+    return [value for triple in MARKERS.values() for value in triple if value]
+
+
+def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) -> None:
+    """The same proof through the pages: ask, withdraw, refer, intake, on behalf, recuse,
+    accept, first contact, close, and a duty-to-report notice acknowledged and resolved."""
+    from tests.conftest import make_user as new_user
+
+    clients: dict[int, Client] = {}
+
+    def client_of(user: User) -> Client:
+        if user.pk not in clients:
+            clients[user.pk] = sign_in(Client(), user)
+        return clients[user.pk]
+
+    def reach(key: str, marker: str, **extra: Any) -> dict[str, Any]:
+        name, phone, email = MARKERS[marker]
+        data = {"idempotency_key": key, "contact_method": "phone", "phone": phone,
+                "email": email, "urgency": "today", "best_time": "any", **extra}
+        if name:
+            data["name"] = name
+        return data
+
+    def offered_helper(request_pk: int) -> User:
+        return User.objects.get(pk=RequestOffer.objects.filter(
+            request_id=request_pk, active=True).values_list("user_id", flat=True).first())
+
+    def accept_and_close(request_pk: int) -> None:
+        helper = client_of(offered_helper(request_pk))
+        assert helper.post(reverse("support:request_accept", args=[request_pk])).status_code == 302
+        helper.post(reverse("support:request_contact", args=[request_pk]), {"notice_given": "on"})
+        closed = helper.post(reverse("support:request_close", args=[request_pk]), usage)
+        assert closed.status_code == 302, closed.content[-2000:]
+
+    def newest() -> int:
+        return SupportRequest.objects.filter(agency=agency).order_by("-pk").values_list(
+            "pk", flat=True).first()
+
+    asker = new_user(agency, "mwebself", "member")
+    assert client_of(asker).post(reverse("support:request_new"),
+                                 reach("w-self", "web_self")).status_code == 302
+    accept_and_close(newest())
+
+    leaver = new_user(agency, "mwebleave", "member")
+    client_of(leaver).post(reverse("support:request_new"), reach("w-leave", "web_withdrawn"))
+    client_of(leaver).post(reverse("support:my_request_withdraw"), {"request": newest()})
+
+    referrer = new_user(agency, "mwebref", "member")
+    assert client_of(referrer).post(reverse("support:referral_new"),
+                                    reach("w-ref", "web_referral")).status_code == 302
+    referral = newest()
+    first = client_of(offered_helper(referral))
+    first.post(reverse("support:request_recuse", args=[referral]),
+               {"reason": vocab.RecusalReason.DUAL_ROLE})
+    accept_and_close(referral)
+
+    token = services.intake_link_rotate(acting_user=coordinator, agency=agency)
+    done = Client().post(reverse("support:intake", args=[token]),
+                         reach("w-intake", "web_intake", requester_kind="family"))
+    assert done.status_code == 200, done.content[-2000:]
+
+    behalf = client_of(coordinator).post(reverse("support:on_behalf_new"), reach(
+        "w-behalf", "web_behalf", channel="supervisor_via_coordinator"))
+    assert behalf.status_code == 302, behalf.content[-2000:]
+    accept_and_close(newest())
+
+    name, phone, _ = MARKERS["web_duty"]
+    filer = client_of(User.objects.get(username="msup"))
+    filer.post(reverse("support:duty_new"), {"category": "threats_to_others",
+                                             "emergency": "on", "subject_name": name,
+                                             "subject_phone": phone})
+    notice = DutyToReportNotice.objects.get(agency=agency)
+    for action in ("acknowledge", "resolve"):
+        client_of(coordinator).post(reverse("support:duty_acknowledge", args=[notice.pk]),
+                                    {"action": action})
+    assert DutyToReportNotice.objects.get(pk=notice.pk).is_shredded
+
+
+def _assert_sessions_are_coarse(markers: list[str]) -> None:
+    """No session row can date a request: times in 5-minute buckets, no identity inside."""
+    from django.contrib.sessions.models import Session
+
+    from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_LAST_SEEN
+
+    rows = list(Session.objects.all())
+    assert rows
+    for row in rows:
+        stored = row.get_decoded()
+        assert float(stored[SESSION_LAST_SEEN]) % 300 == 0, stored
+        assert float(stored[SESSION_AUTH_AT]) % 300 == 0, stored
+        assert row.expire_date.timestamp() % 300 == 0
+        blob = json.dumps(stored, default=str)
+        assert not [m for m in markers if m in blob]
 
 
 def _marker_forms(markers: list[str]) -> list[bytes]:
@@ -1313,6 +1423,170 @@ def test_job_queue_and_notification_rows_carry_no_identity(
 
 
 # ========================================================================================
+# Security review: no timestamp, routing or identity trail back to the requester
+# ========================================================================================
+
+
+def _close_usage() -> dict[str, Any]:
+    return {"gender": "male", "member_category": "sworn", "duration_bucket": "15_60"}
+
+
+def test_sessions_keep_only_five_minute_times_so_they_cannot_date_a_request(
+    cast: dict[str, User], team: dict[str, User], clock: Any
+) -> None:
+    from django.contrib.sessions.models import Session
+
+    from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_LAST_SEEN
+
+    client = sign_in(Client(), cast["member"])
+    clock.shift(timedelta(minutes=7, seconds=13, microseconds=250_000))
+    form = client.get(reverse("support:request_new")).context["form"]
+    client.post(reverse("support:request_new"), {
+        "idempotency_key": form.initial["idempotency_key"], "contact_method": "phone",
+        "phone": "+1 555 0177", "urgency": "now", "best_time": "any"})
+    assert SupportRequest.objects.count() == 1
+    rows = list(Session.objects.all())
+    assert rows
+    for row in rows:
+        stored = row.get_decoded()
+        assert float(stored[SESSION_LAST_SEEN]) % 300 == 0
+        assert float(stored[SESSION_AUTH_AT]) % 300 == 0
+        assert row.expire_date.timestamp() % 300 == 0
+    written = {row.pk: (row.session_data, row.expire_date) for row in rows}
+    clock.shift(timedelta(minutes=1))  # same five-minute bucket: the row is not rewritten
+    assert client.get(reverse("support:my_request")).status_code == 200
+    assert {row.pk: (row.session_data, row.expire_date)
+            for row in Session.objects.all()} == written
+
+
+def test_closed_withdrawn_and_expired_requests_leave_no_row_and_no_offer(
+    cast: dict[str, User], team: dict[str, User], clock: Any
+) -> None:
+    closed = _accepted(cast, team)
+    services.request_close(acting_user=team["pia"], request=closed, usage=_close_usage())
+    withdrawn = ask(cast["chief"], key="w")
+    services.request_withdraw(acting_user=cast["chief"], request=withdrawn)
+    ask(cast["supervisor"], key="e")
+    services.expire_open_requests(timezone.now() + timedelta(days=31))
+    assert SupportRequest.objects.count() == 0
+    assert RequestOffer.objects.count() == 0
+    assert DataKey.objects.filter(purpose="psp.request", wrapped_key__isnull=False).count() == 0
+
+
+def test_usage_record_times_are_hours_and_whole_minutes(
+    cast: dict[str, User], team: dict[str, User], clock: Any
+) -> None:
+    clock.shift(timedelta(minutes=13, seconds=27))
+    request = ask(cast["member"])
+    clock.shift(timedelta(seconds=95))
+    request = services.request_accept(acting_user=team["pia"], request=request)
+    clock.shift(timedelta(minutes=4, seconds=10))
+    services.request_contact(acting_user=team["pia"], request=request, notice_given=True)
+    clock.shift(timedelta(minutes=41, seconds=3))
+    services.request_close(acting_user=team["pia"], request=request, usage=_close_usage())
+    ask(cast["chief"], key="late")
+    services.expire_open_requests(timezone.now() + timedelta(days=31, seconds=17))
+    for record in UsageRecord.objects.all():
+        for moment in (record.started_at, record.closed_at):
+            if moment is not None:
+                assert (moment.minute, moment.second, moment.microsecond) == (0, 0, 0)
+        for seconds in (record.seconds_to_ack, record.seconds_to_contact):
+            assert seconds is None or seconds % 60 == 0
+    record = UsageRecord.objects.get(outcome="closed")
+    assert (record.seconds_to_ack, record.seconds_to_contact) == (120, 360)
+
+
+def test_request_audit_rows_carry_no_time_and_no_routing_detail(
+    agency: Agency, cast: dict[str, User], team: dict[str, User], clock: Any
+) -> None:
+    before = AuditEvent.objects.count()
+    request = ask(team["pia"])  # the primary on call asks: routing must not show it
+    request = services.request_accept(acting_user=team["ben"], request=request)
+    services.request_contact(acting_user=team["ben"], request=request, notice_given=True)
+    services.request_close(acting_user=team["ben"], request=request, usage=_close_usage())
+    events = [e for e in AuditEvent.objects.order_by("id")[before:]
+              if e.action.startswith("psp.request")]
+    assert {e.action for e in events} >= {"psp.request.created", "psp.request.offered",
+                                          "psp.request.accepted", "psp.request.closed"}
+    moment = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\d{10}\.\d")
+    for event in events:
+        assert not {"target", "offered", "step", "usage_record"} & set(event.detail or {})
+        assert not moment.search(json.dumps(event.detail or {})), event.detail
+
+
+def test_helpers_offered_a_request_see_no_identity_until_one_accepts(
+    cast: dict[str, User], team: dict[str, User]
+) -> None:
+    request = ask(cast["member"], phone="+1 555 6161 616", topic="grief",
+                  contact_method=vocab.ContactMethod.TEXT)
+    name = services.member_identity(cast["member"])["name"]
+    client = sign_in(Client(), team["pia"])
+    url = reverse("support:request_detail", args=[request.pk])
+    before = client.get(url).content.decode()
+    assert "6161" not in before
+    assert name not in before
+    for shown in ("Grief", "Text", "Now"):
+        assert shown in before
+    client.post(reverse("support:request_accept", args=[request.pk]))
+    after = client.get(url).content.decode()
+    assert "6161" in after
+    assert name in after
+    assert sign_in(Client(), team["ben"]).get(url).status_code == 404
+
+
+def test_topic_urgency_and_channel_are_kept_only_when_the_preset_collects_them(
+    agency: Agency, cast: dict[str, User], team: dict[str, User]
+) -> None:
+    set_policy(agency, "usage_form", fields=["topic", "urgency", "activation_channel"])
+    kept = _accepted(cast, team, topic="grief")
+    services.request_close(acting_user=team["pia"], request=kept, usage={})
+    set_policy(agency, "usage_form", fields=["duration_bucket"])
+    dropped = ask(cast["chief"], key="dropped", topic="family")
+    services.expire_open_requests(timezone.now() + timedelta(days=31))
+    both = {r.outcome: (r.topic, r.urgency, r.channel) for r in UsageRecord.objects.all()}
+    assert both == {"closed": ("grief", "now", "self_request"), "expired": ("", "", "")}
+    assert dropped.pk not in set(SupportRequest.objects.values_list("pk", flat=True))
+
+
+def test_a_request_nobody_can_be_offered_is_counted_for_the_dispatcher(
+    cast: dict[str, User], clock: Any
+) -> None:
+    request = ask(cast["member"])  # nobody on call: the coordinator is offered it first
+    assert offered_to(request) == {cast["coordinator"].username}
+    services.request_recuse(acting_user=cast["coordinator"], request=request,
+                            reason=vocab.RecusalReason.values[0])
+    assert offered_to(request) == {cast["psychologist"].username}
+    services.request_recuse(acting_user=cast["psychologist"], request=request,
+                            reason=vocab.RecusalReason.values[0])
+    assert offered_to(request) == set()
+    assert not RequestOffer.objects.filter(request=request, active=True, recused_reason="")
+    page = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_call_now"))
+    text = page.content.decode()
+    assert "1 request is waiting with nobody to offer it to" in text
+    services.escalate_due(timezone.now() + timedelta(hours=2))  # still nobody: still shown
+    text = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_call_now")).content
+    assert b"1 request is waiting with nobody to offer it to" in text
+
+
+def test_a_referred_member_does_not_see_or_withdraw_the_referral(
+    cast: dict[str, User], team: dict[str, User]
+) -> None:
+    colleague = cast["member"]
+    sign_in(Client(), cast["supervisor"]).post(reverse("support:referral_new"), {
+        "idempotency_key": "ref-own", "name": "Member Tester", "phone": "+1 555 0188",
+        "employee_number": colleague.member.employee_number, "contact_method": "phone",
+        "urgency": "today", "best_time": "any"})
+    referral = SupportRequest.objects.get()
+    assert services.my_open_requests(colleague) == []
+    client = sign_in(Client(), colleague)
+    assert b"You have no open request" in client.get(reverse("support:my_request")).content
+    client.post(reverse("support:my_request_withdraw"), {"request": referral.pk})
+    assert SupportRequest.objects.get(pk=referral.pk).is_open
+    with pytest.raises(ValidationError):
+        services.request_withdraw(acting_user=colleague, request=referral)
+
+
+# ========================================================================================
 # Authorization matrix
 # ========================================================================================
 
@@ -1398,7 +1672,7 @@ def test_member_asks_on_call_supporter_accepts_and_closes_in_chromium(
     record = UsageRecord.objects.get()
     assert record.services == ["listening"]
     assert record.supporter.user == supporter
-    assert SupportRequest.objects.get().is_shredded
+    assert not SupportRequest.objects.exists()  # shredded, then deleted
 
     with browser_page() as page:
         _browser_sign_in(page, base, dispatcher)
