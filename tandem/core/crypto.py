@@ -28,6 +28,7 @@ import stat
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -351,6 +352,10 @@ def unseal(data_key: DataKey, token: str, *, aad: str) -> str:
 
 
 @transaction.atomic
+def _to_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def crypto_shred(
     *, data_key: DataKey, acting_user: Any = None, reason: str, agency_id: int | None = None
 ) -> DataKey:
@@ -365,10 +370,14 @@ def crypto_shred(
     locked = DataKey.objects.select_for_update().get(pk=data_key.pk)
     already = locked.shredded_at is not None
     if not already:
+        # Keep only the hour of creation and of shredding: an exact creation second could
+        # be matched against other activity to guess whose record this key sealed.
         locked.wrapped_key = None
-        locked.shredded_at = timezone.now()
-        locked.save(update_fields=["wrapped_key", "shredded_at"])
+        locked.created_at = _to_hour(locked.created_at)
+        locked.shredded_at = _to_hour(timezone.now())
+        locked.save(update_fields=["wrapped_key", "created_at", "shredded_at"])
     data_key.wrapped_key = None
+    data_key.created_at = locked.created_at
     data_key.shredded_at = locked.shredded_at
     data_key.forget_plain_key()
     audit_record(
