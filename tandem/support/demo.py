@@ -77,24 +77,36 @@ def _profile(user: Any, index: int) -> SupporterProfile:
 
 
 def _usage(agency: Any, profiles: list[SupporterProfile]) -> None:
+    """About 14 months of closed contacts (roughly one a day, as in a department of a few
+    hundred), with uneven categories so the reports show both published and withheld
+    cells. Only the fields the agency's usage form collects are filled, times are kept to
+    the hour and response times to whole minutes, as real closing does."""
     rng = random.Random(702)  # noqa: S311 - demo data, not security
-    now = timezone.now()
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
     fields = set(services.usage_fields(agency))
-    for day in range(2, 60, 5):
-        closed = now - timedelta(days=day, hours=rng.randint(0, 20))
-        started = closed - timedelta(minutes=rng.choice([10, 30, 45, 90, 150]))
-        UsageRecord.objects.create(
+
+    def pick(values: list[str], weights: list[int]) -> str:
+        return rng.choices(values, weights=weights)[0]
+
+    records = []
+    for _ in range(430):
+        closed = now - timedelta(hours=rng.randint(2, 24 * 425))
+        started = closed - timedelta(hours=rng.choice([0, 0, 1, 2]))
+        records.append(UsageRecord(
             agency=agency, supporter=rng.choice(profiles), started_at=started,
             closed_at=closed, outcome=vocab.Outcome.CLOSED,
-            channel=rng.choice([vocab.Channel.SELF_REQUEST, vocab.Channel.REFERRAL]),
-            urgency=rng.choice(vocab.Urgency.values),
-            topic=rng.choice(vocab.Topic.values),
-            gender=rng.choice(vocab.Gender.values) if "gender" in fields else "",
-            member_category=rng.choice(["sworn", "civilian"])
+            channel=pick([vocab.Channel.SELF_REQUEST, vocab.Channel.REFERRAL], [4, 1])
+            if "activation_channel" in fields else "",
+            urgency=rng.choice(vocab.Urgency.values) if "urgency" in fields else "",
+            topic=rng.choice(vocab.Topic.values) if "topic" in fields else "",
+            gender=pick(["male", "female", "non_binary", "not_said"], [12, 6, 1, 1])
+            if "gender" in fields else "",
+            member_category=pick(["sworn", "civilian"], [3, 1])
             if "member_category" in fields else "",
             duration_bucket=rng.choice(vocab.DurationBucket.values)
             if "duration_bucket" in fields else "",
             services=sorted(rng.sample(vocab.Service.values, 2)) if "services" in fields
             else [],
-            seconds_to_ack=rng.randint(60, 900), seconds_to_contact=rng.randint(600, 3600),
-        )
+            seconds_to_ack=60 * rng.randint(1, 15), seconds_to_contact=60 * rng.randint(10, 60),
+        ))
+    UsageRecord.objects.bulk_create(records)

@@ -384,7 +384,7 @@ def test_demo_data_is_idempotent_and_puts_someone_on_call(
     populate(agency=agency, users=cast)
     assert Rotation.objects.filter(agency=agency).count() == 2
     assert Schedule(agency).covering("primary", timezone.now()).user == cast["supporter"]
-    assert UsageRecord.objects.filter(agency=agency).count() == 12
+    assert UsageRecord.objects.filter(agency=agency).count() == 430
     assert SupporterProfile.objects.filter(user=cast["supporter"]).count() == 1
 
 
