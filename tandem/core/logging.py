@@ -59,10 +59,16 @@ def scrub_text(text: str) -> str:
     return _PHONE.sub(_mask_phone, _EMAIL.sub("[email]", text))
 
 
+def _mask_segment(segment: str) -> str:
+    stem, dot, suffix = segment.rpartition(".")
+    if dot and _TOKENISH.match(stem) and suffix.isalnum():
+        return f"[token].{suffix}"  # a calendar link: /…/<token>.ics
+    return "[token]" if _TOKENISH.match(segment) else segment
+
+
 def mask_path(path: str) -> str:
     """A request path fit for logs: secret-link tokens, e-mails and numbers masked."""
-    segments = ["[token]" if _TOKENISH.match(seg) else seg for seg in path.split("/")]
-    return scrub_text("/".join(segments))
+    return scrub_text("/".join(_mask_segment(seg) for seg in path.split("/")))
 
 
 def _scrub_value(value: Any) -> Any:

@@ -3611,6 +3611,15 @@ def test_error_page_reporter_hides_every_value_a_browser_sent(rf: Any) -> None:
         assert secret not in text
 
 
+def test_calendar_link_tokens_are_masked_in_logged_paths() -> None:
+    from tandem.core.logging import mask_path
+
+    token = "GaJib7JlxcCSCAs9IzrRKEJIFla5HmKkhCPwMs-bfIA"
+    assert mask_path(f"/support/calendar/{token}.ics") == "/support/calendar/[token].ics"
+    assert mask_path(f"/support/intake/{token}/") == "/support/intake/[token]/"
+    assert mask_path("/support/roster/print.pdf") == "/support/roster/print.pdf"
+
+
 @pytest.mark.urls(__name__)
 def test_one_access_log_line_per_request_without_query_string_or_tokens(
     db: Any, caplog: pytest.LogCaptureFixture, log_output: io.StringIO
