@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from tandem.agencies.models import Role
@@ -24,9 +26,13 @@ from tandem.reports.disclosure import (
     SUPPRESSED,
     SUPPRESSED_TEXT,
     DisclosureError,
+    LoggedFigure,
     PublishedTable,
+    Span,
     add_noise,
     check_threshold,
+    exposes,
+    period_span,
     protect,
 )
 from tandem.reports.models import Audience, Release, ReportRun, RunKind
@@ -81,6 +87,9 @@ REPORTS: dict[str, ReportDef] = {
 #: without the Chief's permission); they always carry differential-privacy noise.
 PUBLISHERS = (Role.CHIEF,)
 DEFAULT_EPSILON = 1.0
+#: An agency's privacy budget over all its releases outside the department (setting
+#: ``TANDEM_REPORTS_EPSILON_BUDGET``): ten releases at the default epsilon.
+DEFAULT_EPSILON_BUDGET = 10.0
 
 
 class ReportError(ValueError):
@@ -137,11 +146,61 @@ def _serialise_table(published: PublishedTable) -> dict[str, Any]:
     }
 
 
-def _figure_value(figure: statistics.Figure, cells: dict[str, int], threshold: int) -> str:
+def epsilon_budget() -> float:
+    """The privacy budget of each agency: all its noisy releases together, for good."""
+    return float(getattr(settings, "TANDEM_REPORTS_EPSILON_BUDGET", DEFAULT_EPSILON_BUDGET))
+
+
+def epsilon_spent(agency: Any) -> float:
+    spent = Release.objects.filter(agency=agency, audience=Audience.PUBLIC).aggregate(
+        total=Sum("epsilon"))["total"]
+    return float(spent or 0)
+
+
+def _charge_budget(agency: Any, epsilon: float) -> None:
+    """Refuse a noisy release that would take the agency past its budget. The agency row
+    is locked so that two releases at once cannot both fit in what is left."""
+    if epsilon <= 0:
+        return  # ``add_noise`` refuses it with its own message
+    type(agency).objects.select_for_update().filter(pk=agency.pk).first()
+    budget, spent = epsilon_budget(), epsilon_spent(agency)
+    if spent + epsilon > budget + 1e-9:
+        left = max(budget - spent, 0.0)
+        raise ReportError(
+            f"This would take the agency past its privacy budget: {spent:g} of {budget:g} "
+            f"is spent and {left:g} is left, so at most {left:g} can be used now. Every "
+            "release outside the department spends its epsilon for good; figures already "
+            "published can be shown again at no cost.")
+
+
+def release_history(agency: Any, report: str) -> dict[str, list[LoggedFigure]]:
+    """Every figure logged for ``report`` at ``agency``, by key, newest first: what anyone
+    who kept the earlier reports can set against a new one."""
+    history: dict[str, list[LoggedFigure]] = {}
+    logged = Release.objects.filter(agency=agency, report=report).order_by(
+        "-created_at", "-pk").values_list("period_start", "period_end", "cells")
+    for start, end, cells in logged:
+        first, after = period_span(start, end)
+        for key, value in (cells or {}).items():
+            history.setdefault(key, []).append((first, after, int(value)))
+    return history
+
+
+def _figure_value(figure: statistics.Figure, cells: dict[str, int], threshold: int,
+                  history: dict[str, list[LoggedFigure]], span: Span) -> str:
     for key in figure.basis:
         value = cells.get(key)
         if value is None or (value < figure.minimum) or (0 < value < threshold):
             return SUPPRESSED
+    if figure.amount_key:
+        # A sum such as hours goes through the log like a count: a figure that pins the
+        # hours of a stretch of months never shown on its own (March's hours, from
+        # February's and Feb–Mar's) to within the threshold (in hours) is withheld,
+        # however many hours that is.
+        if exposes(history.get(figure.amount_key, []), span, figure.amount,
+                   threshold * figure.per_unit, amounts=True):
+            return SUPPRESSED
+        cells[figure.amount_key] = figure.amount
     return figure.value
 
 
@@ -173,6 +232,16 @@ def report_build(
     sections: list[Section] = definition.builder(agency, period)
     tables = [t for s in sections for t in s.tables]
     if public:
+        _charge_budget(agency, float(epsilon or 0))
+        for section in sections:
+            left_out = [t.title for t in section.tables if t.quantity]
+            section.tables = [t for t in section.tables if not t.quantity]
+            if left_out:
+                section.notes.append(
+                    f"{'; '.join(left_out)}: not published outside the department. These "
+                    "figures add up quantities with no limit on one record's share, so "
+                    "noise cannot hide a single record.")
+        tables = [t for s in sections for t in s.tables]
         try:
             noisy = iter(add_noise(tables, epsilon=float(epsilon or 0)))
         except DisclosureError as error:
@@ -194,23 +263,24 @@ def report_build(
                      detail={"start": content["period"]["start"],
                              "end": content["period"]["end"], "empty": True})
         return content, None
-    prior = [
-        dict(cells) for cells in Release.objects.filter(
-            agency=agency, period_start__lte=period.end, period_end__gte=period.start
-        ).values_list("cells", flat=True)
-    ]
-    published = iter(protect(tables, threshold=threshold, prior=prior))
+    span = period_span(period.start, period.end)
+    history = release_history(agency, report)
+    published = iter(protect(tables, threshold=threshold, history=history, span=span))
     cells: dict[str, int] = {}
+    shown_by_section = []
     for section in sections:
         shown = [next(published) for _ in section.tables]
         for item in shown:
             cells.update(item.published_cells())
+        shown_by_section.append(shown)
+    for section, shown in zip(sections, shown_by_section, strict=True):
         content["sections"].append({
             "title": section.title,
             "notes": section.notes,
             "tables": [_serialise_table(item) for item in shown],
             "figures": [] if public else [
-                [f.label, _figure_value(f, cells, threshold)] for f in section.figures
+                [f.label, _figure_value(f, cells, threshold, history, span)]
+                for f in section.figures
             ],
         })
     release = _release_log(agency, report, period, threshold, audience, epsilon, cells,

@@ -53,6 +53,11 @@ class Figure:
     value: str
     basis: list[str] = field(default_factory=list)  # keys of the counts it rests on
     minimum: int = 0  # the smallest basis count the figure needs, besides being published
+    #: A sum that goes through the release log itself (hours): its key, its value as a
+    #: whole number of ``1/per_unit`` units (tenths of an hour), and that scale.
+    amount_key: str = ""
+    amount: int = 0
+    per_unit: int = 1
 
 
 @dataclass
@@ -274,7 +279,7 @@ def _critical_incidents(agency: Any, period: Period) -> Section:
         name="ci_members", title="Members affected by critical incidents",
         measure="ci_members", row_dim="incident_kind", rows=[*kinds, NOT_RECORDED],
         counts=[[affected.get(code, 0)] for code, _ in kinds]
-        + [[sum(n for code, n in affected.items() if code not in known)]],
+        + [[sum(n for code, n in affected.items() if code not in known)]], quantity=True,
     )
     return Section("Critical incidents", [
         one_way(incidents, "kind", kinds, name="ci_incidents", title="Critical incidents",
@@ -287,6 +292,10 @@ def _critical_incidents(agency: Any, period: Period) -> Section:
 
 
 def _supporter_hours(agency: Any, period: Period) -> Section:
+    """Supporters who logged hours and their hours, by activity. The rows are the
+    activity codes of the agency's policy plus one for any other code, whoever logged
+    what: a row that appeared only when someone logged that activity would tell so even
+    with its count withheld."""
     entry_model = model("readiness.TimeEntry")
     section = Section("Supporter hours")
     if entry_model is None:
@@ -295,28 +304,35 @@ def _supporter_hours(agency: Any, period: Period) -> Section:
     entries = entry_model.objects.filter(
         agency=agency, worked_on__gte=period.start, worked_on__lte=period.end
     )
-    grouped = list(
-        entries.order_by().values("activity_code")
-        .annotate(people=Count("user", distinct=True), hours=Sum("hours"))
-        .order_by("activity_code")
+    policy_codes = [str(agency.policy_model().training.hours_activity_code)]
+    rows = [(code, code.replace("_", " ").capitalize()) for code in policy_codes]
+    rows.append(("other", "Other activity"))
+    conditions = [Q(activity_code=code) for code in policy_codes]
+    conditions.append(~Q(activity_code__in=policy_codes))
+    found = entries.order_by().aggregate(
+        total=Count("user", distinct=True),
+        **{f"people{i}": Count("user", filter=c, distinct=True)
+           for i, c in enumerate(conditions)},
+        **{f"hours{i}": Sum("hours", filter=c) for i, c in enumerate(conditions)},
     )
-    codes = [(str(r["activity_code"] or ""), str(r["activity_code"] or "Not recorded")
-              .replace("_", " ").capitalize()) for r in grouped]
     table = Table(
         name="hours_people", title="Supporters who logged hours, by activity",
-        measure="hours_people", row_dim="activity", rows=codes or [NOT_RECORDED],
-        counts=[[int(r["people"])] for r in grouped] or [[0]], additive=False,
-        total=int(entries.order_by().aggregate(n=Count("user", distinct=True))["n"] or 0),
-        total_label="Supporters who logged hours",
+        measure="hours_people", row_dim="activity", rows=rows,
+        counts=[[int(found[f"people{i}"] or 0)] for i in range(len(rows))], additive=False,
+        total=int(found["total"] or 0), total_label="Supporters who logged hours",
+        people=True,
     )
     section.tables.append(table)
-    for r, (code, label) in zip(grouped, codes, strict=True):
-        hours = Decimal(r["hours"] or 0).quantize(Decimal("0.1"))
+    for i, (code, label) in enumerate(rows):
+        hours = Decimal(found[f"hours{i}"] or 0).quantize(Decimal("0.1"))
         section.figures.append(Figure(
-            f"Hours — {label}", f"{hours}", [table_key(table, code)], minimum=1))
+            f"Hours — {label}", f"{hours}", [table_key(table, code)], minimum=1,
+            amount_key=f"hours_tenths|activity={code}", amount=int(hours * 10), per_unit=10))
     section.notes.append(
         "Hours are shown only for activities where at least the threshold of supporters "
-        "logged time, so no one supporter's hours can be read off.")
+        "logged time, and only when, set against the reports made before, they do not "
+        "tell the hours of a shorter stretch of months, so no one supporter's hours can "
+        "be read off.")
     return section
 
 
@@ -375,7 +391,7 @@ def recovery_sections(agency: Any, period: Period) -> list[Section]:
         _stages(agency, period),
         _overdoses(agency, period),
         _outreach(agency, period),
-        _staff(agency),
+        _staff(agency, period),
     ]
 
 
@@ -414,11 +430,12 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
         measure="clients", row_dim="step",
         rows=[("engaged", "People engaged"), ("linked", "People linked to care")],
         counts=[[int(found["engaged"])], [int(linked or 0)]], additive=False,
-        total=int(found["people"]), total_label="People served",
+        total=int(found["people"]), total_label="People served", people=True,
     )
     tables = [
-        one_way(served, "status", _choices(vocab.ClientStatus), name="clients_served",
-                title="Clients served, by current status", measure="clients", dim="status"),
+        _people(one_way(served, "status", _choices(vocab.ClientStatus),
+                        name="clients_served", title="Clients served, by current status",
+                        measure="clients", dim="status")),
         two_way(contacts, "kind", kinds, "outcome", outcomes,
                 name="contacts_kind_outcome", title="Contacts by type and outcome",
                 measure="contacts", row_dim="kind", col_dim="outcome"),
@@ -439,7 +456,9 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
                str(sum(_outcome_counts(tables[2]))),
                ["contacts|outcome=engaged", "contacts|outcome=declined"]),
         Figure("Officer hours freed by co-response", f"{hours.quantize(Decimal('0.1'))}",
-               ["contacts|kind=co_response|prs=yes"], minimum=1),
+               ["contacts|kind=co_response|prs=yes"], minimum=1,
+               amount_key="coresponse_tenths", amount=int(hours.quantize(Decimal("0.1")) * 10),
+               per_unit=10),
     ]
     return Section("Clients and contacts", tables, figures, notes=[
         "The outreach funnel: contact attempts, those that reached someone (engaged or "
@@ -501,9 +520,10 @@ def _stages(agency: Any, period: Period) -> Section:
         last_stage=Subquery(in_period.order_by("-assessed_at", "-pk").values("stage")[:1]),
     )
     stages = _choices(vocab.Stage)
-    table = two_way(clients, "first_stage", stages, "last_stage", stages, name="stages",
-                    title="Stage of change: first and last assessment in the period",
-                    measure="stages", row_dim="first_stage", col_dim="last_stage")
+    table = _people(two_way(clients, "first_stage", stages, "last_stage", stages,
+                            name="stages",
+                            title="Stage of change: first and last assessment in the period",
+                            measure="stages", row_dim="first_stage", col_dim="last_stage"))
     return Section("Stage-of-change progression", [table], notes=[
         "Each client counts once: rows are the first stage assessed in the period, columns "
         "the last."])
@@ -532,7 +552,8 @@ def _overdoses(agency: Any, period: Period) -> Section:
     kit_table = Table(name="kits", title="Naloxone kits given, by recipient", measure="kits",
                       row_dim="recipient", rows=[*recipients, NOT_RECORDED],
                       counts=[[given.get(code, 0)] for code, _ in recipients]
-                      + [[sum(n for c, n in given.items() if c not in dict(recipients))]])
+                      + [[sum(n for c, n in given.items() if c not in dict(recipients))]],
+                      quantity=True)
     return Section("Overdoses and naloxone", [table, kit_table])
 
 
@@ -548,13 +569,21 @@ def _outreach(agency: Any, period: Period) -> Section:
     people = Table(name="outreach_people", title="People reached by community education",
                    measure="outreach_people", row_dim="audience", rows=[*audiences, NOT_RECORDED],
                    counts=[[reached.get(code, 0)] for code, _ in audiences]
-                   + [[sum(n for c, n in reached.items() if c not in dict(audiences))]])
+                   + [[sum(n for c, n in reached.items() if c not in dict(audiences))]],
+                   quantity=True)
     return Section("Community education", [
         one_way(events, "audience", audiences, name="outreach_events",
                 title="Community education events, by audience", measure="outreach_events",
                 dim="audience"),
         people,
     ])
+
+
+def _people(table: Table) -> Table:
+    """Mark a table that counts distinct people: its counts for two periods do not add
+    up (one client counts in January and in Jan–Mar alike)."""
+    table.people = True
+    return table
 
 
 def _yes_no(column: str) -> Any:
@@ -564,18 +593,24 @@ def _yes_no(column: str) -> Any:
                 output_field=CharField())
 
 
-def _staff(agency: Any) -> Section:
+def _staff(agency: Any, period: Period) -> Section:
+    """Training compliance as it stood at the end of the period (its last moment), not
+    on the day the report is opened: an annual evaluation describes the year, and two
+    views on different days must not differ by one person's lapse."""
     try:
-        from tandem.readiness.compliance import LEVEL_LABELS, compliance_summary
+        from tandem.readiness import compliance
     except ImportError:
         return Section("Staff training compliance", notes=["Not recorded in Tandem yet."])
-    summary = compliance_summary(agency)
-    rows = [(level, label) for level, label in LEVEL_LABELS.items()]
-    table = Table(name="staff", title="Staff training compliance today", measure="staff",
-                  row_dim="level", rows=rows,
-                  counts=[[int(summary.get(level, 0))] for level, _ in rows])
+    at = period.bounds()[1] - timedelta(microseconds=1)
+    summary = compliance.compliance_summary(agency, at)
+    rows = [(level, label) for level, label in compliance.LEVEL_LABELS.items()]
+    table = _people(Table(
+        name="staff", title="Staff training compliance at the end of the period",
+        measure="staff", row_dim="level", rows=rows,
+        counts=[[int(summary.get(level, 0))] for level, _ in rows]))
     return Section("Staff training compliance", [table], notes=[
-        "Everyone on a peer program team, by the training rules of the agency's policy."])
+        "Everyone on a peer program team today, by the training rules of the agency's "
+        f"policy, as their training stood on {period.end.day} {period.end:%B %Y}."])
 
 
 SectionBuilder = Callable[[Any, Period], list[Section]]
