@@ -159,6 +159,8 @@ OTP_TOTP_ISSUER = env_str("TANDEM_TOTP_ISSUER", "Tandem")
 # Database sessions whose stored times are coarse (see tandem.accounts.sessions).
 SESSION_ENGINE = "tandem.accounts.sessions"
 TANDEM_SESSION_GRANULARITY_SECONDS = 5 * 60
+# Differential privacy: the total epsilon an agency may spend on noisy public releases.
+TANDEM_REPORTS_EPSILON_BUDGET = float(env_str("TANDEM_REPORTS_EPSILON_BUDGET", "10.0"))
 SESSION_COOKIE_AGE = TANDEM_ABSOLUTE_TIMEOUT_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
