@@ -195,8 +195,19 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__[:120]
 
 
+def _forget_peer_support_recipient(delivery: Delivery) -> None:
+    """A finished peer-support message forgets whom it went to. Kept, these rows would show
+    over months which helpers were offered each request, and so who was left out — the
+    requester's own chain of command."""
+    if delivery.kind.startswith("psp.") and delivery.recipient_user_id is not None:
+        delivery.recipient_user = None
+        delivery.destination_hint = ""
+        delivery.save(update_fields=["recipient_user", "destination_hint"])
+
+
 def _shred_destination(delivery: Delivery) -> None:
     """Crypto-shred a sealed address once it is no longer needed, then drop its row."""
+    _forget_peer_support_recipient(delivery)
     sealed = delivery.destination
     if sealed is None:
         return

@@ -1130,6 +1130,35 @@ def test_audit_rows_name_request_ids_never_the_requester_or_referrer(
         assert event.actor_id not in (member.pk, referrer.pk), event.action
 
 
+def test_finished_peer_support_messages_forget_whom_they_went_to(
+    db: Any, cast: dict[str, User]
+) -> None:
+    """Kept, delivery rows would show which helpers each request was offered to, and so who
+    was left out: the requester's chain of command."""
+    from django.core.management import call_command
+
+    from tandem.core.notifications import notify
+
+    supporter = cast["supporter"]
+    supporter.phone = "+1 555 0142"
+    supporter.save(update_fields=["phone"])
+    offered = notify(kind="psp.request.assigned", recipient_user=supporter)
+    other = notify(kind="report.ready", recipient_user=cast["coordinator"])
+    assert {d.recipient_user_id for d in offered} == {supporter.pk}  # needed until sent
+    call_command("worker", "--once", verbosity=0)
+    for delivery in offered:
+        delivery.refresh_from_db()
+        assert delivery.is_finished
+        assert (delivery.recipient_user_id, delivery.destination_hint) == (None, "")
+    sent_audit = AuditEvent.objects.filter(
+        action="notification.sent", object_id__in=[str(d.pk) for d in offered]
+    )
+    assert sent_audit.exists()
+    assert all(e.detail.get("recipient_user_id") is None for e in sent_audit)
+    other[0].refresh_from_db()
+    assert other[0].recipient_user_id == cast["coordinator"].pk  # other kinds keep theirs
+
+
 # ========================================================================================
 # Raw-database proof and schema guard
 # ========================================================================================
