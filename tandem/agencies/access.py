@@ -3,11 +3,14 @@ and for "not allowed", and scopes every query to the signed-in user's own agency
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from tandem.agencies.models import Agency, Member, Role, Unit
+
+T = TypeVar("T", bound=Model)
 
 #: Roles that manage the roster, units, policy and branding.
 MANAGERS = (Role.ADMINISTRATOR,)
@@ -23,6 +26,31 @@ def require_role(user: Any, *roles: str) -> Agency:
     return agency
 
 
+def require_account(user: Any) -> Agency:
+    """The agency of any active account holder, whatever their roles, else ``Http404``."""
+    agency = getattr(user, "agency", None)
+    if agency is None or not user.is_active:
+        raise Http404
+    return agency
+
+
+def pk_or_404(pk: Any) -> int:
+    """A primary key from a URL or form value; anything else is the usual 404."""
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+def one_or_404(queryset: QuerySet[T], pk: Any, **filters: Any) -> T:
+    """The one object of ``queryset`` with this key and ``filters`` (always include the
+    agency or the owner), else ``Http404`` — the same answer for missing and forbidden."""
+    found = queryset.filter(pk=pk_or_404(pk), **filters).first()
+    if found is None:
+        raise Http404
+    return found
+
+
 def get_agency_for_user(user: Any, *, write: bool = False) -> Agency:
     """The user's agency, for its settings (policy, logo): administrators only."""
     return require_role(user, *MANAGERS)
@@ -30,17 +58,11 @@ def get_agency_for_user(user: Any, *, write: bool = False) -> Agency:
 
 def get_unit_for_user(user: Any, pk: Any, *, write: bool = False) -> Unit:
     agency = require_role(user, *MANAGERS)
-    try:
-        return Unit.objects.select_related("agency").get(agency=agency, pk=int(pk))
-    except (Unit.DoesNotExist, TypeError, ValueError):
-        raise Http404 from None
+    return one_or_404(Unit.objects.select_related("agency"), pk, agency=agency)
 
 
 def get_member_for_user(user: Any, pk: Any, *, write: bool = False) -> Member:
     agency = require_role(user, *(MANAGERS if write else DIRECTORY_READERS))
-    try:
-        return Member.objects.select_related("agency", "unit", "supervisor").get(
-            agency=agency, pk=int(pk)
-        )
-    except (Member.DoesNotExist, TypeError, ValueError):
-        raise Http404 from None
+    return one_or_404(
+        Member.objects.select_related("agency", "unit", "supervisor"), pk, agency=agency
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import Http404
 
-from tandem.agencies.access import require_role
+from tandem.agencies.access import one_or_404, require_account, require_role
 from tandem.agencies.models import Agency
 from tandem.readiness.models import (
     AgreementDocument,
@@ -33,21 +33,6 @@ TEAM = ("supporter", "aro", "prs")
 HOUR_SIGNERS = ("crt_supervisor",)
 #: Statement of privilege eligibility.
 STATEMENT_READERS = ("coordinator", "chief", "psychologist")
-
-
-def require_member(user: Any) -> Agency:
-    """The user's agency for any signed-in account of it (vacancies are agency-wide)."""
-    agency = getattr(user, "agency", None)
-    if agency is None or not user.is_active:
-        raise Http404
-    return agency
-
-
-def _pk(pk: Any) -> int:
-    try:
-        return int(pk)
-    except (TypeError, ValueError):
-        raise Http404 from None
 
 
 #: Roles whose oversight is limited to peer recovery people.
@@ -82,25 +67,16 @@ def people_in_scope(user: Any, agency: Agency) -> Any:
 
 def get_person_for_user(user: Any, pk: Any, *, write: bool = False,
                         roles: tuple[str, ...] = OVERSEERS) -> Any:
-    from tandem.accounts.models import User
-
     agency = require_role(user, *(COORDINATORS if write else roles))
-    try:
-        return people_in_scope(user, agency).select_related("member", "agency").get(
-            pk=_pk(pk))
-    except User.DoesNotExist:
-        raise Http404 from None
+    return one_or_404(people_in_scope(user, agency).select_related("member", "agency"), pk)
 
 
 def get_vacancy_for_user(user: Any, pk: Any, *, write: bool = False) -> Vacancy:
     """Any member reads an open vacancy (to apply); coordinators manage every vacancy."""
     from django.utils import timezone
 
-    agency = require_role(user, *COORDINATORS) if write else require_member(user)
-    try:
-        vacancy = Vacancy.objects.get(agency=agency, pk=_pk(pk))
-    except Vacancy.DoesNotExist:
-        raise Http404 from None
+    agency = require_role(user, *COORDINATORS) if write else require_account(user)
+    vacancy = one_or_404(Vacancy.objects.all(), pk, agency=agency)
     if not write and not vacancy.is_open_on(timezone.localdate()):
         raise Http404
     return vacancy
@@ -109,20 +85,16 @@ def get_vacancy_for_user(user: Any, pk: Any, *, write: bool = False) -> Vacancy:
 def get_time_entry_for_user(user: Any, pk: Any, *, write: bool = False) -> TimeEntry:
     """A supporter's own time entries only."""
     require_role(user, "supporter")
-    try:
-        return TimeEntry.objects.get(user_id=user.pk, pk=_pk(pk))
-    except TimeEntry.DoesNotExist:
-        raise Http404 from None
+    return one_or_404(TimeEntry.objects.all(), pk, user_id=user.pk)
 
 
 def get_application_for_user(user: Any, pk: Any, *, write: bool = False) -> Application:
-    agency = require_member(user)
-    try:
-        application = Application.objects.select_related(
-            "applicant", "vacancy", "interviewed_by", "decided_by"
-        ).get(agency=agency, pk=_pk(pk))
-    except Application.DoesNotExist:
-        raise Http404 from None
+    agency = require_account(user)
+    application = one_or_404(
+        Application.objects.select_related("applicant", "vacancy", "interviewed_by",
+                                           "decided_by"),
+        pk, agency=agency,
+    )
     if application.applicant_id == user.pk or user.has_role(*SELECTORS):
         return application
     raise Http404
@@ -130,31 +102,19 @@ def get_application_for_user(user: Any, pk: Any, *, write: bool = False) -> Appl
 
 def get_designation_for_user(user: Any, pk: Any, *, write: bool = False) -> Designation:
     agency = require_role(user, *(REMOVERS if write else OVERSEERS))
-    try:
-        return Designation.objects.select_related("user").get(agency=agency, pk=_pk(pk))
-    except Designation.DoesNotExist:
-        raise Http404 from None
+    return one_or_404(Designation.objects.select_related("user"), pk, agency=agency)
 
 
 def get_session_for_user(user: Any, pk: Any, *, write: bool = False) -> TrainingSession:
     agency = require_role(user, *(COORDINATORS if write else (*COORDINATORS, *TEAM)))
-    try:
-        return TrainingSession.objects.select_related("course").get(agency=agency, pk=_pk(pk))
-    except TrainingSession.DoesNotExist:
-        raise Http404 from None
+    return one_or_404(TrainingSession.objects.select_related("course"), pk, agency=agency)
 
 
 def get_document_for_user(user: Any, pk: Any, *, write: bool = False) -> AgreementDocument:
     agency = require_role(user, *(COORDINATORS if write else (*COORDINATORS, *TEAM)))
-    try:
-        return AgreementDocument.objects.get(agency=agency, pk=_pk(pk))
-    except AgreementDocument.DoesNotExist:
-        raise Http404 from None
+    return one_or_404(AgreementDocument.objects.all(), pk, agency=agency)
 
 
 def get_hour_log_for_user(user: Any, pk: Any, *, write: bool = False) -> HourLog:
     agency = require_role(user, *HOUR_SIGNERS)
-    try:
-        return HourLog.objects.select_related("user").get(agency=agency, pk=_pk(pk))
-    except HourLog.DoesNotExist:
-        raise Http404 from None
+    return one_or_404(HourLog.objects.select_related("user"), pk, agency=agency)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tandem.agencies.access import require_role
+from tandem.agencies.access import require_account, require_role
 from tandem.agencies.presets import choice_label
 from tandem.core.decorators import public
 from tandem.core.exports import csv_response
@@ -40,7 +40,6 @@ from tandem.readiness.access import (
     get_time_entry_for_user,
     get_vacancy_for_user,
     people_in_scope,
-    require_member,
 )
 from tandem.readiness.gates import gate_for, peer_support_ready_users
 from tandem.readiness.models import (
@@ -233,7 +232,7 @@ def designation_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def vacancies(request: HttpRequest) -> HttpResponse:
-    agency = require_member(request.user)
+    agency = require_account(request.user)
     mine = selectors.applications_for_review(agency).filter(applicant=_me(request))
     context = {
         "vacancies": selectors.open_vacancies(agency, timezone.localdate()),

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Model
 from django.http import Http404
 
-from tandem.agencies.access import require_role
+from tandem.agencies.access import one_or_404, require_role
 from tandem.agencies.models import Agency, Role
 from tandem.readiness.gates import has_cji_access
 from tandem.recovery.models import (
@@ -57,12 +57,7 @@ def can_read_cji(user: Any) -> bool:
 
 
 def _get(model: type[Model], agency: Agency, pk: Any, *related: str) -> Any:
-    try:
-        return model._default_manager.select_related(*related).get(  # type: ignore[attr-defined]
-            agency=agency, pk=int(pk)
-        )
-    except (model.DoesNotExist, TypeError, ValueError):  # type: ignore[attr-defined]
-        raise Http404 from None
+    return one_or_404(model._default_manager.select_related(*related), pk, agency=agency)
 
 
 def get_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.http import Http404
 
-from tandem.agencies.access import require_role
-from tandem.agencies.models import Agency, Role
+from tandem.agencies.access import one_or_404, pk_or_404, require_account, require_role
+from tandem.agencies.models import Role
 from tandem.support import vocab
 from tandem.support.models import (
     Consultation,
@@ -35,22 +35,6 @@ DUTY_READERS = (Role.COORDINATOR, Role.PSYCHOLOGIST)
 REQUEST_ON_BEHALF = (Role.DISPATCHER, Role.COORDINATOR)
 
 
-def member_agency(user: Any) -> Agency:
-    """The agency of any signed-in account holder (roles or not)."""
-    agency = getattr(user, "agency", None)
-    if agency is None or not user.is_active:
-        raise Http404
-    return agency
-
-
-def parse_pk(pk: Any) -> int:
-    """A primary key from a URL or form value; anything else is the usual 404."""
-    try:
-        return int(pk)
-    except (TypeError, ValueError):
-        raise Http404 from None
-
-
 def get_request_for_user(user: Any, pk: Any, *, write: bool = False) -> SupportRequest:
     """An open request offered to the user, or accepted by them. Closed requests are not
     found by anyone: there is nothing left to show."""
@@ -58,7 +42,7 @@ def get_request_for_user(user: Any, pk: Any, *, write: bool = False) -> SupportR
     request = (
         SupportRequest.objects.select_related(
             "agency", "data_key", "accepted_by__user", "chosen_supporter__user", "incident")
-        .filter(agency=agency, pk=parse_pk(pk), status__in=vocab.OPEN_STATUSES)
+        .filter(agency=agency, pk=pk_or_404(pk), status__in=vocab.OPEN_STATUSES)
         .first()
     )
     if request is None:
@@ -76,7 +60,7 @@ def request_taken_from_user(user: Any, pk: Any) -> bool:
     itself stays out of their reach (``get_request_for_user`` answers 404)."""
     agency = require_role(user, *HELPERS)
     request = (
-        SupportRequest.objects.filter(agency=agency, pk=parse_pk(pk),
+        SupportRequest.objects.filter(agency=agency, pk=pk_or_404(pk),
                                       status__in=vocab.OPEN_STATUSES,
                                       accepted_by__isnull=False)
         .exclude(status=vocab.RequestStatus.ROUTING)
@@ -92,70 +76,51 @@ def request_taken_from_user(user: Any, pk: Any) -> bool:
 
 
 def get_profile_for_user(user: Any, pk: Any, *, write: bool = False) -> SupporterProfile:
-    agency = member_agency(user)
-    profile = SupporterProfile.objects.select_related("user", "unit").filter(
-        agency=agency, pk=parse_pk(pk)).first()
-    if profile is None or (write and profile.user_id != user.pk):
+    agency = require_account(user)
+    profile = one_or_404(SupporterProfile.objects.select_related("user", "unit"), pk,
+                         agency=agency)
+    if write and profile.user_id != user.pk:
         raise Http404
     return profile
 
 
 def get_rotation_for_user(user: Any, pk: Any, *, write: bool = False) -> Rotation:
     agency = require_role(user, *COORDINATORS)
-    rotation = Rotation.objects.filter(agency=agency, pk=parse_pk(pk)).first()
-    if rotation is None:
-        raise Http404
-    return rotation
+    return one_or_404(Rotation.objects.all(), pk, agency=agency)
 
 
 def get_override_for_user(user: Any, pk: Any, *, write: bool = False) -> Override:
     agency = require_role(user, *COORDINATORS)
-    item = Override.objects.filter(agency=agency, pk=parse_pk(pk)).first()
-    if item is None:
-        raise Http404
-    return item
+    return one_or_404(Override.objects.all(), pk, agency=agency)
 
 
 def get_duty_for_user(user: Any, pk: Any, *, write: bool = False) -> DutyToReportNotice:
     agency = require_role(user, *DUTY_READERS)
-    notice = DutyToReportNotice.objects.select_related("data_key", "filed_by__user").filter(
-        agency=agency, pk=parse_pk(pk)).first()
-    if notice is None:
-        raise Http404
-    return notice
+    return one_or_404(
+        DutyToReportNotice.objects.select_related("data_key", "filed_by__user"),
+        pk, agency=agency,
+    )
 
 
 def get_consultation_for_user(user: Any, pk: Any, *, write: bool = False) -> Consultation:
-    agency = member_agency(user)
+    agency = require_account(user)
     role = agency.policy_model().confidentiality.consult_role
     if not user.has_role(role):
         raise Http404
-    item = Consultation.objects.filter(agency=agency, pk=parse_pk(pk)).first()
-    if item is None:
-        raise Http404
-    return item
+    return one_or_404(Consultation.objects.all(), pk, agency=agency)
 
 
 def get_incident_for_user(user: Any, pk: Any, *, write: bool = False) -> CriticalIncident:
     agency = require_role(user, *COORDINATORS)
-    incident = CriticalIncident.objects.filter(agency=agency, pk=parse_pk(pk)).first()
-    if incident is None:
-        raise Http404
-    return incident
+    return one_or_404(CriticalIncident.objects.all(), pk, agency=agency)
 
 
 def get_mutual_aid_for_user(user: Any, pk: Any, *, write: bool = False) -> MutualAidRequest:
     agency = require_role(user, *COORDINATORS)
-    item = MutualAidRequest.objects.filter(agency=agency, pk=parse_pk(pk)).first()
-    if item is None:
-        raise Http404
-    return item
+    return one_or_404(MutualAidRequest.objects.all(), pk, agency=agency)
 
 
 def get_reminder_for_user(user: Any, pk: Any, *, write: bool = False) -> FollowUpReminder:
     require_role(user, *HELPERS)
-    item = FollowUpReminder.objects.select_related("supporter").filter(
-        pk=parse_pk(pk), supporter__user=user).first()
-    if item is None:
-        raise Http404
-    return item
+    return one_or_404(FollowUpReminder.objects.select_related("supporter"), pk,
+                      supporter__user=user)

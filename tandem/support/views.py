@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tandem.agencies.access import require_role
+from tandem.agencies.access import pk_or_404, require_account, require_role
 from tandem.agencies.models import Agency, Role, Unit
 from tandem.core.decorators import public
 from tandem.core.ical import (
@@ -76,7 +76,7 @@ def _errors(form: Any, exc: ValidationError) -> None:
 
 @require_GET
 def directory(request: HttpRequest) -> HttpResponse:
-    agency = access.member_agency(request.user)
+    agency = require_account(request.user)
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
     filters = form.cleaned_data if form.is_valid() else {}
     context = {"form": form, "profiles": selectors.roster(agency, filters),
@@ -85,10 +85,10 @@ def directory(request: HttpRequest) -> HttpResponse:
 
 
 def _poster_rows(request: HttpRequest) -> tuple[Agency, Unit | None, list[SupporterProfile]]:
-    agency = access.member_agency(request.user)
+    agency = require_account(request.user)
     unit = None
     if request.GET.get("unit"):
-        unit = Unit.objects.filter(agency=agency, pk=access.parse_pk(request.GET["unit"])).first()
+        unit = Unit.objects.filter(agency=agency, pk=pk_or_404(request.GET["unit"])).first()
         if unit is None:
             raise Http404
     profiles = list(selectors.roster(agency, {"unit": unit} if unit else {}))
@@ -125,7 +125,7 @@ def _ready_choices(agency: Agency) -> Any:
 
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest) -> HttpResponse:
-    agency = access.member_agency(request.user)
+    agency = require_account(request.user)
     supporters = _ready_choices(agency)
     initial = {"idempotency_key": forms.new_idempotency_key(),
                "chosen_supporter": request.GET.get("supporter") or None}
@@ -157,7 +157,7 @@ def _status(form: Any) -> int:
 
 @require_http_methods(["GET", "POST"])
 def referral_new(request: HttpRequest) -> HttpResponse:
-    agency = access.member_agency(request.user)
+    agency = require_account(request.user)
     form = forms.ReferralForm(_posted(request),
                               initial={"idempotency_key": forms.new_idempotency_key()})
     if request.method == "POST" and form.is_valid():
@@ -225,7 +225,7 @@ def on_behalf_new(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def my_request(request: HttpRequest) -> HttpResponse:
-    access.member_agency(request.user)
+    require_account(request.user)
     mine = services.my_open_requests(request.user)
     excluded = {item.pk for item in mine if services.chosen_supporter_excluded(item)}
     return render(request, "support/my_request.html", {"mine": mine, "excluded": excluded})
@@ -233,7 +233,7 @@ def my_request(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def my_request_withdraw(request: HttpRequest) -> HttpResponse:
-    access.member_agency(request.user)
+    require_account(request.user)
     for item in services.my_open_requests(request.user):
         if str(item.pk) == request.POST.get("request"):
             services.request_withdraw(acting_user=request.user, request=item)
@@ -736,7 +736,7 @@ def consult_new(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def consult_list(request: HttpRequest) -> HttpResponse:
-    agency = access.member_agency(request.user)
+    agency = require_account(request.user)
     if not _me(request).has_role(agency.policy_model().confidentiality.consult_role):
         raise Http404
     if request.method == "POST":
