@@ -20,15 +20,10 @@ from tandem.audit.models import (
     AuditEvent,
     Outcome,
 )
+from tandem.core.http import client_ip
 
 # Any constant: the advisory lock that serialises appends to the chain on PostgreSQL.
 _CHAIN_LOCK_KEY = 7_146_212_001
-
-
-def client_ip(request: HttpRequest | None) -> str:
-    if request is None:
-        return ""
-    return str(request.META.get("REMOTE_ADDR", ""))[:45]
 
 
 def _lock_chain() -> None:
