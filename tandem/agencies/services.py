@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from tandem.agencies.logos import clean_logo
 from tandem.agencies.models import Agency, Member, MemberCategory, RosterUpload, Unit, UnitKind
 from tandem.agencies.presets import Policy, PolicyError, load_preset, validate_policy
 from tandem.agencies.roster import (
@@ -143,14 +144,16 @@ def agency_logo_update(
     acting_user: Any,
     agency: Agency,
     content: bytes,
-    extension: str,
+    filename: str = "",
     request: HttpRequest | None = None,
 ) -> Agency:
-    """Store a checked logo (see ``agencies.logos.check_logo``) under a fresh name."""
+    """Store an uploaded logo under a fresh name: a PNG or JPEG re-encoded as a clean PNG,
+    or a checked SVG (see ``agencies.logos.clean_logo``). ``ValidationError`` if unusable."""
+    logo = clean_logo(content, filename)
     agency = Agency.objects.select_for_update().get(pk=agency.pk)
     old = agency.logo.name if agency.logo else ""
-    name = f"{agency.slug}-{secrets.token_hex(8)}.{extension}"
-    agency.logo.save(name, ContentFile(content), save=False)
+    name = f"{agency.slug}-{secrets.token_hex(8)}.{logo.extension}"
+    agency.logo.save(name, ContentFile(logo.content), save=False)
     agency.save(update_fields=["logo"])
     if old:
         transaction.on_commit(lambda: agency.logo.storage.delete(old))
@@ -161,7 +164,7 @@ def agency_logo_update(
         object_type="agency",
         object_id=agency.pk,
         request=request,
-        detail={"bytes": len(content), "type": extension},
+        detail={"bytes": len(logo.content), "type": logo.extension},
     )
     return agency
 

@@ -34,7 +34,7 @@ from tandem.agencies.forms import (
     RosterUploadForm,
     UnitForm,
 )
-from tandem.agencies.logos import CONTENT_TYPES, MAX_LOGO_BYTES, check_logo
+from tandem.agencies.logos import CONTENT_TYPES, MAX_LOGO_BYTES
 from tandem.agencies.models import Agency
 from tandem.agencies.presets import Policy, PolicyError, parse_policy_toml, policy_to_toml
 from tandem.agencies.roster import COLUMN_HELP, MAX_BYTES, REQUIRED_COLUMNS, RosterError
@@ -108,17 +108,16 @@ def _logo_upload(request: HttpRequest, agency: Agency) -> HttpResponse:
         upload = form.cleaned_data["logo"]
         data = upload.read(MAX_LOGO_BYTES + 1)
         try:
-            kind = check_logo(data, upload.name or "")
-        except ValidationError as exc:
-            form.add_error("logo", exc)
-        else:
             services.agency_logo_update(
                 acting_user=request.user,
                 agency=agency,
                 content=data,
-                extension=kind,
+                filename=upload.name or "",
                 request=request,
             )
+        except ValidationError as exc:
+            form.add_error("logo", exc)
+        else:
             messages.success(request, "The logo was updated.")
             return redirect("agencies:policy")
     return _policy_page(request, agency, status=400, logo_form=form)

@@ -10,12 +10,15 @@ lines and tables, and a footer with the page number and the time it was made::
     return doc.response("roster.pdf")
 
 Text is set in the core Helvetica font; characters it lacks are replaced, never dropped
-silently into an error.
+silently into an error. A stored logo that cannot be read (not an image, a decompression
+bomb, a missing file) is left out with a warning in the log: the document is still made.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +26,13 @@ from django.http import HttpResponse
 from django.utils import timezone
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+#: A stored logo larger than this is not drawn (uploads are re-encoded far smaller).
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_PIXELS = 4096 * 4096
 
 _REPLACEMENTS = {"—": "-", "–": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...",
                  "›": ">", "•": "-", "≥": ">=", "≤": "<="}
@@ -34,6 +44,26 @@ def latin1(text: Any) -> str:
     for old, new in _REPLACEMENTS.items():
         value = value.replace(old, new)
     return value.encode("latin-1", "replace").decode("latin-1")
+
+
+def letterhead_image(logo: Any) -> Image.Image | None:
+    """The stored logo decoded (PNG or JPEG, at most ``LOGO_MAX_PIXELS``), or ``None`` with a
+    warning when it cannot be: a document is never refused because of its letterhead."""
+    try:
+        with logo.open("rb") as handle:
+            data = handle.read(LOGO_MAX_BYTES + 1)
+        if len(data) > LOGO_MAX_BYTES:
+            raise ValueError("file too large")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
+            if image.width * image.height > LOGO_MAX_PIXELS:
+                raise ValueError("too many pixels")
+            image.load()
+    except Exception as exc:  # noqa: BLE001 - any unreadable logo is left out the same way
+        logger.warning("letterhead logo left out: %s", type(exc).__name__)
+        return None
+    return image
 
 
 class _PDF(FPDF):
@@ -69,12 +99,14 @@ class Document:
         logo = getattr(agency, "logo", None)
         name = getattr(agency, "name", "")
         if logo and str(logo.name).lower().endswith((".png", ".jpg", ".jpeg")):
-            try:
-                with logo.open("rb") as handle:
-                    self.pdf.image(io.BytesIO(handle.read()), x=self.pdf.l_margin, y=10, h=14)
-                self.pdf.set_x(self.pdf.l_margin + 18)
-            except (OSError, ValueError, RuntimeError):
-                pass  # a logo that cannot be read leaves the name on its own
+            image = letterhead_image(logo)
+            if image is not None:
+                try:
+                    self.pdf.image(image, x=self.pdf.l_margin, y=10, h=14)
+                    self.pdf.set_x(self.pdf.l_margin + 18)
+                except Exception:  # noqa: BLE001 - the document matters more than its logo
+                    logger.warning("letterhead logo could not be drawn; document made without it")
+                    self.pdf.set_x(self.pdf.l_margin)
         self.pdf.set_font("Helvetica", style="B", size=11)
         self.pdf.set_text_color(60, 60, 60)
         self.pdf.cell(0, 14, latin1(name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -56,6 +56,7 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from tandem.accounts import services
 from tandem.accounts.models import RoleAssignment, User
@@ -443,7 +444,9 @@ def test_logo_view_serves_only_the_own_agency_logo(
     cast: dict[str, User], stranger: User, signed_in: SignedIn, settings: Any, tmp_path: Path
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 16), "navy").save(buffer, format="PNG")
+    png = buffer.getvalue()
     admin = signed_in(cast["administrator"])
     response = admin.post(
         reverse("agencies:policy"),
@@ -453,7 +456,9 @@ def test_logo_view_serves_only_the_own_agency_logo(
     served = signed_in(cast["member"]).get(reverse("agencies:logo"))
     assert served.status_code == 200
     assert served["Content-Type"] == "image/png"
-    assert b"".join(served.streaming_content) == png
+    stored = Agency.objects.get(slug="alpha").logo.read()
+    assert b"".join(served.streaming_content) == stored  # re-encoded on upload
+    assert Image.open(io.BytesIO(stored)).size == (32, 16)
     assert "sandbox" in served["Content-Security-Policy"]
     assert signed_in(stranger).get(reverse("agencies:logo")).status_code == 404
     assert AuditEvent.objects.filter(action="agency.logo").count() == 1
