@@ -3,12 +3,18 @@
 Cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return) are prefixed with an apostrophe, so an exported name such as
 ``=HYPERLINK(...)`` stays text (OWASP "CSV injection"). Numbers are written as numbers.
+
+CSV files quote every field. A spreadsheet set to a semicolon locale may still split a
+comma-separated file at ``;`` (and at tabs and line breaks) whatever the quotes say, so in a
+CSV cell every piece that would begin after such a split gets the apostrophe too:
+``a;=1+1`` is written ``a;'=1+1``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -32,6 +38,19 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+# A formula character at the start of a piece a semicolon-locale spreadsheet would split off
+# (after ; a tab or a line break, leading spaces ignored).
+_SPLIT_FORMULA = re.compile(r"([;\t\r\n][ ]*)(?=[=+\-@])")
+
+
+def csv_cell(value: Any) -> Any:
+    """``safe_cell`` for a CSV file: no piece of the cell can start a formula either."""
+    cell = safe_cell(value)
+    if isinstance(cell, str):
+        cell = _SPLIT_FORMULA.sub(r"\1'", cell)
+    return cell
+
+
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -39,10 +58,10 @@ def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    writer.writerow([csv_cell(h) for h in header])
     for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -1194,8 +1194,8 @@ def test_hours_export_for_the_scheduling_system(agency: Any, cast: dict[str, Use
     response = client.get(reverse("readiness:time_export"), {"start": day, "end": day})
     assert response["Content-Type"].startswith("text/csv")
     text = response.content.decode("utf-8-sig")
-    assert text.splitlines()[0] == "Date,Employee number,Name,Activity code,Hours"
-    assert f"{day},E-supporter,'=HYPERLINK(1) Tester,peer_support,2.5" in text
+    assert text.splitlines()[0] == '"Date","Employee number","Name","Activity code","Hours"'
+    assert f'"{day}","E-supporter","\'=HYPERLINK(1) Tester","peer_support","2.5"' in text
     bad = client.get(reverse("readiness:time_export"), {"start": day, "end": "2000-01-01"})
     assert bad.status_code == 400
 
