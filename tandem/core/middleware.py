@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP behaviour: request ids for logs, and no caching of signed-in pages."""
+"""Cross-cutting HTTP behaviour: request ids for logs, a Permissions-Policy on every
+response, and no caching of signed-in pages."""
 
 from __future__ import annotations
 
@@ -44,4 +45,28 @@ class NoStoreMiddleware:
         if (user is not None and user.is_authenticated) or "Cache-Control" not in response:
             add_never_cache_headers(response)
             response["Cache-Control"] = "no-store, no-cache, must-revalidate, private, max-age=0"
+        return response
+
+
+#: Browser features Tandem never uses, switched off for every page (and anything framed).
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
+        "fullscreen", "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer",
+        "microphone", "midi", "payment", "picture-in-picture", "publickey-credentials-get",
+        "screen-wake-lock", "serial", "usb", "web-share", "xr-spatial-tracking",
+    )
+)
+
+
+class PermissionsPolicyMiddleware:
+    """``Permissions-Policy`` on every response, static files and error pages included."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

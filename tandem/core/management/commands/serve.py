@@ -40,6 +40,8 @@ class Command(BaseCommand):
                     sys.executable,
                     "-m",
                     "gunicorn",
+                    "--config",
+                    "python:tandem.gunicorn_conf",
                     "tandem.wsgi:application",
                     "--bind",
                     options["addr"],

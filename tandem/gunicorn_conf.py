@@ -1,0 +1,29 @@
+"""gunicorn settings for Tandem: ``gunicorn -c python:tandem.gunicorn_conf tandem.wsgi:application``.
+
+``tandem serve`` uses it too. gunicorn names itself in a ``Server`` header on every response
+and offers no setting to stop it; telling strangers which server (and so which bugs) answers
+helps nobody but them, so the header is left out and the ``SERVER_SOFTWARE`` it passes to the
+application is blanked. ``test_gunicorn_does_not_announce_itself`` checks this against a real
+gunicorn, so an upgrade that changes gunicorn's internals fails the suite rather than silently
+announcing it again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gunicorn.arbiter
+import gunicorn.http.wsgi
+
+_default_headers = gunicorn.http.wsgi.Response.default_headers
+
+
+def _headers_without_server(self: Any) -> list[str]:
+    return [h for h in _default_headers(self) if not h.lower().startswith("server:")]
+
+
+gunicorn.http.wsgi.Response.default_headers = _headers_without_server  # type: ignore[method-assign]
+gunicorn.http.wsgi.SERVER_SOFTWARE = ""
+gunicorn.arbiter.SERVER_SOFTWARE = ""  # type: ignore[attr-defined]
+
+wsgi_app = "tandem.wsgi:application"
