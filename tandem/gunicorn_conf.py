@@ -1,4 +1,4 @@
-"""gunicorn settings for Tandem: ``gunicorn -c python:tandem.gunicorn_conf tandem.wsgi:application``.
+"""gunicorn settings for Tandem: ``gunicorn -c python:tandem.gunicorn_conf``.
 
 ``tandem serve`` uses it too. gunicorn names itself in a ``Server`` header on every response
 and offers no setting to stop it; telling strangers which server (and so which bugs) answers
