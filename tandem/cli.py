@@ -12,9 +12,15 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv if argv is not None else sys.argv)
+    try:
+        execute_from_command_line(argv if argv is not None else sys.argv)
+    except ImproperlyConfigured as exc:
+        # A bad setting: one line that names it, not a traceback.
+        sys.stderr.write(f"tandem: configuration error: {exc}\n")
+        return 2
     return 0
 
 

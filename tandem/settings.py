@@ -16,20 +16,113 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# A value that cannot be used stops start-up with one line naming the variable (``tandem``
+# prints ImproperlyConfigured without a traceback); checks that need the apps loaded (backends
+# that must import, the fallback secret key under --deploy) are system checks in
+# ``tandem/core/checks.py``.
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    text = value.strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(
+            f"{name} must be on or off (1/0, true/false, yes/no, on/off), not {value!r}."
+        )
+    return text in _TRUE
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, why: str = "") -> int:
     value = os.environ.get(name)
-    return int(value) if value else default
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}{why}, not {number}.")
+    return number
+
+
+def env_float(name: str, default: float, *, above: float | None = None) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
+    if above is not None and not number > above:
+        raise ImproperlyConfigured(f"{name} must be a number above {above}, not {value!r}.")
+    return number
+
+
+def env_choice(name: str, default: str, choices: set[str], what: str) -> str:
+    value = env_str(name, default).strip()
+    if value.upper() not in choices:
+        listed = ", ".join(sorted(choices))
+        raise ImproperlyConfigured(f"{name} must be a {what} ({listed}), not {value!r}.")
+    return value.upper()
+
+
+def env_time_zone(name: str, default: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env_str(name, default).strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be a time zone name such as America/New_York, not {value!r}."
+        ) from None
+    return value
+
+
+def env_backend(name: str, default: str) -> str:
+    """A backend's dotted path whose module can be found. (Whether the class imports is a
+    system check; this one is needed before the checks run, because some backends, the task
+    queue's, are loaded while Django starts.)"""
+    from importlib.util import find_spec
+
+    value = env_str(name, default).strip()
+    module = value.rpartition(".")[0]
+    try:
+        found = bool(module) and find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} cannot be imported (no module {module or value!r})."
+        )
+    return value
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """PostgreSQL or SQLite from ``DATABASE_URL``; anything else stops start-up. The message
+    names the scheme only, never the address (it may hold a password)."""
+    scheme = url.split("://", 1)[0] if "://" in url else "(none)"
+    try:
+        config = dict(dj_database_url.parse(url, conn_max_age=60))
+    except (ValueError, KeyError):
+        config = {}
+    if config.get("ENGINE") not in _DATABASE_ENGINES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// or sqlite:/// address, not one with the "
+            f"scheme {scheme!r}."
+        )
+    return config
+
+
+_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -42,11 +135,13 @@ DEBUG = env_bool("TANDEM_DEBUG")
 # Plain HTTP is allowed only for the local demo and the test suite.
 INSECURE_HTTP = DEMO_MODE or env_bool("TANDEM_INSECURE_HTTP")
 
+#: Used only without TANDEM_SECRET_KEY in demo, debug or plain-HTTP test runs.
+INSECURE_FALLBACK_SECRET_KEY = "insecure-demo-key-" + "x" * 40  # noqa: S105 - demo and tests only
 SECRET_KEY = env_str("TANDEM_SECRET_KEY")
 if not SECRET_KEY:
     if not (DEMO_MODE or DEBUG or INSECURE_HTTP):
         raise ImproperlyConfigured("Set TANDEM_SECRET_KEY (50+ random characters) in production.")
-    SECRET_KEY = "insecure-demo-key-" + "x" * 40  # noqa: S105 - demo and tests only
+    SECRET_KEY = INSECURE_FALLBACK_SECRET_KEY  # `check --deploy` warns about it
 
 ALLOWED_HOSTS = env_list("TANDEM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("TANDEM_CSRF_TRUSTED_ORIGINS")
@@ -116,7 +211,7 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
     DATABASES = {
         "default": {
@@ -150,18 +245,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "tandem.accounts.passwords.BreachedPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-TANDEM_LOCKOUT_ATTEMPTS = env_int("TANDEM_LOCKOUT_ATTEMPTS", 5)
-TANDEM_IDLE_TIMEOUT_SECONDS = env_int("TANDEM_IDLE_TIMEOUT_SECONDS", 30 * 60)
-TANDEM_ABSOLUTE_TIMEOUT_SECONDS = env_int("TANDEM_ABSOLUTE_TIMEOUT_SECONDS", 12 * 60 * 60)
-TANDEM_INACTIVE_ACCOUNT_DAYS = env_int("TANDEM_INACTIVE_ACCOUNT_DAYS", 90)
+# Session times are stored in 5-minute buckets (see tandem.accounts.sessions), so a session
+# limit below one bucket could not be kept and is refused.
+TANDEM_SESSION_GRANULARITY_SECONDS = 5 * 60
+_BUCKET = f" (sessions are timed in {TANDEM_SESSION_GRANULARITY_SECONDS}-second steps)"
+TANDEM_LOCKOUT_ATTEMPTS = env_int("TANDEM_LOCKOUT_ATTEMPTS", 5, minimum=1)
+TANDEM_IDLE_TIMEOUT_SECONDS = env_int(
+    "TANDEM_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=TANDEM_SESSION_GRANULARITY_SECONDS, why=_BUCKET
+)
+TANDEM_ABSOLUTE_TIMEOUT_SECONDS = env_int(
+    "TANDEM_ABSOLUTE_TIMEOUT_SECONDS", 12 * 60 * 60,
+    minimum=TANDEM_SESSION_GRANULARITY_SECONDS, why=_BUCKET,
+)
+TANDEM_INACTIVE_ACCOUNT_DAYS = env_int("TANDEM_INACTIVE_ACCOUNT_DAYS", 90, minimum=1)
+# New backup codes need a sign-in this recent, else the password and app code again.
+TANDEM_REAUTH_SECONDS = env_int("TANDEM_REAUTH_SECONDS", 10 * 60, minimum=0)
 OTP_TOTP_ISSUER = env_str("TANDEM_TOTP_ISSUER", "Tandem")
 
 # --- Sessions, cookies, transport --------------------------------------------------------
 # Database sessions whose stored times are coarse (see tandem.accounts.sessions).
 SESSION_ENGINE = "tandem.accounts.sessions"
-TANDEM_SESSION_GRANULARITY_SECONDS = 5 * 60
 # Differential privacy: the total epsilon an agency may spend on noisy public releases.
-TANDEM_REPORTS_EPSILON_BUDGET = float(env_str("TANDEM_REPORTS_EPSILON_BUDGET", "10.0"))
+TANDEM_REPORTS_EPSILON_BUDGET = env_float("TANDEM_REPORTS_EPSILON_BUDGET", 10.0, above=0)
 SESSION_COOKIE_AGE = TANDEM_ABSOLUTE_TIMEOUT_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -170,7 +275,7 @@ SESSION_COOKIE_SECURE = not INSECURE_HTTP
 CSRF_COOKIE_SECURE = not INSECURE_HTTP
 CSRF_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = not INSECURE_HTTP and env_bool("TANDEM_SSL_REDIRECT", True)
-SECURE_HSTS_SECONDS = 0 if INSECURE_HTTP else env_int("TANDEM_HSTS_SECONDS", 31536000)
+SECURE_HSTS_SECONDS = 0 if INSECURE_HTTP else env_int("TANDEM_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -180,7 +285,7 @@ X_FRAME_OPTIONS = "DENY"
 BEHIND_PROXY = env_bool("TANDEM_BEHIND_PROXY")
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TANDEM_MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TANDEM_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 from csp.constants import NONE, SELF  # noqa: E402
@@ -213,12 +318,12 @@ EMAIL_BACKEND = env_str(
     else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env_str("TANDEM_EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("TANDEM_EMAIL_PORT", 587)
+EMAIL_PORT = env_int("TANDEM_EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = env_str("TANDEM_EMAIL_USER")
 EMAIL_HOST_PASSWORD = env_str("TANDEM_EMAIL_PASSWORD")
 EMAIL_USE_TLS = env_bool("TANDEM_EMAIL_TLS", True)
 DEFAULT_FROM_EMAIL = env_str("TANDEM_FROM_EMAIL", "Tandem <no-reply@tandem.invalid>")
-EMAIL_TIMEOUT = env_int("TANDEM_EMAIL_TIMEOUT", 30)
+EMAIL_TIMEOUT = env_int("TANDEM_EMAIL_TIMEOUT", 30, minimum=1)
 # Operators who receive (scrubbed) error reports by e-mail: TANDEM_ADMINS="ops@example.org,..."
 ADMINS = [("Tandem operators", address) for address in env_list("TANDEM_ADMINS")]
 SERVER_EMAIL = env_str("TANDEM_SERVER_EMAIL", DEFAULT_FROM_EMAIL)
@@ -229,7 +334,7 @@ TANDEM_SMS_FROM = env_str("TANDEM_SMS_FROM")
 
 TASKS = {
     "default": {
-        "BACKEND": env_str("TANDEM_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": env_backend("TANDEM_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
 
@@ -250,12 +355,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TANDEM_TIME_ZONE", "America/New_York")
+TIME_ZONE = env_time_zone("TANDEM_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True
 
 # --- Logging: structured, and never request bodies or form values -------------------------
-LOG_LEVEL = env_str("TANDEM_LOG_LEVEL", "INFO")
+LOG_LEVEL = env_choice(
+    "TANDEM_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, "log level"
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 
+from tandem.accounts import mfa
 from tandem.accounts.models import User
 from tandem.agencies.models import Member, Role
 
@@ -31,6 +32,46 @@ class CodeForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "none",
                                       "spellcheck": "false", "autofocus": True}),
     )
+
+
+class ReauthForm(forms.Form):
+    """Password and the app's current code again, before something as sensitive as a new set
+    of backup codes. ``failure`` says why it was refused (for counting towards the lock),
+    or is empty when nothing was checked (malformed or throttled code)."""
+
+    password = forms.CharField(
+        label="Your password", max_length=4096, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label="Code from your authenticator app", max_length=12,
+        help_text="The 6-digit code the app shows now (a backup code does not count here).",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "autocapitalize": "none", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.failure = ""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        password, code = cleaned.get("password"), cleaned.get("code")
+        if not password or not code:
+            return cleaned
+        if not self.user.check_password(password):
+            self.failure = "bad_password"
+            raise forms.ValidationError("Your password or the code is not correct.")
+        device = mfa.app_device(self.user)
+        result = mfa.check_totp(device, code) if device is not None else mfa.CodeResult(
+            None, mfa.CodeProblem.WRONG)
+        if result.device is None:
+            problem = result.problem or mfa.CodeProblem.WRONG
+            if problem not in (mfa.CodeProblem.THROTTLED, mfa.CodeProblem.MALFORMED):
+                self.failure = problem.value
+            raise forms.ValidationError(mfa.PROBLEM_MESSAGES[problem])
+        return cleaned
 
 
 class EnrolForm(forms.Form):

@@ -104,11 +104,16 @@ def mfa_enrolment_confirm(*, user: User, device: Any, request: HttpRequest | Non
 
 
 @transaction.atomic
-def backup_codes_regenerate(*, acting_user: User, request: HttpRequest | None = None
-                            ) -> list[str]:
+def backup_codes_regenerate(*, acting_user: User, reauthenticated: str = "",
+                            request: HttpRequest | None = None) -> list[str]:
+    """A fresh set of backup codes. ``reauthenticated`` records how the screen made sure it
+    was the account holder ("recent_sign_in" or "password_and_code")."""
     codes = mfa.new_backup_codes(acting_user)
+    detail: dict[str, Any] = {"backup_codes": len(codes)}
+    if reauthenticated:
+        detail["reauthenticated"] = reauthenticated
     _audit("account.backup_codes_generated", actor=acting_user, user=acting_user,
-           request=request, detail={"backup_codes": len(codes)})
+           request=request, detail=detail)
     return codes
 
 
@@ -297,6 +302,21 @@ def inactive_accounts(now: datetime | None = None) -> Any:
         .filter(last_activity__lt=cutoff)
         .order_by("pk")
     )
+
+
+@transaction.atomic
+def user_disable_if_inactive(*, user: User, request: HttpRequest | None = None,
+                             now: datetime | None = None) -> bool:
+    """Checked at sign-in: an account unused for ``TANDEM_INACTIVE_ACCOUNT_DAYS`` is disabled
+    at once (as the daily job would) and True is returned; the sign-in must be refused."""
+    if not inactive_accounts(now).filter(pk=user.pk).exists():
+        return False
+    row = _locked_row(user)
+    if row.is_active:
+        days = settings.TANDEM_INACTIVE_ACCOUNT_DAYS
+        _deactivate(row, actor=None, reason=f"inactive for {days} days", request=request)
+    user.is_active = False
+    return True
 
 
 def disable_inactive_accounts(now: datetime | None = None) -> int:

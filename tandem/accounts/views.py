@@ -19,7 +19,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tandem.accounts import mfa, services
-from tandem.accounts.forms import CodeForm, EnrolForm, PasswordChangeForm, SignInForm
+from tandem.accounts.forms import (
+    CodeForm,
+    EnrolForm,
+    PasswordChangeForm,
+    ReauthForm,
+    SignInForm,
+)
 from tandem.accounts.middleware import (
     SESSION_AUTH_AT,
     SESSION_BANNER_OK,
@@ -124,7 +130,9 @@ def _authenticate(request: HttpRequest, username: str, password: str) -> User | 
     """The account, if the password is right and the account may sign in; else count it."""
     account = User.objects.filter(username=username).first()
     user: Any = auth.authenticate(request, username=username, password=password)
-    if user is not None and not user.is_locked:
+    # An account idle too long is disabled now, not only when the daily job next runs.
+    if (user is not None and not user.is_locked
+            and not services.user_disable_if_inactive(user=user, request=request)):
         return user  # type: ignore[no-any-return]
     reason = "locked" if user is not None else "bad_password"
     services.signin_failed(user=account, stage="password", reason=reason, request=request)
@@ -266,21 +274,43 @@ def logout(request: HttpRequest) -> HttpResponse:
 # --- The account holder's own screens -----------------------------------------------------------
 
 
+def _signed_in_recently(request: HttpRequest) -> bool:
+    """Whether this session passed password and second factor within the re-authentication
+    window (``TANDEM_REAUTH_SECONDS``, counted from the session's coarse sign-in time)."""
+    auth_at = request.session.get(SESSION_AUTH_AT)
+    if auth_at is None:
+        return False
+    return timezone.now().timestamp() - float(auth_at) <= settings.TANDEM_REAUTH_SECONDS
+
+
 @never_cache
+@sensitive_post_parameters("password", "code")
 @require_http_methods(["GET", "POST"])
 def backup_codes(request: HttpRequest) -> HttpResponse:
-    """New codes are shown exactly once, straight after they were made."""
+    """New codes are shown exactly once, straight after they were made. Making them needs a
+    fresh sign-in, or the password and the app's current code again."""
+    user: Any = request.user
+    form = None if _signed_in_recently(request) else ReauthForm(request.POST or None, user=user)
     if request.method == "POST":
-        codes = services.backup_codes_regenerate(acting_user=request.user, request=request)  # type: ignore[arg-type]
-        request.session[SESSION_NEW_CODES] = codes
-        return redirect("accounts:backup_codes")
+        if form is None or form.is_valid():
+            how = "recent_sign_in" if form is None else "password_and_code"
+            codes = services.backup_codes_regenerate(acting_user=user, reauthenticated=how,
+                                                     request=request)
+            request.session[SESSION_NEW_CODES] = codes
+            return redirect("accounts:backup_codes")
+        if form.failure and services.signin_failed(
+            user=user, stage="reauthentication", reason=form.failure, request=request
+        ):
+            return _abandon(request, locked_now_message())
     codes = request.session.pop(SESSION_NEW_CODES, None) or []
     context = {
         "codes": [mfa.format_code(c) for c in codes],
-        "left": mfa.backup_codes_left(request.user),  # type: ignore[arg-type]
+        "left": mfa.backup_codes_left(user),
         "next_url": _next_url(request),
+        "form": form,
     }
-    return render(request, "accounts/backup_codes.html", context)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/backup_codes.html", context, status=status)
 
 
 @require_http_methods(["GET"])
