@@ -6,10 +6,16 @@ helps nobody but them, so the header is left out and the ``SERVER_SOFTWARE`` it 
 application is blanked. ``test_gunicorn_does_not_announce_itself`` checks this against a real
 gunicorn, so an upgrade that changes gunicorn's internals fails the suite rather than silently
 announcing it again.
+
+Before it listens, gunicorn runs Tandem's system checks (``on_starting``), so settings that
+``tandem check`` refuses (an unknown e-mail or SMS backend, say) stop the server at start-up
+with one line each instead of failing on the first request that needs them.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import gunicorn.arbiter
@@ -27,3 +33,18 @@ gunicorn.http.wsgi.SERVER_SOFTWARE = ""
 gunicorn.arbiter.SERVER_SOFTWARE = ""  # type: ignore[attr-defined]
 
 wsgi_app = "tandem.wsgi:application"
+
+
+def on_starting(server: Any) -> None:
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
+    try:
+        django.setup()
+        call_command("check")
+    except (ImproperlyConfigured, SystemCheckError) as exc:
+        sys.stderr.write(f"tandem: configuration error: {exc}\n")
+        raise SystemExit(1) from None

@@ -421,6 +421,19 @@ def test_bad_settings_stop_start_up_with_one_clear_line(
     assert says in line
 
 
+def test_gunicorn_refuses_to_start_with_settings_the_checks_reject(tmp_path: Path) -> None:
+    env = tandem_env(tmp_path, TANDEM_EMAIL_BACKEND="no.such.Backend")
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "gunicorn", "-c", "python:tandem.gunicorn_conf",
+         "--bind", f"127.0.0.1:{_free_port()}", "--workers", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode != 0
+    line = next(line for line in result.stderr.splitlines() if "TANDEM_EMAIL_BACKEND" in line)
+    assert "cannot be imported" in line
+    assert "Traceback" not in result.stderr
+
+
 def test_check_deploy_warns_when_the_built_in_fallback_secret_key_is_in_use(
     tmp_path: Path,
 ) -> None:
