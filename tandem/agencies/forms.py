@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django import forms
 
-from tandem.agencies.logos import MAX_LOGO_BYTES
+from tandem.agencies.logos import LOGO_MAX_SIDE, MAX_LOGO_BYTES
 from tandem.agencies.models import Agency, Member, MemberCategory, Unit, UnitKind
 from tandem.agencies.presets import available_presets
 from tandem.agencies.roster import MAX_BYTES
@@ -53,7 +53,8 @@ class LogoForm(forms.Form):
     logo = forms.FileField(
         label="Agency logo",
         help_text=f"PNG, JPEG or SVG, at most {MAX_LOGO_BYTES // 1024} KB. Shown next to the "
-        "agency name on every page.",
+        f"agency name on every page; a PNG or JPEG is stored as a PNG at most {LOGO_MAX_SIDE} "
+        "pixels wide.",
         widget=forms.ClearableFileInput(attrs={"accept": ".png,.jpg,.jpeg,.svg"}),
     )
 
