@@ -337,6 +337,15 @@ TASKS = {
         "BACKEND": env_backend("TANDEM_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
+# A worker renews its heartbeat this often while it runs; a job still running under a worker
+# silent for longer than the lease is put back in the queue (the worker was killed).
+WORKER_HEARTBEAT_SECONDS = env_int("TANDEM_WORKER_HEARTBEAT_SECONDS", 30)
+JOB_LEASE_SECONDS = env_int("TANDEM_JOB_LEASE_SECONDS", 120)
+if not 0 < WORKER_HEARTBEAT_SECONDS * 2 <= JOB_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        "TANDEM_JOB_LEASE_SECONDS must be at least twice TANDEM_WORKER_HEARTBEAT_SECONDS "
+        f"(now {JOB_LEASE_SECONDS} and {WORKER_HEARTBEAT_SECONDS})."
+    )
 
 # --- Static files, media ----------------------------------------------------------------
 STATIC_URL = "/static/"

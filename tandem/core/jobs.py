@@ -12,7 +12,12 @@
   database (``PeriodicRun``); a conditional UPDATE claims a due run, so a job runs once per
   interval however many workers there are and however often they restart.
 * ``tandem worker`` (``tandem.core.management.commands.worker``) runs both, and writes a
-  heartbeat that ``/health/`` reports.
+  heartbeat that ``/health/`` reports. The heartbeat is also the worker's *lease* on the jobs it
+  has claimed: a thread renews it while a job runs, and a job still ``RUNNING`` under a worker
+  whose heartbeat is older than ``TANDEM_JOB_LEASE_SECONDS`` (the worker was killed, its machine
+  lost power) is put back in the queue by any other worker (``jobs_reclaim_orphaned``). Jobs
+  are therefore run *at least once*: every task must be safe to run again (notifications claim
+  their delivery row first, so a second run of a finished delivery does nothing).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import Max, Q
 from django.db.utils import OperationalError
 from django.utils import timezone
@@ -48,10 +54,19 @@ PERIODIC_RETRY_AFTER = timedelta(minutes=15)
 # Finished job rows (with their arguments and tracebacks) are kept this long.
 FINISHED_TASK_RETENTION = timedelta(days=30)
 HEARTBEAT_RETENTION = timedelta(days=7)
-HEARTBEAT_EVERY_SECONDS = 30.0
 PERIODIC_CHECK_EVERY_SECONDS = 30.0
 
 _reported_import_failures: set[str] = set()
+
+
+def heartbeat_every_seconds() -> float:
+    """How often a worker renews its heartbeat (and so its lease on the job it runs)."""
+    return float(getattr(settings, "WORKER_HEARTBEAT_SECONDS", 30))
+
+
+def job_lease() -> timedelta:
+    """A worker whose heartbeat is older than this is taken for dead."""
+    return timedelta(seconds=float(getattr(settings, "JOB_LEASE_SECONDS", 120)))
 
 
 def register_periodic(interval: timedelta, dotted_path: str) -> None:
@@ -142,6 +157,36 @@ def last_heartbeat_at() -> datetime | None:
     return latest
 
 
+def jobs_reclaim_orphaned(now: datetime | None = None) -> int:
+    """Put back in the queue every job still ``RUNNING`` under a worker that stopped beating.
+
+    A worker killed mid-job (``kill -9``, a lost machine) never marks its job finished; without
+    this, the job would stay ``RUNNING`` for ever and never be done. The update is conditional
+    on the job's status and worker list, so when two workers reclaim at once only one does.
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    from tandem.notifications.models import WorkerHeartbeat
+
+    now = now or timezone.now()
+    alive = set(
+        WorkerHeartbeat.objects.filter(seen_at__gte=now - job_lease()).values_list(
+            "worker_id", flat=True
+        )
+    )
+    reclaimed = 0
+    for job in DBTaskResult.objects.running().only("id", "worker_ids", "started_at"):
+        owner = job.worker_ids[-1] if job.worker_ids else None
+        if owner in alive or (job.started_at and job.started_at >= now - job_lease()):
+            continue
+        reclaimed += DBTaskResult.objects.filter(
+            pk=job.pk, status="RUNNING", worker_ids=job.worker_ids
+        ).update(status="READY", started_at=None)
+    if reclaimed:
+        logger.warning("jobs of a dead worker put back in the queue", extra={"jobs": reclaimed})
+    return reclaimed
+
+
 def prune_finished_tasks() -> int:
     """Delete finished job rows and old heartbeats (their arguments are no longer needed)."""
     from django_tasks_db.models import DBTaskResult
@@ -185,6 +230,7 @@ class JobRunner:
         self._last_heartbeat = float("-inf")
         self._last_periodic = float("-inf")
         self._wake = threading.Event()
+        self._beating = threading.Event()
         self.worker = Worker(
             queue_names=self.queue_names,
             interval=interval,
@@ -237,15 +283,27 @@ class JobRunner:
         return count
 
     def beat(self, force: bool = False) -> None:
-        if force or time.monotonic() - self._last_heartbeat >= HEARTBEAT_EVERY_SECONDS:
+        if force or time.monotonic() - self._last_heartbeat >= heartbeat_every_seconds():
             heartbeat(self.worker_id, self.started_at)
             self._last_heartbeat = time.monotonic()
+
+    def _beat_in_background(self) -> None:
+        """Renew the heartbeat while a long job runs, on the thread's own connection."""
+        try:
+            while not self._beating.wait(heartbeat_every_seconds()):
+                try:
+                    heartbeat(self.worker_id, self.started_at)
+                except Exception:
+                    logger.exception("worker heartbeat failed")
+        finally:
+            connection.close()
 
     def housekeeping(self, force: bool = False) -> list[str]:
         if not self.periodic:
             return []
         if force or time.monotonic() - self._last_periodic >= PERIODIC_CHECK_EVERY_SECONDS:
             self._last_periodic = time.monotonic()
+            jobs_reclaim_orphaned()
             return run_due_periodic()
         return []
 
@@ -275,6 +333,16 @@ class JobRunner:
             "worker started",
             extra={"worker_id": self.worker_id, "queues": ",".join(self.queue_names)},
         )
+        self.beat(force=True)
+        beater = threading.Thread(target=self._beat_in_background, daemon=True)
+        beater.start()
+        try:
+            self._loop()
+        finally:
+            self._beating.set()
+            beater.join(timeout=5)
+
+    def _loop(self) -> None:
         while self.running:
             close_old_connections()
             self.beat()
