@@ -203,12 +203,14 @@ def user_credentials_reset(*, acting_user: User, user: User, password: str | Non
 
 def _suspend_program_roles(*, acting_user: User, user: User,
                            request: HttpRequest | None) -> list[str]:
-    held = sorted(set(RoleAssignment.objects.filter(
-        user=user, agency_id=user.agency_id, role__in=PROGRAM_ROLES).values_list("role",
-                                                                                 flat=True)))
+    agency_id = user.agency_id
+    if agency_id is None:
+        return []
+    mine = RoleAssignment.objects.filter(user=user, agency_id=agency_id)
+    held = sorted(set(mine.filter(role__in=PROGRAM_ROLES).values_list("role", flat=True)))
     if not held:
         return []
-    RoleAssignment.objects.filter(user=user, agency_id=user.agency_id, role__in=held).delete()
+    mine.filter(role__in=held).delete()
     user.forget_roles()
     for role in held:
         _audit("role.suspended", actor=acting_user, user=user, request=request,
@@ -369,11 +371,14 @@ def _assign(*, user: User, role: str, granted_by: User | None, actor: User | Non
 
 def _propose(*, acting_user: User, user: User, role: str, reason: str,
              request: HttpRequest | None) -> RoleRequest:
-    pending = RoleRequest.objects.filter(user=user, agency_id=user.agency_id, role=role,
+    agency_id = user.agency_id
+    if agency_id is None:
+        raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
+    pending = RoleRequest.objects.filter(user=user, agency_id=agency_id, role=role,
                                          status=RoleRequestStatus.PENDING).first()
     if pending is not None:
         return pending
-    proposal = RoleRequest.objects.create(agency_id=user.agency_id, user=user, role=role,
+    proposal = RoleRequest.objects.create(agency_id=agency_id, user=user, role=role,
                                           reason=reason, proposed_by=acting_user)
     audit_record(action="role.proposed", actor=acting_user, agency_id=user.agency_id,
                  object_type="role_request", object_id=proposal.pk, request=request,

@@ -332,7 +332,7 @@ def test_an_operator_approves_from_the_console_only_when_nobody_in_the_agency_ca
     assert not holds(puppet, Role.AUDITOR)
 
 
-# --- Credential reset ------------------------------------------------------------------------------
+# --- Credential reset ---------------------------------------------------------------------------
 
 
 def test_a_reset_forces_a_new_password_and_authenticator_and_ends_every_session(
@@ -465,3 +465,24 @@ def test_a_reset_suspends_program_roles_until_a_second_person_restores_them(
     assert client.post(approve_url(restore)).status_code == 404  # not by the grantee
     signed_in(User.objects.get(username=f"other{role}")).post(approve_url(restore))
     assert holds(holder, role)
+
+
+# --- Nor through the policy screen ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", ["consult_role", "breach_notify"])
+@pytest.mark.parametrize("role", ["administrator", "member", "dispatcher", "supervisor"])
+def test_an_administrator_cannot_route_program_content_to_a_role_they_grant_alone(
+    setting: str, role: str, cast: dict[str, User], agency: Agency
+) -> None:
+    from tandem.agencies.presets import PolicyError
+    from tandem.agencies.services import agency_policy_update
+
+    policy = dict(agency.policy)
+    policy["confidentiality"] = {**policy["confidentiality"],
+                                 setting: role if setting == "consult_role" else [role]}
+    with pytest.raises(PolicyError, match="program role"):
+        agency_policy_update(acting_user=cast["administrator"], agency=agency,
+                             policy_data=policy)
+    agency.refresh_from_db()
+    assert role not in json.dumps(agency.policy["confidentiality"][setting])
