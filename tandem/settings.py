@@ -182,6 +182,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "tandem.accounts.middleware.SessionPolicyMiddleware",
     "tandem.accounts.middleware.RequireVerifiedMiddleware",
+    "tandem.accounts.middleware.PasswordResetRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -80,6 +80,13 @@ MATRIX: list[Row] = [
     Row("accounts:account", EVERY_SIGNED_IN),
     Row("accounts:password_change", EVERY_SIGNED_IN),
     Row("accounts:backup_codes", EVERY_SIGNED_IN),
+    # program roles: the chief or a holder of the role decides what an administrator proposed
+    Row("accounts:role_requests", EVERY_SIGNED_IN),
+    *[
+        Row(f"accounts:{name}", roles("chief", "auditor"),
+            _path(f"accounts:{name}", "role_request"), "post", ACTION)
+        for name in ("role_request_approve", "role_request_decline")
+    ],
     Row("accounts:user_list", ADMIN),
     Row("accounts:user_create", ADMIN),
     Row("accounts:user_detail", ADMIN, _path("accounts:user_detail", "target_user")),
@@ -115,6 +122,7 @@ MATRIX: list[Row] = [
 def _platform_world(w: World) -> None:
     from django.core.files.base import ContentFile
 
+    from tandem.accounts.models import RoleRequest
     from tandem.agencies.models import Member, Unit
     from tandem.audit.models import AuditEvent
     from tandem.audit.services import audit_record
@@ -123,6 +131,9 @@ def _platform_world(w: World) -> None:
     w.objects["target_user"] = w.cast["nobody"]
     w.objects["unit"] = Unit.objects.filter(agency=w.agency).first()
     w.objects["member"] = Member.objects.filter(agency=w.agency).first()
+    w.objects["role_request"] = RoleRequest.objects.create(
+        agency=w.agency, user=w.cast["nobody"], role="auditor",
+        proposed_by=w.cast["administrator"])
     audit_record(action="test.world", agency_id=w.agency.pk)
     w.objects["audit_event"] = AuditEvent.objects.filter(agency_id=w.agency.pk).last()
 

@@ -1,4 +1,5 @@
-"""Who may manage which accounts: administrators, in their own agency only.
+"""Who may manage which accounts: administrators, in their own agency only. Who may decide
+a proposed program role: the chief or a holder of the role.
 
 Everyone else gets the same 404 as for an account that does not exist.
 """
@@ -9,7 +10,8 @@ from typing import Any
 
 from django.http import Http404
 
-from tandem.accounts.models import User
+from tandem.accounts.models import RoleRequest, User
+from tandem.agencies.access import one_or_404, require_account
 from tandem.agencies.models import Role
 
 
@@ -26,3 +28,15 @@ def get_account_for_user(user: Any, pk: int, *, write: bool = False) -> User:
     if account is None:
         raise Http404
     return account
+
+
+def get_role_request_for_user(user: Any, pk: Any, *, write: bool = False) -> RoleRequest:
+    """A role request ``user`` may decide: they are the chief or hold the role, in the same
+    agency, and neither proposed it nor would receive it. Everyone else gets ``Http404``.
+    Decided requests are still found, so a second click says "already decided"."""
+    agency = require_account(user)
+    role_request = one_or_404(RoleRequest.objects.select_related("user", "proposed_by"), pk,
+                              agency=agency)
+    if not role_request.may_decide(user):
+        raise Http404
+    return role_request

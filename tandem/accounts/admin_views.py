@@ -15,10 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.accounts import mfa, services
 from tandem.accounts.access import get_account_for_user, require_administrator
-from tandem.accounts.forms import AccountCreateForm, RoleForm, SetPasswordForm
+from tandem.accounts.forms import AccountCreateForm, CredentialResetForm, RoleForm
 from tandem.accounts.models import User
-from tandem.accounts.selectors import STATUSES, accounts_for_agency
-from tandem.agencies.models import Role
+from tandem.accounts.selectors import (
+    STATUSES,
+    accounts_for_agency,
+    pending_role_requests_for,
+)
+from tandem.agencies.models import PROGRAM_ROLES, Role
 
 PAGE_SIZE = 50
 
@@ -78,8 +82,9 @@ def _detail(request: HttpRequest, account: User, *, password_form: Any = None,
     context = {
         "account": account,
         "roles": [(role, titles[role]) for role in held],
+        "pending": [(r, titles[r.role]) for r in pending_role_requests_for(account)],
         "role_form": RoleForm(titles=titles),
-        "password_form": password_form or SetPasswordForm(user=account),
+        "password_form": password_form or CredentialResetForm(user=account),
         "mfa_enrolled": mfa.has_app_device(account),
         "codes_left": mfa.backup_codes_left(account),
         "is_self": account.pk == admin.pk,
@@ -111,8 +116,14 @@ def user_role_grant(request: HttpRequest, pk: int) -> HttpResponse:
         if not form.is_valid():
             raise ValidationError("Choose a role from the list.")
         role = form.cleaned_data["role"]
+        title = admin.agency.title_for(role)
+        if role in PROGRAM_ROLES:
+            services.role_grant_propose(acting_user=admin, user=account, role=role,
+                                        request=request)
+            return (f"{title} proposed for {account.username}. It takes effect when the chief "
+                    "or a current holder of the role approves it.")
         services.role_grant(acting_user=admin, user=account, role=role, request=request)
-        return f"{account.username} now holds the role {admin.agency.title_for(role)}."
+        return f"{account.username} now holds the role {title}."
 
     return _act(request, pk, grant)
 
@@ -145,7 +156,8 @@ def user_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
     def reset(account: User) -> str:
         services.user_reset_mfa(acting_user=request.user, user=account, request=request)  # type: ignore[arg-type]
         return (f"The authenticator app and backup codes of {account.username} are removed; "
-                "they set up a new app at their next sign-in.")
+                "they set up a new app at their next sign-in and were told. Program roles "
+                "they held wait for a second person's approval.")
 
     return _act(request, pk, reset)
 
@@ -172,16 +184,22 @@ def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 @sensitive_post_parameters("password1", "password2")
 @require_POST
 def user_password(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reset the sign-in: a temporary password (and optionally the authenticator)."""
     account = get_account_for_user(request.user, pk, write=True)
-    form = SetPasswordForm(request.POST, user=account)
+    form = CredentialResetForm(request.POST, user=account)
     if form.is_valid():
         try:
-            services.user_set_password(acting_user=request.user, user=account,  # type: ignore[arg-type]
-                                       password=form.cleaned_data["password1"], request=request)
+            services.user_credentials_reset(
+                acting_user=request.user, user=account,  # type: ignore[arg-type]
+                password=form.cleaned_data["password1"],
+                authenticator=form.cleaned_data["authenticator"], request=request)
         except ValidationError as error:
-            form.add_error("password1", error)
+            form.add_error(None, error)
         else:
-            messages.success(request, f"New password set for {account.username}; their open "
-                             "sessions ended. Give it to them in person or by phone.")
+            messages.success(request, f"The sign-in of {account.username} is reset: their open "
+                             "sessions ended and they were told. Give them the temporary "
+                             "password in person or by phone; they choose their own at the "
+                             "next sign-in. Program roles they held wait for a second "
+                             "person's approval.")
             return redirect("accounts:user_detail", pk=account.pk)
     return _detail(request, account, password_form=form, status=400)

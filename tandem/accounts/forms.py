@@ -133,6 +133,14 @@ class SetPasswordForm(NewPasswordMixin):
         self.fields["password2"].label = "New password again"
 
 
+class CredentialResetForm(SetPasswordForm):
+    """An administrator's reset: a temporary password, optionally a new authenticator too."""
+
+    authenticator = forms.BooleanField(
+        required=False, label="Also reset the authenticator app and backup codes",
+    )
+
+
 class PasswordChangeForm(SetPasswordForm):
     current_password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),

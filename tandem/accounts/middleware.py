@@ -6,6 +6,8 @@
   written only when a bucket changes, so no session row dates a request to the second
   (peer-support requests must not be joined to a session by time). Both limits are
   measured from the bucket's start, so they never run longer than configured.
+* ``PasswordResetRequiredMiddleware``: after an administrator reset someone's sign-in, the
+  person can do nothing but choose their own password (or sign out).
 * ``RequireVerifiedMiddleware`` denies by default: a view is reachable only by a user who
   acknowledged the use banner, entered their password *and* a second factor — unless the
   view is marked ``@public`` or ``@signin_step``.
@@ -111,3 +113,35 @@ class RequireVerifiedMiddleware:
             # Password accepted but MFA or the banner is pending: finish signing in.
             return redirect("accounts:mfa")
         return redirect_to_login(request.get_full_path())
+
+
+#: What someone whose sign-in was reset may still open before choosing their own password.
+RESET_ALLOWED_VIEWS = frozenset({
+    "accounts:password_change", "accounts:backup_codes", "accounts:logout",
+})
+
+
+class PasswordResetRequiredMiddleware:
+    """An administrator's reset set a temporary password: until the person chooses their
+    own, every page but the password change (and signing out) leads there."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        user: Any = request.user
+        if not (user.is_authenticated and getattr(user, "password_reset_required", False)):
+            return None
+        if getattr(view_func, "tandem_public", False) or getattr(
+            view_func, "tandem_signin_step", False
+        ):
+            return None
+        match = request.resolver_match
+        if match is not None and match.view_name in RESET_ALLOWED_VIEWS:
+            return None
+        return redirect("accounts:password_change")

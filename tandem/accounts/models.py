@@ -25,6 +25,12 @@ class User(AbstractUser):
     reactivated_at = models.DateTimeField(
         null=True, blank=True, help_text="Restarts the inactivity clock after a reactivation."
     )
+    password_reset_required = models.BooleanField(
+        default=False, help_text="An administrator reset the sign-in: choose a new password."
+    )
+    credentials_reset_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an administrator last reset this sign-in."
+    )
 
     class Meta:
         ordering = ["username"]
@@ -88,6 +94,77 @@ class RoleAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.get_role_display()}"
+
+
+class RoleRequestStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting a decision"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+
+
+class RoleRequestReason(models.TextChoices):
+    GRANT = "grant", "New role"
+    RESTORE = "restore", "Restore after a sign-in reset"
+
+
+class RoleRequest(models.Model):
+    """A program role proposed for an account, in force only once a second person approves.
+
+    The proposer is an administrator; the approver is the chief or a current holder of the
+    role, never the proposer nor the grantee. ``decided_by`` is empty with a decision when a
+    deployment operator approved from the console (no one in the agency could).
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="role_requests")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_requests")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    reason = models.CharField(max_length=16, choices=RoleRequestReason.choices,
+                              default=RoleRequestReason.GRANT)
+    status = models.CharField(max_length=16, choices=RoleRequestStatus.choices,
+                              default=RoleRequestStatus.PENDING)
+    proposed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["proposed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "agency", "role"],
+                condition=models.Q(status="pending"),
+                name="one_pending_role_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} ({self.get_status_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == RoleRequestStatus.PENDING
+
+    def may_decide(self, person: User) -> bool:
+        """The chief or a holder of the role, in the same agency, who neither proposed it
+        nor would receive it."""
+        return bool(
+            person.pk is not None
+            and person.agency_id == self.agency_id
+            and person.pk not in (self.proposed_by_id, self.user_id)
+            and person.has_role(Role.CHIEF, self.role)
+        )
+
+
+def role_deciders(role_request: RoleRequest) -> models.QuerySet[User]:
+    """Everyone who may approve or decline ``role_request``."""
+    agency = role_request.agency
+    return users_with_role(agency, [Role.CHIEF, role_request.role]).exclude(
+        pk__in=[pk for pk in (role_request.proposed_by_id, role_request.user_id) if pk]
+    )
 
 
 def users_with_role(agency: Agency, roles: Iterable[str]) -> models.QuerySet[User]:

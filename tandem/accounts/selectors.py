@@ -1,11 +1,13 @@
-"""Reads for the administrator's account screens (a fixed number of queries per page)."""
+"""Reads for the administrator's account screens (a fixed number of queries per page) and
+for the screen of role requests awaiting a decision."""
 
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tandem.accounts.models import RoleAssignment, User
+from tandem.accounts.models import RoleAssignment, RoleRequest, RoleRequestStatus, User
+from tandem.agencies.models import PROGRAM_ROLES, Role
 
 STATUSES = {
     "active": ("Active", Q(is_active=True, locked_at__isnull=True)),
@@ -34,3 +36,36 @@ def accounts_for_agency(agency_id: int, *, text: str = "", status: str = "") -> 
     if status in STATUSES:
         accounts = accounts.filter(STATUSES[status][1])
     return accounts
+
+
+def _role_requests(agency_id: int) -> QuerySet[RoleRequest]:
+    return RoleRequest.objects.filter(agency_id=agency_id).select_related(
+        "user", "proposed_by").order_by("proposed_at", "pk")
+
+
+def role_requests_to_decide(user: User) -> list[RoleRequest]:
+    """Pending requests ``user`` may approve or decline (chief: every program role; a holder:
+    their own role), never one they proposed or would receive."""
+    if user.agency_id is None:
+        return []
+    roles = PROGRAM_ROLES if user.has_role(Role.CHIEF) else PROGRAM_ROLES & user.role_set()
+    if not roles:
+        return []
+    return list(
+        _role_requests(user.agency_id)
+        .filter(status=RoleRequestStatus.PENDING, role__in=roles)
+        .exclude(user=user).exclude(proposed_by=user)
+    )
+
+
+def role_requests_proposed_by(user: User) -> list[RoleRequest]:
+    if user.agency_id is None:
+        return []
+    return list(_role_requests(user.agency_id).filter(
+        proposed_by=user, status=RoleRequestStatus.PENDING))
+
+
+def pending_role_requests_for(account: User) -> list[RoleRequest]:
+    """Program roles proposed for ``account`` that await a second person."""
+    return list(_role_requests(account.agency_id or 0).filter(
+        user=account, status=RoleRequestStatus.PENDING))

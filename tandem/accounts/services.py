@@ -19,10 +19,18 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from tandem.accounts import mfa
-from tandem.accounts.models import RoleAssignment, User
+from tandem.accounts.models import (
+    RoleAssignment,
+    RoleRequest,
+    RoleRequestReason,
+    RoleRequestStatus,
+    User,
+    role_deciders,
+)
 from tandem.accounts.sessions import end_sessions
-from tandem.agencies.models import Member, Role
+from tandem.agencies.models import PROGRAM_ROLES, Member, Role
 from tandem.audit.services import audit_record
+from tandem.core.notifications import notify
 
 ACCOUNT = "account"
 
@@ -128,19 +136,28 @@ def signout_record(*, user: User, request: HttpRequest | None = None) -> None:
 @transaction.atomic
 def user_change_password(*, acting_user: User, password: str,
                          request: HttpRequest | None = None) -> None:
-    """The account holder chose a new password (they re-entered the current one)."""
+    """The account holder chose a new password (they re-entered the current one). After an
+    administrator's reset it must differ from the temporary one the administrator knows."""
     validate_password(password, user=acting_user)
+    if acting_user.password_reset_required and acting_user.check_password(password):
+        raise ValidationError("Choose a new password, not the temporary one you were given.")
     acting_user.set_password(password)
     acting_user.password_changed_at = timezone.now()
-    acting_user.save(update_fields=["password", "password_changed_at"])
+    acting_user.password_reset_required = False
+    acting_user.save(update_fields=["password", "password_changed_at",
+                                    "password_reset_required"])
     _audit("account.password_changed", actor=acting_user, user=acting_user, request=request)
 
 
 @transaction.atomic
 def user_set_password(*, acting_user: User | None, user: User, password: str,
                       request: HttpRequest | None = None) -> int:
-    """An administrator sets a new password; the account's sessions end."""
-    _check_admin(acting_user, user)
+    """A new password for ``user``; their sessions end. From an administrator this is a
+    credential reset (``user_credentials_reset``); from the system (``acting_user`` None:
+    the demo loader, the console) it only sets the password."""
+    if acting_user is not None:
+        return user_credentials_reset(acting_user=acting_user, user=user, password=password,
+                                      request=request)
     validate_password(password, user=user)
     user.set_password(password)
     user.password_changed_at = timezone.now()
@@ -149,6 +166,63 @@ def user_set_password(*, acting_user: User | None, user: User, password: str,
     _audit("account.password_set", actor=acting_user, user=user, request=request,
            detail={"sessions_ended": ended})
     return ended
+
+
+@transaction.atomic
+def user_credentials_reset(*, acting_user: User, user: User, password: str | None = None,
+                           authenticator: bool = False,
+                           request: HttpRequest | None = None) -> int:
+    """An administrator resets someone's sign-in: a temporary password and/or a new
+    authenticator. Returns the number of sessions ended.
+
+    The person must choose their own password (and enrol a new authenticator) at the next
+    sign-in, is told by a content-free message, and every session of theirs ends. Program
+    roles they held are suspended and proposed again, so they return only when a second
+    person approves: whoever signs in with the reset credentials — the administrator
+    included — holds no program power and sees no peer-support state.
+    """
+    _check_admin(acting_user, user)
+    if password is None and not authenticator:
+        raise ValidationError("Choose what to reset: the password, the authenticator or both.")
+    if acting_user.pk == user.pk:
+        raise ValidationError("Ask another administrator to reset your own sign-in.")
+    fields = ["password_reset_required", "credentials_reset_at"]
+    if password is not None:
+        validate_password(password, user=user)
+        user.set_password(password)
+        user.password_changed_at = timezone.now()
+        fields += ["password", "password_changed_at"]
+    removed = mfa.delete_devices(user) if authenticator else 0
+    user.password_reset_required = True
+    user.credentials_reset_at = timezone.now()
+    user.save(update_fields=fields)
+    ended = end_sessions(user)
+    suspended = _suspend_program_roles(acting_user=acting_user, user=user, request=request)
+    notify(kind="account.signin_reset", recipient_user=user, agency=user.agency)
+    _audit("account.credentials_reset", actor=acting_user, user=user, request=request,
+           detail={"password": password is not None, "authenticator": authenticator,
+                   "devices_removed": removed, "sessions_ended": ended,
+                   "roles_suspended": suspended})
+    return ended
+
+
+def _suspend_program_roles(*, acting_user: User, user: User,
+                           request: HttpRequest | None) -> list[str]:
+    agency_id = user.agency_id
+    if agency_id is None:
+        return []
+    mine = RoleAssignment.objects.filter(user=user, agency_id=agency_id)
+    held = sorted(set(mine.filter(role__in=PROGRAM_ROLES).values_list("role", flat=True)))
+    if not held:
+        return []
+    mine.filter(role__in=held).delete()
+    user.forget_roles()
+    for role in held:
+        _audit("role.suspended", actor=acting_user, user=user, request=request,
+               detail={"role": role, "reason": "credentials_reset"})
+        _propose(acting_user=acting_user, user=user, role=role,
+                 reason=RoleRequestReason.RESTORE, request=request)
+    return held
 
 
 # --- Administration --------------------------------------------------------------------------
@@ -174,12 +248,20 @@ def user_create(*, acting_user: User | None, agency_id: int, username: str, pass
     user.password_changed_at = timezone.now()
     user.save()
     roles = sorted(set(roles))
+    # From an administrator, program roles are only proposed: a second person approves.
+    proposed = [r for r in roles if acting_user is not None and r in PROGRAM_ROLES]
+    granted = [r for r in roles if r not in proposed]
     RoleAssignment.objects.bulk_create(
         [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
-         for r in roles]
+         for r in granted]
     )
     _audit("account.created", actor=acting_user, user=user, request=request,
-           detail={"roles": roles, "member_id": member.pk if member else None})
+           detail={"roles": granted, "proposed_roles": proposed,
+                   "member_id": member.pk if member else None})
+    if acting_user is not None:
+        for role in proposed:
+            _propose(acting_user=acting_user, user=user, role=role,
+                     reason=RoleRequestReason.GRANT, request=request)
     return user
 
 
@@ -240,10 +322,14 @@ def user_unlock(*, acting_user: User | None, user: User,
 def user_reset_mfa(*, acting_user: User | None, user: User,
                    request: HttpRequest | None = None) -> int:
     """Remove the app and backup codes; the person enrols again at their next sign-in.
-    Their sessions end, in case the phone was lost or stolen."""
-    _check_admin(acting_user, user)
-    if acting_user is not None and acting_user.pk == user.pk:
-        raise ValidationError("Ask another administrator to reset your own second factor.")
+    Their sessions end, in case the phone was lost or stolen. From an administrator this
+    is a credential reset (``user_credentials_reset``)."""
+    if acting_user is not None:
+        if acting_user.pk == user.pk:
+            _check_admin(acting_user, user)
+            raise ValidationError("Ask another administrator to reset your own second factor.")
+        return user_credentials_reset(acting_user=acting_user, user=user, authenticator=True,
+                                      request=request)
     removed = mfa.delete_devices(user)
     ended = end_sessions(user)
     _audit("account.mfa_reset", actor=acting_user, user=user, request=request,
@@ -254,6 +340,9 @@ def user_reset_mfa(*, acting_user: User | None, user: User,
 @transaction.atomic
 def role_grant(*, acting_user: User | None, user: User, role: str,
                request: HttpRequest | None = None) -> RoleAssignment:
+    """Grant a role at once. An administrator may do so only for roles that open no program
+    content; program roles go through ``role_grant_propose`` and a second person. The
+    system (``acting_user`` None: the demo loader, fixtures, the console) grants directly."""
     _check_admin(acting_user, user)
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role from the list."})
@@ -261,16 +350,125 @@ def role_grant(*, acting_user: User | None, user: User, role: str,
         # Otherwise an administrator could make themselves auditor or coordinator and read
         # the program content the administrator role is kept away from.
         raise ValidationError("You cannot give yourself a role; ask another administrator.")
+    if acting_user is not None and role in PROGRAM_ROLES:
+        raise ValidationError("This role needs a second person: propose it for approval.")
+    return _assign(user=user, role=role, granted_by=acting_user, request=request,
+                   actor=acting_user)
+
+
+def _assign(*, user: User, role: str, granted_by: User | None, actor: User | None,
+            request: HttpRequest | None, detail: dict[str, Any] | None = None
+            ) -> RoleAssignment:
     if user.agency is None:
         raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
     assignment, created = RoleAssignment.objects.get_or_create(
-        user=user, agency=user.agency, role=role, defaults={"granted_by": acting_user}
+        user=user, agency=user.agency, role=role, defaults={"granted_by": granted_by}
     )
     if created:
-        _audit("role.granted", actor=acting_user, user=user, request=request,
-               detail={"role": role})
+        _audit("role.granted", actor=actor, user=user, request=request,
+               detail={"role": role, **(detail or {})})
     user.forget_roles()
     return assignment
+
+
+# --- Two people for program power --------------------------------------------------------------
+
+
+def _propose(*, acting_user: User, user: User, role: str, reason: str,
+             request: HttpRequest | None) -> RoleRequest:
+    agency_id = user.agency_id
+    if agency_id is None:
+        raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
+    pending = RoleRequest.objects.filter(user=user, agency_id=agency_id, role=role,
+                                         status=RoleRequestStatus.PENDING).first()
+    if pending is not None:
+        return pending
+    proposal = RoleRequest.objects.create(agency_id=agency_id, user=user, role=role,
+                                          reason=reason, proposed_by=acting_user)
+    audit_record(action="role.proposed", actor=acting_user, agency_id=user.agency_id,
+                 object_type="role_request", object_id=proposal.pk, request=request,
+                 detail={"role": role, "user_id": user.pk, "reason": reason})
+    for person in role_deciders(proposal):
+        notify(kind="role.request", recipient_user=person, agency=user.agency)
+    return proposal
+
+
+@transaction.atomic
+def role_grant_propose(*, acting_user: User, user: User, role: str,
+                       request: HttpRequest | None = None) -> RoleRequest:
+    """An administrator proposes a program role for ``user``. Nothing changes until the
+    chief or a holder of the role approves (``role_grant_approve``); they are told by a
+    content-free message."""
+    _check_admin(acting_user, user)
+    if role not in PROGRAM_ROLES:
+        raise ValidationError({"role": "Only program roles are proposed; grant this one."})
+    if acting_user.pk == user.pk:
+        raise ValidationError("You cannot give yourself a role; ask another administrator.")
+    if user.agency is None:
+        raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
+    if user.has_role(role):
+        raise ValidationError("This person already holds that role.")
+    return _propose(acting_user=acting_user, user=user, role=role,
+                    reason=RoleRequestReason.GRANT, request=request)
+
+
+def _decide(role_request: RoleRequest, *, acting_user: User | None, operator: str
+            ) -> RoleRequest:
+    row = RoleRequest.objects.select_for_update().select_related("agency", "user").get(
+        pk=role_request.pk)
+    if acting_user is not None and not row.may_decide(acting_user):
+        raise PermissionDenied
+    if acting_user is None:
+        if not operator:
+            raise ValidationError("Say which operator decides.")
+        if role_deciders(row).exists():
+            raise ValidationError("People in the agency can decide this request; the console "
+                                  "is only for an agency where nobody can.")
+    if not row.is_pending:
+        raise ValidationError("This request was already decided.")
+    return row
+
+
+def _decision_detail(row: RoleRequest, operator: str) -> dict[str, Any]:
+    detail: dict[str, Any] = {"role": row.role, "user_id": row.user_id,
+                              "proposed_by": row.proposed_by_id, "reason": row.reason}
+    if operator:
+        detail["operator"] = operator
+    return detail
+
+
+@transaction.atomic
+def role_grant_approve(*, acting_user: User | None, role_request: RoleRequest,
+                       operator: str = "", request: HttpRequest | None = None
+                       ) -> RoleAssignment:
+    """The second person approves: the role takes effect. ``acting_user`` is the chief or a
+    holder of the role (not the proposer, not the grantee); ``None`` with ``operator``
+    naming a deployment operator at the console, allowed only when nobody in the agency
+    could decide."""
+    row = _decide(role_request, acting_user=acting_user, operator=operator)
+    row.status, row.decided_by, row.decided_at = (RoleRequestStatus.APPROVED, acting_user,
+                                                  timezone.now())
+    row.save(update_fields=["status", "decided_by", "decided_at"])
+    detail = _decision_detail(row, operator)
+    audit_record(action="role.approved", actor=acting_user, agency_id=row.agency_id,
+                 object_type="role_request", object_id=row.pk, request=request, detail=detail)
+    role_request.status = row.status
+    return _assign(user=row.user, role=row.role, granted_by=acting_user, actor=acting_user,
+                   request=request, detail={"role_request": row.pk, **detail})
+
+
+@transaction.atomic
+def role_grant_reject(*, acting_user: User | None, role_request: RoleRequest,
+                      operator: str = "", request: HttpRequest | None = None) -> None:
+    """The chief or a holder declines: the account does not get the role."""
+    row = _decide(role_request, acting_user=acting_user, operator=operator)
+    row.status, row.decided_by, row.decided_at = (RoleRequestStatus.DECLINED, acting_user,
+                                                  timezone.now())
+    row.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(action="role.declined", actor=acting_user, agency_id=row.agency_id,
+                 object_type="role_request", object_id=row.pk, request=request,
+                 detail=_decision_detail(row, operator))
+    role_request.status = row.status
 
 
 @transaction.atomic

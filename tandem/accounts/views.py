@@ -33,6 +33,7 @@ from tandem.accounts.middleware import (
     is_fully_signed_in,
 )
 from tandem.accounts.models import User
+from tandem.accounts.selectors import role_requests_to_decide
 from tandem.accounts.sessions import remember_session, rotate_session
 from tandem.core.decorators import public, signin_step
 
@@ -317,7 +318,8 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     roles = [user.agency.title_for(r) for r in sorted(user.role_set())] if user.agency else []
-    context = {"roles": roles, "codes_left": mfa.backup_codes_left(user)}
+    context = {"roles": roles, "codes_left": mfa.backup_codes_left(user),
+               "to_decide": len(role_requests_to_decide(user))}
     return render(request, "accounts/account.html", context)
 
 

@@ -62,6 +62,20 @@ class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", "Administrator"
 
 
+#: Roles that open program content (peer support, peer recovery, the audit trail) or decide
+#: over it. Granting one takes two people: an administrator proposes, and the chief or a
+#: current holder of the role approves (``accounts.services.role_grant_approve``). The chief
+#: is one of them, or an administrator could grant a puppet account "chief" and approve
+#: through it. Titles such as "Wellness Unit Sergeant" are the coordinator role under an
+#: agency's own name, so they are covered. Administrator, dispatcher (the on-call list and
+#: the form to ask on someone's behalf), supervisor and member open no program content and
+#: stay one-person grants.
+PROGRAM_ROLES: frozenset[str] = frozenset({
+    Role.COORDINATOR, Role.SUPPORTER, Role.PSYCHOLOGIST, Role.CHIEF, Role.AUDITOR,
+    Role.ARO, Role.PRS, Role.CRT_SUPERVISOR,
+})
+
+
 class UnitKind(models.TextChoices):
     DISTRICT = "district", "District"
     SECTION = "section", "Section"

@@ -198,7 +198,24 @@ class Confidentiality(_Strict):
     @field_validator("breach_notify")
     @classmethod
     def _notify_unique(cls, value: list[str]) -> list[str]:
+        for role in value:
+            _program_role(role)
         return _unique(value, "role")
+
+    @field_validator("consult_role")
+    @classmethod
+    def _consult_program_role(cls, value: str) -> str:
+        return _program_role(value)
+
+
+def _program_role(role: str) -> str:
+    """Program content goes only to program roles, which take two people to grant: an
+    administrator must not route it to a role they can give themselves alone."""
+    from tandem.agencies.models import PROGRAM_ROLES
+
+    if role not in PROGRAM_ROLES:
+        raise ValueError(f"{role!r} is not a program role")
+    return role
 
 
 class EscalationStep(_Strict):

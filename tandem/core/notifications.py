@@ -61,6 +61,13 @@ CATALOGUE: dict[str, Kind] = {
     "report.ready": Kind(
         "Tandem: report ready", "A report you asked for is ready in Tandem.", ("email",)
     ),
+    # To the chief and the role's holders: a program role awaits a second person's decision.
+    "role.request": Kind("Tandem: please sign in", _ATTENTION),
+    # To the person whose password or authenticator an administrator reset.
+    "account.signin_reset": Kind(
+        "Tandem: your sign-in was reset",
+        "Your Tandem sign-in was reset. If this was not you, contact your administrator.",
+    ),
     "account.security": Kind(
         "Tandem: account notice",
         "There is a security notice for your Tandem account. "

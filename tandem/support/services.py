@@ -237,11 +237,14 @@ def member_by_number(agency: Agency, employee_number: str) -> Member | None:
 def my_open_requests(user: Any) -> list[SupportRequest]:
     """The signed-in user's open requests, found by decrypting the agency's open requests:
     nothing in the database links a request to an account in the clear."""
-    candidates = (
-        SupportRequest.objects.select_related("data_key", "accepted_by__user")
-        .filter(agency_id=user.agency_id, status__in=vocab.OPEN_STATUSES)
-        .order_by("-created_at")[:MY_REQUEST_SCAN_LIMIT]
-    )
+    candidates = SupportRequest.objects.select_related("data_key", "accepted_by__user").filter(
+        agency_id=user.agency_id, status__in=vocab.OPEN_STATUSES)
+    reset_at = getattr(user, "credentials_reset_at", None)
+    if reset_at is not None:
+        # After an administrator reset this sign-in, whoever holds it now may not be the
+        # person who asked: requests from before the reset are not shown under it.
+        candidates = candidates.filter(created_at__gt=reset_at)
+    candidates = candidates.order_by("-created_at")[:MY_REQUEST_SCAN_LIMIT]
     # A colleague's referral is not the referred member's own request: they neither see
     # nor withdraw it (the supporter reaches out to them).
     return [r for r in candidates

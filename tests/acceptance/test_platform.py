@@ -59,7 +59,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tandem.accounts import services
-from tandem.accounts.models import RoleAssignment, User
+from tandem.accounts.models import RoleAssignment, RoleRequest, User
 from tandem.accounts.passwords import BREACHED_MESSAGE, BreachedPasswordValidator
 from tandem.agencies.models import Agency, Member, MemberCategory, Role, RosterUpload, Unit
 from tandem.agencies.presets import (
@@ -1901,12 +1901,19 @@ def test_administrator_creates_an_account_linked_to_a_member(
     assert response["Location"] == reverse("accounts:user_detail", args=[account.pk])
     assert account.agency == agency
     assert account.member == member
-    assert account.role_set() == frozenset({"supporter", "member"})
+    # "member" is granted at once; "supporter" is a program role, so it waits for a second
+    # person (the chief or a supporter) to approve it.
+    assert account.role_set() == frozenset({"member"})
     assert account.password_changed_at == START
-    grants = RoleAssignment.objects.filter(user=account)
-    assert {g.granted_by_id for g in grants} == {cast["administrator"].pk}
     event = AuditEvent.objects.get(action="account.created")
-    assert event.detail["roles"] == ["member", "supporter"]
+    assert event.detail["roles"] == ["member"]
+    assert event.detail["proposed_roles"] == ["supporter"]
+    proposal = RoleRequest.objects.get(user=account)
+    services.role_grant_approve(acting_user=cast["chief"], role_request=proposal)
+    account.forget_roles()
+    assert account.role_set() == frozenset({"supporter", "member"})
+    grants = {g.role: g.granted_by_id for g in RoleAssignment.objects.filter(user=account)}
+    assert grants == {"member": cast["administrator"].pk, "supporter": cast["chief"].pk}
     assert "granite" not in json.dumps(list(AuditEvent.objects.values()), default=str)
     # The new person's first sign-in leads to enrolment.
     newcomer = Client()
@@ -1938,8 +1945,12 @@ def test_administrator_grants_and_revokes_roles_with_audit(
     admin = signed_in(admin_user)
     target = cast["nobody"]
     admin.post(reverse("accounts:user_role_grant", args=[target.pk]), {"role": "supporter"})
+    assert not RoleAssignment.objects.filter(user=target).exists()  # proposed, not granted
+    chief = signed_in(cast["chief"])
+    chief.post(reverse("accounts:role_request_approve",
+                       args=[RoleRequest.objects.get(user=target).pk]))
     assignment = RoleAssignment.objects.get(user=target)
-    assert (assignment.role, assignment.granted_by_id) == ("supporter", admin_user.pk)
+    assert (assignment.role, assignment.granted_by_id) == ("supporter", cast["chief"].pk)
     detail = page_text(admin.get(reverse("accounts:user_detail", args=[target.pk])))
     assert target.agency.title_for("supporter") in detail
     admin.post(reverse("accounts:user_role_revoke", args=[target.pk]), {"role": "supporter"})
@@ -1979,7 +1990,7 @@ def test_reset_mfa_makes_the_user_enrol_again_and_ends_sessions(
     client = Client()
     password_step(client, user.username)
     assert client.get(MFA)["Location"] == ENROL
-    assert "account.mfa_reset" in actions_for(user)
+    assert "account.credentials_reset" in actions_for(user)
 
 
 def test_administrator_sets_a_new_password_with_validation(
