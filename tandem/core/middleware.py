@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP behaviour: request ids for logs, and no caching of signed-in pages."""
+"""Cross-cutting HTTP behaviour: request ids for logs, no caching of signed-in pages, and
+cookie-free public paths."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
@@ -44,4 +46,26 @@ class NoStoreMiddleware:
         if (user is not None and user.is_authenticated) or "Cache-Control" not in response:
             add_never_cache_headers(response)
             response["Cache-Control"] = "no-store, no-cache, must-revalidate, private, max-age=0"
+        return response
+
+
+class CookielessPathsMiddleware:
+    """Paths under ``TANDEM_COOKIELESS_PATH_PREFIXES`` (the peer-support help pages) are
+    served as if the browser had no cookie: the ``Cookie`` header is dropped before the
+    session, CSRF, authentication and message layers see it, and any ``Set-Cookie`` is
+    removed from the answer. So a signed-in browser that asks for help neither reads nor
+    writes its session (no session row, no ``last seen`` bucket ties the visit to the
+    account), and nobody gets a cookie there. Must come first in ``MIDDLEWARE``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.prefixes = tuple(getattr(settings, "TANDEM_COOKIELESS_PATH_PREFIXES", ()))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not (self.prefixes and request.path.startswith(self.prefixes)):
+            return self.get_response(request)
+        request.META.pop("HTTP_COOKIE", None)
+        request.COOKIES = {}
+        response = self.get_response(request)
+        response.cookies.clear()
         return response
