@@ -1466,7 +1466,8 @@ def test_usage_record_schema_has_no_free_text_and_no_relation_to_a_member() -> N
                 "agencies.agency", "support.supporterprofile", "support.criticalincident",
                 "core.datakey"}, field.name
         elif isinstance(field, models.CharField | models.TextField):
-            assert field.choices or field.name in {"reference", "idempotency_key", "status_digest"} or (
+            assert field.choices or field.name in {
+                "reference", "idempotency_key", "status_digest"} or (
                 field.get_internal_type() == "TextField"
                 and field.name in request_model.encrypted_field_names()), field.name
 
