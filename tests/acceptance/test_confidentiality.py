@@ -141,6 +141,18 @@ def test_help_pages_set_no_cookie_even_for_a_signed_in_browser(
             assert not answer.cookies, answer.cookies
             assert "Set-Cookie" not in str(answer.serialize_headers())
             assert "csrfmiddlewaretoken" not in answer.content.decode()
+            assert "no-store" in answer["Cache-Control"]  # no copy kept by the browser
+
+
+def test_the_access_log_cannot_tell_an_in_app_ask_from_a_link_ask(
+    agency: Agency, cast: dict[str, User], world: dict[str, Any], caplog: Any
+) -> None:
+    caplog.set_level("INFO", logger="tandem.access")
+    ask_on_help_page(Client(), world["link"], "log-link")
+    ask_on_help_page(sign_in(Client(), cast["member"]), help_url(agency), "log-app")
+    lines = [(r.method, r.path, r.status) for r in caplog.records  # type: ignore[attr-defined]
+             if r.name == "tandem.access"]
+    assert lines == [("POST", "/support/intake/[token]/", 200)] * 2
 
 
 def test_asking_while_signed_in_neither_reads_nor_writes_the_session(
