@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from tandem.agencies.models import Unit
@@ -15,6 +16,7 @@ from tandem.support import vocab
 from tandem.support.models import CriticalIncident, MutualAidRequest, SupporterProfile
 
 PHONE_HELP = "Digits, spaces, + and - only."
+FORM_EXPIRED = "The form expired. Please reload the page and send it again."
 MAX_PARTICIPANTS = 8
 
 
@@ -88,12 +90,21 @@ class _ReachForm(forms.Form):
 _PREFERENCES = ("affiliation", "gender", "specialty", "language")
 
 
+def _code_field() -> forms.CharField:
+    """The page's own secret (192 random bits, made when the page is shown): the status
+    code the person is given, and what makes a second submit of the page harmless."""
+    return forms.CharField(widget=forms.HiddenInput, min_length=32, max_length=64,
+                           validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")],
+                           error_messages={"required": FORM_EXPIRED,
+                                           "min_length": FORM_EXPIRED})
+
+
 class HelpForm(_ReachForm):
     """The help page (the agency's secret link, or "Get support" inside Tandem): someone
     asks for themselves. No account is read; what identifies the person is sealed by the
     service and erased when the request ends."""
 
-    code = forms.CharField(widget=forms.HiddenInput, min_length=32, max_length=64)
+    code = _code_field()
     requester_kind = forms.ChoiceField(choices=(), widget=forms.RadioSelect,
                                        label="Who is asking?")
     name = forms.CharField(max_length=120, required=False,
@@ -144,7 +155,7 @@ class HelpReferralForm(_ReachForm):
     """The help page when a colleague refers someone: the wording speaks of "the person",
     and the referrer may stay anonymous (what they give is for the coordinator only)."""
 
-    code = forms.CharField(widget=forms.HiddenInput, min_length=32, max_length=64)
+    code = _code_field()
     name = forms.CharField(max_length=120, label="Name of the person")
     employee_number = forms.CharField(
         max_length=32, required=False, label="Their employee number (optional)",

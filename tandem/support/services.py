@@ -214,8 +214,8 @@ def member_by_number(agency: Agency, employee_number: str) -> Member | None:
 
 
 def status_code_digest(code: str) -> str:
-    """What a request keeps of its status code: a one-way digest (the code has 192 random
-    bits, so a plain hash cannot be reversed by search)."""
+    """What a request keeps of its status code: a one-way digest (the help page issues
+    codes of 192 random bits, so a plain hash cannot be reversed by search)."""
     return hashlib.sha256(f"psp.status:{code}".encode()).hexdigest()
 
 

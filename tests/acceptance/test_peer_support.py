@@ -626,7 +626,8 @@ def test_a_flood_of_intake_posts_is_stopped_per_client_and_per_link(
     per_client = services_throttle.PER_CLIENT_PER_HOUR
 
     def send(ip: str, n: int) -> int:
-        return Client(REMOTE_ADDR=ip).post(url, _intake_data(key=f"f-{ip}-{n}")).status_code
+        key = f"f-{ip.replace('.', '-')}-{n}"
+        return Client(REMOTE_ADDR=ip).post(url, _intake_data(key=key)).status_code
 
     codes = [send("203.0.113.9", n) for n in range(per_client + 1)]
     assert codes == [200] * per_client + [429]
