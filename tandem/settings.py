@@ -171,6 +171,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tandem.core.middleware.CookielessPathsMiddleware",
     "tandem.core.middleware.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -269,6 +270,9 @@ SESSION_ENGINE = "tandem.accounts.sessions"
 # Differential privacy: the total epsilon an agency may spend on noisy public releases.
 TANDEM_REPORTS_EPSILON_BUDGET = env_float("TANDEM_REPORTS_EPSILON_BUDGET", 10.0, above=0)
 SESSION_COOKIE_AGE = TANDEM_ABSOLUTE_TIMEOUT_SECONDS
+# The peer-support help pages: served with the browser's cookies ignored and none set, so
+# asking for help never touches a session (tandem.core.middleware.CookielessPathsMiddleware).
+TANDEM_COOKIELESS_PATH_PREFIXES = ["/support/intake/"]
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

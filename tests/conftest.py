@@ -74,6 +74,14 @@ def make_user(agency: Agency, username: str, *roles: str, sworn: bool = True) ->
     return user
 
 
+@pytest.fixture(autouse=True)
+def _fresh_help_page_throttle() -> None:
+    """The help page's flood counts live in process memory: each test starts with none."""
+    from tandem.support import throttle
+
+    throttle.forget_all()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _scratch_var_dir(tmp_path_factory: Any) -> Any:
     """Tests never write to the working copy's var/: uploads and the master key file live in

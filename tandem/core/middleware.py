@@ -1,5 +1,5 @@
 """Cross-cutting HTTP behaviour: request ids for logs, a Permissions-Policy on every
-response, and no caching of signed-in pages."""
+response, no caching of signed-in pages, and cookie-free public paths."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
@@ -69,4 +70,26 @@ class PermissionsPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        return response
+
+
+class CookielessPathsMiddleware:
+    """Paths under ``TANDEM_COOKIELESS_PATH_PREFIXES`` (the peer-support help pages) are
+    served as if the browser had no cookie: the ``Cookie`` header is dropped before the
+    session, CSRF, authentication and message layers see it, and any ``Set-Cookie`` is
+    removed from the answer. So a signed-in browser that asks for help neither reads nor
+    writes its session (no session row, no ``last seen`` bucket ties the visit to the
+    account), and nobody gets a cookie there. Must come first in ``MIDDLEWARE``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.prefixes = tuple(getattr(settings, "TANDEM_COOKIELESS_PATH_PREFIXES", ()))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not (self.prefixes and request.path.startswith(self.prefixes)):
+            return self.get_response(request)
+        request.META.pop("HTTP_COOKIE", None)
+        request.COOKIES = {}
+        response = self.get_response(request)
+        response.cookies.clear()
         return response

@@ -7,13 +7,17 @@ chief and administrator included, can ask "did X use peer support?" (PS-5, PS-8)
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 
 from django.http import Http404
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from tandem.agencies.access import one_or_404, pk_or_404, require_account, require_role
-from tandem.agencies.models import Role
-from tandem.support import vocab
+from tandem.agencies.models import Agency, Role
+from tandem.support import services, vocab
 from tandem.support.models import (
     Consultation,
     CriticalIncident,
@@ -124,3 +128,61 @@ def get_reminder_for_user(user: Any, pk: Any, *, write: bool = False) -> FollowU
     require_role(user, *HELPERS)
     return one_or_404(FollowUpReminder.objects.select_related("supporter"), pk,
                       supporter__user=user)
+
+
+# --- The help page: reached by a secret, never by an account -----------------------------
+
+#: An in-app help pass opens the agency's help page for this many days after it was shown.
+HELP_PASS_DAYS = 3
+_PASS = re.compile(r"^(\d{1,12})-([0-9a-f]{32})$")
+_CODE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+
+def _pass_mac(agency_pk: int, day: Any) -> str:
+    return salted_hmac("tandem.support.help-pass", f"{agency_pk}:{day.isoformat()}",
+                       algorithm="sha256").hexdigest()[:32]
+
+
+def help_pass_for(agency: Agency) -> str:
+    """The secret path segment that opens the agency's help page from inside Tandem. It is
+    the same for every member of the agency on a given day, so it names nobody."""
+    return f"{agency.pk}-{_pass_mac(agency.pk, timezone.now().date())}"
+
+
+def is_help_pass(token: str) -> bool:
+    """True when a help-page path segment is a help pass (an intake link token never is)."""
+    return bool(_PASS.match(token or ""))
+
+
+def get_agency_for_help_pass(grant: str) -> Agency:
+    """The agency a help pass opens, while it is fresh; ``Http404`` otherwise."""
+    found = _PASS.match(grant or "")
+    if found is None:
+        raise Http404
+    pk, mac = int(found.group(1)), found.group(2)
+    today = timezone.now().date()
+    if not any(constant_time_compare(mac, _pass_mac(pk, today - timedelta(days=back)))
+               for back in range(HELP_PASS_DAYS)):
+        raise Http404
+    return one_or_404(Agency.objects.all(), pk)
+
+
+def is_status_code(code: str) -> bool:
+    return bool(_CODE.match(code or ""))
+
+
+def get_request_by_status_code(code: str) -> SupportRequest:
+    """The open request whose status code this is; ``Http404`` for a code that never
+    existed, a request that has ended, and a referral or a request made for someone (they
+    have no code) alike: the caller shows one neutral answer for all of them."""
+    if not is_status_code(code):
+        raise Http404
+    found = (
+        SupportRequest.objects.select_related("data_key", "agency", "accepted_by",
+                                              "chosen_supporter__user")
+        .filter(status_digest=services.status_code_digest(code),
+                status__in=vocab.OPEN_STATUSES).first()
+    )
+    if found is None:
+        raise Http404
+    return found

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from tandem.agencies.models import Unit
@@ -15,6 +16,7 @@ from tandem.support import vocab
 from tandem.support.models import CriticalIncident, MutualAidRequest, SupporterProfile
 
 PHONE_HELP = "Digits, spaces, + and - only."
+FORM_EXPIRED = "The form expired. Please reload the page and send it again."
 MAX_PARTICIPANTS = 8
 
 
@@ -62,7 +64,6 @@ class DirectoryFilterForm(forms.Form):
 class _ReachForm(forms.Form):
     """How to reach the person: a method, and the phone or e-mail it needs."""
 
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     contact_method = forms.ChoiceField(choices=vocab.ContactMethod.choices,
                                        label="How should the supporter reach you?")
     phone = forms.CharField(max_length=32, required=False, help_text=PHONE_HELP)
@@ -86,7 +87,34 @@ class _ReachForm(forms.Form):
         return data
 
 
-class SelfRequestForm(_ReachForm):
+_PREFERENCES = ("affiliation", "gender", "specialty", "language")
+
+
+def _code_field() -> forms.CharField:
+    """The page's own secret (192 random bits, made when the page is shown): the status
+    code the person is given, and what makes a second submit of the page harmless."""
+    return forms.CharField(widget=forms.HiddenInput, min_length=32, max_length=64,
+                           validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")],
+                           error_messages={"required": FORM_EXPIRED,
+                                           "min_length": FORM_EXPIRED})
+
+
+class HelpForm(_ReachForm):
+    """The help page (the agency's secret link, or "Get support" inside Tandem): someone
+    asks for themselves. No account is read; what identifies the person is sealed by the
+    service and erased when the request ends."""
+
+    code = _code_field()
+    requester_kind = forms.ChoiceField(choices=(), widget=forms.RadioSelect,
+                                       label="Who is asking?")
+    name = forms.CharField(max_length=120, required=False,
+                           label="What should the supporter call you? (optional)")
+    agency_name = forms.CharField(max_length=200, required=False,
+                                  label="Your agency (members of another agency)")
+    employee_number = forms.CharField(
+        max_length=32, required=False, label="Employee number (optional)",
+        help_text="Yours, or your family member's. Used only so that nobody in that chain of "
+                  "command is offered your request; encrypted and erased with it.")
     chosen_supporter = forms.ModelChoiceField(
         queryset=SupporterProfile.objects.none(), required=False,
         empty_label="Whoever is on call", label="Supporter",
@@ -101,25 +129,65 @@ class SelfRequestForm(_ReachForm):
     pref_language = forms.ChoiceField(choices=_blank(vocab.Language.choices), required=False,
                                       label="Prefer a supporter who speaks")
 
-    def __init__(self, *args: Any, supporters: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kinds: list[tuple[str, str]], supporters: Any,
+                 topic: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["requester_kind"].choices = kinds  # type: ignore[attr-defined]
         self.fields["chosen_supporter"].queryset = supporters  # type: ignore[attr-defined]
+        if not topic:
+            del self.fields["topic"]
+        if not any(k == vocab.RequesterKind.OTHER_AGENCY for k, _ in kinds):
+            del self.fields["agency_name"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("requester_kind") == vocab.RequesterKind.OTHER_AGENCY and not data.get(
+                "agency_name"):
+            self.add_error("agency_name", "Say which agency you work for.")
+        return data
 
     def preferences(self) -> dict[str, str]:
-        keys = ("affiliation", "gender", "specialty", "language")
-        return {k: self.cleaned_data[f"pref_{k}"] for k in keys if self.cleaned_data.get(
-            f"pref_{k}")}
+        return {k: self.cleaned_data[f"pref_{k}"] for k in _PREFERENCES
+                if self.cleaned_data.get(f"pref_{k}")}
+
+
+class HelpReferralForm(_ReachForm):
+    """The help page when a colleague refers someone: the wording speaks of "the person",
+    and the referrer may stay anonymous (what they give is for the coordinator only)."""
+
+    code = _code_field()
+    name = forms.CharField(max_length=120, label="Name of the person")
+    employee_number = forms.CharField(
+        max_length=32, required=False, label="Their employee number (optional)",
+        help_text="Used only so that nobody in their chain of command is offered the "
+                  "request; encrypted and erased with it.")
+    referrer_name = forms.CharField(
+        max_length=120, required=False, label="Your name (optional)",
+        help_text="Seen only by the coordinator, in case they need to ask you something. "
+                  "The person is not told who referred them.")
+    referrer_phone = forms.CharField(max_length=32, required=False,
+                                     label="Your phone (optional)", help_text=PHONE_HELP)
+
+    def __init__(self, *args: Any, topic: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, label in (("contact_method", "How should the supporter reach them?"),
+                            ("phone", "Their phone"), ("email", "Their e-mail"),
+                            ("urgency", "How soon should someone reach out?"),
+                            ("best_time", "Best time to reach them")):
+            self.fields[name].label = label
+        if not topic:
+            del self.fields["topic"]
+
+    def clean_referrer_phone(self) -> str:
+        return clean_phone(self.cleaned_data.get("referrer_phone", ""))
 
 
 class _PersonForm(_ReachForm):
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     name = forms.CharField(max_length=120, label="Name of the person")
     employee_number = forms.CharField(
         max_length=32, required=False, label="Employee number (if known)",
         help_text="Used only to keep supporters in their chain of command away.")
-
-
-class ReferralForm(_PersonForm):
-    pass
 
 
 class OnBehalfForm(_PersonForm):
@@ -134,22 +202,8 @@ class OnBehalfForm(_PersonForm):
         self.fields["incident"].queryset = incidents  # type: ignore[attr-defined]
 
 
-class IntakeForm(_ReachForm):
-    requester_kind = forms.ChoiceField(choices=(), label="I am")
-    name = forms.CharField(max_length=120, label="Your name")
-    agency_name = forms.CharField(max_length=200, required=False,
-                                  label="Your agency (members of another agency)")
-
-    def __init__(self, *args: Any, kinds: list[tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["requester_kind"].choices = kinds  # type: ignore[attr-defined]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("requester_kind") == vocab.RequesterKind.OTHER_AGENCY and not data.get(
-                "agency_name"):
-            self.add_error("agency_name", "Say which agency you work for.")
-        return data
+class StatusForm(forms.Form):
+    code = forms.CharField(max_length=64, label="Your status code", strip=True)
 
 
 class RecuseForm(forms.Form):

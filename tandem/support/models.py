@@ -304,6 +304,9 @@ class SupportRequest(EnvelopeEncrypted):
     preferences = EncryptedJSONField(blank=True)
     # A proactive referral's referrer (user id and name), shown to the coordinator only.
     referrer = EncryptedJSONField(blank=True)
+    # The digest of the status code shown once to whoever asked on the help page (the code
+    # itself is never stored); blank for requests made for someone by dispatch or staff.
+    status_digest = models.CharField(max_length=64, blank=True, db_index=True)
 
     status = models.CharField(
         max_length=16, choices=vocab.RequestStatus.choices, default=vocab.RequestStatus.ROUTING
@@ -504,20 +507,3 @@ class IntakeLink(models.Model):
 
     def is_valid_at(self, at: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > at
-
-
-class IntakeThrottle(models.Model):
-    """Posts counted per bucket (a client digest or a link) and time window, in the database
-    so every server process sees the same counts."""
-
-    bucket = models.CharField(max_length=80)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["bucket", "window_start"], name="intake_bucket_once")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.bucket[:8]}@{self.window_start:%H:%M}"

@@ -8,16 +8,13 @@ is shredded when the request closes, is withdrawn, or expires.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from tandem.accounts.models import User, users_with_role
@@ -34,7 +31,6 @@ from tandem.support.models import (
     FollowUpReminder,
     GroupSession,
     IntakeLink,
-    IntakeThrottle,
     MutualAidRequest,
     Override,
     RequestOffer,
@@ -46,13 +42,8 @@ from tandem.support.models import (
 )
 from tandem.support.oncall import Schedule
 
-#: Open requests scanned to find a signed-in member's own request (decrypting each).
-MY_REQUEST_SCAN_LIMIT = 2000
 #: An unacknowledged emergency duty-to-report notice is sent again this often.
 DUTY_RENOTIFY_AFTER = timedelta(minutes=10)
-#: Intake page limits: posts per client per hour, posts per link per hour.
-INTAKE_PER_CLIENT_PER_HOUR = 5
-INTAKE_PER_LINK_PER_HOUR = 60
 INTAKE_LINK_DAYS = 180
 #: What the loser of an accept race is told, and all they are told.
 ACCEPTED_BY_ANOTHER = "Another supporter accepted this request a moment ago. Nothing was changed."
@@ -215,18 +206,6 @@ def _channel_allowed(agency: Agency, channel: str, requester_kind: str) -> None:
         raise ValidationError("This agency's peer-support program does not serve this group.")
 
 
-def member_identity(user: Any) -> dict[str, Any]:
-    """The requester block for a signed-in member asking for themselves."""
-    member = getattr(user, "member", None)
-    return {
-        "kind": "member",
-        "user_id": user.pk,
-        "member_id": getattr(member, "pk", None),
-        "name": user.get_full_name() or user.username,
-        "category": getattr(member, "category", ""),
-    }
-
-
 def member_by_number(agency: Agency, employee_number: str) -> Member | None:
     number = (employee_number or "").strip()
     if not number:
@@ -234,21 +213,16 @@ def member_by_number(agency: Agency, employee_number: str) -> Member | None:
     return Member.objects.filter(agency=agency, employee_number__iexact=number).first()
 
 
-def my_open_requests(user: Any) -> list[SupportRequest]:
-    """The signed-in user's open requests, found by decrypting the agency's open requests:
-    nothing in the database links a request to an account in the clear."""
-    candidates = SupportRequest.objects.select_related("data_key", "accepted_by__user").filter(
-        agency_id=user.agency_id, status__in=vocab.OPEN_STATUSES)
-    reset_at = getattr(user, "credentials_reset_at", None)
-    if reset_at is not None:
-        # After an administrator reset this sign-in, whoever holds it now may not be the
-        # person who asked: requests from before the reset are not shown under it.
-        candidates = candidates.filter(created_at__gt=reset_at)
-    candidates = candidates.order_by("-created_at")[:MY_REQUEST_SCAN_LIMIT]
-    # A colleague's referral is not the referred member's own request: they neither see
-    # nor withdraw it (the supporter reaches out to them).
-    return [r for r in candidates
-            if r.channel != vocab.Channel.REFERRAL and r.requester_data.get("user_id") == user.pk]
+def status_code_digest(code: str) -> str:
+    """What a request keeps of its status code: a one-way digest (the help page issues
+    codes of 192 random bits, so a plain hash cannot be reversed by search)."""
+    return hashlib.sha256(f"psp.status:{code}".encode()).hexdigest()
+
+
+def help_idempotency_key(code: str) -> str:
+    """The help page's idempotency key: derived from the status code, never equal to it or
+    to its status digest, so the stored key does not give the code away."""
+    return hashlib.sha256(f"psp.submit:{code}".encode()).hexdigest()
 
 
 @transaction.atomic
@@ -267,10 +241,13 @@ def request_create(
     incident: CriticalIncident | None = None,
     preferences: dict[str, Any] | None = None,
     referrer: dict[str, Any] | None = None,
+    status_digest: str = "",
 ) -> tuple[SupportRequest, bool]:
     """Create and route a request; returns ``(request, created)``. A second submit of the
-    same form (same idempotency key), or a member asking again while their request is still
-    open, returns the existing request instead of making another."""
+    same form (same idempotency key) returns the existing request instead of making another.
+    Nothing here reads the acting user's account into the request: a member's own request
+    comes through the help page with ``acting_user=None`` whether or not they are signed in,
+    and ``status_digest`` (see ``status_code_digest``) is how they find it again."""
     if not idempotency_key or len(idempotency_key) > 64:
         raise ValidationError("The form expired. Please reload the page and send it again.")
     _channel_allowed(agency, channel, str(requester.get("kind", "member")))
@@ -278,12 +255,6 @@ def request_create(
     found = existing.first()
     if found is not None:
         return found, False
-    if channel == vocab.Channel.SELF_REQUEST and acting_user is not None and (
-        requester.get("user_id") == acting_user.pk
-    ):
-        mine = my_open_requests(acting_user)
-        if mine:
-            return mine[0], False
     if chosen_supporter is not None and chosen_supporter.agency_id != agency.pk:
         raise ValidationError("Choose a supporter from the roster.")
     request = SupportRequest(  # type: ignore[misc]  # encrypted JSON takes dicts
@@ -299,6 +270,7 @@ def request_create(
         requester=requester,
         preferences=preferences or {},
         referrer=referrer or None,
+        status_digest=status_digest,
     )
     try:
         with transaction.atomic():
@@ -629,11 +601,12 @@ def _finish(request: SupportRequest, actor: Any, reason: str) -> None:
 
 @transaction.atomic
 def request_withdraw(*, acting_user: Any, request: SupportRequest) -> None:
+    """The requester withdraws. Who may is decided before this is called, by the status
+    code only its requester holds (``access.get_request_by_status_code``); ``acting_user``
+    is None there, as the requester is never identified."""
     locked = SupportRequest.objects.select_for_update(of=("self",)).select_related("data_key").get(
         pk=request.pk)
-    own = (locked.channel != vocab.Channel.REFERRAL
-           and locked.requester_data.get("user_id") == acting_user.pk)
-    if not locked.is_open or not own:
+    if not locked.is_open or not locked.status_digest:
         raise ValidationError("This request is already closed.")
     # The requester acts here, so no row names the actor.
     _audit("psp.request.withdrawn", None, locked.agency_id, locked)
@@ -909,28 +882,6 @@ def intake_link_for(token: str) -> IntakeLink | None:
     if not token or len(token) > 100:
         return None
     return IntakeLink.objects.select_related("agency").filter(digest=_digest(token)).first()
-
-
-def client_digest(ip: str) -> str:
-    key = str(settings.SECRET_KEY).encode()
-    return hmac.new(key, f"intake:{ip}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-@transaction.atomic
-def intake_throttle_allows(bucket: str, limit: int, now: datetime | None = None) -> bool:
-    """Count one post in ``bucket`` for this hour; False once ``limit`` is passed."""
-    now = now or timezone.now()
-    window = now.replace(minute=0, second=0, microsecond=0)
-    IntakeThrottle.objects.filter(window_start__lt=window - timedelta(hours=1)).delete()
-    try:
-        with transaction.atomic():
-            IntakeThrottle.objects.get_or_create(bucket=bucket, window_start=window)
-    except IntegrityError:
-        pass
-    IntakeThrottle.objects.filter(bucket=bucket, window_start=window).update(
-        count=F("count") + 1)
-    count = IntakeThrottle.objects.get(bucket=bucket, window_start=window).count
-    return count <= limit
 
 
 # --- Coverage warnings ------------------------------------------------------------------

@@ -17,11 +17,13 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.agencies.access import pk_or_404, require_account, require_role
 from tandem.agencies.models import Agency, Role, Unit
 from tandem.core.decorators import public
+from tandem.core.http import client_ip
 from tandem.core.ical import (
     FeedEvent,
     calendar_response,
@@ -31,7 +33,7 @@ from tandem.core.ical import (
     feed_token_user,
 )
 from tandem.core.pdf import Document
-from tandem.support import access, forms, selectors, services, vocab
+from tandem.support import access, forms, selectors, services, throttle, vocab
 from tandem.support.models import (
     Consultation,
     CriticalIncident,
@@ -80,7 +82,8 @@ def directory(request: HttpRequest) -> HttpResponse:
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
     filters = form.cleaned_data if form.is_valid() else {}
     context = {"form": form, "profiles": selectors.roster(agency, filters),
-               "policy": agency.policy_model()}
+               "policy": agency.policy_model(),
+               "help_url": reverse("support:intake", args=[access.help_pass_for(agency)])}
     return render(request, "support/directory.html", context)
 
 
@@ -116,70 +119,15 @@ def poster_pdf(request: HttpRequest) -> HttpResponse:
     return doc.response("peer-support-roster.pdf")
 
 
-# --- Asking for support ---------------------------------------------------------------
+# --- Asking for someone else (dispatch, coordinator) -----------------------------------
 
 
 def _ready_choices(agency: Agency) -> Any:
     return selectors.roster(agency)
 
 
-@require_http_methods(["GET", "POST"])
-def request_new(request: HttpRequest) -> HttpResponse:
-    agency = require_account(request.user)
-    supporters = _ready_choices(agency)
-    initial = {"idempotency_key": forms.new_idempotency_key(),
-               "chosen_supporter": request.GET.get("supporter") or None}
-    form = forms.SelfRequestForm(_posted(request), supporters=supporters, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        requester = {**services.member_identity(request.user), "phone": data["phone"],
-                     "email": data["email"]}
-        try:
-            _, created = services.request_create(
-                acting_user=request.user, agency=agency,
-                idempotency_key=data["idempotency_key"], channel=vocab.Channel.SELF_REQUEST,
-                urgency=data["urgency"], contact_method=data["contact_method"],
-                best_time=data["best_time"], topic=data["topic"], requester=requester,
-                chosen_supporter=data["chosen_supporter"], preferences=form.preferences())
-        except ValidationError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, "Your request was sent. A supporter will reach you."
-                             if created else "Your request is already on its way; here is "
-                             "where it stands.")
-            return redirect("support:my_request")
-    return render(request, "support/request_new.html", {"form": form}, status=_status(form))
-
-
 def _status(form: Any) -> int:
     return 400 if form.is_bound and form.errors else 200
-
-
-@require_http_methods(["GET", "POST"])
-def referral_new(request: HttpRequest) -> HttpResponse:
-    agency = require_account(request.user)
-    form = forms.ReferralForm(_posted(request),
-                              initial={"idempotency_key": forms.new_idempotency_key()})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        referrer = {"user_id": request.user.pk,
-                    "name": _me(request).get_full_name() or request.user.username}
-        try:
-            services.request_create(
-                acting_user=request.user, agency=agency,
-                idempotency_key=data["idempotency_key"], channel=vocab.Channel.REFERRAL,
-                urgency=data["urgency"], contact_method=data["contact_method"],
-                best_time=data["best_time"], topic=data["topic"],
-                requester=_person(agency, data), referrer=referrer)
-        except ValidationError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, "Thank you. A supporter will make a discreet inquiry; "
-                                      "your name stays with the coordinator.")
-            return redirect("support:directory")
-    return _form_page(request, title="Refer a colleague", form=form, submit="Send referral",
-                      lede="A supporter will reach out discreetly. Your name is encrypted and "
-                           "shown only to the coordinator.", status=_status(form))
 
 
 def _person(agency: Agency, data: dict[str, Any], kind: str = "member") -> dict[str, Any]:
@@ -221,27 +169,6 @@ def on_behalf_new(request: HttpRequest) -> HttpResponse:
     lede = "" if channels else "Your agency's policy takes no requests through your role."
     return _form_page(request, title="Request support for someone", form=form,
                       submit="Send request", lede=lede, status=_status(form))
-
-
-@require_GET
-def my_request(request: HttpRequest) -> HttpResponse:
-    require_account(request.user)
-    mine = services.my_open_requests(request.user)
-    excluded = {item.pk for item in mine if services.chosen_supporter_excluded(item)}
-    return render(request, "support/my_request.html", {"mine": mine, "excluded": excluded})
-
-
-@require_POST
-def my_request_withdraw(request: HttpRequest) -> HttpResponse:
-    require_account(request.user)
-    for item in services.my_open_requests(request.user):
-        if str(item.pk) == request.POST.get("request"):
-            services.request_withdraw(acting_user=request.user, request=item)
-            messages.success(request, "Your request was withdrawn and its details erased.")
-            break
-    else:
-        messages.info(request, "You have no open request to withdraw.")
-    return redirect("support:my_request")
 
 
 # --- The supporter's workspace ----------------------------------------------------------
@@ -597,64 +524,135 @@ def intake_admin(request: HttpRequest) -> HttpResponse:
                    "eligibility": agency.policy_model().eligibility})
 
 
-def _intake_kinds(agency: Agency) -> list[tuple[str, str]]:
+# --- The help page: asking without an account ---------------------------------------------
+# Reached by the agency's posted link or QR code, or from "Get support" inside Tandem through
+# a help pass (the same for every member that day). Served cookie-free (the middleware drops
+# the browser's cookies on these paths), so a signed-in member's session is neither read nor
+# written; the request never takes ``request.user``; a status code shown once, whose digest
+# alone is stored, is the only way back to it.
+
+
+def _help_kinds(agency: Agency) -> list[tuple[str, str]]:
     eligibility = agency.policy_model().eligibility
-    wanted = {vocab.RequesterKind.FAMILY: eligibility.families
-              and vocab.Channel.SELF_REQUEST in eligibility.channels,
-              vocab.RequesterKind.RETIREE: eligibility.retirees
-              and vocab.Channel.SELF_REQUEST in eligibility.channels,
-              vocab.RequesterKind.OTHER_AGENCY: eligibility.other_agencies
-              and vocab.Channel.OTHER_AGENCY in eligibility.channels}
-    return [(k.value, k.label) for k in vocab.RequesterKind if wanted[k]]
+    own = vocab.Channel.SELF_REQUEST in eligibility.channels
+    offered = [
+        ("member", f"I work for {agency.name}", eligibility.members and own),
+        (vocab.RequesterKind.FAMILY, f"I am family of someone who works for {agency.name}",
+         eligibility.families and own),
+        (vocab.RequesterKind.RETIREE, f"I retired from {agency.name}",
+         eligibility.retirees and own),
+        (vocab.RequesterKind.OTHER_AGENCY, "I work for another agency",
+         eligibility.other_agencies and vocab.Channel.OTHER_AGENCY in eligibility.channels),
+    ]
+    return [(str(kind), label) for kind, label, allowed in offered if allowed]
+
+
+def _takes_referrals(agency: Agency) -> bool:
+    eligibility = agency.policy_model().eligibility
+    return eligibility.members and vocab.Channel.REFERRAL in eligibility.channels
+
+
+def _help_form(request: HttpRequest, agency: Agency, *, referral: bool) -> Any:
+    topic = "topic" in services.usage_fields(agency)
+    initial: dict[str, Any] = {"code": forms.new_idempotency_key()}
+    if referral:
+        return forms.HelpReferralForm(_posted(request), topic=topic, initial=initial)
+    kinds = _help_kinds(agency)
+    if len(kinds) == 1:
+        initial["requester_kind"] = kinds[0][0]
+    initial["chosen_supporter"] = request.GET.get("supporter") or None
+    return forms.HelpForm(_posted(request), kinds=kinds, supporters=selectors.roster(agency),
+                          topic=topic, initial=initial)
+
+
+def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
+    referral = request.GET.get("for") == "colleague" and _takes_referrals(agency)
+    form = _help_form(request, agency, referral=referral)
+    context = {"form": form, "intake_agency": agency, "referral": referral,
+               "kinds": referral or bool(_help_kinds(agency)),
+               "referrals": _takes_referrals(agency)}
+    if request.method == "POST" and form.is_valid():
+        if not throttle.allow([(throttle.client_bucket(client_ip(request)),
+                                throttle.PER_CLIENT_PER_HOUR),
+                               (f"agency:{agency.pk}", throttle.PER_AGENCY_PER_HOUR)]):
+            return render(request, "support/intake_busy.html", context, status=429)
+        try:
+            _help_submit(agency, form, referral=referral)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            code = "" if referral else form.cleaned_data["code"]
+            return render(request, "support/intake_done.html", {**context, "code": code})
+    return render(request, "support/intake.html", context, status=_status(form))
+
+
+def _help_submit(agency: Agency, form: Any, *, referral: bool) -> None:
+    data = form.cleaned_data
+    code = data["code"]
+    # The employee number finds the member only to keep their chain of command out of
+    # routing; nothing else about the member (account, category) is taken from it.
+    member = services.member_by_number(agency, data.get("employee_number", ""))
+    person = {"name": data["name"], "phone": data["phone"], "email": data["email"],
+              "member_id": member.pk if member else None}
+    common = {"acting_user": None, "agency": agency, "urgency": data["urgency"],
+              "idempotency_key": services.help_idempotency_key(code),
+              "contact_method": data["contact_method"], "best_time": data["best_time"],
+              "topic": data.get("topic", "")}
+    if referral:
+        referrer = ({"name": data["referrer_name"], "phone": data["referrer_phone"]}
+                    if data["referrer_name"] or data["referrer_phone"] else None)
+        services.request_create(**common, channel=vocab.Channel.REFERRAL,
+                                requester={"kind": "member", **person}, referrer=referrer)
+        return
+    kind = data["requester_kind"]
+    channel = (vocab.Channel.OTHER_AGENCY if kind == vocab.RequesterKind.OTHER_AGENCY
+               else vocab.Channel.SELF_REQUEST)
+    services.request_create(
+        **common, channel=channel, chosen_supporter=data["chosen_supporter"],
+        preferences=form.preferences(), status_digest=services.status_code_digest(code),
+        requester={"kind": kind, **person, "agency_name": data.get("agency_name", ""),
+                   "category": "" if kind == "member" else kind})
 
 
 @public
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def intake(request: HttpRequest, token: str) -> HttpResponse:
+    """The help page, opened by the posted link or by an in-app help pass (one URL shape,
+    so not even the masked access log tells the two apart)."""
+    if access.is_help_pass(token):
+        return _help_page(request, access.get_agency_for_help_pass(token))
     link = services.intake_link_for(token)
     if link is None:
         raise Http404
     if not link.is_valid_at(timezone.now()):
         return render(request, "support/intake_closed.html", {"intake_agency": link.agency},
                       status=410)
-    agency = link.agency
-    kinds = _intake_kinds(agency)
-    form = forms.IntakeForm(_posted(request), kinds=kinds,
-                            initial={"idempotency_key": forms.new_idempotency_key()})
-    if request.method == "POST":
-        ip = str(request.META.get("REMOTE_ADDR", ""))
-        if not (services.intake_throttle_allows(f"ip:{services.client_digest(ip)}",
-                                                services.INTAKE_PER_CLIENT_PER_HOUR)
-                and services.intake_throttle_allows(f"link:{link.pk}",
-                                                    services.INTAKE_PER_LINK_PER_HOUR)):
-            return render(request, "support/intake_busy.html", {"intake_agency": agency},
-                          status=429)
-        if form.is_valid():
-            done = _intake_submit(agency, form)
-            if done:
-                return render(request, "support/intake_done.html", {"intake_agency": agency})
-    return render(request, "support/intake.html",
-                  {"form": form, "intake_agency": agency, "kinds": kinds},
-                  status=_status(form))
+    return _help_page(request, link.agency)
 
 
-def _intake_submit(agency: Agency, form: Any) -> bool:
-    data = form.cleaned_data
-    kind = data["requester_kind"]
-    channel = (vocab.Channel.OTHER_AGENCY if kind == vocab.RequesterKind.OTHER_AGENCY
-               else vocab.Channel.SELF_REQUEST)
-    requester = {"kind": kind, "name": data["name"], "phone": data["phone"],
-                 "email": data["email"], "agency_name": data.get("agency_name", ""),
-                 "category": kind}
+@public
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def help_status(request: HttpRequest) -> HttpResponse:
+    """Where a request stands, for whoever holds its status code; one neutral answer for a
+    request that ended and a code that never existed."""
+    form = forms.StatusForm(_posted(request))
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "support/intake_status.html", {"form": form})
+    code = form.cleaned_data["code"]
     try:
-        services.request_create(
-            acting_user=None, agency=agency, idempotency_key=data["idempotency_key"],
-            channel=channel, urgency=data["urgency"], contact_method=data["contact_method"],
-            best_time=data["best_time"], topic=data["topic"], requester=requester)
-    except ValidationError as exc:
-        _errors(form, exc)
-        return False
-    return True
+        item = access.get_request_by_status_code(code)
+        if request.POST.get("action") == "withdraw":
+            services.request_withdraw(acting_user=None, request=item)
+            return render(request, "support/intake_status.html", {"withdrawn": True})
+    except (Http404, ValidationError):
+        return render(request, "support/intake_status.html",
+                      {"form": forms.StatusForm(), "neutral": True})
+    policy = item.agency.policy_model()
+    return render(request, "support/intake_status.html", {
+        "item": item, "code": code, "excluded": services.chosen_supporter_excluded(item),
+        "exceptions": policy.confidentiality.exceptions})
 
 
 # --- Limits of confidentiality ----------------------------------------------------------
