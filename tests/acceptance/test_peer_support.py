@@ -111,6 +111,12 @@ def offered_to(request: SupportRequest) -> set[str]:
                .values_list("user__username", flat=True))
 
 
+def publish() -> int:
+    """Run the daily batch as it runs the next day: finished requests become usage records
+    and lifecycle audit events, written in a shuffled order, and their rows are deleted."""
+    return services.publish_finished_requests(timezone.now() + timedelta(days=1))
+
+
 def deliveries(kind: str, user: User | None = None) -> list[Delivery]:
     rows = Delivery.objects.filter(kind=kind)
     if user is not None:
@@ -809,8 +815,13 @@ def test_recusal_returns_the_request_to_routing_without_the_supporter(
     assert request.accepted_by is None
     assert offered_to(request) == {"ben"}
     assert client.get(reverse("support:request_detail", args=[request.pk])).status_code == 404
+    assert not AuditEvent.objects.filter(action="psp.request.recused").exists()  # batch only
+    day = timezone.localdate().isoformat()
+    services.request_withdraw(acting_user=cast["member"], request=request)
+    publish()
     event = AuditEvent.objects.get(action="psp.request.recused")
-    assert event.detail == {"reason": "dual_role"}
+    assert event.detail == {"reason": "dual_role", "on": day}
+    assert event.actor_id == team["pia"].pk  # a supporter acted: kept
 
 
 # ========================================================================================
@@ -854,6 +865,9 @@ def test_closing_writes_only_the_policy_fields_and_shreds_the_identity(
         "services": ["listening", "referral"], "incident_type": "deadly_force",
         "follow_up_on": "2026-03-09"})
     assert response.status_code == 302
+    assert SupportRequest.objects.get(pk=request.pk).is_shredded  # identity gone at once
+    assert not UsageRecord.objects.exists()  # the record waits for the daily batch
+    publish()
     record = UsageRecord.objects.get()
     assert record.outcome == "closed"
     assert record.supporter.user == team["pia"]
@@ -885,6 +899,7 @@ def test_another_preset_collects_other_fields(
     services.request_close(acting_user=team["pia"], request=request, usage={
         "incident_type": "traumatic_call", "intervention_type": "phone", "follow_up": True,
         "gender": "female"})
+    publish()
     record = UsageRecord.objects.get()
     assert record.channel == "self_request"
     assert record.incident_type == "traumatic_call"
@@ -917,10 +932,11 @@ def test_open_requests_past_the_limit_expire_and_count_as_closed_by_expiry(
     assert services.expire_open_requests() == 0
     clock.shift(timedelta(hours=1))
     assert services.expire_open_requests() == 1  # unacknowledged after expiry_hours (72)
-    assert not SupportRequest.objects.filter(pk=waiting.pk).exists()
+    assert not SupportRequest.objects.get(pk=waiting.pk).is_open
     assert DataKey.objects.get(pk=waiting.data_key_id).wrapped_key is None
     clock.shift(timedelta(days=27))
     assert services.expire_open_requests() == 1  # open 30 days (retention.open_request_days)
+    publish()
     assert not SupportRequest.objects.exists()
     assert DataKey.objects.get(pk=accepted.data_key_id).wrapped_key is None
     outcomes = sorted(UsageRecord.objects.values_list("outcome", flat=True))
@@ -935,8 +951,10 @@ def test_member_withdraws_their_request_and_its_identity_is_erased(
     client = sign_in(Client(), cast["member"])
     assert client.post(reverse("support:my_request_withdraw"),
                        {"request": request.pk}).status_code == 302
-    assert not SupportRequest.objects.filter(pk=request.pk).exists()
     assert DataKey.objects.get(pk=request.data_key_id).wrapped_key is None
+    assert SupportRequest.objects.get(pk=request.pk).requester is None
+    publish()
+    assert not SupportRequest.objects.filter(pk=request.pk).exists()
     assert UsageRecord.objects.count() == 0
 
 
@@ -1118,9 +1136,11 @@ def test_audit_rows_name_request_ids_never_the_requester_or_referrer(
     withdrawn = ask(member, key="again")
     sign_in(Client(), member).post(reverse("support:my_request_withdraw"),
                                    {"request": withdrawn.pk})
+    publish()
     events = list(AuditEvent.objects.order_by("id")[before:])
-    request_ids = {str(r) for r in SupportRequest.objects.values_list("pk", flat=True)}
-    request_ids |= {str(request.pk), str(withdrawn.pk)}  # closed and withdrawn: rows gone
+    # Published: the closed and the withdrawn request (rows now gone); the open referral's
+    # events wait until it ends.
+    request_ids = {str(request.pk), str(withdrawn.pk)}
     assert {e.object_id for e in events if e.action.startswith("psp.request")} == request_ids
     for event in events:
         blob = json.dumps(event.canonical())
@@ -1240,6 +1260,7 @@ def run_marker_flow() -> list[str]:
         urgency="this_week", contact_method="email",
         requester={"kind": "retiree", "name": name, "phone": phone, "email": email})
     services.expire_open_requests(timezone.now() + timedelta(days=31))
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     assert UsageRecord.objects.filter(agency=agency).count() == 8
     assert not SupportRequest.objects.filter(agency=agency).exists()
     _assert_sessions_are_coarse([value for triple in MARKERS.values() for value in triple
@@ -1267,20 +1288,24 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
             data["name"] = name
         return data
 
-    def offered_helper(request_pk: int) -> User:
+    def offered_helper(request_pk: Any) -> User:
         return User.objects.get(pk=RequestOffer.objects.filter(
             request_id=request_pk, active=True).values_list("user_id", flat=True).first())
 
-    def accept_and_close(request_pk: int) -> None:
+    def accept_and_close(request_pk: Any) -> None:
         helper = client_of(offered_helper(request_pk))
         assert helper.post(reverse("support:request_accept", args=[request_pk])).status_code == 302
         helper.post(reverse("support:request_contact", args=[request_pk]), {"notice_given": "on"})
         closed = helper.post(reverse("support:request_close", args=[request_pk]), usage)
         assert closed.status_code == 302, closed.content[-2000:]
 
-    def newest() -> int:
-        return SupportRequest.objects.filter(agency=agency).order_by("-pk").values_list(
-            "pk", flat=True).first()
+    seen: set[Any] = set(SupportRequest.objects.values_list("pk", flat=True))
+
+    def newest() -> Any:
+        """The request made last (keys are random: the one not seen before)."""
+        (made,) = set(SupportRequest.objects.values_list("pk", flat=True)) - seen
+        seen.add(made)
+        return made
 
     asker = new_user(agency, "mwebself", "member")
     assert client_of(asker).post(reverse("support:request_new"),
@@ -1304,6 +1329,7 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
     done = Client().post(reverse("support:intake", args=[token]),
                          reach("w-intake", "web_intake", requester_kind="family"))
     assert done.status_code == 200, done.content[-2000:]
+    newest()  # the intake request (left open until it expires)
 
     behalf = client_of(coordinator).post(reverse("support:on_behalf_new"), reach(
         "w-behalf", "web_behalf", channel="supervisor_via_coordinator"))
@@ -1497,8 +1523,10 @@ def test_closed_withdrawn_and_expired_requests_leave_no_row_and_no_offer(
     services.request_withdraw(acting_user=cast["chief"], request=withdrawn)
     ask(cast["supervisor"], key="e")
     services.expire_open_requests(timezone.now() + timedelta(days=31))
+    assert RequestOffer.objects.count() == 0  # offers go at once
+    assert SupportRequest.objects.filter(status__in=vocab.OPEN_STATUSES).count() == 0
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     assert SupportRequest.objects.count() == 0
-    assert RequestOffer.objects.count() == 0
     assert DataKey.objects.filter(purpose="psp.request", wrapped_key__isnull=False).count() == 0
 
 
@@ -1515,6 +1543,7 @@ def test_usage_record_times_are_hours_and_whole_minutes(
     services.request_close(acting_user=team["pia"], request=request, usage=_close_usage())
     ask(cast["chief"], key="late")
     services.expire_open_requests(timezone.now() + timedelta(days=31, seconds=17))
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     for record in UsageRecord.objects.all():
         for moment in (record.started_at, record.closed_at):
             if moment is not None:
@@ -1533,6 +1562,9 @@ def test_request_audit_rows_carry_no_time_and_no_routing_detail(
     request = services.request_accept(acting_user=team["ben"], request=request)
     services.request_contact(acting_user=team["ben"], request=request, notice_given=True)
     services.request_close(acting_user=team["ben"], request=request, usage=_close_usage())
+    assert not [e for e in AuditEvent.objects.order_by("id")[before:]
+                if e.action.startswith("psp.request")]  # nothing at the moment it happens
+    publish()
     events = [e for e in AuditEvent.objects.order_by("id")[before:]
               if e.action.startswith("psp.request")]
     assert {e.action for e in events} >= {"psp.request.created", "psp.request.offered",
@@ -1572,6 +1604,7 @@ def test_topic_urgency_and_channel_are_kept_only_when_the_preset_collects_them(
     set_policy(agency, "usage_form", fields=["duration_bucket"])
     dropped = ask(cast["chief"], key="dropped", topic="family")
     services.expire_open_requests(timezone.now() + timedelta(days=31))
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     both = {r.outcome: (r.topic, r.urgency, r.channel) for r in UsageRecord.objects.all()}
     assert both == {"closed": ("grief", "now", "self_request"), "expired": ("", "", "")}
     assert dropped.pk not in set(SupportRequest.objects.values_list("pk", flat=True))
@@ -1697,7 +1730,8 @@ def test_member_asks_on_call_supporter_accepts_and_closes_in_chromium(
         page.get_by_label("Length of contact").select_option("15_60")
         page.get_by_label("Listening and support").check()
         page.get_by_role("button", name="Close and erase identity").click()
-        page.get_by_text("usage record was saved").wait_for()
+        page.get_by_text("erased for good").wait_for()
+    publish()
     record = UsageRecord.objects.get()
     assert record.services == ["listening"]
     assert record.supporter.user == supporter
