@@ -29,7 +29,7 @@ from tandem.accounts.models import User
 from tandem.agencies.models import Agency, Member, MemberCategory, Unit
 from tandem.audit.models import AuditEvent
 from tandem.core.models import DataKey
-from tandem.notifications.models import Delivery
+from tandem.notifications.models import Delivery, PeerSupportDelivery
 from tandem.readiness.gates import gate_update
 from tandem.support import forms as support_forms
 from tandem.support import services, vocab
@@ -117,11 +117,11 @@ def publish() -> int:
     return services.publish_finished_requests(timezone.now() + timedelta(days=1))
 
 
-def deliveries(kind: str, user: User | None = None) -> list[Delivery]:
-    rows = Delivery.objects.filter(kind=kind)
-    if user is not None:
-        rows = rows.filter(recipient_user=user)
-    return list(rows)
+def deliveries(kind: str, user: User | None = None) -> list[PeerSupportDelivery]:
+    """Queued peer-support messages of ``kind`` (to ``user``: read from the sealed
+    recipient, as only the sender can)."""
+    rows = PeerSupportDelivery.objects.select_related("data_key").filter(kind=kind)
+    return [d for d in rows if user is None or d.recipient_data.get("user_id") == user.pk]
 
 
 @pytest.fixture
@@ -1164,17 +1164,16 @@ def test_finished_peer_support_messages_forget_whom_they_went_to(
     supporter.save(update_fields=["phone"])
     offered = notify(kind="psp.request.assigned", recipient_user=supporter)
     other = notify(kind="report.ready", recipient_user=cast["coordinator"])
-    assert {d.recipient_user_id for d in offered} == {supporter.pk}  # needed until sent
+    assert {d.recipient_data["user_id"] for d in offered} == {supporter.pk}  # sealed
+    assert not Delivery.objects.filter(kind__startswith="psp.").exists()
     call_command("worker", "--once", verbosity=0)
     for delivery in offered:
-        delivery.refresh_from_db()
-        assert delivery.is_finished
-        assert (delivery.recipient_user_id, delivery.destination_hint) == (None, "")
-    sent_audit = AuditEvent.objects.filter(
-        action="notification.sent", object_id__in=[str(d.pk) for d in offered]
-    )
-    assert sent_audit.exists()
-    assert all(e.detail.get("recipient_user_id") is None for e in sent_audit)
+        delivery = PeerSupportDelivery.objects.get(pk=delivery.pk)
+        assert delivery.status == "sent"
+        assert delivery.is_shredded
+        assert (delivery.recipient, delivery.schedule) == (None, None)
+    # No audit row at the second a helper was alerted: it would date the request.
+    assert not AuditEvent.objects.filter(object_id__in=[str(d.pk) for d in offered])
     other[0].refresh_from_db()
     assert other[0].recipient_user_id == cast["coordinator"].pk  # other kinds keep theirs
 
@@ -1471,10 +1470,13 @@ def test_job_queue_and_notification_rows_carry_no_identity(
     request = ask(cast["member"], phone="+1 555 4242 777")
     services.request_accept(acting_user=team["pia"], request=request)
     blob = json.dumps([list(DBTaskResult.objects.values_list("args_kwargs", flat=True)),
-                       list(Delivery.objects.values("kind", "destination_hint"))], default=str)
+                       list(Delivery.objects.values()),
+                       list(PeerSupportDelivery.objects.values())], default=str)
+    assert PeerSupportDelivery.objects.exists()
+    assert not DBTaskResult.objects.exists()  # peer-support messages queue no job row
     assert "4242" not in blob
     assert "Member Tester" not in blob
-    assert "support" not in " ".join(Delivery.objects.values_list("kind", flat=True))
+    assert "support" not in " ".join(PeerSupportDelivery.objects.values_list("kind", flat=True))
 
 
 # ========================================================================================
