@@ -264,7 +264,8 @@ def test_routing_still_runs_to_the_minute_from_sealed_moments(
     with connection.cursor() as cursor:
         cursor.execute("SELECT timing FROM support_supportrequest")
         (sealed,) = cursor.fetchone()
-    assert T0.isoformat()[:16] not in sealed and sealed.startswith("v1:")
+    assert T0.isoformat()[:16] not in sealed
+    assert sealed.startswith("v1:")
     clock.shift(timedelta(minutes=14, seconds=59))
     assert services.escalate_due() == 0
     clock.shift(timedelta(seconds=2))
@@ -326,8 +327,10 @@ def test_the_coordinators_queue_shows_no_step_and_no_supporter(
     clock.shift(timedelta(hours=2, minutes=5))
     page = sign_in(Client(), cast["coordinator"]).get(reverse("support:queue"))
     html = page.content.decode()
-    assert skipped.reference in html and other.reference in html
-    assert "Looking for a supporter" in html and "A supporter accepted" in html
+    assert skipped.reference in html
+    assert other.reference in html
+    assert "Looking for a supporter" in html
+    assert "A supporter accepted" in html
     assert "2\xa0hours" in html  # how long it has waited, to the hour it came in
     for name in ("pia", "ben", "Pia", "Ben"):
         assert name not in html, name
@@ -377,6 +380,7 @@ def test_logs_and_console_back_ends_hold_no_recipient_for_peer_support_kinds(
         text = json.dumps(fields, default=str) + record.getMessage()
         if "psp." not in text:
             continue
-        assert "user_id" not in fields and "recipient_user_id" not in fields, text
+        assert "user_id" not in fields, text
+        assert "recipient_user_id" not in fields, text
         for secret in secrets_of_recipients:
             assert secret not in text, (secret, text)
