@@ -60,18 +60,16 @@ def copy_rows(apps, schema_editor):
     )
     records = list(old_usage.objects.all())
     shuffle(records)
-    fields = [f.name for f in old_usage._meta.concrete_fields if f.name != "id"]
-    for index in range(0, len(records), 1000):
-        new_usage.objects.bulk_create(
-            new_usage(id=uuid.uuid4(), **{
-                name: (_hour(getattr(r, name)) if name in ("started_at", "closed_at")
-                       else getattr(r, f"{name}_id" if name in ("agency", "supporter")
-                                    else name))
-                for name in fields
-            } | {"agency_id": r.agency_id, "supporter_id": r.supporter_id})
-            for r in records[index:index + 1000]
-        )
+    columns = [f.attname for f in old_usage._meta.concrete_fields if f.name != "id"]
 
+    def copied(record):
+        values = {name: getattr(record, name) for name in columns}
+        values["started_at"] = _hour(values["started_at"])
+        values["closed_at"] = _hour(values["closed_at"])
+        return new_usage(id=uuid.uuid4(), **values)
+
+    for index in range(0, len(records), 1000):
+        new_usage.objects.bulk_create(copied(r) for r in records[index:index + 1000])
 
 class Migration(migrations.Migration):
 
