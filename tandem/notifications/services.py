@@ -47,6 +47,8 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 STALLED_AFTER = timedelta(minutes=15)
 # An open delivery this far past its due time lost its job (or the queue is far behind).
 OVERDUE_AFTER = timedelta(minutes=10)
+# Finished peer-support messages are deleted after this long.
+PEER_SUPPORT_FINISHED_KEPT = timedelta(days=7)
 
 
 class NoDestination(Exception):
@@ -260,6 +262,10 @@ def peer_support_deliveries_send(now: datetime | None = None) -> int:
     When each is due is sealed, so the (few) open ones are unsealed here, in memory."""
     now = now or timezone.now()
     handled = 0
+    # Finished rows say only kind, channel, state and hour; a week is enough to look into
+    # a failure, and fewer rows leave less to count alerts per hour with.
+    PeerSupportDelivery.objects.filter(
+        finished_at__lt=_hour(now) - PEER_SUPPORT_FINISHED_KEPT).delete()
     open_rows = PeerSupportDelivery.objects.select_related("data_key").filter(
         status__in=(*OPEN_STATUSES, DeliveryStatus.SENDING))
     for delivery in open_rows:

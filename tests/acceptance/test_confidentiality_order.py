@@ -384,3 +384,54 @@ def test_logs_and_console_back_ends_hold_no_recipient_for_peer_support_kinds(
         assert "recipient_user_id" not in fields, text
         for secret in secrets_of_recipients:
             assert secret not in text, (secret, text)
+
+
+class FailingOnceSmsBackend:
+    """Refuses the first message, then delivers into the locmem outbox."""
+
+    failures = 1
+
+    def __init__(self, **options: Any) -> None:
+        pass
+
+    def send(self, *, to: str, body: str) -> None:
+        from tandem.core import sms
+
+        if FailingOnceSmsBackend.failures:
+            FailingOnceSmsBackend.failures -= 1
+            raise sms.SmsError("SMS provider answered HTTP 503.")
+        sms.outbox.append(sms.SmsMessage(to=to, body=body))
+
+
+def test_peer_support_messages_retry_from_sealed_times_then_forget_whom_and_go(
+    agency: Agency, cast: dict[str, User], team: dict[str, User], clock: Any, settings: Any
+) -> None:
+    from tandem.core import sms
+    from tandem.core.notifications import notify
+
+    settings.TANDEM_SMS_BACKEND = f"{__name__}.FailingOnceSmsBackend"
+    FailingOnceSmsBackend.failures = 1
+    sms.outbox.clear()
+    (message,) = notify(kind="psp.escalation", recipient_user=team["ben"], channels=["sms"])
+    assert peer_support_deliveries_send() == 1
+    message = PeerSupportDelivery.objects.get(pk=message.pk)
+    assert (message.status, message.attempts) == ("retrying", 1)
+    assert message.schedule_data["due"] == (T0 + timedelta(minutes=1)).isoformat()
+    clock.shift(timedelta(seconds=59))
+    assert peer_support_deliveries_send() == 0  # not due yet
+    clock.shift(timedelta(seconds=1))
+    assert peer_support_deliveries_send() == 1
+    message = PeerSupportDelivery.objects.get(pk=message.pk)
+    assert (message.status, message.attempts) == ("sent", 2)
+    assert [m.to for m in sms.outbox] == ["+15550122"]
+    assert message.is_shredded
+    assert (message.recipient, message.schedule) == (None, None)
+    team["pia"].is_active = False
+    team["pia"].save(update_fields=["is_active"])
+    notify(kind="psp.request.assigned", recipient_user=team["pia"], channels=["email"])
+    peer_support_deliveries_send()
+    assert PeerSupportDelivery.objects.filter(status="cancelled").count() == 1
+    clock.shift(timedelta(days=8))
+    peer_support_deliveries_send()
+    assert not PeerSupportDelivery.objects.exists()  # finished ones go after a week
+    sms.outbox.clear()
