@@ -193,7 +193,8 @@ def _peer_support_destination(delivery: PeerSupportDelivery) -> str:
         return str(recipient["address"])
     from tandem.accounts.models import User
 
-    user = User.objects.filter(pk=recipient.get("user_id")).first()
+    user_id = recipient.get("user_id")
+    user = User.objects.filter(pk=int(user_id)).first() if user_id else None
     if user is None or not user.is_active:
         raise NoDestination("account deactivated")
     address = user.email if delivery.channel == Channel.EMAIL else user.phone
@@ -231,7 +232,8 @@ def _peer_support_attempt(delivery: PeerSupportDelivery, now: datetime) -> str:
     if not claimed:
         return "skipped"
     delivery.status = DeliveryStatus.SENDING
-    delivery.schedule = {**delivery.schedule_data, "claimed": now.isoformat()}
+    delivery.schedule = {  # type: ignore[assignment]  # encrypted JSON
+        **delivery.schedule_data, "claimed": now.isoformat()}
     delivery.save(update_fields=["schedule"])
     try:
         _send(delivery, _peer_support_destination(delivery))
@@ -252,7 +254,8 @@ def _peer_support_failure(delivery: PeerSupportDelivery, now: datetime, error: s
         return
     delivery.status = DeliveryStatus.RETRYING
     delivery.last_error = error[:120]
-    delivery.schedule = {"due": (now + RETRY_DELAYS[delivery.attempts - 1]).isoformat()}
+    due = now + RETRY_DELAYS[delivery.attempts - 1]
+    delivery.schedule = {"due": due.isoformat()}  # type: ignore[assignment]  # encrypted JSON
     delivery.save(update_fields=["status", "last_error", "attempts", "schedule"])
 
 

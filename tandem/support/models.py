@@ -379,8 +379,10 @@ class SupportRequest(EnvelopeEncrypted):
         return self.created_at if name in ("created", "step_started") else None
 
     def set_moment(self, name: str, value: datetime | None) -> None:
-        current = self.timing if isinstance(self.timing, dict) else {}
-        self.timing = {**current, name: value.isoformat() if value is not None else None}
+        value_now = self.timing
+        current: dict[str, Any] = value_now if isinstance(value_now, dict) else {}
+        moment = value.isoformat() if value is not None else None
+        self.timing = {**current, name: moment}  # type: ignore[assignment]  # encrypted JSON
 
     @property
     def created_exact(self) -> datetime | None:

@@ -432,7 +432,8 @@ def _offer(request: SupportRequest, index: int, users: Iterable[Any], now: datet
     request.save(update_fields=["step", "timing", "ledger"])
     targets = list(users)
     RequestOffer.objects.bulk_create(
-        RequestOffer(request=request, user=u, step=index, offered_at=_hour(now))
+        RequestOffer(request=request, user=u, step=index,
+                     offered_at=now.replace(minute=0, second=0, microsecond=0))
         for u in targets
     )
     for user in targets:
@@ -621,8 +622,9 @@ def request_close(*, acting_user: Any, request: SupportRequest, usage: dict[str,
         **values,
     }
     if follow_up_on is not None and locked.accepted_by is not None:
-        FollowUpReminder.objects.create(supporter=locked.accepted_by, due_on=follow_up_on,
-                                        created_at=_hour(now))
+        FollowUpReminder.objects.create(
+            supporter=locked.accepted_by, due_on=follow_up_on,
+            created_at=now.replace(minute=0, second=0, microsecond=0))
     _ledger(locked, "psp.request.closed", acting_user, now=now)
     _finish(locked, vocab.RequestStatus.CLOSED, "request closed", now, record)
 
@@ -761,7 +763,7 @@ def publish_finished_requests(now: datetime | None = None) -> int:
                 _usage_record_write(row)
             else:
                 audit_record(
-                    action=event["action"], actor=actors.get(event.get("actor_id")),
+                    action=event["action"], actor=actors.get(int(event.get("actor_id") or 0)),
                     agency_id=row.agency_id, object_type=event["object_type"],
                     object_id=event["object_id"],
                     detail={**(event.get("detail") or {}), "on": event["on"]},
