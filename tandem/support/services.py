@@ -676,6 +676,8 @@ def _ledger(request: SupportRequest, action: str, actor: Any = None, *,
         "object_id": object_id or str(request.pk),
         "detail": detail,
     }
+    if entry in (request.ledger or []):
+        return  # e.g. offered again at the last step: once a day says as much
     request.ledger = [*(request.ledger or []), entry]
 
 
