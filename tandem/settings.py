@@ -318,7 +318,7 @@ TANDEM_MASTER_KEY_FILE = env_str("TANDEM_MASTER_KEY_FILE", str(VAR_DIR / "master
 # --- Notifications ----------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
     "TANDEM_EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
+    "tandem.core.notifications.ConsoleEmailBackend"
     if (DEMO_MODE or DEBUG)
     else "django.core.mail.backends.smtp.EmailBackend",
 )

@@ -263,6 +263,9 @@ def new_data_key(*, purpose: str) -> DataKey:
     master = master_keys().current
     plain = AESGCM.generate_key(bit_length=256)
     data_key = DataKey(id=uuid.uuid4(), purpose=purpose[:64], master_key_id=master.key_id)
+    if data_key.purpose.startswith("psp."):
+        # A peer-support key made at the second a request came in would date the request.
+        data_key.created_at = _to_hour(timezone.now())
     data_key.wrapped_key = wrap_data_key(
         plain, data_key_id=data_key.id, purpose=data_key.purpose, master=master
     )
@@ -357,12 +360,15 @@ def _to_hour(moment: datetime) -> datetime:
 
 
 def crypto_shred(
-    *, data_key: DataKey, acting_user: Any = None, reason: str, agency_id: int | None = None
+    *, data_key: DataKey, acting_user: Any = None, reason: str, agency_id: int | None = None,
+    audited: bool = True,
 ) -> DataKey:
     """Destroy ``data_key`` for good: every ciphertext sealed under it becomes unreadable.
 
     The wrapped key is overwritten with NULL (SQLite runs with secure_delete, so the freed
-    bytes are zeroed) and the event is audited with the key id only.
+    bytes are zeroed) and the event is audited with the key id only. ``audited=False`` is
+    for callers that record the event later themselves (peer support writes it in its
+    shuffled daily batch: an audit row at the moment of a withdrawal would date it).
     """
     from tandem.audit.services import audit_record
     from tandem.core.models import DataKey
@@ -380,6 +386,8 @@ def crypto_shred(
     data_key.created_at = locked.created_at
     data_key.shredded_at = locked.shredded_at
     data_key.forget_plain_key()
+    if not audited:
+        return data_key
     audit_record(
         action="crypto.shred",
         actor=acting_user,

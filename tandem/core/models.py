@@ -137,8 +137,9 @@ class EnvelopeEncrypted(models.Model):
         return names
 
     @transaction.atomic
-    def shred(self, *, acting_user: Any = None, reason: str) -> None:
-        """Blank the encrypted columns and crypto-shred this record's data key (audited)."""
+    def shred(self, *, acting_user: Any = None, reason: str, audited: bool = True) -> None:
+        """Blank the encrypted columns and crypto-shred this record's data key (audited,
+        unless the caller records the event itself: see ``crypto.crypto_shred``)."""
         self.blank_encrypted_fields()
         data_key = self.data_key if self.data_key_id is not None else None
         if data_key is None:
@@ -148,6 +149,7 @@ class EnvelopeEncrypted(models.Model):
             acting_user=acting_user,
             reason=reason,
             agency_id=getattr(self, "agency_id", None),
+            audited=audited,
         )
 
 

@@ -7,20 +7,36 @@ to the site's front page. Nobody who glances at a phone's lock screen, a shared 
 a provider's logs learns who asked for help, about what, or that it concerns peer support.
 
 Each message is one ``Delivery`` row and one queued job (``deliver_notification``) whose only
-argument is the delivery id, so job rows hold no addresses either. See
-``tandem.notifications.services`` for sending, retries and how destinations are protected.
+argument is the delivery id, so job rows hold no addresses either. Peer-support kinds
+(``psp.*``) are different: one ``PeerSupportDelivery`` each, whose recipient and due time
+are sealed and shredded once sent, with hour-coarse times and no job row — a periodic
+sender picks them up. Who was offered a request would show who was left out, and so who
+asked. See ``tandem.notifications.services`` for sending, retries and how destinations are
+protected.
+
+No log line and no console back end names the recipient of a peer-support message:
+``ConsoleEmailBackend`` and ``tandem.core.sms.ConsoleSmsBackend`` print the kind and
+"recipient withheld" for them (they learn the kind from ``sending_kind``).
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, TextIO
 
 from django.conf import settings
+from django.core.mail.backends.console import EmailBackend as DjangoConsoleEmailBackend
 
-if TYPE_CHECKING:
-    from tandem.notifications.models import Delivery
+#: The kind being sent right now (set by the sender around the back end's call).
+sending_kind: contextvars.ContextVar[str] = contextvars.ContextVar("sending_kind", default="")
+
+WITHHELD = "recipient withheld"
+
+
+def is_peer_support(kind: str) -> bool:
+    return kind.startswith("psp.")
 
 _NEW_ITEM = "You have a new item in Tandem."
 _ATTENTION = "Something in Tandem is waiting for you. Please sign in soon."
@@ -97,7 +113,7 @@ def notify(
     phone: str | None = None,
     agency: Any = None,
     channels: Iterable[str] | None = None,
-) -> list[Delivery]:
+) -> list[Any]:
     """Queue the catalogue message ``kind`` for one recipient; returns the deliveries.
 
     Give either ``recipient_user`` (an account: its current e-mail and phone are read when
@@ -116,3 +132,18 @@ def notify(
         agency=agency,
         channels=tuple(channels) if channels is not None else None,
     )
+
+
+class ConsoleEmailBackend(DjangoConsoleEmailBackend):
+    """Django's console back end, except that a peer-support message shows only its kind:
+    no recipient, no headers, no time."""
+
+    stream: TextIO
+
+    def write_message(self, message: Any) -> None:
+        kind = sending_kind.get()
+        if not is_peer_support(kind):
+            super().write_message(message)
+            return
+        self.stream.write(f"E-mail ({kind}): {WITHHELD}\n")
+        self.stream.write("-" * 79 + "\n")

@@ -2,7 +2,8 @@
 
 ``settings.TANDEM_SMS_BACKEND`` names the back end:
 
-* ``ConsoleSmsBackend`` (demo): writes the message to standard output, number masked.
+* ``ConsoleSmsBackend`` (demo): writes the message to standard output, number masked;
+  for a peer-support kind only the kind and "recipient withheld".
 * ``LocmemSmsBackend`` (tests): appends to ``tandem.core.sms.outbox``.
 * ``HttpSmsBackend``: a Twilio-compatible form POST (``To``, ``From``, ``Body``) to
   ``TANDEM_SMS_HTTP_URL``, authenticated with ``TANDEM_SMS_HTTP_TOKEN`` ("user:secret" is
@@ -81,8 +82,14 @@ class ConsoleSmsBackend(SmsBackend):
         self.stream = stream
 
     def send(self, *, to: str, body: str) -> None:
+        from tandem.core.notifications import WITHHELD, is_peer_support, sending_kind
+
         stream = self.stream or sys.stdout
-        stream.write(f"SMS to {mask_phone(to)}: {body}\n")
+        kind = sending_kind.get()
+        if is_peer_support(kind):
+            stream.write(f"SMS ({kind}): {WITHHELD}\n")  # not even the last digits
+        else:
+            stream.write(f"SMS to {mask_phone(to)}: {body}\n")
         stream.flush()
 
 

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,10 @@ class NotificationsConfig(AppConfig):
     name = "tandem.notifications"
     label = "notifications"
     verbose_name = "Notifications and jobs"
+
+    def ready(self) -> None:
+        from tandem.core.jobs import register_periodic
+
+        # Peer-support messages have no job row: this sender picks up the due ones.
+        register_periodic(timedelta(minutes=1),
+                          "tandem.notifications.services.peer_support_deliveries_send")

@@ -14,10 +14,14 @@ core app keeps a single owner for its migrations.
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-from tandem.core.fields import EncryptedTextField
+from tandem.core.fields import EncryptedJSONField, EncryptedTextField
 from tandem.core.models import EnvelopeEncrypted
 
 
@@ -91,6 +95,63 @@ class Delivery(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+
+def _this_hour() -> Any:
+    return timezone.now().replace(minute=0, second=0, microsecond=0)
+
+
+class PeerSupportDelivery(EnvelopeEncrypted):
+    """One peer-support message (a ``psp.*`` kind) to one destination on one channel.
+
+    Whom it goes to (the account or the address) and when it is due are sealed under the
+    delivery's own key, shredded as soon as it is finished; in the clear it keeps a random
+    key, the kind, the channel, its state and hours only. No job row is queued for it: the
+    periodic sender (``peer_support_deliveries_send``) unseals the open ones and sends those
+    due, so no row with an exact time or a sequence number follows each message.
+    """
+
+    data_key_purpose = "psp.delivery"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=64)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    agency = models.ForeignKey(
+        "agencies.Agency", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # {"user_id": …} for an account (its address is read when sending) or {"address": …}.
+    recipient = EncryptedJSONField(blank=True)
+    # {"due": ISO moment of the next try, "claimed": ISO moment a sender took it}.
+    schedule = EncryptedJSONField(blank=True)
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(default=_this_hour)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "peer-support deliveries"
+        indexes = [models.Index(fields=["status"], name="psp_delivery_status")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.kind} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def recipient_data(self) -> dict[str, Any]:
+        value = self.recipient
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def schedule_data(self) -> dict[str, Any]:
+        value = self.schedule
+        return value if isinstance(value, dict) else {}
 
 
 class DeliveryAttempt(models.Model):

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tandem.audit.services import audit_record
-from tandem.core.notifications import get_kind, site_url
+from tandem.core.notifications import get_kind, is_peer_support, sending_kind, site_url
 from tandem.core.sms import SmsError, mask_phone, normalize_phone, send_sms
 from tandem.notifications.models import (
     OPEN_STATUSES,
@@ -30,6 +30,7 @@ from tandem.notifications.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    PeerSupportDelivery,
     SealedDestination,
 )
 
@@ -46,6 +47,8 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 STALLED_AFTER = timedelta(minutes=15)
 # An open delivery this far past its due time lost its job (or the queue is far behind).
 OVERDUE_AFTER = timedelta(minutes=10)
+# Finished peer-support messages are deleted after this long.
+PEER_SUPPORT_FINISHED_KEPT = timedelta(days=7)
 
 
 class NoDestination(Exception):
@@ -112,13 +115,17 @@ def deliveries_create(
     phone: str = "",
     agency: Any = None,
     channels: tuple[str, ...] | None = None,
-) -> list[Delivery]:
-    """One delivery (and one queued job) per channel; see ``notify`` for the contract."""
+) -> list[Any]:
+    """One delivery (and one queued job) per channel; see ``notify`` for the contract.
+    Peer-support kinds get a ``PeerSupportDelivery`` each and no job (see there)."""
     spec = get_kind(kind)
     if recipient_user is not None and (email or phone):
         raise ValueError("Notify an account or an address, not both.")
     if recipient_user is None and not (email or phone):
         raise ValueError("A notification needs a recipient.")
+    if is_peer_support(kind):
+        return _peer_support_create(kind, spec.channels, recipient_user, email, phone, agency,
+                                    channels)
     deliveries: list[Delivery] = []
     if recipient_user is not None:
         wanted = tuple(c for c in spec.channels if channels is None or c in channels)
@@ -148,6 +155,139 @@ def deliveries_create(
     return deliveries
 
 
+# --- Peer-support messages -----------------------------------------------------------------
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _peer_support_create(kind: str, kind_channels: tuple[str, ...], recipient_user: Any,
+                         email: str, phone: str, agency: Any,
+                         channels: tuple[str, ...] | None) -> list[PeerSupportDelivery]:
+    """Sealed recipient, hour-coarse times, no job row: the periodic sender sends it."""
+    due = {"due": timezone.now().isoformat()}
+    found: list[tuple[str, dict[str, Any]]] = []
+    if recipient_user is not None:
+        wanted = tuple(c for c in kind_channels if channels is None or c in channels)
+        found = [(channel, {"user_id": recipient_user.pk})
+                 for channel, _ in _user_channels(recipient_user, wanted)]
+        agency_id = agency.pk if agency is not None else recipient_user.agency_id
+    else:
+        found = [(channel, {"address": address})
+                 for channel, address in _checked_addresses(email, phone)]
+        agency_id = agency.pk if agency is not None else None
+    deliveries = [
+        PeerSupportDelivery.objects.create(  # type: ignore[misc]  # encrypted JSON
+            kind=kind, channel=channel, agency_id=agency_id, recipient=recipient, schedule=due)
+        for channel, recipient in found
+    ]
+    if not deliveries:
+        logger.info("notification has no channel", extra={"kind": kind})  # never whom
+    return deliveries
+
+
+def _peer_support_destination(delivery: PeerSupportDelivery) -> str:
+    recipient = delivery.recipient_data
+    if recipient.get("address"):
+        return str(recipient["address"])
+    from tandem.accounts.models import User
+
+    user_id = recipient.get("user_id")
+    user = User.objects.filter(pk=int(user_id)).first() if user_id else None
+    if user is None or not user.is_active:
+        raise NoDestination("account deactivated")
+    address = user.email if delivery.channel == Channel.EMAIL else user.phone
+    if not address:
+        raise NoDestination("no address on the account")
+    if delivery.channel == Channel.SMS:
+        try:
+            return normalize_phone(address)
+        except ValueError:
+            raise NoDestination("unusable phone number") from None
+    return str(address)
+
+
+@transaction.atomic
+def _peer_support_finish(delivery: PeerSupportDelivery, status: str, now: datetime,
+                         error: str = "") -> None:
+    """Finished: shred whom and when (unaudited here: an audit row at the second a helper
+    was alerted would date the request), keep the state and the hour."""
+    delivery.status = status
+    delivery.finished_at = _hour(now)
+    delivery.last_error = error[:120]
+    delivery.save(update_fields=["status", "finished_at", "last_error", "attempts"])
+    delivery.shred(reason="peer-support message finished", audited=False)
+    if status == DeliveryStatus.FAILED:
+        logger.warning(
+            "notification delivery failed",
+            extra={"kind": delivery.kind, "channel": delivery.channel,
+                   "attempts": delivery.attempts, "error": error},
+        )
+
+
+def _peer_support_attempt(delivery: PeerSupportDelivery, now: datetime) -> str:
+    claimed = PeerSupportDelivery.objects.filter(
+        pk=delivery.pk, status__in=OPEN_STATUSES).update(status=DeliveryStatus.SENDING)
+    if not claimed:
+        return "skipped"
+    delivery.status = DeliveryStatus.SENDING
+    delivery.schedule = {  # type: ignore[assignment]  # encrypted JSON
+        **delivery.schedule_data, "claimed": now.isoformat()}
+    delivery.save(update_fields=["schedule"])
+    try:
+        _send(delivery, _peer_support_destination(delivery))
+    except NoDestination as exc:
+        _peer_support_finish(delivery, DeliveryStatus.CANCELLED, now, str(exc))
+    except Exception as exc:
+        _peer_support_failure(delivery, now, _describe(exc))
+    else:
+        delivery.attempts += 1
+        _peer_support_finish(delivery, DeliveryStatus.SENT, now)
+    return delivery.status
+
+
+def _peer_support_failure(delivery: PeerSupportDelivery, now: datetime, error: str) -> None:
+    delivery.attempts += 1
+    if delivery.attempts >= MAX_ATTEMPTS:
+        _peer_support_finish(delivery, DeliveryStatus.FAILED, now, error)
+        return
+    delivery.status = DeliveryStatus.RETRYING
+    delivery.last_error = error[:120]
+    due = now + RETRY_DELAYS[delivery.attempts - 1]
+    delivery.schedule = {"due": due.isoformat()}  # type: ignore[assignment]  # encrypted JSON
+    delivery.save(update_fields=["status", "last_error", "attempts", "schedule"])
+
+
+def peer_support_deliveries_send(now: datetime | None = None) -> int:
+    """Periodic (every minute): send the peer-support messages that are due, retry failed
+    ones after 1, 5, 15 and 60 minutes, and recover those a dead worker left "sending".
+    When each is due is sealed, so the (few) open ones are unsealed here, in memory."""
+    now = now or timezone.now()
+    handled = 0
+    # Finished rows say only kind, channel, state and hour; a week is enough to look into
+    # a failure, and fewer rows leave less to count alerts per hour with.
+    PeerSupportDelivery.objects.filter(
+        finished_at__lt=_hour(now) - PEER_SUPPORT_FINISHED_KEPT).delete()
+    open_rows = PeerSupportDelivery.objects.select_related("data_key").filter(
+        status__in=(*OPEN_STATUSES, DeliveryStatus.SENDING))
+    for delivery in open_rows:
+        schedule = delivery.schedule_data
+        if delivery.status == DeliveryStatus.SENDING:
+            claimed = schedule.get("claimed")
+            if claimed and datetime.fromisoformat(claimed) + STALLED_AFTER < now:
+                with transaction.atomic():
+                    _peer_support_failure(delivery, now, "Interrupted")
+                handled += 1
+            continue
+        due = schedule.get("due")
+        if due and datetime.fromisoformat(due) > now:
+            continue
+        if _peer_support_attempt(delivery, now) != "skipped":
+            handled += 1
+    return handled
+
+
 # --- Sending ----------------------------------------------------------------------------
 
 
@@ -172,20 +312,24 @@ def _destination(delivery: Delivery) -> str:
     return str(stored)
 
 
-def _send(delivery: Delivery, destination: str) -> None:
+def _send(delivery: Delivery | PeerSupportDelivery, destination: str) -> None:
     spec = get_kind(delivery.kind)
     url = site_url()
-    if delivery.channel == Channel.EMAIL:
-        timeout = getattr(settings, "EMAIL_TIMEOUT", None) or 30
-        EmailMessage(
-            subject=spec.subject,
-            body=spec.email_body(url),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[destination],
-            connection=get_connection(timeout=timeout),
-        ).send(fail_silently=False)
-    else:
-        send_sms(to=destination, body=spec.sms_body(url))
+    token = sending_kind.set(delivery.kind)  # console back ends withhold psp.* recipients
+    try:
+        if delivery.channel == Channel.EMAIL:
+            timeout = getattr(settings, "EMAIL_TIMEOUT", None) or 30
+            EmailMessage(
+                subject=spec.subject,
+                body=spec.email_body(url),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[destination],
+                connection=get_connection(timeout=timeout),
+            ).send(fail_silently=False)
+        else:
+            send_sms(to=destination, body=spec.sms_body(url))
+    finally:
+        sending_kind.reset(token)
 
 
 def _describe(exc: BaseException) -> str:

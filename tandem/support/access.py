@@ -8,6 +8,7 @@ chief and administrator included, can ask "did X use peer support?" (PS-5, PS-8)
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from tandem.agencies.access import one_or_404, pk_or_404, require_account, require_role
+from tandem.agencies.access import one_or_404, require_account, require_role
 from tandem.agencies.models import Agency, Role
 from tandem.support import services, vocab
 from tandem.support.models import (
@@ -39,6 +40,14 @@ DUTY_READERS = (Role.COORDINATOR, Role.PSYCHOLOGIST)
 REQUEST_ON_BEHALF = (Role.DISPATCHER, Role.COORDINATOR)
 
 
+def request_key_or_404(pk: Any) -> uuid.UUID:
+    """A request's key (a random UUID) from a URL or form value; anything else is a 404."""
+    try:
+        return pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
 def get_request_for_user(user: Any, pk: Any, *, write: bool = False) -> SupportRequest:
     """An open request offered to the user, or accepted by them. Closed requests are not
     found by anyone: there is nothing left to show."""
@@ -46,7 +55,7 @@ def get_request_for_user(user: Any, pk: Any, *, write: bool = False) -> SupportR
     request = (
         SupportRequest.objects.select_related(
             "agency", "data_key", "accepted_by__user", "chosen_supporter__user", "incident")
-        .filter(agency=agency, pk=pk_or_404(pk), status__in=vocab.OPEN_STATUSES)
+        .filter(agency=agency, pk=request_key_or_404(pk), status__in=vocab.OPEN_STATUSES)
         .first()
     )
     if request is None:
@@ -64,7 +73,7 @@ def request_taken_from_user(user: Any, pk: Any) -> bool:
     itself stays out of their reach (``get_request_for_user`` answers 404)."""
     agency = require_role(user, *HELPERS)
     request = (
-        SupportRequest.objects.filter(agency=agency, pk=pk_or_404(pk),
+        SupportRequest.objects.filter(agency=agency, pk=request_key_or_404(pk),
                                       status__in=vocab.OPEN_STATUSES,
                                       accepted_by__isnull=False)
         .exclude(status=vocab.RequestStatus.ROUTING)

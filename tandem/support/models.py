@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -277,11 +278,25 @@ class MutualAidRequest(models.Model):
 # --- Requests ---------------------------------------------------------------------------
 
 
+def _this_hour() -> datetime:
+    """Now, floored to the hour: the finest time a peer-support row keeps in the clear."""
+    return timezone.now().replace(minute=0, second=0, microsecond=0)
+
+
 class SupportRequest(EnvelopeEncrypted):
-    """One request for support. Identity only in encrypted fields, shredded at close."""
+    """One request for support. Identity only in encrypted fields, shredded at close.
+
+    Nothing in the clear dates or orders it finer than the hour: a random key, the hour it
+    came in, and once it ends the day it ended. The exact moments routing needs (when it
+    came in, when the current step started, accepted, first contact) are sealed in
+    ``timing`` under the request's own key. Lifecycle events wait in ``ledger`` (day, and
+    the acting supporter, never the requester) and the usage record in ``usage`` until the
+    daily batch writes them in a shuffled order and deletes the row.
+    """
 
     data_key_purpose = "psp.request"
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
     reference = models.CharField(max_length=12, default=_reference, unique=True)
     idempotency_key = models.CharField(max_length=64)
@@ -307,20 +322,22 @@ class SupportRequest(EnvelopeEncrypted):
     # The digest of the status code shown once to whoever asked on the help page (the code
     # itself is never stored); blank for requests made for someone by dispatch or staff.
     status_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    # Exact moments routing needs (ISO 8601): created, step_started, accepted, first_contact.
+    timing = EncryptedJSONField(blank=True)
 
     status = models.CharField(
         max_length=16, choices=vocab.RequestStatus.choices, default=vocab.RequestStatus.ROUTING
     )
     step = models.PositiveSmallIntegerField(default=0)
-    step_started_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=_this_hour)
     accepted_by = models.ForeignKey(
         SupporterProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    first_contact_at = models.DateTimeField(null=True, blank=True)
     onset_notice_given = models.BooleanField(default=False)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    finished_on = models.DateField(null=True, blank=True)
+    # Waiting for the daily batch: lifecycle events and, once finished, the usage record.
+    ledger = models.JSONField(default=list, blank=True)
+    usage = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -329,7 +346,7 @@ class SupportRequest(EnvelopeEncrypted):
                 fields=["agency", "idempotency_key"], name="support_request_submitted_once"
             )
         ]
-        indexes = [models.Index(fields=["agency", "status", "step_started_at"])]
+        indexes = [models.Index(fields=["agency", "status"], name="psp_request_agency_status")]
 
     def __str__(self) -> str:
         return f"request {self.reference}"
@@ -353,14 +370,48 @@ class SupportRequest(EnvelopeEncrypted):
         value = self.referrer
         return value if isinstance(value, dict) else {}
 
+    # --- sealed moments ------------------------------------------------------------------
+
+    def moment(self, name: str) -> datetime | None:
+        """A sealed exact moment; ``created`` and ``step_started`` fall back to the hour the
+        request came in (rows migrated from before the moments were sealed)."""
+        value = self.timing
+        raw = value.get(name) if isinstance(value, dict) else None
+        if raw:
+            return datetime.fromisoformat(raw)
+        return self.created_at if name in ("created", "step_started") else None
+
+    def set_moment(self, name: str, value: datetime | None) -> None:
+        value_now = self.timing
+        current: dict[str, Any] = value_now if isinstance(value_now, dict) else {}
+        moment = value.isoformat() if value is not None else None
+        self.timing = {**current, name: moment}  # type: ignore[assignment]  # encrypted JSON
+
+    @property
+    def created_exact(self) -> datetime | None:
+        return self.moment("created")
+
+    @property
+    def step_started_at(self) -> datetime | None:
+        return self.moment("step_started")
+
+    @property
+    def accepted_at(self) -> datetime | None:
+        return self.moment("accepted")
+
+    @property
+    def first_contact_at(self) -> datetime | None:
+        return self.moment("first_contact")
+
 
 class RequestOffer(models.Model):
     """A request offered to one helper at one escalation step (or a recusal)."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     request = models.ForeignKey(SupportRequest, on_delete=models.CASCADE, related_name="offers")
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
     step = models.PositiveSmallIntegerField()
-    offered_at = models.DateTimeField(default=timezone.now)
+    offered_at = models.DateTimeField(default=_this_hour)
     active = models.BooleanField(default=True)
     recused_reason = models.CharField(
         max_length=32, choices=vocab.RecusalReason.choices, blank=True
@@ -368,7 +419,7 @@ class RequestOffer(models.Model):
 
     class Meta:
         ordering = ["offered_at"]
-        indexes = [models.Index(fields=["user", "active"])]
+        indexes = [models.Index(fields=["user", "active"], name="psp_offer_user_active")]
 
     def __str__(self) -> str:
         return f"offer {self.pk}"
@@ -376,8 +427,12 @@ class RequestOffer(models.Model):
 
 class UsageRecord(models.Model):
     """What remains of a contact: closed codes and times (PS-6, P1). Never add a free-text
-    field or a relation to a member or account here (the schema guard test says so)."""
+    field or a relation to a member or account here (the schema guard test says so).
 
+    Written only by the daily batch, in a shuffled order, under a random key: neither its
+    key nor its place in the table follows the order in which requests closed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
     supporter = models.ForeignKey(
         SupporterProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -409,7 +464,7 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-closed_at"]
-        indexes = [models.Index(fields=["agency", "closed_at"])]
+        indexes = [models.Index(fields=["agency", "closed_at"], name="psp_usage_agency_closed")]
 
     def __str__(self) -> str:
         return f"usage record {self.pk}"

@@ -85,7 +85,8 @@ def offers_for(user: User) -> list[SupportRequest]:
     ids = RequestOffer.objects.filter(user=user, active=True).values("request_id")
     return list(
         SupportRequest.objects.select_related("data_key", "chosen_supporter__user")
-        .filter(pk__in=ids, status=vocab.RequestStatus.ROUTING).order_by("created_at")
+        .filter(pk__in=ids, status=vocab.RequestStatus.ROUTING)
+        .order_by("created_at", "reference")
     )
 
 
@@ -93,16 +94,20 @@ def accepted_by(user: User) -> list[SupportRequest]:
     return list(
         SupportRequest.objects.select_related("data_key")
         .filter(accepted_by__user=user, status__in=vocab.OPEN_STATUSES)
-        .order_by("created_at")
+        .order_by("created_at", "reference")
     )
 
 
 def queue(agency: Agency) -> list[SupportRequest]:
-    """Open requests for the coordinator: status, step and timing — no identity, except a
-    referral's referrer (read in the template through the decrypted field)."""
+    """Open requests for the coordinator: status and how long each has waited (to the
+    hour) — no step, no chosen, offered or accepting supporter: which helper was skipped
+    would show who is in the requester's chain of command. No identity either, except a
+    referral's referrer (read in the template through the decrypted field). Within an hour
+    the order is the random reference, not the order the requests came in."""
     return list(
-        SupportRequest.objects.select_related("data_key", "accepted_by__user")
-        .filter(agency=agency, status__in=vocab.OPEN_STATUSES).order_by("created_at")[:500]
+        SupportRequest.objects.select_related("data_key")
+        .filter(agency=agency, status__in=vocab.OPEN_STATUSES)
+        .order_by("created_at", "reference")[:500]
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -52,6 +53,12 @@ USAGE_STRING_FIELDS = (
     "incident_type", "intervention_type", "member_category", "gender", "duration_bucket",
 )
 USAGE_LIST_FIELDS = {"services": vocab.Service, "referral_types": vocab.ReferralType}
+
+
+#: A request that ended is published (usage record, lifecycle audit events) by the daily
+#: batch, never at the moment it ends.
+FINISHED_STATUSES = (vocab.RequestStatus.CLOSED, vocab.RequestStatus.WITHDRAWN,
+                     vocab.RequestStatus.EXPIRED)
 
 
 def _audit(action: str, actor: Any, agency_id: int, obj: Any, **detail: Any) -> None:
@@ -257,6 +264,7 @@ def request_create(
         return found, False
     if chosen_supporter is not None and chosen_supporter.agency_id != agency.pk:
         raise ValidationError("Choose a supporter from the roster.")
+    now = timezone.now()
     request = SupportRequest(  # type: ignore[misc]  # encrypted JSON takes dicts
         agency=agency,
         idempotency_key=idempotency_key,
@@ -271,16 +279,17 @@ def request_create(
         preferences=preferences or {},
         referrer=referrer or None,
         status_digest=status_digest,
+        timing={"created": now.isoformat(), "step_started": now.isoformat()},
     )
+    # No actor: for a self-request the actor is the requester, for a referral the referrer
+    # whose identity is the coordinator's alone. The event says only that a request came
+    # in, on which day, and it is written by the daily batch among everyone else's.
+    _ledger(request, "psp.request.created", now=now, channel=channel, urgency=urgency)
     try:
         with transaction.atomic():
             request.save()
     except IntegrityError:
         return SupportRequest.objects.get(agency=agency, idempotency_key=idempotency_key), False
-    # No actor: for a self-request the actor is the requester, for a referral the referrer
-    # whose identity is the coordinator's alone. The row says only that a request came in.
-    _audit("psp.request.created", None, agency.pk, request, channel=channel, urgency=urgency)
-    now = timezone.now()
     _route(request, now, start=0)
     return request, True
 
@@ -392,16 +401,18 @@ def _route(request: SupportRequest, now: datetime, *, start: int) -> None:
 def _offer(request: SupportRequest, index: int, users: Iterable[Any], now: datetime,
            *, kind: str) -> None:
     request.step = index
-    request.step_started_at = now
-    request.save(update_fields=["step", "step_started_at"])
+    request.set_moment("step_started", now)
+    # Which step, whom and how many would show who was left out (and so who asked).
+    _ledger(request, "psp.request.offered", now=now)
+    request.save(update_fields=["step", "timing", "ledger"])
     targets = list(users)
     RequestOffer.objects.bulk_create(
-        RequestOffer(request=request, user=u, step=index, offered_at=now) for u in targets
+        RequestOffer(request=request, user=u, step=index,
+                     offered_at=now.replace(minute=0, second=0, microsecond=0))
+        for u in targets
     )
     for user in targets:
         notify(kind=kind, recipient_user=user, agency=request.agency)
-    # Which step, whom and how many would show who was left out (and so who asked).
-    _audit("psp.request.offered", None, request.agency_id, request)
 
 
 def escalate_due(now: datetime | None = None) -> int:
@@ -423,7 +434,8 @@ def escalate_due(now: datetime | None = None) -> int:
                 continue
             steps = _steps(request.agency)
             step = steps[min(request.step, len(steps) - 1)]
-            if request.step_started_at + timedelta(minutes=step.timeout_minutes) > now:
+            started = request.step_started_at or now  # sealed: unsealed here, in memory
+            if started + timedelta(minutes=step.timeout_minutes) > now:
                 continue
             _route(request, now, start=request.step + 1)
             moved += 1
@@ -435,7 +447,8 @@ def escalate_due(now: datetime | None = None) -> int:
 def request_accept(*, acting_user: Any, request: SupportRequest) -> SupportRequest:
     """The offered helper takes the request. Two helpers at the same second: the row lock
     lets one win; the other gets a clear message and changes nothing."""
-    locked = SupportRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
+    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
+        "data_key").get(pk=request.pk)
     if locked.status != vocab.RequestStatus.ROUTING:
         if locked.accepted_by is not None and locked.accepted_by.user_id == acting_user.pk:
             return locked
@@ -445,10 +458,10 @@ def request_accept(*, acting_user: Any, request: SupportRequest) -> SupportReque
     now = timezone.now()
     locked.status = vocab.RequestStatus.ACCEPTED
     locked.accepted_by = profile_for(acting_user)
-    locked.accepted_at = now
-    locked.save(update_fields=["status", "accepted_by", "accepted_at"])
+    locked.set_moment("accepted", now)
+    _ledger(locked, "psp.request.accepted", acting_user, now=now)
+    locked.save(update_fields=["status", "accepted_by", "timing", "ledger"])
     locked.offers.filter(active=True).update(active=False)
-    _audit("psp.request.accepted", acting_user, locked.agency_id, locked)
     return locked
 
 
@@ -469,16 +482,16 @@ def request_recuse(*, acting_user: Any, request: SupportRequest, reason: str) ->
     RequestOffer.objects.create(request=locked, user=acting_user, step=locked.step,
                                 active=False, recused_reason=reason)
     locked.offers.filter(user=acting_user, active=True).update(active=False)
-    _audit("psp.request.recused", acting_user, locked.agency_id, locked, reason=reason)
+    _ledger(locked, "psp.request.recused", acting_user, reason=reason)
+    locked.save(update_fields=["ledger"])
     still_offered = locked.offers.filter(active=True).exists()
     if mine:
         locked.status = vocab.RequestStatus.ROUTING
         locked.accepted_by = None
-        locked.accepted_at = None
-        locked.first_contact_at = None
+        locked.set_moment("accepted", None)
+        locked.set_moment("first_contact", None)
         locked.onset_notice_given = False
-        locked.save(update_fields=["status", "accepted_by", "accepted_at",
-                                   "first_contact_at", "onset_notice_given"])
+        locked.save(update_fields=["status", "accepted_by", "timing", "onset_notice_given"])
         _route(locked, timezone.now(), start=0)
     elif not still_offered:
         _route(locked, timezone.now(), start=locked.step)
@@ -504,12 +517,11 @@ def request_contact(*, acting_user: Any, request: SupportRequest,
             "Confirm that you told the person the limits of confidentiality at the start."
         )
     if locked.first_contact_at is None:
-        locked.first_contact_at = timezone.now()
+        locked.set_moment("first_contact", timezone.now())
     locked.onset_notice_given = bool(notice_given)
     locked.status = vocab.RequestStatus.IN_CONTACT
-    locked.save(update_fields=["first_contact_at", "onset_notice_given", "status"])
-    _audit("psp.request.contacted", acting_user, locked.agency_id, locked,
-           notice_given=bool(notice_given))
+    _ledger(locked, "psp.request.contacted", acting_user, notice_given=bool(notice_given))
+    locked.save(update_fields=["timing", "onset_notice_given", "status", "ledger"])
     return locked
 
 
@@ -567,36 +579,81 @@ def _request_codes_kept(request: SupportRequest) -> dict[str, str]:
 
 @transaction.atomic
 def request_close(*, acting_user: Any, request: SupportRequest, usage: dict[str, Any],
-                  follow_up_on: date | None = None) -> UsageRecord:
-    """Write the usage record (only the fields the agency's preset collects) and shred the
-    request's key: the identity of the person who asked is gone for good."""
+                  follow_up_on: date | None = None) -> None:
+    """Shred the request's key (the identity of the person who asked is gone for good) and
+    keep the usage record (only the fields the agency's preset collects) for the daily
+    batch, which writes it among the others in a shuffled order."""
     locked = _own_open(acting_user, request)
     values = _clean_usage(locked.agency, usage)
     now = timezone.now()
-    record = UsageRecord.objects.create(
-        agency=locked.agency,
-        supporter=locked.accepted_by,
-        started_at=_hour(locked.first_contact_at or locked.accepted_at),
-        closed_at=_hour(now),
-        outcome=vocab.Outcome.CLOSED,
+    record = {
+        "supporter_id": locked.accepted_by_id,
+        "started_at": _hour(locked.first_contact_at or locked.accepted_at),
+        "closed_at": _hour(now),
+        "outcome": vocab.Outcome.CLOSED,
         **_request_codes_kept(locked),
-        seconds_to_ack=_seconds(locked.created_at, locked.accepted_at),
-        seconds_to_contact=_seconds(locked.created_at, locked.first_contact_at),
+        "seconds_to_ack": _seconds(locked.created_exact, locked.accepted_at),
+        "seconds_to_contact": _seconds(locked.created_exact, locked.first_contact_at),
         **values,
-    )
+    }
     if follow_up_on is not None and locked.accepted_by is not None:
-        FollowUpReminder.objects.create(supporter=locked.accepted_by, due_on=follow_up_on)
-    _audit("psp.request.closed", acting_user, locked.agency_id, locked)
-    _finish(locked, acting_user, "request closed")
-    return record
+        FollowUpReminder.objects.create(
+            supporter=locked.accepted_by, due_on=follow_up_on,
+            created_at=now.replace(minute=0, second=0, microsecond=0))
+    _ledger(locked, "psp.request.closed", acting_user, now=now)
+    _finish(locked, vocab.RequestStatus.CLOSED, "request closed", now, record)
 
 
-def _finish(request: SupportRequest, actor: Any, reason: str) -> None:
-    """Shred the request's key, then delete the request and its offers: no row is left
-    whose times, step or offers could be matched to the person who asked."""
-    request.shred(acting_user=actor, reason=reason)
+def _finish(request: SupportRequest, status: str, reason: str, now: datetime,
+            usage: dict[str, Any] | None = None) -> None:
+    """Shred the request's key and delete its offers now; keep only what the daily batch
+    publishes (lifecycle events by day, the usage record) until it deletes the row.
+
+    The shredding is recorded by the batch too: an audit row at this moment would date a
+    withdrawal to the second, right after the requester signed in."""
+    key_id = request.data_key_id
+    request.shred(reason=reason, audited=False)
     RequestOffer.objects.filter(request_id=request.pk).delete()
-    SupportRequest.objects.filter(pk=request.pk).delete()
+    if key_id is not None:
+        _ledger(request, "crypto.shred", now=now, object_type="core.DataKey",
+                object_id=str(key_id), purpose="psp.request")
+    request.status = status
+    request.finished_on = timezone.localdate(now)
+    request.usage = _jsonable(usage) if usage is not None else None
+    # Nothing left that routing, choice or topic could tie back to the person who asked;
+    # the idempotency key is replaced as if the row were gone.
+    request.chosen_supporter = None
+    request.incident = None
+    request.accepted_by = None
+    request.topic = ""
+    request.step = 0
+    request.onset_notice_given = False
+    request.idempotency_key = f"finished:{uuid.uuid4().hex}"
+    request.save(update_fields=[
+        "status", "finished_on", "usage", "ledger", "chosen_supporter", "incident",
+        "accepted_by", "topic", "step", "onset_notice_given", "idempotency_key"])
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def _ledger(request: SupportRequest, action: str, actor: Any = None, *,
+            now: datetime | None = None, object_type: str = "supportrequest",
+            object_id: str = "", **detail: Any) -> None:
+    """Keep a lifecycle event for the daily batch (the caller saves ``ledger``). Only the
+    day is kept, and an actor only when a supporter acts: never the requester."""
+    entry = {
+        "action": action,
+        "actor_id": getattr(actor, "pk", None),
+        "on": timezone.localdate(now or timezone.now()).isoformat(),
+        "object_type": object_type,
+        "object_id": object_id or str(request.pk),
+        "detail": detail,
+    }
+    if entry in (request.ledger or []):
+        return  # e.g. offered again at the last step: once a day says as much
+    request.ledger = [*(request.ledger or []), entry]
 
 
 @transaction.atomic
@@ -608,33 +665,37 @@ def request_withdraw(*, acting_user: Any, request: SupportRequest) -> None:
         pk=request.pk)
     if not locked.is_open or not locked.status_digest:
         raise ValidationError("This request is already closed.")
-    # The requester acts here, so no row names the actor.
-    _audit("psp.request.withdrawn", None, locked.agency_id, locked)
-    _finish(locked, None, "request withdrawn")
+    # The requester acts here, so no event names the actor.
+    now = timezone.now()
+    _ledger(locked, "psp.request.withdrawn", now=now)
+    _finish(locked, vocab.RequestStatus.WITHDRAWN, "request withdrawn", now)
 
 
 def expire_open_requests(now: datetime | None = None) -> int:
     """Requests nobody acknowledged within ``requests.expiry_hours``, and any request still
     open after ``retention.open_request_days``, are shredded and counted as closed by
-    expiry. Runs hourly."""
+    expiry. Runs hourly. The hour a request came in is all the clear row says; the exact
+    moment is unsealed here for the (few) candidates."""
     now = now or timezone.now()
     expired = 0
     for agency in Agency.objects.all():
         policy = agency.policy_model()
         unacknowledged = now - timedelta(hours=policy.requests.expiry_hours)
         too_old = now - timedelta(days=policy.retention.open_request_days)
-        base = SupportRequest.objects.filter(agency=agency)
-        due = set(base.filter(status=vocab.RequestStatus.ROUTING,
-                              created_at__lte=unacknowledged).values_list("pk", flat=True))
-        due |= set(base.filter(status__in=vocab.OPEN_STATUSES,
-                               created_at__lte=too_old).values_list("pk", flat=True))
-        for pk in sorted(due):
+        base = SupportRequest.objects.filter(agency=agency).select_related("data_key")
+        due = [r.pk for r in base.filter(status=vocab.RequestStatus.ROUTING,
+                                         created_at__lte=unacknowledged)
+               if (r.created_exact or r.created_at) <= unacknowledged]
+        due += [r.pk for r in base.filter(status__in=vocab.OPEN_STATUSES,
+                                          created_at__lte=too_old)
+                if (r.created_exact or r.created_at) <= too_old]
+        for pk in dict.fromkeys(due):
             expired += _expire_one(pk, now)
     return expired
 
 
 @transaction.atomic
-def _expire_one(pk: int, now: datetime) -> int:
+def _expire_one(pk: uuid.UUID, now: datetime) -> int:
     request = (
         SupportRequest.objects.select_for_update(of=("self",))
         .select_related("data_key", "agency")
@@ -642,19 +703,59 @@ def _expire_one(pk: int, now: datetime) -> int:
     )
     if request is None:
         return 0
-    UsageRecord.objects.create(
-        agency_id=request.agency_id,
-        supporter=request.accepted_by,
-        started_at=_hour(request.first_contact_at),
-        closed_at=_hour(now),
-        outcome=vocab.Outcome.EXPIRED,
+    record = {
+        "supporter_id": request.accepted_by_id,
+        "started_at": _hour(request.first_contact_at),
+        "closed_at": _hour(now),
+        "outcome": vocab.Outcome.EXPIRED,
         **_request_codes_kept(request),
-        seconds_to_ack=_seconds(request.created_at, request.accepted_at),
-        seconds_to_contact=_seconds(request.created_at, request.first_contact_at),
-    )
-    _audit("psp.request.expired", None, request.agency_id, request)
-    _finish(request, None, "open request expired")
+        "seconds_to_ack": _seconds(request.created_exact, request.accepted_at),
+        "seconds_to_contact": _seconds(request.created_exact, request.first_contact_at),
+    }
+    _ledger(request, "psp.request.expired", now=now)
+    _finish(request, vocab.RequestStatus.EXPIRED, "open request expired", now, record)
     return 1
+
+
+def publish_finished_requests(now: datetime | None = None) -> int:
+    """The daily batch: for every request that ended before today, write its usage record
+    and its lifecycle audit events — all of them, of every request, in one shuffled order —
+    then delete the request rows. Neither the audit trail's sequence nor the usage
+    records' keys or places in the table follow the order in which things happened, and no
+    event sits next to the sign-in of the person who asked. Returns the requests published.
+    """
+    today = timezone.localdate(now or timezone.now())
+    with transaction.atomic():
+        rows = list(SupportRequest.objects.select_for_update()
+                    .filter(status__in=FINISHED_STATUSES, finished_on__lt=today))
+        writes: list[tuple[SupportRequest, dict[str, Any] | None]] = []
+        for row in rows:
+            if row.usage:
+                writes.append((row, None))
+            writes.extend((row, event) for event in row.ledger or [])
+        secrets.SystemRandom().shuffle(writes)
+        actor_ids = {e["actor_id"] for _, e in writes if e and e.get("actor_id")}
+        actors = {u.pk: u for u in User.objects.filter(pk__in=actor_ids)}
+        for row, event in writes:
+            if event is None:
+                _usage_record_write(row)
+            else:
+                audit_record(
+                    action=event["action"], actor=actors.get(int(event.get("actor_id") or 0)),
+                    agency_id=row.agency_id, object_type=event["object_type"],
+                    object_id=event["object_id"],
+                    detail={**(event.get("detail") or {}), "on": event["on"]},
+                )
+        SupportRequest.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    return len(rows)
+
+
+def _usage_record_write(row: SupportRequest) -> UsageRecord:
+    values = dict(row.usage or {})
+    for name in ("started_at", "closed_at"):
+        if values.get(name):
+            values[name] = datetime.fromisoformat(values[name])
+    return UsageRecord.objects.create(agency_id=row.agency_id, **values)
 
 
 @transaction.atomic

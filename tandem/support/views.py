@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -199,7 +200,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk)
     mine = item.accepted_by is not None and item.accepted_by.user_id == request.user.pk
     policy = item.agency.policy_model()
@@ -219,7 +220,7 @@ def _preference_labels(preferences: dict[str, str]) -> list[str]:
 
 
 @require_POST
-def request_accept(request: HttpRequest, pk: int) -> HttpResponse:
+def request_accept(request: HttpRequest, pk: UUID) -> HttpResponse:
     try:
         item = access.get_request_for_user(request.user, pk, write=True)
     except Http404:
@@ -237,7 +238,7 @@ def request_accept(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def request_recuse(request: HttpRequest, pk: int) -> HttpResponse:
+def request_recuse(request: HttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk, write=True)
     form = forms.RecuseForm(request.POST)
     if not form.is_valid():
@@ -254,7 +255,7 @@ def request_recuse(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def request_contact(request: HttpRequest, pk: int) -> HttpResponse:
+def request_contact(request: HttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk, write=True)
     form = forms.ContactForm(request.POST)
     form.is_valid()
@@ -269,7 +270,7 @@ def request_contact(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def request_close(request: HttpRequest, pk: int) -> HttpResponse:
+def request_close(request: HttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk, write=True)
     if item.accepted_by is None or item.accepted_by.user_id != request.user.pk:
         raise Http404
@@ -284,8 +285,8 @@ def request_close(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _errors(form, exc)
         else:
-            messages.success(request, "Closed. The usage record was saved and the "
-                                      "person's details were erased for good.")
+            messages.success(request, "Closed. The person's details were erased for good; "
+                                      "the usage record joins the statistics tomorrow.")
             return redirect("support:workspace")
     return _form_page(request, title=f"Close request {item.reference}", form=form,
                       submit="Close and erase identity",
@@ -502,9 +503,8 @@ def coverage(request: HttpRequest) -> HttpResponse:
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
-    steps = agency.policy_model().escalation.steps
     return render(request, "support/queue.html",
-                  {"items": selectors.queue(agency), "steps": steps})
+                  {"items": selectors.queue(agency), "now": timezone.now()})
 
 
 # --- Intake page ------------------------------------------------------------------------

@@ -192,7 +192,8 @@ def test_no_client_address_is_stored_anywhere_even_behind_the_proxy(
                      cast["member"])
     ask_on_help_page(member, help_url(agency), "addr-app")
     status_page(member, "addr-app", action="withdraw")
-    assert SupportRequest.objects.count() == 3
+    # The withdrawn one waits, shredded, for the daily batch; three are still open.
+    assert SupportRequest.objects.filter(status__in=vocab.OPEN_STATUSES).count() == 3
     text = dump_text()
     assert ASKER_ADDRESS not in text
     # Nor can the holder of the Django secret key confirm the address from a keyed digest.
@@ -297,8 +298,9 @@ def test_every_channel_leaves_no_row_naming_the_requester_or_their_account(
                 assert marker not in text, (name, marker)
     for name, trace in made.items():
         account = trace["account"]
-        assert trace["audit"], name  # the request was recorded ...
-        for event in trace["audit"]:  # ... by no row that carries the asker's account
+        # Lifecycle events wait for the daily batch (test_confidentiality_order.py); whatever
+        # the ask did write to the audit trail carries no trace of the asker's account.
+        for event in trace["audit"]:
             assert event.actor_id != account.pk, (name, event.action)
             assert not (event.object_type in ("user", "account") and
                         event.object_id == str(account.pk)), (name, event.action)
@@ -315,9 +317,11 @@ def test_a_signed_in_ask_leaves_the_same_traces_as_an_anonymous_one(
     signed_in_trace = _trace(lambda: ask_on_help_page(signed_in, help_url(agency), "signed"))
     for table in set(anonymous_trace) | set(signed_in_trace):
         assert anonymous_trace.get(table) == signed_in_trace.get(table), table
-    # Compared: the request, its data key, offers, deliveries, jobs and the audit row.
+    # Compared: the request, its data key, offers and sealed messages (the audit events wait
+    # for the daily batch, so neither ask writes one now).
     assert {"support_supportrequest", "core_datakey", "support_requestoffer",
-            "audit_auditevent"} <= set(anonymous_trace), sorted(anonymous_trace)
+            "notifications_peersupportdelivery"} <= set(anonymous_trace), sorted(anonymous_trace)
+    assert "audit_auditevent" not in anonymous_trace
 
 
 # Columns whose value differs by nature between any two requests: random by design.
@@ -423,7 +427,7 @@ def test_an_ended_request_and_a_code_that_never_existed_get_the_same_answer(
     ask_on_help_page(client, world["link"], "closed")
     assert "withdrawn and its details erased" in status_page(client, "withdrawn",
                                                             action="withdraw")
-    closed = SupportRequest.objects.get()
+    closed = SupportRequest.objects.get(status__in=vocab.OPEN_STATUSES)
     closed = services.request_accept(acting_user=team["pia"], request=closed)
     services.request_close(acting_user=team["pia"], request=closed, usage={
         "gender": "male", "member_category": "sworn", "duration_bucket": "under_15"})

@@ -30,7 +30,7 @@ from tandem.accounts.models import User
 from tandem.agencies.models import Agency, Member, MemberCategory, Unit
 from tandem.audit.models import AuditEvent
 from tandem.core.models import DataKey
-from tandem.notifications.models import Delivery
+from tandem.notifications.models import Delivery, PeerSupportDelivery
 from tandem.readiness.gates import gate_update
 from tandem.support import access as support_access
 from tandem.support import forms as support_forms
@@ -132,11 +132,17 @@ def offered_to(request: SupportRequest) -> set[str]:
                .values_list("user__username", flat=True))
 
 
-def deliveries(kind: str, user: User | None = None) -> list[Delivery]:
-    rows = Delivery.objects.filter(kind=kind)
-    if user is not None:
-        rows = rows.filter(recipient_user=user)
-    return list(rows)
+def publish() -> int:
+    """Run the daily batch as it runs the next day: finished requests become usage records
+    and lifecycle audit events, written in a shuffled order, and their rows are deleted."""
+    return services.publish_finished_requests(timezone.now() + timedelta(days=1))
+
+
+def deliveries(kind: str, user: User | None = None) -> list[PeerSupportDelivery]:
+    """Queued peer-support messages of ``kind`` (to ``user``: read from the sealed
+    recipient, as only the sender can)."""
+    rows = PeerSupportDelivery.objects.select_related("data_key").filter(kind=kind)
+    return [d for d in rows if user is None or d.recipient_data.get("user_id") == user.pk]
 
 
 @pytest.fixture
@@ -744,7 +750,8 @@ def test_simultaneous_accepts_in_two_connections_have_exactly_one_winner(
         thread.join()
     assert sorted(outcomes.values())[1] == "won"
     assert "Another supporter accepted" in sorted(outcomes.values())[0]
-    assert AuditEvent.objects.filter(action="psp.request.accepted").count() == 1
+    ledger = SupportRequest.objects.get(pk=request.pk).ledger  # audited by the daily batch
+    assert [e["action"] for e in ledger].count("psp.request.accepted") == 1
 
 
 def test_accept_page_message_when_someone_was_quicker(
@@ -834,7 +841,7 @@ def test_the_requester_is_never_offered_their_own_request(
 def test_recusal_returns_the_request_to_routing_without_the_supporter(
     cast: dict[str, User], team: dict[str, User]
 ) -> None:
-    request = ask(cast["member"])
+    request = ask(cast["member"], status_digest=services.status_code_digest("r" * 32))
     client = sign_in(Client(), team["pia"])
     client.post(reverse("support:request_accept", args=[request.pk]))
     client.post(reverse("support:request_recuse", args=[request.pk]), {"reason": "dual_role"})
@@ -843,8 +850,13 @@ def test_recusal_returns_the_request_to_routing_without_the_supporter(
     assert request.accepted_by is None
     assert offered_to(request) == {"ben"}
     assert client.get(reverse("support:request_detail", args=[request.pk])).status_code == 404
+    assert not AuditEvent.objects.filter(action="psp.request.recused").exists()  # batch only
+    day = timezone.localdate().isoformat()
+    services.request_withdraw(acting_user=None, request=request)
+    publish()
     event = AuditEvent.objects.get(action="psp.request.recused")
-    assert event.detail == {"reason": "dual_role"}
+    assert event.detail == {"reason": "dual_role", "on": day}
+    assert event.actor_id == team["pia"].pk  # a supporter acted: kept
 
 
 # ========================================================================================
@@ -888,6 +900,9 @@ def test_closing_writes_only_the_policy_fields_and_shreds_the_identity(
         "services": ["listening", "referral"], "incident_type": "deadly_force",
         "follow_up_on": "2026-03-09"})
     assert response.status_code == 302
+    assert SupportRequest.objects.get(pk=request.pk).is_shredded  # identity gone at once
+    assert not UsageRecord.objects.exists()  # the record waits for the daily batch
+    publish()
     record = UsageRecord.objects.get()
     assert record.outcome == "closed"
     assert record.supporter.user == team["pia"]
@@ -919,6 +934,7 @@ def test_another_preset_collects_other_fields(
     services.request_close(acting_user=team["pia"], request=request, usage={
         "incident_type": "traumatic_call", "intervention_type": "phone", "follow_up": True,
         "gender": "female"})
+    publish()
     record = UsageRecord.objects.get()
     assert record.channel == "self_request"
     assert record.incident_type == "traumatic_call"
@@ -951,10 +967,11 @@ def test_open_requests_past_the_limit_expire_and_count_as_closed_by_expiry(
     assert services.expire_open_requests() == 0
     clock.shift(timedelta(hours=1))
     assert services.expire_open_requests() == 1  # unacknowledged after expiry_hours (72)
-    assert not SupportRequest.objects.filter(pk=waiting.pk).exists()
+    assert not SupportRequest.objects.get(pk=waiting.pk).is_open
     assert DataKey.objects.get(pk=waiting.data_key_id).wrapped_key is None
     clock.shift(timedelta(days=27))
     assert services.expire_open_requests() == 1  # open 30 days (retention.open_request_days)
+    publish()
     assert not SupportRequest.objects.exists()
     assert DataKey.objects.get(pk=accepted.data_key_id).wrapped_key is None
     outcomes = sorted(UsageRecord.objects.values_list("outcome", flat=True))
@@ -968,8 +985,10 @@ def test_member_withdraws_their_request_and_its_identity_is_erased(
     client.post(help_url(agency), help_data("leave"))
     request = SupportRequest.objects.get()
     assert "withdrawn and its details erased" in status_page(client, "leave", action="withdraw")
-    assert not SupportRequest.objects.filter(pk=request.pk).exists()
     assert DataKey.objects.get(pk=request.data_key_id).wrapped_key is None
+    assert SupportRequest.objects.get(pk=request.pk).requester is None
+    publish()
+    assert not SupportRequest.objects.filter(pk=request.pk).exists()
     assert UsageRecord.objects.count() == 0
 
 
@@ -1150,9 +1169,11 @@ def test_audit_rows_name_request_ids_never_the_requester_or_referrer(
     sign_in(Client(), member).post(help_url(member.agency), help_data("again"))
     withdrawn = SupportRequest.objects.get(status_digest__gt="")
     status_page(sign_in(Client(), member), "again", action="withdraw")
+    publish()
     events = list(AuditEvent.objects.order_by("id")[before:])
-    request_ids = {str(r) for r in SupportRequest.objects.values_list("pk", flat=True)}
-    request_ids |= {str(request.pk), str(withdrawn.pk)}  # closed and withdrawn: rows gone
+    # Published: the closed and the withdrawn request (rows now gone); the open referral's
+    # events wait until it ends.
+    request_ids = {str(request.pk), str(withdrawn.pk)}
     assert {e.object_id for e in events if e.action.startswith("psp.request")} == request_ids
     for event in events:
         blob = json.dumps(event.canonical())
@@ -1176,17 +1197,16 @@ def test_finished_peer_support_messages_forget_whom_they_went_to(
     supporter.save(update_fields=["phone"])
     offered = notify(kind="psp.request.assigned", recipient_user=supporter)
     other = notify(kind="report.ready", recipient_user=cast["coordinator"])
-    assert {d.recipient_user_id for d in offered} == {supporter.pk}  # needed until sent
+    assert {d.recipient_data["user_id"] for d in offered} == {supporter.pk}  # sealed
+    assert not Delivery.objects.filter(kind__startswith="psp.").exists()
     call_command("worker", "--once", verbosity=0)
     for delivery in offered:
-        delivery.refresh_from_db()
-        assert delivery.is_finished
-        assert (delivery.recipient_user_id, delivery.destination_hint) == (None, "")
-    sent_audit = AuditEvent.objects.filter(
-        action="notification.sent", object_id__in=[str(d.pk) for d in offered]
-    )
-    assert sent_audit.exists()
-    assert all(e.detail.get("recipient_user_id") is None for e in sent_audit)
+        delivery = PeerSupportDelivery.objects.get(pk=delivery.pk)
+        assert delivery.status == "sent"
+        assert delivery.is_shredded
+        assert (delivery.recipient, delivery.schedule) == (None, None)
+    # No audit row at the second a helper was alerted: it would date the request.
+    assert not AuditEvent.objects.filter(object_id__in=[str(d.pk) for d in offered])
     other[0].refresh_from_db()
     assert other[0].recipient_user_id == cast["coordinator"].pk  # other kinds keep theirs
 
@@ -1272,6 +1292,7 @@ def run_marker_flow() -> list[str]:
         urgency="this_week", contact_method="email",
         requester={"kind": "retiree", "name": name, "phone": phone, "email": email})
     services.expire_open_requests(timezone.now() + timedelta(days=31))
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     assert UsageRecord.objects.filter(agency=agency).count() == 8
     assert not SupportRequest.objects.filter(agency=agency).exists()
     _assert_sessions_are_coarse([value for triple in MARKERS.values() for value in triple
@@ -1302,20 +1323,24 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
             data["name"] = name
         return data
 
-    def offered_helper(request_pk: int) -> User:
+    def offered_helper(request_pk: Any) -> User:
         return User.objects.get(pk=RequestOffer.objects.filter(
             request_id=request_pk, active=True).values_list("user_id", flat=True).first())
 
-    def accept_and_close(request_pk: int) -> None:
+    def accept_and_close(request_pk: Any) -> None:
         helper = client_of(offered_helper(request_pk))
         assert helper.post(reverse("support:request_accept", args=[request_pk])).status_code == 302
         helper.post(reverse("support:request_contact", args=[request_pk]), {"notice_given": "on"})
         closed = helper.post(reverse("support:request_close", args=[request_pk]), usage)
         assert closed.status_code == 302, closed.content[-2000:]
 
-    def newest() -> int:
-        return SupportRequest.objects.filter(agency=agency).order_by("-pk").values_list(
-            "pk", flat=True).first()
+    seen: set[Any] = set(SupportRequest.objects.values_list("pk", flat=True))
+
+    def newest() -> Any:
+        """The request made last (keys are random: the one not seen before)."""
+        (made,) = set(SupportRequest.objects.values_list("pk", flat=True)) - seen
+        seen.add(made)
+        return made
 
     asker = new_user(agency, "mwebself", "member")
     assert client_of(asker).post(help_url(agency),
@@ -1325,6 +1350,7 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
     leaver = new_user(agency, "mwebleave", "member")
     client_of(leaver).post(help_url(agency), reach("w-leave", "web_withdrawn"))
     status_page(client_of(leaver), "w-leave", action="withdraw")
+    newest()  # the withdrawn request: shredded, its row waits for the daily batch
 
     referrer = new_user(agency, "mwebref", "member")
     assert client_of(referrer).post(help_url(agency, **{"for": "colleague"}),
@@ -1339,6 +1365,7 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
     done = Client().post(reverse("support:intake", args=[token]),
                          reach("w-intake", "web_intake", requester_kind="family"))
     assert done.status_code == 200, done.content[-2000:]
+    newest()  # the intake request (left open until it expires)
 
     behalf = client_of(coordinator).post(reverse("support:on_behalf_new"), reach(
         "w-behalf", "web_behalf", channel="supervisor_via_coordinator"))
@@ -1481,10 +1508,13 @@ def test_job_queue_and_notification_rows_carry_no_identity(
     request = ask(cast["member"], phone="+1 555 4242 777")
     services.request_accept(acting_user=team["pia"], request=request)
     blob = json.dumps([list(DBTaskResult.objects.values_list("args_kwargs", flat=True)),
-                       list(Delivery.objects.values("kind", "destination_hint"))], default=str)
+                       list(Delivery.objects.values()),
+                       list(PeerSupportDelivery.objects.values())], default=str)
+    assert PeerSupportDelivery.objects.exists()
+    assert not DBTaskResult.objects.exists()  # peer-support messages queue no job row
     assert "4242" not in blob
     assert "Member Tester" not in blob
-    assert "support" not in " ".join(Delivery.objects.values_list("kind", flat=True))
+    assert "support" not in " ".join(PeerSupportDelivery.objects.values_list("kind", flat=True))
 
 
 # ========================================================================================
@@ -1531,8 +1561,10 @@ def test_closed_withdrawn_and_expired_requests_leave_no_row_and_no_offer(
     services.request_withdraw(acting_user=None, request=withdrawn)
     ask(cast["supervisor"], key="e")
     services.expire_open_requests(timezone.now() + timedelta(days=31))
+    assert RequestOffer.objects.count() == 0  # offers go at once
+    assert SupportRequest.objects.filter(status__in=vocab.OPEN_STATUSES).count() == 0
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     assert SupportRequest.objects.count() == 0
-    assert RequestOffer.objects.count() == 0
     assert DataKey.objects.filter(purpose="psp.request", wrapped_key__isnull=False).count() == 0
 
 
@@ -1549,6 +1581,7 @@ def test_usage_record_times_are_hours_and_whole_minutes(
     services.request_close(acting_user=team["pia"], request=request, usage=_close_usage())
     ask(cast["chief"], key="late")
     services.expire_open_requests(timezone.now() + timedelta(days=31, seconds=17))
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     for record in UsageRecord.objects.all():
         for moment in (record.started_at, record.closed_at):
             if moment is not None:
@@ -1567,6 +1600,9 @@ def test_request_audit_rows_carry_no_time_and_no_routing_detail(
     request = services.request_accept(acting_user=team["ben"], request=request)
     services.request_contact(acting_user=team["ben"], request=request, notice_given=True)
     services.request_close(acting_user=team["ben"], request=request, usage=_close_usage())
+    assert not [e for e in AuditEvent.objects.order_by("id")[before:]
+                if e.action.startswith("psp.request")]  # nothing at the moment it happens
+    publish()
     events = [e for e in AuditEvent.objects.order_by("id")[before:]
               if e.action.startswith("psp.request")]
     assert {e.action for e in events} >= {"psp.request.created", "psp.request.offered",
@@ -1606,6 +1642,7 @@ def test_topic_urgency_and_channel_are_kept_only_when_the_preset_collects_them(
     set_policy(agency, "usage_form", fields=["duration_bucket"])
     dropped = ask(cast["chief"], key="dropped", topic="family")
     services.expire_open_requests(timezone.now() + timedelta(days=31))
+    services.publish_finished_requests(timezone.now() + timedelta(days=32))
     both = {r.outcome: (r.topic, r.urgency, r.channel) for r in UsageRecord.objects.all()}
     assert both == {"closed": ("grief", "now", "self_request"), "expired": ("", "", "")}
     assert dropped.pk not in set(SupportRequest.objects.values_list("pk", flat=True))
@@ -1734,7 +1771,8 @@ def test_member_asks_on_call_supporter_accepts_and_closes_in_chromium(
         page.get_by_label("Length of contact").select_option("15_60")
         page.get_by_label("Listening and support").check()
         page.get_by_role("button", name="Close and erase identity").click()
-        page.get_by_text("usage record was saved").wait_for()
+        page.get_by_text("erased for good").wait_for()
+    publish()
     record = UsageRecord.objects.get()
     assert record.services == ["listening"]
     assert record.supporter.user == supporter

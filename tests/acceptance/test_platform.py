@@ -3172,7 +3172,7 @@ def test_free_text_cannot_be_passed_and_unknown_kinds_are_refused(zebulon: User)
 def test_outside_address_is_never_stored_in_plain_text_and_is_shredded_after_sending(
     db: Any, mailoutbox: list[Any], sms_outbox: list[sms.SmsMessage]
 ) -> None:
-    deliveries = notify(kind="psp.request.assigned", email=OUTSIDE_EMAIL, phone=OUTSIDE_PHONE)
+    deliveries = notify(kind="account.security", email=OUTSIDE_EMAIL, phone=OUTSIDE_PHONE)
     stored = all_database_text()
     for secret in (OUTSIDE_EMAIL, "quillfeather", "7195550187", "555-0187"):
         assert secret not in stored
@@ -3207,7 +3207,7 @@ def test_rolled_back_change_sends_nothing(zebulon: User, mailoutbox: list[Any]) 
 def test_deactivated_account_gets_nothing_and_delivery_is_cancelled(
     zebulon: User, mailoutbox: list[Any], sms_outbox: list[sms.SmsMessage]
 ) -> None:
-    notify(kind="psp.escalation", recipient_user=zebulon)
+    notify(kind="account.security", recipient_user=zebulon)
     zebulon.is_active = False
     zebulon.save(update_fields=["is_active"])
     run_worker()
@@ -3246,7 +3246,7 @@ def test_failed_sms_is_retried_after_backoff_then_delivered(
     FlakySmsBackend.failures = 2
     start = timezone.now()
     with time_machine.travel(start, tick=False) as clock:
-        (delivery,) = notify(kind="psp.escalation", recipient_user=zebulon, channels=["sms"])
+        (delivery,) = notify(kind="account.security", recipient_user=zebulon, channels=["sms"])
         run_worker()
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == (DeliveryStatus.RETRYING, 1)
@@ -3279,7 +3279,7 @@ def test_delivery_fails_for_good_after_five_attempts_without_storing_the_address
 ) -> None:
     settings.EMAIL_BACKEND = f"{__name__}.RefusingEmailBackend"
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        (delivery,) = notify(kind="psp.duty_to_report", email=OUTSIDE_EMAIL)
+        (delivery,) = notify(kind="report.ready", email=OUTSIDE_EMAIL)
         run_worker()
         for minutes in (1, 5, 15, 60):
             clock.shift(timedelta(minutes=minutes))
