@@ -297,7 +297,8 @@ def _rewrap_batch(
 
 
 def _rewrap(query: Any, batch_size: int, epoch: EpochKey) -> tuple[int, set[Any]]:
-    total, failed = 0, set()
+    total = 0
+    failed: set[Any] = set()
     query = query.exclude(epoch_id=epoch.epoch_id)  # each pass shrinks the set: it ends
     while True:
         done, newly_failed = _rewrap_batch(query, failed, batch_size, epoch)
