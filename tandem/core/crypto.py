@@ -498,11 +498,18 @@ def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationRe
 
     Each batch is one transaction with its own audit event (counts only). Stops with
     MasterKeyUnavailable if a data key's master key is not configured, before changing it.
+    Keys under an epoch key that no longer exists cannot be opened by anyone: they are left
+    as they are (``tandem keys status`` reports them).
     """
+    from tandem.core.epochs import list_epochs
+
     ring = master_keys()
     result = RotationResult(current=ring.current.key_id)
+    epoch_ids = [epoch.epoch_id for epoch in list_epochs()]
     while True:
-        done = _rotate_batch(ring=ring, acting_user=acting_user, batch_size=batch_size)
+        done = _rotate_batch(
+            ring=ring, acting_user=acting_user, batch_size=batch_size, epoch_ids=epoch_ids
+        )
         if done is None:
             break
         result.batches += 1
@@ -516,14 +523,16 @@ def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationRe
 
 @transaction.atomic
 def _rotate_batch(
-    *, ring: MasterKeyRing, acting_user: Any, batch_size: int
+    *, ring: MasterKeyRing, acting_user: Any, batch_size: int, epoch_ids: list[str]
 ) -> dict[str, int] | None:
+    from django.db.models import Q
+
     from tandem.core.models import DataKey
 
     current = ring.current
     batch = list(
         DataKey.objects.select_for_update()
-        .filter(shredded_at__isnull=True)
+        .filter(Q(epoch_id="") | Q(epoch_id__in=epoch_ids), shredded_at__isnull=True)
         .exclude(master_key_id=current.key_id)
         .order_by("id")[:batch_size]
     )

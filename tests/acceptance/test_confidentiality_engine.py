@@ -677,3 +677,22 @@ def test_existing_peer_support_keys_under_the_master_key_alone_move_to_an_epoch(
     moved = DataKey.objects.get(pk=data_key.pk)
     assert moved.epoch_id
     assert crypto.unwrap_data_key(moved) == plain
+
+
+def test_master_key_rotation_moves_epoch_wrapped_keys_and_skips_ones_whose_epoch_is_gone(
+    settings: Any,
+) -> None:
+    kept = crypto.new_data_key(purpose="psp.request")
+    lost = crypto.new_data_key(purpose="psp.request")
+    plain = kept.plain_key()
+    DataKey.objects.filter(pk=lost.pk).update(epoch_id="ep-0000000000000000")
+    old = crypto.master_keys().current
+    settings.TANDEM_MASTER_KEYS = ",".join(
+        [crypto.generate_master_key_line("next"), f"{old.key_id}:"
+         f"{base64.b64encode(old.key).decode()}"])
+    result = crypto.keys_rotate()
+    assert result.rewrapped == 1
+    moved = DataKey.objects.get(pk=kept.pk)
+    assert moved.master_key_id == "next"
+    assert moved.epoch_id
+    assert crypto.unwrap_data_key(moved) == plain
