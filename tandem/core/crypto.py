@@ -201,6 +201,19 @@ def check_master_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     return []
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def check_epoch_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``tandem check --deploy``: the epoch key directory exists (or can be made) and is
+    private, and its files are readable."""
+    from tandem.core.epochs import list_epochs
+
+    try:
+        list_epochs()
+    except (ImproperlyConfigured, OSError) as exc:
+        return [checks.Error(str(exc), id="tandem.E003")]
+    return []
+
+
 def generate_master_key_line(key_id: str | None = None) -> str:
     """A fresh "id:base64key" entry for TANDEM_MASTER_KEYS or the key file."""
     key_id = key_id or f"mk-{timezone.now():%Y%m%d}-{secrets.token_hex(3)}"

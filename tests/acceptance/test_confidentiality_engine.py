@@ -696,3 +696,13 @@ def test_master_key_rotation_moves_epoch_wrapped_keys_and_skips_ones_whose_epoch
     assert moved.master_key_id == "next"
     assert moved.epoch_id
     assert crypto.unwrap_data_key(moved) == plain
+
+
+def test_deploy_check_refuses_an_epoch_key_directory_others_can_read(settings: Any) -> None:
+    assert crypto.check_epoch_keys() == []
+    directory = Path(settings.TANDEM_EPOCH_KEY_DIR)
+    directory.chmod(0o750)
+    [error] = crypto.check_epoch_keys()
+    assert error.id == "tandem.E003"
+    assert "chmod 700" in error.msg
+    directory.chmod(0o700)
