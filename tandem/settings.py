@@ -221,8 +221,15 @@ else:
             "NAME": env_str("TANDEM_SQLITE_PATH", str(VAR_DIR / "tandem.sqlite3")),
             "OPTIONS": {
                 # secure_delete overwrites freed pages, so a shredded key leaves no bytes.
+                # journal_mode=DELETE, chosen over WAL on purpose: a -wal file keeps old page
+                # images (deleted rows, superseded wrapped keys) until its frames happen to be
+                # overwritten, and file-level copies take it along; the rollback journal
+                # exists only while a write transaction runs and is removed at commit, so at
+                # rest the database is one file whose freed space secure_delete has zeroed.
+                # The price is that readers wait for a committing writer (busy_timeout).
                 "init_command": (
-                    "PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
+                    "PRAGMA secure_delete=ON; PRAGMA journal_mode=DELETE; "
+                    "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
                 ),
                 "transaction_mode": "IMMEDIATE",
             },
@@ -314,6 +321,10 @@ CONTENT_SECURITY_POLICY = {
 # Master key(s): TANDEM_MASTER_KEYS="id:base64key,..." (first one encrypts) or a key file.
 TANDEM_MASTER_KEYS = env_str("TANDEM_MASTER_KEYS")
 TANDEM_MASTER_KEY_FILE = env_str("TANDEM_MASTER_KEY_FILE", str(VAR_DIR / "master.keys"))
+# Epoch keys (core/epochs.py): peer-support data keys are also wrapped under a short-lived key
+# kept in this directory, one file per epoch, destroyed after two periods. Never back it up.
+TANDEM_EPOCH_KEY_DIR = env_str("TANDEM_EPOCH_KEY_DIR", str(VAR_DIR / "epoch-keys"))
+TANDEM_EPOCH_HOURS = env_int("TANDEM_EPOCH_HOURS", 6)
 
 # --- Notifications ----------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

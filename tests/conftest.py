@@ -84,13 +84,15 @@ def _fresh_help_page_throttle() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _scratch_var_dir(tmp_path_factory: Any) -> Any:
-    """Tests never write to the working copy's var/: uploads and the master key file live in
-    a scratch folder for the session (each test's own ``settings`` changes still apply)."""
+    """Tests never write to the working copy's var/: uploads, the master key file and the
+    epoch keys live in a scratch folder for the session (each test's own ``settings``
+    changes still apply)."""
     from django.test import override_settings
 
     scratch = tmp_path_factory.mktemp("var")
     with override_settings(
-        MEDIA_ROOT=scratch / "media", TANDEM_MASTER_KEY_FILE=str(scratch / "master.keys")
+        MEDIA_ROOT=scratch / "media", TANDEM_MASTER_KEY_FILE=str(scratch / "master.keys"),
+        TANDEM_EPOCH_KEY_DIR=str(scratch / "epoch-keys"),
     ):
         # Encrypted fields need a master key: a demo key file (0600) in the scratch folder.
         ensure_demo_master_key()

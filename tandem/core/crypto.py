@@ -14,6 +14,11 @@ entries, one per line, readable by its owner only).
   it can ever be read again, by anyone, including from backups taken later.
 * :func:`keys_rotate` re-wraps every live data key under the current master key, after which
   older master keys can be removed from the configuration.
+* Peer-support data keys (purpose ``psp.*``) are wrapped under the master key *and* a
+  short-lived epoch key held outside the database (:mod:`tandem.core.epochs`): the wrapping
+  key is derived from both, so neither the master key file nor the epoch key directory alone
+  opens them, and once an epoch key is destroyed every copy of a key wrapped under it (dead
+  rows, write-ahead log, snapshots, backups) is useless.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -41,6 +48,7 @@ from django.db import transaction
 from django.utils import timezone
 
 if TYPE_CHECKING:
+    from tandem.core.epochs import EpochKey
     from tandem.core.models import DataKey
 
 KEY_BYTES = 32  # AES-256
@@ -66,6 +74,11 @@ class DecryptionFailed(CryptoError):
 
 class MasterKeyUnavailable(CryptoError):
     """A data key is wrapped by a master key that is not in the current configuration."""
+
+
+class EpochKeyUnavailable(KeyShredded):
+    """A data key is wrapped under an epoch key that was destroyed (or is not in this
+    process's epoch key directory): its data reads as shredded."""
 
 
 # --- Master keys ------------------------------------------------------------------------
@@ -188,6 +201,19 @@ def check_master_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     return []
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def check_epoch_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``tandem check --deploy``: the epoch key directory exists (or can be made) and is
+    private, and its files are readable."""
+    from tandem.core.epochs import list_epochs
+
+    try:
+        list_epochs()
+    except (ImproperlyConfigured, OSError) as exc:
+        return [checks.Error(str(exc), id="tandem.E003")]
+    return []
+
+
 def generate_master_key_line(key_id: str | None = None) -> str:
     """A fresh "id:base64key" entry for TANDEM_MASTER_KEYS or the key file."""
     key_id = key_id or f"mk-{timezone.now():%Y%m%d}-{secrets.token_hex(3)}"
@@ -237,12 +263,71 @@ def wrap_data_key(
     return nonce + AESGCM(master.key).encrypt(nonce, plain_key, aad)
 
 
+# Epoch-wrapped keys start with this tag, so a scan of raw storage (heap pages, WAL, journal)
+# finds every copy; the tag reveals nothing the code does not already say.
+EPOCH_WRAP_TAG = b"TEK1"
+
+
+def _epoch_wrap_aad(data_key_id: Any, purpose: str, master_key_id: str, epoch_id: str) -> bytes:
+    return f"tandem:datakey:e1:{data_key_id}:{purpose}:{master_key_id}:{epoch_id}".encode()
+
+
+def _epoch_wrapping_key(master: MasterKey, epoch: EpochKey) -> bytes:
+    """HKDF over both keys: opening the data key needs the master key AND the epoch key."""
+    return HKDF(
+        algorithm=SHA256(),
+        length=KEY_BYTES,
+        salt=b"tandem:epoch-wrap:v1",
+        info=f"{master.key_id}:{epoch.epoch_id}".encode(),
+    ).derive(epoch.key + master.key)
+
+
+def wrap_data_key_epoch(
+    plain_key: bytes, *, data_key_id: Any, purpose: str, master: MasterKey, epoch: EpochKey
+) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _epoch_wrap_aad(data_key_id, purpose, master.key_id, epoch.epoch_id)
+    sealed = AESGCM(_epoch_wrapping_key(master, epoch)).encrypt(nonce, plain_key, aad)
+    return EPOCH_WRAP_TAG + nonce + sealed
+
+
+def unwrap_epoch_blob(
+    wrapped: bytes, *, data_key_id: Any, purpose: str, master: MasterKey, epoch: EpochKey
+) -> bytes:
+    """Open an epoch-wrapped key with the given keys; raises DecryptionFailed otherwise."""
+    body = wrapped[len(EPOCH_WRAP_TAG) :] if wrapped.startswith(EPOCH_WRAP_TAG) else b""
+    aad = _epoch_wrap_aad(data_key_id, purpose, master.key_id, epoch.epoch_id)
+    try:
+        key = AESGCM(_epoch_wrapping_key(master, epoch)).decrypt(
+            body[:NONCE_BYTES], body[NONCE_BYTES:], aad
+        )
+    except (InvalidTag, ValueError):
+        raise DecryptionFailed(
+            f"Data key {data_key_id} failed authentication under master key "
+            f"'{master.key_id}' and epoch '{epoch.epoch_id}': the stored key was altered."
+        ) from None
+    if len(key) != KEY_BYTES:
+        raise DecryptionFailed(f"Data key {data_key_id} has the wrong length.")
+    return key
+
+
 def unwrap_data_key(data_key: DataKey) -> bytes:
-    """The plaintext data key. Raises KeyShredded, MasterKeyUnavailable or DecryptionFailed."""
+    """The plaintext data key. Raises KeyShredded (EpochKeyUnavailable once its epoch key is
+    destroyed), MasterKeyUnavailable or DecryptionFailed."""
     if data_key.shredded_at is not None or data_key.wrapped_key is None:
         raise KeyShredded(f"Data key {data_key.pk} was shredded; its data cannot be read.")
     master = master_keys().get(data_key.master_key_id)
     wrapped = bytes(data_key.wrapped_key)
+    if data_key.epoch_id:
+        from tandem.core.epochs import epoch_key
+
+        return unwrap_epoch_blob(
+            wrapped,
+            data_key_id=data_key.pk,
+            purpose=data_key.purpose,
+            master=master,
+            epoch=epoch_key(data_key.epoch_id),
+        )
     aad = _wrap_aad(data_key.pk, data_key.purpose, data_key.master_key_id)
     try:
         key = AESGCM(master.key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
@@ -256,19 +341,37 @@ def unwrap_data_key(data_key: DataKey) -> bytes:
     return key
 
 
-def new_data_key(*, purpose: str) -> DataKey:
-    """Create and store a fresh data key wrapped by the current master key."""
-    from tandem.core.models import DataKey
+def wrap_into(data_key: DataKey, plain_key: bytes, *, epoch: EpochKey | None = None) -> None:
+    """Set ``data_key``'s wrapped key (not saved): under the current master key, and for
+    peer-support purposes also under ``epoch`` (default: the newest epoch key)."""
+    from tandem.core.epochs import current_epoch, uses_epoch
 
     master = master_keys().current
+    data_key.master_key_id = master.key_id
+    if uses_epoch(data_key.purpose):
+        epoch = epoch or current_epoch()
+        data_key.epoch_id = epoch.epoch_id
+        data_key.wrapped_key = wrap_data_key_epoch(
+            plain_key, data_key_id=data_key.pk, purpose=data_key.purpose, master=master,
+            epoch=epoch,
+        )
+    else:
+        data_key.epoch_id = ""
+        data_key.wrapped_key = wrap_data_key(
+            plain_key, data_key_id=data_key.pk, purpose=data_key.purpose, master=master
+        )
+
+
+def new_data_key(*, purpose: str) -> DataKey:
+    """Create and store a fresh data key wrapped by the current master (and epoch) key."""
+    from tandem.core.models import DataKey
+
     plain = AESGCM.generate_key(bit_length=256)
-    data_key = DataKey(id=uuid.uuid4(), purpose=purpose[:64], master_key_id=master.key_id)
+    data_key = DataKey(id=uuid.uuid4(), purpose=purpose[:64])
     if data_key.purpose.startswith("psp."):
         # A peer-support key made at the second a request came in would date the request.
         data_key.created_at = _to_hour(timezone.now())
-    data_key.wrapped_key = wrap_data_key(
-        plain, data_key_id=data_key.id, purpose=data_key.purpose, master=master
-    )
+    wrap_into(data_key, plain)
     data_key.save(force_insert=True)
     data_key.remember_plain_key(plain)
     return data_key
@@ -354,11 +457,11 @@ def unseal(data_key: DataKey, token: str, *, aad: str) -> str:
 # --- Services ---------------------------------------------------------------------------
 
 
-@transaction.atomic
 def _to_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+@transaction.atomic
 def crypto_shred(
     *, data_key: DataKey, acting_user: Any = None, reason: str, agency_id: int | None = None,
     audited: bool = True,
@@ -378,11 +481,14 @@ def crypto_shred(
     if not already:
         # Keep only the hour of creation and of shredding: an exact creation second could
         # be matched against other activity to guess whose record this key sealed.
+        # The row no longer names its epoch either: nothing ties it to a rotation period.
         locked.wrapped_key = None
+        locked.epoch_id = ""
         locked.created_at = _to_hour(locked.created_at)
         locked.shredded_at = _to_hour(timezone.now())
-        locked.save(update_fields=["wrapped_key", "created_at", "shredded_at"])
+        locked.save(update_fields=["wrapped_key", "epoch_id", "created_at", "shredded_at"])
     data_key.wrapped_key = None
+    data_key.epoch_id = ""
     data_key.created_at = locked.created_at
     data_key.shredded_at = locked.shredded_at
     data_key.forget_plain_key()
@@ -413,11 +519,18 @@ def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationRe
 
     Each batch is one transaction with its own audit event (counts only). Stops with
     MasterKeyUnavailable if a data key's master key is not configured, before changing it.
+    Keys under an epoch key that no longer exists cannot be opened by anyone: they are left
+    as they are (``tandem keys status`` reports them).
     """
+    from tandem.core.epochs import list_epochs
+
     ring = master_keys()
     result = RotationResult(current=ring.current.key_id)
+    epoch_ids = [epoch.epoch_id for epoch in list_epochs()]
     while True:
-        done = _rotate_batch(ring=ring, acting_user=acting_user, batch_size=batch_size)
+        done = _rotate_batch(
+            ring=ring, acting_user=acting_user, batch_size=batch_size, epoch_ids=epoch_ids
+        )
         if done is None:
             break
         result.batches += 1
@@ -431,14 +544,16 @@ def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationRe
 
 @transaction.atomic
 def _rotate_batch(
-    *, ring: MasterKeyRing, acting_user: Any, batch_size: int
+    *, ring: MasterKeyRing, acting_user: Any, batch_size: int, epoch_ids: list[str]
 ) -> dict[str, int] | None:
+    from django.db.models import Q
+
     from tandem.core.models import DataKey
 
     current = ring.current
     batch = list(
         DataKey.objects.select_for_update()
-        .filter(shredded_at__isnull=True)
+        .filter(Q(epoch_id="") | Q(epoch_id__in=epoch_ids), shredded_at__isnull=True)
         .exclude(master_key_id=current.key_id)
         .order_by("id")[:batch_size]
     )
@@ -448,12 +563,11 @@ def _rotate_batch(
     for data_key in batch:
         plain = unwrap_data_key(data_key)
         counts[data_key.master_key_id] = counts.get(data_key.master_key_id, 0) + 1
-        data_key.master_key_id = current.key_id
-        data_key.wrapped_key = wrap_data_key(
-            plain, data_key_id=data_key.pk, purpose=data_key.purpose, master=current
-        )
+        wrap_into(data_key, plain)
         data_key.rotated_at = timezone.now()
-    DataKey.objects.bulk_update(batch, ["master_key_id", "wrapped_key", "rotated_at"])
+    DataKey.objects.bulk_update(
+        batch, ["master_key_id", "epoch_id", "wrapped_key", "rotated_at"]
+    )
     _audit_rotation(acting_user, current.key_id, counts)
     return counts
 

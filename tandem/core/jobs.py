@@ -43,10 +43,15 @@ from django.utils.module_loading import import_string
 
 logger = logging.getLogger("tandem.worker")
 
+EPOCH_CHECK_INTERVAL = timedelta(minutes=10)
+
 PERIODIC: list[tuple[timedelta, str]] = [
     (timedelta(days=1), "tandem.accounts.services.disable_inactive_accounts"),
     (timedelta(days=1), "tandem.core.jobs.prune_finished_tasks"),
     (timedelta(minutes=10), "tandem.notifications.services.deliveries_resume_stalled"),
+    # Checks every 10 minutes; rotates when the newest epoch is TANDEM_EPOCH_HOURS old. A
+    # shredded peer-support key is useless everywhere within 2 x (period + this interval).
+    (EPOCH_CHECK_INTERVAL, "tandem.core.epochs.epoch_rotate_if_due"),
 ]
 
 # A failed periodic job is tried again after this long (or its own interval, if shorter).

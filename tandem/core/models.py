@@ -33,6 +33,8 @@ from tandem.core.fields import EncryptedFieldMixin, EnvelopeKeyField
 class DataKey(models.Model):
     """One record's AES-256-GCM key, stored only wrapped by a master key.
 
+    Peer-support keys (purpose ``psp.*``) are wrapped under the master key and the epoch key
+    ``epoch_id`` together (``core/epochs.py``); other keys have an empty ``epoch_id``.
     After crypto-shredding ``wrapped_key`` is NULL and ``shredded_at`` is set: nothing that
     was sealed under this key can ever be decrypted again.
     """
@@ -41,6 +43,7 @@ class DataKey(models.Model):
     purpose = models.CharField(max_length=64)
     wrapped_key = models.BinaryField(null=True, editable=False)
     master_key_id = models.CharField(max_length=40, db_index=True)
+    epoch_id = models.CharField(max_length=40, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     rotated_at = models.DateTimeField(null=True, blank=True)
     shredded_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -50,6 +53,8 @@ class DataKey(models.Model):
 
     def __str__(self) -> str:
         state = "shredded" if self.is_shredded else f"wrapped by {self.master_key_id}"
+        if self.epoch_id and not self.is_shredded:
+            state += f" and epoch {self.epoch_id}"
         return f"data key {self.pk} ({self.purpose}, {state})"
 
     def __getstate__(self) -> dict[str, Any]:
