@@ -204,6 +204,16 @@ CONTENT_SECURITY_POLICY = {
 TANDEM_MASTER_KEYS = env_str("TANDEM_MASTER_KEYS")
 TANDEM_MASTER_KEY_FILE = env_str("TANDEM_MASTER_KEY_FILE", str(VAR_DIR / "master.keys"))
 
+# --- Audit trail ------------------------------------------------------------------------
+# The key that authenticates every audit event ("id:base64key" lines, mode 0600, outside the
+# database; `tandem audit keygen`), where signed checkpoints of each chain head are appended,
+# and optionally a syslog destination for them ("/dev/log" or "host:port").
+TANDEM_AUDIT_KEY_FILE = env_str("TANDEM_AUDIT_KEY_FILE", str(VAR_DIR / "audit.key"))
+TANDEM_AUDIT_CHECKPOINT_FILE = env_str(
+    "TANDEM_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")
+)
+TANDEM_AUDIT_SYSLOG = env_str("TANDEM_AUDIT_SYSLOG")
+
 # --- Notifications ----------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
     "TANDEM_EMAIL_BACKEND",
