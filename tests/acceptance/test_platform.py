@@ -138,6 +138,10 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         TANDEM_VAR_DIR=str(tmp_path),
         TANDEM_MASTER_KEYS="k1:" + "A" * 43 + "=",
     )
+    audit_key = tmp_path / "audit.key"  # the default TANDEM_AUDIT_KEY_FILE under the var dir
+    if not audit_key.exists():
+        audit_key.write_text(f"ak1:{base64.b64encode(os.urandom(32)).decode()}\n")
+        audit_key.chmod(0o600)
     return env
 
 
@@ -2858,6 +2862,7 @@ def test_sqlite_file_holds_no_plaintext_and_nothing_readable_after_shredding(
     env.update(
         TANDEM_SQLITE_PATH=str(db_path), TANDEM_VAR_DIR=str(tmp_path),
         TANDEM_INSECURE_HTTP="1", TANDEM_MASTER_KEYS=key_entry("file-test"),
+        TANDEM_AUDIT_KEY_FILE=str(settings.TANDEM_AUDIT_KEY_FILE),
     )
     made = _run_tandem_script(env, "create", SECRET)
     data = _file_bytes(db_path)
