@@ -98,9 +98,11 @@ _cache: dict[tuple[Any, ...], AuditKeyRing] = {}
 
 
 def audit_keys() -> AuditKeyRing:
-    """The configured audit keys. In demo mode and under DEBUG a missing file is created."""
+    """The configured audit keys. Outside production (demo mode, DEBUG, or plain HTTP for
+    development and tests) a missing file is created; in production it is an error."""
     path = key_file_path()
-    if not path.exists() and (settings.DEMO_MODE or settings.DEBUG):
+    development = settings.DEMO_MODE or settings.DEBUG or getattr(settings, "INSECURE_HTTP", False)
+    if not path.exists() and development:
         ensure_demo_audit_key()
     try:
         st = path.stat()

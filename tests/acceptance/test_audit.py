@@ -560,6 +560,7 @@ def test_deploy_check_reports_a_missing_audit_key(settings: Any, tmp_path: Path)
     settings.TANDEM_AUDIT_KEY_FILE = str(tmp_path / "missing.key")
     settings.DEBUG = False
     settings.DEMO_MODE = False
+    settings.INSECURE_HTTP = False
     [message] = keys.check_audit_key()
     assert "tandem audit keygen" in message.msg
     assert settings.TANDEM_AUDIT_KEY_FILE.endswith("missing.key")

@@ -2862,7 +2862,6 @@ def test_sqlite_file_holds_no_plaintext_and_nothing_readable_after_shredding(
     env.update(
         TANDEM_SQLITE_PATH=str(db_path), TANDEM_VAR_DIR=str(tmp_path),
         TANDEM_INSECURE_HTTP="1", TANDEM_MASTER_KEYS=key_entry("file-test"),
-        TANDEM_AUDIT_KEY_FILE=str(settings.TANDEM_AUDIT_KEY_FILE),
     )
     made = _run_tandem_script(env, "create", SECRET)
     data = _file_bytes(db_path)
