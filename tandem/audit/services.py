@@ -100,7 +100,9 @@ def audit_record(
         agency_id = getattr(actor, "agency_id", None) if actor is not None else None
     chain = chain_for(agency_id)
     ring = audit_keys()
-    with transaction.atomic():
+    # No savepoint: inside a service's transaction a failed audit write must fail the change
+    # anyway, and two round trips fewer per audited write.
+    with transaction.atomic(savepoint=False):
         _lock_chain(chain)
         head_seq, head_hash = _chain_head(chain)
         event = AuditEvent(
