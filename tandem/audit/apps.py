@@ -11,6 +11,4 @@ class AuditConfig(AppConfig):
         from tandem.audit import keys  # noqa: F401  (registers the deploy check)
         from tandem.core.jobs import register_periodic
 
-        register_periodic(
-            timedelta(minutes=15), "tandem.audit.checkpoints.audit_checkpoint_job"
-        )
+        register_periodic(timedelta(minutes=15), "tandem.audit.checkpoints.audit_checkpoint_job")

@@ -69,6 +69,7 @@ class CheckpointLine:
     number: int
     checkpoint: Checkpoint | None
     problem: str = ""
+    chain: int | None = None  # the chain a bad line claims, when it can be read
 
 
 def checkpoint_file_path() -> Path:
@@ -119,10 +120,9 @@ def _parse(number: int, text: str) -> CheckpointLine:
     except ImproperlyConfigured:
         expected = ""
     if not expected or not _equal(expected, point.mac):
-        return CheckpointLine(
-            number, None, f"checkpoint file line {number} is not authentic (its MAC is wrong)"
-        )
-    return CheckpointLine(number, point)
+        problem = f"checkpoint file line {number} is not authentic (its MAC is wrong)"
+        return CheckpointLine(number, None, problem, point.chain)
+    return CheckpointLine(number, point, chain=point.chain)
 
 
 def _equal(a: str, b: str) -> bool:
@@ -141,13 +141,14 @@ def read_checkpoints(path: Path | None = None) -> Iterator[CheckpointLine]:
                 yield _parse(number, text)
 
 
-def latest_checkpoints() -> tuple[dict[int, Checkpoint], list[str]]:
-    """The highest authentic checkpoint of each chain, and the problems found in the file."""
+def latest_checkpoints() -> tuple[dict[int, Checkpoint], list[tuple[int | None, str]]]:
+    """The highest authentic checkpoint of each chain, and the problems found in the file
+    (with the chain a bad line names, or None when the line cannot even be read)."""
     latest: dict[int, Checkpoint] = {}
-    problems: list[str] = []
+    problems: list[tuple[int | None, str]] = []
     for entry in read_checkpoints():
         if entry.checkpoint is None:
-            problems.append(entry.problem)
+            problems.append((entry.chain, entry.problem))
             continue
         point = entry.checkpoint
         if point.chain not in latest or point.seq >= latest[point.chain].seq:

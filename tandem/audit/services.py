@@ -183,7 +183,10 @@ def audit_chains() -> list[int]:
 
 @transaction.atomic
 def audit_purge_chain(
-    *, chain: int, acting_user: Any = None, request: HttpRequest | None = None,
+    *,
+    chain: int,
+    acting_user: Any = None,
+    request: HttpRequest | None = None,
     dry_run: bool = False,
 ) -> PurgeResult:
     """Delete one chain's events older than its retention period, from the chain's start.
@@ -207,7 +210,12 @@ def audit_purge_chain(
     if last is None or dry_run:
         count = old.count() if last is not None else 0
         return PurgeResult(
-            days, cutoff, count, last.id if last else None, dry_run, last.seq if last else None,
+            days,
+            cutoff,
+            count,
+            last.id if last else None,
+            dry_run,
+            last.seq if last else None,
             chain,
         )
     deleted = _delete_through(chain, last.seq)

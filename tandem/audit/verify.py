@@ -19,9 +19,10 @@ invented to hide removed rows. Results name agencies, event numbers and counts o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
+from django.utils import timezone
 
 from tandem.audit.checkpoints import Checkpoint, chain_labels, latest_checkpoints
 from tandem.audit.models import DEPLOYMENT_CHAIN, GENESIS_HASH, AuditCheckpoint, AuditEvent
@@ -30,6 +31,8 @@ from tandem.audit.protection import missing_protection
 ALTERED = "content does not match its MAC (altered, or written without the audit key)"
 RELINKED = "previous-hash mismatch (event removed or inserted out of order)"
 DEFAULT_BATCH_SIZE = 2000
+#: Events older than this and not yet covered by a signed checkpoint earn a warning.
+STALE_AFTER = timedelta(hours=1)
 
 
 def chain_name(chain: int, labels: dict[int, str]) -> str:
@@ -52,6 +55,7 @@ class ChainResult:
     checkpoint: Checkpoint | None = None
     broken_seq: int | None = None
     reason: str = ""
+    unanchored_since: int | None = None  # first seq after the checkpoint, when stale
 
     @property
     def message(self) -> str:
@@ -69,7 +73,14 @@ class ChainResult:
             text += "; no signed checkpoint yet"
         else:
             text += f"; signed checkpoint at #{self.checkpoint.seq} ({self.checkpoint.at}) matches"
-        return text + "."
+        text += "."
+        if self.unanchored_since is not None:
+            text += (
+                f" Warning: events from #{self.unanchored_since} on are over an hour old and "
+                "not yet covered by a signed checkpoint; is `tandem worker` running and the "
+                "checkpoint file in place?"
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -127,16 +138,17 @@ def _confirms(event: AuditEvent, purge: AuditCheckpoint) -> bool:
 
 
 def verify_chain(
-    *, agency_id: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    agency_id: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     deployment: bool | None = None,
 ) -> VerifyResult:
     """Verify one agency's chain (``agency_id``), or every chain. ``deployment=True`` with
     no agency verifies the deployment chain only."""
     labels = chain_labels()
-    latest, problems = latest_checkpoints()
+    latest, bad_lines = latest_checkpoints()
     if agency_id is not None:
         chains = [int(agency_id)]
-        problems = []  # another chain's checkpoint lines are not this agency's business
     elif deployment:
         chains = [DEPLOYMENT_CHAIN]
     else:
@@ -149,6 +161,9 @@ def verify_chain(
         _verify_one(chain, chain_name(chain, labels), latest.get(chain), batch_size)
         for chain in chains
     ]
+    # One agency's check reports the bad lines that claim its chain (or no readable chain).
+    whole = agency_id is None and not deployment
+    problems = [text for chain, text in bad_lines if whole or chain in (None, *chains)]
     return VerifyResult(results, problems, missing_protection(connection))
 
 
@@ -164,13 +179,19 @@ def _verify_one(
     return result
 
 
+def _unanchored_since(chain: int, covered: int) -> int | None:
+    """The first seq after ``covered`` when it is older than STALE_AFTER, else None."""
+    first = AuditEvent.objects.filter(chain=chain, seq__gt=covered).order_by("seq").first()
+    if first is None or first.occurred_at >= timezone.now() - STALE_AFTER:
+        return None
+    return first.seq
+
+
 def _latest_purge(chain: int) -> AuditCheckpoint | None:
     return AuditCheckpoint.objects.filter(chain=chain).order_by("-through_seq").first()
 
 
-def _walk(
-    chain: int, name: str, checkpoint: Checkpoint | None, batch_size: int
-) -> ChainResult:
+def _walk(chain: int, name: str, checkpoint: Checkpoint | None, batch_size: int) -> ChainResult:
     purge = _latest_purge(chain)
     purged_through = purge.through_seq if purge else None
     expected_seq = (purged_through or 0) + 1
@@ -182,8 +203,14 @@ def _walk(
 
     def broken(seq: int, reason: str) -> ChainResult:
         return ChainResult(
-            chain, name, False, count, purged_through=purged_through, checkpoint=checkpoint,
-            broken_seq=seq, reason=reason,
+            chain,
+            name,
+            False,
+            count,
+            purged_through=purged_through,
+            checkpoint=checkpoint,
+            broken_seq=seq,
+            reason=reason,
         )
 
     while True:
@@ -226,11 +253,13 @@ def _walk(
             f"records #{checkpoint.seq}: events #{last_seq + 1} to #{checkpoint.seq} "
             "were removed",
         )
+    covered = checkpoint.seq if checkpoint else (purged_through or 0)
     return ChainResult(
         chain,
         name,
         True,
         count,
+        unanchored_since=_unanchored_since(chain, covered) if last else None,
         first_seq=first.seq if first else None,
         last_seq=last.seq if last else None,
         first_at=first.occurred_at if first else None,

@@ -649,3 +649,30 @@ def _module_actions(tree: ast.Module) -> set[str]:
                 for value in values:
                     actions.update(prefix + s for s in _strings(value, names))
     return actions
+
+
+def test_verify_warns_when_old_events_are_not_covered_by_a_checkpoint(agency: Agency) -> None:
+    record(2, agency)
+    checkpoint()
+    later = timezone.now() + timedelta(hours=2)
+    record(1, agency)
+    with time_machine.travel(later, tick=False):
+        out = verify_passes("--agency", "alpha")
+    assert "Warning: events from #3 on are over an hour old" in out
+    checkpoint()
+    with time_machine.travel(later, tick=False):
+        assert "Warning" not in verify_passes("--agency", "alpha")
+
+
+def test_one_agencys_check_ignores_bad_checkpoint_lines_of_other_agencies(
+    agency: Agency, other_agency: Agency
+) -> None:
+    record(2, agency)
+    record(2, other_agency)
+    checkpoint()
+    path = checkpoint_file_path()
+    bravo = next(json.loads(t) for t in path.read_text().splitlines() if '"bravo"' in t)
+    with path.open("a") as handle:
+        handle.write(json.dumps({**bravo, "seq": 1}) + "\n")
+    verify_passes("--agency", "alpha")
+    assert "is not authentic" in verify_fails("--agency", "bravo")
