@@ -16,13 +16,10 @@
 The SQL is frozen here on purpose: later changes go in a new migration.
 """
 
-import base64
 import hashlib
 import hmac
 from datetime import UTC
-from pathlib import Path
 
-from django.conf import settings
 from django.db import migrations, models
 
 from tandem.audit.models import canonical_json
@@ -146,19 +143,11 @@ def install(apps, schema_editor):
 
 
 def _current_key():
-    path = Path(
-        getattr(settings, "TANDEM_AUDIT_KEY_FILE", "") or Path(settings.VAR_DIR) / "audit.key"
-    )
-    if not path.exists():
-        raise RuntimeError(
-            f"The audit trail must be re-sealed under the audit key, but {path} does not "
-            "exist. Create it with `tandem audit keygen`, then migrate again."
-        )
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            key_id, _, encoded = line.strip().partition(":")
-            return key_id, base64.b64decode(encoded)
-    raise RuntimeError(f"{path} holds no audit key.")
+    """The signing key; outside production a missing key file is created (``keys.py``)."""
+    from tandem.audit.keys import audit_keys
+
+    ring = audit_keys()
+    return ring.current_id, ring.get(ring.current_id)
 
 
 def _payload(event, chain, seq, key_id):
