@@ -206,7 +206,12 @@ def test_sqlite_refuses_insert_or_replace_of_an_audit_event(agency: Agency) -> N
     assert refused_replace({**third, "seq": 6, "hash": "f" * 64})
     # A lower seq under a fresh id is refused too.
     assert refused_replace({**third, "id": 100, "hash": "e" * 64})
+    # The newest id with a fresh seq: REPLACE would silently drop the newest event.
+    newest = row_values(events[-1].pk)
+    assert refused_replace({**newest, "seq": 6, "hash": "d" * 64})
+    assert refused_replace({**newest, "chain": 0, "agency_id": None, "seq": 1, "hash": "c" * 64})
     assert AuditEvent.objects.get(pk=events[2].pk).object_id == events[2].object_id
+    assert AuditEvent.objects.count() == 5
     verify_passes()
 
 

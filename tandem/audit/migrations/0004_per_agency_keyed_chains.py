@@ -6,9 +6,10 @@
   must exist when there are events: `tandem audit keygen`). Run `tandem audit verify` with
   the previous release before upgrading: the old, unkeyed chain is not kept. Purge
   checkpoints of the old global chain are kept, moved to chain -1, which verify ignores.
-* SQLite: INSERT triggers refuse a seq at or below the last of its chain and an id below the
-  highest, which is what ``INSERT OR REPLACE`` needs to rewrite a row (REPLACE deletes the
-  old row without firing DELETE triggers).
+* SQLite: INSERT triggers refuse a seq at or below the last of its chain, an id that exists
+  and an id below the highest, which is what ``INSERT OR REPLACE`` needs to rewrite or
+  remove a row (REPLACE deletes the old row without firing DELETE triggers). BEFORE INSERT
+  triggers run while the row REPLACE would delete is still there.
 * PostgreSQL: ``tandem_audit_purge(chain, through_seq)``, a SECURITY DEFINER function, is the
   only way the retention purge deletes, so the application role needs no DELETE privilege
   once `tandem audit setup-roles` has made another role the owner of the audit tables.
@@ -72,8 +73,9 @@ SQLITE_INSTALL = [
     WHEN NEW.seq <= COALESCE((SELECT MAX(seq) FROM audit_auditevent WHERE chain = NEW.chain), 0)
       OR NEW.seq <= COALESCE(
         (SELECT MAX(through_seq) FROM audit_auditcheckpoint WHERE chain = NEW.chain), 0)
+      OR EXISTS (SELECT 1 FROM audit_auditevent WHERE id = NEW.id)
     BEGIN
-        SELECT RAISE(ABORT, 'audit events are append-only: seq at or below the last of its chain');
+        SELECT RAISE(ABORT, 'audit events are append-only: seq or id at or below the last');
     END
     """,
     """
@@ -87,6 +89,7 @@ SQLITE_INSTALL = [
     CREATE TRIGGER tandem_audit_checkpoint_append_only BEFORE INSERT ON audit_auditcheckpoint
     WHEN NEW.through_seq <= COALESCE(
         (SELECT MAX(through_seq) FROM audit_auditcheckpoint WHERE chain = NEW.chain), 0)
+      OR EXISTS (SELECT 1 FROM audit_auditcheckpoint WHERE id = NEW.id)
     BEGIN
         SELECT RAISE(ABORT, 'audit checkpoints are append-only');
     END
