@@ -141,16 +141,12 @@ def verify_chain(
     *,
     agency_id: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    deployment: bool | None = None,
 ) -> VerifyResult:
-    """Verify one agency's chain (``agency_id``), or every chain. ``deployment=True`` with
-    no agency verifies the deployment chain only."""
+    """Verify one agency's chain (``agency_id``), or every chain."""
     labels = chain_labels()
     latest, bad_lines = latest_checkpoints()
     if agency_id is not None:
         chains = [int(agency_id)]
-    elif deployment:
-        chains = [DEPLOYMENT_CHAIN]
     else:
         chains = sorted(
             set(labels)
@@ -162,8 +158,7 @@ def verify_chain(
         for chain in chains
     ]
     # One agency's check reports the bad lines that claim its chain (or no readable chain).
-    whole = agency_id is None and not deployment
-    problems = [text for chain, text in bad_lines if whole or chain in (None, *chains)]
+    problems = [text for chain, text in bad_lines if agency_id is None or chain in (None, *chains)]
     return VerifyResult(results, problems, missing_protection(connection))
 
 
