@@ -11,7 +11,9 @@ the machine and its load; the ratios are what to compare.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tandem_bench_audit \\
         .venv/bin/python bench/audit.py [--seconds 1.5] [--writers 1,4,16]
 
-The database is created if it does not exist and migrated; its tables are left in place.
+The database is created if it does not exist and migrated; its tables are left in place, and
+the audit key and checkpoint file for it are kept in the temporary directory, so a later run
+verifies the whole trail again.
 """
 
 from __future__ import annotations
@@ -157,8 +159,10 @@ def main() -> None:
     if not url.startswith("postgres"):
         raise SystemExit("bench/audit.py measures PostgreSQL: set DATABASE_URL=postgres://...")
     create_database(url)
-    scratch = tempfile.mkdtemp(prefix="tandem-bench-audit-")
-    setup_django(url, scratch)
+    # The audit key and checkpoints live as long as the database: the next run verifies both.
+    scratch = Path(tempfile.gettempdir()) / f"tandem-bench-audit-{url.rsplit('/', 1)[1]}"
+    scratch.mkdir(exist_ok=True)
+    setup_django(url, str(scratch))
     agencies = prepare()
     writer_counts = [int(n) for n in options.writers.split(",")]
     print(f"PostgreSQL, {options.seconds:g} s per measurement, writers are processes")
@@ -180,7 +184,8 @@ def main() -> None:
     from tandem.audit.verify import verify_chain
 
     result = verify_chain()
-    print(f"verify afterwards: {'intact' if result.ok else 'BROKEN'} ({result.count:,} events)")
+    state = "intact" if result.ok else "BROKEN: " + result.message
+    print(f"verify afterwards: {state} ({result.count:,} events in all chains)")
 
 
 if __name__ == "__main__":
