@@ -326,6 +326,16 @@ TANDEM_MASTER_KEY_FILE = env_str("TANDEM_MASTER_KEY_FILE", str(VAR_DIR / "master
 TANDEM_EPOCH_KEY_DIR = env_str("TANDEM_EPOCH_KEY_DIR", str(VAR_DIR / "epoch-keys"))
 TANDEM_EPOCH_HOURS = env_int("TANDEM_EPOCH_HOURS", 6)
 
+# --- Audit trail ------------------------------------------------------------------------
+# The key that authenticates every audit event ("id:base64key" lines, mode 0600, outside the
+# database; `tandem audit keygen`), where signed checkpoints of each chain head are appended,
+# and optionally a syslog destination for them ("/dev/log" or "host:port").
+TANDEM_AUDIT_KEY_FILE = env_str("TANDEM_AUDIT_KEY_FILE", str(VAR_DIR / "audit.key"))
+TANDEM_AUDIT_CHECKPOINT_FILE = env_str(
+    "TANDEM_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")
+)
+TANDEM_AUDIT_SYSLOG = env_str("TANDEM_AUDIT_SYSLOG")
+
 # --- Notifications ----------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
     "TANDEM_EMAIL_BACKEND",

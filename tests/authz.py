@@ -114,7 +114,11 @@ MATRIX: list[Row] = [
     Row("agencies:roster_import", ADMIN),
     # audit: auditors only — not the administrator, not the chief.
     Row("audit:event_list", roles("auditor")),
-    Row("audit:event_detail", roles("auditor"), _path("audit:event_detail", "audit_event")),
+    Row(
+        "audit:event_detail",
+        roles("auditor"),
+        lambda w: reverse("audit:event_detail", args=[w.objects["audit_event"].seq]),
+    ),
     Row("audit:verify", roles("auditor"), None, "post", ACTION),
 ]
 
@@ -134,7 +138,7 @@ def _platform_world(w: World) -> None:
     w.objects["role_request"] = RoleRequest.objects.create(
         agency=w.agency, user=w.cast["nobody"], role="auditor",
         proposed_by=w.cast["administrator"])
-    audit_record(action="test.world", agency_id=w.agency.pk)
+    audit_record(action="agency.create", agency_id=w.agency.pk)
     w.objects["audit_event"] = AuditEvent.objects.filter(agency_id=w.agency.pk).last()
 
 

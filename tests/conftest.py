@@ -22,6 +22,7 @@ from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_BANNER_OK, SESSI
 from tandem.accounts.models import RoleAssignment, User
 from tandem.agencies.models import Agency, Member, MemberCategory, Role, Unit
 from tandem.agencies.presets import load_preset
+from tandem.audit.keys import ensure_demo_audit_key
 from tandem.core.crypto import ensure_demo_master_key
 
 PASSWORD = "correct horse battery staple 42"
@@ -37,6 +38,12 @@ def pytest_configure(config: Any) -> None:
 def _fast_password_hashing(settings: Any) -> None:
     """Argon2 is slow on purpose; tests that check hashing ask for it explicitly."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _own_audit_checkpoints(settings: Any, tmp_path: Path) -> None:
+    """Each test's database starts empty, so each test has its own audit checkpoint file."""
+    settings.TANDEM_AUDIT_CHECKPOINT_FILE = str(tmp_path / "audit-checkpoints.jsonl")
 
 
 def make_agency(slug: str, name: str, preset: str = "colorado-springs") -> Agency:
@@ -91,11 +98,14 @@ def _scratch_var_dir(tmp_path_factory: Any) -> Any:
 
     scratch = tmp_path_factory.mktemp("var")
     with override_settings(
-        MEDIA_ROOT=scratch / "media", TANDEM_MASTER_KEY_FILE=str(scratch / "master.keys"),
+        MEDIA_ROOT=scratch / "media",
+        TANDEM_MASTER_KEY_FILE=str(scratch / "master.keys"),
         TANDEM_EPOCH_KEY_DIR=str(scratch / "epoch-keys"),
+        TANDEM_AUDIT_KEY_FILE=str(scratch / "audit.key"),
     ):
-        # Encrypted fields need a master key: a demo key file (0600) in the scratch folder.
+        # Encrypted fields need a master key, the audit trail its key: demo key files (0600).
         ensure_demo_master_key()
+        ensure_demo_audit_key()
         yield scratch
 
 

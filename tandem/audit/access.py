@@ -24,12 +24,12 @@ def require_auditor(user: Any) -> None:
         raise Http404
 
 
-def get_event_for_user(user: Any, pk: int, *, write: bool = False) -> AuditEvent:
-    """An event of the auditor's own agency; events are never writable, by anyone."""
+def get_event_for_user(user: Any, seq: int, *, write: bool = False) -> AuditEvent:
+    """Event number ``seq`` of the auditor's own agency's chain; never writable, by anyone."""
     require_auditor(user)
     if write:
         raise Http404
     try:
-        return AuditEvent.objects.get(pk=pk, agency_id=user.agency_id)
+        return AuditEvent.objects.get(chain=user.agency_id, seq=seq)
     except AuditEvent.DoesNotExist:
         raise Http404 from None

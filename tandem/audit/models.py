@@ -1,17 +1,23 @@
-"""The audit trail: append-only, hash-chained (X-4, P3).
+"""The audit trail: append-only, keyed, hash-chained per agency (X-4, P3).
 
-Each row's ``hash`` is SHA-256 over its canonical content and the previous row's hash, so an
-altered, removed or re-ordered row breaks the chain at that point (``tandem audit verify``).
-The database refuses UPDATE and DELETE on this table (triggers in migration 0003); rows older
-than the retention period (never under 365 days) are the only ones that may be purged, and a
-purge leaves an ``AuditCheckpoint`` so the first remaining row still links to something.
+Each agency's events form their own chain (``chain`` = the agency's id; events of no agency,
+such as operator commands, form the deployment chain ``0``), numbered ``seq`` 1, 2, 3, ...
+Each row's ``hash`` is HMAC-SHA256, under the audit key named by ``key_id`` (a file outside
+the database, ``audit/keys.py``), over its canonical content, its chain and seq and the
+previous row's hash. So an altered, removed or re-ordered row breaks the chain at that
+point, and nobody without the key file can recompute the chain after a rewrite. Signed
+checkpoints of each chain head, kept outside the database (``audit/checkpoints.py``), catch
+the removal of the newest rows. The database refuses UPDATE and DELETE on this table
+(triggers in migrations 0003 and 0004); rows older than the retention period (never under
+365 days) are the only ones that may be purged, and a purge leaves an ``AuditCheckpoint``
+so the first remaining row of that chain still links to something.
 
 Nothing here may name a peer-support requester: ``detail`` holds ids and categories only.
 """
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
 from datetime import UTC
 from decimal import Decimal
@@ -54,6 +60,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(str(value))
 
 
+DEPLOYMENT_CHAIN = 0
+
+
+def chain_for(agency_id: int | None) -> int:
+    return DEPLOYMENT_CHAIN if agency_id is None else int(agency_id)
+
+
 class AuditEvent(models.Model):
     # Plain integers, not foreign keys: deleting an account or agency must never cascade here.
     agency_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -67,11 +80,23 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
     purpose = models.CharField(max_length=200, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    #: The agency's id, or 0 for the deployment chain; ``seq`` numbers events within it.
+    chain = models.BigIntegerField()
+    seq = models.BigIntegerField()
+    key_id = models.CharField(max_length=40)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq"),
+            models.CheckConstraint(
+                condition=models.Q(agency_id__isnull=True, chain=0)
+                | models.Q(chain=models.F("agency_id")),
+                name="audit_event_chain_is_agency",
+            ),
+        ]
         indexes = [
             models.Index(fields=["agency_id", "occurred_at"]),
             # The auditor's screen: one agency, newest first, keyset-paginated on id.
@@ -84,7 +109,9 @@ class AuditEvent(models.Model):
 
     def canonical(self) -> dict[str, Any]:
         return {
-            "id": self.pk,
+            "chain": self.chain,
+            "seq": self.seq,
+            "key_id": self.key_id,
             "agency_id": self.agency_id,
             "actor_id": self.actor_id,
             "actor_label": self.actor_label,
@@ -100,23 +127,34 @@ class AuditEvent(models.Model):
         }
 
     def compute_hash(self, prev_hash: str) -> str:
+        """The keyed hash of this row after ``prev_hash`` (needs the audit key file)."""
+        from tandem.audit.keys import audit_keys
+
         payload = canonical_json(self.canonical())
-        return hashlib.sha256((prev_hash + "\n" + payload).encode()).hexdigest()
+        return audit_keys().mac(self.key_id, prev_hash + "\n" + payload)
 
     @property
     def content_intact(self) -> bool:
-        return self.hash == self.compute_hash(self.prev_hash)
+        from tandem.audit.keys import AuditKeyUnavailable
+
+        try:
+            return hmac.compare_digest(self.hash, self.compute_hash(self.prev_hash))
+        except AuditKeyUnavailable:
+            return False
 
 
 class AuditCheckpoint(models.Model):
-    """Written by a retention purge: the last purged event's id and hash.
+    """Written by a retention purge: the last purged event of one chain (seq, id and hash).
 
-    After a purge the first remaining event links to ``through_hash`` instead of the genesis
-    hash. The purge also records an ``audit.purge`` event naming the same id and hash, inside
-    the chain, so a checkpoint cannot be forged without breaking the chain. Like the events,
-    checkpoints are protected by the database: no UPDATE, no DELETE.
+    After a purge the first remaining event of the chain links to ``through_hash`` instead of
+    the genesis hash. The purge also records an ``audit.purge`` event naming the same seq and
+    hash, inside the chain, so a purge checkpoint cannot be forged without breaking the
+    chain. Like the events, these rows are protected by the database: no UPDATE, no DELETE.
+    (The signed checkpoints of chain heads are a different thing, kept outside the database.)
     """
 
+    chain = models.BigIntegerField(default=DEPLOYMENT_CHAIN)
+    through_seq = models.BigIntegerField()
     through_id = models.BigIntegerField(unique=True)
     through_hash = models.CharField(max_length=64)
     deleted_count = models.BigIntegerField()
@@ -125,6 +163,11 @@ class AuditCheckpoint(models.Model):
 
     class Meta:
         ordering = ["through_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain", "through_seq"], name="audit_checkpoint_chain_seq"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"Audit events up to #{self.through_id} purged"
+        return f"Audit events up to #{self.through_seq} of chain {self.chain} purged"

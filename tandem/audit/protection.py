@@ -1,4 +1,4 @@
-"""Inspecting the database-level protection of the audit tables (installed by migration 0003).
+"""Inspecting the database-level protection of the audit tables (migrations 0003 and 0004).
 
 ``missing_protection()`` names the triggers that are absent or disabled, so ``tandem audit
 verify`` can warn when someone switched the protection off (for example an SQLite table
@@ -26,6 +26,10 @@ EXPECTED_TRIGGERS = {
         "tandem_audit_event_no_delete",
         "tandem_audit_checkpoint_no_update",
         "tandem_audit_checkpoint_no_delete",
+        "tandem_audit_event_append_only",
+        "tandem_audit_event_id_ascending",
+        "tandem_audit_checkpoint_append_only",
+        "tandem_audit_checkpoint_id_ascending",
     ),
 }
 

@@ -1,7 +1,9 @@
 """Reads for the auditor's screen: one agency's events, newest first, keyset-paginated.
 
-Keyset pagination (``id < cursor``) uses the (agency_id, id) index and costs the same on the
-first page and the ten-thousandth; the page needs one query whatever the data size.
+Events are numbered by their agency's chain (``seq``), never by the deployment-wide id, so
+an auditor learns nothing about other agencies' volume. Keyset pagination (``seq < cursor``)
+uses the unique (chain, seq) index and costs the same on the first page and the
+ten-thousandth; the page needs one query whatever the data size.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ PAGE_SIZE = 50
 @dataclass(frozen=True)
 class EventPage:
     events: list[AuditEvent]
-    newer_cursor: int | None  # show events with id > this
-    older_cursor: int | None  # show events with id < this
+    newer_cursor: int | None  # show events with seq > this
+    older_cursor: int | None  # show events with seq < this
 
 
 def filtered_events(agency_id: int, filters: dict[str, Any]) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.filter(agency_id=agency_id)
+    events = AuditEvent.objects.filter(chain=agency_id)
     if filters.get("date_from"):
         events = events.filter(
             occurred_at__gte=datetime.combine(filters["date_from"], time.min, UTC)
@@ -53,20 +55,20 @@ def event_page(
     after: int | None = None,
     size: int = PAGE_SIZE,
 ) -> EventPage:
-    """One page, newest first. ``before``: older than that id; ``after``: newer than it."""
+    """One page, newest first. ``before``: older than that seq; ``after``: newer than it."""
     if after is not None:
-        rows = list(events.filter(id__gt=after).order_by("id")[: size + 1])
+        rows = list(events.filter(seq__gt=after).order_by("seq")[: size + 1])
         more_newer = len(rows) > size
         page = list(reversed(rows[:size]))
         return EventPage(
-            page, page[0].id if more_newer and page else None, page[-1].id if page else None
+            page, page[0].seq if more_newer and page else None, page[-1].seq if page else None
         )
     if before is not None:
-        events = events.filter(id__lt=before)
-    rows = list(events.order_by("-id")[: size + 1])
+        events = events.filter(seq__lt=before)
+    rows = list(events.order_by("-seq")[: size + 1])
     page = rows[:size]
     return EventPage(
         page,
-        page[0].id if before is not None and page else None,
-        page[-1].id if len(rows) > size else None,
+        page[0].seq if before is not None and page else None,
+        page[-1].seq if len(rows) > size else None,
     )

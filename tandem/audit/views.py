@@ -73,18 +73,18 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def event_detail(request: HttpRequest, seq: int) -> HttpResponse:
     try:
-        event = get_event_for_user(request.user, pk)
+        event = get_event_for_user(request.user, seq)
     except Http404:
-        _record_denied(request, "audit.view", pk)
+        _record_denied(request, "audit.view", seq)
         raise
     audit_record(
         action="audit.view",
         actor=request.user,
         request=request,
         object_type="audit.AuditEvent",
-        object_id=event.pk,
+        object_id=event.seq,
     )
     return render(request, "audit/event_detail.html", {"event": event})
 
@@ -92,12 +92,13 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def verify(request: HttpRequest) -> HttpResponse:
     _auditor_only(request, "audit.verify")
-    result = verify_chain()
+    user: Any = request.user
+    result = verify_chain(agency_id=user.agency_id)
     audit_record(
         action="audit.verify",
-        actor=request.user,
+        actor=user,
         request=request,
-        detail={"intact": result.ok, "events": result.count, "broken_id": result.broken_id},
+        detail={"intact": result.ok, "events": result.count, "broken_seq": result.broken_seq},
     )
     htmx = getattr(request, "htmx", False)
     template = "audit/partials/verify_result.html" if htmx else "audit/verify.html"

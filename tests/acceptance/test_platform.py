@@ -81,7 +81,7 @@ from tandem.agencies.services import (
 )
 from tandem.audit.models import AuditCheckpoint, AuditEvent
 from tandem.audit.services import audit_purge, audit_record
-from tandem.audit.verify import verify_chain
+from tandem.audit.verify import ALTERED, verify_chain
 from tandem.core import crypto, jobs, sms
 from tandem.core.decorators import public
 from tandem.core.fields import EncryptedJSONField, EncryptedTextField, EnvelopeKeyField
@@ -139,6 +139,10 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         TANDEM_VAR_DIR=str(tmp_path),
         TANDEM_MASTER_KEYS="k1:" + "A" * 43 + "=",
     )
+    audit_key = tmp_path / "audit.key"  # the default TANDEM_AUDIT_KEY_FILE under the var dir
+    if not audit_key.exists():
+        audit_key.write_text(f"ak1:{base64.b64encode(os.urandom(32)).decode()}\n")
+        audit_key.chmod(0o600)
     return env
 
 
@@ -2068,7 +2072,7 @@ TABLES = ("audit_auditevent", "audit_auditcheckpoint")
 # --- helpers ------------------------------------------------------------------------------
 
 
-def record(n: int, *, action: str = "member.view", **kwargs: Any) -> list[AuditEvent]:
+def record(n: int, *, action: str = "member.create", **kwargs: Any) -> list[AuditEvent]:
     return [
         audit_record(
             action=action,
@@ -2135,7 +2139,7 @@ def test_database_refuses_to_update_an_audit_event() -> None:
     event = record(1)[0]
     assert refused("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["x.y", event.id])
     assert refused("UPDATE audit_auditevent SET purpose = %s", ["cover-up"])
-    assert AuditEvent.objects.get(pk=event.pk).action == "member.view"
+    assert AuditEvent.objects.get(pk=event.pk).action == "member.create"
 
 
 def test_database_refuses_to_delete_a_recent_audit_event() -> None:
@@ -2161,7 +2165,7 @@ def test_database_allows_deleting_only_events_older_than_365_days() -> None:
     assert refused("DELETE FROM audit_auditevent WHERE id = %s", [recent.id])
     assert not refused("DELETE FROM audit_auditevent WHERE id = %s", [old.id])
     # Deleting by hand, without the purge's checkpoint, still shows in the chain.
-    assert "Broken at event 2: previous-hash mismatch" in verify_fails()
+    assert "Deployment chain broken at event #2: previous-hash mismatch" in verify_fails()
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
@@ -2189,7 +2193,8 @@ def test_database_refuses_to_change_or_delete_a_purge_checkpoint() -> None:
 def test_intact_chain_verifies_with_a_summary() -> None:
     events = record(5)
     out = verify_passes()
-    assert f"Audit trail intact: 5 events, first #{events[0].id}, last #{events[-1].id}" in out
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert "Deployment chain intact: 5 events, first #1, last #5" in out
 
 
 def test_empty_trail_verifies() -> None:
@@ -2200,92 +2205,98 @@ def test_verify_reads_in_batches_and_still_finds_the_break() -> None:
     record(9)
     assert verify_chain(batch_size=2).ok
     with triggers_off():
-        raw("UPDATE audit_auditevent SET object_id = %s WHERE id = 7", ["999"])
-    assert (
-        verify_fails(batch_size=2) == "Broken at event 7: content does not match its hash (altered)"
-    )
+        raw("UPDATE audit_auditevent SET object_id = %s WHERE seq = 7", ["999"])
+    assert verify_fails(batch_size=2) == f"Deployment chain broken at event #7: {ALTERED}"
 
 
 def test_altered_row_is_named_by_verify() -> None:
     record(5)
     with triggers_off():
-        raw("UPDATE audit_auditevent SET action = %s WHERE id = 3", ["member.edit"])
-    assert verify_fails() == "Broken at event 3: content does not match its hash (altered)"
+        raw("UPDATE audit_auditevent SET action = %s WHERE seq = 3", ["member.edit"])
+    assert verify_fails() == f"Deployment chain broken at event #3: {ALTERED}"
 
 
 def test_altered_outcome_or_time_is_caught_too() -> None:
     record(4)
     with triggers_off():
-        raw("UPDATE audit_auditevent SET outcome = %s WHERE id = 2", ["success"])  # unchanged
-        raw("UPDATE audit_auditevent SET outcome = %s WHERE id = 4", ["denied"])
-    assert verify_fails() == "Broken at event 4: content does not match its hash (altered)"
+        raw("UPDATE audit_auditevent SET outcome = %s WHERE seq = 2", ["success"])  # unchanged
+        raw("UPDATE audit_auditevent SET outcome = %s WHERE seq = 4", ["denied"])
+    assert verify_fails() == f"Deployment chain broken at event #4: {ALTERED}"
 
 
 def test_removed_middle_row_is_named_by_the_next_row() -> None:
     record(5)
     with triggers_off():
-        raw("DELETE FROM audit_auditevent WHERE id = 3")
+        raw("DELETE FROM audit_auditevent WHERE seq = 3")
     assert verify_fails() == (
-        "Broken at event 4: previous-hash mismatch (row removed or inserted out of order)"
+        "Deployment chain broken at event #4: previous-hash mismatch "
+        "(event removed or inserted out of order)"
     )
 
 
 def test_removed_first_row_is_caught() -> None:
     record(3)
     with triggers_off():
-        raw("DELETE FROM audit_auditevent WHERE id = 1")
-    assert verify_fails().startswith("Broken at event 2: previous-hash mismatch")
+        raw("DELETE FROM audit_auditevent WHERE seq = 1")
+    assert verify_fails().startswith("Deployment chain broken at event #2: previous-hash mismatch")
 
 
 def test_swapped_rows_are_caught() -> None:
     record(5)
     with triggers_off():
-        raw("UPDATE audit_auditevent SET id = -2 WHERE id = 2")
-        raw("UPDATE audit_auditevent SET id = 2 WHERE id = 4")
-        raw("UPDATE audit_auditevent SET id = 4 WHERE id = -2")
+        raw("UPDATE audit_auditevent SET seq = -2 WHERE seq = 2")
+        raw("UPDATE audit_auditevent SET seq = 2 WHERE seq = 4")
+        raw("UPDATE audit_auditevent SET seq = 4 WHERE seq = -2")
     assert verify_fails() == (
-        "Broken at event 2: previous-hash mismatch (row removed or inserted out of order)"
+        "Deployment chain broken at event #2: previous-hash mismatch "
+        "(event removed or inserted out of order)"
     )
 
 
-def test_row_inserted_with_a_forged_id_is_caught() -> None:
+def test_row_inserted_with_a_forged_seq_is_caught() -> None:
     events = record(4)
     forged = AuditEvent(
-        id=10,
-        action="member.view",
+        chain=0,
+        seq=10,
+        key_id=events[-1].key_id,
+        action="member.create",
         occurred_at=timezone.now(),
         prev_hash=events[-1].hash,
         detail={},
     )
-    forged.hash = forged.compute_hash(forged.prev_hash)  # even a correctly computed hash
+    forged.hash = forged.compute_hash(forged.prev_hash)  # even with the audit key itself
     forged.save(force_insert=True)
-    assert (
-        verify_fails() == "Broken at event 10: events #5 to #9 are missing (ids skipped or forged)"
+    assert verify_fails() == (
+        "Deployment chain broken at event #10: events #5 to #9 are missing (removed or forged)"
     )
 
 
 def test_row_inserted_into_a_gap_is_caught() -> None:
     events = record(5)
     with triggers_off():
-        raw("DELETE FROM audit_auditevent WHERE id = 3")
-    forged = AuditEvent(
-        id=3,
-        action="member.view",
-        occurred_at=events[2].occurred_at,
-        prev_hash=events[1].hash,
-        detail={"n": 2},
-    )
-    forged.hash = forged.compute_hash(forged.prev_hash)
-    forged.save(force_insert=True)
-    assert verify_fails().startswith("Broken at event 4: previous-hash mismatch")
+        raw("DELETE FROM audit_auditevent WHERE seq = 3")
+        forged = AuditEvent(
+            chain=0,
+            seq=3,
+            key_id=events[2].key_id,
+            action="member.create",
+            occurred_at=events[2].occurred_at,
+            prev_hash=events[1].hash,
+            detail={"n": 2},
+        )
+        forged.hash = forged.compute_hash(forged.prev_hash)
+        forged.save(force_insert=True)
+    assert verify_fails().startswith("Deployment chain broken at event #4: previous-hash mismatch")
 
 
 def test_forged_checkpoint_cannot_hide_removed_rows() -> None:
     events = record(5)
     with triggers_off():
-        raw("DELETE FROM audit_auditevent WHERE id <= 2")
+        raw("DELETE FROM audit_auditevent WHERE seq <= 2")
     AuditCheckpoint.objects.create(
-        through_id=2,
+        chain=0,
+        through_seq=2,
+        through_id=events[1].id,
         through_hash=events[1].hash,
         deleted_count=2,
         cutoff=timezone.now(),
@@ -2322,7 +2333,7 @@ def test_event_recorded_in_a_rolled_back_transaction_leaves_nothing() -> None:
         change_then_fail()
     assert not AuditEvent.objects.filter(action="member.update").exists()
     after = audit_record(action="member.update")
-    assert after.id == 3
+    assert after.seq == 3
     assert verify_chain().ok
 
 
@@ -2341,13 +2352,13 @@ def test_purge_removes_only_events_older_than_a_year_and_the_chain_still_verifie
     out = StringIO()
     call_command("audit", "purge", stdout=out)
     assert "Deleted 5 events" in out.getvalue()
-    assert sorted(AuditEvent.objects.values_list("id", flat=True)) == [6, 7, 8, 9]
+    assert sorted(AuditEvent.objects.values_list("seq", flat=True)) == [6, 7, 8, 9]
     assert AuditEvent.objects.filter(pk=kept[0].pk).exists()
     checkpoint = AuditCheckpoint.objects.get()
-    assert (checkpoint.through_id, checkpoint.deleted_count) == (5, 5)
+    assert (checkpoint.through_seq, checkpoint.deleted_count) == (5, 5)
     purge = AuditEvent.objects.get(action="audit.purge")
-    assert purge.detail["through_id"] == 5
-    assert "Audit trail intact: 4 events, first #6, last #9" in verify_passes()
+    assert purge.detail["through_seq"] == 5
+    assert "Deployment chain intact: 4 events, first #6, last #9" in verify_passes()
     # A second purge has nothing to do, and new events keep extending the chain.
     call_command("audit", "purge", stdout=StringIO())
     assert AuditCheckpoint.objects.count() == 1
@@ -2359,9 +2370,9 @@ def test_purge_of_every_event_keeps_the_chain_going_from_the_checkpoint() -> Non
     with time_machine.travel(timezone.now() - timedelta(days=400), tick=False):
         record(3)
     result = audit_purge()
-    assert (result.deleted, result.through_id) == (3, 3)
+    assert (result.deleted, result.through_seq) == (3, 3)
     purge = AuditEvent.objects.get()
-    assert (purge.id, purge.action) == (4, "audit.purge")
+    assert (purge.seq, purge.action) == (4, "audit.purge")
     assert verify_chain().ok
 
 
@@ -2415,7 +2426,7 @@ def trail(cast: dict[str, User], stranger: User) -> dict[str, AuditEvent]:
     return {
         "older": older,
         "view": audit_record(
-            action="member.view", actor=coordinator, object_type="agencies.Member", object_id=7
+            action="member.create", actor=coordinator, object_type="agencies.Member", object_id=7
         ),
         "denied": audit_record(
             action="policy.update",
@@ -2425,7 +2436,7 @@ def trail(cast: dict[str, User], stranger: User) -> dict[str, AuditEvent]:
             object_id=1,
         ),
         "bravo": audit_record(
-            action="member.view", actor=stranger, object_type="agencies.Member", object_id=7
+            action="member.create", actor=stranger, object_type="agencies.Member", object_id=7
         ),
     }
 
@@ -2446,7 +2457,7 @@ def test_everyone_but_the_auditor_gets_not_found(
 ) -> None:
     client = signed_in(cast[role])
     assert client.get(reverse("audit:event_list")).status_code == 404
-    assert client.get(reverse("audit:event_detail", args=[trail["view"].pk])).status_code == 404
+    assert client.get(reverse("audit:event_detail", args=[trail["view"].seq])).status_code == 404
     assert client.post(reverse("audit:verify")).status_code == 404
     denied = AuditEvent.objects.filter(action__startswith="audit.", actor_id=cast[role].pk)
     assert set(denied.values_list("outcome", flat=True)) == {"denied"}
@@ -2457,7 +2468,7 @@ def test_auditor_sees_own_agency_events_newest_first_and_viewing_is_audited(
 ) -> None:
     html = listing(signed_in(cast["auditor"]))
     assert html.index("policy.update") < html.index("member.import")
-    assert f"/audit/events/{trail['bravo'].pk}/" not in html
+    assert rows(html) == 3  # Alpha's three events, not Bravo's
     assert AuditEvent.objects.filter(action="audit.view", actor_id=cast["auditor"].pk).exists()
 
 
@@ -2466,12 +2477,16 @@ def test_auditor_of_another_agency_sees_none_of_alphas_events(
 ) -> None:
     client = signed_in(stranger)
     html = listing(client)
-    assert f"/audit/events/{trail['bravo'].pk}/" in html
+    assert rows(html) == 1
+    assert f"/audit/events/{trail['bravo'].seq}/" in html
+    # Events are numbered per agency: Bravo's numbers only ever open Bravo's own events.
     for key in ("older", "view", "denied"):
-        assert f"/audit/events/{trail[key].pk}/" not in html
-        assert client.get(reverse("audit:event_detail", args=[trail[key].pk])).status_code == 404
+        response = client.get(reverse("audit:event_detail", args=[trail[key].seq]))
+        assert trail[key].hash not in response.content.decode()
+    for missing in (trail["denied"].seq + 10, 999):
+        assert client.get(reverse("audit:event_detail", args=[missing])).status_code == 404
     denied = AuditEvent.objects.filter(actor_id=stranger.pk, action="audit.view", outcome="denied")
-    assert denied.count() == 3
+    assert denied.count() == 2
     assert set(denied.values_list("agency_id", flat=True)) == {stranger.agency_id}
 
 
@@ -2495,13 +2510,13 @@ def test_auditor_opens_one_event(
     cast: dict[str, User], trail: dict[str, AuditEvent], signed_in: Callable[..., Any]
 ) -> None:
     response = signed_in(cast["auditor"]).get(
-        reverse("audit:event_detail", args=[trail["view"].pk])
+        reverse("audit:event_detail", args=[trail["view"].seq])
     )
     html = response.content.decode()
     assert response.status_code == 200
-    assert "member.view" in html
+    assert "member.create" in html
     assert trail["view"].hash in html
-    assert AuditEvent.objects.filter(action="audit.view", object_id=str(trail["view"].pk)).exists()
+    assert AuditEvent.objects.filter(action="audit.view", object_id=str(trail["view"].seq)).exists()
 
 
 def test_auditor_verifies_the_chain_from_the_screen(
@@ -2509,12 +2524,13 @@ def test_auditor_verifies_the_chain_from_the_screen(
 ) -> None:
     client = signed_in(cast["auditor"])
     response = client.post(reverse("audit:verify"), HTTP_HX_REQUEST="true")
-    assert "Audit trail intact" in response.content.decode()
+    assert "Agency alpha intact" in response.content.decode()
     assert "<html" not in response.content.decode()
     with triggers_off():
         raw("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["x.y", trail["view"].pk])
     html = client.post(reverse("audit:verify")).content.decode()
-    assert f"Broken at event {trail['view'].pk}: content does not match its hash" in html
+    seq = trail["view"].seq
+    assert f"Agency alpha broken at event #{seq}: content does not match its MAC" in html
     assert AuditEvent.objects.filter(action="audit.verify").count() == 2
 
 
@@ -2534,7 +2550,7 @@ def test_audit_list_is_keyset_paginated_with_a_fixed_query_count(
     assert "Older events" in html
     last_shown = min(int(p.split("/")[0]) for p in html.split('href="/audit/events/')[1:])
     older = listing(client, before=last_shown)
-    alpha = AuditEvent.objects.filter(agency_id=cast["auditor"].agency_id, id__lt=last_shown)
+    alpha = AuditEvent.objects.filter(chain=cast["auditor"].agency_id, seq__lt=last_shown)
     assert rows(older) == min(50, alpha.count())
     assert "Newer events" in older
 
