@@ -6,9 +6,9 @@ the spreadsheet import all call :func:`predict` or :func:`score` with the agency
 model, so they always agree.
 
 * **Records.** :func:`record_of` turns a client (or an imported row) into the flat record
-  Splink compares: normalised first and last name, the full name and the aliases, date of birth as ``YYYY-MM-DD``, phone digits, a normalised
-  address and the sorted substance codes. Missing values are ``None`` (Splink's null level,
-  neither for nor against).
+  Splink compares: normalised first and last name, full name and aliases, date of birth as
+  ``YYYY-MM-DD``, phone digits, a normalised address and the sorted substance codes.
+  Missing values are ``None`` (Splink's null level, neither for nor against).
 * **Model.** Fellegi-Sunter comparisons suited to those fields (:func:`comparisons`): names
   with Jaro-Winkler levels, another known name in common, date of birth exact / day and
   month swapped / one typo / same year, phone exact / last seven digits / one typo, address
@@ -429,9 +429,11 @@ def score(
     *,
     threshold: float = 0.0,
     db_api: Any = None,
+    every_pair: bool = False,
 ) -> list[ScoredPair]:
     """Pairs between ``new`` records and ``existing`` ones (never within either side);
-    ``left`` is always the new record's id."""
+    ``left`` is always the new record's id. ``every_pair`` scores all of them (the caller
+    already narrowed ``existing`` down), instead of only the blocked ones."""
     from splink import Linker
 
     if not new or not existing:
@@ -442,7 +444,11 @@ def score(
     right = api.register(list(existing))
     linker = Linker(right, _splink_model(model), log_level=None)
     frame = linker.inference.predict_between(
-        left, right, threshold_match_probability=threshold or None, warning_mode="never"
+        left,
+        right,
+        threshold_match_probability=threshold or None,
+        warning_mode="never",
+        blocking_rules_to_generate_predictions=["1 = 1"] if every_pair else None,
     )
     new_ids = {r["unique_id"] for r in new}
     pairs = _scored(_rows(frame), model)

@@ -12,17 +12,20 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from rapidfuzz import fuzz
 
 from tandem.recovery import vocab
 from tandem.recovery.models import Client, Contact, PlannedContact, Referral
-from tandem.recovery.services import digits_of, normalise_name
-
-DUPLICATE_THRESHOLD = 60
+from tandem.recovery.services import (
+    client_record,
+    digits_of,
+    match_model,
+    normalise_name,
+    registry,
+)
 
 
 def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Client]:
-    clients = Client.objects.filter(agency=agency).select_related("aro", "prs")
+    clients = registry(agency).select_related("aro", "prs")
     if status:
         clients = clients.filter(status=status)
     text = text.strip()
@@ -42,14 +45,12 @@ def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Cli
 @dataclass
 class Duplicate:
     client: Client
-    score: int
-    reasons: list[str]
+    score: int  # the match probability, in per cent
+    reasons: list[str]  # what speaks for the same person, in plain words
 
 
-def _name_score(name: str, client: Client) -> float:
-    first_last, _, aliases = client.name_key.partition(" | ")
-    names = [first_last, *[normalise_name(a) for a in aliases.split(",") if a.strip()]]
-    return max(fuzz.token_sort_ratio(name, candidate) for candidate in names)
+def reasons_of(explanation: list[dict[str, Any]]) -> list[str]:
+    return [f"{f['label']}: {f['level']}" for f in explanation if f["weight"] > 0]
 
 
 def likely_duplicates(
@@ -59,16 +60,18 @@ def likely_duplicates(
     last_name: str,
     date_of_birth: date | None = None,
     phone: str = "",
+    aliases: str = "",
     exclude_pk: int | None = None,
     limit: int = 5,
 ) -> list[Duplicate]:
-    """Clients that may be the same person (PR-2 deconfliction).
+    """Clients that may be the same person as the one being typed in (PR-2), scored by the
+    agency's trained linkage model — the same one the registry-wide scan uses.
 
-    Blocking keeps it cheap: only clients sharing the date of birth, the phone number, or
-    the first three letters of the last name (or of the first name) are scored. The score
-    mixes name similarity (rapidfuzz token sort, aliases included; a near-identical
-    name is enough on its own), the date of birth
-    (exact, or day and month swapped) and the phone number."""
+    The database narrows the registry to clients sharing the date of birth, the phone
+    number, or the first three letters of the last name (or of the first name); the model
+    scores each of them and those at or above the agency's review threshold are shown."""
+    from tandem.recovery import linkage
+
     name = normalise_name(f"{first_name} {last_name}")
     if not name:
         return []
@@ -81,35 +84,34 @@ def likely_duplicates(
         block |= Q(date_of_birth=date_of_birth)
     if len(digits) >= 7:
         block |= Q(phone_digits=digits)
-    candidates = Client.objects.filter(agency=agency).filter(block)
+    candidates = registry(agency).filter(block).select_related("data_key")
     if exclude_pk:
         candidates = candidates.exclude(pk=exclude_pk)
-    found = []
-    for client in candidates.only(
-        "pk", "first_name", "last_name", "name_key", "date_of_birth", "phone_digits", "status"
-    )[:500]:
-        similarity = _name_score(name, client)
-        score, reasons = similarity * 0.7, []
-        if similarity >= 80:
-            reasons.append("similar name")
-        if date_of_birth and client.date_of_birth:
-            swapped = (
-                client.date_of_birth.month == date_of_birth.day
-                and client.date_of_birth.day == date_of_birth.month
-                and client.date_of_birth.year == date_of_birth.year
-            )
-            if client.date_of_birth == date_of_birth:
-                score += 25
-                reasons.append("same date of birth")
-            elif swapped:
-                score += 15
-                reasons.append("date of birth with day and month swapped")
-        if len(digits) >= 7 and client.phone_digits == digits:
-            score += 15
-            reasons.append("same phone number")
-        if score >= DUPLICATE_THRESHOLD:
-            found.append(Duplicate(client=client, score=round(score), reasons=reasons))
-    found.sort(key=lambda d: -d.score)
+    by_pk = {c.pk: c for c in candidates[:500]}
+    typed = linkage.record_of(
+        uid=0,
+        first_name=first_name,
+        last_name=last_name,
+        aliases=aliases,
+        date_of_birth=date_of_birth,
+        phone=phone,
+    )
+    threshold = agency.policy_model().recovery.review_threshold
+    pairs = linkage.score(
+        [typed],
+        [client_record(c) for c in by_pk.values()],
+        match_model(agency),
+        threshold=threshold,
+        every_pair=True,
+    )
+    found = [
+        Duplicate(
+            client=by_pk[p.right],
+            score=round(p.probability * 100),
+            reasons=reasons_of(p.explanation()),
+        )
+        for p in pairs
+    ]
     return found[:limit]
 
 
@@ -157,7 +159,7 @@ def follow_ups_due(agency: Any, user: Any = None, on: date | None = None) -> Que
 
 def my_clients(agency: Any, user: Any) -> QuerySet[Client]:
     return (
-        Client.objects.filter(agency=agency)
+        registry(agency)
         .filter(Q(aro=user) | Q(prs=user))
         .exclude(status__in=[vocab.ClientStatus.DECEASED, vocab.ClientStatus.GRADUATED])
         .select_related("aro", "prs")
@@ -255,20 +257,26 @@ def deconfliction(
     """What the ARO and PRS should reconcile (PR-2, 000 IV.A.1.e): clients registered in the
     last ``days`` who may duplicate another client, and encounters logged twice (the same
     client, within two hours, recorded by two people)."""
+    from tandem.recovery import linkage
+
     since = (now or timezone.now()) - timedelta(days=days)
-    recent = Client.objects.filter(agency=agency, created_at__gte=since).order_by("-created_at")
-    clients = []
-    for client in recent[:200]:
-        matches = likely_duplicates(
-            agency,
-            first_name=client.first_name,
-            last_name=client.last_name,
-            date_of_birth=client.date_of_birth,
-            phone=client.phone,
-            exclude_pk=client.pk,
-        )
-        if matches:
-            clients.append((client, matches))
+    everyone = {c.pk: c for c in registry(agency).select_related("data_key")}
+    recent = [c for c in everyone.values() if c.created_at >= since]
+    recent = sorted(recent, key=lambda c: c.created_at, reverse=True)[:200]
+    pairs = linkage.score(
+        [client_record(c) for c in recent],
+        [client_record(c) for c in everyone.values()],
+        match_model(agency),
+        threshold=agency.policy_model().recovery.review_threshold,
+    )
+    matches: dict[int, list[Duplicate]] = {}
+    for pair in pairs:
+        if pair.left == pair.right:
+            continue
+        found = Duplicate(everyone[pair.right], round(pair.probability * 100), [])
+        found.reasons = reasons_of(pair.explanation())
+        matches.setdefault(pair.left, []).append(found)
+    clients = [(c, matches[c.pk][:5]) for c in recent if c.pk in matches]
     contacts = list(
         Contact.objects.filter(agency=agency, occurred_at__gte=since)
         .select_related("client", "recorded_by")
