@@ -290,3 +290,104 @@ def deconfliction(
         and b.occurred_at - a.occurred_at <= timedelta(hours=2)
     ]
     return clients, doubles
+
+
+# --- Deconfliction (issue 13) ---------------------------------------------------------------
+
+FIELD_NAMES = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "aliases": "Also known as",
+    "date_of_birth": "Date of birth",
+    "phone": "Phone",
+    "address": "Address",
+    "gender": "Gender",
+    "race": "Race",
+    "ethnicity": "Ethnicity",
+    "veteran": "Veteran",
+    "substances": "Substances",
+    "notes": "Notes",
+    "status": "Status",
+    "aro": "ARO",
+    "prs": "PRS",
+}
+
+
+@dataclass
+class FieldSides:
+    name: str
+    label: str
+    left: str
+    right: str
+
+    @property
+    def differs(self) -> bool:
+        return self.left != self.right
+
+
+def _shown(client: Client, name: str) -> str:
+    if name in ("aro", "prs"):
+        person = getattr(client, name)
+        return person.get_full_name() if person is not None else ""
+    if name == "substances":
+        return ", ".join(client.substance_labels())
+    if name == "date_of_birth":
+        return client.date_of_birth.isoformat() if client.date_of_birth else ""
+    if name == "veteran":
+        return {True: "Yes", False: "No", None: ""}[client.veteran]
+    display = getattr(client, f"get_{name}_display", None)
+    return str(display() if display else getattr(client, name) or "")
+
+
+def merge_sides(left: Client, right: Client) -> list[FieldSides]:
+    """Each mergeable field of the two records, side by side (no CJI: it is not a field)."""
+    return [
+        FieldSides(name, label, _shown(left, name), _shown(right, name))
+        for name, label in FIELD_NAMES.items()
+    ]
+
+
+def related_counts(client: Client, *, cji: bool) -> dict[str, int]:
+    """What would move with the record. CJI entries and sworn notes are counted only for
+    someone who may read the compartment: a PRS never learns they exist."""
+    from tandem.recovery.models import CJIEntry, SwornNote
+
+    counts = {
+        "contacts": client.contacts.count(),
+        "planned visits": client.planned.count(),
+        "stages of change": client.stages.count(),
+        "goals": client.goals.count(),
+        "referrals": client.referrals.count(),
+        "consents": client.consents.count(),
+        "disclosures": client.disclosures.count(),
+    }
+    if cji:
+        counts["CJI entries"] = CJIEntry.objects.filter(client=client).count()
+        counts["sworn notes"] = SwornNote.objects.filter(client=client).count()
+    return {k: v for k, v in counts.items() if v}
+
+
+def open_candidates(agency: Any) -> QuerySet[Any]:
+    from tandem.recovery.models import MatchCandidate
+
+    return MatchCandidate.objects.filter(
+        agency=agency,
+        status=vocab.CandidateStatus.OPEN,
+        left__merged_into__isnull=True,
+        right__merged_into__isnull=True,
+    ).select_related("left", "right")
+
+
+def latest_run(agency: Any) -> Any:
+    from tandem.recovery.models import MatchRun
+
+    return MatchRun.objects.filter(agency=agency).first()
+
+
+def merges_into(client: Client) -> QuerySet[Any]:
+    """Merges into this record that can still be undone."""
+    from tandem.recovery.models import ClientMerge
+
+    return ClientMerge.objects.filter(survivor=client, undone_at__isnull=True).select_related(
+        "absorbed"
+    )

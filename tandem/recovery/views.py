@@ -27,6 +27,7 @@ from tandem.recovery.access import (
     PROGRAM,
     STATEMENT_READERS,
     can_read_cji,
+    get_candidate_for_user,
     get_cji_client_for_user,
     get_client_for_user,
     get_consent_for_user,
@@ -34,6 +35,7 @@ from tandem.recovery.access import (
     get_disclosure_for_user,
     get_flags_client_for_user,
     get_goal_for_user,
+    get_merge_for_user,
     get_planned_for_user,
     get_referral_for_user,
     get_resource_for_user,
@@ -258,6 +260,7 @@ def client_detail(request: Request, pk: int) -> HttpResponse:
         "flags_form": SafetyFlagsForm(initial={"flags": client.safety_flags}),
         "sworn": is_sworn_program(request.user),
         "cji": can_read_cji(request.user),
+        "merges": selectors.merges_into(client),
     }
     return render(request, "recovery/client_detail.html", context)
 
@@ -334,9 +337,14 @@ def deconflict(request: Request) -> HttpResponse:
     agency = require_program(request.user)
     days = agency.policy_model().recovery.deconfliction_days
     clients, doubles = selectors.deconfliction(agency, days)
-    return render(
-        request, "recovery/deconflict.html", {"days": days, "clients": clients, "doubles": doubles}
-    )
+    context = {
+        "days": days,
+        "clients": clients,
+        "doubles": doubles,
+        "candidates": selectors.open_candidates(agency)[:100],
+        "run": selectors.latest_run(agency),
+    }
+    return render(request, "recovery/deconflict.html", context)
 
 
 # --- Contacts ---------------------------------------------------------------------------
@@ -1145,3 +1153,76 @@ def statement_decide(request: Request, pk: int) -> HttpResponse:
     else:
         messages.success(request, "The decision was recorded.")
     return redirect("recovery:statement_list")
+
+
+# --- Deconfliction: scans, explained pairs, merge and unmerge (issue 13) -------------------
+
+
+@require_POST
+def deconflict_scan(request: Request) -> HttpResponse:
+    require_program(request.user)
+    services.match_run_request(acting_user=request.user)
+    messages.success(request, "The scan of the whole registry has started; refresh in a while.")
+    return redirect("recovery:deconflict")
+
+
+@require_GET
+def candidate_detail(request: Request, pk: int) -> HttpResponse:
+    candidate = get_candidate_for_user(request.user, pk)
+    services.candidate_view_log(acting_user=request.user, candidate=candidate)
+    cji = can_read_cji(request.user)
+    context = {
+        "candidate": candidate,
+        "sides": selectors.merge_sides(candidate.left, candidate.right),
+        "left_counts": selectors.related_counts(candidate.left, cji=cji),
+        "right_counts": selectors.related_counts(candidate.right, cji=cji),
+        "merged": candidate.left.merged_into_id or candidate.right.merged_into_id,
+    }
+    return render(request, "recovery/candidate_detail.html", context)
+
+
+@require_POST
+def candidate_not_same(request: Request, pk: int) -> HttpResponse:
+    candidate = get_candidate_for_user(request.user, pk, write=True)
+    try:
+        services.candidate_not_same(acting_user=request.user, candidate=candidate)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("recovery:candidate_detail", candidate.pk)
+    messages.success(request, "Remembered: these are two people. The pair is not proposed again.")
+    return redirect("recovery:deconflict")
+
+
+@require_POST
+def candidate_merge(request: Request, pk: int) -> HttpResponse:
+    """Merge the pair: the chosen survivor keeps its values except the fields ticked."""
+    candidate = get_candidate_for_user(request.user, pk, write=True)
+    pair = {candidate.left_id: candidate.left, candidate.right_id: candidate.right}
+    survivor_pk = request.POST.get("survivor", "")
+    if not survivor_pk.isdigit() or int(survivor_pk) not in pair:
+        messages.error(request, "Choose which record survives the merge.")
+        return redirect("recovery:candidate_detail", candidate.pk)
+    survivor = pair.pop(int(survivor_pk))
+    absorbed = next(iter(pair.values()))
+    take = [f for f in services.MERGE_FIELDS if request.POST.get(f"take_{f}") == "absorbed"]
+    try:
+        merge = services.client_merge(
+            acting_user=request.user, survivor=survivor, absorbed=absorbed, take=take
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("recovery:candidate_detail", candidate.pk)
+    messages.success(request, "Merged. The merge can be undone from this record's page.")
+    return redirect("recovery:client_detail", merge.survivor_id)
+
+
+@require_POST
+def merge_undo(request: Request, pk: int) -> HttpResponse:
+    merge = get_merge_for_user(request.user, pk, write=True)
+    try:
+        services.client_unmerge(acting_user=request.user, merge=merge)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The merge is undone: both records are as they were.")
+    return redirect("recovery:client_detail", merge.survivor_id)
