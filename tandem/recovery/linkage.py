@@ -156,7 +156,9 @@ def comparisons() -> list[Any]:
                 ),
                 cll.CustomLevel(
                     "coalesce(array_contains(aliases_l, full_name_r), false)"
-                    " OR coalesce(array_contains(aliases_r, full_name_l), false)",
+                    " OR coalesce(array_contains(aliases_r, full_name_l), false)"
+                    " OR coalesce(array_contains(aliases_l, first_name_r), false)"
+                    " OR coalesce(array_contains(aliases_r, first_name_l), false)",
                     "one is known by the other's name",
                 ),
                 cll.ArrayIntersectLevel("aliases", 1).configure(

@@ -1427,6 +1427,9 @@ def client_merge(
     absorbed = Client.objects.select_related("data_key").get(pk=absorbed.pk)
     if survivor.merged_into_id or absorbed.merged_into_id:
         raise ValidationError("One of these records was already merged into another.")
+    candidate = _pair_candidate(survivor, absorbed)
+    if candidate is not None and candidate.status == vocab.CandidateStatus.NOT_SAME:
+        raise ValidationError("These records were marked as two different people.")
     changed = [*take, "safety_flags"]
     before = {name: _value(survivor, name) for name in changed}
     for name in take:
@@ -1444,7 +1447,7 @@ def client_merge(
         agency=survivor.agency,
         survivor=survivor,
         absorbed=absorbed,
-        candidate=_pair_candidate(survivor, absorbed),
+        candidate=candidate,
         taken=take,
         before=before,
         after={name: _value(survivor, name) for name in changed},
