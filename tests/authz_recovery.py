@@ -41,6 +41,7 @@ ROWS: list[Row] = [
     _post("candidate_not_same", PROGRAM, "candidate"),
     _post("candidate_merge", PROGRAM, "candidate"),
     _post("merge_undo", PROGRAM, "merge"),
+    _post("client_status_settle", PROGRAM, "client"),
     _get("client_detail", PROGRAM, "client"),
     _get("client_edit", PROGRAM, "client"),
     _get("client_photo", PROGRAM, "client"),

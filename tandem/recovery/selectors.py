@@ -391,3 +391,81 @@ def merges_into(client: Client) -> QuerySet[Any]:
     return ClientMerge.objects.filter(survivor=client, undone_at__isnull=True).select_related(
         "absorbed"
     )
+
+
+@dataclass
+class StageConflict:
+    client: Client
+    one: Any  # the latest StageAssessment
+    other: Any  # the latest one by somebody else, which says something different
+
+
+@dataclass
+class StatusConflict:
+    client: Client
+    contact: Contact  # an engaged contact since the record said the client was out of reach
+
+
+@dataclass
+class DoubleVisit:
+    client: Client
+    day: date
+    visits: list[PlannedContact]
+
+
+def fact_conflicts(
+    agency: Any, days: int, now: datetime | None = None
+) -> tuple[list[StageConflict], list[StatusConflict], list[DoubleVisit]]:
+    """What the ARO and the PRS recorded differently about the same client in the last
+    ``days``: stages of change that disagree, a status saying "out of reach" while a contact
+    was made since, and visits both planned for the same client and day (PR-2)."""
+    from tandem.recovery.models import StageAssessment
+
+    moment = now or timezone.now()
+    since = moment - timedelta(days=days)
+    stages: dict[int, list[Any]] = {}
+    for stage in (
+        StageAssessment.objects.filter(agency=agency, assessed_at__gte=since)
+        .filter(client__merged_into__isnull=True)
+        .select_related("client", "assessed_by")
+        .order_by("client_id", "-assessed_at", "-pk")[:5000]
+    ):
+        stages.setdefault(stage.client_id, []).append(stage)
+    stage_conflicts = []
+    for found in stages.values():
+        latest = found[0]
+        other = next((s for s in found if s.assessed_by_id != latest.assessed_by_id), None)
+        if other is not None and other.stage != latest.stage:
+            stage_conflicts.append(StageConflict(latest.client, latest, other))
+    out_of_reach = (vocab.ClientStatus.LOST_CONTACT, vocab.ClientStatus.INACTIVE)
+    status_conflicts = []
+    seen: set[int] = set()
+    for contact in (
+        Contact.objects.filter(
+            agency=agency,
+            occurred_at__gte=since,
+            outcome=vocab.ContactOutcome.ENGAGED,
+            client__status__in=out_of_reach,
+            client__merged_into__isnull=True,
+        )
+        .select_related("client", "recorded_by")
+        .order_by("-occurred_at")[:500]
+    ):
+        if contact.client_id not in seen and contact.occurred_at > contact.client.updated_at:
+            seen.add(contact.client_id)
+            status_conflicts.append(StatusConflict(contact.client, contact))
+    by_day: dict[tuple[int, date], list[PlannedContact]] = {}
+    for visit in (
+        PlannedContact.objects.filter(agency=agency, starts_at__gte=since)
+        .exclude(status=vocab.PlanStatus.CANCELLED)
+        .select_related("client", "created_by")
+        .order_by("starts_at", "pk")[:5000]
+    ):
+        day = timezone.localdate(visit.starts_at)
+        by_day.setdefault((visit.client_id, day), []).append(visit)
+    doubles = [
+        DoubleVisit(visits[0].client, day, visits)
+        for (_, day), visits in by_day.items()
+        if len(visits) > 1
+    ]
+    return stage_conflicts, status_conflicts, doubles

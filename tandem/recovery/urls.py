@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("deconflict/pairs/<int:pk>/merge/", views.candidate_merge, name="candidate_merge"),
     path("merges/<int:pk>/undo/", views.merge_undo, name="merge_undo"),
+    path("clients/<int:pk>/status/", views.client_status_settle, name="client_status_settle"),
     path("clients/<int:pk>/", views.client_detail, name="client_detail"),
     path("clients/<int:pk>/edit/", views.client_edit, name="client_edit"),
     path("clients/<int:pk>/photo/", views.client_photo, name="client_photo"),

@@ -343,7 +343,11 @@ def deconflict(request: Request) -> HttpResponse:
         "doubles": doubles,
         "candidates": selectors.open_candidates(agency)[:100],
         "run": selectors.latest_run(agency),
+        "stage_choices": vocab.Stage.choices,
     }
+    context["stage_conflicts"], context["status_conflicts"], context["double_visits"] = (
+        selectors.fact_conflicts(agency, days)
+    )
     return render(request, "recovery/deconflict.html", context)
 
 
@@ -440,6 +444,8 @@ def stage_create(request: Request, pk: int) -> HttpResponse:
         messages.success(request, "The stage of change was recorded.")
     else:
         messages.error(request, "Choose a stage of change from the list.")
+    if request.POST.get("next") == "deconflict":
+        return redirect("recovery:deconflict")
     return redirect("recovery:client_detail", client.pk)
 
 
@@ -603,6 +609,8 @@ def planned_cancel(request: Request, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "The visit was cancelled.")
+    if request.POST.get("next") == "deconflict":
+        return redirect("recovery:deconflict")
     return redirect("recovery:planned_detail", planned.pk)
 
 
@@ -1226,3 +1234,22 @@ def merge_undo(request: Request, pk: int) -> HttpResponse:
     else:
         messages.success(request, "The merge is undone: both records are as they were.")
     return redirect("recovery:client_detail", merge.survivor_id)
+
+
+@require_POST
+def client_status_settle(request: Request, pk: int) -> HttpResponse:
+    """Settle a status the records disagree on, in one click from the Deconflict page."""
+    client = get_client_for_user(request.user, pk, write=True)
+    status = request.POST.get("status", "")
+    if status not in vocab.ClientStatus.values:
+        messages.error(request, "Choose a status from the list.")
+        return redirect("recovery:deconflict")
+    try:
+        services.client_update(
+            acting_user=request.user, client=client, data={"status": status}, version=client.version
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The client's status is settled.")
+    return redirect("recovery:deconflict")

@@ -41,6 +41,7 @@ NEW_URLS = {
     "recovery:candidate_not_same",
     "recovery:candidate_merge",
     "recovery:merge_undo",
+    "recovery:client_status_settle",
 }
 NEW_ROWS = [row for row in ROWS if row.url_name in NEW_URLS]
 MARKER = "CJI-MERGE-MARKER-41c2"
@@ -507,3 +508,87 @@ def test_the_typing_warning_and_the_scan_use_the_same_model(cast: dict[str, Any]
     )
     assert [d.client.pk for d in typed] == [existing.pk]
     assert typed[0].score == round(candidate.probability * 100)
+
+
+# ========================================================================================
+# 3. Conflicting facts and double work, each settled in one click
+# ========================================================================================
+
+
+def test_stages_recorded_differently_are_listed_and_settled_in_one_click(
+    cast: dict[str, Any],
+) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    client = add(aro, "Jamie", "Rivera")
+    services.stage_record(acting_user=aro, client=client, stage="contemplation")
+    services.stage_record(acting_user=prs, client=client, stage="action")
+    page = browser(aro).get(reverse("recovery:deconflict")).content.decode()
+    assert "Settle on Contemplation" in page
+    assert "Settle on Action" in page
+    response = browser(aro).post(
+        reverse("recovery:stage_create", args=[client.pk]),
+        {"stage": "action", "next": "deconflict"},
+    )
+    assert response.url == reverse("recovery:deconflict")
+    assert client.current_stage().stage == "action"
+    page = browser(aro).get(reverse("recovery:deconflict")).content.decode()
+    assert "Settle on" not in page
+    assert "Nothing recorded differently" in page
+
+
+def test_a_status_contradicted_by_a_contact_is_settled_in_one_click(cast: dict[str, Any]) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    client = add(aro, "Jamie", "Rivera", status="lost_contact")
+    services.contact_create(
+        acting_user=prs,
+        client=client,
+        data={
+            "kind": "phone",
+            "occurred_at": timezone.now(),
+            "duration_minutes": 10,
+            "prs_present": True,
+            "location_type": "phone",
+            "services": [],
+            "outcome": "engaged",
+        },
+    )
+    page = browser(aro).get(reverse("recovery:deconflict")).content.decode()
+    assert "the record says <strong>Lost contact</strong>" in page
+    browser(aro).post(
+        reverse("recovery:client_status_settle", args=[client.pk]), {"status": "active"}
+    )
+    client.refresh_from_db()
+    assert client.status == "active"
+    assert (
+        "Nothing recorded differently"
+        in browser(aro).get(reverse("recovery:deconflict")).content.decode()
+    )
+
+
+def test_visits_planned_twice_for_one_client_and_day_are_settled_in_one_click(
+    cast: dict[str, Any],
+) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    client = add(aro, "Jamie", "Rivera")
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    visits = [
+        services.planned_create(
+            acting_user=user,
+            client=client,
+            kind="office",
+            starts_at=noon + timedelta(days=1, hours=hours),
+            ends_at=noon + timedelta(days=1, hours=hours + 1),
+            aro=aro,
+            prs=prs,
+            with_prs=True,
+        )
+        for user, hours in ((aro, 0), (prs, 3))
+    ]
+    page = browser(prs).get(reverse("recovery:deconflict")).content.decode()
+    assert "Cancel this one" in page
+    assert all(reverse("recovery:planned_cancel", args=[v.pk]) in page for v in visits)
+    browser(prs).post(
+        reverse("recovery:planned_cancel", args=[visits[1].pk]), {"next": "deconflict"}
+    )
+    page = browser(prs).get(reverse("recovery:deconflict")).content.decode()
+    assert "No visit was planned twice" in page
