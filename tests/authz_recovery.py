@@ -42,6 +42,9 @@ ROWS: list[Row] = [
     _post("candidate_merge", PROGRAM, "candidate"),
     _post("merge_undo", PROGRAM, "merge"),
     _post("client_status_settle", PROGRAM, "client"),
+    _get("import_start", PROGRAM),
+    _get("import_detail", PROGRAM, "import_batch"),
+    _post("import_commit", PROGRAM, "import_batch"),
     _get("client_detail", PROGRAM, "client"),
     _get("client_edit", PROGRAM, "client"),
     _get("client_photo", PROGRAM, "client"),
@@ -201,9 +204,16 @@ def build_world(w: World) -> None:
         for n in ("Merged", "Merged")
     )
     merge = services.client_merge(acting_user=aro, survivor=kept, absorbed=gone)
+    import_batch = services.import_upload(
+        acting_user=prs,
+        kind="clients",
+        filename="clients.csv",
+        data=b"First name,Last name\nAvery,Import\n",
+    )
     w.objects.update(
         candidate=candidate,
         merge=merge,
+        import_batch=import_batch,
         client=client,
         contact=contact,
         planned=planned,

@@ -19,6 +19,7 @@ from tandem.recovery.models import (
     Contact,
     Disclosure,
     Goal,
+    ImportBatch,
     MatchCandidate,
     PlannedContact,
     Referral,
@@ -135,3 +136,8 @@ def get_candidate_for_user(user: Any, pk: Any, *, write: bool = False) -> MatchC
 def get_merge_for_user(user: Any, pk: Any, *, write: bool = False) -> ClientMerge:
     merge: ClientMerge = _get(ClientMerge, require_program(user), pk, "survivor", "absorbed")
     return merge
+
+
+def get_import_for_user(user: Any, pk: Any, *, write: bool = False) -> ImportBatch:
+    batch: ImportBatch = _get(ImportBatch, require_program(user), pk, "data_key")
+    return batch

@@ -724,3 +724,29 @@ class ClientMerge(EnvelopeEncrypted):
 
     def __str__(self) -> str:
         return f"merge {self.pk}"
+
+
+class ImportBatch(EnvelopeEncrypted):
+    """An uploaded spreadsheet kept (sealed) between the upload, the mapping, the dry run
+    and the commit: nothing reaches the registry before the commit, and a slow step never
+    loses the upload."""
+
+    data_key_purpose = "prp.import"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=10, choices=vocab.ImportKind.choices)
+    filename = models.CharField(max_length=200)
+    header = EncryptedJSONField(default=list)
+    rows = EncryptedJSONField(default=list)
+    mapping = models.JSONField(default=dict, blank=True)  # field -> column heading
+    values = EncryptedJSONField(default=dict, blank=True)  # field -> {file word: code}
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)  # counts after the commit
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk}"

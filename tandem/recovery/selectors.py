@@ -469,3 +469,33 @@ def fact_conflicts(
         if len(visits) > 1
     ]
     return stage_conflicts, status_conflicts, doubles
+
+
+def import_context(batch: Any, plan: Any) -> dict[str, Any]:
+    """The mapping page: each field with the chosen column, a preview, the file's words of
+    each closed list with the suggested value, and the dry run when there is one."""
+    from tandem.recovery import imports
+
+    words = imports.vocabulary_values(batch.kind, batch.header, batch.rows, batch.mapping)
+    vocabularies = [
+        {
+            "name": name,
+            "choices": imports.VOCABULARIES[name].choices,
+            "words": [
+                (i, w, batch.values.get(name, {}).get(w) or imports.suggest_value(name, w))
+                for i, w in enumerate(found)
+            ],
+        }
+        for name, found in words.items()
+    ]
+    return {
+        "batch": batch,
+        "fields": [
+            (name, label, required, batch.mapping.get(name, ""))
+            for name, label, required in imports.FIELDS[batch.kind]
+        ],
+        "preview": batch.rows[:5],
+        "vocabularies": vocabularies,
+        "plan": plan,
+        "shown_rows": [r for r in plan.rows if r.outcome != "new"][:200] if plan else [],
+    }

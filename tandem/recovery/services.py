@@ -28,6 +28,7 @@ from tandem.recovery.models import (
     Contact,
     Disclosure,
     Goal,
+    ImportBatch,
     MatchCandidate,
     MatchRun,
     NaloxoneKit,
@@ -1535,3 +1536,138 @@ def client_unmerge(*, acting_user: Any, merge: ClientMerge) -> ClientMerge:
         kept_newer=kept,
     )
     return merge
+
+
+# --- Spreadsheet import (X-11, issue 13) ---------------------------------------------------
+
+
+@transaction.atomic
+def import_upload(*, acting_user: Any, kind: str, filename: str, data: bytes) -> ImportBatch:
+    """Keep an uploaded CSV/XLSX (sealed) for mapping and the dry run; ``SheetError`` with
+    row-numbered messages when it cannot be read. Nothing reaches the registry."""
+    from tandem.recovery import imports
+
+    if kind not in vocab.ImportKind.values:
+        raise ValidationError("Choose what the file holds.")
+    header, rows = imports.read_sheet(filename, data)
+    batch = ImportBatch.objects.create(
+        agency=acting_user.agency,
+        kind=kind,
+        filename=filename[:200],
+        header=header,
+        rows=rows,
+        mapping=imports.suggest_mapping(kind, header),
+        created_by=acting_user,
+    )
+    _audit(acting_user, "recovery.import_upload", batch, kind=kind, rows=len(rows))
+    return batch
+
+
+@transaction.atomic
+def import_map(
+    *,
+    acting_user: Any,
+    batch: ImportBatch,
+    mapping: dict[str, str],
+    values: dict[str, dict[str, str]],
+) -> ImportBatch:
+    """Save the column and vocabulary mapping the user chose."""
+    from tandem.recovery import imports
+
+    if batch.committed_at is not None:
+        raise ValidationError("This file was already imported.")
+    known = {name for name, _, _ in imports.FIELDS[batch.kind]}
+    batch.mapping = {k: v for k, v in mapping.items() if k in known and v in batch.header}
+    batch.values = {
+        name: {w: c for w, c in words.items() if c in imports.VOCABULARIES[name].values}
+        for name, words in values.items()
+        if name in imports.VOCABULARIES
+    }
+    batch.save(update_fields=["mapping", "values"])
+    return batch
+
+
+def import_plan(batch: ImportBatch) -> Any:
+    from tandem.recovery import imports
+
+    return imports.plan(
+        agency=batch.agency,
+        kind=batch.kind,
+        header=batch.header,
+        rows=batch.rows,
+        mapping=batch.mapping,
+        values=batch.values,
+    )
+
+
+@transaction.atomic
+def import_commit(*, acting_user: Any, batch: ImportBatch) -> dict[str, int]:
+    """All or nothing: with any invalid row nothing is written. New rows become clients;
+    rows matching a client already in the registry (or an earlier row) are not added
+    twice; uncertain rows are added and proposed as a pair on the Deconflict page. Contact
+    logs are recorded on the client each row matches."""
+    batch = ImportBatch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
+    if batch.committed_at is not None:
+        raise ValidationError("This file was already imported.")
+    plan = import_plan(batch)
+    if plan.count("invalid"):
+        raise ValidationError(
+            [f"Nothing was imported: {plan.count('invalid')} row(s) need fixing.", *plan.messages]
+        )
+    made: dict[int, int] = {}  # row number -> client id, for rows matched within the file
+    for row in plan.rows:
+        if batch.kind == vocab.ImportKind.CONTACTS:
+            try:
+                _import_contact(acting_user, row)
+            except ValidationError as exc:
+                raise ValidationError(
+                    [f"Nothing was imported. Row {row.number}: {m}" for m in exc.messages]
+                ) from None
+        elif row.outcome in ("new", "uncertain"):
+            made[row.number] = _import_client(acting_user, batch, row, made).pk
+        elif row.same_as_row:
+            made[row.number] = made.get(row.same_as_row, 0)
+        else:
+            made[row.number] = row.client_id
+    batch.committed_at, batch.result = timezone.now(), plan.counts
+    batch.save(update_fields=["committed_at", "result"])
+    _audit(acting_user, "recovery.import_commit", batch, kind=batch.kind, **plan.counts)
+    return plan.counts
+
+
+def _import_client(acting_user: Any, batch: ImportBatch, row: Any, made: dict[int, int]) -> Client:
+    client = client_create(
+        acting_user=acting_user,
+        data=row.data,
+        idempotency_key=f"import-{batch.pk}-{row.number}",
+    )
+    other = made.get(row.same_as_row, 0) if row.same_as_row else row.client_id
+    if row.outcome == "uncertain" and other:
+        left, right = sorted((client.pk, other))
+        MatchCandidate.objects.create(
+            agency=client.agency,
+            left_id=left,
+            right_id=right,
+            probability=row.probability,
+            match_weight=0.0,
+            explanation=row.explanation,
+        )
+    return client
+
+
+def _import_contact(acting_user: Any, row: Any) -> None:
+    client = Client.objects.select_related("data_key").get(pk=row.client_id)
+    moment = timezone.make_aware(datetime.combine(row.data["occurred_at"], datetime.min.time()))
+    contact_create(
+        acting_user=acting_user,
+        client=client,
+        data={
+            "kind": row.data["kind"],
+            # A day without a time: noon, or now for a contact logged today before noon.
+            "occurred_at": min(moment + timedelta(hours=12), timezone.now()),
+            "duration_minutes": row.data.get("duration_minutes", 0),
+            "location_type": row.data.get("location_type") or vocab.LocationType.OTHER,
+            "services": [],
+            "outcome": row.data["outcome"],
+        },
+    )

@@ -22,7 +22,7 @@ from tandem.core.decorators import public
 from tandem.core.exports import csv_response
 from tandem.core.ical import FeedEvent, calendar_response, feed_token_issue, feed_token_user
 from tandem.core.pdf import Document
-from tandem.recovery import selectors, services, vocab
+from tandem.recovery import imports, selectors, services, vocab
 from tandem.recovery.access import (
     PROGRAM,
     STATEMENT_READERS,
@@ -35,6 +35,7 @@ from tandem.recovery.access import (
     get_disclosure_for_user,
     get_flags_client_for_user,
     get_goal_for_user,
+    get_import_for_user,
     get_merge_for_user,
     get_planned_for_user,
     get_referral_for_user,
@@ -1252,4 +1253,71 @@ def client_status_settle(request: Request, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "The client's status is settled.")
+    return redirect("recovery:deconflict")
+
+
+# --- Spreadsheet import (X-11, issue 13) ---------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def import_start(request: Request) -> HttpResponse:
+    """Upload a client list or a contact log (CSV or XLSX); nothing is imported yet."""
+    require_program(request.user)
+    errors: list[str] = []
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            errors = ["Choose a file to upload."]
+        else:
+            try:
+                batch = services.import_upload(
+                    acting_user=request.user,
+                    kind=request.POST.get("kind", ""),
+                    filename=upload.name or "",
+                    data=upload.read(),
+                )
+            except (imports.SheetError, ValidationError) as exc:
+                errors = list(exc.messages)
+            else:
+                return redirect("recovery:import_detail", batch.pk)
+    context = {"errors": errors, "kinds": vocab.ImportKind.choices}
+    return render(request, "recovery/import_start.html", context, status=400 if errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def import_detail(request: Request, pk: int) -> HttpResponse:
+    """Map the columns and the file's words, preview, and see the dry run."""
+    batch = get_import_for_user(request.user, pk, write=request.method == "POST")
+    plan = None
+    if request.method == "POST" and batch.committed_at is None:
+        mapping = {
+            name: request.POST.get(f"map_{name}", "") for name, _, _ in imports.FIELDS[batch.kind]
+        }
+        values = {
+            name: {w: request.POST.get(f"value_{name}_{i}", "") for i, w in enumerate(words)}
+            for name, words in imports.vocabulary_values(
+                batch.kind, batch.header, batch.rows, mapping
+            ).items()
+        }
+        batch = services.import_map(
+            acting_user=request.user, batch=batch, mapping=mapping, values=values
+        )
+        plan = services.import_plan(batch)
+    return render(request, "recovery/import_detail.html", selectors.import_context(batch, plan))
+
+
+@require_POST
+def import_commit(request: Request, pk: int) -> HttpResponse:
+    batch = get_import_for_user(request.user, pk, write=True)
+    try:
+        counts = services.import_commit(acting_user=request.user, batch=batch)
+    except ValidationError as exc:
+        for message in exc.messages[:20]:
+            messages.error(request, message)
+        return redirect("recovery:import_detail", batch.pk)
+    messages.success(
+        request,
+        f"Imported: {counts['new']} new, {counts['uncertain']} to review on the Deconflict"
+        f" page; {counts['matched']} already in the registry.",
+    )
     return redirect("recovery:deconflict")

@@ -33,6 +33,11 @@ class CandidateStatus(models.TextChoices):
     MERGED = "merged", "Merged"
 
 
+class ImportKind(models.TextChoices):
+    CLIENTS = "clients", "Client list"
+    CONTACTS = "contacts", "Contact log"
+
+
 class Gender(models.TextChoices):
     FEMALE = "female", "Female"
     MALE = "male", "Male"
