@@ -219,14 +219,14 @@ def compare_on(name: str) -> None:
 
 # --- A 20,000-client registry -------------------------------------------------------------
 
-FIRST = (
+FIRST = (  # noqa: SIM905 - long word lists read best as text
     "james mary john patricia robert jennifer michael linda william elizabeth david barbara "
     "richard susan joseph jessica thomas sarah charles karen christopher lisa daniel nancy "
     "matthew betty anthony margaret mark sandra donald ashley steven kimberly paul emily "
     "andrew donna joshua michelle kenneth carol kevin amanda brian dorothy george melissa "
     "timothy deborah ronald stephanie edward rebecca jason sharon jeffrey laura ryan cynthia"
 ).split()
-LAST = (
+LAST = (  # noqa: SIM905
     "smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez "
     "lopez gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson "
     "white harris sanchez clark ramirez lewis robinson walker young allen king wright scott "
