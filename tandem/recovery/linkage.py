@@ -251,8 +251,9 @@ def _with_priors(model: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
-def prior_model(link_type: str = "dedupe_only") -> dict[str, Any]:
-    """The model before training: our comparisons with the documented priors."""
+def prior_model(link_type: str = "dedupe_only", dialect: str = "duckdb") -> dict[str, Any]:
+    """The model before training: our comparisons with the documented priors, its SQL
+    written for ``dialect`` (``duckdb`` or ``spark``)."""
     from splink import SettingsCreator
 
     creator = SettingsCreator(
@@ -263,7 +264,29 @@ def prior_model(link_type: str = "dedupe_only") -> dict[str, Any]:
         retain_matching_columns=True,
         probability_two_random_records_match=PRIOR_MATCH_PROBABILITY,
     )
-    return _with_priors(creator.get_settings("duckdb").as_dict())
+    return _with_priors(creator.get_settings(dialect).as_dict())
+
+
+def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """The same trained model with its SQL written for another back end: the comparisons
+    are generated again for ``dialect`` and the estimated parameters copied over."""
+    if model.get("sql_dialect") == dialect:
+        return model
+    moved = prior_model(model.get("link_type", "dedupe_only"), dialect)
+    for target, source in zip(moved["comparisons"], model["comparisons"], strict=True):
+        for level, trained in zip(
+            target["comparison_levels"], source["comparison_levels"], strict=True
+        ):
+            for key in ("m_probability", "u_probability"):
+                if key in trained:
+                    level[key] = trained[key]
+    moved["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+    moved.update({k: model[k] for k in ("trained_on", "estimated") if k in model})
+    return moved
+
+
+def _dialect(api: Any) -> str:
+    return str(api.sql_dialect.sql_dialect_str)
 
 
 def database_api(backend: str = "duckdb", **options: Any) -> Any:
@@ -275,6 +298,29 @@ def database_api(backend: str = "duckdb", **options: Any) -> Any:
     from splink import DuckDBAPI
 
     return DuckDBAPI()
+
+
+def _table(records: Sequence[dict[str, Any]]) -> Any:
+    """The records as an Arrow table with fixed column types, so that a column nobody
+    filled in (no aliases in the whole registry) keeps its type on DuckDB and on Spark."""
+    import pyarrow as pa
+
+    text, texts = pa.string(), pa.list_(pa.string())
+    schema = pa.schema(
+        [
+            ("unique_id", pa.int64()),
+            ("first_name", text),
+            ("last_name", text),
+            ("full_name", text),
+            ("aliases", texts),
+            ("names", texts),
+            ("dob", text),
+            ("phone", text),
+            ("address", text),
+            ("substances", texts),
+        ]
+    )
+    return pa.Table.from_pylist(list(records), schema=schema)
 
 
 def _quiet() -> None:
@@ -298,7 +344,8 @@ def train(
         model["estimated"] = False
         return model
     api = db_api or database_api()
-    table = api.register(list(records))
+    model = for_dialect(model, _dialect(api))
+    table = api.register(_table(records))
     linker = Linker(table, model, log_level=None)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("dob", "last_name", "first_name"), block_on("phone", "last_name")], recall=0.7
@@ -417,7 +464,8 @@ def predict(
         return []
     _quiet()
     api = db_api or database_api()
-    linker = Linker(api.register(list(records)), _splink_model(model), log_level=None)
+    model = for_dialect(model, _dialect(api))
+    linker = Linker(api.register(_table(records)), _splink_model(model), log_level=None)
     frame = linker.inference.predict(
         threshold_match_probability=threshold or None, warning_mode="never"
     )
@@ -442,8 +490,9 @@ def score(
         return []
     _quiet()
     api = db_api or database_api()
-    left = api.register(list(new))
-    right = api.register(list(existing))
+    model = for_dialect(model, _dialect(api))
+    left = api.register(_table(new))
+    right = api.register(_table(existing))
     linker = Linker(right, _splink_model(model), log_level=None)
     frame = linker.inference.predict_between(
         left,

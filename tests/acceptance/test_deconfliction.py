@@ -820,3 +820,72 @@ def test_a_contact_log_is_recorded_on_the_clients_it_matches(cast: dict[str, Any
     contact = Contact.objects.get()
     assert contact.client_id == client.pk
     assert timezone.localdate(contact.occurred_at) == timezone.localdate()
+
+
+# ========================================================================================
+# 5. Statewide scale: the same model on Splink's Spark back end (local mode)
+# ========================================================================================
+
+
+def test_the_same_matching_runs_on_spark_local_mode() -> None:
+    import shutil
+
+    from tandem.recovery import linkage
+
+    pytest.importorskip(
+        "pyspark", reason="pyspark is not installed: the Spark back end is not tested here"
+    )
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed: Spark local mode needs it")
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("tandem-linkage-test")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    records = [
+        linkage.record_of(
+            uid=1,
+            first_name="Jamie",
+            last_name="Rivera",
+            date_of_birth="1990-04-05",
+            phone="5405550199",
+        ),
+        linkage.record_of(
+            uid=2,
+            first_name="Jaime",
+            last_name="Rivera",
+            date_of_birth="1990-05-04",
+            phone="5405550199",
+        ),
+        linkage.record_of(
+            uid=3,
+            first_name="Dana",
+            last_name="Whitfield",
+            aliases="Dee",
+            date_of_birth="1985-11-02",
+        ),
+        linkage.record_of(
+            uid=4, first_name="Dee", last_name="Whitfeld", date_of_birth="1985-11-02"
+        ),
+        linkage.record_of(
+            uid=5,
+            first_name="Peter",
+            last_name="Nguyen",
+            date_of_birth="1975-02-17",
+            address="60 Ash Road",
+        ),
+    ]
+    model = linkage.prior_model()
+    on_duckdb = linkage.predict(records, model, threshold=0.5)
+    on_spark = linkage.predict(
+        records, model, threshold=0.5, db_api=linkage.database_api("spark", spark=spark)
+    )
+    assert {(p.left, p.right) for p in on_duckdb} == {(1, 2), (3, 4)}
+    assert [(p.left, p.right) for p in on_spark] == [(p.left, p.right) for p in on_duckdb]
+    for a, b in zip(on_spark, on_duckdb, strict=True):
+        assert a.probability == pytest.approx(b.probability, abs=1e-6)
+        assert [f.level for f in a.fields] == [f.level for f in b.fields]
