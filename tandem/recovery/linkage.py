@@ -285,6 +285,13 @@ def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
     return moved
 
 
+def spark_jar() -> str:
+    """Splink's jar of string-similarity functions, for ``spark.jars`` of the session."""
+    from splink.backends.spark import similarity_jar_location
+
+    return str(similarity_jar_location())
+
+
 def _dialect(api: Any) -> str:
     return str(api.sql_dialect.sql_dialect_str)
 

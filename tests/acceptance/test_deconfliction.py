@@ -827,7 +827,7 @@ def test_a_contact_log_is_recorded_on_the_clients_it_matches(cast: dict[str, Any
 # ========================================================================================
 
 
-def test_the_same_matching_runs_on_spark_local_mode() -> None:
+def test_the_same_matching_runs_on_spark_local_mode(tmp_path: Any) -> None:
     import shutil
 
     from tandem.recovery import linkage
@@ -841,11 +841,13 @@ def test_the_same_matching_runs_on_spark_local_mode() -> None:
 
     spark = (
         SparkSession.builder.master("local[1]")
+        .config("spark.jars", linkage.spark_jar())
         .appName("tandem-linkage-test")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .getOrCreate()
     )
+    spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
     records = [
         linkage.record_of(
             uid=1,
