@@ -1635,6 +1635,20 @@ def import_commit(*, acting_user: Any, batch: ImportBatch) -> dict[str, int]:
     return plan.counts
 
 
+def import_batches_purge(days: int = 7) -> int:
+    """Forget uploaded spreadsheets a week after upload, imported or not (they hold
+    identities; the imported rows live on in the registry)."""
+    cutoff = timezone.now() - timedelta(days=days)
+    stale = ImportBatch.objects.filter(created_at__lt=cutoff).select_related("data_key")
+    count = 0
+    for batch in stale:
+        with transaction.atomic():
+            _shred_all([batch], "import kept 7 days")
+            batch.delete()
+            count += 1
+    return count
+
+
 def _import_client(acting_user: Any, batch: ImportBatch, row: Any, made: dict[int, int]) -> Client:
     client = client_create(
         acting_user=acting_user,

@@ -737,6 +737,18 @@ def test_a_file_that_cannot_be_read_is_refused_with_a_clear_message(
     assert not ImportBatch.objects.exists()
 
 
+def test_uploaded_spreadsheets_are_forgotten_after_a_week(cast: dict[str, Any]) -> None:
+    import time_machine
+
+    from tandem.recovery.models import ImportBatch
+
+    upload(cast["prs"], "list.csv", b"First name,Last name\nAvery,Stone\n")
+    assert services.import_batches_purge() == 0
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert services.import_batches_purge() == 1
+    assert not ImportBatch.objects.exists()
+
+
 def test_a_file_of_more_than_100000_rows_is_refused(cast: dict[str, Any]) -> None:
     data = b"First name,Last name\n" + b"A,B\n" * 100_001
     response = upload(cast["prs"], "big.csv", data)
