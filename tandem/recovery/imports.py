@@ -141,7 +141,7 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     except (zipfile.BadZipFile, KeyError, OSError, ValueError):
         raise SheetError(["This XLSX file cannot be opened; save it again from Excel."]) from None
     sheet = book.worksheets[0]
-    rows = []
+    rows: list[list[str]] = []
     for values in sheet.iter_rows(values_only=True):
         if len(rows) > MAX_ROWS + 1:
             break
@@ -423,7 +423,7 @@ def plan(
             .values_list("pk", "created_at")
         )
         for row in valid:
-            since = registered.get(row.client_id)
+            since = registered.get(row.client_id or 0)
             if row.outcome == "matched" and since and row.data["occurred_at"] < since.date():
                 row.outcome = "invalid"
                 row.errors.append(

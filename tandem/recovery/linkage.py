@@ -251,7 +251,7 @@ def _with_priors(model: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
-def prior_model(link_type: str = "dedupe_only", dialect: str = "duckdb") -> dict[str, Any]:
+def prior_model(link_type: Any = "dedupe_only", dialect: str = "duckdb") -> dict[str, Any]:
     """The model before training: our comparisons with the documented priors, its SQL
     written for ``dialect`` (``duckdb`` or ``spark``)."""
     from splink import SettingsCreator

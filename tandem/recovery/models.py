@@ -10,6 +10,7 @@ search and de-duplication need it; clinical and sensitive details are sealed per
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -708,8 +709,9 @@ class ClientMerge(EnvelopeEncrypted):
         MatchCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     taken = models.JSONField(default=list)  # fields whose value came from the absorbed record
-    before = EncryptedJSONField(default=dict)  # survivor's values of those fields, before
-    after = EncryptedJSONField(default=dict)  # the survivor's values right after the merge
+    # JSON values, sealed (typed Any: the stubs see the text column underneath).
+    before: Any = EncryptedJSONField(default=dict)  # survivor's values of those fields before
+    after: Any = EncryptedJSONField(default=dict)  # the survivor's values right after
     absorbed_status = models.CharField(max_length=16, choices=vocab.ClientStatus.choices)
     moved = models.JSONField(default=dict)  # model name -> [pk, ...]
     merged_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -736,10 +738,10 @@ class ImportBatch(EnvelopeEncrypted):
     agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE)
     kind = models.CharField(max_length=10, choices=vocab.ImportKind.choices)
     filename = models.CharField(max_length=200)
-    header = EncryptedJSONField(default=list)
-    rows = EncryptedJSONField(default=list)
+    header: Any = EncryptedJSONField(default=list)
+    rows: Any = EncryptedJSONField(default=list)
     mapping = models.JSONField(default=dict, blank=True)  # field -> column heading
-    values = EncryptedJSONField(default=dict, blank=True)  # field -> {file word: code}
+    values: Any = EncryptedJSONField(default=dict, blank=True)  # field -> {file word: code}
     created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     committed_at = models.DateTimeField(null=True, blank=True)

@@ -1444,18 +1444,18 @@ def client_merge(
     _refresh_keys(survivor)
     survivor.save()
     moved = _move_records(absorbed, survivor)
-    merge = ClientMerge.objects.create(
+    merge = ClientMerge(
         agency=survivor.agency,
         survivor=survivor,
         absorbed=absorbed,
         candidate=candidate,
         taken=take,
-        before=before,
-        after={name: _value(survivor, name) for name in changed},
         absorbed_status=absorbed.status,
         moved=moved,
         merged_by=acting_user,
     )
+    merge.before, merge.after = before, {name: _value(survivor, name) for name in changed}
+    merge.save()
     absorbed.merged_into, absorbed.status = survivor, vocab.ClientStatus.INACTIVE
     absorbed.version += 1
     absorbed.save(update_fields=["merged_into", "status", "version"])
@@ -1483,7 +1483,7 @@ def _move_records(source: Client, target: Client) -> dict[str, list[int]]:
         pks = sorted(rows.values_list("pk", flat=True))
         if not pks:
             continue
-        moved[model._meta.model_name] = pks
+        moved[str(model._meta.model_name)] = pks
         if model is Consent:
             unsigned = Consent.objects.filter(pk__in=pks, signed_for__isnull=True)
             moved["consent_signed_for"] = sorted(unsigned.values_list("pk", flat=True))
@@ -1515,7 +1515,7 @@ def client_unmerge(*, acting_user: Any, merge: ClientMerge) -> ClientMerge:
     _refresh_keys(survivor)
     survivor.save()
     for model in CLIENT_RECORDS:
-        pks = merge.moved.get(model._meta.model_name, [])
+        pks = merge.moved.get(str(model._meta.model_name), [])
         model._default_manager.filter(pk__in=pks, client=survivor).update(client=absorbed)
     Consent.objects.filter(pk__in=merge.moved.get("consent_signed_for", [])).update(signed_for=None)
     absorbed.merged_into, absorbed.status = None, merge.absorbed_status
@@ -1550,15 +1550,15 @@ def import_upload(*, acting_user: Any, kind: str, filename: str, data: bytes) ->
     if kind not in vocab.ImportKind.values:
         raise ValidationError("Choose what the file holds.")
     header, rows = imports.read_sheet(filename, data)
-    batch = ImportBatch.objects.create(
+    batch = ImportBatch(
         agency=acting_user.agency,
         kind=kind,
         filename=filename[:200],
-        header=header,
-        rows=rows,
         mapping=imports.suggest_mapping(kind, header),
         created_by=acting_user,
     )
+    batch.header, batch.rows = header, rows
+    batch.save()
     _audit(acting_user, "recovery.import_upload", batch, kind=kind, rows=len(rows))
     return batch
 
