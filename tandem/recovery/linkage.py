@@ -54,8 +54,8 @@ FIELD_LABELS = {
 #: Written from the field's usual data quality in a co-responder registry; replaced by
 #: estimates from the agency's own data when the registry is large enough.
 PRIOR_M: dict[str, list[float]] = {
-    "first_name": [0.80, 0.08, 0.04, 0.08],
-    "last_name": [0.85, 0.07, 0.03, 0.05],
+    "first_name": [0.80, 0.02, 0.07, 0.04, 0.07],
+    "last_name": [0.85, 0.02, 0.06, 0.03, 0.04],
     "aliases": [0.25, 0.15, 0.60],
     "dob": [0.85, 0.03, 0.07, 0.02, 0.03],
     "phone": [0.70, 0.05, 0.05, 0.20],
@@ -63,8 +63,8 @@ PRIOR_M: dict[str, list[float]] = {
     "substances": [0.40, 0.30, 0.30],
 }
 PRIOR_U: dict[str, list[float]] = {
-    "first_name": [0.005, 0.002, 0.008, 0.985],
-    "last_name": [0.002, 0.001, 0.005, 0.992],
+    "first_name": [0.005, 0.0001, 0.002, 0.008, 0.9849],
+    "last_name": [0.002, 0.0001, 0.001, 0.005, 0.9919],
     "aliases": [0.0002, 0.0005, 0.9993],
     "dob": [0.0001, 0.00001, 0.0006, 0.01, 0.98929],
     "phone": [0.0001, 0.0001, 0.0005, 0.9993],
@@ -129,6 +129,10 @@ def comparisons() -> list[Any]:
             comparison_levels=[
                 cll.NullLevel("first_name"),
                 cll.ExactMatchLevel("first_name").configure(label_for_charts="the same"),
+                cll.CustomLevel(
+                    "first_name_l = last_name_r AND last_name_l = first_name_r",
+                    "swapped with the other name",
+                ),
                 cll.JaroWinklerLevel("first_name", 0.92).configure(
                     label_for_charts="nearly the same (a typo)"
                 ),
@@ -141,6 +145,10 @@ def comparisons() -> list[Any]:
             comparison_levels=[
                 cll.NullLevel("last_name"),
                 cll.ExactMatchLevel("last_name").configure(label_for_charts="the same"),
+                cll.CustomLevel(
+                    "last_name_l = first_name_r AND first_name_l = last_name_r",
+                    "swapped with the other name",
+                ),
                 cll.JaroWinklerLevel("last_name", 0.92).configure(
                     label_for_charts="nearly the same (a typo)"
                 ),
