@@ -36,6 +36,15 @@ ROWS: list[Row] = [
     _get("client_create", PROGRAM),
     _get("client_duplicates", PROGRAM),
     _get("deconflict", PROGRAM),
+    Row("recovery:deconflict_scan", PROGRAM, None, "post", ACTION),
+    _get("candidate_detail", PROGRAM, "candidate"),
+    _post("candidate_not_same", PROGRAM, "candidate"),
+    _post("candidate_merge", PROGRAM, "candidate"),
+    _post("merge_undo", PROGRAM, "merge"),
+    _post("client_status_settle", PROGRAM, "client"),
+    _get("import_start", PROGRAM),
+    _get("import_detail", PROGRAM, "import_batch"),
+    _post("import_commit", PROGRAM, "import_batch"),
     _get("client_detail", PROGRAM, "client"),
     _get("client_edit", PROGRAM, "client"),
     _get("client_photo", PROGRAM, "client"),
@@ -94,6 +103,7 @@ def build_world(w: World) -> None:
 
     from tandem.readiness.gates import gate_update
     from tandem.recovery import services
+    from tandem.recovery.models import MatchCandidate
 
     aro, prs = w.cast["aro"], w.cast["prs"]
     for user in (aro, w.cast["crt_supervisor"]):
@@ -178,7 +188,32 @@ def build_world(w: World) -> None:
         planned_on=timezone.localdate() + timedelta(days=3),
         summary="Talk about naloxone",
     )
+    twin = services.client_create(
+        acting_user=prs, data={"first_name": "Casey", "last_name": "Worlde"}
+    )
+    candidate = MatchCandidate.objects.create(
+        agency=w.agency,
+        left=client,
+        right=twin,
+        probability=0.97,
+        match_weight=5.0,
+        explanation=[{"field": "last_name", "label": "Last name", "level": "similar", "weight": 3}],
+    )
+    kept, gone = (
+        services.client_create(acting_user=aro, data={"first_name": "Robin", "last_name": n})
+        for n in ("Merged", "Merged")
+    )
+    merge = services.client_merge(acting_user=aro, survivor=kept, absorbed=gone)
+    import_batch = services.import_upload(
+        acting_user=prs,
+        kind="clients",
+        filename="clients.csv",
+        data=b"First name,Last name\nAvery,Import\n",
+    )
     w.objects.update(
+        candidate=candidate,
+        merge=merge,
+        import_batch=import_batch,
         client=client,
         contact=contact,
         planned=planned,

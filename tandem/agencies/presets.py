@@ -299,6 +299,10 @@ class Recovery(_Strict):
     cjis_background_check_required: bool
     public_statements_need_chief_approval: bool
     deconfliction_days: int = Field(ge=1, le=90)
+    # Record linkage (issue 13): a pair at or above ``match_threshold`` is proposed as one
+    # person; between ``review_threshold`` and it, as uncertain (import, typing warning).
+    match_threshold: float = Field(default=0.9, ge=0.5, le=0.9999)
+    review_threshold: float = Field(default=0.5, ge=0.05, le=0.99)
     evaluation_months: int = Field(ge=1, le=60)
     certification: Certification | None = None
 

@@ -14,10 +14,13 @@ from tandem.agencies.models import Agency, Role
 from tandem.readiness.gates import has_cji_access
 from tandem.recovery.models import (
     Client,
+    ClientMerge,
     Consent,
     Contact,
     Disclosure,
     Goal,
+    ImportBatch,
+    MatchCandidate,
     PlannedContact,
     Referral,
     Resource,
@@ -122,3 +125,19 @@ def get_statement_for_user(user: Any, pk: Any, *, write: bool = False) -> Statem
     agency = require_role(user, *(CHIEF if write else STATEMENT_READERS))
     statement: StatementRequest = _get(StatementRequest, agency, pk, "requested_by")
     return statement
+
+
+def get_candidate_for_user(user: Any, pk: Any, *, write: bool = False) -> MatchCandidate:
+    """A pair proposed by the linkage scan: the program reviews it (both are its clients)."""
+    candidate: MatchCandidate = _get(MatchCandidate, require_program(user), pk, "left", "right")
+    return candidate
+
+
+def get_merge_for_user(user: Any, pk: Any, *, write: bool = False) -> ClientMerge:
+    merge: ClientMerge = _get(ClientMerge, require_program(user), pk, "survivor", "absorbed")
+    return merge
+
+
+def get_import_for_user(user: Any, pk: Any, *, write: bool = False) -> ImportBatch:
+    batch: ImportBatch = _get(ImportBatch, require_program(user), pk, "data_key")
+    return batch

@@ -10,6 +10,7 @@ search and de-duplication need it; clinical and sensitive details are sealed per
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -94,6 +95,10 @@ class Client(EnvelopeEncrypted):
     safety_flags = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=1)
     idempotency_key = models.CharField(max_length=64, blank=True)
+    # Set when this record was merged into another (the survivor); cleared by an unmerge.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -388,6 +393,11 @@ class Consent(EnvelopeEncrypted):
     revocation_method = models.CharField(max_length=300)
     signed_by = models.CharField(max_length=12, choices=vocab.Signer.choices)
     signer_name = EncryptedTextField()
+    # The record the consent was signed for, when it now sits on another one after a merge:
+    # it then covers no disclosure about the merged record until a new consent is signed.
+    signed_for = models.ForeignKey(
+        "Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     signed_on = models.DateField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
@@ -617,3 +627,128 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"submission {self.pk}"
+
+
+class MatchRun(models.Model):
+    """One scan of an agency's registry with Splink (nightly or asked for on the Deconflict
+    page). ``model`` is the trained Splink model the typing-time warning reuses."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE)
+    trigger = models.CharField(max_length=12, choices=vocab.MatchTrigger.choices)
+    status = models.CharField(
+        max_length=10, choices=vocab.MatchRunStatus.choices, default=vocab.MatchRunStatus.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    records = models.PositiveIntegerField(default=0)
+    pairs = models.PositiveIntegerField(default=0)
+    estimated = models.BooleanField(default=False)  # EM on the agency's data, not priors
+    model = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"match run {self.pk}"
+
+
+class MatchCandidate(models.Model):
+    """A pair of clients that may be one person, with Splink's explanation. A decision
+    ("not the same person", merged) is remembered: later scans update the score only."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE)
+    left = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    right = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    probability = models.FloatField()
+    match_weight = models.FloatField()
+    explanation = models.JSONField(default=list)  # [{field, label, level, weight}]
+    status = models.CharField(
+        max_length=10,
+        choices=vocab.CandidateStatus.choices,
+        default=vocab.CandidateStatus.OPEN,
+        db_index=True,
+    )
+    run = models.ForeignKey(MatchRun, null=True, blank=True, on_delete=models.SET_NULL)
+    decided_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-probability", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["left", "right"], name="recovery_candidate_pair"),
+            models.CheckConstraint(
+                condition=Q(left__lt=models.F("right")), name="recovery_candidate_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"candidate {self.left_id}/{self.right_id}"
+
+    @property
+    def disagreeing(self) -> list[str]:
+        return [f["label"] for f in self.explanation if f["weight"] < 0]
+
+
+class ClientMerge(EnvelopeEncrypted):
+    """One merge, with everything needed to undo it exactly: the survivor's values before
+    (sealed, they include the address and notes) and the ids of every record moved."""
+
+    data_key_purpose = "prp.merge"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT)
+    survivor = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    absorbed = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey(
+        MatchCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    taken = models.JSONField(default=list)  # fields whose value came from the absorbed record
+    # JSON values, sealed (typed Any: the stubs see the text column underneath).
+    before: Any = EncryptedJSONField(default=dict)  # survivor's values of those fields before
+    after: Any = EncryptedJSONField(default=dict)  # the survivor's values right after
+    absorbed_status = models.CharField(max_length=16, choices=vocab.ClientStatus.choices)
+    moved = models.JSONField(default=dict)  # model name -> [pk, ...]
+    merged_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    merged_at = models.DateTimeField(default=timezone.now)
+    undone_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"merge {self.pk}"
+
+
+class ImportBatch(EnvelopeEncrypted):
+    """An uploaded spreadsheet kept (sealed) between the upload, the mapping, the dry run
+    and the commit: nothing reaches the registry before the commit, and a slow step never
+    loses the upload."""
+
+    data_key_purpose = "prp.import"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=10, choices=vocab.ImportKind.choices)
+    filename = models.CharField(max_length=200)
+    header: Any = EncryptedJSONField(default=list)
+    rows: Any = EncryptedJSONField(default=list)
+    mapping = models.JSONField(default=dict, blank=True)  # field -> column heading
+    values: Any = EncryptedJSONField(default=dict, blank=True)  # field -> {file word: code}
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)  # counts after the commit
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk}"

@@ -12,17 +12,20 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from rapidfuzz import fuzz
 
 from tandem.recovery import vocab
 from tandem.recovery.models import Client, Contact, PlannedContact, Referral
-from tandem.recovery.services import digits_of, normalise_name
-
-DUPLICATE_THRESHOLD = 60
+from tandem.recovery.services import (
+    client_record,
+    digits_of,
+    match_model,
+    normalise_name,
+    registry,
+)
 
 
 def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Client]:
-    clients = Client.objects.filter(agency=agency).select_related("aro", "prs")
+    clients = registry(agency).select_related("aro", "prs")
     if status:
         clients = clients.filter(status=status)
     text = text.strip()
@@ -42,14 +45,12 @@ def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Cli
 @dataclass
 class Duplicate:
     client: Client
-    score: int
-    reasons: list[str]
+    score: int  # the match probability, in per cent
+    reasons: list[str]  # what speaks for the same person, in plain words
 
 
-def _name_score(name: str, client: Client) -> float:
-    first_last, _, aliases = client.name_key.partition(" | ")
-    names = [first_last, *[normalise_name(a) for a in aliases.split(",") if a.strip()]]
-    return max(fuzz.token_sort_ratio(name, candidate) for candidate in names)
+def reasons_of(explanation: list[dict[str, Any]]) -> list[str]:
+    return [f"{f['label']}: {f['level']}" for f in explanation if f["weight"] > 0]
 
 
 def likely_duplicates(
@@ -59,16 +60,18 @@ def likely_duplicates(
     last_name: str,
     date_of_birth: date | None = None,
     phone: str = "",
+    aliases: str = "",
     exclude_pk: int | None = None,
     limit: int = 5,
 ) -> list[Duplicate]:
-    """Clients that may be the same person (PR-2 deconfliction).
+    """Clients that may be the same person as the one being typed in (PR-2), scored by the
+    agency's trained linkage model — the same one the registry-wide scan uses.
 
-    Blocking keeps it cheap: only clients sharing the date of birth, the phone number, or
-    the first three letters of the last name (or of the first name) are scored. The score
-    mixes name similarity (rapidfuzz token sort, aliases included; a near-identical
-    name is enough on its own), the date of birth
-    (exact, or day and month swapped) and the phone number."""
+    The database narrows the registry to clients sharing the date of birth, the phone
+    number, or the first three letters of the last name (or of the first name); the model
+    scores each of them and those at or above the agency's review threshold are shown."""
+    from tandem.recovery import linkage
+
     name = normalise_name(f"{first_name} {last_name}")
     if not name:
         return []
@@ -81,35 +84,34 @@ def likely_duplicates(
         block |= Q(date_of_birth=date_of_birth)
     if len(digits) >= 7:
         block |= Q(phone_digits=digits)
-    candidates = Client.objects.filter(agency=agency).filter(block)
+    candidates = registry(agency).filter(block).select_related("data_key")
     if exclude_pk:
         candidates = candidates.exclude(pk=exclude_pk)
-    found = []
-    for client in candidates.only(
-        "pk", "first_name", "last_name", "name_key", "date_of_birth", "phone_digits", "status"
-    )[:500]:
-        similarity = _name_score(name, client)
-        score, reasons = similarity * 0.7, []
-        if similarity >= 80:
-            reasons.append("similar name")
-        if date_of_birth and client.date_of_birth:
-            swapped = (
-                client.date_of_birth.month == date_of_birth.day
-                and client.date_of_birth.day == date_of_birth.month
-                and client.date_of_birth.year == date_of_birth.year
-            )
-            if client.date_of_birth == date_of_birth:
-                score += 25
-                reasons.append("same date of birth")
-            elif swapped:
-                score += 15
-                reasons.append("date of birth with day and month swapped")
-        if len(digits) >= 7 and client.phone_digits == digits:
-            score += 15
-            reasons.append("same phone number")
-        if score >= DUPLICATE_THRESHOLD:
-            found.append(Duplicate(client=client, score=round(score), reasons=reasons))
-    found.sort(key=lambda d: -d.score)
+    by_pk = {c.pk: c for c in candidates[:500]}
+    typed = linkage.record_of(
+        uid=0,
+        first_name=first_name,
+        last_name=last_name,
+        aliases=aliases,
+        date_of_birth=date_of_birth,
+        phone=phone,
+    )
+    threshold = agency.policy_model().recovery.review_threshold
+    pairs = linkage.score(
+        [typed],
+        [client_record(c) for c in by_pk.values()],
+        match_model(agency),
+        threshold=threshold,
+        every_pair=True,
+    )
+    found = [
+        Duplicate(
+            client=by_pk[p.right],
+            score=round(p.probability * 100),
+            reasons=reasons_of(p.explanation()),
+        )
+        for p in pairs
+    ]
     return found[:limit]
 
 
@@ -157,7 +159,7 @@ def follow_ups_due(agency: Any, user: Any = None, on: date | None = None) -> Que
 
 def my_clients(agency: Any, user: Any) -> QuerySet[Client]:
     return (
-        Client.objects.filter(agency=agency)
+        registry(agency)
         .filter(Q(aro=user) | Q(prs=user))
         .exclude(status__in=[vocab.ClientStatus.DECEASED, vocab.ClientStatus.GRADUATED])
         .select_related("aro", "prs")
@@ -255,20 +257,26 @@ def deconfliction(
     """What the ARO and PRS should reconcile (PR-2, 000 IV.A.1.e): clients registered in the
     last ``days`` who may duplicate another client, and encounters logged twice (the same
     client, within two hours, recorded by two people)."""
+    from tandem.recovery import linkage
+
     since = (now or timezone.now()) - timedelta(days=days)
-    recent = Client.objects.filter(agency=agency, created_at__gte=since).order_by("-created_at")
-    clients = []
-    for client in recent[:200]:
-        matches = likely_duplicates(
-            agency,
-            first_name=client.first_name,
-            last_name=client.last_name,
-            date_of_birth=client.date_of_birth,
-            phone=client.phone,
-            exclude_pk=client.pk,
-        )
-        if matches:
-            clients.append((client, matches))
+    everyone = {c.pk: c for c in registry(agency).select_related("data_key")}
+    recent = [c for c in everyone.values() if c.created_at >= since]
+    recent = sorted(recent, key=lambda c: c.created_at, reverse=True)[:200]
+    pairs = linkage.score(
+        [client_record(c) for c in recent],
+        [client_record(c) for c in everyone.values()],
+        match_model(agency),
+        threshold=agency.policy_model().recovery.review_threshold,
+    )
+    matches: dict[int, list[Duplicate]] = {}
+    for pair in pairs:
+        if pair.left == pair.right:
+            continue
+        found = Duplicate(everyone[pair.right], round(pair.probability * 100), [])
+        found.reasons = reasons_of(pair.explanation())
+        matches.setdefault(pair.left, []).append(found)
+    clients = [(c, matches[c.pk][:5]) for c in recent if c.pk in matches]
     contacts = list(
         Contact.objects.filter(agency=agency, occurred_at__gte=since)
         .select_related("client", "recorded_by")
@@ -282,3 +290,212 @@ def deconfliction(
         and b.occurred_at - a.occurred_at <= timedelta(hours=2)
     ]
     return clients, doubles
+
+
+# --- Deconfliction (issue 13) ---------------------------------------------------------------
+
+FIELD_NAMES = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "aliases": "Also known as",
+    "date_of_birth": "Date of birth",
+    "phone": "Phone",
+    "address": "Address",
+    "gender": "Gender",
+    "race": "Race",
+    "ethnicity": "Ethnicity",
+    "veteran": "Veteran",
+    "substances": "Substances",
+    "notes": "Notes",
+    "status": "Status",
+    "aro": "ARO",
+    "prs": "PRS",
+}
+
+
+@dataclass
+class FieldSides:
+    name: str
+    label: str
+    left: str
+    right: str
+
+    @property
+    def differs(self) -> bool:
+        return self.left != self.right
+
+
+def _shown(client: Client, name: str) -> str:
+    if name in ("aro", "prs"):
+        person = getattr(client, name)
+        return person.get_full_name() if person is not None else ""
+    if name == "substances":
+        return ", ".join(client.substance_labels())
+    if name == "date_of_birth":
+        return client.date_of_birth.isoformat() if client.date_of_birth else ""
+    if name == "veteran":
+        return {True: "Yes", False: "No", None: ""}[client.veteran]
+    display = getattr(client, f"get_{name}_display", None)
+    return str(display() if display else getattr(client, name) or "")
+
+
+def merge_sides(left: Client, right: Client) -> list[FieldSides]:
+    """Each mergeable field of the two records, side by side (no CJI: it is not a field)."""
+    return [
+        FieldSides(name, label, _shown(left, name), _shown(right, name))
+        for name, label in FIELD_NAMES.items()
+    ]
+
+
+def related_counts(client: Client, *, cji: bool) -> dict[str, int]:
+    """What would move with the record. CJI entries and sworn notes are counted only for
+    someone who may read the compartment: a PRS never learns they exist."""
+    from tandem.recovery.models import CJIEntry, SwornNote
+
+    counts = {
+        "contacts": client.contacts.count(),
+        "planned visits": client.planned.count(),
+        "stages of change": client.stages.count(),
+        "goals": client.goals.count(),
+        "referrals": client.referrals.count(),
+        "consents": client.consents.count(),
+        "disclosures": client.disclosures.count(),
+    }
+    if cji:
+        counts["CJI entries"] = CJIEntry.objects.filter(client=client).count()
+        counts["sworn notes"] = SwornNote.objects.filter(client=client).count()
+    return {k: v for k, v in counts.items() if v}
+
+
+def open_candidates(agency: Any) -> QuerySet[Any]:
+    from tandem.recovery.models import MatchCandidate
+
+    return MatchCandidate.objects.filter(
+        agency=agency,
+        status=vocab.CandidateStatus.OPEN,
+        left__merged_into__isnull=True,
+        right__merged_into__isnull=True,
+    ).select_related("left", "right")
+
+
+def latest_run(agency: Any) -> Any:
+    from tandem.recovery.models import MatchRun
+
+    return MatchRun.objects.filter(agency=agency).first()
+
+
+def merges_into(client: Client) -> QuerySet[Any]:
+    """Merges into this record that can still be undone."""
+    from tandem.recovery.models import ClientMerge
+
+    return ClientMerge.objects.filter(survivor=client, undone_at__isnull=True).select_related(
+        "absorbed"
+    )
+
+
+@dataclass
+class StageConflict:
+    client: Client
+    one: Any  # the latest StageAssessment
+    other: Any  # the latest one by somebody else, which says something different
+
+
+@dataclass
+class StatusConflict:
+    client: Client
+    contact: Contact  # an engaged contact since the record said the client was out of reach
+
+
+@dataclass
+class DoubleVisit:
+    client: Client
+    day: date
+    visits: list[PlannedContact]
+
+
+def fact_conflicts(
+    agency: Any, days: int, now: datetime | None = None
+) -> tuple[list[StageConflict], list[StatusConflict], list[DoubleVisit]]:
+    """What the ARO and the PRS recorded differently about the same client in the last
+    ``days``: stages of change that disagree, a status saying "out of reach" while a contact
+    was made since, and visits both planned for the same client and day (PR-2)."""
+    from tandem.recovery.models import StageAssessment
+
+    moment = now or timezone.now()
+    since = moment - timedelta(days=days)
+    stages: dict[int, list[Any]] = {}
+    for stage in (
+        StageAssessment.objects.filter(agency=agency, assessed_at__gte=since)
+        .filter(client__merged_into__isnull=True)
+        .select_related("client", "assessed_by")
+        .order_by("client_id", "-assessed_at", "-pk")[:5000]
+    ):
+        stages.setdefault(stage.client_id, []).append(stage)
+    stage_conflicts = []
+    for found in stages.values():
+        latest = found[0]
+        other = next((s for s in found if s.assessed_by_id != latest.assessed_by_id), None)
+        if other is not None and other.stage != latest.stage:
+            stage_conflicts.append(StageConflict(latest.client, latest, other))
+    out_of_reach = (vocab.ClientStatus.LOST_CONTACT, vocab.ClientStatus.INACTIVE)
+    status_conflicts = []
+    seen: set[int] = set()
+    for contact in (
+        Contact.objects.filter(
+            agency=agency,
+            occurred_at__gte=since,
+            outcome=vocab.ContactOutcome.ENGAGED,
+            client__status__in=out_of_reach,
+            client__merged_into__isnull=True,
+        )
+        .select_related("client", "recorded_by")
+        .order_by("-occurred_at")[:500]
+    ):
+        if contact.client_id not in seen and contact.occurred_at > contact.client.updated_at:
+            seen.add(contact.client_id)
+            status_conflicts.append(StatusConflict(contact.client, contact))
+    by_day: dict[tuple[int, date], list[PlannedContact]] = {}
+    for visit in (
+        PlannedContact.objects.filter(agency=agency, starts_at__gte=since)
+        .exclude(status=vocab.PlanStatus.CANCELLED)
+        .select_related("client", "created_by")
+        .order_by("starts_at", "pk")[:5000]
+    ):
+        day = timezone.localdate(visit.starts_at)
+        by_day.setdefault((visit.client_id, day), []).append(visit)
+    doubles = [
+        DoubleVisit(visits[0].client, day, visits)
+        for (_, day), visits in by_day.items()
+        if len(visits) > 1
+    ]
+    return stage_conflicts, status_conflicts, doubles
+
+
+def import_context(batch: Any, plan: Any) -> dict[str, Any]:
+    """The mapping page: each field with the chosen column, a preview, the file's words of
+    each closed list with the suggested value, and the dry run when there is one."""
+    from tandem.recovery import imports
+
+    words = imports.vocabulary_values(batch.kind, batch.header, batch.rows, batch.mapping)
+    vocabularies = [
+        {
+            "name": name,
+            "choices": imports.VOCABULARIES[name].choices,
+            "words": [
+                (i, w, batch.values.get(name, {}).get(w) or imports.suggest_value(name, w))
+                for i, w in enumerate(found)
+            ],
+        }
+        for name, found in words.items()
+    ]
+    return {
+        "batch": batch,
+        "fields": [
+            (name, label, required, batch.mapping.get(name, ""))
+            for name, label, required in imports.FIELDS[batch.kind]
+        ],
+        "preview": batch.rows[:5],
+        "vocabularies": vocabularies,
+        "plan": plan,
+        "shown_rows": [r for r in plan.rows if r.outcome != "new"][:200] if plan else [],
+    }

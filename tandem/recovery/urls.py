@@ -9,6 +9,17 @@ urlpatterns = [
     path("clients/new/", views.client_create, name="client_create"),
     path("clients/duplicates/", views.client_duplicates, name="client_duplicates"),
     path("deconflict/", views.deconflict, name="deconflict"),
+    path("deconflict/scan/", views.deconflict_scan, name="deconflict_scan"),
+    path("deconflict/pairs/<int:pk>/", views.candidate_detail, name="candidate_detail"),
+    path(
+        "deconflict/pairs/<int:pk>/not-same/", views.candidate_not_same, name="candidate_not_same"
+    ),
+    path("deconflict/pairs/<int:pk>/merge/", views.candidate_merge, name="candidate_merge"),
+    path("merges/<int:pk>/undo/", views.merge_undo, name="merge_undo"),
+    path("import/", views.import_start, name="import_start"),
+    path("import/<int:pk>/", views.import_detail, name="import_detail"),
+    path("import/<int:pk>/commit/", views.import_commit, name="import_commit"),
+    path("clients/<int:pk>/status/", views.client_status_settle, name="client_status_settle"),
     path("clients/<int:pk>/", views.client_detail, name="client_detail"),
     path("clients/<int:pk>/edit/", views.client_edit, name="client_edit"),
     path("clients/<int:pk>/photo/", views.client_photo, name="client_photo"),

@@ -22,11 +22,12 @@ from tandem.core.decorators import public
 from tandem.core.exports import csv_response
 from tandem.core.ical import FeedEvent, calendar_response, feed_token_issue, feed_token_user
 from tandem.core.pdf import Document
-from tandem.recovery import selectors, services, vocab
+from tandem.recovery import imports, selectors, services, vocab
 from tandem.recovery.access import (
     PROGRAM,
     STATEMENT_READERS,
     can_read_cji,
+    get_candidate_for_user,
     get_cji_client_for_user,
     get_client_for_user,
     get_consent_for_user,
@@ -34,6 +35,8 @@ from tandem.recovery.access import (
     get_disclosure_for_user,
     get_flags_client_for_user,
     get_goal_for_user,
+    get_import_for_user,
+    get_merge_for_user,
     get_planned_for_user,
     get_referral_for_user,
     get_resource_for_user,
@@ -258,6 +261,7 @@ def client_detail(request: Request, pk: int) -> HttpResponse:
         "flags_form": SafetyFlagsForm(initial={"flags": client.safety_flags}),
         "sworn": is_sworn_program(request.user),
         "cji": can_read_cji(request.user),
+        "merges": selectors.merges_into(client),
     }
     return render(request, "recovery/client_detail.html", context)
 
@@ -334,9 +338,18 @@ def deconflict(request: Request) -> HttpResponse:
     agency = require_program(request.user)
     days = agency.policy_model().recovery.deconfliction_days
     clients, doubles = selectors.deconfliction(agency, days)
-    return render(
-        request, "recovery/deconflict.html", {"days": days, "clients": clients, "doubles": doubles}
+    context = {
+        "days": days,
+        "clients": clients,
+        "doubles": doubles,
+        "candidates": selectors.open_candidates(agency)[:100],
+        "run": selectors.latest_run(agency),
+        "stage_choices": vocab.Stage.choices,
+    }
+    context["stage_conflicts"], context["status_conflicts"], context["double_visits"] = (
+        selectors.fact_conflicts(agency, days)
     )
+    return render(request, "recovery/deconflict.html", context)
 
 
 # --- Contacts ---------------------------------------------------------------------------
@@ -432,6 +445,8 @@ def stage_create(request: Request, pk: int) -> HttpResponse:
         messages.success(request, "The stage of change was recorded.")
     else:
         messages.error(request, "Choose a stage of change from the list.")
+    if request.POST.get("next") == "deconflict":
+        return redirect("recovery:deconflict")
     return redirect("recovery:client_detail", client.pk)
 
 
@@ -595,6 +610,8 @@ def planned_cancel(request: Request, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "The visit was cancelled.")
+    if request.POST.get("next") == "deconflict":
+        return redirect("recovery:deconflict")
     return redirect("recovery:planned_detail", planned.pk)
 
 
@@ -1145,3 +1162,162 @@ def statement_decide(request: Request, pk: int) -> HttpResponse:
     else:
         messages.success(request, "The decision was recorded.")
     return redirect("recovery:statement_list")
+
+
+# --- Deconfliction: scans, explained pairs, merge and unmerge (issue 13) -------------------
+
+
+@require_POST
+def deconflict_scan(request: Request) -> HttpResponse:
+    require_program(request.user)
+    services.match_run_request(acting_user=request.user)
+    messages.success(request, "The scan of the whole registry has started; refresh in a while.")
+    return redirect("recovery:deconflict")
+
+
+@require_GET
+def candidate_detail(request: Request, pk: int) -> HttpResponse:
+    candidate = get_candidate_for_user(request.user, pk)
+    services.candidate_view_log(acting_user=request.user, candidate=candidate)
+    cji = can_read_cji(request.user)
+    context = {
+        "candidate": candidate,
+        "sides": selectors.merge_sides(candidate.left, candidate.right),
+        "left_counts": selectors.related_counts(candidate.left, cji=cji),
+        "right_counts": selectors.related_counts(candidate.right, cji=cji),
+        "merged": candidate.left.merged_into_id or candidate.right.merged_into_id,
+    }
+    return render(request, "recovery/candidate_detail.html", context)
+
+
+@require_POST
+def candidate_not_same(request: Request, pk: int) -> HttpResponse:
+    candidate = get_candidate_for_user(request.user, pk, write=True)
+    try:
+        services.candidate_not_same(acting_user=request.user, candidate=candidate)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("recovery:candidate_detail", candidate.pk)
+    messages.success(request, "Remembered: these are two people. The pair is not proposed again.")
+    return redirect("recovery:deconflict")
+
+
+@require_POST
+def candidate_merge(request: Request, pk: int) -> HttpResponse:
+    """Merge the pair: the chosen survivor keeps its values except the fields ticked."""
+    candidate = get_candidate_for_user(request.user, pk, write=True)
+    pair = {candidate.left_id: candidate.left, candidate.right_id: candidate.right}
+    survivor_pk = request.POST.get("survivor", "")
+    if not survivor_pk.isdigit() or int(survivor_pk) not in pair:
+        messages.error(request, "Choose which record survives the merge.")
+        return redirect("recovery:candidate_detail", candidate.pk)
+    survivor = pair.pop(int(survivor_pk))
+    absorbed = next(iter(pair.values()))
+    take = [f for f in services.MERGE_FIELDS if request.POST.get(f"take_{f}") == "absorbed"]
+    try:
+        merge = services.client_merge(
+            acting_user=request.user, survivor=survivor, absorbed=absorbed, take=take
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("recovery:candidate_detail", candidate.pk)
+    messages.success(request, "Merged. The merge can be undone from this record's page.")
+    return redirect("recovery:client_detail", merge.survivor_id)
+
+
+@require_POST
+def merge_undo(request: Request, pk: int) -> HttpResponse:
+    merge = get_merge_for_user(request.user, pk, write=True)
+    try:
+        services.client_unmerge(acting_user=request.user, merge=merge)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The merge is undone: both records are as they were.")
+    return redirect("recovery:client_detail", merge.survivor_id)
+
+
+@require_POST
+def client_status_settle(request: Request, pk: int) -> HttpResponse:
+    """Settle a status the records disagree on, in one click from the Deconflict page."""
+    client = get_client_for_user(request.user, pk, write=True)
+    status = request.POST.get("status", "")
+    if status not in vocab.ClientStatus.values:
+        messages.error(request, "Choose a status from the list.")
+        return redirect("recovery:deconflict")
+    try:
+        services.client_update(
+            acting_user=request.user, client=client, data={"status": status}, version=client.version
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The client's status is settled.")
+    return redirect("recovery:deconflict")
+
+
+# --- Spreadsheet import (X-11, issue 13) ---------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def import_start(request: Request) -> HttpResponse:
+    """Upload a client list or a contact log (CSV or XLSX); nothing is imported yet."""
+    require_program(request.user)
+    errors: list[str] = []
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            errors = ["Choose a file to upload."]
+        else:
+            try:
+                batch = services.import_upload(
+                    acting_user=request.user,
+                    kind=request.POST.get("kind", ""),
+                    filename=upload.name or "",
+                    data=upload.read(),
+                )
+            except (imports.SheetError, ValidationError) as exc:
+                errors = list(exc.messages)
+            else:
+                return redirect("recovery:import_detail", batch.pk)
+    context = {"errors": errors, "kinds": vocab.ImportKind.choices}
+    return render(request, "recovery/import_start.html", context, status=400 if errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def import_detail(request: Request, pk: int) -> HttpResponse:
+    """Map the columns and the file's words, preview, and see the dry run."""
+    batch = get_import_for_user(request.user, pk, write=request.method == "POST")
+    plan = None
+    if request.method == "POST" and batch.committed_at is None:
+        mapping = {
+            name: request.POST.get(f"map_{name}", "") for name, _, _ in imports.FIELDS[batch.kind]
+        }
+        values = {
+            name: {w: request.POST.get(f"value_{name}_{i}", "") for i, w in enumerate(words)}
+            for name, words in imports.vocabulary_values(
+                batch.kind, batch.header, batch.rows, mapping
+            ).items()
+        }
+        batch = services.import_map(
+            acting_user=request.user, batch=batch, mapping=mapping, values=values
+        )
+        plan = services.import_plan(batch)
+    return render(request, "recovery/import_detail.html", selectors.import_context(batch, plan))
+
+
+@require_POST
+def import_commit(request: Request, pk: int) -> HttpResponse:
+    batch = get_import_for_user(request.user, pk, write=True)
+    try:
+        counts = services.import_commit(acting_user=request.user, batch=batch)
+    except ValidationError as exc:
+        for message in exc.messages[:20]:
+            messages.error(request, message)
+        return redirect("recovery:import_detail", batch.pk)
+    messages.success(
+        request,
+        f"Imported: {counts['new']} new, {counts['uncertain']} to review on the Deconflict"
+        f" page; {counts['matched']} already in the registry.",
+    )
+    return redirect("recovery:deconflict")

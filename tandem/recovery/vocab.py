@@ -16,6 +16,28 @@ class ClientStatus(models.TextChoices):
     DECEASED = "deceased", "Deceased"
 
 
+class MatchTrigger(models.TextChoices):
+    NIGHTLY = "nightly", "Nightly scan"
+    ON_DEMAND = "on_demand", "Asked for on the Deconflict page"
+
+
+class MatchRunStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting"
+    DONE = "done", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class CandidateStatus(models.TextChoices):
+    OPEN = "open", "To review"
+    NOT_SAME = "not_same", "Not the same person"
+    MERGED = "merged", "Merged"
+
+
+class ImportKind(models.TextChoices):
+    CLIENTS = "clients", "Client list"
+    CONTACTS = "contacts", "Contact log"
+
+
 class Gender(models.TextChoices):
     FEMALE = "female", "Female"
     MALE = "male", "Male"

@@ -184,7 +184,7 @@ def test_likely_duplicates_appear_while_typing_and_block_the_submit_until_confir
     body = partial.content.decode()
     assert "Possibly already in the registry" in body
     assert reverse("recovery:client_detail", args=[existing.pk]) in body
-    assert "same date of birth" in body
+    assert "Date of birth: the same" in body
     # Swapped day and month, same phone, different spelling: still found.
     swapped = aro.get(
         reverse("recovery:client_duplicates"),
@@ -1281,7 +1281,7 @@ def test_the_deconfliction_page_shows_twice_registered_clients_and_double_logged
         )
     page = browser(cast["prs"]).get(reverse("recovery:deconflict")).content.decode()
     assert "Jaime Rivera" in page
-    assert "same date of birth" in page
+    assert "Date of birth: the same" in page
     assert page.count(reverse("recovery:contact_edit", args=[first.contacts.last().pk])) == 1
     assert "No encounter was logged twice" not in page
 
