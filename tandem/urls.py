@@ -9,6 +9,7 @@ urlpatterns = [
     path("readiness/", include("tandem.readiness.urls")),
     path("recovery/", include("tandem.recovery.urls")),
     path("reports/", include("tandem.reports.urls")),
+    path("api/", include("tandem.api.urls")),
 ]
 
 handler404 = "tandem.core.views.not_found"
