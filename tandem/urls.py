@@ -10,6 +10,8 @@ urlpatterns = [
     path("recovery/", include("tandem.recovery.urls")),
     path("reports/", include("tandem.reports.urls")),
     path("api/", include("tandem.api.urls")),
+    path("sso/", include("tandem.accounts.oidc_urls")),
+    path("scim/v2/", include("tandem.api.scim_urls")),
 ]
 
 handler404 = "tandem.core.views.not_found"

@@ -19,6 +19,9 @@ PUBLIC_BY_DESIGN: set[str] = {
         "clients", "client", "contacts", "client_referrals", "client_disclosures", "visits",
         "resources", "referrals", "referral", "reports", "report",
     )
+} | {f"scim:{name}" for name in ("config", "users", "user", "groups", "group")} | {
+    # Single sign-on: the way out to the provider and back (after the use banner).
+    "sso:start", "sso:callback",
 }
 
 
