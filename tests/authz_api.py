@@ -5,11 +5,18 @@ for signed-in staff."""
 
 from __future__ import annotations
 
-from tests.authz import EVERY_SIGNED_IN, Row, World
+from tests.authz import ACTION, ADMIN, EVERY_SIGNED_IN, Row, World, _path, roles
 
 ROWS: list[Row] = [
     Row("api:schema", EVERY_SIGNED_IN),
     Row("api:reference", EVERY_SIGNED_IN),
+    Row("api:client_list", roles("administrator", "chief")),
+    Row("api:client_create", ADMIN),
+    Row("api:client_approve", roles("administrator", "chief"),
+        _path("api:client_approve", "api_client"), "post", ACTION),
+    Row("api:token_issue", ADMIN, _path("api:token_issue", "api_client"), "post", ACTION),
+    Row("api:token_revoke", ADMIN, _path("api:token_revoke", "api_token"), "post", ACTION),
+    Row("api:client_revoke", ADMIN, _path("api:client_revoke", "api_client"), "post", ACTION),
 ]
 
 PUBLIC_BY_DESIGN: set[str] = {
@@ -26,4 +33,10 @@ PUBLIC_BY_DESIGN: set[str] = {
 
 
 def build_world(w: World) -> None:
-    """The API's session pages take no objects."""
+    """An API client waiting for approval, with one token."""
+    from tandem.api import services
+
+    admin = w.cast["administrator"]
+    client = services.api_client_create(acting_user=admin, name="CAD", scopes=["oncall:read"])
+    token, _ = services.api_token_issue(acting_user=admin, client=client)
+    w.objects["api_client"], w.objects["api_token"] = client, token

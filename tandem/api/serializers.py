@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tandem.agencies.models import Member, MemberCategory, Unit
+from tandem.agencies.models import Member, MemberCategory, Unit, UnitKind
 from tandem.recovery import vocab as recovery_vocab
 from tandem.recovery.models import Client, Contact, PlannedContact, Referral, Resource
 from tandem.reports.models import ReportRun
@@ -21,6 +21,13 @@ class UnitSerializer(serializers.ModelSerializer[Unit]):
     class Meta:
         model = Unit
         fields = ["id", "code", "name", "kind", "parent_code"]
+
+
+class UnitWriteSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=UnitKind.choices, required=False)
+    parent_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
 
 class MemberSerializer(serializers.ModelSerializer[Member]):

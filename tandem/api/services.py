@@ -21,6 +21,7 @@ from tandem.audit.services import audit_record
 TOKEN_PREFIX = "tdm"  # noqa: S105 - a label, not a secret
 MAX_TOKEN_DAYS = 366
 #: Who may approve a client's program scopes (never the administrator who created it).
+MANAGERS = (Role.ADMINISTRATOR,)
 APPROVERS = (Role.ADMINISTRATOR, Role.CHIEF)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.api import docs_views, views
+from tandem.api import admin_views, docs_views, views
 from tandem.core.decorators import public
 
 app_name = "api"
@@ -14,6 +14,12 @@ def _api(view: type) -> object:
 urlpatterns = [
     path("schema/", docs_views.schema, name="schema"),
     path("reference/", docs_views.reference, name="reference"),
+    path("clients/", admin_views.client_list, name="client_list"),
+    path("clients/new/", admin_views.client_create, name="client_create"),
+    path("clients/<int:pk>/approve/", admin_views.client_approve, name="client_approve"),
+    path("clients/<int:pk>/tokens/", admin_views.token_issue, name="token_issue"),
+    path("clients/<int:pk>/revoke/", admin_views.client_revoke, name="client_revoke"),
+    path("tokens/<int:pk>/revoke/", admin_views.token_revoke, name="token_revoke"),
     path("v1/units/", _api(views.UnitList), name="units"),
     path("v1/members/", _api(views.MemberList), name="members"),
     path("v1/members/<int:pk>/", _api(views.MemberDetail), name="member"),

@@ -21,7 +21,7 @@ from tandem.agencies.access import (
     get_member_for_user,
     require_role,
 )
-from tandem.agencies.models import Member, Unit
+from tandem.agencies.models import Member, Unit, UnitKind
 from tandem.api import serializers as s
 from tandem.api.base import ApiView
 from tandem.api.pagination import StableCursorPagination
@@ -61,13 +61,29 @@ class ListView(ApiView):
 
 
 class UnitList(ListView):
-    scopes = {"GET": "members:read"}
+    scopes = {"GET": "members:read", "POST": "members:write"}
 
     @extend_schema(responses=s.UnitSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_role(request.user, *MANAGERS)
         units = Unit.objects.filter(agency=agency).select_related("parent")
         return _page(self, request, units, s.UnitSerializer)
+
+    @extend_schema(request=s.UnitWriteSerializer, responses={201: s.UnitSerializer})
+    def post(self, request: Request) -> Response:
+        agency = require_role(request.user, *MANAGERS)
+        form = s.UnitWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        parent = None
+        if data.get("parent_code"):
+            parent = Unit.objects.filter(agency=agency, code=data["parent_code"]).first()
+            if parent is None:
+                raise drf.ValidationError({"parent_code": ["No unit has this code."]})
+        unit = agency_services.unit_create(
+            acting_user=request.user, agency=agency, code=data["code"], name=data["name"],
+            kind=data.get("kind", UnitKind.UNIT), parent=parent)
+        return Response(s.UnitSerializer(unit).data, status=201)
 
 
 def _member_values(agency: Any, data: dict[str, Any]) -> dict[str, Any]:

@@ -179,6 +179,30 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(
     assert limited["Content-Type"] == "application/problem+json"
 
 
+def test_the_administrator_creates_a_client_a_second_person_approves_and_a_token_shows_once(
+    cast: dict[str, Any]
+) -> None:
+    admin = sign_in(HttpClient(), cast["administrator"])
+    made = admin.post(reverse("api:client_create"), {"name": "CAD", "scopes": ["oncall:read"]})
+    assert made.status_code == 302
+    client = ApiClient.objects.get(name="CAD")
+    assert not client.is_approved
+    admin.post(reverse("api:client_approve", args=[client.pk]))
+    client.refresh_from_db()
+    assert not client.is_approved  # not by the person who created it
+    sign_in(HttpClient(), cast["chief"]).post(reverse("api:client_approve", args=[client.pk]))
+    client.refresh_from_db()
+    assert client.is_approved
+    page = admin.post(reverse("api:token_issue", args=[client.pk]), {"days": "30"})
+    secret = page.context["secret"]
+    assert call(secret, "get", reverse("api:on_call")).status_code == 200
+    listing = admin.get(reverse("api:client_list")).content.decode()
+    assert secret not in listing
+    assert secret.split("_")[1] in listing  # only the prefix is ever shown again
+    admin.post(reverse("api:token_revoke", args=[ApiToken.objects.get().pk]))
+    assert call(secret, "get", reverse("api:on_call")).status_code == 401
+
+
 # ========================================================================================
 # 2. The authorization matrix: endpoint × scope × another agency
 # ========================================================================================
@@ -200,6 +224,8 @@ class Endpoint:
 
 ENDPOINTS = [
     Endpoint("units", "get", "members:read", 200),
+    Endpoint("units", "post", "members:write", 201, body=lambda w: {
+        "code": f"U{Unit.objects.count()}", "name": "Traffic", "parent_code": "HQ"}),
     Endpoint("members", "get", "members:read", 200),
     Endpoint("members", "post", "members:write", 201, body=lambda w: {
         "employee_number": f"N-{len(w)}-{Member.objects.count()}", "first_name": "New",
