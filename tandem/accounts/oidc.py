@@ -187,6 +187,8 @@ def external_identity_link(*, acting_user: Any, user: User, subject: str) -> Ext
     if acting_user is not None and (not acting_user.has_role(Role.ADMINISTRATOR)
                                     or acting_user.agency_id != user.agency_id):
         raise PermissionDenied
+    if user.agency_id is None:
+        raise ValidationError("This account belongs to no agency.")
     provider = IdentityProvider.objects.get(agency_id=user.agency_id)
     link, _ = ExternalIdentity.objects.update_or_create(
         provider=provider, user=user, defaults={"subject": subject})

@@ -129,5 +129,8 @@ class SsoMfaDevice(Device):
     """Marks a session whose identity provider asserted multi-factor sign-in. It verifies no
     code itself: it exists so ``django_otp`` counts the session as verified."""
 
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="+")
+
     def verify_token(self, token: object) -> bool:
         return False

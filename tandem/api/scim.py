@@ -168,8 +168,10 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _link(acting_user: Any, user: User, subject: str) -> None:
+    if not subject or user.agency_id is None:
+        return
     provider = IdentityProvider.objects.filter(agency_id=user.agency_id).first()
-    if subject and provider is not None:
+    if provider is not None:
         ExternalIdentity.objects.update_or_create(provider=provider, user=user,
                                                   defaults={"subject": subject[:255]})
 

@@ -1,3 +1,7 @@
+from collections.abc import Callable
+from typing import Any, cast
+
+from django.http.response import HttpResponseBase
 from django.urls import path
 
 from tandem.api import scim
@@ -6,8 +10,8 @@ from tandem.core.decorators import public
 app_name = "scim"
 
 
-def _scim(view: type) -> object:
-    return public(view.as_view())  # type: ignore[attr-defined]
+def _scim(view: Any) -> Callable[..., HttpResponseBase]:
+    return public(cast(Callable[..., HttpResponseBase], view.as_view()))
 
 
 urlpatterns = [

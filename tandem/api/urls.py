@@ -1,3 +1,7 @@
+from collections.abc import Callable
+from typing import Any, cast
+
+from django.http.response import HttpResponseBase
 from django.urls import path
 
 from tandem.api import admin_views, docs_views, views
@@ -6,9 +10,9 @@ from tandem.core.decorators import public
 app_name = "api"
 
 
-def _api(view: type) -> object:
+def _api(view: Any) -> Callable[..., HttpResponseBase]:
     # Token-authenticated: the session sign-in does not apply; the view refuses without one.
-    return public(view.as_view())  # type: ignore[attr-defined]
+    return public(cast(Callable[..., HttpResponseBase], view.as_view()))
 
 
 urlpatterns = [
