@@ -322,6 +322,7 @@ TANDEM_API_RATE = env_str("TANDEM_API_RATE", "600/min")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ContactKindEnum": "tandem.recovery.vocab.ContactKind",
     "UnitKindEnum": "tandem.agencies.models.UnitKind",
+    "RunKindEnum": "tandem.reports.models.RunKind",
     "MemberCategoryEnum": "tandem.agencies.models.MemberCategory",
     "ResourceCategoryEnum": "tandem.recovery.vocab.ResourceCategory",
 }
