@@ -272,3 +272,24 @@ def test_session_limits_apply_to_a_single_sign_on_session(alice: User) -> None:
 
 def test_an_agency_without_a_provider_has_no_sso(cast: dict[str, Any]) -> None:
     assert past_banner().get(reverse("sso:start", args=["alpha"])).status_code == 404
+
+
+def test_the_provider_is_configured_and_accounts_linked_by_command(
+    cast: dict[str, Any], monkeypatch: Any
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("TANDEM_SSO_CLIENT_SECRET", SECRET)
+    call_command("sso", "set", "--admin", "administrator", "--issuer",
+                 "https://login.example.org/tenant/v2.0", "--client-id", "tandem",
+                 "--mfa-amr", "mfa")
+    provider = IdentityProvider.objects.get()
+    assert provider.client_secret == SECRET
+    assert provider.mfa_amr == ["mfa"]
+    call_command("sso", "link", "--admin", "administrator", "--user", "supporter",
+                 "--subject", "oid-123")
+    assert ExternalIdentity.objects.get().user == cast["supporter"]
+    with pytest.raises(CommandError):
+        call_command("sso", "set", "--admin", "chief", "--issuer", "https://x.example",
+                     "--client-id", "x")
