@@ -33,8 +33,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         admin = User.objects.filter(username=options["admin"], is_active=True).first()
-        if admin is None:
-            raise CommandError("No active account with that username.")
+        if admin is None or admin.agency_id is None:
+            raise CommandError("No active account of an agency with that username.")
         try:
             if options["action"] == "set":
                 provider = identity_provider_set(
