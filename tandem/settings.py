@@ -316,17 +316,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ContactKindEnum": "tandem.recovery.vocab.ContactKind",
+        "UnitKindEnum": "tandem.agencies.models.UnitKind",
+        "RunKindEnum": "tandem.reports.models.RunKind",
+        "MemberCategoryEnum": "tandem.agencies.models.MemberCategory",
+        "ResourceCategoryEnum": "tandem.recovery.vocab.ResourceCategory",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tandem.api.schema.positive_ids",
+    ],
 }
 # Calls per API client, e.g. "600/min" (answers 429 with Retry-After beyond it).
 TANDEM_API_RATE = env_str("TANDEM_API_RATE", "600/min")
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    "ContactKindEnum": "tandem.recovery.vocab.ContactKind",
-    "UnitKindEnum": "tandem.agencies.models.UnitKind",
-    "RunKindEnum": "tandem.reports.models.RunKind",
-    "MemberCategoryEnum": "tandem.agencies.models.MemberCategory",
-    "ResourceCategoryEnum": "tandem.recovery.vocab.ResourceCategory",
-}
-SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
-    "drf_spectacular.hooks.postprocess_schema_enums",
-    "tandem.api.schema.positive_ids",
-]
