@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-sqlite test-postgres lint venv test-deps browser clean bench
+.PHONY: demo test test-sqlite test-postgres lint venv test-deps browser oidc-provider clean bench
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Tandem needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -23,7 +23,7 @@ $(VENV)/.test-installed: requirements/test.txt $(VENV)/.base-installed
 
 venv: $(VENV)/.base-installed
 
-test-deps: $(VENV)/.test-installed browser
+test-deps: $(VENV)/.test-installed browser oidc-provider
 
 ## Debian's Chromium for the browser tests (installed when missing and we are root).
 browser:
@@ -32,6 +32,14 @@ browser:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Chromium is missing and we are not root: browser tests will be skipped."; fi
+
+## A real OpenID Connect provider for the single sign-on tests (npm, when Node.js is there).
+oidc-provider:
+	@if [ -d tests/oidc_provider/node_modules/oidc-provider ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "Installing the test OIDC provider (tests/oidc_provider)"; \
+		cd tests/oidc_provider && npm ci --no-audit --no-fund --silent; \
+	else echo "npm is missing: the single sign-on tests will be skipped."; fi
 
 ## Load the demo agency and serve it on http://127.0.0.1:8000
 demo: venv

@@ -434,3 +434,42 @@ LOGGING = {
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "tandem.core.logging.ScrubbingExceptionReporterFilter"
+
+# =========================================================================================
+# --- Agency API, single sign-on (OIDC) and SCIM (issue 16) -------------------------------
+# Kept together at the end so it merges cleanly; every value comes from the environment.
+# =========================================================================================
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "tandem.api"]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tandem.api.auth.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tandem.api.auth.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "tandem.api.schema.ProblemAutoSchema",
+    "EXCEPTION_HANDLER": "tandem.api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_VERSIONING_CLASS": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tandem API",
+    "DESCRIPTION": "Members and units, the peer supporters' roster, who is on call now, "
+    "readiness, peer recovery records and published reports, for the agency's own systems.",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ContactKindEnum": "tandem.recovery.vocab.ContactKind",
+        "UnitKindEnum": "tandem.agencies.models.UnitKind",
+        "RunKindEnum": "tandem.reports.models.RunKind",
+        "MemberCategoryEnum": "tandem.agencies.models.MemberCategory",
+        "ResourceCategoryEnum": "tandem.recovery.vocab.ResourceCategory",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tandem.api.schema.positive_ids",
+    ],
+}
+# Calls per API client, e.g. "600/min" (answers 429 with Retry-After beyond it).
+TANDEM_API_RATE = env_str("TANDEM_API_RATE", "600/min")

@@ -9,6 +9,9 @@ urlpatterns = [
     path("readiness/", include("tandem.readiness.urls")),
     path("recovery/", include("tandem.recovery.urls")),
     path("reports/", include("tandem.reports.urls")),
+    path("api/", include("tandem.api.urls")),
+    path("sso/", include("tandem.accounts.oidc_urls")),
+    path("scim/v2/", include("tandem.api.scim_urls")),
 ]
 
 handler404 = "tandem.core.views.not_found"

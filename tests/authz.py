@@ -151,7 +151,7 @@ PUBLIC_BY_DESIGN: set[str] = set()
 
 # Each program keeps its rows in tests/authz_<app>.py (ROWS, PUBLIC_BY_DESIGN, build_world)
 # and checks them in its own acceptance file with ``check_row``/``check_no_session``.
-FEATURE_MODULES = ("support", "readiness", "recovery", "reports")
+FEATURE_MODULES = ("support", "readiness", "recovery", "reports", "api")
 PLATFORM_ROWS: list[Row] = list(MATRIX)
 
 

@@ -27,6 +27,17 @@ ACTIONS: frozenset[str] = frozenset(
         # agency
         "agency.create",
         "agency.logo",
+        # api, single sign-on, SCIM
+        "api.client_created",
+        "api.client_approved",
+        "api.client_revoked",
+        "api.token_issued",
+        "api.token_revoked",
+        "api.call",
+        "sso.provider_set",
+        "sso.identity_linked",
+        "scim.role_refused",
+        "account.updated",
         # audit
         "audit.export",
         "audit.key_rotated",

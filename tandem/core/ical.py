@@ -27,6 +27,9 @@ from icalendar import Calendar, Event
 from tandem.audit.services import audit_record
 from tandem.core.models import FeedToken
 
+#: How far ahead every feed reaches (a phone's calendar shows next quarter).
+FEED_DAYS_AHEAD = 90
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

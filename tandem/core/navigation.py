@@ -23,7 +23,7 @@ class NavEntry:
 # Programs list their own entries in tandem/<app>/navigation.py (``ENTRIES``); they come
 # after Home, before the agency's settings. Keep it to a few per role: an app's own pages
 # carry their sub-navigation.
-FEATURE_APPS = ("support", "readiness", "recovery", "reports")
+FEATURE_APPS = ("support", "readiness", "recovery", "reports", "api")
 
 NAV: list[NavEntry] = [
     NavEntry("Home", "core:home", frozenset()),

@@ -20,7 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tandem.agencies.access import require_role
 from tandem.core.decorators import public
 from tandem.core.exports import csv_response
-from tandem.core.ical import FeedEvent, calendar_response, feed_token_issue, feed_token_user
+from tandem.core.ical import (
+    FEED_DAYS_AHEAD,
+    FeedEvent,
+    calendar_response,
+    feed_token_issue,
+    feed_token_user,
+)
 from tandem.core.pdf import Document
 from tandem.recovery import imports, selectors, services, vocab
 from tandem.recovery.access import (
@@ -639,7 +645,7 @@ def feed(request: Request, token: str) -> HttpResponse:
         raise Http404
     start, _ = selectors.day_bounds(timezone.localdate())
     visits = selectors.planned_between(
-        user.agency, start - timedelta(days=7), start + timedelta(days=60), user
+        user.agency, start - timedelta(days=7), start + timedelta(days=FEED_DAYS_AHEAD), user
     )
     events = [
         FeedEvent(

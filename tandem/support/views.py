@@ -26,6 +26,7 @@ from tandem.agencies.models import Agency, Role, Unit
 from tandem.core.decorators import public
 from tandem.core.http import client_ip
 from tandem.core.ical import (
+    FEED_DAYS_AHEAD,
     FeedEvent,
     calendar_response,
     feed_token_active,
@@ -398,7 +399,8 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     if profile is None:
         raise Http404
     schedule = Schedule(user.agency, full=True)
-    shifts = schedule.shifts_of(profile, timezone.now() - timedelta(days=7))
+    shifts = schedule.shifts_of(profile, timezone.now() - timedelta(days=7),
+                                days=7 + FEED_DAYS_AHEAD)
     events = [FeedEvent(uid=f"psp-{s.layer}-{int(s.start.timestamp())}-{profile.pk}@tandem",
                         start=s.start, end=s.end,
                         summary=f"On call — {vocab.Layer(s.layer).label.lower()}")

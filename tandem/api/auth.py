@@ -1,0 +1,79 @@
+"""Bearer-token authentication and the one-scope-per-call rule.
+
+A call is authenticated by ``Authorization: Bearer tdm_<prefix>_<secret>``. The client's
+service account becomes ``request.user``; the permission check then gives it exactly the
+role of the scope the endpoint needs — and no other — so the screens' ``access`` helpers
+decide what it may reach, as they do for a person holding that role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+
+from tandem.api.models import ApiToken
+from tandem.api.scopes import SCOPES
+from tandem.api.services import api_token_find
+
+
+class TokenAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request: HttpRequest) -> tuple[Any, ApiToken] | None:
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            secret = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Malformed token.") from None
+        token = api_token_find(secret)
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token is unknown, expired or revoked.")
+        account = token.client.account
+        if not account.is_active:
+            raise exceptions.AuthenticationFailed("The client's account is disabled.")
+        account._role_cache = frozenset()  # no role until a scope grants one
+        return account, token
+
+    def authenticate_header(self, request: HttpRequest) -> str:
+        return 'Bearer realm="tandem"'
+
+
+def required_scope(view: Any, method: str) -> str:
+    scopes: dict[str, str] = getattr(view, "scopes", {})
+    return scopes.get(method, scopes.get("*", ""))
+
+
+class HasScope(BasePermission):
+    """The token carries the scope the endpoint names for this method; its role is granted
+    to the service account for this one call."""
+
+    message = "The token does not carry the scope this call needs."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            raise exceptions.NotAuthenticated
+        scope = required_scope(view, request.method)
+        if not scope or scope not in token.client.scopes or scope not in SCOPES:
+            return False
+        request.user._role_cache = frozenset({SCOPES[scope].role})
+        request.api_scope = scope
+        return True
+
+
+class TokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "tandem.api.auth.TokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer",
+                "description": "An API token issued by the agency's administrator."}

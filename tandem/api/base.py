@@ -1,0 +1,37 @@
+"""The base of every API endpoint: token auth, scope, rate limit, problem details, no-store
+and one audit row per call naming the client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tandem.api.auth import HasScope, TokenAuthentication
+from tandem.api.models import ApiToken
+from tandem.api.services import api_call_record
+from tandem.api.throttles import ClientRateThrottle
+
+
+class ApiView(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [HasScope]
+    throttle_classes = [ClientRateThrottle]
+    #: method -> scope ("*" for any method)
+    scopes: dict[str, str] = {}
+
+    def finalize_response(self, request: Any, response: Any, *args: Any,
+                          **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        token = getattr(request, "auth", None)
+        if isinstance(token, ApiToken):
+            match = request.resolver_match
+            api_call_record(token=token, route=match.view_name if match else "",
+                            method=request.method, status=response.status_code)
+        return response
+
+
+def agency_of(request: Any) -> Any:
+    return request.user.agency

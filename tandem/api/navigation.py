@@ -1,0 +1,15 @@
+"""This app's entries in the main navigation (see tandem.core.navigation)."""
+
+from __future__ import annotations
+
+from tandem.api.access import READERS
+from tandem.core.navigation import NavEntry
+
+ENTRIES: list[NavEntry] = [
+    NavEntry(
+        "API clients",
+        "api:client_list",
+        frozenset(READERS),
+        "Systems that call Tandem (CAD, phones, HR, the identity provider) and their tokens.",
+    ),
+]

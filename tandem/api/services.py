@@ -1,0 +1,153 @@
+"""Writes for API clients and tokens; each is atomic and audited in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from tandem.accounts.models import User
+from tandem.agencies.models import Role
+from tandem.api.models import ApiClient, ApiToken
+from tandem.api.scopes import SCOPES, needs_approval
+from tandem.audit.services import audit_record
+
+TOKEN_PREFIX = "tdm"  # noqa: S105 - a label, not a secret
+MAX_TOKEN_DAYS = 366
+#: Who may approve a client's program scopes (never the administrator who created it).
+MANAGERS = (Role.ADMINISTRATOR,)
+APPROVERS = (Role.ADMINISTRATOR, Role.CHIEF)
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _audit(action: str, *, actor: Any, client: ApiClient, **detail: Any) -> None:
+    audit_record(action=action, actor=actor, agency_id=client.agency_id,
+                 object_type="api_client", object_id=client.pk,
+                 detail={"client": client.name, **detail})
+
+
+def _check_admin(acting_user: Any, agency_id: int, roles: tuple[str, ...] = (
+        Role.ADMINISTRATOR,)) -> None:
+    if acting_user is None or acting_user.agency_id != agency_id or not acting_user.has_role(
+            *roles):
+        raise PermissionDenied
+
+
+@transaction.atomic
+def api_client_create(*, acting_user: Any, name: str, scopes: list[str]) -> ApiClient:
+    """A new client of the administrator's agency. Program scopes wait for approval."""
+    agency = acting_user.agency
+    _check_admin(acting_user, agency.pk)
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationError("Give the client a name of at most 100 characters.")
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValidationError(f"Unknown or missing scopes: {', '.join(unknown) or 'none'}.")
+    if ApiClient.objects.filter(agency=agency, name__iexact=name).exists():
+        raise ValidationError("A client with this name already exists.")
+    account = User(username=f"api.{agency.slug}.{slugify(name)}"[:150], agency=agency,
+                   first_name="API", last_name=name[:150])
+    account.set_unusable_password()
+    account.save()
+    client = ApiClient.objects.create(agency=agency, name=name, account=account,
+                                      scopes=sorted(set(scopes)), created_by=acting_user)
+    _audit("api.client_created", actor=acting_user, client=client, scopes=client.scopes,
+           needs_approval=needs_approval(client.scopes))
+    return client
+
+
+@transaction.atomic
+def api_client_approve(*, acting_user: Any, client: ApiClient) -> ApiClient:
+    """The second person's approval of a client's program scopes."""
+    _check_admin(acting_user, client.agency_id, APPROVERS)
+    if acting_user.pk == client.created_by_id:
+        raise ValidationError("Another person must approve the client you created.")
+    if client.revoked_at is not None:
+        raise ValidationError("This client was revoked.")
+    if client.approved_at is None:
+        client.approved_at = timezone.now()
+        client.approved_by = acting_user
+        client.save(update_fields=["approved_at", "approved_by"])
+        _audit("api.client_approved", actor=acting_user, client=client, scopes=client.scopes)
+    return client
+
+
+@transaction.atomic
+def api_client_revoke(*, acting_user: Any, client: ApiClient) -> ApiClient:
+    """Stop the client at once: every token of it stops working."""
+    _check_admin(acting_user, client.agency_id)
+    if client.revoked_at is None:
+        now = timezone.now()
+        client.revoked_at = now
+        client.save(update_fields=["revoked_at"])
+        client.tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
+        _audit("api.client_revoked", actor=acting_user, client=client)
+    return client
+
+
+@transaction.atomic
+def api_token_issue(*, acting_user: Any, client: ApiClient, days: int = 90) -> tuple[ApiToken,
+                                                                                      str]:
+    """A new token; the returned secret is shown once and never stored."""
+    _check_admin(acting_user, client.agency_id)
+    if client.revoked_at is not None:
+        raise ValidationError("This client was revoked.")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationError(f"A token lasts between 1 and {MAX_TOKEN_DAYS} days.")
+    prefix = secrets.token_hex(6)
+    secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken.objects.create(client=client, prefix=prefix, digest=token_digest(secret),
+                                    expires_at=timezone.now() + timedelta(days=days))
+    _audit("api.token_issued", actor=acting_user, client=client, token=prefix,
+           expires_at=token.expires_at.isoformat())
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, acting_user: Any, token: ApiToken) -> ApiToken:
+    _check_admin(acting_user, token.client.agency_id)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        _audit("api.token_revoked", actor=acting_user, client=token.client, token=token.prefix)
+    return token
+
+
+def api_token_find(secret: str) -> ApiToken | None:
+    """The valid token for ``secret`` (constant-time digest comparison), else None."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    token = (ApiToken.objects.select_related("client__agency", "client__account")
+             .filter(prefix=parts[1]).first())
+    if token is None or not secrets.compare_digest(token.digest, token_digest(secret)):
+        return None
+    if not token.is_valid() or not token.client.is_usable:
+        return None
+    return token
+
+
+def api_call_record(*, token: ApiToken, route: str, method: str, status: int) -> None:
+    """One audit row per call, with the client's name (never query strings or bodies)."""
+    client = token.client
+    audit_record(action="api.call", actor=client.account, agency_id=client.agency_id,
+                 object_type="api_client", object_id=client.pk,
+                 outcome="success" if status < 400 else "denied",
+                 detail={"client": client.name, "token": token.prefix, "route": route,
+                         "method": method, "status": status})
+    today = timezone.localdate()
+    if token.last_used_on != today:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_on=today)
+        token.last_used_on = today
+        # The service account is in use: the inactivity rule must not disable it.
+        User.objects.filter(pk=client.account_id).update(last_login=timezone.now())

@@ -1,0 +1,295 @@
+"""Single sign-on with OpenID Connect (issue 16) against a real provider: the certified
+``oidc-provider`` package run with Node.js in a second process (``tests/oidc_provider``).
+Discovery, PKCE, signature and nonce checks, a token without multi-factor falling through
+to Tandem's TOTP step, disabled and locked accounts, clock skew, session limits and the
+use banner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import time_machine
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tandem.accounts.middleware import SESSION_BANNER_OK
+from tandem.accounts.models import User
+from tandem.accounts.oidc import AgencyOIDCBackend, external_identity_link, identity_provider_set
+from tandem.api.models import ExternalIdentity, IdentityProvider
+from tandem.audit.models import AuditEvent
+
+PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc_provider"
+CALLBACK = "http://testserver/sso/callback/"
+SECRET = "a-test-client-secret-that-is-long-enough-0123456789"
+ACCOUNTS = {
+    "alice-sub": {"amr": ["pwd", "otp"]},  # signs in with two factors at the provider
+    "bob-sub": {"amr": ["pwd"]},  # password only
+    "carol-sub": {"amr": ["pwd", "hwk"]},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def provider_url() -> Iterator[str]:
+    node = shutil.which("node")
+    if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
+        pytest.skip("Node.js or the test OIDC provider is not installed (make test-deps)")
+    port = _free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PORT": str(port), "ISSUER": issuer, "CLIENT_ID": "tandem",
+           "CLIENT_SECRET": SECRET, "REDIRECT_URI": CALLBACK, "ACCOUNTS": json.dumps(ACCOUNTS),
+           "NODE_NO_WARNINGS": "1"}
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [node, "server.mjs"], cwd=PROVIDER_DIR, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:  # warnings may come first
+        lines.append(line)
+        if line.startswith("LISTENING") or len(lines) > 20:
+            break
+    assert lines[-1].startswith("LISTENING"), lines
+    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
+    try:
+        yield issuer
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def provider(provider_url: str, cast: dict[str, Any]) -> IdentityProvider:
+    cache.clear()
+    return identity_provider_set(acting_user=cast["administrator"], issuer=provider_url,
+                                 client_id="tandem", client_secret=SECRET)
+
+
+@pytest.fixture
+def alice(cast: dict[str, Any], provider: IdentityProvider) -> User:
+    user = cast["supporter"]
+    external_identity_link(acting_user=cast["administrator"], user=user, subject="alice-sub")
+    return user
+
+
+@pytest.fixture
+def bob(cast: dict[str, Any], provider: IdentityProvider) -> User:
+    user = cast["coordinator"]
+    external_identity_link(acting_user=cast["administrator"], user=user, subject="bob-sub")
+    return user
+
+
+def past_banner() -> Client:
+    browser = Client()
+    browser.post(reverse("accounts:banner"))
+    return browser
+
+
+def at_provider(url: str) -> str:
+    """Follow the provider's redirects (authorize → interaction → consent) to the callback."""
+    session = requests.Session()
+    for _ in range(12):
+        answer = session.get(url, allow_redirects=False, timeout=10)
+        assert answer.status_code in (302, 303), answer.text[:300]
+        url = requests.compat.urljoin(url, answer.headers["Location"])
+        if url.startswith("http://testserver/"):
+            return url
+    raise AssertionError("the provider never sent the browser back")
+
+
+def sso(browser: Client, hint: str, *, tamper: Any = None,
+        skew: timedelta = timedelta(0)) -> Any:
+    """Sign in at the provider; ``skew`` sets Tandem's clock off the provider's on return."""
+    start = browser.get(reverse("sso:start", args=["alpha"]) + f"?login_hint={hint}")
+    assert start.status_code == 302
+    back = at_provider(start["Location"])
+    if tamper is not None:
+        tamper(browser)
+    parts = urlsplit(back)
+    with time_machine.travel(timezone.now() + skew, tick=True):
+        return browser.get(f"{parts.path}?{parts.query}")
+
+
+def test_discovery_and_pkce_are_used_on_the_way_out(alice: User) -> None:
+    start = past_banner().get(reverse("sso:start", args=["alpha"]))
+    query = dict(p.split("=", 1) for p in urlsplit(start["Location"]).query.split("&"))
+    assert start["Location"].startswith(IdentityProvider.objects.get().issuer + "/auth")
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["code_challenge"]) >= 43
+    assert query["nonce"]
+    assert query["state"]
+
+
+def test_a_token_asserting_mfa_signs_in_completely(alice: User) -> None:
+    browser = past_banner()
+    done = sso(browser, "alice-sub")
+    assert done.status_code == 302
+    assert done["Location"] == reverse("core:home")
+    assert browser.get(reverse("core:home")).status_code == 200
+    assert AuditEvent.objects.filter(action="signin.succeeded", actor_id=alice.pk,
+                                     detail__method="oidc_mfa").exists()
+
+
+def test_a_token_without_mfa_goes_on_to_tandems_own_second_factor(bob: User) -> None:
+    browser = past_banner()
+    done = sso(browser, "bob-sub")
+    assert done["Location"] == reverse("accounts:mfa")
+    assert browser.get(reverse("core:home")).status_code == 302  # not signed in yet
+    assert browser.get(reverse("accounts:mfa")).status_code == 200
+
+
+def test_the_mfa_claims_are_configurable(bob: User, provider: IdentityProvider) -> None:
+    provider.mfa_amr = ["pwd"]  # an agency whose provider always enforces MFA upstream
+    provider.save(update_fields=["mfa_amr"])
+    done = sso(past_banner(), "bob-sub")
+    assert done["Location"] == reverse("core:home")
+
+
+def test_an_unknown_subject_is_refused_and_no_account_is_created(alice: User) -> None:
+    before = User.objects.count()
+    done = sso(past_banner(), "carol-sub")
+    assert done["Location"] == reverse("accounts:login")
+    assert User.objects.count() == before
+    assert AuditEvent.objects.filter(action="signin.failed",
+                                     detail__reason="unknown_subject").exists()
+
+
+def test_just_in_time_creation_makes_an_account_without_roles_when_enabled(
+    alice: User, provider: IdentityProvider
+) -> None:
+    provider.jit_create = True
+    provider.save(update_fields=["jit_create"])
+    sso(past_banner(), "carol-sub")
+    made = ExternalIdentity.objects.get(subject="carol-sub").user
+    assert made.agency == provider.agency
+    assert not made.role_assignments.exists()
+
+
+def test_a_disabled_or_locked_account_is_refused(alice: User) -> None:
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    assert sso(past_banner(), "alice-sub")["Location"] == reverse("accounts:login")
+    User.objects.filter(pk=alice.pk).update(is_active=True, locked_at=timezone.now())
+    browser = past_banner()
+    assert sso(browser, "alice-sub")["Location"] == reverse("accounts:login")
+    assert browser.get(reverse("core:home")).status_code == 302
+    assert AuditEvent.objects.filter(action="signin.failed", detail__reason="locked").exists()
+
+
+def test_a_replayed_callback_or_a_wrong_nonce_is_refused(alice: User) -> None:
+    def forget_nonce(browser: Client) -> None:
+        session = browser.session
+        session["tandem_sso"] = {**session["tandem_sso"], "nonce": "not-the-one-sent"}
+        session.save()
+
+    browser = past_banner()
+    assert sso(browser, "alice-sub", tamper=forget_nonce)["Location"] == reverse(
+        "accounts:login")
+    assert browser.get(reverse("core:home")).status_code == 302
+    assert AuditEvent.objects.filter(action="signin.failed", detail__stage="sso").exists()
+
+
+def test_a_token_with_a_broken_signature_is_refused(alice: User, provider: IdentityProvider,
+                                                    rf: Any) -> None:
+    import jwt
+    from django.core.exceptions import SuspiciousOperation
+
+    browser = past_banner()
+    captured: dict[str, str] = {}
+    original = AgencyOIDCBackend.verify_token
+
+    def capture(self: Any, token: str, **kwargs: Any) -> Any:
+        captured["token"], captured["nonce"] = token, kwargs.get("nonce", "")
+        return original(self, token, **kwargs)
+
+    AgencyOIDCBackend.verify_token = capture  # type: ignore[method-assign]
+    try:
+        sso(browser, "alice-sub")
+    finally:
+        AgencyOIDCBackend.verify_token = original  # type: ignore[method-assign]
+    header, body, signature = captured["token"].split(".")
+    backend = AgencyOIDCBackend(provider, CALLBACK)
+    assert backend.verify_token(captured["token"], nonce=captured["nonce"])["sub"] == "alice-sub"
+    forged_sig = signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")
+    with pytest.raises(SuspiciousOperation):
+        backend.verify_token(f"{header}.{body}.{forged_sig}", nonce=captured["nonce"])
+    claims = jwt.decode(captured["token"], options={"verify_signature": False})
+    claims["sub"] = "bob-sub"
+    swapped = jwt.encode(claims, "x" * 32, algorithm="HS256")
+    with pytest.raises(SuspiciousOperation):
+        backend.verify_token(swapped, nonce=captured["nonce"])
+
+
+def test_clock_skew_within_the_leeway_is_tolerated_and_beyond_it_refused(
+    alice: User
+) -> None:
+    home, login = reverse("core:home"), reverse("accounts:login")
+    # Tandem's clock 30 s behind the provider's: the token looks issued in the future, within
+    # the one-minute leeway.
+    assert sso(past_banner(), "alice-sub", skew=-timedelta(seconds=30))["Location"] == home
+    # Ten minutes behind: issued "in the future" beyond the leeway.
+    assert sso(past_banner(), "alice-sub", skew=-timedelta(minutes=10))["Location"] == login
+    # Two hours ahead: the token has expired.
+    assert sso(past_banner(), "alice-sub", skew=timedelta(hours=2))["Location"] == login
+
+
+def test_the_use_banner_comes_first(alice: User) -> None:
+    browser = Client()
+    start = browser.get(reverse("sso:start", args=["alpha"]))
+    assert start["Location"] == reverse("accounts:banner")
+    assert SESSION_BANNER_OK not in browser.session
+
+
+def test_session_limits_apply_to_a_single_sign_on_session(alice: User) -> None:
+    browser = past_banner()
+    sso(browser, "alice-sub")
+    assert browser.get(reverse("core:home")).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(minutes=40)):
+        assert browser.get(reverse("core:home")).status_code == 302  # idle limit
+    browser = past_banner()
+    sso(browser, "alice-sub")
+    assert browser.get(reverse("core:home")).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(hours=13)):
+        assert browser.get(reverse("core:home")).status_code == 302  # absolute limit
+
+
+def test_an_agency_without_a_provider_has_no_sso(cast: dict[str, Any]) -> None:
+    assert past_banner().get(reverse("sso:start", args=["alpha"])).status_code == 404
+
+
+def test_the_provider_is_configured_and_accounts_linked_by_command(
+    cast: dict[str, Any], monkeypatch: Any
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("TANDEM_SSO_CLIENT_SECRET", SECRET)
+    call_command("sso", "set", "--admin", "administrator", "--issuer",
+                 "https://login.example.org/tenant/v2.0", "--client-id", "tandem",
+                 "--mfa-amr", "mfa")
+    provider = IdentityProvider.objects.get()
+    assert provider.client_secret == SECRET
+    assert provider.mfa_amr == ["mfa"]
+    call_command("sso", "link", "--admin", "administrator", "--user", "supporter",
+                 "--subject", "oid-123")
+    assert ExternalIdentity.objects.get().user == cast["supporter"]
+    with pytest.raises(CommandError):
+        call_command("sso", "set", "--admin", "chief", "--issuer", "https://x.example",
+                     "--client-id", "x")
