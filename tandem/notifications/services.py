@@ -195,17 +195,9 @@ def _peer_support_destination(delivery: PeerSupportDelivery) -> str:
 
     user_id = recipient.get("user_id")
     user = User.objects.filter(pk=int(user_id)).first() if user_id else None
-    if user is None or not user.is_active:
+    if user is None:
         raise NoDestination("account deactivated")
-    address = user.email if delivery.channel == Channel.EMAIL else user.phone
-    if not address:
-        raise NoDestination("no address on the account")
-    if delivery.channel == Channel.SMS:
-        try:
-            return normalize_phone(address)
-        except ValueError:
-            raise NoDestination("unusable phone number") from None
-    return str(address)
+    return _account_address(user, delivery.channel)
 
 
 @transaction.atomic
@@ -291,20 +283,25 @@ def peer_support_deliveries_send(now: datetime | None = None) -> int:
 # --- Sending ----------------------------------------------------------------------------
 
 
+def _account_address(user: Any, channel: str) -> str:
+    """Where a message to an account goes on ``channel``: its e-mail or its phone number."""
+    if not user.is_active:
+        raise NoDestination("account deactivated")
+    address = user.email if channel == Channel.EMAIL else user.phone
+    if not address:
+        raise NoDestination("no address on the account")
+    if channel == Channel.SMS:
+        try:
+            return normalize_phone(address)
+        except ValueError:
+            raise NoDestination("unusable phone number") from None
+    return str(address)
+
+
 def _destination(delivery: Delivery) -> str:
     user = delivery.recipient_user
     if user is not None:
-        if not user.is_active:
-            raise NoDestination("account deactivated")
-        address = user.email if delivery.channel == Channel.EMAIL else user.phone
-        if not address:
-            raise NoDestination("no address on the account")
-        if delivery.channel == Channel.SMS:
-            try:
-                return normalize_phone(address)
-            except ValueError:
-                raise NoDestination("unusable phone number") from None
-        return str(address)
+        return _account_address(user, delivery.channel)
     sealed = delivery.destination
     stored = sealed.address if sealed is not None else None
     if not stored:

@@ -1207,24 +1207,9 @@ def records_purge(now: datetime | None = None) -> int:
 
 # --- Deconfliction: registry-wide matching, merge and unmerge (PR-2, issue 13) ------------
 
-#: Fields a merge may take from the absorbed record (chosen one by one on the merge screen).
-MERGE_FIELDS = (
-    "first_name",
-    "last_name",
-    "aliases",
-    "date_of_birth",
-    "phone",
-    "address",
-    "gender",
-    "race",
-    "ethnicity",
-    "veteran",
-    "substances",
-    "notes",
-    "status",
-    "aro",
-    "prs",
-)
+#: Fields a merge may take from the absorbed record (chosen one by one on the merge screen):
+#: every field a client record holds.
+MERGE_FIELDS = CLIENT_FIELDS
 #: Everything that belongs to a client and follows it through a merge (and back).
 CLIENT_RECORDS = (
     Contact,
