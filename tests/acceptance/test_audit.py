@@ -323,10 +323,11 @@ def test_checkpoints_are_signed_lines_appended_outside_the_database(agency: Agen
     assert len(alpha["mac"]) == 64
     assert os.stat(checkpoint_file_path()).st_mode & 0o077 == 0
     assert (timedelta(minutes=15), "tandem.audit.checkpoints.audit_checkpoint_job") in PERIODIC
-    # The periodic job writes only the heads that moved.
-    assert audit_checkpoint() == []
+    # The periodic job writes only the heads that moved: the deployment chain's, which holds
+    # the record of the last checkpoint, and so is a heartbeat too.
+    assert [(p.agency, p.seq) for p in audit_checkpoint()] == [("", 1)]
     record(1, agency)
-    assert [(p.agency, p.seq) for p in audit_checkpoint()] == [("alpha", 3)]
+    assert [(p.agency, p.seq) for p in audit_checkpoint()] == [("", 2), ("alpha", 3)]
 
 
 def test_agency_chains_verify_independently(agency: Agency, other_agency: Agency) -> None:
@@ -352,12 +353,13 @@ def test_retention_purge_keeps_each_chain_verifiable(agency: Agency) -> None:
     result = audit_purge()
     assert (result.deleted, result.through_seq) == (3, 3)
     assert list(AuditEvent.objects.filter(chain=0).values_list("seq", "action")) == [
-        (4, "audit.purge")
+        (4, "audit.checkpoint"),
+        (5, "audit.purge"),
     ]
     checkpoint()
     out = verify_passes()
     assert (
-        "Deployment chain intact: 1 events, first #4, last #4 (events up to #3 were purged" in out
+        "Deployment chain intact: 3 events, first #4, last #6 (events up to #3 were purged" in out
     )
     assert "Agency alpha intact: 2 events" in out
 
@@ -662,10 +664,11 @@ def test_verify_warns_when_old_events_are_not_covered_by_a_checkpoint(agency: Ag
     later = timezone.now() + timedelta(hours=2)
     record(1, agency)
     with time_machine.travel(later, tick=False):
+        audit_checkpoint(chains=[0])  # fresh checkpoints, but not of alpha's newest event
         out = verify_passes("--agency", "alpha")
     assert "Warning: events from #3 on are over an hour old" in out
-    checkpoint()
     with time_machine.travel(later, tick=False):
+        checkpoint()
         assert "Warning" not in verify_passes("--agency", "alpha")
 
 
@@ -759,9 +762,9 @@ def test_a_checkpoint_file_cut_and_written_again_is_caught(agency: Agency) -> No
     checkpoint()
     lines = checkpoint_lines()
     keep_checkpoint_lines(lines[:1])
-    checkpoint()  # the worker goes on from what is left, numbering the lines again
-    assert len(checkpoint_lines()) >= len(lines)
-    assert "is not the one the database recorded" in verify_fails()
+    checkpoint()  # the worker goes on after the line the database recorded: the gap stays
+    assert [json.loads(text)["n"] for text in checkpoint_lines()][:2] == [1, len(lines) + 1]
+    assert "checkpoint file line 2 does not follow the line before it" in verify_fails()
 
 
 def test_each_checkpoint_is_recorded_in_the_deployment_chain(agency: Agency) -> None:
