@@ -139,6 +139,8 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         TANDEM_ALLOWED_HOSTS="tandem.example.org",
         TANDEM_VAR_DIR=str(tmp_path),
         TANDEM_MASTER_KEYS="k1:" + "A" * 43 + "=",
+        # Checkpoints also go where the database administrators cannot write.
+        TANDEM_AUDIT_SYSLOG="127.0.0.1:514",
     )
     audit_key = tmp_path / "audit.key"  # the default TANDEM_AUDIT_KEY_FILE under the var dir
     if not audit_key.exists():
@@ -152,6 +154,15 @@ def test_check_deploy_reports_nothing_with_production_variables(tmp_path: Path) 
     result = run_tandem("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_audit_checkpoints_stay_in_a_local_file(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    del env["TANDEM_AUDIT_SYSLOG"]
+    result = run_tandem("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "tandem.audit.W001" in result.stdout + result.stderr
+    assert "TANDEM_AUDIT_SYSLOG" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
