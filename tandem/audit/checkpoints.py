@@ -21,7 +21,8 @@ Checkpoints are written by a periodic job (``audit_checkpoint_job``, every
 ``CHECKPOINT_INTERVAL``), by ``tandem audit checkpoint``, and with every export. Rows written
 after the latest checkpoint are protected by their MACs and links only: that window is the
 job's interval. Whoever can rewrite both the database and this file can still roll both back
-by about one interval; a copy in syslog that they cannot reach closes that gap.
+to an older consistent state; ``verify`` warns of the pause between line times that leaves,
+and a copy in syslog that they cannot reach proves it.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class CheckpointFile:
     latest: dict[int, Checkpoint] = field(default_factory=dict)
     problems: list[tuple[int | None, str]] = field(default_factory=list)
     last: Checkpoint | None = None
+    #: Times between consecutive lines longer than twice the interval: (from, to).
+    gaps: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def newest_at(self) -> datetime | None:
@@ -209,6 +212,8 @@ def read_checkpoint_file(
                     f"checkpoint #{point.n} in the file is not the one the database recorded "
                     "(the file was cut and written again)"
                 )))
+        if found.last is not None and _gap(found.last, point):
+            found.gaps.append((found.last.at, point.at))
         found.last = point
         previous = found.latest.get(point.chain)
         if previous is None or point.seq >= previous.seq:
@@ -217,6 +222,11 @@ def read_checkpoint_file(
     if recorded is not None and not recorded_found and short:
         found.problems.append((None, _shorter_than_recorded(recorded[0], found.last)))
     return found
+
+
+def _gap(before: Checkpoint, after: Checkpoint) -> bool:
+    start, end = checkpoint_time(before), checkpoint_time(after)
+    return start is not None and end is not None and end - start > 2 * CHECKPOINT_INTERVAL
 
 
 def _shorter_than_recorded(number: int, last: Checkpoint | None) -> str:

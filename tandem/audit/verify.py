@@ -99,6 +99,7 @@ class VerifyResult:
     chains: list[ChainResult]
     file_problems: list[str] = field(default_factory=list)
     missing_protection: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -126,7 +127,8 @@ class VerifyResult:
         lines = [*self.file_problems, *(r.message for r in self.chains if not r.ok)]
         if lines:
             return "\n".join(lines)
-        return "\n".join(result.message for result in self.chains) or "No audit chains."
+        text = "\n".join(result.message for result in self.chains) or "No audit chains."
+        return "\n".join([text, *self.warnings])
 
 
 def _fault(event: AuditEvent, expected_seq: int, expected_prev: str) -> str:
@@ -175,7 +177,7 @@ def verify_chain(
     bad_lines += [(None, text) for text in _freshness(found, results)]
     # One agency's check reports the bad lines that claim its chain (or no readable chain).
     problems = [text for chain, text in bad_lines if agency_id is None or chain in (None, *chains)]
-    return VerifyResult(results, problems, missing_protection(connection))
+    return VerifyResult(results, problems, missing_protection(connection), _gap_warnings(found))
 
 
 def _minutes(delta: timedelta) -> int:
@@ -206,6 +208,19 @@ def _freshness(found: CheckpointFile, results: list[ChainResult]) -> list[str]:
         f"{_minutes(2 * CHECKPOINT_INTERVAL)} minutes although the audit trail holds events: "
         "checkpoints have stopped, or the newest were removed. Is `tandem worker` running, "
         "and the checkpoint file in place?"
+    ]
+
+
+def _gap_warnings(found: CheckpointFile) -> list[str]:
+    """Checkpoints that stopped for a while and started again: the worker was down, or the
+    newest lines were removed together with the database's record of them (a roll-back)."""
+    if not found.gaps:
+        return []
+    start, end = found.gaps[-1]
+    times = f"{len(found.gaps)} times, the latest" if len(found.gaps) > 1 else "once,"
+    return [
+        f"Warning: signed checkpoints stopped {times} between {start} and {end}; find out "
+        "why (the worker was down, or checkpoint lines and events were removed)."
     ]
 
 

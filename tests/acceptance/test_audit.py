@@ -669,7 +669,7 @@ def test_verify_warns_when_old_events_are_not_covered_by_a_checkpoint(agency: Ag
     assert "Warning: events from #3 on are over an hour old" in out
     with time_machine.travel(later, tick=False):
         checkpoint()
-        assert "Warning" not in verify_passes("--agency", "alpha")
+        assert "Warning: events from" not in verify_passes("--agency", "alpha")
 
 
 def test_one_agencys_check_ignores_bad_checkpoint_lines_of_other_agencies(
@@ -824,3 +824,30 @@ def test_deploy_check_warns_when_checkpoints_go_only_to_a_local_file(
     settings.TANDEM_AUDIT_SYSLOG = ""
     settings.TANDEM_AUDIT_CHECKPOINT_FILE = "/mnt/worm/audit-checkpoints.jsonl"
     assert check_checkpoint_destination() == []
+
+
+def test_rolling_back_both_the_database_and_the_file_leaves_a_gap_that_is_named(
+    agency: Agency,
+) -> None:
+    now = timezone.now()
+    with time_machine.travel(now - timedelta(hours=2), tick=False):
+        record(10, agency)
+        checkpoint()
+    with time_machine.travel(now - timedelta(hours=1, minutes=50), tick=False):
+        record(10, agency)
+        checkpoint()
+    lines = checkpoint_lines()
+    kept = [line for line in lines if json.loads(line)["at"] == json.loads(lines[0])["at"]]
+    first_record = AuditEvent.objects.filter(action="audit.checkpoint").order_by("seq").first()
+    assert first_record is not None
+    # Someone with the database and the file removes alpha's #11-#20, the newest lines and
+    # every event of the deployment chain that no remaining line covers; the worker goes on.
+    with triggers_dropped():
+        raw("DELETE FROM audit_auditevent WHERE chain = %s AND seq > 10", [agency.pk])
+        raw("DELETE FROM audit_auditevent WHERE chain = 0 AND seq > %s", [first_record.seq])
+    keep_checkpoint_lines(kept)
+    checkpoint()
+    out = verify_passes()
+    assert "Agency alpha intact: 10 events" in out
+    assert "Warning: signed checkpoints stopped once, between " in out
+    assert "checkpoint lines and events were removed" in out
