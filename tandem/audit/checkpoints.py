@@ -53,6 +53,14 @@ CHECKPOINT_TYPE = "tandem.audit.checkpoint"
 #: How often the worker writes checkpoints (a heartbeat line at the least).
 CHECKPOINT_INTERVAL = timedelta(minutes=15)
 RECORDED_ACTION = "audit.checkpoint"
+_OUT_OF_ORDER = (
+    "checkpoint file line {number} does not follow the line before it "
+    "(checkpoint lines were removed, reordered or inserted)"
+)
+_NOT_RECORDED = (
+    "checkpoint #{n} in the file is not the one the database recorded "
+    "(the file was cut and written again)"
+)
 
 
 @dataclass(frozen=True)
@@ -201,17 +209,11 @@ def read_checkpoint_file(
             found.problems.append((entry.chain, entry.problem))
             continue
         if not _follows(point, found.last):
-            found.problems.append((None, (
-                f"checkpoint file line {entry.number} does not follow the line before it "
-                "(checkpoint lines were removed, reordered or inserted)"
-            )))
+            found.problems.append((None, _OUT_OF_ORDER.format(number=entry.number)))
         if recorded is not None and point.n == recorded[0]:
             recorded_found = True
             if not _equal(point.mac, recorded[1]):
-                found.problems.append((None, (
-                    f"checkpoint #{point.n} in the file is not the one the database recorded "
-                    "(the file was cut and written again)"
-                )))
+                found.problems.append((None, _NOT_RECORDED.format(n=point.n)))
         if found.last is not None and _gap(found.last, point):
             found.gaps.append((found.last.at, point.at))
         found.last = point
@@ -326,7 +328,7 @@ def audit_checkpoint(
     path = checkpoint_file_path()
     with _locked_for_append(path) as fd:
         found = read_checkpoint_file(path)
-        wanted = sorted(set(labels) | set(found.latest)) if chains is None else sorted(chains)
+        wanted = sorted(set(labels) | set(found.latest) if chains is None else set(chains))
         heads = _heads(wanted, found.latest, force)
         if not heads and heartbeat:
             heads = _heads([DEPLOYMENT_CHAIN], found.latest, True)
@@ -390,10 +392,12 @@ def check_checkpoint_destination(
     var_dir = Path(settings.VAR_DIR).resolve()
     if not path.is_relative_to(var_dir):
         return []
-    return [checks.Warning(
-        f"Signed audit checkpoints go only to {path}, a local file in the var directory, "
-        "where whoever administers this server or its database can cut it.",
-        hint="Set TANDEM_AUDIT_SYSLOG (\"/dev/log\" or \"host:port\") to send them to a SIEM "
-        "or a store the database administrators cannot write.",
-        id="tandem.audit.W001",
-    )]
+    return [
+        checks.Warning(
+            f"Signed audit checkpoints go only to {path}, a local file in the var directory, "
+            "where whoever administers this server or its database can cut it.",
+            hint='Set TANDEM_AUDIT_SYSLOG ("/dev/log" or "host:port") to send them to a SIEM '
+            "or a store the database administrators cannot write.",
+            id="tandem.audit.W001",
+        )
+    ]
