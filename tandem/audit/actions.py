@@ -39,6 +39,7 @@ ACTIONS: frozenset[str] = frozenset(
         "scim.role_refused",
         "account.updated",
         # audit
+        "audit.checkpoint",
         "audit.export",
         "audit.key_rotated",
         "audit.purge",

@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.apps import AppConfig
 
 
@@ -9,6 +7,7 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from tandem.audit import keys  # noqa: F401  (registers the deploy check)
+        from tandem.audit.checkpoints import CHECKPOINT_INTERVAL  # and the destination check
         from tandem.core.jobs import register_periodic
 
-        register_periodic(timedelta(minutes=15), "tandem.audit.checkpoints.audit_checkpoint_job")
+        register_periodic(CHECKPOINT_INTERVAL, "tandem.audit.checkpoints.audit_checkpoint_job")

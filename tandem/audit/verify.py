@@ -11,7 +11,11 @@ in keyset batches, so memory stays bounded however long the trail is. For each e
 
 Then the chain is held against the latest signed checkpoint of its head, read from outside
 the database (``checkpoints.py``): the checkpointed seq must still be there with the same
-hash, so removing the newest events is caught too. After a purge an ``audit.purge`` event
+hash, so removing the newest events is caught too. The file itself must hold every line the
+deployment chain recorded (``audit.checkpoint`` events), its lines must follow one another,
+and its newest line must be fresh (under twice the job's interval) while the chain holds
+events; a missing or empty file passes only while every event is younger than one interval.
+After a purge an ``audit.purge`` event
 naming the purge checkpoint must be in the chain, so a purge checkpoint cannot simply be
 invented to hide removed rows. Results name agencies, event numbers and counts only.
 """
@@ -24,7 +28,14 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from tandem.audit.checkpoints import Checkpoint, chain_labels, latest_checkpoints
+from tandem.audit.checkpoints import (
+    CHECKPOINT_INTERVAL,
+    Checkpoint,
+    CheckpointFile,
+    chain_labels,
+    read_checkpoint_file,
+    recorded_checkpoint,
+)
 from tandem.audit.models import DEPLOYMENT_CHAIN, GENESIS_HASH, AuditCheckpoint, AuditEvent
 from tandem.audit.protection import missing_protection
 
@@ -88,6 +99,7 @@ class VerifyResult:
     chains: list[ChainResult]
     file_problems: list[str] = field(default_factory=list)
     missing_protection: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -115,7 +127,8 @@ class VerifyResult:
         lines = [*self.file_problems, *(r.message for r in self.chains if not r.ok)]
         if lines:
             return "\n".join(lines)
-        return "\n".join(result.message for result in self.chains) or "No audit chains."
+        text = "\n".join(result.message for result in self.chains) or "No audit chains."
+        return "\n".join([text, *self.warnings])
 
 
 def _fault(event: AuditEvent, expected_seq: int, expected_prev: str) -> str:
@@ -144,7 +157,11 @@ def verify_chain(
 ) -> VerifyResult:
     """Verify one agency's chain (``agency_id``), or every chain."""
     labels = chain_labels()
-    latest, bad_lines = latest_checkpoints()
+    recorded, record_problem = recorded_checkpoint()
+    found = read_checkpoint_file(recorded=recorded)
+    latest, bad_lines = found.latest, list(found.problems)
+    if record_problem:
+        bad_lines.append((None, record_problem))
     if agency_id is not None:
         chains = [int(agency_id)]
     else:
@@ -157,9 +174,54 @@ def verify_chain(
         _verify_one(chain, chain_name(chain, labels), latest.get(chain), batch_size)
         for chain in chains
     ]
+    bad_lines += [(None, text) for text in _freshness(found, results)]
     # One agency's check reports the bad lines that claim its chain (or no readable chain).
     problems = [text for chain, text in bad_lines if agency_id is None or chain in (None, *chains)]
-    return VerifyResult(results, problems, missing_protection(connection))
+    return VerifyResult(results, problems, missing_protection(connection), _gap_warnings(found))
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def _freshness(found: CheckpointFile, results: list[ChainResult]) -> list[str]:
+    """Checkpoints must keep coming while the chains hold events: the worker writes a line
+    every interval, so a stale or missing file means it stopped, or lines were removed."""
+    holding = [result for result in results if result.count]
+    if not holding:
+        return []
+    now = timezone.now()
+    if found.last is None:
+        oldest = min(result.first_at or now for result in holding)
+        if oldest >= now - CHECKPOINT_INTERVAL:
+            return []
+        return [
+            "There is no signed checkpoint although the audit trail holds events older than "
+            f"{_minutes(CHECKPOINT_INTERVAL)} minutes: the checkpoint file is missing or "
+            "empty (removed?), or `tandem worker` has never run."
+        ]
+    newest = found.newest_at
+    if newest is not None and newest >= now - 2 * CHECKPOINT_INTERVAL:
+        return []
+    return [
+        f"The newest signed checkpoint ({found.last.at}) is older than "
+        f"{_minutes(2 * CHECKPOINT_INTERVAL)} minutes although the audit trail holds events: "
+        "checkpoints have stopped, or the newest were removed. Is `tandem worker` running, "
+        "and the checkpoint file in place?"
+    ]
+
+
+def _gap_warnings(found: CheckpointFile) -> list[str]:
+    """Checkpoints that stopped for a while and started again: the worker was down, or the
+    newest lines were removed together with the database's record of them (a roll-back)."""
+    if not found.gaps:
+        return []
+    start, end = found.gaps[-1]
+    times = f"{len(found.gaps)} times, the latest" if len(found.gaps) > 1 else "once,"
+    return [
+        f"Warning: signed checkpoints stopped {times} between {start} and {end}; find out "
+        "why (the worker was down, or checkpoint lines and events were removed)."
+    ]
 
 
 def _verify_one(

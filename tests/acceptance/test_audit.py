@@ -323,10 +323,11 @@ def test_checkpoints_are_signed_lines_appended_outside_the_database(agency: Agen
     assert len(alpha["mac"]) == 64
     assert os.stat(checkpoint_file_path()).st_mode & 0o077 == 0
     assert (timedelta(minutes=15), "tandem.audit.checkpoints.audit_checkpoint_job") in PERIODIC
-    # The periodic job writes only the heads that moved.
-    assert audit_checkpoint() == []
+    # The periodic job writes only the heads that moved: the deployment chain's, which holds
+    # the record of the last checkpoint, and so is a heartbeat too.
+    assert [(p.agency, p.seq) for p in audit_checkpoint()] == [("", 1)]
     record(1, agency)
-    assert [(p.agency, p.seq) for p in audit_checkpoint()] == [("alpha", 3)]
+    assert [(p.agency, p.seq) for p in audit_checkpoint()] == [("", 2), ("alpha", 3)]
 
 
 def test_agency_chains_verify_independently(agency: Agency, other_agency: Agency) -> None:
@@ -352,12 +353,13 @@ def test_retention_purge_keeps_each_chain_verifiable(agency: Agency) -> None:
     result = audit_purge()
     assert (result.deleted, result.through_seq) == (3, 3)
     assert list(AuditEvent.objects.filter(chain=0).values_list("seq", "action")) == [
-        (4, "audit.purge")
+        (4, "audit.checkpoint"),
+        (5, "audit.purge"),
     ]
     checkpoint()
     out = verify_passes()
     assert (
-        "Deployment chain intact: 1 events, first #4, last #4 (events up to #3 were purged" in out
+        "Deployment chain intact: 3 events, first #4, last #6 (events up to #3 were purged" in out
     )
     assert "Agency alpha intact: 2 events" in out
 
@@ -662,11 +664,12 @@ def test_verify_warns_when_old_events_are_not_covered_by_a_checkpoint(agency: Ag
     later = timezone.now() + timedelta(hours=2)
     record(1, agency)
     with time_machine.travel(later, tick=False):
+        audit_checkpoint(chains=[0])  # fresh checkpoints, but not of alpha's newest event
         out = verify_passes("--agency", "alpha")
     assert "Warning: events from #3 on are over an hour old" in out
-    checkpoint()
     with time_machine.travel(later, tick=False):
-        assert "Warning" not in verify_passes("--agency", "alpha")
+        checkpoint()
+        assert "Warning: events from" not in verify_passes("--agency", "alpha")
 
 
 def test_one_agencys_check_ignores_bad_checkpoint_lines_of_other_agencies(
@@ -681,3 +684,170 @@ def test_one_agencys_check_ignores_bad_checkpoint_lines_of_other_agencies(
         handle.write(json.dumps({**bravo, "seq": 1}) + "\n")
     verify_passes("--agency", "alpha")
     assert "is not authentic" in verify_fails("--agency", "bravo")
+
+
+# --- checkpoint lines that cannot be trimmed unnoticed -------------------------------------
+
+
+def checkpoint_lines() -> list[str]:
+    return checkpoint_file_path().read_text().splitlines()
+
+
+def keep_checkpoint_lines(lines: list[str]) -> None:
+    checkpoint_file_path().write_text("".join(line + "\n" for line in lines))
+
+
+def test_truncated_events_with_the_newest_checkpoint_line_dropped_are_caught(
+    agency: Agency,
+) -> None:
+    record(10, agency)
+    checkpoint()
+    record(10, agency)
+    checkpoint()
+    with triggers_dropped():
+        raw("DELETE FROM audit_auditevent WHERE chain = %s AND seq > 10", [agency.pk])
+    lines = checkpoint_lines()
+    assert json.loads(lines[-1])["seq"] == 20
+    keep_checkpoint_lines(lines[:-1])
+    message = verify_fails()
+    assert f"but the checkpoint file ends at #{len(lines) - 1}" in message
+    assert "checkpoint lines were removed" in message
+    # Dropping the whole newest batch of lines is named the same way.
+    keep_checkpoint_lines(lines[:1])
+    assert "but the checkpoint file ends at #1" in verify_fails("--agency", "alpha")
+
+
+def test_deleting_the_checkpoint_file_and_the_newest_events_is_caught(agency: Agency) -> None:
+    with time_machine.travel(timezone.now() - timedelta(minutes=20), tick=False):
+        record(10, agency)
+        checkpoint()
+    with triggers_dropped():
+        raw("DELETE FROM audit_auditevent WHERE chain = %s AND seq >= 4", [agency.pk])
+    checkpoint_file_path().unlink()
+    assert "but the checkpoint file is missing or empty" in verify_fails()
+    # Removing the database's record of the checkpoint too still leaves old events unanchored.
+    with triggers_dropped():
+        raw("DELETE FROM audit_auditevent WHERE chain = 0")
+    checkpoint_file_path().write_text("")
+    message = verify_fails("--agency", "alpha")
+    assert "no signed checkpoint although the audit trail holds events older than 15" in message
+
+
+@pytest.mark.parametrize("change", ["remove", "reorder", "edit"])
+def test_removing_reordering_or_editing_a_checkpoint_line_is_named(
+    agency: Agency, other_agency: Agency, change: str
+) -> None:
+    for _ in range(3):
+        record(1, agency)
+        record(1, other_agency)
+        checkpoint()
+    lines = checkpoint_lines()
+    assert [json.loads(line)["n"] for line in lines] == list(range(1, len(lines) + 1))
+    if change == "remove":
+        del lines[2]
+    elif change == "reorder":
+        lines[2], lines[3] = lines[3], lines[2]
+    else:
+        lines[2] = json.dumps({**json.loads(lines[2]), "at": "2020-01-01T00:00:00+00:00"})
+    keep_checkpoint_lines(lines)
+    message = verify_fails()
+    expected = "is not authentic" if change == "edit" else "does not follow the line before it"
+    assert f"checkpoint file line 3 {expected}" in message
+
+
+def test_a_checkpoint_file_cut_and_written_again_is_caught(agency: Agency) -> None:
+    record(3, agency)
+    checkpoint()
+    record(3, agency)
+    checkpoint()
+    lines = checkpoint_lines()
+    keep_checkpoint_lines(lines[:1])
+    checkpoint()  # the worker goes on after the line the database recorded: the gap stays
+    assert [json.loads(text)["n"] for text in checkpoint_lines()][:2] == [1, len(lines) + 1]
+    assert "checkpoint file line 2 does not follow the line before it" in verify_fails()
+
+
+def test_each_checkpoint_is_recorded_in_the_deployment_chain(agency: Agency) -> None:
+    record(2, agency)
+    checkpoint()
+    [line] = [json.loads(text) for text in checkpoint_lines()]
+    assert (line["n"], line["prev"]) == (1, "0" * 64)
+    event = AuditEvent.objects.get(action="audit.checkpoint")
+    assert (event.chain, event.detail["line"], event.detail["mac"]) == (0, 1, line["mac"])
+    assert "audit.checkpoint" in ACTIONS
+    checkpoint()
+    second = [json.loads(text) for text in checkpoint_lines()][1:]
+    assert second[0]["prev"] == line["mac"]
+    assert [p["n"] for p in second] == list(range(2, 2 + len(second)))
+
+
+def test_the_worker_writes_a_heartbeat_and_verify_fails_when_checkpoints_stop(
+    agency: Agency,
+) -> None:
+    from tandem.audit.checkpoints import audit_checkpoint_job
+
+    record(2, agency)
+    audit_checkpoint_job()
+    before = len(checkpoint_lines())
+    audit_checkpoint_job()  # nothing changed in alpha's chain: a heartbeat all the same
+    assert len(checkpoint_lines()) > before
+    verify_passes()
+    with time_machine.travel(timezone.now() + timedelta(minutes=31), tick=False):
+        message = verify_fails("--agency", "alpha")
+        assert "The newest signed checkpoint" in message
+        assert "older than 30 minutes although the audit trail holds events" in message
+        audit_checkpoint_job()
+        verify_passes("--agency", "alpha")
+
+
+def test_a_missing_checkpoint_file_passes_only_while_every_event_is_recent(
+    agency: Agency,
+) -> None:
+    record(2, agency)
+    assert "no signed checkpoint yet" in verify_passes()
+    with time_machine.travel(timezone.now() + timedelta(minutes=16), tick=False):
+        assert "older than 15 minutes" in verify_fails()
+
+
+def test_deploy_check_warns_when_checkpoints_go_only_to_a_local_file(
+    settings: Any, tmp_path: Path
+) -> None:
+    from tandem.audit.checkpoints import check_checkpoint_destination
+
+    settings.VAR_DIR = tmp_path
+    settings.TANDEM_AUDIT_CHECKPOINT_FILE = str(tmp_path / "audit-checkpoints.jsonl")
+    settings.TANDEM_AUDIT_SYSLOG = ""
+    [warning] = check_checkpoint_destination()
+    assert (warning.id, "TANDEM_AUDIT_SYSLOG" in warning.hint) == ("tandem.audit.W001", True)
+    settings.TANDEM_AUDIT_SYSLOG = "siem.example.org:514"
+    assert check_checkpoint_destination() == []
+    settings.TANDEM_AUDIT_SYSLOG = ""
+    settings.TANDEM_AUDIT_CHECKPOINT_FILE = "/mnt/worm/audit-checkpoints.jsonl"
+    assert check_checkpoint_destination() == []
+
+
+def test_rolling_back_both_the_database_and_the_file_leaves_a_gap_that_is_named(
+    agency: Agency,
+) -> None:
+    now = timezone.now()
+    with time_machine.travel(now - timedelta(hours=2), tick=False):
+        record(10, agency)
+        checkpoint()
+    with time_machine.travel(now - timedelta(hours=1, minutes=50), tick=False):
+        record(10, agency)
+        checkpoint()
+    lines = checkpoint_lines()
+    kept = [line for line in lines if json.loads(line)["at"] == json.loads(lines[0])["at"]]
+    first_record = AuditEvent.objects.filter(action="audit.checkpoint").order_by("seq").first()
+    assert first_record is not None
+    # Someone with the database and the file removes alpha's #11-#20, the newest lines and
+    # every event of the deployment chain that no remaining line covers; the worker goes on.
+    with triggers_dropped():
+        raw("DELETE FROM audit_auditevent WHERE chain = %s AND seq > 10", [agency.pk])
+        raw("DELETE FROM audit_auditevent WHERE chain = 0 AND seq > %s", [first_record.seq])
+    keep_checkpoint_lines(kept)
+    checkpoint()
+    out = verify_passes()
+    assert "Agency alpha intact: 10 events" in out
+    assert "Warning: signed checkpoints stopped once, between " in out
+    assert "checkpoint lines and events were removed" in out

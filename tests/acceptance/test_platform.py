@@ -79,6 +79,7 @@ from tandem.agencies.services import (
     roster_uploads_purge,
     unit_create,
 )
+from tandem.audit.checkpoints import audit_checkpoint
 from tandem.audit.models import AuditCheckpoint, AuditEvent
 from tandem.audit.services import audit_purge, audit_record
 from tandem.audit.verify import ALTERED, verify_chain
@@ -138,6 +139,8 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         TANDEM_ALLOWED_HOSTS="tandem.example.org",
         TANDEM_VAR_DIR=str(tmp_path),
         TANDEM_MASTER_KEYS="k1:" + "A" * 43 + "=",
+        # Checkpoints also go where the database administrators cannot write.
+        TANDEM_AUDIT_SYSLOG="127.0.0.1:514",
     )
     audit_key = tmp_path / "audit.key"  # the default TANDEM_AUDIT_KEY_FILE under the var dir
     if not audit_key.exists():
@@ -151,6 +154,15 @@ def test_check_deploy_reports_nothing_with_production_variables(tmp_path: Path) 
     result = run_tandem("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_audit_checkpoints_stay_in_a_local_file(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    del env["TANDEM_AUDIT_SYSLOG"]
+    result = run_tandem("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "tandem.audit.W001" in result.stdout + result.stderr
+    assert "TANDEM_AUDIT_SYSLOG" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
@@ -2358,7 +2370,8 @@ def test_purge_removes_only_events_older_than_a_year_and_the_chain_still_verifie
     assert (checkpoint.through_seq, checkpoint.deleted_count) == (5, 5)
     purge = AuditEvent.objects.get(action="audit.purge")
     assert purge.detail["through_seq"] == 5
-    assert "Deployment chain intact: 4 events, first #6, last #9" in verify_passes()
+    audit_checkpoint()  # the worker's periodic checkpoint (the trail holds old events)
+    assert "Deployment chain intact: 5 events, first #6, last #10" in verify_passes()
     # A second purge has nothing to do, and new events keep extending the chain.
     call_command("audit", "purge", stdout=StringIO())
     assert AuditCheckpoint.objects.count() == 1
@@ -2523,6 +2536,7 @@ def test_auditor_verifies_the_chain_from_the_screen(
     cast: dict[str, User], trail: dict[str, AuditEvent], signed_in: Callable[..., Any]
 ) -> None:
     client = signed_in(cast["auditor"])
+    audit_checkpoint()  # the worker's periodic checkpoint (the trail holds old events)
     response = client.post(reverse("audit:verify"), HTTP_HX_REQUEST="true")
     assert "Agency alpha intact" in response.content.decode()
     assert "<html" not in response.content.decode()

@@ -1,12 +1,14 @@
 """``tandem audit verify | purge | checkpoint | export | keygen | setup-roles``.
 
 verify:      checks every chain (or one agency's with ``--agency SLUG``): each event's MAC,
-             the links, seq continuity and the latest signed checkpoint. Exit status 0 when
+             the links, seq continuity and the latest signed checkpoint; and the checkpoint
+             file: its lines chained, as long as the database recorded, fresh. Exit status 0 when
              intact, 1 naming the chain, the event and what is wrong, 2 when the chains are
              intact but the database protection (triggers) is missing.
 purge:       deletes each chain's events older than its agency's retention period (never
              under 365 days) and records a purge checkpoint; audited itself.
-checkpoint:  signs the head of every chain and appends it to the checkpoint file (and syslog).
+checkpoint:  signs the head of every chain and appends it to the checkpoint file (and syslog),
+             recording the newest line as an ``audit.checkpoint`` event.
 export:      one agency's trail as JSON lines or syslog lines, ending with a signed checkpoint.
 keygen:      creates the audit key file (0600); ``--rotate`` puts a new signing key first.
 setup-roles: PostgreSQL least privilege: another role owns the audit tables, the application
