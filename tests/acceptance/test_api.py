@@ -395,6 +395,18 @@ def test_on_call_now_is_the_dispatchers_page_answer(
         for person in line["people"]:
             assert person["name"] in page.content.decode()
 
+def test_on_call_over_the_api_gives_no_count_of_waiting_requests(
+    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    tokens: Callable[[str], str],
+) -> None:
+    """Polling a live count of unrouted requests would time each arrival of a request for
+    peer support; the dispatchers' screen keeps it, the API answer and its schema do not."""
+    body = call(tokens("oncall:read"), "get", reverse("api:on_call")).json()
+    assert set(body) == {"at", "lines"}
+    spec = sign_in(HttpClient(), cast["nobody"]).get(reverse("api:schema")).content.decode()
+    assert "unrouted" not in spec
+
+
 
 def test_a_request_from_dispatch_returns_nothing_to_follow_it_by(
     agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
