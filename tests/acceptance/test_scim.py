@@ -15,7 +15,7 @@ from tandem.accounts.models import RoleAssignment, SignInSession, User
 from tandem.agencies.models import Member, MemberCategory
 from tandem.api import services as api
 from tandem.audit.models import AuditEvent
-from tests.conftest import sign_in
+from tests.conftest import make_user, sign_in
 
 SCIM = "application/scim+json"
 
@@ -26,8 +26,14 @@ def _fresh_rate_limits() -> None:
 
 
 def token(admin: Any, *scopes: str) -> str:
+    """A token of a provisioning client, approved by the agency's chief."""
     client = api.api_client_create(acting_user=admin, name="Entra provisioning",
                                    scopes=list(scopes or ["scim"]))
+    if not client.is_approved:
+        chief = (User.objects.filter(agency=admin.agency, role_assignments__role="chief")
+                 .exclude(pk=admin.pk).first()
+                 or make_user(admin.agency, f"chief{admin.agency.slug}", "chief"))
+        api.api_client_approve(acting_user=chief, client=client)
     return api.api_token_issue(acting_user=admin, client=client)[1]
 
 
@@ -137,7 +143,7 @@ def test_scim_needs_its_own_scope_and_sees_only_its_agency(
     assert scim(theirs, "patch", reverse("scim:user", args=[mine.pk]), {
         "Operations": [{"op": "replace", "path": "active", "value": False}]}).status_code == 404
     listed = scim(theirs, "get", reverse("scim:users")).json()
-    assert {r["userName"] for r in listed["Resources"]} == {"stranger"}
+    assert {r["userName"] for r in listed["Resources"]} == {"stranger", "chiefbravo"}
     assert User.objects.get(pk=mine.pk).is_active
 
 
