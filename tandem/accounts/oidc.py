@@ -189,7 +189,7 @@ def subject_digest(subject: str) -> str:
 
 def holds_power(user: User) -> bool:
     """An administrator or program role: a new way into such an account is a reset."""
-    return user.role_assignments.filter(
+    return user.agency_id is not None and user.role_assignments.filter(
         agency_id=user.agency_id, role__in=[*PROGRAM_ROLES, Role.ADMINISTRATOR]).exists()
 
 

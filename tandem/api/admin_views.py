@@ -26,7 +26,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
     clients = api_clients_for_user(request.user)
     return render(request, "api/client_list.html", {
         "clients": clients, "scopes": SCOPES, "token_form": TokenForm(),
-        "manage": request.user.has_role(*services.MANAGERS),
+        "manage": request.user.has_role(*services.MANAGERS),  # type: ignore[union-attr]
         "approvable": {c.pk for c in clients if c.may_approve(request.user)}})
 
 

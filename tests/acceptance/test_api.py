@@ -168,6 +168,27 @@ def test_a_holder_of_the_scopes_role_approves_that_scope_alone(cast: dict[str, A
         api.api_client_approve(acting_user=both, client=own)
 
 
+def test_a_holder_sees_and_approves_on_screen_only_the_clients_waiting_for_them(
+    cast: dict[str, Any]
+) -> None:
+    admin = cast["administrator"]
+    mine = api.api_client_create(acting_user=admin, name="Grant export", scopes=["recovery:read"])
+    chiefs = api.api_client_create(acting_user=admin, name="Switchboard",
+                                   scopes=["oncall:read"])
+    prs = sign_in(HttpClient(), cast["prs"])
+    page = prs.get(reverse("api:client_list")).content.decode()
+    assert "<h2>Grant export" in page
+    assert "Switchboard" not in page
+    assert reverse("api:token_issue", args=[mine.pk]) not in page
+    assert prs.post(reverse("api:client_approve", args=[chiefs.pk])).status_code == 404
+    admin_screen = sign_in(HttpClient(), admin)
+    assert admin_screen.post(reverse("api:client_approve", args=[mine.pk])).status_code == 404
+    assert prs.post(reverse("api:client_approve", args=[mine.pk])).status_code == 302
+    assert ApiClient.objects.get(pk=mine.pk).approved_by == cast["prs"]
+    assert "<h2>Grant export" not in prs.get(reverse("api:client_list")).content.decode()
+    assert ApiClient.objects.get(pk=chiefs.pk).approved_at is None
+
+
 def test_a_scim_client_needs_the_chiefs_approval(agency: Any, cast: dict[str, Any]) -> None:
     admin = cast["administrator"]
     puppet = accounts.user_create(acting_user=admin, agency_id=agency.pk, username="puppet",
