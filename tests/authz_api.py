@@ -10,9 +10,10 @@ from tests.authz import ACTION, ADMIN, EVERY_SIGNED_IN, Row, World, _path, roles
 ROWS: list[Row] = [
     Row("api:schema", EVERY_SIGNED_IN),
     Row("api:reference", EVERY_SIGNED_IN),
-    Row("api:client_list", roles("administrator", "chief")),
+    Row("api:client_list", roles("administrator", "chief", "prs")),
     Row("api:client_create", ADMIN),
-    Row("api:client_approve", roles("administrator", "chief"),
+    # The world's client has an on-call scope: only the chief approves it.
+    Row("api:client_approve", roles("chief"),
         _path("api:client_approve", "api_client"), "post", ACTION),
     Row("api:token_issue", ADMIN, _path("api:token_issue", "api_client"), "post", ACTION),
     Row("api:token_revoke", ADMIN, _path("api:token_revoke", "api_token"), "post", ACTION),

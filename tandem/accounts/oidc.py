@@ -11,6 +11,7 @@ on to Tandem's own second-factor step. Session limits apply unchanged afterwards
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ from tandem.accounts import services
 from tandem.accounts.middleware import SESSION_BANNER_OK
 from tandem.accounts.models import User
 from tandem.accounts.sessions import rotate_session
-from tandem.agencies.models import Agency, Role
+from tandem.agencies.models import PROGRAM_ROLES, Agency, Role
 from tandem.api.models import ExternalIdentity, IdentityProvider, SsoMfaDevice
 from tandem.audit.services import audit_record
 from tandem.core.decorators import public
@@ -181,20 +182,59 @@ def identity_provider_set(*, acting_user: Any, issuer: str, client_id: str,
     return provider
 
 
+def subject_digest(subject: str) -> str:
+    """What the audit trail keeps of a subject at the identity provider."""
+    return hashlib.sha256(f"sso.subject:{subject}".encode()).hexdigest()[:16] if subject else ""
+
+
+def holds_power(user: User) -> bool:
+    """An administrator or program role: a new way into such an account is a reset."""
+    return user.agency_id is not None and user.role_assignments.filter(
+        agency_id=user.agency_id, role__in=[*PROGRAM_ROLES, Role.ADMINISTRATOR]).exists()
+
+
 @transaction.atomic
-def external_identity_link(*, acting_user: Any, user: User, subject: str) -> ExternalIdentity:
-    """Tie an account to its subject at the agency's provider (administrator or SCIM)."""
+def external_identity_link(*, acting_user: Any, user: User, subject: str,
+                           source: str = "administrator") -> ExternalIdentity:
+    """Tie an account to its subject at the agency's provider (administrator, SCIM, or the
+    system when ``acting_user`` is None). A subject tied to another account is refused, and
+    nobody changes their own. Changing an account's link, or giving one to an account with
+    an administrator or program role, is a credential reset
+    (``accounts.services.user_signin_relinked``): sessions end, program roles wait for a
+    second person, the person is told. Audited with digests of the old and new subject."""
     if acting_user is not None and (not acting_user.has_role(Role.ADMINISTRATOR)
                                     or acting_user.agency_id != user.agency_id):
         raise PermissionDenied
     if user.agency_id is None:
         raise ValidationError("This account belongs to no agency.")
-    provider = IdentityProvider.objects.get(agency_id=user.agency_id)
-    link, _ = ExternalIdentity.objects.update_or_create(
-        provider=provider, user=user, defaults={"subject": subject})
+    subject = subject.strip()
+    if not subject or len(subject) > 255:
+        raise ValidationError("Give the subject the identity provider uses for this person.")
+    if acting_user is not None and acting_user.pk == user.pk:
+        raise ValidationError("Ask another administrator to change your own sign-in.")
+    provider = IdentityProvider.objects.filter(agency_id=user.agency_id).first()
+    if provider is None:
+        raise ValidationError("Your agency has no identity provider.")
+    current = (ExternalIdentity.objects.select_for_update()
+               .filter(provider=provider, user=user).first())
+    if current is not None and current.subject == subject:
+        return current
+    if ExternalIdentity.objects.filter(provider=provider, subject=subject).exists():
+        raise ValidationError("This subject already signs in to another account.")
+    detail: dict[str, Any] = {"source": source, "subject": subject_digest(subject),
+                              "previous": subject_digest(current.subject if current else "")}
+    if acting_user is not None and (current is not None or holds_power(user)):
+        ended, suspended = services.user_signin_relinked(acting_user=acting_user, user=user)
+        detail.update(sessions_ended=ended, roles_suspended=suspended)
+    if current is None:
+        current = ExternalIdentity.objects.create(provider=provider, user=user,
+                                                  subject=subject)
+    else:
+        current.subject = subject
+        current.save(update_fields=["subject"])
     audit_record(action="sso.identity_linked", actor=acting_user, agency_id=user.agency_id,
-                 object_type="user", object_id=user.pk)
-    return link
+                 object_type="user", object_id=user.pk, detail=detail)
+    return current
 
 
 # --- The two views -----------------------------------------------------------------------

@@ -206,6 +206,23 @@ def user_credentials_reset(*, acting_user: User, user: User, password: str | Non
     return ended
 
 
+@transaction.atomic
+def user_signin_relinked(*, acting_user: User, user: User,
+                         request: HttpRequest | None = None) -> tuple[int, list[str]]:
+    """An administrator gave ``user`` another way in (a new or changed subject at the
+    identity provider, see ``accounts.oidc.external_identity_link``): treated as a
+    credential reset. Every session ends, program roles are suspended and proposed again
+    (a second person restores them) and the person is told by a content-free message.
+    Returns the sessions ended and the roles suspended; the caller audits the change."""
+    _check_admin(acting_user, user)
+    if acting_user.pk == user.pk:
+        raise ValidationError("Ask another administrator to change your own sign-in.")
+    ended = end_sessions(user)
+    suspended = _suspend_program_roles(acting_user=acting_user, user=user, request=request)
+    notify(kind="account.signin_reset", recipient_user=user, agency=user.agency)
+    return ended, suspended
+
+
 def _suspend_program_roles(*, acting_user: User, user: User,
                            request: HttpRequest | None) -> list[str]:
     agency_id = user.agency_id

@@ -11,18 +11,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.agencies.access import require_role
 from tandem.api import services
-from tandem.api.access import READERS, get_api_client_for_user, get_api_token_for_user
+from tandem.api.access import (
+    api_clients_for_user,
+    get_api_client_for_user,
+    get_api_client_to_approve,
+    get_api_token_for_user,
+)
 from tandem.api.forms import ApiClientForm, TokenForm
-from tandem.api.models import ApiClient
 from tandem.api.scopes import SCOPES
 
 
 @require_GET
 def client_list(request: HttpRequest) -> HttpResponse:
-    agency = require_role(request.user, *READERS)
-    clients = ApiClient.objects.filter(agency=agency).prefetch_related("tokens")
+    clients = api_clients_for_user(request.user)
     return render(request, "api/client_list.html", {
-        "clients": clients, "scopes": SCOPES, "token_form": TokenForm()})
+        "clients": clients, "scopes": SCOPES, "token_form": TokenForm(),
+        "manage": request.user.has_role(*services.MANAGERS),  # type: ignore[union-attr]
+        "approvable": {c.pk for c in clients if c.may_approve(request.user)}})
 
 
 @require_http_methods(["GET", "POST"])
@@ -47,7 +52,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def client_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    client = get_api_client_for_user(request.user, pk)
+    client = get_api_client_to_approve(request.user, pk)
     try:
         services.api_client_approve(acting_user=request.user, client=client)
     except PermissionDenied:

@@ -8,6 +8,8 @@ token's scopes, one scope per call (see ``tandem.api.auth``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -50,6 +52,27 @@ class ApiClient(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.is_approved
+
+    def may_approve(self, person: Any) -> bool:
+        """The chief or a holder of the role its scopes map to, in the same agency, active,
+        who neither created the client nor is its service account."""
+        from tandem.api.scopes import approver_roles
+
+        return bool(
+            person is not None and person.pk is not None and person.is_active
+            and person.agency_id == self.agency_id
+            and person.pk not in (self.created_by_id, self.account_id)
+            and person.has_role(*approver_roles(list(self.scopes)))
+        )
+
+
+def client_approvers(client: ApiClient) -> models.QuerySet[Any]:
+    """Everyone who may approve ``client`` (told by a content-free message)."""
+    from tandem.accounts.models import users_with_role
+    from tandem.api.scopes import approver_roles
+
+    return users_with_role(client.agency, approver_roles(list(client.scopes))).exclude(
+        pk__in=[pk for pk in (client.created_by_id, client.account_id) if pk])
 
 
 class ApiToken(models.Model):

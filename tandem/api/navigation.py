@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tandem.api.access import READERS
+from tandem.api.access import LISTERS
 from tandem.core.navigation import NavEntry
 
 ENTRIES: list[NavEntry] = [
     NavEntry(
         "API clients",
         "api:client_list",
-        frozenset(READERS),
+        frozenset(LISTERS),
         "Systems that call Tandem (CAD, phones, HR, the identity provider) and their tokens.",
     ),
 ]

@@ -5,6 +5,12 @@ Writes go through the accounts services (``user_create``, ``user_deactivate`` â€
 every session at once â€”, ``role_grant``...). Program roles and the administrator role are
 not granted from SCIM: they need a second person in Tandem, so such a change is refused
 with 403 and recorded, and nothing is granted.
+
+``externalId`` is the account's subject at the agency's identity provider, that is, its way
+in through single sign-on. SCIM sets it only on an account it creates, or on one that has
+none and holds no administrator or program role; it never replaces or removes a link and
+never takes a subject linked to another account (403, recorded as ``scim.link_refused``).
+Changing a link is a credential reset, done in Tandem (``external_identity_link``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from rest_framework.response import Response
 
 from tandem.accounts import services as accounts
 from tandem.accounts.models import RoleAssignment, User
+from tandem.accounts.oidc import external_identity_link, holds_power, subject_digest
 from tandem.agencies.access import MANAGERS, one_or_404, require_role
 from tandem.agencies.models import Member, Role
 from tandem.api.base import ApiView
@@ -167,17 +174,59 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
             "last_name": str(name.get("familyName", ""))[:150], "email": str(email)[:254]}
 
 
-def _link(acting_user: Any, user: User, subject: str) -> None:
-    if not subject or user.agency_id is None:
+def _link_refusal(user: User | None, agency_id: int, subject: str
+                  ) -> tuple[str, ExternalIdentity | None]:
+    """Why SCIM may not make ``subject`` the link of ``user`` (None: a new account); "" when
+    it may or when there is nothing to change. Also returns the account's current link."""
+    provider = IdentityProvider.objects.filter(agency_id=agency_id).first()
+    if provider is None:
+        return "", None
+    current = provider.identities.filter(user=user).first() if user is not None else None
+    if current is not None:
+        return ("" if current.subject == subject else "replace"), current
+    if not subject:
+        return "", None
+    if provider.identities.filter(subject=subject).exists():
+        return "taken", None
+    if user is not None and holds_power(user):
+        return "power", None
+    return "", None
+
+
+def _check_link(acting_user: Any, user: User | None, subject: str) -> None:
+    """Refuse (403, audited in its own transaction) a link SCIM may not set."""
+    reason, current = _link_refusal(user, acting_user.agency_id, subject)
+    if not reason:
         return
-    provider = IdentityProvider.objects.filter(agency_id=user.agency_id).first()
-    if provider is not None:
-        ExternalIdentity.objects.update_or_create(provider=provider, user=user,
-                                                  defaults={"subject": subject[:255]})
+    audit_record(action="scim.link_refused", actor=acting_user,
+                 agency_id=acting_user.agency_id, object_type="user",
+                 object_id=user.pk if user is not None else None, outcome="denied",
+                 detail={"reason": reason, "subject": subject_digest(subject),
+                         "previous": subject_digest(current.subject if current else "")})
+    raise ScimError(403, "The identity provider cannot change who signs in to an account "
+                         "with power or with a sign-in already, nor reuse a subject: a "
+                         "second person decides that in Tandem.", "mutability")
+
+
+def _link(acting_user: Any, user: User, subject: str) -> None:
+    """Set a link ``_check_link`` allowed (nothing when there is nothing to change)."""
+    if subject and user.agency_id is not None and IdentityProvider.objects.filter(
+            agency_id=user.agency_id).exists():
+        external_identity_link(acting_user=acting_user, user=user, subject=subject,
+                               source="scim")
+
+
+def _external_id(data: dict[str, Any]) -> str:
+    return str(data.get("externalId") or "").strip()[:255]
+
+
+def scim_user_create(*, acting_user: Any, data: dict[str, Any]) -> User:
+    _check_link(acting_user, None, _external_id(data))
+    return _user_create(acting_user=acting_user, data=data)
 
 
 @transaction.atomic
-def scim_user_create(*, acting_user: Any, data: dict[str, Any]) -> User:
+def _user_create(*, acting_user: Any, data: dict[str, Any]) -> User:
     username = str(data.get("userName", "")).strip()[:150]
     if not username:
         raise ScimError(400, "userName is required.", "invalidValue")
@@ -194,14 +243,20 @@ def scim_user_create(*, acting_user: Any, data: dict[str, Any]) -> User:
                                 **_values(data))
     user.set_unusable_password()  # they sign in through the identity provider
     user.save(update_fields=["password"])
-    _link(acting_user, user, str(data.get("externalId", "")))
+    _link(acting_user, user, _external_id(data))
     if data.get("active") is False:
         accounts.user_deactivate(acting_user=acting_user, user=user, reason="scim")
     return user
 
 
-@transaction.atomic
 def scim_user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> User:
+    if "externalId" in data:
+        _check_link(acting_user, user, _external_id(data))
+    return _user_update(acting_user=acting_user, user=user, data=data)
+
+
+@transaction.atomic
+def _user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> User:
     values = {k: v for k, v in _values(data).items() if v or k in data}
     changed = [k for k, v in values.items() if getattr(user, k) != v]
     for key in changed:
@@ -212,7 +267,7 @@ def scim_user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> U
                      object_type="user", object_id=user.pk,
                      detail={"fields": changed, "source": "scim"})
     if "externalId" in data:
-        _link(acting_user, user, str(data["externalId"] or ""))
+        _link(acting_user, user, _external_id(data))
     if "active" in data:
         active = data["active"]
         if isinstance(active, str):

@@ -1,12 +1,17 @@
 """What a token may do. Each scope names the screens' role whose access rules the API
 applies, so a call goes through the very same ``access`` helpers as the screen; program
-scopes reach peer-support or peer-recovery content and need a second person's approval."""
+scopes reach peer-support or peer-recovery content and need a second person's approval, as
+does ``scim`` (it provisions accounts and their sign-in links).
+
+Who approves is decided as for program roles: the chief, or a current holder of the program
+role every such scope of the client maps to; never an administrator as such (an administrator
+makes another administrator alone) and never the client's creator."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tandem.agencies.models import Role
+from tandem.agencies.models import PROGRAM_ROLES, Role
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,12 @@ class Scope:
     label: str
     role: str
     program: bool
+    #: Needs a second person even though it reaches no program content (``scim``).
+    approval: bool = False
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.program or self.approval
 
 
 SCOPES: dict[str, Scope] = {
@@ -33,7 +44,7 @@ SCOPES: dict[str, Scope] = {
               True),
         Scope("reports:read", "Published reports (suppressed tables only)", Role.CHIEF, False),
         Scope("scim", "Provision accounts from the identity provider (SCIM 2.0)",
-              Role.ADMINISTRATOR, False),
+              Role.ADMINISTRATOR, False, approval=True),
     )
 }
 
@@ -41,4 +52,20 @@ SCOPE_CHOICES = [(s.code, s.label) for s in SCOPES.values()]
 
 
 def needs_approval(scopes: list[str]) -> bool:
-    return any(SCOPES[s].program for s in scopes if s in SCOPES)
+    return any(SCOPES[s].needs_approval for s in scopes if s in SCOPES)
+
+
+def approver_roles(scopes: list[str]) -> list[str]:
+    """The roles whose holders may approve a client with ``scopes``: the chief, and the
+    holders of the one program role all its scopes needing approval map to. A role an
+    administrator grants alone (dispatcher, administrator) makes no approver."""
+    roles = {SCOPES[s].role for s in scopes if s in SCOPES and SCOPES[s].needs_approval}
+    holders = [r for r in roles if r in PROGRAM_ROLES and r != Role.CHIEF]
+    return [Role.CHIEF, *holders] if len(roles) == 1 and holders else [Role.CHIEF]
+
+
+#: Everyone who may be asked to approve some client: the chief and the holders of the program
+#: roles scopes needing approval map to.
+APPROVING_ROLES: tuple[str, ...] = tuple(sorted(
+    {Role.CHIEF} | {s.role for s in SCOPES.values() if s.needs_approval
+                    and s.role in PROGRAM_ROLES}))

@@ -85,7 +85,6 @@ class OnCallLineSerializer(serializers.Serializer[Any]):
 
 class OnCallSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
-    unrouted = serializers.IntegerField(help_text="Requests waiting with nobody to offer them to.")
     lines = OnCallLineSerializer(many=True)
 
 

@@ -14,15 +14,16 @@ from django.utils.text import slugify
 
 from tandem.accounts.models import User
 from tandem.agencies.models import Role
-from tandem.api.models import ApiClient, ApiToken
+from tandem.api.models import ApiClient, ApiToken, client_approvers
 from tandem.api.scopes import SCOPES, needs_approval
 from tandem.audit.services import audit_record
+from tandem.core.notifications import notify
 
 TOKEN_PREFIX = "tdm"  # noqa: S105 - a label, not a secret
 MAX_TOKEN_DAYS = 366
-#: Who may approve a client's program scopes (never the administrator who created it).
 MANAGERS = (Role.ADMINISTRATOR,)
-APPROVERS = (Role.ADMINISTRATOR, Role.CHIEF)
+# Who may approve a client's program scopes: ``ApiClient.may_approve`` (the chief or a holder
+# of the scope's program role; never an administrator as such, never the creator).
 
 
 def token_digest(secret: str) -> str:
@@ -61,17 +62,21 @@ def api_client_create(*, acting_user: Any, name: str, scopes: list[str]) -> ApiC
     account.save()
     client = ApiClient.objects.create(agency=agency, name=name, account=account,
                                       scopes=sorted(set(scopes)), created_by=acting_user)
+    waiting = needs_approval(client.scopes)
     _audit("api.client_created", actor=acting_user, client=client, scopes=client.scopes,
-           needs_approval=needs_approval(client.scopes))
+           needs_approval=waiting)
+    if waiting:
+        for person in client_approvers(client):
+            notify(kind="api.client_approval", recipient_user=person, agency=agency)
     return client
 
 
 @transaction.atomic
 def api_client_approve(*, acting_user: Any, client: ApiClient) -> ApiClient:
-    """The second person's approval of a client's program scopes."""
-    _check_admin(acting_user, client.agency_id, APPROVERS)
-    if acting_user.pk == client.created_by_id:
-        raise ValidationError("Another person must approve the client you created.")
+    """The second person's approval of a client's program scopes (or ``scim``): the chief
+    or a current holder of the program role they map to, never the client's creator."""
+    if not client.may_approve(acting_user):
+        raise PermissionDenied
     if client.revoked_at is not None:
         raise ValidationError("This client was revoked.")
     if client.approved_at is None:

@@ -160,9 +160,8 @@ class OnCallNow(ApiView):
         agency = require_role(request.user, *support_access.ON_CALL_READERS)
         now = timezone.now()
         lines = support_selectors.on_call_now(agency, now)
-        unrouted = support_selectors.unrouted_count(agency)
-        return Response(s.OnCallSerializer({"at": now, "lines": lines,
-                                            "unrouted": unrouted}).data)
+        # No count of waiting requests: polled, it would time each request's arrival.
+        return Response(s.OnCallSerializer({"at": now, "lines": lines}).data)
 
 
 class DispatchRequest(ApiView):

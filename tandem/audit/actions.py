@@ -36,6 +36,7 @@ ACTIONS: frozenset[str] = frozenset(
         "api.call",
         "sso.provider_set",
         "sso.identity_linked",
+        "scim.link_refused",
         "scim.role_refused",
         "account.updated",
         # audit

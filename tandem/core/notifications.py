@@ -79,6 +79,8 @@ CATALOGUE: dict[str, Kind] = {
     ),
     # To the chief and the role's holders: a program role awaits a second person's decision.
     "role.request": Kind("Tandem: please sign in", _ATTENTION),
+    # To the chief and the holders of a scope's role: an API client awaits their approval.
+    "api.client_approval": Kind("Tandem: please sign in", _ATTENTION),
     # To the person whose password or authenticator an administrator reset.
     "account.signin_reset": Kind(
         "Tandem: your sign-in was reset",

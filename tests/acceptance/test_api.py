@@ -20,7 +20,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tandem.agencies.models import Member, MemberCategory, Unit
+from tandem.accounts import services as accounts
+from tandem.accounts.models import RoleAssignment
+from tandem.agencies.models import Member, MemberCategory, Role, Unit
 from tandem.api import services as api
 from tandem.api.models import ApiClient, ApiToken
 from tandem.api.scopes import SCOPES
@@ -114,7 +116,7 @@ def test_program_scopes_work_only_after_a_second_person_approves(cast: dict[str,
     client = api.api_client_create(acting_user=admin, name="CAD", scopes=["oncall:read"])
     _, secret = api.api_token_issue(acting_user=admin, client=client)
     assert call(secret, "get", reverse("api:on_call")).status_code == 401
-    with pytest.raises(ValidationError):
+    with pytest.raises(PermissionDenied):
         api.api_client_approve(acting_user=admin, client=client)  # not the creator
     with pytest.raises(PermissionDenied):
         api.api_client_approve(acting_user=cast["coordinator"], client=client)
@@ -122,6 +124,108 @@ def test_program_scopes_work_only_after_a_second_person_approves(cast: dict[str,
     assert call(secret, "get", reverse("api:on_call")).status_code == 200
     assert AuditEvent.objects.filter(action="api.client_approved",
                                      actor_id=cast["chief"].pk).exists()
+
+
+def test_a_puppet_administrator_cannot_approve_program_scopes(
+    agency: Any, cast: dict[str, Any]
+) -> None:
+    """The tester's reproduction: an administrator makes a second administrator alone (the
+    administrator role is not a program role), creates a client with program scopes and has
+    the puppet approve it."""
+    admin = cast["administrator"]
+    puppet = accounts.user_create(acting_user=admin, agency_id=agency.pk, username="puppet",
+                                  password="a long enough puppet passphrase 9",
+                                  roles=[Role.ADMINISTRATOR])
+    assert puppet.has_role(Role.ADMINISTRATOR)
+    client = api.api_client_create(acting_user=admin, name="Exfil",
+                                   scopes=["recovery:read", "oncall:read"])
+    _, secret = api.api_token_issue(acting_user=admin, client=client)
+    for approver in (puppet, cast["coordinator"], cast["prs"], cast["dispatcher"]):
+        with pytest.raises(PermissionDenied):
+            api.api_client_approve(acting_user=approver, client=client)
+    client.refresh_from_db()
+    assert client.approved_at is None
+    assert call(secret, "get", reverse("api:clients")).status_code == 401
+    assert call(secret, "get", reverse("api:on_call")).status_code == 401
+    api.api_client_approve(acting_user=cast["chief"], client=client)
+    assert call(secret, "get", reverse("api:on_call")).status_code == 200
+
+
+def test_a_holder_of_the_scopes_role_approves_that_scope_alone(cast: dict[str, Any]) -> None:
+    admin = cast["administrator"]
+    client = api.api_client_create(acting_user=admin, name="Grant export",
+                                   scopes=["recovery:read"])
+    with pytest.raises(PermissionDenied):
+        api.api_client_approve(acting_user=cast["aro"], client=client)
+    api.api_client_approve(acting_user=cast["prs"], client=client)
+    assert ApiClient.objects.get(pk=client.pk).approved_by == cast["prs"]
+    # A chief who also administers and created the client is still not a second person.
+    both = cast["chief"]
+    RoleAssignment.objects.create(user=both, agency=both.agency, role=Role.ADMINISTRATOR)
+    both.forget_roles()
+    own = api.api_client_create(acting_user=both, name="Own", scopes=["readiness:read"])
+    with pytest.raises(PermissionDenied):
+        api.api_client_approve(acting_user=both, client=own)
+
+
+def test_a_holder_sees_and_approves_on_screen_only_the_clients_waiting_for_them(
+    cast: dict[str, Any]
+) -> None:
+    admin = cast["administrator"]
+    mine = api.api_client_create(acting_user=admin, name="Grant export", scopes=["recovery:read"])
+    chiefs = api.api_client_create(acting_user=admin, name="Switchboard",
+                                   scopes=["oncall:read"])
+    prs = sign_in(HttpClient(), cast["prs"])
+    page = prs.get(reverse("api:client_list")).content.decode()
+    assert "<h2>Grant export" in page
+    assert "Switchboard" not in page
+    assert reverse("api:token_issue", args=[mine.pk]) not in page
+    assert prs.post(reverse("api:client_approve", args=[chiefs.pk])).status_code == 404
+    admin_screen = sign_in(HttpClient(), admin)
+    assert admin_screen.post(reverse("api:client_approve", args=[mine.pk])).status_code == 404
+    assert prs.post(reverse("api:client_approve", args=[mine.pk])).status_code == 302
+    assert ApiClient.objects.get(pk=mine.pk).approved_by == cast["prs"]
+    assert "<h2>Grant export" not in prs.get(reverse("api:client_list")).content.decode()
+    assert ApiClient.objects.get(pk=chiefs.pk).approved_at is None
+
+
+def test_a_scim_client_needs_the_chiefs_approval(agency: Any, cast: dict[str, Any]) -> None:
+    admin = cast["administrator"]
+    puppet = accounts.user_create(acting_user=admin, agency_id=agency.pk, username="puppet",
+                                  password="a long enough puppet passphrase 9",
+                                  roles=[Role.ADMINISTRATOR])
+    client = api.api_client_create(acting_user=admin, name="IdP", scopes=["scim"])
+    _, secret = api.api_token_issue(acting_user=admin, client=client)
+    assert call(secret, "get", reverse("scim:users")).status_code == 401
+    for approver in (admin, puppet, cast["auditor"]):
+        with pytest.raises((PermissionDenied, ValidationError)):
+            api.api_client_approve(acting_user=approver, client=client)
+    api.api_client_approve(acting_user=cast["chief"], client=client)
+    assert call(secret, "get", reverse("scim:users")).status_code == 200
+
+
+def test_the_chief_and_holders_are_told_of_a_waiting_client_by_a_message_that_says_nothing(
+    agency: Any, cast: dict[str, Any], mailoutbox: list[Any]
+) -> None:
+    from django.core.management import call_command
+
+    from tandem.notifications.models import Delivery
+
+    api.api_client_create(acting_user=cast["administrator"], name="Grant export",
+                          scopes=["recovery:write"])
+    told = set(Delivery.objects.filter(kind="api.client_approval")
+               .values_list("recipient_user__username", flat=True))
+    assert told == {"chief", "prs"}
+    before = Delivery.objects.count()
+    api.api_client_create(acting_user=cast["administrator"], name="HR", scopes=["members:read"])
+    assert Delivery.objects.count() == before  # nothing to approve, nobody told
+    call_command("worker", "--once", verbosity=0)
+    assert mailoutbox
+    for message in mailoutbox:
+        body = f"{message.subject} {message.body}".lower()
+        assert "open tandem" in body
+        for word in ("grant", "recovery", "scope", "client", "api", "administrator"):
+            assert word not in body
 
 
 def test_an_expired_token_is_refused(cast: dict[str, Any]) -> None:
@@ -394,6 +498,18 @@ def test_on_call_now_is_the_dispatchers_page_answer(
     for line in body["lines"]:
         for person in line["people"]:
             assert person["name"] in page.content.decode()
+
+
+def test_on_call_over_the_api_gives_no_count_of_waiting_requests(
+    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    tokens: Callable[[str], str],
+) -> None:
+    """Polling a live count of unrouted requests would time each arrival of a request for
+    peer support; the dispatchers' screen keeps it, the API answer and its schema do not."""
+    body = call(tokens("oncall:read"), "get", reverse("api:on_call")).json()
+    assert set(body) == {"at", "lines"}
+    spec = sign_in(HttpClient(), cast["nobody"]).get(reverse("api:schema")).content.decode()
+    assert "unrouted" not in spec
 
 
 def test_a_request_from_dispatch_returns_nothing_to_follow_it_by(

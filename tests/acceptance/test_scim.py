@@ -12,10 +12,12 @@ from django.test import Client
 from django.urls import reverse
 
 from tandem.accounts.models import RoleAssignment, SignInSession, User
+from tandem.accounts.oidc import account_for_subject, identity_provider_set
 from tandem.agencies.models import Member, MemberCategory
 from tandem.api import services as api
+from tandem.api.models import ExternalIdentity
 from tandem.audit.models import AuditEvent
-from tests.conftest import sign_in
+from tests.conftest import make_user, sign_in
 
 SCIM = "application/scim+json"
 
@@ -26,9 +28,33 @@ def _fresh_rate_limits() -> None:
 
 
 def token(admin: Any, *scopes: str) -> str:
+    """A token of a provisioning client, approved by the agency's chief."""
     client = api.api_client_create(acting_user=admin, name="Entra provisioning",
                                    scopes=list(scopes or ["scim"]))
+    if not client.is_approved:
+        chief = (User.objects.filter(agency=admin.agency, role_assignments__role="chief")
+                 .exclude(pk=admin.pk).first()
+                 or make_user(admin.agency, f"chief{admin.agency.slug}", "chief"))
+        api.api_client_approve(acting_user=chief, client=client)
     return api.api_token_issue(acting_user=admin, client=client)[1]
+
+
+def patch_external_id(secret: str, user: Any, subject: str) -> Any:
+    return scim(secret, "patch", reverse("scim:user", args=[user.pk]), {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "externalId", "value": subject}]})
+
+
+@pytest.fixture
+def idp(cast: dict[str, Any]) -> Any:
+    """The agency's identity provider; the administrator and the coordinator each linked
+    to their own subject there."""
+    provider = identity_provider_set(acting_user=cast["administrator"],
+                                     issuer="https://login.example.org/alpha/v2.0",
+                                     client_id="tandem")
+    for role, subject in (("administrator", "admin-sub"), ("coordinator", "coord-sub")):
+        ExternalIdentity.objects.create(provider=provider, user=cast[role], subject=subject)
+    return provider
 
 
 def scim(secret: str | None, method: str, path: str, body: Any = None) -> Any:
@@ -137,7 +163,7 @@ def test_scim_needs_its_own_scope_and_sees_only_its_agency(
     assert scim(theirs, "patch", reverse("scim:user", args=[mine.pk]), {
         "Operations": [{"op": "replace", "path": "active", "value": False}]}).status_code == 404
     listed = scim(theirs, "get", reverse("scim:users")).json()
-    assert {r["userName"] for r in listed["Resources"]} == {"stranger"}
+    assert {r["userName"] for r in listed["Resources"]} == {"stranger", "chiefbravo"}
     assert User.objects.get(pk=mine.pk).is_active
 
 
@@ -148,3 +174,60 @@ def test_service_provider_config_and_bad_filters(cast: dict[str, Any]) -> None:
     bad = scim(secret, "get", reverse("scim:users") + "?filter=name sw 'x'")
     assert bad.status_code == 400
     assert bad.json()["scimType"] == "invalidFilter"
+
+
+def test_scim_cannot_move_a_sign_in_to_another_account(
+    cast: dict[str, Any], idp: Any
+) -> None:
+    """The tester's reproduction: with a provisioning token, the administrator moves their own
+    subject away, then puts it on the coordinator's account, to sign in as the coordinator
+    with their own login at the identity provider."""
+    secret = token(cast["administrator"])
+    admin, coordinator = cast["administrator"], cast["coordinator"]
+    away = patch_external_id(secret, admin, "parked-sub")
+    assert away.status_code == 403, away.content
+    assert "second person" in away.json()["detail"]
+    onto = patch_external_id(secret, coordinator, "admin-sub")
+    assert onto.status_code == 403, onto.content
+    removed = patch_external_id(secret, coordinator, "")
+    assert removed.status_code == 403
+    assert account_for_subject(idp, {"sub": "admin-sub"}) == admin
+    assert account_for_subject(idp, {"sub": "coord-sub"}) == coordinator
+    assert account_for_subject(idp, {"sub": "parked-sub"}) is None
+    refused = AuditEvent.objects.filter(action="scim.link_refused")
+    assert refused.count() == 3
+    assert {e.outcome for e in refused} == {"denied"}
+    for event in refused:
+        assert "admin-sub" not in str(event.detail)
+        assert "coord-sub" not in str(event.detail)
+    assert not AuditEvent.objects.filter(action="sso.identity_linked").exists()
+    # The provider repeating the subject it already holds changes nothing and is fine.
+    same = scim(secret, "put", reverse("scim:user", args=[coordinator.pk]),
+                {"externalId": "coord-sub", "active": True})
+    assert same.status_code == 200, same.content
+    assert same.json()["externalId"] == "coord-sub"
+
+
+def test_scim_links_a_subject_only_to_an_account_without_one_or_any_power(
+    cast: dict[str, Any], idp: Any
+) -> None:
+    secret = token(cast["administrator"])
+    made = scim(secret, "post", reverse("scim:users"), new_user(externalId="jdoe-sub"))
+    assert made.status_code == 201, made.content
+    jdoe = User.objects.get(username="jdoe@alpha.example")
+    assert account_for_subject(idp, {"sub": "jdoe-sub"}) == jdoe
+    taken = scim(secret, "post", reverse("scim:users"),
+                 new_user(userName="twin@alpha.example", externalId="coord-sub"))
+    assert taken.status_code == 403
+    assert not User.objects.filter(username="twin@alpha.example").exists()
+    nobody = cast["nobody"]
+    assert patch_external_id(secret, nobody, "admin-sub").status_code == 403  # taken
+    assert patch_external_id(secret, nobody, "nobody-sub").status_code == 200
+    assert account_for_subject(idp, {"sub": "nobody-sub"}) == nobody
+    for role in ("chief", "auditor", "supporter", "administrator"):  # not linked yet
+        answer = patch_external_id(secret, cast[role], f"{role}-new-sub")
+        assert answer.status_code == 403, role
+        assert account_for_subject(idp, {"sub": f"{role}-new-sub"}) is None
+    linked = AuditEvent.objects.filter(action="sso.identity_linked")
+    assert {e.object_id for e in linked} == {str(jdoe.pk), str(nobody.pk)}
+    assert AuditEvent.objects.filter(action="scim.link_refused").count() == 6

@@ -22,15 +22,23 @@ import pytest
 import requests
 import time_machine
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from tandem.accounts.middleware import SESSION_BANNER_OK
-from tandem.accounts.models import User
-from tandem.accounts.oidc import AgencyOIDCBackend, external_identity_link, identity_provider_set
+from tandem.accounts.models import RoleRequest, RoleRequestReason, RoleRequestStatus, User
+from tandem.accounts.oidc import (
+    AgencyOIDCBackend,
+    account_for_subject,
+    external_identity_link,
+    identity_provider_set,
+)
 from tandem.api.models import ExternalIdentity, IdentityProvider
 from tandem.audit.models import AuditEvent
+from tandem.notifications.models import Delivery
+from tests.conftest import sign_in
 
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc_provider"
 CALLBACK = "http://testserver/sso/callback/"
@@ -293,3 +301,67 @@ def test_the_provider_is_configured_and_accounts_linked_by_command(
     with pytest.raises(CommandError):
         call_command("sso", "set", "--admin", "chief", "--issuer", "https://x.example",
                      "--client-id", "x")
+
+
+@pytest.fixture
+def offline_idp(cast: dict[str, Any]) -> IdentityProvider:
+    """A provider record only (no network): the administrator and the coordinator linked."""
+    provider = identity_provider_set(acting_user=cast["administrator"],
+                                     issuer="https://login.example.org/alpha/v2.0",
+                                     client_id="tandem")
+    external_identity_link(acting_user=None, user=cast["administrator"], subject="admin-sub")
+    external_identity_link(acting_user=None, user=cast["coordinator"], subject="coord-sub")
+    return provider
+
+
+def test_moving_an_accounts_sign_in_to_another_subject_is_a_credential_reset(
+    cast: dict[str, Any], offline_idp: IdentityProvider
+) -> None:
+    admin, coordinator = cast["administrator"], cast["coordinator"]
+    browser = sign_in(Client(), coordinator)
+    assert browser.get(reverse("core:home")).status_code == 200
+    with pytest.raises(ValidationError):  # a subject already linked to someone else
+        external_identity_link(acting_user=admin, user=coordinator, subject="admin-sub")
+    with pytest.raises(ValidationError):  # one's own sign-in is changed by someone else
+        external_identity_link(acting_user=admin, user=admin, subject="parked-sub")
+    assert account_for_subject(offline_idp, {"sub": "admin-sub"}) == admin
+    external_identity_link(acting_user=admin, user=coordinator, subject="new-sub")
+    assert account_for_subject(offline_idp, {"sub": "new-sub"}) == coordinator
+    assert account_for_subject(offline_idp, {"sub": "coord-sub"}) is None
+    fresh = User.objects.get(pk=coordinator.pk)
+    assert not fresh.has_role("coordinator")  # back only when a second person approves
+    assert RoleRequest.objects.get(user=coordinator, role="coordinator").status == \
+        RoleRequestStatus.PENDING
+    assert RoleRequest.objects.get(user=coordinator).reason == RoleRequestReason.RESTORE
+    assert browser.get(reverse("core:home")).status_code == 302  # sessions ended
+    assert Delivery.objects.filter(kind="account.signin_reset",
+                                   recipient_user=coordinator).exists()
+    event = AuditEvent.objects.get(action="sso.identity_linked", actor_id=admin.pk,
+                                   object_id=str(coordinator.pk))
+    assert event.detail["previous"]
+    assert event.detail["subject"]
+    assert event.detail["previous"] != event.detail["subject"]
+    assert event.detail["roles_suspended"] == ["coordinator"]
+    assert "coord-sub" not in str(event.detail)
+    assert "new-sub" not in str(event.detail)
+
+
+def test_a_first_sign_in_link_for_a_program_role_holder_is_a_credential_reset(
+    cast: dict[str, Any], offline_idp: IdentityProvider
+) -> None:
+    """The auditor signs in with a password; an administrator linking their own second
+    login at the provider to that account gets an account with no program power."""
+    auditor = cast["auditor"]
+    external_identity_link(acting_user=cast["administrator"], user=auditor,
+                           subject="admins-second-login")
+    assert account_for_subject(offline_idp, {"sub": "admins-second-login"}) == auditor
+    assert not User.objects.get(pk=auditor.pk).has_role("auditor")
+    assert RoleRequest.objects.filter(user=auditor, role="auditor",
+                                      status=RoleRequestStatus.PENDING).exists()
+    # A person with no power is linked plainly, and linking the same subject again is a no-op.
+    nobody = cast["nobody"]
+    external_identity_link(acting_user=cast["administrator"], user=nobody, subject="n-sub")
+    external_identity_link(acting_user=cast["administrator"], user=nobody, subject="n-sub")
+    assert AuditEvent.objects.filter(action="sso.identity_linked",
+                                     object_id=str(nobody.pk)).count() == 1
+    assert not Delivery.objects.filter(recipient_user=nobody).exists()
