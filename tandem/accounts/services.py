@@ -270,7 +270,18 @@ def role_grant(*, acting_user: User | None, user: User, role: str,
         _audit("role.granted", actor=acting_user, user=user, request=request,
                detail={"role": role})
     user.forget_roles()
+    _recompute_gate(user, acting_user, cause="role")
     return assignment
+
+
+def _recompute_gate(user: User, acting_user: User | None, *, cause: str) -> None:
+    """A role decides which programs a person serves in, so their gate follows at once."""
+    from tandem.readiness.gates import gate_for
+    from tandem.readiness.selectors import TEAM_ROLES
+    from tandem.readiness.services import person_recompute
+
+    if gate_for(user) is not None or user.role_set() & set(TEAM_ROLES):
+        person_recompute(user=user, acting_user=acting_user, cause=cause)
 
 
 @transaction.atomic
@@ -284,6 +295,7 @@ def role_revoke(*, acting_user: User | None, user: User, role: str,
         _audit("role.revoked", actor=acting_user, user=user, request=request,
                detail={"role": role})
     user.forget_roles()
+    _recompute_gate(user, acting_user, cause="role")
     return bool(deleted)
 
 

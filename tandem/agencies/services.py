@@ -122,6 +122,11 @@ def agency_policy_update(
         request=request,
         detail={"sections": changed, **({"preset": preset} if preset else {})},
     )
+    # Every gate follows the new rules in this same transaction (issue 12, item 3): no one
+    # stays on call under rules they no longer meet until the nightly job.
+    from tandem.readiness.services import agency_recompute
+
+    agency_recompute(agency=agency, acting_user=acting_user, cause="policy")
     return agency
 
 

@@ -186,6 +186,13 @@ def override_create(*, acting_user: Any, agency: Agency, layer: str,
                     reason: str) -> Override:
     if ends_at <= starts_at:
         raise ValidationError("The cover must end after it starts.")
+    clash = Schedule(agency, since=starts_at, until=ends_at, full=True).on_other_layer(
+        supporter, layer, starts_at, ends_at)
+    if clash is not None:
+        raise ValidationError(
+            f"{supporter} is already on call on the other layer then "
+            f"({timezone.localtime(clash):%d %b %Y %H:%M}); one person cannot be primary and "
+            "backup at once.")
     item = Override.objects.create(agency=agency, layer=layer, supporter=supporter,
                                    starts_at=starts_at, ends_at=ends_at, reason=reason)
     _audit("psp.override.created", acting_user, agency.pk, item, layer=layer, reason=reason)

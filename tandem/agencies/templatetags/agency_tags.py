@@ -28,3 +28,18 @@ def role_label(value: str) -> str:
         return str(Role(value).label)
     except ValueError:
         return str(value)
+
+
+@register.filter
+def absence_limit_words(limit: int) -> str:
+    """``0`` → "no unexcused absence", ``1`` → "at most one …", ``3`` → "at most 3 …"."""
+    from tandem.readiness.compliance import absence_limit_words as words
+
+    return words(int(limit))
+
+
+@register.filter
+def every_months(months: int) -> str:
+    from tandem.readiness.compliance import every_months_words
+
+    return every_months_words(int(months))
