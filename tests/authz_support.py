@@ -114,7 +114,7 @@ def build_world(w: World) -> None:
         starts_on=timezone.localdate() - timedelta(days=1), shift_hours=168)
     now = timezone.now()
     w.objects["psp_override"] = services.override_create(
-        acting_user=w.cast["coordinator"], agency=w.agency, layer=vocab.Layer.BACKUP,
+        acting_user=w.cast["coordinator"], agency=w.agency, layer=vocab.Layer.PRIMARY,
         supporter=profile, starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=2),
         reason="cover")
     w.objects["psp_duty"] = services.duty_file(
