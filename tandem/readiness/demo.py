@@ -24,6 +24,7 @@ from tandem.readiness.models import (
     TrainingSession,
 )
 
+VACANCY_TITLE = "Peer supporter — all districts"
 AGREEMENTS = {
     "confidentiality": (
         "Peer support confidentiality agreement",
@@ -131,7 +132,7 @@ def _selected(agency: Any, users: dict[str, Any], person: Any, steps: list[str])
     vacancy = Vacancy.objects.filter(agency=agency, program="psp", closed_at__isnull=True).first()
     if vacancy is None:
         vacancy = services.vacancy_create(
-            acting_user=users["coordinator"], program="psp", title="Peer supporter — all units",
+            acting_user=users["coordinator"], program="psp", title=VACANCY_TITLE,
             description="Letters of request to the coordinator.")
     application = services.application_submit(
         acting_user=person, vacancy=vacancy,
@@ -200,7 +201,7 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
         _prp(agency, users, users["aro"])
         _prp(agency, users, users["prs"])
     _upcoming(agency, users)
-    vacancy_title = "Peer supporter — all districts"
+    vacancy_title = VACANCY_TITLE
     from tandem.readiness.models import Vacancy
 
     if not Vacancy.objects.filter(agency=agency, title=vacancy_title).exists():

@@ -346,3 +346,145 @@ def test_a_role_change_moves_the_gate_before_the_next_request() -> None:
         assert any("Non-disclosure agreement" in r for r in gate.reasons)
         client.post(reverse("accounts:user_role_revoke", args=[officer.pk]), {"role": "prs"})
         assert Gate.objects.get(user=officer).cji
+
+
+# ========================================================================================
+# 2. The demo: one agency per preset, tried from the sign-in page
+# ========================================================================================
+
+
+@pytest.fixture
+def demo(db: Any, settings: Any, tmp_path: Any) -> Any:
+    """Load one demo agency (as ``make demo`` does) and sign its people in for real."""
+    from tandem.core.demo import load_demo, write_credentials
+
+    settings.DEMO_MODE = True
+    settings.VAR_DIR = tmp_path
+
+    def load(slug: str) -> tuple[Agency, dict[str, User]]:
+        entry = load_demo([slug])[slug]
+        write_credentials({slug: entry})
+        users = {role: User.objects.get(username=a["username"])
+                 for role, a in entry["accounts"].items()}
+        return Agency.objects.get(slug=slug), users
+
+    return load
+
+
+def sign_in_from_the_demo_listing(username: str) -> Client:
+    """Read the account's password and current code off the demo sign-in page, as a
+    newcomer does, and sign in through banner, password and code."""
+    import re
+
+    client = Client()
+    client.post(reverse("accounts:banner"))
+    page = text(client.get(reverse("accounts:login")))
+    row = re.search(rf"<code>{re.escape(username)}</code></td><td><code>([^<]+)</code></td>"
+                    r"<td><code>(\d{6})</code>", page)
+    assert row, f"{username} is not listed on the demo sign-in page"
+    password, code = row.groups()
+    step = client.post(reverse("accounts:login"), {"username": username, "password": password})
+    assert step["Location"] == reverse("accounts:mfa")
+    done = client.post(reverse("accounts:mfa"), {"code": code})
+    assert done.status_code == 302
+    assert client.get(reverse("core:home")).status_code == 200
+    return client
+
+
+def test_the_sign_in_page_lists_demo_agencies_only_in_demo_mode(
+    demo: Any, settings: Any
+) -> None:
+    demo("joplin")
+    client = Client()
+    client.post(reverse("accounts:banner"))
+    page = text(client.get(reverse("accounts:login")))
+    assert "Joplin Police Department (demo)" in page
+    assert "joplin-coordinator" in page
+    assert "Peer Support Coordinator" in page or "Coordinator" in page
+    settings.DEMO_MODE = False
+    page = text(client.get(reverse("accounts:login")))
+    assert "joplin-coordinator" not in page
+    assert "Demo agencies" not in page
+
+
+# ========================================================================================
+# 4. Columbus Procedure 18.107
+# ========================================================================================
+
+
+def test_columbus_story_selection_then_training_posters_and_covers(demo: Any) -> None:
+    agency, people = demo("columbus")
+    # The policy page reads right for a zero limit (item 9).
+    admin = sign_in_from_the_demo_listing("columbus-administrator")
+    policy = text(admin.get(reverse("agencies:policy")))
+    assert "no unexcused absence per calendar year" in policy
+    assert "absencee" not in policy
+
+    # Selection in the seed's order: a letter of request to the Coordinator (C.1.a) ...
+    from tandem.readiness.models import Application, Vacancy
+
+    vacancy = Vacancy.objects.get(agency=agency, closed_at__isnull=True, program="psp")
+    applicant = people["member"]
+    member = sign_in(Client(), applicant)
+    sent = member.post(reverse("readiness:apply", args=[vacancy.pk]),
+                       {"letter": "Twelve years in patrol; I want to help colleagues."})
+    assert sent.status_code == 302
+    application = Application.objects.get(applicant=applicant)
+    # ... the Police Psychologist's interview (C.1.a.1) ...
+    psychologist = sign_in_from_the_demo_listing("columbus-psychologist")
+    psychologist.post(reverse("readiness:application_interview", args=[application.pk]),
+                      {"outcome": "recommended", "interviewed_on": timezone.localdate(),
+                       "version": application.version})
+    application.refresh_from_db()
+    assert application.interview_outcome == "recommended"
+    # ... and the Chief approves the final selection before any training (C.1.a.1, D.1).
+    chief = sign_in_from_the_demo_listing("columbus-chief")
+    decided = chief.post(reverse("readiness:application_decide", args=[application.pk]),
+                         {"decision": "approve", "version": application.version})
+    assert decided.status_code == 302
+    application.refresh_from_db()
+    assert application.status == "approved"
+    # Selected, but not serving until the in-service training is done.
+    assert not is_peer_support_ready(applicant)
+    assert any("initial training not complete" in r
+               for r in Gate.objects.get(user=applicant).reasons)
+    readiness.attendance_mark(
+        acting_user=people["coordinator"], user=applicant, status="present",
+        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)))
+    readiness.check_record(acting_user=people["coordinator"], user=applicant,
+                           checked_on=timezone.localdate(), result="cleared",
+                           renewal_due=timezone.localdate() + timedelta(days=700))
+    assert is_peer_support_ready(applicant), Gate.objects.get(user=applicant).reasons
+
+    # Posters (B.1.a-b): every unit's poster lists the whole team, Communications and the
+    # psychologist.
+    from tandem.agencies.models import Unit
+    from tandem.support.selectors import roster
+
+    unit = Unit.objects.filter(agency=agency).order_by("code").last()
+    poster = text(member.get(reverse("support:poster"), {"unit": unit.pk}))
+    assert f"posted in {unit.name}" in poster
+    team = list(roster(agency, {}))
+    assert len(team) >= 2
+    assert any(p.unit_id != unit.pk for p in team)
+    for profile in team:  # the department-wide team, not only this unit's members
+        assert profile.display_name in poster
+    assert "Police Communications Section" in poster
+    assert people["psychologist"].get_full_name() in poster
+    pdf = member.get(reverse("support:poster_pdf"), {"unit": unit.pk})
+    assert pdf.content.startswith(b"%PDF")
+
+    # The cover form refuses one person as primary and backup at once (item 9).
+    from tandem.support.oncall import Schedule
+
+    now = timezone.now()
+    primary = Schedule(agency).shift_at("primary", now)
+    assert primary is not None
+    coordinator = sign_in_from_the_demo_listing("columbus-coordinator")
+    local = timezone.localtime(now + timedelta(hours=1))
+    refused = coordinator.post(reverse("support:override_new"), {
+        "layer": "backup", "supporter": primary.supporter.pk, "reason": "cover",
+        "starts_at": local.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (local + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")})
+    assert refused.status_code == 400
+    assert "cannot be primary and backup at once" in text(refused)
