@@ -64,6 +64,10 @@ ROWS: list[Row] = [
     Row("support:consult_new", SUPPORTER),
     Row("support:consult_list", COORDINATOR),
     Row("support:breach_new", HELPERS),
+    # GO 702 .38: the roles the policy notifies (Alpha runs the Colorado Springs preset).
+    Row("support:breach_list", roles("coordinator", "psychologist")),
+    Row("support:breach_acknowledge", roles("coordinator", "psychologist"),
+        _obj("breach_acknowledge", "psp_breach"), "post", ACTION),
     Row("support:incident_list", COORDINATOR),
     Row("support:incident_detail", COORDINATOR, _obj("incident_detail", "psp_incident")),
     Row("support:mutual_aid", COORDINATOR),
@@ -106,6 +110,8 @@ def build_world(w: World) -> None:
             requester={**services.member_identity(other), "phone": "555-0101"})
     w.objects["psp_accepted"] = services.request_accept(acting_user=supporter,
                                                         request=accepted)
+    w.objects["psp_breach"] = services.breach_report(
+        acting_user=supporter, kind="other", occurred_on=timezone.localdate())
     w.objects["psp_reminder"] = FollowUpReminder.objects.create(
         supporter=profile, due_on=timezone.localdate() + timedelta(days=3))
     w.objects["psp_rotation"] = services.rotation_save(

@@ -124,3 +124,16 @@ def get_reminder_for_user(user: Any, pk: Any, *, write: bool = False) -> FollowU
     require_role(user, *HELPERS)
     return one_or_404(FollowUpReminder.objects.select_related("supporter"), pk,
                       supporter__user=user)
+
+
+def breach_readers_agency(user: Any) -> Any:
+    """The agency, when ``user`` holds a role the policy notifies of breaches (GO 702 .38)."""
+    agency = require_account(user)
+    return require_role(user, *agency.policy_model().confidentiality.breach_notify)
+
+
+def get_breach_for_user(user: Any, pk: Any, *, write: bool = False) -> Any:
+    from tandem.support.models import BreachReport
+
+    agency = breach_readers_agency(user)
+    return one_or_404(BreachReport.objects.all(), pk, agency=agency)

@@ -26,6 +26,7 @@ from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
 from tandem.support import vocab
 from tandem.support.models import (
+    BreachAcknowledgement,
     BreachReport,
     Consultation,
     CriticalIncident,
@@ -824,6 +825,24 @@ def breach_report(*, acting_user: Any, kind: str, occurred_on: date) -> BreachRe
         notify(kind="psp.breach", recipient_user=user, agency=agency)
     _audit("psp.breach.reported", acting_user, agency.pk, item, kind=kind)
     return item
+
+
+def breach_readers(agency: Agency) -> tuple[str, ...]:
+    """The roles the agency's policy notifies of a breach (GO 702 .38: the Wellness Unit
+    Sergeant — the coordinator — and the psychologist)."""
+    return tuple(agency.policy_model().confidentiality.breach_notify)
+
+
+@transaction.atomic
+def breach_acknowledge(*, acting_user: Any, report: BreachReport) -> BreachAcknowledgement:
+    """One of the people notified has read the report. Idempotent per person."""
+    if report.agency_id != acting_user.agency_id or not acting_user.has_role(
+            *breach_readers(report.agency)):
+        raise ValidationError("Your role is not notified of breach reports.")
+    ack, created = BreachAcknowledgement.objects.get_or_create(report=report, user=acting_user)
+    if created:
+        _audit("psp.breach.acknowledged", acting_user, report.agency_id, report)
+    return ack
 
 
 # --- Critical incidents -----------------------------------------------------------------

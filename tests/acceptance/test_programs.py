@@ -488,3 +488,50 @@ def test_columbus_story_selection_then_training_posters_and_covers(demo: Any) ->
         "ends_at": (local + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")})
     assert refused.status_code == 400
     assert "cannot be primary and backup at once" in text(refused)
+
+
+# ========================================================================================
+# 6. Colorado Springs GO 702
+# ========================================================================================
+
+
+def test_colorado_springs_story_breach_reports_and_the_six_month_rule(demo: Any) -> None:
+    from tandem.notifications.models import Delivery
+    from tandem.readiness.models import AgreementDocument
+    from tandem.support.models import BreachReport
+
+    agency, people = demo("demo")
+    assert agency.preset == "colorado-springs"
+    supporter = sign_in_from_the_demo_listing("supporter")
+    # .46 where it binds: the supporter's own page and the confidentiality agreement.
+    workspace = text(supporter.get(reverse("support:workspace")))
+    assert "for 6 months after your last contact" in workspace
+    agreement = AgreementDocument.objects.filter(agency=agency, kind="confidentiality").last()
+    signed_page = text(supporter.get(reverse("readiness:agreement_sign", args=[agreement.pk])))
+    assert "for 6 months after your last contact" in signed_page
+    assert "GO 702" in signed_page
+
+    # .38: a breach reaches the Wellness Unit Sergeant and the psychologist at once ...
+    reported = supporter.post(reverse("support:breach_new"), {
+        "kind": "overheard", "occurred_on": timezone.localdate().isoformat()})
+    assert reported.status_code == 302
+    report = BreachReport.objects.get(agency=agency)
+    told = set(Delivery.objects.filter(kind="psp.breach").values_list(
+        "recipient_user__username", flat=True))
+    assert {"coordinator", "psychologist"} <= told
+    # ... on a screen of theirs, where each acknowledges it.
+    for username in ("coordinator", "psychologist"):
+        reader = sign_in_from_the_demo_listing(username)
+        page = text(reader.get(reverse("support:breach_list")))
+        assert "Conversation overheard" in page
+        assert "1 report waiting for your acknowledgement" in page
+        reader.post(reverse("support:breach_acknowledge", args=[report.pk]))
+        page = text(reader.get(reverse("support:breach_list")))
+        assert "You acknowledged it" in page
+    assert report.acknowledgements.count() == 2
+    assert AuditEvent.objects.filter(action="psp.breach.acknowledged").count() == 2
+    # Nobody else reads breach reports (the supporter who reported included).
+    assert supporter.get(reverse("support:breach_list")).status_code == 404
+    chief = sign_in_from_the_demo_listing("chief")
+    assert chief.post(reverse("support:breach_acknowledge", args=[report.pk])
+                      ).status_code == 404
