@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -94,6 +94,28 @@ DEFAULT_EPSILON_BUDGET = 10.0
 
 class ReportError(ValueError):
     """A report that cannot be produced as asked; the message is for the user."""
+
+
+def annual_year(agency: Any, slug: str, today: date | None = None) -> int:
+    """The year the "Annual report" link opens: the last complete calendar year in which
+    the program has any activity (issue 12, item 7), else simply last year."""
+    from django.db.models import Max
+
+    today = today or timezone.localdate()
+    last_complete = today.year - 1
+    cutoff = datetime(last_complete + 1, 1, 1, tzinfo=timezone.get_current_timezone())
+    newest = None
+    if slug == "peer-support":
+        from tandem.support.models import UsageRecord
+
+        newest = UsageRecord.objects.filter(agency=agency, closed_at__lt=cutoff).aggregate(
+            newest=Max("closed_at"))["newest"]
+    elif slug == "recovery":
+        from tandem.recovery.models import Contact
+
+        newest = Contact.objects.filter(agency=agency, occurred_at__lt=cutoff).aggregate(
+            newest=Max("occurred_at"))["newest"]
+    return timezone.localtime(newest).year if newest else last_complete
 
 
 def reports_for(user: Any) -> list[ReportDef]:
