@@ -860,8 +860,16 @@ def certification_progress(user: Any) -> dict[str, Any]:
         else:
             totals[kind] += hours
     supervision = totals["supervision"] + totals["ethics"]
+    cert = Certification.objects.filter(user=user).first()
     return {
         "policy": cert_policy,
+        # Beside the hours, what else the credential needs (PR-11): a diploma or GED and
+        # the IC&RC exam — so a supervisor sees the whole picture on one screen.
+        "education": cert.get_education_display() if cert else "Not yet recorded",
+        "education_met": bool(cert and cert.education != "none"),
+        "exam_result": cert.get_exam_result_display() if cert else "Not taken",
+        "exam_date": cert.exam_date if cert else None,
+        "exam_met": bool(cert and cert.exam_result == "passed"),
         "experience": totals["experience"],
         "supervision": supervision,
         "ethics": totals["ethics"],

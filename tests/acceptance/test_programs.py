@@ -535,3 +535,83 @@ def test_colorado_springs_story_breach_reports_and_the_six_month_rule(demo: Any)
     chief = sign_in_from_the_demo_listing("chief")
     assert chief.post(reverse("support:breach_acknowledge", args=[report.pk])
                       ).status_code == 404
+
+
+# ========================================================================================
+# 5. Joplin SOG 2-13 (selection by letter of request; no interview step)
+# ========================================================================================
+
+
+def test_joplin_story_letter_vetting_training_then_the_chief_designates(demo: Any) -> None:
+    from tandem.readiness.models import Application, Vacancy
+
+    agency, people = demo("joplin")
+    applicant = people["member"]
+    vacancy = Vacancy.objects.get(agency=agency, closed_at__isnull=True, program="psp")
+    member = sign_in_from_the_demo_listing("joplin-member")
+    member.post(reverse("readiness:apply", args=[vacancy.pk]),
+                {"letter": "A letter of request to the Coordinator (SOG 2-13 IV.A.1)."})
+    application = Application.objects.get(applicant=applicant)
+    chief = sign_in_from_the_demo_listing("joplin-chief")
+    # Vetting and training come before the decision in SOG 2-13: refused until done.
+    early = chief.post(reverse("readiness:application_decide", args=[application.pk]),
+                       {"decision": "approve", "version": application.version})
+    application.refresh_from_db()
+    assert application.status != "approved", early.status_code
+    readiness.check_record(acting_user=people["coordinator"], user=applicant,
+                           checked_on=timezone.localdate(), result="cleared",
+                           renewal_due=timezone.localdate() + timedelta(days=700))
+    readiness.attendance_mark(
+        acting_user=people["coordinator"], user=applicant, status="present",
+        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)))
+    chief.post(reverse("readiness:application_decide", args=[application.pk]),
+               {"decision": "approve", "version": application.version})
+    application.refresh_from_db()
+    assert application.status == "approved"
+    assert is_peer_support_ready(applicant), Gate.objects.get(user=applicant).reasons
+    # The team page the coordinator reads shows the policy's words for a zero limit.
+    coordinator = sign_in_from_the_demo_listing("joplin-coordinator")
+    assert coordinator.get(reverse("readiness:team")).status_code == 200
+
+
+# ========================================================================================
+# 7. Winchester Operation Order 2-78
+# ========================================================================================
+
+
+def test_winchester_story_prs_page_and_the_annual_report(demo: Any) -> None:
+    agency, people = demo("winchester")
+    prs = sign_in_from_the_demo_listing("winchester-prs")
+    own = text(prs.get(reverse("readiness:home")))
+    assert "Criminal justice information: <strong>open" not in own
+    assert "Criminal justice information: <strong>cleared" not in own
+    assert "not for civilian staff" in own
+    supervisor = sign_in_from_the_demo_listing("winchester-crt-supervisor")
+    about_prs = text(supervisor.get(reverse("readiness:person", args=[people["prs"].pk])))
+    assert "Criminal justice information: <strong>open" not in about_prs
+    about_aro = text(supervisor.get(reverse("readiness:person", args=[people["aro"].pk])))
+    assert "Criminal justice information: <strong>open" in about_aro
+    # "Annual report" opens the last complete year in which the program had activity.
+    from tandem.recovery.models import Contact
+
+    year = timezone.localdate().year - 1
+    assert Contact.objects.filter(agency=agency, occurred_at__year=year).exists()
+    index = text(supervisor.get(reverse("reports:index")))
+    assert f"Annual report {year}" in index
+    report = supervisor.get(reverse("reports:recovery"), {"start": f"{year}-01",
+                                                          "end": f"{year}-12"})
+    assert report.status_code == 200
+
+
+# ========================================================================================
+# 8. West Virginia Police and Peers
+# ========================================================================================
+
+
+def test_west_virginia_story_supervisor_sees_credential_beside_the_hours(demo: Any) -> None:
+    agency, people = demo("west-virginia")
+    supervisor = sign_in_from_the_demo_listing("wv-crt-supervisor")
+    page = text(supervisor.get(reverse("readiness:person", args=[people["prs"].pk])))
+    for words in ("of 500", "of 25", "of 6", "Education", "High-school diploma",
+                  "IC&amp;RC", "Passed"):
+        assert words in page, words
