@@ -41,6 +41,7 @@ ROWS: list[Row] = [
     _get("client_photo", PROGRAM, "client"),
     _post("client_flags", SWORN, "client"),
     _get("contact_create", PROGRAM, "client"),
+    _get("patrol_call", PROGRAM, "client"),
     _get("contact_edit", PROGRAM, "contact"),
     _post("stage_create", PROGRAM, "client"),
     _post("goal_create", PROGRAM, "client"),

@@ -448,3 +448,30 @@ class StatementForm(IdempotentForm):
 class StatementDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "Approve"), ("refuse", "Refuse")])
     note = forms.CharField(max_length=300, required=False, label="Note to the requester")
+
+
+class PatrolCallForm(IdempotentForm):
+    """An unscheduled contact on a patrol call with the officer's on-scene safety check."""
+
+    call_type = forms.ChoiceField(choices=vocab.PatrolCallType.choices, label="Type of call")
+    officer = forms.ModelChoiceField(queryset=None, label="Officer on the call",
+                                     help_text="The sworn officer who checked the scene.")
+    confirmed = forms.MultipleChoiceField(
+        choices=[(item, item) for item in vocab.ON_SCENE_SAFETY_CHECK], widget=CHECKS,
+        required=False, label="The officer's on-scene safety check (now)")
+    duration_minutes = forms.IntegerField(min_value=0, max_value=1440, label="Minutes",
+                                          initial=20)
+    services = forms.MultipleChoiceField(choices=vocab.ContactService.choices, required=False,
+                                         widget=CHECKS)
+    outcome = forms.ChoiceField(choices=vocab.ContactOutcome.choices)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                            help_text="Free text is allowed here; criminal justice "
+                                      "information is not.")
+
+    def __init__(self, *args: Any, client: Client, **kwargs: Any) -> None:
+        from tandem.agencies.models import Member, MemberCategory
+
+        super().__init__(*args, **kwargs)
+        _model_field(self, "officer").queryset = Member.objects.filter(
+            agency_id=client.agency_id, active=True, category=MemberCategory.SWORN
+        ).order_by("last_name", "first_name")

@@ -55,6 +55,7 @@ from tandem.recovery.forms import (
     NaloxoneKitForm,
     OutreachForm,
     OverdoseForm,
+    PatrolCallForm,
     PlannedForm,
     ReferralForm,
     ReferralStepForm,
@@ -1145,3 +1146,24 @@ def statement_decide(request: Request, pk: int) -> HttpResponse:
     else:
         messages.success(request, "The decision was recorded.")
     return redirect("recovery:statement_list")
+
+
+@require_http_methods(["GET", "POST"])
+def patrol_call(request: Request, pk: int) -> HttpResponse:
+    """West Virginia Police and Peers: the embedded peer records an unscheduled contact on
+    a patrol call, with the officer's on-scene safety check recorded at that moment."""
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    form = PatrolCallForm(request.POST or None, client=client)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.patrol_call_record(acting_user=request.user, client=client, **data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The patrol call was recorded with the officer's "
+                                      "safety check.")
+            return redirect("recovery:client_detail", client.pk)
+    return render(request, "recovery/patrol_call.html", {"form": form, "client": client},
+                  status=400 if form.errors else 200)
+

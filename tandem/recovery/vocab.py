@@ -258,3 +258,26 @@ class StatementStatus(models.TextChoices):
     PENDING = "pending", "Waiting for the Chief"
     APPROVED = "approved", "Approved"
     REFUSED = "refused", "Refused"
+
+
+class PatrolCallType(models.TextChoices):
+    """Calls an embedded peer (PRSS) rides to with patrol (West Virginia Police and Peers:
+    peers assist on domestic and behavioural-health calls so officers focus on enforcement).
+    """
+
+    DOMESTIC = "domestic", "Domestic"
+    BEHAVIORAL_HEALTH = "behavioral_health", "Behavioural-health crisis"
+    OVERDOSE = "overdose", "Overdose"
+    WELFARE_CHECK = "welfare_check", "Welfare check"
+    DISTURBANCE = "disturbance", "Disturbance"
+    OTHER = "other", "Other call"
+
+
+#: The officer's on-scene safety check before the peer joins an unscheduled patrol call.
+#: A Tandem default modelled on OO 2-78 C.1/C.2 (the officer assesses safety before and
+#: throughout); the West Virginia concept paper states no checklist of its own.
+ON_SCENE_SAFETY_CHECK = (
+    "The officer secured the scene before the peer approached",
+    "No weapon is visible or within reach",
+    "The officer stays present and in view throughout the contact",
+)

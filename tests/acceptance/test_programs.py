@@ -615,3 +615,45 @@ def test_west_virginia_story_supervisor_sees_credential_beside_the_hours(demo: A
     for words in ("of 500", "of 25", "of 6", "Education", "High-school diploma",
                   "IC&amp;RC", "Passed"):
         assert words in page, words
+
+
+def test_west_virginia_story_an_embedded_peer_records_a_patrol_call_with_the_officers_check(
+    demo: Any,
+) -> None:
+    from tandem.agencies.models import Member
+    from tandem.recovery.models import Client as RecoveryClient
+    from tandem.recovery.models import Contact, PatrolCall
+    from tandem.recovery.vocab import ON_SCENE_SAFETY_CHECK
+
+    agency, people = demo("west-virginia")
+    client = RecoveryClient.objects.filter(agency=agency).first()
+    officer = Member.objects.filter(agency=agency, category="sworn").exclude(
+        pk=people["prs"].member_id).first()
+    peer = sign_in_from_the_demo_listing("wv-prs")
+    form = text(peer.get(reverse("recovery:patrol_call", args=[client.pk])))
+    for call_type in ("Domestic", "Behavioural-health crisis", "Overdose"):
+        assert call_type in form
+    before = Contact.objects.filter(client=client).count()
+    posted = {"call_type": "domestic", "officer": officer.pk, "duration_minutes": 25,
+              "outcome": "engaged", "confirmed": list(ON_SCENE_SAFETY_CHECK[:-1])}
+    refused = peer.post(reverse("recovery:patrol_call", args=[client.pk]), posted)
+    assert refused.status_code == 400
+    assert "may not join the call until the officer confirms" in text(refused)
+    assert Contact.objects.filter(client=client).count() == before
+    posted["confirmed"] = list(ON_SCENE_SAFETY_CHECK)
+    saved = peer.post(reverse("recovery:patrol_call", args=[client.pk]), posted)
+    assert saved.status_code == 302
+    call = PatrolCall.objects.get(contact__client=client)
+    assert call.call_type == "domestic"
+    assert call.officer == officer
+    assert all(call.safety_checklist[item] for item in ON_SCENE_SAFETY_CHECK)
+    assert abs((timezone.now() - call.safety_checked_at).total_seconds()) < 60
+    assert call.contact.kind == "patrol_assist"
+    assert call.contact.prs_present
+    # A field contact with the peer and neither a plan nor an on-scene check is still
+    # refused on the ordinary contact form.
+    plain = peer.post(reverse("recovery:contact_create", args=[client.pk]), {
+        "kind": "field", "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": 10, "prs_present": "on", "location_type": "street",
+        "outcome": "engaged"})
+    assert plain.status_code == 400
