@@ -657,3 +657,36 @@ def test_west_virginia_story_an_embedded_peer_records_a_patrol_call_with_the_off
         "duration_minutes": 10, "prs_present": "on", "location_type": "street",
         "outcome": "engaged"})
     assert plain.status_code == 400
+
+
+def test_west_virginia_story_the_grant_report_for_funders(demo: Any) -> None:
+    from tandem.recovery.models import Client as RecoveryClient
+
+    agency, people = demo("west-virginia")
+    supervisor = sign_in_from_the_demo_listing("wv-crt-supervisor")
+    index = text(supervisor.get(reverse("reports:index")))
+    assert "Grant report (peer recovery)" in index
+    today = timezone.localdate()
+    end = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    start = (today.replace(day=1) - timedelta(days=365)).strftime("%Y-%m")
+    query = {"start": start, "end": end}
+    page = text(supervisor.get(reverse("reports:grant"), query))
+    for words in ("Callouts with patrol, by type of call", "Domestic", "Overdose",
+                  "Clients and contacts", "Referrals by category and outcome",
+                  "Naloxone kits given", "Follow-up at the SUPRT windows",
+                  "Baseline (intake)", "About 180 days after intake", "Discharge",
+                  "Follow-up rate (target 80%)"):
+        assert words in page, words
+    # Small counts are withheld like in every statistic.
+    assert RecoveryClient.objects.filter(agency=agency).count() < 20
+    assert "&lt;" in page or "withheld" in page.lower() or "suppressed" in page.lower()
+    csv = supervisor.get(reverse("reports:grant_csv"), query)
+    assert csv.status_code == 200
+    assert b"Follow-up at the SUPRT windows" in csv.content
+    xlsx = supervisor.get(reverse("reports:grant_xlsx"), query)
+    assert xlsx.content[:2] == b"PK"
+    pdf = supervisor.get(reverse("reports:grant_pdf"), query)
+    assert pdf.content.startswith(b"%PDF")
+    # Only the CRT supervisor and the Chief: not the peer, not the coordinator.
+    peer = sign_in_from_the_demo_listing("wv-prs")
+    assert peer.get(reverse("reports:grant"), query).status_code == 404
