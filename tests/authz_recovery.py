@@ -42,6 +42,7 @@ ROWS: list[Row] = [
     _post("client_flags", SWORN, "client"),
     _get("contact_create", PROGRAM, "client"),
     _get("patrol_call", PROGRAM, "client"),
+    Row("recovery:personnel_evaluation", roles("crt_supervisor", "chief")),
     _get("contact_edit", PROGRAM, "contact"),
     _post("stage_create", PROGRAM, "client"),
     _post("goal_create", PROGRAM, "client"),

@@ -122,3 +122,12 @@ def get_statement_for_user(user: Any, pk: Any, *, write: bool = False) -> Statem
     agency = require_role(user, *(CHIEF if write else STATEMENT_READERS))
     statement: StatementRequest = _get(StatementRequest, agency, pk, "requested_by")
     return statement
+
+
+#: Who evaluates the program's staff each year (OO 2-78 E): their supervisor and the Chief.
+EVALUATORS = (Role.CRT_SUPERVISOR, Role.CHIEF)
+
+
+def require_evaluator(user: Any) -> Agency:
+    return require_role(user, *EVALUATORS)
+

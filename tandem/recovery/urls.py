@@ -15,6 +15,7 @@ urlpatterns = [
     path("clients/<int:pk>/flags/", views.client_flags, name="client_flags"),
     path("clients/<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
     path("clients/<int:pk>/patrol-call/", views.patrol_call, name="patrol_call"),
+    path("evaluation/personnel/", views.personnel_evaluation, name="personnel_evaluation"),
     path("contacts/<int:pk>/", views.contact_edit, name="contact_edit"),
     path("clients/<int:pk>/stage/", views.stage_create, name="stage_create"),
     path("clients/<int:pk>/goals/", views.goal_create, name="goal_create"),

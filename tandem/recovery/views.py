@@ -1167,3 +1167,24 @@ def patrol_call(request: Request, pk: int) -> HttpResponse:
     return render(request, "recovery/patrol_call.html", {"form": form, "client": client},
                   status=400 if form.errors else 200)
 
+
+@require_GET
+def personnel_evaluation(request: Request) -> HttpResponse:
+    """OO 2-78 E.1–2: each ARO's and PRS's figures for a calendar year (the last complete
+    year with activity unless another is asked for)."""
+    from tandem.recovery.access import require_evaluator
+    from tandem.recovery.evaluation import personnel_evaluations
+    from tandem.reports.services import annual_year
+
+    agency = require_evaluator(request.user)
+    default = annual_year(agency, "recovery")
+    try:
+        year = int(request.GET.get("year", default))
+    except ValueError:
+        year = default
+    if not 2000 <= year <= timezone.localdate().year:
+        year = default
+    return render(request, "recovery/personnel_evaluation.html", {
+        "year": year, "evaluations": personnel_evaluations(agency, year),
+        "years": list(range(timezone.localdate().year, default - 4, -1))})
+

@@ -601,6 +601,22 @@ def test_winchester_story_prs_page_and_the_annual_report(demo: Any) -> None:
     report = supervisor.get(reverse("reports:recovery"), {"start": f"{year}-01",
                                                           "end": f"{year}-12"})
     assert report.status_code == 200
+    # E.1–2: the personnel evaluation of the ARO and of the PRS, with each one's figures.
+    evaluation = text(supervisor.get(reverse("recovery:personnel_evaluation"),
+                                     {"year": timezone.localdate().year}))
+    for person in (people["aro"], people["prs"]):
+        assert person.get_full_name() in evaluation
+    for words in ("Client contacts documented", "Safety assessments before field contacts",
+                  "Co-responses with the PRS", "Community outreach events",
+                  "Certification hours signed off"):
+        assert words in evaluation, words
+    from tandem.recovery.evaluation import personnel_evaluations
+
+    figures = {e.role: {line.label: line.value for line in e.lines}
+               for e in personnel_evaluations(agency, timezone.localdate().year)}
+    assert int(figures["prs"]["Clients worked with"]) > 0
+    assert int(figures["aro"]["Clients worked with"]) > 0
+    assert prs.get(reverse("recovery:personnel_evaluation")).status_code == 404
 
 
 # ========================================================================================
