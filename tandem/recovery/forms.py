@@ -457,8 +457,8 @@ class PatrolCallForm(IdempotentForm):
     officer = forms.ModelChoiceField(queryset=None, label="Officer on the call",
                                      help_text="The sworn officer who checked the scene.")
     confirmed = forms.MultipleChoiceField(
-        choices=[(item, item) for item in vocab.ON_SCENE_SAFETY_CHECK], widget=CHECKS,
-        required=False, label="The officer's on-scene safety check (now)")
+        choices=(), widget=CHECKS, required=False,
+        label="The officer's on-scene safety check (now)")
     duration_minutes = forms.IntegerField(min_value=0, max_value=1440, label="Minutes",
                                           initial=20)
     services = forms.MultipleChoiceField(choices=vocab.ContactService.choices, required=False,
@@ -472,6 +472,9 @@ class PatrolCallForm(IdempotentForm):
         from tandem.agencies.models import Member, MemberCategory
 
         super().__init__(*args, **kwargs)
+        checklist = client.agency.policy_model().recovery.safety_checklist
+        cast(forms.MultipleChoiceField, self.fields["confirmed"]).choices = [
+            (item, item) for item in checklist]
         _model_field(self, "officer").queryset = Member.objects.filter(
             agency_id=client.agency_id, active=True, category=MemberCategory.SWORN
         ).order_by("last_name", "first_name")

@@ -622,7 +622,8 @@ class Submission(models.Model):
 class PatrolCall(models.Model):
     """An unscheduled contact on a patrol call (West Virginia Police and Peers: the peer
     rides with patrol). The officer's on-scene safety check is recorded when the contact is
-    recorded, never back-dated: it stands in for the planned visit's assessment."""
+    recorded, never back-dated, against the agency's safety checklist: it stands in for the
+    planned visit's assessment."""
 
     agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
     contact = models.OneToOneField("recovery.Contact", on_delete=models.CASCADE,

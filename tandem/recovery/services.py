@@ -517,7 +517,10 @@ def patrol_call_record(
         raise ValidationError({"call_type": "Choose the type of call."})
     if officer is None or officer.agency_id != client.agency_id or not officer.is_sworn:
         raise ValidationError({"officer": "Choose the sworn officer on the call."})
-    missing = [item for item in vocab.ON_SCENE_SAFETY_CHECK if item not in confirmed]
+    # The agency's own safety checklist (West Virginia: call screened, scene secured by the
+    # officer, naloxone carried, safety reassessed), confirmed on scene at this moment.
+    checklist = list(client.agency.policy_model().recovery.safety_checklist)
+    missing = [item for item in checklist if item not in confirmed]
     if missing:
         raise ValidationError(
             "The peer may not join the call until the officer confirms: " + "; ".join(missing)
@@ -538,7 +541,7 @@ def patrol_call_record(
     contact.save()
     PatrolCall.objects.create(
         agency=client.agency, contact=contact, call_type=call_type, officer=officer,
-        safety_checklist=dict.fromkeys(vocab.ON_SCENE_SAFETY_CHECK, True),
+        safety_checklist=dict.fromkeys(checklist, True),
         safety_checked_at=now, recorded_by=acting_user)
     _audit(acting_user, "recovery.patrol_call", contact, client=client.pk, call_type=call_type)
     return contact

@@ -272,12 +272,3 @@ class PatrolCallType(models.TextChoices):
     DISTURBANCE = "disturbance", "Disturbance"
     OTHER = "other", "Other call"
 
-
-#: The officer's on-scene safety check before the peer joins an unscheduled patrol call.
-#: A Tandem default modelled on OO 2-78 C.1/C.2 (the officer assesses safety before and
-#: throughout); the West Virginia concept paper states no checklist of its own.
-ON_SCENE_SAFETY_CHECK = (
-    "The officer secured the scene before the peer approached",
-    "No weapon is visible or within reach",
-    "The officer stays present and in view throughout the contact",
-)

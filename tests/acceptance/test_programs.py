@@ -639,9 +639,9 @@ def test_west_virginia_story_an_embedded_peer_records_a_patrol_call_with_the_off
     from tandem.agencies.models import Member
     from tandem.recovery.models import Client as RecoveryClient
     from tandem.recovery.models import Contact, PatrolCall
-    from tandem.recovery.vocab import ON_SCENE_SAFETY_CHECK
-
     agency, people = demo("west-virginia")
+    checklist = list(agency.policy_model().recovery.safety_checklist)
+    assert "Officer secured the scene before the PRSS engages" in checklist
     client = RecoveryClient.objects.filter(agency=agency).first()
     officer = Member.objects.filter(agency=agency, category="sworn").exclude(
         pk=people["prs"].member_id).first()
@@ -651,18 +651,18 @@ def test_west_virginia_story_an_embedded_peer_records_a_patrol_call_with_the_off
         assert call_type in form
     before = Contact.objects.filter(client=client).count()
     posted = {"call_type": "domestic", "officer": officer.pk, "duration_minutes": 25,
-              "outcome": "engaged", "confirmed": list(ON_SCENE_SAFETY_CHECK[:-1])}
+              "outcome": "engaged", "confirmed": checklist[:-1]}
     refused = peer.post(reverse("recovery:patrol_call", args=[client.pk]), posted)
     assert refused.status_code == 400
     assert "may not join the call until the officer confirms" in text(refused)
     assert Contact.objects.filter(client=client).count() == before
-    posted["confirmed"] = list(ON_SCENE_SAFETY_CHECK)
+    posted["confirmed"] = checklist
     saved = peer.post(reverse("recovery:patrol_call", args=[client.pk]), posted)
     assert saved.status_code == 302
     call = PatrolCall.objects.get(contact__client=client)
     assert call.call_type == "domestic"
     assert call.officer == officer
-    assert all(call.safety_checklist[item] for item in ON_SCENE_SAFETY_CHECK)
+    assert all(call.safety_checklist[item] for item in checklist)
     assert abs((timezone.now() - call.safety_checked_at).total_seconds()) < 60
     assert call.contact.kind == "patrol_assist"
     assert call.contact.prs_present
