@@ -382,10 +382,13 @@ def account_invite(*, acting_user: User | None, agency_id: int | None, username:
     user.set_unusable_password()
     user.save()
     roles = sorted(set(roles))
-    RoleAssignment.objects.bulk_create(
-        [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
-         for r in roles]
-    )
+    if roles and agency_id is None:
+        raise ValidationError("An account outside every agency holds no role.")
+    if agency_id is not None:
+        RoleAssignment.objects.bulk_create(
+            [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
+             for r in roles]
+        )
     _audit("account.invited", actor=acting_user, user=user, request=request,
            detail={"roles": roles, "operator": operator})
     return user

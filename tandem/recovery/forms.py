@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tandem.accounts.models import User
+from tandem.agencies.models import Member
 from tandem.recovery import vocab
 from tandem.recovery.models import Client, PlannedContact, Resource
 
@@ -454,7 +455,7 @@ class PatrolCallForm(IdempotentForm):
     """An unscheduled contact on a patrol call with the officer's on-scene safety check."""
 
     call_type = forms.ChoiceField(choices=vocab.PatrolCallType.choices, label="Type of call")
-    officer = forms.ModelChoiceField(queryset=None, label="Officer on the call",
+    officer = forms.ModelChoiceField(queryset=Member.objects.none(), label="Officer on the call",
                                      help_text="The sworn officer who checked the scene.")
     confirmed = forms.MultipleChoiceField(
         choices=(), widget=CHECKS, required=False,
@@ -469,7 +470,7 @@ class PatrolCallForm(IdempotentForm):
                                       "information is not.")
 
     def __init__(self, *args: Any, client: Client, **kwargs: Any) -> None:
-        from tandem.agencies.models import Member, MemberCategory
+        from tandem.agencies.models import MemberCategory
 
         super().__init__(*args, **kwargs)
         checklist = client.agency.policy_model().recovery.safety_checklist
