@@ -33,7 +33,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Chromium is missing and we are not root: browser tests will be skipped."; fi
 
-## Load the demo agency and serve it on http://127.0.0.1:8000
+## Load the demo agencies (one per policy preset) and serve them on http://127.0.0.1:8000
 demo: venv
 	@mkdir -p var
 	TANDEM_DEMO=1 $(BIN)/tandem migrate --noinput
