@@ -64,6 +64,7 @@ ROWS: list[Row] = [
     Row("support:consult_new", SUPPORTER),
     Row("support:consult_list", COORDINATOR),
     Row("support:breach_new", HELPERS),
+    Row("support:coordinator_contact", EVERY_SIGNED_IN),
     # GO 702 .38: the roles the policy notifies (Alpha runs the Colorado Springs preset).
     Row("support:breach_list", roles("coordinator", "psychologist")),
     Row("support:breach_acknowledge", roles("coordinator", "psychologist"),

@@ -30,4 +30,10 @@ ENTRIES: list[NavEntry] = [
         frozenset({Role.COORDINATOR, Role.PSYCHOLOGIST}),
         "Breaches of confidentiality reported by the team, to acknowledge (GO 702 .38).",
     ),
+    NavEntry(
+        "Reach the coordinator",
+        "support:coordinator_contact",
+        frozenset({Role.SUPERVISOR}),
+        "Supervisors activate peer support through the coordinator: name and number.",
+    ),
 ]

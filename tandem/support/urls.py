@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.support import breach_views, views
+from tandem.support import breach_views, contact_views, views
 
 app_name = "support"
 urlpatterns = [
@@ -42,6 +42,7 @@ urlpatterns = [
     path("confidentiality/ask/", views.consult_new, name="consult_new"),
     path("confidentiality/questions/", views.consult_list, name="consult_list"),
     path("confidentiality/breach/", views.breach_new, name="breach_new"),
+    path("coordinator/", contact_views.coordinator_contact, name="coordinator_contact"),
     path("confidentiality/breaches/", breach_views.breach_list, name="breach_list"),
     path("confidentiality/breaches/<int:pk>/acknowledge/", breach_views.breach_acknowledge,
          name="breach_acknowledge"),

@@ -569,9 +569,21 @@ def test_joplin_story_letter_vetting_training_then_the_chief_designates(demo: An
     application.refresh_from_db()
     assert application.status == "approved"
     assert is_peer_support_ready(applicant), Gate.objects.get(user=applicant).reasons
-    # The team page the coordinator reads shows the policy's words for a zero limit.
-    coordinator = sign_in_from_the_demo_listing("joplin-coordinator")
-    assert coordinator.get(reverse("readiness:team")).status_code == 200
+    # IV.B.2: a supervisor finds how to reach the Coordinator, and nothing about on-call.
+    from tandem.support.oncall import Schedule
+
+    supervisor = sign_in_from_the_demo_listing("joplin-supervisor")
+    home = text(supervisor.get(reverse("core:home")))
+    assert "Reach the coordinator" in home
+    page = text(supervisor.get(reverse("support:coordinator_contact")))
+    coordinator = people["coordinator"]
+    assert coordinator.get_full_name() in page
+    assert coordinator.member.phone in page
+    assert f"activates the team through the {agency.title_for('coordinator')}" in page
+    on_call = Schedule(agency).shift_at("primary", timezone.now())
+    assert on_call is not None
+    assert on_call.supporter.display_name not in page
+    assert supervisor.get(reverse("support:on_call_now")).status_code == 404
 
 
 # ========================================================================================
