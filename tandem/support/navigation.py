@@ -31,7 +31,7 @@ ENTRIES: list[NavEntry] = [
         "Breaches of confidentiality reported by the team, to acknowledge (GO 702 .38).",
     ),
     NavEntry(
-        "Reach the coordinator",
+        "Activate peer support",
         "support:coordinator_contact",
         frozenset({Role.SUPERVISOR}),
         "Supervisors activate peer support through the coordinator: name and number.",

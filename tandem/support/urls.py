@@ -42,7 +42,7 @@ urlpatterns = [
     path("confidentiality/ask/", views.consult_new, name="consult_new"),
     path("confidentiality/questions/", views.consult_list, name="consult_list"),
     path("confidentiality/breach/", views.breach_new, name="breach_new"),
-    path("coordinator/", contact_views.coordinator_contact, name="coordinator_contact"),
+    path("activate/", contact_views.coordinator_contact, name="coordinator_contact"),
     path("confidentiality/breaches/", breach_views.breach_list, name="breach_list"),
     path("confidentiality/breaches/<int:pk>/acknowledge/", breach_views.breach_acknowledge,
          name="breach_acknowledge"),

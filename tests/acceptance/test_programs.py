@@ -574,7 +574,7 @@ def test_joplin_story_letter_vetting_training_then_the_chief_designates(demo: An
 
     supervisor = sign_in_from_the_demo_listing("joplin-supervisor")
     home = text(supervisor.get(reverse("core:home")))
-    assert "Reach the coordinator" in home
+    assert "Activate peer support" in home
     page = text(supervisor.get(reverse("support:coordinator_contact")))
     coordinator = people["coordinator"]
     assert coordinator.get_full_name() in page
