@@ -718,3 +718,33 @@ def test_west_virginia_story_the_grant_report_for_funders(demo: Any) -> None:
     # Only the CRT supervisor and the Chief: not the peer, not the coordinator.
     peer = sign_in_from_the_demo_listing("wv-prs")
     assert peer.get(reverse("reports:grant"), query).status_code == 404
+
+
+# ========================================================================================
+# 9. Smaller things seen on the way
+# ========================================================================================
+
+
+def test_chart_labels_start_inside_the_picture_and_are_not_cut() -> None:
+    import re
+
+    from tandem.reports.charts import bar_chart
+
+    label = "Through dispatch / communications"
+    svg = str(bar_chart("Requests by channel", [(label, 12), ("Member asks directly", 40)]))
+    texts = re.findall(r'<text x="([\d.]+)"[^>]*text-anchor="start"[^>]*>([^<]+)</text>', svg)
+    assert any(t == label for _, t in texts)
+    assert all(float(x) >= 0 for x, _ in texts)
+    width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+    # 13-pixel text is at most ~7.5 px a character: the longest label fits the width.
+    assert max(len(t) for _, t in texts) * 7.5 <= width
+
+
+def test_absence_rule_words_read_right_for_zero_one_and_many() -> None:
+    from tandem.readiness.compliance import absence_limit_words, every_months_words
+
+    assert absence_limit_words(0) == "no unexcused absence"
+    assert absence_limit_words(1) == "at most one unexcused absence"
+    assert absence_limit_words(3) == "at most 3 unexcused absences"
+    assert every_months_words(1) == "every month"
+    assert every_months_words(3) == "every 3 months"
