@@ -41,7 +41,7 @@ oidc-provider:
 		cd tests/oidc_provider && npm ci --no-audit --no-fund --silent; \
 	else echo "npm is missing: the single sign-on tests will be skipped."; fi
 
-## Load the demo agency and serve it on http://127.0.0.1:8000
+## Load the demo agencies (one per policy preset) and serve them on http://127.0.0.1:8000
 demo: venv
 	@mkdir -p var
 	TANDEM_DEMO=1 $(BIN)/tandem migrate --noinput

@@ -4,6 +4,7 @@ urlpatterns = [
     path("", include("tandem.core.urls")),
     path("accounts/", include("tandem.accounts.urls")),
     path("agency/", include("tandem.agencies.urls")),
+    path("operator/", include("tandem.agencies.operator_urls")),
     path("audit/", include("tandem.audit.urls")),
     path("support/", include("tandem.support.urls")),
     path("readiness/", include("tandem.readiness.urls")),

@@ -63,6 +63,7 @@ PUBLIC: set[str] = {
     "accounts:mfa",
     "accounts:mfa_enrol",
     "accounts:logout",
+    "accounts:setup",  # a one-time set-up link: the token is the key
 }
 
 
@@ -112,6 +113,9 @@ MATRIX: list[Row] = [
     Row("agencies:member_create", ADMIN),
     Row("agencies:member_edit", ADMIN, _path("agencies:member_edit", "member")),
     Row("agencies:roster_import", ADMIN),
+    # operator: only a deployment operator (no agency, no role) — no agency role at all.
+    Row("operator:agency_list", frozenset()),
+    Row("operator:agency_create", frozenset()),
     # audit: auditors only — not the administrator, not the chief.
     Row("audit:event_list", roles("auditor")),
     Row(

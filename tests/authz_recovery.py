@@ -50,6 +50,8 @@ ROWS: list[Row] = [
     _get("client_photo", PROGRAM, "client"),
     _post("client_flags", SWORN, "client"),
     _get("contact_create", PROGRAM, "client"),
+    _get("patrol_call", PROGRAM, "client"),
+    Row("recovery:personnel_evaluation", roles("crt_supervisor", "chief")),
     _get("contact_edit", PROGRAM, "contact"),
     _post("stage_create", PROGRAM, "client"),
     _post("goal_create", PROGRAM, "client"),

@@ -25,6 +25,10 @@ ROWS: list[Row] = [
     *[Row(f"reports:peer_support_{fmt}", PSP) for fmt in ("csv", "xlsx", "pdf")],
     Row("reports:recovery", PRP),
     *[Row(f"reports:recovery_{fmt}", PRP) for fmt in ("csv", "xlsx", "pdf")],
+    # The grant report goes to funders: prepared by the CRT supervisor, signed by the Chief.
+    Row("reports:grant", roles("crt_supervisor", "chief")),
+    *[Row(f"reports:grant_{fmt}", roles("crt_supervisor", "chief"))
+      for fmt in ("csv", "xlsx", "pdf")],
     Row("reports:run_detail", PSP, _run),
 ]
 PUBLIC_BY_DESIGN: set[str] = set()

@@ -61,6 +61,11 @@ ROWS: list[Row] = [
     Row("support:consult_new", SUPPORTER),
     Row("support:consult_list", COORDINATOR),
     Row("support:breach_new", HELPERS),
+    Row("support:coordinator_contact", EVERY_SIGNED_IN),
+    # GO 702 .38: the roles the policy notifies (Alpha runs the Colorado Springs preset).
+    Row("support:breach_list", roles("coordinator", "psychologist")),
+    Row("support:breach_acknowledge", roles("coordinator", "psychologist"),
+        _obj("breach_acknowledge", "psp_breach"), "post", ACTION),
     Row("support:incident_list", COORDINATOR),
     Row("support:incident_detail", COORDINATOR, _obj("incident_detail", "psp_incident")),
     Row("support:mutual_aid", COORDINATOR),
@@ -104,6 +109,8 @@ def build_world(w: World) -> None:
     accepted = ask("authz-accepted")
     w.objects["psp_accepted"] = services.request_accept(acting_user=supporter,
                                                         request=accepted)
+    w.objects["psp_breach"] = services.breach_report(
+        acting_user=supporter, kind="other", occurred_on=timezone.localdate())
     w.objects["psp_reminder"] = FollowUpReminder.objects.create(
         supporter=profile, due_on=timezone.localdate() + timedelta(days=3))
     w.objects["psp_rotation"] = services.rotation_save(
@@ -112,7 +119,7 @@ def build_world(w: World) -> None:
         starts_on=timezone.localdate() - timedelta(days=1), shift_hours=168)
     now = timezone.now()
     w.objects["psp_override"] = services.override_create(
-        acting_user=w.cast["coordinator"], agency=w.agency, layer=vocab.Layer.BACKUP,
+        acting_user=w.cast["coordinator"], agency=w.agency, layer=vocab.Layer.PRIMARY,
         supporter=profile, starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=2),
         reason="cover")
     w.objects["psp_duty"] = services.duty_file(

@@ -385,6 +385,7 @@ def _assign(*, user: User, role: str, granted_by: User | None, actor: User | Non
         _audit("role.granted", actor=actor, user=user, request=request,
                detail={"role": role, **(detail or {})})
     user.forget_roles()
+    _recompute_gate(user, actor, cause="role")
     return assignment
 
 
@@ -486,6 +487,14 @@ def role_grant_reject(*, acting_user: User | None, role_request: RoleRequest,
                  object_type="role_request", object_id=row.pk, request=request,
                  detail=_decision_detail(row, operator))
     role_request.status = row.status
+def _recompute_gate(user: User, acting_user: User | None, *, cause: str) -> None:
+    """A role decides which programs a person serves in, so their gate follows at once."""
+    from tandem.readiness.gates import gate_for
+    from tandem.readiness.selectors import TEAM_ROLES
+    from tandem.readiness.services import person_recompute
+
+    if gate_for(user) is not None or user.role_set() & set(TEAM_ROLES):
+        person_recompute(user=user, acting_user=acting_user, cause=cause)
 
 
 @transaction.atomic
@@ -499,6 +508,7 @@ def role_revoke(*, acting_user: User | None, user: User, role: str,
         _audit("role.revoked", actor=acting_user, user=user, request=request,
                detail={"role": role})
     user.forget_roles()
+    _recompute_gate(user, acting_user, cause="role")
     return bool(deleted)
 
 
@@ -547,3 +557,65 @@ def disable_inactive_accounts(now: datetime | None = None) -> int:
             _deactivate(row, actor=None, reason=f"inactive for {days} days")
             disabled += 1
     return disabled
+
+
+# --- Invitations: accounts that start from a one-time set-up link ---------------------------
+
+
+def _may_invite(acting_user: User | None, agency_id: int | None) -> bool:
+    """A command (no acting user), a deployment operator, or an administrator of the same
+    agency. Only commands and operators make operator accounts (``agency_id`` None)."""
+    if acting_user is None:
+        return True
+    if acting_user.is_staff and acting_user.agency_id is None and acting_user.is_active:
+        return True
+    return agency_id is not None and acting_user.agency_id == agency_id and acting_user.has_role(
+        Role.ADMINISTRATOR)
+
+
+@transaction.atomic
+def account_invite(*, acting_user: User | None, agency_id: int | None, username: str,
+                   email: str = "", first_name: str = "", last_name: str = "",
+                   roles: Iterable[str] = (), operator: bool = False,
+                   request: HttpRequest | None = None) -> User:
+    """An account with no password yet; ``accounts.setup.setup_link(user)`` is the one-time
+    link with which its holder sets a password (then enrols an authenticator at sign-in).
+    ``operator=True`` makes a deployment operator: no agency, no roles, only the screen
+    that lists and creates agencies."""
+    if not _may_invite(acting_user, agency_id) or (operator and agency_id is not None):
+        raise PermissionDenied
+    username = username.strip()
+    if not username:
+        raise ValidationError({"username": "Choose a username."})
+    User.username_validator(username)
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": "An account with this username already exists."})
+    user = User(username=username, email=email.strip(), first_name=first_name.strip(),
+                last_name=last_name.strip(), agency_id=agency_id, is_staff=operator)
+    user.set_unusable_password()
+    user.save()
+    roles = sorted(set(roles))
+    if roles and agency_id is None:
+        raise ValidationError("An account outside every agency holds no role.")
+    if agency_id is not None:
+        RoleAssignment.objects.bulk_create(
+            [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
+             for r in roles]
+        )
+    _audit("account.invited", actor=acting_user, user=user, request=request,
+           detail={"roles": roles, "operator": operator})
+    return user
+
+
+@transaction.atomic
+def account_setup_complete(*, user: User, password: str,
+                           request: HttpRequest | None = None) -> None:
+    """The holder of a set-up link chose their password (the link stops working)."""
+    row = _locked_row(user)
+    if row.has_usable_password():
+        raise ValidationError("This set-up link was already used.")
+    validate_password(password, user=row)
+    row.set_password(password)
+    row.password_changed_at = timezone.now()
+    row.save(update_fields=["password", "password_changed_at"])
+    _audit("account.setup_completed", actor=row, user=row, request=request)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.accounts import admin_views, role_views, views
+from tandem.accounts import admin_views, role_views, setup_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("mfa/", views.mfa_verify, name="mfa"),
     path("mfa/enrol/", views.mfa_enrol, name="mfa_enrol"),
     path("logout/", views.logout, name="logout"),
+    path("setup/<str:uidb64>/<str:token>/", setup_views.setup, name="setup"),
     # The account holder's own screens
     path("me/", views.account, name="account"),
     path("me/password/", views.password_change, name="password_change"),

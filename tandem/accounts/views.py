@@ -160,7 +160,10 @@ def login(request: HttpRequest) -> HttpResponse:
             _stamp_session(request)
             return redirect("accounts:mfa")
         form.add_error(None, signin_failed_message())
-    return render(request, "accounts/login.html", {"form": form})
+    from tandem.core.demo import signin_listing  # demo mode only; empty otherwise
+
+    return render(request, "accounts/login.html",
+                  {"form": form, "demo_agencies": signin_listing()})
 
 
 # --- Step 3: second factor ------------------------------------------------------------------

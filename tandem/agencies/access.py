@@ -34,6 +34,20 @@ def require_account(user: Any) -> Agency:
     return agency
 
 
+def is_operator(user: Any) -> bool:
+    """A deployment operator: an active account outside every agency, marked staff. It
+    lists and creates agencies and sees nothing inside any of them."""
+    return bool(
+        getattr(user, "is_authenticated", False) and user.is_active and user.is_staff
+        and getattr(user, "agency_id", None) is None
+    )
+
+
+def require_operator(user: Any) -> None:
+    if not is_operator(user):
+        raise Http404
+
+
 def pk_or_404(pk: Any) -> int:
     """A primary key from a URL or form value; anything else is the usual 404."""
     try:

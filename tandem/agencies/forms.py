@@ -190,3 +190,26 @@ class RosterUploadForm(forms.Form):
         help_text=f"UTF-8 CSV, at most {MAX_BYTES // 1_048_576} MB and 50,000 rows.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+
+class AgencyCreateForm(forms.Form):
+    """The deployment operator's form: an agency and its first administrator."""
+
+    name = forms.CharField(max_length=200, label="Agency name")
+    short_name = forms.CharField(max_length=60, required=False,
+                                 help_text="Shown in the header, e.g. “Joplin PD”.")
+    slug = forms.SlugField(max_length=63, help_text="Short lowercase identifier, e.g. joplin.")
+    preset = forms.ChoiceField(label="Policy preset", choices=(),
+                               help_text="The policy the agency starts from; its administrator "
+                               "adjusts it on the policy screen.")
+    time_zone = forms.CharField(max_length=64, initial="America/New_York")
+    admin_username = forms.CharField(max_length=150, label="Administrator's username")
+    admin_first_name = forms.CharField(max_length=150, required=False, label="First name")
+    admin_last_name = forms.CharField(max_length=150, required=False, label="Last name")
+    admin_email = forms.EmailField(required=False, label="Administrator's e-mail")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["preset"]).choices = [
+            (p, p) for p in available_presets()
+        ]

@@ -268,6 +268,13 @@ class Selection(_Strict):
         return _unique(value, "step")
 
 
+class Contacts(_Strict):
+    """Numbers printed on the roster posters (Columbus 18.107 B.1.a-b: names and numbers
+    posted in all units; calling Police Communications reaches a team member)."""
+
+    communications_phone: str = Field(default="", max_length=40)
+
+
 class Conduct(_Strict):
     relationship_cooldown_months: int = Field(ge=0, le=120)
     recuse_on_dual_role: bool
@@ -326,6 +333,7 @@ class Policy(_Strict):
     small_cell_threshold: int = Field(default=5, ge=2, le=11)
     retention: Retention
     recovery: Recovery
+    contacts: Contacts = Field(default_factory=Contacts)
     citations: list[Citation] = Field(min_length=1)
 
     @field_validator("citations")

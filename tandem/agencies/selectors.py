@@ -59,3 +59,13 @@ def unit_tree(agency: Agency) -> list[UnitNode]:
 
     walk(None, 0, [])
     return out
+
+
+def agencies_for_operator() -> QuerySet[Agency]:
+    """Every agency with how many active accounts it has (no names: the operator manages
+    the deployment, not the agencies' people)."""
+    from django.db.models import Count, Q
+
+    return Agency.objects.annotate(
+        accounts=Count("users", filter=Q(users__is_active=True))
+    ).order_by("name")

@@ -122,6 +122,11 @@ def agency_policy_update(
         request=request,
         detail={"sections": changed, **({"preset": preset} if preset else {})},
     )
+    # Every gate follows the new rules in this same transaction (issue 12, item 3): no one
+    # stays on call under rules they no longer meet until the nightly job.
+    from tandem.readiness.services import agency_recompute
+
+    agency_recompute(agency=agency, acting_user=acting_user, cause="policy")
     return agency
 
 
@@ -555,3 +560,37 @@ def roster_import_file(
         return roster_import_commit(
             acting_user=acting_user, agency=agency, digest=roster_digest(data)
         )
+
+
+# ---------------------------------------------------------------------------------------
+# A new agency with its first administrator (issue 12, item 1)
+# ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def agency_create_with_administrator(
+    *,
+    acting_user: Any,
+    slug: str,
+    name: str,
+    preset: str,
+    admin_username: str,
+    admin_email: str = "",
+    admin_first_name: str = "",
+    admin_last_name: str = "",
+    short_name: str = "",
+    time_zone: str = "America/New_York",
+    request: HttpRequest | None = None,
+) -> tuple[Agency, Any]:
+    """The agency and its first administrator, who has no password yet: hand them
+    ``accounts.setup.setup_link(user)``. Both or neither are created."""
+    from tandem.accounts.services import account_invite
+    from tandem.agencies.models import Role
+
+    agency = agency_create(slug=slug, name=name, preset=preset, short_name=short_name,
+                           time_zone=time_zone, acting_user=acting_user)
+    admin = account_invite(
+        acting_user=acting_user, agency_id=agency.pk, username=admin_username,
+        email=admin_email, first_name=admin_first_name, last_name=admin_last_name,
+        roles=[Role.ADMINISTRATOR], request=request)
+    return agency, admin

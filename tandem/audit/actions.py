@@ -39,6 +39,11 @@ ACTIONS: frozenset[str] = frozenset(
         "scim.link_refused",
         "scim.role_refused",
         "account.updated",
+        # five programs: agency set-up, breach acknowledgement, patrol calls
+        "account.invited",
+        "account.setup_completed",
+        "psp.breach.acknowledged",
+        "recovery.patrol_call",
         # audit
         "audit.checkpoint",
         "audit.export",

@@ -25,8 +25,17 @@ class NavEntry:
 # carry their sub-navigation.
 FEATURE_APPS = ("support", "readiness", "recovery", "reports", "api")
 
+#: Not a role in an agency: the deployment operator (``agencies.access.is_operator``).
+OPERATOR = "deployment_operator"
+
 NAV: list[NavEntry] = [
     NavEntry("Home", "core:home", frozenset()),
+    NavEntry(
+        "Agencies",
+        "operator:agency_list",
+        frozenset({OPERATOR}),
+        "The agencies on this deployment; create one with its first administrator.",
+    ),
     NavEntry(
         "People",
         "agencies:member_list",
@@ -84,9 +93,13 @@ def all_entries() -> list[NavEntry]:
 
 
 def navigation_for(user: Any, current_path: str) -> list[dict[str, Any]]:
+    from tandem.agencies.access import is_operator
+
     items = []
+    operator = is_operator(user)
     for entry in all_entries():
-        if entry.roles and not user.has_role(*entry.roles):
+        if entry.roles and not user.has_role(*entry.roles) and not (
+                operator and OPERATOR in entry.roles):
             continue
         try:
             url = reverse(entry.url_name)

@@ -228,6 +228,20 @@ def _cadence_words(months: int) -> str:
     return f"required {words[months]}" if months in words else f"required every {months} months"
 
 
+def absence_limit_words(limit: int) -> str:
+    """The absence rule in words that read right for 0, 1 and many."""
+    if limit <= 0:
+        return "no unexcused absence"
+    if limit == 1:
+        return "at most one unexcused absence"
+    return f"at most {limit} unexcused absences"
+
+
+def every_months_words(months: int) -> str:
+    """``every month`` / ``every 6 months``: a cadence in words for 1 and many."""
+    return "every month" if months == 1 else f"every {months} months"
+
+
 def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day: date) -> None:
     name = PROGRAM_LABELS[program]
     current = [d for d in facts.designations if d.program == program and d.active_on(day)]
@@ -285,7 +299,8 @@ def _absences(status: Status, facts: Facts, policy: Any, day: date) -> None:
     if count > limit:
         status.worsen(
             NOT_COMPLIANT,
-            f"{count} unexcused absences from training in {day.year} (at most {limit} allowed)",
+            f"{count} unexcused absence{'' if count == 1 else 's'} from training in {day.year} "
+            f"({'none' if limit <= 0 else f'at most {limit}'} allowed)",
         )
 
 

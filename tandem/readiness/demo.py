@@ -24,7 +24,7 @@ from tandem.readiness.models import (
     TrainingSession,
 )
 
-SECOND_SUPPORTER = "demo-supporter-2"
+VACANCY_TITLE = "Peer supporter — all districts"
 AGREEMENTS = {
     "confidentiality": (
         "Peer support confidentiality agreement",
@@ -89,13 +89,14 @@ def _second_supporter(agency: Any, supporter: Any) -> Any:
     from tandem.accounts.services import user_create
     from tandem.agencies.models import Member
 
-    user = User.objects.filter(username=SECOND_SUPPORTER).first()
+    username = f"{agency.slug}-supporter-2"  # "demo-supporter-2" in the first demo agency
+    user = User.objects.filter(username=username).first()
     if user is None:
         member = Member.objects.filter(agency=agency, account__isnull=True, active=True).exclude(
             pk=supporter.member_id or 0).order_by("employee_number").first()
         # No sign-in for this one: the password is random and never shown.
         user = user_create(
-            acting_user=None, agency_id=agency.pk, username=SECOND_SUPPORTER,
+            acting_user=None, agency_id=agency.pk, username=username,
             password=secrets.token_urlsafe(24), member=member,
             first_name=member.first_name if member else "Jamie",
             last_name=member.last_name if member else "Fischer", roles=["supporter"])
@@ -111,11 +112,37 @@ def _psp(agency: Any, users: dict[str, Any], person: Any, *, designated_ago: int
     _attend(agency, coordinator, person, "psp-initial", designated_ago + 5)
     _clear(coordinator, person, renewal_in)
     _sign(person, "confidentiality")
-    services.designation_grant(acting_user=users["chief"], user=person, program="psp",
-                               designated_on=timezone.localdate()
-                               - timedelta(days=designated_ago))
+    steps = agency.policy_model().selection.steps
+    if set(steps) & set(services.APPLICATION_STEPS):
+        _selected(agency, users, person, steps)
+    else:
+        services.designation_grant(acting_user=users["chief"], user=person, program="psp",
+                                   designated_on=timezone.localdate()
+                                   - timedelta(days=designated_ago))
     if ongoing_ago is not None:
         _attend(agency, coordinator, person, "psp-ongoing", ongoing_ago)
+
+
+def _selected(agency: Any, users: dict[str, Any], person: Any, steps: list[str]) -> None:
+    """Selection as the preset orders it (Columbus 18.107 C.1.a, Joplin SOG 2-13 IV.A.1):
+    a letter of request answering the vacancy, the psychologist's interview where the
+    policy has one, and the Chief's decision, which designates."""
+    from tandem.readiness.models import Vacancy
+
+    vacancy = Vacancy.objects.filter(agency=agency, program="psp", closed_at__isnull=True).first()
+    if vacancy is None:
+        vacancy = services.vacancy_create(
+            acting_user=users["coordinator"], program="psp", title=VACANCY_TITLE,
+            description="Letters of request to the coordinator.")
+    application = services.application_submit(
+        acting_user=person, vacancy=vacancy,
+        letter="I have served for years on patrol and would like to support my colleagues.")
+    if "psychologist_interview" in steps:
+        application = services.application_interview(
+            acting_user=users["psychologist"], application=application, outcome="recommended",
+            interviewed_on=timezone.localdate())
+    services.application_decide(acting_user=users["chief"], application=application,
+                                approve=True)
 
 
 def _prp(agency: Any, users: dict[str, Any], person: Any) -> None:
@@ -126,6 +153,13 @@ def _prp(agency: Any, users: dict[str, Any], person: Any) -> None:
     _attend(agency, coordinator, person, "cjis-awareness", 65)
     _clear(coordinator, person)
     _sign(person, "nda")
+    if "certification" in agency.policy_model().selection.steps:
+        today = timezone.localdate()
+        services.certification_update(
+            acting_user=users["crt_supervisor"], user=person, version=None,
+            education="diploma", exam_date=today - timedelta(days=400), exam_result="passed",
+            credential_number=f"PRC-{person.pk:05d}", issued_on=today - timedelta(days=380),
+            expires_on=today + timedelta(days=350))
     services.designation_grant(acting_user=users["chief"], user=person, program="prp",
                                designated_on=timezone.localdate() - timedelta(days=60))
     _attend(agency, coordinator, person, "prp-ongoing", 12)
@@ -161,10 +195,13 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
     _psp(agency, users, users["supporter"], designated_ago=55, ongoing_ago=20)
     _psp(agency, users, _second_supporter(agency, users["supporter"]), designated_ago=78,
          ongoing_ago=None, renewal_in=20)  # due soon: the background check renewal
-    _prp(agency, users, users["aro"])
-    _prp(agency, users, users["prs"])
+    if not set(agency.policy_model().selection.steps) & set(services.APPLICATION_STEPS):
+        # Agencies that select peers by application only (Columbus, Joplin) run no peer
+        # recovery program in their policy; their ARO and PRS accounts stay undesignated.
+        _prp(agency, users, users["aro"])
+        _prp(agency, users, users["prs"])
     _upcoming(agency, users)
-    vacancy_title = "Peer supporter — all districts"
+    vacancy_title = VACANCY_TITLE
     from tandem.readiness.models import Vacancy
 
     if not Vacancy.objects.filter(agency=agency, title=vacancy_title).exists():

@@ -76,6 +76,29 @@ def _require(user: Any, *roles: str) -> None:
 def person_recompute(*, user: Any, acting_user: Any = None, cause: str = "") -> compliance.Status:
     """Recompute ``user``'s status now and write their gates (audited when they change)."""
     status = compliance.status_for(user)
+    _gate_write(user=user, status=status, acting_user=acting_user, cause=cause)
+    return status
+
+
+@transaction.atomic
+def agency_recompute(*, agency: Any, acting_user: Any = None, cause: str = "") -> int:
+    """Recompute the gates of everyone in ``agency`` who has one or is on a team, in the
+    caller's transaction: a policy change or reset takes effect before the next page.
+    Facts are loaded for everyone at once (a fixed number of queries), then each gate is
+    written only when it changed. Returns how many people were evaluated."""
+    from tandem.accounts.models import User
+    from tandem.readiness.selectors import team_people
+
+    ids = set(team_people(agency).values_list("pk", flat=True))
+    ids |= set(Gate.objects.filter(agency=agency).values_list("user_id", flat=True))
+    people = list(User.objects.filter(pk__in=ids).select_related("agency", "member"))
+    statuses = compliance.statuses_for(agency, people)
+    for user in people:
+        _gate_write(user=user, status=statuses[user.pk], acting_user=acting_user, cause=cause)
+    return len(people)
+
+
+def _gate_write(*, user: Any, status: compliance.Status, acting_user: Any, cause: str) -> None:
     reasons = [] if status.peer_support else list(status.reasons)
     reasons += [f"Criminal justice information: {r}" for r in status.cji_reasons]
     gate_update(
@@ -88,7 +111,6 @@ def person_recompute(*, user: Any, acting_user: Any = None, cause: str = "") -> 
         acting_user=acting_user,
         cause=cause,
     )
-    return status
 
 
 def recompute_everyone() -> int:
@@ -306,12 +328,21 @@ def _steps_done(user: Any, program: str, application: Application | None,
     return [(step, done[step]) for step in policy.selection.steps]
 
 
+def _steps_after_decision(policy: Any) -> set[str]:
+    """Steps the preset lists after the Chief's decision (Columbus 18.107: training follows
+    selection). They are not conditions of the approval; the gate waits for them."""
+    steps = list(policy.selection.steps)
+    decisions = [steps.index(s) for s in DECISION_STEPS if s in steps]
+    return set(steps[min(decisions) + 1:]) - set(DECISION_STEPS) if decisions else set()
+
+
 def _refuse_missing_steps(user: Any, program: str, application: Application | None) -> None:
     """The preset's selection steps before a designation (by decision or directly)."""
     from tandem.agencies.presets import choice_label
 
+    later = _steps_after_decision(_policy_of(user)) if application is not None else set()
     missing = [s for s, ok in _steps_done(user, program, application)
-               if not ok and s not in DECISION_STEPS
+               if not ok and s not in DECISION_STEPS and s not in later
                and STEP_PROGRAMS.get(s, program) == program]
     if missing:
         raise ValidationError(
@@ -389,7 +420,9 @@ def designation_grant(*, acting_user: Any, user: Any, program: str,
     day = designated_on or timezone.localdate()
     policy = _policy_of(user)
     facts = compliance.load_facts([user])[user.pk]
-    if policy.training.initial_before_serving and \
+    trained_later = application is not None and "initial_training" in _steps_after_decision(
+        policy)
+    if policy.training.initial_before_serving and not trained_later and \
             compliance.initial_completion(facts, policy, program, day) is None:
         missing = compliance.missing_topics(facts, policy, program, day)
         raise ValidationError(
@@ -827,8 +860,16 @@ def certification_progress(user: Any) -> dict[str, Any]:
         else:
             totals[kind] += hours
     supervision = totals["supervision"] + totals["ethics"]
+    cert = Certification.objects.filter(user=user).first()
     return {
         "policy": cert_policy,
+        # Beside the hours, what else the credential needs (PR-11): a diploma or GED and
+        # the IC&RC exam — so a supervisor sees the whole picture on one screen.
+        "education": cert.get_education_display() if cert else "Not yet recorded",
+        "education_met": bool(cert and cert.education != "none"),
+        "exam_result": cert.get_exam_result_display() if cert else "Not taken",
+        "exam_date": cert.exam_date if cert else None,
+        "exam_met": bool(cert and cert.exam_result == "passed"),
         "experience": totals["experience"],
         "supervision": supervision,
         "ethics": totals["ethics"],

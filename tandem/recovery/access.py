@@ -141,3 +141,12 @@ def get_merge_for_user(user: Any, pk: Any, *, write: bool = False) -> ClientMerg
 def get_import_for_user(user: Any, pk: Any, *, write: bool = False) -> ImportBatch:
     batch: ImportBatch = _get(ImportBatch, require_program(user), pk, "data_key")
     return batch
+
+
+#: Who evaluates the program's staff each year (OO 2-78 E): their supervisor and the Chief.
+EVALUATORS = (Role.CRT_SUPERVISOR, Role.CHIEF)
+
+
+def require_evaluator(user: Any) -> Agency:
+    return require_role(user, *EVALUATORS)
+

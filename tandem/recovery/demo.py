@@ -98,7 +98,9 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
                 "prs": prs,
             },
         )
-        Client.objects.filter(pk=client.pk).update(created_at=now - timedelta(days=90))
+        # Registered over the past year or so, so the program has a year of history.
+        Client.objects.filter(pk=client.pk).update(
+            created_at=now - timedelta(days=420 - 10 * n))
         client.refresh_from_db()
         clients.append(client)
         _history(client, n, aro, prs, resources, now)
@@ -150,6 +152,17 @@ def _history(
                 "notes": "Talked about options for treatment.",
             },
         )
+    # Monthly check-in calls by the PRS since registration (a year of history).
+    for month in range(2, min(15 - n % 3, (419 - 10 * n) // 30 + 1)):
+        services.contact_create(
+            acting_user=prs, client=client,
+            data={"kind": vocab.ContactKind.PHONE,
+                  "occurred_at": now - timedelta(days=30 * month, hours=n),
+                  "duration_minutes": 10 + 5 * (month % 3), "aro_present": False,
+                  "prs_present": True, "location_type": vocab.LocationType.PHONE,
+                  "services": [], "outcome": vocab.ContactOutcome.ENGAGED
+                  if (n + month) % 4 else vocab.ContactOutcome.NOT_FOUND,
+                  "arrest_diverted": False, "notes": ""})
     for step in range(1 + n % 3):
         services.stage_record(
             acting_user=prs,

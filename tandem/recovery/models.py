@@ -752,3 +752,21 @@ class ImportBatch(EnvelopeEncrypted):
 
     def __str__(self) -> str:
         return f"import {self.pk}"
+class PatrolCall(models.Model):
+    """An unscheduled contact on a patrol call (West Virginia Police and Peers: the peer
+    rides with patrol). The officer's on-scene safety check is recorded when the contact is
+    recorded, never back-dated, against the agency's safety checklist: it stands in for the
+    planned visit's assessment."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    contact = models.OneToOneField("recovery.Contact", on_delete=models.CASCADE,
+                                   related_name="patrol_call")
+    call_type = models.CharField(max_length=24, choices=vocab.PatrolCallType.choices)
+    officer = models.ForeignKey("agencies.Member", on_delete=models.PROTECT, related_name="+")
+    safety_checklist = models.JSONField(default=dict)  # item text -> confirmed (bool)
+    safety_checked_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"patrol call {self.pk}"
+

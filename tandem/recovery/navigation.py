@@ -32,4 +32,10 @@ ENTRIES: list[NavEntry] = [
         frozenset({Role.CHIEF}),
         "Requests to speak publicly about the peer recovery program.",
     ),
+    NavEntry(
+        "Staff evaluation",
+        "recovery:personnel_evaluation",
+        frozenset({Role.CRT_SUPERVISOR, Role.CHIEF}),
+        "The annual personnel evaluation of the ARO and the PRS, with their figures.",
+    ),
 ]

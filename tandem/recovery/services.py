@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from tandem.agencies.models import Role
 from tandem.audit.services import audit_record
 from tandem.recovery import vocab
 from tandem.recovery.access import PROGRAM, can_read_cji, is_sworn_program
@@ -34,6 +35,7 @@ from tandem.recovery.models import (
     NaloxoneKit,
     OutreachEvent,
     OverdoseResponse,
+    PatrolCall,
     PlannedContact,
     Referral,
     Resource,
@@ -367,6 +369,13 @@ def planned_start(*, acting_user: Any, planned: PlannedContact) -> PlannedContac
 # --- Contacts -----------------------------------------------------------------------------
 
 
+def _checked_on_scene(contact: Contact) -> bool:
+    """A contact on a patrol call carries the officer's on-scene check instead of a plan."""
+    if getattr(contact, "_on_scene_check", False):
+        return True
+    return contact.pk is not None and PatrolCall.objects.filter(contact_id=contact.pk).exists()
+
+
 def _check_contact(contact: Contact, client: Client) -> None:
     errors: dict[str, str] = {}
     if timezone.localdate(contact.occurred_at) < timezone.localdate(client.created_at):
@@ -386,7 +395,7 @@ def _check_contact(contact: Contact, client: Client) -> None:
         )
     elif vocab.needs_safety_gate(
         kind=contact.kind, location_type=contact.location_type, prs_present=contact.prs_present
-    ):
+    ) and not _checked_on_scene(contact):
         gate_error = _safety_gate_error(contact, planned)
         if gate_error:
             errors["planned"] = gate_error
@@ -495,6 +504,51 @@ def contact_create(
         kind=contact.kind,
         outcome=contact.outcome,
     )
+    return contact
+
+
+@transaction.atomic
+def patrol_call_record(
+    *, acting_user: Any, client: Client, call_type: str, officer: Any, confirmed: list[str],
+    duration_minutes: int = 0, services: list[str] | None = None,
+    outcome: str = vocab.ContactOutcome.ENGAGED, notes: str = "", idempotency_key: str = "",
+) -> Contact:
+    """An embedded peer's unscheduled contact on a patrol call, with the officer's on-scene
+    safety check recorded now. Every item of the check must be confirmed, or nothing is
+    written: the peer does not join until the officer says the scene is safe."""
+    if not acting_user.has_role(Role.PRS, Role.ARO) or acting_user.agency_id != client.agency_id:
+        raise ValidationError("Only the program's peer or officer records a patrol call.")
+    if call_type not in vocab.PatrolCallType.values:
+        raise ValidationError({"call_type": "Choose the type of call."})
+    if officer is None or officer.agency_id != client.agency_id or not officer.is_sworn:
+        raise ValidationError({"officer": "Choose the sworn officer on the call."})
+    # The agency's own safety checklist (West Virginia: call screened, scene secured by the
+    # officer, naloxone carried, safety reassessed), confirmed on scene at this moment.
+    checklist = list(client.agency.policy_model().recovery.safety_checklist)
+    missing = [item for item in checklist if item not in confirmed]
+    if missing:
+        raise ValidationError(
+            "The peer may not join the call until the officer confirms: " + "; ".join(missing)
+            + ".")
+    now = timezone.now()
+    if idempotency_key:
+        existing = _existing_for_client(Contact, client, idempotency_key)
+        if existing is not None:
+            return existing
+    contact = Contact(agency=client.agency, client=client, recorded_by=acting_user,
+                      idempotency_key=idempotency_key, kind=vocab.ContactKind.PATROL_ASSIST,
+                      occurred_at=now, duration_minutes=duration_minutes,
+                      aro_present=acting_user.has_role(Role.ARO), prs_present=True,
+                      location_type=vocab.LocationType.STREET, services=list(services or []),
+                      outcome=outcome, notes=notes)
+    contact._on_scene_check = True  # type: ignore[attr-defined]
+    _check_contact(contact, client)
+    contact.save()
+    PatrolCall.objects.create(
+        agency=client.agency, contact=contact, call_type=call_type, officer=officer,
+        safety_checklist=dict.fromkeys(checklist, True),
+        safety_checked_at=now, recorded_by=acting_user)
+    _audit(acting_user, "recovery.patrol_call", contact, client=client.pk, call_type=call_type)
     return contact
 
 

@@ -64,6 +64,7 @@ from tandem.recovery.forms import (
     NaloxoneKitForm,
     OutreachForm,
     OverdoseForm,
+    PatrolCallForm,
     PlannedForm,
     ReferralForm,
     ReferralStepForm,
@@ -1327,3 +1328,43 @@ def import_commit(request: Request, pk: int) -> HttpResponse:
         f" page; {counts['matched']} already in the registry.",
     )
     return redirect("recovery:deconflict")
+@require_http_methods(["GET", "POST"])
+def patrol_call(request: Request, pk: int) -> HttpResponse:
+    """West Virginia Police and Peers: the embedded peer records an unscheduled contact on
+    a patrol call, with the officer's on-scene safety check recorded at that moment."""
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    form = PatrolCallForm(request.POST or None, client=client)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.patrol_call_record(acting_user=request.user, client=client, **data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "The patrol call was recorded with the officer's "
+                                      "safety check.")
+            return redirect("recovery:client_detail", client.pk)
+    return render(request, "recovery/patrol_call.html", {"form": form, "client": client},
+                  status=400 if form.errors else 200)
+
+
+@require_GET
+def personnel_evaluation(request: Request) -> HttpResponse:
+    """OO 2-78 E.1–2: each ARO's and PRS's figures for a calendar year (the last complete
+    year with activity unless another is asked for)."""
+    from tandem.recovery.access import require_evaluator
+    from tandem.recovery.evaluation import personnel_evaluations
+    from tandem.reports.services import annual_year
+
+    agency = require_evaluator(request.user)
+    default = annual_year(agency, "recovery")
+    try:
+        year = int(request.GET.get("year", default))
+    except ValueError:
+        year = default
+    if not 2000 <= year <= timezone.localdate().year:
+        year = default
+    return render(request, "recovery/personnel_evaluation.html", {
+        "year": year, "evaluations": personnel_evaluations(agency, year),
+        "years": list(range(timezone.localdate().year, default - 4, -1))})
+

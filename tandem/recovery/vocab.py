@@ -280,3 +280,17 @@ class StatementStatus(models.TextChoices):
     PENDING = "pending", "Waiting for the Chief"
     APPROVED = "approved", "Approved"
     REFUSED = "refused", "Refused"
+
+
+class PatrolCallType(models.TextChoices):
+    """Calls an embedded peer (PRSS) rides to with patrol (West Virginia Police and Peers:
+    peers assist on domestic and behavioural-health calls so officers focus on enforcement).
+    """
+
+    DOMESTIC = "domestic", "Domestic"
+    BEHAVIORAL_HEALTH = "behavioral_health", "Behavioural-health crisis"
+    OVERDOSE = "overdose", "Overdose"
+    WELFARE_CHECK = "welfare_check", "Welfare check"
+    DISTURBANCE = "disturbance", "Disturbance"
+    OTHER = "other", "Other call"
+

@@ -19,11 +19,14 @@ from tandem.reports.disclosure import SUPPRESSED
 _ids = count(1)
 BAR_HEIGHT = 22
 GAP = 8
-# Narrow enough that a phone shows the text at a readable size; long labels are
-# shortened here and given in full in the description and the table beside the chart.
-LABEL_WIDTH = 190
-BAR_WIDTH = 170
-VALUE_WIDTH = 50
+# Each label sits on its own line above its bar, starting at the left edge, so no label is
+# ever cut off at the edge of the picture (issue 12, item 9: "hrough dispatch"). Very long
+# labels are shortened here and given in full in the description and the table beside it.
+LABEL_HEIGHT = 18
+LABEL_CHARS = 52
+BAR_WIDTH = 330
+VALUE_WIDTH = 70
+ROW = LABEL_HEIGHT + BAR_HEIGHT + GAP
 
 
 def bar_chart(title: str, series: Sequence[Sequence[object]], *, chart_id: str = "") -> SafeString:
@@ -31,8 +34,8 @@ def bar_chart(title: str, series: Sequence[Sequence[object]], *, chart_id: str =
     chart_id = chart_id or f"chart-{next(_ids)}"
     values = [v for _, v in series if isinstance(v, int)]
     biggest = max(values) if values else 0
-    height = len(series) * (BAR_HEIGHT + GAP) + GAP
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    height = len(series) * ROW + GAP
+    width = BAR_WIDTH + VALUE_WIDTH
     spoken = "; ".join(
         f"{label}: {value if isinstance(value, int) else 'withheld'}" for label, value in series
     )
@@ -44,10 +47,11 @@ def bar_chart(title: str, series: Sequence[Sequence[object]], *, chart_id: str =
         f'<desc id="{chart_id}-desc">{escape(spoken)}</desc>',
     ]
     for index, (label, value) in enumerate(series):
-        y = GAP + index * (BAR_HEIGHT + GAP)
+        top = GAP + index * ROW
+        y = top + LABEL_HEIGHT
         middle = y + BAR_HEIGHT / 2 + 5
         parts.append(
-            f'<text x="{LABEL_WIDTH - 8}" y="{middle}" text-anchor="end" '
+            f'<text x="0" y="{top + 13}" text-anchor="start" '
             f'font-size="13">{escape(_short(str(label)))}</text>'
         )
         if isinstance(value, int):
@@ -55,22 +59,22 @@ def bar_chart(title: str, series: Sequence[Sequence[object]], *, chart_id: str =
             if value == 0:
                 length = 0
             parts.append(
-                f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT}" '
+                f'<rect x="0" y="{y}" width="{length}" height="{BAR_HEIGHT}" '
                 f'fill="#2f5d8a"/>'
             )
             shown = str(value)
-            x = LABEL_WIDTH + length + 6
+            x = length + 6
         else:
             parts.append(
-                f'<rect x="{LABEL_WIDTH}" y="{y}" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" '
+                f'<rect x="0" y="{y}" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" '
                 f'fill="none" stroke="#888" stroke-dasharray="4 3"/>'
             )
             shown = SUPPRESSED
-            x = LABEL_WIDTH + 6
+            x = 6
         parts.append(f'<text x="{x}" y="{middle}" font-size="13">{escape(shown)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
-def _short(label: str, limit: int = 25) -> str:
+def _short(label: str, limit: int = LABEL_CHARS) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"

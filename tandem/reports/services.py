@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +35,7 @@ from tandem.reports.disclosure import (
     period_span,
     protect,
 )
+from tandem.reports.grant import grant_sections
 from tandem.reports.models import Audience, Release, ReportRun, RunKind
 from tandem.reports.statistics import Period, Section
 
@@ -47,6 +48,7 @@ class ReportDef:
     builder: statistics.SectionBuilder
     deliver_to: str  # the role that receives the monthly report
     description: str
+    monthly: bool = True  # delivered every month (the grant report is made on demand)
 
     @property
     def url_name(self) -> str:
@@ -82,6 +84,16 @@ REPORTS: dict[str, ReportDef] = {
         "Clients served, contacts, the outreach funnel, referrals, treatment engagement, "
         "stage of change, arrests diverted, overdoses and naloxone, staff training.",
     ),
+    "grant": ReportDef(
+        "grant", "Grant report (peer recovery)",
+        # PR-12: for the program's funders; the CRT supervisor prepares it and the Chief
+        # signs it (PR-8: nothing leaves the department without the Chief).
+        (Role.CRT_SUPERVISOR, Role.CHIEF),
+        grant_sections, Role.CRT_SUPERVISOR,
+        "For funders: callouts, people reached, contacts, referrals and linkage by type, "
+        "naloxone, and follow-up at the SUPRT windows against the 80% target.",
+        monthly=False,
+    ),
 }
 #: Figures for outside the department are the Chief's call (PR-8: no public statements
 #: without the Chief's permission); they always carry differential-privacy noise.
@@ -94,6 +106,28 @@ DEFAULT_EPSILON_BUDGET = 10.0
 
 class ReportError(ValueError):
     """A report that cannot be produced as asked; the message is for the user."""
+
+
+def annual_year(agency: Any, slug: str, today: date | None = None) -> int:
+    """The year the "Annual report" link opens: the last complete calendar year in which
+    the program has any activity (issue 12, item 7), else simply last year."""
+    from django.db.models import Max
+
+    today = today or timezone.localdate()
+    last_complete = today.year - 1
+    cutoff = datetime(last_complete + 1, 1, 1, tzinfo=timezone.get_current_timezone())
+    newest = None
+    if slug == "peer-support":
+        from tandem.support.models import UsageRecord
+
+        newest = UsageRecord.objects.filter(agency=agency, closed_at__lt=cutoff).aggregate(
+            newest=Max("closed_at"))["newest"]
+    elif slug in ("recovery", "grant"):
+        from tandem.recovery.models import Contact
+
+        newest = Contact.objects.filter(agency=agency, occurred_at__lt=cutoff).aggregate(
+            newest=Max("occurred_at"))["newest"]
+    return timezone.localtime(newest).year if newest else last_complete
 
 
 def reports_for(user: Any) -> list[ReportDef]:
@@ -361,7 +395,7 @@ def deliver_monthly_reports(today: date | None = None) -> int:
     period = last_month(today)
     made = 0
     for agency in Agency.objects.all():
-        for definition in REPORTS.values():
+        for definition in (d for d in REPORTS.values() if d.monthly):
             recipients = list(User.objects.filter(
                 is_active=True, role_assignments__agency=agency,
                 role_assignments__role=definition.deliver_to,

@@ -19,6 +19,7 @@ from tandem.reports.models import Audience, ReportRun
 from tandem.reports.services import (
     REPORTS,
     ReportError,
+    annual_year,
     last_month,
     report_build,
     reports_for,
@@ -61,11 +62,11 @@ def index(request: HttpRequest) -> HttpResponse:
         agency=agency, report__in=[r.slug for r in visible]
     ).only("pk", "report", "kind", "period_start", "period_end", "created_at")[:36]
     default = last_month()
-    year = default.end.year if default.end.month == 12 else default.end.year - 1
+    cards = [{"r": r, "year": annual_year(agency, r.slug)} for r in visible]
     return render(request, "reports/index.html", {
-        "reports": visible, "runs": runs, "titles": {r.slug: r.title for r in REPORTS.values()},
-        "last_month": f"{default.start:%Y-%m}", "year_start": f"{year}-01",
-        "year_end": f"{year}-12",
+        "reports": visible, "cards": cards, "runs": runs,
+        "titles": {r.slug: r.title for r in REPORTS.values()},
+        "last_month": f"{default.start:%Y-%m}",
     })
 
 

@@ -195,3 +195,16 @@ def get_request_by_status_code(code: str) -> SupportRequest:
     if found is None:
         raise Http404
     return found
+
+
+def breach_readers_agency(user: Any) -> Any:
+    """The agency, when ``user`` holds a role the policy notifies of breaches (GO 702 .38)."""
+    agency = require_account(user)
+    return require_role(user, *agency.policy_model().confidentiality.breach_notify)
+
+
+def get_breach_for_user(user: Any, pk: Any, *, write: bool = False) -> Any:
+    from tandem.support.models import BreachReport
+
+    agency = breach_readers_agency(user)
+    return one_or_404(BreachReport.objects.all(), pk, agency=agency)

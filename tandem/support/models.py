@@ -542,6 +542,23 @@ class BreachReport(models.Model):
         return f"breach report {self.pk}"
 
 
+class BreachAcknowledgement(models.Model):
+    """GO 702 .38: a breach reaches the Wellness Unit Sergeant and the licensed psychologist
+    without delay; each of the people the policy names acknowledges it on their screen."""
+
+    report = models.ForeignKey(BreachReport, on_delete=models.CASCADE,
+                               related_name="acknowledgements")
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "user"],
+                                               name="one_breach_ack_per_person")]
+
+    def __str__(self) -> str:
+        return f"breach acknowledgement {self.pk}"
+
+
 # --- Intake page (no account) ------------------------------------------------------------
 
 

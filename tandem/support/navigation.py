@@ -24,4 +24,16 @@ ENTRIES: list[NavEntry] = [
         frozenset({Role.SUPPORTER, Role.COORDINATOR, Role.PSYCHOLOGIST}),
         "Requests offered to you, your contacts, availability and calendar.",
     ),
+    NavEntry(
+        "Breach reports",
+        "support:breach_list",
+        frozenset({Role.COORDINATOR, Role.PSYCHOLOGIST}),
+        "Breaches of confidentiality reported by the team, to acknowledge (GO 702 .38).",
+    ),
+    NavEntry(
+        "Activate peer support",
+        "support:coordinator_contact",
+        frozenset({Role.SUPERVISOR}),
+        "Supervisors activate peer support through the coordinator: name and number.",
+    ),
 ]

@@ -148,6 +148,19 @@ class Schedule:
                 found.append(Gap(layer, open_gap, end))
         return sorted(found, key=lambda g: (g.start, g.layer))
 
+    def on_other_layer(self, supporter: SupporterProfile, layer: str, start: datetime,
+                       end: datetime) -> datetime | None:
+        """The first moment in [start, end) at which ``supporter`` is scheduled on a layer
+        other than ``layer`` (one person cannot be primary and backup at once)."""
+        moment = start
+        while moment < end:
+            for other in vocab.Layer.values:
+                shift = self.shift_at(other, moment) if other != layer else None
+                if shift is not None and shift.supporter.pk == supporter.pk:
+                    return moment
+            moment += COVERAGE_STEP
+        return None
+
     def shifts_of(self, supporter: SupporterProfile, start: datetime,
                   days: int = 60) -> list[Shift]:
         """The supporter's own shifts (rotations and overrides), for the calendar feed."""

@@ -24,6 +24,7 @@ from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
 from tandem.support import vocab
 from tandem.support.models import (
+    BreachAcknowledgement,
     BreachReport,
     Consultation,
     CriticalIncident,
@@ -184,6 +185,13 @@ def override_create(*, acting_user: Any, agency: Agency, layer: str,
                     reason: str) -> Override:
     if ends_at <= starts_at:
         raise ValidationError("The cover must end after it starts.")
+    clash = Schedule(agency, since=starts_at, until=ends_at, full=True).on_other_layer(
+        supporter, layer, starts_at, ends_at)
+    if clash is not None:
+        raise ValidationError(
+            f"{supporter} is already on call on the other layer then "
+            f"({timezone.localtime(clash):%d %b %Y %H:%M}); one person cannot be primary and "
+            "backup at once.")
     item = Override.objects.create(agency=agency, layer=layer, supporter=supporter,
                                    starts_at=starts_at, ends_at=ends_at, reason=reason)
     _audit("psp.override.created", acting_user, agency.pk, item, layer=layer, reason=reason)
@@ -894,6 +902,24 @@ def breach_report(*, acting_user: Any, kind: str, occurred_on: date) -> BreachRe
         notify(kind="psp.breach", recipient_user=user, agency=agency)
     _audit("psp.breach.reported", acting_user, agency.pk, item, kind=kind)
     return item
+
+
+def breach_readers(agency: Agency) -> tuple[str, ...]:
+    """The roles the agency's policy notifies of a breach (GO 702 .38: the Wellness Unit
+    Sergeant — the coordinator — and the psychologist)."""
+    return tuple(agency.policy_model().confidentiality.breach_notify)
+
+
+@transaction.atomic
+def breach_acknowledge(*, acting_user: Any, report: BreachReport) -> BreachAcknowledgement:
+    """One of the people notified has read the report. Idempotent per person."""
+    if report.agency_id != acting_user.agency_id or not acting_user.has_role(
+            *breach_readers(report.agency)):
+        raise ValidationError("Your role is not notified of breach reports.")
+    ack, created = BreachAcknowledgement.objects.get_or_create(report=report, user=acting_user)
+    if created:
+        _audit("psp.breach.acknowledged", acting_user, report.agency_id, report)
+    return ack
 
 
 # --- Critical incidents -----------------------------------------------------------------

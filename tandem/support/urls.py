@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.support import views
+from tandem.support import breach_views, contact_views, views
 
 app_name = "support"
 urlpatterns = [
@@ -39,6 +39,10 @@ urlpatterns = [
     path("confidentiality/ask/", views.consult_new, name="consult_new"),
     path("confidentiality/questions/", views.consult_list, name="consult_list"),
     path("confidentiality/breach/", views.breach_new, name="breach_new"),
+    path("activate/", contact_views.coordinator_contact, name="coordinator_contact"),
+    path("confidentiality/breaches/", breach_views.breach_list, name="breach_list"),
+    path("confidentiality/breaches/<int:pk>/acknowledge/", breach_views.breach_acknowledge,
+         name="breach_acknowledge"),
     path("incidents/", views.incident_list, name="incident_list"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
     path("mutual-aid/", views.mutual_aid, name="mutual_aid"),

@@ -90,14 +90,38 @@ def directory(request: HttpRequest) -> HttpResponse:
 
 
 def _poster_rows(request: HttpRequest) -> tuple[Agency, Unit | None, list[SupporterProfile]]:
+    """The whole department-wide team, whichever unit the poster is for: 18.107 B.1.a posts
+    every team member's name and number in every district, section and unit."""
     agency = require_account(request.user)
     unit = None
     if request.GET.get("unit"):
         unit = Unit.objects.filter(agency=agency, pk=pk_or_404(request.GET["unit"])).first()
         if unit is None:
             raise Http404
-    profiles = list(selectors.roster(agency, {"unit": unit} if unit else {}))
-    return agency, unit, profiles
+    return agency, unit, list(selectors.roster(agency, {}))
+
+
+def _poster_contacts(agency: Agency) -> dict[str, Any]:
+    """Who to call when no team member answers: Communications, then the psychologist."""
+    from tandem.accounts.models import users_with_role
+
+    psychologists = [
+        (str(u), (u.member.phone if u.member else "") or u.phone)
+        for u in users_with_role(agency, [Role.PSYCHOLOGIST]).select_related("member")
+    ]
+    policy = agency.policy_model()
+    return {"communications_title": policy.title("dispatcher"),
+            "communications_phone": policy.contacts.communications_phone,
+            "psychologist_title": policy.title("psychologist"),
+            "psychologists": psychologists}
+
+
+def _poster_title(unit: Unit | None) -> str:
+    return "Peer support team" + (f" — posted in {unit.name}" if unit else "")
+
+
+POSTER_LEDE = ("Call any of us, at any hour. What you say stays with us, within the limits we "
+               "explain at the start.")
 
 
 @require_GET
@@ -105,19 +129,30 @@ def poster(request: HttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
     units = Unit.objects.filter(agency=agency)
     return render(request, "support/poster.html",
-                  {"unit": unit, "profiles": profiles, "units": units})
+                  {"unit": unit, "profiles": profiles, "units": units,
+                   "title": _poster_title(unit), **_poster_contacts(agency)})
 
 
 @require_GET
 def poster_pdf(request: HttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
-    title = f"Peer support team — {unit.name if unit else 'all units'}"
-    doc = Document(agency=agency, title=title,
-                   subtitle="Call any of us, at any hour. What you say stays with us, "
-                            "within the limits we explain at the start.")
+    contacts = _poster_contacts(agency)
+    doc = Document(agency=agency, title=_poster_title(unit), subtitle=POSTER_LEDE)
+    # Fill the page: a short team in large type, a long one smaller (never below 9 pt).
+    size = 16 if len(profiles) <= 12 else 13 if len(profiles) <= 24 else 10 if len(
+        profiles) <= 40 else 9
     doc.table(["Name", "Phone", "Sworn / civilian", "Unit"],
               [[p.display_name, p.reach_phone, p.get_affiliation_display(),
-                p.unit.name if p.unit else ""] for p in profiles], widths=[60, 45, 35, 50])
+                p.unit.name if p.unit else ""] for p in profiles], widths=[60, 45, 35, 50],
+              size=size)
+    doc.heading(f"No answer? Call {contacts['communications_title']}"
+                + (f": {contacts['communications_phone']}" if contacts["communications_phone"]
+                   else ""))
+    doc.paragraph("They reach a team member at any hour, and if none answers, the "
+                  f"{contacts['psychologist_title']}.", size=13)
+    for name, phone in contacts["psychologists"]:
+        doc.paragraph(f"{contacts['psychologist_title']}: {name}" + (f", {phone}" if phone
+                                                                     else ""), size=13)
     return doc.response("peer-support-roster.pdf")
 
 

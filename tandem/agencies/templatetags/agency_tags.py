@@ -28,3 +28,32 @@ def role_label(value: str) -> str:
         return str(Role(value).label)
     except ValueError:
         return str(value)
+
+
+@register.filter
+def absence_limit_words(limit: int) -> str:
+    """``0`` → "no unexcused absence", ``1`` → "at most one …", ``3`` → "at most 3 …"."""
+    from tandem.readiness.compliance import absence_limit_words as words
+
+    return words(int(limit))
+
+
+@register.filter
+def every_months(months: int) -> str:
+    from tandem.readiness.compliance import every_months_words
+
+    return every_months_words(int(months))
+
+
+@register.filter
+def relationship_rule(agency: object) -> str:
+    """The policy's relationship rule in words (GO 702 .46), or "" when it sets none."""
+    policy_model = getattr(agency, "policy_model", None)
+    if policy_model is None:
+        return ""
+    months = int(policy_model().conduct.relationship_cooldown_months)
+    if months <= 0:
+        return ""
+    span = "one month" if months == 1 else f"{months} months"
+    return (f"No personal or romantic relationship with anyone you supported, during the "
+            f"support and for {span} after your last contact with them.")

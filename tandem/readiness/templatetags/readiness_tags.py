@@ -14,3 +14,14 @@ def holds(user: Any, roles: str) -> bool:
     """``{% if request.user|holds:"coordinator,chief" %}`` — menus only; views check access."""
     has_role = getattr(user, "has_role", None)
     return bool(has_role and has_role(*[r.strip() for r in roles.split(",")]))
+
+
+@register.filter
+def cji_state(gate: Any, person: Any) -> str:
+    """What a person's criminal-justice-information line says. Civilians (a PRS included)
+    never read CJI (OO 2-78 IV.D; PR-7), so their page never says "open" or "cleared", even
+    when their clearances are current: it says what they do receive."""
+    member = getattr(person, "member", None)
+    if member is None or not member.is_sworn:
+        return "not for civilian staff (you see the safety flags the officer shares)"
+    return "open" if gate is not None and gate.cji else "closed"

@@ -1,0 +1,42 @@
+"""Breach reports on the screen of the people the policy notifies (GO 702 .38: the
+Wellness Unit Sergeant and the licensed psychologist), with acknowledgement."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from tandem.support import services
+from tandem.support.access import breach_readers_agency, get_breach_for_user
+from tandem.support.models import BreachAcknowledgement, BreachReport
+
+
+@require_GET
+def breach_list(request: HttpRequest) -> HttpResponse:
+    agency = breach_readers_agency(request.user)
+    acks = BreachAcknowledgement.objects.select_related("user").order_by("acknowledged_at")
+    reports = (BreachReport.objects.filter(agency=agency).select_related("reported_by")
+               .prefetch_related(Prefetch("acknowledgements", queryset=acks))[:200])
+    rows = [{"report": r, "acks": list(r.acknowledgements.all()),
+             "mine": any(a.user_id == request.user.pk for a in r.acknowledgements.all())}
+            for r in reports]
+    titles = [agency.title_for(role) for role in services.breach_readers(agency)]
+    return render(request, "support/breach_list.html",
+                  {"rows": rows, "readers": titles,
+                   "waiting": sum(1 for row in rows if not row["mine"])})
+
+
+@require_POST
+def breach_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_breach_for_user(request.user, pk, write=True)
+    try:
+        services.breach_acknowledge(acting_user=request.user, report=report)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Acknowledged.")
+    return redirect("support:breach_list")
