@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.forms import ChoiceField
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,6 +26,7 @@ from tandem.core.ical import (
     feed_token_issue,
     feed_token_user,
 )
+from tandem.core.keyset import keyset_page, parse_cursor
 from tandem.core.pdf import Document
 from tandem.recovery import imports, selectors, services, vocab
 from tandem.recovery.access import (
@@ -178,9 +178,10 @@ def client_list(request: Request) -> HttpResponse:
     text = status = ""
     if form.is_valid():
         text, status = form.cleaned_data["q"], form.cleaned_data["status"]
-    page = Paginator(selectors.client_search(agency, text, status), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = keyset_page(selectors.client_search(agency, text, status), size=PER_PAGE,
+                       order=("last_name", "first_name", "pk"),
+                       after=parse_cursor(request.GET.get("after")),
+                       before=parse_cursor(request.GET.get("before")))
     template = "recovery/partials/client_rows.html" if request.htmx else "recovery/client_list.html"
     return render(request, template, {"form": form, "page": page, "q": text})
 
