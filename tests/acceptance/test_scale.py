@@ -159,3 +159,24 @@ def test_account_list_costs_the_same_queries_at_1000_and_5000_accounts(
         following, _ = _queries(session, url, _next(body))
         counts.append((first, following))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.django_db
+def test_directory_and_client_search_use_trigram_indexes_on_postgresql(agency: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes are PostgreSQL's; SQLite scans the agency's rows")
+    from django.db import transaction
+
+    searches = {
+        "agencies_member_last_trgm": Member.objects.filter(last_name__icontains="smi"),
+        "agencies_member_first_trgm": Member.objects.filter(first_name__icontains="ana"),
+        "agencies_member_number_upper": Member.objects.filter(employee_number__iexact="a12"),
+        "recovery_client_name_trgm": Client.objects.filter(name_key__contains="rive"),
+        "recovery_client_phone_trgm": Client.objects.filter(phone_digits__contains="5550"),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        # On an almost empty table the planner rightly prefers a scan; forbid it so the plan
+        # shows whether the SQL Django writes can use the index at all.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for index, queryset in searches.items():
+            assert index in queryset.explain(), index
