@@ -253,6 +253,13 @@ else:
             "OPTIONS": sqlite_options(),
         }
     }
+# A read replica for list pages and report counting (tandem.core.db_router; README).
+if env_str("TANDEM_REPLICA_DATABASE_URL"):
+    DATABASES["replica"] = {
+        **database_from_url(env_str("TANDEM_REPLICA_DATABASE_URL")),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["tandem.core.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication (CJIS Security Policy 5.6) ------------------------------------------

@@ -22,6 +22,7 @@ from tandem.accounts.selectors import (
     pending_role_requests_for,
 )
 from tandem.agencies.models import PROGRAM_ROLES, Role
+from tandem.core.db_router import reads_from_replica
 from tandem.core.keyset import keyset_page, parse_cursor
 
 PAGE_SIZE = 50
@@ -32,6 +33,7 @@ def _titles(user: Any) -> dict[str, str]:
 
 
 @require_GET
+@reads_from_replica
 def user_list(request: HttpRequest) -> HttpResponse:
     admin: Any = request.user
     require_administrator(admin)

@@ -39,6 +39,7 @@ from tandem.agencies.presets import Policy, PolicyError, parse_policy_toml, poli
 from tandem.agencies.roster import COLUMN_HELP, MAX_BYTES, REQUIRED_COLUMNS, RosterError
 from tandem.agencies.selectors import MEMBER_ORDER, unit_tree
 from tandem.agencies.selectors import member_list as select_members
+from tandem.core.db_router import reads_from_replica
 from tandem.core.keyset import keyset_page, parse_cursor
 
 MEMBERS_PER_PAGE = 50
@@ -212,6 +213,7 @@ def _unit_delete(request: HttpRequest, unit: Any) -> HttpResponse:
 
 
 @require_GET
+@reads_from_replica
 def member_list(request: HttpRequest) -> HttpResponse:
     agency = require_role(request.user, *DIRECTORY_READERS)
     filter_form = MemberFilterForm(request.GET or None, agency=agency)

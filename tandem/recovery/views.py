@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.agencies.access import require_role
+from tandem.core.db_router import reads_from_replica
 from tandem.core.decorators import public
 from tandem.core.exports import csv_response
 from tandem.core.ical import (
@@ -157,6 +158,7 @@ def _errors(form: Any, exc: ValidationError) -> None:
 
 
 @require_GET
+@reads_from_replica
 def caseload(request: Request) -> HttpResponse:
     agency = require_program(request.user)
     start, end = selectors.day_bounds(timezone.localdate())
@@ -172,6 +174,7 @@ def caseload(request: Request) -> HttpResponse:
 
 
 @require_GET
+@reads_from_replica
 def client_list(request: Request) -> HttpResponse:
     agency = require_program(request.user)
     form = ClientSearchForm(request.GET or None)
