@@ -34,11 +34,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages import ROOT, free_port, pct, tandem  # noqa: E402
+from pages import ROOT, free_port, fresh_database, pct, tandem  # noqa: E402
 from support import SETUP as SUPPORT_SETUP  # noqa: E402
 
 SESSIONS = """
@@ -165,18 +165,7 @@ def prepare_database(url: str | None, scratch: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "tandem.settings",
         "TANDEM_MASTER_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
     }
-    env.pop("DATABASE_URL", None)
-    if url and url.startswith("sqlite"):
-        env["DATABASE_URL"] = url
-    elif url:
-        import psycopg
-
-        name = urlparse(url).path.lstrip("/")
-        admin = url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        env["DATABASE_URL"] = url
+    fresh_database(env, url)
     return env
 
 

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tandem.accounts.models import User
+from tandem.accounts.models import User, users_with_role
 from tandem.agencies.models import Member, MemberCategory
 from tandem.recovery.models import Client
 
@@ -173,6 +173,9 @@ def test_directory_and_client_search_use_trigram_indexes_on_postgresql(agency: A
         "agencies_member_number_upper": Member.objects.filter(employee_number__iexact="a12"),
         "recovery_client_name_trgm": Client.objects.filter(name_key__contains="rive"),
         "recovery_client_phone_trgm": Client.objects.filter(phone_digits__contains="5550"),
+        # on call now and routing ask "who holds this role here" (was 150 ms a query at
+        # 1,000 supporters: every user row rescanned the agency's role rows).
+        "role_agency_role_user": users_with_role(agency, ["coordinator"]),
     }
     with transaction.atomic(), connection.cursor() as cursor:
         # On an almost empty table the planner rightly prefers a scan; forbid it so the plan
