@@ -148,7 +148,8 @@ def database_from_url(url: str) -> dict[str, object]:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Without these a sqlite:/// address ran with none of them: no secure deletion, and
         # deferred transactions that failed with "database is locked" under load.
-        config["OPTIONS"] = {**sqlite_options(), **dict(config.get("OPTIONS") or {})}
+        given: dict[str, object] = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+        config["OPTIONS"] = {**sqlite_options(), **given}
         config["CONN_MAX_AGE"] = 0
     return config
 

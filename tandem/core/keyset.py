@@ -61,7 +61,9 @@ def _beyond(fields: Sequence[str], values: dict[str, Any], *, forward: bool) -> 
         for earlier in fields[:index]:
             step &= Q(**{earlier: values[earlier]})
         condition |= step
-    return condition
+    # The same bound on the leading field alone, redundant but sargable: it lets the index
+    # that leads with that field start at the anchor instead of filtering from the top.
+    return Q(**{f"{fields[0]}__{op}e": values[fields[0]]}) & condition
 
 
 def keyset_page(
