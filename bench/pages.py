@@ -6,8 +6,11 @@ the minimal view (``/health/live/``, which passes through the whole middleware s
 does no work). Absolute numbers depend on the machine; the ratios are what to compare.
 
     .venv/bin/python bench/pages.py [--members 50000] [--requests 300]
+    .venv/bin/python bench/pages.py --database-url postgres://postgres@127.0.0.1:5432/bench
 
-Set DATABASE_URL to benchmark PostgreSQL instead of a scratch SQLite file.
+``--database-url`` names a scratch PostgreSQL database, dropped and created afresh (or a
+``sqlite:///`` file); without it a scratch SQLite file is used. Beside each page it prints the
+number of SQL queries the page makes, counted once in process after the timed run.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from tandem.agencies.models import Agency
 agency = Agency.objects.get(slug="scale")
 user, _ = User.objects.get_or_create(username="bench", defaults={"agency": agency})
 user.set_password("bench-password-not-used-elsewhere"); user.save()
-for role in ("administrator", "coordinator", "member"):
+for role in ("administrator", "coordinator", "member", "auditor"):
     RoleAssignment.objects.get_or_create(user=user, agency=agency, role=role)
 device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
 s = SessionStore()
@@ -81,6 +84,66 @@ print(s.session_key)
         text=True,
     )
     return out.stdout.strip().splitlines()[-1]
+
+
+def fresh_database(env: dict[str, str], url: str | None) -> None:
+    """Point ``env`` at ``url`` (a scratch PostgreSQL database is dropped and created)."""
+    env.pop("DATABASE_URL", None)
+    if not url:
+        return
+    if url.startswith("postgres"):
+        from urllib.parse import urlparse
+
+        import psycopg
+
+        name = urlparse(url).path.lstrip("/")
+        admin = url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    env["DATABASE_URL"] = url
+
+
+COUNT_QUERIES = """
+import django, json, sys
+django.setup()
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+client = Client()
+client.cookies["sessionid"] = sys.argv[1]
+counts = {}
+for path in sys.argv[2:]:
+    client.get(path)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path)
+    counts[path] = len(queries)
+print(json.dumps(counts))
+"""
+
+
+def query_counts(env: dict[str, str], cookie: str, paths: list[str]) -> dict[str, int]:
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-c", COUNT_QUERIES, cookie, *paths],
+        env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def report(title: str, pages: list[tuple[str, str]], results: dict[str, list[float]],
+           counts: dict[str, int]) -> None:
+    base50 = pct(results["minimal view"], 50)
+    base95 = pct(results["minimal view"], 95)
+    print(f"\n{title}\n")
+    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9} {'queries':>8}")
+    for label, path in pages:
+        values = results[label]
+        p50, p95 = pct(values, 50), pct(values, 95)
+        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f} "
+              f"{counts.get(path, 0):8}")
 
 
 def measure(port: int, path: str, cookie: str, n: int) -> list[float]:
@@ -109,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
@@ -119,6 +183,7 @@ def main() -> None:
             "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
             "TANDEM_LOG_LEVEL": "WARNING",
         }
+        fresh_database(env, args.database_url)
         started = time.perf_counter()
         tandem(env, "migrate", "--noinput")
         tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
@@ -155,19 +220,18 @@ def main() -> None:
                 ("home page", "/"),
                 ("member directory", "/agency/members/"),
                 ("member directory, search", "/agency/members/?q=smith"),
+                ("accounts", "/accounts/users/"),
+                ("audit trail", "/audit/"),
             ]
             results = {label: measure(port, path, cookie, args.requests) for label, path in pages}
         finally:
             server.terminate()
             server.wait(timeout=10)
+        counts = query_counts(env, cookie, [path for _, path in pages])
 
-    base50 = pct(results["minimal view"], 50)
-    base95 = pct(results["minimal view"], 95)
-    print(f"\n{args.members} members, {args.requests} requests per page, gunicorn 1 worker\n")
-    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}")
-    for label, values in results.items():
-        p50, p95 = pct(values, 50), pct(values, 95)
-        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}")
+    engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
+    report(f"{engine}, {args.members} members, {args.requests} requests per page, "
+           "gunicorn 1 worker", pages, results, counts)
 
 
 if __name__ == "__main__":

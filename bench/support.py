@@ -14,7 +14,8 @@ same run. Absolute numbers depend on the machine; the ratios are what to compare
 
     .venv/bin/python bench/support.py [--members 50000] [--supporters 1000] [--requests 200]
 
-Set DATABASE_URL to benchmark PostgreSQL instead of a scratch SQLite file.
+``--database-url`` names a scratch PostgreSQL database (dropped and created afresh) or a
+``sqlite:///`` file; without it a scratch SQLite file is used. Query counts are printed beside.
 """
 
 from __future__ import annotations
@@ -34,7 +35,16 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages import ROOT, free_port, make_session, measure, pct, tandem  # noqa: E402
+from pages import (  # noqa: E402
+    ROOT,
+    free_port,
+    fresh_database,
+    make_session,
+    measure,
+    query_counts,
+    report,
+    tandem,
+)
 
 SETUP = """
 import django, sys
@@ -108,6 +118,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=50_000)
     parser.add_argument("--supporters", type=int, default=1_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
@@ -121,6 +132,7 @@ def main() -> None:
             # A throw-away master key for the scratch database's envelope encryption.
             "TANDEM_MASTER_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
         }
+        fresh_database(env, args.database_url)
         started = time.perf_counter()
         tandem(env, "migrate", "--noinput")
         tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
@@ -153,16 +165,13 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+        counts = query_counts(env, cookie, ["/health/live/", "/support/on-call/"])
 
-    base50 = pct(results["minimal view"], 50)
-    base95 = pct(results["minimal view"], 95)
-    print(f"\n{args.members} members, {args.supporters} supporters, "
-          f"{args.requests} requests per page, gunicorn 1 worker\n")
-    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}")
-    for label, values in results.items():
-        p50, p95 = pct(values, 50), pct(values, 95)
-        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}")
-
+    engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
+    pages = [("minimal view", "/health/live/"), ("on call now", "/support/on-call/"),
+             ("route one request", "POST /support/on-behalf/")]
+    report(f"{engine}, {args.members} members, {args.supporters} supporters, "
+           f"{args.requests} requests per page, gunicorn 1 worker", pages, results, counts)
 
 if __name__ == "__main__":
     main()

@@ -106,6 +106,32 @@ def env_backend(name: str, default: str) -> str:
     return value
 
 
+def sqlite_options() -> dict[str, object]:
+    """The connection options every SQLite database runs with, whether named by
+    ``TANDEM_SQLITE_PATH`` or by a ``sqlite:///`` ``DATABASE_URL``.
+
+    secure_delete overwrites freed pages, so a shredded key leaves no bytes.
+    journal_mode=DELETE, chosen over WAL on purpose: a -wal file keeps old page images
+    (deleted rows, superseded wrapped keys) until its frames happen to be overwritten, and
+    file-level copies take it along; the rollback journal exists only while a write
+    transaction runs and is removed at commit, so at rest the database is one file whose
+    freed space secure_delete has zeroed. The price is that readers wait for a committing
+    writer: busy_timeout makes them (and other writers) wait instead of failing, and
+    ``BEGIN IMMEDIATE`` takes the write lock when a transaction starts, so a transaction
+    that read first never has to upgrade its lock, which SQLite refuses at once with
+    "database is locked" (no busy wait) when another writer holds it.
+    """
+    return {
+        "init_command": (
+            "PRAGMA secure_delete=ON; PRAGMA journal_mode=DELETE; "
+            "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=30000;"
+        ),
+        # Python's own wait, used before init_command has run; the same 30 seconds.
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+    }
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """PostgreSQL or SQLite from ``DATABASE_URL``; anything else stops start-up. The message
     names the scheme only, never the address (it may hold a password)."""
@@ -119,6 +145,12 @@ def database_from_url(url: str) -> dict[str, object]:
             f"DATABASE_URL must be a postgres:// or sqlite:/// address, not one with the "
             f"scheme {scheme!r}."
         )
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Without these a sqlite:/// address ran with none of them: no secure deletion, and
+        # deferred transactions that failed with "database is locked" under load.
+        given: dict[str, object] = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+        config["OPTIONS"] = {**sqlite_options(), **given}
+        config["CONN_MAX_AGE"] = 0
     return config
 
 
@@ -219,22 +251,16 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("TANDEM_SQLITE_PATH", str(VAR_DIR / "tandem.sqlite3")),
-            "OPTIONS": {
-                # secure_delete overwrites freed pages, so a shredded key leaves no bytes.
-                # journal_mode=DELETE, chosen over WAL on purpose: a -wal file keeps old page
-                # images (deleted rows, superseded wrapped keys) until its frames happen to be
-                # overwritten, and file-level copies take it along; the rollback journal
-                # exists only while a write transaction runs and is removed at commit, so at
-                # rest the database is one file whose freed space secure_delete has zeroed.
-                # The price is that readers wait for a committing writer (busy_timeout).
-                "init_command": (
-                    "PRAGMA secure_delete=ON; PRAGMA journal_mode=DELETE; "
-                    "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
-                ),
-                "transaction_mode": "IMMEDIATE",
-            },
+            "OPTIONS": sqlite_options(),
         }
     }
+# A read replica for list pages and report counting (tandem.core.db_router; README).
+if env_str("TANDEM_REPLICA_DATABASE_URL"):
+    DATABASES["replica"] = {
+        **database_from_url(env_str("TANDEM_REPLICA_DATABASE_URL")),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["tandem.core.db_router.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication (CJIS Security Policy 5.6) ------------------------------------------

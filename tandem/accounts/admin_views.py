@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -23,6 +22,8 @@ from tandem.accounts.selectors import (
     pending_role_requests_for,
 )
 from tandem.agencies.models import PROGRAM_ROLES, Role
+from tandem.core.db_router import reads_from_replica
+from tandem.core.keyset import keyset_page, parse_cursor
 
 PAGE_SIZE = 50
 
@@ -32,13 +33,16 @@ def _titles(user: Any) -> dict[str, str]:
 
 
 @require_GET
+@reads_from_replica
 def user_list(request: HttpRequest) -> HttpResponse:
     admin: Any = request.user
     require_administrator(admin)
     text, status = request.GET.get("q", ""), request.GET.get("status", "")
     titles = _titles(admin)
-    page = Paginator(accounts_for_agency(admin.agency_id, text=text, status=status),
-                     PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset_page(accounts_for_agency(admin.agency_id, text=text, status=status),
+                       order=("username", "pk"), size=PAGE_SIZE,
+                       after=parse_cursor(request.GET.get("after")),
+                       before=parse_cursor(request.GET.get("before")))
     rows = [(account, [titles[a.role] for a in account.role_assignments.all()])
             for account in page]
     context = {

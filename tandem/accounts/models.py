@@ -91,6 +91,10 @@ class RoleAssignment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "agency", "role"], name="role_once_per_user")
         ]
+        # "Who holds this role here" (on call now, routing's fallback, notices): leads with
+        # the agency, then the role, so the answer is a range read of a few rows however
+        # many supporters and members hold other roles.
+        indexes = [models.Index(fields=["agency", "role", "user"], name="role_agency_role_user")]
 
     def __str__(self) -> str:
         return f"{self.user} – {self.get_role_display()}"

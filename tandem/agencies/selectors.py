@@ -27,9 +27,11 @@ def member_list(agency: Agency, filters: MemberFilters) -> QuerySet[Member]:
         qs = qs.filter(active=True)
     elif filters.active == "no":
         qs = qs.filter(active=False)
-    return qs.select_related("unit", "supervisor").order_by(
-        "last_name", "first_name", "employee_number"
-    )
+    return qs.select_related("unit", "supervisor").order_by(*MEMBER_ORDER)
+
+
+# The directory's order, ending with the key so keyset pages are exact.
+MEMBER_ORDER = ("last_name", "first_name", "employee_number", "pk")
 
 
 @dataclass(frozen=True)

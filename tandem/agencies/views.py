@@ -10,7 +10,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -38,8 +37,10 @@ from tandem.agencies.logos import CONTENT_TYPES, MAX_LOGO_BYTES
 from tandem.agencies.models import Agency
 from tandem.agencies.presets import Policy, PolicyError, parse_policy_toml, policy_to_toml
 from tandem.agencies.roster import COLUMN_HELP, MAX_BYTES, REQUIRED_COLUMNS, RosterError
+from tandem.agencies.selectors import MEMBER_ORDER, unit_tree
 from tandem.agencies.selectors import member_list as select_members
-from tandem.agencies.selectors import unit_tree
+from tandem.core.db_router import reads_from_replica
+from tandem.core.keyset import keyset_page, parse_cursor
 
 MEMBERS_PER_PAGE = 50
 ROSTER_SESSION_KEY = "agencies.roster_digest"
@@ -212,13 +213,17 @@ def _unit_delete(request: HttpRequest, unit: Any) -> HttpResponse:
 
 
 @require_GET
+@reads_from_replica
 def member_list(request: HttpRequest) -> HttpResponse:
     agency = require_role(request.user, *DIRECTORY_READERS)
     filter_form = MemberFilterForm(request.GET or None, agency=agency)
     members = select_members(agency, filter_form.filters())
-    page = Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = keyset_page(members, order=MEMBER_ORDER, size=MEMBERS_PER_PAGE,
+                       after=parse_cursor(request.GET.get("after")),
+                       before=parse_cursor(request.GET.get("before")))
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("page", "after", "before"):
+        query.pop(key, None)
     context = {
         "filter_form": filter_form,
         "page": page,

@@ -18,6 +18,7 @@ from tandem.audit.models import Outcome
 from tandem.audit.selectors import event_page, filtered_events
 from tandem.audit.services import audit_record
 from tandem.audit.verify import verify_chain
+from tandem.core.db_router import reads_from_replica
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:
@@ -46,6 +47,7 @@ def _auditor_only(request: HttpRequest, action: str) -> None:
 
 
 @require_GET
+@reads_from_replica
 def event_list(request: HttpRequest) -> HttpResponse:
     _auditor_only(request, "audit.view")
     user: Any = request.user

@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.forms import ChoiceField
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.agencies.access import require_role
+from tandem.core.db_router import reads_from_replica
 from tandem.core.decorators import public
 from tandem.core.exports import csv_response
 from tandem.core.ical import (
@@ -27,6 +27,7 @@ from tandem.core.ical import (
     feed_token_issue,
     feed_token_user,
 )
+from tandem.core.keyset import keyset_page, parse_cursor
 from tandem.core.pdf import Document
 from tandem.recovery import imports, selectors, services, vocab
 from tandem.recovery.access import (
@@ -158,6 +159,7 @@ def _errors(form: Any, exc: ValidationError) -> None:
 
 
 @require_GET
+@reads_from_replica
 def caseload(request: Request) -> HttpResponse:
     agency = require_program(request.user)
     start, end = selectors.day_bounds(timezone.localdate())
@@ -173,15 +175,17 @@ def caseload(request: Request) -> HttpResponse:
 
 
 @require_GET
+@reads_from_replica
 def client_list(request: Request) -> HttpResponse:
     agency = require_program(request.user)
     form = ClientSearchForm(request.GET or None)
     text = status = ""
     if form.is_valid():
         text, status = form.cleaned_data["q"], form.cleaned_data["status"]
-    page = Paginator(selectors.client_search(agency, text, status), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = keyset_page(selectors.client_search(agency, text, status), size=PER_PAGE,
+                       order=("last_name", "first_name", "pk"),
+                       after=parse_cursor(request.GET.get("after")),
+                       before=parse_cursor(request.GET.get("before")))
     template = "recovery/partials/client_rows.html" if request.htmx else "recovery/client_list.html"
     return render(request, template, {"form": form, "page": page, "q": text})
 

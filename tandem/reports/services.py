@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from tandem.agencies.models import Role
 from tandem.audit.services import audit_record
+from tandem.core.db_router import replica_reads
 from tandem.reports import statistics
 from tandem.reports.disclosure import (
     SUPPRESSED,
@@ -263,7 +264,8 @@ def report_build(
                          object_type="reports.ReportRun", object_id=published_before.pk,
                          detail={"report": report, "audience": audience})
             return dict(published_before.content), published_before.release
-    sections: list[Section] = definition.builder(agency, period)
+    with replica_reads(inside_transaction=True):  # counting only; the log stays primary
+        sections: list[Section] = definition.builder(agency, period)
     tables = [t for s in sections for t in s.tables]
     if public:
         _charge_budget(agency, float(epsilon or 0))

@@ -72,6 +72,7 @@ class Schedule:
             ready = SupporterProfile.objects.ready(agency).values_list("pk", flat=True)
             self._ready = dict.fromkeys(ready, True)
         self._sizes: dict[int, int] = {}
+        self._members: dict[tuple[int, int], SupporterProfile | None] = {}
 
     def is_ready(self, profile: SupporterProfile) -> bool:
         """Designated and compliant (the readiness gate), cached per schedule."""
@@ -91,9 +92,12 @@ class Schedule:
         size = self._sizes[rotation.pk]
         if not size:
             return None
-        found = rotation.members.select_related("supporter__user").filter(
-            position=index % size).first()
-        return found.supporter if found else None
+        key = (rotation.pk, index % size)
+        if key not in self._members:  # on call now asks for the same shift twice
+            found = rotation.members.select_related("supporter__user").filter(
+                position=index % size).first()
+            self._members[key] = found.supporter if found else None
+        return self._members[key]
 
     def _rotation_shift(self, rotation: Rotation, at: datetime) -> Shift | None:
         index = rotation.shift_index_at(at, self.tz)

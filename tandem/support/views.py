@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.agencies.access import pk_or_404, require_account, require_role
 from tandem.agencies.models import Agency, Role, Unit
+from tandem.core.db_router import reads_from_replica
 from tandem.core.decorators import public
 from tandem.core.http import client_ip
 from tandem.core.ical import (
@@ -79,6 +80,7 @@ def _errors(form: Any, exc: ValidationError) -> None:
 
 
 @require_GET
+@reads_from_replica
 def directory(request: HttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
 from tandem.agencies.models import Agency, Member, Unit, UnitKind
 from tandem.audit.services import audit_record
@@ -62,6 +62,11 @@ class Command(BaseCommand):
                 object_id=agency.pk,
                 detail={"members": made},
             )
+        if connection.vendor == "postgresql":
+            # Fresh statistics: until autovacuum gets to it the planner thinks the bulk-loaded
+            # table is empty and sorts the whole agency for the directory's first page.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE agencies_member")
         self.stdout.write(
             self.style.SUCCESS(f"Added {made} members to {agency.name} ({agency.slug}).")
         )

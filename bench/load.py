@@ -1,0 +1,259 @@
+"""Load benchmark: many signed-in users doing a realistic mix against gunicorn, for a fixed time.
+
+Seeds an agency (``tandem seed``), a primary and a backup on-call rotation, and one signed-in
+account per simulated user (coordinator, dispatcher, auditor and member roles). Each user is a
+thread with its own keep-alive connection that loops, with a think time between requests,
+over: the home page, the member directory with a search, "on call now", the audit page, and
+filing a request for peer support for a colleague (a routed, audited write). The client is
+bounded: one thread per user, one request in flight per thread, loopback only.
+
+Afterwards it prints throughput, p50/p95/p99, errors (any status other than the expected one,
+or a connection failure), and writes lost: requests the server answered as filed that are
+not in the database when rows are counted afterwards. Then it runs ``tandem audit verify``.
+
+    .venv/bin/python bench/load.py [--users 25,50] [--seconds 30] [--members 2000]
+    .venv/bin/python bench/load.py --database-url postgres://postgres@127.0.0.1:5432/tandem_load
+
+With ``--database-url`` the named PostgreSQL database is dropped and created afresh (it must be
+a scratch database); without it, a scratch SQLite file is used with the default settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pages import ROOT, free_port, fresh_database, pct, tandem  # noqa: E402
+from support import SETUP as SUPPORT_SETUP  # noqa: E402
+
+SESSIONS = """
+import django, sys, time
+django.setup()
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from tandem.accounts.sessions import SessionStore
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_BANNER_OK, SESSION_LAST_SEEN
+from tandem.accounts.models import RoleAssignment, User
+from tandem.agencies.models import Agency
+agency = Agency.objects.get(slug="scale")
+for i in range(int(sys.argv[1])):
+    user, _ = User.objects.get_or_create(username=f"load-{i}", defaults={"agency": agency})
+    for role in ("coordinator", "dispatcher", "auditor", "member"):
+        RoleAssignment.objects.get_or_create(user=user, agency=agency, role=role)
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="load",
+                                                 defaults={"confirmed": True})
+    s = SessionStore()
+    s[SESSION_KEY] = str(user.pk)
+    s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    s[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    s[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    s[SESSION_AUTH_AT] = s[SESSION_LAST_SEEN] = time.time()
+    s[SESSION_BANNER_OK] = True
+    s.create()
+    print(s.session_key)
+"""
+
+COUNT = """
+import django
+django.setup()
+from tandem.support.models import SupportRequest, UsageRecord
+print(SupportRequest.objects.count() + UsageRecord.objects.count())
+"""
+
+READS = [
+    ("home", "/", 200),
+    ("directory search", "/agency/members/?q=smi", 200),
+    ("on call now", "/support/on-call/", 200),
+    ("audit page", "/audit/", 200),
+]
+
+
+class User(threading.Thread):
+    def __init__(self, port: int, cookie: str, numbers: list[str], stop_at: float, seed: int):
+        super().__init__(daemon=True)
+        self.port, self.cookie, self.numbers, self.stop_at = port, cookie, numbers, stop_at
+        self.random = random.Random(seed)  # noqa: S311 - a request mix, not a secret
+        self.timings: list[float] = []
+        self.errors: list[str] = []
+        self.filed = 0
+        self.csrf: tuple[str, str] | None = None
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def request(self, method: str, path: str, body: str = "", headers: dict | None = None):
+        all_headers = {"Cookie": f"sessionid={self.cookie}", **(headers or {})}
+        if self.csrf:
+            all_headers["Cookie"] += f"; csrftoken={self.csrf[0]}"
+        start = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=body or None, headers=all_headers)
+            response = self.conn.getresponse()
+            page = response.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException) as exc:
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            self.errors.append(f"{path}: {type(exc).__name__}")
+            return None, ""
+        self.timings.append((time.perf_counter() - start) * 1000)
+        return response, page
+
+    def file_request(self) -> None:
+        if self.csrf is None:
+            response, page = self.request("GET", "/support/on-behalf/")
+            if response is None:
+                return
+            cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+            if not (cookie and token):
+                self.errors.append(f"/support/on-behalf/ form: {response.status}")
+                return
+            self.csrf = (cookie.group(1), token.group(1))
+        body = urlencode({
+            "csrfmiddlewaretoken": self.csrf[1],
+            "idempotency_key": uuid.uuid4().hex,  # unique across rounds and threads
+            "name": "Load Person", "employee_number": self.random.choice(self.numbers),
+            "phone": "+1 555 0199", "contact_method": "phone", "urgency": "now",
+            "best_time": "any", "channel": "critical_incident",
+        })
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "Referer": f"http://127.0.0.1:{self.port}/support/on-behalf/"}
+        response, _ = self.request("POST", "/support/on-behalf/", body, headers)
+        if response is None:
+            return
+        if response.status == 302:
+            self.filed += 1
+        else:
+            self.errors.append(f"POST /support/on-behalf/: {response.status}")
+
+    def run(self) -> None:
+        time.sleep(self.random.random())  # users do not all start in the same millisecond
+        while time.monotonic() < self.stop_at:
+            if self.random.random() < 0.2:
+                self.file_request()
+            else:
+                _, path, expected = self.random.choice(READS)
+                response, _ = self.request("GET", path)
+                if response is not None and response.status != expected:
+                    self.errors.append(f"{path}: {response.status}")
+            time.sleep(self.think)
+
+    think = 1.0
+
+
+def prepare_database(url: str | None, scratch: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "TANDEM_INSECURE_HTTP": "1",
+        "TANDEM_VAR_DIR": scratch,
+        "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
+        "TANDEM_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "tandem.settings",
+        "TANDEM_MASTER_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
+    }
+    fresh_database(env, url)
+    return env
+
+
+def script(env: dict[str, str], source: str, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", source, *args],
+        env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    return out.stdout
+
+
+def run_round(env: dict[str, str], users: int, seconds: float, workers: int, threads: int,
+              numbers: list[str], cookies: list[str]) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "python:tandem.gunicorn_conf",
+         "tandem.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--timeout", "120"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        before = int(script(env, COUNT).strip().splitlines()[-1])
+        stop_at = time.monotonic() + seconds
+        crowd = [User(port, cookies[i], numbers, stop_at, seed=i) for i in range(users)]
+        started = time.perf_counter()
+        for user in crowd:
+            user.start()
+        for user in crowd:
+            user.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    after = int(script(env, COUNT).strip().splitlines()[-1])
+    timings = [t for user in crowd for t in user.timings]
+    errors = [e for user in crowd for e in user.errors]
+    filed = sum(user.filed for user in crowd)
+    lost = filed - (after - before)
+    print(f"{users:6} {len(timings) / elapsed:8.1f} {pct(timings, 50):8.0f} "
+          f"{pct(timings, 95):8.0f} {pct(timings, 99):8.0f} {len(errors):7} {filed:6} {lost:5}")
+    for error in sorted(set(errors))[:5]:
+        print(f"       e.g. {error}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", help="scratch PostgreSQL database (dropped first)")
+    parser.add_argument("--users", default="25", help="comma-separated user counts")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--supporters", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--think", type=float, default=1.0)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.users.split(",")]
+    User.think = args.think
+
+    with tempfile.TemporaryDirectory(prefix="tandem-load-") as scratch:
+        env = prepare_database(args.database_url, scratch)
+        started = time.perf_counter()
+        tandem(env, "migrate", "--noinput")
+        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
+        numbers = script(env, SUPPORT_SETUP, str(args.supporters)).strip().splitlines()[-1]
+        cookies = script(env, SESSIONS, str(max(counts))).split()
+        engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
+        print(f"{engine}: seeded {args.members} "
+              f"members, {args.supporters} supporters, {max(counts)} accounts in "
+              f"{time.perf_counter() - started:.1f} s; gunicorn {args.workers} workers × "
+              f"{args.threads} threads; {args.seconds:.0f} s per round, think {args.think} s\n")
+        print(f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+              f"{'errors':>7} {'filed':>6} {'lost':>5}")
+        for users in counts:
+            run_round(env, users, args.seconds, args.workers, args.threads,
+                      numbers.split(), cookies)
+        verify = subprocess.run(
+            [sys.executable, "-m", "tandem.cli", "audit", "verify"],
+            env=env, cwd=ROOT, capture_output=True, text=True,
+        )
+        last = (verify.stdout + verify.stderr).strip().splitlines()
+        print(f"\ntandem audit verify: exit {verify.returncode}; {last[-1] if last else ''}")
+
+
+if __name__ == "__main__":
+    main()
