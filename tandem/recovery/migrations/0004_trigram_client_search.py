@@ -34,5 +34,5 @@ def drop(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("recovery", "0002_deconfliction_merge_import")]
+    dependencies = [("recovery", "0003_patrol_call")]
     operations = [migrations.RunPython(create, drop)]
