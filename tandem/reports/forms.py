@@ -25,12 +25,12 @@ def _month(value: str, label: str) -> date:
 class PeriodForm(forms.Form):
     start = forms.CharField(
         label="First month", max_length=7,
-        widget=forms.TextInput(attrs={"type": "month", "inputmode": "numeric"}),
+        widget=forms.TextInput(attrs={"type": "month"}),
         help_text="Year and month, e.g. 2026-01.",
     )
     end = forms.CharField(
         label="Last month", max_length=7,
-        widget=forms.TextInput(attrs={"type": "month", "inputmode": "numeric"}),
+        widget=forms.TextInput(attrs={"type": "month"}),
         help_text="A month that has ended. January to December makes the annual report.",
     )
     audience = forms.ChoiceField(

@@ -18,3 +18,51 @@ document.addEventListener("DOMContentLoaded", function () {
     button.setAttribute("aria-expanded", String(!open));
   });
 });
+
+// Tables: every table sits in a scroll region a keyboard can reach (tabindex, role, name),
+// and on a phone each cell shows its column header (CSS turns rows into cards under 48rem).
+function tandemTables(root) {
+  root.querySelectorAll("main table").forEach(function (table, index) {
+    let wrap = table.parentElement;
+    if (!wrap.classList.contains("table-wrap")) {
+      wrap = document.createElement("div");
+      wrap.className = "table-wrap";
+      table.parentNode.insertBefore(wrap, table);
+      wrap.appendChild(table);
+    }
+    if (!wrap.hasAttribute("tabindex")) wrap.setAttribute("tabindex", "0");
+    if (!wrap.hasAttribute("role")) wrap.setAttribute("role", "region");
+    if (!wrap.hasAttribute("aria-label") && !wrap.hasAttribute("aria-labelledby")) {
+      const caption = table.querySelector("caption");
+      const heading = table.getAttribute("aria-label") || (caption && caption.textContent.trim());
+      let name = heading;
+      if (!name) {
+        const section = wrap.closest("section, .panel, main");
+        const h = section && section.querySelector("h1, h2, h3");
+        name = h ? h.textContent.trim() : "Table " + (index + 1);
+      }
+      wrap.setAttribute("aria-label", name + " (table)");
+    }
+    const headers = Array.from(table.querySelectorAll("thead th")).map(function (th) {
+      return th.textContent.trim();
+    });
+    if (!headers.length || table.classList.contains("no-cards")) return;
+    table.classList.add("cards-on-phone");
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      let column = 0;
+      Array.from(row.children).forEach(function (cell) {
+        const label = headers[column];
+        if (label && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", label);
+        column += cell.colSpan || 1;
+      });
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { tandemTables(document); });
+document.addEventListener("htmx:afterSwap", function (event) { tandemTables(event.target); });
+
+// A failed form: the error summary takes focus so a screen reader and the eye land on it.
+document.addEventListener("DOMContentLoaded", function () {
+  const summary = document.querySelector(".error-summary");
+  if (summary) summary.focus();
+});
