@@ -210,6 +210,9 @@ TEMPLATES = [
     }
 ]
 
+# Every form: phone fields as type=tel, autocomplete chosen by field (tandem/core/forms.py).
+FORM_RENDERER = "tandem.core.forms.TandemFormRenderer"
+
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:

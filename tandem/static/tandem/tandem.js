@@ -62,7 +62,36 @@ document.addEventListener("DOMContentLoaded", function () { tandemTables(documen
 document.addEventListener("htmx:afterSwap", function (event) { tandemTables(event.target); });
 
 // A failed form: the error summary takes focus so a screen reader and the eye land on it.
-document.addEventListener("DOMContentLoaded", function () {
-  const summary = document.querySelector(".error-summary");
-  if (summary) summary.focus();
-});
+// Forms whose template has no summary get one built from their field errors.
+function tandemErrorSummary() {
+  let summary = document.querySelector(".error-summary");
+  if (!summary) {
+    const invalid = Array.from(document.querySelectorAll("main [aria-invalid=true]"));
+    if (!invalid.length) return;
+    summary = document.createElement("div");
+    summary.className = "error-summary";
+    summary.setAttribute("tabindex", "-1");
+    summary.setAttribute("role", "alert");
+    const title = document.createElement("h2");
+    title.textContent = invalid.length === 1 ? "There is a problem with this form"
+      : "There are " + invalid.length + " problems with this form";
+    const list = document.createElement("ul");
+    invalid.forEach(function (field) {
+      const label = document.querySelector("label[for='" + field.id + "']");
+      const errors = field.closest(".field, p, div") &&
+        field.closest(".field, p, div").querySelector(".errorlist");
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = "#" + field.id;
+      link.textContent = (label ? label.textContent.trim() + ": " : "") +
+        (errors ? errors.textContent.trim() : "check this field");
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    summary.append(title, list);
+    const form = invalid[0].closest("form");
+    form.parentNode.insertBefore(summary, form);
+  }
+  summary.focus();
+}
+document.addEventListener("DOMContentLoaded", tandemErrorSummary);
