@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-sqlite test-postgres lint venv test-deps browser oidc-provider clean bench
+.PHONY: demo test test-sqlite test-postgres lint venv test-deps browser oidc-provider axe clean bench
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Tandem needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -23,7 +23,7 @@ $(VENV)/.test-installed: requirements/test.txt $(VENV)/.base-installed
 
 venv: $(VENV)/.base-installed
 
-test-deps: $(VENV)/.test-installed browser oidc-provider
+test-deps: $(VENV)/.test-installed browser oidc-provider axe
 
 ## Debian's Chromium for the browser tests (installed when missing and we are root).
 browser:
@@ -40,6 +40,14 @@ oidc-provider:
 		echo "Installing the test OIDC provider (tests/oidc_provider)"; \
 		cd tests/oidc_provider && npm ci --no-audit --no-fund --silent; \
 	else echo "npm is missing: the single sign-on tests will be skipped."; fi
+
+## axe-core for the accessibility tests, injected into each page (npm, when Node.js is there).
+axe:
+	@if [ -f tests/axe/node_modules/axe-core/axe.min.js ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "Installing axe-core for the accessibility tests (tests/axe)"; \
+		cd tests/axe && npm ci --no-audit --no-fund --silent; \
+	else echo "npm is missing: the accessibility tests will be skipped."; fi
 
 ## Load the demo agency and serve it on http://127.0.0.1:8000
 demo: venv

@@ -31,12 +31,13 @@ def about_rows(content: dict[str, Any]) -> list[list[Any]]:
         ["Period", content["period"]["label"]],
         ["From", content["period"]["start"]],
         ["To", content["period"]["end"]],
-        ["Small-cell threshold", content["threshold"]],
+        ["Smallest group shown", content["threshold"]],
         ["Withheld", content["legend"]],
     ]
     if content.get("epsilon"):
-        rows.append(["Noise", f"Differential privacy, epsilon {content['epsilon']} for the "
-                              "whole release; figures are not exact."])
+        level = content["epsilon"]
+        rows.append(["Noise", f"Random noise added to protect people (level {level} for the "
+                              "whole release); figures are not exact."])
     if content.get("empty"):
         rows.append(["Note", "Nothing was recorded in this period."])
     return rows
