@@ -737,7 +737,7 @@ def test_public_figures_carry_noise_and_only_the_chief_makes_them(
                           epsilon="1.0")
     assert response.status_code == 200
     assert response.context["content"]["audience"] == "public"
-    assert "differential privacy" in response.content.decode()
+    assert "random noise" in response.content.decode()
     # Asked again, the same noisy figures: noise cannot be averaged away by repeating.
     again = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
                        epsilon="0.2")
@@ -754,7 +754,7 @@ def test_public_figures_need_an_epsilon(cast: dict[str, Any], recovery_data: Any
     response = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
                           epsilon="")
     assert response.status_code == 400
-    assert "privacy budget" in response.content.decode()
+    assert "how much protection" in response.content.decode()
 
 
 # --- the release log ----------------------------------------------------------------------
