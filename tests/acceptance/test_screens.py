@@ -170,3 +170,43 @@ def test_availability_offers_only_the_change_that_makes_sense(
     assert "unavailable until" in page
     assert "I am available again" in page
     assert ">Take time off<" not in page
+
+
+def test_coordinator_home_lists_what_needs_attention_without_identities(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    services.request_create(
+        acting_user=None, agency=agency, idempotency_key="home-1",
+        channel=vocab.Channel.SELF_REQUEST, urgency=vocab.Urgency.NOW,
+        contact_method=vocab.ContactMethod.PHONE,
+        requester={"kind": "member", "member_id": cast["member"].member_id,
+                   "name": cast["member"].get_full_name(), "phone": "555-0199"})
+    page = sign_in(Client(), cast["coordinator"]).get("/").content.decode()
+    attention = page.split("Needs attention now", 1)[1].split("</section>", 1)[0]
+    assert "1 request waiting for a supporter, the longest for less than an hour" in attention
+    assert "in on-call coverage in the next 14 days" in attention
+    assert cast["member"].get_full_name() not in page
+    assert "555-0199" not in page
+    member_home = sign_in(Client(), cast["member"]).get("/").content.decode()
+    assert "Nothing needs your attention now." in member_home
+
+
+def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tandem.recovery import services as recovery
+
+    client = recovery.client_create(acting_user=cast["aro"], data={
+        "first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"})
+    begin = timezone.now() + timedelta(minutes=30)
+    recovery.planned_create(acting_user=cast["aro"], client=client, kind="field",
+                            starts_at=begin, ends_at=begin + timedelta(hours=1),
+                            aro=cast["aro"], prs=cast["prs"], with_prs=True)
+    page = sign_in(Client(), cast["aro"]).get("/").content.decode()
+    assert "1 visit today needs your safety assessment" in page
+    prs_page = sign_in(Client(), cast["prs"]).get("/").content.decode()
+    assert "needs your safety assessment" not in prs_page
