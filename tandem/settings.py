@@ -434,6 +434,9 @@ LOGGING = {
         },
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # WeasyPrint reports every layout step at INFO; only its warnings belong in the log.
+        "weasyprint": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "fontTools": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "tandem.core.logging.ScrubbingExceptionReporterFilter"

@@ -112,7 +112,7 @@ def poster(request: HttpRequest) -> HttpResponse:
 def poster_pdf(request: HttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
     title = f"Peer support team — {unit.name if unit else 'all units'}"
-    doc = Document(agency=agency, title=title,
+    doc = Document(agency=agency, title=title, poster=True,
                    subtitle="Call any of us, at any hour. What you say stays with us, "
                             "within the limits we explain at the start.")
     doc.table(["Name", "Phone", "Sworn / civilian", "Unit"],

@@ -210,3 +210,60 @@ def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
     assert "1 visit today needs your safety assessment" in page
     prs_page = sign_in(Client(), cast["prs"]).get("/").content.decode()
     assert "needs your safety assessment" not in prs_page
+
+
+# --- Accessible documents ------------------------------------------------------------------
+
+
+def _pdf(data: bytes) -> Any:
+    import io
+
+    from pypdf import PdfReader
+
+    assert data.startswith(b"%PDF")
+    return PdfReader(io.BytesIO(data))
+
+
+def test_roster_poster_is_a_tagged_letter_pdf_with_language_and_real_text(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    response = sign_in(Client(), cast["member"]).get(reverse("support:poster_pdf"))
+    assert response["Content-Type"] == "application/pdf"
+    pdf = _pdf(response.content)
+    catalog = pdf.trailer["/Root"]
+    assert bool(catalog["/MarkInfo"]["/Marked"])
+    assert "/StructTreeRoot" in catalog
+    assert catalog["/Lang"] == "en-US"
+    box = pdf.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)  # US Letter
+    text = pdf.pages[0].extract_text()
+    assert "Peer support team" in text
+    assert "Call any of us, at any hour." in text
+
+
+def test_the_paper_size_follows_the_agency_policy(agency: Agency) -> None:
+    from tandem.core.pdf import Document
+
+    policy = dict(agency.policy)
+    policy["paper"] = "a4"
+    agency.policy = policy
+    agency.save(update_fields=["policy"])
+    box = _pdf(Document(agency=agency, title="Roster").bytes()).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4
+
+
+def test_an_all_withheld_chart_leaves_one_line_and_no_gap(agency: Agency) -> None:
+    from tandem.core.pdf import Document
+    from tandem.reports.charts import bar_chart
+
+    doc = Document(agency=agency, title="Monthly report")
+    doc.heading("Contacts")
+    series = [("Sworn", None), ("Civilian", None)]
+    doc.chart("Contacts by length", bar_chart("Contacts by length", series), withheld=True)
+    doc.chart("Contacts by unit", bar_chart("Contacts by unit", [("North", 12)]))
+    html = doc.html()
+    assert "Every figure of this chart is withheld" in html
+    assert html.count("<svg") == 1
+    assert "<figure><h3>Contacts by unit</h3>" in html  # the title stays with its chart
+    text = "\n".join(p.extract_text() for p in _pdf(doc.bytes()).pages)
+    assert "Every figure of this chart is withheld" in text
