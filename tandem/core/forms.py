@@ -58,3 +58,15 @@ class TandemBoundField(BoundField):
 
 class TandemFormRenderer(DjangoTemplates):
     bound_field_class = TandemBoundField
+
+
+def unfillable(form: forms.BaseForm) -> list[str]:
+    """Labels of the required lists in ``form`` that offer nothing to choose: such a form
+    cannot be sent, so the page says what to do instead of showing it."""
+    missing = []
+    for name, field in form.fields.items():
+        if not field.required or not isinstance(field, forms.ChoiceField):
+            continue
+        if not any(value not in ("", None) for value, _ in field.choices):
+            missing.append(str(field.label or name.replace("_", " ").capitalize()))
+    return missing

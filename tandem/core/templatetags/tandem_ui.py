@@ -32,3 +32,11 @@ def tel_href(number: Any) -> str:
     text = str(number or "").strip()
     digits = "".join(c for c in text if c.isdigit())
     return f"tel:{'+' if text.startswith('+') else ''}{digits}"
+
+
+@register.filter(name="unfillable")
+def unfillable_filter(form: forms.BaseForm | None) -> list[str]:
+    """The required lists of a form that have nothing to choose (see core.forms.unfillable)."""
+    from tandem.core.forms import unfillable
+
+    return unfillable(form) if form is not None else []
