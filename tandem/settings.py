@@ -393,6 +393,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LANGUAGE_CODE = "en-us"
+# One date/time format per context (tandem/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["tandem.formats"]
 TIME_ZONE = env_time_zone("TANDEM_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True

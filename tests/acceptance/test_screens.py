@@ -267,3 +267,18 @@ def test_an_all_withheld_chart_leaves_one_line_and_no_gap(agency: Agency) -> Non
     assert "<figure><h3>Contacts by unit</h3>" in html  # the title stays with its chart
     text = "\n".join(p.extract_text() for p in _pdf(doc.bytes()).pages)
     assert "Every figure of this chart is withheld" in text
+
+
+def test_dates_and_times_share_one_format_per_context() -> None:
+    from datetime import UTC, date, datetime
+
+    from django.template import Context, Template
+
+    moment = datetime(2026, 11, 30, 10, 51, tzinfo=UTC)
+    page = Template(
+        "{{ day }}|{{ day|date }}|{{ moment|date:'SHORT_DATETIME_FORMAT' }}|{{ moment }}"
+    ).render(Context({"day": date(2026, 12, 10), "moment": moment}))
+    day, day_filtered, soon, full = page.split("|")
+    assert day == day_filtered == "Thu, Dec 10, 2026"
+    assert soon == "Mon, Nov 30, 05:51"  # the agency's time zone, 24-hour clock
+    assert full == "Mon, Nov 30, 2026, 05:51"
