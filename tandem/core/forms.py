@@ -67,6 +67,7 @@ def unfillable(form: forms.BaseForm) -> list[str]:
     for name, field in form.fields.items():
         if not field.required or not isinstance(field, forms.ChoiceField):
             continue
-        if not any(value not in ("", None) for value, _ in field.choices):
+        choices: Any = field.choices
+        if not any(value not in ("", None) for value, _ in choices):
             missing.append(str(field.label or name.replace("_", " ").capitalize()))
     return missing

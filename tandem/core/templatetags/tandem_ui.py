@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms, template
+from django.core.exceptions import NON_FIELD_ERRORS
 
 register = template.Library()
 
@@ -16,7 +17,7 @@ def error_items(form: forms.BaseForm | None) -> list[dict[str, str]]:
         return []
     items = [{"href": "", "text": str(e)} for e in form.non_field_errors()]
     for name, errors in form.errors.items():
-        if name == forms.forms.NON_FIELD_ERRORS or name not in form.fields:
+        if name == NON_FIELD_ERRORS or name not in form.fields:
             continue
         field = form[name]
         target = field.id_for_label if not field.is_hidden else ""
