@@ -95,6 +95,24 @@ def _scan(page: Any, url: str, *, phone: bool) -> list[str]:
     return problems
 
 
+def _focused(page: Any) -> str:
+    return str(page.evaluate("document.activeElement.textContent.trim()"))
+
+
+def _focused_label(page: Any) -> str:
+    return str(page.evaluate(
+        "(() => { const e = document.activeElement; const l = e.labels && e.labels[0];"
+        " return l ? l.textContent.trim().replace(/:$/, '') : ''; })()"))
+
+
+def _tab_to(page: Any, text: str, *, limit: int = 80) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if _focused(page) == text:
+            return
+    raise AssertionError(f"{text!r} cannot be reached with Tab")
+
+
 def _session(user: User) -> str:
     return sign_in(Client(), user).cookies[settings.SESSION_COOKIE_NAME].value
 
@@ -141,39 +159,57 @@ def test_dispatcher_asks_for_support_for_a_caller_with_the_keyboard_only(
         page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
                                    "value": _session(dispatcher), "url": base}])
         page.goto(f"{base}/")
-
-        def tab_to(text: str) -> None:
-            for _ in range(60):
-                page.keyboard.press("Tab")
-                focused = page.evaluate("document.activeElement.textContent.trim()")
-                if focused == text:
-                    return
-            raise AssertionError(f"{text!r} cannot be reached with Tab")
-
         page.keyboard.press("Tab")  # the skip link comes first
-        assert page.evaluate("document.activeElement.textContent.trim()") == (
-            "Skip to main content")
-        tab_to("Menu")
+        assert _focused(page) == "Skip to main content"
+        _tab_to(page, "Menu")
         page.keyboard.press("Enter")
-        tab_to("On call now")
+        _tab_to(page, "On call now")
         page.keyboard.press("Enter")
         page.wait_for_url("**/support/on-call/**")
-        tab_to("Request support for a caller")
+        _tab_to(page, "Request support for a caller")
         page.keyboard.press("Enter")
         page.wait_for_selector("h1:has-text('Request support for a caller')")
         page.keyboard.press("Tab")
         fields = {"Name of the caller": "Caller Person", "Phone of the caller": "555 010 0199"}
         for _ in range(40):
-            label = page.evaluate(
-                "(() => { const e = document.activeElement; const l = e.labels && e.labels[0];"
-                " return l ? l.textContent.trim().replace(/:$/, '') : ''; })()")
+            label = _focused_label(page)
             if label in fields:
                 page.keyboard.type(fields.pop(label))
             if not fields:
                 break
             page.keyboard.press("Tab")
         assert not fields, f"not reached with Tab: {fields}"
-        tab_to("Send request")
+        _tab_to(page, "Send request")
         page.keyboard.press("Enter")
         page.wait_for_selector("text=The request was sent to the on-call chain.")
     assert SupportRequest.objects.filter(channel="dispatch").count() == 1
+
+
+def test_aro_logs_a_contact_with_the_keyboard_only(live_server: Any) -> None:
+    from tandem.recovery.models import Client as RecoveryClient
+    from tandem.recovery.models import Contact
+
+    load_demo()
+    aro = User.objects.get(username=username_for("aro"))
+    client = RecoveryClient.objects.filter(agency=aro.agency).order_by("pk").first()
+    assert client is not None
+    before = Contact.objects.filter(client=client).count()
+    base = live_server.url
+    with browser_page(**PHONE) as page:
+        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                                   "value": _session(aro), "url": base}])
+        page.goto(f"{base}/recovery/clients/{client.pk}/")
+        _tab_to(page, "Log a contact")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("main form button[type=submit]")
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            if _focused_label(page) == "Minutes":
+                page.keyboard.type("30")
+                break
+        else:
+            raise AssertionError("the Minutes field cannot be reached with Tab")
+        _tab_to(page, "Record contact")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=The contact was recorded.")
+    assert Contact.objects.filter(client=client).count() == before + 1
