@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-sqlite test-postgres lint venv test-deps browser oidc-provider clean bench
+.PHONY: demo test test-sqlite test-postgres lint venv test-deps pango browser oidc-provider axe clean bench
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Tandem needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -23,7 +23,15 @@ $(VENV)/.test-installed: requirements/test.txt $(VENV)/.base-installed
 
 venv: $(VENV)/.base-installed
 
-test-deps: $(VENV)/.test-installed browser oidc-provider
+test-deps: $(VENV)/.test-installed pango browser oidc-provider axe
+
+## Debian's Pango, which WeasyPrint (the PDF documents) loads (installed when missing and we are root).
+pango:
+	@if ldconfig -p 2>/dev/null | grep -q libpango-1.0.so.0; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		echo "Installing Debian's pango for the PDF documents"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null; \
+	else echo "Pango is missing and we are not root: PDF documents cannot be made."; fi
 
 ## Debian's Chromium for the browser tests (installed when missing and we are root).
 browser:
@@ -40,6 +48,14 @@ oidc-provider:
 		echo "Installing the test OIDC provider (tests/oidc_provider)"; \
 		cd tests/oidc_provider && npm ci --no-audit --no-fund --silent; \
 	else echo "npm is missing: the single sign-on tests will be skipped."; fi
+
+## axe-core for the accessibility tests, injected into each page (npm, when Node.js is there).
+axe:
+	@if [ -f tests/axe/node_modules/axe-core/axe.min.js ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "Installing axe-core for the accessibility tests (tests/axe)"; \
+		cd tests/axe && npm ci --no-audit --no-fund --silent; \
+	else echo "npm is missing: the accessibility tests will be skipped."; fi
 
 ## Load the demo agencies (one per policy preset) and serve them on http://127.0.0.1:8000
 demo: venv

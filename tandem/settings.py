@@ -242,6 +242,9 @@ TEMPLATES = [
     }
 ]
 
+# Every form: phone fields as type=tel, autocomplete chosen by field (tandem/core/forms.py).
+FORM_RENDERER = "tandem.core.forms.TandemFormRenderer"
+
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
@@ -416,6 +419,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LANGUAGE_CODE = "en-us"
+# One date/time format per context (tandem/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["tandem.formats"]
 TIME_ZONE = env_time_zone("TANDEM_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True
@@ -457,6 +462,9 @@ LOGGING = {
         },
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # WeasyPrint reports every layout step at INFO; only its warnings belong in the log.
+        "weasyprint": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "fontTools": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "tandem.core.logging.ScrubbingExceptionReporterFilter"

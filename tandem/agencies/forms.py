@@ -26,7 +26,7 @@ def _unit_choices(agency: Agency, exclude: Unit | None = None) -> list[tuple[str
 
 class PolicyTextForm(forms.Form):
     policy_text = forms.CharField(
-        label="Policy (TOML)",
+        label="Policy settings",
         widget=forms.Textarea(attrs={"rows": 30, "spellcheck": "false", "class": "code"}),
         max_length=200_000,
         strip=False,

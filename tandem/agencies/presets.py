@@ -331,6 +331,8 @@ class Policy(_Strict):
     selection: Selection
     conduct: Conduct
     small_cell_threshold: int = Field(default=5, ge=2, le=11)
+    #: Paper that printable documents are laid out for (US departments print on Letter).
+    paper: Literal["letter", "a4", "legal"] = "letter"
     retention: Retention
     recovery: Recovery
     contacts: Contacts = Field(default_factory=Contacts)

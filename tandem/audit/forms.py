@@ -19,7 +19,7 @@ class EventFilterForm(forms.Form):
     )
     actor = forms.CharField(required=False, max_length=150, label="Actor (username)")
     object_type = forms.CharField(required=False, max_length=80, label="Object type")
-    object_id = forms.CharField(required=False, max_length=64, label="Object id")
+    object_id = forms.CharField(required=False, max_length=64, label="Record number")
     outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *Outcome.choices])
 
     def clean(self) -> dict:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from tandem.core.attention import attention_for
 from tandem.core.decorators import public
 from tandem.core.jobs import last_heartbeat_at
 
@@ -18,7 +19,8 @@ from tandem.core.jobs import last_heartbeat_at
 def home(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     roles = [user.agency.title_for(r) for r in sorted(user.role_set())] if user.agency else []
-    return render(request, "core/home.html", {"roles": roles})
+    attention = attention_for(user, timezone.now())
+    return render(request, "core/home.html", {"roles": roles, "attention": attention})
 
 
 @public

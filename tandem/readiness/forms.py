@@ -127,6 +127,7 @@ class AgreementForm(forms.Form):
 
 
 class SignForm(forms.Form):
+    autocomplete_self = True  # the signer types their own name
     typed_name = forms.CharField(label="Type your full name", max_length=200)
     password = forms.CharField(widget=forms.PasswordInput, label="Your password")
     code = forms.CharField(label="Code from your authenticator app", max_length=12,

@@ -143,7 +143,9 @@ class Table:
 
     @property
     def row_dim_label(self) -> str:
-        return self.row_dim.replace("_", " ").capitalize()
+        from tandem.agencies.presets import choice_label  # plain words, e.g. "Length of contact"
+
+        return choice_label(self.row_dim)
 
     @property
     def two_way(self) -> bool:

@@ -6,14 +6,13 @@ same mark everywhere and no export can hold a number the screen did not show.
 
 from __future__ import annotations
 
-import contextlib
-import io
+import base64
 from typing import Any
 
 from django.http import HttpResponse
 
 from tandem.core.exports import Sheet, csv_response, xlsx_response
-from tandem.core.pdf import Document, latin1
+from tandem.core.pdf import LOGO_MAX_BYTES, Document
 from tandem.reports.charts import bar_chart
 
 LONG_HEADER = ["Section", "Table", "Category", "Column", "Value"]
@@ -31,12 +30,13 @@ def about_rows(content: dict[str, Any]) -> list[list[Any]]:
         ["Period", content["period"]["label"]],
         ["From", content["period"]["start"]],
         ["To", content["period"]["end"]],
-        ["Small-cell threshold", content["threshold"]],
+        ["Smallest group shown", content["threshold"]],
         ["Withheld", content["legend"]],
     ]
     if content.get("epsilon"):
-        rows.append(["Noise", f"Differential privacy, epsilon {content['epsilon']} for the "
-                              "whole release; figures are not exact."])
+        level = content["epsilon"]
+        rows.append(["Noise", f"Random noise added to protect people (level {level} for the "
+                              "whole release); figures are not exact."])
     if content.get("empty"):
         rows.append(["Note", "Nothing was recorded in this period."])
     return rows
@@ -84,24 +84,20 @@ def _unique_title(title: str, used: set[str]) -> str:
 
 
 class ReportDocument(Document):
-    """The shared document, with SVG logos (fpdf2 draws SVG) in the letterhead too."""
+    """The shared document, with SVG logos in the letterhead too."""
 
-    def _letterhead(self, agency: Any) -> None:
+    def _logo_src(self, agency: Any) -> str:
         logo = getattr(agency, "logo", None)
         if logo and str(logo.name).lower().endswith(".svg"):
             try:
                 with logo.open("rb") as handle:
-                    self.pdf.image(io.BytesIO(handle.read()), x=self.pdf.l_margin, y=10, h=14)
-                self.pdf.set_x(self.pdf.l_margin + 18)
-            except Exception:  # noqa: BLE001 - a logo fpdf cannot draw leaves the name alone
-                self.pdf.set_x(self.pdf.l_margin)
-            self.pdf.set_font("Helvetica", style="B", size=11)
-            self.pdf.set_text_color(60, 60, 60)
-            self.pdf.cell(0, 14, latin1(getattr(agency, "name", "")), new_x="LMARGIN", new_y="NEXT")
-            self.pdf.set_text_color(0, 0, 0)
-            self.pdf.ln(2)
-            return
-        super()._letterhead(agency)
+                    data = handle.read(LOGO_MAX_BYTES + 1)
+            except OSError:  # a logo that cannot be read leaves the name alone
+                return ""
+            if len(data) > LOGO_MAX_BYTES:
+                return ""
+            return "data:image/svg+xml;base64," + base64.b64encode(data).decode()
+        return super()._logo_src(agency)
 
 
 def pdf_export(content: dict[str, Any], agency: Any) -> HttpResponse:
@@ -111,11 +107,9 @@ def pdf_export(content: dict[str, Any], agency: Any) -> HttpResponse:
     for section in content["sections"]:
         doc.heading(section["title"])
         for table in section["tables"]:
-            doc.paragraph(table["title"], size=11)
-            chart = bar_chart(table["title"], table["chart"])
-            # A chart fpdf cannot draw is left out: the table below carries every figure.
-            with contextlib.suppress(Exception):
-                doc.pdf.image(io.BytesIO(str(chart).encode()), w=170)
+            withheld = not any(isinstance(v, int) for _, v in table["chart"])
+            doc.chart(table["title"], bar_chart(table["title"], table["chart"]),
+                      withheld=withheld)
             doc.table(table["header"], table["rows"])
         if section["figures"]:
             doc.fields([(label, value) for label, value in section["figures"]])

@@ -25,12 +25,12 @@ def _month(value: str, label: str) -> date:
 class PeriodForm(forms.Form):
     start = forms.CharField(
         label="First month", max_length=7,
-        widget=forms.TextInput(attrs={"type": "month", "inputmode": "numeric"}),
+        widget=forms.TextInput(attrs={"type": "month"}),
         help_text="Year and month, e.g. 2026-01.",
     )
     end = forms.CharField(
         label="Last month", max_length=7,
-        widget=forms.TextInput(attrs={"type": "month", "inputmode": "numeric"}),
+        widget=forms.TextInput(attrs={"type": "month"}),
         help_text="A month that has ended. January to December makes the annual report.",
     )
     audience = forms.ChoiceField(
@@ -38,10 +38,11 @@ class PeriodForm(forms.Form):
         required=False,
     )
     epsilon = forms.FloatField(
-        label="Privacy budget (epsilon)", required=False, min_value=0.05, max_value=10,
+        label="Protection for published figures", required=False, min_value=0.05, max_value=10,
         initial=DEFAULT_EPSILON,
-        help_text="Only for figures published outside the department: smaller means more "
-        "noise and more privacy. 1.0 is a common choice.",
+        help_text="Only for figures published outside the department: random noise is added "
+        "so nobody can be picked out. A smaller number adds more noise and protects more; "
+        "1.0 is a common choice.",
     )
 
     def __init__(self, *args: Any, may_publish: bool = False, **kwargs: Any) -> None:
@@ -65,5 +66,5 @@ class PeriodForm(forms.Form):
             except ReportError as error:
                 raise forms.ValidationError(str(error)) from error
         if self.may_publish and data.get("audience") == Audience.PUBLIC and not data.get("epsilon"):
-            self.add_error("epsilon", "Choose a privacy budget for figures published outside.")
+            self.add_error("epsilon", "Choose how much protection figures published outside get.")
         return data

@@ -104,6 +104,7 @@ class HelpForm(_ReachForm):
     asks for themselves. No account is read; what identifies the person is sealed by the
     service and erased when the request ends."""
 
+    autocomplete_self = True  # the person asks for themselves: their own name and phone
     code = _code_field()
     requester_kind = forms.ChoiceField(choices=(), widget=forms.RadioSelect,
                                        label="Who is asking?")
@@ -191,15 +192,31 @@ class _PersonForm(_ReachForm):
 
 
 class OnBehalfForm(_PersonForm):
+    """Someone (a dispatcher, the coordinator) asks for another person. Where the policy
+    leaves one way in, it is chosen and shown as text; the wording speaks of the caller."""
+
     channel = forms.ChoiceField(choices=(), label="How this request came in")
     incident = forms.ModelChoiceField(queryset=CriticalIncident.objects.none(), required=False,
                                       empty_label="No critical incident")
 
     def __init__(self, *args: Any, channels: list[tuple[str, str]], incidents: Any,
-                 **kwargs: Any) -> None:
+                 for_caller: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["channel"].choices = channels  # type: ignore[attr-defined]
+        if len(channels) == 1:
+            self.fields["channel"].widget = forms.HiddenInput()
+            self.fields["channel"].initial = channels[0][0]
+            self.only_channel = channels[0][1]
         self.fields["incident"].queryset = incidents  # type: ignore[attr-defined]
+        if not incidents.exists() or all(c != vocab.Channel.CRITICAL_INCIDENT
+                                         for c, _ in channels):
+            del self.fields["incident"]
+        who = "the caller" if for_caller else "the person"
+        self.fields["name"].label = f"Name of {who}"
+        self.fields["contact_method"].label = f"How should the supporter reach {who}?"
+        self.fields["phone"].label = f"Phone of {who}"
+        self.fields["email"].label = f"E-mail of {who}"
+        self.fields["best_time"].label = f"Best time to reach {who}"
 
 
 class StatusForm(forms.Form):

@@ -139,14 +139,11 @@ def poster(request: HttpRequest) -> HttpResponse:
 def poster_pdf(request: HttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
     contacts = _poster_contacts(agency)
-    doc = Document(agency=agency, title=_poster_title(unit), subtitle=POSTER_LEDE)
-    # Fill the page: a short team in large type, a long one smaller (never below 9 pt).
-    size = 16 if len(profiles) <= 12 else 13 if len(profiles) <= 24 else 10 if len(
-        profiles) <= 40 else 9
+    # Poster type (large, from across a room) is the document's own; the whole team fits.
+    doc = Document(agency=agency, title=_poster_title(unit), subtitle=POSTER_LEDE, poster=True)
     doc.table(["Name", "Phone", "Sworn / civilian", "Unit"],
               [[p.display_name, p.reach_phone, p.get_affiliation_display(),
-                p.unit.name if p.unit else ""] for p in profiles], widths=[60, 45, 35, 50],
-              size=size)
+                p.unit.name if p.unit else ""] for p in profiles], widths=[60, 45, 35, 50])
     doc.heading(f"No answer? Call {contacts['communications_title']}"
                 + (f": {contacts['communications_phone']}" if contacts["communications_phone"]
                    else ""))
@@ -177,16 +174,45 @@ def _person(agency: Agency, data: dict[str, Any], kind: str = "member") -> dict[
             "category": member.category if member else ""}
 
 
+#: How each policy channel reaches the program, said to someone who must use another one.
+CHANNEL_WAYS = {
+    vocab.Channel.SELF_REQUEST: "the person asks for support themselves",
+    vocab.Channel.SUPERVISOR: "a supervisor asks the peer-support coordinator",
+    vocab.Channel.REFERRAL: "a colleague refers them confidentially",
+    vocab.Channel.CRITICAL_INCIDENT: "the coordinator activates the team after a critical "
+                                     "incident",
+    vocab.Channel.DISPATCH: "the dispatch center asks on their behalf",
+    vocab.Channel.OTHER_AGENCY: "another agency asks the coordinator",
+}
+
+
+def _policy_ways(agency: Agency, *, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The ways the agency's policy takes peer-support requests, in the policy's words."""
+    return [CHANNEL_WAYS[vocab.Channel(c)] for c in agency.policy_model().eligibility.channels
+            if c not in leave_out]
+
+
+def on_behalf_channels(user: Any, agency: Agency) -> list[tuple[str, str]]:
+    """The channels this person may use for someone else under the agency's policy."""
+    allowed = ([vocab.Channel.DISPATCH] if user.has_role(Role.DISPATCHER) else []) + (
+        [vocab.Channel.SUPERVISOR, vocab.Channel.CRITICAL_INCIDENT, vocab.Channel.OTHER_AGENCY]
+        if user.has_role(Role.COORDINATOR) else [])
+    return [(c.value, c.label) for c in vocab.Channel
+            if c in allowed and c in agency.policy_model().eligibility.channels]
+
+
 @require_http_methods(["GET", "POST"])
 def on_behalf_new(request: HttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.REQUEST_ON_BEHALF)
-    allowed = ([vocab.Channel.DISPATCH] if _me(request).has_role(Role.DISPATCHER) else []) + (
-        [vocab.Channel.SUPERVISOR, vocab.Channel.CRITICAL_INCIDENT, vocab.Channel.OTHER_AGENCY]
-        if _me(request).has_role(Role.COORDINATOR) else [])
-    channels = [(c.value, c.label) for c in vocab.Channel
-                if c in allowed and c in agency.policy_model().eligibility.channels]
+    channels = on_behalf_channels(_me(request), agency)
+    for_caller = not _me(request).has_role(Role.COORDINATOR)
+    title = "Request support for a caller" if for_caller else "Request support for someone"
+    if not channels:
+        return render(request, "support/on_behalf_none.html", {
+            "title": title, "through": "dispatch" if for_caller else "the coordinator",
+            "ways": _policy_ways(agency, leave_out=(vocab.Channel.DISPATCH,))})
     form = forms.OnBehalfForm(
-        _posted(request), channels=channels,
+        _posted(request), channels=channels, for_caller=for_caller,
         incidents=CriticalIncident.objects.filter(agency=agency),
         initial={"idempotency_key": forms.new_idempotency_key()})
     if request.method == "POST" and form.is_valid():
@@ -198,16 +224,16 @@ def on_behalf_new(request: HttpRequest) -> HttpResponse:
                 acting_user=request.user, agency=agency,
                 idempotency_key=data["idempotency_key"], channel=data["channel"],
                 urgency=data["urgency"], contact_method=data["contact_method"],
-                best_time=data["best_time"], topic=data["topic"], incident=data["incident"],
+                best_time=data["best_time"], topic=data["topic"], incident=data.get("incident"),
                 requester=_person(agency, data, kind))
         except ValidationError as exc:
             _errors(form, exc)
         else:
             messages.success(request, "The request was sent to the on-call chain.")
             return redirect("support:on_call_now")
-    lede = "" if channels else "Your agency's policy takes no requests through your role."
-    return _form_page(request, title="Request support for someone", form=form,
-                      submit="Send request", lede=lede, status=_status(form))
+    lede = (f"How this request came in: {channels[0][1]}." if len(channels) == 1 else "")
+    return _form_page(request, title=title, form=form, submit="Send request", lede=lede,
+                      status=_status(form))
 
 
 # --- The supporter's workspace ----------------------------------------------------------
@@ -455,7 +481,8 @@ def on_call_now(request: HttpRequest) -> HttpResponse:
     return render(request, "support/on_call_now.html",
                   {"lines": lines, "now": timezone.now(),
                    "unrouted": selectors.unrouted_count(agency),
-                   "can_request": _me(request).has_role(*access.REQUEST_ON_BEHALF)})
+                   "may_request": _me(request).has_role(*access.REQUEST_ON_BEHALF),
+                   "can_request": bool(on_behalf_channels(_me(request), agency))})
 
 
 @require_GET
@@ -609,7 +636,9 @@ def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
     form = _help_form(request, agency, referral=referral)
     context = {"form": form, "intake_agency": agency, "referral": referral,
                "kinds": referral or bool(_help_kinds(agency)),
-               "referrals": _takes_referrals(agency)}
+               "referrals": _takes_referrals(agency),
+               "ways": _policy_ways(agency, leave_out=(vocab.Channel.SELF_REQUEST,)),
+               "eligibility": agency.policy_model().eligibility}
     if request.method == "POST" and form.is_valid():
         if not throttle.allow([(throttle.client_bucket(client_ip(request)),
                                 throttle.PER_CLIENT_PER_HOUR),

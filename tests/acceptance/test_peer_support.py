@@ -560,7 +560,7 @@ def test_a_channel_the_policy_does_not_take_is_refused(
     with pytest.raises(ValidationError, match="does not take"):
         ask(cast["member"], channel=vocab.Channel.DISPATCH)
     page = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_behalf_new"))
-    assert "takes no requests through your role" in page.content.decode()
+    assert "takes no requests through dispatch" in page.content.decode()
 
 
 def _intake_token(agency: Agency, cast: dict[str, User]) -> str:

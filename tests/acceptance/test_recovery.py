@@ -1311,7 +1311,6 @@ def test_the_visits_calendar_feed_is_secret_revocable_and_names_no_client(
 # ========================================================================================
 
 import re  # noqa: E402
-import zlib  # noqa: E402
 
 from django.core.exceptions import ValidationError  # noqa: E402
 
@@ -1321,20 +1320,10 @@ FIELD = {"kind": "field", "location_type": "home", "aro_present": "on"}
 
 
 def pdf_text(content: bytes) -> str:
-    """The text drawn in a PDF: every content stream inflated (fpdf2 compresses them), then
-    the literal strings of its text operators joined."""
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", content, re.DOTALL)
-    chunks = []
-    for raw in streams:
-        try:
-            chunks.append(zlib.decompress(raw))
-        except zlib.error:
-            chunks.append(raw)
-    drawn = b"\n".join(chunks)
-    strings = re.findall(rb"\(((?:\\.|[^\\)])*)\)", drawn)
-    return " ".join(
-        s.replace(b"\\(", b"(").replace(b"\\)", b")").decode("latin-1") for s in strings
-    )
+    """The text of a PDF as a reader extracts it, every page."""
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 def assess(agency: Any, cast: dict[str, Any], planned: PlannedContact, clear: bool = True) -> Any:

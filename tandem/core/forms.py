@@ -1,0 +1,73 @@
+"""Form defaults shared by every form: the right keyboard and autofill for each field.
+
+Set as ``FORM_RENDERER``; its bound field class gives every phone field ``type=tel`` (the
+number pad on a phone) and chooses ``autocomplete`` from the field's name. A field about the
+person filling in the form (their own name, phone, e-mail) gets the standard token (WCAG 2.2,
+1.3.5); a field about somebody else (a caller, a client, a roster entry) gets
+``autocomplete=off`` so the browser never fills in the user's own details. A form says it
+asks about its user with ``autocomplete_self = True``; fields named ``referrer_*`` always do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.forms.boundfield import BoundField
+from django.forms.renderers import DjangoTemplates
+
+PHONE_NAMES = frozenset({"phone", "mobile", "telephone"})
+SELF_TOKENS = {
+    "phone": "tel", "mobile": "tel", "telephone": "tel", "email": "email",
+    "first_name": "given-name", "last_name": "family-name", "name": "name",
+    "typed_name": "name", "username": "username", "agency_name": "organization",
+}
+
+
+def _base_name(name: str) -> str:
+    return name.removeprefix("referrer_").removeprefix("caller_")
+
+
+def autocomplete_for(form: forms.BaseForm, name: str) -> str | None:
+    """The ``autocomplete`` value a field should carry, or None to leave it alone."""
+    base = _base_name(name)
+    token = SELF_TOKENS.get(base)
+    if token is None:
+        return None
+    about_self = name.startswith("referrer_") or getattr(form, "autocomplete_self", False)
+    return token if about_self else "off"
+
+
+class TandemBoundField(BoundField):
+    def __init__(self, form: forms.BaseForm, field: forms.Field, name: str) -> None:
+        widget = field.widget
+        if (_base_name(name) in PHONE_NAMES and isinstance(widget, forms.TextInput)
+                and widget.input_type == "text"):
+            widget.input_type = "tel"
+        super().__init__(form, field, name)
+
+    def build_widget_attrs(self, attrs: dict[str, Any], widget: Any = None) -> dict[str, Any]:
+        attrs = super().build_widget_attrs(attrs, widget)
+        widget = widget or self.field.widget
+        if "autocomplete" not in attrs and "autocomplete" not in widget.attrs:
+            token = autocomplete_for(self.form, self.name)
+            if token:
+                attrs["autocomplete"] = token
+        return attrs
+
+
+class TandemFormRenderer(DjangoTemplates):
+    bound_field_class = TandemBoundField
+
+
+def unfillable(form: forms.BaseForm) -> list[str]:
+    """Labels of the required lists in ``form`` that offer nothing to choose: such a form
+    cannot be sent, so the page says what to do instead of showing it."""
+    missing = []
+    for name, field in form.fields.items():
+        if not field.required or not isinstance(field, forms.ChoiceField):
+            continue
+        choices: Any = field.choices
+        if not any(value not in ("", None) for value, _ in choices):
+            missing.append(str(field.label or name.replace("_", " ").capitalize()))
+    return missing

@@ -1,0 +1,65 @@
+"""Peer support's entries on the home page: what waits for the coordinator or a helper."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+
+from tandem.core.attention import Item, plural
+from tandem.support import access, selectors, vocab
+from tandem.support.models import DutyToReportNotice, FollowUpReminder
+from tandem.support.oncall import COVERAGE_DAYS, Schedule
+
+
+def _waiting(user: Any, now: datetime) -> list[Item]:
+    waiting = selectors.queue(user.agency)
+    if not waiting:
+        return []
+    hours = int((now - min(r.created_at for r in waiting)) / timedelta(hours=1))
+    longest = "less than an hour" if hours < 1 else plural(hours, "hour", "hours")
+    text = (f"{plural(len(waiting), 'request', 'requests')} waiting for a supporter, "
+            f"the longest for {longest}")
+    return [Item(text, reverse("support:queue"), urgent=True)]
+
+
+def _gaps(user: Any, now: datetime) -> list[Item]:
+    gaps = Schedule(user.agency, until=now + timedelta(days=COVERAGE_DAYS + 1),
+                    full=True).gaps(start=now, days=COVERAGE_DAYS)
+    if not gaps:
+        return []
+    first = timezone.localtime(min(g.start for g in gaps))
+    text = (f"{plural(len(gaps), 'gap', 'gaps')} in on-call coverage in the next "
+            f"{COVERAGE_DAYS} days, the first on {first:%a %b} {first.day}")
+    return [Item(text, reverse("support:coverage"), urgent=True)]
+
+
+def _duty(user: Any) -> list[Item]:
+    count = DutyToReportNotice.objects.filter(
+        agency=user.agency, status=vocab.DutyStatus.OPEN).count()
+    if not count:
+        return []
+    text = f"{plural(count, 'duty-to-report notice', 'duty-to-report notices')} not acknowledged"
+    return [Item(text, reverse("support:duty_list"), urgent=True)]
+
+
+def _follow_ups(user: Any, now: datetime) -> list[Item]:
+    count = FollowUpReminder.objects.filter(
+        supporter__user=user, done_at__isnull=True,
+        due_on__lte=timezone.localdate(now)).count()
+    if not count:
+        return []
+    return [Item(f"{plural(count, 'follow-up', 'follow-ups')} due", reverse("support:workspace"))]
+
+
+def items(user: Any, now: datetime) -> list[Item]:
+    found: list[Item] = []
+    if user.has_role(*access.COORDINATORS):
+        found += _waiting(user, now) + _gaps(user, now)
+    if user.has_role(*access.DUTY_READERS):
+        found += _duty(user)
+    if user.has_role(*access.HELPERS):
+        found += _follow_ups(user, now)
+    return found

@@ -1,0 +1,284 @@
+"""Every screen works for the person in front of it (issue 14): policy-aware forms, the
+right keyboard and autofill, an error summary after a failed submit, normalised tel: links."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tandem.accounts.models import User
+from tandem.agencies.models import Agency
+from tandem.core.templatetags.tandem_ui import tel_href
+from tandem.support import services, vocab
+from tandem.support.models import SupportRequest
+from tests.conftest import sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def set_channels(agency: Agency, *channels: str) -> None:
+    policy = dict(agency.policy)
+    policy["eligibility"] = {**policy["eligibility"], "channels": list(channels)}
+    agency.policy = policy
+    agency.save(update_fields=["policy"])
+
+
+def caller(**values: Any) -> dict[str, str]:
+    return {"idempotency_key": "k-1", "name": "Caller Name", "phone": "+1 (555) 010-0166",
+            "contact_method": "phone", "urgency": "now", "best_time": "any", **values}
+
+
+def test_dispatcher_is_told_what_to_do_when_the_policy_takes_nothing_through_dispatch(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    dispatcher = sign_in(Client(), cast["dispatcher"])  # Colorado Springs: no dispatch
+    page = dispatcher.get(reverse("support:on_behalf_new"))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "<form" not in text.split('<main', 1)[1]
+    assert "takes no requests through dispatch" in text
+    assert "a colleague refers them confidentially" in text.lower()
+    on_call = dispatcher.get(reverse("support:on_call_now")).content.decode()
+    assert "Request support for a caller</a>" not in on_call
+    assert "What to tell a caller who asks for peer support" in on_call
+
+
+def test_dispatcher_with_one_channel_sends_for_the_caller_without_choosing_it(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    set_channels(agency, "self_request", "dispatch")
+    dispatcher = sign_in(Client(), cast["dispatcher"])
+    page = dispatcher.get(reverse("support:on_behalf_new")).content.decode()
+    assert "How should the supporter reach the caller?" in page
+    assert "reach you" not in page
+    assert 'type="hidden" name="channel" value="dispatch"' in page
+    assert "How this request came in: Through dispatch" in page
+    sent = dispatcher.post(reverse("support:on_behalf_new"), caller(channel="dispatch"))
+    assert sent.status_code == 302
+    assert SupportRequest.objects.get().channel == vocab.Channel.DISPATCH
+    on_call = dispatcher.get(reverse("support:on_call_now")).content.decode()
+    assert "Request support for a caller</a>" in on_call
+
+
+def test_phone_fields_bring_up_the_number_pad_and_never_autofill_someone_elses_details(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    set_channels(agency, "self_request", "dispatch")
+    page = sign_in(Client(), cast["dispatcher"]).get(
+        reverse("support:on_behalf_new")).content.decode()
+    phone = re.search(r'<input[^>]*name="phone"[^>]*>', page)
+    assert phone is not None
+    assert 'type="tel"' in phone.group(0)
+    assert 'autocomplete="off"' in phone.group(0)  # the caller's phone, not the dispatcher's
+
+
+def test_the_person_asking_for_themselves_gets_their_own_details_filled_in(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    token = services.intake_link_rotate(acting_user=cast["coordinator"], agency=agency)
+    page = Client().get(reverse("support:intake", args=[token])).content.decode()
+    phone = re.search(r'<input[^>]*name="phone"[^>]*>', page)
+    assert phone is not None
+    assert 'type="tel"' in phone.group(0)
+    assert 'autocomplete="tel"' in phone.group(0)
+    assert re.search(r'<input[^>]*name="email"[^>]*autocomplete="email"', page)
+
+
+def test_a_failed_submit_shows_a_summary_linking_to_each_field(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    set_channels(agency, "self_request", "dispatch")
+    failed = sign_in(Client(), cast["dispatcher"]).post(
+        reverse("support:on_behalf_new"), caller(name="", phone="", channel="dispatch"))
+    assert failed.status_code == 400
+    page = failed.content.decode()
+    summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert 'tabindex="-1"' in page.split('class="error-summary"', 1)[1][:200]
+    assert 'href="#id_name"' in summary
+    assert 'href="#id_phone"' in summary
+    assert "2 problems" in summary
+    assert page.index("error-summary") < page.index('name="name"')
+
+
+def test_the_intake_page_names_only_the_ways_the_policy_takes_requests(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    set_channels(agency, "proactive_referral", "critical_incident")  # nobody asks directly
+    token = services.intake_link_rotate(acting_user=cast["coordinator"], agency=agency)
+    page = Client().get(reverse("support:intake", args=[token])).content.decode()
+    assert "dispatch" not in page.lower()
+    assert "a colleague refers them confidentially" in page.lower()
+
+
+def test_members_only_help_page_says_it_takes_no_requests_from_families(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    token = services.intake_link_rotate(acting_user=cast["coordinator"], agency=agency)
+    page = Client().get(reverse("support:intake", args=[token])).content.decode()
+    assert "it takes no requests from their families" in page
+
+
+@pytest.mark.parametrize(("shown", "href"), [
+    ("+1 (555) 010-0166", "tel:+15550100166"),
+    ("555.010.0166", "tel:5550100166"),
+    ("  719 444-7000 ", "tel:7194447000"),
+])
+def test_tel_links_carry_digits_only(shown: str, href: str) -> None:
+    assert tel_href(shown) == href
+
+
+def test_sergeant_screens_speak_plain_words(agency: Agency, cast: dict[str, User]) -> None:
+    from tandem.agencies.forms import PolicyTextForm
+    from tandem.audit.forms import EventFilterForm
+    from tandem.reports.disclosure import Table
+    from tandem.reports.forms import PeriodForm
+
+    forms = (PolicyTextForm(), EventFilterForm(), PeriodForm(may_publish=True))
+    labels = [str(f.label) for form in forms for f in form.fields.values()]
+    for jargon in ("epsilon", "TOML", "Object id", "Small-cell"):
+        assert not any(jargon.lower() in label.lower() for label in labels), jargon
+    table = Table(name="t", title="Contacts by length", measure="contacts",
+                  row_dim="duration_bucket", rows=[("a", "A")], counts=[[3]])
+    assert table.row_dim_label == "Length of contact"
+
+
+def test_get_support_and_peer_support_are_two_differently_named_pages(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    supporter = sign_in(Client(), cast["supporter"])
+    directory = supporter.get(reverse("support:directory")).content.decode()
+    workspace = supporter.get(reverse("support:workspace")).content.decode()
+    assert "<h1>Get support</h1>" in directory
+    assert "<h1>Peer support</h1>" in workspace
+
+
+def test_availability_offers_only_the_change_that_makes_sense(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    supporter = sign_in(Client(), cast["supporter"])
+    page = supporter.get(reverse("support:workspace")).content.decode()
+    assert "You are <strong>available</strong>" in page
+    assert "I am available again" not in page
+    assert "Take time off" in page
+    supporter.post(reverse("support:availability"),
+                   {"action": "unavailable", "until": "2099-01-01T08:00"})
+    page = supporter.get(reverse("support:workspace")).content.decode()
+    assert "unavailable until" in page
+    assert "I am available again" in page
+    assert ">Take time off<" not in page
+
+
+def test_coordinator_home_lists_what_needs_attention_without_identities(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    services.request_create(
+        acting_user=None, agency=agency, idempotency_key="home-1",
+        channel=vocab.Channel.SELF_REQUEST, urgency=vocab.Urgency.NOW,
+        contact_method=vocab.ContactMethod.PHONE,
+        requester={"kind": "member", "member_id": cast["member"].member_id,
+                   "name": cast["member"].get_full_name(), "phone": "555-0199"})
+    page = sign_in(Client(), cast["coordinator"]).get("/").content.decode()
+    attention = page.split("Needs attention now", 1)[1].split("</section>", 1)[0]
+    assert "1 request waiting for a supporter, the longest for less than an hour" in attention
+    assert "in on-call coverage in the next 14 days" in attention
+    assert cast["member"].get_full_name() not in page
+    assert "555-0199" not in page
+    member_home = sign_in(Client(), cast["member"]).get("/").content.decode()
+    assert "Nothing needs your attention now." in member_home
+
+
+def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tandem.recovery import services as recovery
+
+    client = recovery.client_create(acting_user=cast["aro"], data={
+        "first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"})
+    begin = timezone.now() + timedelta(minutes=30)
+    recovery.planned_create(acting_user=cast["aro"], client=client, kind="field",
+                            starts_at=begin, ends_at=begin + timedelta(hours=1),
+                            aro=cast["aro"], prs=cast["prs"], with_prs=True)
+    page = sign_in(Client(), cast["aro"]).get("/").content.decode()
+    assert "1 visit today needs your safety assessment" in page
+    prs_page = sign_in(Client(), cast["prs"]).get("/").content.decode()
+    assert "needs your safety assessment" not in prs_page
+
+
+# --- Accessible documents ------------------------------------------------------------------
+
+
+def _pdf(data: bytes) -> Any:
+    import io
+
+    from pypdf import PdfReader
+
+    assert data.startswith(b"%PDF")
+    return PdfReader(io.BytesIO(data))
+
+
+def test_roster_poster_is_a_tagged_letter_pdf_with_language_and_real_text(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    response = sign_in(Client(), cast["member"]).get(reverse("support:poster_pdf"))
+    assert response["Content-Type"] == "application/pdf"
+    pdf = _pdf(response.content)
+    catalog = pdf.trailer["/Root"]
+    assert bool(catalog["/MarkInfo"]["/Marked"])
+    assert "/StructTreeRoot" in catalog
+    assert catalog["/Lang"] == "en-US"
+    box = pdf.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)  # US Letter
+    text = pdf.pages[0].extract_text()
+    assert "Peer support team" in text
+    assert "Call any of us, at any hour." in text
+
+
+def test_the_paper_size_follows_the_agency_policy(agency: Agency) -> None:
+    from tandem.core.pdf import Document
+
+    policy = dict(agency.policy)
+    policy["paper"] = "a4"
+    agency.policy = policy
+    agency.save(update_fields=["policy"])
+    box = _pdf(Document(agency=agency, title="Roster").bytes()).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4
+
+
+def test_an_all_withheld_chart_leaves_one_line_and_no_gap(agency: Agency) -> None:
+    from tandem.core.pdf import Document
+    from tandem.reports.charts import bar_chart
+
+    doc = Document(agency=agency, title="Monthly report")
+    doc.heading("Contacts")
+    series = [("Sworn", None), ("Civilian", None)]
+    doc.chart("Contacts by length", bar_chart("Contacts by length", series), withheld=True)
+    doc.chart("Contacts by unit", bar_chart("Contacts by unit", [("North", 12)]))
+    html = doc.html()
+    assert "Every figure of this chart is withheld" in html
+    assert html.count("<svg") == 1
+    assert "<figure><h3>Contacts by unit</h3>" in html  # the title stays with its chart
+    text = "\n".join(p.extract_text() for p in _pdf(doc.bytes()).pages)
+    assert "Every figure of this chart is withheld" in text
+
+
+def test_dates_and_times_share_one_format_per_context() -> None:
+    from datetime import UTC, date, datetime
+
+    from django.template import Context, Template
+
+    moment = datetime(2026, 11, 30, 10, 51, tzinfo=UTC)
+    page = Template(
+        "{{ day }}|{{ day|date }}|{{ moment|date:'SHORT_DATETIME_FORMAT' }}|{{ moment }}"
+    ).render(Context({"day": date(2026, 12, 10), "moment": moment}))
+    day, day_filtered, soon, full = page.split("|")
+    assert day == day_filtered == "Thu, Dec 10, 2026"
+    assert soon == "Mon, Nov 30, 05:51"  # the agency's time zone, 24-hour clock
+    assert full == "Mon, Nov 30, 2026, 05:51"
