@@ -362,7 +362,7 @@ def _record(points: list[Checkpoint]) -> None:
     with transaction.atomic():
         audit_record(
             action=RECORDED_ACTION,
-            object_type="audit.checkpoint",
+            object_type="audit.CheckpointLine",
             object_id=newest.n,
             detail={"line": newest.n, "mac": newest.mac, "lines": len(points)},
         )

@@ -90,12 +90,15 @@ def audit_record(
     """Append one event to its agency's chain (the deployment chain without an agency).
 
     ``obj`` (a model instance) fills ``object_type`` with its ``app_label.ModelName`` and
-    ``object_id`` with its pk. ``detail`` must hold ids and categories, never names or
+    ``object_id`` with its pk; without ``agency_id`` the event goes to ``obj``'s agency, else
+    to the actor's. ``detail`` must hold ids and categories, never names or
     contact details of a peer-support requester."""
     _check_action(action)
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id if object_id not in (None, "") else obj.pk
+    if agency_id is None and obj is not None:
+        agency_id = getattr(obj, "agency_id", None)
     if agency_id is None:
         agency_id = getattr(actor, "agency_id", None) if actor is not None else None
     chain = chain_for(agency_id)
