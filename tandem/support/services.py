@@ -62,17 +62,6 @@ FINISHED_STATUSES = (vocab.RequestStatus.CLOSED, vocab.RequestStatus.WITHDRAWN,
                      vocab.RequestStatus.EXPIRED)
 
 
-def _audit(action: str, actor: Any, agency_id: int, obj: Any, **detail: Any) -> None:
-    audit_record(
-        action=action,
-        actor=actor,
-        agency_id=agency_id,
-        object_type=obj._meta.model_name if obj is not None else "",
-        object_id=obj.pk if obj is not None else "",
-        detail=detail,
-    )
-
-
 # --- Profiles and availability -------------------------------------------------------------
 
 
@@ -113,7 +102,13 @@ def profile_update(*, acting_user: Any, profile: SupporterProfile, version: int,
         setattr(locked, name, value)
     locked.version += 1
     locked.save(update_fields=[*values, "version", "updated_at"])
-    _audit("psp.profile.updated", acting_user, locked.agency_id, locked, fields=sorted(values))
+    audit_record(
+        action="psp.profile.updated",
+        actor=acting_user,
+        agency_id=locked.agency_id,
+        obj=locked,
+        detail={"fields": sorted(values)},
+    )
     return locked
 
 
@@ -129,8 +124,13 @@ def profile_photo_set(*, acting_user: Any, profile: SupporterProfile,
         profile.photo.save(f"{profile.pk}-{secrets.token_hex(4)}.{extension}",
                            ContentFile(content), save=False)
     profile.save(update_fields=["photo", "updated_at"])
-    _audit("psp.profile.photo", acting_user, profile.agency_id, profile,
-           removed=content is None)
+    audit_record(
+        action="psp.profile.photo",
+        actor=acting_user,
+        agency_id=profile.agency_id,
+        obj=profile,
+        detail={"removed": content is None},
+    )
 
 
 @transaction.atomic
@@ -140,8 +140,13 @@ def availability_set(*, acting_user: Any, profile: SupporterProfile,
         raise ValidationError("Choose a time in the future, or switch yourself back on.")
     profile.unavailable_until = until
     profile.save(update_fields=["unavailable_until", "updated_at"])
-    _audit("psp.availability.set", acting_user, profile.agency_id, profile,
-           unavailable=until is not None)
+    audit_record(
+        action="psp.availability.set",
+        actor=acting_user,
+        agency_id=profile.agency_id,
+        obj=profile,
+        detail={"unavailable": until is not None},
+    )
 
 
 # --- Schedules ---------------------------------------------------------------------------
@@ -174,8 +179,13 @@ def rotation_save(*, acting_user: Any, agency: Agency, rotation: Rotation | None
         RotationMember(rotation=rotation, supporter=p, position=i)
         for i, p in enumerate(participants)
     )
-    _audit("psp.rotation.saved", acting_user, agency.pk, rotation,
-           layer=rotation.layer, participants=len(participants))
+    audit_record(
+        action="psp.rotation.saved",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=rotation,
+        detail={"layer": rotation.layer, "participants": len(participants)},
+    )
     return rotation
 
 
@@ -194,13 +204,24 @@ def override_create(*, acting_user: Any, agency: Agency, layer: str,
             "backup at once.")
     item = Override.objects.create(agency=agency, layer=layer, supporter=supporter,
                                    starts_at=starts_at, ends_at=ends_at, reason=reason)
-    _audit("psp.override.created", acting_user, agency.pk, item, layer=layer, reason=reason)
+    audit_record(
+        action="psp.override.created",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=item,
+        detail={"layer": layer, "reason": reason},
+    )
     return item
 
 
 @transaction.atomic
 def override_delete(*, acting_user: Any, override: Override) -> None:
-    _audit("psp.override.deleted", acting_user, override.agency_id, override)
+    audit_record(
+        action="psp.override.deleted",
+        actor=acting_user,
+        agency_id=override.agency_id,
+        obj=override,
+    )
     override.delete()
 
 
@@ -647,7 +668,7 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ledger(request: SupportRequest, action: str, actor: Any = None, *,
-            now: datetime | None = None, object_type: str = "supportrequest",
+            now: datetime | None = None, object_type: str = "support.SupportRequest",
             object_id: str = "", **detail: Any) -> None:
     """Keep a lifecycle event for the daily batch (the caller saves ``ledger``). Only the
     day is kept, and an actor only when a supporter acts: never the requester."""
@@ -770,7 +791,12 @@ def _usage_record_write(row: SupportRequest) -> UsageRecord:
 def reminder_done(*, acting_user: Any, reminder: FollowUpReminder) -> None:
     reminder.done_at = timezone.now()
     reminder.save(update_fields=["done_at"])
-    _audit("psp.reminder.done", acting_user, reminder.supporter.agency_id, reminder)
+    audit_record(
+        action="psp.reminder.done",
+        actor=acting_user,
+        agency_id=reminder.supporter.agency_id,
+        obj=reminder,
+    )
 
 
 # --- Limits of confidentiality ----------------------------------------------------------
@@ -811,8 +837,13 @@ def duty_file(*, acting_user: Any, category: str, emergency: bool,
         for user in _roles_users(agency, [Role.COORDINATOR, Role.PSYCHOLOGIST]):
             notify(kind="psp.duty_to_report", recipient_user=user, agency=agency,
                    channels=("sms", "email"))
-    _audit("psp.duty.filed", acting_user, agency.pk, notice, category=category,
-           emergency=emergency)
+    audit_record(
+        action="psp.duty.filed",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=notice,
+        detail={"category": category, "emergency": emergency},
+    )
     return notice
 
 
@@ -828,7 +859,12 @@ def _duty_renotify(now: datetime) -> int:
                 notify(kind="psp.duty_to_report", recipient_user=user, agency=notice.agency,
                        channels=("sms", "email"))
             DutyToReportNotice.objects.filter(pk=notice.pk).update(last_notified_at=now)
-            _audit("psp.duty.renotified", None, notice.agency_id, notice)
+            audit_record(
+                action="psp.duty.renotified",
+                actor=None,
+                agency_id=notice.agency_id,
+                obj=notice,
+            )
             count += 1
     return count
 
@@ -842,7 +878,12 @@ def duty_acknowledge(*, acting_user: Any, notice: DutyToReportNotice) -> None:
     locked.acknowledged_by = acting_user
     locked.acknowledged_at = timezone.now()
     locked.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
-    _audit("psp.duty.acknowledged", acting_user, locked.agency_id, locked)
+    audit_record(
+        action="psp.duty.acknowledged",
+        actor=acting_user,
+        agency_id=locked.agency_id,
+        obj=locked,
+    )
 
 
 @transaction.atomic
@@ -860,7 +901,12 @@ def duty_resolve(*, acting_user: Any, notice: DutyToReportNotice) -> None:
         locked.acknowledged_by = acting_user
     locked.save(update_fields=["status", "resolved_at", "acknowledged_at", "acknowledged_by"])
     locked.shred(acting_user=acting_user, reason="duty-to-report notice resolved")
-    _audit("psp.duty.resolved", acting_user, locked.agency_id, locked)
+    audit_record(
+        action="psp.duty.resolved",
+        actor=acting_user,
+        agency_id=locked.agency_id,
+        obj=locked,
+    )
 
 
 @transaction.atomic
@@ -874,7 +920,13 @@ def consultation_ask(*, acting_user: Any, category: str) -> Consultation:
     for user in _roles_users(agency, [role]):
         if user.pk != acting_user.pk:
             notify(kind="psp.consultation", recipient_user=user, agency=agency)
-    _audit("psp.consultation.asked", acting_user, agency.pk, item, category=category)
+    audit_record(
+        action="psp.consultation.asked",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=item,
+        detail={"category": category},
+    )
     return item
 
 
@@ -886,8 +938,13 @@ def consultation_answer(*, acting_user: Any, consultation: Consultation, answer:
     consultation.answered_by = acting_user
     consultation.answered_at = timezone.now()
     consultation.save(update_fields=["answer", "answered_by", "answered_at"])
-    _audit("psp.consultation.answered", acting_user, consultation.agency_id, consultation,
-           answer=answer)
+    audit_record(
+        action="psp.consultation.answered",
+        actor=acting_user,
+        agency_id=consultation.agency_id,
+        obj=consultation,
+        detail={"answer": answer},
+    )
 
 
 @transaction.atomic
@@ -900,7 +957,13 @@ def breach_report(*, acting_user: Any, kind: str, occurred_on: date) -> BreachRe
     roles = agency.policy_model().confidentiality.breach_notify
     for user in _roles_users(agency, roles):
         notify(kind="psp.breach", recipient_user=user, agency=agency)
-    _audit("psp.breach.reported", acting_user, agency.pk, item, kind=kind)
+    audit_record(
+        action="psp.breach.reported",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=item,
+        detail={"kind": kind},
+    )
     return item
 
 
@@ -918,7 +981,12 @@ def breach_acknowledge(*, acting_user: Any, report: BreachReport) -> BreachAckno
         raise ValidationError("Your role is not notified of breach reports.")
     ack, created = BreachAcknowledgement.objects.get_or_create(report=report, user=acting_user)
     if created:
-        _audit("psp.breach.acknowledged", acting_user, report.agency_id, report)
+        audit_record(
+            action="psp.breach.acknowledged",
+            actor=acting_user,
+            agency_id=report.agency_id,
+            obj=report,
+        )
     return ack
 
 
@@ -935,7 +1003,13 @@ def incident_create(*, acting_user: Any, agency: Agency, kind: str, occurred_on:
         agency=agency, kind=kind, occurred_on=occurred_on, members_affected=members_affected)
     incident.units.set(list(units))
     incident.involved_supporters.set(list(involved_supporters))
-    _audit("psp.incident.created", acting_user, agency.pk, incident, kind=kind)
+    audit_record(
+        action="psp.incident.created",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=incident,
+        detail={"kind": kind},
+    )
     return incident
 
 
@@ -954,8 +1028,13 @@ def deployment_create(*, acting_user: Any, incident: CriticalIncident,
     if created:
         notify(kind="psp.request.assigned", recipient_user=supporter.user,
                agency=incident.agency)
-        _audit("psp.deployment.created", acting_user, incident.agency_id, deployment,
-               incident=incident.pk)
+        audit_record(
+            action="psp.deployment.created",
+            actor=acting_user,
+            agency_id=incident.agency_id,
+            obj=deployment,
+            detail={"incident": incident.pk},
+        )
     return deployment
 
 
@@ -966,8 +1045,13 @@ def group_session_create(*, acting_user: Any, incident: CriticalIncident, kind: 
         raise ValidationError("A session cannot be held before the incident.")
     session = GroupSession.objects.create(incident=incident, kind=kind, held_on=held_on,
                                           attendees=attendees)
-    _audit("psp.group_session.created", acting_user, incident.agency_id, session,
-           kind=kind, incident=incident.pk)
+    audit_record(
+        action="psp.group_session.created",
+        actor=acting_user,
+        agency_id=incident.agency_id,
+        obj=session,
+        detail={"kind": kind, "incident": incident.pk},
+    )
     return session
 
 
@@ -979,8 +1063,13 @@ def mutual_aid_save(*, acting_user: Any, agency: Agency, item: MutualAidRequest 
     for name, value in values.items():
         setattr(item, name, value)
     item.save()
-    _audit("psp.mutual_aid.saved", acting_user, agency.pk, item,
-           direction=item.direction, status=item.status)
+    audit_record(
+        action="psp.mutual_aid.saved",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=item,
+        detail={"direction": item.direction, "status": item.status},
+    )
     return item
 
 
@@ -1000,7 +1089,13 @@ def intake_link_rotate(*, acting_user: Any, agency: Agency,
     token = secrets.token_urlsafe(24)
     link = IntakeLink.objects.create(agency=agency, digest=_digest(token),
                                      expires_at=now + timedelta(days=days))
-    _audit("psp.intake_link.rotated", acting_user, agency.pk, link, days=days)
+    audit_record(
+        action="psp.intake_link.rotated",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=link,
+        detail={"days": days},
+    )
     return token
 
 
