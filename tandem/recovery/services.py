@@ -106,18 +106,6 @@ class StaleEdit(ValidationError):
     """The form was based on an older version of the record (optimistic locking)."""
 
 
-def _audit(user: Any, action: str, obj: Any, **detail: Any) -> None:
-    audit_record(
-        action=action,
-        actor=user,
-        agency_id=getattr(obj, "agency_id", None) or getattr(user, "agency_id", None),
-        object_type=obj._meta.model_name if obj is not None else "",
-        object_id=getattr(obj, "pk", ""),
-        purpose=str(detail.pop("purpose", "")),
-        detail=detail or None,
-    )
-
-
 # --- Normalisation for search and de-duplication ------------------------------------------
 
 
@@ -190,7 +178,12 @@ def client_create(
             client.save()
     except IntegrityError:
         return Client.objects.get(agency=agency, idempotency_key=idempotency_key)
-    _audit(acting_user, "recovery.client_create", client, status=client.status)
+    audit_record(
+        action="recovery.client_create",
+        actor=acting_user,
+        obj=client,
+        detail={"status": client.status},
+    )
     return client
 
 
@@ -219,7 +212,12 @@ def client_update(
     current.version += 1
     current.updated_at = timezone.now()
     current.save()
-    _audit(acting_user, "recovery.client_update", current, fields=sorted(changed))
+    audit_record(
+        action="recovery.client_update",
+        actor=acting_user,
+        obj=current,
+        detail={"fields": sorted(changed)},
+    )
     return current
 
 
@@ -232,40 +230,73 @@ def client_flags_set(*, acting_user: Any, client: Client, flags: list[str]) -> C
         raise ValidationError("Only a sworn officer of the program sets safety flags.")
     client.safety_flags = [f for f in vocab.SafetyFlag.values if f in flags]
     client.save(update_fields=["safety_flags"])
-    _audit(acting_user, "recovery.client_flags", client, flags=client.safety_flags)
+    audit_record(
+        action="recovery.client_flags",
+        actor=acting_user,
+        obj=client,
+        detail={"flags": client.safety_flags},
+    )
     return client
 
 
 def contact_view_log(*, acting_user: Any, contact: Contact) -> None:
     """A read of a contact's notes (P3)."""
     with transaction.atomic():
-        _audit(acting_user, "recovery.contact_view", contact, client=contact.client_id)
+        audit_record(
+            action="recovery.contact_view",
+            actor=acting_user,
+            obj=contact,
+            detail={"client": contact.client_id},
+        )
 
 
 def client_view_log(*, acting_user: Any, client: Client) -> None:
     """A read of a client record (P3)."""
     with transaction.atomic():
-        _audit(acting_user, "recovery.client_view", client)
+        audit_record(
+            action="recovery.client_view",
+            actor=acting_user,
+            obj=client,
+        )
 
 
 def client_photo_view_log(*, acting_user: Any, client: Client) -> None:
     with transaction.atomic():
-        _audit(acting_user, "recovery.client_photo_view", client)
+        audit_record(
+            action="recovery.client_photo_view",
+            actor=acting_user,
+            obj=client,
+        )
 
 
 def referral_view_log(*, acting_user: Any, referral: Referral) -> None:
     with transaction.atomic():
-        _audit(acting_user, "recovery.referral_view", referral, client=referral.client_id)
+        audit_record(
+            action="recovery.referral_view",
+            actor=acting_user,
+            obj=referral,
+            detail={"client": referral.client_id},
+        )
 
 
 def consent_view_log(*, acting_user: Any, consent: Consent) -> None:
     with transaction.atomic():
-        _audit(acting_user, "recovery.consent_view", consent, client=consent.client_id)
+        audit_record(
+            action="recovery.consent_view",
+            actor=acting_user,
+            obj=consent,
+            detail={"client": consent.client_id},
+        )
 
 
 def disclosure_view_log(*, acting_user: Any, disclosure: Disclosure) -> None:
     with transaction.atomic():
-        _audit(acting_user, "recovery.disclosure_view", disclosure, client=disclosure.client_id)
+        audit_record(
+            action="recovery.disclosure_view",
+            actor=acting_user,
+            obj=disclosure,
+            detail={"client": disclosure.client_id},
+        )
 
 
 # --- Planned contacts and the safety gate (PR-6) -------------------------------------------
@@ -298,7 +329,12 @@ def planned_create(
         with_prs=with_prs,
         created_by=acting_user,
     )
-    _audit(acting_user, "recovery.planned_create", planned, client=client.pk, kind=kind)
+    audit_record(
+        action="recovery.planned_create",
+        actor=acting_user,
+        obj=planned,
+        detail={"client": client.pk, "kind": kind},
+    )
     return planned
 
 
@@ -308,7 +344,11 @@ def planned_cancel(*, acting_user: Any, planned: PlannedContact) -> PlannedConta
         raise ValidationError("This visit is already closed.")
     planned.status = vocab.PlanStatus.CANCELLED
     planned.save(update_fields=["status"])
-    _audit(acting_user, "recovery.planned_cancel", planned)
+    audit_record(
+        action="recovery.planned_cancel",
+        actor=acting_user,
+        obj=planned,
+    )
     return planned
 
 
@@ -338,12 +378,11 @@ def safety_assessment_record(
         planned.status = vocab.PlanStatus.STARTED
         planned.started_at = timezone.now()
         planned.save(update_fields=["status", "started_at"])
-    _audit(
-        acting_user,
-        "recovery.safety_assessment",
-        planned,
-        all_clear=all_clear,
-        reassessment=reassessment,
+    audit_record(
+        action="recovery.safety_assessment",
+        actor=acting_user,
+        obj=planned,
+        detail={"all_clear": all_clear, "reassessment": reassessment},
     )
     return assessment
 
@@ -362,7 +401,11 @@ def planned_start(*, acting_user: Any, planned: PlannedContact) -> PlannedContac
     planned.status = vocab.PlanStatus.STARTED
     planned.started_at = timezone.now()
     planned.save(update_fields=["status", "started_at"])
-    _audit(acting_user, "recovery.planned_start", planned)
+    audit_record(
+        action="recovery.planned_start",
+        actor=acting_user,
+        obj=planned,
+    )
     return planned
 
 
@@ -496,13 +539,11 @@ def contact_create(
     if planned is not None and planned.status != vocab.PlanStatus.DONE:
         planned.status = vocab.PlanStatus.DONE
         planned.save(update_fields=["status"])
-    _audit(
-        acting_user,
-        "recovery.contact_create",
-        contact,
-        client=client.pk,
-        kind=contact.kind,
-        outcome=contact.outcome,
+    audit_record(
+        action="recovery.contact_create",
+        actor=acting_user,
+        obj=contact,
+        detail={"client": client.pk, "kind": contact.kind, "outcome": contact.outcome},
     )
     return contact
 
@@ -548,7 +589,12 @@ def patrol_call_record(
         agency=client.agency, contact=contact, call_type=call_type, officer=officer,
         safety_checklist=dict.fromkeys(checklist, True),
         safety_checked_at=now, recorded_by=acting_user)
-    _audit(acting_user, "recovery.patrol_call", contact, client=client.pk, call_type=call_type)
+    audit_record(
+        action="recovery.patrol_call",
+        actor=acting_user,
+        obj=contact,
+        detail={"client": client.pk, "call_type": call_type},
+    )
     return contact
 
 
@@ -573,7 +619,12 @@ def contact_update(
         # The newly linked visit is used up, like one logged against at creation.
         current.planned.status = vocab.PlanStatus.DONE
         current.planned.save(update_fields=["status"])
-    _audit(acting_user, "recovery.contact_update", current, fields=sorted(changed))
+    audit_record(
+        action="recovery.contact_update",
+        actor=acting_user,
+        obj=current,
+        detail={"fields": sorted(changed)},
+    )
     return current
 
 
@@ -596,7 +647,12 @@ def stage_record(
         assessed_at=moment,
         assessed_by=acting_user,
     )
-    _audit(acting_user, "recovery.stage_record", record, client=client.pk, stage=stage)
+    audit_record(
+        action="recovery.stage_record",
+        actor=acting_user,
+        obj=record,
+        detail={"client": client.pk, "stage": stage},
+    )
     return record
 
 
@@ -613,7 +669,12 @@ def goal_create(
         target_on=target_on,
         created_by=acting_user,
     )
-    _audit(acting_user, "recovery.goal_create", goal, client=client.pk)
+    audit_record(
+        action="recovery.goal_create",
+        actor=acting_user,
+        obj=goal,
+        detail={"client": client.pk},
+    )
     return goal
 
 
@@ -624,7 +685,12 @@ def goal_set_status(*, acting_user: Any, goal: Goal, status: str) -> Goal:
     goal.status = status
     goal.updated_at = timezone.now()
     goal.save(update_fields=["status", "updated_at"])
-    _audit(acting_user, "recovery.goal_status", goal, status=status)
+    audit_record(
+        action="recovery.goal_status",
+        actor=acting_user,
+        obj=goal,
+        detail={"status": status},
+    )
     return goal
 
 
@@ -674,7 +740,12 @@ def resource_save(
             setattr(target, key, data[key])
     target.name = name
     target.save()
-    _audit(acting_user, "recovery.resource_save", target, category=target.category)
+    audit_record(
+        action="recovery.resource_save",
+        actor=acting_user,
+        obj=target,
+        detail={"category": target.category},
+    )
     return target
 
 
@@ -708,12 +779,11 @@ def referral_create(
         history=[{"status": "proposed", "on": today.isoformat(), "by": acting_user.pk}],
     )
     referral.save()
-    _audit(
-        acting_user,
-        "recovery.referral_create",
-        referral,
-        client=client.pk,
-        category=resource.category,
+    audit_record(
+        action="recovery.referral_create",
+        actor=acting_user,
+        obj=referral,
+        detail={"client": client.pk, "category": resource.category},
     )
     if sent:
         referral = referral_advance(
@@ -762,7 +832,12 @@ def referral_advance(
         {"status": status, "on": when.isoformat(), "by": acting_user.pk},
     ]
     current.save()
-    _audit(acting_user, "recovery.referral_advance", current, status=status)
+    audit_record(
+        action="recovery.referral_advance",
+        actor=acting_user,
+        obj=current,
+        detail={"status": status},
+    )
     return current
 
 
@@ -806,8 +881,12 @@ def consent_create(
     consent.recipient_name = recipient.name
     consent.recipient_category = recipient.category
     consent.save()
-    _audit(
-        acting_user, "recovery.consent_create", consent, client=client.pk, purpose=consent.purpose
+    audit_record(
+        action="recovery.consent_create",
+        actor=acting_user,
+        obj=consent,
+        purpose=str(consent.purpose),
+        detail={"client": client.pk},
     )
     return consent
 
@@ -825,7 +904,12 @@ def consent_revoke(*, acting_user: Any, consent: Consent) -> Consent:
     current.revoked_at = timezone.now()
     current.revoked_by = acting_user
     current.save(update_fields=["revoked_at", "revoked_by"])
-    _audit(acting_user, "recovery.consent_revoke", current, client=current.client_id)
+    audit_record(
+        action="recovery.consent_revoke",
+        actor=acting_user,
+        obj=current,
+        detail={"client": current.client_id},
+    )
     return current
 
 
@@ -847,7 +931,12 @@ def consent_event_occurred(*, acting_user: Any, consent: Consent) -> Consent:
     current.ended_at = timezone.now()
     current.ended_by = acting_user
     current.save(update_fields=["ended_at", "ended_by"])
-    _audit(acting_user, "recovery.consent_event_ended", current, client=current.client_id)
+    audit_record(
+        action="recovery.consent_event_ended",
+        actor=acting_user,
+        obj=current,
+        detail={"client": current.client_id},
+    )
     return current
 
 
@@ -921,13 +1010,15 @@ def disclosure_create(
         )
     except ConsentRefused:
         with transaction.atomic():
-            _audit(
-                acting_user,
-                "recovery.disclosure_refused",
-                client,
-                recipient=recipient.pk,
-                reason="no_consent_in_force",
-                purpose_code=purpose,
+            audit_record(
+                action="recovery.disclosure_refused",
+                actor=acting_user,
+                obj=client,
+                detail={
+                    "recipient": recipient.pk,
+                    "reason": "no_consent_in_force",
+                    "purpose_code": purpose,
+                },
             )
         raise
 
@@ -972,21 +1063,27 @@ def _disclosure_write(
         disclosed_by=acting_user,
         idempotency_key=idempotency_key,
     )
-    _audit(
-        acting_user,
-        "recovery.disclosure_create",
-        disclosure,
-        client=client.pk,
-        consent=consent.pk,
-        recipient=recipient.pk,
-        purpose_code=purpose,
+    audit_record(
+        action="recovery.disclosure_create",
+        actor=acting_user,
+        obj=disclosure,
+        detail={
+            "client": client.pk,
+            "consent": consent.pk,
+            "recipient": recipient.pk,
+            "purpose_code": purpose,
+        },
     )
     return disclosure
 
 
 def accounting_view_log(*, acting_user: Any, client: Client) -> None:
     with transaction.atomic():
-        _audit(acting_user, "recovery.accounting_view", client)
+        audit_record(
+            action="recovery.accounting_view",
+            actor=acting_user,
+            obj=client,
+        )
 
 
 # --- The CJI compartment (P2, PR-7) -------------------------------------------------------
@@ -1005,7 +1102,12 @@ def cji_read(
     _require_cji(acting_user)
     if len(purpose.strip()) < 5:
         raise ValidationError("State the purpose of this look-up before the entries are shown.")
-    _audit(acting_user, "recovery.cji_read", client, purpose=purpose.strip()[:200])
+    audit_record(
+        action="recovery.cji_read",
+        actor=acting_user,
+        obj=client,
+        purpose=purpose.strip()[:200],
+    )
     entries = list(CJIEntry.objects.filter(client=client).select_related("data_key"))
     notes = list(SwornNote.objects.filter(client=client).select_related("data_key", "author"))
     return entries, notes
@@ -1031,7 +1133,12 @@ def cji_entry_create(
         summary=summary.strip(),
         recorded_by=acting_user,
     )
-    _audit(acting_user, "recovery.cji_create", entry, client=client.pk, source=source)
+    audit_record(
+        action="recovery.cji_create",
+        actor=acting_user,
+        obj=entry,
+        detail={"client": client.pk, "source": source},
+    )
     return entry
 
 
@@ -1043,7 +1150,12 @@ def sworn_note_create(*, acting_user: Any, client: Client, text: str) -> SwornNo
     note = SwornNote.objects.create(
         agency=client.agency, client=client, text=text.strip(), author=acting_user
     )
-    _audit(acting_user, "recovery.sworn_note_create", note, client=client.pk)
+    audit_record(
+        action="recovery.sworn_note_create",
+        actor=acting_user,
+        obj=note,
+        detail={"client": client.pk},
+    )
     return note
 
 
@@ -1077,7 +1189,12 @@ def overdose_create(
     if not record.naloxone_given:
         record.naloxone_doses = 0
     record.save()
-    _audit(acting_user, "recovery.overdose_create", record, fatal=record.fatal)
+    audit_record(
+        action="recovery.overdose_create",
+        actor=acting_user,
+        obj=record,
+        detail={"fatal": record.fatal},
+    )
     return record
 
 
@@ -1102,7 +1219,12 @@ def naloxone_kit_create(
         client=client,
         given_by=acting_user,
     )
-    _audit(acting_user, "recovery.naloxone_kit", kit, quantity=quantity)
+    audit_record(
+        action="recovery.naloxone_kit",
+        actor=acting_user,
+        obj=kit,
+        detail={"quantity": quantity},
+    )
     return kit
 
 
@@ -1115,7 +1237,12 @@ def outreach_create(
     for key in ("held_on", "title", "audience", "attendance", "topics"):
         setattr(event, key, data[key])
     event.save()
-    _audit(acting_user, "recovery.outreach_create", event, audience=event.audience)
+    audit_record(
+        action="recovery.outreach_create",
+        actor=acting_user,
+        obj=event,
+        detail={"audience": event.audience},
+    )
     return event
 
 
@@ -1133,7 +1260,11 @@ def statement_request_create(
         planned_on=planned_on,
         summary=summary.strip(),
     )
-    _audit(acting_user, "recovery.statement_request", request)
+    audit_record(
+        action="recovery.statement_request",
+        actor=acting_user,
+        obj=request,
+    )
     from tandem.accounts.models import User
     from tandem.core.notifications import notify
 
@@ -1162,7 +1293,12 @@ def statement_decide(
     current.decided_at = timezone.now()
     current.decision_note = note.strip()
     current.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    _audit(acting_user, "recovery.statement_decide", current, status=current.status)
+    audit_record(
+        action="recovery.statement_decide",
+        actor=acting_user,
+        obj=current,
+        detail={"status": current.status},
+    )
     return current
 
 
@@ -1205,8 +1341,7 @@ def follow_up_reminders_send(on: date | None = None) -> int:
             audit_record(
                 action="recovery.reminder_sent",
                 agency_id=user.agency_id,
-                object_type="user",
-                object_id=user.pk,
+                obj=user,
             )
         sent += 1
     return sent
@@ -1233,7 +1368,12 @@ def client_purge(*, client: Client, reason: str, acting_user: Any = None) -> Non
         for model in (Contact, Goal, Referral, Consent, Disclosure, CJIEntry, SwornNote):
             _shred_all(model.objects.filter(client=client).select_related("data_key"), reason)
         _shred_all([client], reason)
-        _audit(acting_user, "recovery.client_purged", client, reason=reason)
+        audit_record(
+            action="recovery.client_purged",
+            actor=acting_user,
+            obj=client,
+            detail={"reason": reason},
+        )
         client.delete()
 
 
@@ -1326,7 +1466,11 @@ def match_run_request(*, acting_user: Any) -> MatchRun:
     run = MatchRun.objects.create(
         agency=agency, trigger=vocab.MatchTrigger.ON_DEMAND, requested_by=acting_user
     )
-    _audit(acting_user, "recovery.match_run_request", run)
+    audit_record(
+        action="recovery.match_run_request",
+        actor=acting_user,
+        obj=run,
+    )
     transaction.on_commit(lambda: run_match.enqueue(run.pk))
     return run
 
@@ -1355,7 +1499,12 @@ def match_run_execute(*, run_id: int) -> MatchRun:
         run.records, run.pairs, run.model = len(records), len(pairs), model
         run.estimated = bool(model.get("estimated"))
         run.save(update_fields=["status", "finished_at", "records", "pairs", "model", "estimated"])
-        _audit(None, "recovery.match_run", run, records=len(records), pairs=len(pairs))
+        audit_record(
+            action="recovery.match_run",
+            actor=None,
+            obj=run,
+            detail={"records": len(records), "pairs": len(pairs)},
+        )
     return run
 
 
@@ -1395,12 +1544,11 @@ def match_scan_all() -> int:
 
 def candidate_view_log(*, acting_user: Any, candidate: MatchCandidate) -> None:
     with transaction.atomic():
-        _audit(
-            acting_user,
-            "recovery.candidate_view",
-            candidate,
-            left=candidate.left_id,
-            right=candidate.right_id,
+        audit_record(
+            action="recovery.candidate_view",
+            actor=acting_user,
+            obj=candidate,
+            detail={"left": candidate.left_id, "right": candidate.right_id},
         )
 
 
@@ -1412,12 +1560,11 @@ def candidate_not_same(*, acting_user: Any, candidate: MatchCandidate) -> MatchC
     candidate.status = vocab.CandidateStatus.NOT_SAME
     candidate.decided_by, candidate.decided_at = acting_user, timezone.now()
     candidate.save(update_fields=["status", "decided_by", "decided_at"])
-    _audit(
-        acting_user,
-        "recovery.client_not_same",
-        candidate,
-        left=candidate.left_id,
-        right=candidate.right_id,
+    audit_record(
+        action="recovery.client_not_same",
+        actor=acting_user,
+        obj=candidate,
+        detail={"left": candidate.left_id, "right": candidate.right_id},
     )
     return candidate
 
@@ -1503,14 +1650,11 @@ def client_merge(
         merge.candidate.decided_by, merge.candidate.decided_at = acting_user, timezone.now()
         merge.candidate.save(update_fields=["status", "decided_by", "decided_at"])
     counts = {name: len(pks) for name, pks in moved.items()}
-    _audit(
-        acting_user,
-        "recovery.client_merge",
-        merge,
-        survivor=survivor.pk,
-        absorbed=absorbed.pk,
-        taken=take,
-        moved=counts,
+    audit_record(
+        action="recovery.client_merge",
+        actor=acting_user,
+        obj=merge,
+        detail={"survivor": survivor.pk, "absorbed": absorbed.pk, "taken": take, "moved": counts},
     )
     return merge
 
@@ -1566,13 +1710,11 @@ def client_unmerge(*, acting_user: Any, merge: ClientMerge) -> ClientMerge:
         MatchCandidate.objects.filter(pk=merge.candidate_id).update(
             status=vocab.CandidateStatus.OPEN, decided_by=None, decided_at=None
         )
-    _audit(
-        acting_user,
-        "recovery.client_unmerge",
-        merge,
-        survivor=survivor.pk,
-        absorbed=absorbed.pk,
-        kept_newer=kept,
+    audit_record(
+        action="recovery.client_unmerge",
+        actor=acting_user,
+        obj=merge,
+        detail={"survivor": survivor.pk, "absorbed": absorbed.pk, "kept_newer": kept},
     )
     return merge
 
@@ -1598,7 +1740,12 @@ def import_upload(*, acting_user: Any, kind: str, filename: str, data: bytes) ->
     )
     batch.header, batch.rows = header, rows
     batch.save()
-    _audit(acting_user, "recovery.import_upload", batch, kind=kind, rows=len(rows))
+    audit_record(
+        action="recovery.import_upload",
+        actor=acting_user,
+        obj=batch,
+        detail={"kind": kind, "rows": len(rows)},
+    )
     return batch
 
 
@@ -1670,7 +1817,12 @@ def import_commit(*, acting_user: Any, batch: ImportBatch) -> dict[str, int]:
             made[row.number] = row.client_id
     batch.committed_at, batch.result = timezone.now(), plan.counts
     batch.save(update_fields=["committed_at", "result"])
-    _audit(acting_user, "recovery.import_commit", batch, kind=batch.kind, **plan.counts)
+    audit_record(
+        action="recovery.import_commit",
+        actor=acting_user,
+        obj=batch,
+        detail={"kind": batch.kind, **plan.counts},
+    )
     return plan.counts
 
 
