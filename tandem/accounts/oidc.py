@@ -150,8 +150,8 @@ def _create_account(provider: IdentityProvider, claims: dict[str, Any]) -> User:
     user.set_unusable_password()
     user.save()
     ExternalIdentity.objects.create(provider=provider, subject=str(claims["sub"]), user=user)
-    audit_record(action="account.created", agency_id=provider.agency_id, object_type="user",
-                 object_id=user.pk, detail={"source": "oidc_jit", "roles": []})
+    audit_record(action="account.created", agency_id=provider.agency_id, obj=user,
+                 detail={"source": "oidc_jit", "roles": []})
     return user
 
 
@@ -177,7 +177,7 @@ def identity_provider_set(*, acting_user: Any, issuer: str, client_id: str,
     provider.jit_create, provider.leeway_seconds = jit_create, leeway_seconds
     provider.save()
     audit_record(action="sso.provider_set", actor=acting_user, agency_id=provider.agency_id,
-                 object_type="identity_provider", object_id=provider.pk,
+                 obj=provider,
                  detail={"issuer": issuer, "jit_create": jit_create})
     return provider
 
@@ -233,7 +233,7 @@ def external_identity_link(*, acting_user: Any, user: User, subject: str,
         current.subject = subject
         current.save(update_fields=["subject"])
     audit_record(action="sso.identity_linked", actor=acting_user, agency_id=user.agency_id,
-                 object_type="user", object_id=user.pk, detail=detail)
+                 obj=user, detail=detail)
     return current
 
 

@@ -32,14 +32,6 @@ from tandem.agencies.models import PROGRAM_ROLES, Member, Role
 from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
 
-ACCOUNT = "account"
-
-
-def _audit(action: str, *, actor: User | None, user: User, request: HttpRequest | None = None,
-           outcome: str = "success", detail: dict[str, Any] | None = None) -> None:
-    audit_record(action=action, actor=actor, agency_id=user.agency_id, object_type=ACCOUNT,
-                 object_id=user.pk, outcome=outcome, request=request, detail=detail)
-
 
 def _check_admin(acting_user: User | None, user: User) -> None:
     """Defence in depth: views already scope through ``access``; services check again."""
@@ -63,14 +55,21 @@ def signin_failed(*, user: User | None, stage: str, reason: str,
     locked now. The 5th consecutive failure (``TANDEM_LOCKOUT_ATTEMPTS``) locks it."""
     if user is None:
         audit_record(action="signin.failed", outcome="failed", request=request,
-                     object_type=ACCOUNT, detail={"stage": stage, "reason": "unknown_account"})
+                     object_type="accounts.User",
+                     detail={"stage": stage, "reason": "unknown_account"})
         return False
     row = _locked_row(user)
     detail: dict[str, Any] = {"stage": stage, "reason": reason}
     if row.locked_at is not None or not row.is_active:
         detail["reason"] = "locked" if row.locked_at is not None else "inactive"
-        _audit("signin.failed", actor=row, user=row, request=request, outcome="denied",
-               detail=detail)
+        audit_record(
+            action="signin.failed",
+            actor=row,
+            obj=row,
+            outcome="denied",
+            request=request,
+            detail=detail,
+        )
         user.locked_at = row.locked_at
         return row.locked_at is not None
     row.failed_attempts += 1
@@ -81,10 +80,22 @@ def signin_failed(*, user: User | None, stage: str, reason: str,
         fields.append("locked_at")
     row.save(update_fields=fields)
     detail["attempt"] = row.failed_attempts
-    _audit("signin.failed", actor=row, user=row, request=request, outcome="failed", detail=detail)
+    audit_record(
+        action="signin.failed",
+        actor=row,
+        obj=row,
+        outcome="failed",
+        request=request,
+        detail=detail,
+    )
     if locked:
-        _audit("account.locked", actor=None, user=row, request=request,
-               detail={"failed_attempts": row.failed_attempts})
+        audit_record(
+            action="account.locked",
+            actor=None,
+            obj=row,
+            request=request,
+            detail={"failed_attempts": row.failed_attempts},
+        )
     user.failed_attempts, user.locked_at = row.failed_attempts, row.locked_at
     return locked
 
@@ -95,7 +106,13 @@ def signin_succeeded(*, user: User, method: str, request: HttpRequest | None = N
     now = timezone.now()
     User.objects.filter(pk=user.pk).update(failed_attempts=0, last_login=now)
     user.failed_attempts, user.last_login = 0, now
-    _audit("signin.succeeded", actor=user, user=user, request=request, detail={"method": method})
+    audit_record(
+        action="signin.succeeded",
+        actor=user,
+        obj=user,
+        request=request,
+        detail={"method": method},
+    )
 
 
 @transaction.atomic
@@ -106,8 +123,13 @@ def mfa_enrolment_confirm(*, user: User, device: Any, request: HttpRequest | Non
     device.save(update_fields=["confirmed"])
     type(device).objects.filter(user=user, confirmed=False).delete()
     codes = mfa.new_backup_codes(user)
-    _audit("account.mfa_enrolled", actor=user, user=user, request=request,
-           detail={"backup_codes": len(codes)})
+    audit_record(
+        action="account.mfa_enrolled",
+        actor=user,
+        obj=user,
+        request=request,
+        detail={"backup_codes": len(codes)},
+    )
     return codes
 
 
@@ -120,14 +142,24 @@ def backup_codes_regenerate(*, acting_user: User, reauthenticated: str = "",
     detail: dict[str, Any] = {"backup_codes": len(codes)}
     if reauthenticated:
         detail["reauthenticated"] = reauthenticated
-    _audit("account.backup_codes_generated", actor=acting_user, user=acting_user,
-           request=request, detail=detail)
+    audit_record(
+        action="account.backup_codes_generated",
+        actor=acting_user,
+        obj=acting_user,
+        request=request,
+        detail=detail,
+    )
     return codes
 
 
 @transaction.atomic
 def signout_record(*, user: User, request: HttpRequest | None = None) -> None:
-    _audit("signout", actor=user, user=user, request=request)
+    audit_record(
+        action="signout",
+        actor=user,
+        obj=user,
+        request=request,
+    )
 
 
 # --- Passwords -----------------------------------------------------------------------------
@@ -146,7 +178,12 @@ def user_change_password(*, acting_user: User, password: str,
     acting_user.password_reset_required = False
     acting_user.save(update_fields=["password", "password_changed_at",
                                     "password_reset_required"])
-    _audit("account.password_changed", actor=acting_user, user=acting_user, request=request)
+    audit_record(
+        action="account.password_changed",
+        actor=acting_user,
+        obj=acting_user,
+        request=request,
+    )
 
 
 @transaction.atomic
@@ -163,8 +200,13 @@ def user_set_password(*, acting_user: User | None, user: User, password: str,
     user.password_changed_at = timezone.now()
     user.save(update_fields=["password", "password_changed_at"])
     ended = end_sessions(user)
-    _audit("account.password_set", actor=acting_user, user=user, request=request,
-           detail={"sessions_ended": ended})
+    audit_record(
+        action="account.password_set",
+        actor=acting_user,
+        obj=user,
+        request=request,
+        detail={"sessions_ended": ended},
+    )
     return ended
 
 
@@ -199,10 +241,15 @@ def user_credentials_reset(*, acting_user: User, user: User, password: str | Non
     ended = end_sessions(user)
     suspended = _suspend_program_roles(acting_user=acting_user, user=user, request=request)
     notify(kind="account.signin_reset", recipient_user=user, agency=user.agency)
-    _audit("account.credentials_reset", actor=acting_user, user=user, request=request,
-           detail={"password": password is not None, "authenticator": authenticator,
+    audit_record(
+        action="account.credentials_reset",
+        actor=acting_user,
+        obj=user,
+        request=request,
+        detail={"password": password is not None, "authenticator": authenticator,
                    "devices_removed": removed, "sessions_ended": ended,
-                   "roles_suspended": suspended})
+                   "roles_suspended": suspended},
+    )
     return ended
 
 
@@ -235,8 +282,13 @@ def _suspend_program_roles(*, acting_user: User, user: User,
     mine.filter(role__in=held).delete()
     user.forget_roles()
     for role in held:
-        _audit("role.suspended", actor=acting_user, user=user, request=request,
-               detail={"role": role, "reason": "credentials_reset"})
+        audit_record(
+            action="role.suspended",
+            actor=acting_user,
+            obj=user,
+            request=request,
+            detail={"role": role, "reason": "credentials_reset"},
+        )
         _propose(acting_user=acting_user, user=user, role=role,
                  reason=RoleRequestReason.RESTORE, request=request)
     return held
@@ -272,9 +324,14 @@ def user_create(*, acting_user: User | None, agency_id: int, username: str, pass
         [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
          for r in granted]
     )
-    _audit("account.created", actor=acting_user, user=user, request=request,
-           detail={"roles": granted, "proposed_roles": proposed,
-                   "member_id": member.pk if member else None})
+    audit_record(
+        action="account.created",
+        actor=acting_user,
+        obj=user,
+        request=request,
+        detail={"roles": granted, "proposed_roles": proposed,
+                   "member_id": member.pk if member else None},
+    )
     if acting_user is not None:
         for role in proposed:
             _propose(acting_user=acting_user, user=user, role=role,
@@ -288,8 +345,13 @@ def _deactivate(user: User, *, actor: User | None, reason: str,
     user.deactivated_at = timezone.now()
     user.save(update_fields=["is_active", "deactivated_at"])
     ended = end_sessions(user)
-    _audit("account.deactivated", actor=actor, user=user, request=request,
-           detail={"reason": reason, "sessions_ended": ended})
+    audit_record(
+        action="account.deactivated",
+        actor=actor,
+        obj=user,
+        request=request,
+        detail={"reason": reason, "sessions_ended": ended},
+    )
     return ended
 
 
@@ -315,7 +377,12 @@ def user_reactivate(*, acting_user: User | None, user: User,
     user.deactivated_at = None
     user.reactivated_at = timezone.now()
     user.save(update_fields=["is_active", "deactivated_at", "reactivated_at"])
-    _audit("account.reactivated", actor=acting_user, user=user, request=request)
+    audit_record(
+        action="account.reactivated",
+        actor=acting_user,
+        obj=user,
+        request=request,
+    )
 
 
 @transaction.atomic
@@ -331,8 +398,13 @@ def user_unlock(*, acting_user: User | None, user: User,
         model.objects.filter(user=row).update(throttling_failure_count=0,
                                               throttling_failure_timestamp=None)
     user.locked_at, user.failed_attempts = None, 0
-    _audit("account.unlocked", actor=acting_user, user=row, request=request,
-           detail={"was_locked": was_locked})
+    audit_record(
+        action="account.unlocked",
+        actor=acting_user,
+        obj=row,
+        request=request,
+        detail={"was_locked": was_locked},
+    )
 
 
 @transaction.atomic
@@ -349,8 +421,13 @@ def user_reset_mfa(*, acting_user: User | None, user: User,
                                       request=request)
     removed = mfa.delete_devices(user)
     ended = end_sessions(user)
-    _audit("account.mfa_reset", actor=acting_user, user=user, request=request,
-           detail={"devices_removed": removed, "sessions_ended": ended})
+    audit_record(
+        action="account.mfa_reset",
+        actor=acting_user,
+        obj=user,
+        request=request,
+        detail={"devices_removed": removed, "sessions_ended": ended},
+    )
     return ended
 
 
@@ -382,8 +459,13 @@ def _assign(*, user: User, role: str, granted_by: User | None, actor: User | Non
         user=user, agency=user.agency, role=role, defaults={"granted_by": granted_by}
     )
     if created:
-        _audit("role.granted", actor=actor, user=user, request=request,
-               detail={"role": role, **(detail or {})})
+        audit_record(
+            action="role.granted",
+            actor=actor,
+            obj=user,
+            request=request,
+            detail={"role": role, **(detail or {})},
+        )
     user.forget_roles()
     _recompute_gate(user, actor, cause="role")
     return assignment
@@ -404,7 +486,7 @@ def _propose(*, acting_user: User, user: User, role: str, reason: str,
     proposal = RoleRequest.objects.create(agency_id=agency_id, user=user, role=role,
                                           reason=reason, proposed_by=acting_user)
     audit_record(action="role.proposed", actor=acting_user, agency_id=user.agency_id,
-                 object_type="role_request", object_id=proposal.pk, request=request,
+                 obj=proposal, request=request,
                  detail={"role": role, "user_id": user.pk, "reason": reason})
     for person in role_deciders(proposal):
         notify(kind="role.request", recipient_user=person, agency=user.agency)
@@ -469,7 +551,7 @@ def role_grant_approve(*, acting_user: User | None, role_request: RoleRequest,
     row.save(update_fields=["status", "decided_by", "decided_at"])
     detail = _decision_detail(row, operator)
     audit_record(action="role.approved", actor=acting_user, agency_id=row.agency_id,
-                 object_type="role_request", object_id=row.pk, request=request, detail=detail)
+                 obj=row, request=request, detail=detail)
     role_request.status = row.status
     return _assign(user=row.user, role=row.role, granted_by=acting_user, actor=acting_user,
                    request=request, detail={"role_request": row.pk, **detail})
@@ -484,7 +566,7 @@ def role_grant_reject(*, acting_user: User | None, role_request: RoleRequest,
                                                   timezone.now())
     row.save(update_fields=["status", "decided_by", "decided_at"])
     audit_record(action="role.declined", actor=acting_user, agency_id=row.agency_id,
-                 object_type="role_request", object_id=row.pk, request=request,
+                 obj=row, request=request,
                  detail=_decision_detail(row, operator))
     role_request.status = row.status
 def _recompute_gate(user: User, acting_user: User | None, *, cause: str) -> None:
@@ -505,8 +587,13 @@ def role_revoke(*, acting_user: User | None, user: User, role: str,
         raise ValidationError("You cannot remove your own administrator role.")
     deleted, _ = RoleAssignment.objects.filter(user=user, agency=user.agency, role=role).delete()
     if deleted:
-        _audit("role.revoked", actor=acting_user, user=user, request=request,
-               detail={"role": role})
+        audit_record(
+            action="role.revoked",
+            actor=acting_user,
+            obj=user,
+            request=request,
+            detail={"role": role},
+        )
     user.forget_roles()
     _recompute_gate(user, acting_user, cause="role")
     return bool(deleted)
@@ -602,8 +689,13 @@ def account_invite(*, acting_user: User | None, agency_id: int | None, username:
             [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
              for r in roles]
         )
-    _audit("account.invited", actor=acting_user, user=user, request=request,
-           detail={"roles": roles, "operator": operator})
+    audit_record(
+        action="account.invited",
+        actor=acting_user,
+        obj=user,
+        request=request,
+        detail={"roles": roles, "operator": operator},
+    )
     return user
 
 
@@ -618,4 +710,9 @@ def account_setup_complete(*, user: User, password: str,
     row.set_password(password)
     row.password_changed_at = timezone.now()
     row.save(update_fields=["password", "password_changed_at"])
-    _audit("account.setup_completed", actor=row, user=row, request=request)
+    audit_record(
+        action="account.setup_completed",
+        actor=row,
+        obj=row,
+        request=request,
+    )

@@ -81,8 +81,7 @@ def agency_create(
         action="agency.create",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="agency",
-        object_id=agency.pk,
+        obj=agency,
         detail={"preset": preset, "slug": slug},
     )
     return agency
@@ -117,8 +116,7 @@ def agency_policy_update(
         action="policy.reset" if preset is not None else "policy.update",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="agency",
-        object_id=agency.pk,
+        obj=agency,
         request=request,
         detail={"sections": changed, **({"preset": preset} if preset else {})},
     )
@@ -166,8 +164,7 @@ def agency_logo_update(
         action="agency.logo",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="agency",
-        object_id=agency.pk,
+        obj=agency,
         request=request,
         detail={"bytes": len(logo.content), "type": logo.extension},
     )
@@ -226,8 +223,7 @@ def unit_create(
         action="unit.create",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="unit",
-        object_id=unit.pk,
+        obj=unit,
         request=request,
         detail={"code": code},
     )
@@ -258,8 +254,7 @@ def unit_update(
         action="unit.update",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="unit",
-        object_id=unit.pk,
+        obj=unit,
         request=request,
         detail={"code": unit.code},
     )
@@ -339,8 +334,7 @@ def member_create(
         action="member.create",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="member",
-        object_id=member.pk,
+        obj=member,
         request=request,
     )
     return member
@@ -369,8 +363,7 @@ def member_update(
         action=action,
         actor=acting_user,
         agency_id=member.agency_id,
-        object_type="member",
-        object_id=member.pk,
+        obj=member,
         request=request,
         detail={"fields": changed},
     )
@@ -422,8 +415,7 @@ def roster_upload_stage(
         action="member.import_preview",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="roster_upload",
-        object_id=upload.pk,
+        obj=upload,
         request=request,
         detail=_plan_counts(plan),
     )
@@ -543,8 +535,7 @@ def roster_import_commit(
         action="member.import",
         actor=acting_user,
         agency_id=agency.pk,
-        object_type="roster_upload",
-        object_id=upload.pk,
+        obj=upload,
         request=request,
         detail=_plan_counts(plan),
     )

@@ -302,7 +302,7 @@ def test_every_channel_leaves_no_row_naming_the_requester_or_their_account(
         # the ask did write to the audit trail carries no trace of the asker's account.
         for event in trace["audit"]:
             assert event.actor_id != account.pk, (name, event.action)
-            assert not (event.object_type in ("user", "account") and
+            assert not (event.object_type == "accounts.User" and
                         event.object_id == str(account.pk)), (name, event.action)
         assert not [d for d in trace["deliveries"] if d.recipient_user_id == account.pk], name
         assert not trace["sessions_changed"], name

@@ -110,7 +110,7 @@ def test_agency_create_command_invites_a_first_administrator_who_can_then_manage
     policy = client.get(reverse("agencies:policy"))
     assert policy.status_code == 200
     assert "SOG 2-13" in text(policy)
-    actions = list(AuditEvent.objects.filter(object_id=str(admin.pk), object_type="account")
+    actions = list(AuditEvent.objects.filter(object_id=str(admin.pk), object_type="accounts.User")
                    .values_list("action", flat=True))
     assert "account.invited" in actions
     assert "account.setup_completed" in actions
