@@ -82,8 +82,7 @@ def gate_update(
         action="readiness.gate_changed",
         actor=acting_user,
         agency_id=user.agency_id,
-        object_type="user",
-        object_id=user.pk,
+        obj=user,
         detail={
             "peer_support": peer_support,
             "cji": cji,

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 
+from tandem.audit.services import audit_record
 from tandem.readiness.models import (
     Application,
     Attendance,
@@ -110,14 +111,6 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
 # the same transaction, and views never write the audit trail themselves.
 
 
-def _audit_read(action: str, *, acting_user: Any, agency_id: Any, object_type: str,
-                object_id: Any, detail: dict[str, Any] | None = None) -> None:
-    from tandem.audit.services import audit_record
-
-    audit_record(action=f"readiness.{action}", actor=acting_user, agency_id=agency_id,
-                 object_type=object_type, object_id=object_id, detail=detail or {})
-
-
 @transaction.atomic
 def team_overview(*, acting_user: Any, agency: Any) -> list[Any]:
     """The team members ``acting_user`` oversees (peer recovery only for a CRT supervisor)."""
@@ -125,8 +118,12 @@ def team_overview(*, acting_user: Any, agency: Any) -> list[Any]:
 
     people = list(team_people(agency).filter(
         pk__in=people_in_scope(acting_user, agency).values("pk")).select_related("member"))
-    _audit_read("team_viewed", acting_user=acting_user, agency_id=agency.pk,
-                object_type="agency", object_id=agency.pk)
+    audit_record(
+        action="readiness.team_viewed",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=agency,
+    )
     return people
 
 
@@ -145,25 +142,37 @@ def person_record(*, acting_user: Any, person: Any) -> dict[str, Any]:
         "progress": services.certification_progress(person),
         "hour_logs": list(HourLog.objects.filter(user=person).select_related("signed_off_by")),
     }
-    _audit_read("person_viewed", acting_user=acting_user, agency_id=person.agency_id,
-                object_type="user", object_id=person.pk)
+    audit_record(
+        action="readiness.person_viewed",
+        actor=acting_user,
+        agency_id=person.agency_id,
+        obj=person,
+    )
     return record
 
 
 @transaction.atomic
 def applications_read(*, acting_user: Any, agency: Any) -> list[Application]:
     applications = list(applications_for_review(agency))
-    _audit_read("applications_viewed", acting_user=acting_user, agency_id=agency.pk,
-                object_type="agency", object_id=agency.pk, detail={"count": len(applications)})
+    audit_record(
+        action="readiness.applications_viewed",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=agency,
+        detail={"count": len(applications)},
+    )
     return applications
 
 
 @transaction.atomic
 def application_read(*, acting_user: Any, application: Application) -> Application:
     """One application (letter of request, the interview's outcome)."""
-    _audit_read("application_viewed", acting_user=acting_user,
-                agency_id=application.agency_id, object_type="application",
-                object_id=application.pk)
+    audit_record(
+        action="readiness.application_viewed",
+        actor=acting_user,
+        agency_id=application.agency_id,
+        obj=application,
+    )
     return application
 
 
@@ -171,8 +180,12 @@ def application_read(*, acting_user: Any, application: Application) -> Applicati
 def session_attendance(*, acting_user: Any, session: TrainingSession) -> dict[int, Attendance]:
     """The attendance marks of one session, by user id."""
     marks = {a.user_id: a for a in Attendance.objects.filter(session=session)}
-    _audit_read("session_viewed", acting_user=acting_user, agency_id=session.agency_id,
-                object_type="training_session", object_id=session.pk)
+    audit_record(
+        action="readiness.session_viewed",
+        actor=acting_user,
+        agency_id=session.agency_id,
+        obj=session,
+    )
     return marks
 
 
@@ -186,8 +199,12 @@ def certification_read(*, acting_user: Any, person: Any) -> dict[str, Any]:
         "progress": services.certification_progress(person),
         "logs": list(HourLog.objects.filter(user=person).select_related("signed_off_by")),
     }
-    _audit_read("certification_viewed", acting_user=acting_user, agency_id=person.agency_id,
-                object_type="user", object_id=person.pk)
+    audit_record(
+        action="readiness.certification_viewed",
+        actor=acting_user,
+        agency_id=person.agency_id,
+        obj=person,
+    )
     return record
 
 
@@ -197,9 +214,13 @@ def time_export_entries(*, acting_user: Any, agency: Any, start: Any, end: Any) 
 
     entries = list(TimeEntry.objects.filter(agency=agency, worked_on__range=(start, end))
                    .select_related("user__member").order_by("worked_on", "user__last_name"))
-    _audit_read("time_exported", acting_user=acting_user, agency_id=agency.pk,
-                object_type="agency", object_id=agency.pk,
-                detail={"start": str(start), "end": str(end)})
+    audit_record(
+        action="readiness.time_exported",
+        actor=acting_user,
+        agency_id=agency.pk,
+        obj=agency,
+        detail={"start": str(start), "end": str(end)},
+    )
     return entries
 
 
@@ -210,6 +231,11 @@ def statement_status(*, acting_user: Any, person: Any, day: Any) -> Any:
 
     facts = compliance.load_facts([person])[person.pk]
     status = compliance.evaluate(facts, person.agency.policy_model(), day)
-    _audit_read("statement_viewed", acting_user=acting_user, agency_id=person.agency_id,
-                object_type="user", object_id=person.pk, detail={"on": str(day)})
+    audit_record(
+        action="readiness.statement_viewed",
+        actor=acting_user,
+        agency_id=person.agency_id,
+        obj=person,
+        detail={"on": str(day)},
+    )
     return status

@@ -56,12 +56,6 @@ logger = logging.getLogger("tandem.readiness")
 MAX_HOURS_PER_DAY = Decimal("24")
 
 
-def _audit(action: str, *, actor: Any, agency_id: Any, object_type: str, object_id: Any,
-           detail: dict[str, Any] | None = None) -> None:
-    audit_record(action=f"readiness.{action}", actor=actor, agency_id=agency_id,
-                 object_type=object_type, object_id=object_id, detail=detail or {})
-
-
 def _require(user: Any, *roles: str) -> None:
     if not user.has_role(*roles):
         raise ValidationError("Your role does not allow this.")
@@ -176,8 +170,13 @@ def catalogue_seed(*, agency: Any, acting_user: Any = None) -> int:
         _, made = Course.objects.get_or_create(agency=agency, code=code, defaults=spec)
         created += int(made)
     if created:
-        _audit("catalogue_seeded", actor=acting_user, agency_id=agency.pk,
-               object_type="agency", object_id=agency.pk, detail={"created": created})
+        audit_record(
+            action="readiness.catalogue_seeded",
+            actor=acting_user,
+            agency_id=agency.pk,
+            obj=agency,
+            detail={"created": created},
+        )
     return created
 
 
@@ -199,8 +198,13 @@ def vacancy_create(*, acting_user: Any, program: str, title: str, description: s
                 description=description.strip(), closes_on=closes_on, created_by=acting_user)
     except IntegrityError:
         raise ValidationError("An open vacancy with this title already exists.") from None
-    _audit("vacancy_created", actor=acting_user, agency_id=vacancy.agency_id,
-           object_type="vacancy", object_id=vacancy.pk, detail={"program": program})
+    audit_record(
+        action="readiness.vacancy_created",
+        actor=acting_user,
+        agency_id=vacancy.agency_id,
+        obj=vacancy,
+        detail={"program": program},
+    )
     return vacancy
 
 
@@ -210,8 +214,12 @@ def vacancy_close(*, acting_user: Any, vacancy: Vacancy) -> Vacancy:
     if vacancy.closed_at is None:
         vacancy.closed_at = timezone.now()
         vacancy.save(update_fields=["closed_at"])
-        _audit("vacancy_closed", actor=acting_user, agency_id=vacancy.agency_id,
-               object_type="vacancy", object_id=vacancy.pk)
+        audit_record(
+            action="readiness.vacancy_closed",
+            actor=acting_user,
+            agency_id=vacancy.agency_id,
+            obj=vacancy,
+        )
     return vacancy
 
 
@@ -238,9 +246,13 @@ def application_submit(*, acting_user: Any, vacancy: Vacancy, letter: str) -> Ap
                 program=vacancy.program, letter=letter.strip())
     except IntegrityError:
         raise ValidationError("You already have an application open for this team.") from None
-    _audit("application_submitted", actor=acting_user, agency_id=application.agency_id,
-           object_type="application", object_id=application.pk,
-           detail={"program": application.program, "vacancy": vacancy.pk})
+    audit_record(
+        action="readiness.application_submitted",
+        actor=acting_user,
+        agency_id=application.agency_id,
+        obj=application,
+        detail={"program": application.program, "vacancy": vacancy.pk},
+    )
     return application
 
 
@@ -263,8 +275,12 @@ def application_withdraw(*, acting_user: Any, application: Application) -> Appli
     locked.status = ApplicationStatus.WITHDRAWN
     locked.version += 1
     locked.save(update_fields=["status", "version"])
-    _audit("application_withdrawn", actor=acting_user, agency_id=locked.agency_id,
-           object_type="application", object_id=locked.pk)
+    audit_record(
+        action="readiness.application_withdrawn",
+        actor=acting_user,
+        agency_id=locked.agency_id,
+        obj=locked,
+    )
     return locked
 
 
@@ -287,8 +303,13 @@ def application_interview(*, acting_user: Any, application: Application, outcome
     locked.version += 1
     locked.save(update_fields=["interview_outcome", "interviewed_on", "interviewed_by",
                                "status", "version"])
-    _audit("application_interviewed", actor=acting_user, agency_id=locked.agency_id,
-           object_type="application", object_id=locked.pk, detail={"outcome": outcome})
+    audit_record(
+        action="readiness.application_interviewed",
+        actor=acting_user,
+        agency_id=locked.agency_id,
+        obj=locked,
+        detail={"outcome": outcome},
+    )
     return locked
 
 
@@ -383,8 +404,13 @@ def application_decide(*, acting_user: Any, application: Application, approve: b
     locked.decided_at = timezone.now()
     locked.version += 1
     locked.save(update_fields=["status", "decided_by", "decided_at", "version"])
-    _audit("application_decided", actor=acting_user, agency_id=locked.agency_id,
-           object_type="application", object_id=locked.pk, detail={"approved": approve})
+    audit_record(
+        action="readiness.application_decided",
+        actor=acting_user,
+        agency_id=locked.agency_id,
+        obj=locked,
+        detail={"approved": approve},
+    )
     if approve:
         designation_grant(acting_user=acting_user, user=locked.applicant,
                           program=locked.program, application=locked)
@@ -437,8 +463,13 @@ def designation_grant(*, acting_user: Any, user: Any, program: str,
                 designated_on=day, designated_by=acting_user)
     except IntegrityError:
         raise ValidationError("This person is already designated to this team.") from None
-    _audit("designated", actor=acting_user, agency_id=user.agency_id, object_type="user",
-           object_id=user.pk, detail={"program": program, "designation": designation.pk})
+    audit_record(
+        action="readiness.designated",
+        actor=acting_user,
+        agency_id=user.agency_id,
+        obj=user,
+        detail={"program": program, "designation": designation.pk},
+    )
     person_recompute(user=user, acting_user=acting_user, cause="designated")
     return designation
 
@@ -459,8 +490,13 @@ def designation_remove(*, acting_user: Any, designation: Designation, reason: st
     locked.removed_by = acting_user
     locked.removal_reason = reason
     locked.save(update_fields=["removed_on", "removed_by", "removal_reason"])
-    _audit("removed", actor=acting_user, agency_id=locked.agency_id, object_type="user",
-           object_id=locked.user_id, detail={"program": locked.program, "reason": reason})
+    audit_record(
+        action="readiness.removed",
+        actor=acting_user,
+        agency_id=locked.agency_id,
+        obj=locked.user,
+        detail={"program": locked.program, "reason": reason},
+    )
     person_recompute(user=locked.user, acting_user=acting_user, cause="removed")
     return locked
 
@@ -495,9 +531,13 @@ def session_schedule(*, acting_user: Any, course: Course, starts_at: datetime,
                 created_by=acting_user)
     except IntegrityError:
         raise ValidationError("This course already has a session at that time.") from None
-    _audit("session_scheduled", actor=acting_user, agency_id=session.agency_id,
-           object_type="training_session", object_id=session.pk,
-           detail={"course": course.code})
+    audit_record(
+        action="readiness.session_scheduled",
+        actor=acting_user,
+        agency_id=session.agency_id,
+        obj=session,
+        detail={"course": course.code},
+    )
     return session
 
 
@@ -517,8 +557,13 @@ def session_enrol(*, acting_user: Any, session: TrainingSession, user: Any) -> E
     if locked.enrolments.count() >= locked.capacity:
         raise ValidationError("This session is full.")
     enrolment = Enrolment.objects.create(session=locked, user=user)
-    _audit("enrolled", actor=acting_user, agency_id=session.agency_id, object_type="user",
-           object_id=user.pk, detail={"session": session.pk})
+    audit_record(
+        action="readiness.enrolled",
+        actor=acting_user,
+        agency_id=session.agency_id,
+        obj=user,
+        detail={"session": session.pk},
+    )
     return enrolment
 
 
@@ -545,9 +590,13 @@ def attendance_mark(*, acting_user: Any, session: TrainingSession, user: Any,
         attendance.marked_at = timezone.now()
         attendance.save(update_fields=["status", "marked_by", "marked_at"])
     if before != status:
-        _audit("attendance_marked", actor=acting_user, agency_id=session.agency_id,
-               object_type="user", object_id=user.pk,
-               detail={"session": session.pk, "status": status, "was": before})
+        audit_record(
+            action="readiness.attendance_marked",
+            actor=acting_user,
+            agency_id=session.agency_id,
+            obj=user,
+            detail={"session": session.pk, "status": status, "was": before},
+        )
         person_recompute(user=user, acting_user=acting_user, cause="attendance")
     return attendance
 
@@ -576,8 +625,13 @@ def check_record(*, acting_user: Any, user: Any, checked_on: date, result: str,
                 renewal_due=renewal_due, recorded_by=acting_user)
     except IntegrityError:
         raise ValidationError("A check on that date is already recorded.") from None
-    _audit("background_check_recorded", actor=acting_user, agency_id=user.agency_id,
-           object_type="user", object_id=user.pk, detail={"result": result})
+    audit_record(
+        action="readiness.background_check_recorded",
+        actor=acting_user,
+        agency_id=user.agency_id,
+        obj=user,
+        detail={"result": result},
+    )
     person_recompute(user=user, acting_user=acting_user, cause="background_check")
     return check
 
@@ -610,9 +664,13 @@ def agreement_publish(*, acting_user: Any, kind: str, title: str, body: str
     document = AgreementDocument.objects.create(
         agency_id=agency_id, kind=kind, version=(latest.version + 1) if latest else 1,
         title=title.strip(), body=body.strip(), content_hash=digest, published_by=acting_user)
-    _audit("agreement_published", actor=acting_user, agency_id=agency_id,
-           object_type="agreement", object_id=document.pk,
-           detail={"kind": kind, "version": document.version, "hash": digest})
+    audit_record(
+        action="readiness.agreement_published",
+        actor=acting_user,
+        agency_id=agency_id,
+        obj=document,
+        detail={"kind": kind, "version": document.version, "hash": digest},
+    )
     if latest is not None:
         # Signatures on the replaced version stop counting now: whoever relied on one
         # must sign again, and their gates follow at once.
@@ -669,9 +727,13 @@ def agreement_sign(*, acting_user: Any, document: AgreementDocument, typed_name:
     password_ok = acting_user.check_password(password)
     result = mfa.check_totp(device, code) if (password_ok and device) else None
     if result is None or result.device is None:
-        _audit("signature_refused", actor=acting_user, agency_id=acting_user.agency_id,
-               object_type="agreement", object_id=document.pk,
-               detail={"password_ok": password_ok})
+        audit_record(
+            action="readiness.signature_refused",
+            actor=acting_user,
+            agency_id=acting_user.agency_id,
+            obj=document,
+            detail={"password_ok": password_ok},
+        )
         problem = (result.problem if result else None) or mfa.CodeProblem.WRONG
         # A wrong password or code here is a guess like any other: it counts toward the
         # account lockout exactly as at sign-in.
@@ -709,10 +771,14 @@ def _signature_write(*, acting_user: Any, document: AgreementDocument,
                 reauthenticated_with="password+totp")
     except IntegrityError:
         return Signature.objects.get(document=document, user=acting_user)
-    _audit("agreement_signed", actor=acting_user, agency_id=document.agency_id,
-           object_type="agreement", object_id=document.pk,
-           detail={"kind": document.kind, "version": document.version,
-                   "hash": document.content_hash})
+    audit_record(
+        action="readiness.agreement_signed",
+        actor=acting_user,
+        agency_id=document.agency_id,
+        obj=document,
+        detail={"kind": document.kind, "version": document.version,
+                   "hash": document.content_hash},
+    )
     person_recompute(user=acting_user, acting_user=acting_user, cause="agreement")
     return signature
 
@@ -724,8 +790,13 @@ def policy_review_record(*, acting_user: Any, reviewed_on: date | None = None) -
     review, made = PolicyReview.objects.get_or_create(
         agency_id=acting_user.agency_id, reviewed_on=day, defaults={"reviewed_by": acting_user})
     if made:
-        _audit("policy_reviewed", actor=acting_user, agency_id=acting_user.agency_id,
-               object_type="agency", object_id=acting_user.agency_id)
+        audit_record(
+            action="readiness.policy_reviewed",
+            actor=acting_user,
+            agency_id=acting_user.agency_id,
+            object_type="agencies.Agency",
+            object_id=acting_user.agency_id,
+        )
     return review
 
 
@@ -781,8 +852,13 @@ def certification_update(*, acting_user: Any, user: Any, version: int | None,
     cert.version += 1
     cert.updated_at = timezone.now()
     cert.save()
-    _audit("certification_updated", actor=acting_user, agency_id=user.agency_id,
-           object_type="user", object_id=user.pk, detail={"fields": sorted(changed)})
+    audit_record(
+        action="readiness.certification_updated",
+        actor=acting_user,
+        agency_id=user.agency_id,
+        obj=user,
+        detail={"fields": sorted(changed)},
+    )
     person_recompute(user=user, acting_user=acting_user, cause="certification")
     return cert
 
@@ -827,8 +903,13 @@ def hours_log(*, acting_user: Any, kind: str, worked_on: date, hours: Decimal,
                 worked_on=worked_on, hours=hours, idempotency_key=idempotency_key)
     except IntegrityError:
         return HourLog.objects.get(user=acting_user, idempotency_key=idempotency_key)
-    _audit("hours_logged", actor=acting_user, agency_id=acting_user.agency_id,
-           object_type="hour_log", object_id=log.pk, detail={"kind": kind})
+    audit_record(
+        action="readiness.hours_logged",
+        actor=acting_user,
+        agency_id=acting_user.agency_id,
+        obj=log,
+        detail={"kind": kind},
+    )
     return log
 
 
@@ -842,8 +923,12 @@ def hours_sign_off(*, acting_user: Any, log: HourLog) -> HourLog:
         locked.signed_off_by = acting_user
         locked.signed_off_at = timezone.now()
         locked.save(update_fields=["signed_off_by", "signed_off_at"])
-        _audit("hours_signed_off", actor=acting_user, agency_id=locked.agency_id,
-               object_type="hour_log", object_id=locked.pk)
+        audit_record(
+            action="readiness.hours_signed_off",
+            actor=acting_user,
+            agency_id=locked.agency_id,
+            obj=locked,
+        )
     return locked
 
 
@@ -912,8 +997,12 @@ def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
                 hours=hours, activity_code=code, idempotency_key=idempotency_key)
     except IntegrityError:
         return TimeEntry.objects.get(user=acting_user, idempotency_key=idempotency_key)
-    _audit("time_entry_added", actor=acting_user, agency_id=acting_user.agency_id,
-           object_type="time_entry", object_id=entry.pk)
+    audit_record(
+        action="readiness.time_entry_added",
+        actor=acting_user,
+        agency_id=acting_user.agency_id,
+        obj=entry,
+    )
     return entry
 
 
@@ -921,8 +1010,12 @@ def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
 def time_entry_delete(*, acting_user: Any, entry: TimeEntry) -> None:
     if entry.user_id != acting_user.pk:
         raise ValidationError("You can remove only your own entries.")
-    _audit("time_entry_deleted", actor=acting_user, agency_id=entry.agency_id,
-           object_type="time_entry", object_id=entry.pk)
+    audit_record(
+        action="readiness.time_entry_deleted",
+        actor=acting_user,
+        agency_id=entry.agency_id,
+        obj=entry,
+    )
     entry.delete()
 
 
