@@ -199,8 +199,8 @@ def _check_link(acting_user: Any, user: User | None, subject: str) -> None:
     if not reason:
         return
     audit_record(action="scim.link_refused", actor=acting_user,
-                 agency_id=acting_user.agency_id, object_type="user",
-                 object_id=user.pk if user is not None else None, outcome="denied",
+                 agency_id=acting_user.agency_id, obj=user,
+                 outcome="denied",
                  detail={"reason": reason, "subject": subject_digest(subject),
                          "previous": subject_digest(current.subject if current else "")})
     raise ScimError(403, "The identity provider cannot change who signs in to an account "
@@ -264,7 +264,7 @@ def _user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> User:
     if changed:
         user.save(update_fields=changed)
         audit_record(action="account.updated", actor=acting_user, agency_id=user.agency_id,
-                     object_type="user", object_id=user.pk,
+                     obj=user,
                      detail={"fields": changed, "source": "scim"})
     if "externalId" in data:
         _link(acting_user, user, _external_id(data))
@@ -282,7 +282,7 @@ def _user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> User:
 def scim_role_change(*, acting_user: Any, user: User, role: str, add: bool) -> None:
     if role not in DIRECT_ROLES:
         audit_record(action="scim.role_refused", actor=acting_user, agency_id=user.agency_id,
-                     object_type="user", object_id=user.pk, outcome="denied",
+                     obj=user, outcome="denied",
                      detail={"role": role, "add": add})
         raise ScimError(403, f"The role '{role}' needs a second person in Tandem; "
                              "ask the administrator to grant it there.", "mutability")

@@ -30,12 +30,6 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _audit(action: str, *, actor: Any, client: ApiClient, **detail: Any) -> None:
-    audit_record(action=action, actor=actor, agency_id=client.agency_id,
-                 object_type="api_client", object_id=client.pk,
-                 detail={"client": client.name, **detail})
-
-
 def _check_admin(acting_user: Any, agency_id: int, roles: tuple[str, ...] = (
         Role.ADMINISTRATOR,)) -> None:
     if acting_user is None or acting_user.agency_id != agency_id or not acting_user.has_role(
@@ -63,8 +57,13 @@ def api_client_create(*, acting_user: Any, name: str, scopes: list[str]) -> ApiC
     client = ApiClient.objects.create(agency=agency, name=name, account=account,
                                       scopes=sorted(set(scopes)), created_by=acting_user)
     waiting = needs_approval(client.scopes)
-    _audit("api.client_created", actor=acting_user, client=client, scopes=client.scopes,
-           needs_approval=waiting)
+    audit_record(
+        action="api.client_created",
+        actor=acting_user,
+        agency_id=client.agency_id,
+        obj=client,
+        detail={"client": client.name, "scopes": client.scopes, "needs_approval": waiting},
+    )
     if waiting:
         for person in client_approvers(client):
             notify(kind="api.client_approval", recipient_user=person, agency=agency)
@@ -83,7 +82,13 @@ def api_client_approve(*, acting_user: Any, client: ApiClient) -> ApiClient:
         client.approved_at = timezone.now()
         client.approved_by = acting_user
         client.save(update_fields=["approved_at", "approved_by"])
-        _audit("api.client_approved", actor=acting_user, client=client, scopes=client.scopes)
+        audit_record(
+            action="api.client_approved",
+            actor=acting_user,
+            agency_id=client.agency_id,
+            obj=client,
+            detail={"client": client.name, "scopes": client.scopes},
+        )
     return client
 
 
@@ -96,7 +101,13 @@ def api_client_revoke(*, acting_user: Any, client: ApiClient) -> ApiClient:
         client.revoked_at = now
         client.save(update_fields=["revoked_at"])
         client.tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
-        _audit("api.client_revoked", actor=acting_user, client=client)
+        audit_record(
+            action="api.client_revoked",
+            actor=acting_user,
+            agency_id=client.agency_id,
+            obj=client,
+            detail={"client": client.name},
+        )
     return client
 
 
@@ -113,8 +124,13 @@ def api_token_issue(*, acting_user: Any, client: ApiClient, days: int = 90) -> t
     secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(client=client, prefix=prefix, digest=token_digest(secret),
                                     expires_at=timezone.now() + timedelta(days=days))
-    _audit("api.token_issued", actor=acting_user, client=client, token=prefix,
-           expires_at=token.expires_at.isoformat())
+    audit_record(
+        action="api.token_issued",
+        actor=acting_user,
+        agency_id=client.agency_id,
+        obj=client,
+        detail={"client": client.name, "token": prefix, "expires_at": token.expires_at.isoformat()},
+    )
     return token, secret
 
 
@@ -124,7 +140,13 @@ def api_token_revoke(*, acting_user: Any, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        _audit("api.token_revoked", actor=acting_user, client=token.client, token=token.prefix)
+        audit_record(
+            action="api.token_revoked",
+            actor=acting_user,
+            agency_id=token.client.agency_id,
+            obj=token.client,
+            detail={"client": token.client.name, "token": token.prefix},
+        )
     return token
 
 
@@ -146,7 +168,7 @@ def api_call_record(*, token: ApiToken, route: str, method: str, status: int) ->
     """One audit row per call, with the client's name (never query strings or bodies)."""
     client = token.client
     audit_record(action="api.call", actor=client.account, agency_id=client.agency_id,
-                 object_type="api_client", object_id=client.pk,
+                 obj=client,
                  outcome="success" if status < 400 else "denied",
                  detail={"client": client.name, "token": token.prefix, "route": route,
                          "method": method, "status": status})
