@@ -358,20 +358,14 @@ def _shred_destination(delivery: Delivery) -> None:
     sealed.delete()
 
 
-def _audit(delivery: Delivery, action: str, outcome: str) -> None:
-    audit_record(
-        action=action,
-        agency_id=delivery.agency_id,
-        object_type="notifications.Delivery",
-        object_id=delivery.pk,
-        outcome=outcome,
-        detail={
-            "kind": delivery.kind,
-            "channel": delivery.channel,
-            "attempts": delivery.attempts,
-            "recipient_user_id": delivery.recipient_user_id,
-        },
-    )
+def _delivery_detail(delivery: Delivery) -> dict[str, Any]:
+    """What a delivery's audit event holds: ids and categories, never the destination."""
+    return {
+        "kind": delivery.kind,
+        "channel": delivery.channel,
+        "attempts": delivery.attempts,
+        "recipient_user_id": delivery.recipient_user_id,
+    }
 
 
 @transaction.atomic
@@ -392,7 +386,13 @@ def _record_success(delivery: Delivery, now: datetime) -> None:
             "updated_at",
         ]
     )
-    _audit(delivery, "notification.sent", "success")
+    audit_record(
+        action="notification.sent",
+        obj=delivery,
+        agency_id=delivery.agency_id,
+        outcome="success",
+        detail=_delivery_detail(delivery),
+    )
 
 
 @transaction.atomic
@@ -415,7 +415,13 @@ def _record_failure(delivery: Delivery, now: datetime, error: str) -> None:
     delivery.finished_at = timezone.now()
     _shred_destination(delivery)
     delivery.save(update_fields=[*fields, "finished_at"])
-    _audit(delivery, "notification.failed", "failed")
+    audit_record(
+        action="notification.failed",
+        obj=delivery,
+        agency_id=delivery.agency_id,
+        outcome="failed",
+        detail=_delivery_detail(delivery),
+    )
     logger.warning(
         "notification delivery failed",
         extra={
@@ -440,7 +446,13 @@ def _record_cancelled(delivery: Delivery, reason: str) -> None:
             "status", "finished_at", "next_attempt_at", "last_error", "updated_at",
         ]
     )
-    _audit(delivery, "notification.cancelled", "failed")
+    audit_record(
+        action="notification.cancelled",
+        obj=delivery,
+        agency_id=delivery.agency_id,
+        outcome="failed",
+        detail=_delivery_detail(delivery),
+    )
 
 
 def delivery_attempt(*, delivery_id: int) -> str:
