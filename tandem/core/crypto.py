@@ -538,7 +538,15 @@ def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationRe
             result.by_previous_master[old_id] = result.by_previous_master.get(old_id, 0) + count
             result.rewrapped += count
     if result.batches == 0:
-        _audit_rotation(acting_user, ring.current.key_id, {})
+        from tandem.audit.services import audit_record
+
+        audit_record(
+            action="crypto.rotate",
+            actor=acting_user,
+            object_type="core.DataKey",
+            purpose="master key rotation",
+            detail={"to": ring.current.key_id, "rewrapped": 0, "from": {}},
+        )
     return result
 
 
@@ -568,11 +576,6 @@ def _rotate_batch(
     DataKey.objects.bulk_update(
         batch, ["master_key_id", "epoch_id", "wrapped_key", "rotated_at"]
     )
-    _audit_rotation(acting_user, current.key_id, counts)
-    return counts
-
-
-def _audit_rotation(acting_user: Any, current_id: str, counts: dict[str, int]) -> None:
     from tandem.audit.services import audit_record
 
     audit_record(
@@ -580,8 +583,9 @@ def _audit_rotation(acting_user: Any, current_id: str, counts: dict[str, int]) -
         actor=acting_user,
         object_type="core.DataKey",
         purpose="master key rotation",
-        detail={"to": current_id, "rewrapped": sum(counts.values()), "from": counts},
+        detail={"to": current.key_id, "rewrapped": sum(counts.values()), "from": counts},
     )
+    return counts
 
 
 @dataclass

@@ -333,7 +333,24 @@ def epoch_rotate(
         for old in epochs[:-2]:
             _destroy_if_unused(old, epochs[-1], result, batch_size)
     if result.rotated or result.destroyed or result.stragglers:
-        _audit_epoch_rotation(acting_user, result, forced=force)
+        from tandem.audit.services import audit_record
+
+        with transaction.atomic():
+            audit_record(
+                action="crypto.epoch_rotate",
+                actor=acting_user,
+                object_type="core.DataKey",
+                purpose="epoch key rotation",
+                detail={
+                    "rotated": result.rotated,
+                    "forced": force,
+                    "rewrapped": result.rewrapped,
+                    "stragglers": result.stragglers,
+                    "destroyed": result.destroyed,
+                    "kept": result.kept,
+                    "unreadable": result.unreadable,
+                },
+            )
     return result
 
 
@@ -356,27 +373,6 @@ def _destroy_if_unused(
 def epoch_rotate_if_due() -> EpochRotation:
     """The periodic job (``core/jobs.py``)."""
     return epoch_rotate()
-
-
-def _audit_epoch_rotation(acting_user: Any, result: EpochRotation, *, forced: bool) -> None:
-    from tandem.audit.services import audit_record
-
-    with transaction.atomic():
-        audit_record(
-            action="crypto.epoch_rotate",
-            actor=acting_user,
-            object_type="core.DataKey",
-            purpose="epoch key rotation",
-            detail={
-                "rotated": result.rotated,
-                "forced": forced,
-                "rewrapped": result.rewrapped,
-                "stragglers": result.stragglers,
-                "destroyed": result.destroyed,
-                "kept": result.kept,
-                "unreadable": result.unreadable,
-            },
-        )
 
 
 @dataclass

@@ -45,7 +45,7 @@ def feed_token_issue(*, acting_user: Any, user: Any, purpose: str) -> str:
     token = secrets.token_urlsafe(32)
     FeedToken.objects.create(user=user, purpose=purpose, digest=_digest(token))
     audit_record(action="feed.issued", actor=acting_user, agency_id=user.agency_id,
-                 object_type="user", object_id=user.pk, detail={"purpose": purpose})
+                 obj=user, detail={"purpose": purpose})
     return token
 
 
@@ -56,7 +56,7 @@ def feed_token_revoke(*, acting_user: Any, user: Any, purpose: str) -> bool:
     ).update(revoked_at=timezone.now())
     if count:
         audit_record(action="feed.revoked", actor=acting_user, agency_id=user.agency_id,
-                     object_type="user", object_id=user.pk, detail={"purpose": purpose})
+                     obj=user, detail={"purpose": purpose})
     return bool(count)
 
 

@@ -295,7 +295,7 @@ def report_build(
     }
     if content["empty"]:
         audit_record(action="report.viewed", actor=acting_user, agency_id=agency.pk,
-                     object_type="reports.report", object_id=report,
+                     object_type="reports.Report", object_id=report,
                      detail={"start": content["period"]["start"],
                              "end": content["period"]["end"], "empty": True})
         return content, None

@@ -96,7 +96,7 @@ def decoy_work(decoys: list[User], clock: Any, round_no: int) -> None:
         person = decoys[(2 * round_no + offset) % len(decoys)]
         sign_in_traced(person)
         clock.shift(timedelta(seconds=7))
-        audit_record(action="report.viewed", actor=person, object_type="report",
+        audit_record(action="report.viewed", actor=person, object_type="reports.Report",
                      object_id=str(round_no))
         clock.shift(timedelta(seconds=11))
 

@@ -59,7 +59,9 @@ class Command(BaseCommand):
             raise CommandError(f"Backups of {connection.vendor} databases are not supported.")
         os.chmod(target, 0o600)
         audit_record(
-            action="backup.create", object_type="database", detail={"vendor": connection.vendor}
+            action="backup.create",
+            object_type="core.Database",
+            detail={"vendor": connection.vendor},
         )
         self.stdout.write(
             self.style.SUCCESS(f"Backup written to {target} ({target.stat().st_size:,} bytes).")

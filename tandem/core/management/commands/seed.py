@@ -58,8 +58,7 @@ class Command(BaseCommand):
             audit_record(
                 action="seed.generate",
                 agency_id=agency.pk,
-                object_type="agency",
-                object_id=agency.pk,
+                obj=agency,
                 detail={"members": made},
             )
         if connection.vendor == "postgresql":
