@@ -13,6 +13,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -561,6 +562,66 @@ def test_object_type_comes_from_the_model(agency: Agency) -> None:
         str(agency.pk),
         0,
     )
+
+
+def test_no_app_keeps_a_private_audit_wrapper() -> None:
+    """Every app calls ``audit_record`` itself, with the object as ``obj``: no private helper
+    outside ``tandem/audit`` renames the call or invents its own object types."""
+    audit_dir = PROJECT_ROOT / "tandem" / "audit"
+    wrappers = []
+    for path in sorted((PROJECT_ROOT / "tandem").rglob("*.py")):
+        if audit_dir in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            calls = {
+                getattr(call.func, "id", getattr(call.func, "attr", ""))
+                for call in ast.walk(node)
+                if isinstance(call, ast.Call)
+            }
+            if node.name.startswith("_") and "audit" in node.name and "audit_record" in calls:
+                wrappers.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {node.name}")
+    assert wrappers == []
+
+
+def test_every_stored_object_type_names_a_model(cast: dict[str, User]) -> None:
+    """A sample run across the apps: each event's object type is empty or
+    ``app_label.ModelName``, whichever app wrote it."""
+    from tandem.accounts.services import signin_succeeded
+    from tandem.agencies.services import unit_create
+    from tandem.api.services import api_client_create
+    from tandem.readiness.services import vacancy_create
+    from tandem.recovery.services import client_create
+    from tandem.support import services as support
+    from tandem.support import vocab
+
+    admin, coordinator = cast["administrator"], cast["coordinator"]
+    signin_succeeded(user=admin, method="password")
+    unit_create(acting_user=admin, agency=admin.agency, code="K9", name="K-9 Unit")
+    api_client_create(acting_user=admin, name="Roster sync", scopes=["roster:read"])
+    vacancy_create(acting_user=coordinator, program="psp", title="Peer supporter")
+    client_create(
+        acting_user=cast["aro"],
+        data={"first_name": "Jamie", "last_name": "Rivera", "substances": ["opioids"]},
+    )
+    member = cast["member"]
+    request, _ = support.request_create(
+        acting_user=None, agency=member.agency, idempotency_key="sample",
+        channel=vocab.Channel.SELF_REQUEST, urgency=vocab.Urgency.NOW,
+        contact_method=vocab.ContactMethod.PHONE,
+        requester={"kind": "member", "member_id": member.member_id, "phone": "555-0199"},
+        status_digest=support.status_code_digest("s" * 32),
+    )
+    support.request_withdraw(acting_user=None, request=request)
+    support.publish_finished_requests(timezone.now() + timedelta(days=1))
+
+    types = set(AuditEvent.objects.values_list("object_type", flat=True))
+    assert {
+        "accounts.User", "agencies.Unit", "api.ApiClient", "readiness.Vacancy",
+        "recovery.Client", "support.SupportRequest",
+    } <= types
+    assert [t for t in types if t and not re.fullmatch(r"[a-z_]+\.[A-Z][A-Za-z]*", t)] == []
 
 
 def test_deploy_check_reports_a_missing_audit_key(settings: Any, tmp_path: Path) -> None:
