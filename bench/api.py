@@ -24,7 +24,6 @@ import base64
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages import ROOT, free_port, make_session, measure, pct, tandem  # noqa: E402
+from pages import ROOT, make_session, measure, pct, serving, tandem  # noqa: E402
 from support import SETUP  # noqa: E402
 
 TOKENS = """
@@ -139,28 +138,13 @@ def main() -> None:
         queries = json.loads(subprocess.run(
             [sys.executable, "-c", QUERIES, hr], env=env, cwd=ROOT, check=True,
             capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        with serving(env) as port:
             results = {
                 "minimal view": measure(port, "/health/live/", cookie, args.requests),
                 "on call now (page)": measure(port, "/support/on-call/", cookie, args.requests),
                 "on call now (API)": measure_api(port, "/api/v1/on-call/", cad, args.requests),
             }
             pages = page_through(port, hr)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
     base50 = pct(results["minimal view"], 50)
     base95 = pct(results["minimal view"], 95)

@@ -16,6 +16,7 @@ number of SQL queries the page makes, counted once in process after the timed ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import socket
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +47,29 @@ def tandem(env: dict[str, str], *args: str) -> str:
         text=True,
     )
     return out.stdout
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str]) -> Iterator[int]:
+    """Serve Tandem with gunicorn (1 worker, 1 thread) on a free port until the block ends;
+    yields the port once it accepts connections."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def make_session(env: dict[str, str]) -> str:
@@ -189,44 +214,16 @@ def main() -> None:
         tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
         print(f"seeded {args.members} members in {time.perf_counter() - started:.1f} s")
         cookie = make_session(env)
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "tandem.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--threads",
-                "1",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            pages = [
-                ("minimal view", "/health/live/"),
-                ("home page", "/"),
-                ("member directory", "/agency/members/"),
-                ("member directory, search", "/agency/members/?q=smith"),
-                ("accounts", "/accounts/users/"),
-                ("audit trail", "/audit/"),
-            ]
+        pages = [
+            ("minimal view", "/health/live/"),
+            ("home page", "/"),
+            ("member directory", "/agency/members/"),
+            ("member directory, search", "/agency/members/?q=smith"),
+            ("accounts", "/accounts/users/"),
+            ("audit trail", "/audit/"),
+        ]
+        with serving(env) as port:
             results = {label: measure(port, path, cookie, args.requests) for label, path in pages}
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
         counts = query_counts(env, cookie, [path for _, path in pages])
 
     engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pages import (  # noqa: E402
     ROOT,
-    free_port,
     fresh_database,
     make_session,
     measure,
     pct,
     query_counts,
+    serving,
     tandem,
 )
 
@@ -77,23 +76,8 @@ PAGES = [
 
 
 def serve_and_measure(env: dict[str, str], cookie: str, requests: int) -> dict[str, list[float]]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serving(env) as port:
         return {label: measure(port, path, cookie, requests) for label, path in PAGES}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ import base64
 import http.client
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,12 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pages import (  # noqa: E402
     ROOT,
-    free_port,
     fresh_database,
     make_session,
     measure,
     query_counts,
     report,
+    serving,
     tandem,
 )
 
@@ -144,27 +143,12 @@ def main() -> None:
         print(f"seeded {args.members} members and {args.supporters} supporters "
               f"in {time.perf_counter() - started:.1f} s")
         cookie = make_session(env)
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
-             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        with serving(env) as port:
             results = {
                 "minimal view": measure(port, "/health/live/", cookie, args.requests),
                 "on call now": measure(port, "/support/on-call/", cookie, args.requests),
                 "route one request": post_requests(port, cookie, numbers, args.requests),
             }
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
         counts = query_counts(env, cookie, ["/health/live/", "/support/on-call/"])
 
     engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
