@@ -281,6 +281,8 @@ def _suspend_program_roles(*, acting_user: User, user: User,
         return []
     mine.filter(role__in=held).delete()
     user.forget_roles()
+    # Suspended roles stop counting at once: a suspended supporter leaves the roster now.
+    _recompute_gate(user, acting_user, cause="role")
     for role in held:
         audit_record(
             action="role.suspended",

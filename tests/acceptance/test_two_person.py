@@ -483,3 +483,19 @@ def test_an_administrator_cannot_route_program_content_to_a_role_they_grant_alon
                              policy_data=policy)
     agency.refresh_from_db()
     assert role not in json.dumps(agency.policy["confidentiality"][setting])
+
+
+def test_a_reset_supporter_leaves_the_roster_at_once(
+    cast: dict[str, User], signed_in: Any
+) -> None:
+    from tandem.readiness.gates import gate_update, peer_support_ready_users
+
+    supporter = cast["supporter"]
+    gate_update(user=supporter, peer_support=True, cji=False)
+    assert supporter in peer_support_ready_users(supporter.agency)
+    signed_in(cast["administrator"]).post(
+        reverse("accounts:user_password", args=[supporter.pk]),
+        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"})
+    # The role is suspended until a second person restores it, and the gate follows now,
+    # not at the nightly job: whoever holds the account is offered no request.
+    assert supporter not in peer_support_ready_users(supporter.agency)
