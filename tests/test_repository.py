@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -11,6 +12,16 @@ REQUIREMENT_ID = re.compile(r"\b(?:PS-\d+|PR-\d+|X-\d+|P\d)\b")
 DEFINITION = re.compile(r"^- \*\*((?:PS-\d+|PR-\d+|X-\d+|P\d))\b", re.MULTILINE)
 TEXT_SUFFIXES = {".py", ".md", ".html", ".toml", ".txt", ".cfg", ".yml", ".yaml"}
 SKIPPED_FOLDERS = {".git", ".venv", "node_modules", "var", "static", "__pycache__"}
+TANDEM = ROOT / "tandem"
+# app -> apps it must never import (at module level, inside a function, or for typing).
+# core is the bottom layer: the apps above register hooks with it (core/hooks.py) instead.
+FORBIDDEN_IMPORTS = {
+    "core": {"audit", "notifications", "readiness", "support", "recovery", "reports", "api"},
+    "audit": {"notifications", "readiness", "support", "recovery", "reports", "api"},
+    "readiness": {"support", "recovery", "reports", "api"},
+    "support": {"recovery", "api"},
+    "recovery": {"support", "api"},
+}
 # Look like IDs but are not: certification numbers typed in the readiness tests.
 NOT_REQUIREMENTS = {"PR-77", "PR-1234"}
 
@@ -47,3 +58,31 @@ def test_docs_requirements_defines_each_id_once() -> None:
     duplicates = sorted({found for found in ids if ids.count(found) > 1})
     assert not duplicates
     assert len(ids) == 5 + 16 + 12 + 14
+
+
+def imported_apps(path: Path) -> set[str]:
+    apps = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "tandem" and len(parts) > 1:
+                apps.add(parts[1])
+    return apps
+
+
+def test_layers_point_down() -> None:
+    crossings = []
+    for app, forbidden in FORBIDDEN_IMPORTS.items():
+        for path in sorted((TANDEM / app).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for imported in sorted(imported_apps(path) & forbidden):
+                crossings.append(f"{path.relative_to(ROOT)} imports tandem.{imported}")
+    assert crossings == []
+    assert "agencies" in imported_apps(TANDEM / "core" / "demo.py")  # the walk sees imports

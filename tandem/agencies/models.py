@@ -189,12 +189,6 @@ class Member(models.Model):
             node = node.supervisor
         return chain
 
-    def is_in_chain_of_command_of(self, other: Member) -> bool:
-        """True when either is the other's (indirect) supervisor."""
-        return any(m.pk == other.pk for m in self.supervisor_chain()) or any(
-            m.pk == self.pk for m in other.supervisor_chain()
-        )
-
 
 class RosterUpload(models.Model):
     """An HR roster file between its dry run and its confirmed import.

@@ -33,10 +33,6 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MEMBER_FIELDS = ("employee_number", *COMPARED)
 
 
-def _agency_id(user: Any) -> int | None:
-    return getattr(user, "agency_id", None)
-
-
 # ---------------------------------------------------------------------------------------
 # Agencies and their policy
 # ---------------------------------------------------------------------------------------
@@ -376,12 +372,6 @@ def member_deactivate(
     *, acting_user: Any, member: Member, request: HttpRequest | None = None
 ) -> Member:
     return member_update(acting_user=acting_user, member=member, request=request, active=False)
-
-
-def member_activate(
-    *, acting_user: Any, member: Member, request: HttpRequest | None = None
-) -> Member:
-    return member_update(acting_user=acting_user, member=member, request=request, active=True)
 
 
 # ---------------------------------------------------------------------------------------

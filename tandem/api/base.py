@@ -31,7 +31,3 @@ class ApiView(APIView):
             api_call_record(token=token, route=match.view_name if match else "",
                             method=request.method, status=response.status_code)
         return response
-
-
-def agency_of(request: Any) -> Any:
-    return request.user.agency

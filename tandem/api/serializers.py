@@ -68,11 +68,6 @@ class RosterEntrySerializer(serializers.Serializer[Any]):
     languages = serializers.ListField(child=serializers.CharField())
 
 
-class PersonSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField()
-    phone = serializers.CharField()
-
-
 class OnCallLineSerializer(serializers.Serializer[Any]):
     label = serializers.CharField()
     people = serializers.SerializerMethodField()

@@ -239,13 +239,6 @@ def _shorter_than_recorded(number: int, last: Checkpoint | None) -> str:
     )
 
 
-def latest_checkpoints() -> tuple[dict[int, Checkpoint], list[tuple[int | None, str]]]:
-    """The highest authentic checkpoint of each chain, and the problems found in the file
-    (with the chain a bad line names, or None when the line cannot even be read)."""
-    found = read_checkpoint_file()
-    return found.latest, found.problems
-
-
 def recorded_checkpoint() -> tuple[tuple[int, str] | None, str]:
     """The (number, MAC) of the newest checkpoint line the deployment chain recorded, and a
     problem when that record is not authentic."""

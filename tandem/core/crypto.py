@@ -47,6 +47,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from tandem.core.hooks import audit_record
+
 if TYPE_CHECKING:
     from tandem.core.epochs import EpochKey
     from tandem.core.models import DataKey
@@ -473,7 +475,6 @@ def crypto_shred(
     for callers that record the event later themselves (peer support writes it in its
     shuffled daily batch: an audit row at the moment of a withdrawal would date it).
     """
-    from tandem.audit.services import audit_record
     from tandem.core.models import DataKey
 
     locked = DataKey.objects.select_for_update().get(pk=data_key.pk)
@@ -538,8 +539,6 @@ def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationRe
             result.by_previous_master[old_id] = result.by_previous_master.get(old_id, 0) + count
             result.rewrapped += count
     if result.batches == 0:
-        from tandem.audit.services import audit_record
-
         audit_record(
             action="crypto.rotate",
             actor=acting_user,
@@ -576,8 +575,6 @@ def _rotate_batch(
     DataKey.objects.bulk_update(
         batch, ["master_key_id", "epoch_id", "wrapped_key", "rotated_at"]
     )
-    from tandem.audit.services import audit_record
-
     audit_record(
         action="crypto.rotate",
         actor=acting_user,

@@ -44,6 +44,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tandem.core.hooks import audit_record
+
 # Data keys whose purpose starts with one of these are wrapped under an epoch key.
 EPOCH_PURPOSE_PREFIXES = ("psp.",)
 EPOCH_KEY_BYTES = 32
@@ -333,8 +335,6 @@ def epoch_rotate(
         for old in epochs[:-2]:
             _destroy_if_unused(old, epochs[-1], result, batch_size)
     if result.rotated or result.destroyed or result.stragglers:
-        from tandem.audit.services import audit_record
-
         with transaction.atomic():
             audit_record(
                 action="crypto.epoch_rotate",

@@ -24,7 +24,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from icalendar import Calendar, Event
 
-from tandem.audit.services import audit_record
+from tandem.core.hooks import audit_record
 from tandem.core.models import FeedToken
 
 #: How far ahead every feed reaches (a phone's calendar shows next quarter).

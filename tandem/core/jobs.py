@@ -35,7 +35,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.db.utils import OperationalError
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -98,7 +98,7 @@ def _resolve(dotted_path: str) -> Callable[[], Any] | None:
 
 def _claim(dotted_path: str, interval: timedelta, now: datetime) -> bool:
     """Move ``next_run_at`` forward if the job is due; True for the one worker that did."""
-    from tandem.notifications.models import PeriodicRun
+    from tandem.core.models import PeriodicRun
 
     if not PeriodicRun.objects.filter(name=dotted_path).exists():
         try:
@@ -113,7 +113,7 @@ def _claim(dotted_path: str, interval: timedelta, now: datetime) -> bool:
 
 
 def _finish(dotted_path: str, interval: timedelta, started: datetime, error: str) -> None:
-    from tandem.notifications.models import PeriodicRun
+    from tandem.core.models import PeriodicRun
 
     changes: dict[str, Any] = {"last_finished_at": timezone.now(), "last_error": error}
     if error:
@@ -147,7 +147,7 @@ def run_due_periodic(now: datetime | None = None) -> list[str]:
 
 
 def heartbeat(worker_id: str, started_at: datetime) -> None:
-    from tandem.notifications.models import WorkerHeartbeat
+    from tandem.core.models import WorkerHeartbeat
 
     WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id,
@@ -156,7 +156,7 @@ def heartbeat(worker_id: str, started_at: datetime) -> None:
 
 
 def last_heartbeat_at() -> datetime | None:
-    from tandem.notifications.models import WorkerHeartbeat
+    from tandem.core.models import WorkerHeartbeat
 
     latest: datetime | None = WorkerHeartbeat.objects.aggregate(latest=Max("seen_at"))["latest"]
     return latest
@@ -171,7 +171,7 @@ def jobs_reclaim_orphaned(now: datetime | None = None) -> int:
     """
     from django_tasks_db.models import DBTaskResult
 
-    from tandem.notifications.models import WorkerHeartbeat
+    from tandem.core.models import WorkerHeartbeat
 
     now = now or timezone.now()
     alive = set(
@@ -196,7 +196,7 @@ def prune_finished_tasks() -> int:
     """Delete finished job rows and old heartbeats (their arguments are no longer needed)."""
     from django_tasks_db.models import DBTaskResult
 
-    from tandem.notifications.models import WorkerHeartbeat
+    from tandem.core.models import WorkerHeartbeat
 
     now = timezone.now()
     deleted, _ = DBTaskResult.objects.finished().filter(
@@ -359,10 +359,3 @@ class JobRunner:
         logger.info(
             "worker stopped", extra={"worker_id": self.worker_id, "jobs_run": self.tasks_run}
         )
-
-
-def pending_jobs() -> Any:
-    """Queued jobs not yet finished (for operators and tests)."""
-    from django_tasks_db.models import DBTaskResult
-
-    return DBTaskResult.objects.filter(Q(status="READY") | Q(status="RUNNING"))

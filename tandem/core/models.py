@@ -179,3 +179,36 @@ class FeedToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} feed of user {self.user_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One ``tandem worker`` process, seen at ``seen_at`` (``core.jobs``)."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        # Created by the notifications app before the job runner moved to core: the
+        # table keeps its name so the move changed no data.
+        db_table = "notifications_workerheartbeat"
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id[:8]} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PeriodicRun(models.Model):
+    """When a registered periodic job runs next, and how its last run went (``core.jobs``)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    next_run_at = models.DateTimeField()
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        db_table = "notifications_periodicrun"  # see WorkerHeartbeat
+
+    def __str__(self) -> str:
+        return self.name

@@ -29,6 +29,8 @@ from typing import Any, TextIO
 from django.conf import settings
 from django.core.mail.backends.console import EmailBackend as DjangoConsoleEmailBackend
 
+from tandem.core.hooks import deliveries_create
+
 #: The kind being sent right now (set by the sender around the back end's call).
 sending_kind: contextvars.ContextVar[str] = contextvars.ContextVar("sending_kind", default="")
 
@@ -124,8 +126,6 @@ def notify(
     Call it inside the transaction of the change that causes it: if that rolls back, nothing
     is sent.
     """
-    from tandem.notifications.services import deliveries_create
-
     return deliveries_create(
         kind=kind,
         recipient_user=recipient_user,

@@ -180,14 +180,6 @@ class Document:
         self.parts.append(format_html('<figure><h3>{}</h3>{}</figure>', title,
                                       mark_safe(svg)))  # noqa: S308 - SVG made by reports.charts
 
-    def image_png(self, data: bytes, *, width: float = 170) -> None:
-        src = "data:image/png;base64," + base64.b64encode(data).decode()
-        self.parts.append(format_html('<figure><img src="{}" alt="" style="width: {}mm">'
-                                      "</figure>", src, width))
-
-    def page_break(self) -> None:
-        self.parts.append(mark_safe('<div style="break-after: page"></div>'))
-
     def html(self) -> str:
         orientation = " landscape" if self.landscape else ""
         footer = self.footer.replace("\\", "\\\\").replace('"', '\\"')

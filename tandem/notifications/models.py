@@ -7,9 +7,6 @@ the address is a ``SealedDestination`` (encrypted under its own data key), crypt
 and deleted as soon as the delivery is finished. ``destination_hint`` keeps only enough to
 tell numbers apart ("•••42"). Each try is a ``DeliveryAttempt`` with the error's class name,
 never its text.
-
-``WorkerHeartbeat`` and ``PeriodicRun`` belong to ``tandem.core.jobs``; they live here so the
-core app keeps a single owner for its migrations.
 """
 
 from __future__ import annotations
@@ -169,24 +166,3 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
-
-
-class WorkerHeartbeat(models.Model):
-    worker_id = models.CharField(max_length=64, unique=True)
-    pid = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField()
-    seen_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"worker {self.worker_id[:8]} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
-
-
-class PeriodicRun(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    next_run_at = models.DateTimeField()
-    last_started_at = models.DateTimeField(null=True, blank=True)
-    last_finished_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=120, blank=True)
-
-    def __str__(self) -> str:
-        return self.name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -210,7 +209,3 @@ class StatementForm(forms.Form):
         if day > timezone.localdate():
             raise forms.ValidationError("Choose a date that has passed.")
         return day
-
-
-def local_input(value: datetime) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")

@@ -26,10 +26,6 @@ class GateQuerySet(models.QuerySet["Gate"]):
             Q(peer_support_until__isnull=True) | Q(peer_support_until__gt=at)
         )
 
-    def cji_open(self, at: datetime | None = None) -> GateQuerySet:
-        at = at or timezone.now()
-        return self.filter(cji=True).filter(Q(cji_until__isnull=True) | Q(cji_until__gt=at))
-
 
 class Gate(models.Model):
     """Whether one person may serve now: on the peer-support roster and on call

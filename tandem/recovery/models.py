@@ -264,10 +264,6 @@ class Contact(EnvelopeEncrypted):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d}"
 
-    def service_labels(self) -> list[str]:
-        labels = dict(vocab.ContactService.choices)
-        return [labels.get(s, s) for s in self.services or []]
-
 
 class StageAssessment(models.Model):
     agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT)
@@ -769,4 +765,3 @@ class PatrolCall(models.Model):
 
     def __str__(self) -> str:
         return f"patrol call {self.pk}"
-

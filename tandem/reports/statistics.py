@@ -69,11 +69,8 @@ class Section:
 
 
 def model(label: str) -> Any:
-    """A model of another program, or None while that program does not provide it."""
-    try:
-        return apps.get_model(label)
-    except LookupError:
-        return None
+    """A model of another program, looked up by label so reports import no program."""
+    return apps.get_model(label)
 
 
 def _choices(vocab_class: Any) -> list[tuple[str, str]]:
@@ -298,9 +295,6 @@ def _supporter_hours(agency: Any, period: Period) -> Section:
     with its count withheld."""
     entry_model = model("readiness.TimeEntry")
     section = Section("Supporter hours")
-    if entry_model is None:
-        section.notes.append("Supporter hours are not recorded in Tandem yet.")
-        return section
     entries = entry_model.objects.filter(
         agency=agency, worked_on__gte=period.start, worked_on__lte=period.end
     )
@@ -343,11 +337,7 @@ def table_key(table: Table, code: str) -> str:
 
 def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
     section = Section("Training needs", [seen])
-    delivered = _training_delivered(agency, period, seen.rows[:-1])
-    if delivered is None:
-        section.notes.append("Training delivered is not recorded in Tandem yet.")
-        return section
-    section.tables.append(delivered)
+    section.tables.append(_training_delivered(agency, period, seen.rows[:-1]))
     section.notes.append(
         "Set the topics members raised against the training sessions held on the same "
         "topics in the period: a topic often raised with few sessions is a training need.")
@@ -356,12 +346,10 @@ def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
 
 def _training_delivered(
     agency: Any, period: Period, topics: Sequence[tuple[str, str]]
-) -> Table | None:
+) -> Table:
     """Peer-support training sessions held in the period whose course lists the topic
     (matched on the topic's words, e.g. "work stress", "grief", "substance use")."""
     session_model = model("readiness.TrainingSession")
-    if session_model is None:
-        return None
     first, after = period.bounds()
     sessions = session_model.objects.filter(
         agency=agency, starts_at__gte=first, starts_at__lt=after,
@@ -597,10 +585,8 @@ def _staff(agency: Any, period: Period) -> Section:
     """Training compliance as it stood at the end of the period (its last moment), not
     on the day the report is opened: an annual evaluation describes the year, and two
     views on different days must not differ by one person's lapse."""
-    try:
-        from tandem.readiness import compliance
-    except ImportError:
-        return Section("Staff training compliance", notes=["Not recorded in Tandem yet."])
+    from tandem.readiness import compliance
+
     at = period.bounds()[1] - timedelta(microseconds=1)
     summary = compliance.compliance_summary(agency, at)
     rows = [(level, label) for level, label in compliance.LEVEL_LABELS.items()]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tandem.core.jobs import JobRunner, heartbeat, jobs_reclaim_orphaned
-from tandem.notifications.models import WorkerHeartbeat
+from tandem.core.models import WorkerHeartbeat
 from tests.jobs_fixture import note_start_and_finish
 
 ROOT = Path(__file__).resolve().parents[2]

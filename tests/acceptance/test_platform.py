@@ -88,15 +88,13 @@ from tandem.core import crypto, jobs, sms
 from tandem.core.decorators import public
 from tandem.core.fields import EncryptedJSONField, EncryptedTextField, EnvelopeKeyField
 from tandem.core.logging import ScrubFilter, scrub_text
-from tandem.core.models import DataKey, EnvelopeEncrypted
+from tandem.core.models import DataKey, EnvelopeEncrypted, PeriodicRun, WorkerHeartbeat
 from tandem.core.notifications import CATALOGUE, notify, site_url
 from tandem.notifications.models import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
-    PeriodicRun,
     SealedDestination,
-    WorkerHeartbeat,
 )
 from tests.authz import (
     MATRIX,

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from tandem.audit.services import audit_record
+from tandem.core.hooks import audit_record
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from tandem.agencies.models import Agency, Member, Unit, UnitKind
-from tandem.audit.services import audit_record
+from tandem.core.hooks import audit_record
 from tandem.core.synthetic import DEMO_UNITS, create_members, create_units
 
 
