@@ -20,9 +20,9 @@ def require_administrator(user: Any) -> None:
         raise Http404
 
 
-def get_account_for_user(user: Any, pk: int, *, write: bool = False) -> User:
+def get_account_for_user(user: Any, pk: int) -> User:
     """The account ``pk`` if ``user`` administers its agency; else ``Http404``.
-    Reading and changing need the same role, so ``write`` changes nothing today."""
+    Reading and changing need the same role."""
     require_administrator(user)
     account = User.objects.filter(pk=pk, agency_id=user.agency_id).select_related("member").first()
     if account is None:
@@ -30,7 +30,7 @@ def get_account_for_user(user: Any, pk: int, *, write: bool = False) -> User:
     return account
 
 
-def get_role_request_for_user(user: Any, pk: Any, *, write: bool = False) -> RoleRequest:
+def get_role_request_for_user(user: Any, pk: Any) -> RoleRequest:
     """A role request ``user`` may decide: they are the chief or hold the role, in the same
     agency, and neither proposed it nor would receive it. Everyone else gets ``Http404``.
     Decided requests are still found, so a second click says "already decided"."""

@@ -103,7 +103,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _act(request: HttpRequest, pk: int, action: Callable[[User], str]) -> HttpResponse:
     """Run one administrator action on account ``pk`` and go back to its page."""
-    account = get_account_for_user(request.user, pk, write=True)
+    account = get_account_for_user(request.user, pk)
     try:
         messages.success(request, action(account))
     except ValidationError as error:
@@ -189,7 +189,7 @@ def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     """Reset the sign-in: a temporary password (and optionally the authenticator)."""
-    account = get_account_for_user(request.user, pk, write=True)
+    account = get_account_for_user(request.user, pk)
     form = CredentialResetForm(request.POST, user=account)
     if form.is_valid():
         try:

@@ -32,7 +32,7 @@ def role_requests(request: HttpRequest) -> HttpResponse:
 
 def _decide(request: HttpRequest, pk: int,
             action: Callable[[RoleRequest], str]) -> HttpResponse:
-    role_request = get_role_request_for_user(request.user, pk, write=True)
+    role_request = get_role_request_for_user(request.user, pk)
     try:
         messages.success(request, action(role_request))
     except ValidationError as error:

@@ -65,17 +65,17 @@ def one_or_404(queryset: QuerySet[T], pk: Any, **filters: Any) -> T:
     return found
 
 
-def get_agency_for_user(user: Any, *, write: bool = False) -> Agency:
+def get_agency_for_user(user: Any) -> Agency:
     """The user's agency, for its settings (policy, logo): administrators only."""
     return require_role(user, *MANAGERS)
 
 
-def get_unit_for_user(user: Any, pk: Any, *, write: bool = False) -> Unit:
+def get_unit_for_user(user: Any, pk: Any) -> Unit:
     agency = require_role(user, *MANAGERS)
     return one_or_404(Unit.objects.select_related("agency"), pk, agency=agency)
 
 
-def get_member_for_user(user: Any, pk: Any, *, write: bool = False) -> Member:
+def get_member_for_user(user: Any, pk: Any, *, write: bool) -> Member:
     agency = require_role(user, *(MANAGERS if write else DIRECTORY_READERS))
     return one_or_404(
         Member.objects.select_related("agency", "unit", "supervisor"), pk, agency=agency

@@ -65,7 +65,7 @@ def _policy_page(
 
 @require_http_methods(["GET", "POST"])
 def policy(request: HttpRequest) -> HttpResponse:
-    agency = get_agency_for_user(request.user, write=request.method == "POST")
+    agency = get_agency_for_user(request.user)
     action = request.POST.get("action", "")
     if action == "save":
         return _policy_save(request, agency)
@@ -175,7 +175,7 @@ def unit_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    unit = get_unit_for_user(request.user, pk, write=request.method == "POST")
+    unit = get_unit_for_user(request.user, pk)
     if request.method == "POST" and request.POST.get("action") == "delete":
         return _unit_delete(request, unit)
     initial = {"code": unit.code, "name": unit.name, "kind": unit.kind, "parent": unit.parent_id}

@@ -19,13 +19,13 @@ READERS = (Role.ADMINISTRATOR, Role.CHIEF)
 LISTERS = tuple(sorted({*READERS, *APPROVING_ROLES}))
 
 
-def get_api_client_for_user(user: Any, pk: Any, *, write: bool = False) -> ApiClient:
+def get_api_client_for_user(user: Any, pk: Any, *, write: bool) -> ApiClient:
     agency = require_role(user, *(MANAGERS if write else READERS))
     return one_or_404(ApiClient.objects.select_related("created_by", "approved_by"), pk,
                       agency=agency)
 
 
-def get_api_token_for_user(user: Any, pk: Any, *, write: bool = False) -> ApiToken:
+def get_api_token_for_user(user: Any, pk: Any) -> ApiToken:
     agency = require_role(user, *MANAGERS)
     return one_or_404(ApiToken.objects.select_related("client"), pk, client__agency=agency)
 

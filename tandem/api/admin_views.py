@@ -83,7 +83,7 @@ def token_issue(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = get_api_token_for_user(request.user, pk, write=True)
+    token = get_api_token_for_user(request.user, pk)
     services.api_token_revoke(acting_user=request.user, token=token)
     messages.success(request, "The token no longer works.")
     return redirect("api:client_list")

@@ -127,7 +127,7 @@ class MemberDetail(ApiView):
 
     @extend_schema(responses=s.MemberSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(s.MemberSerializer(get_member_for_user(request.user, pk)).data)
+        return Response(s.MemberSerializer(get_member_for_user(request.user, pk, write=False)).data)
 
     @extend_schema(request=s.MemberWriteSerializer(partial=True), responses=s.MemberSerializer)
     def patch(self, request: Request, pk: int) -> Response:
@@ -284,7 +284,7 @@ class ClientReferralCreate(ApiView):
 
     @extend_schema(request=s.ReferralCreateSerializer, responses={201: s.ReferralSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        client = get_client_for_user(request.user, pk, write=True)
+        client = get_client_for_user(request.user, pk)
         form = s.ReferralCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -303,7 +303,7 @@ class ClientDisclosureCreate(ApiView):
 
     @extend_schema(request=s.DisclosureCreateSerializer, responses={201: s.DisclosureSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        client = get_client_for_user(request.user, pk, write=True)
+        client = get_client_for_user(request.user, pk)
         form = s.DisclosureCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data

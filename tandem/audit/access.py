@@ -24,11 +24,10 @@ def require_auditor(user: Any) -> None:
         raise Http404
 
 
-def get_event_for_user(user: Any, seq: int, *, write: bool = False) -> AuditEvent:
-    """Event number ``seq`` of the auditor's own agency's chain; never writable, by anyone."""
+def get_event_for_user(user: Any, seq: int) -> AuditEvent:
+    """Event number ``seq`` of the auditor's own agency's chain (read only: events are
+    never changed, by anyone)."""
     require_auditor(user)
-    if write:
-        raise Http404
     try:
         return AuditEvent.objects.get(chain=user.agency_id, seq=seq)
     except AuditEvent.DoesNotExist:

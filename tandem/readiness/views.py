@@ -150,7 +150,7 @@ def policy_review(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def person(request: HttpRequest, pk: int) -> HttpResponse:
-    target = get_person_for_user(request.user, pk)
+    target = get_person_for_user(request.user, pk, write=False)
     context = {
         **selectors.person_record(acting_user=request.user, person=target),
         "person": target,
@@ -189,7 +189,7 @@ def check_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def designate(request: HttpRequest, pk: int) -> HttpResponse:
     """The Chief designates someone directly (a team member from before Tandem)."""
-    target = get_person_for_user(request.user, pk, roles=("chief",))
+    target = get_person_for_user(request.user, pk, roles=("chief",), write=False)
     form = forms.DesignateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose the program.")
@@ -260,7 +260,7 @@ def vacancy_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def apply(request: HttpRequest, pk: int) -> HttpResponse:
-    vacancy = get_vacancy_for_user(request.user, pk)
+    vacancy = get_vacancy_for_user(request.user, pk, write=False)
     form = forms.ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -308,7 +308,7 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_interview(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, "psychologist")
-    app = get_application_for_user(request.user, pk, write=True)
+    app = get_application_for_user(request.user, pk)
     form = forms.InterviewForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose the outcome and the date of the interview.")
@@ -325,7 +325,7 @@ def application_interview(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_decide(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, "chief")
-    app = get_application_for_user(request.user, pk, write=True)
+    app = get_application_for_user(request.user, pk)
     form = forms.DecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose to approve or to decline.")
@@ -343,7 +343,7 @@ def application_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    app = get_application_for_user(request.user, pk, write=True)
+    app = get_application_for_user(request.user, pk)
     if app.applicant_id != request.user.pk:
         raise Http404
     try:
@@ -447,7 +447,7 @@ def _mark(request: HttpRequest, item: TrainingSession) -> None:
 @require_POST
 def session_enrol(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, *TEAM)
-    item = get_session_for_user(request.user, pk)
+    item = get_session_for_user(request.user, pk, write=False)
     try:
         services.session_enrol(acting_user=request.user, session=item, user=_me(request))
         messages.success(request, "You are enrolled.")
@@ -524,7 +524,7 @@ def time_entries(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def time_entry_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = get_time_entry_for_user(request.user, pk, write=True)
+    entry = get_time_entry_for_user(request.user, pk)
     services.time_entry_delete(acting_user=request.user, entry=entry)
     messages.success(request, "The entry was removed.")
     return redirect("readiness:time_entries")
@@ -600,7 +600,7 @@ def _credential_form(target: Any) -> forms.CredentialForm:
 @require_POST
 def person_credential(request: HttpRequest, pk: int) -> HttpResponse:
     """A supervisor records a peer recovery specialist's credential (number and dates)."""
-    target = get_person_for_user(request.user, pk, roles=HOUR_SIGNERS)
+    target = get_person_for_user(request.user, pk, roles=HOUR_SIGNERS, write=False)
     form = forms.CredentialForm(request.POST)
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -620,7 +620,7 @@ def person_credential(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def hours_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
-    log = get_hour_log_for_user(request.user, pk, write=True)
+    log = get_hour_log_for_user(request.user, pk)
     try:
         services.hours_sign_off(acting_user=request.user, log=log)
         messages.success(request, "Hours signed off.")
@@ -635,7 +635,7 @@ def hours_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _statement(request: HttpRequest, pk: int) -> tuple[Any, Any, Any]:
-    target = get_person_for_user(request.user, pk, roles=STATEMENT_READERS)
+    target = get_person_for_user(request.user, pk, roles=STATEMENT_READERS, write=False)
     form = forms.StatementForm(request.GET or None)
     if not form.is_valid():
         return target, form, None

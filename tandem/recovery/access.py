@@ -63,82 +63,82 @@ def _get(model: type[Model], agency: Agency, pk: Any, *related: str) -> Any:
     return one_or_404(model._default_manager.select_related(*related), pk, agency=agency)
 
 
-def get_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:
+def get_client_for_user(user: Any, pk: Any) -> Client:
     agency = require_program(user)
     client: Client = _get(Client, agency, pk, "data_key", "aro", "prs")
     return client
 
 
-def get_cji_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:
+def get_cji_client_for_user(user: Any, pk: Any) -> Client:
     """The client, for the CJI compartment: sworn program staff with an open gate only."""
     require_sworn_program(user)
     if not can_read_cji(user):
         raise Http404
-    return get_client_for_user(user, pk, write=write)
+    return get_client_for_user(user, pk)
 
 
-def get_flags_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:
+def get_flags_client_for_user(user: Any, pk: Any, *, write: bool) -> Client:
     """Safety flags are set by sworn program staff; everyone in the program reads them."""
     if write:
         require_sworn_program(user)
     return get_client_for_user(user, pk)
 
 
-def get_contact_for_user(user: Any, pk: Any, *, write: bool = False) -> Contact:
+def get_contact_for_user(user: Any, pk: Any) -> Contact:
     contact: Contact = _get(Contact, require_program(user), pk, "data_key", "client")
     return contact
 
 
-def get_planned_for_user(user: Any, pk: Any, *, write: bool = False) -> PlannedContact:
+def get_planned_for_user(user: Any, pk: Any) -> PlannedContact:
     planned: PlannedContact = _get(PlannedContact, require_program(user), pk, "client")
     return planned
 
 
-def get_goal_for_user(user: Any, pk: Any, *, write: bool = False) -> Goal:
+def get_goal_for_user(user: Any, pk: Any) -> Goal:
     goal: Goal = _get(Goal, require_program(user), pk, "data_key", "client")
     return goal
 
 
-def get_resource_for_user(user: Any, pk: Any, *, write: bool = False) -> Resource:
+def get_resource_for_user(user: Any, pk: Any) -> Resource:
     resource: Resource = _get(Resource, require_program(user), pk)
     return resource
 
 
-def get_referral_for_user(user: Any, pk: Any, *, write: bool = False) -> Referral:
+def get_referral_for_user(user: Any, pk: Any) -> Referral:
     referral: Referral = _get(Referral, require_program(user), pk, "data_key", "client", "resource")
     return referral
 
 
-def get_consent_for_user(user: Any, pk: Any, *, write: bool = False) -> Consent:
+def get_consent_for_user(user: Any, pk: Any) -> Consent:
     consent: Consent = _get(Consent, require_program(user), pk, "data_key", "client", "recipient")
     return consent
 
 
-def get_disclosure_for_user(user: Any, pk: Any, *, write: bool = False) -> Disclosure:
+def get_disclosure_for_user(user: Any, pk: Any) -> Disclosure:
     disclosure: Disclosure = _get(
         Disclosure, require_program(user), pk, "data_key", "client", "recipient", "consent"
     )
     return disclosure
 
 
-def get_statement_for_user(user: Any, pk: Any, *, write: bool = False) -> StatementRequest:
+def get_statement_for_user(user: Any, pk: Any, *, write: bool) -> StatementRequest:
     agency = require_role(user, *(CHIEF if write else STATEMENT_READERS))
     statement: StatementRequest = _get(StatementRequest, agency, pk, "requested_by")
     return statement
 
 
-def get_candidate_for_user(user: Any, pk: Any, *, write: bool = False) -> MatchCandidate:
+def get_candidate_for_user(user: Any, pk: Any) -> MatchCandidate:
     """A pair proposed by the linkage scan: the program reviews it (both are its clients)."""
     candidate: MatchCandidate = _get(MatchCandidate, require_program(user), pk, "left", "right")
     return candidate
 
 
-def get_merge_for_user(user: Any, pk: Any, *, write: bool = False) -> ClientMerge:
+def get_merge_for_user(user: Any, pk: Any) -> ClientMerge:
     merge: ClientMerge = _get(ClientMerge, require_program(user), pk, "survivor", "absorbed")
     return merge
 
 
-def get_import_for_user(user: Any, pk: Any, *, write: bool = False) -> ImportBatch:
+def get_import_for_user(user: Any, pk: Any) -> ImportBatch:
     batch: ImportBatch = _get(ImportBatch, require_program(user), pk, "data_key")
     return batch
 

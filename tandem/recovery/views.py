@@ -279,7 +279,7 @@ def client_detail(request: Request, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def client_edit(request: Request, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    client = get_client_for_user(request.user, pk)
     form = ClientForm(
         request.POST or None,
         request.FILES or None,
@@ -368,7 +368,7 @@ def deconflict(request: Request) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def contact_create(request: Request, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    client = get_client_for_user(request.user, pk)
     is_aro = request.user.has_role("aro")
     initial = {
         "occurred_at": timezone.localtime().replace(second=0, microsecond=0),
@@ -400,7 +400,7 @@ def contact_create(request: Request, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def contact_edit(request: Request, pk: int) -> HttpResponse:
-    contact = get_contact_for_user(request.user, pk, write=request.method == "POST")
+    contact = get_contact_for_user(request.user, pk)
     if request.method == "GET":
         services.contact_view_log(acting_user=request.user, contact=contact)
     initial = {name: getattr(contact, name) for name in services.CONTACT_FIELDS}
@@ -447,7 +447,7 @@ def contact_edit(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def stage_create(request: Request, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk, write=True)
+    client = get_client_for_user(request.user, pk)
     form = StageForm(request.POST)
     if form.is_valid():
         services.stage_record(
@@ -463,7 +463,7 @@ def stage_create(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def goal_create(request: Request, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk, write=True)
+    client = get_client_for_user(request.user, pk)
     form = GoalForm(request.POST)
     if form.is_valid():
         services.goal_create(
@@ -480,7 +480,7 @@ def goal_create(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def goal_status(request: Request, pk: int) -> HttpResponse:
-    goal = get_goal_for_user(request.user, pk, write=True)
+    goal = get_goal_for_user(request.user, pk)
     form = GoalStatusForm(request.POST)
     if form.is_valid():
         services.goal_set_status(
@@ -573,7 +573,7 @@ def planned_detail(request: Request, pk: int) -> HttpResponse:
 @require_POST
 def planned_assess(request: Request, pk: int) -> HttpResponse:
     require_sworn_program(request.user)
-    planned = get_planned_for_user(request.user, pk, write=True)
+    planned = get_planned_for_user(request.user, pk)
     checklist = list(planned.agency.policy_model().recovery.safety_checklist)
     form = SafetyAssessmentForm(request.POST, checklist=checklist)
     if form.is_valid():
@@ -602,7 +602,7 @@ def planned_assess(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def planned_start(request: Request, pk: int) -> HttpResponse:
-    planned = get_planned_for_user(request.user, pk, write=True)
+    planned = get_planned_for_user(request.user, pk)
     try:
         services.planned_start(acting_user=request.user, planned=planned)
     except ValidationError as exc:
@@ -614,7 +614,7 @@ def planned_start(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def planned_cancel(request: Request, pk: int) -> HttpResponse:
-    planned = get_planned_for_user(request.user, pk, write=True)
+    planned = get_planned_for_user(request.user, pk)
     try:
         services.planned_cancel(acting_user=request.user, planned=planned)
     except ValidationError as exc:
@@ -718,12 +718,12 @@ def resource_create(request: Request) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def resource_edit(request: Request, pk: int) -> HttpResponse:
-    return _resource_form_page(request, get_resource_for_user(request.user, pk, write=True))
+    return _resource_form_page(request, get_resource_for_user(request.user, pk))
 
 
 @require_http_methods(["GET", "POST"])
 def referral_create(request: Request, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    client = get_client_for_user(request.user, pk)
     form = ReferralForm(request.POST or None, agency=client.agency)
     if request.method == "POST" and form.is_valid():
         try:
@@ -770,7 +770,7 @@ def referral_detail(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def referral_advance(request: Request, pk: int) -> HttpResponse:
-    referral = get_referral_for_user(request.user, pk, write=True)
+    referral = get_referral_for_user(request.user, pk)
     form = ReferralStepForm(request.POST)
     cast(ChoiceField, form.fields["status"]).choices = referral.next_steps()
     if form.is_valid():
@@ -797,7 +797,7 @@ def referral_advance(request: Request, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def consent_create(request: Request, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    client = get_client_for_user(request.user, pk)
     form = ConsentForm(
         request.POST or None,
         agency=client.agency,
@@ -841,7 +841,7 @@ def consent_detail(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def consent_revoke(request: Request, pk: int) -> HttpResponse:
-    consent = get_consent_for_user(request.user, pk, write=True)
+    consent = get_consent_for_user(request.user, pk)
     try:
         services.consent_revoke(acting_user=request.user, consent=consent)
     except ValidationError as exc:
@@ -854,7 +854,7 @@ def consent_revoke(request: Request, pk: int) -> HttpResponse:
 @require_POST
 def consent_event(request: Request, pk: int) -> HttpResponse:
     """The event on which the consent ends has happened: it ends at once."""
-    consent = get_consent_for_user(request.user, pk, write=True)
+    consent = get_consent_for_user(request.user, pk)
     try:
         services.consent_event_occurred(acting_user=request.user, consent=consent)
     except ValidationError as exc:
@@ -866,7 +866,7 @@ def consent_event(request: Request, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def disclosure_create(request: Request, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    client = get_client_for_user(request.user, pk)
     form = DisclosureForm(request.POST or None, agency=client.agency)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -971,7 +971,7 @@ def cji(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def cji_entry_create(request: Request, pk: int) -> HttpResponse:
-    client = get_cji_client_for_user(request.user, pk, write=True)
+    client = get_cji_client_for_user(request.user, pk)
     form = CJIEntryForm(request.POST)
     if form.is_valid():
         try:
@@ -987,7 +987,7 @@ def cji_entry_create(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def sworn_note_create(request: Request, pk: int) -> HttpResponse:
-    client = get_cji_client_for_user(request.user, pk, write=True)
+    client = get_cji_client_for_user(request.user, pk)
     form = SwornNoteForm(request.POST)
     if form.is_valid():
         services.sworn_note_create(
@@ -1203,7 +1203,7 @@ def candidate_detail(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def candidate_not_same(request: Request, pk: int) -> HttpResponse:
-    candidate = get_candidate_for_user(request.user, pk, write=True)
+    candidate = get_candidate_for_user(request.user, pk)
     try:
         services.candidate_not_same(acting_user=request.user, candidate=candidate)
     except ValidationError as exc:
@@ -1216,7 +1216,7 @@ def candidate_not_same(request: Request, pk: int) -> HttpResponse:
 @require_POST
 def candidate_merge(request: Request, pk: int) -> HttpResponse:
     """Merge the pair: the chosen survivor keeps its values except the fields ticked."""
-    candidate = get_candidate_for_user(request.user, pk, write=True)
+    candidate = get_candidate_for_user(request.user, pk)
     pair = {candidate.left_id: candidate.left, candidate.right_id: candidate.right}
     survivor_pk = request.POST.get("survivor", "")
     if not survivor_pk.isdigit() or int(survivor_pk) not in pair:
@@ -1238,7 +1238,7 @@ def candidate_merge(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def merge_undo(request: Request, pk: int) -> HttpResponse:
-    merge = get_merge_for_user(request.user, pk, write=True)
+    merge = get_merge_for_user(request.user, pk)
     try:
         services.client_unmerge(acting_user=request.user, merge=merge)
     except ValidationError as exc:
@@ -1251,7 +1251,7 @@ def merge_undo(request: Request, pk: int) -> HttpResponse:
 @require_POST
 def client_status_settle(request: Request, pk: int) -> HttpResponse:
     """Settle a status the records disagree on, in one click from the Deconflict page."""
-    client = get_client_for_user(request.user, pk, write=True)
+    client = get_client_for_user(request.user, pk)
     status = request.POST.get("status", "")
     if status not in vocab.ClientStatus.values:
         messages.error(request, "Choose a status from the list.")
@@ -1298,7 +1298,7 @@ def import_start(request: Request) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def import_detail(request: Request, pk: int) -> HttpResponse:
     """Map the columns and the file's words, preview, and see the dry run."""
-    batch = get_import_for_user(request.user, pk, write=request.method == "POST")
+    batch = get_import_for_user(request.user, pk)
     plan = None
     if request.method == "POST" and batch.committed_at is None:
         mapping = {
@@ -1319,7 +1319,7 @@ def import_detail(request: Request, pk: int) -> HttpResponse:
 
 @require_POST
 def import_commit(request: Request, pk: int) -> HttpResponse:
-    batch = get_import_for_user(request.user, pk, write=True)
+    batch = get_import_for_user(request.user, pk)
     try:
         counts = services.import_commit(acting_user=request.user, batch=batch)
     except ValidationError as exc:
@@ -1336,7 +1336,7 @@ def import_commit(request: Request, pk: int) -> HttpResponse:
 def patrol_call(request: Request, pk: int) -> HttpResponse:
     """West Virginia Police and Peers: the embedded peer records an unscheduled contact on
     a patrol call, with the officer's on-scene safety check recorded at that moment."""
-    client = get_client_for_user(request.user, pk, write=request.method == "POST")
+    client = get_client_for_user(request.user, pk)
     form = PatrolCallForm(request.POST or None, client=client)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

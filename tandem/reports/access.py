@@ -15,7 +15,7 @@ from tandem.reports.services import PUBLISHERS, REPORTS, ReportDef
 READERS = tuple(sorted({role for r in REPORTS.values() for role in r.roles}))
 
 
-def get_report_for_user(user: Any, slug: str, *, write: bool = False) -> ReportDef:
+def get_report_for_user(user: Any, slug: str) -> ReportDef:
     definition = REPORTS.get(str(slug))
     if definition is None:
         raise Http404
@@ -27,7 +27,7 @@ def may_publish(user: Any) -> bool:
     return bool(user.has_role(*PUBLISHERS))
 
 
-def get_run_for_user(user: Any, pk: Any, *, write: bool = False) -> ReportRun:
+def get_run_for_user(user: Any, pk: Any) -> ReportRun:
     agency = require_role(user, *READERS)
     try:
         run = ReportRun.objects.get(agency=agency, pk=int(pk))

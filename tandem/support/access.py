@@ -48,7 +48,7 @@ def request_key_or_404(pk: Any) -> uuid.UUID:
         raise Http404 from None
 
 
-def get_request_for_user(user: Any, pk: Any, *, write: bool = False) -> SupportRequest:
+def get_request_for_user(user: Any, pk: Any) -> SupportRequest:
     """An open request offered to the user, or accepted by them. Closed requests are not
     found by anyone: there is nothing left to show."""
     agency = require_role(user, *HELPERS)
@@ -88,26 +88,23 @@ def request_taken_from_user(user: Any, pk: Any) -> bool:
     return mine.filter(active=False, step=request.step).exists()
 
 
-def get_profile_for_user(user: Any, pk: Any, *, write: bool = False) -> SupporterProfile:
+def get_profile_for_user(user: Any, pk: Any) -> SupporterProfile:
     agency = require_account(user)
-    profile = one_or_404(SupporterProfile.objects.select_related("user", "unit"), pk,
-                         agency=agency)
-    if write and profile.user_id != user.pk:
-        raise Http404
-    return profile
+    return one_or_404(SupporterProfile.objects.select_related("user", "unit"), pk,
+                      agency=agency)
 
 
-def get_rotation_for_user(user: Any, pk: Any, *, write: bool = False) -> Rotation:
+def get_rotation_for_user(user: Any, pk: Any) -> Rotation:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(Rotation.objects.all(), pk, agency=agency)
 
 
-def get_override_for_user(user: Any, pk: Any, *, write: bool = False) -> Override:
+def get_override_for_user(user: Any, pk: Any) -> Override:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(Override.objects.all(), pk, agency=agency)
 
 
-def get_duty_for_user(user: Any, pk: Any, *, write: bool = False) -> DutyToReportNotice:
+def get_duty_for_user(user: Any, pk: Any) -> DutyToReportNotice:
     agency = require_role(user, *DUTY_READERS)
     return one_or_404(
         DutyToReportNotice.objects.select_related("data_key", "filed_by__user"),
@@ -115,7 +112,7 @@ def get_duty_for_user(user: Any, pk: Any, *, write: bool = False) -> DutyToRepor
     )
 
 
-def get_consultation_for_user(user: Any, pk: Any, *, write: bool = False) -> Consultation:
+def get_consultation_for_user(user: Any, pk: Any) -> Consultation:
     agency = require_account(user)
     role = agency.policy_model().confidentiality.consult_role
     if not user.has_role(role):
@@ -123,17 +120,17 @@ def get_consultation_for_user(user: Any, pk: Any, *, write: bool = False) -> Con
     return one_or_404(Consultation.objects.all(), pk, agency=agency)
 
 
-def get_incident_for_user(user: Any, pk: Any, *, write: bool = False) -> CriticalIncident:
+def get_incident_for_user(user: Any, pk: Any) -> CriticalIncident:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(CriticalIncident.objects.all(), pk, agency=agency)
 
 
-def get_mutual_aid_for_user(user: Any, pk: Any, *, write: bool = False) -> MutualAidRequest:
+def get_mutual_aid_for_user(user: Any, pk: Any) -> MutualAidRequest:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(MutualAidRequest.objects.all(), pk, agency=agency)
 
 
-def get_reminder_for_user(user: Any, pk: Any, *, write: bool = False) -> FollowUpReminder:
+def get_reminder_for_user(user: Any, pk: Any) -> FollowUpReminder:
     require_role(user, *HELPERS)
     return one_or_404(FollowUpReminder.objects.select_related("supporter"), pk,
                       supporter__user=user)
@@ -203,7 +200,7 @@ def breach_readers_agency(user: Any) -> Any:
     return require_role(user, *agency.policy_model().confidentiality.breach_notify)
 
 
-def get_breach_for_user(user: Any, pk: Any, *, write: bool = False) -> Any:
+def get_breach_for_user(user: Any, pk: Any) -> Any:
     from tandem.support.models import BreachReport
 
     agency = breach_readers_agency(user)

@@ -32,7 +32,7 @@ def breach_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def breach_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    report = get_breach_for_user(request.user, pk, write=True)
+    report = get_breach_for_user(request.user, pk)
     try:
         services.breach_acknowledge(acting_user=request.user, report=report)
     except ValidationError as exc:

@@ -286,7 +286,7 @@ def _preference_labels(preferences: dict[str, str]) -> list[str]:
 @require_POST
 def request_accept(request: HttpRequest, pk: UUID) -> HttpResponse:
     try:
-        item = access.get_request_for_user(request.user, pk, write=True)
+        item = access.get_request_for_user(request.user, pk)
     except Http404:
         if not access.request_taken_from_user(request.user, pk):
             raise
@@ -303,7 +303,7 @@ def request_accept(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 @require_POST
 def request_recuse(request: HttpRequest, pk: UUID) -> HttpResponse:
-    item = access.get_request_for_user(request.user, pk, write=True)
+    item = access.get_request_for_user(request.user, pk)
     form = forms.RecuseForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose why you step aside.")
@@ -320,7 +320,7 @@ def request_recuse(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 @require_POST
 def request_contact(request: HttpRequest, pk: UUID) -> HttpResponse:
-    item = access.get_request_for_user(request.user, pk, write=True)
+    item = access.get_request_for_user(request.user, pk)
     form = forms.ContactForm(request.POST)
     form.is_valid()
     try:
@@ -335,7 +335,7 @@ def request_contact(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def request_close(request: HttpRequest, pk: UUID) -> HttpResponse:
-    item = access.get_request_for_user(request.user, pk, write=True)
+    item = access.get_request_for_user(request.user, pk)
     if item.accepted_by is None or item.accepted_by.user_id != request.user.pk:
         raise Http404
     collected = services.usage_fields(item.agency)
@@ -361,7 +361,7 @@ def request_close(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 @require_POST
 def reminder_done(request: HttpRequest, pk: int) -> HttpResponse:
-    reminder = access.get_reminder_for_user(request.user, pk, write=True)
+    reminder = access.get_reminder_for_user(request.user, pk)
     services.reminder_done(acting_user=request.user, reminder=reminder)
     messages.success(request, "Reminder done.")
     return redirect("support:workspace")
@@ -501,7 +501,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def rotation_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
-    rotation = access.get_rotation_for_user(request.user, pk, write=True) if pk else None
+    rotation = access.get_rotation_for_user(request.user, pk) if pk else None
     initial: dict[str, Any] = {"shift_hours": 168, "handoff_time": "07:00"}
     if rotation is not None:
         initial = {"name": rotation.name, "layer": rotation.layer,
@@ -553,7 +553,7 @@ def override_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def override_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    item = access.get_override_for_user(request.user, pk, write=True)
+    item = access.get_override_for_user(request.user, pk)
     services.override_delete(acting_user=request.user, override=item)
     messages.success(request, "Cover removed.")
     return redirect("support:schedule")
@@ -771,7 +771,7 @@ def duty_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def duty_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    notice = access.get_duty_for_user(request.user, pk, write=True)
+    notice = access.get_duty_for_user(request.user, pk)
     if request.POST.get("action") == "resolve":
         services.duty_resolve(acting_user=request.user, notice=notice)
         messages.success(request, "Resolved; the identity on the notice was erased.")
@@ -806,8 +806,7 @@ def consult_list(request: HttpRequest) -> HttpResponse:
     if not _me(request).has_role(agency.policy_model().confidentiality.consult_role):
         raise Http404
     if request.method == "POST":
-        item = access.get_consultation_for_user(request.user, request.POST.get("consultation"),
-                                                write=True)
+        item = access.get_consultation_for_user(request.user, request.POST.get("consultation"))
         form = forms.ConsultAnswerForm(request.POST)
         if form.is_valid():
             services.consultation_answer(acting_user=request.user, consultation=item,
@@ -863,7 +862,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = access.get_incident_for_user(request.user, pk, write=request.method == "POST")
+    incident = access.get_incident_for_user(request.user, pk)
     ready = selectors.roster(incident.agency)
     deploy_form = forms.DeploymentForm(supporters=ready)
     session_form = forms.GroupSessionForm()
@@ -906,7 +905,7 @@ def _session(request: HttpRequest, incident: CriticalIncident, form: Any) -> Non
 @require_http_methods(["GET", "POST"])
 def mutual_aid(request: HttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
-    item = (access.get_mutual_aid_for_user(request.user, request.GET["edit"], write=True)
+    item = (access.get_mutual_aid_for_user(request.user, request.GET["edit"])
             if request.GET.get("edit") else None)
     form = forms.MutualAidForm(_posted(request), instance=item,
                                initial={"requested_on": timezone.localdate()})
