@@ -28,17 +28,17 @@ from tandem.accounts.models import (
     role_deciders,
 )
 from tandem.accounts.sessions import end_sessions
+from tandem.agencies.access import require_actor_role
 from tandem.agencies.models import PROGRAM_ROLES, Member, Role
 from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
 
 
 def _check_admin(acting_user: User | None, user: User) -> None:
-    """Defence in depth: views already scope through ``access``; services check again."""
-    if acting_user is None:
-        return
-    if not acting_user.has_role(Role.ADMINISTRATOR) or acting_user.agency_id != user.agency_id:
-        raise PermissionDenied
+    """Account administration is reached from the screens, SCIM and commands (which act
+    with no user): the service checks its actor itself."""
+    if acting_user is not None:
+        require_actor_role(acting_user, Role.ADMINISTRATOR, agency_id=user.agency_id)
 
 
 def _locked_row(user: User) -> User:
@@ -304,10 +304,8 @@ def user_create(*, acting_user: User | None, agency_id: int, username: str, pass
                 first_name: str = "", last_name: str = "", email: str = "", phone: str = "",
                 member: Member | None = None, roles: Iterable[str] = (),
                 request: HttpRequest | None = None) -> User:
-    if acting_user is not None and (
-        not acting_user.has_role(Role.ADMINISTRATOR) or acting_user.agency_id != agency_id
-    ):
-        raise PermissionDenied
+    if acting_user is not None:
+        require_actor_role(acting_user, Role.ADMINISTRATOR, agency_id=agency_id)
     if member is not None and member.agency_id != agency_id:
         raise ValidationError({"member": "This person is not on your agency's roster."})
     if User.objects.filter(username__iexact=username).exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -24,6 +25,30 @@ def require_role(user: Any, *roles: str) -> Agency:
     if agency is None or not user.has_role(*roles):
         raise Http404
     return agency
+
+
+class RoleNotAllowed(ValidationError, PermissionDenied):
+    """A service refused its actor. It is both exceptions on purpose: a form that called the
+    service shows the message, and anything else (the API, SCIM, a command) turns it into a
+    refusal (403) rather than an input error."""
+
+
+_ANY_AGENCY = object()
+
+
+def require_actor_role(
+    actor: Any,
+    *roles: str,
+    agency_id: int | None | object = _ANY_AGENCY,
+    message: str = "Your role does not allow this.",
+) -> None:
+    """For services (see "Where the role check lives" in ARCHITECTURE.md): refuse no actor,
+    or an actor who does not hold one of ``roles``, or (when ``agency_id`` is given) one
+    outside that agency."""
+    if actor is None or not actor.has_role(*roles):
+        raise RoleNotAllowed(message)
+    if agency_id is not _ANY_AGENCY and actor.agency_id != agency_id:
+        raise RoleNotAllowed(message)
 
 
 def require_account(user: Any) -> Agency:

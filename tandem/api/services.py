@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from tandem.accounts.models import User
+from tandem.agencies.access import require_actor_role
 from tandem.agencies.models import Role
 from tandem.api.models import ApiClient, ApiToken, client_approvers
 from tandem.api.scopes import SCOPES, needs_approval
@@ -32,9 +33,7 @@ def token_digest(secret: str) -> str:
 
 def _check_admin(acting_user: Any, agency_id: int, roles: tuple[str, ...] = (
         Role.ADMINISTRATOR,)) -> None:
-    if acting_user is None or acting_user.agency_id != agency_id or not acting_user.has_role(
-            *roles):
-        raise PermissionDenied
+    require_actor_role(acting_user, *roles, agency_id=agency_id)
 
 
 @transaction.atomic

@@ -17,10 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from tandem.agencies.access import require_actor_role
 from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
 from tandem.readiness import compliance
-from tandem.readiness.access import COORDINATORS, HOUR_SIGNERS, REMOVERS
+from tandem.readiness.access import COORDINATORS, HOUR_SIGNERS
 from tandem.readiness.gates import gate_update
 from tandem.readiness.models import (
     OPEN_APPLICATION,
@@ -54,11 +55,6 @@ from tandem.readiness.models import (
 logger = logging.getLogger("tandem.readiness")
 
 MAX_HOURS_PER_DAY = Decimal("24")
-
-
-def _require(user: Any, *roles: str) -> None:
-    if not user.has_role(*roles):
-        raise ValidationError("Your role does not allow this.")
 
 
 # ---------------------------------------------------------------------------------------
@@ -188,7 +184,6 @@ def catalogue_seed(*, agency: Any, acting_user: Any = None) -> int:
 @transaction.atomic
 def vacancy_create(*, acting_user: Any, program: str, title: str, description: str = "",
                    closes_on: date | None = None) -> Vacancy:
-    _require(acting_user, *COORDINATORS)
     if closes_on is not None and closes_on < timezone.localdate():
         raise ValidationError("The closing date is in the past.")
     try:
@@ -210,7 +205,6 @@ def vacancy_create(*, acting_user: Any, program: str, title: str, description: s
 
 @transaction.atomic
 def vacancy_close(*, acting_user: Any, vacancy: Vacancy) -> Vacancy:
-    _require(acting_user, *COORDINATORS)
     if vacancy.closed_at is None:
         vacancy.closed_at = timezone.now()
         vacancy.save(update_fields=["closed_at"])
@@ -288,7 +282,6 @@ def application_withdraw(*, acting_user: Any, application: Application) -> Appli
 def application_interview(*, acting_user: Any, application: Application, outcome: str,
                           interviewed_on: date, version: int | None = None) -> Application:
     """The psychologist records the interview's outcome only (never its content)."""
-    _require(acting_user, "psychologist")
     if application.applicant_id == acting_user.pk:
         raise ValidationError("You cannot interview yourself.")
     if outcome not in InterviewOutcome.values:
@@ -388,7 +381,6 @@ def _policy_of(user: Any) -> Any:
 def application_decide(*, acting_user: Any, application: Application, approve: bool,
                        version: int | None = None) -> Application:
     """The Chief approves (which designates) or declines. Never their own application."""
-    _require(acting_user, "chief")
     if application.applicant_id == acting_user.pk:
         raise ValidationError(
             "You cannot decide your own application; another Chief or designee must.")
@@ -424,7 +416,6 @@ def designation_grant(*, acting_user: Any, user: Any, program: str,
     """Official designation by the Chief (a condition of privilege). Without an application
     (a team member from before Tandem) the person must hold the team's role and every
     selection step of the preset must be complete, as when deciding an application."""
-    _require(acting_user, "chief")
     if user.pk == acting_user.pk:
         raise ValidationError("You cannot designate yourself.")
     if program not in Program.values:
@@ -477,7 +468,6 @@ def designation_grant(*, acting_user: Any, user: Any, program: str,
 @transaction.atomic
 def designation_remove(*, acting_user: Any, designation: Designation, reason: str,
                        removed_on: date | None = None) -> Designation:
-    _require(acting_user, *REMOVERS)
     if reason not in RemovalReason.values:
         raise ValidationError("Choose the reason for the removal.")
     locked = Designation.objects.select_for_update().get(pk=designation.pk)
@@ -510,7 +500,6 @@ def designation_remove(*, acting_user: Any, designation: Designation, reason: st
 def session_schedule(*, acting_user: Any, course: Course, starts_at: datetime,
                      ends_at: datetime, place: str, instructor: str,
                      capacity: int) -> TrainingSession:
-    _require(acting_user, *COORDINATORS)
     if course.agency_id != acting_user.agency_id:
         raise ValidationError("Choose a course from the catalogue.")
     if starts_at <= timezone.now():
@@ -545,7 +534,7 @@ def session_schedule(*, acting_user: Any, course: Course, starts_at: datetime,
 def session_enrol(*, acting_user: Any, session: TrainingSession, user: Any) -> Enrolment:
     """Enrol ``user`` (oneself, or anyone for a coordinator). A second click is harmless."""
     if user.pk != acting_user.pk:
-        _require(acting_user, *COORDINATORS)
+        require_actor_role(acting_user, *COORDINATORS)
     if user.agency_id != session.agency_id:
         raise ValidationError("This person is not in the agency.")
     locked = TrainingSession.objects.select_for_update().get(pk=session.pk)
@@ -571,7 +560,6 @@ def session_enrol(*, acting_user: Any, session: TrainingSession, user: Any) -> E
 def attendance_mark(*, acting_user: Any, session: TrainingSession, user: Any,
                     status: str) -> Attendance:
     """Present, excused or unexcused. Marking again changes the mark (one row per person)."""
-    _require(acting_user, *COORDINATORS)
     if status not in AttendanceStatus.values:
         raise ValidationError("Choose present, excused or unexcused.")
     if user.agency_id != session.agency_id:
@@ -609,7 +597,6 @@ def attendance_mark(*, acting_user: Any, session: TrainingSession, user: Any,
 @transaction.atomic
 def check_record(*, acting_user: Any, user: Any, checked_on: date, result: str,
                  renewal_due: date) -> BackgroundCheck:
-    _require(acting_user, *COORDINATORS)
     if result not in CheckResult.values:
         raise ValidationError("Choose the result of the check.")
     if checked_on > timezone.localdate():
@@ -650,7 +637,6 @@ def content_hash(title: str, body: str) -> str:
 def agreement_publish(*, acting_user: Any, kind: str, title: str, body: str
                       ) -> AgreementDocument:
     """A new version of an agreement; earlier versions can no longer be signed."""
-    _require(acting_user, *COORDINATORS)
     if kind not in AgreementKind.values:
         raise ValidationError("Choose the kind of agreement.")
     if not title.strip() or not body.strip():
@@ -785,7 +771,6 @@ def _signature_write(*, acting_user: Any, document: AgreementDocument,
 
 @transaction.atomic
 def policy_review_record(*, acting_user: Any, reviewed_on: date | None = None) -> PolicyReview:
-    _require(acting_user, *COORDINATORS)
     day = reviewed_on or timezone.localdate()
     review, made = PolicyReview.objects.get_or_create(
         agency_id=acting_user.agency_id, reviewed_on=day, defaults={"reviewed_by": acting_user})
@@ -822,7 +807,7 @@ CERTIFICATION_FIELDS = SELF_FIELDS + CREDENTIAL_FIELDS
 def certification_update(*, acting_user: Any, user: Any, version: int | None,
                          **values: Any) -> Certification:
     if user.pk != acting_user.pk:
-        _require(acting_user, *HOUR_SIGNERS)
+        require_actor_role(acting_user, *HOUR_SIGNERS)
     if user.agency_id != acting_user.agency_id:
         raise ValidationError("This person is not in the agency.")
     if not user.has_role("aro", "prs"):
@@ -915,9 +900,10 @@ def hours_log(*, acting_user: Any, kind: str, worked_on: date, hours: Decimal,
 
 @transaction.atomic
 def hours_sign_off(*, acting_user: Any, log: HourLog) -> HourLog:
+    """A supervisor vouches for the hours: the signer's role is part of what is recorded."""
     if log.user_id == acting_user.pk:
         raise ValidationError("Your own hours must be signed off by another supervisor.")
-    _require(acting_user, *HOUR_SIGNERS)
+    require_actor_role(acting_user, *HOUR_SIGNERS)
     locked = HourLog.objects.select_for_update().get(pk=log.pk)
     if locked.signed_off_at is None:
         locked.signed_off_by = acting_user
@@ -976,7 +962,6 @@ def certification_progress(user: Any) -> dict[str, Any]:
 def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
                    idempotency_key: str) -> TimeEntry:
     """Hours Worked under the agency's activity code. Never says whom it was spent with."""
-    _require(acting_user, "supporter")
     _check_hours(hours, worked_on)
     _lock_person(acting_user)
     existing = TimeEntry.objects.filter(user=acting_user,

@@ -17,10 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from tandem.agencies.access import require_actor_role
 from tandem.agencies.models import Role
 from tandem.audit.services import audit_record
 from tandem.recovery import vocab
-from tandem.recovery.access import PROGRAM, can_read_cji, is_sworn_program
+from tandem.recovery.access import can_read_cji, is_sworn_program
 from tandem.recovery.models import (
     CJIEntry,
     Client,
@@ -557,8 +558,8 @@ def patrol_call_record(
     """An embedded peer's unscheduled contact on a patrol call, with the officer's on-scene
     safety check recorded now. Every item of the check must be confirmed, or nothing is
     written: the peer does not join until the officer says the scene is safe."""
-    if not acting_user.has_role(Role.PRS, Role.ARO) or acting_user.agency_id != client.agency_id:
-        raise ValidationError("Only the program's peer or officer records a patrol call.")
+    require_actor_role(acting_user, Role.PRS, Role.ARO, agency_id=client.agency_id,
+                       message="Only the program's peer or officer records a patrol call.")
     if call_type not in vocab.PatrolCallType.values:
         raise ValidationError({"call_type": "Choose the type of call."})
     if officer is None or officer.agency_id != client.agency_id or not officer.is_sworn:
@@ -916,8 +917,6 @@ def consent_revoke(*, acting_user: Any, consent: Consent) -> Consent:
 @transaction.atomic
 def consent_event_occurred(*, acting_user: Any, consent: Consent) -> Consent:
     """Record that the event on which the consent ends has happened: it ends at once."""
-    if not acting_user.has_role(*PROGRAM):
-        raise ValidationError("Only program staff record that a consent has ended.")
     _lock_client(consent.client_id)
     current = (
         Consent.objects.select_for_update(of=("self",))
