@@ -69,7 +69,7 @@ test: test-deps lint test-sqlite test-postgres
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check tandem tests bench
-	TANDEM_INSECURE_HTTP=1 $(BIN)/mypy tandem
+	TANDEM_INSECURE_HTTP=1 $(BIN)/mypy --strict tandem
 	TANDEM_INSECURE_HTTP=1 $(BIN)/tandem makemigrations --check --dry-run
 
 test-sqlite: test-deps

@@ -28,9 +28,9 @@ def _headers_without_server(self: Any) -> list[str]:
     return [h for h in _default_headers(self) if not h.lower().startswith("server:")]
 
 
-gunicorn.http.wsgi.Response.default_headers = _headers_without_server  # type: ignore[method-assign]
+gunicorn.http.wsgi.Response.default_headers = _headers_without_server
 gunicorn.http.wsgi.SERVER_SOFTWARE = ""
-gunicorn.arbiter.SERVER_SOFTWARE = ""  # type: ignore[attr-defined]
+gunicorn.arbiter.SERVER_SOFTWARE = ""
 
 wsgi_app = "tandem.wsgi:application"
 

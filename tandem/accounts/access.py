@@ -15,22 +15,24 @@ from tandem.agencies.access import one_or_404, require_account
 from tandem.agencies.models import Role
 
 
-def require_administrator(user: Any) -> None:
+def require_administrator(user: User) -> None:
     if not (user.is_authenticated and user.agency_id and user.has_role(Role.ADMINISTRATOR)):
         raise Http404
 
 
-def get_account_for_user(user: Any, pk: int) -> User:
+def get_account_for_user(user: User, pk: int) -> User:
     """The account ``pk`` if ``user`` administers its agency; else ``Http404``.
     Reading and changing need the same role."""
     require_administrator(user)
-    account = User.objects.filter(pk=pk, agency_id=user.agency_id).select_related("member").first()
+    account = (
+        User.objects.filter(pk=pk, agency_id=user.home_agency_id).select_related("member").first()
+    )
     if account is None:
         raise Http404
     return account
 
 
-def get_role_request_for_user(user: Any, pk: Any) -> RoleRequest:
+def get_role_request_for_user(user: User, pk: Any) -> RoleRequest:
     """A role request ``user`` may decide: they are the chief or hold the role, in the same
     agency, and neither proposed it nor would receive it. Everyone else gets ``Http404``.
     Decided requests are still found, so a second click says "already decided"."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tandem.accounts import mfa, services
 from tandem.accounts.access import get_account_for_user, require_administrator
 from tandem.accounts.forms import AccountCreateForm, CredentialResetForm, RoleForm
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.accounts.models import User
 from tandem.accounts.selectors import (
     STATUSES,
@@ -34,7 +35,7 @@ def _titles(user: Any) -> dict[str, str]:
 
 @require_GET
 @reads_from_replica
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     admin: Any = request.user
     require_administrator(admin)
     text, status = request.GET.get("q", ""), request.GET.get("status", "")
@@ -54,7 +55,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("password1", "password2")
 @require_http_methods(["GET", "POST"])
-def user_create(request: HttpRequest) -> HttpResponse:
+def user_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     admin: Any = request.user
     require_administrator(admin)
     form = AccountCreateForm(request.POST or None, agency_id=admin.agency_id,
@@ -77,7 +78,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/user_create.html", {"form": form})
 
 
-def _detail(request: HttpRequest, account: User, *, password_form: Any = None,
+def _detail(request: AuthenticatedHttpRequest, account: User, *, password_form: Any = None,
             status: int = 200) -> HttpResponse:
     admin: Any = request.user
     titles = _titles(admin)
@@ -97,11 +98,11 @@ def _detail(request: HttpRequest, account: User, *, password_form: Any = None,
 
 
 @require_GET
-def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def user_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _detail(request, get_account_for_user(request.user, pk))
 
 
-def _act(request: HttpRequest, pk: int, action: Callable[[User], str]) -> HttpResponse:
+def _act(request: AuthenticatedHttpRequest, pk: int, action: Callable[[User], str]) -> HttpResponse:
     """Run one administrator action on account ``pk`` and go back to its page."""
     account = get_account_for_user(request.user, pk)
     try:
@@ -112,7 +113,7 @@ def _act(request: HttpRequest, pk: int, action: Callable[[User], str]) -> HttpRe
 
 
 @require_POST
-def user_role_grant(request: HttpRequest, pk: int) -> HttpResponse:
+def user_role_grant(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     admin: Any = request.user
     form = RoleForm(request.POST)
 
@@ -133,7 +134,7 @@ def user_role_grant(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def user_role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def user_role_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     admin: Any = request.user
     role = request.POST.get("role", "")
 
@@ -147,18 +148,18 @@ def user_role_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+def user_unlock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def unlock(account: User) -> str:
-        services.user_unlock(acting_user=request.user, user=account, request=request)  # type: ignore[arg-type]
+        services.user_unlock(acting_user=request.user, user=account, request=request)
         return f"{account.username} is released and can sign in again."
 
     return _act(request, pk, unlock)
 
 
 @require_POST
-def user_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
+def user_reset_mfa(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def reset(account: User) -> str:
-        services.user_reset_mfa(acting_user=request.user, user=account, request=request)  # type: ignore[arg-type]
+        services.user_reset_mfa(acting_user=request.user, user=account, request=request)
         return (f"The authenticator app and backup codes of {account.username} are removed; "
                 "they set up a new app at their next sign-in and were told. Program roles "
                 "they held wait for a second person's approval.")
@@ -167,9 +168,9 @@ def user_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def user_deactivate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def deactivate(account: User) -> str:
-        ended = services.user_deactivate(acting_user=request.user, user=account,  # type: ignore[arg-type]
+        ended = services.user_deactivate(acting_user=request.user, user=account,
                                          request=request)
         return f"{account.username} is deactivated; {ended} open session(s) ended."
 
@@ -177,9 +178,9 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def user_reactivate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def reactivate(account: User) -> str:
-        services.user_reactivate(acting_user=request.user, user=account, request=request)  # type: ignore[arg-type]
+        services.user_reactivate(acting_user=request.user, user=account, request=request)
         return f"{account.username} is active again."
 
     return _act(request, pk, reactivate)
@@ -187,14 +188,14 @@ def user_reactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @sensitive_post_parameters("password1", "password2")
 @require_POST
-def user_password(request: HttpRequest, pk: int) -> HttpResponse:
+def user_password(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Reset the sign-in: a temporary password (and optionally the authenticator)."""
     account = get_account_for_user(request.user, pk)
     form = CredentialResetForm(request.POST, user=account)
     if form.is_valid():
         try:
             services.user_credentials_reset(
-                acting_user=request.user, user=account,  # type: ignore[arg-type]
+                acting_user=request.user, user=account,
                 password=form.cleaned_data["password1"],
                 authenticator=form.cleaned_data["authenticator"], request=request)
         except ValidationError as error:

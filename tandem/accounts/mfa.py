@@ -77,7 +77,7 @@ def app_device(user: User) -> TOTPDevice | None:
 
 
 def has_app_device(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
 def enrolment_device(user: User) -> TOTPDevice:
@@ -101,7 +101,7 @@ def qr_data_uri(device: TOTPDevice) -> str:
 
 
 def backup_codes_left(user: User) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return int(StaticToken.objects.filter(device__user=user, device__confirmed=True).count())
 
 
 def _recognise_totp(device: TOTPDevice, token: int) -> CodeProblem:
@@ -181,4 +181,4 @@ def format_code(code: str) -> str:
 def delete_devices(user: User) -> int:
     totp, _ = TOTPDevice.objects.filter(user=user).delete()
     static, _ = StaticDevice.objects.filter(user=user).delete()
-    return totp + static
+    return int(totp + static)

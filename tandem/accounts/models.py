@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied
 from django.db import models
 
 from tandem.agencies.models import Agency, Member, Role
@@ -56,6 +57,21 @@ class User(AbstractUser):
                 )
             self._role_cache = cached
         return cached
+
+    @property
+    def home_agency(self) -> Agency:
+        """The agency of an account that belongs to one: every account but a deployment
+        operator's. Services that act inside an agency read it here (typed, never None)."""
+        if self.agency is None:
+            raise PermissionDenied
+        return self.agency
+
+    @property
+    def home_agency_id(self) -> int:
+        """``home_agency``'s key, without loading the agency."""
+        if self.agency_id is None:
+            raise PermissionDenied
+        return self.agency_id
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.role_set().intersection(roles))

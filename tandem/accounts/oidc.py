@@ -95,7 +95,7 @@ class AgencyOIDCBackend(OIDCAuthenticationBackend):
         super().__init__()
         self.claims: dict[str, Any] = {}
 
-    def get_settings(self, attr: str, *args: Any) -> Any:  # type: ignore[override]
+    def get_settings(self, attr: str, *args: Any) -> Any:
         if attr in self._settings:
             return self._settings[attr]
         if args:
@@ -159,7 +159,7 @@ def _create_account(provider: IdentityProvider, claims: dict[str, Any]) -> User:
 
 
 @transaction.atomic
-def identity_provider_set(*, acting_user: Any, issuer: str, client_id: str,
+def identity_provider_set(*, acting_user: User, issuer: str, client_id: str,
                           client_secret: str = "", mfa_amr: list[str] | None = None,
                           mfa_acr: list[str] | None = None, jit_create: bool = False,
                           leeway_seconds: int = 60) -> IdentityProvider:
@@ -194,7 +194,7 @@ def holds_power(user: User) -> bool:
 
 
 @transaction.atomic
-def external_identity_link(*, acting_user: Any, user: User, subject: str,
+def external_identity_link(*, acting_user: User, user: User, subject: str,
                            source: str = "administrator") -> ExternalIdentity:
     """Tie an account to its subject at the agency's provider (administrator, SCIM, or the
     system when ``acting_user`` is None). A subject tied to another account is refused, and

@@ -8,19 +8,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.accounts import services
 from tandem.accounts.access import get_role_request_for_user
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.accounts.models import RoleRequest
 from tandem.accounts.selectors import role_requests_proposed_by, role_requests_to_decide
 from tandem.agencies.access import require_account
 
 
 @require_GET
-def role_requests(request: HttpRequest) -> HttpResponse:
+def role_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
     me: Any = request.user
     agency = require_account(me)
     context = {
@@ -30,7 +31,7 @@ def role_requests(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/role_requests.html", context)
 
 
-def _decide(request: HttpRequest, pk: int,
+def _decide(request: AuthenticatedHttpRequest, pk: int,
             action: Callable[[RoleRequest], str]) -> HttpResponse:
     role_request = get_role_request_for_user(request.user, pk)
     try:
@@ -41,7 +42,7 @@ def _decide(request: HttpRequest, pk: int,
 
 
 @require_POST
-def role_request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+def role_request_approve(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     me: Any = request.user
 
     def approve(role_request: RoleRequest) -> str:
@@ -54,7 +55,7 @@ def role_request_approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def role_request_decline(request: HttpRequest, pk: int) -> HttpResponse:
+def role_request_decline(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     me: Any = request.user
 
     def decline(role_request: RoleRequest) -> str:

@@ -17,6 +17,8 @@ from django.db import transaction
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tandem.accounts import mfa
 from tandem.accounts.models import (
@@ -394,7 +396,7 @@ def user_unlock(*, acting_user: User | None, user: User,
     was_locked = row.locked_at is not None
     row.locked_at, row.failed_attempts = None, 0
     row.save(update_fields=["locked_at", "failed_attempts"])
-    for model in (mfa.TOTPDevice, mfa.StaticDevice):
+    for model in (TOTPDevice, StaticDevice):
         model.objects.filter(user=row).update(throttling_failure_count=0,
                                               throttling_failure_timestamp=None)
     user.locked_at, user.failed_attempts = None, 0

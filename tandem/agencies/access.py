@@ -3,13 +3,16 @@ and for "not allowed", and scopes every query to the signed-in user's own agency
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from tandem.agencies.models import Agency, Member, Role, Unit
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 T = TypeVar("T", bound=Model)
 
@@ -19,9 +22,9 @@ MANAGERS = (Role.ADMINISTRATOR,)
 DIRECTORY_READERS = (Role.ADMINISTRATOR, Role.COORDINATOR)
 
 
-def require_role(user: Any, *roles: str) -> Agency:
+def require_role(user: User, *roles: str) -> Agency:
     """The user's agency when they hold one of ``roles`` there, else ``Http404``."""
-    agency = getattr(user, "agency", None)
+    agency: Agency | None = getattr(user, "agency", None)
     if agency is None or not user.has_role(*roles):
         raise Http404
     return agency
@@ -51,15 +54,15 @@ def require_actor_role(
         raise RoleNotAllowed(message)
 
 
-def require_account(user: Any) -> Agency:
+def require_account(user: User) -> Agency:
     """The agency of any active account holder, whatever their roles, else ``Http404``."""
-    agency = getattr(user, "agency", None)
+    agency: Agency | None = getattr(user, "agency", None)
     if agency is None or not user.is_active:
         raise Http404
     return agency
 
 
-def is_operator(user: Any) -> bool:
+def is_operator(user: User) -> bool:
     """A deployment operator: an active account outside every agency, marked staff. It
     lists and creates agencies and sees nothing inside any of them."""
     return bool(
@@ -68,7 +71,7 @@ def is_operator(user: Any) -> bool:
     )
 
 
-def require_operator(user: Any) -> None:
+def require_operator(user: User) -> None:
     if not is_operator(user):
         raise Http404
 
@@ -90,17 +93,17 @@ def one_or_404(queryset: QuerySet[T], pk: Any, **filters: Any) -> T:
     return found
 
 
-def get_agency_for_user(user: Any) -> Agency:
+def get_agency_for_user(user: User) -> Agency:
     """The user's agency, for its settings (policy, logo): administrators only."""
     return require_role(user, *MANAGERS)
 
 
-def get_unit_for_user(user: Any, pk: Any) -> Unit:
+def get_unit_for_user(user: User, pk: Any) -> Unit:
     agency = require_role(user, *MANAGERS)
     return one_or_404(Unit.objects.select_related("agency"), pk, agency=agency)
 
 
-def get_member_for_user(user: Any, pk: Any, *, write: bool) -> Member:
+def get_member_for_user(user: User, pk: Any, *, write: bool) -> Member:
     agency = require_role(user, *(MANAGERS if write else DIRECTORY_READERS))
     return one_or_404(
         Member.objects.select_related("agency", "unit", "supervisor"), pk, agency=agency

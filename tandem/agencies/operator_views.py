@@ -4,11 +4,12 @@ its first administrator. An operator sees no agency's people or programs."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.accounts.setup import setup_link
 from tandem.agencies import services
 from tandem.agencies.access import require_operator
@@ -17,7 +18,7 @@ from tandem.agencies.selectors import agencies_for_operator
 
 
 @require_GET
-def agency_list(request: HttpRequest) -> HttpResponse:
+def agency_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_operator(request.user)
     return render(request, "agencies/operator_agencies.html",
                   {"agencies": agencies_for_operator()})
@@ -25,7 +26,7 @@ def agency_list(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def agency_create(request: HttpRequest) -> HttpResponse:
+def agency_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_operator(request.user)
     form = AgencyCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -29,6 +29,9 @@ from tandem.agencies.roster import (
 )
 from tandem.audit.services import audit_record
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MEMBER_FIELDS = ("employee_number", *COMPARED)
 
@@ -46,7 +49,7 @@ def agency_create(
     preset: str,
     short_name: str = "",
     time_zone: str = "America/New_York",
-    acting_user: Any = None,
+    acting_user: User | None = None,
 ) -> Agency:
     """A new agency whose policy is a copy of ``preset``. Raises ``ValidationError``."""
     slug = slug.strip().lower()
@@ -90,7 +93,7 @@ def _changed_sections(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 @transaction.atomic
 def agency_policy_update(
     *,
-    acting_user: Any,
+    acting_user: User,
     agency: Agency,
     policy_data: dict[str, Any] | Policy,
     preset: str | None = None,
@@ -125,7 +128,7 @@ def agency_policy_update(
 
 
 def agency_policy_reset(
-    *, acting_user: Any, agency: Agency, preset: str, request: HttpRequest | None = None
+    *, acting_user: User, agency: Agency, preset: str, request: HttpRequest | None = None
 ) -> Agency:
     """Replace the agency's policy with a fresh copy of a shipped preset."""
     return agency_policy_update(
@@ -140,7 +143,7 @@ def agency_policy_reset(
 @transaction.atomic
 def agency_logo_update(
     *,
-    acting_user: Any,
+    acting_user: User,
     agency: Agency,
     content: bytes,
     filename: str = "",
@@ -200,7 +203,7 @@ def _check_unit_code(agency: Agency, code: str, unit: Unit | None) -> str:
 @transaction.atomic
 def unit_create(
     *,
-    acting_user: Any,
+    acting_user: User,
     agency: Agency,
     code: str,
     name: str,
@@ -229,7 +232,7 @@ def unit_create(
 @transaction.atomic
 def unit_update(
     *,
-    acting_user: Any,
+    acting_user: User,
     unit: Unit,
     code: str,
     name: str,
@@ -258,7 +261,7 @@ def unit_update(
 
 
 @transaction.atomic
-def unit_delete(*, acting_user: Any, unit: Unit, request: HttpRequest | None = None) -> None:
+def unit_delete(*, acting_user: User, unit: Unit, request: HttpRequest | None = None) -> None:
     """Remove an empty unit (no sub-units, no members, active or not)."""
     if unit.children.exists() or unit.members.exists():
         raise ValidationError("Only a unit without sub-units and members can be removed.")
@@ -317,7 +320,7 @@ def _check_supervisor(agency: Agency, member: Member, supervisor: Member | None)
 
 @transaction.atomic
 def member_create(
-    *, acting_user: Any, agency: Agency, request: HttpRequest | None = None, **values: Any
+    *, acting_user: User, agency: Agency, request: HttpRequest | None = None, **values: Any
 ) -> Member:
     """A new roster member; ``values`` are Member fields (see ``MEMBER_FIELDS``)."""
     unknown = set(values) - set(MEMBER_FIELDS)
@@ -338,7 +341,7 @@ def member_create(
 
 @transaction.atomic
 def member_update(
-    *, acting_user: Any, member: Member, request: HttpRequest | None = None, **values: Any
+    *, acting_user: User, member: Member, request: HttpRequest | None = None, **values: Any
 ) -> Member:
     """Change roster fields; a change of ``active`` is audited as (de)activation."""
     unknown = set(values) - set(MEMBER_FIELDS)
@@ -369,7 +372,7 @@ def member_update(
 
 
 def member_deactivate(
-    *, acting_user: Any, member: Member, request: HttpRequest | None = None
+    *, acting_user: User, member: Member, request: HttpRequest | None = None
 ) -> Member:
     return member_update(acting_user=acting_user, member=member, request=request, active=False)
 
@@ -384,7 +387,7 @@ ROSTER_STAGE_TTL = timedelta(hours=1)
 @transaction.atomic
 def roster_upload_stage(
     *,
-    acting_user: Any,
+    acting_user: User | None,
     agency: Agency,
     data: bytes,
     filename: str = "",
@@ -478,7 +481,7 @@ def _apply_plan(agency: Agency, plan: RosterPlan) -> None:
 
 
 def _deactivate_accounts_of_departed(
-    acting_user: Any, member_ids: list[int], request: HttpRequest | None
+    acting_user: User | None, member_ids: list[int], request: HttpRequest | None
 ) -> None:
     """People who left the roster lose their Tandem account at once (sessions end too)."""
     from tandem.accounts.models import User
@@ -496,7 +499,7 @@ def _deactivate_accounts_of_departed(
 @transaction.atomic
 def roster_import_commit(
     *,
-    acting_user: Any,
+    acting_user: User | None,
     agency: Agency,
     digest: str,
     request: HttpRequest | None = None,
@@ -533,7 +536,7 @@ def roster_import_commit(
 
 
 def roster_import_file(
-    *, acting_user: Any, agency: Agency, data: bytes, filename: str = ""
+    *, acting_user: User | None, agency: Agency, data: bytes, filename: str = ""
 ) -> RosterPlan:
     """Stage and import in one step (the ``tandem roster import --commit`` command)."""
     with transaction.atomic():
@@ -551,7 +554,7 @@ def roster_import_file(
 @transaction.atomic
 def agency_create_with_administrator(
     *,
-    acting_user: Any,
+    acting_user: User | None,
     slug: str,
     name: str,
     preset: str,

@@ -10,11 +10,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies import services
 from tandem.agencies.access import (
     DIRECTORY_READERS,
@@ -49,7 +50,7 @@ ROSTER_SESSION_KEY = "agencies.roster_digest"
 
 
 def _policy_page(
-    request: HttpRequest, agency: Agency, *, status: int = 200, **forms: Any
+    request: AuthenticatedHttpRequest, agency: Agency, *, status: int = 200, **forms: Any
 ) -> HttpResponse:
     policy: Policy = agency.policy_model()
     context = {
@@ -64,7 +65,7 @@ def _policy_page(
 
 
 @require_http_methods(["GET", "POST"])
-def policy(request: HttpRequest) -> HttpResponse:
+def policy(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = get_agency_for_user(request.user)
     action = request.POST.get("action", "")
     if action == "save":
@@ -76,7 +77,7 @@ def policy(request: HttpRequest) -> HttpResponse:
     return _policy_page(request, agency)
 
 
-def _policy_save(request: HttpRequest, agency: Agency) -> HttpResponse:
+def _policy_save(request: AuthenticatedHttpRequest, agency: Agency) -> HttpResponse:
     form = PolicyTextForm(request.POST)
     if not form.is_valid():
         return _policy_page(request, agency, status=400, text_form=form)
@@ -91,7 +92,7 @@ def _policy_save(request: HttpRequest, agency: Agency) -> HttpResponse:
     return redirect("agencies:policy")
 
 
-def _policy_reset(request: HttpRequest, agency: Agency) -> HttpResponse:
+def _policy_reset(request: AuthenticatedHttpRequest, agency: Agency) -> HttpResponse:
     form = PresetResetForm(request.POST)
     if not form.is_valid():
         return _policy_page(request, agency, status=400, reset_form=form)
@@ -103,7 +104,7 @@ def _policy_reset(request: HttpRequest, agency: Agency) -> HttpResponse:
     return redirect("agencies:policy")
 
 
-def _logo_upload(request: HttpRequest, agency: Agency) -> HttpResponse:
+def _logo_upload(request: AuthenticatedHttpRequest, agency: Agency) -> HttpResponse:
     form = LogoForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["logo"]
@@ -125,7 +126,7 @@ def _logo_upload(request: HttpRequest, agency: Agency) -> HttpResponse:
 
 
 @require_GET
-def logo(request: HttpRequest) -> HttpResponseBase:
+def logo(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     """The signed-in user's agency logo (any signed-in user of that agency)."""
     agency = getattr(request.user, "agency", None)
     if agency is None or not agency.logo:
@@ -145,13 +146,13 @@ def logo(request: HttpRequest) -> HttpResponseBase:
 
 
 @require_GET
-def unit_list(request: HttpRequest) -> HttpResponse:
+def unit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *MANAGERS)
     return render(request, "agencies/unit_list.html", {"nodes": unit_tree(agency)})
 
 
 @require_http_methods(["GET", "POST"])
-def unit_create(request: HttpRequest) -> HttpResponse:
+def unit_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *MANAGERS)
     form = UnitForm(request.POST or None, agency=agency, initial=request.GET.dict())
     if request.method == "POST" and form.is_valid():
@@ -174,7 +175,7 @@ def unit_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def unit_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     unit = get_unit_for_user(request.user, pk)
     if request.method == "POST" and request.POST.get("action") == "delete":
         return _unit_delete(request, unit)
@@ -199,7 +200,7 @@ def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "agencies/unit_form.html", {"form": form, "unit": unit})
 
 
-def _unit_delete(request: HttpRequest, unit: Any) -> HttpResponse:
+def _unit_delete(request: AuthenticatedHttpRequest, unit: Any) -> HttpResponse:
     try:
         services.unit_delete(acting_user=request.user, unit=unit, request=request)
     except ValidationError as exc:
@@ -214,7 +215,7 @@ def _unit_delete(request: HttpRequest, unit: Any) -> HttpResponse:
 
 @require_GET
 @reads_from_replica
-def member_list(request: HttpRequest) -> HttpResponse:
+def member_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *DIRECTORY_READERS)
     filter_form = MemberFilterForm(request.GET or None, agency=agency)
     members = select_members(agency, filter_form.filters())
@@ -228,13 +229,13 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "filter_form": filter_form,
         "page": page,
         "query": query.urlencode(),
-        "can_edit": request.user.has_role(*MANAGERS),  # type: ignore[union-attr]
+        "can_edit": request.user.has_role(*MANAGERS),
     }
     return render(request, "agencies/member_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def member_create(request: HttpRequest) -> HttpResponse:
+def member_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *MANAGERS)
     form = MemberForm(request.POST or None, agency=agency)
     if request.method == "POST" and form.is_valid():
@@ -251,7 +252,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def member_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     member = get_member_for_user(request.user, pk, write=True)
     form = MemberForm(
         request.POST or None, agency=member.agency, initial=MemberForm.initial_for(member)
@@ -272,14 +273,16 @@ def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- HR roster import --------------------------------------------------------------------
 
 
-def _roster_page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
+def _roster_page(
+    request: AuthenticatedHttpRequest, status: int = 200, **context: Any,
+) -> HttpResponse:
     context.setdefault("form", RosterUploadForm())
     context["columns"] = [(c, h, c in REQUIRED_COLUMNS) for c, h in COLUMN_HELP.items()]
     return render(request, "agencies/roster_import.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
-def roster_import(request: HttpRequest) -> HttpResponse:
+def roster_import(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *MANAGERS)
     if request.method == "GET":
         return _roster_page(request)
@@ -304,7 +307,7 @@ def roster_import(request: HttpRequest) -> HttpResponse:
     return _roster_page(request, plan=plan, filename=upload.name)
 
 
-def _roster_confirm(request: HttpRequest, agency: Agency) -> HttpResponse:
+def _roster_confirm(request: AuthenticatedHttpRequest, agency: Agency) -> HttpResponse:
     digest = request.session.get(ROSTER_SESSION_KEY, "")
     if not digest or request.POST.get("digest") != digest:
         messages.error(request, "That review is no longer current; upload the file again.")

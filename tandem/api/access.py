@@ -4,7 +4,7 @@ not allowed alike."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
 
@@ -13,24 +13,27 @@ from tandem.agencies.models import Role
 from tandem.api.models import ApiClient, ApiToken
 from tandem.api.scopes import APPROVING_ROLES
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 MANAGERS = (Role.ADMINISTRATOR,)
 READERS = (Role.ADMINISTRATOR, Role.CHIEF)
 #: Who reaches the list of clients: readers see all, approvers those waiting for them.
 LISTERS = tuple(sorted({*READERS, *APPROVING_ROLES}))
 
 
-def get_api_client_for_user(user: Any, pk: Any, *, write: bool) -> ApiClient:
+def get_api_client_for_user(user: User, pk: Any, *, write: bool) -> ApiClient:
     agency = require_role(user, *(MANAGERS if write else READERS))
     return one_or_404(ApiClient.objects.select_related("created_by", "approved_by"), pk,
                       agency=agency)
 
 
-def get_api_token_for_user(user: Any, pk: Any) -> ApiToken:
+def get_api_token_for_user(user: User, pk: Any) -> ApiToken:
     agency = require_role(user, *MANAGERS)
     return one_or_404(ApiToken.objects.select_related("client"), pk, client__agency=agency)
 
 
-def get_api_client_to_approve(user: Any, pk: Any) -> ApiClient:
+def get_api_client_to_approve(user: User, pk: Any) -> ApiClient:
     """A client ``user`` may approve; ``Http404`` for anyone else (administrators included)."""
     agency = require_role(user, *APPROVING_ROLES)
     client: ApiClient = one_or_404(ApiClient.objects.all(), pk, agency=agency)
@@ -39,7 +42,7 @@ def get_api_client_to_approve(user: Any, pk: Any) -> ApiClient:
     return client
 
 
-def api_clients_for_user(user: Any) -> list[ApiClient]:
+def api_clients_for_user(user: User) -> list[ApiClient]:
     """The clients ``user``'s screen lists: every one for a reader, else those waiting for
     their approval."""
     agency = require_role(user, *LISTERS)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
 from tandem.api import services
 from tandem.api.access import (
@@ -22,16 +23,16 @@ from tandem.api.scopes import SCOPES
 
 
 @require_GET
-def client_list(request: HttpRequest) -> HttpResponse:
+def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     clients = api_clients_for_user(request.user)
     return render(request, "api/client_list.html", {
         "clients": clients, "scopes": SCOPES, "token_form": TokenForm(),
-        "manage": request.user.has_role(*services.MANAGERS),  # type: ignore[union-attr]
+        "manage": request.user.has_role(*services.MANAGERS),
         "approvable": {c.pk for c in clients if c.may_approve(request.user)}})
 
 
 @require_http_methods(["GET", "POST"])
-def client_create(request: HttpRequest) -> HttpResponse:
+def client_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *services.MANAGERS)
     form = ApiClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -51,7 +52,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def client_approve(request: HttpRequest, pk: int) -> HttpResponse:
+def client_approve(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_api_client_to_approve(request.user, pk)
     try:
         services.api_client_approve(acting_user=request.user, client=client)
@@ -65,7 +66,7 @@ def client_approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def token_issue(request: HttpRequest, pk: int) -> HttpResponse:
+def token_issue(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_api_client_for_user(request.user, pk, write=True)
     form = TokenForm(request.POST)
     if not form.is_valid():
@@ -82,7 +83,7 @@ def token_issue(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     token = get_api_token_for_user(request.user, pk)
     services.api_token_revoke(acting_user=request.user, token=token)
     messages.success(request, "The token no longer works.")
@@ -90,7 +91,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def client_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def client_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_api_client_for_user(request.user, pk, write=True)
     services.api_client_revoke(acting_user=request.user, client=client)
     messages.success(request, f"{client.name} and all its tokens no longer work.")

@@ -70,7 +70,7 @@ class HasScope(BasePermission):
         return True
 
 
-class TokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class TokenScheme(OpenApiAuthenticationExtension):
     target_class = "tandem.api.auth.TokenAuthentication"
     name = "bearerToken"
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_account
 from tandem.api.scopes import SCOPES
 
@@ -20,14 +21,14 @@ def build_schema() -> dict[str, Any]:
 
 
 @require_GET
-def schema(request: HttpRequest) -> HttpResponse:
+def schema(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_account(request.user)
     body = OpenApiJsonRenderer().render(build_schema(), renderer_context={})
     return HttpResponse(body, content_type="application/vnd.oai.openapi+json")
 
 
 @require_GET
-def reference(request: HttpRequest) -> HttpResponse:
+def reference(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_account(request.user)
     spec = build_schema()
     operations = [

@@ -193,9 +193,9 @@ def _link_refusal(user: User | None, agency_id: int, subject: str
     return "", None
 
 
-def _check_link(acting_user: Any, user: User | None, subject: str) -> None:
+def _check_link(acting_user: User, user: User | None, subject: str) -> None:
     """Refuse (403, audited in its own transaction) a link SCIM may not set."""
-    reason, current = _link_refusal(user, acting_user.agency_id, subject)
+    reason, current = _link_refusal(user, acting_user.home_agency_id, subject)
     if not reason:
         return
     audit_record(action="scim.link_refused", actor=acting_user,
@@ -208,7 +208,7 @@ def _check_link(acting_user: Any, user: User | None, subject: str) -> None:
                          "second person decides that in Tandem.", "mutability")
 
 
-def _link(acting_user: Any, user: User, subject: str) -> None:
+def _link(acting_user: User, user: User, subject: str) -> None:
     """Set a link ``_check_link`` allowed (nothing when there is nothing to change)."""
     if subject and user.agency_id is not None and IdentityProvider.objects.filter(
             agency_id=user.agency_id).exists():
@@ -220,19 +220,19 @@ def _external_id(data: dict[str, Any]) -> str:
     return str(data.get("externalId") or "").strip()[:255]
 
 
-def scim_user_create(*, acting_user: Any, data: dict[str, Any]) -> User:
+def scim_user_create(*, acting_user: User, data: dict[str, Any]) -> User:
     _check_link(acting_user, None, _external_id(data))
     return _user_create(acting_user=acting_user, data=data)
 
 
 @transaction.atomic
-def _user_create(*, acting_user: Any, data: dict[str, Any]) -> User:
+def _user_create(*, acting_user: User, data: dict[str, Any]) -> User:
     username = str(data.get("userName", "")).strip()[:150]
     if not username:
         raise ScimError(400, "userName is required.", "invalidValue")
     if User.objects.filter(username__iexact=username).exists():
         raise ScimError(409, "An account with this userName exists.", "uniqueness")
-    agency = acting_user.agency
+    agency = acting_user.home_agency
     number = str((data.get(ENTERPRISE) or {}).get("employeeNumber", "")).strip()
     member = Member.objects.filter(agency=agency, employee_number__iexact=number).first() \
         if number else None
@@ -249,14 +249,14 @@ def _user_create(*, acting_user: Any, data: dict[str, Any]) -> User:
     return user
 
 
-def scim_user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> User:
+def scim_user_update(*, acting_user: User, user: User, data: dict[str, Any]) -> User:
     if "externalId" in data:
         _check_link(acting_user, user, _external_id(data))
     return _user_update(acting_user=acting_user, user=user, data=data)
 
 
 @transaction.atomic
-def _user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> User:
+def _user_update(*, acting_user: User, user: User, data: dict[str, Any]) -> User:
     values = {k: v for k, v in _values(data).items() if v or k in data}
     changed = [k for k, v in values.items() if getattr(user, k) != v]
     for key in changed:
@@ -279,7 +279,7 @@ def _user_update(*, acting_user: Any, user: User, data: dict[str, Any]) -> User:
     return user
 
 
-def scim_role_change(*, acting_user: Any, user: User, role: str, add: bool) -> None:
+def scim_role_change(*, acting_user: User, user: User, role: str, add: bool) -> None:
     if role not in DIRECT_ROLES:
         audit_record(action="scim.role_refused", actor=acting_user, agency_id=user.agency_id,
                      obj=user, outcome="denied",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -31,15 +30,15 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _check_admin(acting_user: Any, agency_id: int, roles: tuple[str, ...] = (
+def _check_admin(acting_user: User, agency_id: int, roles: tuple[str, ...] = (
         Role.ADMINISTRATOR,)) -> None:
     require_actor_role(acting_user, *roles, agency_id=agency_id)
 
 
 @transaction.atomic
-def api_client_create(*, acting_user: Any, name: str, scopes: list[str]) -> ApiClient:
+def api_client_create(*, acting_user: User, name: str, scopes: list[str]) -> ApiClient:
     """A new client of the administrator's agency. Program scopes wait for approval."""
-    agency = acting_user.agency
+    agency = acting_user.home_agency
     _check_admin(acting_user, agency.pk)
     name = name.strip()
     if not name or len(name) > 100:
@@ -70,7 +69,7 @@ def api_client_create(*, acting_user: Any, name: str, scopes: list[str]) -> ApiC
 
 
 @transaction.atomic
-def api_client_approve(*, acting_user: Any, client: ApiClient) -> ApiClient:
+def api_client_approve(*, acting_user: User, client: ApiClient) -> ApiClient:
     """The second person's approval of a client's program scopes (or ``scim``): the chief
     or a current holder of the program role they map to, never the client's creator."""
     if not client.may_approve(acting_user):
@@ -92,7 +91,7 @@ def api_client_approve(*, acting_user: Any, client: ApiClient) -> ApiClient:
 
 
 @transaction.atomic
-def api_client_revoke(*, acting_user: Any, client: ApiClient) -> ApiClient:
+def api_client_revoke(*, acting_user: User, client: ApiClient) -> ApiClient:
     """Stop the client at once: every token of it stops working."""
     _check_admin(acting_user, client.agency_id)
     if client.revoked_at is None:
@@ -111,7 +110,7 @@ def api_client_revoke(*, acting_user: Any, client: ApiClient) -> ApiClient:
 
 
 @transaction.atomic
-def api_token_issue(*, acting_user: Any, client: ApiClient, days: int = 90) -> tuple[ApiToken,
+def api_token_issue(*, acting_user: User, client: ApiClient, days: int = 90) -> tuple[ApiToken,
                                                                                       str]:
     """A new token; the returned secret is shown once and never stored."""
     _check_admin(acting_user, client.agency_id)
@@ -134,7 +133,7 @@ def api_token_issue(*, acting_user: Any, client: ApiClient, days: int = 90) -> t
 
 
 @transaction.atomic
-def api_token_revoke(*, acting_user: Any, token: ApiToken) -> ApiToken:
+def api_token_revoke(*, acting_user: User, token: ApiToken) -> ApiToken:
     _check_admin(acting_user, token.client.agency_id)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

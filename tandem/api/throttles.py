@@ -20,4 +20,5 @@ class ClientRateThrottle(SimpleRateThrottle):
         token = request.auth
         if not isinstance(token, ApiToken):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": token.client_id}
+        key: str = self.cache_format % {"scope": self.scope, "ident": token.client_id}
+        return key

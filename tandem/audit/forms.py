@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from tandem.audit.models import Outcome
@@ -22,7 +24,7 @@ class EventFilterForm(forms.Form):
     object_id = forms.CharField(required=False, max_length=64, label="Record number")
     outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *Outcome.choices])
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:

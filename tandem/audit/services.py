@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import mail
@@ -31,6 +31,9 @@ from tandem.audit.models import (
     chain_for,
 )
 from tandem.core.http import client_ip
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 logger = logging.getLogger("tandem.audit")
 
@@ -77,7 +80,7 @@ def _check_action(action: str) -> None:
 def audit_record(
     *,
     action: str,
-    actor: Any = None,
+    actor: User | None = None,
     agency_id: int | None = None,
     object_type: str = "",
     object_id: Any = "",
@@ -188,7 +191,7 @@ def audit_chains() -> list[int]:
 def audit_purge_chain(
     *,
     chain: int,
-    acting_user: Any = None,
+    acting_user: User | None = None,
     request: HttpRequest | None = None,
     dry_run: bool = False,
 ) -> PurgeResult:
@@ -250,7 +253,7 @@ def audit_purge_chain(
 
 
 def audit_purge(
-    *, acting_user: Any = None, request: HttpRequest | None = None, dry_run: bool = False
+    *, acting_user: User | None = None, request: HttpRequest | None = None, dry_run: bool = False
 ) -> PurgeResult:
     """Purge every chain under its own agency's retention; the result sums them up (the
     longest retention of any chain, the total deleted, the deployment chain's last seq)."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.audit.access import get_event_for_user, require_auditor
 from tandem.audit.forms import EventFilterForm
 from tandem.audit.models import Outcome
@@ -21,12 +22,12 @@ from tandem.audit.verify import verify_chain
 from tandem.core.db_router import reads_from_replica
 
 
-def _cursor(request: HttpRequest, name: str) -> int | None:
+def _cursor(request: AuthenticatedHttpRequest, name: str) -> int | None:
     value = request.GET.get(name, "")
     return int(value) if value.isdigit() and len(value) <= 18 else None
 
 
-def _record_denied(request: HttpRequest, action: str, object_id: Any = "") -> None:
+def _record_denied(request: AuthenticatedHttpRequest, action: str, object_id: Any = "") -> None:
     audit_record(
         action=action,
         actor=request.user,
@@ -37,7 +38,7 @@ def _record_denied(request: HttpRequest, action: str, object_id: Any = "") -> No
     )
 
 
-def _auditor_only(request: HttpRequest, action: str) -> None:
+def _auditor_only(request: AuthenticatedHttpRequest, action: str) -> None:
     """The auditor check; a refusal is recorded as denied, then answered with the 404."""
     try:
         require_auditor(request.user)
@@ -48,7 +49,7 @@ def _auditor_only(request: HttpRequest, action: str) -> None:
 
 @require_GET
 @reads_from_replica
-def event_list(request: HttpRequest) -> HttpResponse:
+def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _auditor_only(request, "audit.view")
     user: Any = request.user
     form = EventFilterForm(request.GET or None)
@@ -75,7 +76,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def event_detail(request: HttpRequest, seq: int) -> HttpResponse:
+def event_detail(request: AuthenticatedHttpRequest, seq: int) -> HttpResponse:
     try:
         event = get_event_for_user(request.user, seq)
     except Http404:
@@ -92,7 +93,7 @@ def event_detail(request: HttpRequest, seq: int) -> HttpResponse:
 
 
 @require_POST
-def verify(request: HttpRequest) -> HttpResponse:
+def verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     _auditor_only(request, "audit.verify")
     user: Any = request.user
     result = verify_chain(agency_id=user.agency_id)

@@ -50,6 +50,7 @@ from django.utils import timezone
 from tandem.core.hooks import audit_record
 
 if TYPE_CHECKING:
+    from tandem.accounts.models import User
     from tandem.core.epochs import EpochKey
     from tandem.core.models import DataKey
 
@@ -465,7 +466,8 @@ def _to_hour(moment: datetime) -> datetime:
 
 @transaction.atomic
 def crypto_shred(
-    *, data_key: DataKey, acting_user: Any = None, reason: str, agency_id: int | None = None,
+    *, data_key: DataKey, acting_user: User | None = None, reason: str,
+    agency_id: int | None = None,
     audited: bool = True,
 ) -> DataKey:
     """Destroy ``data_key`` for good: every ciphertext sealed under it becomes unreadable.
@@ -515,7 +517,7 @@ class RotationResult:
     batches: int = 0
 
 
-def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationResult:
+def keys_rotate(*, acting_user: User | None = None, batch_size: int = 500) -> RotationResult:
     """Re-wrap every unshredded data key under the current master key, batch by batch.
 
     Each batch is one transaction with its own audit event (counts only). Stops with
@@ -551,7 +553,7 @@ def keys_rotate(*, acting_user: Any = None, batch_size: int = 500) -> RotationRe
 
 @transaction.atomic
 def _rotate_batch(
-    *, ring: MasterKeyRing, acting_user: Any, batch_size: int, epoch_ids: list[str]
+    *, ring: MasterKeyRing, acting_user: User | None, batch_size: int, epoch_ids: list[str]
 ) -> dict[str, int] | None:
     from django.db.models import Q
 

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +45,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tandem.core.hooks import audit_record
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 # Data keys whose purpose starts with one of these are wrapped under an epoch key.
 EPOCH_PURPOSE_PREFIXES = ("psp.",)
@@ -315,7 +318,7 @@ def _rewrap_all(current: EpochKey, batch_size: int) -> tuple[int, set[Any]]:
 
 
 def epoch_rotate(
-    *, acting_user: Any = None, force: bool = False, batch_size: int = 500
+    *, acting_user: User | None = None, force: bool = False, batch_size: int = 500
 ) -> EpochRotation:
     """Rotate when the newest epoch is older than TANDEM_EPOCH_HOURS (or ``force``), then
     destroy every epoch older than the previous one that no live data key needs."""

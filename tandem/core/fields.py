@@ -68,7 +68,7 @@ class _EncryptedAttribute(DeferredAttribute):
         instance.__dict__[self.field.attname] = value
 
 
-class EncryptedFieldMixin(models.Field):
+class EncryptedFieldMixin(models.Field):  # type: ignore[type-arg]  # generic in the stubs only
     descriptor_class = _EncryptedAttribute
     # Mutable values (JSON) are kept decrypted once read, so in-place changes are saved.
     keep_opened_value = False
@@ -175,7 +175,7 @@ class EncryptedFieldMixin(models.Field):
         return None
 
 
-class EncryptedTextField(EncryptedFieldMixin, models.TextField):
+class EncryptedTextField(EncryptedFieldMixin, models.TextField):  # type: ignore[type-arg]  # generic in the stubs only
     """A text value stored encrypted. ``max_length`` only shapes the form field."""
 
     def to_python(self, value: Any) -> Any:
@@ -184,7 +184,7 @@ class EncryptedTextField(EncryptedFieldMixin, models.TextField):
         return str(value)
 
 
-class EncryptedJSONField(EncryptedFieldMixin, models.TextField):
+class EncryptedJSONField(EncryptedFieldMixin, models.TextField):  # type: ignore[type-arg]  # generic in the stubs only
     """A JSON-serialisable value (dict, list, str, number) stored encrypted."""
 
     keep_opened_value = True
@@ -202,7 +202,7 @@ class EncryptedJSONField(EncryptedFieldMixin, models.TextField):
         return super().formfield(**{"form_class": forms.JSONField, **kwargs})
 
 
-class EnvelopeKeyField(models.ForeignKey):
+class EnvelopeKeyField(models.ForeignKey[Any, Any]):
     """The ``data_key`` foreign key of EnvelopeEncrypted: creates the record's data key on
     first save, including inside ``bulk_create``, whatever the order of the columns."""
 

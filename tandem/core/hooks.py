@@ -11,9 +11,12 @@ must be audited happens unaudited.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 
 class AuditRecorder(Protocol):
@@ -21,7 +24,7 @@ class AuditRecorder(Protocol):
         self,
         *,
         action: str,
-        actor: Any = ...,
+        actor: User | None = ...,
         agency_id: int | None = ...,
         object_type: str = ...,
         object_id: Any = ...,
@@ -61,7 +64,7 @@ def register_delivery_creator(creator: DeliveryCreator) -> None:
 def audit_record(
     *,
     action: str,
-    actor: Any = None,
+    actor: User | None = None,
     agency_id: int | None = None,
     object_type: str = "",
     object_id: Any = "",

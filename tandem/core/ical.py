@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.http import HttpResponse
@@ -26,6 +26,9 @@ from icalendar import Calendar, Event
 
 from tandem.core.hooks import audit_record
 from tandem.core.models import FeedToken
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 #: How far ahead every feed reaches (a phone's calendar shows next quarter).
 FEED_DAYS_AHEAD = 90
@@ -36,7 +39,7 @@ def _digest(token: str) -> str:
 
 
 @transaction.atomic
-def feed_token_issue(*, acting_user: Any, user: Any, purpose: str) -> str:
+def feed_token_issue(*, acting_user: User, user: Any, purpose: str) -> str:
     """Revoke the person's current link for ``purpose`` and return a new secret token."""
     now = timezone.now()
     FeedToken.objects.filter(user=user, purpose=purpose, revoked_at__isnull=True).update(
@@ -50,7 +53,7 @@ def feed_token_issue(*, acting_user: Any, user: Any, purpose: str) -> str:
 
 
 @transaction.atomic
-def feed_token_revoke(*, acting_user: Any, user: Any, purpose: str) -> bool:
+def feed_token_revoke(*, acting_user: User, user: Any, purpose: str) -> bool:
     count = FeedToken.objects.filter(
         user=user, purpose=purpose, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())

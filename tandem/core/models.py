@@ -21,13 +21,16 @@ cost a query per row.
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import models, transaction
 from django.utils import timezone
 
 from tandem.core import crypto
 from tandem.core.fields import EncryptedFieldMixin, EnvelopeKeyField
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 
 class DataKey(models.Model):
@@ -142,7 +145,7 @@ class EnvelopeEncrypted(models.Model):
         return names
 
     @transaction.atomic
-    def shred(self, *, acting_user: Any = None, reason: str, audited: bool = True) -> None:
+    def shred(self, *, acting_user: User | None = None, reason: str, audited: bool = True) -> None:
         """Blank the encrypted columns and crypto-shred this record's data key (audited,
         unless the caller records the event itself: see ``crypto.crypto_shred``)."""
         self.blank_encrypted_fields()

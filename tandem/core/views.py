@@ -10,13 +10,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.core.attention import attention_for
 from tandem.core.decorators import public
 from tandem.core.jobs import last_heartbeat_at
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     user: Any = request.user
     roles = [user.agency.title_for(r) for r in sorted(user.role_set())] if user.agency else []
     attention = attention_for(user, timezone.now())

@@ -224,7 +224,7 @@ def _peer_support_attempt(delivery: PeerSupportDelivery, now: datetime) -> str:
     if not claimed:
         return "skipped"
     delivery.status = DeliveryStatus.SENDING
-    delivery.schedule = {  # type: ignore[assignment]  # encrypted JSON
+    delivery.schedule = {  # encrypted JSON
         **delivery.schedule_data, "claimed": now.isoformat()}
     delivery.save(update_fields=["schedule"])
     try:
@@ -247,7 +247,7 @@ def _peer_support_failure(delivery: PeerSupportDelivery, now: datetime, error: s
     delivery.status = DeliveryStatus.RETRYING
     delivery.last_error = error[:120]
     due = now + RETRY_DELAYS[delivery.attempts - 1]
-    delivery.schedule = {"due": due.isoformat()}  # type: ignore[assignment]  # encrypted JSON
+    delivery.schedule = {"due": due.isoformat()}  # encrypted JSON
     delivery.save(update_fields=["status", "last_error", "attempts", "schedule"])
 
 

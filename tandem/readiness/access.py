@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
 
@@ -18,6 +18,9 @@ from tandem.readiness.models import (
     TrainingSession,
     Vacancy,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 #: Run the program: sessions, attendance, clearances, agreements, vacancies.
 COORDINATORS = ("coordinator", "crt_supervisor")
@@ -40,12 +43,12 @@ PRP_ONLY = ("crt_supervisor",)
 PSP_WIDE = ("coordinator", "chief", "psychologist")
 
 
-def prp_only(user: Any) -> bool:
+def prp_only(user: User) -> bool:
     """True for a reader who oversees peer recovery people only (the CRT supervisor)."""
     return user.has_role(*PRP_ONLY) and not user.has_role(*PSP_WIDE)
 
 
-def people_in_scope(user: Any, agency: Agency) -> Any:
+def people_in_scope(user: User, agency: Agency) -> Any:
     """The agency's accounts ``user`` may look at here: team members (a team role or a
     designation) and applicants; peer recovery people only for a CRT supervisor."""
     from django.db.models import Q
@@ -65,13 +68,13 @@ def people_in_scope(user: Any, agency: Agency) -> Any:
     return User.objects.filter(agency=agency, pk__in=ids)
 
 
-def get_person_for_user(user: Any, pk: Any, *, write: bool,
+def get_person_for_user(user: User, pk: Any, *, write: bool,
                         roles: tuple[str, ...] = OVERSEERS) -> Any:
     agency = require_role(user, *(COORDINATORS if write else roles))
     return one_or_404(people_in_scope(user, agency).select_related("member", "agency"), pk)
 
 
-def get_vacancy_for_user(user: Any, pk: Any, *, write: bool) -> Vacancy:
+def get_vacancy_for_user(user: User, pk: Any, *, write: bool) -> Vacancy:
     """Any member reads an open vacancy (to apply); coordinators manage every vacancy."""
     from django.utils import timezone
 
@@ -82,13 +85,13 @@ def get_vacancy_for_user(user: Any, pk: Any, *, write: bool) -> Vacancy:
     return vacancy
 
 
-def get_time_entry_for_user(user: Any, pk: Any) -> TimeEntry:
+def get_time_entry_for_user(user: User, pk: Any) -> TimeEntry:
     """A supporter's own time entries only."""
     require_role(user, "supporter")
     return one_or_404(TimeEntry.objects.all(), pk, user_id=user.pk)
 
 
-def get_application_for_user(user: Any, pk: Any) -> Application:
+def get_application_for_user(user: User, pk: Any) -> Application:
     agency = require_account(user)
     application = one_or_404(
         Application.objects.select_related("applicant", "vacancy", "interviewed_by",
@@ -100,23 +103,23 @@ def get_application_for_user(user: Any, pk: Any) -> Application:
     raise Http404
 
 
-def get_designation_for_user(user: Any, pk: Any, *, write: bool) -> Designation:
+def get_designation_for_user(user: User, pk: Any, *, write: bool) -> Designation:
     agency = require_role(user, *(REMOVERS if write else OVERSEERS))
     return one_or_404(Designation.objects.select_related("user"), pk, agency=agency)
 
 
-def get_session_for_user(user: Any, pk: Any, *, write: bool) -> TrainingSession:
+def get_session_for_user(user: User, pk: Any, *, write: bool) -> TrainingSession:
     agency = require_role(user, *(COORDINATORS if write else (*COORDINATORS, *TEAM)))
     return one_or_404(TrainingSession.objects.select_related("course"), pk, agency=agency)
 
 
-def get_document_for_user(user: Any, pk: Any) -> AgreementDocument:
+def get_document_for_user(user: User, pk: Any) -> AgreementDocument:
     """An agreement to read and sign; coordinators change documents through their own
     screens, which start from the agency's list."""
     agency = require_role(user, *COORDINATORS, *TEAM)
     return one_or_404(AgreementDocument.objects.all(), pk, agency=agency)
 
 
-def get_hour_log_for_user(user: Any, pk: Any) -> HourLog:
+def get_hour_log_for_user(user: User, pk: Any) -> HourLog:
     agency = require_role(user, *HOUR_SIGNERS)
     return one_or_404(HourLog.objects.select_related("user"), pk, agency=agency)

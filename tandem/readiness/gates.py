@@ -11,13 +11,16 @@ every change a gate depends on; each change is audited in the same transaction.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from tandem.audit.services import audit_record
 from tandem.readiness.models import Gate
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 
 def peer_support_ready_users(agency: Any, at: datetime | None = None) -> Any:
@@ -57,7 +60,7 @@ def gate_update(
     peer_support_until: datetime | None = None,
     cji_until: datetime | None = None,
     reasons: list[str] | None = None,
-    acting_user: Any = None,
+    acting_user: User | None = None,
     cause: str = "",
 ) -> Gate:
     """Set a person's gates; audit when anything changed. Returns the gate."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
@@ -17,6 +17,9 @@ from tandem.readiness.models import (
     TrainingSession,
     Vacancy,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 TEAM_ROLES = ("supporter", "aro", "prs")
 
@@ -112,7 +115,7 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
 
 
 @transaction.atomic
-def team_overview(*, acting_user: Any, agency: Any) -> list[Any]:
+def team_overview(*, acting_user: User, agency: Any) -> list[Any]:
     """The team members ``acting_user`` oversees (peer recovery only for a CRT supervisor)."""
     from tandem.readiness.access import people_in_scope
 
@@ -128,7 +131,7 @@ def team_overview(*, acting_user: Any, agency: Any) -> list[Any]:
 
 
 @transaction.atomic
-def person_record(*, acting_user: Any, person: Any) -> dict[str, Any]:
+def person_record(*, acting_user: User, person: Any) -> dict[str, Any]:
     """Everything the person page shows about one team member."""
     from tandem.readiness import compliance, services
     from tandem.readiness.models import BackgroundCheck, HourLog
@@ -152,7 +155,7 @@ def person_record(*, acting_user: Any, person: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def applications_read(*, acting_user: Any, agency: Any) -> list[Application]:
+def applications_read(*, acting_user: User, agency: Any) -> list[Application]:
     applications = list(applications_for_review(agency))
     audit_record(
         action="readiness.applications_viewed",
@@ -165,7 +168,7 @@ def applications_read(*, acting_user: Any, agency: Any) -> list[Application]:
 
 
 @transaction.atomic
-def application_read(*, acting_user: Any, application: Application) -> Application:
+def application_read(*, acting_user: User, application: Application) -> Application:
     """One application (letter of request, the interview's outcome)."""
     audit_record(
         action="readiness.application_viewed",
@@ -177,7 +180,7 @@ def application_read(*, acting_user: Any, application: Application) -> Applicati
 
 
 @transaction.atomic
-def session_attendance(*, acting_user: Any, session: TrainingSession) -> dict[int, Attendance]:
+def session_attendance(*, acting_user: User, session: TrainingSession) -> dict[int, Attendance]:
     """The attendance marks of one session, by user id."""
     marks = {a.user_id: a for a in Attendance.objects.filter(session=session)}
     audit_record(
@@ -190,7 +193,7 @@ def session_attendance(*, acting_user: Any, session: TrainingSession) -> dict[in
 
 
 @transaction.atomic
-def certification_read(*, acting_user: Any, person: Any) -> dict[str, Any]:
+def certification_read(*, acting_user: User, person: Any) -> dict[str, Any]:
     """A person's certification progress and hour logs."""
     from tandem.readiness import services
     from tandem.readiness.models import HourLog
@@ -209,7 +212,7 @@ def certification_read(*, acting_user: Any, person: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def time_export_entries(*, acting_user: Any, agency: Any, start: Any, end: Any) -> list[Any]:
+def time_export_entries(*, acting_user: User, agency: Any, start: Any, end: Any) -> list[Any]:
     from tandem.readiness.models import TimeEntry
 
     entries = list(TimeEntry.objects.filter(agency=agency, worked_on__range=(start, end))
@@ -225,7 +228,7 @@ def time_export_entries(*, acting_user: Any, agency: Any, start: Any, end: Any) 
 
 
 @transaction.atomic
-def statement_status(*, acting_user: Any, person: Any, day: Any) -> Any:
+def statement_status(*, acting_user: User, person: Any, day: Any) -> Any:
     """The person's status on ``day`` for a privilege eligibility statement."""
     from tandem.readiness import compliance
 

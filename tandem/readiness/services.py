@@ -10,7 +10,7 @@ import hashlib
 import logging
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -52,6 +52,9 @@ from tandem.readiness.models import (
     Vacancy,
 )
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 logger = logging.getLogger("tandem.readiness")
 
 MAX_HOURS_PER_DAY = Decimal("24")
@@ -63,7 +66,9 @@ MAX_HOURS_PER_DAY = Decimal("24")
 
 
 @transaction.atomic
-def person_recompute(*, user: Any, acting_user: Any = None, cause: str = "") -> compliance.Status:
+def person_recompute(
+    *, user: Any, acting_user: User | None = None, cause: str = ""
+) -> compliance.Status:
     """Recompute ``user``'s status now and write their gates (audited when they change)."""
     status = compliance.status_for(user)
     _gate_write(user=user, status=status, acting_user=acting_user, cause=cause)
@@ -71,7 +76,7 @@ def person_recompute(*, user: Any, acting_user: Any = None, cause: str = "") -> 
 
 
 @transaction.atomic
-def agency_recompute(*, agency: Any, acting_user: Any = None, cause: str = "") -> int:
+def agency_recompute(*, agency: Any, acting_user: User | None = None, cause: str = "") -> int:
     """Recompute the gates of everyone in ``agency`` who has one or is on a team, in the
     caller's transaction: a policy change or reset takes effect before the next page.
     Facts are loaded for everyone at once (a fixed number of queries), then each gate is
@@ -88,7 +93,9 @@ def agency_recompute(*, agency: Any, acting_user: Any = None, cause: str = "") -
     return len(people)
 
 
-def _gate_write(*, user: Any, status: compliance.Status, acting_user: Any, cause: str) -> None:
+def _gate_write(
+    *, user: Any, status: compliance.Status, acting_user: User | None, cause: str
+) -> None:
     reasons = [] if status.peer_support else list(status.reasons)
     reasons += [f"Criminal justice information: {r}" for r in status.cji_reasons]
     gate_update(
@@ -158,7 +165,7 @@ def _catalogue(policy: Any) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def catalogue_seed(*, agency: Any, acting_user: Any = None) -> int:
+def catalogue_seed(*, agency: Any, acting_user: User | None = None) -> int:
     """Create the preset's courses the agency does not have yet; returns how many."""
     created = 0
     for spec in _catalogue(agency.policy_model()):
@@ -182,14 +189,14 @@ def catalogue_seed(*, agency: Any, acting_user: Any = None) -> int:
 
 
 @transaction.atomic
-def vacancy_create(*, acting_user: Any, program: str, title: str, description: str = "",
+def vacancy_create(*, acting_user: User, program: str, title: str, description: str = "",
                    closes_on: date | None = None) -> Vacancy:
     if closes_on is not None and closes_on < timezone.localdate():
         raise ValidationError("The closing date is in the past.")
     try:
         with transaction.atomic():
             vacancy = Vacancy.objects.create(
-                agency_id=acting_user.agency_id, program=program, title=title.strip(),
+                agency_id=acting_user.home_agency_id, program=program, title=title.strip(),
                 description=description.strip(), closes_on=closes_on, created_by=acting_user)
     except IntegrityError:
         raise ValidationError("An open vacancy with this title already exists.") from None
@@ -204,7 +211,7 @@ def vacancy_create(*, acting_user: Any, program: str, title: str, description: s
 
 
 @transaction.atomic
-def vacancy_close(*, acting_user: Any, vacancy: Vacancy) -> Vacancy:
+def vacancy_close(*, acting_user: User, vacancy: Vacancy) -> Vacancy:
     if vacancy.closed_at is None:
         vacancy.closed_at = timezone.now()
         vacancy.save(update_fields=["closed_at"])
@@ -218,7 +225,7 @@ def vacancy_close(*, acting_user: Any, vacancy: Vacancy) -> Vacancy:
 
 
 @transaction.atomic
-def application_submit(*, acting_user: Any, vacancy: Vacancy, letter: str) -> Application:
+def application_submit(*, acting_user: User, vacancy: Vacancy, letter: str) -> Application:
     """A letter of request answering an open vacancy. One open application per program."""
     if vacancy.agency_id != acting_user.agency_id or not vacancy.is_open_on(timezone.localdate()):
         raise ValidationError("This vacancy is closed.")
@@ -262,7 +269,7 @@ def _lock_application(application: Application, version: int | None) -> Applicat
 
 
 @transaction.atomic
-def application_withdraw(*, acting_user: Any, application: Application) -> Application:
+def application_withdraw(*, acting_user: User, application: Application) -> Application:
     if application.applicant_id != acting_user.pk:
         raise ValidationError("Only the applicant can withdraw an application.")
     locked = _lock_application(application, None)
@@ -279,7 +286,7 @@ def application_withdraw(*, acting_user: Any, application: Application) -> Appli
 
 
 @transaction.atomic
-def application_interview(*, acting_user: Any, application: Application, outcome: str,
+def application_interview(*, acting_user: User, application: Application, outcome: str,
                           interviewed_on: date, version: int | None = None) -> Application:
     """The psychologist records the interview's outcome only (never its content)."""
     if application.applicant_id == acting_user.pk:
@@ -378,7 +385,7 @@ def _policy_of(user: Any) -> Any:
 
 
 @transaction.atomic
-def application_decide(*, acting_user: Any, application: Application, approve: bool,
+def application_decide(*, acting_user: User, application: Application, approve: bool,
                        version: int | None = None) -> Application:
     """The Chief approves (which designates) or declines. Never their own application."""
     if application.applicant_id == acting_user.pk:
@@ -410,7 +417,7 @@ def application_decide(*, acting_user: Any, application: Application, approve: b
 
 
 @transaction.atomic
-def designation_grant(*, acting_user: Any, user: Any, program: str,
+def designation_grant(*, acting_user: User, user: Any, program: str,
                       application: Application | None = None,
                       designated_on: date | None = None) -> Designation:
     """Official designation by the Chief (a condition of privilege). Without an application
@@ -466,7 +473,7 @@ def designation_grant(*, acting_user: Any, user: Any, program: str,
 
 
 @transaction.atomic
-def designation_remove(*, acting_user: Any, designation: Designation, reason: str,
+def designation_remove(*, acting_user: User, designation: Designation, reason: str,
                        removed_on: date | None = None) -> Designation:
     if reason not in RemovalReason.values:
         raise ValidationError("Choose the reason for the removal.")
@@ -497,7 +504,7 @@ def designation_remove(*, acting_user: Any, designation: Designation, reason: st
 
 
 @transaction.atomic
-def session_schedule(*, acting_user: Any, course: Course, starts_at: datetime,
+def session_schedule(*, acting_user: User, course: Course, starts_at: datetime,
                      ends_at: datetime, place: str, instructor: str,
                      capacity: int) -> TrainingSession:
     if course.agency_id != acting_user.agency_id:
@@ -531,7 +538,7 @@ def session_schedule(*, acting_user: Any, course: Course, starts_at: datetime,
 
 
 @transaction.atomic
-def session_enrol(*, acting_user: Any, session: TrainingSession, user: Any) -> Enrolment:
+def session_enrol(*, acting_user: User, session: TrainingSession, user: Any) -> Enrolment:
     """Enrol ``user`` (oneself, or anyone for a coordinator). A second click is harmless."""
     if user.pk != acting_user.pk:
         require_actor_role(acting_user, *COORDINATORS)
@@ -557,7 +564,7 @@ def session_enrol(*, acting_user: Any, session: TrainingSession, user: Any) -> E
 
 
 @transaction.atomic
-def attendance_mark(*, acting_user: Any, session: TrainingSession, user: Any,
+def attendance_mark(*, acting_user: User, session: TrainingSession, user: Any,
                     status: str) -> Attendance:
     """Present, excused or unexcused. Marking again changes the mark (one row per person)."""
     if status not in AttendanceStatus.values:
@@ -595,7 +602,7 @@ def attendance_mark(*, acting_user: Any, session: TrainingSession, user: Any,
 
 
 @transaction.atomic
-def check_record(*, acting_user: Any, user: Any, checked_on: date, result: str,
+def check_record(*, acting_user: User, user: Any, checked_on: date, result: str,
                  renewal_due: date) -> BackgroundCheck:
     if result not in CheckResult.values:
         raise ValidationError("Choose the result of the check.")
@@ -634,14 +641,14 @@ def content_hash(title: str, body: str) -> str:
 
 
 @transaction.atomic
-def agreement_publish(*, acting_user: Any, kind: str, title: str, body: str
+def agreement_publish(*, acting_user: User, kind: str, title: str, body: str
                       ) -> AgreementDocument:
     """A new version of an agreement; earlier versions can no longer be signed."""
     if kind not in AgreementKind.values:
         raise ValidationError("Choose the kind of agreement.")
     if not title.strip() or not body.strip():
         raise ValidationError("The agreement needs a title and a text.")
-    agency_id = acting_user.agency_id
+    agency_id = acting_user.home_agency_id
     digest = content_hash(title, body)
     latest = AgreementDocument.objects.select_for_update().filter(
         agency_id=agency_id, kind=kind).order_by("-version").first()
@@ -687,7 +694,7 @@ def _names_match(typed: str, user: Any) -> bool:
     return bool(full.strip()) and norm(typed) == norm(full)
 
 
-def agreement_sign(*, acting_user: Any, document: AgreementDocument, typed_name: str,
+def agreement_sign(*, acting_user: User, document: AgreementDocument, typed_name: str,
                    password: str, code: str) -> Signature:
     """E-signature: the typed name must match the account, and the signer proves it is
     them again with their password and a current code from their authenticator app. The
@@ -739,7 +746,7 @@ def agreement_sign(*, acting_user: Any, document: AgreementDocument, typed_name:
 
 
 @transaction.atomic
-def _signature_write(*, acting_user: Any, document: AgreementDocument,
+def _signature_write(*, acting_user: User, document: AgreementDocument,
                      typed_name: str) -> Signature:
     # The same lock a new version's publication takes: the version signed is still current
     # when the signature is written.
@@ -770,10 +777,11 @@ def _signature_write(*, acting_user: Any, document: AgreementDocument,
 
 
 @transaction.atomic
-def policy_review_record(*, acting_user: Any, reviewed_on: date | None = None) -> PolicyReview:
+def policy_review_record(*, acting_user: User, reviewed_on: date | None = None) -> PolicyReview:
     day = reviewed_on or timezone.localdate()
     review, made = PolicyReview.objects.get_or_create(
-        agency_id=acting_user.agency_id, reviewed_on=day, defaults={"reviewed_by": acting_user})
+        agency_id=acting_user.home_agency_id, reviewed_on=day,
+        defaults={"reviewed_by": acting_user})
     if made:
         audit_record(
             action="readiness.policy_reviewed",
@@ -804,7 +812,7 @@ CERTIFICATION_FIELDS = SELF_FIELDS + CREDENTIAL_FIELDS
 
 
 @transaction.atomic
-def certification_update(*, acting_user: Any, user: Any, version: int | None,
+def certification_update(*, acting_user: User, user: Any, version: int | None,
                          **values: Any) -> Certification:
     if user.pk != acting_user.pk:
         require_actor_role(acting_user, *HOUR_SIGNERS)
@@ -866,7 +874,7 @@ def _check_hours(hours: Decimal, worked_on: date) -> None:
 
 
 @transaction.atomic
-def hours_log(*, acting_user: Any, kind: str, worked_on: date, hours: Decimal,
+def hours_log(*, acting_user: User, kind: str, worked_on: date, hours: Decimal,
               idempotency_key: str) -> HourLog:
     if kind not in HourKind.values:
         raise ValidationError("Choose the kind of hours.")
@@ -884,7 +892,7 @@ def hours_log(*, acting_user: Any, kind: str, worked_on: date, hours: Decimal,
     try:
         with transaction.atomic():
             log = HourLog.objects.create(
-                agency_id=acting_user.agency_id, user=acting_user, kind=kind,
+                agency_id=acting_user.home_agency_id, user=acting_user, kind=kind,
                 worked_on=worked_on, hours=hours, idempotency_key=idempotency_key)
     except IntegrityError:
         return HourLog.objects.get(user=acting_user, idempotency_key=idempotency_key)
@@ -899,7 +907,7 @@ def hours_log(*, acting_user: Any, kind: str, worked_on: date, hours: Decimal,
 
 
 @transaction.atomic
-def hours_sign_off(*, acting_user: Any, log: HourLog) -> HourLog:
+def hours_sign_off(*, acting_user: User, log: HourLog) -> HourLog:
     """A supervisor vouches for the hours: the signer's role is part of what is recorded."""
     if log.user_id == acting_user.pk:
         raise ValidationError("Your own hours must be signed off by another supervisor.")
@@ -959,7 +967,7 @@ def certification_progress(user: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
+def time_entry_add(*, acting_user: User, worked_on: date, hours: Decimal,
                    idempotency_key: str) -> TimeEntry:
     """Hours Worked under the agency's activity code. Never says whom it was spent with."""
     _check_hours(hours, worked_on)
@@ -974,11 +982,11 @@ def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
         raise ValidationError(
             f"You already recorded {day_total} hours on {worked_on:%d %b %Y}; a day has at "
             "most 24.")
-    code = acting_user.agency.policy_model().training.hours_activity_code
+    code = acting_user.home_agency.policy_model().training.hours_activity_code
     try:
         with transaction.atomic():
             entry = TimeEntry.objects.create(
-                agency_id=acting_user.agency_id, user=acting_user, worked_on=worked_on,
+                agency_id=acting_user.home_agency_id, user=acting_user, worked_on=worked_on,
                 hours=hours, activity_code=code, idempotency_key=idempotency_key)
     except IntegrityError:
         return TimeEntry.objects.get(user=acting_user, idempotency_key=idempotency_key)
@@ -992,7 +1000,7 @@ def time_entry_add(*, acting_user: Any, worked_on: date, hours: Decimal,
 
 
 @transaction.atomic
-def time_entry_delete(*, acting_user: Any, entry: TimeEntry) -> None:
+def time_entry_delete(*, acting_user: User, entry: TimeEntry) -> None:
     if entry.user_id != acting_user.pk:
         raise ValidationError("You can remove only your own entries.")
     audit_record(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_account, require_role
 from tandem.agencies.presets import choice_label
 from tandem.core.decorators import public
@@ -44,6 +45,7 @@ from tandem.readiness.access import (
 from tandem.readiness.gates import gate_for, peer_support_ready_users
 from tandem.readiness.models import (
     AgreementDocument,
+    AttendanceStatus,
     Certification,
     HourLog,
     Signature,
@@ -54,11 +56,11 @@ from tandem.readiness.models import (
 FEED_PURPOSE = "readiness.training"
 
 
-def _me(request: HttpRequest) -> Any:
+def _me(request: AuthenticatedHttpRequest) -> Any:
     return request.user
 
 
-def _errors(request: HttpRequest, exc: ValidationError) -> None:
+def _errors(request: AuthenticatedHttpRequest, exc: ValidationError) -> None:
     for message in exc.messages:
         messages.error(request, message)
 
@@ -67,7 +69,7 @@ def _errors(request: HttpRequest, exc: ValidationError) -> None:
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *TEAM)
     user: Any = request.user
     now = timezone.now()
@@ -118,7 +120,7 @@ def _current_documents(agency: Any) -> list[AgreementDocument]:
 
 
 @require_GET
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *OVERSEERS)
     people = selectors.team_overview(acting_user=request.user, agency=agency)
     statuses = compliance.statuses_for(agency, people)
@@ -132,24 +134,24 @@ def team(request: HttpRequest) -> HttpResponse:
         "summary": [(compliance.LEVEL_LABELS[k], v) for k, v in summary.items()],
         "ready_people": [p for p in people if p.pk in ready],
         "review_due": services.policy_review_due(agency),
-        "can_review": _me(request).has_role(*COORDINATORS),
+        "can_review": request.user.has_role(*COORDINATORS),
         "pending_hours": HourLog.objects.filter(agency=agency, signed_off_at__isnull=True)
-        .exclude(user=_me(request)).select_related("user")[:50]
-        if _me(request).has_role(*HOUR_SIGNERS) else [],
+        .exclude(user=request.user).select_related("user")[:50]
+        if request.user.has_role(*HOUR_SIGNERS) else [],
     }
     return render(request, "readiness/team.html", context)
 
 
 @require_POST
-def policy_review(request: HttpRequest) -> HttpResponse:
+def policy_review(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *COORDINATORS)
-    services.policy_review_record(acting_user=_me(request))
+    services.policy_review_record(acting_user=request.user)
     messages.success(request, "The policy review was recorded.")
     return redirect("readiness:team")
 
 
 @require_GET
-def person(request: HttpRequest, pk: int) -> HttpResponse:
+def person(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = get_person_for_user(request.user, pk, write=False)
     context = {
         **selectors.person_record(acting_user=request.user, person=target),
@@ -159,18 +161,18 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
         "check_form": forms.CheckForm(),
         "removal_form": forms.RemovalForm(),
         "designate_form": forms.DesignateForm(),
-        "can_designate": _me(request).has_role("chief") and target.pk != request.user.pk,
-        "can_coordinate": _me(request).has_role(*COORDINATORS),
-        "can_remove": _me(request).has_role(*REMOVERS),
-        "can_sign_off": _me(request).has_role(*HOUR_SIGNERS),
+        "can_designate": request.user.has_role("chief") and target.pk != request.user.pk,
+        "can_coordinate": request.user.has_role(*COORDINATORS),
+        "can_remove": request.user.has_role(*REMOVERS),
+        "can_sign_off": request.user.has_role(*HOUR_SIGNERS),
         "is_prp": target.has_role("aro", "prs"),
-        "can_state": _me(request).has_role(*STATEMENT_READERS),
+        "can_state": request.user.has_role(*STATEMENT_READERS),
     }
     return render(request, "readiness/person.html", context)
 
 
 @require_POST
-def check_add(request: HttpRequest, pk: int) -> HttpResponse:
+def check_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = get_person_for_user(request.user, pk, write=True)
     form = forms.CheckForm(request.POST)
     if form.is_valid():
@@ -187,7 +189,7 @@ def check_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def designate(request: HttpRequest, pk: int) -> HttpResponse:
+def designate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The Chief designates someone directly (a team member from before Tandem)."""
     target = get_person_for_user(request.user, pk, roles=("chief",), write=False)
     form = forms.DesignateForm(request.POST)
@@ -204,7 +206,7 @@ def designate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def vacancy_close(request: HttpRequest, pk: int) -> HttpResponse:
+def vacancy_close(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     vacancy = get_vacancy_for_user(request.user, pk, write=True)
     services.vacancy_close(acting_user=request.user, vacancy=vacancy)
     messages.success(request, "The vacancy is closed.")
@@ -212,7 +214,7 @@ def vacancy_close(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def designation_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def designation_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     designation = get_designation_for_user(request.user, pk, write=True)
     form = forms.RemovalForm(request.POST)
     if not form.is_valid():
@@ -231,20 +233,20 @@ def designation_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def vacancies(request: HttpRequest) -> HttpResponse:
+def vacancies(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
-    mine = selectors.applications_for_review(agency).filter(applicant=_me(request))
+    mine = selectors.applications_for_review(agency).filter(applicant=request.user)
     context = {
         "vacancies": selectors.open_vacancies(agency, timezone.localdate()),
         "mine": mine,
-        "can_create": _me(request).has_role(*COORDINATORS),
-        "can_review": _me(request).has_role(*SELECTORS),
+        "can_create": request.user.has_role(*COORDINATORS),
+        "can_review": request.user.has_role(*SELECTORS),
     }
     return render(request, "readiness/vacancies.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def vacancy_create(request: HttpRequest) -> HttpResponse:
+def vacancy_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *COORDINATORS)
     form = forms.VacancyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -259,7 +261,7 @@ def vacancy_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def apply(request: HttpRequest, pk: int) -> HttpResponse:
+def apply(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     vacancy = get_vacancy_for_user(request.user, pk, write=False)
     form = forms.ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -276,14 +278,14 @@ def apply(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def applications(request: HttpRequest) -> HttpResponse:
+def applications(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *SELECTORS)
     return render(request, "readiness/applications.html", {
         "applications": selectors.applications_read(acting_user=request.user, agency=agency)})
 
 
 @require_GET
-def application(request: HttpRequest, pk: int) -> HttpResponse:
+def application(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = selectors.application_read(acting_user=request.user,
                                      application=get_application_for_user(request.user, pk))
     user: Any = request.user
@@ -306,7 +308,7 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def application_interview(request: HttpRequest, pk: int) -> HttpResponse:
+def application_interview(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, "psychologist")
     app = get_application_for_user(request.user, pk)
     form = forms.InterviewForm(request.POST)
@@ -323,7 +325,7 @@ def application_interview(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def application_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def application_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, "chief")
     app = get_application_for_user(request.user, pk)
     form = forms.DecisionForm(request.POST)
@@ -342,7 +344,7 @@ def application_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def application_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_application_for_user(request.user, pk)
     if app.applicant_id != request.user.pk:
         raise Http404
@@ -358,9 +360,9 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def sessions(request: HttpRequest) -> HttpResponse:
+def sessions(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *COORDINATORS)
-    services.catalogue_seed(agency=agency, acting_user=_me(request))
+    services.catalogue_seed(agency=agency, acting_user=request.user)
     form = forms.SessionForm(request.POST or None, agency=agency)
     if request.method == "POST" and form.is_valid():
         try:
@@ -381,7 +383,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def session(request: HttpRequest, pk: int) -> HttpResponse:
+def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     item = get_session_for_user(request.user, pk, write=True)
     if request.method == "POST":
         if request.POST.get("action") == "enrol":
@@ -399,7 +401,7 @@ def session(request: HttpRequest, pk: int) -> HttpResponse:
         "item": item,
         "rows": [(p, marks.get(p.pk), p.pk in enrolled) for p in people],
         "started": item.starts_at <= timezone.now(),
-        "statuses": forms.AttendanceStatus.choices,
+        "statuses": AttendanceStatus.choices,
     }
     return render(request, "readiness/session.html", context)
 
@@ -411,7 +413,7 @@ def _enrolled_users(item: TrainingSession) -> Any:
                                | Q(readiness_attendance__session=item))
 
 
-def _enrol_other(request: HttpRequest, item: TrainingSession) -> None:
+def _enrol_other(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     raw = request.POST.get("user", "").strip()
     people = selectors.team_people(item.agency).filter(
         pk__in=people_in_scope(request.user, item.agency).values("pk"))
@@ -426,7 +428,7 @@ def _enrol_other(request: HttpRequest, item: TrainingSession) -> None:
         _errors(request, exc)
 
 
-def _mark(request: HttpRequest, item: TrainingSession) -> None:
+def _mark(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     form = forms.AttendanceForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose present, excused or unexcused.")
@@ -445,11 +447,11 @@ def _mark(request: HttpRequest, item: TrainingSession) -> None:
 
 
 @require_POST
-def session_enrol(request: HttpRequest, pk: int) -> HttpResponse:
+def session_enrol(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, *TEAM)
     item = get_session_for_user(request.user, pk, write=False)
     try:
-        services.session_enrol(acting_user=request.user, session=item, user=_me(request))
+        services.session_enrol(acting_user=request.user, session=item, user=request.user)
         messages.success(request, "You are enrolled.")
     except ValidationError as exc:
         _errors(request, exc)
@@ -460,7 +462,7 @@ def session_enrol(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def agreements(request: HttpRequest) -> HttpResponse:
+def agreements(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *COORDINATORS)
     form = forms.AgreementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -479,9 +481,9 @@ def agreements(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def agreement_sign(request: HttpRequest, pk: int) -> HttpResponse:
+def agreement_sign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     document = get_document_for_user(request.user, pk)
-    signature = Signature.objects.filter(document=document, user=_me(request)).first()
+    signature = Signature.objects.filter(document=document, user=request.user).first()
     form = forms.SignForm(request.POST or None)
     if request.method == "POST" and signature is None and form.is_valid():
         try:
@@ -503,7 +505,7 @@ def agreement_sign(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def time_entries(request: HttpRequest) -> HttpResponse:
+def time_entries(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, "supporter")
     form = forms.TimeEntryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -515,7 +517,7 @@ def time_entries(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc)
     context = {
         "form": form,
-        "entries": TimeEntry.objects.filter(user=_me(request))[:60],
+        "entries": TimeEntry.objects.filter(user=request.user)[:60],
         "code": agency.policy_model().training.hours_activity_code,
     }
     status = 400 if request.method == "POST" else 200
@@ -523,7 +525,7 @@ def time_entries(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def time_entry_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def time_entry_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     entry = get_time_entry_for_user(request.user, pk)
     services.time_entry_delete(acting_user=request.user, entry=entry)
     messages.success(request, "The entry was removed.")
@@ -531,7 +533,7 @@ def time_entry_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def time_export(request: HttpRequest) -> HttpResponse:
+def time_export(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, "coordinator")  # peer support hours
     form = forms.ExportForm(request.GET or None)
     if not form.is_valid():
@@ -553,7 +555,7 @@ def time_export(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def certification(request: HttpRequest) -> HttpResponse:
+def certification(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, "aro", "prs")
     user: Any = request.user
     cert, _ = Certification.objects.get_or_create(user=user, defaults={"agency_id": user.agency_id})
@@ -598,7 +600,7 @@ def _credential_form(target: Any) -> forms.CredentialForm:
 
 
 @require_POST
-def person_credential(request: HttpRequest, pk: int) -> HttpResponse:
+def person_credential(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A supervisor records a peer recovery specialist's credential (number and dates)."""
     target = get_person_for_user(request.user, pk, roles=HOUR_SIGNERS, write=False)
     form = forms.CredentialForm(request.POST)
@@ -619,14 +621,14 @@ def person_credential(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def hours_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
+def hours_sign_off(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     log = get_hour_log_for_user(request.user, pk)
     try:
         services.hours_sign_off(acting_user=request.user, log=log)
         messages.success(request, "Hours signed off.")
     except ValidationError as exc:
         _errors(request, exc)
-    if _me(request).has_role(*OVERSEERS):
+    if request.user.has_role(*OVERSEERS):
         return redirect("readiness:person", log.user_id)
     return redirect("readiness:certification")
 
@@ -634,7 +636,7 @@ def hours_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Privilege eligibility statement -----------------------------------------------------------
 
 
-def _statement(request: HttpRequest, pk: int) -> tuple[Any, Any, Any]:
+def _statement(request: AuthenticatedHttpRequest, pk: int) -> tuple[Any, Any, Any]:
     target = get_person_for_user(request.user, pk, roles=STATEMENT_READERS, write=False)
     form = forms.StatementForm(request.GET or None)
     if not form.is_valid():
@@ -652,7 +654,7 @@ def _statement(request: HttpRequest, pk: int) -> tuple[Any, Any, Any]:
 
 
 @require_GET
-def statement(request: HttpRequest, pk: int) -> HttpResponse:
+def statement(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target, form, result = _statement(request, pk)
     status = 400 if request.GET and result is None else 200
     return render(request, "readiness/statement.html",
@@ -660,7 +662,7 @@ def statement(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def statement_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def statement_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target, _, result = _statement(request, pk)
     if result is None:
         return redirect(reverse("readiness:statement", args=[pk]))
@@ -689,7 +691,7 @@ def statement_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def feed_issue(request: HttpRequest) -> HttpResponse:
+def feed_issue(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *TEAM)
     token = feed_token_issue(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
     request.session["readiness.feed_url"] = request.build_absolute_uri(

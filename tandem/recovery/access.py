@@ -4,7 +4,7 @@ with an open CJI gate. Every helper answers ``Http404`` for "missing" and "not a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 from django.http import Http404
@@ -27,6 +27,9 @@ from tandem.recovery.models import (
     StatementRequest,
 )
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 #: The program: the only people who search or open recovery clients (PR-1).
 PROGRAM = (Role.ARO, Role.PRS, Role.CRT_SUPERVISOR)
 #: Sworn program roles: set safety flags, record safety assessments, may hold CJI access.
@@ -36,11 +39,11 @@ CHIEF = (Role.CHIEF,)
 STATEMENT_READERS = (*PROGRAM, Role.CHIEF)
 
 
-def require_program(user: Any) -> Agency:
+def require_program(user: User) -> Agency:
     return require_role(user, *PROGRAM)
 
 
-def require_sworn_program(user: Any) -> Agency:
+def require_sworn_program(user: User) -> Agency:
     agency = require_role(user, *SWORN_PROGRAM)
     member = getattr(user, "member", None)
     if member is None or not member.is_sworn:
@@ -48,13 +51,13 @@ def require_sworn_program(user: Any) -> Agency:
     return agency
 
 
-def is_sworn_program(user: Any) -> bool:
+def is_sworn_program(user: User) -> bool:
     """A sworn officer holding a sworn program role (sets flags, records safety checks)."""
     member = getattr(user, "member", None)
     return bool(user.has_role(*SWORN_PROGRAM) and member is not None and member.is_sworn)
 
 
-def can_read_cji(user: Any) -> bool:
+def can_read_cji(user: User) -> bool:
     """Sworn program staff whose CJI gate is open (P2, PR-7)."""
     return bool(user.has_role(*SWORN_PROGRAM) and has_cji_access(user))
 
@@ -63,13 +66,13 @@ def _get(model: type[Model], agency: Agency, pk: Any, *related: str) -> Any:
     return one_or_404(model._default_manager.select_related(*related), pk, agency=agency)
 
 
-def get_client_for_user(user: Any, pk: Any) -> Client:
+def get_client_for_user(user: User, pk: Any) -> Client:
     agency = require_program(user)
     client: Client = _get(Client, agency, pk, "data_key", "aro", "prs")
     return client
 
 
-def get_cji_client_for_user(user: Any, pk: Any) -> Client:
+def get_cji_client_for_user(user: User, pk: Any) -> Client:
     """The client, for the CJI compartment: sworn program staff with an open gate only."""
     require_sworn_program(user)
     if not can_read_cji(user):
@@ -77,68 +80,68 @@ def get_cji_client_for_user(user: Any, pk: Any) -> Client:
     return get_client_for_user(user, pk)
 
 
-def get_flags_client_for_user(user: Any, pk: Any, *, write: bool) -> Client:
+def get_flags_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
     """Safety flags are set by sworn program staff; everyone in the program reads them."""
     if write:
         require_sworn_program(user)
     return get_client_for_user(user, pk)
 
 
-def get_contact_for_user(user: Any, pk: Any) -> Contact:
+def get_contact_for_user(user: User, pk: Any) -> Contact:
     contact: Contact = _get(Contact, require_program(user), pk, "data_key", "client")
     return contact
 
 
-def get_planned_for_user(user: Any, pk: Any) -> PlannedContact:
+def get_planned_for_user(user: User, pk: Any) -> PlannedContact:
     planned: PlannedContact = _get(PlannedContact, require_program(user), pk, "client")
     return planned
 
 
-def get_goal_for_user(user: Any, pk: Any) -> Goal:
+def get_goal_for_user(user: User, pk: Any) -> Goal:
     goal: Goal = _get(Goal, require_program(user), pk, "data_key", "client")
     return goal
 
 
-def get_resource_for_user(user: Any, pk: Any) -> Resource:
+def get_resource_for_user(user: User, pk: Any) -> Resource:
     resource: Resource = _get(Resource, require_program(user), pk)
     return resource
 
 
-def get_referral_for_user(user: Any, pk: Any) -> Referral:
+def get_referral_for_user(user: User, pk: Any) -> Referral:
     referral: Referral = _get(Referral, require_program(user), pk, "data_key", "client", "resource")
     return referral
 
 
-def get_consent_for_user(user: Any, pk: Any) -> Consent:
+def get_consent_for_user(user: User, pk: Any) -> Consent:
     consent: Consent = _get(Consent, require_program(user), pk, "data_key", "client", "recipient")
     return consent
 
 
-def get_disclosure_for_user(user: Any, pk: Any) -> Disclosure:
+def get_disclosure_for_user(user: User, pk: Any) -> Disclosure:
     disclosure: Disclosure = _get(
         Disclosure, require_program(user), pk, "data_key", "client", "recipient", "consent"
     )
     return disclosure
 
 
-def get_statement_for_user(user: Any, pk: Any, *, write: bool) -> StatementRequest:
+def get_statement_for_user(user: User, pk: Any, *, write: bool) -> StatementRequest:
     agency = require_role(user, *(CHIEF if write else STATEMENT_READERS))
     statement: StatementRequest = _get(StatementRequest, agency, pk, "requested_by")
     return statement
 
 
-def get_candidate_for_user(user: Any, pk: Any) -> MatchCandidate:
+def get_candidate_for_user(user: User, pk: Any) -> MatchCandidate:
     """A pair proposed by the linkage scan: the program reviews it (both are its clients)."""
     candidate: MatchCandidate = _get(MatchCandidate, require_program(user), pk, "left", "right")
     return candidate
 
 
-def get_merge_for_user(user: Any, pk: Any) -> ClientMerge:
+def get_merge_for_user(user: User, pk: Any) -> ClientMerge:
     merge: ClientMerge = _get(ClientMerge, require_program(user), pk, "survivor", "absorbed")
     return merge
 
 
-def get_import_for_user(user: Any, pk: Any) -> ImportBatch:
+def get_import_for_user(user: User, pk: Any) -> ImportBatch:
     batch: ImportBatch = _get(ImportBatch, require_program(user), pk, "data_key")
     return batch
 
@@ -147,6 +150,6 @@ def get_import_for_user(user: Any, pk: Any) -> ImportBatch:
 EVALUATORS = (Role.CRT_SUPERVISOR, Role.CHIEF)
 
 
-def require_evaluator(user: Any) -> Agency:
+def require_evaluator(user: User) -> Agency:
     return require_role(user, *EVALUATORS)
 

@@ -36,8 +36,8 @@ class IdempotentForm(forms.Form):
             self.initial.setdefault("idempotency_key", new_idempotency_key())
 
 
-def _model_field(form: forms.Form, name: str) -> forms.ModelChoiceField:
-    return cast(forms.ModelChoiceField, form.fields[name])
+def _model_field(form: forms.Form, name: str) -> forms.ModelChoiceField[Any]:
+    return cast("forms.ModelChoiceField[Any]", form.fields[name])
 
 
 def _people(agency: Any, role: str) -> Any:
@@ -53,7 +53,7 @@ def _people(agency: Any, role: str) -> Any:
     )
 
 
-class PersonChoice(forms.ModelChoiceField):
+class PersonChoice(forms.ModelChoiceField):  # type: ignore[type-arg]  # generic in the stubs only
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.get_full_name() or obj.username)
 
@@ -173,7 +173,7 @@ class SafetyFlagsForm(forms.Form):
     )
 
 
-class PlannedChoice(forms.ModelChoiceField):
+class PlannedChoice(forms.ModelChoiceField):  # type: ignore[type-arg]  # generic in the stubs only
     def label_from_instance(self, obj: Any) -> str:
         start = timezone.localtime(obj.starts_at)
         return f"{start:%Y-%m-%d %H:%M} · {obj.get_kind_display()} · {obj.get_status_display()}"
@@ -281,7 +281,7 @@ class ResourceForm(IdempotentForm):
     active = forms.BooleanField(required=False, initial=True, label="In use")
 
 
-class ResourceChoice(forms.ModelChoiceField):
+class ResourceChoice(forms.ModelChoiceField):  # type: ignore[type-arg]  # generic in the stubs only
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.name} ({obj.get_category_display()})"
 

@@ -114,7 +114,7 @@ def _read_csv(data: bytes) -> list[list[str]]:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     try:
         return [row for row in csv.reader(io.StringIO(text, newline=""), dialect) if row]
     except csv.Error as exc:

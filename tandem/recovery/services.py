@@ -10,11 +10,11 @@ import base64
 import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from tandem.agencies.access import require_actor_role
@@ -46,6 +46,9 @@ from tandem.recovery.models import (
     Submission,
     SwornNote,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 STALE_MESSAGE = (
     "Someone else saved this record after you opened the form. Your changes were not saved; "
@@ -157,7 +160,7 @@ def _set_photo(client: Client, photo: bytes | None, photo_type: str) -> None:
 @transaction.atomic
 def client_create(
     *,
-    acting_user: Any,
+    acting_user: User,
     data: dict[str, Any],
     photo: bytes | None = None,
     photo_type: str = "",
@@ -191,7 +194,7 @@ def client_create(
 @transaction.atomic
 def client_update(
     *,
-    acting_user: Any,
+    acting_user: User,
     client: Client,
     data: dict[str, Any],
     version: int,
@@ -223,7 +226,7 @@ def client_update(
 
 
 @transaction.atomic
-def client_flags_set(*, acting_user: Any, client: Client, flags: list[str]) -> Client:
+def client_flags_set(*, acting_user: User, client: Client, flags: list[str]) -> Client:
     allowed = set(vocab.SafetyFlag.values)
     if any(f not in allowed for f in flags):
         raise ValidationError("Choose safety flags from the list.")
@@ -240,7 +243,7 @@ def client_flags_set(*, acting_user: Any, client: Client, flags: list[str]) -> C
     return client
 
 
-def contact_view_log(*, acting_user: Any, contact: Contact) -> None:
+def contact_view_log(*, acting_user: User, contact: Contact) -> None:
     """A read of a contact's notes (P3)."""
     with transaction.atomic():
         audit_record(
@@ -251,7 +254,7 @@ def contact_view_log(*, acting_user: Any, contact: Contact) -> None:
         )
 
 
-def client_view_log(*, acting_user: Any, client: Client) -> None:
+def client_view_log(*, acting_user: User, client: Client) -> None:
     """A read of a client record (P3)."""
     with transaction.atomic():
         audit_record(
@@ -261,7 +264,7 @@ def client_view_log(*, acting_user: Any, client: Client) -> None:
         )
 
 
-def client_photo_view_log(*, acting_user: Any, client: Client) -> None:
+def client_photo_view_log(*, acting_user: User, client: Client) -> None:
     with transaction.atomic():
         audit_record(
             action="recovery.client_photo_view",
@@ -270,7 +273,7 @@ def client_photo_view_log(*, acting_user: Any, client: Client) -> None:
         )
 
 
-def referral_view_log(*, acting_user: Any, referral: Referral) -> None:
+def referral_view_log(*, acting_user: User, referral: Referral) -> None:
     with transaction.atomic():
         audit_record(
             action="recovery.referral_view",
@@ -280,7 +283,7 @@ def referral_view_log(*, acting_user: Any, referral: Referral) -> None:
         )
 
 
-def consent_view_log(*, acting_user: Any, consent: Consent) -> None:
+def consent_view_log(*, acting_user: User, consent: Consent) -> None:
     with transaction.atomic():
         audit_record(
             action="recovery.consent_view",
@@ -290,7 +293,7 @@ def consent_view_log(*, acting_user: Any, consent: Consent) -> None:
         )
 
 
-def disclosure_view_log(*, acting_user: Any, disclosure: Disclosure) -> None:
+def disclosure_view_log(*, acting_user: User, disclosure: Disclosure) -> None:
     with transaction.atomic():
         audit_record(
             action="recovery.disclosure_view",
@@ -306,7 +309,7 @@ def disclosure_view_log(*, acting_user: Any, disclosure: Disclosure) -> None:
 @transaction.atomic
 def planned_create(
     *,
-    acting_user: Any,
+    acting_user: User,
     client: Client,
     kind: str,
     starts_at: datetime,
@@ -340,7 +343,7 @@ def planned_create(
 
 
 @transaction.atomic
-def planned_cancel(*, acting_user: Any, planned: PlannedContact) -> PlannedContact:
+def planned_cancel(*, acting_user: User, planned: PlannedContact) -> PlannedContact:
     if planned.status in (vocab.PlanStatus.DONE, vocab.PlanStatus.CANCELLED):
         raise ValidationError("This visit is already closed.")
     planned.status = vocab.PlanStatus.CANCELLED
@@ -355,7 +358,7 @@ def planned_cancel(*, acting_user: Any, planned: PlannedContact) -> PlannedConta
 
 @transaction.atomic
 def safety_assessment_record(
-    *, acting_user: Any, planned: PlannedContact, confirmed: list[str], reassessment: bool = False
+    *, acting_user: User, planned: PlannedContact, confirmed: list[str], reassessment: bool = False
 ) -> SafetyAssessment:
     """The ARO's checklist (000 C.1–C.2). A complete first assessment starts the visit."""
     if not is_sworn_program(acting_user):
@@ -389,7 +392,7 @@ def safety_assessment_record(
 
 
 @transaction.atomic
-def planned_start(*, acting_user: Any, planned: PlannedContact) -> PlannedContact:
+def planned_start(*, acting_user: User, planned: PlannedContact) -> PlannedContact:
     """Start a visit that needs no assessment, or refuse until the ARO recorded one."""
     planned = PlannedContact.objects.select_for_update().get(pk=planned.pk)
     if planned.status != vocab.PlanStatus.PLANNED:
@@ -501,17 +504,20 @@ KEY_OTHER_CLIENT = (
 )
 
 
-def _existing_for_client(model: Any, client: Client, key: str) -> Any:
+M = TypeVar("M", bound=Model)
+
+
+def _existing_for_client(model: type[M], client: Client, key: str) -> M | None:
     """The record written earlier with this one-time key, if it was for ``client``."""
-    existing = model.objects.filter(agency=client.agency, idempotency_key=key).first()
-    if existing is not None and existing.client_id != client.pk:
+    existing = model._default_manager.filter(agency=client.agency, idempotency_key=key).first()
+    if existing is not None and getattr(existing, "client_id", None) != client.pk:
         raise KeyUsedForAnotherClient(KEY_OTHER_CLIENT)
     return existing
 
 
 @transaction.atomic
 def contact_create(
-    *, acting_user: Any, client: Client, data: dict[str, Any], idempotency_key: str = ""
+    *, acting_user: User, client: Client, data: dict[str, Any], idempotency_key: str = ""
 ) -> Contact:
     if idempotency_key:
         existing = _existing_for_client(Contact, client, idempotency_key)
@@ -551,7 +557,7 @@ def contact_create(
 
 @transaction.atomic
 def patrol_call_record(
-    *, acting_user: Any, client: Client, call_type: str, officer: Any, confirmed: list[str],
+    *, acting_user: User, client: Client, call_type: str, officer: Any, confirmed: list[str],
     duration_minutes: int = 0, services: list[str] | None = None,
     outcome: str = vocab.ContactOutcome.ENGAGED, notes: str = "", idempotency_key: str = "",
 ) -> Contact:
@@ -601,7 +607,7 @@ def patrol_call_record(
 
 @transaction.atomic
 def contact_update(
-    *, acting_user: Any, contact: Contact, data: dict[str, Any], version: int
+    *, acting_user: User, contact: Contact, data: dict[str, Any], version: int
 ) -> Contact:
     current = (
         Contact.objects.select_for_update(of=("self",))
@@ -634,7 +640,7 @@ def contact_update(
 
 @transaction.atomic
 def stage_record(
-    *, acting_user: Any, client: Client, stage: str, assessed_at: datetime | None = None
+    *, acting_user: User, client: Client, stage: str, assessed_at: datetime | None = None
 ) -> StageAssessment:
     if stage not in vocab.Stage.values:
         raise ValidationError("Choose a stage of change from the list.")
@@ -659,7 +665,7 @@ def stage_record(
 
 @transaction.atomic
 def goal_create(
-    *, acting_user: Any, client: Client, text: str, target_on: date | None = None
+    *, acting_user: User, client: Client, text: str, target_on: date | None = None
 ) -> Goal:
     if not text.strip():
         raise ValidationError("Describe the goal.")
@@ -680,7 +686,7 @@ def goal_create(
 
 
 @transaction.atomic
-def goal_set_status(*, acting_user: Any, goal: Goal, status: str) -> Goal:
+def goal_set_status(*, acting_user: User, goal: Goal, status: str) -> Goal:
     if status not in vocab.GoalStatus.values:
         raise ValidationError("Choose a status from the list.")
     goal.status = status
@@ -701,7 +707,7 @@ def goal_set_status(*, acting_user: Any, goal: Goal, status: str) -> Goal:
 @transaction.atomic
 def resource_save(
     *,
-    acting_user: Any,
+    acting_user: User,
     data: dict[str, Any],
     resource: Resource | None = None,
     idempotency_key: str = "",
@@ -758,7 +764,7 @@ def _same_agency_resource(client: Client, resource: Resource) -> None:
 @transaction.atomic
 def referral_create(
     *,
-    acting_user: Any,
+    acting_user: User,
     client: Client,
     resource: Resource,
     follow_up_on: date | None = None,
@@ -796,7 +802,7 @@ def referral_create(
 @transaction.atomic
 def referral_advance(
     *,
-    acting_user: Any,
+    acting_user: User,
     referral: Referral,
     status: str,
     on: date | None = None,
@@ -847,7 +853,7 @@ def referral_advance(
 
 @transaction.atomic
 def consent_create(
-    *, acting_user: Any, client: Client, data: dict[str, Any], idempotency_key: str = ""
+    *, acting_user: User, client: Client, data: dict[str, Any], idempotency_key: str = ""
 ) -> Consent:
     recipient = data["recipient"]
     _same_agency_resource(client, recipient)
@@ -893,7 +899,7 @@ def consent_create(
 
 
 @transaction.atomic
-def consent_revoke(*, acting_user: Any, consent: Consent) -> Consent:
+def consent_revoke(*, acting_user: User, consent: Consent) -> Consent:
     _lock_client(consent.client_id)
     current = (
         Consent.objects.select_for_update(of=("self",))
@@ -915,7 +921,7 @@ def consent_revoke(*, acting_user: Any, consent: Consent) -> Consent:
 
 
 @transaction.atomic
-def consent_event_occurred(*, acting_user: Any, consent: Consent) -> Consent:
+def consent_event_occurred(*, acting_user: User, consent: Consent) -> Consent:
     """Record that the event on which the consent ends has happened: it ends at once."""
     _lock_client(consent.client_id)
     current = (
@@ -986,7 +992,7 @@ class ConsentRefused(ValidationError):
 
 def disclosure_create(
     *,
-    acting_user: Any,
+    acting_user: User,
     client: Client,
     recipient: Resource,
     purpose: str,
@@ -1025,7 +1031,7 @@ def disclosure_create(
 @transaction.atomic
 def _disclosure_write(
     *,
-    acting_user: Any,
+    acting_user: User,
     client: Client,
     recipient: Resource,
     purpose: str,
@@ -1076,7 +1082,7 @@ def _disclosure_write(
     return disclosure
 
 
-def accounting_view_log(*, acting_user: Any, client: Client) -> None:
+def accounting_view_log(*, acting_user: User, client: Client) -> None:
     with transaction.atomic():
         audit_record(
             action="recovery.accounting_view",
@@ -1088,14 +1094,14 @@ def accounting_view_log(*, acting_user: Any, client: Client) -> None:
 # --- The CJI compartment (P2, PR-7) -------------------------------------------------------
 
 
-def _require_cji(acting_user: Any) -> None:
+def _require_cji(acting_user: User) -> None:
     if not can_read_cji(acting_user):
         raise ValidationError("Criminal justice information needs a current CJIS clearance.")
 
 
 @transaction.atomic
 def cji_read(
-    *, acting_user: Any, client: Client, purpose: str
+    *, acting_user: User, client: Client, purpose: str
 ) -> tuple[list[CJIEntry], list[SwornNote]]:
     """The client's CJI entries and sworn-only notes; the read is audited with its purpose."""
     _require_cji(acting_user)
@@ -1114,7 +1120,7 @@ def cji_read(
 
 @transaction.atomic
 def cji_entry_create(
-    *, acting_user: Any, client: Client, source: str, queried_on: date, purpose: str, summary: str
+    *, acting_user: User, client: Client, source: str, queried_on: date, purpose: str, summary: str
 ) -> CJIEntry:
     _require_cji(acting_user)
     if source not in vocab.CJISource.values:
@@ -1142,7 +1148,7 @@ def cji_entry_create(
 
 
 @transaction.atomic
-def sworn_note_create(*, acting_user: Any, client: Client, text: str) -> SwornNote:
+def sworn_note_create(*, acting_user: User, client: Client, text: str) -> SwornNote:
     _require_cji(acting_user)
     if not text.strip():
         raise ValidationError("Write the note.")
@@ -1163,7 +1169,7 @@ def sworn_note_create(*, acting_user: Any, client: Client, text: str) -> SwornNo
 
 @transaction.atomic
 def overdose_create(
-    *, acting_user: Any, data: dict[str, Any], idempotency_key: str = ""
+    *, acting_user: User, data: dict[str, Any], idempotency_key: str = ""
 ) -> OverdoseResponse:
     if data["occurred_at"] > timezone.now() + timedelta(minutes=15):
         raise ValidationError({"occurred_at": "An overdose response cannot be in the future."})
@@ -1200,7 +1206,7 @@ def overdose_create(
 @transaction.atomic
 def naloxone_kit_create(
     *,
-    acting_user: Any,
+    acting_user: User,
     given_on: date,
     quantity: int,
     recipient_type: str,
@@ -1211,7 +1217,7 @@ def naloxone_kit_create(
         raise ValidationError({"given_on": "The date cannot be in the future."})
     _claim(acting_user.agency, idempotency_key)
     kit = NaloxoneKit.objects.create(
-        agency=acting_user.agency,
+        agency=acting_user.home_agency,
         given_on=given_on,
         quantity=quantity,
         recipient_type=recipient_type,
@@ -1229,7 +1235,7 @@ def naloxone_kit_create(
 
 @transaction.atomic
 def outreach_create(
-    *, acting_user: Any, data: dict[str, Any], idempotency_key: str = ""
+    *, acting_user: User, data: dict[str, Any], idempotency_key: str = ""
 ) -> OutreachEvent:
     _claim(acting_user.agency, idempotency_key)
     event = OutreachEvent(agency=acting_user.agency, recorded_by=acting_user)
@@ -1247,13 +1253,13 @@ def outreach_create(
 
 @transaction.atomic
 def statement_request_create(
-    *, acting_user: Any, venue: str, planned_on: date, summary: str, idempotency_key: str = ""
+    *, acting_user: User, venue: str, planned_on: date, summary: str, idempotency_key: str = ""
 ) -> StatementRequest:
     if planned_on < timezone.localdate():
         raise ValidationError({"planned_on": "The date has already passed."})
     _claim(acting_user.agency, idempotency_key)
     request = StatementRequest.objects.create(
-        agency=acting_user.agency,
+        agency=acting_user.home_agency,
         requested_by=acting_user,
         venue=venue.strip(),
         planned_on=planned_on,
@@ -1280,7 +1286,7 @@ def statement_request_create(
 
 @transaction.atomic
 def statement_decide(
-    *, acting_user: Any, statement: StatementRequest, approve: bool, note: str = ""
+    *, acting_user: User, statement: StatementRequest, approve: bool, note: str = ""
 ) -> StatementRequest:
     current = StatementRequest.objects.select_for_update().get(pk=statement.pk)
     if current.status != vocab.StatementStatus.PENDING:
@@ -1301,7 +1307,7 @@ def statement_decide(
     return current
 
 
-def overdose_export_log(*, acting_user: Any, count: int) -> None:
+def overdose_export_log(*, acting_user: User, count: int) -> None:
     with transaction.atomic():
         audit_record(
             action="recovery.overdose_export",
@@ -1359,7 +1365,7 @@ def _shred_all(records: Iterable[Any], reason: str) -> None:
             record.shred(reason=reason)
 
 
-def client_purge(*, client: Client, reason: str, acting_user: Any = None) -> None:
+def client_purge(*, client: Client, reason: str, acting_user: User | None = None) -> None:
     """Crypto-shred every sealed value of one client, then delete the client and all that
     hangs off it (X-6). Overdose responses and kits stay, unlinked, for the grant figures."""
     with transaction.atomic():
@@ -1454,11 +1460,11 @@ def match_model(agency: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def match_run_request(*, acting_user: Any) -> MatchRun:
+def match_run_request(*, acting_user: User) -> MatchRun:
     """Ask for a scan of the whole registry now (the worker runs it)."""
     from tandem.recovery.tasks import run_match
 
-    agency = acting_user.agency
+    agency = acting_user.home_agency
     pending = MatchRun.objects.filter(agency=agency, status=vocab.MatchRunStatus.QUEUED).first()
     if pending is not None:
         return pending
@@ -1541,7 +1547,7 @@ def match_scan_all() -> int:
     return scanned
 
 
-def candidate_view_log(*, acting_user: Any, candidate: MatchCandidate) -> None:
+def candidate_view_log(*, acting_user: User, candidate: MatchCandidate) -> None:
     with transaction.atomic():
         audit_record(
             action="recovery.candidate_view",
@@ -1552,7 +1558,7 @@ def candidate_view_log(*, acting_user: Any, candidate: MatchCandidate) -> None:
 
 
 @transaction.atomic
-def candidate_not_same(*, acting_user: Any, candidate: MatchCandidate) -> MatchCandidate:
+def candidate_not_same(*, acting_user: User, candidate: MatchCandidate) -> MatchCandidate:
     """Remember that the two records are different people: never proposed again."""
     if candidate.status == vocab.CandidateStatus.MERGED:
         raise ValidationError("These records were merged; undo the merge first.")
@@ -1598,7 +1604,7 @@ def _refresh_keys(client: Client) -> None:
 
 @transaction.atomic
 def client_merge(
-    *, acting_user: Any, survivor: Client, absorbed: Client, take: Iterable[str] = ()
+    *, acting_user: User, survivor: Client, absorbed: Client, take: Iterable[str] = ()
 ) -> ClientMerge:
     """Merge ``absorbed`` into ``survivor``: the survivor keeps its values except the fields
     in ``take``; everything that belonged to the absorbed record moves to the survivor; the
@@ -1675,7 +1681,7 @@ def _move_records(source: Client, target: Client) -> dict[str, list[int]]:
 
 
 @transaction.atomic
-def client_unmerge(*, acting_user: Any, merge: ClientMerge) -> ClientMerge:
+def client_unmerge(*, acting_user: User, merge: ClientMerge) -> ClientMerge:
     """Undo a merge exactly: the records that moved go back, the absorbed record is itself
     again, and the survivor's fields return to their values before the merge — except a
     field somebody changed since, which keeps its newer value."""
@@ -1722,7 +1728,7 @@ def client_unmerge(*, acting_user: Any, merge: ClientMerge) -> ClientMerge:
 
 
 @transaction.atomic
-def import_upload(*, acting_user: Any, kind: str, filename: str, data: bytes) -> ImportBatch:
+def import_upload(*, acting_user: User, kind: str, filename: str, data: bytes) -> ImportBatch:
     """Keep an uploaded CSV/XLSX (sealed) for mapping and the dry run; ``SheetError`` with
     row-numbered messages when it cannot be read. Nothing reaches the registry."""
     from tandem.recovery import imports
@@ -1751,7 +1757,7 @@ def import_upload(*, acting_user: Any, kind: str, filename: str, data: bytes) ->
 @transaction.atomic
 def import_map(
     *,
-    acting_user: Any,
+    acting_user: User,
     batch: ImportBatch,
     mapping: dict[str, str],
     values: dict[str, dict[str, str]],
@@ -1786,7 +1792,7 @@ def import_plan(batch: ImportBatch) -> Any:
 
 
 @transaction.atomic
-def import_commit(*, acting_user: Any, batch: ImportBatch) -> dict[str, int]:
+def import_commit(*, acting_user: User, batch: ImportBatch) -> dict[str, int]:
     """All or nothing: with any invalid row nothing is written. New rows become clients;
     rows matching a client already in the registry (or an earlier row) are not added
     twice; uncertain rows are added and proposed as a pair on the Deconflict page. Contact
@@ -1822,7 +1828,8 @@ def import_commit(*, acting_user: Any, batch: ImportBatch) -> dict[str, int]:
         obj=batch,
         detail={"kind": batch.kind, **plan.counts},
     )
-    return plan.counts
+    counts: dict[str, int] = plan.counts
+    return counts
 
 
 def import_batches_purge(days: int = 7) -> int:
@@ -1839,7 +1846,7 @@ def import_batches_purge(days: int = 7) -> int:
     return count
 
 
-def _import_client(acting_user: Any, batch: ImportBatch, row: Any, made: dict[int, int]) -> Client:
+def _import_client(acting_user: User, batch: ImportBatch, row: Any, made: dict[int, int]) -> Client:
     client = client_create(
         acting_user=acting_user,
         data=row.data,
@@ -1859,7 +1866,7 @@ def _import_client(acting_user: Any, batch: ImportBatch, row: Any, made: dict[in
     return client
 
 
-def _import_contact(acting_user: Any, row: Any) -> None:
+def _import_contact(acting_user: User, row: Any) -> None:
     client = Client.objects.select_related("data_key").get(pk=row.client_id)
     moment = timezone.make_aware(datetime.combine(row.data["occurred_at"], datetime.min.time()))
     contact_create(

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
 from tandem.core.db_router import reads_from_replica
 from tandem.core.decorators import public
@@ -89,10 +90,11 @@ from tandem.recovery.models import (
 )
 
 PER_PAGE = 50
-Request = Any  # an HttpRequest whose ``user`` is a signed-in ``accounts.User``
 
 
-def _stale_form(form_class: type, request: Request, version: int, **kwargs: Any) -> Any:
+def _stale_form(
+    form_class: type, request: AuthenticatedHttpRequest, version: int, **kwargs: Any,
+) -> Any:
     """The user's submitted form again, now based on the newer record's ``version``: saving
     it once more (after reviewing the newer values) is an ordinary edit, not a stale one."""
     data = request.POST.copy()
@@ -160,7 +162,7 @@ def _errors(form: Any, exc: ValidationError) -> None:
 
 @require_GET
 @reads_from_replica
-def caseload(request: Request) -> HttpResponse:
+def caseload(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     start, end = selectors.day_bounds(timezone.localdate())
     context = {
@@ -176,7 +178,7 @@ def caseload(request: Request) -> HttpResponse:
 
 @require_GET
 @reads_from_replica
-def client_list(request: Request) -> HttpResponse:
+def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     form = ClientSearchForm(request.GET or None)
     text = status = ""
@@ -208,7 +210,7 @@ def _duplicates_for(agency: Any, data: Any, exclude_pk: int | None = None) -> li
 
 
 @require_GET
-def client_duplicates(request: Request) -> HttpResponse:
+def client_duplicates(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The htmx partial shown while a client is being typed in (PR-2)."""
     agency = require_program(request.user)
     return render(
@@ -219,7 +221,7 @@ def client_duplicates(request: Request) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def client_create(request: Request) -> HttpResponse:
+def client_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     form = ClientForm(request.POST or None, request.FILES or None, agency=agency)
     duplicates: list[Any] = []
@@ -255,7 +257,7 @@ def client_create(request: Request) -> HttpResponse:
 
 
 @require_GET
-def client_detail(request: Request, pk: int) -> HttpResponse:
+def client_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     services.client_view_log(acting_user=request.user, client=client)
     context = {
@@ -278,7 +280,7 @@ def client_detail(request: Request, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def client_edit(request: Request, pk: int) -> HttpResponse:
+def client_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     form = ClientForm(
         request.POST or None,
@@ -320,7 +322,7 @@ def client_edit(request: Request, pk: int) -> HttpResponse:
 
 
 @require_GET
-def client_photo(request: Request, pk: int) -> HttpResponse:
+def client_photo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     if not client.photo:
         raise Http404
@@ -331,7 +333,7 @@ def client_photo(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def client_flags(request: Request, pk: int) -> HttpResponse:
+def client_flags(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_flags_client_for_user(request.user, pk, write=True)
     form = SafetyFlagsForm(request.POST)
     if form.is_valid():
@@ -345,7 +347,7 @@ def client_flags(request: Request, pk: int) -> HttpResponse:
 
 
 @require_GET
-def deconflict(request: Request) -> HttpResponse:
+def deconflict(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     days = agency.policy_model().recovery.deconfliction_days
     clients, doubles = selectors.deconfliction(agency, days)
@@ -367,7 +369,7 @@ def deconflict(request: Request) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def contact_create(request: Request, pk: int) -> HttpResponse:
+def contact_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     is_aro = request.user.has_role("aro")
     initial = {
@@ -399,7 +401,7 @@ def contact_create(request: Request, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def contact_edit(request: Request, pk: int) -> HttpResponse:
+def contact_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     contact = get_contact_for_user(request.user, pk)
     if request.method == "GET":
         services.contact_view_log(acting_user=request.user, contact=contact)
@@ -446,7 +448,7 @@ def contact_edit(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def stage_create(request: Request, pk: int) -> HttpResponse:
+def stage_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     form = StageForm(request.POST)
     if form.is_valid():
@@ -462,7 +464,7 @@ def stage_create(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def goal_create(request: Request, pk: int) -> HttpResponse:
+def goal_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     form = GoalForm(request.POST)
     if form.is_valid():
@@ -479,7 +481,7 @@ def goal_create(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def goal_status(request: Request, pk: int) -> HttpResponse:
+def goal_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     goal = get_goal_for_user(request.user, pk)
     form = GoalStatusForm(request.POST)
     if form.is_valid():
@@ -496,7 +498,7 @@ def goal_status(request: Request, pk: int) -> HttpResponse:
 
 
 @require_GET
-def planned_list(request: Request) -> HttpResponse:
+def planned_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     today = timezone.localdate()
     start, _ = selectors.day_bounds(today)
@@ -512,7 +514,7 @@ def planned_list(request: Request) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def planned_create(request: Request) -> HttpResponse:
+def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     initial = {
         "client": request.GET.get("client"),
@@ -552,7 +554,7 @@ def planned_create(request: Request) -> HttpResponse:
 
 
 def _planned_page(
-    request: Request, planned: Any, form: Any = None, status: int = 200
+    request: AuthenticatedHttpRequest, planned: Any, form: Any = None, status: int = 200
 ) -> HttpResponse:
     checklist = list(planned.agency.policy_model().recovery.safety_checklist)
     context = {
@@ -566,12 +568,12 @@ def _planned_page(
 
 
 @require_GET
-def planned_detail(request: Request, pk: int) -> HttpResponse:
+def planned_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _planned_page(request, get_planned_for_user(request.user, pk))
 
 
 @require_POST
-def planned_assess(request: Request, pk: int) -> HttpResponse:
+def planned_assess(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     require_sworn_program(request.user)
     planned = get_planned_for_user(request.user, pk)
     checklist = list(planned.agency.policy_model().recovery.safety_checklist)
@@ -601,7 +603,7 @@ def planned_assess(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def planned_start(request: Request, pk: int) -> HttpResponse:
+def planned_start(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     planned = get_planned_for_user(request.user, pk)
     try:
         services.planned_start(acting_user=request.user, planned=planned)
@@ -613,7 +615,7 @@ def planned_start(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def planned_cancel(request: Request, pk: int) -> HttpResponse:
+def planned_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     planned = get_planned_for_user(request.user, pk)
     try:
         services.planned_cancel(acting_user=request.user, planned=planned)
@@ -630,7 +632,7 @@ FEED_PURPOSE = "prp.visits"
 
 
 @require_POST
-def feed_issue(request: Request) -> HttpResponse:
+def feed_issue(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A new secret calendar link for my planned visits (the old one stops working)."""
     require_program(request.user)
     token = feed_token_issue(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
@@ -643,7 +645,7 @@ def feed_issue(request: Request) -> HttpResponse:
 
 @public
 @require_GET
-def feed(request: Request, token: str) -> HttpResponse:
+def feed(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
     """My planned visits as iCal. A lock screen may show it: no client names."""
     user = feed_token_user(token, purpose=FEED_PURPOSE)
     if user is None or not user.has_role(*PROGRAM):
@@ -668,7 +670,7 @@ def feed(request: Request, token: str) -> HttpResponse:
 
 
 @require_GET
-def resource_list(request: Request) -> HttpResponse:
+def resource_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     category = request.GET.get("category", "")
     resources = Resource.objects.filter(agency=agency)
@@ -685,7 +687,9 @@ def resource_list(request: Request) -> HttpResponse:
     )
 
 
-def _resource_form_page(request: Request, resource: Resource | None) -> HttpResponse:
+def _resource_form_page(
+    request: AuthenticatedHttpRequest, resource: Resource | None
+) -> HttpResponse:
     fields = [f for f in ResourceForm.base_fields if f != "idempotency_key"]
     initial = {f: getattr(resource, f) for f in fields} if resource else {}
     form = ResourceForm(request.POST or None, initial=initial)
@@ -711,18 +715,18 @@ def _resource_form_page(request: Request, resource: Resource | None) -> HttpResp
 
 
 @require_http_methods(["GET", "POST"])
-def resource_create(request: Request) -> HttpResponse:
+def resource_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_program(request.user)
     return _resource_form_page(request, None)
 
 
 @require_http_methods(["GET", "POST"])
-def resource_edit(request: Request, pk: int) -> HttpResponse:
+def resource_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _resource_form_page(request, get_resource_for_user(request.user, pk))
 
 
 @require_http_methods(["GET", "POST"])
-def referral_create(request: Request, pk: int) -> HttpResponse:
+def referral_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     form = ReferralForm(request.POST or None, agency=client.agency)
     if request.method == "POST" and form.is_valid():
@@ -749,7 +753,7 @@ def referral_create(request: Request, pk: int) -> HttpResponse:
 
 
 def _referral_page(
-    request: Request, referral: Any, form: Any = None, status: int = 200
+    request: AuthenticatedHttpRequest, referral: Any, form: Any = None, status: int = 200
 ) -> HttpResponse:
     step_form = form or ReferralStepForm(initial={"on": timezone.localdate()})
     cast(ChoiceField, step_form.fields["status"]).choices = referral.next_steps()
@@ -762,14 +766,14 @@ def _referral_page(
 
 
 @require_GET
-def referral_detail(request: Request, pk: int) -> HttpResponse:
+def referral_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     referral = get_referral_for_user(request.user, pk)
     services.referral_view_log(acting_user=request.user, referral=referral)
     return _referral_page(request, referral)
 
 
 @require_POST
-def referral_advance(request: Request, pk: int) -> HttpResponse:
+def referral_advance(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     referral = get_referral_for_user(request.user, pk)
     form = ReferralStepForm(request.POST)
     cast(ChoiceField, form.fields["status"]).choices = referral.next_steps()
@@ -796,7 +800,7 @@ def referral_advance(request: Request, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def consent_create(request: Request, pk: int) -> HttpResponse:
+def consent_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     form = ConsentForm(
         request.POST or None,
@@ -829,7 +833,7 @@ def consent_create(request: Request, pk: int) -> HttpResponse:
 
 
 @require_GET
-def consent_detail(request: Request, pk: int) -> HttpResponse:
+def consent_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consent = get_consent_for_user(request.user, pk)
     services.consent_view_log(acting_user=request.user, consent=consent)
     return render(
@@ -840,7 +844,7 @@ def consent_detail(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def consent_revoke(request: Request, pk: int) -> HttpResponse:
+def consent_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consent = get_consent_for_user(request.user, pk)
     try:
         services.consent_revoke(acting_user=request.user, consent=consent)
@@ -852,7 +856,7 @@ def consent_revoke(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def consent_event(request: Request, pk: int) -> HttpResponse:
+def consent_event(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The event on which the consent ends has happened: it ends at once."""
     consent = get_consent_for_user(request.user, pk)
     try:
@@ -865,7 +869,7 @@ def consent_event(request: Request, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def disclosure_create(request: Request, pk: int) -> HttpResponse:
+def disclosure_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     form = DisclosureForm(request.POST or None, agency=client.agency)
     if request.method == "POST" and form.is_valid():
@@ -894,7 +898,7 @@ def disclosure_create(request: Request, pk: int) -> HttpResponse:
 
 
 @require_GET
-def disclosure_detail(request: Request, pk: int) -> HttpResponse:
+def disclosure_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     disclosure = get_disclosure_for_user(request.user, pk)
     services.disclosure_view_log(acting_user=request.user, disclosure=disclosure)
     return render(request, "recovery/disclosure_detail.html", {"disclosure": disclosure})
@@ -909,7 +913,7 @@ def _ledger(client: Client) -> list[Disclosure]:
 
 
 @require_GET
-def accounting(request: Request, pk: int) -> HttpResponse:
+def accounting(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     services.accounting_view_log(acting_user=request.user, client=client)
     return render(
@@ -920,7 +924,7 @@ def accounting(request: Request, pk: int) -> HttpResponse:
 
 
 @require_GET
-def accounting_pdf(request: Request, pk: int) -> HttpResponse:
+def accounting_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     services.accounting_view_log(acting_user=request.user, client=client)
     doc = Document(
@@ -951,7 +955,7 @@ def accounting_pdf(request: Request, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def cji(request: Request, pk: int) -> HttpResponse:
+def cji(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_cji_client_for_user(request.user, pk)
     form = CJIReadForm(request.POST or None)
     context: dict[str, Any] = {"client": client, "form": form, "shown": False}
@@ -970,7 +974,7 @@ def cji(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def cji_entry_create(request: Request, pk: int) -> HttpResponse:
+def cji_entry_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_cji_client_for_user(request.user, pk)
     form = CJIEntryForm(request.POST)
     if form.is_valid():
@@ -986,7 +990,7 @@ def cji_entry_create(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def sworn_note_create(request: Request, pk: int) -> HttpResponse:
+def sworn_note_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_cji_client_for_user(request.user, pk)
     form = SwornNoteForm(request.POST)
     if form.is_valid():
@@ -1003,7 +1007,7 @@ def sworn_note_create(request: Request, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def overdose_list(request: Request) -> HttpResponse:
+def overdose_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     form = OverdoseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -1046,7 +1050,7 @@ ODMAP_COLUMNS = [
 
 
 @require_GET
-def overdose_export(request: Request) -> HttpResponse:
+def overdose_export(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     records = OverdoseResponse.objects.filter(agency=agency).select_related("data_key")
     rows = []
@@ -1071,7 +1075,7 @@ def overdose_export(request: Request) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def naloxone_list(request: Request) -> HttpResponse:
+def naloxone_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     form = NaloxoneKitForm(request.POST or None, initial={"given_on": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
@@ -1093,7 +1097,7 @@ def naloxone_list(request: Request) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def outreach_list(request: Request) -> HttpResponse:
+def outreach_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     form = OutreachForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -1121,7 +1125,7 @@ def outreach_list(request: Request) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def statement_list(request: Request) -> HttpResponse:
+def statement_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *STATEMENT_READERS)
     can_request = request.user.has_role("aro", "prs", "crt_supervisor")
     form = StatementForm(request.POST or None) if can_request else None
@@ -1155,7 +1159,7 @@ def statement_list(request: Request) -> HttpResponse:
 
 
 @require_POST
-def statement_decide(request: Request, pk: int) -> HttpResponse:
+def statement_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     statement = get_statement_for_user(request.user, pk, write=True)
     form = StatementDecisionForm(request.POST)
     if not form.is_valid():
@@ -1179,7 +1183,7 @@ def statement_decide(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def deconflict_scan(request: Request) -> HttpResponse:
+def deconflict_scan(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_program(request.user)
     services.match_run_request(acting_user=request.user)
     messages.success(request, "The scan of the whole registry has started; refresh in a while.")
@@ -1187,7 +1191,7 @@ def deconflict_scan(request: Request) -> HttpResponse:
 
 
 @require_GET
-def candidate_detail(request: Request, pk: int) -> HttpResponse:
+def candidate_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     candidate = get_candidate_for_user(request.user, pk)
     services.candidate_view_log(acting_user=request.user, candidate=candidate)
     cji = can_read_cji(request.user)
@@ -1202,7 +1206,7 @@ def candidate_detail(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def candidate_not_same(request: Request, pk: int) -> HttpResponse:
+def candidate_not_same(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     candidate = get_candidate_for_user(request.user, pk)
     try:
         services.candidate_not_same(acting_user=request.user, candidate=candidate)
@@ -1214,7 +1218,7 @@ def candidate_not_same(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def candidate_merge(request: Request, pk: int) -> HttpResponse:
+def candidate_merge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Merge the pair: the chosen survivor keeps its values except the fields ticked."""
     candidate = get_candidate_for_user(request.user, pk)
     pair = {candidate.left_id: candidate.left, candidate.right_id: candidate.right}
@@ -1237,7 +1241,7 @@ def candidate_merge(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def merge_undo(request: Request, pk: int) -> HttpResponse:
+def merge_undo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     merge = get_merge_for_user(request.user, pk)
     try:
         services.client_unmerge(acting_user=request.user, merge=merge)
@@ -1249,7 +1253,7 @@ def merge_undo(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def client_status_settle(request: Request, pk: int) -> HttpResponse:
+def client_status_settle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Settle a status the records disagree on, in one click from the Deconflict page."""
     client = get_client_for_user(request.user, pk)
     status = request.POST.get("status", "")
@@ -1271,7 +1275,7 @@ def client_status_settle(request: Request, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def import_start(request: Request) -> HttpResponse:
+def import_start(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload a client list or a contact log (CSV or XLSX); nothing is imported yet."""
     require_program(request.user)
     errors: list[str] = []
@@ -1296,7 +1300,7 @@ def import_start(request: Request) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def import_detail(request: Request, pk: int) -> HttpResponse:
+def import_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Map the columns and the file's words, preview, and see the dry run."""
     batch = get_import_for_user(request.user, pk)
     plan = None
@@ -1318,7 +1322,7 @@ def import_detail(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def import_commit(request: Request, pk: int) -> HttpResponse:
+def import_commit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     batch = get_import_for_user(request.user, pk)
     try:
         counts = services.import_commit(acting_user=request.user, batch=batch)
@@ -1333,7 +1337,7 @@ def import_commit(request: Request, pk: int) -> HttpResponse:
     )
     return redirect("recovery:deconflict")
 @require_http_methods(["GET", "POST"])
-def patrol_call(request: Request, pk: int) -> HttpResponse:
+def patrol_call(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """West Virginia Police and Peers: the embedded peer records an unscheduled contact on
     a patrol call, with the officer's on-scene safety check recorded at that moment."""
     client = get_client_for_user(request.user, pk)
@@ -1353,7 +1357,7 @@ def patrol_call(request: Request, pk: int) -> HttpResponse:
 
 
 @require_GET
-def personnel_evaluation(request: Request) -> HttpResponse:
+def personnel_evaluation(request: AuthenticatedHttpRequest) -> HttpResponse:
     """OO 2-78 E.1–2: each ARO's and PRS's figures for a calendar year (the last complete
     year with activity unless another is asked for)."""
     from tandem.recovery.access import require_evaluator

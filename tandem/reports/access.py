@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
 
@@ -11,11 +11,14 @@ from tandem.agencies.access import require_role
 from tandem.reports.models import ReportRun
 from tandem.reports.services import PUBLISHERS, REPORTS, ReportDef
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 #: Everyone who may see at least one report.
 READERS = tuple(sorted({role for r in REPORTS.values() for role in r.roles}))
 
 
-def get_report_for_user(user: Any, slug: str) -> ReportDef:
+def get_report_for_user(user: User, slug: str) -> ReportDef:
     definition = REPORTS.get(str(slug))
     if definition is None:
         raise Http404
@@ -23,11 +26,11 @@ def get_report_for_user(user: Any, slug: str) -> ReportDef:
     return definition
 
 
-def may_publish(user: Any) -> bool:
+def may_publish(user: User) -> bool:
     return bool(user.has_role(*PUBLISHERS))
 
 
-def get_run_for_user(user: Any, pk: Any) -> ReportRun:
+def get_run_for_user(user: User, pk: Any) -> ReportRun:
     agency = require_role(user, *READERS)
     try:
         run = ReportRun.objects.get(agency=agency, pk=int(pk))

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -39,6 +39,9 @@ from tandem.reports.disclosure import (
 from tandem.reports.grant import grant_sections
 from tandem.reports.models import Audience, Release, ReportRun, RunKind
 from tandem.reports.statistics import Period, Section
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ def _figure_value(figure: statistics.Figure, cells: dict[str, int], threshold: i
 
 @transaction.atomic
 def report_build(
-    *, agency: Any, report: str, period: Period, acting_user: Any = None,
+    *, agency: Any, report: str, period: Period, acting_user: User | None = None,
     audience: str = Audience.DEPARTMENT, epsilon: float | None = None,
 ) -> tuple[dict[str, Any], Release | None]:
     """The report as it may be shown: every table through disclosure control, checked
@@ -334,7 +337,7 @@ def report_build(
 
 
 def _release_log(agency: Any, report: str, period: Period, threshold: int, audience: str,
-                 epsilon: float | None, cells: dict[str, int], acting_user: Any) -> Release:
+                 epsilon: float | None, cells: dict[str, int], acting_user: User | None) -> Release:
     digest = _digest(cells)
     found = Release.objects.filter(
         agency=agency, report=report, period_start=period.start, period_end=period.end,
@@ -358,7 +361,7 @@ def _release_log(agency: Any, report: str, period: Period, threshold: int, audie
 @transaction.atomic
 def report_run_create(
     *, agency: Any, report: str, period: Period, kind: str = RunKind.ON_REQUEST,
-    acting_user: Any = None,
+    acting_user: User | None = None,
 ) -> tuple[ReportRun, bool]:
     """Store a produced report; a scheduled run exists once per report and month.
     Returns (run, created)."""

@@ -385,9 +385,10 @@ def recovery_sections(agency: Any, period: Period) -> list[Section]:
 
 def _contacts(agency: Any, period: Period) -> QuerySet[Any]:
     first, after = period.bounds()
-    return model("recovery.Contact").objects.filter(
+    contacts: QuerySet[Any] = model("recovery.Contact").objects.filter(
         agency=agency, occurred_at__gte=first, occurred_at__lt=after
     )
+    return contacts
 
 
 def _clients_and_contacts(agency: Any, period: Period) -> Section:

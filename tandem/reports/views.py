@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
 from tandem.reports import documents
 from tandem.reports.access import READERS, get_report_for_user, get_run_for_user, may_publish
@@ -35,7 +36,7 @@ def _with_charts(content: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _period_form(request: HttpRequest) -> PeriodForm:
+def _period_form(request: AuthenticatedHttpRequest) -> PeriodForm:
     publisher = may_publish(request.user)
     if "start" in request.GET or "end" in request.GET:
         return PeriodForm(request.GET, may_publish=publisher)
@@ -45,17 +46,17 @@ def _period_form(request: HttpRequest) -> PeriodForm:
     return PeriodForm(data, may_publish=publisher)
 
 
-def _build(request: HttpRequest, slug: str, form: PeriodForm) -> dict[str, Any]:
+def _build(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> dict[str, Any]:
     data = form.cleaned_data
     return report_build(
-        agency=request.user.agency, report=slug, period=data["period"],  # type: ignore[union-attr]
+        agency=request.user.agency, report=slug, period=data["period"],
         acting_user=request.user, audience=data.get("audience") or Audience.DEPARTMENT,
         epsilon=data.get("epsilon"),
     )[0]
 
 
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *READERS)
     visible = reports_for(request.user)
     runs = ReportRun.objects.filter(
@@ -71,7 +72,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def report(request: HttpRequest, slug: str) -> HttpResponse:
+def report(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     definition = get_report_for_user(request.user, slug)
     form = _period_form(request)
     content: dict[str, Any] | None = None
@@ -92,7 +93,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+def export(request: AuthenticatedHttpRequest, slug: str, fmt: str) -> HttpResponse:
     get_report_for_user(request.user, slug)
     if fmt not in EXPORTS:
         raise Http404
@@ -108,10 +109,10 @@ def export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
         return documents.csv_export(content)
     if fmt == "xlsx":
         return documents.xlsx_export(content)
-    return documents.pdf_export(content, request.user.agency)  # type: ignore[union-attr]
+    return documents.pdf_export(content, request.user.agency)
 
 
-def _refused(request: HttpRequest, slug: str, form: PeriodForm) -> HttpResponse:
+def _refused(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> HttpResponse:
     """A bad request for an export answers with the report page and its message — never a
     file, and never a table without disclosure control."""
     return render(request, "reports/report.html", {
@@ -121,7 +122,7 @@ def _refused(request: HttpRequest, slug: str, form: PeriodForm) -> HttpResponse:
 
 
 @require_GET
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     run = get_run_for_user(request.user, pk)
     content = _with_charts(dict(run.content))
     return render(request, "reports/run_detail.html", {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
 from django.utils import timezone
@@ -31,6 +31,9 @@ from tandem.support.models import (
     SupportRequest,
 )
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 #: Everyone with an account in the agency may see the roster and ask for support.
 EVERYONE = tuple(Role.values)
 HELPERS = (Role.SUPPORTER, Role.COORDINATOR, Role.PSYCHOLOGIST)
@@ -48,7 +51,7 @@ def request_key_or_404(pk: Any) -> uuid.UUID:
         raise Http404 from None
 
 
-def get_request_for_user(user: Any, pk: Any) -> SupportRequest:
+def get_request_for_user(user: User, pk: Any) -> SupportRequest:
     """An open request offered to the user, or accepted by them. Closed requests are not
     found by anyone: there is nothing left to show."""
     agency = require_role(user, *HELPERS)
@@ -67,7 +70,7 @@ def get_request_for_user(user: Any, pk: Any) -> SupportRequest:
     return request
 
 
-def request_taken_from_user(user: Any, pk: Any) -> bool:
+def request_taken_from_user(user: User, pk: Any) -> bool:
     """True when ``user`` was offered this request at its current step and another helper
     accepted it first. The loser of that race is told so, and nothing else: the request
     itself stays out of their reach (``get_request_for_user`` answers 404)."""
@@ -88,23 +91,23 @@ def request_taken_from_user(user: Any, pk: Any) -> bool:
     return mine.filter(active=False, step=request.step).exists()
 
 
-def get_profile_for_user(user: Any, pk: Any) -> SupporterProfile:
+def get_profile_for_user(user: User, pk: Any) -> SupporterProfile:
     agency = require_account(user)
     return one_or_404(SupporterProfile.objects.select_related("user", "unit"), pk,
                       agency=agency)
 
 
-def get_rotation_for_user(user: Any, pk: Any) -> Rotation:
+def get_rotation_for_user(user: User, pk: Any) -> Rotation:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(Rotation.objects.all(), pk, agency=agency)
 
 
-def get_override_for_user(user: Any, pk: Any) -> Override:
+def get_override_for_user(user: User, pk: Any) -> Override:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(Override.objects.all(), pk, agency=agency)
 
 
-def get_duty_for_user(user: Any, pk: Any) -> DutyToReportNotice:
+def get_duty_for_user(user: User, pk: Any) -> DutyToReportNotice:
     agency = require_role(user, *DUTY_READERS)
     return one_or_404(
         DutyToReportNotice.objects.select_related("data_key", "filed_by__user"),
@@ -112,7 +115,7 @@ def get_duty_for_user(user: Any, pk: Any) -> DutyToReportNotice:
     )
 
 
-def get_consultation_for_user(user: Any, pk: Any) -> Consultation:
+def get_consultation_for_user(user: User, pk: Any) -> Consultation:
     agency = require_account(user)
     role = agency.policy_model().confidentiality.consult_role
     if not user.has_role(role):
@@ -120,17 +123,17 @@ def get_consultation_for_user(user: Any, pk: Any) -> Consultation:
     return one_or_404(Consultation.objects.all(), pk, agency=agency)
 
 
-def get_incident_for_user(user: Any, pk: Any) -> CriticalIncident:
+def get_incident_for_user(user: User, pk: Any) -> CriticalIncident:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(CriticalIncident.objects.all(), pk, agency=agency)
 
 
-def get_mutual_aid_for_user(user: Any, pk: Any) -> MutualAidRequest:
+def get_mutual_aid_for_user(user: User, pk: Any) -> MutualAidRequest:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(MutualAidRequest.objects.all(), pk, agency=agency)
 
 
-def get_reminder_for_user(user: Any, pk: Any) -> FollowUpReminder:
+def get_reminder_for_user(user: User, pk: Any) -> FollowUpReminder:
     require_role(user, *HELPERS)
     return one_or_404(FollowUpReminder.objects.select_related("supporter"), pk,
                       supporter__user=user)
@@ -194,13 +197,13 @@ def get_request_by_status_code(code: str) -> SupportRequest:
     return found
 
 
-def breach_readers_agency(user: Any) -> Any:
+def breach_readers_agency(user: User) -> Any:
     """The agency, when ``user`` holds a role the policy notifies of breaches (GO 702 .38)."""
     agency = require_account(user)
     return require_role(user, *agency.policy_model().confidentiality.breach_notify)
 
 
-def get_breach_for_user(user: Any, pk: Any) -> Any:
+def get_breach_for_user(user: User, pk: Any) -> Any:
     from tandem.support.models import BreachReport
 
     agency = breach_readers_agency(user)

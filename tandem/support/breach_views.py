@@ -6,17 +6,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.support import services
 from tandem.support.access import breach_readers_agency, get_breach_for_user
 from tandem.support.models import BreachAcknowledgement, BreachReport
 
 
 @require_GET
-def breach_list(request: HttpRequest) -> HttpResponse:
+def breach_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = breach_readers_agency(request.user)
     acks = BreachAcknowledgement.objects.select_related("user").order_by("acknowledged_at")
     reports = (BreachReport.objects.filter(agency=agency).select_related("reported_by")
@@ -31,7 +32,7 @@ def breach_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def breach_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def breach_acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     report = get_breach_for_user(request.user, pk)
     try:
         services.breach_acknowledge(acting_user=request.user, report=report)

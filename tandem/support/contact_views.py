@@ -4,17 +4,18 @@ nothing about who is on call or about any request."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.accounts.models import users_with_role
 from tandem.agencies.access import require_account
 from tandem.agencies.models import Role
 
 
 @require_GET
-def coordinator_contact(request: HttpRequest) -> HttpResponse:
+def coordinator_contact(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     people = [
         {"name": str(user), "phone": (user.member.phone if user.member else "") or user.phone,

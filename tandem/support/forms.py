@@ -274,7 +274,7 @@ class CloseForm(forms.Form):
         return value
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(forms.ModelForm):  # type: ignore[type-arg]  # generic in the stubs only
     version = forms.IntegerField(widget=forms.HiddenInput)
     specialties = forms.MultipleChoiceField(choices=vocab.Specialty.choices, required=False,
                                             widget=forms.CheckboxSelectMultiple)
@@ -437,7 +437,7 @@ class GroupSessionForm(forms.Form):
     attendees = forms.IntegerField(min_value=1, max_value=10000, label="Attendees (count)")
 
 
-class MutualAidForm(forms.ModelForm):
+class MutualAidForm(forms.ModelForm):  # type: ignore[type-arg]  # generic in the stubs only
     class Meta:
         model = MutualAidRequest
         fields = ["direction", "partner_agency", "incident_kind", "requested_on",

@@ -385,7 +385,7 @@ class SupportRequest(EnvelopeEncrypted):
         value_now = self.timing
         current: dict[str, Any] = value_now if isinstance(value_now, dict) else {}
         moment = value.isoformat() if value is not None else None
-        self.timing = {**current, name: moment}  # type: ignore[assignment]  # encrypted JSON
+        self.timing = {**current, name: moment}  # encrypted JSON
 
     @property
     def created_exact(self) -> datetime | None:

@@ -91,7 +91,7 @@ def profile_for(user: Any) -> SupporterProfile:
 
 
 @transaction.atomic
-def profile_update(*, acting_user: Any, profile: SupporterProfile, version: int,
+def profile_update(*, acting_user: User, profile: SupporterProfile, version: int,
                    **values: Any) -> SupporterProfile:
     locked = SupporterProfile.objects.select_for_update(of=("self",)).get(pk=profile.pk)
     if locked.version != version:
@@ -113,7 +113,7 @@ def profile_update(*, acting_user: Any, profile: SupporterProfile, version: int,
 
 
 @transaction.atomic
-def profile_photo_set(*, acting_user: Any, profile: SupporterProfile,
+def profile_photo_set(*, acting_user: User, profile: SupporterProfile,
                       content: bytes | None, extension: str = "") -> None:
     """Replace (or, with ``content=None``, remove) the supporter's roster photo."""
     from django.core.files.base import ContentFile
@@ -134,7 +134,7 @@ def profile_photo_set(*, acting_user: Any, profile: SupporterProfile,
 
 
 @transaction.atomic
-def availability_set(*, acting_user: Any, profile: SupporterProfile,
+def availability_set(*, acting_user: User, profile: SupporterProfile,
                      until: datetime | None) -> None:
     if until is not None and until <= timezone.now():
         raise ValidationError("Choose a time in the future, or switch yourself back on.")
@@ -153,7 +153,7 @@ def availability_set(*, acting_user: Any, profile: SupporterProfile,
 
 
 @transaction.atomic
-def rotation_save(*, acting_user: Any, agency: Agency, rotation: Rotation | None,
+def rotation_save(*, acting_user: User | None, agency: Agency, rotation: Rotation | None,
                   participants: list[SupporterProfile], version: int | None = None,
                   **values: Any) -> Rotation:
     if not participants:
@@ -190,7 +190,7 @@ def rotation_save(*, acting_user: Any, agency: Agency, rotation: Rotation | None
 
 
 @transaction.atomic
-def override_create(*, acting_user: Any, agency: Agency, layer: str,
+def override_create(*, acting_user: User, agency: Agency, layer: str,
                     supporter: SupporterProfile, starts_at: datetime, ends_at: datetime,
                     reason: str) -> Override:
     if ends_at <= starts_at:
@@ -215,7 +215,7 @@ def override_create(*, acting_user: Any, agency: Agency, layer: str,
 
 
 @transaction.atomic
-def override_delete(*, acting_user: Any, override: Override) -> None:
+def override_delete(*, acting_user: User, override: Override) -> None:
     audit_record(
         action="psp.override.deleted",
         actor=acting_user,
@@ -264,7 +264,7 @@ def help_idempotency_key(code: str) -> str:
 @transaction.atomic
 def request_create(
     *,
-    acting_user: Any,
+    acting_user: User,
     agency: Agency,
     idempotency_key: str,
     channel: str,
@@ -473,7 +473,7 @@ def escalate_due(now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def request_accept(*, acting_user: Any, request: SupportRequest) -> SupportRequest:
+def request_accept(*, acting_user: User, request: SupportRequest) -> SupportRequest:
     """The offered helper takes the request. Two helpers at the same second: the row lock
     lets one win; the other gets a clear message and changes nothing."""
     locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
@@ -495,7 +495,7 @@ def request_accept(*, acting_user: Any, request: SupportRequest) -> SupportReque
 
 
 @transaction.atomic
-def request_recuse(*, acting_user: Any, request: SupportRequest, reason: str) -> None:
+def request_recuse(*, acting_user: User, request: SupportRequest, reason: str) -> None:
     """The helper steps aside (dual role, conflict of interest, other); routing goes on
     without them. Nobody is told why beyond the reason category."""
     if reason not in vocab.RecusalReason.values:
@@ -526,7 +526,7 @@ def request_recuse(*, acting_user: Any, request: SupportRequest, reason: str) ->
         _route(locked, timezone.now(), start=locked.step)
 
 
-def _own_open(acting_user: Any, request: SupportRequest) -> SupportRequest:
+def _own_open(acting_user: User, request: SupportRequest) -> SupportRequest:
     locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
         "agency", "data_key", "accepted_by").get(pk=request.pk)
     if not locked.is_open:
@@ -537,7 +537,7 @@ def _own_open(acting_user: Any, request: SupportRequest) -> SupportRequest:
 
 
 @transaction.atomic
-def request_contact(*, acting_user: Any, request: SupportRequest,
+def request_contact(*, acting_user: User, request: SupportRequest,
                     notice_given: bool) -> SupportRequest:
     """First contact: the supporter confirms the limits-of-confidentiality notice."""
     locked = _own_open(acting_user, request)
@@ -607,7 +607,7 @@ def _request_codes_kept(request: SupportRequest) -> dict[str, str]:
 
 
 @transaction.atomic
-def request_close(*, acting_user: Any, request: SupportRequest, usage: dict[str, Any],
+def request_close(*, acting_user: User, request: SupportRequest, usage: dict[str, Any],
                   follow_up_on: date | None = None) -> None:
     """Shred the request's key (the identity of the person who asked is gone for good) and
     keep the usage record (only the fields the agency's preset collects) for the daily
@@ -686,7 +686,7 @@ def _ledger(request: SupportRequest, action: str, actor: Any = None, *,
 
 
 @transaction.atomic
-def request_withdraw(*, acting_user: Any, request: SupportRequest) -> None:
+def request_withdraw(*, acting_user: User | None, request: SupportRequest) -> None:
     """The requester withdraws. Who may is decided before this is called, by the status
     code only its requester holds (``access.get_request_by_status_code``); ``acting_user``
     is None there, as the requester is never identified."""
@@ -788,7 +788,7 @@ def _usage_record_write(row: SupportRequest) -> UsageRecord:
 
 
 @transaction.atomic
-def reminder_done(*, acting_user: Any, reminder: FollowUpReminder) -> None:
+def reminder_done(*, acting_user: User, reminder: FollowUpReminder) -> None:
     reminder.done_at = timezone.now()
     reminder.save(update_fields=["done_at"])
     audit_record(
@@ -818,9 +818,9 @@ def _roles_users(agency: Agency, roles: Iterable[str]) -> list[User]:
 
 
 @transaction.atomic
-def duty_file(*, acting_user: Any, category: str, emergency: bool,
+def duty_file(*, acting_user: User, category: str, emergency: bool,
               subject: dict[str, Any], self_disclosure_due: date | None) -> DutyToReportNotice:
-    agency = acting_user.agency
+    agency = acting_user.home_agency
     if category not in dict(exception_choices(agency, acting_user)):
         raise ValidationError("Choose one of your agency's exceptions to confidentiality.")
     if not emergency:
@@ -870,7 +870,7 @@ def _duty_renotify(now: datetime) -> int:
 
 
 @transaction.atomic
-def duty_acknowledge(*, acting_user: Any, notice: DutyToReportNotice) -> None:
+def duty_acknowledge(*, acting_user: User, notice: DutyToReportNotice) -> None:
     locked = DutyToReportNotice.objects.select_for_update(of=("self",)).get(pk=notice.pk)
     if locked.status != vocab.DutyStatus.OPEN:
         return
@@ -887,7 +887,7 @@ def duty_acknowledge(*, acting_user: Any, notice: DutyToReportNotice) -> None:
 
 
 @transaction.atomic
-def duty_resolve(*, acting_user: Any, notice: DutyToReportNotice) -> None:
+def duty_resolve(*, acting_user: User, notice: DutyToReportNotice) -> None:
     locked = (
         DutyToReportNotice.objects.select_for_update(of=("self",)).select_related("data_key")
         .get(pk=notice.pk)
@@ -910,8 +910,8 @@ def duty_resolve(*, acting_user: Any, notice: DutyToReportNotice) -> None:
 
 
 @transaction.atomic
-def consultation_ask(*, acting_user: Any, category: str) -> Consultation:
-    agency = acting_user.agency
+def consultation_ask(*, acting_user: User, category: str) -> Consultation:
+    agency = acting_user.home_agency
     if category not in dict(exception_choices(agency, acting_user)):
         raise ValidationError("Choose one of your agency's exceptions to confidentiality.")
     item = Consultation.objects.create(agency=agency, asked_by=profile_for(acting_user),
@@ -931,7 +931,7 @@ def consultation_ask(*, acting_user: Any, category: str) -> Consultation:
 
 
 @transaction.atomic
-def consultation_answer(*, acting_user: Any, consultation: Consultation, answer: str) -> None:
+def consultation_answer(*, acting_user: User, consultation: Consultation, answer: str) -> None:
     if answer not in vocab.ConsultationAnswer.values:
         raise ValidationError("Choose an answer.")
     consultation.answer = answer
@@ -948,8 +948,8 @@ def consultation_answer(*, acting_user: Any, consultation: Consultation, answer:
 
 
 @transaction.atomic
-def breach_report(*, acting_user: Any, kind: str, occurred_on: date) -> BreachReport:
-    agency = acting_user.agency
+def breach_report(*, acting_user: User, kind: str, occurred_on: date) -> BreachReport:
+    agency = acting_user.home_agency
     if occurred_on > timezone.localdate():
         raise ValidationError("The date of the breach cannot be in the future.")
     item = BreachReport.objects.create(agency=agency, reported_by=acting_user, kind=kind,
@@ -974,7 +974,7 @@ def breach_readers(agency: Agency) -> tuple[str, ...]:
 
 
 @transaction.atomic
-def breach_acknowledge(*, acting_user: Any, report: BreachReport) -> BreachAcknowledgement:
+def breach_acknowledge(*, acting_user: User, report: BreachReport) -> BreachAcknowledgement:
     """One of the people notified has read the report. Idempotent per person."""
     ack, created = BreachAcknowledgement.objects.get_or_create(report=report, user=acting_user)
     if created:
@@ -991,7 +991,7 @@ def breach_acknowledge(*, acting_user: Any, report: BreachReport) -> BreachAckno
 
 
 @transaction.atomic
-def incident_create(*, acting_user: Any, agency: Agency, kind: str, occurred_on: date,
+def incident_create(*, acting_user: User | None, agency: Agency, kind: str, occurred_on: date,
                     members_affected: int, units: Iterable[Any] = (),
                     involved_supporters: Iterable[SupporterProfile] = ()) -> CriticalIncident:
     if occurred_on > timezone.localdate():
@@ -1011,7 +1011,7 @@ def incident_create(*, acting_user: Any, agency: Agency, kind: str, occurred_on:
 
 
 @transaction.atomic
-def deployment_create(*, acting_user: Any, incident: CriticalIncident,
+def deployment_create(*, acting_user: User, incident: CriticalIncident,
                       supporter: SupporterProfile) -> Deployment:
     if incident.involved_supporters.filter(pk=supporter.pk).exists():
         raise ValidationError("This supporter was part of the incident and cannot be deployed.")
@@ -1036,7 +1036,7 @@ def deployment_create(*, acting_user: Any, incident: CriticalIncident,
 
 
 @transaction.atomic
-def group_session_create(*, acting_user: Any, incident: CriticalIncident, kind: str,
+def group_session_create(*, acting_user: User, incident: CriticalIncident, kind: str,
                          held_on: date, attendees: int) -> GroupSession:
     if held_on < incident.occurred_on:
         raise ValidationError("A session cannot be held before the incident.")
@@ -1053,7 +1053,7 @@ def group_session_create(*, acting_user: Any, incident: CriticalIncident, kind: 
 
 
 @transaction.atomic
-def mutual_aid_save(*, acting_user: Any, agency: Agency, item: MutualAidRequest | None = None,
+def mutual_aid_save(*, acting_user: User, agency: Agency, item: MutualAidRequest | None = None,
                     **values: Any) -> MutualAidRequest:
     if item is None:
         item = MutualAidRequest(agency=agency)
@@ -1078,7 +1078,7 @@ def _digest(token: str) -> str:
 
 
 @transaction.atomic
-def intake_link_rotate(*, acting_user: Any, agency: Agency,
+def intake_link_rotate(*, acting_user: User, agency: Agency,
                        days: int = INTAKE_LINK_DAYS) -> str:
     """Revoke the current intake link and return a new secret token (shown once)."""
     now = timezone.now()

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import pk_or_404, require_account, require_role
 from tandem.agencies.models import Agency, Role, Unit
 from tandem.core.db_router import reads_from_replica
@@ -53,7 +54,7 @@ from tandem.support.oncall import Schedule
 FEED_PURPOSE = "psp.shifts"
 
 
-def _form_page(request: HttpRequest, *, title: str, form: Any, submit: str,
+def _form_page(request: AuthenticatedHttpRequest, *, title: str, form: Any, submit: str,
                lede: str = "", cancel: str = "", status: int = 200,
                extra: dict[str, Any] | None = None) -> HttpResponse:
     context = {"title": title, "form": form, "submit": submit, "lede": lede,
@@ -61,7 +62,7 @@ def _form_page(request: HttpRequest, *, title: str, form: Any, submit: str,
     return render(request, "support/form.html", context, status=status)
 
 
-def _me(request: HttpRequest) -> Any:
+def _me(request: AuthenticatedHttpRequest) -> Any:
     """The signed-in account (the middleware lets no anonymous visitor reach these views)."""
     return request.user
 
@@ -81,7 +82,7 @@ def _errors(form: Any, exc: ValidationError) -> None:
 
 @require_GET
 @reads_from_replica
-def directory(request: HttpRequest) -> HttpResponse:
+def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -91,7 +92,9 @@ def directory(request: HttpRequest) -> HttpResponse:
     return render(request, "support/directory.html", context)
 
 
-def _poster_rows(request: HttpRequest) -> tuple[Agency, Unit | None, list[SupporterProfile]]:
+def _poster_rows(
+    request: AuthenticatedHttpRequest,
+) -> tuple[Agency, Unit | None, list[SupporterProfile]]:
     """The whole department-wide team, whichever unit the poster is for: 18.107 B.1.a posts
     every team member's name and number in every district, section and unit."""
     agency = require_account(request.user)
@@ -127,7 +130,7 @@ POSTER_LEDE = ("Call any of us, at any hour. What you say stays with us, within 
 
 
 @require_GET
-def poster(request: HttpRequest) -> HttpResponse:
+def poster(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
     units = Unit.objects.filter(agency=agency)
     return render(request, "support/poster.html",
@@ -136,7 +139,7 @@ def poster(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def poster_pdf(request: HttpRequest) -> HttpResponse:
+def poster_pdf(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
     contacts = _poster_contacts(agency)
     # Poster type (large, from across a room) is the document's own; the whole team fits.
@@ -202,10 +205,10 @@ def on_behalf_channels(user: Any, agency: Agency) -> list[tuple[str, str]]:
 
 
 @require_http_methods(["GET", "POST"])
-def on_behalf_new(request: HttpRequest) -> HttpResponse:
+def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.REQUEST_ON_BEHALF)
-    channels = on_behalf_channels(_me(request), agency)
-    for_caller = not _me(request).has_role(Role.COORDINATOR)
+    channels = on_behalf_channels(request.user, agency)
+    for_caller = not request.user.has_role(Role.COORDINATOR)
     title = "Request support for a caller" if for_caller else "Request support for someone"
     if not channels:
         return render(request, "support/on_behalf_none.html", {
@@ -240,13 +243,13 @@ def on_behalf_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def workspace(request: HttpRequest) -> HttpResponse:
+def workspace(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
     profile = services.profile_for(request.user)
     context = {
         "profile": profile,
-        "offers": selectors.offers_for(_me(request)),
-        "mine": selectors.accepted_by(_me(request)),
+        "offers": selectors.offers_for(request.user),
+        "mine": selectors.accepted_by(request.user),
         "reminders": profile.reminders.filter(done_at__isnull=True),
         "deployments": Deployment.objects.filter(
             supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30))
@@ -256,15 +259,15 @@ def workspace(request: HttpRequest) -> HttpResponse:
         "feed_active": feed_token_active(request.user, FEED_PURPOSE),
         "feed_url": request.session.pop("support.feed_url", ""),
         "now": timezone.now(),
-        "is_coordinator": _me(request).has_role(Role.COORDINATOR),
-        "is_psychologist": _me(request).has_role(Role.PSYCHOLOGIST),
-        "is_supporter": _me(request).has_role(Role.SUPPORTER),
+        "is_coordinator": request.user.has_role(Role.COORDINATOR),
+        "is_psychologist": request.user.has_role(Role.PSYCHOLOGIST),
+        "is_supporter": request.user.has_role(Role.SUPPORTER),
     }
     return render(request, "support/workspace.html", context)
 
 
 @require_GET
-def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_detail(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk)
     mine = item.accepted_by is not None and item.accepted_by.user_id == request.user.pk
     policy = item.agency.policy_model()
@@ -272,7 +275,7 @@ def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
                "preferences": _preference_labels(item.preference_data),
                "contact_form": forms.ContactForm(), "policy": policy,
                "exceptions": policy.exceptions_for(
-                   supervisor=_me(request).has_role(Role.SUPERVISOR))}
+                   supervisor=request.user.has_role(Role.SUPERVISOR))}
     return render(request, "support/request_detail.html", context)
 
 
@@ -284,7 +287,7 @@ def _preference_labels(preferences: dict[str, str]) -> list[str]:
 
 
 @require_POST
-def request_accept(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_accept(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
     try:
         item = access.get_request_for_user(request.user, pk)
     except Http404:
@@ -302,7 +305,7 @@ def request_accept(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 
 @require_POST
-def request_recuse(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_recuse(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk)
     form = forms.RecuseForm(request.POST)
     if not form.is_valid():
@@ -319,7 +322,7 @@ def request_recuse(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 
 @require_POST
-def request_contact(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_contact(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk)
     form = forms.ContactForm(request.POST)
     form.is_valid()
@@ -334,7 +337,7 @@ def request_contact(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def request_close(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_close(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk)
     if item.accepted_by is None or item.accepted_by.user_id != request.user.pk:
         raise Http404
@@ -360,7 +363,7 @@ def request_close(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 
 @require_POST
-def reminder_done(request: HttpRequest, pk: int) -> HttpResponse:
+def reminder_done(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     reminder = access.get_reminder_for_user(request.user, pk)
     services.reminder_done(acting_user=request.user, reminder=reminder)
     messages.success(request, "Reminder done.")
@@ -368,7 +371,7 @@ def reminder_done(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def profile_edit(request: HttpRequest) -> HttpResponse:
+def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
     profile = services.profile_for(request.user)
     form = forms.ProfileForm(_posted(request), instance=profile,
@@ -390,7 +393,9 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                   {"form": form, "photo_form": photo_form, "profile": profile}, status=status)
 
 
-def _save_photo(request: HttpRequest, profile: SupporterProfile, photo_form: Any) -> None:
+def _save_photo(
+    request: AuthenticatedHttpRequest, profile: SupporterProfile, photo_form: Any
+) -> None:
     upload = photo_form.cleaned_data.get("photo")
     if upload is not None:
         services.profile_photo_set(acting_user=request.user, profile=profile,
@@ -400,7 +405,7 @@ def _save_photo(request: HttpRequest, profile: SupporterProfile, photo_form: Any
 
 
 @require_GET
-def photo(request: HttpRequest, pk: int) -> HttpResponseBase:
+def photo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     """A roster photo, for anyone of the agency while the supporter is on the roster."""
     profile = access.get_profile_for_user(request.user, pk)
     on_roster = selectors.roster(profile.agency).filter(pk=profile.pk).exists()
@@ -419,7 +424,7 @@ def photo(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 
 @require_POST
-def availability(request: HttpRequest) -> HttpResponse:
+def availability(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
     profile = services.profile_for(request.user)
     form = forms.AvailabilityForm(request.POST)
@@ -440,7 +445,7 @@ def availability(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def feed_manage(request: HttpRequest) -> HttpResponse:
+def feed_manage(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
     if request.POST.get("action") == "revoke":
         feed_token_revoke(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
@@ -475,18 +480,18 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def on_call_now(request: HttpRequest) -> HttpResponse:
+def on_call_now(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.ON_CALL_READERS)
     lines = selectors.on_call_now(agency)
     return render(request, "support/on_call_now.html",
                   {"lines": lines, "now": timezone.now(),
                    "unrouted": selectors.unrouted_count(agency),
-                   "may_request": _me(request).has_role(*access.REQUEST_ON_BEHALF),
-                   "can_request": bool(on_behalf_channels(_me(request), agency))})
+                   "may_request": request.user.has_role(*access.REQUEST_ON_BEHALF),
+                   "can_request": bool(on_behalf_channels(request.user, agency))})
 
 
 @require_GET
-def schedule(request: HttpRequest) -> HttpResponse:
+def schedule(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     context = {
         "rotations": Rotation.objects.filter(agency=agency).prefetch_related(
@@ -499,7 +504,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def rotation_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def rotation_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     rotation = access.get_rotation_for_user(request.user, pk) if pk else None
     initial: dict[str, Any] = {"shift_hours": 168, "handoff_time": "07:00"}
@@ -535,7 +540,7 @@ def _all_profiles(agency: Agency) -> Any:
 
 
 @require_POST
-def override_new(request: HttpRequest) -> HttpResponse:
+def override_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     form = forms.OverrideForm(request.POST, supporters=_ready_choices(agency))
     if form.is_valid():
@@ -552,7 +557,7 @@ def override_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def override_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def override_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     item = access.get_override_for_user(request.user, pk)
     services.override_delete(acting_user=request.user, override=item)
     messages.success(request, "Cover removed.")
@@ -560,14 +565,14 @@ def override_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def coverage(request: HttpRequest) -> HttpResponse:
+def coverage(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     gaps = Schedule(agency, until=timezone.now() + timedelta(days=15), full=True).gaps()
     return render(request, "support/coverage.html", {"gaps": gaps})
 
 
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     return render(request, "support/queue.html",
                   {"items": selectors.queue(agency), "now": timezone.now()})
@@ -577,7 +582,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def intake_admin(request: HttpRequest) -> HttpResponse:
+def intake_admin(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     link_url = ""
     if request.method == "POST":
@@ -727,7 +732,7 @@ def help_status(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def duty_new(request: HttpRequest) -> HttpResponse:
+def duty_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, Role.SUPPORTER)
     categories = services.exception_choices(agency, request.user)
     form = forms.DutyForm(_posted(request), categories=categories)
@@ -753,7 +758,7 @@ def duty_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def duty_list(request: HttpRequest) -> HttpResponse:
+def duty_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.DUTY_READERS)
     notices = DutyToReportNotice.objects.filter(agency=agency).select_related(
         "filed_by__user")[:200]
@@ -762,7 +767,7 @@ def duty_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def duty_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def duty_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     notice = access.get_duty_for_user(request.user, pk)
     labels = services.exception_labels(notice.agency)
     return render(request, "support/duty_detail.html",
@@ -770,7 +775,7 @@ def duty_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def duty_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def duty_acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     notice = access.get_duty_for_user(request.user, pk)
     if request.POST.get("action") == "resolve":
         services.duty_resolve(acting_user=request.user, notice=notice)
@@ -782,7 +787,7 @@ def duty_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def consult_new(request: HttpRequest) -> HttpResponse:
+def consult_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, Role.SUPPORTER)
     form = forms.ConsultForm(_posted(request),
                              categories=services.exception_choices(agency, request.user))
@@ -801,9 +806,9 @@ def consult_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def consult_list(request: HttpRequest) -> HttpResponse:
+def consult_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
-    if not _me(request).has_role(agency.policy_model().confidentiality.consult_role):
+    if not request.user.has_role(agency.policy_model().confidentiality.consult_role):
         raise Http404
     if request.method == "POST":
         item = access.get_consultation_for_user(request.user, request.POST.get("consultation"))
@@ -822,7 +827,7 @@ def consult_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def breach_new(request: HttpRequest) -> HttpResponse:
+def breach_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
     form = forms.BreachForm(_posted(request))
     if request.method == "POST" and form.is_valid():
@@ -842,7 +847,7 @@ def breach_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def incident_list(request: HttpRequest) -> HttpResponse:
+def incident_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     form = forms.IncidentForm(_posted(request), units=Unit.objects.filter(agency=agency),
                               supporters=_all_profiles(agency))
@@ -861,7 +866,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     incident = access.get_incident_for_user(request.user, pk)
     ready = selectors.roster(incident.agency)
     deploy_form = forms.DeploymentForm(supporters=ready)
@@ -882,7 +887,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "support/incident_detail.html", context, status=status)
 
 
-def _deploy(request: HttpRequest, incident: CriticalIncident, form: Any) -> None:
+def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
     if form.is_valid():
         try:
             services.deployment_create(acting_user=request.user, incident=incident,
@@ -892,7 +897,7 @@ def _deploy(request: HttpRequest, incident: CriticalIncident, form: Any) -> None
             _errors(form, exc)
 
 
-def _session(request: HttpRequest, incident: CriticalIncident, form: Any) -> None:
+def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
     if form.is_valid():
         try:
             services.group_session_create(acting_user=request.user, incident=incident,
@@ -903,7 +908,7 @@ def _session(request: HttpRequest, incident: CriticalIncident, form: Any) -> Non
 
 
 @require_http_methods(["GET", "POST"])
-def mutual_aid(request: HttpRequest) -> HttpResponse:
+def mutual_aid(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     item = (access.get_mutual_aid_for_user(request.user, request.GET["edit"])
             if request.GET.get("edit") else None)
