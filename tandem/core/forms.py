@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
 
@@ -71,3 +72,16 @@ def unfillable(form: forms.BaseForm) -> list[str]:
         if not any(value not in ("", None) for value, _ in choices):
             missing.append(str(field.label or name.replace("_", " ").capitalize()))
     return missing
+
+
+def form_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's refusal on the form that asked for it: a message about one of the
+    form's fields next to that field, every other message at the top of the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None
+            for error in errors:
+                form.add_error(target, error)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)

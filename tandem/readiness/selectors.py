@@ -9,11 +9,16 @@ from django.db.models import Count, Q, QuerySet
 
 from tandem.audit.services import audit_record
 from tandem.readiness.models import (
+    AgreementDocument,
     Application,
     Attendance,
+    Certification,
     Course,
     Designation,
     Enrolment,
+    HourLog,
+    Signature,
+    TimeEntry,
     TrainingSession,
     Vacancy,
 )
@@ -192,6 +197,11 @@ def session_attendance(*, acting_user: User, session: TrainingSession) -> dict[i
     return marks
 
 
+def certification_of(user: Any) -> Certification | None:
+    """A peer recovery person's certification record, None until it is first saved."""
+    return Certification.objects.filter(user=user).first()
+
+
 @transaction.atomic
 def certification_read(*, acting_user: User, person: Any) -> dict[str, Any]:
     """A person's certification progress and hour logs."""
@@ -242,3 +252,44 @@ def statement_status(*, acting_user: User, person: Any, day: Any) -> Any:
         detail={"on": str(day)},
     )
     return status
+
+
+# --- Agreements, sessions and hours (the screens' small reads) ------------------------------
+
+
+def current_documents(agency: Any) -> list[AgreementDocument]:
+    """The newest published version of each kind of agreement."""
+    latest: dict[str, AgreementDocument] = {}
+    for document in AgreementDocument.objects.filter(agency=agency).order_by("kind", "-version"):
+        latest.setdefault(document.kind, document)
+    return list(latest.values())
+
+
+def agreement_documents(agency: Any) -> QuerySet[AgreementDocument]:
+    return AgreementDocument.objects.filter(agency=agency).select_related("published_by")
+
+
+def signed_document_ids(user: User) -> set[int]:
+    return set(Signature.objects.filter(user=user).values_list("document_id", flat=True))
+
+
+def signature_of(document: AgreementDocument, user: User) -> Signature | None:
+    return Signature.objects.filter(document=document, user=user).first()
+
+
+def enrolled_users(session: TrainingSession) -> QuerySet[Any]:
+    """Everyone enrolled in ``session`` or marked at it."""
+    from tandem.accounts.models import User
+
+    return User.objects.filter(Q(readiness_enrolments__session=session)
+                               | Q(readiness_attendance__session=session))
+
+
+def hours_to_sign_off(agency: Any, *, signer: User) -> QuerySet[HourLog]:
+    """Certification hours waiting for a supervisor, other than the signer's own."""
+    return (HourLog.objects.filter(agency=agency, signed_off_at__isnull=True)
+            .exclude(user=signer).select_related("user")[:50])
+
+
+def recent_time_entries(user: User, limit: int = 60) -> QuerySet[TimeEntry]:
+    return TimeEntry.objects.filter(user=user)[:limit]

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -44,12 +43,8 @@ from tandem.readiness.access import (
 )
 from tandem.readiness.gates import gate_for, peer_support_ready_users
 from tandem.readiness.models import (
-    AgreementDocument,
     AttendanceStatus,
     Certification,
-    HourLog,
-    Signature,
-    TimeEntry,
     TrainingSession,
 )
 
@@ -74,8 +69,8 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     user: Any = request.user
     now = timezone.now()
     upcoming = selectors.sessions_between(agency, now, now + timedelta(days=120))
-    documents = [d for d in _current_documents(agency) if _concerns(d.kind, user)]
-    signed = set(Signature.objects.filter(user=user).values_list("document_id", flat=True))
+    documents = [d for d in selectors.current_documents(agency) if _concerns(d.kind, user)]
+    signed = selectors.signed_document_ids(user)
     context = {
         "status": compliance.status_for(user),
         "gate": gate_for(user),
@@ -109,13 +104,6 @@ def _concerns(kind: str, user: Any) -> bool:
     return True
 
 
-def _current_documents(agency: Any) -> list[AgreementDocument]:
-    latest: dict[str, AgreementDocument] = {}
-    for document in AgreementDocument.objects.filter(agency=agency).order_by("kind", "-version"):
-        latest.setdefault(document.kind, document)
-    return list(latest.values())
-
-
 # --- Team dashboard --------------------------------------------------------------------------
 
 
@@ -135,8 +123,7 @@ def team(request: AuthenticatedHttpRequest) -> HttpResponse:
         "ready_people": [p for p in people if p.pk in ready],
         "review_due": services.policy_review_due(agency),
         "can_review": request.user.has_role(*COORDINATORS),
-        "pending_hours": HourLog.objects.filter(agency=agency, signed_off_at__isnull=True)
-        .exclude(user=request.user).select_related("user")[:50]
+        "pending_hours": selectors.hours_to_sign_off(agency, signer=request.user)
         if request.user.has_role(*HOUR_SIGNERS) else [],
     }
     return render(request, "readiness/team.html", context)
@@ -394,7 +381,7 @@ def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     marks = selectors.session_attendance(acting_user=request.user, session=item)
     scope = people_in_scope(request.user, item.agency).values("pk")
     found = {u.pk: u for u in selectors.team_people(item.agency).filter(pk__in=scope)}
-    found.update({u.pk: u for u in _enrolled_users(item).filter(pk__in=scope)})
+    found.update({u.pk: u for u in selectors.enrolled_users(item).filter(pk__in=scope)})
     people = sorted(found.values(), key=lambda u: (u.last_name, u.first_name, u.username))
     enrolled = set(item.enrolments.values_list("user_id", flat=True))
     context = {
@@ -404,13 +391,6 @@ def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "statuses": AttendanceStatus.choices,
     }
     return render(request, "readiness/session.html", context)
-
-
-def _enrolled_users(item: TrainingSession) -> Any:
-    from tandem.accounts.models import User
-
-    return User.objects.filter(Q(readiness_enrolments__session=item)
-                               | Q(readiness_attendance__session=item))
 
 
 def _enrol_other(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
@@ -472,7 +452,7 @@ def agreements(request: AuthenticatedHttpRequest) -> HttpResponse:
             return redirect("readiness:agreements")
         except ValidationError as exc:
             form.add_error(None, exc)
-    documents = AgreementDocument.objects.filter(agency=agency).select_related("published_by")
+    documents = selectors.agreement_documents(agency)
     context = {"form": form, "documents": documents,
                "review_due": services.policy_review_due(agency)}
     status = 400 if request.method == "POST" else 200
@@ -483,7 +463,7 @@ def agreements(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def agreement_sign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     document = get_document_for_user(request.user, pk)
-    signature = Signature.objects.filter(document=document, user=request.user).first()
+    signature = selectors.signature_of(document, request.user)
     form = forms.SignForm(request.POST or None)
     if request.method == "POST" and signature is None and form.is_valid():
         try:
@@ -517,7 +497,7 @@ def time_entries(request: AuthenticatedHttpRequest) -> HttpResponse:
             form.add_error(None, exc)
     context = {
         "form": form,
-        "entries": TimeEntry.objects.filter(user=request.user)[:60],
+        "entries": selectors.recent_time_entries(request.user),
         "code": agency.policy_model().training.hours_activity_code,
     }
     status = 400 if request.method == "POST" else 200
@@ -558,7 +538,8 @@ def time_export(request: AuthenticatedHttpRequest) -> HttpResponse:
 def certification(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, "aro", "prs")
     user: Any = request.user
-    cert, _ = Certification.objects.get_or_create(user=user, defaults={"agency_id": user.agency_id})
+    # Reading the page writes nothing: a blank record until the first save creates it.
+    cert = selectors.certification_of(user) or Certification(user=user, agency_id=user.agency_id)
     cert_form = forms.CertificationForm(initial={**{f: getattr(cert, f) for f in
                                                     services.SELF_FIELDS},
                                                  "version": cert.version})
@@ -592,7 +573,7 @@ def certification(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _credential_form(target: Any) -> forms.CredentialForm:
-    cert = Certification.objects.filter(user=target).first()
+    cert = selectors.certification_of(target)
     initial: dict[str, Any] = {"version": cert.version if cert else 1}
     if cert is not None:
         initial.update({f: getattr(cert, f) for f in services.CREDENTIAL_FIELDS})

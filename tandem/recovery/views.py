@@ -21,6 +21,7 @@ from tandem.agencies.access import require_role
 from tandem.core.db_router import reads_from_replica
 from tandem.core.decorators import public
 from tandem.core.exports import csv_response
+from tandem.core.forms import form_errors
 from tandem.core.ical import (
     FEED_DAYS_AHEAD,
     FeedEvent,
@@ -146,17 +147,6 @@ def _newer_values(form: Any, current: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            target = field if field in form.fields else None
-            for error in errors:
-                form.add_error(target, error)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
-
-
 # --- Caseload -------------------------------------------------------------------------------
 
 
@@ -243,7 +233,7 @@ def client_create(request: AuthenticatedHttpRequest) -> HttpResponse:
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
             except ValidationError as exc:
-                _errors(form, exc)
+                form_errors(form, exc)
             else:
                 messages.success(request, "The client was added.")
                 return redirect("recovery:client_detail", client.pk)
@@ -304,10 +294,10 @@ def client_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             client = get_client_for_user(request.user, pk)
             form = _stale_form(ClientForm, request, client.version, agency=client.agency)
             newer = _newer_values(form, ClientForm.initial_for(client))
-            _errors(form, exc)
+            form_errors(form, exc)
             status = 409
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The client was saved.")
             return redirect("recovery:client_detail", client.pk)
@@ -388,7 +378,7 @@ def contact_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The contact was recorded.")
             return redirect("recovery:client_detail", client.pk)
@@ -427,10 +417,10 @@ def contact_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             form = _stale_form(ContactForm, request, contact.version, client=contact.client)
             current = {name: getattr(contact, name) for name in services.CONTACT_FIELDS}
             newer = _newer_values(form, current)
-            _errors(form, exc)
+            form_errors(form, exc)
             status = 409
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The contact was saved.")
             return redirect("recovery:client_detail", contact.client_id)
@@ -537,7 +527,7 @@ def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
                 idempotency_key=data["idempotency_key"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             if planned.overlaps().exists():
                 messages.warning(
@@ -587,7 +577,7 @@ def planned_assess(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 reassessment=planned.status == vocab.PlanStatus.STARTED,
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             if assessment.all_clear:
                 messages.success(request, "Safety assessment recorded: the contact may go ahead.")
@@ -702,7 +692,7 @@ def _resource_form_page(
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The directory was updated.")
             return redirect("recovery:resource_list")
@@ -740,7 +730,7 @@ def referral_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The referral was recorded.")
             return redirect("recovery:referral_detail", referral.pk)
@@ -789,7 +779,7 @@ def referral_advance(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
                 follow_up_on=data["follow_up_on"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The referral was updated.")
             return redirect("recovery:referral_detail", referral.pk)
@@ -820,7 +810,7 @@ def consent_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The consent was recorded.")
             return redirect("recovery:consent_detail", consent.pk)
@@ -885,7 +875,7 @@ def disclosure_create(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
                 idempotency_key=data["idempotency_key"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The disclosure was recorded in the ledger.")
             return redirect("recovery:disclosure_detail", disclosure.pk)
@@ -1017,7 +1007,7 @@ def overdose_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 acting_user=request.user, data=data, idempotency_key=data["idempotency_key"]
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The overdose response was recorded.")
             return redirect("recovery:overdose_list")
@@ -1082,7 +1072,7 @@ def naloxone_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             services.naloxone_kit_create(acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The naloxone kits were recorded.")
             return redirect("recovery:naloxone_list")
@@ -1108,7 +1098,7 @@ def outreach_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The outreach event was recorded.")
             return redirect("recovery:outreach_list")
@@ -1136,7 +1126,7 @@ def statement_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             try:
                 services.statement_request_create(acting_user=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                _errors(form, exc)
+                form_errors(form, exc)
             else:
                 messages.success(request, "Your request was sent to the Chief.")
                 return redirect("recovery:statement_list")
@@ -1347,7 +1337,7 @@ def patrol_call(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         try:
             services.patrol_call_record(acting_user=request.user, client=client, **data)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The patrol call was recorded with the officer's "
                                       "safety check.")

@@ -26,6 +26,7 @@ from tandem.agencies.access import pk_or_404, require_account, require_role
 from tandem.agencies.models import Agency, Role, Unit
 from tandem.core.db_router import reads_from_replica
 from tandem.core.decorators import public
+from tandem.core.forms import form_errors
 from tandem.core.http import client_ip
 from tandem.core.ical import (
     FEED_DAYS_AHEAD,
@@ -70,11 +71,6 @@ def _me(request: AuthenticatedHttpRequest) -> Any:
 def _posted(request: HttpRequest) -> Any:
     """The submitted data of a POST (even an empty one), else None for an unbound form."""
     return request.POST if request.method == "POST" else None
-
-
-def _errors(form: Any, exc: ValidationError) -> None:
-    for message in exc.messages:
-        form.add_error(None, message)
 
 
 # --- Roster ---------------------------------------------------------------------------
@@ -230,7 +226,7 @@ def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
                 best_time=data["best_time"], topic=data["topic"], incident=data.get("incident"),
                 requester=_person(agency, data, kind))
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "The request was sent to the on-call chain.")
             return redirect("support:on_call_now")
@@ -350,7 +346,7 @@ def request_close(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
             services.request_close(acting_user=request.user, request=item, usage=data,
                                    follow_up_on=data.get("follow_up_on"))
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "Closed. The person's details were erased for good; "
                                       "the usage record joins the statistics tomorrow.")
@@ -383,7 +379,7 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
             profile = services.profile_update(acting_user=request.user, profile=profile,
                                               version=form.cleaned_data["version"], **values)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             _save_photo(request, profile, photo_form)
             messages.success(request, "Your roster entry was saved.")
@@ -525,7 +521,7 @@ def rotation_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> H
                                    participants=form.participants(),
                                    version=data.get("version"), **values)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "Rotation saved.")
             return redirect("support:schedule")
@@ -548,7 +544,7 @@ def override_new(request: AuthenticatedHttpRequest) -> HttpResponse:
             services.override_create(acting_user=request.user, agency=agency,
                                      **form.cleaned_data)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "Cover saved.")
             return redirect("support:schedule")
@@ -652,7 +648,7 @@ def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
         try:
             _help_submit(agency, form, referral=referral)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             code = "" if referral else form.cleaned_data["code"]
             return render(request, "support/intake_done.html", {**context, "code": code})
@@ -745,7 +741,7 @@ def duty_new(request: AuthenticatedHttpRequest) -> HttpResponse:
                 subject={"name": data["subject_name"], "phone": data["subject_phone"]},
                 self_disclosure_due=data["self_disclosure_due"])
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "Notice filed. The Wellness Unit and the psychologist "
                              "were alerted." if data["emergency"] else "Notice filed with "
@@ -796,7 +792,7 @@ def consult_new(request: AuthenticatedHttpRequest) -> HttpResponse:
             services.consultation_ask(acting_user=request.user,
                                       category=form.cleaned_data["category"])
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "Your question was sent without anyone's identity.")
             return redirect("support:workspace")
@@ -834,7 +830,7 @@ def breach_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             services.breach_report(acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "Reported to the Wellness Unit and the psychologist.")
             return redirect("support:workspace")
@@ -856,7 +852,7 @@ def incident_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             incident = services.incident_create(acting_user=request.user, agency=agency,
                                                 **form.cleaned_data)
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
         else:
             messages.success(request, "Incident recorded.")
             return redirect("support:incident_detail", pk=incident.pk)
@@ -894,7 +890,7 @@ def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form:
                                        supporter=form.cleaned_data["supporter"])
             messages.success(request, "Supporter deployed and notified.")
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
 
 
 def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
@@ -904,7 +900,7 @@ def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form
                                           **form.cleaned_data)
             messages.success(request, "Group session recorded.")
         except ValidationError as exc:
-            _errors(form, exc)
+            form_errors(form, exc)
 
 
 @require_http_methods(["GET", "POST"])
