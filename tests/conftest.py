@@ -8,11 +8,12 @@ and the second factor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -32,6 +33,17 @@ def pytest_configure(config: Any) -> None:
     from django.conf import settings
 
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Time stands still at the test module's ``CLOCK_START`` until the test moves it
+    (``clock.shift(timedelta(...))``, ``clock.move_to(...)``)."""
+    start = getattr(request.module, "CLOCK_START", None)
+    if start is None:
+        pytest.fail(f"{request.module.__name__} uses the clock fixture without CLOCK_START")
+    with time_machine.travel(start, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture(autouse=True)

@@ -437,10 +437,7 @@ def _names(pks: list[int]) -> list[str]:
             for pk in pks]
 
 
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
+CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
 def test_rotations_and_a_long_outage_never_lose_an_open_request(clock: Any) -> None:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from django.db import connection, models
 from django.test import Client
 from django.urls import reverse
@@ -65,10 +63,7 @@ def supporter(agency: Agency, username: str, phone: str, *, supervisor: User | N
     return user
 
 
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
+CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import pytest
 from django.db import connection
 
 from tandem.core import crypto
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,12 +161,6 @@ def _python(env: dict[str, str], code: str) -> str:
     return _run(env, "-c", "import django; django.setup()\n" + code)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _post_request(port: int, session: str, employee_number: str, seen: list[str]) -> None:
     import http.client
 
@@ -207,7 +202,7 @@ def test_web_worker_killed_mid_request_leaves_no_half_written_change(tmp_path: P
         _run(env, "-m", "tandem.cli", "migrate", "--noinput", "-v0")
     session, employee_number = _python(env, SETUP).splitlines()[-1].split()
     before = json.loads(_python(env, COUNTS))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "gunicorn", "tests.crash_wsgi:application", "--bind",
          f"127.0.0.1:{port}", "--workers", "1", "--timeout", "600"],

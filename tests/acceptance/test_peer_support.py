@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -160,10 +159,7 @@ def team(agency: Agency, cast: dict[str, User]) -> dict[str, User]:
     return {"pia": pia, "ben": ben}
 
 
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
+CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
 # ========================================================================================

@@ -49,7 +49,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 from django.utils import timezone
-from django_otp.oath import TOTP, totp
+from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tasks_db.models import DBTaskResult
@@ -109,6 +109,7 @@ from tests.authz import (
 )
 from tests.browser import browser_page
 from tests.conftest import PASSWORD, make_user, sign_in
+from tests.helpers import code_for
 
 pytestmark = pytest.mark.django_db
 
@@ -1173,14 +1174,6 @@ SIGNIN_FAILED_TEXT = "Sign-in failed: the username or password is not correct"
 # --- helpers -------------------------------------------------------------------------------
 
 
-def code_for(device: TOTPDevice, *, offset_steps: int = 0) -> str:
-    """The code an authenticator app would show now (RFC 6238, the device's own key)."""
-    device.refresh_from_db()
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = timezone.now().timestamp() + offset_steps * device.step
-    return f"{totp.token():0{device.digits}d}"
-
-
 def password_step(client: Client, username: str, password: str = PASSWORD) -> Any:
     client.post(BANNER)
     return client.post(LOGIN, {"username": username, "password": password})
@@ -1221,10 +1214,7 @@ def _quick_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def clock() -> Any:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+CLOCK_START = START  # where the shared ``clock`` fixture stops time
 
 
 @pytest.fixture

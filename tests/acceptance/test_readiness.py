@@ -22,8 +22,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +57,7 @@ from tandem.readiness.models import (
 from tests.authz import check_no_session, check_row, make_world
 from tests.authz_readiness import ROWS, build_world
 from tests.conftest import PASSWORD, make_user, sign_in
+from tests.helpers import code_for
 
 TZ = ZoneInfo("America/New_York")
 CS = load_preset("colorado-springs")
@@ -66,13 +65,6 @@ CS = load_preset("colorado-springs")
 
 def at(y: int, m: int, d: int, hour: int = 12) -> datetime:
     return datetime(y, m, d, hour, tzinfo=TZ)
-
-
-def code_for(user: User, offset_steps: int = 0) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = timezone.now().timestamp() + offset_steps * device.step
-    return f"{totp.token():0{device.digits}d}"
 
 
 def held_session(agency: Any, code: str, when: datetime) -> TrainingSession:

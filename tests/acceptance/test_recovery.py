@@ -12,6 +12,7 @@ import pytest
 
 from tests.authz import check_no_session, check_row, make_world
 from tests.authz_recovery import ROWS, build_world
+from tests.helpers import pdf_text
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r.url_name)
@@ -1317,13 +1318,6 @@ from django.core.exceptions import ValidationError  # noqa: E402
 from tandem.recovery.models import Consent, Resource  # noqa: E402
 
 FIELD = {"kind": "field", "location_type": "home", "aro_present": "on"}
-
-
-def pdf_text(content: bytes) -> str:
-    """The text of a PDF as a reader extracts it, every page."""
-    from pypdf import PdfReader
-
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 def assess(agency: Any, cast: dict[str, Any], planned: PlannedContact, clear: bool = True) -> Any:

@@ -13,12 +13,10 @@ Bad input and every URL's authorization close the file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import itertools
 import re
-import zlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -42,6 +40,7 @@ from tandem.reports.disclosure import (
 from tests.authz import check_no_session, check_row, make_world
 from tests.authz_reports import ROWS, build_world
 from tests.conftest import make_user, sign_in
+from tests.helpers import pdf_text
 
 # "Today" for the database tests: reports cover months that have ended.
 TODAY = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
@@ -490,19 +489,6 @@ def export_get(client: Client, slug: str, fmt: str, start: str, end: str, **extr
                           {"start": start, "end": end, **extra})
 
 
-def pdf_text(data: bytes) -> str:
-    """The text of a PDF as a reader extracts it (every page), plus its drawing commands
-    (streams inflated)."""
-    from pypdf import PdfReader
-
-    out = [data.decode("latin-1")]
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        with contextlib.suppress(zlib.error):
-            out.append(zlib.decompress(match.group(1)).decode("latin-1"))
-    out += [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
-    return "\n".join(out)
-
-
 def assert_no_identity(text: str, names: list[str]) -> None:
     """No name appears as a word of its own (a random CSRF token may contain any letters)."""
     for name in names:
@@ -553,7 +539,7 @@ def test_peer_support_pages_and_exports_carry_no_identity(
         assert_no_identity(_xlsx_text(xlsx), names)
         pdf = export_get(client, "peer-support", "pdf", "2026-01", "2026-03")
         assert pdf["Content-Type"] == "application/pdf"
-        assert_no_identity(pdf_text(pdf.content), names)
+        assert_no_identity(pdf_text(pdf.content, drawing=True), names)
 
 
 def _xlsx_text(data: bytes) -> str:
@@ -708,7 +694,7 @@ def test_recovery_pages_and_funder_exports_carry_no_identity(
         assert_no_identity(_xlsx_text(export_get(client, "recovery", "xlsx", "2026-01",
                                                  "2026-03").content), names)
         assert_no_identity(pdf_text(export_get(client, "recovery", "pdf", "2026-01",
-                                               "2026-03").content), names)
+                                               "2026-03").content, drawing=True), names)
 
 
 def test_funder_export_has_every_output_and_outcome(
@@ -838,7 +824,7 @@ def test_pdf_has_the_agency_name_and_logo(agency: Any, cast: dict[str, Any],
         b'<rect width="10" height="10" fill="#123456"/></svg>'))
     client = sign_in(Client(), cast["coordinator"])
     pdf = export_get(client, "peer-support", "pdf", "2026-01", "2026-04").content
-    text = pdf_text(pdf)
+    text = pdf_text(pdf, drawing=True)
     assert pdf.startswith(b"%PDF")
     assert agency.name in text
     assert "0.070588 0.203922 0.337255 rg" in text  # the logo's colour, drawn from the SVG

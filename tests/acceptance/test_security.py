@@ -22,15 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image
 
 from tandem.accounts import services as account_services
@@ -40,6 +37,7 @@ from tandem.audit.models import AuditEvent
 from tandem.core.exports import csv_bytes
 from tandem.recovery import services as recovery_services
 from tests.conftest import PASSWORD
+from tests.helpers import code_for, free_port
 
 SignedIn = Callable[[User], Client]
 ROOT = Path(__file__).resolve().parents[2]
@@ -267,13 +265,6 @@ SIGNIN_FAILED_TEXT = "Sign-in failed: the username or password is not correct"
 START = datetime(2026, 3, 2, 14, 0, 5, tzinfo=UTC)
 
 
-def code_for(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = timezone.now().timestamp()
-    return f"{totp.token():0{device.digits}d}"
-
-
 def test_account_idle_beyond_the_limit_is_refused_at_sign_in_before_the_daily_job(
     cast: dict[str, User],
 ) -> None:
@@ -303,10 +294,7 @@ def test_recently_used_account_still_signs_in(cast: dict[str, User]) -> None:
     assert response["Location"] == MFA
 
 
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+CLOCK_START = START  # where the shared ``clock`` fixture stops time
 
 
 def _stale_session(user: User, clock: Any, signed_in: SignedIn) -> Client:
@@ -425,7 +413,7 @@ def test_gunicorn_refuses_to_start_with_settings_the_checks_reject(tmp_path: Pat
     env = tandem_env(tmp_path, TANDEM_EMAIL_BACKEND="no.such.Backend")
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "gunicorn", "-c", "python:tandem.gunicorn_conf",
-         "--bind", f"127.0.0.1:{_free_port()}", "--workers", "1"],
+         "--bind", f"127.0.0.1:{free_port()}", "--workers", "1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode != 0
@@ -474,16 +462,10 @@ def test_signed_in_pages_carry_the_permissions_policy(
     _assert_permissions_policy(response["Permissions-Policy"])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[int]:
     """``tandem serve`` (gunicorn, as shipped) on a free local port, stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "tandem.cli", "serve", "--no-worker", "--workers", "1",
          "--addr", f"127.0.0.1:{port}"],

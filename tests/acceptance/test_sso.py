@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from tandem.api.models import ExternalIdentity, IdentityProvider
 from tandem.audit.models import AuditEvent
 from tandem.notifications.models import Delivery
 from tests.conftest import sign_in
+from tests.helpers import free_port
 
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc_provider"
 CALLBACK = "http://testserver/sso/callback/"
@@ -50,18 +50,12 @@ ACCOUNTS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def provider_url() -> Iterator[str]:
     node = shutil.which("node")
     if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
         pytest.skip("Node.js or the test OIDC provider is not installed (make test-deps)")
-    port = _free_port()
+    port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PORT": str(port), "ISSUER": issuer, "CLIENT_ID": "tandem",
            "CLIENT_SECRET": SECRET, "REDIRECT_URI": CALLBACK, "ACCOUNTS": json.dumps(ACCOUNTS),

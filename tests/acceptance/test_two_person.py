@@ -20,7 +20,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -32,6 +31,7 @@ from tandem.notifications.models import Delivery
 from tandem.support import services as support_services
 from tandem.support import vocab
 from tests.conftest import PASSWORD, make_agency, make_user, sign_in
+from tests.helpers import code_for
 
 TEMPORARY = "granite harbor window 42"
 OWN_CHOICE = "meadow copper violin 3"
@@ -46,13 +46,6 @@ NON_PROGRAM = sorted(set(Role.values) - PROGRAM_ROLES)
 
 def text(response: Any) -> str:
     return response.content.decode()
-
-
-def code_for(device: TOTPDevice) -> str:
-    """The code an authenticator app would show now for ``device``."""
-    device.refresh_from_db()
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    return f"{totp.token():0{device.digits}d}"
 
 
 def password_step(client: Client, username: str, password: str) -> Any:
