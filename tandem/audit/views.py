@@ -51,12 +51,12 @@ def _auditor_only(request: AuthenticatedHttpRequest, action: str) -> None:
 @reads_from_replica
 def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _auditor_only(request, "audit.view")
-    user: Any = request.user
+    user = request.user
     form = EventFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     page = None
     if not form.is_bound or form.is_valid():
-        events = filtered_events(user.agency_id, filters)
+        events = filtered_events(user.home_agency_id, filters)
         page = event_page(
             events, before=_cursor(request, "before"), after=_cursor(request, "after")
         )
@@ -95,7 +95,7 @@ def event_detail(request: AuthenticatedHttpRequest, seq: int) -> HttpResponse:
 @require_POST
 def verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     _auditor_only(request, "audit.verify")
-    user: Any = request.user
+    user = request.user
     result = verify_chain(agency_id=user.agency_id)
     audit_record(
         action="audit.verify",

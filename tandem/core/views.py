@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,7 +16,7 @@ from tandem.core.jobs import last_heartbeat_at
 
 @require_GET
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    user: Any = request.user
+    user = request.user
     roles = [user.agency.title_for(r) for r in sorted(user.role_set())] if user.agency else []
     attention = attention_for(user, timezone.now())
     return render(request, "core/home.html", {"roles": roles, "attention": attention})

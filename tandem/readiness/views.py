@@ -66,7 +66,7 @@ def _errors(request: AuthenticatedHttpRequest, exc: ValidationError) -> None:
 @require_GET
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *TEAM)
-    user: Any = request.user
+    user = request.user
     now = timezone.now()
     upcoming = selectors.sessions_between(agency, now, now + timedelta(days=120))
     documents = [d for d in selectors.current_documents(agency) if _concerns(d.kind, user)]
@@ -275,7 +275,7 @@ def applications(request: AuthenticatedHttpRequest) -> HttpResponse:
 def application(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = selectors.application_read(acting_user=request.user,
                                      application=get_application_for_user(request.user, pk))
-    user: Any = request.user
+    user = request.user
     reviewer = user.has_role(*SELECTORS)
     context = {
         "application": app,
@@ -537,9 +537,9 @@ def time_export(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def certification(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, "aro", "prs")
-    user: Any = request.user
+    user = request.user
     # Reading the page writes nothing: a blank record until the first save creates it.
-    cert = selectors.certification_of(user) or Certification(user=user, agency_id=user.agency_id)
+    cert = selectors.certification_of(user) or Certification(user=user, agency_id=user.home_agency_id)
     cert_form = forms.CertificationForm(initial={**{f: getattr(cert, f) for f in
                                                     services.SELF_FIELDS},
                                                  "version": cert.version})
