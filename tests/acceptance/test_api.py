@@ -40,7 +40,7 @@ from tests.authz_api import ROWS, build_world
 from tests.conftest import sign_in
 
 team = psp.team  # the peer-support rotation: Pia primary, Ben backup
-clock = psp.clock
+CLOCK_START = psp.CLOCK_START  # the shared clock fixture starts where peer support's does
 
 
 @pytest.fixture(autouse=True)

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.django_db
 
 # The peer-support tests' fixtures: the on-call team (Pia primary, Ben backup) and the clock.
 team = peer_support.team
-clock = peer_support.clock
+CLOCK_START = peer_support.CLOCK_START  # the shared clock fixture starts where peer support's does
 
 PROXY = "10.0.0.2"  # the reverse proxy every request comes through when behind one
 ASKER_ADDRESS = "198.51.100.77"  # the marker: the asking browser's own address

@@ -18,7 +18,7 @@ from tests.acceptance import test_peer_support as psp
 from tests.acceptance.test_recovery import new_client, plan
 
 team = psp.team
-clock = psp.clock
+CLOCK_START = psp.CLOCK_START  # the shared clock fixture starts where peer support's does
 AHEAD = timedelta(days=90)
 
 # Examples from RFC 5545 (section 3.6.1, 3.6.2 and 4), CRLF line endings.
