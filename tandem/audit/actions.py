@@ -44,6 +44,9 @@ ACTIONS: frozenset[str] = frozenset(
         "account.setup_completed",
         "psp.breach.acknowledged",
         "recovery.patrol_call",
+        "recovery.evaluation_write",
+        "recovery.evaluation_acknowledge",
+        "recovery.evaluation_export",
         # audit
         "audit.checkpoint",
         "audit.export",

@@ -150,3 +150,23 @@ EVALUATORS = (Role.CRT_SUPERVISOR, Role.CHIEF)
 def require_evaluator(user: Any) -> Agency:
     return require_role(user, *EVALUATORS)
 
+
+#: Whose own evaluation a person may open (OO 2-78 E.1–2 evaluates the ARO and the PRS).
+EVALUATED = (Role.ARO, Role.PRS)
+
+
+def get_evaluation_for_user(user: Any, pk: Any, *, write: bool = False) -> Any:
+    """A personnel evaluation: the evaluators of the agency read it; the person evaluated
+    reads it and (``write``) acknowledges it. Anyone else gets ``Http404``."""
+    from tandem.recovery.models import PersonnelEvaluation
+
+    agency = require_role(user, *EVALUATORS, *EVALUATED)
+    found = one_or_404(PersonnelEvaluation.objects.select_related(
+        "data_key", "person", "evaluator"), pk, agency=agency)
+    mine = found.person_id == user.pk
+    if write and not mine:
+        raise Http404
+    if not mine and not user.has_role(*EVALUATORS):
+        raise Http404
+    return found
+

@@ -118,12 +118,27 @@ def _prs(person: Any, year: int) -> list[Line]:
     ]
 
 
+def evaluation_for(person: Any, role: str, year: int) -> Evaluation:
+    """One person's figures for ``year`` in the role they are evaluated in."""
+    extra = _aro(person, year) if role == "aro" else _prs(person, year)
+    return Evaluation(person, role, year, _common(person, year) + extra)
+
+
+def evaluated_role(agency: Any, person: Any) -> str:
+    """``"aro"`` or ``"prs"`` for a person evaluated under E.1–2, else ``""``."""
+    from tandem.accounts.models import users_with_role
+
+    for role in ("aro", "prs"):
+        if users_with_role(agency, [role]).filter(pk=person.pk).exists():
+            return role
+    return ""
+
+
 def personnel_evaluations(agency: Any, year: int) -> list[Evaluation]:
     from tandem.accounts.models import users_with_role
 
     out = []
     for role in ("aro", "prs"):
         for person in users_with_role(agency, [role]).order_by("last_name", "first_name"):
-            extra = _aro(person, year) if role == "aro" else _prs(person, year)
-            out.append(Evaluation(person, role, year, _common(person, year) + extra))
+            out.append(evaluation_for(person, role, year))
     return out

@@ -770,3 +770,39 @@ class PatrolCall(models.Model):
     def __str__(self) -> str:
         return f"patrol call {self.pk}"
 
+
+
+class PersonnelEvaluation(EnvelopeEncrypted):
+    """The annual evaluation of one ARO or PRS (OO 2-78 E.1–2): the year's figures as they
+    stood when the evaluator wrote it, the evaluator's written feedback and the person's
+    acknowledgement, with an optional response. Feedback and response are personnel
+    records, sealed like the rest; once acknowledged, the evaluation no longer changes."""
+
+    data_key_purpose = "prp.evaluation"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=8, choices=[("aro", "ARO"), ("prs", "PRS")])
+    year = models.PositiveSmallIntegerField()
+    # [[duty, label, value], …]: the figures the feedback was written against.
+    figures = models.JSONField(default=list)
+    feedback = EncryptedTextField()
+    evaluator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(default=timezone.now)
+    response = EncryptedTextField(blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-year", "person_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "year"],
+                                    name="recovery_evaluation_once_a_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.year} of {self.person_id}"
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None

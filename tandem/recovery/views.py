@@ -1368,7 +1368,100 @@ def personnel_evaluation(request: Request) -> HttpResponse:
         year = default
     if not 2000 <= year <= timezone.localdate().year:
         year = default
+    from tandem.recovery.models import PersonnelEvaluation
+
+    written = {e.person_id: e for e in PersonnelEvaluation.objects.filter(
+        agency=agency, year=year).select_related("data_key", "evaluator")}
+    rows = [(e, written.get(e.person.pk)) for e in personnel_evaluations(agency, year)]
     return render(request, "recovery/personnel_evaluation.html", {
-        "year": year, "evaluations": personnel_evaluations(agency, year),
+        "year": year, "rows": rows, "me": request.user,
         "years": list(range(timezone.localdate().year, default - 4, -1))})
+
+
+@require_POST
+def personnel_evaluation_write(request: Request, person: int) -> HttpResponse:
+    """The evaluator writes one person's feedback for the year (OO 2-78 E.2: "valuable
+    feedback to the ARO and PRS")."""
+    from tandem.accounts.models import User
+    from tandem.agencies.access import one_or_404
+    from tandem.recovery.access import require_evaluator
+
+    agency = require_evaluator(request.user)
+    subject = one_or_404(User.objects.all(), person, agency=agency)
+    try:
+        year = int(request.POST.get("year", ""))
+        version = int(request.POST["version"]) if request.POST.get("version") else None
+    except ValueError:
+        messages.error(request, "The form was incomplete: choose the year and write again.")
+        return redirect("recovery:personnel_evaluation")
+    try:
+        services.personnel_evaluation_write(
+            acting_user=request.user, person=subject, year=year,
+            feedback=request.POST.get("feedback", ""), version=version)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The evaluation of {subject.get_full_name()} was saved; "
+                                  "they were told to read and acknowledge it.")
+    return redirect(f"{reverse('recovery:personnel_evaluation')}?year={year}"
+                    f"#eval-{subject.pk}")
+
+
+@require_GET
+def my_evaluations(request: Request) -> HttpResponse:
+    """The ARO's or the PRS's own evaluations, to read and acknowledge."""
+    from tandem.recovery.access import EVALUATED
+    from tandem.recovery.models import PersonnelEvaluation
+
+    agency = require_role(request.user, *EVALUATED)
+    mine = PersonnelEvaluation.objects.filter(agency=agency, person=request.user
+                                              ).select_related("data_key", "evaluator")
+    return render(request, "recovery/my_evaluations.html", {"evaluations": mine})
+
+
+@require_POST
+def personnel_evaluation_acknowledge(request: Request, pk: int) -> HttpResponse:
+    from tandem.recovery.access import get_evaluation_for_user
+
+    evaluation = get_evaluation_for_user(request.user, pk, write=True)
+    try:
+        services.personnel_evaluation_acknowledge(
+            acting_user=request.user, evaluation=evaluation,
+            response=request.POST.get("response", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"You acknowledged your {evaluation.year} evaluation.")
+    return redirect("recovery:my_evaluations")
+
+
+@require_GET
+def personnel_evaluation_pdf(request: Request, pk: int) -> HttpResponse:
+    from tandem.recovery.access import get_evaluation_for_user
+
+    evaluation = get_evaluation_for_user(request.user, pk)
+    services.personnel_evaluation_exported(acting_user=request.user, evaluation=evaluation)
+    agency = evaluation.agency
+    titles = agency.policy_model().titles
+    title = titles.aro if evaluation.role == "aro" else titles.prs
+    doc = Document(agency=agency, title=f"Personnel evaluation {evaluation.year}",
+                   subtitle=f"{evaluation.person.get_full_name()}, {title}")
+    reference = agency.policy_model().document.reference
+    doc.fields([
+        ("Policy", f"{reference}, Program and Personnel Evaluation (E.1–2)"),
+        ("Evaluated by", evaluation.evaluator.get_full_name()),
+        ("Written", timezone.localtime(evaluation.written_at).strftime("%Y-%m-%d")),
+        ("Acknowledged", timezone.localtime(evaluation.acknowledged_at).strftime("%Y-%m-%d")
+         if evaluation.acknowledged_at else "Not yet"),
+    ])
+    doc.heading(f"The figures of {evaluation.year}")
+    doc.table(["Duty", "Figure", str(evaluation.year)],
+              [list(line) for line in evaluation.figures], widths=[25, 90, 45])
+    doc.heading("Feedback")
+    for part in str(evaluation.feedback or "").split("\n\n"):
+        doc.paragraph(part)
+    if evaluation.acknowledged_at:
+        doc.heading(f"Response of {evaluation.person.get_full_name()}")
+        doc.paragraph(str(evaluation.response or "") or "No response; read and acknowledged.")
+    return doc.response(f"evaluation-{evaluation.year}-{evaluation.person.username}.pdf")
 

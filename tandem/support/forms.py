@@ -223,6 +223,11 @@ class StatusForm(forms.Form):
     code = forms.CharField(max_length=64, label="Your status code", strip=True)
 
 
+class ReceiptForm(forms.Form):
+    code = forms.CharField(max_length=64, label="Receipt", strip=True,
+                           help_text="The receipt shown when the request was sent.")
+
+
 class RecuseForm(forms.Form):
     reason = forms.ChoiceField(choices=vocab.RecusalReason.choices, widget=forms.RadioSelect,
                                label="Why do you step aside?")
@@ -256,7 +261,8 @@ class CloseForm(forms.Form):
     follow_up = forms.BooleanField(required=False, label="Follow-up planned")
     follow_up_on = forms.DateField(
         required=False, widget=DateInput, label="Remind me on",
-        help_text="Optional: a reminder under an opaque code, with no name.")
+        help_text="Optional: a reminder shown only to you, with the person's name and "
+                  "how to reach them; marking it done destroys them.")
 
     def __init__(self, *args: Any, collected: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

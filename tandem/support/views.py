@@ -210,6 +210,7 @@ def on_behalf_new(request: HttpRequest) -> HttpResponse:
     if not channels:
         return render(request, "support/on_behalf_none.html", {
             "title": title, "through": "dispatch" if for_caller else "the coordinator",
+            "who": "the caller" if for_caller else "the person",
             "ways": _policy_ways(agency, leave_out=(vocab.Channel.DISPATCH,))})
     form = forms.OnBehalfForm(
         _posted(request), channels=channels, for_caller=for_caller,
@@ -218,22 +219,44 @@ def on_behalf_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         kind = (vocab.RequesterKind.OTHER_AGENCY if data["channel"] == vocab.Channel.OTHER_AGENCY
-                else "member")
+                else vocab.RequesterKind.MEMBER)
+        # The form's own secret is the sender's receipt; the request keeps a digest of it and
+        # an idempotency key derived from it, so a second submit finds the same request and
+        # shows the same receipt, and nothing stored gives the receipt away.
+        secret = data["idempotency_key"]
         try:
             services.request_create(
                 acting_user=request.user, agency=agency,
-                idempotency_key=data["idempotency_key"], channel=data["channel"],
+                idempotency_key=services.help_idempotency_key(secret), channel=data["channel"],
                 urgency=data["urgency"], contact_method=data["contact_method"],
                 best_time=data["best_time"], topic=data["topic"], incident=data.get("incident"),
-                requester=_person(agency, data, kind))
+                requester=_person(agency, data, kind), receipt=secret)
         except ValidationError as exc:
             _errors(form, exc)
         else:
-            messages.success(request, "The request was sent to the on-call chain.")
-            return redirect("support:on_call_now")
+            return render(request, "support/on_behalf_sent.html", {
+                "title": "Request sent", "receipt": secret,
+                "who": "the caller" if for_caller else "the person"})
     lede = (f"How this request came in: {channels[0][1]}." if len(channels) == 1 else "")
     return _form_page(request, title=title, form=form, submit="Send request", lede=lede,
                       status=_status(form))
+
+
+@require_http_methods(["GET", "POST"])
+def receipt(request: HttpRequest) -> HttpResponse:
+    """What became of a request sent for someone, for whoever holds its receipt: looking
+    for a supporter, accepted or closed — never who, never the routing step."""
+    require_role(request.user, *access.REQUEST_ON_BEHALF)
+    form = forms.ReceiptForm(_posted(request))
+    context: dict[str, Any] = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = access.get_request_by_receipt(request.user, form.cleaned_data["code"])
+        except Http404:
+            context["unknown"] = True
+        else:
+            context["answer"] = services.RECEIPT_ANSWERS[vocab.RequestStatus(item.status)]
+    return render(request, "support/receipt.html", context)
 
 
 # --- The supporter's workspace ----------------------------------------------------------
@@ -247,7 +270,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
         "profile": profile,
         "offers": selectors.offers_for(_me(request)),
         "mine": selectors.accepted_by(_me(request)),
-        "reminders": profile.reminders.filter(done_at__isnull=True),
+        "reminders": profile.reminders.filter(done_at__isnull=True).select_related("data_key"),
         "deployments": Deployment.objects.filter(
             supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30))
         .select_related("incident"),
