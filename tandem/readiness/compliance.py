@@ -237,6 +237,11 @@ def absence_limit_words(limit: int) -> str:
     return f"at most {limit} unexcused absences"
 
 
+def count_words(number: int, noun: str) -> str:
+    """``1 hour`` / ``0 hours`` / ``48 hours``: a number with a regular English noun."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def every_months_words(months: int) -> str:
     """``every month`` / ``every 6 months``: a cadence in words for 1 and many."""
     return "every month" if months == 1 else f"every {months} months"

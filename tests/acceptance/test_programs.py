@@ -1007,3 +1007,21 @@ def test_absence_rule_words_read_right_for_zero_one_and_many() -> None:
     assert absence_limit_words(3) == "at most 3 unexcused absences"
     assert every_months_words(1) == "every month"
     assert every_months_words(3) == "every 3 months"
+
+
+@pytest.mark.django_db
+def test_the_policy_page_reads_right_for_one_of_anything() -> None:
+    agency = make_agency("onesy", "Onesy PD", preset="joplin")
+    policy = agency.policy_model().model_dump(mode="json")
+    policy["requests"]["expiry_hours"] = 1
+    policy["escalation"]["steps"][0]["timeout_minutes"] = 1
+    policy["document"]["review_months"] = 1
+    Agency.objects.filter(pk=agency.pk).update(policy=validate_policy(policy).model_dump(
+        mode="json"))
+    page = text(sign_in(Client(), make_user(agency, "onesy-admin", "administrator"))
+                .get(reverse("agencies:policy")))
+    assert "expires after 1 hour." in page
+    assert "1 minute to acknowledge" in page
+    assert "reviewed every month." in page
+    for wrong in ("1 hours", "1 minutes", "every 1 months"):
+        assert wrong not in page
