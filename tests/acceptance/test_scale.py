@@ -265,6 +265,34 @@ def test_directory_search_on_sqlite_reads_the_fts5_index_and_finds_what_icontain
 
 
 @pytest.mark.django_db
+def test_client_search_on_sqlite_reads_the_fts5_index_and_finds_what_contains_finds(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("the FTS5 index is SQLite's; PostgreSQL has trigram GIN indexes")
+    _add_clients(agency, 200)
+    Client.objects.filter(agency=agency, last_name="Client000150").update(
+        name_key="given61 okonkwo smythe", phone_digits="7195550142")
+    Client.objects.filter(agency=agency, last_name="Client000151").delete()
+    session = signed_in(cast["aro"])
+    url = reverse("recovery:client_list")
+
+    def shown(text: str) -> set[str]:
+        body = session.get(url, {"q": text}).content.decode()
+        return set(re.findall(r"Client\d{6}</a>", body))
+
+    assert shown("KWO smy") == {"Client000150</a>"}  # every word, anywhere, any case
+    assert shown("client000150") == set()  # the old name key left the index
+    assert shown("client000151") == set()  # so did the deleted client
+    assert shown("(719) 555-0142") == {"Client000150</a>"}  # the phone's digits
+    # Given31…Given39 contain "given3"; Client000129 is Given40.
+    assert shown("given3 client00012") == {f"Client00012{i}</a>" for i in range(9)}
+    with CaptureQueriesContext(connection) as captured:
+        session.get(url, {"q": "smythe"})
+    assert any("recovery_client_fts" in q["sql"] for q in captured.captured_queries)
+
+
+@pytest.mark.django_db
 def test_directory_and_client_search_use_trigram_indexes_on_postgresql(agency: Any) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("trigram indexes are PostgreSQL's; SQLite has the FTS5 index")
