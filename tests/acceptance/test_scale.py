@@ -190,6 +190,41 @@ def test_roster_costs_the_same_queries_at_1000_and_5000_supporters_and_pages_by_
 
 
 @pytest.mark.django_db
+def test_coverage_scans_cost_the_same_queries_at_50_and_1200_supporters_on_call(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    """The home page's coverage warning and the coverage page read only who is on shift in
+    the fortnight (SQLite refused the whole-rotation read past ~1,000 participants)."""
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from tandem.support.models import Rotation
+    from tandem.support.services import rotation_save
+
+    session = signed_in(cast["coordinator"])
+    pages = [reverse("core:home"), reverse("support:coverage")]
+    counts = []
+    for size in (50, 1_200):
+        _add_supporters(agency, size)
+        Rotation.objects.filter(agency=agency).delete()
+        people = list(SupporterProfile.objects.filter(agency=agency).order_by("pk"))
+        for layer, order in (("primary", people), ("backup", people[::-1])):
+            rotation_save(acting_user=None, agency=agency, rotation=None, participants=order,
+                          name=layer, layer=layer, handoff_time=time(7, 0), shift_hours=12,
+                          starts_on=timezone.localdate() - timedelta(days=1))
+        for url in pages:
+            session.get(url)
+        measured = []
+        for url in pages:
+            with CaptureQueriesContext(connection) as captured:
+                assert session.get(url).status_code == 200
+            measured.append(len(captured))
+        counts.append(measured)
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.django_db
 def test_roster_pages_walk_every_supporter_once_in_name_order(
     agency: Any, cast: dict[str, User], signed_in: Any
 ) -> None:
