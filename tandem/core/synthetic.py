@@ -182,3 +182,156 @@ def create_members(agency: Agency, count: int, *, seed: int = 702, start: int = 
             made += 1
         Member.objects.bulk_create(batch, batch_size=2000)
     return made
+
+
+def create_supporters(agency: Agency, count: int, *, seed: int = 702) -> list[int]:
+    """Make ``count`` members designated, compliant peer supporters (an account, the
+    supporter role, an open peer-support gate and a directory entry each), in bulk; returns
+    the new profiles' ids in member order. Members already holding an account are skipped."""
+    from tandem.accounts.models import Role, RoleAssignment, User
+    from tandem.readiness.models import Gate
+    from tandem.support import vocab as sv
+    from tandem.support.models import SupporterProfile
+
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    taken = User.objects.filter(agency=agency, member__isnull=False).values("member_id")
+    members = list(
+        Member.objects.filter(agency=agency).exclude(pk__in=taken).order_by("pk")[:count]
+    )
+    users = User.objects.bulk_create(
+        [
+            User(username=f"sup-{m.pk}", agency=agency, member=m, first_name=m.first_name,
+                 last_name=m.last_name, phone=m.phone)
+            for m in members
+        ],
+        batch_size=1000,
+    )
+    if not all(u.pk for u in users):  # engines that do not return ids from a bulk insert
+        by_name = dict(
+            User.objects.filter(username__in=[u.username for u in users]).values_list(
+                "username", "pk"
+            )
+        )
+        for u in users:
+            u.pk = by_name[u.username]
+    RoleAssignment.objects.bulk_create(
+        [RoleAssignment(user=u, agency=agency, role=Role.SUPPORTER) for u in users],
+        batch_size=1000,
+    )
+    Gate.objects.bulk_create(
+        [Gate(user=u, agency=agency, peer_support=True) for u in users], batch_size=1000
+    )
+    profiles = SupporterProfile.objects.bulk_create(
+        [
+            SupporterProfile(
+                agency=agency, user=u, phone=m.phone, unit_id=m.unit_id,
+                affiliation=sv.Affiliation.SWORN if m.is_sworn else sv.Affiliation.CIVILIAN,
+                specialties=rng.sample(sv.Specialty.values, 2),
+                languages=rng.sample(sv.Language.values, 1),
+            )
+            for u, m in zip(users, members, strict=True)
+        ],
+        batch_size=1000,
+    )
+    return [p.pk for p in profiles]
+
+
+def create_clients(agency: Agency, count: int, *, caseworkers: int = 16,
+                   seed: int = 702) -> int:
+    """Add ``count`` recovery clients, spread over ``caseworkers`` addiction response officer
+    accounts (``aro-1``…), about three in five active, in bulk."""
+    from tandem.accounts.models import Role, RoleAssignment, User
+    from tandem.recovery import vocab as rv
+    from tandem.recovery.models import Client
+    from tandem.recovery.services import digits_of, normalise_name
+
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    officers = []
+    for n in range(1, caseworkers + 1):
+        user, _ = User.objects.get_or_create(
+            username=f"aro-{n}", defaults={"agency": agency, "first_name": "Officer",
+                                           "last_name": f"Response {n}"})
+        RoleAssignment.objects.get_or_create(user=user, agency=agency, role=Role.ARO)
+        officers.append(user)
+    statuses = ([rv.ClientStatus.ACTIVE] * 6 + [rv.ClientStatus.INACTIVE] * 2
+                + [rv.ClientStatus.LOST_CONTACT, rv.ClientStatus.GRADUATED])
+    have = Client.objects.filter(agency=agency).count()
+    batch = []
+    for i in range(have, have + count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        phone = f"(555) 02{i % 100:02d}-{i % 10000:04d}"
+        batch.append(Client(
+            agency=agency, first_name=first, last_name=last, phone=phone,
+            name_key=normalise_name(f"{first} {last} | "), phone_digits=digits_of(phone),
+            status=rng.choice(statuses), aro=officers[i % len(officers)],
+        ))
+    Client.objects.bulk_create(batch, batch_size=2000)
+    return count
+
+
+def create_contacts(agency: Agency, count: int, *, years: int = 10, seed: int = 702) -> int:
+    """Add ``count`` contacts over the last ``years`` years to the agency's clients, in bulk."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tandem.recovery import vocab as rv
+    from tandem.recovery.models import Client, Contact
+
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    clients = list(Client.objects.filter(agency=agency).values_list("pk", flat=True))
+    if not clients:
+        return 0
+    now = timezone.now()
+    span = years * 365 * 86400
+    batch = []
+    for _ in range(count):
+        batch.append(Contact(
+            agency=agency, client_id=rng.choice(clients), kind=rng.choice(rv.ContactKind.values),
+            occurred_at=now - timedelta(seconds=rng.random() * span),
+            duration_minutes=rng.randint(5, 120), aro_present=True,
+            prs_present=rng.random() < 0.6, location_type=rng.choice(rv.LocationType.values),
+            services=[], outcome=rng.choice(rv.ContactOutcome.values),
+            arrest_diverted=rng.random() < 0.1,
+        ))
+        if len(batch) == 5000:
+            Contact.objects.bulk_create(batch)
+            batch = []
+    Contact.objects.bulk_create(batch)
+    return count
+
+
+def create_usage(agency: Agency, count: int, *, years: int = 10, seed: int = 702) -> int:
+    """Add ``count`` published peer-support usage records over the last ``years`` years, in
+    bulk (closed vocabularies only, like the real ones)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tandem.support import vocab as sv
+    from tandem.support.models import SupporterProfile, UsageRecord
+
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
+    profiles = list(SupporterProfile.objects.filter(agency=agency).values_list("pk", flat=True))
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    span_hours = years * 365 * 24
+    batch = []
+    for _ in range(count):
+        closed = now - timedelta(hours=rng.randrange(span_hours))
+        batch.append(UsageRecord(
+            agency=agency, supporter_id=rng.choice(profiles) if profiles else None,
+            started_at=closed - timedelta(hours=1), closed_at=closed, outcome="closed",
+            channel=rng.choice(sv.Channel.values), urgency=rng.choice(sv.Urgency.values),
+            topic=rng.choice(sv.Topic.values), incident_type=rng.choice(sv.IncidentType.values),
+            intervention_type=rng.choice(sv.InterventionType.values),
+            member_category=rng.choice(sv.MemberCategory.values),
+            gender=rng.choice(sv.Gender.values),
+            duration_bucket=rng.choice(sv.DurationBucket.values),
+            services=rng.sample(sv.Service.values, 2), referral_types=[],
+            seconds_to_ack=rng.randint(30, 7200), seconds_to_contact=rng.randint(300, 90000),
+        ))
+        if len(batch) == 5000:
+            UsageRecord.objects.bulk_create(batch)
+            batch = []
+    UsageRecord.objects.bulk_create(batch)
+    return count

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from tandem.core.fts import MIN_CHARS, fts_phrase
 from tandem.recovery import vocab
 from tandem.recovery.models import Client, Contact, PlannedContact, Referral
 from tandem.recovery.services import (
@@ -31,15 +34,33 @@ def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Cli
     text = text.strip()
     if not text:
         return clients
-    query = Q()
-    for word in normalise_name(text).split():
-        query &= Q(name_key__contains=word)
+    words = normalise_name(text).split()
     digits = digits_of(text)
-    if len(digits) >= 4:
-        query |= Q(phone_digits__contains=digits)
+    query = Q()
+    if _fts_ready(clients, words):
+        # The FTS5 trigram index (migration 0005) finds the same substrings as the
+        # ``contains`` lookups below, without scanning the registry.
+        match = " AND ".join(f"name_key : {fts_phrase(word)}" for word in words)
+        if len(digits) >= 4:
+            match = f"({match}) OR phone_digits : {fts_phrase(digits)}"
+        query = Q(pk__in=RawSQL(
+            "SELECT rowid FROM recovery_client_fts WHERE recovery_client_fts MATCH %s",
+            [match]))
+    else:
+        for word in words:
+            query &= Q(name_key__contains=word)
+        if len(digits) >= 4:
+            query |= Q(phone_digits__contains=digits)
     with contextlib.suppress(ValueError):
         query |= Q(date_of_birth=date.fromisoformat(text))
     return clients.filter(query)
+
+
+def _fts_ready(clients: QuerySet[Client], words: list[str]) -> bool:
+    """Whether the SQLite FTS5 index can answer this search (every word of three characters
+    or more, on SQLite); PostgreSQL's trigram indexes serve ``contains`` directly."""
+    return (bool(words) and all(len(w) >= MIN_CHARS for w in words)
+            and connections[clients.db].vendor == "sqlite")
 
 
 @dataclass

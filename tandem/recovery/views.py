@@ -163,8 +163,12 @@ def _errors(form: Any, exc: ValidationError) -> None:
 def caseload(request: Request) -> HttpResponse:
     agency = require_program(request.user)
     start, end = selectors.day_bounds(timezone.localdate())
+    clients = keyset_page(selectors.my_clients(agency, request.user), size=PER_PAGE,
+                          order=("last_name", "first_name", "pk"),
+                          after=parse_cursor(request.GET.get("after")),
+                          before=parse_cursor(request.GET.get("before")))
     context = {
-        "clients": selectors.my_clients(agency, request.user),
+        "clients": clients,
         "follow_ups": selectors.follow_ups_due(agency, request.user),
         "visits": selectors.planned_between(agency, start, end, request.user),
     }

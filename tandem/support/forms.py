@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from tandem.agencies.models import Unit
+from tandem.core.forms import QuickSelect
 from tandem.support import vocab
 from tandem.support.models import CriticalIncident, MutualAidRequest, SupporterProfile
 
@@ -54,7 +55,7 @@ class DirectoryFilterForm(forms.Form):
                                   required=False)
     language = forms.ChoiceField(choices=_blank(vocab.Language.choices, "Any"), required=False)
     unit = forms.ModelChoiceField(queryset=Unit.objects.none(), required=False,
-                                  empty_label="All units")
+                                  empty_label="All units", widget=QuickSelect)
 
     def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

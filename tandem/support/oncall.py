@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from tandem.support import vocab
-from tandem.support.models import Override, Rotation, SupporterProfile
+from tandem.support.models import Override, Rotation, RotationMember, SupporterProfile
 
 COVERAGE_DAYS = 14
 COVERAGE_STEP = timedelta(minutes=30)
@@ -58,21 +59,55 @@ class Schedule:
         now = timezone.now()
         self.agency = agency
         self.tz = agency_tz(agency)
-        self.full = full
+        # With a bounded window, "full" loads only the participants on shift in it (a
+        # fortnight of 12-hour shifts is 28 people per rotation, whatever the roster's size).
+        window = full and until is not None
+        self.full = full and not window
         rotations = Rotation.objects.filter(agency=agency)
-        if full:
-            rotations = rotations.prefetch_related("members__supporter__user")
+        if self.full:
+            # Joined into the members' query: prefetching the profiles by id would send one
+            # IN list of every participant, which SQLite refuses past ~1,000 supporters.
+            rotations = rotations.prefetch_related(Prefetch(
+                "members", queryset=RotationMember.objects.select_related("supporter__user")))
         self.rotations = list(rotations)
         overrides = Override.objects.filter(agency=agency, ends_at__gt=since or now)
         if until is not None:
             overrides = overrides.filter(starts_at__lt=until)
         self.overrides = list(overrides.select_related("supporter__user"))
         self._ready: dict[int, bool] = {}
-        if full:
+        if self.full:
             ready = SupporterProfile.objects.ready(agency).values_list("pk", flat=True)
             self._ready = dict.fromkeys(ready, True)
         self._sizes: dict[int, int] = {}
         self._members: dict[tuple[int, int], SupporterProfile | None] = {}
+        if window and until is not None:
+            self._preload(since or now, until)
+
+    def _preload(self, since: datetime, until: datetime) -> None:
+        """Load, in three queries, who is on shift in [since, until) and whether they are
+        ready, so a scan over the window asks the database nothing more."""
+        self._sizes = dict.fromkeys((r.pk for r in self.rotations), 0)
+        sizes = (RotationMember.objects.filter(rotation__in=self.rotations)
+                 .values("rotation").annotate(n=Count("pk")).values_list("rotation", "n"))
+        self._sizes.update(sizes)
+        wanted = Q(pk__in=[])
+        for rotation in self.rotations:
+            size = self._sizes[rotation.pk]
+            first = rotation.shift_index_at(since, self.tz)
+            last = rotation.shift_index_at(until, self.tz)
+            if not size or last is None:
+                continue
+            positions = {i % size for i in range(max(first or 0, 0), last + 1)}
+            for position in positions:
+                self._members[(rotation.pk, position)] = None
+            wanted |= Q(rotation=rotation, position__in=sorted(positions))
+        for member in RotationMember.objects.filter(wanted).select_related("supporter__user"):
+            self._members[(member.rotation_id, member.position)] = member.supporter
+        people = {p.pk for p in self._members.values() if p is not None}
+        people |= {o.supporter_id for o in self.overrides}
+        self._ready = dict.fromkeys(people, False)
+        ready = SupporterProfile.objects.ready(self.agency).filter(pk__in=people)
+        self._ready.update(dict.fromkeys(ready.values_list("pk", flat=True), True))
 
     def is_ready(self, profile: SupporterProfile) -> bool:
         """Designated and compliant (the readiness gate), cached per schedule."""

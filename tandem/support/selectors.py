@@ -19,6 +19,9 @@ from tandem.support.models import (
 )
 from tandem.support.oncall import Schedule
 
+#: The roster's order, ending with the key so keyset pages are exact.
+ROSTER_ORDER = ("user__last_name", "user__first_name", "pk")
+
 
 def roster(agency: Agency, filters: dict[str, Any] | None = None,
            at: datetime | None = None) -> QuerySet[SupporterProfile]:
@@ -37,7 +40,7 @@ def roster(agency: Agency, filters: dict[str, Any] | None = None,
             codes.get("specialty") in (None, *p.specialties)
             and codes.get("language") in (None, *p.languages))]
         result = profiles.filter(pk__in=keep)
-    return result
+    return result.order_by(*ROSTER_ORDER)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from tandem.support.models import (
     SupportRequest,
     UsageRecord,
 )
-from tandem.support.oncall import Schedule
+from tandem.support.oncall import COVERAGE_DAYS, Schedule
 
 #: An unacknowledged emergency duty-to-report notice is sent again this often.
 DUTY_RENOTIFY_AFTER = timedelta(minutes=10)
@@ -1143,10 +1143,12 @@ def intake_link_for(token: str) -> IntakeLink | None:
 def coverage_warn_daily(now: datetime | None = None) -> int:
     """Warn each agency's coordinators of on-call gaps in the next 14 days. Runs daily."""
     warned = 0
+    start = now or timezone.now()
     for agency in Agency.objects.all():
         if not Rotation.objects.filter(agency=agency).exists():
             continue
-        gaps = Schedule(agency, full=True).gaps(now)
+        gaps = Schedule(agency, since=start, until=start + timedelta(days=COVERAGE_DAYS + 1),
+                        full=True).gaps(start)
         if not gaps:
             continue
         with transaction.atomic():

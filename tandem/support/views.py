@@ -35,6 +35,7 @@ from tandem.core.ical import (
     feed_token_revoke,
     feed_token_user,
 )
+from tandem.core.keyset import keyset_page, parse_cursor
 from tandem.core.pdf import Document
 from tandem.support import access, forms, selectors, services, throttle, vocab
 from tandem.support.models import (
@@ -79,13 +80,23 @@ def _errors(form: Any, exc: ValidationError) -> None:
 # --- Roster ---------------------------------------------------------------------------
 
 
+#: Supporters per roster page: a page of cards a phone scrolls through, however big the team.
+ROSTER_PER_PAGE = 50
+
+
 @require_GET
 @reads_from_replica
 def directory(request: HttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
     filters = form.cleaned_data if form.is_valid() else {}
-    context = {"form": form, "profiles": selectors.roster(agency, filters),
+    page = keyset_page(selectors.roster(agency, filters), order=selectors.ROSTER_ORDER,
+                       size=ROSTER_PER_PAGE, after=parse_cursor(request.GET.get("after")),
+                       before=parse_cursor(request.GET.get("before")))
+    query = request.GET.copy()
+    for key in ("after", "before"):
+        query.pop(key, None)
+    context = {"form": form, "page": page, "query": query.urlencode(),
                "policy": agency.policy_model(),
                "help_url": reverse("support:intake", args=[access.help_pass_for(agency)])}
     return render(request, "support/directory.html", context)
