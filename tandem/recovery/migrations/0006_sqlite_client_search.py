@@ -47,5 +47,5 @@ def drop(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("recovery", "0004_trigram_client_search")]
+    dependencies = [("recovery", "0005_personnel_evaluation_feedback")]
     operations = [migrations.RunPython(create, drop)]
