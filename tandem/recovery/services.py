@@ -24,7 +24,9 @@ from tandem.recovery.access import PROGRAM, can_read_cji, is_sworn_program
 from tandem.recovery.models import (
     CJIEntry,
     Client,
+    ClientFact,
     ClientMerge,
+    ConflictSettlement,
     Consent,
     Contact,
     Disclosure,
@@ -178,6 +180,7 @@ def client_create(
             client.save()
     except IntegrityError:
         return Client.objects.get(agency=agency, idempotency_key=idempotency_key)
+    _record_facts(client, acting_user, [f for f in vocab.FACT_FIELDS if getattr(client, f)])
     audit_record(
         action="recovery.client_create",
         actor=acting_user,
@@ -212,6 +215,7 @@ def client_update(
     current.version += 1
     current.updated_at = timezone.now()
     current.save()
+    _record_facts(current, acting_user, [f for f in vocab.FACT_FIELDS if f in changed])
     audit_record(
         action="recovery.client_update",
         actor=acting_user,
@@ -219,6 +223,15 @@ def client_update(
         detail={"fields": sorted(changed)},
     )
     return current
+
+
+def _record_facts(client: Client, user: Any, fields: Iterable[str]) -> None:
+    """Remember who recorded each new phone, address or status (conflicting facts)."""
+    for name in fields:
+        fact = ClientFact(agency_id=client.agency_id, client=client, field=name,
+                          recorded_by=user)
+        fact.value = str(getattr(client, name) or "")
+        fact.save()
 
 
 @transaction.atomic
@@ -510,8 +523,15 @@ def _existing_for_client(model: Any, client: Client, key: str) -> Any:
 
 @transaction.atomic
 def contact_create(
-    *, acting_user: Any, client: Client, data: dict[str, Any], idempotency_key: str = ""
+    *,
+    acting_user: Any,
+    client: Client,
+    data: dict[str, Any],
+    idempotency_key: str = "",
+    separate_from_same_day: bool = False,
 ) -> Contact:
+    """Record a contact. ``separate_from_same_day``: the person logging it confirmed that it
+    is not the encounter somebody else logged that day, so the day is settled at once."""
     if idempotency_key:
         existing = _existing_for_client(Contact, client, idempotency_key)
         if existing is not None:
@@ -545,6 +565,10 @@ def contact_create(
         obj=contact,
         detail={"client": client.pk, "kind": contact.kind, "outcome": contact.outcome},
     )
+    if separate_from_same_day:
+        _settled(acting_user=acting_user, client=client, topic=vocab.ConflictTopic.CONTACTS,
+                 day=same_day(contact.occurred_at)[0], outcome="separate",
+                 detail={"contact": contact.pk})
     return contact
 
 
@@ -1365,7 +1389,9 @@ def client_purge(*, client: Client, reason: str, acting_user: Any = None) -> Non
     hangs off it (X-6). Overdose responses and kits stay, unlinked, for the grant figures."""
     with transaction.atomic():
         _lock_client(client.pk)
-        for model in (Contact, Goal, Referral, Consent, Disclosure, CJIEntry, SwornNote):
+        for model in (
+            Contact, Goal, Referral, Consent, Disclosure, CJIEntry, SwornNote, ClientFact
+        ):
             _shred_all(model.objects.filter(client=client).select_related("data_key"), reason)
         _shred_all([client], reason)
         audit_record(
@@ -1876,3 +1902,119 @@ def _import_contact(acting_user: Any, row: Any) -> None:
             "outcome": row.data["outcome"],
         },
     )
+
+
+# --- Conflicting facts and double work, settled in one click (PR-2, issue 13) --------------
+
+
+def _settled(*, acting_user: Any, client: Client, topic: str, outcome: str,
+             day: date | None = None, detail: dict[str, Any] | None = None) -> ConflictSettlement:
+    settlement = ConflictSettlement.objects.create(
+        agency=client.agency, client=client, topic=topic, day=day, outcome=outcome,
+        settled_by=acting_user,
+    )
+    audit_record(
+        action="recovery.conflict_settle",
+        actor=acting_user,
+        obj=client,
+        detail={"topic": topic, "day": day.isoformat() if day else "", "outcome": outcome,
+                **(detail or {})},
+    )
+    return settlement
+
+
+def same_day(moment: datetime) -> tuple[date, datetime, datetime]:
+    """The local day of ``moment`` and its bounds: the unit of double work."""
+    day = timezone.localdate(moment)
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    return day, start, start + timedelta(days=1)
+
+
+def contacts_same_day(client: Client, moment: datetime, *, other_than: Any = None,
+                      exclude_pk: int | None = None) -> QuerySet[Contact]:
+    """Contacts with ``client`` on the local day of ``moment`` — recorded by somebody other
+    than ``other_than`` when given. The one rule for double logging: the warning while a
+    contact is logged and the Deconflict list both use it, and a day somebody confirmed as
+    separate encounters is no longer listed."""
+    day, start, end = same_day(moment)
+    found = Contact.objects.filter(client=client, occurred_at__gte=start, occurred_at__lt=end)
+    if other_than is not None:
+        found = found.exclude(recorded_by=other_than)
+    if exclude_pk:
+        found = found.exclude(pk=exclude_pk)
+    return found.select_related("recorded_by").order_by("occurred_at", "pk")
+
+
+@transaction.atomic
+def conflict_settle(*, acting_user: Any, client: Client, topic: str, choice: str,
+                    day: date | None = None) -> ConflictSettlement:
+    """Settle one conflict: keep one of the values recorded (stage, phone, address,
+    status), confirm that same-day contacts or visits are separate, or remove a contact
+    logged twice. Audited; the conflict is not listed again."""
+    _lock_client(client.pk)
+    client = Client.objects.select_related("data_key").get(pk=client.pk)
+    if client.merged_into_id:
+        raise ValidationError("This record was merged into another; settle it there.")
+    # The settlement is written first: what is recorded from now on, the settled value
+    # included, is what a later disagreement is measured against.
+    if topic == vocab.ConflictTopic.STAGE:
+        if choice not in vocab.Stage.values:
+            raise ValidationError("Choose a stage of change from the list.")
+        settlement = _settled(acting_user=acting_user, client=client, topic=topic,
+                              outcome=choice)
+        stage_record(acting_user=acting_user, client=client, stage=choice)
+        return settlement
+    if topic == vocab.ConflictTopic.STATUS:
+        if choice not in vocab.ClientStatus.values:
+            raise ValidationError("Choose a status from the list.")
+        return _settle_value(acting_user, client, topic, choice, choice, {})
+    if topic in (vocab.ConflictTopic.PHONE, vocab.ConflictTopic.ADDRESS):
+        fact = ClientFact.objects.filter(
+            client=client, field=topic, pk=int(choice) if choice.isdigit() else 0
+        ).select_related("data_key").first()
+        if fact is None:
+            raise ValidationError("Choose one of the values recorded.")
+        return _settle_value(acting_user, client, topic, fact.value or "", "kept",
+                             {"fact": fact.pk})
+    if day is None:
+        raise ValidationError("Choose the day to settle.")
+    if topic == vocab.ConflictTopic.VISITS and choice == "separate":
+        return _settled(acting_user=acting_user, client=client, topic=topic, day=day,
+                        outcome="separate")
+    if topic == vocab.ConflictTopic.CONTACTS and choice == "separate":
+        return _settled(acting_user=acting_user, client=client, topic=topic, day=day,
+                        outcome="separate")
+    if topic == vocab.ConflictTopic.CONTACTS and choice.startswith("remove:"):
+        return _contact_remove_twin(acting_user, client, day, choice.removeprefix("remove:"))
+    raise ValidationError("Choose how to settle this.")
+
+
+def _settle_value(acting_user: Any, client: Client, name: str, value: str, outcome: str,
+                  detail: dict[str, Any]) -> ConflictSettlement:
+    settlement = _settled(acting_user=acting_user, client=client, topic=name, outcome=outcome,
+                          detail=detail)
+    if str(getattr(client, name) or "") != value:
+        client_update(acting_user=acting_user, client=client, data={name: value},
+                      version=client.version)
+    else:
+        _record_facts(client, acting_user, [name])
+    return settlement
+
+
+def _contact_remove_twin(acting_user: Any, client: Client, day: date, pk: str) -> Any:
+    """The same encounter logged twice: remove one record (its sealed notes shredded),
+    keeping the other. Only a contact with another one that day may go."""
+    contact = Contact.objects.select_related("data_key").filter(
+        client=client, pk=int(pk) if pk.isdigit() else 0
+    ).first()
+    if contact is None or same_day(contact.occurred_at)[0] != day:
+        raise ValidationError("Choose one of the contacts logged that day.")
+    twins = contacts_same_day(client, contact.occurred_at, exclude_pk=contact.pk)
+    kept = twins.first()
+    if kept is None:
+        raise ValidationError("This is the only contact logged that day; nothing to remove.")
+    detail = {"removed": contact.pk, "kept": kept.pk, "kind": contact.kind}
+    _shred_all([contact], "the same encounter logged twice")
+    contact.delete()
+    return _settled(acting_user=acting_user, client=client, topic=vocab.ConflictTopic.CONTACTS,
+                    day=day, outcome="removed", detail=detail)

@@ -355,11 +355,8 @@ def deconflict(request: Request) -> HttpResponse:
         "doubles": doubles,
         "candidates": selectors.open_candidates(agency)[:100],
         "run": selectors.latest_run(agency),
-        "stage_choices": vocab.Stage.choices,
     }
-    context["stage_conflicts"], context["status_conflicts"], context["double_visits"] = (
-        selectors.fact_conflicts(agency, days)
-    )
+    context["conflicts"], context["double_visits"] = selectors.fact_conflicts(agency, days)
     return render(request, "recovery/deconflict.html", context)
 
 
@@ -377,23 +374,37 @@ def contact_create(request: Request, pk: int) -> HttpResponse:
         "planned": request.GET.get("planned"),
     }
     form = ContactForm(request.POST or None, client=client, initial=initial)
+    moment = initial["occurred_at"]
     if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_create(
-                acting_user=request.user,
-                client=client,
-                data=form.service_data(),
-                idempotency_key=form.cleaned_data["idempotency_key"],
+        moment = form.cleaned_data["occurred_at"]
+    # The same rule as the Deconflict list: the same client and day, another person.
+    same_day = list(services.contacts_same_day(client, moment, other_than=request.user))
+    if request.method == "POST" and form.is_valid():
+        separate = bool(request.POST.get("confirm_separate"))
+        if same_day and not separate:
+            form.add_error(
+                None,
+                "Somebody else already logged a contact with this client that day. Open it "
+                "if it is the same encounter, or confirm that this one is separate.",
             )
-        except ValidationError as exc:
-            _errors(form, exc)
         else:
-            messages.success(request, "The contact was recorded.")
-            return redirect("recovery:client_detail", client.pk)
+            try:
+                services.contact_create(
+                    acting_user=request.user,
+                    client=client,
+                    data=form.service_data(),
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                    separate_from_same_day=separate and bool(same_day),
+                )
+            except ValidationError as exc:
+                _errors(form, exc)
+            else:
+                messages.success(request, "The contact was recorded.")
+                return redirect("recovery:client_detail", client.pk)
     return render(
         request,
         "recovery/contact_form.html",
-        {"form": form, "client": client},
+        {"form": form, "client": client, "same_day": same_day},
         status=400 if form.errors else 200,
     )
 
@@ -1249,21 +1260,27 @@ def merge_undo(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def client_status_settle(request: Request, pk: int) -> HttpResponse:
-    """Settle a status the records disagree on, in one click from the Deconflict page."""
+def conflict_settle(request: Request, pk: int) -> HttpResponse:
+    """Settle what was recorded differently, in one click from the Deconflict page."""
+    from datetime import date
+
     client = get_client_for_user(request.user, pk, write=True)
-    status = request.POST.get("status", "")
-    if status not in vocab.ClientStatus.values:
-        messages.error(request, "Choose a status from the list.")
+    topic = request.POST.get("topic", "")
+    try:
+        day = date.fromisoformat(request.POST["day"]) if request.POST.get("day") else None
+    except ValueError:
+        day = None
+    if topic not in vocab.ConflictTopic.values:
+        messages.error(request, "Choose what to settle.")
         return redirect("recovery:deconflict")
     try:
-        services.client_update(
-            acting_user=request.user, client=client, data={"status": status}, version=client.version
-        )
+        services.conflict_settle(acting_user=request.user, client=client, topic=topic,
+                                 choice=request.POST.get("choice", ""), day=day)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "The client's status is settled.")
+        messages.success(request, f"Settled: {vocab.ConflictTopic(topic).label.lower()} "
+                                  f"of {client.full_name}.")
     return redirect("recovery:deconflict")
 
 
