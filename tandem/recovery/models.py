@@ -786,6 +786,13 @@ class ImportBatch(EnvelopeEncrypted):
     created_at = models.DateTimeField(default=timezone.now)
     committed_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)  # counts after the commit
+    # A large file is checked and imported by the worker (no request waits for it): what
+    # it is doing now, the last dry run (sealed: its messages name people) and why the
+    # last background import was refused.
+    job_state = models.CharField(max_length=10, choices=vocab.ImportJob.choices, blank=True)
+    # Nullable: rows uploaded before these fields existed have no sealed value to read.
+    dry_run: Any = EncryptedJSONField(null=True, blank=True, default=None)
+    job_errors: Any = EncryptedJSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -581,7 +581,7 @@ def fact_conflicts(
     return conflicts, doubles
 
 
-def import_context(batch: Any, plan: Any) -> dict[str, Any]:
+def import_context(batch: Any) -> dict[str, Any]:
     """The mapping page: each field with the chosen column, a preview, the file's words of
     each closed list with the suggested value, and the dry run when there is one."""
     from tandem.recovery import imports
@@ -606,6 +606,6 @@ def import_context(batch: Any, plan: Any) -> dict[str, Any]:
         ],
         "preview": batch.rows[:5],
         "vocabularies": vocabularies,
-        "plan": plan,
-        "shown_rows": [r for r in plan.rows if r.outcome != "new"][:200] if plan else [],
+        "dry": batch.dry_run or None,
+        "busy": batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING),
     }

@@ -1512,7 +1512,8 @@ def match_run_execute(*, run_id: int) -> MatchRun:
     clients = list(registry(run.agency).select_related("data_key"))
     records = [client_record(c) for c in clients]
     try:
-        model = linkage.train(records)
+        stored = _stored_model(run, len(records))
+        model = stored or linkage.train(records)
         pairs = linkage.predict(records, model, threshold=policy.review_threshold)
     except Exception as exc:  # noqa: BLE001 - recorded on the run, shown on the page
         run.status, run.error = vocab.MatchRunStatus.FAILED, type(exc).__name__[:200]
@@ -1529,9 +1530,33 @@ def match_run_execute(*, run_id: int) -> MatchRun:
             action="recovery.match_run",
             actor=None,
             obj=run,
-            detail={"records": len(records), "pairs": len(pairs)},
+            detail={"records": len(records), "pairs": len(pairs), "trained": stored is None},
         )
     return run
+
+
+#: An on-demand scan reuses the agency's stored model while the registry has not grown or
+#: shrunk by more than this share since it was trained; the nightly scan always trains.
+RETRAIN_AFTER_CHANGE = 0.2
+
+
+def _stored_model(run: MatchRun, size: int) -> dict[str, Any] | None:
+    """The model the last scan trained, for an on-demand scan: training (EM) is most of a
+    scan's time, and the nightly job keeps the parameters fresh."""
+    from tandem.recovery import linkage
+
+    if run.trigger != vocab.MatchTrigger.ON_DEMAND:
+        return None
+    model = match_model(run.agency)
+    trained_on = int(model.get("trained_on", -1))
+    if trained_on < 0:
+        return None
+    if not model.get("estimated"):
+        # Priors: fine while the registry is still too small to estimate anything.
+        return model if size < linkage.MIN_RECORDS_FOR_EM else None
+    if abs(size - trained_on) > RETRAIN_AFTER_CHANGE * trained_on:
+        return None
+    return model
 
 
 def _store_candidates(run: MatchRun, pairs: list[Any]) -> None:
@@ -1795,8 +1820,97 @@ def import_map(
         for name, words in values.items()
         if name in imports.VOCABULARIES
     }
-    batch.save(update_fields=["mapping", "values"])
+    batch.dry_run = {}
+    batch.save(update_fields=["mapping", "values", "dry_run"])
     return batch
+
+
+#: Files up to this many rows are checked and imported while the person waits; larger ones
+#: (up to ``imports.MAX_ROWS``) by the worker, so no request runs into a timeout and the
+#: upload, kept sealed on the batch, is never lost.
+IMPORT_INLINE_ROWS = 5_000
+
+
+def _summary(plan: Any) -> dict[str, Any]:
+    """What the dry run shows, kept on the batch: the counts, the messages and the rows
+    that are not simply new (at most 200)."""
+    shown = [r for r in plan.rows if r.outcome != "new"][:200]
+    return {
+        "counts": plan.counts,
+        "messages": plan.messages,
+        "rows": [
+            {
+                "number": r.number,
+                "outcome": r.outcome,
+                "client_id": r.client_id,
+                "same_as_row": r.same_as_row,
+                "probability": r.probability,
+                "reasons": r.reasons,
+                "errors": r.errors,
+            }
+            for r in shown
+        ],
+    }
+
+
+def import_dry_run(*, acting_user: Any, batch: ImportBatch) -> ImportBatch:
+    """Run the dry run now (a small file) or ask the worker to (a large one)."""
+    from tandem.recovery.tasks import run_import_check
+
+    if len(batch.rows) <= IMPORT_INLINE_ROWS:
+        batch.dry_run, batch.job_state = _summary(import_plan(batch)), ""
+        batch.save(update_fields=["dry_run", "job_state"])
+        return batch
+    with transaction.atomic():
+        batch.job_state, batch.dry_run = vocab.ImportJob.CHECKING, {}
+        batch.save(update_fields=["job_state", "dry_run"])
+        transaction.on_commit(lambda: run_import_check.enqueue(batch.pk))
+    return batch
+
+
+def import_check_execute(*, batch_id: int) -> int:
+    """The worker's dry run of a large file."""
+    batch = ImportBatch.objects.select_related("data_key", "agency").get(pk=batch_id)
+    if batch.committed_at is not None:
+        return 0
+    batch.dry_run, batch.job_state = _summary(import_plan(batch)), ""
+    batch.save(update_fields=["dry_run", "job_state"])
+    return len(batch.rows)
+
+
+def import_commit_request(*, acting_user: Any, batch: ImportBatch) -> dict[str, int] | None:
+    """Import a small file now (its counts), or hand a large one to the worker (None)."""
+    from tandem.recovery.tasks import run_import_commit
+
+    if len(batch.rows) <= IMPORT_INLINE_ROWS:
+        return import_commit(acting_user=acting_user, batch=batch)
+    if batch.committed_at is not None:
+        raise ValidationError("This file was already imported.")
+    if batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING):
+        raise ValidationError("Wait for the work on this file to finish.")
+    with transaction.atomic():
+        batch.job_state, batch.job_errors = vocab.ImportJob.IMPORTING, []
+        batch.save(update_fields=["job_state", "job_errors"])
+        user_id = acting_user.pk
+        transaction.on_commit(lambda: run_import_commit.enqueue(batch.pk, user_id))
+    return None
+
+
+def import_commit_execute(*, batch_id: int, user_id: int) -> int:
+    """The worker's import of a large file: all or nothing, as on the page; a refusal is
+    kept on the batch with its row-numbered messages."""
+    from tandem.accounts.models import User
+
+    batch = ImportBatch.objects.select_related("data_key", "agency").get(pk=batch_id)
+    user = User.objects.get(pk=user_id)
+    try:
+        counts = import_commit(acting_user=user, batch=batch)
+    except ValidationError as exc:
+        batch.job_state, batch.job_errors = vocab.ImportJob.FAILED, exc.messages[:200]
+        batch.save(update_fields=["job_state", "job_errors"])
+        return 0
+    ImportBatch.objects.filter(pk=batch.pk).update(job_state="")
+    return sum(counts.values())
 
 
 def import_plan(batch: ImportBatch) -> Any:

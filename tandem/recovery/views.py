@@ -1316,8 +1316,8 @@ def import_start(request: Request) -> HttpResponse:
 def import_detail(request: Request, pk: int) -> HttpResponse:
     """Map the columns and the file's words, preview, and see the dry run."""
     batch = get_import_for_user(request.user, pk, write=request.method == "POST")
-    plan = None
-    if request.method == "POST" and batch.committed_at is None:
+    busy = batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING)
+    if request.method == "POST" and batch.committed_at is None and not busy:
         mapping = {
             name: request.POST.get(f"map_{name}", "") for name, _, _ in imports.FIELDS[batch.kind]
         }
@@ -1330,18 +1330,22 @@ def import_detail(request: Request, pk: int) -> HttpResponse:
         batch = services.import_map(
             acting_user=request.user, batch=batch, mapping=mapping, values=values
         )
-        plan = services.import_plan(batch)
-    return render(request, "recovery/import_detail.html", selectors.import_context(batch, plan))
+        batch = services.import_dry_run(acting_user=request.user, batch=batch)
+    return render(request, "recovery/import_detail.html", selectors.import_context(batch))
 
 
 @require_POST
 def import_commit(request: Request, pk: int) -> HttpResponse:
     batch = get_import_for_user(request.user, pk, write=True)
     try:
-        counts = services.import_commit(acting_user=request.user, batch=batch)
+        counts = services.import_commit_request(acting_user=request.user, batch=batch)
     except ValidationError as exc:
         for message in exc.messages[:20]:
             messages.error(request, message)
+        return redirect("recovery:import_detail", batch.pk)
+    if counts is None:
+        messages.success(request, "The import runs in the background: this page shows when "
+                                  "it is done. Nothing is in the registry until then.")
         return redirect("recovery:import_detail", batch.pk)
     messages.success(
         request,

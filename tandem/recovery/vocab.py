@@ -309,3 +309,11 @@ class ConflictTopic(models.TextChoices):
 
 #: Client fields whose every value is remembered with who recorded it (``ClientFact``).
 FACT_FIELDS = ("phone", "address", "status")
+
+
+class ImportJob(models.TextChoices):
+    """What the worker is doing with a large spreadsheet ("" when nothing)."""
+
+    CHECKING = "checking", "Dry run in progress"
+    IMPORTING = "importing", "Import in progress"
+    FAILED = "failed", "Import refused"
