@@ -573,6 +573,7 @@ def fact_conflicts(
     ):
         day = timezone.localdate(visit.starts_at)
         by_day.setdefault((visit.client_id, day), []).append(visit)
+    # The rule of ``services.visits_same_day``: live visits, same client, same local day.
     doubles = [
         DoubleVisit(visits[0].client, day, visits)
         for (client_id, day), visits in by_day.items()

@@ -2059,6 +2059,17 @@ def contacts_same_day(client: Client, moment: datetime, *, other_than: Any = Non
     return found.select_related("recorded_by").order_by("occurred_at", "pk")
 
 
+def visits_same_day(client: Client, moment: datetime, *,
+                    exclude_pk: int | None = None) -> QuerySet[PlannedContact]:
+    """Live visits to ``client`` planned on the local day of ``moment``: the rule of the
+    warning after planning a visit and of the Deconflict list ("visits planned twice")."""
+    _, start, end = same_day(moment)
+    found = PlannedContact.objects.filter(client=client, starts_at__gte=start, starts_at__lt=end)
+    if exclude_pk:
+        found = found.exclude(pk=exclude_pk)
+    return found.exclude(status=vocab.PlanStatus.CANCELLED).order_by("starts_at", "pk")
+
+
 @transaction.atomic
 def conflict_settle(*, acting_user: Any, client: Client, topic: str, choice: str,
                     day: date | None = None) -> ConflictSettlement:

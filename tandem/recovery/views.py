@@ -548,11 +548,23 @@ def planned_create(request: Request) -> HttpResponse:
         except ValidationError as exc:
             _errors(form, exc)
         else:
+            same_day = services.visits_same_day(
+                planned.client, planned.starts_at, exclude_pk=planned.pk
+            ).select_related("created_by")
             if planned.overlaps().exists():
                 messages.warning(
                     request,
                     "Another visit to this client is planned at an "
                     "overlapping time. Agree with your partner who goes.",
+                )
+            elif same_day:
+                other = same_day[0]
+                messages.warning(
+                    request,
+                    f"Another visit to this client is planned the same day, at "
+                    f"{timezone.localtime(other.starts_at):%H:%M}"
+                    f"{' by ' + other.created_by.get_full_name() if other.created_by else ''}."
+                    " Agree with your partner who goes; it is listed on the Deconflict page.",
                 )
             else:
                 messages.success(request, "The visit was planned.")

@@ -664,6 +664,28 @@ def test_visits_planned_twice_for_one_client_and_day_are_settled_in_one_click(
         with_prs=True,
     )
     assert "Both visits are needed" in deconflict_page(prs)
+    # Planning one more that day warns with the list's rule, even hours apart.
+    response = browser(aro).post(
+        reverse("recovery:planned_create"),
+        {
+            "client": client.pk,
+            "kind": "office",
+            "starts_at": timezone.localtime(noon + timedelta(days=1, hours=8)).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "ends_at": timezone.localtime(noon + timedelta(days=1, hours=9)).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "aro": aro.pk,
+            "prs": prs.pk,
+            "with_prs": "on",
+            "idempotency_key": "plan-same-day",
+        },
+        follow=True,
+    )
+    assert "Another visit to this client is planned the same day" in response.content.decode()
+    newest = PlannedContact.objects.filter(client=client).latest("pk")
+    services.planned_cancel(acting_user=aro, planned=newest)
     settle(prs, client, "visits", "separate", timezone.localdate(again.starts_at))
     assert "No visit was planned twice" in deconflict_page(prs)
 
