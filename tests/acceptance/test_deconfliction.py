@@ -1029,8 +1029,12 @@ def test_the_same_matching_runs_on_spark_local_mode(tmp_path: Any) -> None:
     )
     if shutil.which("java") is None:
         pytest.skip("Java is not installed: Spark local mode needs it")
+    import logging
+
     from pyspark.sql import SparkSession
 
+    # py4j says goodbye at interpreter exit, after pytest closed the log streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     spark = (
         SparkSession.builder.master("local[1]")
         .config("spark.jars", linkage.spark_jar())
