@@ -1044,6 +1044,9 @@ def test_the_same_matching_runs_on_spark_local_mode(tmp_path: Any) -> None:
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.default.parallelism", "1")
         .config("spark.sql.adaptive.enabled", "false")
+        # Five records: compiling Java code for each query would cost more than running it.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
         .getOrCreate()
     )
     spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
