@@ -41,7 +41,7 @@ ROWS: list[Row] = [
     _post("candidate_not_same", PROGRAM, "candidate"),
     _post("candidate_merge", PROGRAM, "candidate"),
     _post("merge_undo", PROGRAM, "merge"),
-    _post("client_status_settle", PROGRAM, "client"),
+    _post("conflict_settle", PROGRAM, "client"),
     _get("import_start", PROGRAM),
     _get("import_detail", PROGRAM, "import_batch"),
     _post("import_commit", PROGRAM, "import_batch"),

@@ -145,6 +145,7 @@ ACTIONS: frozenset[str] = frozenset(
         "recovery.client_not_same",
         "recovery.client_merge",
         "recovery.client_unmerge",
+        "recovery.conflict_settle",
         "recovery.import_upload",
         "recovery.import_commit",
         "recovery.accounting_view",

@@ -64,8 +64,12 @@ def _get(model: type[Model], agency: Agency, pk: Any, *related: str) -> Any:
 
 
 def get_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Client:
+    """A record merged into another is read-only (its page points at the survivor): work
+    added to it would count the person twice and vanish from the survivor's history."""
     agency = require_program(user)
     client: Client = _get(Client, agency, pk, "data_key", "aro", "prs")
+    if write and client.merged_into_id:
+        raise Http404
     return client
 
 
@@ -81,7 +85,7 @@ def get_flags_client_for_user(user: Any, pk: Any, *, write: bool = False) -> Cli
     """Safety flags are set by sworn program staff; everyone in the program reads them."""
     if write:
         require_sworn_program(user)
-    return get_client_for_user(user, pk)
+    return get_client_for_user(user, pk, write=write)
 
 
 def get_contact_for_user(user: Any, pk: Any, *, write: bool = False) -> Contact:

@@ -63,7 +63,9 @@ def _common(person: Any, year: int) -> list[Line]:
     stages = StageAssessment.objects.filter(assessed_by=person, assessed_at__gte=first,
                                             assessed_at__lt=after).count()
     field = "aro" if person.has_role("aro") else "prs"
-    caseload = Client.objects.filter(**{field: person}, status=vocab.ClientStatus.ACTIVE)
+    caseload = Client.objects.filter(
+        **{field: person}, status=vocab.ClientStatus.ACTIVE, merged_into__isnull=True
+    )
     return [
         Line("IV.A.1.e / 2.e", "Client contacts documented",
              f"{found['n']} ({by_kind or 'none'})"),

@@ -232,9 +232,9 @@ class PlannedForm(IdempotentForm):
 
     def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _model_field(self, "client").queryset = Client.objects.filter(agency=agency).exclude(
-            status=vocab.ClientStatus.DECEASED
-        )
+        _model_field(self, "client").queryset = Client.objects.filter(
+            agency=agency, merged_into__isnull=True
+        ).exclude(status=vocab.ClientStatus.DECEASED)
         _model_field(self, "aro").queryset = _people(agency, "aro")
         _model_field(self, "prs").queryset = _people(agency, "prs")
 

@@ -359,11 +359,8 @@ def deconflict(request: Request) -> HttpResponse:
         "doubles": doubles,
         "candidates": selectors.open_candidates(agency)[:100],
         "run": selectors.latest_run(agency),
-        "stage_choices": vocab.Stage.choices,
     }
-    context["stage_conflicts"], context["status_conflicts"], context["double_visits"] = (
-        selectors.fact_conflicts(agency, days)
-    )
+    context["conflicts"], context["double_visits"] = selectors.fact_conflicts(agency, days)
     return render(request, "recovery/deconflict.html", context)
 
 
@@ -381,23 +378,37 @@ def contact_create(request: Request, pk: int) -> HttpResponse:
         "planned": request.GET.get("planned"),
     }
     form = ContactForm(request.POST or None, client=client, initial=initial)
+    moment = initial["occurred_at"]
     if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_create(
-                acting_user=request.user,
-                client=client,
-                data=form.service_data(),
-                idempotency_key=form.cleaned_data["idempotency_key"],
+        moment = form.cleaned_data["occurred_at"]
+    # The same rule as the Deconflict list: the same client and day, another person.
+    same_day = list(services.contacts_same_day(client, moment, other_than=request.user))
+    if request.method == "POST" and form.is_valid():
+        separate = bool(request.POST.get("confirm_separate"))
+        if same_day and not separate:
+            form.add_error(
+                None,
+                "Somebody else already logged a contact with this client that day. Open it "
+                "if it is the same encounter, or confirm that this one is separate.",
             )
-        except ValidationError as exc:
-            _errors(form, exc)
         else:
-            messages.success(request, "The contact was recorded.")
-            return redirect("recovery:client_detail", client.pk)
+            try:
+                services.contact_create(
+                    acting_user=request.user,
+                    client=client,
+                    data=form.service_data(),
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                    separate_from_same_day=separate and bool(same_day),
+                )
+            except ValidationError as exc:
+                _errors(form, exc)
+            else:
+                messages.success(request, "The contact was recorded.")
+                return redirect("recovery:client_detail", client.pk)
     return render(
         request,
         "recovery/contact_form.html",
-        {"form": form, "client": client},
+        {"form": form, "client": client, "same_day": same_day},
         status=400 if form.errors else 200,
     )
 
@@ -541,11 +552,23 @@ def planned_create(request: Request) -> HttpResponse:
         except ValidationError as exc:
             _errors(form, exc)
         else:
+            same_day = services.visits_same_day(
+                planned.client, planned.starts_at, exclude_pk=planned.pk
+            ).select_related("created_by")
             if planned.overlaps().exists():
                 messages.warning(
                     request,
                     "Another visit to this client is planned at an "
                     "overlapping time. Agree with your partner who goes.",
+                )
+            elif same_day:
+                other = same_day[0]
+                messages.warning(
+                    request,
+                    f"Another visit to this client is planned the same day, at "
+                    f"{timezone.localtime(other.starts_at):%H:%M}"
+                    f"{' by ' + other.created_by.get_full_name() if other.created_by else ''}."
+                    " Agree with your partner who goes; it is listed on the Deconflict page.",
                 )
             else:
                 messages.success(request, "The visit was planned.")
@@ -1253,21 +1276,27 @@ def merge_undo(request: Request, pk: int) -> HttpResponse:
 
 
 @require_POST
-def client_status_settle(request: Request, pk: int) -> HttpResponse:
-    """Settle a status the records disagree on, in one click from the Deconflict page."""
+def conflict_settle(request: Request, pk: int) -> HttpResponse:
+    """Settle what was recorded differently, in one click from the Deconflict page."""
+    from datetime import date
+
     client = get_client_for_user(request.user, pk, write=True)
-    status = request.POST.get("status", "")
-    if status not in vocab.ClientStatus.values:
-        messages.error(request, "Choose a status from the list.")
+    topic = request.POST.get("topic", "")
+    try:
+        day = date.fromisoformat(request.POST["day"]) if request.POST.get("day") else None
+    except ValueError:
+        day = None
+    if topic not in vocab.ConflictTopic.values:
+        messages.error(request, "Choose what to settle.")
         return redirect("recovery:deconflict")
     try:
-        services.client_update(
-            acting_user=request.user, client=client, data={"status": status}, version=client.version
-        )
+        services.conflict_settle(acting_user=request.user, client=client, topic=topic,
+                                 choice=request.POST.get("choice", ""), day=day)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "The client's status is settled.")
+        messages.success(request, f"Settled: {vocab.ConflictTopic(topic).label.lower()} "
+                                  f"of {client.full_name}.")
     return redirect("recovery:deconflict")
 
 
@@ -1303,8 +1332,8 @@ def import_start(request: Request) -> HttpResponse:
 def import_detail(request: Request, pk: int) -> HttpResponse:
     """Map the columns and the file's words, preview, and see the dry run."""
     batch = get_import_for_user(request.user, pk, write=request.method == "POST")
-    plan = None
-    if request.method == "POST" and batch.committed_at is None:
+    busy = batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING)
+    if request.method == "POST" and batch.committed_at is None and not busy:
         mapping = {
             name: request.POST.get(f"map_{name}", "") for name, _, _ in imports.FIELDS[batch.kind]
         }
@@ -1317,18 +1346,22 @@ def import_detail(request: Request, pk: int) -> HttpResponse:
         batch = services.import_map(
             acting_user=request.user, batch=batch, mapping=mapping, values=values
         )
-        plan = services.import_plan(batch)
-    return render(request, "recovery/import_detail.html", selectors.import_context(batch, plan))
+        batch = services.import_dry_run(acting_user=request.user, batch=batch)
+    return render(request, "recovery/import_detail.html", selectors.import_context(batch))
 
 
 @require_POST
 def import_commit(request: Request, pk: int) -> HttpResponse:
     batch = get_import_for_user(request.user, pk, write=True)
     try:
-        counts = services.import_commit(acting_user=request.user, batch=batch)
+        counts = services.import_commit_request(acting_user=request.user, batch=batch)
     except ValidationError as exc:
         for message in exc.messages[:20]:
             messages.error(request, message)
+        return redirect("recovery:import_detail", batch.pk)
+    if counts is None:
+        messages.success(request, "The import runs in the background: this page shows when "
+                                  "it is done. Nothing is in the registry until then.")
         return redirect("recovery:import_detail", batch.pk)
     messages.success(
         request,

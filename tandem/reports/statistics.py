@@ -410,8 +410,9 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
     from tandem.recovery import vocab
 
     contacts = _contacts(agency, period)
+    # A record merged into another is not a second client (its contacts moved with it).
     served = model("recovery.Client").objects.filter(
-        agency=agency, pk__in=contacts.values("client")
+        agency=agency, merged_into__isnull=True, pk__in=contacts.values("client")
     )
     linked = model("recovery.Referral").objects.filter(
         agency=agency, engaged_on__gte=period.start, engaged_on__lte=period.end,
@@ -515,7 +516,9 @@ def _stages(agency: Any, period: Period) -> Section:
     assessed = stage_model.objects.filter(
         agency=agency, assessed_at__gte=first, assessed_at__lt=after
     ).values("client")
-    clients = model("recovery.Client").objects.filter(agency=agency, pk__in=assessed).annotate(
+    clients = model("recovery.Client").objects.filter(
+        agency=agency, merged_into__isnull=True, pk__in=assessed
+    ).annotate(
         first_stage=Subquery(in_period.order_by("assessed_at", "pk").values("stage")[:1]),
         last_stage=Subquery(in_period.order_by("-assessed_at", "-pk").values("stage")[:1]),
     )
