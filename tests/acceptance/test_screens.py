@@ -212,6 +212,56 @@ def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
     assert "needs your safety assessment" not in prs_page
 
 
+def test_client_page_puts_the_summary_first_and_pages_a_long_timeline(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tandem.recovery import services as recovery
+    from tandem.recovery.models import Resource
+
+    client = recovery.client_create(acting_user=cast["aro"], data={
+        "first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"})
+    now = timezone.now()
+    client.__class__.objects.filter(pk=client.pk).update(created_at=now - timedelta(days=30))
+    client.refresh_from_db()
+    for days in range(14):
+        recovery.contact_create(acting_user=cast["prs"], client=client, data={
+            "kind": "phone", "occurred_at": now - timedelta(days=days, hours=1),
+            "duration_minutes": 10 + days, "prs_present": True, "location_type": "phone",
+            "services": [], "outcome": "engaged"})
+    resource = Resource.objects.create(agency=agency, name="Valley Outpatient",
+                                       category="treatment_outpatient")
+    recovery.referral_create(acting_user=cast["aro"], client=client, resource=resource,
+                             follow_up_on=timezone.localdate() + timedelta(days=2))
+    url = reverse("recovery:client_detail", args=[client.pk])
+    aro = sign_in(Client(), cast["aro"])
+    page = aro.get(url).content.decode()
+    main = page.split("<main", 1)[1]
+    # What the person at the door needs comes before every folded section.
+    glance = main.index("At a glance")
+    assert main.index("Log a contact") < glance < main.index('<details class="fold"')
+    summary = main[glance:].split("</section>", 1)[0]
+    assert 'href="tel:5405550199"' in summary
+    assert "Valley Outpatient" in summary  # the follow-up due this week
+    assert "None in force" in summary
+    # Each folded section says what it holds.
+    assert "Referrals <span class=\"count\">(1)</span>" in main
+    assert "Timeline <span class=\"count\">(15 entries)</span>" in main
+    first = re.findall(r"<li><span class=\"muted\">", main.split('id="timeline"', 1)[1])
+    assert len(first) == 10
+    assert "Entries 1–10 of 15" in main
+    assert "?timeline=2#timeline" in main
+    older = aro.get(url, {"timeline": "2"}).content.decode().split('id="timeline"', 1)[1]
+    assert len(re.findall(r"<li><span class=\"muted\">", older)) == 5
+    assert 'id="timeline" open' in aro.get(url, {"timeline": "2"}).content.decode()
+    # A change made in a section brings the reader back to that section.
+    answer = aro.post(reverse("recovery:stage_create", args=[client.pk]), {"stage": "preparation"})
+    assert answer["Location"] == f"{url}#stages"
+
+
 # --- Accessible documents ------------------------------------------------------------------
 
 
