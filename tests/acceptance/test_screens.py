@@ -319,16 +319,70 @@ def test_an_all_withheld_chart_leaves_one_line_and_no_gap(agency: Agency) -> Non
     assert "Every figure of this chart is withheld" in text
 
 
-def test_dates_and_times_share_one_format_per_context() -> None:
+def set_locale(agency: Agency, locale: str) -> None:
+    policy = dict(agency.policy)
+    policy["locale"] = locale
+    agency.policy = policy
+    agency.save(update_fields=["policy"])
+
+
+def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
     from datetime import UTC, date, datetime
 
     from django.template import Context, Template
+    from django.utils import translation
 
-    moment = datetime(2026, 11, 30, 10, 51, tzinfo=UTC)
-    page = Template(
-        "{{ day }}|{{ day|date }}|{{ moment|date:'SHORT_DATETIME_FORMAT' }}|{{ moment }}"
-    ).render(Context({"day": date(2026, 12, 10), "moment": moment}))
-    day, day_filtered, soon, full = page.split("|")
-    assert day == day_filtered == "Thu, Dec 10, 2026"
-    assert soon == "Mon, Nov 30, 05:51"  # the agency's time zone, 24-hour clock
-    assert full == "Mon, Nov 30, 2026, 05:51"
+    moment = datetime(2026, 11, 30, 10, 51, 7, tzinfo=UTC)
+    template = Template(
+        "{{ day }}|{{ day|when }}|{{ day|when:'short_date' }}|{{ moment|when:'short_datetime' }}"
+        "|{{ moment|when:'datetime' }}|{{ moment|when:'time' }}|{{ day|when:'month' }}"
+        "|{{ moment|when:'exact' }}|{{ nothing|when|default:'—' }}")
+    context = Context({"day": date(2026, 12, 10), "moment": moment, "nothing": None})
+    us = template.render(context).split("|")
+    # The agency's time zone (America/New_York) and a 24-hour clock in both locales.
+    assert us == ["Thu, Dec 10, 2026", "Thu, Dec 10, 2026", "Thu, Dec 10",
+                  "Mon, Nov 30, 05:51", "Mon, Nov 30, 2026, 05:51", "05:51", "December 2026",
+                  "2026-11-30 05:51:07", "—"]
+    with translation.override("en-gb"):
+        gb = template.render(context).split("|")
+    assert gb == ["Thu 10 Dec 2026", "Thu 10 Dec 2026", "Thu 10 Dec",
+                  "Mon 30 Nov, 05:51", "Mon 30 Nov 2026, 05:51", "05:51", "December 2026",
+                  "2026-11-30 05:51:07", "—"]
+
+
+def test_each_agency_sees_dates_in_its_own_locale(
+    agency: Agency, other_agency: Agency, cast: dict[str, User], stranger: User
+) -> None:
+    from tandem.core.pdf import Document
+
+    set_locale(other_agency, "en-GB")  # agency keeps the US default
+    us_page = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_call_now"))
+    gb_page = sign_in(Client(), stranger).get(reverse("support:on_call_now"))
+    us_text, gb_text = us_page.content.decode(), gb_page.content.decode()
+    assert re.search(r"As of [A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d\d:\d\d\.", us_text)
+    assert re.search(r"As of [A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2}, \d\d:\d\d\.", gb_text)
+    assert '<html lang="en-us">' in us_text
+    assert '<html lang="en-gb">' in gb_text
+    # Documents follow the agency they are made for, in language and dates alike.
+    gb_doc = Document(agency=other_agency, title="Roster").html()
+    assert '<html lang="en-GB">' in gb_doc
+    assert re.search(r"made [A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", gb_doc)
+    assert '<html lang="en-US">' in Document(agency=agency, title="Roster").html()
+
+
+def test_templates_write_dates_only_through_the_when_filter() -> None:
+    """No template spells a date pattern: display dates go through ``|when`` (the agency's
+    locale); only ISO values inside links (``|date:'Y-m-d'``, ``|date:'Y-m'``) remain."""
+    from pathlib import Path
+
+    import tandem
+
+    root = Path(tandem.__file__).parent
+    offenders = []
+    for path in root.rglob("*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for match in re.finditer(r"\|(date|time)\b(:(\S+?))?(?=[\s|}%])", line):
+                if match.group(1) == "date" and match.group(3) in ("'Y-m-d'", "'Y-m'"):
+                    continue
+                offenders.append(f"{path.relative_to(root)}:{number}: {match.group(0)}")
+    assert not offenders, "\n".join(offenders)
