@@ -4,11 +4,13 @@ right keyboard and autofill, an error summary after a failed submit, normalised 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.timezone import now as timezone_now
 
 from tandem.accounts.models import User
 from tandem.agencies.models import Agency
@@ -189,6 +191,50 @@ def test_coordinator_home_lists_what_needs_attention_without_identities(
     assert "555-0199" not in page
     member_home = sign_in(Client(), cast["member"]).get("/").content.decode()
     assert "Nothing needs your attention now." in member_home
+
+
+def _home_queries(client: Client) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def test_coordinator_home_reads_coverage_gaps_from_a_snapshot_that_changes_invalidate(
+    agency: Agency, cast: dict[str, User], django_assert_num_queries: Any
+) -> None:
+    from tandem.support.models import CoverageSnapshot
+    from tandem.support.oncall import coverage_gaps
+    from tests.acceptance.test_peer_support import make_supporter, rotation
+
+    coordinator = sign_in(Client(), cast["coordinator"])
+    first = coordinator.get("/").content.decode()
+    assert "2 gaps in on-call coverage in the next 14 days" in first  # nobody on either layer
+    assert CoverageSnapshot.objects.filter(agency=agency).exists()
+    # A warm home reads one row for coverage, never the rota, whatever its size.
+    with django_assert_num_queries(1):
+        coverage_gaps(agency)
+    warm = _home_queries(coordinator)
+    assert not [q for q in warm if "support_rotation" in q or "support_override" in q]
+    # Putting people on call deletes the snapshot at once: the next load shows the change.
+    people = [make_supporter(agency, f"sup{n}") for n in range(6)]
+    rotation(agency, cast["coordinator"], "primary", people[:3])
+    assert not CoverageSnapshot.objects.filter(agency=agency).exists()
+    second = coordinator.get("/").content.decode()
+    assert "1 gap in on-call coverage in the next 14 days" in second
+    rotation(agency, cast["coordinator"], "backup", people[3:])
+    assert "in on-call coverage" not in coordinator.get("/").content.decode()
+    # The roster grew from nothing to two rotations of three: a warm home costs the same.
+    assert len(_home_queries(coordinator)) == len(warm)
+    # Availability is a change too: the only backup left leaves a gap.
+    from tandem.support import services as support
+
+    for person in people[3:]:
+        support.availability_set(acting_user=person, profile=support.profile_for(person),
+                                 until=timezone_now() + timedelta(days=30))
+    assert "1 gap in on-call coverage" in coordinator.get("/").content.decode()
 
 
 def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
