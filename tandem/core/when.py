@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
 from django.utils import dateformat, timezone, translation
@@ -100,7 +100,9 @@ def agency_locale(agency: Agency | None) -> Iterator[str]:
         yield locale
 
 
-def when(value: date | datetime | None, context: str = "date", locale: str | None = None) -> str:
+def when(
+    value: date | datetime | time | None, context: str = "date", locale: str | None = None
+) -> str:
     """``value`` written for ``context`` in ``locale`` (default: the active one); a moment in
     the agency's time zone. ``""`` for no value, so templates can add ``|default:"—"``."""
     if value is None or value == "":
@@ -108,6 +110,10 @@ def when(value: date | datetime | None, context: str = "date", locale: str | Non
     if context not in CONTEXTS:
         raise ValueError(f"unknown date context {context!r} (one of {', '.join(CONTEXTS)})")
     pattern = FORMATS[locale or current_locale()][context]
+    if isinstance(value, time):
+        if context != "time":
+            raise ValueError(f"a time of day has no day to show as {context!r}")
+        return dateformat.time_format(value, pattern)
     if isinstance(value, datetime):
         if timezone.is_aware(value):
             value = timezone.localtime(value)

@@ -373,7 +373,7 @@ def set_locale(agency: Agency, locale: str) -> None:
 
 
 def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
-    from datetime import UTC, date, datetime
+    from datetime import UTC, date, datetime, time
 
     from django.template import Context, Template
     from django.utils import translation
@@ -382,18 +382,19 @@ def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
     template = Template(
         "{{ day }}|{{ day|when }}|{{ day|when:'short_date' }}|{{ moment|when:'short_datetime' }}"
         "|{{ moment|when:'datetime' }}|{{ moment|when:'time' }}|{{ day|when:'month' }}"
-        "|{{ moment|when:'exact' }}|{{ nothing|when|default:'—' }}")
-    context = Context({"day": date(2026, 12, 10), "moment": moment, "nothing": None})
+        "|{{ moment|when:'exact' }}|{{ nothing|when|default:'—' }}|{{ handoff|when:'time' }}")
+    context = Context({"day": date(2026, 12, 10), "moment": moment, "nothing": None,
+                       "handoff": time(7, 0)})
     us = template.render(context).split("|")
     # The agency's time zone (America/New_York) and a 24-hour clock in both locales.
     assert us == ["Thu, Dec 10, 2026", "Thu, Dec 10, 2026", "Thu, Dec 10",
                   "Mon, Nov 30, 05:51", "Mon, Nov 30, 2026, 05:51", "05:51", "December 2026",
-                  "2026-11-30 05:51:07", "—"]
+                  "2026-11-30 05:51:07", "—", "07:00"]
     with translation.override("en-gb"):
         gb = template.render(context).split("|")
     assert gb == ["Thu 10 Dec 2026", "Thu 10 Dec 2026", "Thu 10 Dec",
                   "Mon 30 Nov, 05:51", "Mon 30 Nov 2026, 05:51", "05:51", "December 2026",
-                  "2026-11-30 05:51:07", "—"]
+                  "2026-11-30 05:51:07", "—", "07:00"]
 
 
 def test_each_agency_sees_dates_in_its_own_locale(

@@ -3,7 +3,7 @@ and times in the agency's locale, the error summary of a failed form, tel: links
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django import forms, template
@@ -30,7 +30,7 @@ def error_items(form: forms.BaseForm | None) -> list[dict[str, str]]:
 
 
 @register.filter(name="when", expects_localtime=False)
-def when_filter(value: date | datetime | None, context: str = "date") -> str:
+def when_filter(value: date | datetime | time | None, context: str = "date") -> str:
     """``{{ value|when:"date" }}``: one format per context in the agency's locale (see
     ``tandem.core.when`` for the contexts)."""
     from tandem.core.when import when
