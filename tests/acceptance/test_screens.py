@@ -365,13 +365,6 @@ def test_an_all_withheld_chart_leaves_one_line_and_no_gap(agency: Agency) -> Non
     assert "Every figure of this chart is withheld" in text
 
 
-def set_locale(agency: Agency, locale: str) -> None:
-    policy = dict(agency.policy)
-    policy["locale"] = locale
-    agency.policy = policy
-    agency.save(update_fields=["policy"])
-
-
 def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
     from datetime import UTC, date, datetime, time
 
@@ -400,9 +393,22 @@ def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
 def test_each_agency_sees_dates_in_its_own_locale(
     agency: Agency, other_agency: Agency, cast: dict[str, User], stranger: User
 ) -> None:
+    import html
+
     from tandem.core.pdf import Document
 
-    set_locale(other_agency, "en-GB")  # agency keeps the US default
+    # The other agency's administrator writes the locale into its policy (agency keeps the
+    # US default).
+    admin = sign_in(Client(), stranger)
+    text = html.unescape(re.search(r'<textarea name="policy_text"[^>]*>(.*?)</textarea>',
+                                   admin.get(reverse("agencies:policy")).content.decode(),
+                                   re.S).group(1))
+    text = re.sub(r'(?m)^locale = .*\n', "", text)
+    saved = admin.post(reverse("agencies:policy"),
+                       {"action": "save", "policy_text": f'locale = "en-GB"\n{text}'})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    other_agency.refresh_from_db()
+    assert other_agency.policy["locale"] == "en-GB"
     us_page = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_call_now"))
     gb_page = sign_in(Client(), stranger).get(reverse("support:on_call_now"))
     us_text, gb_text = us_page.content.decode(), gb_page.content.decode()
