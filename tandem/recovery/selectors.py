@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tandem.core.fts import MIN_CHARS, fts_phrase
 from tandem.recovery import vocab
-from tandem.recovery.models import Client, Contact, PlannedContact, Referral
+from tandem.recovery.models import Client, Consent, Contact, PlannedContact, Referral
 from tandem.recovery.services import (
     client_record,
     digits_of,
@@ -264,6 +264,57 @@ def client_timeline(client: Client) -> list[TimelineItem]:
         )
     items.sort(key=lambda i: i.at, reverse=True)
     return items
+
+
+@dataclass
+class Glance:
+    """What someone at the door needs first: the next visit, the last contact, follow-ups
+    due within a week and whether anything may be shared."""
+
+    next_visit: PlannedContact | None
+    last_contact: TimelineItem | None
+    follow_ups: list[Referral]
+    consents_in_force: int
+
+
+#: Referrals still waiting for an outcome (a follow-up date on them is a task).
+OPEN_REFERRALS = {
+    vocab.ReferralStatus.PROPOSED,
+    vocab.ReferralStatus.SENT,
+    vocab.ReferralStatus.ACCEPTED,
+    vocab.ReferralStatus.ENGAGED,
+}
+
+
+def client_glance(
+    client: Client,
+    timeline: list[TimelineItem],
+    referrals: list[Referral],
+    consents: list[Consent],
+) -> Glance:
+    """The client page's summary, from what the page loads anyway plus one query."""
+    now = timezone.now()
+    soon = timezone.localdate() + timedelta(days=7)
+    next_visit = (
+        client.planned.filter(
+            ends_at__gte=now, status__in=[vocab.PlanStatus.PLANNED, vocab.PlanStatus.STARTED]
+        )
+        .order_by("starts_at", "pk")
+        .first()
+    )
+    return Glance(
+        next_visit=next_visit,
+        last_contact=next((i for i in timeline if i.kind == "Contact"), None),
+        follow_ups=sorted(
+            (
+                r
+                for r in referrals
+                if r.status in OPEN_REFERRALS and r.follow_up_on and r.follow_up_on <= soon
+            ),
+            key=lambda r: r.follow_up_on or soon,
+        ),
+        consents_in_force=sum(c.state == "In force" for c in consents),
+    )
 
 
 @dataclass

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from tandem.agencies.models import Role
 from tandem.audit.services import audit_record
+from tandem.core.when import when
 from tandem.recovery import vocab
 from tandem.recovery.access import PROGRAM, can_read_cji, is_sworn_program
 from tandem.recovery.models import (
@@ -436,7 +437,7 @@ def _check_contact(contact: Contact, client: Client) -> None:
     errors: dict[str, str] = {}
     if timezone.localdate(contact.occurred_at) < timezone.localdate(client.created_at):
         errors["occurred_at"] = (
-            f"This client was registered on {timezone.localdate(client.created_at):%Y-%m-%d}; "
+            f"This client was registered on {when(timezone.localdate(client.created_at))}; "
             "a contact cannot be dated before that."
         )
     elif contact.occurred_at > timezone.now() + timedelta(minutes=15):
@@ -497,7 +498,7 @@ def _safety_gate_error(contact: Contact, planned: PlannedContact | None) -> str:
     if first is not None and contact.occurred_at < first.replace(second=0, microsecond=0):
         return (
             "The contact is dated before the ARO's first complete safety assessment "
-            f"({timezone.localtime(first):%Y-%m-%d %H:%M}); the PRS may not take part "
+            f"({when(first, 'datetime')}); the PRS may not take part "
             "before it."
         )
     return ""
@@ -838,22 +839,22 @@ def referral_advance(
             f"A referral that is {labels[current.status].lower()} cannot become "
             f"{labels.get(status, status).lower()}."
         )
-    when = on or timezone.localdate()
+    step_on = on or timezone.localdate()
     last = max(date.fromisoformat(step["on"]) for step in current.history)
-    if when < last:
-        raise ValidationError(f"The date cannot be before the previous step ({last:%Y-%m-%d}).")
-    if when > timezone.localdate():
+    if step_on < last:
+        raise ValidationError(f"The date cannot be before the previous step ({when(last)}).")
+    if step_on > timezone.localdate():
         raise ValidationError("The date cannot be in the future.")
     if status in vocab.REFERRAL_NEEDS_REASON and not reason.strip():
         raise ValidationError("Give the reason.")
     current.status = status
-    setattr(current, f"{status}_on", when)
+    setattr(current, f"{status}_on", step_on)
     if reason.strip():
         current.reason = reason.strip()
     current.follow_up_on = follow_up_on if not current.closed else None
     current.history = [
         *current.history,
-        {"status": status, "on": when.isoformat(), "by": acting_user.pk},
+        {"status": status, "on": step_on.isoformat(), "by": acting_user.pk},
     ]
     current.save()
     audit_record(

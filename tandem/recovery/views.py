@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.forms import ChoiceField
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -90,6 +91,10 @@ from tandem.recovery.models import (
 
 PER_PAGE = 50
 Request = Any  # an HttpRequest whose ``user`` is a signed-in ``accounts.User``
+
+#: Timeline entries per page on the client page (a phone shows ten before "Older entries").
+TIMELINE_PAGE = 10
+OPEN_GOALS = {vocab.GoalStatus.OPEN, vocab.GoalStatus.IN_PROGRESS}
 
 
 def _stale_form(form_class: type, request: Request, version: int, **kwargs: Any) -> Any:
@@ -262,14 +267,23 @@ def client_create(request: Request) -> HttpResponse:
 def client_detail(request: Request, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk)
     services.client_view_log(acting_user=request.user, client=client)
+    timeline = selectors.client_timeline(client)
+    page = Paginator(timeline, TIMELINE_PAGE).get_page(request.GET.get("timeline"))
+    referrals = list(client.referrals.select_related("resource"))
+    consents = list(client.consents.select_related("recipient", "data_key"))
+    goals = list(client.goals.select_related("data_key"))
     context = {
         "client": client,
         "stage": client.current_stage(),
         "stages": client.stages.select_related("assessed_by")[:10],
-        "goals": client.goals.select_related("data_key"),
-        "referrals": client.referrals.select_related("resource"),
-        "consents": client.consents.select_related("recipient", "data_key"),
-        "timeline": selectors.client_timeline(client),
+        "stage_count": client.stages.count(),
+        "goals": goals,
+        "goals_open": sum(g.status in OPEN_GOALS for g in goals),
+        "referrals": referrals,
+        "consents": consents,
+        "glance": selectors.client_glance(client, timeline, referrals, consents),
+        "timeline": page,
+        "timeline_count": len(timeline),
         "stage_form": StageForm(),
         "goal_form": GoalForm(),
         "goal_status_form": GoalStatusForm(),
@@ -279,6 +293,11 @@ def client_detail(request: Request, pk: int) -> HttpResponse:
         "merges": selectors.merges_into(client),
     }
     return render(request, "recovery/client_detail.html", context)
+
+
+def _client_section(pk: int, section: str) -> HttpResponse:
+    """Back to the client page, with the section just changed opened (tandem.js)."""
+    return redirect(reverse("recovery:client_detail", args=[pk]) + f"#{section}")
 
 
 @require_http_methods(["GET", "POST"])
@@ -345,7 +364,7 @@ def client_flags(request: Request, pk: int) -> HttpResponse:
         messages.success(request, "The safety flags were saved.")
     else:
         messages.error(request, "Choose safety flags from the list.")
-    return redirect("recovery:client_detail", client.pk)
+    return _client_section(client.pk, "flags")
 
 
 @require_GET
@@ -473,7 +492,7 @@ def stage_create(request: Request, pk: int) -> HttpResponse:
         messages.error(request, "Choose a stage of change from the list.")
     if request.POST.get("next") == "deconflict":
         return redirect("recovery:deconflict")
-    return redirect("recovery:client_detail", client.pk)
+    return _client_section(client.pk, "stages")
 
 
 @require_POST
@@ -490,7 +509,7 @@ def goal_create(request: Request, pk: int) -> HttpResponse:
         messages.success(request, "The goal was added to the plan.")
     else:
         messages.error(request, "Describe the goal (at most 500 characters).")
-    return redirect("recovery:client_detail", client.pk)
+    return _client_section(client.pk, "goals")
 
 
 @require_POST
@@ -504,7 +523,7 @@ def goal_status(request: Request, pk: int) -> HttpResponse:
         messages.success(request, "The goal was updated.")
     else:
         messages.error(request, "Choose a status from the list.")
-    return redirect("recovery:client_detail", goal.client_id)
+    return _client_section(goal.client_id, "goals")
 
 
 # --- Planned contacts and the safety gate ------------------------------------------------

@@ -19,6 +19,7 @@ from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from tandem.core.when import when
 from tandem.reports.disclosure import Table
 
 NOT_RECORDED = ("", "Not recorded")
@@ -34,8 +35,8 @@ class Period:
         if self.start.month == 1 and self.end.month == 12 and self.start.year == self.end.year:
             return str(self.start.year)
         if (self.start.year, self.start.month) == (self.end.year, self.end.month):
-            return self.start.strftime("%B %Y")
-        return f"{self.start:%B %Y} – {self.end:%B %Y}"
+            return when(self.start, "month")
+        return f"{when(self.start, 'month')} – {when(self.end, 'month')}"
 
     def bounds(self) -> tuple[datetime, datetime]:
         tz = timezone.get_current_timezone()

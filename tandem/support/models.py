@@ -615,3 +615,20 @@ class IntakeLink(models.Model):
 
     def is_valid_at(self, at: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > at
+
+
+class CoverageSnapshot(models.Model):
+    """The coverage gaps of the next days as last computed for the coordinator's home, so a
+    page load reads one row instead of walking every quarter hour of the rota. Any change to
+    rotations, their members, swaps and covers, availability or a readiness gate deletes it
+    (``tandem.support.signals``); it is also recomputed once it is ``SNAPSHOT_TTL`` old, as
+    gates lapse and the window moves with time. Only times and layers: nobody's name."""
+
+    agency = models.OneToOneField(
+        "agencies.Agency", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    computed_at = models.DateTimeField()
+    gaps = models.JSONField(default=list, blank=True)  # [{"layer", "start", "end"}] ISO
+
+    def __str__(self) -> str:
+        return f"coverage of agency {self.agency_id} at {self.computed_at:%Y-%m-%d %H:%M}"

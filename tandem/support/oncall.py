@@ -38,6 +38,30 @@ class Gap:
     end: datetime
 
 
+#: How long a computed coverage snapshot serves the home page when nothing changes.
+SNAPSHOT_TTL = timedelta(minutes=15)
+
+
+def coverage_gaps(agency: Any, now: datetime | None = None) -> list[Gap]:
+    """The gaps of the next ``COVERAGE_DAYS`` for the home page: one indexed read of the
+    agency's snapshot; the full walk of the rota only when a change deleted it or it is
+    older than ``SNAPSHOT_TTL`` (then a bounded set of queries, whatever the roster size)."""
+    from tandem.support.models import CoverageSnapshot
+
+    now = now or timezone.now()
+    snapshot = CoverageSnapshot.objects.filter(agency=agency).first()
+    if snapshot is None or not (now - SNAPSHOT_TTL <= snapshot.computed_at <= now):
+        gaps = Schedule(agency, until=now + timedelta(days=COVERAGE_DAYS + 1),
+                        full=True).gaps(start=now, days=COVERAGE_DAYS)
+        stored = [{"layer": g.layer, "start": g.start.isoformat(), "end": g.end.isoformat()}
+                  for g in gaps]
+        CoverageSnapshot.objects.update_or_create(
+            agency=agency, defaults={"computed_at": now, "gaps": stored})
+        return gaps
+    return [Gap(g["layer"], datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
+            for g in snapshot.gaps if datetime.fromisoformat(g["end"]) > now]
+
+
 def agency_tz(agency: Any) -> ZoneInfo:
     try:
         return ZoneInfo(agency.time_zone)

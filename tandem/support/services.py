@@ -22,6 +22,7 @@ from tandem.accounts.models import User, users_with_role
 from tandem.agencies.models import Agency, Member, MemberCategory, Role
 from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
+from tandem.core.when import when
 from tandem.support import vocab
 from tandem.support.models import (
     BreachAcknowledgement,
@@ -200,7 +201,7 @@ def override_create(*, acting_user: Any, agency: Agency, layer: str,
     if clash is not None:
         raise ValidationError(
             f"{supporter} is already on call on the other layer then "
-            f"({timezone.localtime(clash):%d %b %Y %H:%M}); one person cannot be primary and "
+            f"({when(clash, 'datetime')}); one person cannot be primary and "
             "backup at once.")
     item = Override.objects.create(agency=agency, layer=layer, supporter=supporter,
                                    starts_at=starts_at, ends_at=ends_at, reason=reason)
