@@ -115,6 +115,10 @@ class IdentityProvider(EnvelopeEncrypted):
     client_id = models.CharField(max_length=200)
     client_secret = EncryptedTextField(blank=True)
     scopes = models.CharField(max_length=200, default="openid email profile")
+    #: The ID-token claim that names a person for good (``sub``; Entra ID's ``oid``).
+    subject_claim = models.CharField(max_length=64, default="sub")
+    #: Work e-mail domains whose people the sign-in page sends to this provider.
+    email_domains = models.JSONField(default=list, blank=True)
     #: A token asserts multi-factor when its ``amr`` holds one of these, or its ``acr`` is one
     #: of ``mfa_acr``; otherwise Tandem's own second factor follows.
     mfa_amr = models.JSONField(default=default_mfa_amr, blank=True)
