@@ -283,6 +283,111 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(
     assert limited["Content-Type"] == "application/problem+json"
 
 
+def failures(**filters: Any) -> list[tuple[str, str, int]]:
+    rows = AuditEvent.objects.filter(action="api.auth_failed", **filters).order_by("id")
+    return [(r.detail.get("client", ""), r.detail["reason"], r.detail["count"]) for r in rows]
+
+
+def test_refused_tokens_are_audited_once_a_minute_per_client_and_reason(
+    cast: dict[str, Any], settings: Any
+) -> None:
+    admin = cast["administrator"]
+    secret = issue(admin, "members:read", name="HR", days=1)
+    prefix = secret.split("_")[1]
+    moment = timezone.now().replace(second=5)
+    with time_machine.travel(moment, tick=False):
+        for _ in range(50):  # a flood of guesses at HR's token
+            assert call(f"tdm_{prefix}_guess", "get", reverse("api:members")).status_code == 401
+        for _ in range(3):  # tokens nobody issued
+            call("tdm_000000000000_nothing", "get", reverse("api:members"))
+        call("Basic-but-not", "get", reverse("api:members"))
+        call(secret, "get", reverse("api:units"))  # fine
+        for _ in range(5):  # the wrong scope: refused 403, counted, not 5 audit rows
+            assert call(secret, "get", reverse("api:on_call")).status_code == 403
+    assert failures(agency_id=admin.agency_id) == [("HR", "wrong_secret", 1), ("HR", "scope", 1)]
+    assert [r[1:] for r in failures(chain=0)] == [("unknown", 1)]
+    events = AuditEvent.objects.filter(action="api.auth_failed")
+    assert all("guess" not in repr(e.detail) and "nothing" not in repr(e.detail)
+               for e in events)  # the presented token is never stored
+    assert AuditEvent.objects.filter(action="api.call").count() == 1
+    # When the window closes its total is audited once.
+    with time_machine.travel(moment + timedelta(minutes=1), tick=False):
+        assert api.api_auth_failures_summarise() == 3
+        assert api.api_auth_failures_summarise() == 0
+        for _ in range(2):
+            call(f"tdm_{prefix}_guess", "get", reverse("api:members"))
+    assert failures(agency_id=admin.agency_id, detail__summary=True) == [
+        ("HR", "wrong_secret", 50), ("HR", "scope", 5)]
+    assert len(failures(agency_id=admin.agency_id, detail__summary__isnull=True)) == 3
+    # Expired and revoked tokens and the rate limit have their own reasons.
+    settings.TANDEM_API_RATE = "2/min"
+    cache.clear()
+    with time_machine.travel(moment + timedelta(days=2), tick=False):
+        call(secret, "get", reverse("api:units"))
+        other = issue(admin, "members:read", name="Phones")
+        for _ in range(4):
+            call(other, "get", reverse("api:units"))
+        api.api_client_revoke(acting_user=admin, client=ApiClient.objects.get(name="Phones"))
+        call(other, "get", reverse("api:units"))
+    reasons = {(c, r) for c, r, _ in failures(agency_id=admin.agency_id)}
+    assert {("HR", "expired"), ("Phones", "rate_limited"), ("Phones", "revoked")} <= reasons
+
+
+def test_the_administrator_sees_refused_calls_on_the_clients_screen(
+    cast: dict[str, Any], stranger: Any
+) -> None:
+    secret = issue(cast["administrator"], "members:read", name="HR")
+    for _ in range(7):
+        call(secret, "get", reverse("api:on_call"))
+    stranger_secret = issue(stranger, "members:read", name="Their HR")
+    call(stranger_secret, "get", reverse("api:on_call"))
+    for role in ("administrator", "chief"):
+        page = sign_in(HttpClient(), cast[role]).get(reverse("api:client_list"))
+        text = page.content.decode()
+        assert "Refused calls in the last 7 days" in text
+        assert "Token lacks the scope the call needs" in text
+        assert "<td>7</td>" in text
+        assert "Their HR" not in text  # another agency's refusals stay there
+    coordinator = sign_in(HttpClient(), cast["coordinator"]).get(reverse("api:client_list"))
+    assert coordinator.status_code == 404
+
+
+def test_service_accounts_are_not_people_and_never_sign_in(cast: dict[str, Any]) -> None:
+    from tandem.accounts.oidc import external_identity_link, identity_provider_set
+
+    admin = cast["administrator"]
+    issue(admin, "members:read", name="Workday HR sync")
+    account = ApiClient.objects.get().account
+    browser = sign_in(HttpClient(), admin)
+    people = browser.get(reverse("accounts:user_list")).content.decode()
+    assert "Workday HR sync" not in people
+    assert account.username not in people
+    assert cast["coordinator"].username in people
+    assert "Workday HR sync" in browser.get(reverse("api:client_list")).content.decode()
+    # The account screens do not reach it: no password, role or unlock for it there.
+    assert browser.get(reverse("accounts:user_detail", args=[account.pk])).status_code == 404
+    assert browser.post(reverse("accounts:user_password", args=[account.pk]),
+                        {"password": "Correct-Horse-Battery-9"}).status_code == 404
+    with pytest.raises(PermissionDenied):
+        accounts.role_grant(acting_user=admin, user=account, role="dispatcher")
+    # Even with a password someone set in the database, it does not sign in.
+    account.set_password("Correct-Horse-Battery-9")
+    account.save(update_fields=["password"])
+    sign = HttpClient()
+    sign.post(reverse("accounts:banner"))
+    answer = sign.post(reverse("accounts:login"), {"username": account.username,
+                                                   "password": "Correct-Horse-Battery-9"})
+    assert answer.status_code == 200  # the form again, with the usual message
+    assert "_auth_user_id" not in sign.session
+    assert AuditEvent.objects.filter(action="signin.failed",
+                                     detail__reason="bad_password").exists()
+    # Nor by single sign-on.
+    identity_provider_set(acting_user=admin, issuer="https://login.example.org/v2.0",
+                          client_id="tandem")
+    with pytest.raises(ValidationError, match="does not sign in"):
+        external_identity_link(acting_user=admin, user=account, subject="hr-sync")
+
+
 def test_the_administrator_creates_a_client_a_second_person_approves_and_a_token_shows_once(
     cast: dict[str, Any]
 ) -> None:
