@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -792,3 +792,69 @@ def _run_schemathesis(schema: Any, application: Any, secret: str, failures: list
                 assert bare.status_code == 401, f"{case.method} {case.formatted_path}"
 
         run()
+
+
+def test_schemathesis_follows_the_descriptions_links_without_5xx(
+    world: dict[str, Any], cast: dict[str, Any]
+) -> None:
+    """The stateful phase, bounded: sequences of calls that follow the description's links
+    (create a member → read it → change it; a list's first row → its detail, its contacts,
+    a referral → the referral) answer no 5xx and match the description."""
+    import schemathesis
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+    from hypothesis import HealthCheck, Phase, settings
+    from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import (
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    from tandem.wsgi import application
+
+    spec = sign_in(HttpClient(), cast["nobody"]).get(reverse("api:schema")).json()
+    assert spec["paths"]["/api/v1/members/"]["post"]["responses"]["201"]["links"]
+    schema = schemathesis.openapi.from_dict(spec)
+    secret = issue(cast["administrator"], *SCOPES, approver=cast["chief"], name="all")
+    # Valid requests with the token: refusals of bad input and of no token are the first
+    # schemathesis test's part; here the point is what the chained calls do.
+    schema.config.update(headers={"Authorization": f"Bearer {secret}"})
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE])
+    failures: list[str] = []
+    followed: set[str] = set()
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        # Each scenario starts from the same data: what a scenario creates is rolled back,
+        # so the answers (and the rules they enable) do not depend on earlier scenarios.
+        def setup(self) -> None:
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self) -> None:
+            transaction.savepoint_rollback(self.savepoint)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"app": application, "headers": {"Authorization": f"Bearer {secret}"}}
+
+        def step(self, input: Any) -> Any:
+            cache.clear()  # the rate limit is tested elsewhere
+            if input.transition is not None and input.is_applied:
+                followed.add(input.transition.id)
+            return super().step(input)
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
+            case.validate_response(response, checks=[status_code_conformance,
+                                                     response_schema_conformance])
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        Machine.run(settings=settings(max_examples=25, stateful_step_count=4, deadline=None,
+                                      phases=[Phase.generate],
+                                      suppress_health_check=list(HealthCheck)))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    assert not failures
+    assert followed  # the links were followed, not only single calls
