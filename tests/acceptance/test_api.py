@@ -709,6 +709,20 @@ def test_errors_are_problem_details(world: dict[str, Any], tokens: Callable[[str
     invalid = call(tokens("members:write"), "post", reverse("api:members"), {"category": 1})
     assert invalid.status_code == 400
     assert "employee_number" in invalid.json()["errors"]
+    assert invalid["Content-Type"] == "application/problem+json"
+    wrong_method = call(tokens("members:read"), "delete", reverse("api:members"))
+    assert wrong_method.status_code == 405
+    assert wrong_method["Content-Type"] == "application/problem+json"
+    assert wrong_method["Allow"]
+    # An address under the API that names no endpoint: the same problem details.
+    nowhere = call(tokens("members:read"), "get", "/api/v1/no-such-thing/")
+    assert nowhere.status_code == 404
+    assert nowhere["Content-Type"] == "application/problem+json"
+    assert nowhere.json()["status"] == 404
+    unauthenticated = call(None, "get", reverse("api:members"))
+    assert unauthenticated.status_code == 401
+    assert unauthenticated["Content-Type"] == "application/problem+json"
+    assert unauthenticated.json()["title"] == "Not authenticated"
 
 
 # ========================================================================================
