@@ -83,6 +83,17 @@ class Schedule:
                 pk=profile.pk).exists()
         return self._ready[profile.pk]
 
+    def prefetch_ready(self, profiles: list[SupporterProfile]) -> None:
+        """Learn whether each of ``profiles`` is ready with one query (on call now asks for
+        every layer's supporter)."""
+        wanted = {p.pk for p in profiles if p.pk not in self._ready}
+        if self.full or not wanted:
+            return
+        ready = set(SupporterProfile.objects.ready(self.agency).filter(pk__in=wanted)
+                    .values_list("pk", flat=True))
+        for pk in wanted:
+            self._ready[pk] = pk in ready
+
     def _member_at(self, rotation: Rotation, index: int) -> SupporterProfile | None:
         if self.full:
             members = list(rotation.members.all())
