@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db.models import Count, Subquery, Value
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from tandem.support import vocab
-from tandem.support.models import Override, Rotation, SupporterProfile
+from tandem.support.models import Override, Rotation, RotationMember, SupporterProfile
 
 COVERAGE_DAYS = 14
 COVERAGE_STEP = timedelta(minutes=30)
@@ -71,7 +73,6 @@ class Schedule:
         if full:
             ready = SupporterProfile.objects.ready(agency).values_list("pk", flat=True)
             self._ready = dict.fromkeys(ready, True)
-        self._sizes: dict[int, int] = {}
         self._members: dict[tuple[int, int], SupporterProfile | None] = {}
 
     def is_ready(self, profile: SupporterProfile) -> bool:
@@ -98,15 +99,13 @@ class Schedule:
         if self.full:
             members = list(rotation.members.all())
             return members[index % len(members)].supporter if members else None
-        if rotation.pk not in self._sizes:
-            self._sizes[rotation.pk] = rotation.members.count()
-        size = self._sizes[rotation.pk]
-        if not size:
-            return None
-        key = (rotation.pk, index % size)
+        key = (rotation.pk, index)
         if key not in self._members:  # on call now asks for the same shift twice
-            found = rotation.members.select_related("supporter__user").filter(
-                position=index % size).first()
+            # The participant at ``index`` modulo the rotation's size, in one query.
+            size = (RotationMember.objects.filter(rotation=rotation).order_by()
+                    .values("rotation").annotate(n=Count("pk")).values("n"))
+            found = (rotation.members.select_related("supporter__user")
+                     .filter(position=Mod(Value(index), Subquery(size))).first())
             self._members[key] = found.supporter if found else None
         return self._members[key]
 
