@@ -230,7 +230,8 @@ def api_auth_failures_summarise(now: datetime | None = None) -> int:
     pending = ApiAuthFailure.objects.filter(summarised=False, window__lt=current)
     for pk in list(pending.values_list("pk", flat=True)):
         with transaction.atomic():
-            row = (ApiAuthFailure.objects.select_for_update().select_related("client")
+            row = (ApiAuthFailure.objects.select_for_update(of=("self",))
+                   .select_related("client")
                    .filter(pk=pk, summarised=False).first())
             if row is None:
                 continue
