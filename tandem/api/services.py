@@ -176,6 +176,9 @@ def api_token_check(secret: str) -> tuple[ApiToken | None, str]:
              .filter(prefix=parts[1]).first())
     if token is None:
         return None, "unknown"
+    client = token.client
+    if client.account.agency_id == client.agency_id:
+        client.account.agency = client.agency  # already loaded: no second query per call
     if not secrets.compare_digest(token.digest, token_digest(secret)):
         return token, "wrong_secret"
     if token.revoked_at is not None or token.client.revoked_at is not None:
