@@ -508,6 +508,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tandem.api.schema.positive_ids",
+        "tandem.api.schema.add_links",
     ],
 }
 # Calls per API client, e.g. "600/min" (answers 429 with Retry-After beyond it).

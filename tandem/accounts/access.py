@@ -24,7 +24,9 @@ def get_account_for_user(user: Any, pk: int, *, write: bool = False) -> User:
     """The account ``pk`` if ``user`` administers its agency; else ``Http404``.
     Reading and changing need the same role, so ``write`` changes nothing today."""
     require_administrator(user)
-    account = User.objects.filter(pk=pk, agency_id=user.agency_id).select_related("member").first()
+    # An API client's service account is managed on the API clients screen, not here.
+    account = (User.objects.filter(pk=pk, agency_id=user.agency_id, api_client__isnull=True)
+               .select_related("member").first())
     if account is None:
         raise Http404
     return account

@@ -39,6 +39,8 @@ def _check_admin(acting_user: User | None, user: User) -> None:
         return
     if not acting_user.has_role(Role.ADMINISTRATOR) or acting_user.agency_id != user.agency_id:
         raise PermissionDenied
+    if user.is_service_account:  # managed on the API clients screen only
+        raise PermissionDenied
 
 
 def _locked_row(user: User) -> User:

@@ -93,5 +93,9 @@ def health(request: HttpRequest) -> HttpResponse:
 
 @public
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """The one answer for "missing" and "not allowed"."""
+    """The one answer for "missing" and "not allowed" (problem details under the API)."""
+    if request.path.startswith("/api/v1/"):
+        from tandem.api.problems import not_found_response
+
+        return not_found_response()
     return render(request, "404.html", status=404)

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from tandem.support import vocab
@@ -104,6 +105,7 @@ class Schedule:
             self._ready = dict.fromkeys(ready, True)
         self._sizes: dict[int, int] = {}
         self._members: dict[tuple[int, int], SupporterProfile | None] = {}
+        self._at_index: dict[tuple[int, int], SupporterProfile | None] = {}
         if window and until is not None:
             self._preload(since or now, until)
 
@@ -142,21 +144,40 @@ class Schedule:
                 pk=profile.pk).exists()
         return self._ready[profile.pk]
 
+    def prefetch_ready(self, profiles: list[SupporterProfile]) -> None:
+        """Learn whether each of ``profiles`` is ready with one query (on call now asks for
+        every layer's supporter)."""
+        wanted = {p.pk for p in profiles if p.pk not in self._ready}
+        if self.full or not wanted:
+            return
+        ready = set(SupporterProfile.objects.ready(self.agency).filter(pk__in=wanted)
+                    .values_list("pk", flat=True))
+        for pk in wanted:
+            self._ready[pk] = pk in ready
+
     def _member_at(self, rotation: Rotation, index: int) -> SupporterProfile | None:
         if self.full:
             members = list(rotation.members.all())
             return members[index % len(members)].supporter if members else None
-        if rotation.pk not in self._sizes:
-            self._sizes[rotation.pk] = rotation.members.count()
-        size = self._sizes[rotation.pk]
-        if not size:
-            return None
-        key = (rotation.pk, index % size)
-        if key not in self._members:  # on call now asks for the same shift twice
-            found = rotation.members.select_related("supporter__user").filter(
-                position=index % size).first()
-            self._members[key] = found.supporter if found else None
-        return self._members[key]
+        if rotation.pk in self._sizes:  # a window preloaded by position
+            size = self._sizes[rotation.pk]
+            if not size:
+                return None
+            key = (rotation.pk, index % size)
+            if key not in self._members:
+                found = rotation.members.select_related("supporter__user").filter(
+                    position=index % size).first()
+                self._members[key] = found.supporter if found else None
+            return self._members[key]
+        key = (rotation.pk, index)
+        if key not in self._at_index:  # on call now asks for the same shift twice
+            # The participant at ``index`` modulo the rotation's size, in one query.
+            size_q = (RotationMember.objects.filter(rotation=rotation).order_by()
+                      .values("rotation").annotate(n=Count("pk")).values("n"))
+            found = (rotation.members.select_related("supporter__user")
+                     .filter(position=Mod(Value(index), Subquery(size_q))).first())
+            self._at_index[key] = found.supporter if found else None
+        return self._at_index[key]
 
     def _rotation_shift(self, rotation: Rotation, at: datetime) -> Shift | None:
         index = rotation.shift_index_at(at, self.tz)
