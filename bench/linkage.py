@@ -7,8 +7,10 @@ tutorial settings and recordlinkage's ECM classifier measured in the same run.
 Our model sees the FEBRL columns mapped to client fields: given name and surname as first
 and last name, date of birth, street number to state joined as the address, and the social
 security number as the phone (the one identifier-like number each record carries). It is
-trained on the data (EM) exactly as the nightly scan trains on a registry, and pairs are
-counted at the agency's default ``match_threshold``. Then it times a whole-registry scan of
+trained on the data (EM) exactly as the nightly scan trains on a registry, then the pairs
+are scored with that stored model as an on-demand scan does, and counted at the agency's
+default ``match_threshold``; the training and the scan are timed apart (recordlinkage and
+the Splink tutorial fit and predict in one go). Then it times a whole-registry scan of
 20,000 synthetic clients (train + score every blocked pair) and its peak memory, in a child
 process so the figure is the scan's own.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import resource
 import subprocess
@@ -84,16 +87,29 @@ def timed(func: Callable[[], set[frozenset[int]]]) -> tuple[set[frozenset[int]],
 # --- The three contenders ----------------------------------------------------------------
 
 
-def run_ours(frames: list[Any], uid_of: dict[str, int]) -> set[frozenset[int]]:
+def run_ours(frames: list[Any], uid_of: dict[str, int]) -> dict[str, Any]:
+    """Train as the nightly job does, then scan with the stored model as an on-demand scan
+    does (twice: the first scan in a process builds the model's SQL, later ones reuse it)."""
     from tandem.recovery import linkage
 
     sides = [ours_records(f, uid_of) for f in frames]
-    model = linkage.train([r for side in sides for r in side])
-    if len(sides) == 1:
-        pairs = linkage.predict(sides[0], model, threshold=THRESHOLD)
-    else:
-        pairs = linkage.score(sides[0], sides[1], model, threshold=THRESHOLD)
-    return {frozenset((p.left, p.right)) for p in pairs}
+    start = time.perf_counter()
+    model = json.loads(json.dumps(linkage.train([r for side in sides for r in side])))
+    trained = time.perf_counter()
+    times = []
+    for _ in range(2):
+        begin = time.perf_counter()
+        if len(sides) == 1:
+            pairs = linkage.predict(sides[0], model, threshold=THRESHOLD)
+        else:
+            pairs = linkage.score(sides[0], sides[1], model, threshold=THRESHOLD)
+        times.append(time.perf_counter() - begin)
+    return {
+        "found": {frozenset((p.left, p.right)) for p in pairs},
+        "train": trained - start,
+        "first": times[0],
+        "again": times[1],
+    }
 
 
 def splink_tutorial_settings(link_type: str) -> Any:
@@ -198,22 +214,32 @@ def febrl(name: str) -> tuple[list[Any], dict[str, int], set[frozenset[int]]]:
 def compare_on(name: str) -> None:
     frames, uid_of, truth = febrl(name)
     print(f"\n{name}: {sum(len(f) for f in frames)} records, {len(truth)} true pairs")
-    print(f"{'':28} {'precision':>9} {'recall':>7} {'F1':>6} {'seconds':>8}")
+    print(f"{'':40} {'precision':>9} {'recall':>7} {'F1':>6} {'seconds':>8}")
     results = {}
     for label, func in (
-        ("Tandem model (ours)", run_ours),
         ("Splink tutorial settings", run_splink_tutorial),
         ("recordlinkage ECM", run_ecm),
     ):
         found, seconds = timed(lambda f=func: f(frames, uid_of))
         precision, recall, f1 = score(found, truth)
         results[label] = (f1, seconds)
-        print(f"{label:28} {precision:9.3f} {recall:7.3f} {f1:6.3f} {seconds:8.2f}")
-    ours_f1, ours_s = results["Tandem model (ours)"]
+        print(f"{label:40} {precision:9.3f} {recall:7.3f} {f1:6.3f} {seconds:8.2f}")
+    ours = run_ours(frames, uid_of)
+    precision, recall, f1 = score(ours["found"], truth)
+    rows = (
+        ("Tandem: train (the nightly job)", ours["train"]),
+        ("Tandem: scan with the stored model", ours["first"]),
+        ("Tandem: the same scan again (warm)", ours["again"]),
+        ("Tandem: train + scan", ours["train"] + ours["first"]),
+    )
+    for label, seconds in rows:
+        print(f"{label:40} {precision:9.3f} {recall:7.3f} {f1:6.3f} {seconds:8.2f}")
     best = max(results["Splink tutorial settings"][0], results["recordlinkage ECM"][0])
+    ecm = results["recordlinkage ECM"][1]
     print(
-        f"ours vs the better F1: {ours_f1 - best:+.3f};"
-        f" time vs recordlinkage: {ours_s / results['recordlinkage ECM'][1]:.2f}x"
+        f"ours vs the better F1: {f1 - best:+.3f}; time vs recordlinkage:"
+        f" scan {ours['first'] / ecm:.2f}x (warm {ours['again'] / ecm:.2f}x),"
+        f" train + scan {(ours['train'] + ours['first']) / ecm:.2f}x"
     )
 
 
@@ -308,6 +334,8 @@ def main() -> None:
     parser.add_argument("--skip-registry", action="store_true")
     parser.add_argument("--registry-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # Splink's advice for the tutorial settings (train longer, untrained levels) is noise here.
+    logging.getLogger("splink").setLevel(logging.ERROR)
     if args.registry_child:
         print(json.dumps(registry_scan(args.registry)))
         return

@@ -1,17 +1,20 @@
 """Load benchmark: many signed-in users doing a realistic mix against gunicorn, for a fixed time.
 
-Seeds an agency (``tandem seed``), a primary and a backup on-call rotation, and one signed-in
-account per simulated user (coordinator, dispatcher, auditor and member roles). Each user is a
-thread with its own keep-alive connection that loops, with a think time between requests,
-over: the home page, the member directory with a search, "on call now", the audit page, and
-filing a request for peer support for a colleague (a routed, audited write). The client is
-bounded: one thread per user, one request in flight per thread, loopback only.
+Seeds an agency (``tandem seed``: members, supporters in a primary and a backup on-call
+rotation, recovery clients), and one signed-in account per simulated user (coordinator,
+dispatcher, auditor, member and ARO roles). Each user is a thread with its own keep-alive
+connection that loops, with a think time between requests, over: the home page, the member
+directory with a search, "on call now", the client list with a search, the audit page,
+filing a request for peer support for a colleague (a routed, audited write) and logging a
+recovery contact with a client (an encrypted, audited write). The client is bounded: one
+thread per user, one request in flight per thread, loopback only.
 
 Afterwards it prints throughput, p50/p95/p99, errors (any status other than the expected one,
-or a connection failure), and writes lost: requests the server answered as filed that are
-not in the database when rows are counted afterwards. Then it runs ``tandem audit verify``.
+or a connection failure), and writes lost: writes the server answered as done (requests and
+contacts) that are not in the database when rows are counted afterwards. Then it runs
+``tandem audit verify``.
 
-    .venv/bin/python bench/load.py [--users 25,50] [--seconds 30] [--members 2000]
+    .venv/bin/python bench/load.py [--users 25,50] [--seconds 30] [--members 2000] [--clients 2000]
     .venv/bin/python bench/load.py --database-url postgres://postgres@127.0.0.1:5432/tandem_load
 
 With ``--database-url`` the named PostgreSQL database is dropped and created afresh (it must be
@@ -39,7 +42,18 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pages import ROOT, free_port, fresh_database, pct, tandem  # noqa: E402
-from support import SETUP as SUPPORT_SETUP  # noqa: E402
+from support import NUMBERS  # noqa: E402
+
+CLIENTS = """
+import django
+django.setup()
+from django.utils import timezone
+from tandem.recovery.models import Client
+# The site's offset from UTC first: the contact form takes a local time.
+print(int(timezone.localtime().utcoffset().total_seconds()), " ".join(
+    str(pk) for pk in Client.objects.filter(agency__slug="scale")
+    .values_list("pk", flat=True)[:5000]))
+"""
 
 SESSIONS = """
 import django, sys, time
@@ -54,7 +68,7 @@ from tandem.agencies.models import Agency
 agency = Agency.objects.get(slug="scale")
 for i in range(int(sys.argv[1])):
     user, _ = User.objects.get_or_create(username=f"load-{i}", defaults={"agency": agency})
-    for role in ("coordinator", "dispatcher", "auditor", "member"):
+    for role in ("coordinator", "dispatcher", "auditor", "member", "aro"):
         RoleAssignment.objects.get_or_create(user=user, agency=agency, role=role)
     device, _ = TOTPDevice.objects.get_or_create(user=user, name="load",
                                                  defaults={"confirmed": True})
@@ -72,22 +86,27 @@ for i in range(int(sys.argv[1])):
 COUNT = """
 import django
 django.setup()
+from tandem.recovery.models import Contact
 from tandem.support.models import SupportRequest, UsageRecord
-print(SupportRequest.objects.count() + UsageRecord.objects.count())
+print(SupportRequest.objects.count() + UsageRecord.objects.count() + Contact.objects.count())
 """
 
 READS = [
     ("home", "/", 200),
     ("directory search", "/agency/members/?q=smi", 200),
     ("on call now", "/support/on-call/", 200),
+    ("client search", "/recovery/clients/?q=smi", 200),
     ("audit page", "/audit/", 200),
 ]
 
 
 class User(threading.Thread):
-    def __init__(self, port: int, cookie: str, numbers: list[str], stop_at: float, seed: int):
+    def __init__(self, port: int, cookie: str, numbers: list[str], clients: list[str],
+                 stop_at: float, seed: int):
         super().__init__(daemon=True)
         self.port, self.cookie, self.numbers, self.stop_at = port, cookie, numbers, stop_at
+        self.clients = clients
+        self.utc_offset = 0
         self.random = random.Random(seed)  # noqa: S311 - a request mix, not a secret
         self.timings: list[float] = []
         self.errors: list[str] = []
@@ -112,17 +131,45 @@ class User(threading.Thread):
         self.timings.append((time.perf_counter() - start) * 1000)
         return response, page
 
-    def file_request(self) -> None:
+    def ensure_csrf(self) -> bool:
         if self.csrf is None:
             response, page = self.request("GET", "/support/on-behalf/")
             if response is None:
-                return
+                return False
             cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
             if not (cookie and token):
                 self.errors.append(f"/support/on-behalf/ form: {response.status}")
-                return
+                return False
             self.csrf = (cookie.group(1), token.group(1))
+        return True
+
+    def log_contact(self) -> None:
+        if not self.ensure_csrf() or self.csrf is None:
+            return
+        path = f"/recovery/clients/{self.random.choice(self.clients)}/contacts/new/"
+        body = urlencode({
+            "csrfmiddlewaretoken": self.csrf[1],
+            "idempotency_key": uuid.uuid4().hex,
+            "kind": "phone",
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M",
+                                         time.gmtime(time.time() + self.utc_offset - 60)),
+            "duration_minutes": "15", "aro_present": "on", "location_type": "phone",
+            "outcome": "engaged", "notes": "Checked in by phone.",
+        })
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "Referer": f"http://127.0.0.1:{self.port}{path}"}
+        response, _ = self.request("POST", path, body, headers)
+        if response is None:
+            return
+        if response.status == 302:
+            self.filed += 1
+        else:
+            self.errors.append(f"POST {path}: {response.status}")
+
+    def file_request(self) -> None:
+        if not self.ensure_csrf() or self.csrf is None:
+            return
         body = urlencode({
             "csrfmiddlewaretoken": self.csrf[1],
             "idempotency_key": uuid.uuid4().hex,  # unique across rounds and threads
@@ -143,8 +190,11 @@ class User(threading.Thread):
     def run(self) -> None:
         time.sleep(self.random.random())  # users do not all start in the same millisecond
         while time.monotonic() < self.stop_at:
-            if self.random.random() < 0.2:
+            draw = self.random.random()
+            if draw < 0.15:
                 self.file_request()
+            elif draw < 0.3 and self.clients:
+                self.log_contact()
             else:
                 _, path, expected = self.random.choice(READS)
                 response, _ = self.request("GET", path)
@@ -178,7 +228,8 @@ def script(env: dict[str, str], source: str, *args: str) -> str:
 
 
 def run_round(env: dict[str, str], users: int, seconds: float, workers: int, threads: int,
-              numbers: list[str], cookies: list[str]) -> None:
+              numbers: list[str], clients: list[str], cookies: list[str],
+              utc_offset: int) -> None:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "python:tandem.gunicorn_conf",
@@ -195,7 +246,10 @@ def run_round(env: dict[str, str], users: int, seconds: float, workers: int, thr
                 time.sleep(0.1)
         before = int(script(env, COUNT).strip().splitlines()[-1])
         stop_at = time.monotonic() + seconds
-        crowd = [User(port, cookies[i], numbers, stop_at, seed=i) for i in range(users)]
+        crowd = [User(port, cookies[i], numbers, clients, stop_at, seed=i)
+                 for i in range(users)]
+        for user in crowd:
+            user.utc_offset = utc_offset
         started = time.perf_counter()
         for user in crowd:
             user.start()
@@ -223,6 +277,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--supporters", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--think", type=float, default=1.0)
@@ -234,19 +289,21 @@ def main() -> None:
         env = prepare_database(args.database_url, scratch)
         started = time.perf_counter()
         tandem(env, "migrate", "--noinput")
-        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
-        numbers = script(env, SUPPORT_SETUP, str(args.supporters)).strip().splitlines()[-1]
+        tandem(env, "seed", "--members", str(args.members), "--agency", "scale",
+               "--supporters", str(args.supporters), "--clients", str(args.clients))
+        numbers = script(env, NUMBERS).strip().splitlines()[-1]
+        offset, *clients = script(env, CLIENTS).split()
         cookies = script(env, SESSIONS, str(max(counts))).split()
         engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
-        print(f"{engine}: seeded {args.members} "
-              f"members, {args.supporters} supporters, {max(counts)} accounts in "
+        print(f"{engine}: seeded {args.members} members, {args.supporters} supporters, "
+              f"{args.clients} clients, {max(counts)} accounts in "
               f"{time.perf_counter() - started:.1f} s; gunicorn {args.workers} workers × "
               f"{args.threads} threads; {args.seconds:.0f} s per round, think {args.think} s\n")
         print(f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
               f"{'errors':>7} {'filed':>6} {'lost':>5}")
         for users in counts:
             run_round(env, users, args.seconds, args.workers, args.threads,
-                      numbers.split(), cookies)
+                      numbers.split(), clients, cookies, int(offset))
         verify = subprocess.run(
             [sys.executable, "-m", "tandem.cli", "audit", "verify"],
             env=env, cwd=ROOT, capture_output=True, text=True,

@@ -1,16 +1,23 @@
-"""Page benchmark: home page and member directory against a minimal view, same server, same run.
+"""Page benchmark: every list page at the product's scale against a minimal view, same run.
 
-Seeds an agency of 50,000 members into a scratch database, serves it with gunicorn and
-measures p50 and p95 latency of each page over keep-alive HTTP, then prints the ratios to
-the minimal view (``/health/live/``, which passes through the whole middleware stack but
-does no work). Absolute numbers depend on the machine; the ratios are what to compare.
+Seeds (``tandem seed``) an agency of 50,000 members, 1,000 supporters on call in a primary
+and a backup rotation, 20,000 recovery clients with 200,000 contacts and 300,000 peer-support
+usage records over ten years, serves it with gunicorn and measures p50 and p95 latency of
+each page over keep-alive HTTP: home, member directory and search, on call now, the PSP
+roster, an ARO's caseload (about 750 active clients), client list, search and detail (the
+client with the most contacts), the annual peer-support report, accounts and the audit
+trail. It prints the ratios to the minimal view (``/health/live/``, which passes through the
+whole middleware stack but does no work). Absolute numbers depend on the machine; the
+ratios are what to compare.
 
     .venv/bin/python bench/pages.py [--members 50000] [--requests 300]
     .venv/bin/python bench/pages.py --database-url postgres://postgres@127.0.0.1:5432/bench
 
 ``--database-url`` names a scratch PostgreSQL database, dropped and created afresh (or a
-``sqlite:///`` file); without it a scratch SQLite file is used. Beside each page it prints the
-number of SQL queries the page makes, counted once in process after the timed run.
+``sqlite:///`` file); without it a scratch SQLite file is used. ``--no-seed`` measures the
+database as it is (one seeded by an earlier run or by ``tandem seed``) instead. Beside each
+page it prints the number of SQL queries the page makes, counted once in process after the
+timed run.
 """
 
 from __future__ import annotations
@@ -87,8 +94,11 @@ from tandem.agencies.models import Agency
 agency = Agency.objects.get(slug="scale")
 user, _ = User.objects.get_or_create(username="bench", defaults={"agency": agency})
 user.set_password("bench-password-not-used-elsewhere"); user.save()
-for role in ("administrator", "coordinator", "member", "auditor"):
+for role in ("administrator", "coordinator", "member", "auditor", "aro", "dispatcher"):
     RoleAssignment.objects.get_or_create(user=user, agency=agency, role=role)
+# The first ARO's caseload (``tandem seed --clients``) becomes the bench user's.
+from tandem.recovery.models import Client
+Client.objects.filter(agency=agency, aro__username="aro-1").update(aro=user)
 device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
 s = SessionStore()
 s[SESSION_KEY] = str(user.pk)
@@ -111,12 +121,13 @@ print(s.session_key)
     return out.stdout.strip().splitlines()[-1]
 
 
-def fresh_database(env: dict[str, str], url: str | None) -> None:
-    """Point ``env`` at ``url`` (a scratch PostgreSQL database is dropped and created)."""
+def fresh_database(env: dict[str, str], url: str | None, *, keep: bool = False) -> None:
+    """Point ``env`` at ``url`` (a scratch PostgreSQL database is dropped and created, unless
+    ``keep``)."""
     env.pop("DATABASE_URL", None)
     if not url:
         return
-    if url.startswith("postgres"):
+    if url.startswith("postgres") and not keep:
         from urllib.parse import urlparse
 
         import psycopg
@@ -193,11 +204,67 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
+def seed(env: dict[str, str], args: argparse.Namespace) -> None:
+    """Migrate and seed the scratch database with the issue's data set (bulk inserts)."""
+    started = time.perf_counter()
+    tandem(env, "migrate", "--noinput")
+    tandem(env, "seed", "--members", str(args.members), "--agency", "scale",
+           "--supporters", str(args.supporters), "--clients", str(args.clients),
+           "--contacts", str(args.contacts), "--usage", str(args.usage))
+    print(f"seeded {args.members} members, {args.supporters} supporters, {args.clients} "
+          f"clients, {args.contacts} contacts, {args.usage} usage records in "
+          f"{time.perf_counter() - started:.1f} s")
+
+
+PAGE_FACTS = """
+import django
+django.setup()
+from django.db.models import Count
+from django.utils import timezone
+from tandem.recovery.models import Client
+busiest = (Client.objects.filter(agency__slug="scale").annotate(n=Count("contacts"))
+           .order_by("-n").values_list("pk", "n").first() or (0, 0))
+print(busiest[0], busiest[1], timezone.localdate().year - 1)
+"""
+
+
+def page_list(env: dict[str, str]) -> list[tuple[str, str]]:
+    out = subprocess.run(
+        [sys.executable, "-c", PAGE_FACTS],
+        env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    client, contacts, year = out.stdout.split()[-3:]
+    pages = [
+        ("minimal view", "/health/live/"),
+        ("home page", "/"),
+        ("member directory", "/agency/members/"),
+        ("member directory, search", "/agency/members/?q=smith"),
+        ("on call now", "/support/on-call/"),
+        ("PSP roster", "/support/roster/"),
+        ("ARO caseload", "/recovery/caseload/"),
+        ("client list", "/recovery/clients/"),
+        ("client search", "/recovery/clients/?q=smith"),
+        (f"client detail ({contacts} contacts)", f"/recovery/clients/{client}/"),
+        ("PSP report, annual",
+         f"/reports/peer-support/?start={year}-01&end={year}-12&audience=department"),
+        ("accounts", "/accounts/users/"),
+        ("audit trail", "/audit/"),
+    ]
+    return pages if client != "0" else [p for p in pages if "client" not in p[0]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--supporters", type=int, default=1_000)
+    parser.add_argument("--clients", type=int, default=20_000)
+    parser.add_argument("--contacts", type=int, default=200_000)
+    parser.add_argument("--usage", type=int, default=300_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
+    parser.add_argument("--no-seed", action="store_true",
+                        help="measure the database as it is (seeded before)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
@@ -208,27 +275,19 @@ def main() -> None:
             "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
             "TANDEM_LOG_LEVEL": "WARNING",
         }
-        fresh_database(env, args.database_url)
-        started = time.perf_counter()
-        tandem(env, "migrate", "--noinput")
-        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
-        print(f"seeded {args.members} members in {time.perf_counter() - started:.1f} s")
+        fresh_database(env, args.database_url, keep=args.no_seed)
+        if not args.no_seed:
+            seed(env, args)
         cookie = make_session(env)
-        pages = [
-            ("minimal view", "/health/live/"),
-            ("home page", "/"),
-            ("member directory", "/agency/members/"),
-            ("member directory, search", "/agency/members/?q=smith"),
-            ("accounts", "/accounts/users/"),
-            ("audit trail", "/audit/"),
-        ]
+        pages = page_list(env)
         with serving(env) as port:
             results = {label: measure(port, path, cookie, args.requests) for label, path in pages}
         counts = query_counts(env, cookie, [path for _, path in pages])
 
     engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
-    report(f"{engine}, {args.members} members, {args.requests} requests per page, "
-           "gunicorn 1 worker", pages, results, counts)
+    report(f"{engine}, {args.members} members, {args.supporters} supporters, {args.clients} "
+           f"clients, {args.contacts} contacts, {args.usage} usage records, "
+           f"{args.requests} requests per page, gunicorn 1 worker", pages, results, counts)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Peer-support benchmark: "on call now" and routing one request, against the minimal view.
 
-Seeds an agency of 50,000 members (``tandem seed``) and makes 1,000 of them designated,
-compliant supporters with roster entries, in a primary and a backup rotation. Serves it
+Seeds an agency of 50,000 members (``tandem seed --supporters``) and makes 1,000 of them
+designated, compliant supporters with roster entries, in a primary and a backup rotation. Serves it
 with gunicorn and measures, over keep-alive HTTP:
 
 * the dispatcher's "on call now" page;
@@ -15,7 +15,8 @@ same run. Absolute numbers depend on the machine; the ratios are what to compare
     .venv/bin/python bench/support.py [--members 50000] [--supporters 1000] [--requests 200]
 
 ``--database-url`` names a scratch PostgreSQL database (dropped and created afresh) or a
-``sqlite:///`` file; without it a scratch SQLite file is used. Query counts are printed beside.
+``sqlite:///`` file; without it a scratch SQLite file is used; ``--no-seed`` uses the database
+as it is (seeded before, e.g. by ``bench/pages.py``). Query counts are printed beside.
 """
 
 from __future__ import annotations
@@ -45,34 +46,12 @@ from pages import (  # noqa: E402
     tandem,
 )
 
-SETUP = """
-import django, sys
+NUMBERS = """
+import django
 django.setup()
-from datetime import time, timedelta
-from django.utils import timezone
-from tandem.accounts.models import RoleAssignment, User
-from tandem.agencies.models import Agency, Member
-from tandem.readiness.gates import gate_update
-from tandem.support import services, vocab
-agency = Agency.objects.get(slug="scale")
-count = int(sys.argv[1])
-members = list(Member.objects.filter(agency=agency).order_by("pk")[:count])
-profiles = []
-for m in members:
-    user, _ = User.objects.get_or_create(
-        username=f"sup-{m.pk}", defaults={"agency": agency, "member": m,
-        "first_name": m.first_name, "last_name": m.last_name, "phone": "+1 555 0100"})
-    RoleAssignment.objects.get_or_create(user=user, agency=agency, role="supporter")
-    gate_update(user=user, peer_support=True, cji=False)
-    profiles.append(services.profile_for(user))
-start = timezone.localdate() - timedelta(days=1)
-for layer, order in (("primary", profiles), ("backup", list(reversed(profiles)))):
-    services.rotation_save(acting_user=None, agency=agency, rotation=None, participants=order,
-                           name=layer, layer=layer, starts_on=start, handoff_time=time(7, 0),
-                           shift_hours=12)
-numbers = list(Member.objects.filter(agency=agency).order_by("-pk")
-               .values_list("employee_number", flat=True)[:5000])
-print(" ".join(numbers))
+from tandem.agencies.models import Member
+print(" ".join(Member.objects.filter(agency__slug="scale").order_by("-pk")
+               .values_list("employee_number", flat=True)[:5000]))
 """
 
 
@@ -118,6 +97,8 @@ def main() -> None:
     parser.add_argument("--supporters", type=int, default=1_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
+    parser.add_argument("--no-seed", action="store_true",
+                        help="use the database as it is (seeded before)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
@@ -129,19 +110,22 @@ def main() -> None:
             "TANDEM_LOG_LEVEL": "WARNING",
             "DJANGO_SETTINGS_MODULE": "tandem.settings",
             # A throw-away master key for the scratch database's envelope encryption.
-            "TANDEM_MASTER_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
+            "TANDEM_MASTER_KEYS": os.environ.get("TANDEM_MASTER_KEYS")
+            or "bench:" + base64.b64encode(os.urandom(32)).decode(),
         }
-        fresh_database(env, args.database_url)
+        fresh_database(env, args.database_url, keep=args.no_seed)
         started = time.perf_counter()
-        tandem(env, "migrate", "--noinput")
-        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
-        setup = subprocess.run(
-            [sys.executable, "-c", SETUP, str(args.supporters)],
+        if not args.no_seed:
+            tandem(env, "migrate", "--noinput")
+            tandem(env, "seed", "--members", str(args.members), "--agency", "scale",
+                   "--supporters", str(args.supporters))
+            print(f"seeded {args.members} members and {args.supporters} supporters "
+                  f"in {time.perf_counter() - started:.1f} s")
+        found = subprocess.run(
+            [sys.executable, "-c", NUMBERS],
             env=env, cwd=ROOT, check=True, capture_output=True, text=True,
         )
-        numbers = setup.stdout.strip().splitlines()[-1].split()
-        print(f"seeded {args.members} members and {args.supporters} supporters "
-              f"in {time.perf_counter() - started:.1f} s")
+        numbers = found.stdout.strip().splitlines()[-1].split()
         cookie = make_session(env)
         with serving(env) as port:
             results = {

@@ -33,6 +33,11 @@ gunicorn.http.wsgi.SERVER_SOFTWARE = ""
 gunicorn.arbiter.SERVER_SOFTWARE = ""
 
 wsgi_app = "tandem.wsgi:application"
+# Idle keep-alive connections stay open 30 s (gunicorn's default is 2 s). Under load a
+# request queued behind busy threads found its connection closed under it: 10 connection
+# resets in a 30-second round at 100 users on PostgreSQL with the default, none with 30 s
+# (bench/load.py, docs/scale.md). A browser or proxy reuses the connection the same way.
+keepalive = 30
 
 
 def on_starting(server: Any) -> None:

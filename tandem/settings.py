@@ -216,6 +216,7 @@ MIDDLEWARE = [
     "tandem.accounts.middleware.SessionPolicyMiddleware",
     "tandem.accounts.middleware.RequireVerifiedMiddleware",
     "tandem.accounts.middleware.PasswordResetRequiredMiddleware",
+    "tandem.core.middleware.AgencyLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -232,6 +233,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "tandem" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # Every template has the shared helpers (the |when date filter, tel_href...).
+            "builtins": ["tandem.core.templatetags.tandem_ui"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -419,7 +422,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LANGUAGE_CODE = "en-us"
-# One date/time format per context (tandem/formats/en/formats.py).
+# One date/time format per context, in the agency's locale (tandem/core/when.py; Django's
+# own format modules in tandem/formats/<locale>/ are built from the same table).
+LANGUAGES = [("en-us", "English (United States)"), ("en-gb", "English (United Kingdom)")]
 FORMAT_MODULE_PATH = ["tandem.formats"]
 TIME_ZONE = env_time_zone("TANDEM_TIME_ZONE", "America/New_York")
 USE_I18N = True
@@ -503,6 +508,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tandem.api.schema.positive_ids",
+        "tandem.api.schema.add_links",
     ],
 }
 # Calls per API client, e.g. "600/min" (answers 429 with Retry-After beyond it).

@@ -1,4 +1,11 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+
+from tandem.api.problems import not_found_response
+from tandem.core import views as core_views
+from tandem.core.decorators import public
 
 urlpatterns = [
     path("", include("tandem.core.urls")),
@@ -15,5 +22,16 @@ urlpatterns = [
     path("scim/v2/", include("tandem.api.scim_urls")),
 ]
 
-handler404 = "tandem.core.views.not_found"
-handler403 = "tandem.core.views.not_found"
+
+
+@public
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The one answer for "missing" and "not allowed": problem details (RFC 9457) under
+    /api/v1/, the page everywhere else."""
+    if request.path.startswith("/api/v1/"):
+        return not_found_response()
+    return core_views.not_found(request, exception)
+
+
+handler404 = "tandem.urls.not_found"
+handler403 = "tandem.urls.not_found"

@@ -18,6 +18,8 @@ ROWS: list[Row] = [
     Row("api:token_issue", ADMIN, _path("api:token_issue", "api_client"), "post", ACTION),
     Row("api:token_revoke", ADMIN, _path("api:token_revoke", "api_token"), "post", ACTION),
     Row("api:client_revoke", ADMIN, _path("api:client_revoke", "api_client"), "post", ACTION),
+    Row("api:sso_settings", ADMIN),
+    Row("api:sso_test", ADMIN, None, "post", ACTION),
 ]
 
 PUBLIC_BY_DESIGN: set[str] = {
@@ -29,7 +31,7 @@ PUBLIC_BY_DESIGN: set[str] = {
     )
 } | {f"scim:{name}" for name in ("config", "users", "user", "groups", "group")} | {
     # Single sign-on: the way out to the provider and back (after the use banner).
-    "sso:start", "sso:callback",
+    "sso:start", "sso:callback", "sso:find",
 }
 
 

@@ -41,7 +41,7 @@ ROWS: list[Row] = [
     _post("candidate_not_same", PROGRAM, "candidate"),
     _post("candidate_merge", PROGRAM, "candidate"),
     _post("merge_undo", PROGRAM, "merge"),
-    _post("client_status_settle", PROGRAM, "client"),
+    _post("conflict_settle", PROGRAM, "client"),
     _get("import_start", PROGRAM),
     _get("import_detail", PROGRAM, "import_batch"),
     _post("import_commit", PROGRAM, "import_batch"),
@@ -52,6 +52,13 @@ ROWS: list[Row] = [
     _get("contact_create", PROGRAM, "client"),
     _get("patrol_call", PROGRAM, "client"),
     Row("recovery:personnel_evaluation", roles("crt_supervisor", "chief")),
+    Row("recovery:personnel_evaluation_write", roles("crt_supervisor", "chief"),
+        lambda w: reverse("recovery:personnel_evaluation_write", args=[w.cast["prs"].pk]),
+        "post", ACTION),
+    _get("my_evaluations", roles("aro", "prs")),
+    # The person evaluated and the evaluators read it; only the person acknowledges it.
+    _get("personnel_evaluation_pdf", roles("prs", "crt_supervisor", "chief"), "evaluation"),
+    _post("personnel_evaluation_acknowledge", roles("prs"), "evaluation"),
     _get("contact_edit", PROGRAM, "contact"),
     _post("stage_create", PROGRAM, "client"),
     _post("goal_create", PROGRAM, "client"),
@@ -212,7 +219,11 @@ def build_world(w: World) -> None:
         filename="clients.csv",
         data=b"First name,Last name\nAvery,Import\n",
     )
+    evaluation = services.personnel_evaluation_write(
+        acting_user=w.cast["crt_supervisor"], person=prs, year=timezone.localdate().year,
+        feedback="Steady work with clients; keep logging contacts the same day.")
     w.objects.update(
+        evaluation=evaluation,
         candidate=candidate,
         merge=merge,
         import_batch=import_batch,

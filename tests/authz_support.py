@@ -29,6 +29,7 @@ ROWS: list[Row] = [
     Row("support:poster", EVERY_SIGNED_IN),
     Row("support:poster_pdf", EVERY_SIGNED_IN),
     Row("support:on_behalf_new", roles("dispatcher", "coordinator")),
+    Row("support:receipt", roles("dispatcher", "coordinator")),
     Row("support:on_call_now", ON_CALL),
     Row("support:workspace", HELPERS),
     Row("support:profile_edit", HELPERS),

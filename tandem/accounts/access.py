@@ -24,8 +24,11 @@ def get_account_for_user(user: User, pk: int) -> User:
     """The account ``pk`` if ``user`` administers its agency; else ``Http404``.
     Reading and changing need the same role."""
     require_administrator(user)
+    # An API client's service account is managed on the API clients screen, not here.
     account = (
-        User.objects.filter(pk=pk, agency_id=user.home_agency_id).select_related("member").first()
+        User.objects.filter(pk=pk, agency_id=user.home_agency_id, api_client__isnull=True)
+        .select_related("member")
+        .first()
     )
     if account is None:
         raise Http404

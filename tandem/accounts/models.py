@@ -43,6 +43,12 @@ class User(AbstractUser):
     def is_locked(self) -> bool:
         return self.locked_at is not None
 
+    @property
+    def is_service_account(self) -> bool:
+        """The account an API client acts through (``api.ApiClient.account``): listed under
+        API clients, never among people, and it never signs in interactively."""
+        return hasattr(self, "api_client")
+
     def role_set(self) -> frozenset[str]:
         """Roles held in the user's own agency (cached on the instance)."""
         cached: frozenset[str] | None = getattr(self, "_role_cache", None)

@@ -12,8 +12,10 @@ on to Tandem's own second-factor step. Session limits apply unchanged afterwards
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import django_otp
 import jwt
@@ -36,12 +38,14 @@ from tandem.accounts import services
 from tandem.accounts.middleware import SESSION_BANNER_OK
 from tandem.accounts.models import User
 from tandem.accounts.sessions import rotate_session
+from tandem.agencies.access import require_actor_role
 from tandem.agencies.models import PROGRAM_ROLES, Agency, Role
 from tandem.api.models import ExternalIdentity, IdentityProvider, SsoMfaDevice
 from tandem.audit.services import audit_record
 from tandem.core.decorators import public
 
 SESSION_SSO = "tandem_sso"
+SESSION_SSO_AGENCY = "tandem_sso_agency"
 DISCOVERY_TTL = 3600
 TIMEOUT = 10
 
@@ -134,22 +138,29 @@ class AgencyOIDCBackend(OIDCAuthenticationBackend):
 
 def account_for_subject(provider: IdentityProvider, claims: dict[str, Any]) -> User | None:
     """The account linked to the token's subject; created only if the provider allows it."""
+    subject = claims.get(provider.subject_claim)
+    if not isinstance(subject, str | int) or not str(subject).strip():
+        raise SsoRefused("subject_claim_missing")
+    subject = str(subject)
     link = (ExternalIdentity.objects.select_related("user")
-            .filter(provider=provider, subject=str(claims["sub"])).first())
+            .filter(provider=provider, subject=subject).first())
     if link is not None:
-        return link.user if link.user.agency_id == provider.agency_id else None
+        user = link.user
+        if user.agency_id != provider.agency_id or user.is_service_account:
+            return None
+        return user
     if not provider.jit_create:
         return None
-    return _create_account(provider, claims)
+    return _create_account(provider, subject, claims)
 
 
 @transaction.atomic
-def _create_account(provider: IdentityProvider, claims: dict[str, Any]) -> User:
+def _create_account(provider: IdentityProvider, subject: str, claims: dict[str, Any]) -> User:
     user = User(username=f"sso.{provider.agency.slug}.{get_random_string(10).lower()}",
                 agency=provider.agency, email=str(claims.get("email", ""))[:254])
     user.set_unusable_password()
     user.save()
-    ExternalIdentity.objects.create(provider=provider, subject=str(claims["sub"]), user=user)
+    ExternalIdentity.objects.create(provider=provider, subject=subject, user=user)
     audit_record(action="account.created", agency_id=provider.agency_id, obj=user,
                  detail={"source": "oidc_jit", "roles": []})
     return user
@@ -158,28 +169,204 @@ def _create_account(provider: IdentityProvider, claims: dict[str, Any]) -> User:
 # --- Administration (services) ----------------------------------------------------------
 
 
+SUBJECT_CLAIM = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+MFA_VALUE = re.compile(r"^[\x21-\x7e]{1,100}$")  # one printable token, no spaces
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+#: Fields whose change makes every existing link name a person at a *different* provider.
+IDENTITY_FIELDS = ("issuer", "subject_claim")
+
+
+def _clean_values(values: list[str] | None, pattern: re.Pattern[str], what: str) -> list[str]:
+    cleaned: list[str] = []
+    for value in values or []:
+        value = value.strip()
+        if not value:
+            continue
+        if not pattern.match(value):
+            raise ValidationError(f"“{value[:60]}” is not a valid {what}.")
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def _check_domains(domains: list[str], agency_id: int) -> None:
+    for other in IdentityProvider.objects.exclude(agency_id=agency_id).select_related("agency"):
+        taken = sorted(set(domains) & set(other.email_domains or []))
+        if taken:
+            raise ValidationError(f"{taken[0]} already signs in through another agency.")
+
+
 @transaction.atomic
 def identity_provider_set(*, acting_user: User, issuer: str, client_id: str,
-                          client_secret: str = "", mfa_amr: list[str] | None = None,
-                          mfa_acr: list[str] | None = None, jit_create: bool = False,
-                          leeway_seconds: int = 60) -> IdentityProvider:
-    if acting_user is None or not acting_user.has_role(Role.ADMINISTRATOR):
+                          client_secret: str | None = None, subject_claim: str = "sub",
+                          mfa_amr: list[str] | None = None, mfa_acr: list[str] | None = None,
+                          email_domains: list[str] | None = None, jit_create: bool = False,
+                          active: bool = True, leeway_seconds: int = 60,
+                          request: HttpRequest | None = None) -> IdentityProvider:
+    """Set the administrator's agency's identity provider. ``client_secret`` None keeps the
+    stored one. Moving to another issuer or subject claim removes every account's sign-in
+    link (they named people at the old provider: keeping them would let the new provider
+    sign in as anyone linked); accounts are linked again by SCIM or the administrator, and
+    relinking an account with power is a credential reset. Audited without the secret."""
+    # Also reached from the ``sso`` command, with no access helper before it.
+    require_actor_role(acting_user, Role.ADMINISTRATOR)
+    if acting_user.agency_id is None:
         raise PermissionDenied
+    issuer, client_id = issuer.strip(), client_id.strip()
     if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise ValidationError("The issuer must be an https address.")
-    provider = IdentityProvider.objects.filter(agency=acting_user.agency).first() or \
-        IdentityProvider(agency=acting_user.agency)
-    provider.issuer, provider.client_id = issuer, client_id
-    provider.client_secret = client_secret
-    if mfa_amr is not None:
-        provider.mfa_amr = mfa_amr
-    provider.mfa_acr = mfa_acr or []
-    provider.jit_create, provider.leeway_seconds = jit_create, leeway_seconds
+    if not client_id or len(client_id) > 200:
+        raise ValidationError("Give the client id the identity provider issued to Tandem.")
+    subject_claim = subject_claim.strip() or "sub"
+    if not SUBJECT_CLAIM.match(subject_claim):
+        raise ValidationError("The subject claim is a claim name such as sub or oid.")
+    if not 0 <= leeway_seconds <= 300:
+        raise ValidationError("The clock leeway is between 0 and 300 seconds.")
+    amr = _clean_values(mfa_amr, MFA_VALUE, "amr value") if mfa_amr is not None else None
+    acr = _clean_values(mfa_acr, MFA_VALUE, "acr value")
+    domains = _clean_values([d.lower().lstrip("@") for d in email_domains or []], DOMAIN,
+                            "e-mail domain")
+    _check_domains(domains, acting_user.agency_id)
+    provider = (IdentityProvider.objects.select_for_update()
+                .filter(agency_id=acting_user.agency_id).first()
+                or IdentityProvider(agency_id=acting_user.agency_id))
+    before = {f: getattr(provider, f) for f in (*IDENTITY_FIELDS, "client_id", "mfa_amr",
+                                                  "mfa_acr", "email_domains", "jit_create",
+                                                  "active", "leeway_seconds")}
+    provider.issuer, provider.client_id, provider.subject_claim = issuer, client_id, \
+        subject_claim
+    secret_changed = client_secret is not None and client_secret != provider.client_secret
+    if client_secret is not None:
+        provider.client_secret = client_secret
+    if amr is not None:
+        provider.mfa_amr = amr
+    provider.mfa_acr, provider.email_domains = acr, domains
+    provider.jit_create, provider.active = jit_create, active
+    provider.leeway_seconds = leeway_seconds
+    created = provider.pk is None
     provider.save()
+    removed = 0
+    if not created and any(before[f] != getattr(provider, f) for f in IDENTITY_FIELDS):
+        removed, _ = ExternalIdentity.objects.filter(provider=provider).delete()
+    changed = sorted(f for f, v in before.items() if v != getattr(provider, f))
+    cache.delete(f"oidc-discovery:{issuer}")
     audit_record(action="sso.provider_set", actor=acting_user, agency_id=provider.agency_id,
-                 obj=provider,
-                 detail={"issuer": issuer, "jit_create": jit_create})
+                 obj=provider, request=request,
+                 detail={"issuer": issuer, "created": created,
+                         "changed": [*changed, *(["client_secret"] if secret_changed else [])],
+                         "subject_claim": subject_claim, "mfa_amr": provider.mfa_amr,
+                         "mfa_acr": provider.mfa_acr, "email_domains": domains,
+                         "jit_create": jit_create, "active": active, "links_removed": removed})
     return provider
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    name: str
+    ok: bool
+    message: str
+
+
+def _fetch_json(url: str) -> tuple[dict[str, Any] | None, str]:
+    try:
+        response = requests.get(url, timeout=TIMEOUT)
+    except RequestException as exc:
+        return None, f"Could not reach {url} ({type(exc).__name__})."
+    if response.status_code != 200:
+        return None, f"{url} answered HTTP {response.status_code}."
+    try:
+        document = response.json()
+    except ValueError:
+        return None, f"{url} did not answer with JSON."
+    if not isinstance(document, dict):
+        return None, f"{url} did not answer with a JSON object."
+    return document, ""
+
+
+def _discovery_checks(provider: IdentityProvider, document: dict[str, Any]
+                      ) -> list[ConnectionCheck]:
+    checks = [ConnectionCheck(
+        "issuer", document.get("issuer") == provider.issuer,
+        "The provider names itself with the configured issuer."
+        if document.get("issuer") == provider.issuer else
+        f"The provider names itself “{str(document.get('issuer'))[:200]}”, not the "
+        "configured issuer: copy its issuer exactly (trailing slash included).")]
+    missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")
+               if not isinstance(document.get(k), str)]
+    checks.append(ConnectionCheck(
+        "endpoints", not missing, "It publishes its sign-in, token and key addresses."
+        if not missing else f"The discovery document lacks {', '.join(missing)}."))
+    listed = document.get("code_challenge_methods_supported")
+    pkce = listed is None or "S256" in listed
+    checks.append(ConnectionCheck(
+        "pkce", pkce, "It accepts PKCE with S256." if pkce else
+        "It does not accept PKCE with S256, which Tandem always uses."))
+    methods = document.get("token_endpoint_auth_methods_supported")
+    post = methods is None or "client_secret_post" in methods
+    checks.append(ConnectionCheck(
+        "client_auth", post, "It accepts the client secret in the token request." if post
+        else "It does not accept client_secret_post, the way Tandem sends the secret."))
+    claims = document.get("claims_supported")
+    claim_ok = claims is None or provider.subject_claim in claims
+    checks.append(ConnectionCheck(
+        "subject_claim", claim_ok,
+        f"It issues the subject claim “{provider.subject_claim}”." if claim_ok else
+        f"It does not list the claim “{provider.subject_claim}” among its claims."))
+    return checks
+
+
+def _key_check(jwks_uri: str) -> ConnectionCheck:
+    keys, problem = _fetch_json(jwks_uri)
+    signing = [k for k in (keys or {}).get("keys", []) or []
+               if isinstance(k, dict) and k.get("kty") in ("RSA", "EC")
+               and k.get("use", "sig") == "sig"]
+    if keys is None:
+        return ConnectionCheck("keys", False, problem)
+    return ConnectionCheck(
+        "keys", bool(signing), f"It publishes {len(signing)} signing key(s)." if signing
+        else "Its key set holds no RSA or EC signing key.")
+
+
+@transaction.atomic
+def identity_provider_test(*, acting_user: User, request: HttpRequest | None = None
+                           ) -> list[ConnectionCheck]:
+    """Fetch the configured provider's discovery document and keys and say, check by check,
+    whether Tandem can sign people in through it. Audited (the outcome and the failed
+    checks' names)."""
+    # Also reached from the ``sso`` command, with no access helper before it.
+    require_actor_role(acting_user, Role.ADMINISTRATOR)
+    if acting_user.agency_id is None:
+        raise PermissionDenied
+    provider = IdentityProvider.objects.filter(agency_id=acting_user.agency_id).first()
+    if provider is None:
+        raise ValidationError("Save the identity provider first.")
+    url = provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
+    document, problem = _fetch_json(url)
+    if document is None:
+        checks = [ConnectionCheck("discovery", False, problem)]
+    else:
+        checks = [ConnectionCheck("discovery", True, f"Discovery document read from {url}.")]
+        checks += _discovery_checks(provider, document)
+        if isinstance(document.get("jwks_uri"), str):
+            checks.append(_key_check(document["jwks_uri"]))
+        if all(c.ok for c in checks):
+            cache.set(f"oidc-discovery:{provider.issuer}", document, DISCOVERY_TTL)
+    failed = [c.name for c in checks if not c.ok]
+    audit_record(action="sso.provider_tested", actor=acting_user, agency_id=provider.agency_id,
+                 obj=provider, request=request, outcome="failed" if failed else "success",
+                 detail={"issuer": provider.issuer, "failed": failed})
+    return checks
+
+
+def provider_for_address(address: str) -> IdentityProvider | None:
+    """The active provider a person's work e-mail (by its domain) or agency short name
+    leads to, for the sign-in page."""
+    address = address.strip().lower()
+    providers = IdentityProvider.objects.filter(active=True).select_related("agency")
+    if "@" in address:
+        domain = address.rsplit("@", 1)[1]
+        return next((p for p in providers if domain in (p.email_domains or [])), None)
+    return providers.filter(agency__slug=address).first() if address else None
 
 
 def subject_digest(subject: str) -> str:
@@ -207,6 +394,8 @@ def external_identity_link(*, acting_user: User, user: User, subject: str,
         raise PermissionDenied
     if user.agency_id is None:
         raise ValidationError("This account belongs to no agency.")
+    if user.is_service_account:
+        raise ValidationError("An API client's account does not sign in.")
     subject = subject.strip()
     if not subject or len(subject) > 255:
         raise ValidationError("Give the subject the identity provider uses for this person.")
@@ -246,6 +435,62 @@ def _provider(slug: str) -> IdentityProvider:
     if provider is None:
         raise Http404
     return provider
+
+
+def remember_agency(request: HttpRequest) -> None:
+    """Keep ``?agency=`` of an agency's sign-in link across the use banner."""
+    if "agency" in request.GET:
+        request.session[SESSION_SSO_AGENCY] = request.GET["agency"][:50]
+
+
+def signin_providers(request: HttpRequest) -> dict[str, Any]:
+    """What the sign-in page offers: a button for the agency named by ``?agency=`` or for
+    the only agency with single sign-on; otherwise a field for a work e-mail or the
+    agency's short name (``sso_find``)."""
+    active = IdentityProvider.objects.filter(active=True).select_related("agency")
+    slug = str(request.session.get(SESSION_SSO_AGENCY, ""))
+    chosen = active.filter(agency__slug=slug).first() if slug else None
+    if chosen is None:
+        first_two = list(active[:2])
+        chosen = first_two[0] if len(first_two) == 1 else None
+        return {"sso_provider": chosen, "sso_find": len(first_two) > 1}
+    return {"sso_provider": chosen, "sso_find": False}
+
+
+def provider_origins() -> list[str]:
+    """Where the "Sign in with your agency" form may end up (the CSP's ``form-action``
+    applies to the redirects after a submission): each active provider's issuer origin and,
+    when known, its sign-in page's."""
+    origins: set[str] = set()
+    for issuer in IdentityProvider.objects.filter(active=True).values_list("issuer",
+                                                                           flat=True):
+        document = cache.get(f"oidc-discovery:{issuer}") or {}
+        for url in (issuer, str(document.get("authorization_endpoint", ""))):
+            parts = urlsplit(url)
+            if parts.scheme in ("https", "http") and parts.netloc:
+                origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
+
+
+@public
+@never_cache
+@require_GET
+def sso_find(request: HttpRequest) -> HttpResponse:
+    """The sign-in page's "Sign in with your agency": a work e-mail leads by its domain, a
+    short name directly, to the agency's provider (the e-mail goes along as a hint)."""
+    from tandem.api.forms import SsoFindForm
+
+    form = SsoFindForm(request.GET)
+    provider = provider_for_address(form.data.get("address", "")) if form.is_valid() else None
+    if provider is None:
+        messages.error(request, "Single sign-on is not set up for that address. Sign in "
+                                "with your Tandem username and password, or ask your "
+                                "Tandem administrator.")
+        return redirect("accounts:login")
+    target = reverse("sso:start", args=[provider.agency.slug])
+    address = form.cleaned_data["address"].strip()
+    return redirect(f"{target}?{urlencode({'login_hint': address})}" if "@" in address
+                    else target)
 
 
 def _callback_uri(request: HttpRequest) -> str:

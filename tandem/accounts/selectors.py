@@ -21,7 +21,7 @@ def accounts_for_agency(agency_id: int, *, text: str = "", status: str = "") -> 
     enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     roles = RoleAssignment.objects.filter(agency_id=agency_id).order_by("role")
     accounts = (
-        User.objects.filter(agency_id=agency_id)
+        User.objects.filter(agency_id=agency_id, api_client__isnull=True)  # people only
         .annotate(mfa_enrolled=Exists(enrolled))
         .select_related("member")
         .prefetch_related(Prefetch("role_assignments", queryset=roles))

@@ -41,6 +41,8 @@ def _check_admin(acting_user: User | None, user: User) -> None:
     with no user): the service checks its actor itself."""
     if acting_user is not None:
         require_actor_role(acting_user, Role.ADMINISTRATOR, agency_id=user.agency_id)
+        if user.is_service_account:  # managed on the API clients screen only
+            raise PermissionDenied
 
 
 def _locked_row(user: User) -> User:

@@ -132,6 +132,8 @@ def _authenticate(request: HttpRequest, username: str, password: str) -> User | 
     account = User.objects.filter(username=username).first()
     user: Any = auth.authenticate(request, username=username, password=password)
     # An account idle too long is disabled now, not only when the daily job next runs.
+    if user is not None and user.is_service_account:
+        user = None  # an API client's account never signs in interactively
     if (user is not None and not user.is_locked
             and not services.user_disable_if_inactive(user=user, request=request)):
         return user  # type: ignore[no-any-return]
@@ -150,6 +152,9 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:mfa")
     _remember_next(request)
+    from tandem.accounts.oidc import provider_origins, remember_agency, signin_providers
+
+    remember_agency(request)
     if not request.session.get(SESSION_BANNER_OK):
         return redirect("accounts:banner")
     form = SignInForm(request.POST or None)
@@ -160,10 +165,17 @@ def login(request: HttpRequest) -> HttpResponse:
             _stamp_session(request)
             return redirect("accounts:mfa")
         form.add_error(None, signin_failed_message())
+    from tandem.api.forms import SsoFindForm
     from tandem.core.demo import signin_listing  # demo mode only; empty otherwise
 
-    return render(request, "accounts/login.html",
-                  {"form": form, "demo_agencies": signin_listing()})
+    sso = signin_providers(request)
+    response = render(request, "accounts/login.html",
+                      {"form": form, "demo_agencies": signin_listing(),
+                       "sso_form": SsoFindForm(), **sso})
+    if sso["sso_find"]:
+        # The address form's redirects lead to the agency's provider.
+        response._csp_update = {"form-action": provider_origins()}  # type: ignore[attr-defined]
+    return response
 
 
 # --- Step 3: second factor ------------------------------------------------------------------
@@ -197,7 +209,8 @@ def _failed_code(request: HttpRequest, form: Any, problem: mfa.CodeProblem, stag
 
 def _half_signed_in_problem(request: HttpRequest) -> HttpResponse | None:
     user: Any = request.user
-    if not request.session.get(SESSION_BANNER_OK) or user.is_locked or not user.is_active:
+    if (not request.session.get(SESSION_BANNER_OK) or user.is_locked or not user.is_active
+            or user.is_service_account):
         return _abandon(request, signin_failed_message())
     return None
 

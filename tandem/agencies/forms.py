@@ -11,6 +11,7 @@ from tandem.agencies.models import Agency, Member, MemberCategory, Unit, UnitKin
 from tandem.agencies.presets import available_presets
 from tandem.agencies.roster import MAX_BYTES
 from tandem.agencies.selectors import MemberFilters, unit_tree
+from tandem.core.forms import QuickSelect
 
 
 def _unit_choices(agency: Agency, exclude: Unit | None = None) -> list[tuple[str, str]]:
@@ -161,7 +162,8 @@ class MemberFilterForm(forms.Form):
         max_length=100,
         help_text="Last or first name, or exact employee number.",
     )
-    unit = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    unit = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
+                                  widget=QuickSelect)
     category = forms.ChoiceField(required=False, choices=[("", "Any"), *MemberCategory.choices])
     active = forms.ChoiceField(
         required=False,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+from tandem.core.fts import MIN_CHARS, fts_phrase
 
 
 class Agency(models.Model):
@@ -129,11 +132,14 @@ class MemberQuerySet(models.QuerySet["Member"]):
         text = text.strip()
         if not text:
             return self
-        return self.filter(
-            Q(last_name__icontains=text)
-            | Q(first_name__icontains=text)
-            | Q(employee_number__iexact=text)
-        )
+        names = Q(last_name__icontains=text) | Q(first_name__icontains=text)
+        if len(text) >= MIN_CHARS and connections[self.db].vendor == "sqlite":
+            # The FTS5 trigram index (migration 0004) finds the same substrings without
+            # scanning the agency; PostgreSQL's trigram GIN indexes serve ``icontains``.
+            names = Q(pk__in=RawSQL(
+                "SELECT rowid FROM agencies_member_fts WHERE agencies_member_fts MATCH %s",
+                [fts_phrase(text)]))
+        return self.filter(names | Q(employee_number__iexact=text))
 
 
 class Member(models.Model):
@@ -165,7 +171,12 @@ class Member(models.Model):
                 fields=["agency", "employee_number"], name="member_number_unique_per_agency"
             )
         ]
-        indexes = [models.Index(fields=["agency", "active", "last_name"])]
+        indexes = [
+            models.Index(fields=["agency", "active", "last_name"]),
+            # The directory's whole order (MEMBER_ORDER): pages read from the index.
+            models.Index(fields=["agency", "last_name", "first_name", "employee_number"],
+                         name="member_directory_order"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name

@@ -333,6 +333,9 @@ class Policy(_Strict):
     small_cell_threshold: int = Field(default=5, ge=2, le=11)
     #: Paper that printable documents are laid out for (US departments print on Letter).
     paper: Literal["letter", "a4", "legal"] = "letter"
+    #: How dates and times are written on screens and documents (tandem/core/when.py):
+    #: en-US "Mon, Nov 30, 2026", en-GB "Mon 30 Nov 2026"; both on a 24-hour clock.
+    locale: Literal["en-US", "en-GB"] = "en-US"
     retention: Retention
     recovery: Recovery
     contacts: Contacts = Field(default_factory=Contacts)

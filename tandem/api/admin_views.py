@@ -13,6 +13,7 @@ from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
 from tandem.api import services
 from tandem.api.access import (
+    READERS,
     api_clients_for_user,
     get_api_client_for_user,
     get_api_client_to_approve,
@@ -25,10 +26,15 @@ from tandem.api.scopes import SCOPES
 @require_GET
 def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     clients = api_clients_for_user(request.user)
+    user = request.user
+    reader = user.has_role(*READERS)
     return render(request, "api/client_list.html", {
         "clients": clients, "scopes": SCOPES, "token_form": TokenForm(),
-        "manage": request.user.has_role(*services.MANAGERS),
-        "approvable": {c.pk for c in clients if c.may_approve(request.user)}})
+        "manage": user.has_role(*services.MANAGERS),
+        "approvable": {c.pk for c in clients if c.may_approve(user)},
+        "failures": services.api_auth_failures_for_agency(user.agency_id)
+        if reader and user.agency_id else [],
+        "reasons": services.FAILURE_REASONS, "show_failures": reader})
 
 
 @require_http_methods(["GET", "POST"])

@@ -18,7 +18,7 @@ from rest_framework.permissions import BasePermission
 
 from tandem.api.models import ApiToken
 from tandem.api.scopes import SCOPES
-from tandem.api.services import api_token_find
+from tandem.api.services import api_auth_failure_record, api_token_check
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -29,19 +29,28 @@ class TokenAuthentication(BaseAuthentication):
         if not header or header[0].lower() != self.keyword:
             return None
         if len(header) != 2:
+            self._refuse("malformed")
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         try:
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
+            self._refuse("malformed")
             raise exceptions.AuthenticationFailed("Malformed token.") from None
-        token = api_token_find(secret)
-        if token is None:
+        token, reason = api_token_check(secret)
+        if token is None or reason:
+            self._refuse(reason, token)
             raise exceptions.AuthenticationFailed("The token is unknown, expired or revoked.")
         account = token.client.account
         if not account.is_active:
+            self._refuse("account_disabled", token)
             raise exceptions.AuthenticationFailed("The client's account is disabled.")
         account._role_cache = frozenset()  # no role until a scope grants one
         return account, token
+
+    @staticmethod
+    def _refuse(reason: str, token: ApiToken | None = None) -> None:
+        """Audited per client, reason and minute (``api_auth_failure_record``)."""
+        api_auth_failure_record(reason=reason, token=token)
 
     def authenticate_header(self, request: HttpRequest) -> str:
         return 'Bearer realm="tandem"'
@@ -62,8 +71,12 @@ class HasScope(BasePermission):
         token = request.auth
         if not isinstance(token, ApiToken):
             raise exceptions.NotAuthenticated
+        if request.method.lower() not in view.http_method_names or not hasattr(
+                view, request.method.lower()):
+            return True  # no such operation: DRF answers 405, no role is granted
         scope = required_scope(view, request.method)
         if not scope or scope not in token.client.scopes or scope not in SCOPES:
+            request.api_refusal = "scope"  # audited per minute, not per call
             return False
         request.user._role_cache = frozenset({SCOPES[scope].role})
         request.api_scope = scope

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from tandem.api.auth import HasScope, TokenAuthentication
 from tandem.api.models import ApiToken
-from tandem.api.services import api_call_record
+from tandem.api.services import api_auth_failure_record, api_call_record
 from tandem.api.throttles import ClientRateThrottle
 
 
@@ -28,6 +28,13 @@ class ApiView(APIView):
         token = getattr(request, "auth", None)
         if isinstance(token, ApiToken):
             match = request.resolver_match
-            api_call_record(token=token, route=match.view_name if match else "",
-                            method=request.method, status=response.status_code)
+            route = match.view_name if match else ""
+            refusal = "rate_limited" if response.status_code == 429 else getattr(
+                request, "api_refusal", "")
+            if refusal:
+                # A flood of refused calls is counted per minute, not written row by row.
+                api_auth_failure_record(reason=refusal, token=token, route=route)
+            else:
+                api_call_record(token=token, route=route, method=request.method,
+                                status=response.status_code)
         return response

@@ -115,6 +115,10 @@ class IdentityProvider(EnvelopeEncrypted):
     client_id = models.CharField(max_length=200)
     client_secret = EncryptedTextField(blank=True)
     scopes = models.CharField(max_length=200, default="openid email profile")
+    #: The ID-token claim that names a person for good (``sub``; Entra ID's ``oid``).
+    subject_claim = models.CharField(max_length=64, default="sub")
+    #: Work e-mail domains whose people the sign-in page sends to this provider.
+    email_domains = models.JSONField(default=list, blank=True)
     #: A token asserts multi-factor when its ``amr`` holds one of these, or its ``acr`` is one
     #: of ``mfa_acr``; otherwise Tandem's own second factor follows.
     mfa_amr = models.JSONField(default=default_mfa_amr, blank=True)
@@ -157,3 +161,30 @@ class SsoMfaDevice(Device):
 
     def verify_token(self, token: object) -> bool:
         return False
+
+
+class ApiAuthFailure(models.Model):
+    """Refused calls of one client (or of unknown tokens: no client, no agency) for one
+    reason in one minute. The first refusal of a window writes an ``api.auth_failed`` audit
+    event at once; later ones only count here, and the window's total is audited once it
+    closes (``api_auth_failures_summarise``), so a flood cannot fill the audit trail.
+    Nothing of the presented token is kept beyond the prefix of a real one."""
+
+    key = models.CharField(max_length=120, unique=True)
+    agency = models.ForeignKey("agencies.Agency", null=True, blank=True,
+                               on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="auth_failures")
+    reason = models.CharField(max_length=32)
+    window = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    last_at = models.DateTimeField(default=timezone.now)
+    summarised = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-window"]
+        indexes = [models.Index(fields=["agency", "window"], name="api_authfail_agency_window"),
+                   models.Index(fields=["summarised", "window"], name="api_authfail_open")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ×{self.count} at {self.window:%Y-%m-%d %H:%M}"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -24,15 +24,25 @@ TITLES = {
 }
 
 
-def problem(status_code: int, detail: Any = None, **extra: Any) -> Response:
-    body = {
+def problem_body(status_code: int, detail: Any = None, **extra: Any) -> dict[str, Any]:
+    return {
         "type": PROBLEM_TYPE + str(status_code),
         "title": TITLES.get(status_code, "Error"),
         "status": status_code,
         **({"detail": str(detail)} if detail else {}),
         **extra,
     }
-    return Response(body, status=status_code, content_type="application/problem+json")
+
+
+def problem(status_code: int, detail: Any = None, **extra: Any) -> Response:
+    return Response(problem_body(status_code, detail, **extra), status=status_code,
+                    content_type="application/problem+json")
+
+
+def not_found_response() -> JsonResponse:
+    """A 404 for an address under the API that matches no endpoint (outside DRF)."""
+    return JsonResponse(problem_body(404, "No such resource."), status=404,
+                        content_type="application/problem+json")
 
 
 def _flatten(data: Any) -> dict[str, list[str]]:

@@ -55,3 +55,58 @@ def positive_ids(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                         "type") == "integer":
                     parameter["schema"]["minimum"] = 1
     return result
+
+
+#: OpenAPI links: what a client (and Schemathesis' stateful phase) may call next with an id
+#: from an answer — (operation, status) → {link name: (next operation, path parameter,
+#: runtime expression)}. Lists link their first row to its detail.
+LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {
+    ("members_create", "201"): {
+        "GetMember": ("members_retrieve", "id", "$response.body#/id"),
+        "UpdateMember": ("members_partial_update", "id", "$response.body#/id"),
+    },
+    ("members_list", "200"): {
+        "GetFirstMember": ("members_retrieve", "id", "$response.body#/results/0/id"),
+    },
+    ("members_partial_update", "200"): {
+        "GetMember": ("members_retrieve", "id", "$response.body#/id"),
+    },
+    ("recovery_clients_list", "200"): {
+        "GetFirstClient": ("recovery_clients_retrieve", "id", "$response.body#/results/0/id"),
+        "ListContacts": ("recovery_clients_contacts_list", "id",
+                         "$response.body#/results/0/id"),
+        "ReferFirstClient": ("recovery_clients_referrals_create", "id",
+                             "$response.body#/results/0/id"),
+        "DiscloseFirstClient": ("recovery_clients_disclosures_create", "id",
+                                "$response.body#/results/0/id"),
+    },
+    ("recovery_clients_retrieve", "200"): {
+        "ListContacts": ("recovery_clients_contacts_list", "id", "$response.body#/id"),
+        "Refer": ("recovery_clients_referrals_create", "id", "$response.body#/id"),
+    },
+    ("recovery_clients_referrals_create", "201"): {
+        "GetReferral": ("recovery_referrals_retrieve", "id", "$response.body#/id"),
+        "GetClient": ("recovery_clients_retrieve", "id", "$response.body#/client"),
+    },
+    ("recovery_referrals_list", "200"): {
+        "GetFirstReferral": ("recovery_referrals_retrieve", "id",
+                             "$response.body#/results/0/id"),
+    },
+    ("reports_list", "200"): {
+        "GetFirstReport": ("reports_retrieve", "id", "$response.body#/results/0/id"),
+    },
+}
+
+
+def add_links(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Put ``LINKS`` into the description (a link to an unknown operation is an error)."""
+    operations = {op["operationId"]: op for item in result.get("paths", {}).values()
+                  for op in item.values() if isinstance(op, dict) and "operationId" in op}
+    for (source, status), links in LINKS.items():
+        response = operations[source]["responses"][status]
+        response["links"] = {
+            name: {"operationId": operations[target]["operationId"],
+                   "parameters": {parameter: expression}}
+            for name, (target, parameter, expression) in links.items()
+        }
+    return result

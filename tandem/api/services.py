@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
 from tandem.accounts.models import User
 from tandem.agencies.access import require_actor_role
 from tandem.agencies.models import Role
-from tandem.api.models import ApiClient, ApiToken, client_approvers
+from tandem.api.models import ApiAuthFailure, ApiClient, ApiToken, client_approvers
 from tandem.api.scopes import SCOPES, needs_approval
 from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
@@ -148,18 +150,114 @@ def api_token_revoke(*, acting_user: User, token: ApiToken) -> ApiToken:
     return token
 
 
-def api_token_find(secret: str) -> ApiToken | None:
-    """The valid token for ``secret`` (constant-time digest comparison), else None."""
+#: Why a token did not authenticate a call (or the call was refused for its token).
+FAILURE_REASONS: dict[str, str] = {
+    "malformed": "Malformed Authorization header",
+    "unknown": "Unknown token",
+    "wrong_secret": "Wrong secret for one of its tokens",
+    "expired": "Expired token",
+    "revoked": "Revoked token or client",
+    "not_approved": "Client waiting for approval",
+    "account_disabled": "Client's account disabled",
+    "scope": "Token lacks the scope the call needs",
+    "rate_limited": "Over the rate limit",
+}
+AUTH_FAILURE_DAYS = 90
+
+
+def api_token_check(secret: str) -> tuple[ApiToken | None, str]:
+    """The token ``secret`` names (constant-time digest comparison) and, if it may not be
+    used, why (a key of ``FAILURE_REASONS``; empty when it may)."""
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-        return None
+        return None, "unknown"
     token = (ApiToken.objects.select_related("client__agency", "client__account")
              .filter(prefix=parts[1]).first())
-    if token is None or not secrets.compare_digest(token.digest, token_digest(secret)):
-        return None
-    if not token.is_valid() or not token.client.is_usable:
-        return None
-    return token
+    if token is None:
+        return None, "unknown"
+    client = token.client
+    if client.account.agency_id == client.agency_id:
+        client.account.agency = client.agency  # already loaded: no second query per call
+    if not secrets.compare_digest(token.digest, token_digest(secret)):
+        return token, "wrong_secret"
+    if token.revoked_at is not None or token.client.revoked_at is not None:
+        return token, "revoked"
+    if not token.is_valid():
+        return token, "expired"
+    if not token.client.is_approved:
+        return token, "not_approved"
+    return token, ""
+
+
+def api_token_find(secret: str) -> ApiToken | None:
+    """The valid token for ``secret``, else None."""
+    token, reason = api_token_check(secret)
+    return token if not reason else None
+
+
+def api_auth_failure_record(*, reason: str, token: ApiToken | None = None,
+                            route: str = "") -> ApiAuthFailure:
+    """Count a refused call per client (or per unknown token: no client), reason and
+    minute. The window's first refusal is audited at once; the total follows when the
+    window closes (``api_auth_failures_summarise``). Never stores the presented token."""
+    if reason not in FAILURE_REASONS:
+        raise ValueError(f"unknown reason {reason!r}")
+    now = timezone.now()
+    window = now.replace(second=0, microsecond=0)
+    client = token.client if token is not None else None
+    key = f"{client.pk if client else '-'}:{reason}:{window:%Y%m%d%H%M}"
+    with transaction.atomic():
+        row, created = ApiAuthFailure.objects.get_or_create(
+            key=key, defaults={"agency_id": client.agency_id if client else None,
+                               "client": client, "reason": reason, "window": window,
+                               "last_at": now})
+        if not created:
+            ApiAuthFailure.objects.filter(pk=row.pk).update(count=F("count") + 1, last_at=now)
+            return row
+        detail: dict[str, Any] = {"reason": reason, "window": window.isoformat(),
+                                  "count": 1, "route": route}
+        if client is not None and token is not None:
+            detail.update(client=client.name, token=token.prefix)
+        audit_record(action="api.auth_failed", actor=client.account if client else None,
+                     agency_id=row.agency_id, obj=row, outcome="denied", detail=detail)
+    return row
+
+
+def api_auth_failures_summarise(now: datetime | None = None) -> int:
+    """Audit the total of every closed window that counted more than its first refusal,
+    and forget windows older than ``AUTH_FAILURE_DAYS``. Periodic (every five minutes)."""
+    now = now or timezone.now()
+    current = now.replace(second=0, microsecond=0)
+    written = 0
+    pending = ApiAuthFailure.objects.filter(summarised=False, window__lt=current)
+    for pk in list(pending.values_list("pk", flat=True)):
+        with transaction.atomic():
+            row = (ApiAuthFailure.objects.select_for_update(of=("self",))
+                   .select_related("client")
+                   .filter(pk=pk, summarised=False).first())
+            if row is None:
+                continue
+            if row.count > 1:
+                detail: dict[str, Any] = {"reason": row.reason,
+                                          "window": row.window.isoformat(),
+                                          "count": row.count, "summary": True}
+                if row.client is not None:
+                    detail["client"] = row.client.name
+                audit_record(action="api.auth_failed", agency_id=row.agency_id, obj=row,
+                             outcome="denied", detail=detail)
+                written += 1
+            row.summarised = True
+            row.save(update_fields=["summarised"])
+    ApiAuthFailure.objects.filter(
+        window__lt=now - timedelta(days=AUTH_FAILURE_DAYS)).delete()
+    return written
+
+
+def api_auth_failures_for_agency(agency_id: int, *, days: int = 7) -> list[ApiAuthFailure]:
+    """Refused calls of the agency's clients in the last ``days`` days, newest first."""
+    since = timezone.now() - timedelta(days=days)
+    return list(ApiAuthFailure.objects.filter(agency_id=agency_id, window__gte=since)
+                .select_related("client").order_by("-window", "reason")[:200])
 
 
 def api_call_record(*, token: ApiToken, route: str, method: str, status: int) -> None:

@@ -4,7 +4,7 @@ from typing import Any, cast
 from django.http.response import HttpResponseBase
 from django.urls import path
 
-from tandem.api import admin_views, docs_views, views
+from tandem.api import admin_views, docs_views, sso_views, views
 from tandem.core.decorators import public
 
 app_name = "api"
@@ -24,6 +24,8 @@ urlpatterns = [
     path("clients/<int:pk>/tokens/", admin_views.token_issue, name="token_issue"),
     path("clients/<int:pk>/revoke/", admin_views.client_revoke, name="client_revoke"),
     path("tokens/<int:pk>/revoke/", admin_views.token_revoke, name="token_revoke"),
+    path("sign-in/", sso_views.sso_settings, name="sso_settings"),
+    path("sign-in/test/", sso_views.sso_test, name="sso_test"),
     path("v1/units/", _api(views.UnitList), name="units"),
     path("v1/members/", _api(views.MemberList), name="members"),
     path("v1/members/<int:pk>/", _api(views.MemberDetail), name="member"),

@@ -223,7 +223,7 @@ class ClientDetail(ApiView):
 
     @extend_schema(responses=s.ClientSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        client = get_client_for_user(request.user, pk)
+        client = get_client_for_user(request.user, pk, write=False)
         recovery_services.client_view_log(acting_user=request.user, client=client)
         return Response(s.ClientSerializer(client).data)
 
@@ -233,7 +233,7 @@ class ContactList(ListView):
 
     @extend_schema(responses=s.ContactSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        client = get_client_for_user(request.user, pk)
+        client = get_client_for_user(request.user, pk, write=False)
         recovery_services.client_view_log(acting_user=request.user, client=client)
         return _page(self, request, Contact.objects.filter(client=client), s.ContactSerializer)
 
@@ -284,7 +284,7 @@ class ClientReferralCreate(ApiView):
 
     @extend_schema(request=s.ReferralCreateSerializer, responses={201: s.ReferralSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        client = get_client_for_user(request.user, pk)
+        client = get_client_for_user(request.user, pk, write=True)
         form = s.ReferralCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -303,7 +303,7 @@ class ClientDisclosureCreate(ApiView):
 
     @extend_schema(request=s.DisclosureCreateSerializer, responses={201: s.DisclosureSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        client = get_client_for_user(request.user, pk)
+        client = get_client_for_user(request.user, pk, write=True)
         form = s.DisclosureCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data

@@ -16,6 +16,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 PHONE_NAMES = frozenset({"phone", "mobile", "telephone"})
 SELF_TOKENS = {
@@ -85,3 +88,27 @@ def form_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     else:
         for message in exc.messages:
             form.add_error(None, message)
+
+
+class QuickSelect(forms.Select):
+    """A ``<select>`` written in Python rather than one template per option.
+
+    Django's ``Select`` renders an included template for every ``<option>``: a unit filter
+    over the 250 precincts of a 50,000-member agency cost more than the page's rows. Same
+    markup, same attributes (the bound field's ``id``, ``aria-describedby``, ``required``).
+    """
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None,
+               renderer: Any = None) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "", "<option value=\"{}\"{}>{}</option>",
+            (
+                (option["value"] if option["value"] is not None else "",
+                 flatatt(option["attrs"]), option["label"])
+                for _group, group_options, _index in widget["optgroups"]
+                for option in group_options
+            ),
+        )
+        return format_html("<select name=\"{}\"{}>{}</select>", widget["name"],
+                           flatatt(widget["attrs"]), options)

@@ -93,3 +93,22 @@ class CookielessPathsMiddleware:
         response = self.get_response(request)
         response.cookies.clear()
         return response
+
+
+class AgencyLocaleMiddleware:
+    """Write dates and times in the signed-in person's agency's locale (its policy's
+    ``locale``; see ``tandem.core.when``) for the length of the request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import translation
+
+        from tandem.core.when import agency_locale_name, language_code
+
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        agency = getattr(user, "agency", None) if signed_in else None
+        with translation.override(language_code(agency_locale_name(agency))):
+            return self.get_response(request)

@@ -76,6 +76,8 @@ CATALOGUE: dict[str, Kind] = {
     "recovery.reminder": Kind(
         "Tandem: reminder", "You have a reminder waiting in Tandem.", ("email",)
     ),
+    # To an ARO or a PRS: their annual evaluation was written (OO 2-78 E.1–2).
+    "recovery.evaluation": Kind("New item in Tandem", _NEW_ITEM, ("email",)),
     "report.ready": Kind(
         "Tandem: report ready", "A report you asked for is ready in Tandem.", ("email",)
     ),

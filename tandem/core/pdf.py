@@ -33,6 +33,8 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from PIL import Image
 
+from tandem.core.when import agency_locale_name, when
+
 logger = logging.getLogger(__name__)
 
 #: A stored logo larger than this is not drawn (uploads are re-encoded far smaller).
@@ -112,14 +114,16 @@ class Document:
     """A printable document, assembled in order and made into a tagged PDF at the end."""
 
     def __init__(self, *, agency: Any, title: str, subtitle: str = "",
-                 landscape: bool = False, poster: bool = False, language: str = "en-US"
+                 landscape: bool = False, poster: bool = False, language: str | None = None
                  ) -> None:
         self.agency = agency
         self.title = title
-        self.language = language
+        # The document's language and its dates follow the agency's locale (core/when.py).
+        locale = agency_locale_name(agency)
+        self.language = language or locale
         self.landscape = landscape
         self.poster = poster
-        made = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+        made = when(timezone.now(), "datetime", locale)
         self.footer = f"{getattr(agency, 'name', '')} - made {made}"
         self.parts: list[SafeString] = [self._letterhead(agency),
                                         format_html("<h1>{}</h1>", title)]

@@ -92,5 +92,6 @@ def health(request: HttpRequest) -> HttpResponse:
 
 @public
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """The one answer for "missing" and "not allowed"."""
+    """The one answer for "missing" and "not allowed" (the API's own answer, problem
+    details, is chosen in ``tandem/urls.py``: core does not import the API)."""
     return render(request, "404.html", status=404)

@@ -20,6 +20,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from tandem.core.when import when
+
 #: How long before a due date a person shows as "due soon" (and gets a reminder).
 DUE_SOON_DAYS = 30
 #: CJIS security awareness is renewed every year.
@@ -212,7 +214,7 @@ def _timed(status: Status, *, label: str, due: date, day: date, key: str, late: 
     if day > due:
         status.worsen(NOT_COMPLIANT, late)
     elif (due - day).days <= DUE_SOON_DAYS:
-        status.worsen(DUE_SOON, f"{label} due by {due:%d %b %Y}")
+        status.worsen(DUE_SOON, f"{label} due by {when(due)}")
 
 
 def _background_required(policy: Any, program: str) -> bool:
@@ -235,6 +237,11 @@ def absence_limit_words(limit: int) -> str:
     if limit == 1:
         return "at most one unexcused absence"
     return f"at most {limit} unexcused absences"
+
+
+def count_words(number: int, noun: str) -> str:
+    """``1 hour`` / ``0 hours`` / ``48 hours``: a number with a regular English noun."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def every_months_words(months: int) -> str:
@@ -267,7 +274,7 @@ def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day:
         due = ongoing_due(max(anchors), months)
         _timed(status, label=f"{name}: ongoing training", due=due, day=day,
                key=f"ongoing-{program}-{due}",
-               late=f"{name}: ongoing training overdue since {due:%d %b %Y} "
+               late=f"{name}: ongoing training overdue since {when(due)} "
                     f"({_cadence_words(months)})")
     if program == "psp" and "confidentiality_agreement" in policy.selection.steps \
             and not _signed(facts, "confidentiality", day):
@@ -320,7 +327,7 @@ def _clearances(status: Status, facts: Facts, policy: Any, day: date) -> None:
             status.worsen(NOT_COMPLIANT, "CJIS security awareness training not taken")
         else:
             _timed(status, label="CJIS security awareness", due=due, day=day,
-                   key=f"cjis-{due}", late=f"CJIS security awareness expired on {due:%d %b %Y}")
+                   key=f"cjis-{due}", late=f"CJIS security awareness expired on {when(due)}")
 
 
 def _cji_gate(status: Status, facts: Facts, policy: Any, day: date) -> None:

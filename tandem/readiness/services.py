@@ -20,6 +20,7 @@ from django.utils import timezone
 from tandem.agencies.access import require_actor_role
 from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
+from tandem.core.when import when
 from tandem.readiness import compliance
 from tandem.readiness.access import COORDINATORS, HOUR_SIGNERS
 from tandem.readiness.gates import gate_update
@@ -887,7 +888,7 @@ def hours_log(*, acting_user: User, kind: str, worked_on: date, hours: Decimal,
         s=Sum("hours"))["s"] or Decimal(0)
     if day_total + hours > MAX_HOURS_PER_DAY:
         raise ValidationError(
-            f"You already logged {day_total} hours on {worked_on:%d %b %Y}; a day has at "
+            f"You already logged {day_total} hours on {when(worked_on)}; a day has at "
             "most 24.")
     try:
         with transaction.atomic():
@@ -980,7 +981,7 @@ def time_entry_add(*, acting_user: User, worked_on: date, hours: Decimal,
         s=Sum("hours"))["s"] or Decimal(0)
     if day_total + hours > MAX_HOURS_PER_DAY:
         raise ValidationError(
-            f"You already recorded {day_total} hours on {worked_on:%d %b %Y}; a day has at "
+            f"You already recorded {day_total} hours on {when(worked_on)}; a day has at "
             "most 24.")
     code = acting_user.home_agency.policy_model().training.hours_activity_code
     try:

@@ -22,6 +22,7 @@ from tandem.core.decorators import public
 from tandem.core.exports import csv_response
 from tandem.core.ical import FeedEvent, calendar_response, feed_token_issue, feed_token_user
 from tandem.core.pdf import Document
+from tandem.core.when import when
 from tandem.readiness import compliance, forms, selectors, services
 from tandem.readiness.access import (
     COORDINATORS,
@@ -539,7 +540,9 @@ def certification(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, "aro", "prs")
     user = request.user
     # Reading the page writes nothing: a blank record until the first save creates it.
-    cert = selectors.certification_of(user) or Certification(user=user, agency_id=user.home_agency_id)
+    cert = selectors.certification_of(user) or Certification(
+        user=user, agency_id=user.home_agency_id
+    )
     cert_form = forms.CertificationForm(initial={**{f: getattr(cert, f) for f in
                                                     services.SELF_FIELDS},
                                                  "version": cert.version})
@@ -651,9 +654,9 @@ def statement_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                    subtitle=result["policy"].document.title)
     doc.fields([
         ("Peer supporter", target.get_full_name()),
-        ("Date", f"{result['day']:%d %B %Y}"),
+        ("Date", f"{when(result['day'])}"),
         ("Trained", "Yes" if result["trained"] else "No"),
-        ("Designated by the Chief", f"Yes, since {result['designated_on']:%d %B %Y}"
+        ("Designated by the Chief", f"Yes, since {when(result['designated_on'])}"
          if result["designated_on"] else "No"),
         ("Compliant with the policy", "Yes" if result["status"].level != compliance.NOT_COMPLIANT
          else "No"),

@@ -21,6 +21,7 @@ from tandem.recovery.models import (
     Goal,
     ImportBatch,
     MatchCandidate,
+    PersonnelEvaluation,
     PlannedContact,
     Referral,
     Resource,
@@ -66,25 +67,29 @@ def _get(model: type[Model], agency: Agency, pk: Any, *related: str) -> Any:
     return one_or_404(model._default_manager.select_related(*related), pk, agency=agency)
 
 
-def get_client_for_user(user: User, pk: Any) -> Client:
+def get_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
+    """A record merged into another is read-only (its page points at the survivor): work
+    added to it would count the person twice and vanish from the survivor's history."""
     agency = require_program(user)
     client: Client = _get(Client, agency, pk, "data_key", "aro", "prs")
+    if write and client.merged_into_id:
+        raise Http404
     return client
 
 
-def get_cji_client_for_user(user: User, pk: Any) -> Client:
+def get_cji_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
     """The client, for the CJI compartment: sworn program staff with an open gate only."""
     require_sworn_program(user)
     if not can_read_cji(user):
         raise Http404
-    return get_client_for_user(user, pk)
+    return get_client_for_user(user, pk, write=write)
 
 
 def get_flags_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
     """Safety flags are set by sworn program staff; everyone in the program reads them."""
     if write:
         require_sworn_program(user)
-    return get_client_for_user(user, pk)
+    return get_client_for_user(user, pk, write=write)
 
 
 def get_contact_for_user(user: User, pk: Any) -> Contact:
@@ -152,4 +157,22 @@ EVALUATORS = (Role.CRT_SUPERVISOR, Role.CHIEF)
 
 def require_evaluator(user: User) -> Agency:
     return require_role(user, *EVALUATORS)
+
+
+#: Whose own evaluation a person may open (OO 2-78 E.1–2 evaluates the ARO and the PRS).
+EVALUATED = (Role.ARO, Role.PRS)
+
+
+def get_evaluation_for_user(user: User, pk: Any, *, write: bool) -> PersonnelEvaluation:
+    """A personnel evaluation: the evaluators of the agency read it; the person evaluated
+    reads it and (``write``) acknowledges it. Anyone else gets ``Http404``."""
+    agency = require_role(user, *EVALUATORS, *EVALUATED)
+    found: PersonnelEvaluation = one_or_404(PersonnelEvaluation.objects.select_related(
+        "data_key", "person", "evaluator"), pk, agency=agency)
+    mine = found.person_id == user.pk
+    if write and not mine:
+        raise Http404
+    if not mine and not user.has_role(*EVALUATORS):
+        raise Http404
+    return found
 

@@ -36,8 +36,21 @@ def _referrals(user: Any, now: datetime) -> list[Item]:
                  reverse("recovery:caseload"))]
 
 
+def _evaluations(user: Any) -> list[Item]:
+    from tandem.recovery.models import PersonnelEvaluation
+
+    count = PersonnelEvaluation.objects.filter(person=user, acknowledged_at__isnull=True
+                                               ).count()
+    if not count:
+        return []
+    return [Item(f"{plural(count, 'evaluation', 'evaluations')} waiting for you to read "
+                 "and acknowledge", reverse("recovery:my_evaluations"))]
+
+
 def items(user: Any, now: datetime) -> list[Item]:
     found: list[Item] = []
+    if user.has_role(Role.ARO, Role.PRS):
+        found += _evaluations(user)
     if user.has_role(Role.ARO):
         found += _visits(user, now)
     if user.has_role(Role.ARO, Role.PRS, Role.CRT_SUPERVISOR):

@@ -163,6 +163,21 @@ def _history(
                   "services": [], "outcome": vocab.ContactOutcome.ENGAGED
                   if (n + month) % 4 else vocab.ContactOutcome.NOT_FOUND,
                   "arrest_diverted": False, "notes": ""})
+    # Quarterly street check-ins by the ARO across the year, so the ARO's annual evaluation
+    # (OO 2-78 E.1–2) has a full year of figures as the PRS's does.
+    for quarter in range(1, 5):
+        days = 90 * quarter + 7
+        if days >= 419 - 10 * n:
+            break
+        services.contact_create(
+            acting_user=aro, client=client,
+            data={"kind": vocab.ContactKind.FOLLOW_UP,
+                  "occurred_at": now - timedelta(days=days, hours=n),
+                  "duration_minutes": 15, "aro_present": True, "prs_present": False,
+                  "location_type": vocab.LocationType.STREET, "services": [],
+                  "outcome": vocab.ContactOutcome.ENGAGED if (n + quarter) % 3
+                  else vocab.ContactOutcome.NOT_FOUND,
+                  "arrest_diverted": False, "notes": ""})
     for step in range(1 + n % 3):
         services.stage_record(
             acting_user=prs,

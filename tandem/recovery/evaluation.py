@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -27,6 +27,10 @@ from tandem.recovery.models import (
     StageAssessment,
 )
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
+
 
 @dataclass(frozen=True)
 class Line:
@@ -37,7 +41,7 @@ class Line:
 
 @dataclass(frozen=True)
 class Evaluation:
-    person: Any
+    person: User
     role: str  # "aro" or "prs"
     year: int
     lines: list[Line]
@@ -49,7 +53,7 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
             datetime.combine(date(year + 1, 1, 1), time.min, tzinfo=tz))
 
 
-def _common(person: Any, year: int) -> list[Line]:
+def _common(person: User, year: int) -> list[Line]:
     first, after = _year_bounds(year)
     contacts = Contact.objects.filter(recorded_by=person, occurred_at__gte=first,
                                       occurred_at__lt=after)
@@ -63,7 +67,9 @@ def _common(person: Any, year: int) -> list[Line]:
     stages = StageAssessment.objects.filter(assessed_by=person, assessed_at__gte=first,
                                             assessed_at__lt=after).count()
     field = "aro" if person.has_role("aro") else "prs"
-    caseload = Client.objects.filter(**{field: person}, status=vocab.ClientStatus.ACTIVE)
+    caseload = Client.objects.filter(
+        **{field: person}, status=vocab.ClientStatus.ACTIVE, merged_into__isnull=True
+    )
     return [
         Line("IV.A.1.e / 2.e", "Client contacts documented",
              f"{found['n']} ({by_kind or 'none'})"),
@@ -76,7 +82,7 @@ def _common(person: Any, year: int) -> list[Line]:
     ]
 
 
-def _aro(person: Any, year: int) -> list[Line]:
+def _aro(person: User, year: int) -> list[Line]:
     first, after = _year_bounds(year)
     contacts = Contact.objects.filter(recorded_by=person, occurred_at__gte=first,
                                       occurred_at__lt=after)
@@ -95,7 +101,7 @@ def _aro(person: Any, year: int) -> list[Line]:
     ]
 
 
-def _prs(person: Any, year: int) -> list[Line]:
+def _prs(person: User, year: int) -> list[Line]:
     from tandem.readiness.compliance import LEVEL_LABELS, status_for
     from tandem.readiness.services import certification_progress
 
@@ -118,12 +124,27 @@ def _prs(person: Any, year: int) -> list[Line]:
     ]
 
 
-def personnel_evaluations(agency: Any, year: int) -> list[Evaluation]:
+def evaluation_for(person: User, role: str, year: int) -> Evaluation:
+    """One person's figures for ``year`` in the role they are evaluated in."""
+    extra = _aro(person, year) if role == "aro" else _prs(person, year)
+    return Evaluation(person, role, year, _common(person, year) + extra)
+
+
+def evaluated_role(agency: Agency, person: User) -> str:
+    """``"aro"`` or ``"prs"`` for a person evaluated under E.1–2, else ``""``."""
+    from tandem.accounts.models import users_with_role
+
+    for role in ("aro", "prs"):
+        if users_with_role(agency, [role]).filter(pk=person.pk).exists():
+            return role
+    return ""
+
+
+def personnel_evaluations(agency: Agency, year: int) -> list[Evaluation]:
     from tandem.accounts.models import users_with_role
 
     out = []
     for role in ("aro", "prs"):
         for person in users_with_role(agency, [role]).order_by("last_name", "first_name"):
-            extra = _aro(person, year) if role == "aro" else _prs(person, year)
-            out.append(Evaluation(person, role, year, _common(person, year) + extra))
+            out.append(evaluation_for(person, role, year))
     return out

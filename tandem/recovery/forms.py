@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tandem.accounts.models import User
 from tandem.agencies.models import Member
+from tandem.core.when import when
 from tandem.recovery import vocab
 from tandem.recovery.models import Client, PlannedContact, Resource
 
@@ -176,7 +177,7 @@ class SafetyFlagsForm(forms.Form):
 class PlannedChoice(forms.ModelChoiceField):  # type: ignore[type-arg]  # generic in the stubs only
     def label_from_instance(self, obj: Any) -> str:
         start = timezone.localtime(obj.starts_at)
-        return f"{start:%Y-%m-%d %H:%M} · {obj.get_kind_display()} · {obj.get_status_display()}"
+        return f"{when(start, 'datetime')} · {obj.get_kind_display()} · {obj.get_status_display()}"
 
 
 class ContactForm(IdempotentForm):
@@ -232,9 +233,9 @@ class PlannedForm(IdempotentForm):
 
     def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _model_field(self, "client").queryset = Client.objects.filter(agency=agency).exclude(
-            status=vocab.ClientStatus.DECEASED
-        )
+        _model_field(self, "client").queryset = Client.objects.filter(
+            agency=agency, merged_into__isnull=True
+        ).exclude(status=vocab.ClientStatus.DECEASED)
         _model_field(self, "aro").queryset = _people(agency, "aro")
         _model_field(self, "prs").queryset = _people(agency, "prs")
 

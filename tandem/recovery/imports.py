@@ -95,6 +95,14 @@ def _norm(text: str) -> str:
 
 
 def _decode(data: bytes) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Excel's "Unicode text": UTF-16 with its byte-order mark.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SheetError(
+                ["The file says it is UTF-16 text but is not; save it again as CSV UTF-8."]
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -122,8 +130,15 @@ def _read_csv(data: bytes) -> list[list[str]]:
 
 
 def _cell(value: Any) -> str:
+    from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
     if value is None:
         return ""
+    if isinstance(value, ArrayFormula):  # an array formula: its text, caught as a formula
+        text = str(value.text or "")
+        return text if text.startswith("=") else f"={text}"
+    if isinstance(value, DataTableFormula):
+        return "=TABLE()"
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
     if isinstance(value, date):
@@ -168,6 +183,11 @@ def read_sheet(name: str, data: bytes) -> tuple[list[str], list[list[str]]]:
     if not rows:
         raise SheetError(["The file is empty."])
     header = [h.strip() for h in rows[0]]
+    # Spreadsheets often save empty columns after the last one: drop them while empty.
+    while header and not header[-1] and not any(
+        len(row) >= len(header) and row[len(header) - 1].strip() for row in rows[1:]
+    ):
+        header.pop()
     problems = []
     seen: dict[str, int] = {}
     for index, title in enumerate(header, start=1):
@@ -182,9 +202,22 @@ def read_sheet(name: str, data: bytes) -> tuple[list[str], list[list[str]]]:
             seen[_norm(title)] = index
     if len(rows) - 1 > MAX_ROWS:
         problems.append(f"The file has more than {MAX_ROWS:,} rows; split it.")
+        raise SheetError(problems)
+    extra = [
+        number
+        for number, row in enumerate(rows[1:], start=2)
+        if any(cell.strip() for cell in row[len(header):])
+    ]
+    for number in extra[:MAX_MESSAGES]:
+        problems.append(
+            f"Row {number}: more values than headings ({len(header)}); a comma inside a value"
+            " (an address?) must be in quotes, or the column needs a heading."
+        )
+    if len(extra) > MAX_MESSAGES:
+        problems.append(f"… and {len(extra) - MAX_MESSAGES} more rows like that.")
     if problems:
         raise SheetError(problems)
-    body = [row + [""] * (len(header) - len(row)) for row in rows[1:]]
+    body = [row[: len(header)] + [""] * (len(header) - len(row)) for row in rows[1:]]
     return header, body
 
 

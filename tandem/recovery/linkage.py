@@ -24,8 +24,14 @@ Nothing here touches the database or the CJI compartment: callers pass plain rec
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import itertools
+import json
 import logging
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,8 +39,11 @@ from typing import Any
 
 #: Below this many records the registry keeps the prior parameters (EM needs data).
 MIN_RECORDS_FOR_EM = 300
-#: Pairs sampled to estimate *u* (how often fields agree by chance).
-U_SAMPLE_PAIRS = 200_000
+#: Pairs sampled to estimate *u* (how often fields agree by chance), in one pass: 50,000
+#: random pairs see every level of our comparisons often enough (the rarest, an exact date
+#: of birth, has u near 1e-4) and F1 on FEBRL1/FEBRL4 is the same as with 200,000, in a
+#: fifth of the time (``bench/linkage.py``).
+U_SAMPLE_PAIRS = 50_000
 #: Prior probability that two random records of a registry are the same person.
 PRIOR_MATCH_PROBABILITY = 1e-4
 
@@ -261,7 +270,13 @@ def _with_priors(model: dict[str, Any]) -> dict[str, Any]:
 
 def prior_model(link_type: Any = "dedupe_only", dialect: str = "duckdb") -> dict[str, Any]:
     """The model before training: our comparisons with the documented priors, its SQL
-    written for ``dialect`` (``duckdb`` or ``spark``)."""
+    written for ``dialect`` (``duckdb`` or ``spark``). A fresh copy each time (callers
+    change it); the SQL is generated once per process."""
+    return dict(json.loads(_prior_json(link_type, dialect)))
+
+
+@functools.lru_cache(maxsize=8)
+def _prior_json(link_type: Any, dialect: str) -> str:
     from splink import SettingsCreator
 
     creator = SettingsCreator(
@@ -272,7 +287,7 @@ def prior_model(link_type: Any = "dedupe_only", dialect: str = "duckdb") -> dict
         retain_matching_columns=True,
         probability_two_random_records_match=PRIOR_MATCH_PROBABILITY,
     )
-    return _with_priors(creator.get_settings(dialect).as_dict())
+    return json.dumps(_with_priors(creator.get_settings(dialect).as_dict()))
 
 
 def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
@@ -305,11 +320,13 @@ def _dialect(api: Any) -> str:
 
 
 def database_api(backend: str = "duckdb", **options: Any) -> Any:
-    """Splink's database API: embedded DuckDB, or Spark (``spark=`` a SparkSession)."""
+    """Splink's database API: embedded DuckDB, or Spark (``spark=`` a SparkSession; other
+    options go to Splink's ``SparkAPI``, e.g. ``break_lineage_method="persist"``)."""
     if backend == "spark":
         from splink import SparkAPI
 
-        return SparkAPI(spark_session=options["spark"])
+        spark = options.pop("spark")
+        return SparkAPI(spark_session=spark, **options)
     from splink import DuckDBAPI
 
     return DuckDBAPI()
@@ -365,7 +382,8 @@ def train(
     linker.training.estimate_probability_two_random_records_match(
         [block_on("dob", "last_name", "first_name"), block_on("phone", "last_name")], recall=0.7
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=1)
+    # One pass over the sample (no probing in chunks): the sample is small enough.
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=1, num_chunks=1)
     for rule in training_rules():
         # Each EM session starts from the model so far in a fresh linker: a session that
         # fails (a level never seen in this registry) leaves the model as it was.
@@ -465,6 +483,46 @@ def _rows(frame: Any) -> list[dict[str, Any]]:
     return rows
 
 
+#: Models kept ready per thread (the agency's current one, mostly; a few agencies at most).
+WARM_MODELS = 4
+_local = threading.local()
+_names = itertools.count(1)
+
+
+@dataclass
+class _Ready:
+    """A Linker for one model on this thread's DuckDB connection, over three fixed views
+    whose data each call replaces: the SQL of the model is generated once, not per call."""
+
+    linker: Any
+    frames: dict[str, Any]
+    views: dict[str, str]
+
+
+def _ready(model: dict[str, Any]) -> tuple[Any, _Ready]:
+    from splink import Linker
+
+    state = getattr(_local, "state", None)
+    if state is None:
+        state = _local.state = {"api": database_api(), "models": OrderedDict()}
+    api, ready = state["api"], state["models"]
+    key = hashlib.sha256(json.dumps(model, sort_keys=True, default=str).encode()).hexdigest()
+    entry = ready.get(key)
+    if entry is None:
+        n = next(_names)
+        views = {side: f"tandem_{side}_{n}" for side in ("all", "left", "right")}
+        for view in views.values():
+            api._con.register(view, _table([]))
+        frames = {side: api.register(view) for side, view in views.items()}
+        entry = ready[key] = _Ready(Linker(frames["all"], model, log_level=None), frames, views)
+        while len(ready) > WARM_MODELS:
+            _, old = ready.popitem(last=False)
+            for view in old.views.values():
+                api._con.unregister(view)
+    ready.move_to_end(key)
+    return api, entry
+
+
 def predict(
     records: Sequence[dict[str, Any]],
     model: dict[str, Any],
@@ -478,9 +536,15 @@ def predict(
     if len(records) < 2:
         return []
     _quiet()
-    api = db_api or database_api()
-    model = for_dialect(model, _dialect(api))
-    linker = Linker(api.register(_table(records)), _splink_model(model), log_level=None)
+    if db_api is None:
+        model = for_dialect(model, "duckdb")
+        api, ready = _ready(_splink_model(model))
+        api._con.register(ready.views["all"], _table(records))
+        ready.linker.table_management.invalidate_cache()
+        linker = ready.linker
+    else:
+        model = for_dialect(model, _dialect(db_api))
+        linker = Linker(db_api.register(_table(records)), _splink_model(model), log_level=None)
     frame = linker.inference.predict(
         threshold_match_probability=threshold or None, warning_mode="never"
     )
@@ -504,11 +568,18 @@ def score(
     if not new or not existing:
         return []
     _quiet()
-    api = db_api or database_api()
-    model = for_dialect(model, _dialect(api))
-    left = api.register(_table(new))
-    right = api.register(_table(existing))
-    linker = Linker(right, _splink_model(model), log_level=None)
+    if db_api is None:
+        model = for_dialect(model, "duckdb")
+        api, ready = _ready(_splink_model(model))
+        api._con.register(ready.views["left"], _table(new))
+        api._con.register(ready.views["right"], _table(existing))
+        ready.linker.table_management.invalidate_cache()
+        linker, left, right = ready.linker, ready.frames["left"], ready.frames["right"]
+    else:
+        model = for_dialect(model, _dialect(db_api))
+        left = db_api.register(_table(new))
+        right = db_api.register(_table(existing))
+        linker = Linker(right, _splink_model(model), log_level=None)
     frame = linker.inference.predict_between(
         left,
         right,

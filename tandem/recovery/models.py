@@ -724,6 +724,46 @@ class ClientMerge(EnvelopeEncrypted):
         return f"merge {self.pk}"
 
 
+class ClientFact(EnvelopeEncrypted):
+    """One value of a client's phone, address or status as somebody recorded it, so that
+    what the ARO and the PRS recorded differently about the same person can be listed
+    (PR-2). The value is sealed like the record's own."""
+
+    data_key_purpose = "prp.fact"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="facts")
+    field = models.CharField(max_length=16)  # one of vocab.FACT_FIELDS
+    value = EncryptedTextField(blank=True)
+    recorded_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.field} of client {self.client_id}"
+
+
+class ConflictSettlement(models.Model):
+    """A conflict somebody settled from the Deconflict page: what was recorded before
+    ``settled_at`` on that topic (and day, for double work) is no longer listed."""
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="settlements")
+    topic = models.CharField(max_length=12, choices=vocab.ConflictTopic.choices)
+    day = models.DateField(null=True, blank=True)  # for contacts and visits of one day
+    outcome = models.CharField(max_length=40)
+    settled_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    settled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-settled_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.topic} of client {self.client_id} settled"
+
+
 class ImportBatch(EnvelopeEncrypted):
     """An uploaded spreadsheet kept (sealed) between the upload, the mapping, the dry run
     and the commit: nothing reaches the registry before the commit, and a slow step never
@@ -742,6 +782,13 @@ class ImportBatch(EnvelopeEncrypted):
     created_at = models.DateTimeField(default=timezone.now)
     committed_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)  # counts after the commit
+    # A large file is checked and imported by the worker (no request waits for it): what
+    # it is doing now, the last dry run (sealed: its messages name people) and why the
+    # last background import was refused.
+    job_state = models.CharField(max_length=10, choices=vocab.ImportJob.choices, blank=True)
+    # Nullable: rows uploaded before these fields existed have no sealed value to read.
+    dry_run: Any = EncryptedJSONField(null=True, blank=True, default=None)
+    job_errors: Any = EncryptedJSONField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -765,3 +812,39 @@ class PatrolCall(models.Model):
 
     def __str__(self) -> str:
         return f"patrol call {self.pk}"
+
+
+class PersonnelEvaluation(EnvelopeEncrypted):
+    """The annual evaluation of one ARO or PRS (OO 2-78 E.1–2): the year's figures as they
+    stood when the evaluator wrote it, the evaluator's written feedback and the person's
+    acknowledgement, with an optional response. Feedback and response are personnel
+    records, sealed like the rest; once acknowledged, the evaluation no longer changes."""
+
+    data_key_purpose = "prp.evaluation"
+
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=8, choices=[("aro", "ARO"), ("prs", "PRS")])
+    year = models.PositiveSmallIntegerField()
+    # [[duty, label, value], …]: the figures the feedback was written against.
+    figures = models.JSONField(default=list)
+    feedback = EncryptedTextField()
+    evaluator = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(default=timezone.now)
+    response = EncryptedTextField(blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-year", "person_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "year"],
+                                    name="recovery_evaluation_once_a_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.year} of {self.person_id}"
+
+    @property
+    def is_acknowledged(self) -> bool:
+        return self.acknowledged_at is not None

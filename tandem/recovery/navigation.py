@@ -38,4 +38,10 @@ ENTRIES: list[NavEntry] = [
         frozenset({Role.CRT_SUPERVISOR, Role.CHIEF}),
         "The annual personnel evaluation of the ARO and the PRS, with their figures.",
     ),
+    NavEntry(
+        "My evaluation",
+        "recovery:my_evaluations",
+        frozenset({Role.ARO, Role.PRS}),
+        "Your annual evaluation: your figures and your evaluator's feedback, to acknowledge.",
+    ),
 ]

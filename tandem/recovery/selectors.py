@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from tandem.core.fts import MIN_CHARS, fts_phrase
 from tandem.recovery import vocab
-from tandem.recovery.models import Client, Contact, PlannedContact, Referral
+from tandem.recovery.models import Client, Consent, Contact, PlannedContact, Referral
 from tandem.recovery.services import (
     client_record,
     digits_of,
@@ -31,15 +34,33 @@ def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Cli
     text = text.strip()
     if not text:
         return clients
-    query = Q()
-    for word in normalise_name(text).split():
-        query &= Q(name_key__contains=word)
+    words = normalise_name(text).split()
     digits = digits_of(text)
-    if len(digits) >= 4:
-        query |= Q(phone_digits__contains=digits)
+    query = Q()
+    if _fts_ready(clients, words):
+        # The FTS5 trigram index (migration 0005) finds the same substrings as the
+        # ``contains`` lookups below, without scanning the registry.
+        match = " AND ".join(f"name_key : {fts_phrase(word)}" for word in words)
+        if len(digits) >= 4:
+            match = f"({match}) OR phone_digits : {fts_phrase(digits)}"
+        query = Q(pk__in=RawSQL(
+            "SELECT rowid FROM recovery_client_fts WHERE recovery_client_fts MATCH %s",
+            [match]))
+    else:
+        for word in words:
+            query &= Q(name_key__contains=word)
+        if len(digits) >= 4:
+            query |= Q(phone_digits__contains=digits)
     with contextlib.suppress(ValueError):
         query |= Q(date_of_birth=date.fromisoformat(text))
     return clients.filter(query)
+
+
+def _fts_ready(clients: QuerySet[Client], words: list[str]) -> bool:
+    """Whether the SQLite FTS5 index can answer this search (every word of three characters
+    or more, on SQLite); PostgreSQL's trigram indexes serve ``contains`` directly."""
+    return (bool(words) and all(len(w) >= MIN_CHARS for w in words)
+            and connections[clients.db].vendor == "sqlite")
 
 
 @dataclass
@@ -246,9 +267,63 @@ def client_timeline(client: Client) -> list[TimelineItem]:
 
 
 @dataclass
+class Glance:
+    """What someone at the door needs first: the next visit, the last contact, follow-ups
+    due within a week and whether anything may be shared."""
+
+    next_visit: PlannedContact | None
+    last_contact: TimelineItem | None
+    follow_ups: list[Referral]
+    consents_in_force: int
+
+
+#: Referrals still waiting for an outcome (a follow-up date on them is a task).
+OPEN_REFERRALS = {
+    vocab.ReferralStatus.PROPOSED,
+    vocab.ReferralStatus.SENT,
+    vocab.ReferralStatus.ACCEPTED,
+    vocab.ReferralStatus.ENGAGED,
+}
+
+
+def client_glance(
+    client: Client,
+    timeline: list[TimelineItem],
+    referrals: list[Referral],
+    consents: list[Consent],
+) -> Glance:
+    """The client page's summary, from what the page loads anyway plus one query."""
+    now = timezone.now()
+    soon = timezone.localdate() + timedelta(days=7)
+    next_visit = (
+        client.planned.filter(
+            ends_at__gte=now, status__in=[vocab.PlanStatus.PLANNED, vocab.PlanStatus.STARTED]
+        )
+        .order_by("starts_at", "pk")
+        .first()
+    )
+    return Glance(
+        next_visit=next_visit,
+        last_contact=next((i for i in timeline if i.kind == "Contact"), None),
+        follow_ups=sorted(
+            (
+                r
+                for r in referrals
+                if r.status in OPEN_REFERRALS and r.follow_up_on and r.follow_up_on <= soon
+            ),
+            key=lambda r: r.follow_up_on or soon,
+        ),
+        consents_in_force=sum(c.state == "In force" for c in consents),
+    )
+
+
+@dataclass
 class DoubleLogged:
-    first: Contact
-    second: Contact
+    """Contacts with one client on one day recorded by two or more people."""
+
+    client: Client
+    day: date
+    contacts: list[Contact]
 
 
 def deconfliction(
@@ -256,7 +331,7 @@ def deconfliction(
 ) -> tuple[list[tuple[Client, list[Duplicate]]], list[DoubleLogged]]:
     """What the ARO and PRS should reconcile (PR-2, 000 IV.A.1.e): clients registered in the
     last ``days`` who may duplicate another client, and encounters logged twice (the same
-    client, within two hours, recorded by two people)."""
+    client and day, recorded by two people: ``services.contacts_same_day``)."""
     from tandem.recovery import linkage
 
     since = (now or timezone.now()) - timedelta(days=days)
@@ -277,19 +352,7 @@ def deconfliction(
         found.reasons = reasons_of(pair.explanation())
         matches.setdefault(pair.left, []).append(found)
     clients = [(c, matches[c.pk][:5]) for c in recent if c.pk in matches]
-    contacts = list(
-        Contact.objects.filter(agency=agency, occurred_at__gte=since)
-        .select_related("client", "recorded_by")
-        .order_by("client_id", "occurred_at")[:2000]
-    )
-    doubles = [
-        DoubleLogged(a, b)
-        for a, b in zip(contacts, contacts[1:], strict=False)
-        if a.client_id == b.client_id
-        and a.recorded_by_id != b.recorded_by_id
-        and b.occurred_at - a.occurred_at <= timedelta(hours=2)
-    ]
-    return clients, doubles
+    return clients, logged_twice(agency, since)
 
 
 # --- Deconfliction (issue 13) ---------------------------------------------------------------
@@ -393,17 +456,63 @@ def merges_into(client: Client) -> QuerySet[Any]:
     )
 
 
-@dataclass
-class StageConflict:
-    client: Client
-    one: Any  # the latest StageAssessment
-    other: Any  # the latest one by somebody else, which says something different
+def _settled_since(agency: Any, since: datetime) -> dict[tuple[int, str, date | None], datetime]:
+    """(client, topic, day) -> the latest settlement: what was recorded before is settled."""
+    from tandem.recovery.models import ConflictSettlement
+
+    latest: dict[tuple[int, str, date | None], datetime] = {}
+    for client_id, topic, day, at in ConflictSettlement.objects.filter(
+        agency=agency, settled_at__gte=since
+    ).values_list("client_id", "topic", "day", "settled_at"):
+        key = (client_id, topic, day)
+        latest[key] = max(at, latest.get(key, at))
+    return latest
+
+
+def logged_twice(agency: Any, since: datetime) -> list[DoubleLogged]:
+    """Contacts with the same client on the same day recorded by two people or more, unless
+    somebody confirmed that day's contacts as separate encounters (the rule of the warning
+    shown while a contact is logged: ``services.contacts_same_day``)."""
+    settled = _settled_since(agency, since)
+    by_day: dict[tuple[int, date], list[Contact]] = {}
+    for contact in (
+        Contact.objects.filter(agency=agency, occurred_at__gte=since,
+                               client__merged_into__isnull=True)
+        .select_related("client", "recorded_by")
+        .order_by("client_id", "occurred_at", "pk")[:5000]
+    ):
+        day = timezone.localdate(contact.occurred_at)
+        by_day.setdefault((contact.client_id, day), []).append(contact)
+    doubles = []
+    for (client_id, day), contacts in by_day.items():
+        if len({c.recorded_by_id for c in contacts}) < 2:
+            continue
+        if (client_id, vocab.ConflictTopic.CONTACTS, day) in settled:
+            continue
+        doubles.append(DoubleLogged(contacts[0].client, day, contacts))
+    return doubles
 
 
 @dataclass
-class StatusConflict:
+class Side:
+    """One of the values recorded, with who recorded it and how to settle on it."""
+
+    text: str
+    who: str
+    when: datetime
+    choice: str  # what the settle button posts
+
+
+@dataclass
+class Conflict:
     client: Client
-    contact: Contact  # an engaged contact since the record said the client was out of reach
+    topic: str  # vocab.ConflictTopic
+    sides: list[Side]
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return str(vocab.ConflictTopic(self.topic).label)
 
 
 @dataclass
@@ -413,16 +522,13 @@ class DoubleVisit:
     visits: list[PlannedContact]
 
 
-def fact_conflicts(
-    agency: Any, days: int, now: datetime | None = None
-) -> tuple[list[StageConflict], list[StatusConflict], list[DoubleVisit]]:
-    """What the ARO and the PRS recorded differently about the same client in the last
-    ``days``: stages of change that disagree, a status saying "out of reach" while a contact
-    was made since, and visits both planned for the same client and day (PR-2)."""
+def _who(user: Any) -> str:
+    return user.get_full_name() if user is not None else "someone no longer here"
+
+
+def _stage_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime]) -> list[Conflict]:
     from tandem.recovery.models import StageAssessment
 
-    moment = now or timezone.now()
-    since = moment - timedelta(days=days)
     stages: dict[int, list[Any]] = {}
     for stage in (
         StageAssessment.objects.filter(agency=agency, assessed_at__gte=since)
@@ -430,16 +536,63 @@ def fact_conflicts(
         .select_related("client", "assessed_by")
         .order_by("client_id", "-assessed_at", "-pk")[:5000]
     ):
-        stages.setdefault(stage.client_id, []).append(stage)
-    stage_conflicts = []
-    for found in stages.values():
-        latest = found[0]
-        other = next((s for s in found if s.assessed_by_id != latest.assessed_by_id), None)
+        after = settled.get((stage.client_id, vocab.ConflictTopic.STAGE, None))
+        if after is None or stage.assessed_at >= after:
+            stages.setdefault(stage.client_id, []).append(stage)
+    found = []
+    for assessments in stages.values():
+        latest = assessments[0]
+        other = next((s for s in assessments if s.assessed_by_id != latest.assessed_by_id), None)
         if other is not None and other.stage != latest.stage:
-            stage_conflicts.append(StageConflict(latest.client, latest, other))
+            found.append(Conflict(latest.client, vocab.ConflictTopic.STAGE, [
+                Side(s.get_stage_display(), _who(s.assessed_by), s.assessed_at, s.stage)
+                for s in (latest, other)
+            ]))
+    return found
+
+
+def _fact_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime]) -> list[Conflict]:
+    """A phone, address or status one person recorded and another recorded differently
+    since: both values, the newer first (it is what the record says now)."""
+    from tandem.recovery.models import ClientFact
+
+    facts: dict[tuple[int, str], list[Any]] = {}
+    for fact in (
+        ClientFact.objects.filter(agency=agency, recorded_at__gte=since,
+                                  client__merged_into__isnull=True)
+        .select_related("client", "recorded_by", "data_key")
+        .order_by("client_id", "field", "-recorded_at", "-pk")[:5000]
+    ):
+        after = settled.get((fact.client_id, fact.field, None))
+        if after is None or fact.recorded_at >= after:
+            facts.setdefault((fact.client_id, fact.field), []).append(fact)
+    statuses = dict(vocab.ClientStatus.choices)
+    found = []
+    for (_, name), recorded in facts.items():
+        latest = recorded[0]
+        other = next((f for f in recorded if f.recorded_by_id != latest.recorded_by_id), None)
+        if other is None or _same_value(name, other.value, latest.value):
+            continue
+        sides = []
+        for fact in (latest, other):
+            text = statuses.get(fact.value or "", fact.value) if name == "status" else fact.value
+            choice = (fact.value or "") if name == "status" else str(fact.pk)
+            sides.append(Side(text or "(none)", _who(fact.recorded_by), fact.recorded_at, choice))
+        found.append(Conflict(latest.client, name, sides))
+    return found
+
+
+def _same_value(name: str, one: str | None, other: str | None) -> bool:
+    if name == "phone":
+        return digits_of(one or "") == digits_of(other or "")
+    return normalise_name(one or "") == normalise_name(other or "")
+
+
+def _status_by_contact(agency: Any, since: datetime, settled: dict[Any, datetime],
+                       already: set[int]) -> list[Conflict]:
+    """The record says "lost contact" or "inactive", but somebody engaged the client since."""
     out_of_reach = (vocab.ClientStatus.LOST_CONTACT, vocab.ClientStatus.INACTIVE)
-    status_conflicts = []
-    seen: set[int] = set()
+    found = []
     for contact in (
         Contact.objects.filter(
             agency=agency,
@@ -451,27 +604,57 @@ def fact_conflicts(
         .select_related("client", "recorded_by")
         .order_by("-occurred_at")[:500]
     ):
-        if contact.client_id not in seen and contact.occurred_at > contact.client.updated_at:
-            seen.add(contact.client_id)
-            status_conflicts.append(StatusConflict(contact.client, contact))
+        client = contact.client
+        after = settled.get((client.pk, vocab.ConflictTopic.STATUS, None))
+        if client.pk in already or contact.occurred_at <= client.updated_at:
+            continue
+        if after is not None and contact.occurred_at <= after:
+            continue
+        already.add(client.pk)
+        found.append(Conflict(client, vocab.ConflictTopic.STATUS, [
+            Side(client.get_status_display(), "the record", client.updated_at, client.status),
+            Side(vocab.ClientStatus.ACTIVE.label,
+                 f"{_who(contact.recorded_by)} engaged the client", contact.occurred_at,
+                 vocab.ClientStatus.ACTIVE),
+        ]))
+    return found
+
+
+def fact_conflicts(
+    agency: Any, days: int, now: datetime | None = None
+) -> tuple[list[Conflict], list[DoubleVisit]]:
+    """What the ARO and the PRS recorded differently about the same client in the last
+    ``days`` — any client, not only between two records of one person: stages of change,
+    phone, address and status that disagree (and a status of "out of reach" contradicted by
+    a contact since) — and visits both planned for the same client and day (PR-2).
+    Whatever somebody settled from the Deconflict page is not listed again."""
+    moment = now or timezone.now()
+    since = moment - timedelta(days=days)
+    settled = _settled_since(agency, since)
+    conflicts = _stage_conflicts(agency, since, settled) + _fact_conflicts(agency, since, settled)
+    already = {c.client.pk for c in conflicts if c.topic == vocab.ConflictTopic.STATUS}
+    conflicts += _status_by_contact(agency, since, settled, already)
+    conflicts.sort(key=lambda c: -max(s.when for s in c.sides).timestamp())
     by_day: dict[tuple[int, date], list[PlannedContact]] = {}
     for visit in (
-        PlannedContact.objects.filter(agency=agency, starts_at__gte=since)
+        PlannedContact.objects.filter(agency=agency, starts_at__gte=since,
+                                      client__merged_into__isnull=True)
         .exclude(status=vocab.PlanStatus.CANCELLED)
         .select_related("client", "created_by")
         .order_by("starts_at", "pk")[:5000]
     ):
         day = timezone.localdate(visit.starts_at)
         by_day.setdefault((visit.client_id, day), []).append(visit)
+    # The rule of ``services.visits_same_day``: live visits, same client, same local day.
     doubles = [
         DoubleVisit(visits[0].client, day, visits)
-        for (_, day), visits in by_day.items()
-        if len(visits) > 1
+        for (client_id, day), visits in by_day.items()
+        if len(visits) > 1 and (client_id, vocab.ConflictTopic.VISITS, day) not in settled
     ]
-    return stage_conflicts, status_conflicts, doubles
+    return conflicts, doubles
 
 
-def import_context(batch: Any, plan: Any) -> dict[str, Any]:
+def import_context(batch: Any) -> dict[str, Any]:
     """The mapping page: each field with the chosen column, a preview, the file's words of
     each closed list with the suggested value, and the dry run when there is one."""
     from tandem.recovery import imports
@@ -496,6 +679,6 @@ def import_context(batch: Any, plan: Any) -> dict[str, Any]:
         ],
         "preview": batch.rows[:5],
         "vocabularies": vocabularies,
-        "plan": plan,
-        "shown_rows": [r for r in plan.rows if r.outcome != "new"][:200] if plan else [],
+        "dry": batch.dry_run or None,
+        "busy": batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING),
     }

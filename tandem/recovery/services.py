@@ -20,12 +20,15 @@ from django.utils import timezone
 from tandem.agencies.access import require_actor_role
 from tandem.agencies.models import Role
 from tandem.audit.services import audit_record
+from tandem.core.when import when
 from tandem.recovery import vocab
 from tandem.recovery.access import can_read_cji, is_sworn_program
 from tandem.recovery.models import (
     CJIEntry,
     Client,
+    ClientFact,
     ClientMerge,
+    ConflictSettlement,
     Consent,
     Contact,
     Disclosure,
@@ -37,6 +40,7 @@ from tandem.recovery.models import (
     OutreachEvent,
     OverdoseResponse,
     PatrolCall,
+    PersonnelEvaluation,
     PlannedContact,
     Referral,
     Resource,
@@ -182,6 +186,7 @@ def client_create(
             client.save()
     except IntegrityError:
         return Client.objects.get(agency=agency, idempotency_key=idempotency_key)
+    _record_facts(client, acting_user, [f for f in vocab.FACT_FIELDS if getattr(client, f)])
     audit_record(
         action="recovery.client_create",
         actor=acting_user,
@@ -216,6 +221,7 @@ def client_update(
     current.version += 1
     current.updated_at = timezone.now()
     current.save()
+    _record_facts(current, acting_user, [f for f in vocab.FACT_FIELDS if f in changed])
     audit_record(
         action="recovery.client_update",
         actor=acting_user,
@@ -223,6 +229,15 @@ def client_update(
         detail={"fields": sorted(changed)},
     )
     return current
+
+
+def _record_facts(client: Client, user: User, fields: Iterable[str]) -> None:
+    """Remember who recorded each new phone, address or status (conflicting facts)."""
+    for name in fields:
+        fact = ClientFact(agency_id=client.agency_id, client=client, field=name,
+                          recorded_by=user)
+        fact.value = str(getattr(client, name) or "")
+        fact.save()
 
 
 @transaction.atomic
@@ -427,7 +442,7 @@ def _check_contact(contact: Contact, client: Client) -> None:
     errors: dict[str, str] = {}
     if timezone.localdate(contact.occurred_at) < timezone.localdate(client.created_at):
         errors["occurred_at"] = (
-            f"This client was registered on {timezone.localdate(client.created_at):%Y-%m-%d}; "
+            f"This client was registered on {when(timezone.localdate(client.created_at))}; "
             "a contact cannot be dated before that."
         )
     elif contact.occurred_at > timezone.now() + timedelta(minutes=15):
@@ -488,7 +503,7 @@ def _safety_gate_error(contact: Contact, planned: PlannedContact | None) -> str:
     if first is not None and contact.occurred_at < first.replace(second=0, microsecond=0):
         return (
             "The contact is dated before the ARO's first complete safety assessment "
-            f"({timezone.localtime(first):%Y-%m-%d %H:%M}); the PRS may not take part "
+            f"({when(first, 'datetime')}); the PRS may not take part "
             "before it."
         )
     return ""
@@ -517,8 +532,15 @@ def _existing_for_client(model: type[M], client: Client, key: str) -> M | None:
 
 @transaction.atomic
 def contact_create(
-    *, acting_user: User, client: Client, data: dict[str, Any], idempotency_key: str = ""
+    *,
+    acting_user: User,
+    client: Client,
+    data: dict[str, Any],
+    idempotency_key: str = "",
+    separate_from_same_day: bool = False,
 ) -> Contact:
+    """Record a contact. ``separate_from_same_day``: the person logging it confirmed that it
+    is not the encounter somebody else logged that day, so the day is settled at once."""
     if idempotency_key:
         existing = _existing_for_client(Contact, client, idempotency_key)
         if existing is not None:
@@ -552,6 +574,10 @@ def contact_create(
         obj=contact,
         detail={"client": client.pk, "kind": contact.kind, "outcome": contact.outcome},
     )
+    if separate_from_same_day:
+        _settled(acting_user=acting_user, client=client, topic=vocab.ConflictTopic.CONTACTS,
+                 day=same_day(contact.occurred_at)[0], outcome="separate",
+                 detail={"contact": contact.pk})
     return contact
 
 
@@ -821,22 +847,22 @@ def referral_advance(
             f"A referral that is {labels[current.status].lower()} cannot become "
             f"{labels.get(status, status).lower()}."
         )
-    when = on or timezone.localdate()
+    step_on = on or timezone.localdate()
     last = max(date.fromisoformat(step["on"]) for step in current.history)
-    if when < last:
-        raise ValidationError(f"The date cannot be before the previous step ({last:%Y-%m-%d}).")
-    if when > timezone.localdate():
+    if step_on < last:
+        raise ValidationError(f"The date cannot be before the previous step ({when(last)}).")
+    if step_on > timezone.localdate():
         raise ValidationError("The date cannot be in the future.")
     if status in vocab.REFERRAL_NEEDS_REASON and not reason.strip():
         raise ValidationError("Give the reason.")
     current.status = status
-    setattr(current, f"{status}_on", when)
+    setattr(current, f"{status}_on", step_on)
     if reason.strip():
         current.reason = reason.strip()
     current.follow_up_on = follow_up_on if not current.closed else None
     current.history = [
         *current.history,
-        {"status": status, "on": when.isoformat(), "by": acting_user.pk},
+        {"status": status, "on": step_on.isoformat(), "by": acting_user.pk},
     ]
     current.save()
     audit_record(
@@ -1370,7 +1396,9 @@ def client_purge(*, client: Client, reason: str, acting_user: User | None = None
     hangs off it (X-6). Overdose responses and kits stay, unlinked, for the grant figures."""
     with transaction.atomic():
         _lock_client(client.pk)
-        for model in (Contact, Goal, Referral, Consent, Disclosure, CJIEntry, SwornNote):
+        for model in (
+            Contact, Goal, Referral, Consent, Disclosure, CJIEntry, SwornNote, ClientFact
+        ):
             _shred_all(model.objects.filter(client=client).select_related("data_key"), reason)
         _shred_all([client], reason)
         audit_record(
@@ -1491,7 +1519,8 @@ def match_run_execute(*, run_id: int) -> MatchRun:
     clients = list(registry(run.agency).select_related("data_key"))
     records = [client_record(c) for c in clients]
     try:
-        model = linkage.train(records)
+        stored = _stored_model(run, len(records))
+        model = stored or linkage.train(records)
         pairs = linkage.predict(records, model, threshold=policy.review_threshold)
     except Exception as exc:  # noqa: BLE001 - recorded on the run, shown on the page
         run.status, run.error = vocab.MatchRunStatus.FAILED, type(exc).__name__[:200]
@@ -1508,9 +1537,33 @@ def match_run_execute(*, run_id: int) -> MatchRun:
             action="recovery.match_run",
             actor=None,
             obj=run,
-            detail={"records": len(records), "pairs": len(pairs)},
+            detail={"records": len(records), "pairs": len(pairs), "trained": stored is None},
         )
     return run
+
+
+#: An on-demand scan reuses the agency's stored model while the registry has not grown or
+#: shrunk by more than this share since it was trained; the nightly scan always trains.
+RETRAIN_AFTER_CHANGE = 0.2
+
+
+def _stored_model(run: MatchRun, size: int) -> dict[str, Any] | None:
+    """The model the last scan trained, for an on-demand scan: training (EM) is most of a
+    scan's time, and the nightly job keeps the parameters fresh."""
+    from tandem.recovery import linkage
+
+    if run.trigger != vocab.MatchTrigger.ON_DEMAND:
+        return None
+    model = match_model(run.agency)
+    trained_on = int(model.get("trained_on", -1))
+    if trained_on < 0:
+        return None
+    if not model.get("estimated"):
+        # Priors: fine while the registry is still too small to estimate anything.
+        return model if size < linkage.MIN_RECORDS_FOR_EM else None
+    if abs(size - trained_on) > RETRAIN_AFTER_CHANGE * trained_on:
+        return None
+    return model
 
 
 def _store_candidates(run: MatchRun, pairs: list[Any]) -> None:
@@ -1774,8 +1827,97 @@ def import_map(
         for name, words in values.items()
         if name in imports.VOCABULARIES
     }
-    batch.save(update_fields=["mapping", "values"])
+    batch.dry_run = {}
+    batch.save(update_fields=["mapping", "values", "dry_run"])
     return batch
+
+
+#: Files up to this many rows are checked and imported while the person waits; larger ones
+#: (up to ``imports.MAX_ROWS``) by the worker, so no request runs into a timeout and the
+#: upload, kept sealed on the batch, is never lost.
+IMPORT_INLINE_ROWS = 5_000
+
+
+def _summary(plan: Any) -> dict[str, Any]:
+    """What the dry run shows, kept on the batch: the counts, the messages and the rows
+    that are not simply new (at most 200)."""
+    shown = [r for r in plan.rows if r.outcome != "new"][:200]
+    return {
+        "counts": plan.counts,
+        "messages": plan.messages,
+        "rows": [
+            {
+                "number": r.number,
+                "outcome": r.outcome,
+                "client_id": r.client_id,
+                "same_as_row": r.same_as_row,
+                "probability": r.probability,
+                "reasons": r.reasons,
+                "errors": r.errors,
+            }
+            for r in shown
+        ],
+    }
+
+
+def import_dry_run(*, acting_user: User, batch: ImportBatch) -> ImportBatch:
+    """Run the dry run now (a small file) or ask the worker to (a large one)."""
+    from tandem.recovery.tasks import run_import_check
+
+    if len(batch.rows) <= IMPORT_INLINE_ROWS:
+        batch.dry_run, batch.job_state = _summary(import_plan(batch)), ""
+        batch.save(update_fields=["dry_run", "job_state"])
+        return batch
+    with transaction.atomic():
+        batch.job_state, batch.dry_run = vocab.ImportJob.CHECKING, {}
+        batch.save(update_fields=["job_state", "dry_run"])
+        transaction.on_commit(lambda: run_import_check.enqueue(batch.pk))
+    return batch
+
+
+def import_check_execute(*, batch_id: int) -> int:
+    """The worker's dry run of a large file."""
+    batch = ImportBatch.objects.select_related("data_key", "agency").get(pk=batch_id)
+    if batch.committed_at is not None:
+        return 0
+    batch.dry_run, batch.job_state = _summary(import_plan(batch)), ""
+    batch.save(update_fields=["dry_run", "job_state"])
+    return len(batch.rows)
+
+
+def import_commit_request(*, acting_user: User, batch: ImportBatch) -> dict[str, int] | None:
+    """Import a small file now (its counts), or hand a large one to the worker (None)."""
+    from tandem.recovery.tasks import run_import_commit
+
+    if len(batch.rows) <= IMPORT_INLINE_ROWS:
+        return import_commit(acting_user=acting_user, batch=batch)
+    if batch.committed_at is not None:
+        raise ValidationError("This file was already imported.")
+    if batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING):
+        raise ValidationError("Wait for the work on this file to finish.")
+    with transaction.atomic():
+        batch.job_state, batch.job_errors = vocab.ImportJob.IMPORTING, []
+        batch.save(update_fields=["job_state", "job_errors"])
+        user_id = acting_user.pk
+        transaction.on_commit(lambda: run_import_commit.enqueue(batch.pk, user_id))
+    return None
+
+
+def import_commit_execute(*, batch_id: int, user_id: int) -> int:
+    """The worker's import of a large file: all or nothing, as on the page; a refusal is
+    kept on the batch with its row-numbered messages."""
+    from tandem.accounts.models import User
+
+    batch = ImportBatch.objects.select_related("data_key", "agency").get(pk=batch_id)
+    user = User.objects.get(pk=user_id)
+    try:
+        counts = import_commit(acting_user=user, batch=batch)
+    except ValidationError as exc:
+        batch.job_state, batch.job_errors = vocab.ImportJob.FAILED, exc.messages[:200]
+        batch.save(update_fields=["job_state", "job_errors"])
+        return 0
+    ImportBatch.objects.filter(pk=batch.pk).update(job_state="")
+    return sum(counts.values())
 
 
 def import_plan(batch: ImportBatch) -> Any:
@@ -1882,3 +2024,219 @@ def _import_contact(acting_user: User, row: Any) -> None:
             "outcome": row.data["outcome"],
         },
     )
+
+
+# --- Annual personnel evaluation (OO 2-78 E.1–2) -------------------------------------------
+
+
+EVALUATION_TEXT_MAX = 8000
+
+
+@transaction.atomic
+def personnel_evaluation_write(
+    *, acting_user: User, person: User, year: int, feedback: str, version: int | None = None
+) -> PersonnelEvaluation:
+    """The evaluator writes (or, until it is acknowledged, rewrites) the year's feedback to
+    one ARO or PRS; the figures of the year are kept with it as they stand now."""
+    from tandem.recovery.access import require_evaluator
+    from tandem.recovery.evaluation import evaluated_role, evaluation_for
+
+    agency = require_evaluator(acting_user)
+    role = evaluated_role(agency, person) if person.agency_id == agency.pk else ""
+    if not role:
+        raise ValidationError("Only an ARO or a PRS of the agency is evaluated here.")
+    if person.pk == acting_user.pk:
+        raise ValidationError("Nobody writes their own evaluation.")
+    text = (feedback or "").strip()
+    if not text:
+        raise ValidationError({"feedback": "Write the feedback for this year."})
+    if len(text) > EVALUATION_TEXT_MAX:
+        raise ValidationError({"feedback": f"Keep the feedback under {EVALUATION_TEXT_MAX} "
+                                           "characters."})
+    if not 2000 <= year <= timezone.localdate().year:
+        raise ValidationError("Choose a year that has begun.")
+    figures = [[line.duty, line.label, line.value]
+               for line in evaluation_for(person, role, year).lines]
+    evaluation = (PersonnelEvaluation.objects.select_for_update()
+                  .filter(person=person, year=year).first())
+    if evaluation is None:
+        evaluation = PersonnelEvaluation(agency=agency, person=person, year=year, role=role)
+    else:
+        if evaluation.is_acknowledged:
+            raise ValidationError("This evaluation was acknowledged; it no longer changes.")
+        if version is not None and version != evaluation.version:
+            raise ValidationError("Someone changed this evaluation meanwhile. Reload the "
+                                  "page to see it.")
+        evaluation.version += 1
+    evaluation.figures = figures
+    evaluation.feedback = text  # encrypted text
+    evaluation.evaluator = acting_user
+    evaluation.written_at = timezone.now()
+    evaluation.save()
+    audit_record(action="recovery.evaluation_write", actor=acting_user, obj=evaluation,
+                 detail={"year": year, "role": role, "version": evaluation.version})
+    _notify_evaluation(evaluation)
+    return evaluation
+
+
+def _notify_evaluation(evaluation: PersonnelEvaluation) -> None:
+    from tandem.core.notifications import notify
+
+    notify(kind="recovery.evaluation", recipient_user=evaluation.person,
+           agency=evaluation.agency)
+
+
+@transaction.atomic
+def personnel_evaluation_acknowledge(
+    *, acting_user: User, evaluation: PersonnelEvaluation, response: str = ""
+) -> PersonnelEvaluation:
+    """The person evaluated acknowledges having read it, optionally with a response."""
+    locked = PersonnelEvaluation.objects.select_for_update().get(pk=evaluation.pk)
+    if locked.person_id != acting_user.pk:
+        raise ValidationError("Only the person evaluated acknowledges an evaluation.")
+    if locked.is_acknowledged:
+        return locked
+    text = (response or "").strip()
+    if len(text) > EVALUATION_TEXT_MAX:
+        raise ValidationError({"response": f"Keep the response under {EVALUATION_TEXT_MAX} "
+                                           "characters."})
+    locked.response = text  # encrypted text
+    locked.acknowledged_at = timezone.now()
+    locked.save(update_fields=["response", "acknowledged_at"])
+    audit_record(action="recovery.evaluation_acknowledge", actor=acting_user, obj=locked,
+                 detail={"year": locked.year, "response": bool(text)})
+    return locked
+
+
+def personnel_evaluation_exported(*, acting_user: User, evaluation: PersonnelEvaluation) -> None:
+    """Audit the printing of an evaluation (the PDF carries the feedback in the clear)."""
+    audit_record(action="recovery.evaluation_export", actor=acting_user, obj=evaluation,
+                 detail={"year": evaluation.year, "format": "pdf"})
+
+# --- Conflicting facts and double work, settled in one click (PR-2, issue 13) --------------
+
+
+def _settled(*, acting_user: User, client: Client, topic: str, outcome: str,
+             day: date | None = None, detail: dict[str, Any] | None = None) -> ConflictSettlement:
+    settlement = ConflictSettlement.objects.create(
+        agency=client.agency, client=client, topic=topic, day=day, outcome=outcome,
+        settled_by=acting_user,
+    )
+    audit_record(
+        action="recovery.conflict_settle",
+        actor=acting_user,
+        obj=client,
+        detail={"topic": topic, "day": day.isoformat() if day else "", "outcome": outcome,
+                **(detail or {})},
+    )
+    return settlement
+
+
+def same_day(moment: datetime) -> tuple[date, datetime, datetime]:
+    """The local day of ``moment`` and its bounds: the unit of double work."""
+    day = timezone.localdate(moment)
+    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    return day, start, start + timedelta(days=1)
+
+
+def contacts_same_day(client: Client, moment: datetime, *, other_than: Any = None,
+                      exclude_pk: int | None = None) -> QuerySet[Contact]:
+    """Contacts with ``client`` on the local day of ``moment`` — recorded by somebody other
+    than ``other_than`` when given. The one rule for double logging: the warning while a
+    contact is logged and the Deconflict list both use it, and a day somebody confirmed as
+    separate encounters is no longer listed."""
+    day, start, end = same_day(moment)
+    found = Contact.objects.filter(client=client, occurred_at__gte=start, occurred_at__lt=end)
+    if other_than is not None:
+        found = found.exclude(recorded_by=other_than)
+    if exclude_pk:
+        found = found.exclude(pk=exclude_pk)
+    return found.select_related("recorded_by").order_by("occurred_at", "pk")
+
+
+def visits_same_day(client: Client, moment: datetime, *,
+                    exclude_pk: int | None = None) -> QuerySet[PlannedContact]:
+    """Live visits to ``client`` planned on the local day of ``moment``: the rule of the
+    warning after planning a visit and of the Deconflict list ("visits planned twice")."""
+    _, start, end = same_day(moment)
+    found = PlannedContact.objects.filter(client=client, starts_at__gte=start, starts_at__lt=end)
+    if exclude_pk:
+        found = found.exclude(pk=exclude_pk)
+    return found.exclude(status=vocab.PlanStatus.CANCELLED).order_by("starts_at", "pk")
+
+
+@transaction.atomic
+def conflict_settle(*, acting_user: User, client: Client, topic: str, choice: str,
+                    day: date | None = None) -> ConflictSettlement:
+    """Settle one conflict: keep one of the values recorded (stage, phone, address,
+    status), confirm that same-day contacts or visits are separate, or remove a contact
+    logged twice. Audited; the conflict is not listed again."""
+    _lock_client(client.pk)
+    client = Client.objects.select_related("data_key").get(pk=client.pk)
+    if client.merged_into_id:
+        raise ValidationError("This record was merged into another; settle it there.")
+    # The settlement is written first: what is recorded from now on, the settled value
+    # included, is what a later disagreement is measured against.
+    if topic == vocab.ConflictTopic.STAGE:
+        if choice not in vocab.Stage.values:
+            raise ValidationError("Choose a stage of change from the list.")
+        settlement = _settled(acting_user=acting_user, client=client, topic=topic,
+                              outcome=choice)
+        stage_record(acting_user=acting_user, client=client, stage=choice)
+        return settlement
+    if topic == vocab.ConflictTopic.STATUS:
+        if choice not in vocab.ClientStatus.values:
+            raise ValidationError("Choose a status from the list.")
+        return _settle_value(acting_user, client, topic, choice, choice, {})
+    if topic in (vocab.ConflictTopic.PHONE, vocab.ConflictTopic.ADDRESS):
+        fact = ClientFact.objects.filter(
+            client=client, field=topic, pk=int(choice) if choice.isdigit() else 0
+        ).select_related("data_key").first()
+        if fact is None:
+            raise ValidationError("Choose one of the values recorded.")
+        return _settle_value(acting_user, client, topic, fact.value or "", "kept",
+                             {"fact": fact.pk})
+    if day is None:
+        raise ValidationError("Choose the day to settle.")
+    if topic == vocab.ConflictTopic.VISITS and choice == "separate":
+        return _settled(acting_user=acting_user, client=client, topic=topic, day=day,
+                        outcome="separate")
+    if topic == vocab.ConflictTopic.CONTACTS and choice == "separate":
+        return _settled(acting_user=acting_user, client=client, topic=topic, day=day,
+                        outcome="separate")
+    if topic == vocab.ConflictTopic.CONTACTS and choice.startswith("remove:"):
+        return _contact_remove_twin(acting_user, client, day, choice.removeprefix("remove:"))
+    raise ValidationError("Choose how to settle this.")
+
+
+def _settle_value(acting_user: User, client: Client, name: str, value: str, outcome: str,
+                  detail: dict[str, Any]) -> ConflictSettlement:
+    settlement = _settled(acting_user=acting_user, client=client, topic=name, outcome=outcome,
+                          detail=detail)
+    if str(getattr(client, name) or "") != value:
+        client_update(acting_user=acting_user, client=client, data={name: value},
+                      version=client.version)
+    else:
+        _record_facts(client, acting_user, [name])
+    return settlement
+
+
+def _contact_remove_twin(
+    acting_user: User, client: Client, day: date, pk: str
+) -> ConflictSettlement:
+    """The same encounter logged twice: remove one record (its sealed notes shredded),
+    keeping the other. Only a contact with another one that day may go."""
+    contact = Contact.objects.select_related("data_key").filter(
+        client=client, pk=int(pk) if pk.isdigit() else 0
+    ).first()
+    if contact is None or same_day(contact.occurred_at)[0] != day:
+        raise ValidationError("Choose one of the contacts logged that day.")
+    twins = contacts_same_day(client, contact.occurred_at, exclude_pk=contact.pk)
+    kept = twins.first()
+    if kept is None:
+        raise ValidationError("This is the only contact logged that day; nothing to remove.")
+    detail = {"removed": contact.pk, "kept": kept.pk, "kind": contact.kind}
+    _shred_all([contact], "the same encounter logged twice")
+    contact.delete()
+    return _settled(acting_user=acting_user, client=client, topic=vocab.ConflictTopic.CONTACTS,
+                    day=day, outcome="removed", detail=detail)

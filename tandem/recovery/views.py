@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.forms import ChoiceField
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -92,6 +93,10 @@ from tandem.recovery.models import (
 
 PER_PAGE = 50
 
+#: Timeline entries per page on the client page (a phone shows ten before "Older entries").
+TIMELINE_PAGE = 10
+OPEN_GOALS = {vocab.GoalStatus.OPEN, vocab.GoalStatus.IN_PROGRESS}
+
 
 def _stale_form(
     form_class: type, request: AuthenticatedHttpRequest, version: int, **kwargs: Any,
@@ -155,8 +160,12 @@ def _newer_values(form: Any, current: dict[str, Any]) -> list[tuple[str, str]]:
 def caseload(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     start, end = selectors.day_bounds(timezone.localdate())
+    clients = keyset_page(selectors.my_clients(agency, request.user), size=PER_PAGE,
+                          order=("last_name", "first_name", "pk"),
+                          after=parse_cursor(request.GET.get("after")),
+                          before=parse_cursor(request.GET.get("before")))
     context = {
-        "clients": selectors.my_clients(agency, request.user),
+        "clients": clients,
         "follow_ups": selectors.follow_ups_due(agency, request.user),
         "visits": selectors.planned_between(agency, start, end, request.user),
     }
@@ -248,16 +257,25 @@ def client_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_GET
 def client_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=False)
     services.client_view_log(acting_user=request.user, client=client)
+    timeline = selectors.client_timeline(client)
+    page = Paginator(timeline, TIMELINE_PAGE).get_page(request.GET.get("timeline"))
+    referrals = list(client.referrals.select_related("resource"))
+    consents = list(client.consents.select_related("recipient", "data_key"))
+    goals = list(client.goals.select_related("data_key"))
     context = {
         "client": client,
         "stage": client.current_stage(),
         "stages": client.stages.select_related("assessed_by")[:10],
-        "goals": client.goals.select_related("data_key"),
-        "referrals": client.referrals.select_related("resource"),
-        "consents": client.consents.select_related("recipient", "data_key"),
-        "timeline": selectors.client_timeline(client),
+        "stage_count": client.stages.count(),
+        "goals": goals,
+        "goals_open": sum(g.status in OPEN_GOALS for g in goals),
+        "referrals": referrals,
+        "consents": consents,
+        "glance": selectors.client_glance(client, timeline, referrals, consents),
+        "timeline": page,
+        "timeline_count": len(timeline),
         "stage_form": StageForm(),
         "goal_form": GoalForm(),
         "goal_status_form": GoalStatusForm(),
@@ -269,9 +287,14 @@ def client_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "recovery/client_detail.html", context)
 
 
+def _client_section(pk: int, section: str) -> HttpResponse:
+    """Back to the client page, with the section just changed opened (tandem.js)."""
+    return redirect(reverse("recovery:client_detail", args=[pk]) + f"#{section}")
+
+
 @require_http_methods(["GET", "POST"])
 def client_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
     form = ClientForm(
         request.POST or None,
         request.FILES or None,
@@ -291,7 +314,7 @@ def client_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 photo_type=form.photo_type,
             )
         except services.StaleEdit as exc:
-            client = get_client_for_user(request.user, pk)
+            client = get_client_for_user(request.user, pk, write=False)
             form = _stale_form(ClientForm, request, client.version, agency=client.agency)
             newer = _newer_values(form, ClientForm.initial_for(client))
             form_errors(form, exc)
@@ -313,7 +336,7 @@ def client_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def client_photo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=False)
     if not client.photo:
         raise Http404
     services.client_photo_view_log(acting_user=request.user, client=client)
@@ -333,7 +356,7 @@ def client_flags(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "The safety flags were saved.")
     else:
         messages.error(request, "Choose safety flags from the list.")
-    return redirect("recovery:client_detail", client.pk)
+    return _client_section(client.pk, "flags")
 
 
 @require_GET
@@ -347,11 +370,8 @@ def deconflict(request: AuthenticatedHttpRequest) -> HttpResponse:
         "doubles": doubles,
         "candidates": selectors.open_candidates(agency)[:100],
         "run": selectors.latest_run(agency),
-        "stage_choices": vocab.Stage.choices,
     }
-    context["stage_conflicts"], context["status_conflicts"], context["double_visits"] = (
-        selectors.fact_conflicts(agency, days)
-    )
+    context["conflicts"], context["double_visits"] = selectors.fact_conflicts(agency, days)
     return render(request, "recovery/deconflict.html", context)
 
 
@@ -360,32 +380,47 @@ def deconflict(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def contact_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
     is_aro = request.user.has_role("aro")
+    now = timezone.localtime().replace(second=0, microsecond=0)
     initial = {
-        "occurred_at": timezone.localtime().replace(second=0, microsecond=0),
+        "occurred_at": now,
         "aro_present": is_aro,
         "prs_present": request.user.has_role("prs"),
         "planned": request.GET.get("planned"),
     }
     form = ContactForm(request.POST or None, client=client, initial=initial)
+    moment = now
     if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_create(
-                acting_user=request.user,
-                client=client,
-                data=form.service_data(),
-                idempotency_key=form.cleaned_data["idempotency_key"],
+        moment = form.cleaned_data["occurred_at"]
+    # The same rule as the Deconflict list: the same client and day, another person.
+    same_day = list(services.contacts_same_day(client, moment, other_than=request.user))
+    if request.method == "POST" and form.is_valid():
+        separate = bool(request.POST.get("confirm_separate"))
+        if same_day and not separate:
+            form.add_error(
+                None,
+                "Somebody else already logged a contact with this client that day. Open it "
+                "if it is the same encounter, or confirm that this one is separate.",
             )
-        except ValidationError as exc:
-            form_errors(form, exc)
         else:
-            messages.success(request, "The contact was recorded.")
-            return redirect("recovery:client_detail", client.pk)
+            try:
+                services.contact_create(
+                    acting_user=request.user,
+                    client=client,
+                    data=form.service_data(),
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                    separate_from_same_day=separate and bool(same_day),
+                )
+            except ValidationError as exc:
+                form_errors(form, exc)
+            else:
+                messages.success(request, "The contact was recorded.")
+                return redirect("recovery:client_detail", client.pk)
     return render(
         request,
         "recovery/contact_form.html",
-        {"form": form, "client": client},
+        {"form": form, "client": client, "same_day": same_day},
         status=400 if form.errors else 200,
     )
 
@@ -439,7 +474,7 @@ def contact_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def stage_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=True)
     form = StageForm(request.POST)
     if form.is_valid():
         services.stage_record(
@@ -450,12 +485,12 @@ def stage_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose a stage of change from the list.")
     if request.POST.get("next") == "deconflict":
         return redirect("recovery:deconflict")
-    return redirect("recovery:client_detail", client.pk)
+    return _client_section(client.pk, "stages")
 
 
 @require_POST
 def goal_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=True)
     form = GoalForm(request.POST)
     if form.is_valid():
         services.goal_create(
@@ -467,7 +502,7 @@ def goal_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "The goal was added to the plan.")
     else:
         messages.error(request, "Describe the goal (at most 500 characters).")
-    return redirect("recovery:client_detail", client.pk)
+    return _client_section(client.pk, "goals")
 
 
 @require_POST
@@ -481,7 +516,7 @@ def goal_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "The goal was updated.")
     else:
         messages.error(request, "Choose a status from the list.")
-    return redirect("recovery:client_detail", goal.client_id)
+    return _client_section(goal.client_id, "goals")
 
 
 # --- Planned contacts and the safety gate ------------------------------------------------
@@ -529,11 +564,23 @@ def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors(form, exc)
         else:
+            same_day = services.visits_same_day(
+                planned.client, planned.starts_at, exclude_pk=planned.pk
+            ).select_related("created_by")
             if planned.overlaps().exists():
                 messages.warning(
                     request,
                     "Another visit to this client is planned at an "
                     "overlapping time. Agree with your partner who goes.",
+                )
+            elif same_day:
+                other = same_day[0]
+                messages.warning(
+                    request,
+                    f"Another visit to this client is planned the same day, at "
+                    f"{timezone.localtime(other.starts_at):%H:%M}"
+                    f"{' by ' + other.created_by.get_full_name() if other.created_by else ''}."
+                    " Agree with your partner who goes; it is listed on the Deconflict page.",
                 )
             else:
                 messages.success(request, "The visit was planned.")
@@ -717,7 +764,7 @@ def resource_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def referral_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
     form = ReferralForm(request.POST or None, agency=client.agency)
     if request.method == "POST" and form.is_valid():
         try:
@@ -791,7 +838,7 @@ def referral_advance(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 
 @require_http_methods(["GET", "POST"])
 def consent_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
     form = ConsentForm(
         request.POST or None,
         agency=client.agency,
@@ -860,7 +907,7 @@ def consent_event(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def disclosure_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
     form = DisclosureForm(request.POST or None, agency=client.agency)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -904,7 +951,7 @@ def _ledger(client: Client) -> list[Disclosure]:
 
 @require_GET
 def accounting(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=False)
     services.accounting_view_log(acting_user=request.user, client=client)
     return render(
         request,
@@ -915,7 +962,7 @@ def accounting(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def accounting_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=False)
     services.accounting_view_log(acting_user=request.user, client=client)
     doc = Document(
         agency=client.agency,
@@ -946,7 +993,7 @@ def accounting_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def cji(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_cji_client_for_user(request.user, pk)
+    client = get_cji_client_for_user(request.user, pk, write=False)
     form = CJIReadForm(request.POST or None)
     context: dict[str, Any] = {"client": client, "form": form, "shown": False}
     if request.method == "POST" and form.is_valid():
@@ -965,7 +1012,7 @@ def cji(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def cji_entry_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_cji_client_for_user(request.user, pk)
+    client = get_cji_client_for_user(request.user, pk, write=True)
     form = CJIEntryForm(request.POST)
     if form.is_valid():
         try:
@@ -981,7 +1028,7 @@ def cji_entry_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 
 @require_POST
 def sworn_note_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    client = get_cji_client_for_user(request.user, pk)
+    client = get_cji_client_for_user(request.user, pk, write=True)
     form = SwornNoteForm(request.POST)
     if form.is_valid():
         services.sworn_note_create(
@@ -1243,21 +1290,27 @@ def merge_undo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def client_status_settle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """Settle a status the records disagree on, in one click from the Deconflict page."""
-    client = get_client_for_user(request.user, pk)
-    status = request.POST.get("status", "")
-    if status not in vocab.ClientStatus.values:
-        messages.error(request, "Choose a status from the list.")
+def conflict_settle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Settle what was recorded differently, in one click from the Deconflict page."""
+    from datetime import date
+
+    client = get_client_for_user(request.user, pk, write=True)
+    topic = request.POST.get("topic", "")
+    try:
+        day = date.fromisoformat(request.POST["day"]) if request.POST.get("day") else None
+    except ValueError:
+        day = None
+    if topic not in vocab.ConflictTopic.values:
+        messages.error(request, "Choose what to settle.")
         return redirect("recovery:deconflict")
     try:
-        services.client_update(
-            acting_user=request.user, client=client, data={"status": status}, version=client.version
-        )
+        services.conflict_settle(acting_user=request.user, client=client, topic=topic,
+                                 choice=request.POST.get("choice", ""), day=day)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "The client's status is settled.")
+        messages.success(request, f"Settled: {vocab.ConflictTopic(topic).label.lower()} "
+                                  f"of {client.full_name}.")
     return redirect("recovery:deconflict")
 
 
@@ -1293,8 +1346,8 @@ def import_start(request: AuthenticatedHttpRequest) -> HttpResponse:
 def import_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Map the columns and the file's words, preview, and see the dry run."""
     batch = get_import_for_user(request.user, pk)
-    plan = None
-    if request.method == "POST" and batch.committed_at is None:
+    busy = batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING)
+    if request.method == "POST" and batch.committed_at is None and not busy:
         mapping = {
             name: request.POST.get(f"map_{name}", "") for name, _, _ in imports.FIELDS[batch.kind]
         }
@@ -1307,18 +1360,22 @@ def import_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         batch = services.import_map(
             acting_user=request.user, batch=batch, mapping=mapping, values=values
         )
-        plan = services.import_plan(batch)
-    return render(request, "recovery/import_detail.html", selectors.import_context(batch, plan))
+        batch = services.import_dry_run(acting_user=request.user, batch=batch)
+    return render(request, "recovery/import_detail.html", selectors.import_context(batch))
 
 
 @require_POST
 def import_commit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     batch = get_import_for_user(request.user, pk)
     try:
-        counts = services.import_commit(acting_user=request.user, batch=batch)
+        counts = services.import_commit_request(acting_user=request.user, batch=batch)
     except ValidationError as exc:
         for message in exc.messages[:20]:
             messages.error(request, message)
+        return redirect("recovery:import_detail", batch.pk)
+    if counts is None:
+        messages.success(request, "The import runs in the background: this page shows when "
+                                  "it is done. Nothing is in the registry until then.")
         return redirect("recovery:import_detail", batch.pk)
     messages.success(
         request,
@@ -1330,7 +1387,7 @@ def import_commit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def patrol_call(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """West Virginia Police and Peers: the embedded peer records an unscheduled contact on
     a patrol call, with the officer's on-scene safety check recorded at that moment."""
-    client = get_client_for_user(request.user, pk)
+    client = get_client_for_user(request.user, pk, write=request.method == "POST")
     form = PatrolCallForm(request.POST or None, client=client)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -1362,7 +1419,100 @@ def personnel_evaluation(request: AuthenticatedHttpRequest) -> HttpResponse:
         year = default
     if not 2000 <= year <= timezone.localdate().year:
         year = default
+    from tandem.recovery.models import PersonnelEvaluation
+
+    written = {e.person_id: e for e in PersonnelEvaluation.objects.filter(
+        agency=agency, year=year).select_related("data_key", "evaluator")}
+    rows = [(e, written.get(e.person.pk)) for e in personnel_evaluations(agency, year)]
     return render(request, "recovery/personnel_evaluation.html", {
-        "year": year, "evaluations": personnel_evaluations(agency, year),
+        "year": year, "rows": rows, "me": request.user,
         "years": list(range(timezone.localdate().year, default - 4, -1))})
+
+
+@require_POST
+def personnel_evaluation_write(request: AuthenticatedHttpRequest, person: int) -> HttpResponse:
+    """The evaluator writes one person's feedback for the year (OO 2-78 E.2: "valuable
+    feedback to the ARO and PRS")."""
+    from tandem.accounts.models import User
+    from tandem.agencies.access import one_or_404
+    from tandem.recovery.access import require_evaluator
+
+    agency = require_evaluator(request.user)
+    subject = one_or_404(User.objects.all(), person, agency=agency)
+    try:
+        year = int(request.POST.get("year", ""))
+        version = int(request.POST["version"]) if request.POST.get("version") else None
+    except ValueError:
+        messages.error(request, "The form was incomplete: choose the year and write again.")
+        return redirect("recovery:personnel_evaluation")
+    try:
+        services.personnel_evaluation_write(
+            acting_user=request.user, person=subject, year=year,
+            feedback=request.POST.get("feedback", ""), version=version)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The evaluation of {subject.get_full_name()} was saved; "
+                                  "they were told to read and acknowledge it.")
+    return redirect(f"{reverse('recovery:personnel_evaluation')}?year={year}"
+                    f"#eval-{subject.pk}")
+
+
+@require_GET
+def my_evaluations(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The ARO's or the PRS's own evaluations, to read and acknowledge."""
+    from tandem.recovery.access import EVALUATED
+    from tandem.recovery.models import PersonnelEvaluation
+
+    agency = require_role(request.user, *EVALUATED)
+    mine = PersonnelEvaluation.objects.filter(agency=agency, person=request.user
+                                              ).select_related("data_key", "evaluator")
+    return render(request, "recovery/my_evaluations.html", {"evaluations": mine})
+
+
+@require_POST
+def personnel_evaluation_acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    from tandem.recovery.access import get_evaluation_for_user
+
+    evaluation = get_evaluation_for_user(request.user, pk, write=True)
+    try:
+        services.personnel_evaluation_acknowledge(
+            acting_user=request.user, evaluation=evaluation,
+            response=request.POST.get("response", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"You acknowledged your {evaluation.year} evaluation.")
+    return redirect("recovery:my_evaluations")
+
+
+@require_GET
+def personnel_evaluation_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    from tandem.recovery.access import get_evaluation_for_user
+
+    evaluation = get_evaluation_for_user(request.user, pk, write=False)
+    services.personnel_evaluation_exported(acting_user=request.user, evaluation=evaluation)
+    agency = evaluation.agency
+    titles = agency.policy_model().titles
+    title = titles.aro if evaluation.role == "aro" else titles.prs
+    doc = Document(agency=agency, title=f"Personnel evaluation {evaluation.year}",
+                   subtitle=f"{evaluation.person.get_full_name()}, {title}")
+    reference = agency.policy_model().document.reference
+    doc.fields([
+        ("Policy", f"{reference}, Program and Personnel Evaluation (E.1–2)"),
+        ("Evaluated by", evaluation.evaluator.get_full_name()),
+        ("Written", timezone.localtime(evaluation.written_at).strftime("%Y-%m-%d")),
+        ("Acknowledged", timezone.localtime(evaluation.acknowledged_at).strftime("%Y-%m-%d")
+         if evaluation.acknowledged_at else "Not yet"),
+    ])
+    doc.heading(f"The figures of {evaluation.year}")
+    doc.table(["Duty", "Figure", str(evaluation.year)],
+              [list(line) for line in evaluation.figures], widths=[25, 90, 45])
+    doc.heading("Feedback")
+    for part in str(evaluation.feedback or "").split("\n\n"):
+        doc.paragraph(part)
+    if evaluation.acknowledged_at:
+        doc.heading(f"Response of {evaluation.person.get_full_name()}")
+        doc.paragraph(str(evaluation.response or "") or "No response; read and acknowledged.")
+    return doc.response(f"evaluation-{evaluation.year}-{evaluation.person.username}.pdf")
 

@@ -294,3 +294,26 @@ class PatrolCallType(models.TextChoices):
     DISTURBANCE = "disturbance", "Disturbance"
     OTHER = "other", "Other call"
 
+
+
+class ConflictTopic(models.TextChoices):
+    """What two people of the program recorded differently about one client (PR-2)."""
+
+    STAGE = "stage", "Stage of change"
+    PHONE = "phone", "Phone"
+    ADDRESS = "address", "Address"
+    STATUS = "status", "Status"
+    CONTACTS = "contacts", "Contacts logged the same day"
+    VISITS = "visits", "Visits planned the same day"
+
+
+#: Client fields whose every value is remembered with who recorded it (``ClientFact``).
+FACT_FIELDS = ("phone", "address", "status")
+
+
+class ImportJob(models.TextChoices):
+    """What the worker is doing with a large spreadsheet ("" when nothing)."""
+
+    CHECKING = "checking", "Dry run in progress"
+    IMPORTING = "importing", "Import in progress"
+    FAILED = "failed", "Import refused"

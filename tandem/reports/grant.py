@@ -90,7 +90,8 @@ def _engaged_between(client_ids: list[int], start_days: int, end_days: int) -> s
 
 def _follow_up(agency: Any, period: Period) -> Section:
     first, after = period.bounds()
-    clients = model("recovery.Client").objects.filter(agency=agency)
+    # Records merged into another are not clients of their own (issue 13).
+    clients = model("recovery.Client").objects.filter(agency=agency, merged_into__isnull=True)
     baseline = list(clients.filter(created_at__gte=first, created_at__lt=after)
                     .values_list("pk", flat=True))
     opens, due, closes = SIX_MONTH

@@ -19,6 +19,7 @@ from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from tandem.core.when import when
 from tandem.reports.disclosure import Table
 
 NOT_RECORDED = ("", "Not recorded")
@@ -34,8 +35,8 @@ class Period:
         if self.start.month == 1 and self.end.month == 12 and self.start.year == self.end.year:
             return str(self.start.year)
         if (self.start.year, self.start.month) == (self.end.year, self.end.month):
-            return self.start.strftime("%B %Y")
-        return f"{self.start:%B %Y} – {self.end:%B %Y}"
+            return when(self.start, "month")
+        return f"{when(self.start, 'month')} – {when(self.end, 'month')}"
 
     def bounds(self) -> tuple[datetime, datetime]:
         tz = timezone.get_current_timezone()
@@ -399,8 +400,9 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
     from tandem.recovery import vocab
 
     contacts = _contacts(agency, period)
+    # A record merged into another is not a second client (its contacts moved with it).
     served = model("recovery.Client").objects.filter(
-        agency=agency, pk__in=contacts.values("client")
+        agency=agency, merged_into__isnull=True, pk__in=contacts.values("client")
     )
     linked = model("recovery.Referral").objects.filter(
         agency=agency, engaged_on__gte=period.start, engaged_on__lte=period.end,
@@ -504,7 +506,9 @@ def _stages(agency: Any, period: Period) -> Section:
     assessed = stage_model.objects.filter(
         agency=agency, assessed_at__gte=first, assessed_at__lt=after
     ).values("client")
-    clients = model("recovery.Client").objects.filter(agency=agency, pk__in=assessed).annotate(
+    clients = model("recovery.Client").objects.filter(
+        agency=agency, merged_into__isnull=True, pk__in=assessed
+    ).annotate(
         first_stage=Subquery(in_period.order_by("assessed_at", "pk").values("stage")[:1]),
         last_stage=Subquery(in_period.order_by("-assessed_at", "-pk").values("stage")[:1]),
     )

@@ -197,6 +197,20 @@ def get_request_by_status_code(code: str) -> SupportRequest:
     return found
 
 
+def get_request_by_receipt(user: User, code: str) -> SupportRequest:
+    """The request of ``user``'s agency this receipt was given for, open or finished and
+    not yet published; ``Http404`` otherwise (published requests are gone with their
+    digest). Only people who may ask for someone hold receipts."""
+    agency = require_role(user, *REQUEST_ON_BEHALF)
+    if not is_status_code(code):
+        raise Http404
+    found = SupportRequest.objects.filter(
+        agency=agency, receipt_digest=services.receipt_digest(code)).first()
+    if found is None:
+        raise Http404
+    return found
+
+
 def breach_readers_agency(user: User) -> Any:
     """The agency, when ``user`` holds a role the policy notifies of breaches (GO 702 .38)."""
     agency = require_account(user)

@@ -9,6 +9,9 @@ class SupportConfig(AppConfig):
 
     def ready(self) -> None:
         from tandem.core.jobs import register_periodic
+        from tandem.support import signals
+
+        signals.connect()
 
         register_periodic(timedelta(minutes=1), "tandem.support.services.escalate_due")
         register_periodic(timedelta(hours=1), "tandem.support.services.expire_open_requests")

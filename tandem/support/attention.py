@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tandem.core.attention import Item, plural
+from tandem.core.when import when
 from tandem.support import access, selectors, vocab
 from tandem.support.models import DutyToReportNotice, FollowUpReminder
-from tandem.support.oncall import COVERAGE_DAYS, Schedule
+from tandem.support.oncall import COVERAGE_DAYS, coverage_gaps
 
 
 def _waiting(user: Any, now: datetime) -> list[Item]:
@@ -26,13 +27,12 @@ def _waiting(user: Any, now: datetime) -> list[Item]:
 
 
 def _gaps(user: Any, now: datetime) -> list[Item]:
-    gaps = Schedule(user.agency, until=now + timedelta(days=COVERAGE_DAYS + 1),
-                    full=True).gaps(start=now, days=COVERAGE_DAYS)
+    gaps = coverage_gaps(user.agency, now)
     if not gaps:
         return []
-    first = timezone.localtime(min(g.start for g in gaps))
+    first = max(now, min(g.start for g in gaps))
     text = (f"{plural(len(gaps), 'gap', 'gaps')} in on-call coverage in the next "
-            f"{COVERAGE_DAYS} days, the first on {first:%a %b} {first.day}")
+            f"{COVERAGE_DAYS} days, the first on {when(first, 'short_date')}")
     return [Item(text, reverse("support:coverage"), urgent=True)]
 
 

@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from tandem.agencies.models import Unit
+from tandem.core.forms import QuickSelect
 from tandem.support import vocab
 from tandem.support.models import CriticalIncident, MutualAidRequest, SupporterProfile
 
@@ -54,7 +55,7 @@ class DirectoryFilterForm(forms.Form):
                                   required=False)
     language = forms.ChoiceField(choices=_blank(vocab.Language.choices, "Any"), required=False)
     unit = forms.ModelChoiceField(queryset=Unit.objects.none(), required=False,
-                                  empty_label="All units")
+                                  empty_label="All units", widget=QuickSelect)
 
     def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -223,6 +224,11 @@ class StatusForm(forms.Form):
     code = forms.CharField(max_length=64, label="Your status code", strip=True)
 
 
+class ReceiptForm(forms.Form):
+    code = forms.CharField(max_length=64, label="Receipt", strip=True,
+                           help_text="The receipt shown when the request was sent.")
+
+
 class RecuseForm(forms.Form):
     reason = forms.ChoiceField(choices=vocab.RecusalReason.choices, widget=forms.RadioSelect,
                                label="Why do you step aside?")
@@ -256,7 +262,8 @@ class CloseForm(forms.Form):
     follow_up = forms.BooleanField(required=False, label="Follow-up planned")
     follow_up_on = forms.DateField(
         required=False, widget=DateInput, label="Remind me on",
-        help_text="Optional: a reminder under an opaque code, with no name.")
+        help_text="Optional: a reminder shown only to you, with the person's name and "
+                  "how to reach them; marking it done destroys them.")
 
     def __init__(self, *args: Any, collected: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import secrets
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import models
@@ -101,9 +101,16 @@ class SupporterProfile(models.Model):
         return [vocab.Language(c).label for c in self.languages if c in vocab.Language]
 
 
-class FollowUpReminder(models.Model):
-    """A supporter's own reminder under an opaque code (PS-10): no name, no request link."""
+class FollowUpReminder(EnvelopeEncrypted):
+    """A supporter's own reminder (PS-10): an opaque code, no request link, and — sealed
+    under the reminder's own peer-support key (epoch-wrapped like a request's) — whose
+    contact it is: the name and the way to reach them the person gave. Only the supporter's
+    own page unseals it; marking it done shreds the key."""
 
+    data_key_purpose = "psp.reminder"
+
+    # {"name": …, "phone": …, "email": …, "contact_on": ISO date the contact began}.
+    about = EncryptedJSONField(blank=True)
     supporter = models.ForeignKey(
         SupporterProfile, on_delete=models.CASCADE, related_name="reminders"
     )
@@ -117,6 +124,24 @@ class FollowUpReminder(models.Model):
 
     def __str__(self) -> str:
         return f"follow-up {self.code}"
+
+    @property
+    def about_data(self) -> dict[str, Any]:
+        value = self.about
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def contact_on(self) -> date | None:
+        raw = self.about_data.get("contact_on")
+        return date.fromisoformat(raw) if raw else None
+
+    @property
+    def whose(self) -> str:
+        """Whose follow-up this is, in the words the supporter reads."""
+        about = self.about_data
+        reach = about.get("phone") or about.get("email") or ""
+        name = about.get("name") or "the person you helped"
+        return f"{name} ({reach})" if reach else str(name)
 
 
 # --- On-call schedules -------------------------------------------------------------------
@@ -322,6 +347,10 @@ class SupportRequest(EnvelopeEncrypted):
     # The digest of the status code shown once to whoever asked on the help page (the code
     # itself is never stored); blank for requests made for someone by dispatch or staff.
     status_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    # The digest of the receipt shown once to whoever asked for someone (dispatch, the
+    # coordinator): with it they see what became of the request — looking for a supporter,
+    # accepted, closed — never who. Blank for the help page's own requests.
+    receipt_digest = models.CharField(max_length=64, blank=True, db_index=True)
     # Exact moments routing needs (ISO 8601): created, step_started, accepted, first_contact.
     timing = EncryptedJSONField(blank=True)
 
@@ -354,6 +383,13 @@ class SupportRequest(EnvelopeEncrypted):
     @property
     def is_open(self) -> bool:
         return self.status in vocab.OPEN_STATUSES
+
+    @property
+    def origin(self) -> str:
+        """Where the request comes from — a member, a family member, a retiree, another
+        agency, dispatch... — for the supporter's screens only: the requester's kind is a
+        closed code sealed with the identity, so it is shredded at close with the name."""
+        return vocab.request_origin(self.channel, str(self.requester_data.get("kind", "")))
 
     @property
     def requester_data(self) -> dict[str, Any]:
@@ -579,3 +615,20 @@ class IntakeLink(models.Model):
 
     def is_valid_at(self, at: datetime) -> bool:
         return self.revoked_at is None and self.expires_at > at
+
+
+class CoverageSnapshot(models.Model):
+    """The coverage gaps of the next days as last computed for the coordinator's home, so a
+    page load reads one row instead of walking every quarter hour of the rota. Any change to
+    rotations, their members, swaps and covers, availability or a readiness gate deletes it
+    (``tandem.support.signals``); it is also recomputed once it is ``SNAPSHOT_TTL`` old, as
+    gates lapse and the window moves with time. Only times and layers: nobody's name."""
+
+    agency = models.OneToOneField(
+        "agencies.Agency", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    computed_at = models.DateTimeField()
+    gaps = models.JSONField(default=list, blank=True)  # [{"layer", "start", "end"}] ISO
+
+    def __str__(self) -> str:
+        return f"coverage of agency {self.agency_id} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db.models import Count, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from tandem.support import vocab
-from tandem.support.models import Override, Rotation, SupporterProfile
+from tandem.support.models import Override, Rotation, RotationMember, SupporterProfile
 
 COVERAGE_DAYS = 14
 COVERAGE_STEP = timedelta(minutes=30)
@@ -35,6 +37,30 @@ class Gap:
     layer: str
     start: datetime
     end: datetime
+
+
+#: How long a computed coverage snapshot serves the home page when nothing changes.
+SNAPSHOT_TTL = timedelta(minutes=15)
+
+
+def coverage_gaps(agency: Any, now: datetime | None = None) -> list[Gap]:
+    """The gaps of the next ``COVERAGE_DAYS`` for the home page: one indexed read of the
+    agency's snapshot; the full walk of the rota only when a change deleted it or it is
+    older than ``SNAPSHOT_TTL`` (then a bounded set of queries, whatever the roster size)."""
+    from tandem.support.models import CoverageSnapshot
+
+    now = now or timezone.now()
+    snapshot = CoverageSnapshot.objects.filter(agency=agency).first()
+    if snapshot is None or not (now - SNAPSHOT_TTL <= snapshot.computed_at <= now):
+        gaps = Schedule(agency, until=now + timedelta(days=COVERAGE_DAYS + 1),
+                        full=True).gaps(start=now, days=COVERAGE_DAYS)
+        stored = [{"layer": g.layer, "start": g.start.isoformat(), "end": g.end.isoformat()}
+                  for g in gaps]
+        CoverageSnapshot.objects.update_or_create(
+            agency=agency, defaults={"computed_at": now, "gaps": stored})
+        return gaps
+    return [Gap(g["layer"], datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
+            for g in snapshot.gaps if datetime.fromisoformat(g["end"]) > now]
 
 
 def agency_tz(agency: Any) -> ZoneInfo:
@@ -58,21 +84,56 @@ class Schedule:
         now = timezone.now()
         self.agency = agency
         self.tz = agency_tz(agency)
-        self.full = full
+        # With a bounded window, "full" loads only the participants on shift in it (a
+        # fortnight of 12-hour shifts is 28 people per rotation, whatever the roster's size).
+        window = full and until is not None
+        self.full = full and not window
         rotations = Rotation.objects.filter(agency=agency)
-        if full:
-            rotations = rotations.prefetch_related("members__supporter__user")
+        if self.full:
+            # Joined into the members' query: prefetching the profiles by id would send one
+            # IN list of every participant, which SQLite refuses past ~1,000 supporters.
+            rotations = rotations.prefetch_related(Prefetch(
+                "members", queryset=RotationMember.objects.select_related("supporter__user")))
         self.rotations = list(rotations)
         overrides = Override.objects.filter(agency=agency, ends_at__gt=since or now)
         if until is not None:
             overrides = overrides.filter(starts_at__lt=until)
         self.overrides = list(overrides.select_related("supporter__user"))
         self._ready: dict[int, bool] = {}
-        if full:
+        if self.full:
             ready = SupporterProfile.objects.ready(agency).values_list("pk", flat=True)
             self._ready = dict.fromkeys(ready, True)
         self._sizes: dict[int, int] = {}
         self._members: dict[tuple[int, int], SupporterProfile | None] = {}
+        self._at_index: dict[tuple[int, int], SupporterProfile | None] = {}
+        if window and until is not None:
+            self._preload(since or now, until)
+
+    def _preload(self, since: datetime, until: datetime) -> None:
+        """Load, in three queries, who is on shift in [since, until) and whether they are
+        ready, so a scan over the window asks the database nothing more."""
+        self._sizes = dict.fromkeys((r.pk for r in self.rotations), 0)
+        sizes = (RotationMember.objects.filter(rotation__in=self.rotations)
+                 .values("rotation").annotate(n=Count("pk")).values_list("rotation", "n"))
+        self._sizes.update(sizes)
+        wanted = Q(pk__in=[])
+        for rotation in self.rotations:
+            size = self._sizes[rotation.pk]
+            first = rotation.shift_index_at(since, self.tz)
+            last = rotation.shift_index_at(until, self.tz)
+            if not size or last is None:
+                continue
+            positions = {i % size for i in range(max(first or 0, 0), last + 1)}
+            for position in positions:
+                self._members[(rotation.pk, position)] = None
+            wanted |= Q(rotation=rotation, position__in=sorted(positions))
+        for member in RotationMember.objects.filter(wanted).select_related("supporter__user"):
+            self._members[(member.rotation_id, member.position)] = member.supporter
+        people = {p.pk for p in self._members.values() if p is not None}
+        people |= {o.supporter_id for o in self.overrides}
+        self._ready = dict.fromkeys(people, False)
+        ready = SupporterProfile.objects.ready(self.agency).filter(pk__in=people)
+        self._ready.update(dict.fromkeys(ready.values_list("pk", flat=True), True))
 
     def is_ready(self, profile: SupporterProfile) -> bool:
         """Designated and compliant (the readiness gate), cached per schedule."""
@@ -83,21 +144,40 @@ class Schedule:
                 pk=profile.pk).exists()
         return self._ready[profile.pk]
 
+    def prefetch_ready(self, profiles: list[SupporterProfile]) -> None:
+        """Learn whether each of ``profiles`` is ready with one query (on call now asks for
+        every layer's supporter)."""
+        wanted = {p.pk for p in profiles if p.pk not in self._ready}
+        if self.full or not wanted:
+            return
+        ready = set(SupporterProfile.objects.ready(self.agency).filter(pk__in=wanted)
+                    .values_list("pk", flat=True))
+        for pk in wanted:
+            self._ready[pk] = pk in ready
+
     def _member_at(self, rotation: Rotation, index: int) -> SupporterProfile | None:
         if self.full:
             members = list(rotation.members.all())
             return members[index % len(members)].supporter if members else None
-        if rotation.pk not in self._sizes:
-            self._sizes[rotation.pk] = rotation.members.count()
-        size = self._sizes[rotation.pk]
-        if not size:
-            return None
-        key = (rotation.pk, index % size)
-        if key not in self._members:  # on call now asks for the same shift twice
-            found = rotation.members.select_related("supporter__user").filter(
-                position=index % size).first()
-            self._members[key] = found.supporter if found else None
-        return self._members[key]
+        if rotation.pk in self._sizes:  # a window preloaded by position
+            size = self._sizes[rotation.pk]
+            if not size:
+                return None
+            key = (rotation.pk, index % size)
+            if key not in self._members:
+                found = rotation.members.select_related("supporter__user").filter(
+                    position=index % size).first()
+                self._members[key] = found.supporter if found else None
+            return self._members[key]
+        key = (rotation.pk, index)
+        if key not in self._at_index:  # on call now asks for the same shift twice
+            # The participant at ``index`` modulo the rotation's size, in one query.
+            size_q = (RotationMember.objects.filter(rotation=rotation).order_by()
+                      .values("rotation").annotate(n=Count("pk")).values("n"))
+            found = (rotation.members.select_related("supporter__user")
+                     .filter(position=Mod(Value(index), Subquery(size_q))).first())
+            self._at_index[key] = found.supporter if found else None
+        return self._at_index[key]
 
     def _rotation_shift(self, rotation: Rotation, at: datetime) -> Shift | None:
         index = rotation.shift_index_at(at, self.tz)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from tandem.accounts.models import User, users_with_role
@@ -18,6 +18,9 @@ from tandem.support.models import (
     SupportRequest,
 )
 from tandem.support.oncall import Schedule
+
+#: The roster's order, ending with the key so keyset pages are exact.
+ROSTER_ORDER = ("user__last_name", "user__first_name", "pk")
 
 
 def roster(agency: Agency, filters: dict[str, Any] | None = None,
@@ -37,7 +40,7 @@ def roster(agency: Agency, filters: dict[str, Any] | None = None,
             codes.get("specialty") in (None, *p.specialties)
             and codes.get("language") in (None, *p.languages))]
         result = profiles.filter(pk__in=keep)
-    return result
+    return result.order_by(*ROSTER_ORDER)
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,11 @@ def on_call_now(agency: Agency, at: datetime | None = None) -> list[OnCallLine]:
     """The escalation chain as a dispatcher needs it at 3 a.m.: names and phone numbers."""
     at = at or timezone.now()
     schedule = Schedule(agency)
+    shifts = {layer: schedule.shift_at(layer, at) for layer in vocab.Layer.values}
+    schedule.prefetch_ready([s.supporter for s in shifts.values() if s is not None])
     lines: list[OnCallLine] = []
     for layer, label in vocab.Layer.choices:
-        shift = schedule.shift_at(layer, at)
+        shift = shifts[layer]
         covering = schedule.covering(layer, at)
         if covering is not None and shift is not None:
             lines.append(OnCallLine(f"{label} on call", [(covering.display_name,
@@ -64,10 +69,14 @@ def on_call_now(agency: Agency, at: datetime | None = None) -> list[OnCallLine]:
                                     "The scheduled supporter cannot be reached now."))
         else:
             lines.append(OnCallLine(f"{label} on call", [], None, "Nobody is scheduled."))
-    for role, label in ((Role.COORDINATOR, agency.title_for(Role.COORDINATOR)),
-                        (Role.PSYCHOLOGIST, agency.title_for(Role.PSYCHOLOGIST))):
-        people = users_with_role(agency, [role]).select_related("supporter_profile")
-        lines.append(OnCallLine(label, [(_name(u), _phone(u)) for u in people]))
+    roles = (Role.COORDINATOR, Role.PSYCHOLOGIST)
+    # One query for both roles: a person holding both appears once per role.
+    holders = list(users_with_role(agency, roles).select_related("supporter_profile")
+                   .annotate(held_role=F("role_assignments__role")))
+    for role in roles:
+        people = [u for u in holders if u.held_role == role]
+        lines.append(OnCallLine(agency.title_for(role),
+                                [(_name(u), _phone(u)) for u in people]))
     return lines
 
 

@@ -22,6 +22,7 @@ from tandem.accounts.models import User, users_with_role
 from tandem.agencies.models import Agency, Member, MemberCategory, Role
 from tandem.audit.services import audit_record
 from tandem.core.notifications import notify
+from tandem.core.when import when
 from tandem.support import vocab
 from tandem.support.models import (
     BreachAcknowledgement,
@@ -42,7 +43,7 @@ from tandem.support.models import (
     SupportRequest,
     UsageRecord,
 )
-from tandem.support.oncall import Schedule
+from tandem.support.oncall import COVERAGE_DAYS, Schedule
 
 #: An unacknowledged emergency duty-to-report notice is sent again this often.
 DUTY_RENOTIFY_AFTER = timedelta(minutes=10)
@@ -200,7 +201,7 @@ def override_create(*, acting_user: User, agency: Agency, layer: str,
     if clash is not None:
         raise ValidationError(
             f"{supporter} is already on call on the other layer then "
-            f"({timezone.localtime(clash):%d %b %Y %H:%M}); one person cannot be primary and "
+            f"({when(clash, 'datetime')}); one person cannot be primary and "
             "backup at once.")
     item = Override.objects.create(agency=agency, layer=layer, supporter=supporter,
                                    starts_at=starts_at, ends_at=ends_at, reason=reason)
@@ -232,8 +233,11 @@ def _channel_allowed(agency: Agency, channel: str, requester_kind: str) -> None:
     eligibility = agency.policy_model().eligibility
     if channel not in eligibility.channels:
         raise ValidationError("This agency does not take peer-support requests this way.")
-    allowed = {
-        "member": eligibility.members,
+    if requester_kind not in vocab.RequesterKind.values:
+        raise ValidationError("Say who asks: a member, a family member, a retiree or "
+                              "another agency.")
+    allowed: dict[str, bool] = {
+        vocab.RequesterKind.MEMBER: eligibility.members,
         vocab.RequesterKind.FAMILY: eligibility.families,
         vocab.RequesterKind.RETIREE: eligibility.retirees,
         vocab.RequesterKind.OTHER_AGENCY: eligibility.other_agencies,
@@ -253,6 +257,22 @@ def status_code_digest(code: str) -> str:
     """What a request keeps of its status code: a one-way digest (the help page issues
     codes of 192 random bits, so a plain hash cannot be reversed by search)."""
     return hashlib.sha256(f"psp.status:{code}".encode()).hexdigest()
+
+
+def receipt_digest(code: str) -> str:
+    """What a request made for someone keeps of the receipt its sender holds."""
+    return hashlib.sha256(f"psp.receipt:{code}".encode()).hexdigest()
+
+
+#: What the holder of a receipt is told, by request status: never who, never the step.
+RECEIPT_ANSWERS = {
+    vocab.RequestStatus.ROUTING: "Looking for a supporter",
+    vocab.RequestStatus.ACCEPTED: "A supporter accepted it",
+    vocab.RequestStatus.IN_CONTACT: "A supporter accepted it",
+    vocab.RequestStatus.CLOSED: "Closed",
+    vocab.RequestStatus.EXPIRED: "Closed",
+    vocab.RequestStatus.WITHDRAWN: "Closed",
+}
 
 
 def help_idempotency_key(code: str) -> str:
@@ -278,12 +298,14 @@ def request_create(
     preferences: dict[str, Any] | None = None,
     referrer: dict[str, Any] | None = None,
     status_digest: str = "",
+    receipt: str = "",
 ) -> tuple[SupportRequest, bool]:
     """Create and route a request; returns ``(request, created)``. A second submit of the
     same form (same idempotency key) returns the existing request instead of making another.
     Nothing here reads the acting user's account into the request: a member's own request
     comes through the help page with ``acting_user=None`` whether or not they are signed in,
-    and ``status_digest`` (see ``status_code_digest``) is how they find it again."""
+    and ``status_digest`` (see ``status_code_digest``) is how they find it again; a request
+    made for someone keeps the digest of ``receipt``, the secret its sender holds."""
     if not idempotency_key or len(idempotency_key) > 64:
         raise ValidationError("The form expired. Please reload the page and send it again.")
     _channel_allowed(agency, channel, str(requester.get("kind", "member")))
@@ -308,6 +330,7 @@ def request_create(
         preferences=preferences or {},
         referrer=referrer or None,
         status_digest=status_digest,
+        receipt_digest=receipt_digest(receipt) if receipt else "",
         timing={"created": now.isoformat(), "step_started": now.isoformat()},
     )
     # No actor: for a self-request the actor is the requester, for a referral the referrer
@@ -626,8 +649,15 @@ def request_close(*, acting_user: User, request: SupportRequest, usage: dict[str
         **values,
     }
     if follow_up_on is not None and locked.accepted_by is not None:
-        FollowUpReminder.objects.create(
+        # Whose contact it is goes with the reminder, sealed under its own key, before the
+        # request's key is shredded below; only the supporter's own page unseals it.
+        who = locked.requester_data
+        began = locked.first_contact_at or locked.accepted_at or now
+        FollowUpReminder.objects.create(  # type: ignore[misc]  # encrypted JSON takes dicts
             supporter=locked.accepted_by, due_on=follow_up_on,
+            about={"name": str(who.get("name") or ""), "phone": str(who.get("phone") or ""),
+                   "email": str(who.get("email") or ""),
+                   "contact_on": timezone.localdate(began).isoformat()},
             created_at=now.replace(minute=0, second=0, microsecond=0))
     _ledger(locked, "psp.request.closed", acting_user, now=now)
     _finish(locked, vocab.RequestStatus.CLOSED, "request closed", now, record)
@@ -789,8 +819,10 @@ def _usage_record_write(row: SupportRequest) -> UsageRecord:
 
 @transaction.atomic
 def reminder_done(*, acting_user: User, reminder: FollowUpReminder) -> None:
-    reminder.done_at = timezone.now()
+    """Done: the reminder's key is shredded, so whose contact it was is gone for good."""
+    reminder.done_at = timezone.now().replace(minute=0, second=0, microsecond=0)
     reminder.save(update_fields=["done_at"])
+    reminder.shred(acting_user=acting_user, reason="follow-up done", audited=False)
     audit_record(
         action="psp.reminder.done",
         actor=acting_user,
@@ -1109,10 +1141,12 @@ def intake_link_for(token: str) -> IntakeLink | None:
 def coverage_warn_daily(now: datetime | None = None) -> int:
     """Warn each agency's coordinators of on-call gaps in the next 14 days. Runs daily."""
     warned = 0
+    start = now or timezone.now()
     for agency in Agency.objects.all():
         if not Rotation.objects.filter(agency=agency).exists():
             continue
-        gaps = Schedule(agency, full=True).gaps(now)
+        gaps = Schedule(agency, since=start, until=start + timedelta(days=COVERAGE_DAYS + 1),
+                        full=True).gaps(start)
         if not gaps:
             continue
         with transaction.atomic():

@@ -9,6 +9,7 @@ urlpatterns = [
     path("roster/poster/", views.poster, name="poster"),
     path("roster/poster.pdf", views.poster_pdf, name="poster_pdf"),
     path("on-behalf/", views.on_behalf_new, name="on_behalf_new"),
+    path("on-behalf/receipt/", views.receipt, name="receipt"),
     path("on-call/", views.on_call_now, name="on_call_now"),
     path("work/", views.workspace, name="workspace"),
     path("work/profile/", views.profile_edit, name="profile_edit"),

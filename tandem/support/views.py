@@ -37,6 +37,7 @@ from tandem.core.ical import (
     feed_token_revoke,
     feed_token_user,
 )
+from tandem.core.keyset import keyset_page, parse_cursor
 from tandem.core.pdf import Document
 from tandem.support import access, forms, selectors, services, throttle, vocab
 from tandem.support.models import (
@@ -76,13 +77,23 @@ def _posted(request: HttpRequest) -> Any:
 # --- Roster ---------------------------------------------------------------------------
 
 
+#: Supporters per roster page: a page of cards a phone scrolls through, however big the team.
+ROSTER_PER_PAGE = 50
+
+
 @require_GET
 @reads_from_replica
 def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
     filters = form.cleaned_data if form.is_valid() else {}
-    context = {"form": form, "profiles": selectors.roster(agency, filters),
+    page = keyset_page(selectors.roster(agency, filters), order=selectors.ROSTER_ORDER,
+                       size=ROSTER_PER_PAGE, after=parse_cursor(request.GET.get("after")),
+                       before=parse_cursor(request.GET.get("before")))
+    query = request.GET.copy()
+    for key in ("after", "before"):
+        query.pop(key, None)
+    context = {"form": form, "page": page, "query": query.urlencode(),
                "policy": agency.policy_model(),
                "help_url": reverse("support:intake", args=[access.help_pass_for(agency)])}
     return render(request, "support/directory.html", context)
@@ -209,6 +220,7 @@ def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not channels:
         return render(request, "support/on_behalf_none.html", {
             "title": title, "through": "dispatch" if for_caller else "the coordinator",
+            "who": "the caller" if for_caller else "the person",
             "ways": _policy_ways(agency, leave_out=(vocab.Channel.DISPATCH,))})
     form = forms.OnBehalfForm(
         _posted(request), channels=channels, for_caller=for_caller,
@@ -217,22 +229,44 @@ def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         kind = (vocab.RequesterKind.OTHER_AGENCY if data["channel"] == vocab.Channel.OTHER_AGENCY
-                else "member")
+                else vocab.RequesterKind.MEMBER)
+        # The form's own secret is the sender's receipt; the request keeps a digest of it and
+        # an idempotency key derived from it, so a second submit finds the same request and
+        # shows the same receipt, and nothing stored gives the receipt away.
+        secret = data["idempotency_key"]
         try:
             services.request_create(
                 acting_user=request.user, agency=agency,
-                idempotency_key=data["idempotency_key"], channel=data["channel"],
+                idempotency_key=services.help_idempotency_key(secret), channel=data["channel"],
                 urgency=data["urgency"], contact_method=data["contact_method"],
                 best_time=data["best_time"], topic=data["topic"], incident=data.get("incident"),
-                requester=_person(agency, data, kind))
+                requester=_person(agency, data, kind), receipt=secret)
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            messages.success(request, "The request was sent to the on-call chain.")
-            return redirect("support:on_call_now")
+            return render(request, "support/on_behalf_sent.html", {
+                "title": "Request sent", "receipt": secret,
+                "who": "the caller" if for_caller else "the person"})
     lede = (f"How this request came in: {channels[0][1]}." if len(channels) == 1 else "")
     return _form_page(request, title=title, form=form, submit="Send request", lede=lede,
                       status=_status(form))
+
+
+@require_http_methods(["GET", "POST"])
+def receipt(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """What became of a request sent for someone, for whoever holds its receipt: looking
+    for a supporter, accepted or closed — never who, never the routing step."""
+    require_role(request.user, *access.REQUEST_ON_BEHALF)
+    form = forms.ReceiptForm(_posted(request))
+    context: dict[str, Any] = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = access.get_request_by_receipt(request.user, form.cleaned_data["code"])
+        except Http404:
+            context["unknown"] = True
+        else:
+            context["answer"] = services.RECEIPT_ANSWERS[vocab.RequestStatus(item.status)]
+    return render(request, "support/receipt.html", context)
 
 
 # --- The supporter's workspace ----------------------------------------------------------
@@ -246,7 +280,7 @@ def workspace(request: AuthenticatedHttpRequest) -> HttpResponse:
         "profile": profile,
         "offers": selectors.offers_for(request.user),
         "mine": selectors.accepted_by(request.user),
-        "reminders": profile.reminders.filter(done_at__isnull=True),
+        "reminders": profile.reminders.filter(done_at__isnull=True).select_related("data_key"),
         "deployments": Deployment.objects.filter(
             supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30))
         .select_related("incident"),

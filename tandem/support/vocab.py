@@ -225,8 +225,39 @@ class BreachKind(models.TextChoices):
 
 
 class RequesterKind(models.TextChoices):
-    """Who asks through the intake page (PS-3) [002 A.1, 003 definitions]."""
+    """Who asks (PS-3) [002 A.1, 003 definitions]. Kept only inside a request's sealed
+    identity, so it is shredded with the name at close."""
 
+    MEMBER = "member", "Member of the department"
     FAMILY = "family", "Family member of a department member"
     RETIREE = "retiree", "Retiree"
     OTHER_AGENCY = "other_agency", "Member of another agency"
+
+
+
+#: Where a request comes from, in the words the supporter reads on the request: the channel,
+#: and for a request made on the help page who made it (sealed with the identity).
+_SELF_ORIGIN = {
+    RequesterKind.MEMBER: "A member of the department asks for themselves",
+    RequesterKind.FAMILY: "A family member of a department member asks",
+    RequesterKind.RETIREE: "A retiree of the department asks",
+}
+_CHANNEL_ORIGIN = {
+    Channel.SUPERVISOR: "A supervisor asked through the coordinator, for a member",
+    Channel.REFERRAL: "A colleague referred a member",
+    Channel.CRITICAL_INCIDENT: "The coordinator activated the team after a critical incident",
+    Channel.DISPATCH: "Dispatch asked, for a caller",
+    Channel.OTHER_AGENCY: "Someone from another agency asks",
+}
+
+
+def request_origin(channel: str, requester_kind: str) -> str:
+    """One sentence on where a request comes from. ``requester_kind`` is the closed code
+    sealed in the request's identity (blank once shredded: then the channel alone)."""
+    if channel == Channel.SELF_REQUEST:
+        kind = (RequesterKind(requester_kind) if requester_kind in RequesterKind.values
+                else RequesterKind.MEMBER)
+        return _SELF_ORIGIN.get(kind, _SELF_ORIGIN[RequesterKind.MEMBER])
+    if channel not in Channel.values:
+        return ""
+    return _CHANNEL_ORIGIN.get(Channel(channel), Channel(channel).label)

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -281,6 +281,111 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(
     assert int(limited["Retry-After"]) > 0
     assert limited.json()["status"] == 429
     assert limited["Content-Type"] == "application/problem+json"
+
+
+def failures(**filters: Any) -> list[tuple[str, str, int]]:
+    rows = AuditEvent.objects.filter(action="api.auth_failed", **filters).order_by("id")
+    return [(r.detail.get("client", ""), r.detail["reason"], r.detail["count"]) for r in rows]
+
+
+def test_refused_tokens_are_audited_once_a_minute_per_client_and_reason(
+    cast: dict[str, Any], settings: Any
+) -> None:
+    admin = cast["administrator"]
+    secret = issue(admin, "members:read", name="HR", days=1)
+    prefix = secret.split("_")[1]
+    moment = timezone.now().replace(second=5)
+    with time_machine.travel(moment, tick=False):
+        for _ in range(50):  # a flood of guesses at HR's token
+            assert call(f"tdm_{prefix}_guess", "get", reverse("api:members")).status_code == 401
+        for _ in range(3):  # tokens nobody issued
+            call("tdm_000000000000_nothing", "get", reverse("api:members"))
+        call("Basic-but-not", "get", reverse("api:members"))
+        call(secret, "get", reverse("api:units"))  # fine
+        for _ in range(5):  # the wrong scope: refused 403, counted, not 5 audit rows
+            assert call(secret, "get", reverse("api:on_call")).status_code == 403
+    assert failures(agency_id=admin.agency_id) == [("HR", "wrong_secret", 1), ("HR", "scope", 1)]
+    assert [r[1:] for r in failures(chain=0)] == [("unknown", 1)]
+    events = AuditEvent.objects.filter(action="api.auth_failed")
+    assert all("guess" not in repr(e.detail) and "nothing" not in repr(e.detail)
+               for e in events)  # the presented token is never stored
+    assert AuditEvent.objects.filter(action="api.call").count() == 1
+    # When the window closes its total is audited once.
+    with time_machine.travel(moment + timedelta(minutes=1), tick=False):
+        assert api.api_auth_failures_summarise() == 3
+        assert api.api_auth_failures_summarise() == 0
+        for _ in range(2):
+            call(f"tdm_{prefix}_guess", "get", reverse("api:members"))
+    assert failures(agency_id=admin.agency_id, detail__summary=True) == [
+        ("HR", "wrong_secret", 50), ("HR", "scope", 5)]
+    assert len(failures(agency_id=admin.agency_id, detail__summary__isnull=True)) == 3
+    # Expired and revoked tokens and the rate limit have their own reasons.
+    settings.TANDEM_API_RATE = "2/min"
+    cache.clear()
+    with time_machine.travel(moment + timedelta(days=2), tick=False):
+        call(secret, "get", reverse("api:units"))
+        other = issue(admin, "members:read", name="Phones")
+        for _ in range(4):
+            call(other, "get", reverse("api:units"))
+        api.api_client_revoke(acting_user=admin, client=ApiClient.objects.get(name="Phones"))
+        call(other, "get", reverse("api:units"))
+    reasons = {(c, r) for c, r, _ in failures(agency_id=admin.agency_id)}
+    assert {("HR", "expired"), ("Phones", "rate_limited"), ("Phones", "revoked")} <= reasons
+
+
+def test_the_administrator_sees_refused_calls_on_the_clients_screen(
+    cast: dict[str, Any], stranger: Any
+) -> None:
+    secret = issue(cast["administrator"], "members:read", name="HR")
+    for _ in range(7):
+        call(secret, "get", reverse("api:on_call"))
+    stranger_secret = issue(stranger, "members:read", name="Their HR")
+    call(stranger_secret, "get", reverse("api:on_call"))
+    for role in ("administrator", "chief"):
+        page = sign_in(HttpClient(), cast[role]).get(reverse("api:client_list"))
+        text = page.content.decode()
+        assert "Refused calls in the last 7 days" in text
+        assert "Token lacks the scope the call needs" in text
+        assert "<td>7</td>" in text
+        assert "Their HR" not in text  # another agency's refusals stay there
+    coordinator = sign_in(HttpClient(), cast["coordinator"]).get(reverse("api:client_list"))
+    assert coordinator.status_code == 404
+
+
+def test_service_accounts_are_not_people_and_never_sign_in(cast: dict[str, Any]) -> None:
+    from tandem.accounts.oidc import external_identity_link, identity_provider_set
+
+    admin = cast["administrator"]
+    issue(admin, "members:read", name="Workday HR sync")
+    account = ApiClient.objects.get().account
+    browser = sign_in(HttpClient(), admin)
+    people = browser.get(reverse("accounts:user_list")).content.decode()
+    assert "Workday HR sync" not in people
+    assert account.username not in people
+    assert cast["coordinator"].username in people
+    assert "Workday HR sync" in browser.get(reverse("api:client_list")).content.decode()
+    # The account screens do not reach it: no password, role or unlock for it there.
+    assert browser.get(reverse("accounts:user_detail", args=[account.pk])).status_code == 404
+    assert browser.post(reverse("accounts:user_password", args=[account.pk]),
+                        {"password": "Correct-Horse-Battery-9"}).status_code == 404
+    with pytest.raises(PermissionDenied):
+        accounts.role_grant(acting_user=admin, user=account, role="dispatcher")
+    # Even with a password someone set in the database, it does not sign in.
+    account.set_password("Correct-Horse-Battery-9")
+    account.save(update_fields=["password"])
+    sign = HttpClient()
+    sign.post(reverse("accounts:banner"))
+    answer = sign.post(reverse("accounts:login"), {"username": account.username,
+                                                   "password": "Correct-Horse-Battery-9"})
+    assert answer.status_code == 200  # the form again, with the usual message
+    assert "_auth_user_id" not in sign.session
+    assert AuditEvent.objects.filter(action="signin.failed",
+                                     detail__reason="bad_password").exists()
+    # Nor by single sign-on.
+    identity_provider_set(acting_user=admin, issuer="https://login.example.org/v2.0",
+                          client_id="tandem")
+    with pytest.raises(ValidationError, match="does not sign in"):
+        external_identity_link(acting_user=admin, user=account, subject="hr-sync")
 
 
 def test_the_administrator_creates_a_client_a_second_person_approves_and_a_token_shows_once(
@@ -604,6 +709,20 @@ def test_errors_are_problem_details(world: dict[str, Any], tokens: Callable[[str
     invalid = call(tokens("members:write"), "post", reverse("api:members"), {"category": 1})
     assert invalid.status_code == 400
     assert "employee_number" in invalid.json()["errors"]
+    assert invalid["Content-Type"] == "application/problem+json"
+    wrong_method = call(tokens("members:read"), "delete", reverse("api:members"))
+    assert wrong_method.status_code == 405
+    assert wrong_method["Content-Type"] == "application/problem+json"
+    assert wrong_method["Allow"]
+    # An address under the API that names no endpoint: the same problem details.
+    nowhere = call(tokens("members:read"), "get", "/api/v1/no-such-thing/")
+    assert nowhere.status_code == 404
+    assert nowhere["Content-Type"] == "application/problem+json"
+    assert nowhere.json()["status"] == 404
+    unauthenticated = call(None, "get", reverse("api:members"))
+    assert unauthenticated.status_code == 401
+    assert unauthenticated["Content-Type"] == "application/problem+json"
+    assert unauthenticated.json()["title"] == "Not authenticated"
 
 
 # ========================================================================================
@@ -687,3 +806,69 @@ def _run_schemathesis(schema: Any, application: Any, secret: str, failures: list
                 assert bare.status_code == 401, f"{case.method} {case.formatted_path}"
 
         run()
+
+
+def test_schemathesis_follows_the_descriptions_links_without_5xx(
+    world: dict[str, Any], cast: dict[str, Any]
+) -> None:
+    """The stateful phase, bounded: sequences of calls that follow the description's links
+    (create a member → read it → change it; a list's first row → its detail, its contacts,
+    a referral → the referral) answer no 5xx and match the description."""
+    import schemathesis
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+    from hypothesis import HealthCheck, Phase, settings
+    from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import (
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    from tandem.wsgi import application
+
+    spec = sign_in(HttpClient(), cast["nobody"]).get(reverse("api:schema")).json()
+    assert spec["paths"]["/api/v1/members/"]["post"]["responses"]["201"]["links"]
+    schema = schemathesis.openapi.from_dict(spec)
+    secret = issue(cast["administrator"], *SCOPES, approver=cast["chief"], name="all")
+    # Valid requests with the token: refusals of bad input and of no token are the first
+    # schemathesis test's part; here the point is what the chained calls do.
+    schema.config.update(headers={"Authorization": f"Bearer {secret}"})
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE])
+    failures: list[str] = []
+    followed: set[str] = set()
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        # Each scenario starts from the same data: what a scenario creates is rolled back,
+        # so the answers (and the rules they enable) do not depend on earlier scenarios.
+        def setup(self) -> None:
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self) -> None:
+            transaction.savepoint_rollback(self.savepoint)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"app": application, "headers": {"Authorization": f"Bearer {secret}"}}
+
+        def step(self, input: Any) -> Any:
+            cache.clear()  # the rate limit is tested elsewhere
+            if input.transition is not None and input.is_applied:
+                followed.add(input.transition.id)
+            return super().step(input)
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
+            case.validate_response(response, checks=[status_code_conformance,
+                                                     response_schema_conformance])
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        Machine.run(settings=settings(max_examples=25, stateful_step_count=4, deadline=None,
+                                      phases=[Phase.generate],
+                                      suppress_health_check=list(HealthCheck)))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    assert not failures
+    assert followed  # the links were followed, not only single calls

@@ -4,6 +4,7 @@ tested from the ARO's and the PRS's side with the fixed cast."""
 
 from __future__ import annotations
 
+import html
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,7 +42,7 @@ NEW_URLS = {
     "recovery:candidate_not_same",
     "recovery:candidate_merge",
     "recovery:merge_undo",
-    "recovery:client_status_settle",
+    "recovery:conflict_settle",
 }
 NEW_ROWS = [row for row in ROWS if row.url_name in NEW_URLS]
 MARKER = "CJI-MERGE-MARKER-41c2"
@@ -515,6 +516,20 @@ def test_the_typing_warning_and_the_scan_use_the_same_model(cast: dict[str, Any]
 # ========================================================================================
 
 
+def settle(user: Any, client: Client, topic: str, choice: str, day: Any = None) -> Any:
+    data = {"topic": topic, "choice": choice}
+    if day is not None:
+        data["day"] = day.isoformat()
+    response = browser(user).post(reverse("recovery:conflict_settle", args=[client.pk]), data)
+    assert response.status_code == 302
+    assert response.url == reverse("recovery:deconflict")
+    return response
+
+
+def deconflict_page(user: Any) -> str:
+    return browser(user).get(reverse("recovery:deconflict")).content.decode()
+
+
 def test_stages_recorded_differently_are_listed_and_settled_in_one_click(
     cast: dict[str, Any],
 ) -> None:
@@ -522,18 +537,54 @@ def test_stages_recorded_differently_are_listed_and_settled_in_one_click(
     client = add(aro, "Jamie", "Rivera")
     services.stage_record(acting_user=aro, client=client, stage="contemplation")
     services.stage_record(acting_user=prs, client=client, stage="action")
-    page = browser(aro).get(reverse("recovery:deconflict")).content.decode()
+    page = deconflict_page(aro)
     assert "Settle on Contemplation" in page
     assert "Settle on Action" in page
-    response = browser(aro).post(
-        reverse("recovery:stage_create", args=[client.pk]),
-        {"stage": "action", "next": "deconflict"},
-    )
-    assert response.url == reverse("recovery:deconflict")
-    assert client.current_stage().stage == "action"
-    page = browser(aro).get(reverse("recovery:deconflict")).content.decode()
+    # The ARO keeps their own reading: the PRS's differing one is settled, not listed again.
+    settle(aro, client, "stage", "contemplation")
+    assert client.current_stage().stage == "contemplation"
+    page = deconflict_page(aro)
     assert "Settle on" not in page
     assert "Nothing recorded differently" in page
+    event = AuditEvent.objects.get(action="recovery.conflict_settle")
+    assert event.detail["topic"] == "stage"
+    # A new disagreement after the settlement is listed again.
+    services.stage_record(acting_user=prs, client=client, stage="maintenance")
+    assert "Settle on Maintenance" in deconflict_page(aro)
+
+
+def test_a_phone_and_an_address_recorded_differently_are_listed_for_any_client(
+    cast: dict[str, Any],
+) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    client = add(aro, "Jamie", "Rivera", phone="540 555 0199", address="12 Oak Street")
+    alone = add(aro, "Pat", "Lee", phone="540 555 0111")
+    services.client_update(
+        acting_user=aro, client=alone, data={"phone": "(540) 555-0111"}, version=alone.version
+    )  # the same number written differently, by the same person: nothing to settle
+    client = services.client_update(
+        acting_user=prs,
+        client=client,
+        data={"phone": "540 555 0123", "address": "12 Oak St"},
+        version=client.version,
+    )
+    page = deconflict_page(aro)
+    assert "phone <strong>540 555 0123</strong>" in page
+    assert "<strong>540 555 0199</strong>" in page
+    assert "Settle on 12 Oak Street" in page
+    assert "Pat Lee" not in page
+    old_phone = next(
+        f for f in client.facts.filter(field="phone") if f.value == "540 555 0199"
+    )
+    settle(prs, client, "phone", str(old_phone.pk))
+    client.refresh_from_db()
+    assert client.phone == "540 555 0199"
+    assert client.phone_digits == "5405550199"
+    page = deconflict_page(aro)
+    assert "Settle on 540" not in page
+    assert "Settle on 12 Oak Street" in page  # the address is still to settle
+    event = AuditEvent.objects.filter(action="recovery.conflict_settle").get()
+    assert "0199" not in str(event.detail)  # the audit names the fact, never the value
 
 
 def test_a_status_contradicted_by_a_contact_is_settled_in_one_click(cast: dict[str, Any]) -> None:
@@ -552,17 +603,27 @@ def test_a_status_contradicted_by_a_contact_is_settled_in_one_click(cast: dict[s
             "outcome": "engaged",
         },
     )
-    page = browser(aro).get(reverse("recovery:deconflict")).content.decode()
-    assert "the record says <strong>Lost contact</strong>" in page
-    browser(aro).post(
-        reverse("recovery:client_status_settle", args=[client.pk]), {"status": "active"}
-    )
+    page = deconflict_page(aro)
+    assert "status <strong>Lost contact</strong> (the record" in page
+    settle(aro, client, "status", "active")
     client.refresh_from_db()
     assert client.status == "active"
-    assert (
-        "Nothing recorded differently"
-        in browser(aro).get(reverse("recovery:deconflict")).content.decode()
+    assert "Nothing recorded differently" in deconflict_page(aro)
+
+
+def test_a_status_set_differently_by_the_aro_and_the_prs_is_listed(cast: dict[str, Any]) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    client = add(aro, "Jamie", "Rivera")
+    client = services.client_update(
+        acting_user=prs, client=client, data={"status": "lost_contact"}, version=client.version
     )
+    page = deconflict_page(aro)
+    assert "Settle on Lost contact" in page
+    assert "Settle on Active" in page
+    settle(aro, client, "status", "lost_contact")
+    client.refresh_from_db()
+    assert client.status == "lost_contact"
+    assert "Nothing recorded differently" in deconflict_page(aro)
 
 
 def test_visits_planned_twice_for_one_client_and_day_are_settled_in_one_click(
@@ -592,6 +653,125 @@ def test_visits_planned_twice_for_one_client_and_day_are_settled_in_one_click(
     )
     page = browser(prs).get(reverse("recovery:deconflict")).content.decode()
     assert "No visit was planned twice" in page
+    again = services.planned_create(
+        acting_user=aro,
+        client=client,
+        kind="field",
+        starts_at=noon + timedelta(days=1, hours=5),
+        ends_at=noon + timedelta(days=1, hours=6),
+        aro=aro,
+        prs=prs,
+        with_prs=True,
+    )
+    assert "Both visits are needed" in deconflict_page(prs)
+    # Planning one more that day warns with the list's rule, even hours apart.
+    response = browser(aro).post(
+        reverse("recovery:planned_create"),
+        {
+            "client": client.pk,
+            "kind": "office",
+            "starts_at": timezone.localtime(noon + timedelta(days=1, hours=8)).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "ends_at": timezone.localtime(noon + timedelta(days=1, hours=9)).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
+            "aro": aro.pk,
+            "prs": prs.pk,
+            "with_prs": "on",
+            "idempotency_key": "plan-same-day",
+        },
+        follow=True,
+    )
+    assert "Another visit to this client is planned the same day" in response.content.decode()
+    newest = PlannedContact.objects.filter(client=client).latest("pk")
+    services.planned_cancel(acting_user=aro, planned=newest)
+    settle(prs, client, "visits", "separate", timezone.localdate(again.starts_at))
+    assert "No visit was planned twice" in deconflict_page(prs)
+
+
+CONTACT_POST = {
+    "kind": "phone",
+    "duration_minutes": "10",
+    "location_type": "phone",
+    "outcome": "engaged",
+}
+
+
+def log_contact(user: Any, client: Client, at: Any, **extra: str) -> Any:
+    data = {
+        **CONTACT_POST,
+        "occurred_at": timezone.localtime(at).strftime("%Y-%m-%dT%H:%M"),
+        "idempotency_key": f"k-{user.pk}-{at.timestamp()}-{len(extra)}",
+        **extra,
+    }
+    return browser(user).post(reverse("recovery:contact_create", args=[client.pk]), data)
+
+
+def test_logging_a_contact_somebody_else_logged_that_day_warns_with_the_list_rule(
+    cast: dict[str, Any],
+) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    client = add(aro, "Jamie", "Rivera")
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    midnight = now.replace(hour=0, minute=0)
+    # Three moments of today, all past: the rule is the day, not the hours between.
+    first, second, third = (midnight + (now - midnight) * share for share in (0.1, 0.2, 0.9))
+    assert log_contact(prs, client, first).status_code == 302
+    # The PRS's own second contact that day is no double work.
+    assert log_contact(prs, client, second).status_code == 302
+    assert "No encounter was logged twice" in deconflict_page(aro)
+    # The ARO is warned while logging one the same day, however many hours later.
+    form = browser(aro).get(reverse("recovery:contact_create", args=[client.pk]))
+    assert "Already logged that day by somebody else" in form.content.decode()
+    refused = log_contact(aro, client, third)
+    assert refused.status_code == 400
+    assert "Somebody else already logged a contact" in refused.content.decode()
+    assert Contact.objects.filter(client=client).count() == 2
+    # Recorded anyway, confirmed separate: the day is settled and not listed.
+    confirmed = log_contact(aro, client, third, confirm_separate="1")
+    assert confirmed.status_code == 302
+    assert Contact.objects.filter(client=client).count() == 3
+    assert "No encounter was logged twice" in deconflict_page(aro)
+
+
+def test_an_encounter_logged_twice_is_listed_and_one_record_removed_in_one_click(
+    cast: dict[str, Any],
+) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    client = add(aro, "Jamie", "Rivera")
+    at = timezone.now() - timedelta(minutes=30)
+    twins = [
+        services.contact_create(
+            acting_user=user,
+            client=client,
+            data={
+                "kind": "phone",
+                "occurred_at": at,
+                "duration_minutes": 10,
+                "location_type": "phone",
+                "services": [],
+                "outcome": "engaged",
+            },
+        )
+        for user in (aro, prs)
+    ]
+    page = deconflict_page(prs)
+    assert "Same encounter: remove this record" in page
+    settle(prs, client, "contacts", f"remove:{twins[1].pk}", timezone.localdate(at))
+    assert list(Contact.objects.filter(client=client)) == [twins[0]]
+    assert "No encounter was logged twice" in deconflict_page(prs)
+    event = AuditEvent.objects.get(action="recovery.conflict_settle")
+    assert event.detail["removed"] == twins[1].pk
+    assert event.detail["kept"] == twins[0].pk
+    # The last one of the day cannot be removed as a twin.
+    response = browser(prs).post(
+        reverse("recovery:conflict_settle", args=[client.pk]),
+        {"topic": "contacts", "choice": f"remove:{twins[0].pk}",
+         "day": timezone.localdate(at).isoformat()},
+    )
+    assert response.status_code == 302
+    assert Contact.objects.filter(pk=twins[0].pk).exists()
 
 
 # ========================================================================================
@@ -849,14 +1029,24 @@ def test_the_same_matching_runs_on_spark_local_mode(tmp_path: Any) -> None:
     )
     if shutil.which("java") is None:
         pytest.skip("Java is not installed: Spark local mode needs it")
+    import logging
+
     from pyspark.sql import SparkSession
 
+    # py4j says goodbye at interpreter exit, after pytest closed the log streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     spark = (
         SparkSession.builder.master("local[1]")
         .config("spark.jars", linkage.spark_jar())
         .appName("tandem-linkage-test")
         .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.sql.adaptive.enabled", "false")
+        # Five records: compiling Java code for each query would cost more than running it.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
         .getOrCreate()
     )
     spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
@@ -895,11 +1085,247 @@ def test_the_same_matching_runs_on_spark_local_mode(tmp_path: Any) -> None:
     ]
     model = linkage.prior_model()
     on_duckdb = linkage.predict(records, model, threshold=0.5)
-    on_spark = linkage.predict(
-        records, model, threshold=0.5, db_api=linkage.database_api("spark", spark=spark)
-    )
+    try:
+        on_spark = linkage.predict(
+            records,
+            model,
+            threshold=0.5,
+            # In memory and one partition: five records need no checkpoint files.
+            db_api=linkage.database_api(
+                "spark",
+                spark=spark,
+                break_lineage_method="persist",
+                num_partitions_on_repartition=1,
+            ),
+        )
+    finally:
+        spark.stop()
     assert {(p.left, p.right) for p in on_duckdb} == {(1, 2), (3, 4)}
     assert [(p.left, p.right) for p in on_spark] == [(p.left, p.right) for p in on_duckdb]
     for a, b in zip(on_spark, on_duckdb, strict=True):
         assert a.probability == pytest.approx(b.probability, abs=1e-6)
         assert [f.level for f in a.fields] == [f.level for f in b.fields]
+
+
+# ========================================================================================
+# 6. Reports count a merged person once
+# ========================================================================================
+
+
+def test_a_merge_does_not_double_count_in_reports_caseloads_or_the_api(
+    cast: dict[str, Any],
+) -> None:
+    from tandem.recovery.evaluation import personnel_evaluations
+    from tandem.recovery.selectors import client_search, my_clients
+    from tandem.reports.grant import grant_sections
+    from tandem.reports.statistics import Period, recovery_sections
+
+    aro, prs = cast["aro"], cast["prs"]
+    survivor = add(aro, "Jamie", "Rivera", date_of_birth=date(1990, 4, 5), aro=aro, prs=prs)
+    absorbed = add(prs, "Jaime", "Rivera", date_of_birth=date(1990, 4, 5), aro=aro, prs=prs)
+    for client in (survivor, absorbed):
+        services.contact_create(
+            acting_user=prs,
+            client=client,
+            data={
+                "kind": "phone",
+                "occurred_at": timezone.now() - timedelta(minutes=5),
+                "duration_minutes": 10,
+                "prs_present": True,
+                "location_type": "phone",
+                "services": [],
+                "outcome": "engaged",
+            },
+        )
+        services.stage_record(acting_user=prs, client=client, stage="preparation")
+    today = timezone.localdate()
+    period = Period(today.replace(day=1), today)
+
+    def counts() -> dict[str, int]:
+        tables = {
+            t.name: t
+            for section in recovery_sections(aro.agency, period) + grant_sections(
+                aro.agency, period
+            )
+            for t in section.tables
+        }
+        served = tables["clients_served"]
+        return {
+            "served": sum(row[0] for row in served.counts),
+            "people": int(tables["funnel_people"].total or 0),
+            "stages": sum(sum(row) for row in tables["stages"].counts),
+            "baseline": sum(tables["follow_up"].counts[0]),
+            "search": client_search(aro.agency).count(),
+            "caseload": my_clients(aro.agency, prs).count(),
+        }
+
+    assert counts() == dict.fromkeys(
+        ("served", "people", "stages", "baseline", "search", "caseload"), 2
+    )
+    services.client_merge(acting_user=aro, survivor=survivor, absorbed=absorbed)
+    assert counts() == dict.fromkeys(
+        ("served", "people", "stages", "baseline", "search", "caseload"), 1
+    )
+    api_clients = browser(aro).get(reverse("recovery:client_list")).content.decode()
+    assert api_clients.count(reverse("recovery:client_detail", args=[absorbed.pk])) == 0
+    lines = {
+        (e.person.pk, line.label): line.value
+        for e in personnel_evaluations(aro.agency, today.year)
+        for line in e.lines
+    }
+    assert lines[(prs.pk, "Active caseload today")] == "1"
+    assert lines[(prs.pk, "Clients worked with")] == "1"
+
+
+def test_nothing_new_is_recorded_on_a_record_merged_away(cast: dict[str, Any]) -> None:
+    aro, prs = cast["aro"], cast["prs"]
+    survivor = add(aro, "Jamie", "Rivera", date_of_birth=date(1990, 4, 5))
+    absorbed = add(prs, "Jaime", "Rivera", date_of_birth=date(1990, 4, 5))
+    services.client_merge(acting_user=aro, survivor=survivor, absorbed=absorbed)
+    peer = browser(prs)
+    page = peer.get(reverse("recovery:client_detail", args=[absorbed.pk])).content.decode()
+    assert "This record was merged into" in page
+    assert reverse("recovery:contact_create", args=[absorbed.pk]) not in page
+    response = peer.post(
+        reverse("recovery:stage_create", args=[absorbed.pk]), {"stage": "action"}
+    )
+    assert response.status_code == 404
+    assert not StageAssessment.objects.filter(client=absorbed).exists()
+    response = peer.post(
+        reverse("recovery:contact_create", args=[absorbed.pk]),
+        {"kind": "phone", "occurred_at": "2026-01-05T10:00", "outcome": "engaged"},
+    )
+    assert response.status_code == 404
+    assert not Contact.objects.filter(client=absorbed).exists()
+
+
+def test_an_on_demand_scan_reuses_the_stored_model_and_the_nightly_scan_retrains(
+    cast: dict[str, Any],
+) -> None:
+    aro = cast["aro"]
+    add(aro, "Jamie", "Rivera", date_of_birth=date(1990, 4, 5), phone="540 555 0199")
+    add(aro, "Jaime", "Rivera", date_of_birth=date(1990, 4, 5), phone="540 555 0199")
+    first, second = scan(aro), scan(aro)
+    assert first.pairs == second.pairs == 1
+    trained = [
+        e.detail["trained"]
+        for e in AuditEvent.objects.filter(action="recovery.match_run").order_by("pk")
+    ]
+    assert trained == [True, False]
+    assert services.match_scan_all() == 1
+    last = AuditEvent.objects.filter(action="recovery.match_run").order_by("-pk").first()
+    assert last is not None
+    assert last.detail["trained"] is True
+
+
+# ========================================================================================
+# 7. Bad input: large files go to the worker; encodings, extra values, array formulas
+# ========================================================================================
+
+
+def test_a_large_file_is_checked_and_imported_by_the_worker_without_losing_it(
+    cast: dict[str, Any], monkeypatch: Any
+) -> None:
+    from tandem.recovery.models import ImportBatch
+
+    monkeypatch.setattr(services, "IMPORT_INLINE_ROWS", 2)
+    aro, prs = cast["aro"], cast["prs"]
+    add(aro, "Jamie", "Rivera", date_of_birth=date(1990, 4, 5), phone="5405550199")
+    batch_url = upload(prs, "clients.csv", CLIENT_CSV.encode()).url
+    batch = ImportBatch.objects.get()
+    form = {
+        "map_first_name": "Given name",
+        "map_last_name": "Surname",
+        "map_date_of_birth": "DOB",
+        "map_phone": "Phone",
+    }
+    page = browser(prs).post(batch_url, form).content.decode()
+    assert "Dry run in progress" in page
+    assert "Dry run</button>" not in page  # no second run while one is under way
+    services.import_check_execute(batch_id=batch.pk)  # as the worker runs it
+    page = browser(prs).get(batch_url).content.decode()
+    assert "2 new · 2 matched to existing · 0 uncertain · 0 invalid" in page
+    done = browser(prs).post(reverse("recovery:import_commit", args=[batch.pk]))
+    assert done.status_code == 302
+    assert "Import in progress" in browser(prs).get(batch_url).content.decode()
+    assert Client.objects.count() == 1  # nothing until the worker has finished
+    services.import_commit_execute(batch_id=batch.pk, user_id=prs.pk)
+    assert Client.objects.count() == 3
+    batch.refresh_from_db()
+    assert batch.committed_at is not None
+    assert batch.job_state == ""
+
+
+def test_a_large_file_the_worker_refuses_says_why_row_by_row(
+    cast: dict[str, Any], monkeypatch: Any
+) -> None:
+    from tandem.recovery.models import ImportBatch
+
+    monkeypatch.setattr(services, "IMPORT_INLINE_ROWS", 1)
+    prs = cast["prs"]
+    data = b"First name,Last name,DOB\nAna,Ruiz,1990-01-01\nBo,Li,not a date\n"
+    batch_url = upload(prs, "clients.csv", data).url
+    batch = ImportBatch.objects.get()
+    form = {"map_first_name": "First name", "map_last_name": "Last name",
+            "map_date_of_birth": "DOB"}
+    browser(prs).post(batch_url, form)
+    services.import_commit_request(acting_user=prs, batch=batch)
+    services.import_commit_execute(batch_id=batch.pk, user_id=prs.pk)
+    page = html.unescape(browser(prs).get(batch_url).content.decode())
+    assert "Nothing was imported." in page
+    assert 'Row 3: date of birth "not a date" is not a date' in page
+    assert not Client.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        # Excel's "Unicode text" export: UTF-16 with a byte-order mark, tab-separated.
+        ("list.csv", "First name\tLast name\nJos\u00e9\tPe\u00f1a\n".encode("utf-16")),
+        # Empty columns after the last heading, as spreadsheets often save them.
+        ("list.csv", "First name,Last name,,\nJos\u00e9,Pe\u00f1a,,\n".encode()),
+    ],
+)
+def test_unicode_text_and_trailing_empty_columns_are_read(
+    cast: dict[str, Any], name: str, data: bytes
+) -> None:
+    from tandem.recovery.models import ImportBatch
+
+    response = upload(cast["prs"], name, data)
+    assert response.status_code == 302
+    batch = ImportBatch.objects.get()
+    assert batch.header == ["First name", "Last name"]
+    assert batch.rows == [["Jos\u00e9", "Pe\u00f1a"]]
+
+
+def test_a_row_with_more_values_than_headings_is_refused_with_its_row_number(
+    cast: dict[str, Any],
+) -> None:
+    data = b"First name,Last name,Address\nAna,Ruiz,12 Oak St\nBo,Li,3 Elm St, Apt 4\n"
+    response = upload(cast["prs"], "list.csv", data)
+    assert response.status_code == 400
+    assert "Row 3: more values than headings (3)" in response.content.decode()
+
+
+def test_an_array_formula_in_an_xlsx_cell_is_a_formula_not_a_value(cast: dict[str, Any]) -> None:
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    from tandem.recovery.models import ImportBatch
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["First name", "Last name", "Phone"])
+    sheet.append(["Ana", "Ruiz", None])
+    sheet["C2"] = ArrayFormula("C2:C2", "=CONCAT(A1:A2)")
+    out = io.BytesIO()
+    book.save(out)
+    prs = cast["prs"]
+    batch_url = upload(prs, "list.xlsx", out.getvalue()).url
+    assert ImportBatch.objects.get().rows[0][2].startswith("=")
+    form = {"map_first_name": "First name", "map_last_name": "Last name", "map_phone": "Phone"}
+    page = html.unescape(browser(prs).post(batch_url, form).content.decode())
+    assert 'Row 2, column "Phone": a formula' in page

@@ -495,6 +495,79 @@ def test_columbus_story_selection_then_training_posters_and_covers(demo: Any) ->
     assert "cannot be primary and backup at once" in text(refused)
 
 
+def test_columbus_story_the_supporter_reads_who_asks_and_whose_follow_up_it_is(
+    demo: Any,
+) -> None:
+    """18.107 A.1, B.1: "any Division employee or family member". The supporter reads that
+    a family member asks — only on their own screens — and the follow-up they set says whose
+    contact it is, sealed so that only they read it."""
+    from django.db import connection
+
+    from tandem.audit.models import AuditEvent as Event
+    from tandem.core.models import DataKey
+    from tandem.notifications.models import PeerSupportDelivery
+    from tandem.support import access as support_access
+    from tandem.support.models import FollowUpReminder, SupporterProfile, SupportRequest
+
+    agency, people = demo("columbus")
+    profile = SupporterProfile.objects.get(user=people["supporter"])
+    help_page = reverse("support:intake", args=[support_access.help_pass_for(agency)])
+    asked = Client().post(help_page, {
+        "code": "family-asks".ljust(32, "x"), "requester_kind": "family",
+        "name": "Robin Quill", "phone": "+1 614 555 0142", "contact_method": "phone",
+        "urgency": "today", "best_time": "evening", "chosen_supporter": profile.pk})
+    assert asked.status_code == 200, text(asked)
+    request = SupportRequest.objects.get(agency=agency)
+    supporter = sign_in_from_the_demo_listing("columbus-supporter")
+    said = "A family member of a department member asks"
+    workspace = text(supporter.get(reverse("support:workspace")))
+    assert said in workspace
+    assert "Member asks directly" not in workspace
+    detail = text(supporter.get(reverse("support:request_detail", args=[request.pk])))
+    assert said in detail
+    supporter.post(reverse("support:request_accept", args=[request.pk]))
+    accepted = text(supporter.get(reverse("support:request_detail", args=[request.pk])))
+    assert said in accepted
+    assert "Robin Quill" in accepted
+    # Never in a message, never in the audit trail, never in the clear in the database.
+    assert "family" not in str(list(Event.objects.filter(agency_id=agency.pk)
+                                    .values_list("detail", flat=True)))
+    for delivery in PeerSupportDelivery.objects.all():
+        assert "family" not in str(delivery.recipient_data)
+    coordinator = sign_in_from_the_demo_listing("columbus-coordinator")
+    assert said not in text(coordinator.get(reverse("support:queue")))
+
+    supporter.post(reverse("support:request_contact", args=[request.pk]),
+                   {"notice_given": "on"})
+    form = supporter.get(reverse("support:request_close", args=[request.pk])).context["form"]
+    usage = {name: (field.choices[-1][0] if getattr(field, "choices", None) else "")
+             for name, field in form.fields.items() if field.required}
+    due = timezone.localdate() + timedelta(days=7)
+    closed = supporter.post(reverse("support:request_close", args=[request.pk]),
+                            {**usage, "follow_up_on": due.isoformat()})
+    assert closed.status_code == 302, text(closed)
+    assert SupportRequest.objects.get(pk=request.pk).is_shredded
+    # The reminder says whose contact it is — on the supporter's own page only.
+    workspace = text(supporter.get(reverse("support:workspace")))
+    assert "Follow up with <strong>Robin Quill (+1 614 555 0142)</strong>" in workspace
+    assert "Robin Quill" not in text(coordinator.get(reverse("support:workspace")))
+    reminder = FollowUpReminder.objects.get(supporter=profile)
+    assert reminder.data_key is not None
+    assert reminder.data_key.purpose == "psp.reminder"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT about FROM support_followupreminder")
+        (sealed,) = cursor.fetchone()
+    assert "Robin" not in sealed
+    assert sealed.startswith("v1:")
+    # Done: the key is shredded and the words are gone for good.
+    supporter.post(reverse("support:reminder_done", args=[reminder.pk]))
+    reminder.refresh_from_db()
+    assert reminder.done_at is not None
+    assert DataKey.objects.get(pk=reminder.data_key_id).wrapped_key is None
+    assert reminder.about is None
+    assert "Robin Quill" not in text(supporter.get(reverse("support:workspace")))
+
+
 # ========================================================================================
 # 6. Colorado Springs GO 702
 # ========================================================================================
@@ -541,6 +614,100 @@ def test_colorado_springs_story_breach_reports_and_the_six_month_rule(demo: Any)
     chief = sign_in_from_the_demo_listing("chief")
     assert chief.post(reverse("support:breach_acknowledge", args=[report.pk])
                       ).status_code == 404
+
+
+def _labels_about_the_person(page: str) -> list[str]:
+    """Every label, legend, hint and lede of the form on a page, tags stripped."""
+    import re
+
+    main = page.split("<main", 1)[1]
+    found = re.findall(r"<(?:label|legend|p|div)[^>]*(?:class=\"(?:lede|hint|helptext)\")?[^>]*>"
+                       r"(.*?)</(?:label|legend|p|div)>", main, flags=re.S)
+    return [re.sub(r"<[^>]+>", " ", f).strip() for f in found]
+
+
+def _speaks_of_someone_else(page: str, *, allowed: tuple[str, ...] = ()) -> None:
+    import re
+
+    for words in _labels_about_the_person(page):
+        if any(a in words for a in allowed):
+            continue
+        assert not re.search(r"\b(you|your|yours|yourself)\b", words, flags=re.I), words
+
+
+def test_dispatch_sees_what_became_of_a_request_it_sent_and_never_who(demo: Any) -> None:
+    """Dispatch (18.107 B.1.b: PCS contacts a team member) holds a receipt; GO 702's
+    coordinator, asking for someone after a critical incident, holds one too. The forms
+    speak of the caller or the person, never "you"."""
+    from tandem.support import services as support
+    from tandem.support.models import SupportRequest
+
+    agency, people = demo("columbus")
+    dispatcher = sign_in_from_the_demo_listing("columbus-dispatcher")
+    on_call = text(dispatcher.get(reverse("support:on_call_now")))
+    assert "What became of a request" in on_call
+    form_page = dispatcher.get(reverse("support:on_behalf_new"))
+    _speaks_of_someone_else(text(form_page))
+    assert "How should the supporter reach the caller?" in text(form_page)
+    key = form_page.context["form"].initial["idempotency_key"]
+    call = {"idempotency_key": key, "name": "Casey Caller", "phone": "+1 614 555 0199",
+            "contact_method": "phone", "urgency": "now", "best_time": "any",
+            "channel": "dispatch"}
+    sent = dispatcher.post(reverse("support:on_behalf_new"), call)
+    assert sent.status_code == 200
+    assert key in text(sent)
+    assert "reach the caller" in text(sent)
+    again = dispatcher.post(reverse("support:on_behalf_new"), call)  # a double click
+    assert key in text(again)
+    assert SupportRequest.objects.filter(agency=agency).count() == 1
+    request = SupportRequest.objects.get(agency=agency)
+    assert key not in (request.idempotency_key, request.receipt_digest)  # only digests kept
+
+    def where(code: str = key) -> str:
+        return text(dispatcher.post(reverse("support:receipt"), {"code": code}))
+
+    assert "Looking for a supporter" in where()
+    supporter_user = request.offers.filter(active=True).first().user
+    support.request_accept(acting_user=supporter_user, request=request)
+    page = where()
+    assert "A supporter accepted it" in page
+    assert supporter_user.get_full_name() not in page
+    from tandem.support.models import SupporterProfile
+
+    assert SupporterProfile.objects.get(user=supporter_user).display_name not in page
+    request.refresh_from_db()
+    support.request_close(acting_user=supporter_user, request=request,
+                          usage={"member_category": "sworn", "incident_type": "work_stress",
+                                 "intervention_type": "phone", "duration_bucket": "15_60",
+                                 "gender": "male"})
+    assert "Closed" in where()
+    with time_machine.travel(timezone.now() + timedelta(days=1, hours=1)):
+        support.publish_finished_requests()
+    assert "No request has this receipt now" in where()
+    assert "No request has this receipt now" in where("x" * 40)
+    # A receipt is only for those who may ask for someone; others get the one answer.
+    member = sign_in(Client(), people["member"])
+    assert member.post(reverse("support:receipt"), {"code": key}).status_code == 404
+
+    # Colorado Springs: no dispatch channel; the coordinator asks for the person.
+    cs, cs_people = demo("demo")
+    coordinator = sign_in_from_the_demo_listing("coordinator")
+    page = text(coordinator.get(reverse("support:on_behalf_new")))
+    _speaks_of_someone_else(page)
+    assert "How should the supporter reach the person?" in page
+    cs_dispatcher = sign_in_from_the_demo_listing("dispatcher")
+    none = text(cs_dispatcher.get(reverse("support:on_behalf_new")))
+    assert "Tell the caller so" in none
+    # The help page's referral form speaks of the person referred; only the referrer's own
+    # (optional) part says "you".
+    from tandem.support import access as support_access
+
+    referral = text(Client().get(
+        reverse("support:intake", args=[support_access.help_pass_for(cs)]) + "?for=colleague"))
+    assert "Refer a colleague" in referral
+    _speaks_of_someone_else(referral, allowed=(
+        "You (optional)", "Your name", "Your phone", "Asking for yourself", "Seen only by the "
+        "coordinator", "Already asked", "Names and contact details", "No address"))
 
 
 # ========================================================================================
@@ -635,6 +802,92 @@ def test_winchester_story_prs_page_and_the_annual_report(demo: Any) -> None:
     assert int(figures["prs"]["Clients worked with"]) > 0
     assert int(figures["aro"]["Clients worked with"]) > 0
     assert prs.get(reverse("recovery:personnel_evaluation")).status_code == 404
+
+
+def _pdf(data: bytes) -> Any:
+    import io
+
+    from pypdf import PdfReader
+
+    assert data.startswith(b"%PDF")
+    return PdfReader(io.BytesIO(data))
+
+
+def test_winchester_story_the_prs_reads_and_acknowledges_written_feedback_with_a_pdf(
+    demo: Any,
+) -> None:
+    """OO 2-78 E.2: evaluations "provide valuable feedback to the ARO and PRS": the
+    evaluator writes it against the year's figures, the person reads and acknowledges it
+    (with a response), both print it; every step is audited."""
+    from tandem.recovery.models import PersonnelEvaluation
+
+    agency, people = demo("winchester")
+    year = timezone.localdate().year - 1
+    prs = people["prs"]
+    supervisor = sign_in_from_the_demo_listing("winchester-crt-supervisor")
+    write = reverse("recovery:personnel_evaluation_write", args=[prs.pk])
+    empty = supervisor.post(write, {"year": year, "feedback": "  "}, follow=True)
+    assert "Write the feedback for this year." in text(empty)
+    assert not PersonnelEvaluation.objects.exists()
+    feedback = ("Strong engagement with clients after overdoses.\n\n"
+                "Goal for next year: two more outreach events in schools.")
+    supervisor.post(write, {"year": year, "feedback": feedback})
+    evaluation = PersonnelEvaluation.objects.get(person=prs, year=year)
+    assert evaluation.role == "prs"
+    assert evaluation.evaluator == people["crt_supervisor"]
+    assert any(label == "Clients worked with" for _, label, _ in evaluation.figures)
+    # A year of history for both: the ARO's evaluation has figures too.
+    from tandem.recovery.evaluation import personnel_evaluations
+
+    for each in personnel_evaluations(agency, year):
+        worked = next(line.value for line in each.lines if line.label == "Clients worked with")
+        assert int(worked) > 0, each.role
+    page = text(supervisor.get(reverse("recovery:personnel_evaluation"), {"year": year}))
+    assert "Strong engagement with clients after overdoses." in page
+    assert f"Waiting for {prs.get_full_name()} to acknowledge it" in page
+
+    # The PRS is told on the home page, reads it and acknowledges it with a response.
+    peer = sign_in_from_the_demo_listing("winchester-prs")
+    assert "1 evaluation waiting for you to read and acknowledge" in text(
+        peer.get(reverse("core:home")))
+    mine = text(peer.get(reverse("recovery:my_evaluations")))
+    assert "Goal for next year: two more outreach events in schools." in mine
+    assert "Clients worked with" in mine
+    peer.post(reverse("recovery:personnel_evaluation_acknowledge", args=[evaluation.pk]),
+              {"response": "Agreed; I will plan the school events with the ARO."})
+    evaluation.refresh_from_db()
+    assert evaluation.acknowledged_at is not None
+    assert "You acknowledged it on" in text(peer.get(reverse("recovery:my_evaluations")))
+    # Acknowledged: the evaluator can no longer rewrite it.
+    late = supervisor.post(write, {"year": year, "feedback": "Changed afterwards",
+                                   "version": evaluation.version}, follow=True)
+    assert "acknowledged; it no longer changes" in text(late)
+    evaluation.refresh_from_db()
+    assert "Changed afterwards" not in str(evaluation.feedback)
+
+    # The PDF: tagged, on the agency's paper, for the person and the evaluator only.
+    for reader in (peer, supervisor):
+        pdf = reader.get(reverse("recovery:personnel_evaluation_pdf", args=[evaluation.pk]))
+        assert pdf.status_code == 200
+        document = _pdf(pdf.content)
+        catalog = document.trailer["/Root"]
+        assert "/StructTreeRoot" in catalog
+        box = document.pages[0].mediabox
+        assert (round(float(box.width)), round(float(box.height))) == (612, 792)  # Letter
+        words = " ".join(page.extract_text() for page in document.pages)
+        assert "Strong engagement with clients after overdoses." in words
+        assert "Agreed; I will plan the school events" in words
+    aro = sign_in_from_the_demo_listing("winchester-aro")
+    assert aro.get(reverse("recovery:personnel_evaluation_pdf", args=[evaluation.pk])
+                   ).status_code == 404
+    assert aro.post(reverse("recovery:personnel_evaluation_acknowledge",
+                            args=[evaluation.pk])).status_code == 404
+    actions = list(AuditEvent.objects.filter(object_type="recovery.PersonnelEvaluation",
+                                             object_id=str(evaluation.pk))
+                   .values_list("action", flat=True))
+    assert actions.count("recovery.evaluation_write") == 1
+    assert actions.count("recovery.evaluation_acknowledge") == 1
+    assert actions.count("recovery.evaluation_export") == 2
 
 
 # ========================================================================================
@@ -754,3 +1007,205 @@ def test_absence_rule_words_read_right_for_zero_one_and_many() -> None:
     assert absence_limit_words(3) == "at most 3 unexcused absences"
     assert every_months_words(1) == "every month"
     assert every_months_words(3) == "every 3 months"
+
+
+@pytest.mark.django_db
+def test_the_policy_page_reads_right_for_one_of_anything() -> None:
+    agency = make_agency("onesy", "Onesy PD", preset="joplin")
+    policy = agency.policy_model().model_dump(mode="json")
+    policy["requests"]["expiry_hours"] = 1
+    policy["escalation"]["steps"][0]["timeout_minutes"] = 1
+    policy["document"]["review_months"] = 1
+    Agency.objects.filter(pk=agency.pk).update(policy=validate_policy(policy).model_dump(
+        mode="json"))
+    page = text(sign_in(Client(), make_user(agency, "onesy-admin", "administrator"))
+                .get(reverse("agencies:policy")))
+    assert "expires after 1 hour." in page
+    assert "1 minute to acknowledge" in page
+    assert "reviewed every month." in page
+    for wrong in ("1 hours", "1 minutes", "every 1 months"):
+        assert wrong not in page
+
+
+# ========================================================================================
+# Browser stories: one per department, where a person clicks (Chromium, live server)
+# ========================================================================================
+
+
+def _browser_sign_in(page: Any, base: str, username: str) -> None:
+    """Sign in as a newcomer does: the password read off the demo listing on the sign-in
+    page, then the authenticator's current code."""
+    page.goto(f"{base}/")
+    page.get_by_role("button", name="I understand and agree").click()
+    cells = page.locator("section.demo-accounts td code").all_inner_texts()
+    password = cells[cells.index(username) + 1]
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Continue").click()
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    page.locator("input[name=code]").fill(code_now(device))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
+def _sign_out(page: Any) -> None:
+    page.context.clear_cookies()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_columbus_a_family_member_asks_and_the_supporter_reads_who_and_follows_up(
+    live_server: Any, demo: Any,
+) -> None:
+    from tandem.support.models import SupporterProfile
+    from tests.browser import browser_page
+
+    agency, people = demo("columbus")
+    base = live_server.url
+    from tandem.support import access as support_access
+
+    help_page = reverse("support:intake", args=[support_access.help_pass_for(agency)])
+    profile = SupporterProfile.objects.get(user=people["supporter"])
+    with browser_page(viewport={"width": 390, "height": 844}) as page:  # a phone
+        page.goto(f"{base}{help_page}")
+        page.get_by_label(f"I am family of someone who works for {agency.name}").check()
+        page.get_by_label("What should the supporter call you? (optional)").fill("Robin Quill")
+        page.get_by_label("Phone").fill("+1 614 555 0142")
+        page.locator("select[name=chosen_supporter]").select_option(str(profile.pk))
+        page.get_by_role("button", name="Send my request").click()
+        page.get_by_role("heading", name="Your status code").wait_for()
+
+        _browser_sign_in(page, base, "columbus-supporter")
+        page.goto(f"{base}{reverse('support:workspace')}")
+        page.get_by_text("A family member of a department member asks").first.wait_for()
+        assert page.get_by_text("Member asks directly").count() == 0
+        page.get_by_role("button", name="Accept request").first.click()
+        page.get_by_text("Where it comes from:").wait_for()
+        assert page.get_by_text("Robin Quill").count() == 1
+        page.get_by_role("button", name="Record first contact").click()
+        page.get_by_role("link", name="Close the request").click()
+        for select in page.locator("form select[required]").all():
+            select.select_option(index=1)
+        due = timezone.localdate() + timedelta(days=7)
+        page.get_by_label("Remind me on").fill(due.isoformat())
+        page.get_by_role("button", name="Close").last.click()
+        page.get_by_role("heading", name="Follow-up reminders").wait_for()
+        page.get_by_text("Follow up with Robin Quill (+1 614 555 0142)").wait_for()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_colorado_springs_a_breach_is_reported_and_acknowledged_on_screen(
+    live_server: Any, demo: Any,
+) -> None:
+    from tandem.support.models import BreachReport
+    from tests.browser import browser_page
+
+    agency, _ = demo("demo")
+    base = live_server.url
+    with browser_page() as page:
+        _browser_sign_in(page, base, "supporter")
+        page.goto(f"{base}{reverse('support:workspace')}")
+        page.get_by_text("for 6 months after your last contact").wait_for()  # GO 702 .46
+        page.get_by_role("link", name="Report a breach").click()
+        page.get_by_label("What happened").select_option("overheard")
+        page.get_by_label("When").fill(timezone.localdate().isoformat())
+        page.get_by_role("button", name="Report").click()
+        page.get_by_text("Reported to the Wellness Unit and the psychologist.").wait_for()
+        _sign_out(page)
+
+        _browser_sign_in(page, base, "coordinator")
+        page.get_by_role("link", name="Breach reports").first.click()
+        page.get_by_text("1 report waiting for your acknowledgement").wait_for()
+        page.get_by_role("button", name="Acknowledge").click()
+        page.get_by_text("You acknowledged it").wait_for()
+    assert BreachReport.objects.get(agency=agency).acknowledgements.count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_joplin_a_supervisor_finds_how_to_reach_the_coordinator(
+    live_server: Any, demo: Any,
+) -> None:
+    from tests.browser import browser_page
+
+    agency, people = demo("joplin")
+    base = live_server.url
+    coordinator = people["coordinator"]
+    with browser_page(viewport={"width": 390, "height": 844}) as page:
+        _browser_sign_in(page, base, "joplin-supervisor")
+        page.get_by_role("link", name="Activate peer support").first.click()
+        page.get_by_text(coordinator.get_full_name()).first.wait_for()
+        assert page.get_by_role("link", name=coordinator.member.phone).count() >= 1
+        assert page.get_by_text("On call now").count() == 0
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_winchester_the_evaluator_writes_feedback_and_the_prs_acknowledges_it(
+    live_server: Any, demo: Any,
+) -> None:
+    from tandem.recovery.models import PersonnelEvaluation
+    from tandem.reports.services import annual_year
+    from tests.browser import browser_page
+
+    agency, people = demo("winchester")
+    base = live_server.url
+    prs = people["prs"]
+    year = annual_year(agency, "recovery")
+    with browser_page() as page:
+        _browser_sign_in(page, base, "winchester-crt-supervisor")
+        page.goto(f"{base}{reverse('reports:index')}")
+        page.get_by_role("link", name=f"Annual report {year}").first.click()
+        page.wait_for_url(f"**start={year}-01**")
+        page.goto(f"{base}{reverse('recovery:personnel_evaluation')}?year={year}")
+        page.get_by_label(f"Feedback to {prs.get_full_name()}").fill(
+            "Reliable follow-up calls all year. Next year: lead one outreach event.")
+        page.get_by_role("button", name=f"Save the evaluation of {prs.get_full_name()}"
+                         ).click()
+        page.get_by_text(f"Waiting for {prs.get_full_name()} to acknowledge it").wait_for()
+        _sign_out(page)
+
+        _browser_sign_in(page, base, "winchester-prs")
+        page.get_by_role("link", name="1 evaluation waiting for you to read and "
+                                      "acknowledge").click()
+        page.get_by_text("Reliable follow-up calls all year.").wait_for()
+        page.get_by_label("Your response (optional)").fill("Thank you; agreed.")
+        page.get_by_role("button", name=f"I have read my {year} evaluation").click()
+        page.get_by_text("You acknowledged it on").wait_for()
+        assert page.get_by_text("Criminal justice information: open").count() == 0
+    assert PersonnelEvaluation.objects.get(person=prs).response == "Thank you; agreed."
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_browser_west_virginia_the_peer_records_a_patrol_call_with_the_officers_check(
+    live_server: Any, demo: Any,
+) -> None:
+    from tandem.agencies.models import Member
+    from tandem.recovery.models import Client as RecoveryClient
+    from tandem.recovery.models import PatrolCall
+    from tests.browser import browser_page
+
+    agency, people = demo("west-virginia")
+    base = live_server.url
+    client = RecoveryClient.objects.filter(agency=agency).first()
+    officer = Member.objects.filter(agency=agency, category="sworn").exclude(
+        pk=people["prs"].member_id).first()
+    checklist = list(agency.policy_model().recovery.safety_checklist)
+    with browser_page(viewport={"width": 390, "height": 844}) as page:
+        _browser_sign_in(page, base, "wv-prs")
+        page.goto(f"{base}{reverse('recovery:client_detail', args=[client.pk])}")
+        page.get_by_role("link", name="Patrol call").click()
+        page.get_by_label("Type of call").select_option("overdose")
+        page.get_by_label("Officer on the call").select_option(str(officer.pk))
+        for item in checklist:
+            page.get_by_label(item, exact=True).check()
+        page.get_by_label("Minutes").fill("20")
+        page.get_by_label("Outcome").select_option("engaged")
+        page.get_by_role("button", name="Record patrol call").click()
+        page.get_by_text("The patrol call was recorded with the officer's safety check."
+                         ).wait_for()
+    call = PatrolCall.objects.get(contact__client=client)
+    assert call.call_type == "overdose"
+    assert all(call.safety_checklist[item] for item in checklist)

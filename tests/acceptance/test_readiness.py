@@ -233,12 +233,12 @@ def test_ongoing_training_is_due_by_the_end_of_the_next_calendar_quarter() -> No
     soon = evaluate(facts, CS, date(2026, 5, 31))
     assert soon.level == "due_soon"
     assert soon.peer_support
-    assert any("ongoing training due by 30 Jun 2026" in r for r in soon.reasons)
+    assert any("ongoing training due by Tue, Jun 30, 2026" in r for r in soon.reasons)
     assert evaluate(facts, CS, date(2026, 6, 30)).level == "due_soon"
     late = evaluate(facts, CS, date(2026, 7, 1))
     assert late.level == "not_compliant"
     assert not late.peer_support
-    assert any("overdue since 30 Jun 2026" in r for r in late.reasons)
+    assert any("overdue since Tue, Jun 30, 2026" in r for r in late.reasons)
 
 
 def test_training_early_in_a_quarter_counts_for_the_whole_next_quarter() -> None:
@@ -1120,7 +1120,7 @@ def test_the_credential_expiry_is_a_due_date() -> None:
     assert evaluate(facts, wv, date(2027, 3, 1)).level == "compliant"
     soon = evaluate(facts, wv, date(2027, 5, 1))
     assert soon.level == "due_soon", soon.reasons
-    assert "Peer recovery: certification renewal due by 20 May 2027" in soon.reasons
+    assert "Peer recovery: certification renewal due by Thu, May 20, 2027" in soon.reasons
     assert any(d.key.startswith("certification-") for d in soon.due)
     assert evaluate(facts, wv, date(2027, 5, 21)).level == "not_compliant"
 

@@ -1097,9 +1097,15 @@ def test_aro_plans_and_assesses_prs_logs_refers_and_the_stage_moves_forward(
         page.get_by_text("The referral was updated.").wait_for()
 
         page.get_by_role("link", name="Jordan Alder").click()
+        # On a phone the client page puts the summary first and folds the sections.
+        assert not page.locator("#id_stage").is_visible()
+        page.locator("#stages summary").click()
         page.locator("#id_stage").select_option("preparation")
         page.get_by_role("button", name="Record stage").click()
         page.get_by_text("The stage of change was recorded.").wait_for()
+        # Back on the page, the section just changed is open again.
+        assert page.locator("#stages").get_attribute("open") is not None
+        assert page.locator("#stages summary").inner_text().startswith("Stage of change")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     contact = Contact.objects.get()

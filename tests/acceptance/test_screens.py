@@ -4,11 +4,13 @@ right keyboard and autofill, an error summary after a failed submit, normalised 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.timezone import now as timezone_now
 
 from tandem.accounts.models import User
 from tandem.agencies.models import Agency
@@ -58,7 +60,8 @@ def test_dispatcher_with_one_channel_sends_for_the_caller_without_choosing_it(
     assert 'type="hidden" name="channel" value="dispatch"' in page
     assert "How this request came in: Through dispatch" in page
     sent = dispatcher.post(reverse("support:on_behalf_new"), caller(channel="dispatch"))
-    assert sent.status_code == 302
+    assert sent.status_code == 200
+    assert "Receipt" in sent.content.decode()
     assert SupportRequest.objects.get().channel == vocab.Channel.DISPATCH
     on_call = dispatcher.get(reverse("support:on_call_now")).content.decode()
     assert "Request support for a caller</a>" in on_call
@@ -191,6 +194,50 @@ def test_coordinator_home_lists_what_needs_attention_without_identities(
     assert "Nothing needs your attention now." in member_home
 
 
+def _home_queries(client: Client) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def test_coordinator_home_reads_coverage_gaps_from_a_snapshot_that_changes_invalidate(
+    agency: Agency, cast: dict[str, User], django_assert_num_queries: Any
+) -> None:
+    from tandem.support.models import CoverageSnapshot
+    from tandem.support.oncall import coverage_gaps
+    from tests.acceptance.test_peer_support import make_supporter, rotation
+
+    coordinator = sign_in(Client(), cast["coordinator"])
+    first = coordinator.get("/").content.decode()
+    assert "2 gaps in on-call coverage in the next 14 days" in first  # nobody on either layer
+    assert CoverageSnapshot.objects.filter(agency=agency).exists()
+    # A warm home reads one row for coverage, never the rota, whatever its size.
+    with django_assert_num_queries(1):
+        coverage_gaps(agency)
+    warm = _home_queries(coordinator)
+    assert not [q for q in warm if "support_rotation" in q or "support_override" in q]
+    # Putting people on call deletes the snapshot at once: the next load shows the change.
+    people = [make_supporter(agency, f"sup{n}") for n in range(6)]
+    rotation(agency, cast["coordinator"], "primary", people[:3])
+    assert not CoverageSnapshot.objects.filter(agency=agency).exists()
+    second = coordinator.get("/").content.decode()
+    assert "1 gap in on-call coverage in the next 14 days" in second
+    rotation(agency, cast["coordinator"], "backup", people[3:])
+    assert "in on-call coverage" not in coordinator.get("/").content.decode()
+    # The roster grew from nothing to two rotations of three: a warm home costs the same.
+    assert len(_home_queries(coordinator)) == len(warm)
+    # Availability is a change too: the only backup left leaves a gap.
+    from tandem.support import services as support
+
+    for person in people[3:]:
+        support.availability_set(acting_user=person, profile=support.profile_for(person),
+                                 until=timezone_now() + timedelta(days=30))
+    assert "1 gap in on-call coverage" in coordinator.get("/").content.decode()
+
+
 def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
     agency: Agency, cast: dict[str, User]
 ) -> None:
@@ -210,6 +257,56 @@ def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
     assert "1 visit today needs your safety assessment" in page
     prs_page = sign_in(Client(), cast["prs"]).get("/").content.decode()
     assert "needs your safety assessment" not in prs_page
+
+
+def test_client_page_puts_the_summary_first_and_pages_a_long_timeline(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tandem.recovery import services as recovery
+    from tandem.recovery.models import Resource
+
+    client = recovery.client_create(acting_user=cast["aro"], data={
+        "first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"})
+    now = timezone.now()
+    client.__class__.objects.filter(pk=client.pk).update(created_at=now - timedelta(days=30))
+    client.refresh_from_db()
+    for days in range(14):
+        recovery.contact_create(acting_user=cast["prs"], client=client, data={
+            "kind": "phone", "occurred_at": now - timedelta(days=days, hours=1),
+            "duration_minutes": 10 + days, "prs_present": True, "location_type": "phone",
+            "services": [], "outcome": "engaged"})
+    resource = Resource.objects.create(agency=agency, name="Valley Outpatient",
+                                       category="treatment_outpatient")
+    recovery.referral_create(acting_user=cast["aro"], client=client, resource=resource,
+                             follow_up_on=timezone.localdate() + timedelta(days=2))
+    url = reverse("recovery:client_detail", args=[client.pk])
+    aro = sign_in(Client(), cast["aro"])
+    page = aro.get(url).content.decode()
+    main = page.split("<main", 1)[1]
+    # What the person at the door needs comes before every folded section.
+    glance = main.index("At a glance")
+    assert main.index("Log a contact") < glance < main.index('<details class="fold"')
+    summary = main[glance:].split("</section>", 1)[0]
+    assert 'href="tel:5405550199"' in summary
+    assert "Valley Outpatient" in summary  # the follow-up due this week
+    assert "None in force" in summary
+    # Each folded section says what it holds.
+    assert "Referrals <span class=\"count\">(1)</span>" in main
+    assert "Timeline <span class=\"count\">(15 entries)</span>" in main
+    first = re.findall(r"<li><span class=\"muted\">", main.split('id="timeline"', 1)[1])
+    assert len(first) == 10
+    assert "Entries 1–10 of 15" in main
+    assert "?timeline=2#timeline" in main
+    older = aro.get(url, {"timeline": "2"}).content.decode().split('id="timeline"', 1)[1]
+    assert len(re.findall(r"<li><span class=\"muted\">", older)) == 5
+    assert 'id="timeline" open' in aro.get(url, {"timeline": "2"}).content.decode()
+    # A change made in a section brings the reader back to that section.
+    answer = aro.post(reverse("recovery:stage_create", args=[client.pk]), {"stage": "preparation"})
+    assert answer["Location"] == f"{url}#stages"
 
 
 # --- Accessible documents ------------------------------------------------------------------
@@ -269,16 +366,77 @@ def test_an_all_withheld_chart_leaves_one_line_and_no_gap(agency: Agency) -> Non
     assert "Every figure of this chart is withheld" in text
 
 
-def test_dates_and_times_share_one_format_per_context() -> None:
-    from datetime import UTC, date, datetime
+def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
+    from datetime import UTC, date, datetime, time
 
     from django.template import Context, Template
+    from django.utils import translation
 
-    moment = datetime(2026, 11, 30, 10, 51, tzinfo=UTC)
-    page = Template(
-        "{{ day }}|{{ day|date }}|{{ moment|date:'SHORT_DATETIME_FORMAT' }}|{{ moment }}"
-    ).render(Context({"day": date(2026, 12, 10), "moment": moment}))
-    day, day_filtered, soon, full = page.split("|")
-    assert day == day_filtered == "Thu, Dec 10, 2026"
-    assert soon == "Mon, Nov 30, 05:51"  # the agency's time zone, 24-hour clock
-    assert full == "Mon, Nov 30, 2026, 05:51"
+    moment = datetime(2026, 11, 30, 10, 51, 7, tzinfo=UTC)
+    template = Template(
+        "{{ day }}|{{ day|when }}|{{ day|when:'short_date' }}|{{ moment|when:'short_datetime' }}"
+        "|{{ moment|when:'datetime' }}|{{ moment|when:'time' }}|{{ day|when:'month' }}"
+        "|{{ moment|when:'exact' }}|{{ nothing|when|default:'—' }}|{{ handoff|when:'time' }}")
+    context = Context({"day": date(2026, 12, 10), "moment": moment, "nothing": None,
+                       "handoff": time(7, 0)})
+    us = template.render(context).split("|")
+    # The agency's time zone (America/New_York) and a 24-hour clock in both locales.
+    assert us == ["Thu, Dec 10, 2026", "Thu, Dec 10, 2026", "Thu, Dec 10",
+                  "Mon, Nov 30, 05:51", "Mon, Nov 30, 2026, 05:51", "05:51", "December 2026",
+                  "2026-11-30 05:51:07", "—", "07:00"]
+    with translation.override("en-gb"):
+        gb = template.render(context).split("|")
+    assert gb == ["Thu 10 Dec 2026", "Thu 10 Dec 2026", "Thu 10 Dec",
+                  "Mon 30 Nov, 05:51", "Mon 30 Nov 2026, 05:51", "05:51", "December 2026",
+                  "2026-11-30 05:51:07", "—", "07:00"]
+
+
+def test_each_agency_sees_dates_in_its_own_locale(
+    agency: Agency, other_agency: Agency, cast: dict[str, User], stranger: User
+) -> None:
+    import html
+
+    from tandem.core.pdf import Document
+
+    # The other agency's administrator writes the locale into its policy (agency keeps the
+    # US default).
+    admin = sign_in(Client(), stranger)
+    text = html.unescape(re.search(r'<textarea name="policy_text"[^>]*>(.*?)</textarea>',
+                                   admin.get(reverse("agencies:policy")).content.decode(),
+                                   re.S).group(1))
+    text = re.sub(r'(?m)^locale = .*\n', "", text)
+    saved = admin.post(reverse("agencies:policy"),
+                       {"action": "save", "policy_text": f'locale = "en-GB"\n{text}'})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    other_agency.refresh_from_db()
+    assert other_agency.policy["locale"] == "en-GB"
+    us_page = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_call_now"))
+    gb_page = sign_in(Client(), stranger).get(reverse("support:on_call_now"))
+    us_text, gb_text = us_page.content.decode(), gb_page.content.decode()
+    assert re.search(r"As of [A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, \d\d:\d\d\.", us_text)
+    assert re.search(r"As of [A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2}, \d\d:\d\d\.", gb_text)
+    assert '<html lang="en-us">' in us_text
+    assert '<html lang="en-gb">' in gb_text
+    # Documents follow the agency they are made for, in language and dates alike.
+    gb_doc = Document(agency=other_agency, title="Roster").html()
+    assert '<html lang="en-GB">' in gb_doc
+    assert re.search(r"made [A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", gb_doc)
+    assert '<html lang="en-US">' in Document(agency=agency, title="Roster").html()
+
+
+def test_templates_write_dates_only_through_the_when_filter() -> None:
+    """No template spells a date pattern: display dates go through ``|when`` (the agency's
+    locale); only ISO values inside links (``|date:'Y-m-d'``, ``|date:'Y-m'``) remain."""
+    from pathlib import Path
+
+    import tandem
+
+    root = Path(tandem.__file__).parent
+    offenders = []
+    for path in root.rglob("*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for match in re.finditer(r"\|(date|time)\b(:(\S+?))?(?=[\s|}%])", line):
+                if match.group(1) == "date" and match.group(3) in ("'Y-m-d'", "'Y-m'"):
+                    continue
+                offenders.append(f"{path.relative_to(root)}:{number}: {match.group(0)}")
+    assert not offenders, "\n".join(offenders)

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,16 +51,17 @@ ACCOUNTS = {
 }
 
 
-@pytest.fixture(scope="session")
-def provider_url() -> Iterator[str]:
+@contextmanager
+def running_provider(redirect_uri: str, accounts: dict[str, Any]) -> Iterator[str]:
+    """Start the test provider for one Tandem callback address; yield its issuer."""
     node = shutil.which("node")
     if node is None or not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
         pytest.skip("Node.js or the test OIDC provider is not installed (make test-deps)")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PORT": str(port), "ISSUER": issuer, "CLIENT_ID": "tandem",
-           "CLIENT_SECRET": SECRET, "REDIRECT_URI": CALLBACK, "ACCOUNTS": json.dumps(ACCOUNTS),
-           "NODE_NO_WARNINGS": "1"}
+           "CLIENT_SECRET": SECRET, "REDIRECT_URI": redirect_uri,
+           "ACCOUNTS": json.dumps(accounts), "NODE_NO_WARNINGS": "1"}
     process = subprocess.Popen(  # noqa: S603 - fixed arguments
         [node, "server.mjs"], cwd=PROVIDER_DIR, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
@@ -76,6 +78,12 @@ def provider_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def provider_url() -> Iterator[str]:
+    with running_provider(CALLBACK, ACCOUNTS) as issuer:
+        yield issuer
 
 
 @pytest.fixture
@@ -359,3 +367,221 @@ def test_a_first_sign_in_link_for_a_program_role_holder_is_a_credential_reset(
     assert AuditEvent.objects.filter(action="sso.identity_linked",
                                      object_id=str(nobody.pk)).count() == 1
     assert not Delivery.objects.filter(recipient_user=nobody).exists()
+
+
+# --- The administrator's screen and the sign-in page --------------------------------------
+
+
+def sso_form(issuer: str, **changes: Any) -> dict[str, Any]:
+    data = {"issuer": issuer, "client_id": "tandem", "client_secret": SECRET,
+            "subject_claim": "sub", "mfa_amr": "mfa otp hwk", "mfa_acr": "",
+            "email_domains": "alpha.example", "leeway_seconds": "60", "active": "on"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_the_administrator_sets_up_single_sign_on_on_a_screen_and_tests_it(
+    provider_url: str, cast: dict[str, Any], signed_in: Any
+) -> None:
+    cache.clear()
+    admin = signed_in(cast["administrator"])
+    page = admin.get(reverse("api:sso_settings"))
+    assert page.status_code == 200
+    assert "http://testserver/sso/callback/" in page.content.decode()  # to register there
+    saved = admin.post(reverse("api:sso_settings"), sso_form(provider_url), follow=True)
+    assert "Single sign-on settings saved" in saved.content.decode()
+    provider = IdentityProvider.objects.get()
+    assert (provider.issuer, provider.client_id, provider.client_secret) == (
+        provider_url, "tandem", SECRET)
+    assert provider.mfa_amr == ["mfa", "otp", "hwk"]
+    assert provider.email_domains == ["alpha.example"]
+    assert not provider.jit_create  # off unless ticked
+    raw = IdentityProvider.objects.filter(pk=provider.pk).values_list("client_secret",
+                                                                        flat=True).get()
+    assert SECRET not in str(raw)  # sealed at rest
+    event = AuditEvent.objects.get(action="sso.provider_set")
+    assert event.actor_id == cast["administrator"].pk
+    assert "client_secret" in event.detail["changed"]
+    assert SECRET not in json.dumps(event.detail)
+    assert SECRET not in saved.content.decode()  # never shown again
+
+    tested = admin.post(reverse("api:sso_test"))
+    text = tested.content.decode()
+    assert tested.status_code == 200
+    assert "The connection works" in text
+    assert "It accepts PKCE with S256." in text
+    assert "signing key(s)" in text
+    assert AuditEvent.objects.get(action="sso.provider_tested").outcome == "success"
+
+    # Saving again with the secret left empty keeps it.
+    admin.post(reverse("api:sso_settings"), sso_form(provider_url, client_secret=""))
+    assert IdentityProvider.objects.get().client_secret == SECRET
+
+
+def test_the_connection_test_says_clearly_what_is_wrong(
+    provider_url: str, cast: dict[str, Any], signed_in: Any
+) -> None:
+    admin = signed_in(cast["administrator"])
+    admin.post(reverse("api:sso_settings"), sso_form(provider_url + "/tenant"))
+    text = admin.post(reverse("api:sso_test")).content.decode()
+    assert "The connection does not work yet" in text
+    assert "answered HTTP 404" in text
+    admin.post(reverse("api:sso_settings"), sso_form(f"http://127.0.0.1:{free_port()}"))
+    text = admin.post(reverse("api:sso_test")).content.decode()
+    assert "Could not reach" in text
+    admin.post(reverse("api:sso_settings"), sso_form(provider_url, subject_claim="oid"))
+    text = admin.post(reverse("api:sso_test")).content.decode()
+    assert "does not list the claim “oid”" in text
+    failed = AuditEvent.objects.filter(action="sso.provider_tested").order_by("seq")
+    assert [e.outcome for e in failed] == ["failed"] * 3
+    assert failed.last().detail["failed"] == ["subject_claim"]  # type: ignore[union-attr]
+
+
+def test_bad_settings_come_back_with_a_clear_message_and_change_nothing(
+    cast: dict[str, Any], signed_in: Any, other_agency: Any
+) -> None:
+    admin = signed_in(cast["administrator"])
+    for bad, message in (
+        ({"issuer": "http://login.example.org"}, "must be an https address"),
+        ({"subject_claim": "not a claim"}, "subject claim is a claim name"),
+        ({"email_domains": "not_a_domain"}, "not a valid e-mail domain"),
+        ({"leeway_seconds": "900"}, "less than or equal to 300"),
+    ):
+        answer = admin.post(reverse("api:sso_settings"),
+                            {**sso_form("https://login.example.org/alpha"), **bad})
+        assert answer.status_code == 400
+        assert message in answer.content.decode()
+    assert not IdentityProvider.objects.exists()
+    # A domain already leading to another agency's provider is refused.
+    from tests.conftest import make_user
+
+    other_admin = make_user(other_agency, "otheradmin", "administrator")
+    identity_provider_set(acting_user=other_admin, issuer="https://idp.other.example",
+                          client_id="x", email_domains=["alpha.example"])
+    answer = admin.post(reverse("api:sso_settings"), sso_form("https://login.example.org/a"))
+    assert "alpha.example already signs in through another agency" in answer.content.decode()
+
+
+def test_only_the_administrator_reaches_the_screen(
+    cast: dict[str, Any], signed_in: Any, stranger: User
+) -> None:
+    for role in ("chief", "coordinator", "auditor", "nobody"):
+        browser = signed_in(cast[role])
+        assert browser.get(reverse("api:sso_settings")).status_code == 404
+        assert browser.post(reverse("api:sso_test")).status_code == 404
+    assert not IdentityProvider.objects.exists()
+    # Another agency's administrator sets only their own agency's provider.
+    signed_in(stranger).post(reverse("api:sso_settings"), sso_form("https://x.example"))
+    assert IdentityProvider.objects.get().agency == stranger.agency
+
+
+def test_moving_to_another_issuer_unlinks_every_account(
+    cast: dict[str, Any], offline_idp: IdentityProvider, signed_in: Any
+) -> None:
+    admin = signed_in(cast["administrator"])
+    answer = admin.post(reverse("api:sso_settings"),
+                        sso_form("https://evil.example.org/v2.0"), follow=True)
+    assert "2 account(s) must be linked again" in answer.content.decode()
+    assert not ExternalIdentity.objects.exists()
+    assert account_for_subject(IdentityProvider.objects.get(), {"sub": "admin-sub"}) is None
+    event = AuditEvent.objects.filter(action="sso.provider_set").last()
+    assert event is not None
+    assert event.detail["links_removed"] == 2
+    assert "issuer" in event.detail["changed"]
+
+
+def test_the_subject_claim_decides_who_signs_in(
+    provider: IdentityProvider, cast: dict[str, Any]
+) -> None:
+    provider.subject_claim = "email"
+    provider.save(update_fields=["subject_claim"])
+    external_identity_link(acting_user=cast["administrator"], user=cast["supporter"],
+                           subject="alice-sub@example.test")
+    assert account_for_subject(provider, {"sub": "x", "email": "alice-sub@example.test"}) \
+        == cast["supporter"]
+    provider.subject_claim = "oid"
+    provider.save(update_fields=["subject_claim"])
+    browser = past_banner()
+    assert sso(browser, "alice-sub")["Location"] == reverse("accounts:login")
+    assert AuditEvent.objects.filter(action="signin.failed",
+                                     detail__reason="subject_claim_missing").exists()
+
+
+def test_a_disabled_provider_signs_nobody_in(alice: User, provider: IdentityProvider) -> None:
+    provider.active = False
+    provider.save(update_fields=["active"])
+    assert past_banner().get(reverse("sso:start", args=["alpha"])).status_code == 404
+    assert "Sign in with your agency" not in past_banner().get(
+        reverse("accounts:login")).content.decode()
+
+
+def test_the_sign_in_page_offers_the_agencys_sign_in(
+    cast: dict[str, Any], offline_idp: IdentityProvider, other_agency: Any
+) -> None:
+    page = past_banner().get(reverse("accounts:login")).content.decode()
+    assert "Sign in with your agency" in page
+    assert reverse("sso:start", args=["alpha"]) in page  # the only agency: one button
+    from tests.conftest import make_user
+
+    other_admin = make_user(other_agency, "otheradmin", "administrator")
+    identity_provider_set(acting_user=other_admin, issuer="https://idp.other.example",
+                          client_id="x", email_domains=["other.example"])
+    identity_provider_set(acting_user=cast["administrator"], issuer=offline_idp.issuer,
+                          client_id="tandem", email_domains=["alpha.example"])
+    answer = past_banner().get(reverse("accounts:login"))
+    page = answer.content.decode()
+    assert reverse("sso:find") in page  # several agencies: asked for an address
+    assert "Your work e-mail or your agency" in page
+    # The form's redirects may lead to the providers, and nowhere else.
+    form_action = next(d for d in answer["Content-Security-Policy"].split(";")
+                       if d.strip().startswith("form-action"))
+    assert "https://idp.other.example" in form_action
+    assert "https://login.example.org" in form_action
+    # An agency's own sign-in link names it, across the use banner.
+    browser = Client()
+    assert browser.get(reverse("accounts:login") + "?agency=alpha")["Location"] == reverse(
+        "accounts:banner")
+    browser.post(reverse("accounts:banner"))
+    assert reverse("sso:start", args=["alpha"]) in browser.get(
+        reverse("accounts:login")).content.decode()
+
+    browser = past_banner()
+    found = browser.get(reverse("sso:find"), {"address": "Alice@Alpha.Example"})
+    assert found["Location"] == reverse("sso:start", args=["alpha"]) + \
+        "?login_hint=Alice%40Alpha.Example"
+    assert browser.get(reverse("sso:find"), {"address": "bravo"})["Location"] == reverse(
+        "sso:start", args=["bravo"])
+    lost = browser.get(reverse("sso:find"), {"address": "someone@gmail.com"}, follow=True)
+    assert "Single sign-on is not set up for that address" in lost.content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_person_signs_in_with_their_agency_in_the_browser(
+    live_server: Any, cast: dict[str, Any], other_agency: Any
+) -> None:
+    from tests.browser import browser_page
+    from tests.conftest import make_user
+
+    people = {"alice@alpha.example": {"amr": ["pwd", "mfa"]}}
+    with running_provider(f"{live_server.url}/sso/callback/", people) as issuer:
+        identity_provider_set(acting_user=cast["administrator"], issuer=issuer,
+                              client_id="tandem", client_secret=SECRET,
+                              email_domains=["alpha.example"])
+        external_identity_link(acting_user=cast["administrator"], user=cast["supporter"],
+                               subject="alice@alpha.example")
+        # A second agency with single sign-on: the page asks for the work e-mail.
+        identity_provider_set(acting_user=make_user(other_agency, "bravoadmin",
+                                                    "administrator"),
+                              issuer="https://idp.bravo.example", client_id="b")
+        cache.clear()
+        with browser_page() as page:
+            page.goto(f"{live_server.url}/")
+            page.get_by_role("button", name="I understand and agree").click()
+            page.get_by_role("heading", name="Sign in with your agency").wait_for()
+            page.get_by_label("Your work e-mail or your agency's short name").fill(
+                "alice@alpha.example")
+            page.get_by_role("button", name="Sign in with your agency").click()
+            page.get_by_role("heading", name="Welcome, Supporter").wait_for()
+    assert AuditEvent.objects.filter(action="signin.succeeded", actor_id=cast["supporter"].pk,
+                                     detail__method="oidc_mfa").exists()

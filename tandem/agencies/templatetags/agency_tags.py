@@ -46,6 +46,15 @@ def every_months(months: int) -> str:
 
 
 @register.filter
+def count_of(number: int, noun: str) -> str:
+    """A policy figure with its unit, right for 0, 1 and many: ``1|count_of:"hour"`` →
+    "1 hour", ``48|count_of:"hour"`` → "48 hours"."""
+    from tandem.readiness.compliance import count_words
+
+    return count_words(int(number), str(noun))
+
+
+@register.filter
 def relationship_rule(agency: object) -> str:
     """The policy's relationship rule in words (GO 702 .46), or "" when it sets none."""
     policy_model = getattr(agency, "policy_model", None)

@@ -1,7 +1,9 @@
-"""Template helpers every page shares: the error summary of a failed form, tel: links."""
+"""Template helpers every page shares (a built-in library: no ``{% load %}`` needed): dates
+and times in the agency's locale, the error summary of a failed form, tel: links."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import Any
 
 from django import forms, template
@@ -25,6 +27,15 @@ def error_items(form: forms.BaseForm | None) -> list[dict[str, str]]:
             text = str(error) if field.is_hidden else f"{field.label}: {error}"
             items.append({"href": f"#{target}" if target else "", "text": text})
     return items
+
+
+@register.filter(name="when", expects_localtime=False)
+def when_filter(value: date | datetime | time | None, context: str = "date") -> str:
+    """``{{ value|when:"date" }}``: one format per context in the agency's locale (see
+    ``tandem.core.when`` for the contexts)."""
+    from tandem.core.when import when
+
+    return when(value, context)
 
 
 @register.filter

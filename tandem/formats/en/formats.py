@@ -1,12 +1,13 @@
-"""One date and time format per context on every screen (US English, 24-hour clock as
-dispatch and patrol use it). Templates name the context, never a pattern:
-``|date`` (a day), ``|date:"SHORT_DATE_FORMAT"`` (a day this year), ``|date:"DATETIME_FORMAT"``,
-``|date:"SHORT_DATETIME_FORMAT"`` (a moment in the coming days) and ``|time``."""
+"""Django's formats for en-US, from the one table in ``tandem.core.when`` (templates use the
+``when`` filter; this keeps what Django prints by itself, ``{{ day }}``, in step)."""
 
-DATE_FORMAT = "D, M j, Y"  # Mon, Nov 30, 2026
-SHORT_DATE_FORMAT = "D, M j"  # Mon, Nov 30
-DATETIME_FORMAT = "D, M j, Y, H:i"  # Mon, Nov 30, 2026, 17:51
-SHORT_DATETIME_FORMAT = "D, M j, H:i"  # Mon, Nov 30, 17:51
-TIME_FORMAT = "H:i"
-MONTH_DAY_FORMAT = "F j"
-YEAR_MONTH_FORMAT = "F Y"
+from tandem.core.when import django_formats
+
+_FORMATS = django_formats("en-US")
+DATE_FORMAT = _FORMATS["DATE_FORMAT"]
+SHORT_DATE_FORMAT = _FORMATS["SHORT_DATE_FORMAT"]
+DATETIME_FORMAT = _FORMATS["DATETIME_FORMAT"]
+SHORT_DATETIME_FORMAT = _FORMATS["SHORT_DATETIME_FORMAT"]
+TIME_FORMAT = _FORMATS["TIME_FORMAT"]
+YEAR_MONTH_FORMAT = _FORMATS["YEAR_MONTH_FORMAT"]
+MONTH_DAY_FORMAT = _FORMATS["MONTH_DAY_FORMAT"]

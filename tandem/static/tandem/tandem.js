@@ -95,3 +95,19 @@ function tandemErrorSummary() {
   summary.focus();
 }
 document.addEventListener("DOMContentLoaded", tandemErrorSummary);
+
+// Folded sections: a link to #section (or to anything inside one) opens it; on a wide
+// screen the sections marked data-open-wide start open.
+function tandemOpenTarget() {
+  const id = decodeURIComponent(window.location.hash.slice(1));
+  const target = id && document.getElementById(id);
+  const fold = target && target.closest("details");
+  if (fold) fold.open = true;
+}
+document.addEventListener("DOMContentLoaded", function () {
+  if (window.matchMedia("(min-width: 64rem)").matches) {
+    document.querySelectorAll("details.fold[data-open-wide]").forEach(function (d) { d.open = true; });
+  }
+  tandemOpenTarget();
+});
+window.addEventListener("hashchange", tandemOpenTarget);

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             if options["action"] == "set":
                 provider = identity_provider_set(
                     acting_user=admin, issuer=options["issuer"], client_id=options["client_id"],
-                    client_secret=os.environ.get("TANDEM_SSO_CLIENT_SECRET", ""),
+                    client_secret=os.environ.get("TANDEM_SSO_CLIENT_SECRET") or None,
                     mfa_amr=[v for v in options["mfa_amr"].split(",") if v] or None,
                     mfa_acr=[v for v in options["mfa_acr"].split(",") if v],
                     jit_create=options["jit"])
