@@ -25,7 +25,8 @@ ROWS: list[Row] = [
 PUBLIC_BY_DESIGN: set[str] = {
     f"api:{name}"
     for name in (
-        "units", "members", "member", "roster", "on_call", "dispatch_request", "readiness",
+        "units", "members", "member", "roster", "on_call", "dispatch_request", "dispatch_receipt",
+        "readiness",
         "clients", "client", "contacts", "client_referrals", "client_disclosures", "visits",
         "resources", "referrals", "referral", "reports", "report",
     )

@@ -84,7 +84,8 @@ class OnCallSerializer(serializers.Serializer[Any]):
 
 
 class DispatchRequestSerializer(serializers.Serializer[Any]):
-    """A request from dispatch. The answer carries no identifier: nobody can follow it."""
+    """A request from dispatch. The answer carries one thing to follow it by: the receipt,
+    a secret the request keeps only as a one-way digest (as the screen's on-behalf form)."""
 
     idempotency_key = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=120)
@@ -98,6 +99,23 @@ class DispatchRequestSerializer(serializers.Serializer[Any]):
 
 
 class AcceptedSerializer(serializers.Serializer[Any]):
+    status = serializers.CharField()
+    receipt = serializers.CharField(
+        min_length=32, max_length=64,
+        help_text="Shown once: the only way to ask what became of the request. Keep it "
+                  "with the call; the same idempotency key gives the same receipt again.")
+
+
+class ReceiptQuerySerializer(serializers.Serializer[Any]):
+    """A receipt, sent in the body so that it stays out of URLs and access logs."""
+
+    receipt = serializers.RegexField(r"^[A-Za-z0-9_-]{32,64}$", max_length=64)
+
+
+class ReceiptStateSerializer(serializers.Serializer[Any]):
+    """Where a request sent from dispatch stands: never who took it, never the step."""
+
+    state = serializers.ChoiceField(choices=["routing", "accepted", "closed"])
     status = serializers.CharField()
 
 

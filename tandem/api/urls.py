@@ -32,6 +32,7 @@ urlpatterns = [
     path("v1/roster/", _api(views.RosterList), name="roster"),
     path("v1/on-call/", _api(views.OnCallNow), name="on_call"),
     path("v1/dispatch-requests/", _api(views.DispatchRequest), name="dispatch_request"),
+    path("v1/dispatch-requests/receipt/", _api(views.DispatchReceipt), name="dispatch_receipt"),
     path("v1/readiness/", _api(views.ReadinessList), name="readiness"),
     path("v1/recovery/clients/", _api(views.ClientList), name="clients"),
     path("v1/recovery/clients/<int:pk>/", _api(views.ClientDetail), name="client"),

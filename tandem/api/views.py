@@ -1,6 +1,7 @@
 """API endpoints. Each one: scope (``scopes``) → the screens' access helper or selector →
 the screens' service → serializer. Peer-support requests and usage records are not here,
-except creating a request from dispatch, whose answer carries no identifier."""
+except creating a request from dispatch and asking what became of it: the answer carries no
+identifier, only the receipt the caller holds (kept as a one-way digest, as on the screen)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tandem.agencies.access import (
 from tandem.agencies.models import Member, Unit, UnitKind
 from tandem.api import serializers as s
 from tandem.api.base import ApiView
+from tandem.api.models import ApiToken
 from tandem.api.pagination import StableCursorPagination
 from tandem.readiness import compliance
 from tandem.readiness import selectors as readiness_selectors
@@ -167,7 +169,10 @@ class OnCallNow(ApiView):
 class DispatchRequest(ApiView):
     scopes = {"POST": "dispatch:request"}
 
-    @extend_schema(request=s.DispatchRequestSerializer, responses={202: s.AcceptedSerializer})
+    @extend_schema(request=s.DispatchRequestSerializer, responses={202: s.AcceptedSerializer},
+                   description="Ask for peer support for a caller. The answer holds a receipt, "
+                   "shown once (the same key gives the same receipt again), which is the only "
+                   "way to ask what became of the request: no identifier, no Location.")
     def post(self, request: Request) -> Response:
         agency = require_role(request.user, *support_access.REQUEST_ON_BEHALF)
         form = s.DispatchRequestSerializer(data=request.data)
@@ -179,12 +184,39 @@ class DispatchRequest(ApiView):
             "email": data.get("email", ""), "member_id": member.pk if member else None,
             "user_id": getattr(getattr(member, "account", None), "pk", None),
             "category": member.category if member else ""}
+        # As the screen: the request keeps the receipt's digest and a key derived from the
+        # receipt, never the caller's own key (it could name the call in the caller's CAD).
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            raise Http404
+        receipt = support_services.api_receipt(token.client_id, data["idempotency_key"])
         support_services.request_create(
-            acting_user=request.user, agency=agency, idempotency_key=data["idempotency_key"],
+            acting_user=request.user, agency=agency,
+            idempotency_key=support_services.help_idempotency_key(receipt),
             channel=support_vocab.Channel.DISPATCH, urgency=data["urgency"],
             contact_method=data["contact_method"],
-            best_time=data.get("best_time", support_vocab.BestTime.ANY), requester=requester)
-        return Response({"status": "sent to the on-call chain"}, status=202)
+            best_time=data.get("best_time", support_vocab.BestTime.ANY), requester=requester,
+            receipt=receipt)
+        return Response({"status": "sent to the on-call chain", "receipt": receipt},
+                        status=202)
+
+
+class DispatchReceipt(ApiView):
+    scopes = {"POST": "dispatch:request"}
+
+    @extend_schema(request=s.ReceiptQuerySerializer, responses={200: s.ReceiptStateSerializer},
+                   description="What became of a request sent for a caller, for whoever holds "
+                   "its receipt: routing, accepted or closed, never who took it or when. The "
+                   "receipt goes in the body, out of URLs and logs. 404 for a receipt that "
+                   "never existed, one of another agency, and a request already erased alike.")
+    def post(self, request: Request) -> Response:
+        form = s.ReceiptQuerySerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        item = support_access.get_request_by_receipt(request.user, form.validated_data["receipt"])
+        status = support_vocab.RequestStatus(item.status)
+        return Response(s.ReceiptStateSerializer({
+            "state": support_services.RECEIPT_STATES[status],
+            "status": support_services.RECEIPT_ANSWERS[status]}).data)
 
 
 # --- Readiness ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ is shredded when the request closes, is withdrawn, or expires.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 import uuid
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from tandem.accounts.models import User, users_with_role
 from tandem.agencies.models import Agency, Member, MemberCategory, Role
@@ -273,6 +275,26 @@ RECEIPT_ANSWERS = {
     vocab.RequestStatus.EXPIRED: "Closed",
     vocab.RequestStatus.WITHDRAWN: "Closed",
 }
+
+#: The same answer as a word a program reads (the API): routing, accepted or closed.
+RECEIPT_STATES = {
+    vocab.RequestStatus.ROUTING: "routing",
+    vocab.RequestStatus.ACCEPTED: "accepted",
+    vocab.RequestStatus.IN_CONTACT: "accepted",
+    vocab.RequestStatus.CLOSED: "closed",
+    vocab.RequestStatus.EXPIRED: "closed",
+    vocab.RequestStatus.WITHDRAWN: "closed",
+}
+
+
+def api_receipt(client_id: int, idempotency_key: str) -> str:
+    """The receipt an API client is given for a request it sent: derived under the server's
+    secret from the client and its idempotency key, so a retry of the same call gets the
+    same receipt back while nothing stored (the request keeps only ``receipt_digest`` and a
+    key derived from the receipt) gives it away, however guessable the caller's key."""
+    mac = salted_hmac("psp.api-receipt", f"{client_id}:{idempotency_key}",
+                      algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode()
 
 
 def help_idempotency_key(code: str) -> str:

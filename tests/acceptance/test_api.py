@@ -31,6 +31,7 @@ from tandem.recovery import services as recovery
 from tandem.recovery.models import Disclosure
 from tandem.reports.services import last_month, report_run_create
 from tandem.support import selectors as support_selectors
+from tandem.support import services as support_services
 from tandem.support.models import SupportRequest
 from tests import authz
 from tests.acceptance import test_peer_support as psp
@@ -447,6 +448,8 @@ ENDPOINTS = [
     Endpoint("dispatch_request", "post", "dispatch:request", 202, body=lambda w: {
         "idempotency_key": f"cad-{SupportRequest.objects.count()}", "name": "Caller",
         "urgency": "now", "contact_method": "phone", "phone": "555-0100"}),
+    Endpoint("dispatch_receipt", "post", "dispatch:request", 404,
+             body=lambda w: {"receipt": "A" * 32}),
     Endpoint("readiness", "get", "readiness:read", 200),
     Endpoint("clients", "get", "recovery:read", 200),
     Endpoint("client", "get", "recovery:read", 200, "client"),
@@ -617,21 +620,91 @@ def test_on_call_over_the_api_gives_no_count_of_waiting_requests(
     assert "unrouted" not in spec
 
 
-def test_a_request_from_dispatch_returns_nothing_to_follow_it_by(
+def test_a_request_from_dispatch_returns_only_its_receipt(
     agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
     tokens: Callable[[str], str],
 ) -> None:
+    """The answer holds the receipt and nothing else to follow the request by: no id, no
+    Location, and the request keeps neither the receipt nor the caller's own key."""
     open_everything(agency)
-    answer = call(tokens("dispatch:request"), "post", reverse("api:dispatch_request"), {
-        "idempotency_key": "cad-1", "name": "A caller", "urgency": "now",
-        "contact_method": "phone", "phone": "555-0100"})
+    secret = tokens("dispatch:request")
+    body = {"idempotency_key": "cad-1", "name": "A caller", "urgency": "now",
+            "contact_method": "phone", "phone": "555-0100"}
+    answer = call(secret, "post", reverse("api:dispatch_request"), body)
     assert answer.status_code == 202
-    assert answer.json() == {"status": "sent to the on-call chain"}
+    assert set(answer.json()) == {"status", "receipt"}
+    assert answer.json()["status"] == "sent to the on-call chain"
+    receipt = answer.json()["receipt"]
     assert "Location" not in answer
     request = SupportRequest.objects.get()
     assert str(request.pk) not in answer.content.decode().replace("555-0100", "")
     assert request.channel == "dispatch"
     assert request.offers.filter(active=True).exists()  # routed like the screen's request
+    assert request.receipt_digest == support_services.receipt_digest(receipt)
+    assert receipt not in {request.idempotency_key, request.receipt_digest}
+    assert request.idempotency_key != "cad-1"
+    # A retry of the same call (a lost answer) makes no second request, same receipt.
+    again = call(secret, "post", reverse("api:dispatch_request"), body)
+    assert again.status_code == 202
+    assert again.json()["receipt"] == receipt
+    assert SupportRequest.objects.count() == 1
+
+
+def test_a_receipt_tells_dispatch_where_the_request_stands_never_who(
+    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    tokens: Callable[[str], str], stranger: Any,
+) -> None:
+    open_everything(agency)
+    secret = tokens("dispatch:request")
+    receipt = call(secret, "post", reverse("api:dispatch_request"), {
+        "idempotency_key": "cad-7", "name": "A caller", "urgency": "now",
+        "contact_method": "phone", "phone": "555-0100"}).json()["receipt"]
+    path = reverse("api:dispatch_receipt")
+    routing = call(secret, "post", path, {"receipt": receipt})
+    assert routing.status_code == 200
+    assert routing.json() == {"state": "routing", "status": "Looking for a supporter"}
+    request = SupportRequest.objects.get()
+    helper = request.offers.filter(active=True).first().user
+    accepted_page = sign_in(HttpClient(), helper).post(
+        reverse("support:request_accept", args=[request.pk]))
+    assert accepted_page.status_code == 302
+    accepted = call(secret, "post", path, {"receipt": receipt})
+    assert accepted.json() == {"state": "accepted", "status": "A supporter accepted it"}
+    text = accepted.content.decode()
+    assert helper.get_full_name() not in text
+    assert helper.username not in text
+    assert str(request.pk) not in text
+    # The screen's receipt page answers the same for the API's receipt.
+    page = sign_in(HttpClient(), cast["dispatcher"]).post(
+        reverse("support:receipt"), {"code": receipt})
+    assert "A supporter accepted it" in page.content.decode()
+    # Unknown, malformed, another agency's: the one 404; another scope: 403.
+    for wrong in ("A" * 32, receipt[:-1] + ("A" if receipt[-1] != "A" else "B")):
+        unknown = call(secret, "post", path, {"receipt": wrong})
+        assert unknown.status_code == 404
+        assert unknown["Content-Type"] == "application/problem+json"
+    assert call(secret, "post", path, {"receipt": "short"}).status_code == 400
+    theirs = issue(stranger, "dispatch:request", approver=cast_of(stranger))
+    assert call(theirs, "post", path, {"receipt": receipt}).status_code == 404
+    assert call(tokens("oncall:read"), "post", path, {"receipt": receipt}).status_code == 403
+
+
+def test_a_screen_receipt_answers_over_the_api(
+    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    tokens: Callable[[str], str],
+) -> None:
+    open_everything(agency)
+    dispatcher = sign_in(HttpClient(), cast["dispatcher"])
+    form = dispatcher.get(reverse("support:on_behalf_new")).context["form"]
+    key = form.initial["idempotency_key"]
+    sent = dispatcher.post(reverse("support:on_behalf_new"), {
+        "idempotency_key": key, "channel": "dispatch", "urgency": "now",
+        "contact_method": "phone", "name": "A caller", "phone": "555-0100",
+        "best_time": "any"})
+    receipt = sent.context["receipt"]
+    answer = call(tokens("dispatch:request"), "post", reverse("api:dispatch_receipt"),
+                  {"receipt": receipt})
+    assert answer.json()["state"] == "routing"
 
 
 def test_hr_sync_creates_and_updates_members_through_the_roster_rules(

@@ -304,6 +304,85 @@ def test_presets_encode_what_their_seeds_say() -> None:
     assert wv.recovery.certification is not None
     assert wv.recovery.certification.experience_hours == 500
     assert "Overdose reversal" in wv.training.initial_topics
+    # 18.107 E.10: the psychologist alone hears of a breach; E.11's post-shooting training
+    # is a specialty of some members, not a topic every team member must cover.
+    assert columbus.confidentiality.breach_notify == ["psychologist"]
+    assert not any("shooting" in t.casefold() for t in columbus.training.initial_topics)
+
+
+#: How each preset cites its seed: a clause of the document, or "not in the seed".
+SEED_CITATION = {
+    "colorado-springs": r"GO 702|General Order 702",
+    "columbus": r"18\.107",
+    "joplin": r"SOG 2-13",
+    "west-virginia": r"PNP|Police and Peers",
+    "winchester": r"OO 2-78|Operation Order 2-78",
+}
+
+
+def _uncited_settings(text: str, cites: str) -> list[str]:
+    """Each setting of a preset file whose comments neither cite the seed nor say "not in
+    the seed". A setting's comments are those on its own lines (a list's items included),
+    the comment lines just above it, and the comment on or just above its table header. In
+    a list of tables (``[[...]]``) an entry's ``cite`` value speaks for the entry's words,
+    but never for a number (a timeout must say where it comes from itself)."""
+    cited = re.compile(rf"{cites}|not in the seed")
+    lines = text.splitlines()
+    missing: list[str] = []
+    header_comments, entry_cite, table = "", "", ""
+
+    def comments_above(index: int) -> str:
+        above = []
+        while index > 0 and lines[index - 1].startswith("#"):
+            index -= 1
+            above.append(lines[index])
+        return " ".join(above)
+
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("["):
+            table = line.split("#")[0].strip()
+            header_comments = comments_above(index) + " " + line.partition("#")[2]
+            entry = []
+            for later in lines[index + 1:]:
+                if later.startswith("["):
+                    break
+                entry.append(later)
+            entry_cite = " ".join(e for e in entry if e.startswith("cite ="))
+        key = re.match(r"^([a-z_]+)\s*=\s*(.*)$", line)
+        if key and table != "[[citations]]":
+            end = index
+            if key.group(2).split("#")[0].strip() == "[":
+                while not lines[end].startswith("]"):
+                    end += 1
+            said = " ".join(
+                [*(part.partition("#")[2] for part in lines[index:end + 1]),
+                 comments_above(index), header_comments])
+            if table.startswith("[[") and not re.match(r"^-?\d", key.group(2)):
+                said += " " + entry_cite
+            if key.group(1) in ("title", "reference", "cite") and table in (
+                    "[document]", "[[confidentiality.exceptions]]"):
+                said += " " + key.group(2)  # the seed's own name, or the clause itself
+            if not cited.search(said):
+                missing.append(f"{index + 1}: {line.strip()}")
+            index = end
+        index += 1
+    return missing
+
+
+@pytest.mark.parametrize("name", sorted(SEED_CITATION))
+def test_every_preset_setting_cites_its_seed_or_says_it_is_not_in_it(name: str) -> None:
+    """Presets add no rule the seed does not state without saying so (issue 12, item 9)."""
+    text = (Path(__file__).resolve().parents[2] / "tandem" / "agencies" / "preset_files"
+            / f"{name}.toml").read_text()
+    assert _uncited_settings(text, SEED_CITATION[name]) == []
+    # The check itself: an uncommented setting, and a number in a cited entry, are caught.
+    assert _uncited_settings("[requests]\nexpiry_hours = 72\n", "X") == ["2: expiry_hours = 72"]
+    entry = '[[confidentiality.exceptions]]\ncode = "a"\ncite = "X 1"\n'
+    assert _uncited_settings(entry, "X") == []
+    steps = '[[escalation.steps]]\ntarget = "coordinator"  # X 2\ntimeout_minutes = 5\n'
+    assert _uncited_settings(steps, "X") == ["3: timeout_minutes = 5"]
 
 
 def test_policy_missing_a_key_is_refused_naming_it() -> None:
