@@ -104,6 +104,7 @@ def _gate_write(*, user: Any, status: compliance.Status, acting_user: Any, cause
         reasons=reasons,
         acting_user=acting_user,
         cause=cause,
+        standing=(status.level, status.due[0].on if status.due else None),
     )
 
 
