@@ -10,7 +10,7 @@ every change a gate depends on; each change is audited in the same transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -62,8 +62,13 @@ def gate_update(
     reasons: list[str] | None = None,
     acting_user: User | None = None,
     cause: str = "",
+    standing: tuple[str, date | None] | None = None,
 ) -> Gate:
-    """Set a person's gates; audit when anything changed. Returns the gate."""
+    """Set a person's gates; audit when anything changed. Returns the gate.
+
+    ``standing`` is the person's compliance level and earliest due date, stored beside the
+    gate for the home page's counts (left as it is when not given). It derives from the
+    audited history, so a change of standing alone is saved without an audit entry."""
     state = {
         "peer_support": peer_support,
         "peer_support_until": peer_support_until,
@@ -73,12 +78,17 @@ def gate_update(
     }
     gate = Gate.objects.select_for_update().filter(user_id=user.pk).first()
     if gate is not None and gate.as_state() == state:
+        if standing is not None and (gate.compliance, gate.next_due_on) != standing:
+            gate.compliance, gate.next_due_on = standing
+            gate.save(update_fields=["compliance", "next_due_on"])
         return gate
     before = gate.as_state() if gate else None
     if gate is None:
         gate = Gate(user=user, agency_id=user.agency_id)
     for key, value in state.items():
         setattr(gate, key, value)
+    if standing is not None:
+        gate.compliance, gate.next_due_on = standing
     gate.changed_at = timezone.now()
     gate.save()
     audit_record(

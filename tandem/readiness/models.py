@@ -43,6 +43,12 @@ class Gate(models.Model):
     cji_until = models.DateTimeField(null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     changed_at = models.DateTimeField(default=timezone.now)
+    #: The person's compliance level (``compliance.LEVELS``) when the gate was last
+    #: recomputed, and their earliest due date then. Written with the gate, in the same
+    #: transaction, so the home page counts who is not compliant (a level of not compliant,
+    #: or a due date already passed) with one indexed query. Empty until first computed.
+    compliance = models.CharField(max_length=16, blank=True, default="")
+    next_due_on = models.DateField(null=True, blank=True)
 
     objects = GateQuerySet.as_manager()
 

@@ -108,6 +108,7 @@ def _gate_write(
         reasons=reasons,
         acting_user=acting_user,
         cause=cause,
+        standing=(status.level, status.due[0].on if status.due else None),
     )
 
 
