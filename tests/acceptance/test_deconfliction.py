@@ -1228,7 +1228,7 @@ def test_a_large_file_is_checked_and_imported_by_the_worker_without_losing_it(
 ) -> None:
     from tandem.recovery.models import ImportBatch
 
-    monkeypatch.setattr(services, "IMPORT_INLINE_ROWS", 2)
+    monkeypatch.setattr(services.imports, "IMPORT_INLINE_ROWS", 2)
     aro, prs = cast["aro"], cast["prs"]
     add(aro, "Jamie", "Rivera", date_of_birth=date(1990, 4, 5), phone="5405550199")
     batch_url = upload(prs, "clients.csv", CLIENT_CSV.encode()).url
@@ -1261,7 +1261,7 @@ def test_a_large_file_the_worker_refuses_says_why_row_by_row(
 ) -> None:
     from tandem.recovery.models import ImportBatch
 
-    monkeypatch.setattr(services, "IMPORT_INLINE_ROWS", 1)
+    monkeypatch.setattr(services.imports, "IMPORT_INLINE_ROWS", 1)
     prs = cast["prs"]
     data = b"First name,Last name,DOB\nAna,Ruiz,1990-01-01\nBo,Li,not a date\n"
     batch_url = upload(prs, "clients.csv", data).url
