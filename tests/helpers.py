@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import shutil
 import socket
+import subprocess
 import zlib
 
+from django.db import connection
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -49,3 +53,24 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def pg_dump() -> str:
+    """The PostgreSQL test database as `pg_dump` prints it: what a stolen backup holds."""
+    settings_dict = connection.settings_dict
+    env = dict(os.environ)
+    if settings_dict.get("PASSWORD"):
+        env["PGPASSWORD"] = settings_dict["PASSWORD"]
+    command = [shutil.which("pg_dump") or "pg_dump", "--data-only", "--no-owner"]
+    if settings_dict.get("HOST"):
+        command += ["--host", settings_dict["HOST"]]
+    if settings_dict.get("PORT"):
+        command += ["--port", str(settings_dict["PORT"])]
+    if settings_dict.get("USER"):
+        command += ["--username", settings_dict["USER"]]
+    command.append(settings_dict["NAME"])
+    done = subprocess.run(  # noqa: S603
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -1455,10 +1455,10 @@ def test_postgresql_dump_holds_no_requester_identity_after_close_and_expiry(
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("reads pg_dump output of the PostgreSQL test database")
-    from tests.acceptance.test_platform import _pg_dump
+    from tests.helpers import pg_dump
 
     markers = run_marker_flow()
-    dump = _pg_dump()
+    dump = pg_dump()
     assert "Marker PD" in dump
     for form in _marker_forms(markers):
         assert form.decode("utf-8", "ignore") not in dump or not form.isascii()
