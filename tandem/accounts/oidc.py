@@ -12,7 +12,9 @@ on to Tandem's own second-factor step. Session limits apply unchanged afterwards
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -54,17 +56,52 @@ class SsoRefused(Exception):
     """The provider's answer cannot sign anyone in; the reason goes to the audit trail."""
 
 
+def outbound_refusal(url: str) -> str:
+    """Why Tandem's server will not fetch ``url`` for a provider ('' when it may).
+
+    An administrator chooses the issuer, and the issuer's discovery document chooses the key
+    and token addresses, so neither may point the server at what only it can reach: link-local
+    addresses (cloud metadata services), multicast, reserved or unspecified ones. Private and
+    loopback addresses stay allowed: agencies run their providers on their own networks."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "The address must be an http(s) address with a host name."
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return f"The host {parts.hostname} does not resolve."
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if (address.is_link_local or address.is_multicast or address.is_reserved
+                or address.is_unspecified):
+            return f"Tandem does not fetch {parts.hostname}: it resolves to a link-local, " \
+                   "multicast or reserved address."
+    return ""
+
+
+def guarded_get(url: str) -> requests.Response:
+    """GET a provider's address: checked first, no redirects followed (a redirect could lead
+    past the check)."""
+    refusal = outbound_refusal(url)
+    if refusal:
+        raise SsoRefused("address_refused")
+    return requests.get(url, timeout=TIMEOUT, allow_redirects=False)
+
+
 def discover(issuer: str) -> dict[str, Any]:
     """The provider's discovery document (cached), whose issuer must be the one configured."""
     key = f"oidc-discovery:{issuer}"
     document: dict[str, Any] | None = cache.get(key)
     if document is None:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-        response = requests.get(url, timeout=TIMEOUT)
+        response = guarded_get(url)
         response.raise_for_status()
         document = response.json()
         if document.get("issuer") != issuer:
             raise SsoRefused("discovery_issuer_mismatch")
+        for key in ("token_endpoint", "jwks_uri", "userinfo_endpoint"):
+            if isinstance(document.get(key), str) and outbound_refusal(document[key]):
+                raise SsoRefused("discovery_address_refused")
         cache.set(key, document, DISCOVERY_TTL)
     return document
 
@@ -268,8 +305,11 @@ class ConnectionCheck:
 
 
 def _fetch_json(url: str) -> tuple[dict[str, Any] | None, str]:
+    refusal = outbound_refusal(url)
+    if refusal:
+        return None, refusal
     try:
-        response = requests.get(url, timeout=TIMEOUT)
+        response = requests.get(url, timeout=TIMEOUT, allow_redirects=False)
     except RequestException as exc:
         return None, f"Could not reach {url} ({type(exc).__name__})."
     if response.status_code != 200:

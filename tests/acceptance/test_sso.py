@@ -437,6 +437,29 @@ def test_the_connection_test_says_clearly_what_is_wrong(
     assert failed.last().detail["failed"] == ["subject_claim"]  # type: ignore[union-attr]
 
 
+def test_the_server_never_fetches_link_local_or_reserved_addresses_for_a_provider(
+    cast: dict[str, Any], signed_in: Any
+) -> None:
+    """An administrator picks the issuer and the issuer's document picks the key and token
+    addresses: neither may send Tandem's server to a cloud metadata service or the like."""
+    from tandem.accounts.oidc import SsoRefused, guarded_get, outbound_refusal
+
+    for url in ("https://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
+                "https://224.0.0.1/", "http://0.0.0.0:8000/", "https://240.0.0.1/"):
+        assert outbound_refusal(url), url
+        with pytest.raises(SsoRefused):
+            guarded_get(url)
+    # Agencies run providers on their own networks: private and loopback stay allowed.
+    assert outbound_refusal("https://10.20.30.40/realms/agency") == ""
+    assert outbound_refusal("http://127.0.0.1:8080/") == ""
+
+    admin = signed_in(cast["administrator"])
+    admin.post(reverse("api:sso_settings"), sso_form("https://169.254.169.254/tenant"))
+    text = admin.post(reverse("api:sso_test")).content.decode()
+    assert "The connection does not work yet" in text
+    assert "link-local, multicast or reserved address" in text
+
+
 def test_bad_settings_come_back_with_a_clear_message_and_change_nothing(
     cast: dict[str, Any], signed_in: Any, other_agency: Any
 ) -> None:
