@@ -375,7 +375,7 @@ def test_periodic_job_runs_once_per_interval_even_with_two_workers(
         run_worker("--worker-id", "b")
         run_worker("--worker-id", "a")
         assert periodic_calls == ["ran", "ran"]
-    run = PeriodicRun.objects.get(name=f"{__name__}.count_periodic")
+    run = PeriodicRun.objects.get(name="tests.platform.support.count_periodic")
     assert run.last_error == ""
     assert run.last_finished_at is not None
 
