@@ -6,6 +6,11 @@ person filling in the form (their own name, phone, e-mail) gets the standard tok
 1.3.5); a field about somebody else (a caller, a client, a roster entry) gets
 ``autocomplete=off`` so the browser never fills in the user's own details. A form says it
 asks about its user with ``autocomplete_self = True``; fields named ``referrer_*`` always do.
+
+Lists follow the policy-aware rule "where only one choice exists it is chosen": the empty
+choice of every ``<select>`` reads "Choose…" instead of Django's "---------" (a label a form
+set itself, such as "All units", stays), and a required list with exactly one real choice
+comes with that choice selected.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
 from django.forms.utils import flatatt
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -26,6 +32,54 @@ SELF_TOKENS = {
     "first_name": "given-name", "last_name": "family-name", "name": "name",
     "typed_name": "name", "username": "username", "agency_name": "organization",
 }
+
+
+#: The empty choice of a list, instead of Django's "---------".
+CHOOSE_PROMPT = "Choose…"
+DJANGO_BLANK = "---------"
+
+
+def prompt_empty_choice(field: forms.Field) -> None:
+    """Give ``field``'s empty choice the "Choose…" prompt, unless the form named it."""
+    if isinstance(field, forms.ModelChoiceField):
+        if field.empty_label == DJANGO_BLANK:
+            field.empty_label = CHOOSE_PROMPT
+        return
+    if isinstance(field, forms.ChoiceField) and not isinstance(
+            field, forms.MultipleChoiceField):
+        declared: Any = field.choices
+        choices = list(declared)
+        if any(value in ("", None) and label == DJANGO_BLANK for value, label in choices):
+            field.choices = [
+                (value, CHOOSE_PROMPT if value in ("", None) and label == DJANGO_BLANK
+                 else label)
+                for value, label in choices
+            ]
+
+
+def only_choice(field: forms.Field) -> Any:
+    """The value of the one real choice of a required list, or None if it has none or several.
+
+    A model list asks the database for at most two rows, whatever the size of its queryset."""
+    if not field.required or isinstance(
+        field, (forms.MultipleChoiceField, forms.ModelMultipleChoiceField)
+    ):
+        return None
+    if isinstance(field, forms.ModelChoiceField):
+        if field.queryset is None:
+            return None
+        rows = list(field.queryset[:2])
+        return field.prepare_value(rows[0]) if len(rows) == 1 else None
+    if not isinstance(field, forms.ChoiceField):
+        return None
+    values: list[Any] = []
+    declared: Any = field.choices
+    for value, label in declared:
+        if isinstance(label, list | tuple):  # an <optgroup>: its options count
+            values += [v for v, _ in label if v not in ("", None)]
+        elif value not in ("", None):
+            values.append(value)
+    return values[0] if len(values) == 1 else None
 
 
 def _base_name(name: str) -> str:
@@ -48,7 +102,17 @@ class TandemBoundField(BoundField):
         if (_base_name(name) in PHONE_NAMES and isinstance(widget, forms.TextInput)
                 and widget.input_type == "text"):
             widget.input_type = "tel"
+        prompt_empty_choice(field)
         super().__init__(form, field, name)
+
+    @cached_property
+    def initial(self) -> Any:
+        value = self.form.get_initial_for_field(self.field, self.name)
+        if value in (None, "") and not self.form.is_bound and not self.field.disabled:
+            only = only_choice(self.field)
+            if only is not None:
+                return only
+        return value
 
     def build_widget_attrs(self, attrs: dict[str, Any], widget: Any = None) -> dict[str, Any]:
         attrs = super().build_widget_attrs(attrs, widget)

@@ -18,12 +18,18 @@ class NavEntry:
     url_name: str
     roles: frozenset[str]  # empty = every signed-in user
     description: str = ""  # shown on the home page's cards
+    account: bool = False  # about the person signed in: in the account menu, not the bar
 
 
 # Programs list their own entries in tandem/<app>/navigation.py (``ENTRIES``); they come
-# after Home, before the agency's settings. Keep it to a few per role: an app's own pages
+# after Home, before the agency's settings (order is priority: the first ``BAR_SIZE`` stay in
+# the bar at desktop width, the rest go under "More"). Keep it to a few per role: an app's own pages
 # carry their sub-navigation.
 FEATURE_APPS = ("support", "readiness", "recovery", "reports", "api")
+
+#: Menu items shown in the bar itself; the others fold under a "More" disclosure so the
+#: menu fits one row at 1280 px for every role (a coordinator has eleven entries).
+BAR_SIZE = 6
 
 #: Not a role in an agency: the deployment operator (``agencies.access.is_operator``).
 OPERATOR = "deployment_operator"
@@ -77,6 +83,7 @@ NAV: list[NavEntry] = [
         "accounts:account",
         frozenset(),
         "Your password, authenticator and backup codes.",
+        account=True,
     ),
 ]
 
@@ -112,6 +119,26 @@ def navigation_for(user: Any, current_path: str) -> list[dict[str, Any]]:
                 "url": url,
                 "current": current,
                 "description": entry.description,
+                "account": entry.account,
             }
         )
     return items
+
+
+def menu_groups(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Split ``navigation_for``'s items for the top bar: the first ``BAR_SIZE`` program
+    items in the bar, the rest under "More", the person's own pages under "Account".
+
+    ``more_current`` marks the "More" summary when the page open is one of its items (the
+    item itself carries ``aria-current``)."""
+    program = [item for item in items if not item["account"]]
+    # One item under "More" is not worth a disclosure: the bar takes it.
+    cut = len(program) if len(program) <= BAR_SIZE + 1 else BAR_SIZE
+    bar, more = program[:cut], program[cut:]
+    return {
+        "bar": bar,
+        "more": more,
+        "more_current": any(item["current"] for item in more),
+        "account": [item for item in items if item["account"]],
+        "account_current": any(item["current"] for item in items if item["account"]),
+    }

@@ -156,6 +156,9 @@ def person(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "is_prp": target.has_role("aro", "prs"),
         "can_state": request.user.has_role(*STATEMENT_READERS),
     }
+    # The "Action" column (a removal form per current designation) only when one can be used.
+    context["any_active_designation"] = any(
+        d.removed_on is None for d in context.get("designations") or ())
     return render(request, "readiness/person.html", context)
 
 

@@ -224,3 +224,57 @@ def test_aro_logs_a_contact_with_the_keyboard_only(live_server: Any) -> None:
         page.keyboard.press("Enter")
         page.wait_for_selector("text=The contact was recorded.")
     assert Contact.objects.filter(client=client).count() == before + 1
+
+
+def test_the_top_menu_fits_one_row_at_1280_for_every_role_and_its_groups_open_by_keyboard(
+    live_server: Any,
+) -> None:
+    """At desktop width the bar is one row (brand, menu, account menu) for every role, however
+    many entries it has: the rest fold under "More". Each disclosure opens with the keyboard,
+    and every menu entry stays reachable, on the phone too (inside the folded menu)."""
+    from tandem.core.navigation import menu_groups, navigation_for
+
+    load_demo()
+    base = live_server.url
+    rows = ("(() => { const tops = Array.from(document.querySelectorAll("
+            "'.topbar .brand, nav.menu > ul > li')).map(e => Math.round("
+            "e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2));"
+            " return Math.max(...tops) - Math.min(...tops); })()")
+    with browser_page(**DESKTOP) as page:
+        for role in DEMO_PEOPLE:
+            user = User.objects.get(username=username_for(role))
+            page.context.clear_cookies()
+            page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                                       "value": _session(user), "url": base}])
+            page.goto(f"{base}/")
+            assert page.evaluate(rows) <= 4, f"{role}: the menu wraps at 1280 px"
+            topbar = page.eval_on_selector(".topbar", "e => e.getBoundingClientRect().height")
+            assert topbar < 80, (role, topbar)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280, role
+            groups = menu_groups(navigation_for(user, "/"))
+            assert page.locator("nav.menu a").count() == len(navigation_for(user, "/"))
+            if groups["more"]:
+                first = groups["more"][0]["label"]
+                menu = page.locator("nav.menu")
+                assert not menu.get_by_role("link", name=first, exact=True).is_visible()
+                page.locator("summary", has_text="More").focus()
+                page.keyboard.press("Enter")
+                assert menu.get_by_role("link", name=first, exact=True).is_visible()
+                page.keyboard.press("Escape")
+                assert not menu.get_by_role("link", name=first, exact=True).is_visible()
+                assert _focused(page) == "More"
+    coordinator = User.objects.get(username=username_for("coordinator"))
+    assert menu_groups(navigation_for(coordinator, "/"))["more"], "nothing folded"
+    with browser_page(**PHONE) as page:
+        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                                   "value": _session(coordinator), "url": base}])
+        page.goto(f"{base}/")
+        page.keyboard.press("Tab")
+        _tab_to(page, "Menu")
+        page.keyboard.press("Enter")
+        _tab_to(page, "Account")
+        page.keyboard.press("Enter")
+        _tab_to(page, "Sign out")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/accounts/notice/")  # signed out: the use notice before sign-in
+        assert not page.locator("nav.menu").count()

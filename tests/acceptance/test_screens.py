@@ -440,3 +440,143 @@ def test_templates_write_dates_only_through_the_when_filter() -> None:
                     continue
                 offenders.append(f"{path.relative_to(root)}:{number}: {match.group(0)}")
     assert not offenders, "\n".join(offenders)
+
+
+# Lists: a prompt instead of "---------", and the only choice chosen (one helper in core).
+
+
+def _unit_form(agency: Agency, *, required: bool = True, **kwargs: Any) -> Any:
+    from django import forms
+
+    from tandem.agencies.models import Unit
+
+    class UnitForm(forms.Form):
+        unit = forms.ModelChoiceField(queryset=Unit.objects.filter(agency=agency),
+                                      required=required)
+        kind = forms.ChoiceField(choices=[("", "---------"), ("unit", "Unit")],
+                                 required=required)
+        shift = forms.ChoiceField(choices=[("", "---------"), ("day", "Day"), ("night", "Night")])
+        scope = forms.ChoiceField(choices=[("", "All units"), ("mine", "Mine")], required=False)
+
+    return UnitForm(**kwargs)
+
+
+def _selected(html: str) -> list[str]:
+    return re.findall(r'<option value="([^"]*)"[^>]*selected', html)
+
+
+def test_every_list_prompts_choose_instead_of_dashes_and_keeps_the_forms_own_wording(
+    agency: Agency,
+) -> None:
+    from tandem.agencies.models import Unit
+
+    Unit.objects.create(agency=agency, code="N", name="North")
+    Unit.objects.create(agency=agency, code="S", name="South")
+    html = str(_unit_form(agency))
+    assert "---------" not in html
+    assert html.count("Choose…") == 3  # unit, kind, shift
+    assert html.count('<option value="" selected>Choose…</option>') == 2  # kind: one choice
+    assert '<option value="" selected>All units</option>' in html  # the form's own label
+    assert _selected(str(_unit_form(agency)["unit"])) == [""]  # two units: nothing chosen
+
+
+def test_a_required_list_with_one_real_choice_comes_with_it_chosen(agency: Agency) -> None:
+    from tandem.agencies.models import Unit
+
+    north = Unit.objects.create(agency=agency, code="N", name="North")
+    form = _unit_form(agency)
+    assert _selected(str(form["unit"])) == [str(north.pk)]
+    assert _selected(str(form["kind"])) == ["unit"]
+    assert _selected(str(form["shift"])) == [""]  # two choices: the person chooses
+    optional = _unit_form(agency, required=False)
+    assert _selected(str(optional["unit"])) == [""]  # optional: nothing chosen for them
+    assert _selected(str(optional["kind"])) == [""]
+    # An initial value the view gave, or what the person sent, is never replaced.
+    other = Unit.objects.create(agency=agency, code="S", name="South")
+    Unit.objects.filter(pk=north.pk).delete()
+    assert _selected(str(_unit_form(agency, initial={"kind": ""})["unit"])) == [str(other.pk)]
+    sent = _unit_form(agency, data={"unit": "", "kind": "", "shift": "day"})
+    assert not sent.is_valid()
+    assert set(sent.errors) == {"unit", "kind"}
+    assert _selected(str(sent["unit"])) == [""]
+    Unit.objects.all().delete()
+    assert _selected(str(_unit_form(agency)["unit"])) == [""]  # none: the prompt
+
+
+def test_a_one_choice_list_costs_at_most_one_short_query(agency: Agency) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tandem.agencies.models import Unit
+
+    for i in range(30):
+        Unit.objects.create(agency=agency, code=f"U{i}", name=f"Unit {i}")
+    form = _unit_form(agency)
+    with CaptureQueriesContext(connection) as queries:
+        assert form["unit"].initial is None
+    assert len(queries) == 1
+    assert "LIMIT 2" in queries[0]["sql"]
+
+
+def test_the_coordinator_planning_a_session_gets_the_only_active_course_chosen(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tandem.readiness.models import Course
+
+    coordinator = sign_in(Client(), cast["coordinator"])
+    coordinator.get(reverse("readiness:sessions"))  # the policy's catalogue is in place
+    only = Course.objects.filter(agency=agency, active=True).first()
+    assert only is not None
+    Course.objects.filter(agency=agency).exclude(pk=only.pk).update(active=False)
+    page = coordinator.get(reverse("readiness:sessions")).content.decode()
+    assert "---------" not in page
+    select = re.search(r'<select name="course".*?</select>', page, re.S)
+    assert select, "no course list"
+    assert _selected(select.group(0)) == [str(only.pk)]
+    assert "Choose…" in select.group(0)
+    Course.objects.filter(agency=agency).update(active=True)
+    page = coordinator.get(reverse("readiness:sessions")).content.decode()
+    select = re.search(r'<select name="course".*?</select>', page, re.S)
+    assert select
+    assert _selected(select.group(0)) == [""]
+
+
+def test_team_member_page_puts_the_removal_form_in_its_own_column_and_the_reason_under_reason(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tandem.readiness import services as readiness
+    from tandem.readiness.models import Designation
+    from tests.acceptance.test_readiness import make_ready
+
+    supporter = cast["supporter"]
+    make_ready(agency, cast, supporter, trained=timezone_now() - timedelta(days=30))
+    first = Designation.objects.get(user=supporter)
+    readiness.designation_remove(acting_user=cast["coordinator"], designation=first,
+                                 reason="breach")
+    current = readiness.designation_grant(acting_user=cast["chief"], user=supporter,
+                                          program="psp")
+    first.refresh_from_db()
+    page = sign_in(Client(), cast["coordinator"]).get(
+        reverse("readiness:person", args=[supporter.pk])).content.decode()
+    table = re.search(r'<h2 id="designation-h">.*?</table>', page, re.S)
+    assert table
+    headers = re.findall(r'<th scope="col">([^<]+)</th>', table.group(0))
+    assert headers == ["Program", "Designated", "By", "Removed", "Reason", "Action"]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", table.group(0).split("<tbody>")[1], re.S):
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        assert len(cells) == len(headers), cells
+        rows["removed" if "Remove from the team" not in cells[5] else "current"] = cells
+    removed, active = rows["removed"], rows["current"]
+    assert cast["coordinator"].get_full_name() in removed[3]
+    assert removed[4].strip() == first.get_removal_reason_display()
+    assert "<form" not in removed[3] + removed[4] + removed[5]
+    assert "On the team" in active[3]
+    assert active[4].strip() == "—"
+    assert reverse("readiness:designation_remove", args=[current.pk]) in active[5]
+    # With nothing left to remove, no empty "Action" column.
+    readiness.designation_remove(acting_user=cast["chief"], designation=current, reason="other")
+    page = sign_in(Client(), cast["coordinator"]).get(
+        reverse("readiness:person", args=[supporter.pk])).content.decode()
+    assert '<th scope="col">Action</th>' not in page
+    assert "Remove from the team" not in page

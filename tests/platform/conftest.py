@@ -166,7 +166,8 @@ def provider() -> Iterator[str]:
 @pytest.fixture
 def schedule(monkeypatch: pytest.MonkeyPatch) -> list[tuple[timedelta, str]]:
     periodic_calls.clear()
-    table: list[tuple[timedelta, str]] = [(timedelta(hours=1), "tests.platform.support.count_periodic")]
+    job = "tests.platform.support.count_periodic"
+    table: list[tuple[timedelta, str]] = [(timedelta(hours=1), job)]
     monkeypatch.setattr(jobs, "PERIODIC", table)
     return table
 

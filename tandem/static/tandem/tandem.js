@@ -19,6 +19,29 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
+// Menu groups ("More", "Account") are <details>: they work without JavaScript. With it, only
+// one is open at a time, and Escape or a click elsewhere closes them (Escape returns focus).
+document.addEventListener("toggle", function (event) {
+  const group = event.target;
+  if (!(group instanceof HTMLDetailsElement) || !group.classList.contains("menu-group")) return;
+  if (!group.open) return;
+  document.querySelectorAll("details.menu-group[open]").forEach(function (other) {
+    if (other !== group) other.open = false;
+  });
+}, true);
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  document.querySelectorAll("details.menu-group[open]").forEach(function (group) {
+    group.open = false;
+    if (group.contains(document.activeElement)) group.querySelector("summary").focus();
+  });
+});
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details.menu-group[open]").forEach(function (group) {
+    if (!group.contains(event.target)) group.open = false;
+  });
+});
+
 // Tables: every table sits in a scroll region a keyboard can reach (tabindex, role, name),
 // and on a phone each cell shows its column header (CSS turns rows into cards under 48rem).
 function tandemTables(root) {
