@@ -127,17 +127,40 @@ def main() -> None:
         started = time.perf_counter()
         tandem(env, "migrate", "--noinput")
         tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
-        subprocess.run([sys.executable, "-c", SETUP, str(args.supporters)],
-                       env=env, cwd=ROOT, check=True, capture_output=True, text=True)
-        tokens = subprocess.run([sys.executable, "-c", TOKENS], env=env, cwd=ROOT,
-                                check=True, capture_output=True, text=True)
+        subprocess.run(
+            [sys.executable, "-c", SETUP, str(args.supporters)],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        tokens = subprocess.run(
+            [sys.executable, "-c", TOKENS],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         cad, hr = tokens.stdout.strip().splitlines()[-1].split()
-        print(f"seeded {args.members} members and {args.supporters} supporters "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"seeded {args.members} members and {args.supporters} supporters "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         cookie = make_session(env)
-        queries = json.loads(subprocess.run(
-            [sys.executable, "-c", QUERIES, hr], env=env, cwd=ROOT, check=True,
-            capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        queries = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", QUERIES, hr],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         with serving(env) as port:
             results = {
                 "minimal view": measure(port, "/health/live/", cookie, args.requests),
@@ -148,21 +171,33 @@ def main() -> None:
 
     base50 = pct(results["minimal view"], 50)
     base95 = pct(results["minimal view"], 95)
-    print(f"\n{args.members} members, {args.supporters} supporters, "
-          f"{args.requests} requests per page, gunicorn 1 worker\n")
+    print(
+        f"\n{args.members} members, {args.supporters} supporters, "
+        f"{args.requests} requests per page, gunicorn 1 worker\n"
+    )
     print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}")
     for label, values in results.items():
         p50, p95 = pct(values, 50), pct(values, 95)
         print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}")
     counts = queries["queries"]
     third = max(len(pages) // 3, 1)
-    print(f"\nmembers by cursor: {queries['members']} members in {queries['pages']} pages "
-          f"of 500; SQL queries per page min {min(counts)} max {max(counts[1:] or counts)} "
-          f"(first page {counts[0]}, which also notes the token's daily use)")
-    print("ms per page: " + ", ".join(
-        f"{name} {sum(part) / len(part):.1f}" for name, part in (
-            ("first third", pages[:third]), ("middle third", pages[third:2 * third]),
-            ("last third", pages[2 * third:])) if part))
+    print(
+        f"\nmembers by cursor: {queries['members']} members in {queries['pages']} pages "
+        f"of 500; SQL queries per page min {min(counts)} max {max(counts[1:] or counts)} "
+        f"(first page {counts[0]}, which also notes the token's daily use)"
+    )
+    print(
+        "ms per page: "
+        + ", ".join(
+            f"{name} {sum(part) / len(part):.1f}"
+            for name, part in (
+                ("first third", pages[:third]),
+                ("middle third", pages[third : 2 * third]),
+                ("last third", pages[2 * third :]),
+            )
+            if part
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -101,8 +101,15 @@ READS = [
 
 
 class User(threading.Thread):
-    def __init__(self, port: int, cookie: str, numbers: list[str], clients: list[str],
-                 stop_at: float, seed: int):
+    def __init__(
+        self,
+        port: int,
+        cookie: str,
+        numbers: list[str],
+        clients: list[str],
+        stop_at: float,
+        seed: int,
+    ):
         super().__init__(daemon=True)
         self.port, self.cookie, self.numbers, self.stop_at = port, cookie, numbers, stop_at
         self.clients = clients
@@ -148,17 +155,25 @@ class User(threading.Thread):
         if not self.ensure_csrf() or self.csrf is None:
             return
         path = f"/recovery/clients/{self.random.choice(self.clients)}/contacts/new/"
-        body = urlencode({
-            "csrfmiddlewaretoken": self.csrf[1],
-            "idempotency_key": uuid.uuid4().hex,
-            "kind": "phone",
-            "occurred_at": time.strftime("%Y-%m-%dT%H:%M",
-                                         time.gmtime(time.time() + self.utc_offset - 60)),
-            "duration_minutes": "15", "aro_present": "on", "location_type": "phone",
-            "outcome": "engaged", "notes": "Checked in by phone.",
-        })
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "Referer": f"http://127.0.0.1:{self.port}{path}"}
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": self.csrf[1],
+                "idempotency_key": uuid.uuid4().hex,
+                "kind": "phone",
+                "occurred_at": time.strftime(
+                    "%Y-%m-%dT%H:%M", time.gmtime(time.time() + self.utc_offset - 60)
+                ),
+                "duration_minutes": "15",
+                "aro_present": "on",
+                "location_type": "phone",
+                "outcome": "engaged",
+                "notes": "Checked in by phone.",
+            }
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": f"http://127.0.0.1:{self.port}{path}",
+        }
         response, _ = self.request("POST", path, body, headers)
         if response is None:
             return
@@ -170,15 +185,23 @@ class User(threading.Thread):
     def file_request(self) -> None:
         if not self.ensure_csrf() or self.csrf is None:
             return
-        body = urlencode({
-            "csrfmiddlewaretoken": self.csrf[1],
-            "idempotency_key": uuid.uuid4().hex,  # unique across rounds and threads
-            "name": "Load Person", "employee_number": self.random.choice(self.numbers),
-            "phone": "+1 555 0199", "contact_method": "phone", "urgency": "now",
-            "best_time": "any", "channel": "critical_incident",
-        })
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "Referer": f"http://127.0.0.1:{self.port}/support/on-behalf/"}
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": self.csrf[1],
+                "idempotency_key": uuid.uuid4().hex,  # unique across rounds and threads
+                "name": "Load Person",
+                "employee_number": self.random.choice(self.numbers),
+                "phone": "+1 555 0199",
+                "contact_method": "phone",
+                "urgency": "now",
+                "best_time": "any",
+                "channel": "critical_incident",
+            }
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": f"http://127.0.0.1:{self.port}/support/on-behalf/",
+        }
         response, _ = self.request("POST", "/support/on-behalf/", body, headers)
         if response is None:
             return
@@ -222,20 +245,48 @@ def prepare_database(url: str | None, scratch: str) -> dict[str, str]:
 def script(env: dict[str, str], source: str, *args: str) -> str:
     out = subprocess.run(
         [sys.executable, "-c", source, *args],
-        env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout
 
 
-def run_round(env: dict[str, str], users: int, seconds: float, workers: int, threads: int,
-              numbers: list[str], clients: list[str], cookies: list[str],
-              utc_offset: int) -> None:
+def run_round(
+    env: dict[str, str],
+    users: int,
+    seconds: float,
+    workers: int,
+    threads: int,
+    numbers: list[str],
+    clients: list[str],
+    cookies: list[str],
+    utc_offset: int,
+) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "python:tandem.gunicorn_conf",
-         "tandem.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--timeout", "120"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:tandem.gunicorn_conf",
+            "tandem.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "120",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(200):
@@ -246,8 +297,7 @@ def run_round(env: dict[str, str], users: int, seconds: float, workers: int, thr
                 time.sleep(0.1)
         before = int(script(env, COUNT).strip().splitlines()[-1])
         stop_at = time.monotonic() + seconds
-        crowd = [User(port, cookies[i], numbers, clients, stop_at, seed=i)
-                 for i in range(users)]
+        crowd = [User(port, cookies[i], numbers, clients, stop_at, seed=i) for i in range(users)]
         for user in crowd:
             user.utc_offset = utc_offset
         started = time.perf_counter()
@@ -264,8 +314,10 @@ def run_round(env: dict[str, str], users: int, seconds: float, workers: int, thr
     errors = [e for user in crowd for e in user.errors]
     filed = sum(user.filed for user in crowd)
     lost = filed - (after - before)
-    print(f"{users:6} {len(timings) / elapsed:8.1f} {pct(timings, 50):8.0f} "
-          f"{pct(timings, 95):8.0f} {pct(timings, 99):8.0f} {len(errors):7} {filed:6} {lost:5}")
+    print(
+        f"{users:6} {len(timings) / elapsed:8.1f} {pct(timings, 50):8.0f} "
+        f"{pct(timings, 95):8.0f} {pct(timings, 99):8.0f} {len(errors):7} {filed:6} {lost:5}"
+    )
     for error in sorted(set(errors))[:5]:
         print(f"       e.g. {error}")
 
@@ -289,24 +341,50 @@ def main() -> None:
         env = prepare_database(args.database_url, scratch)
         started = time.perf_counter()
         tandem(env, "migrate", "--noinput")
-        tandem(env, "seed", "--members", str(args.members), "--agency", "scale",
-               "--supporters", str(args.supporters), "--clients", str(args.clients))
+        tandem(
+            env,
+            "seed",
+            "--members",
+            str(args.members),
+            "--agency",
+            "scale",
+            "--supporters",
+            str(args.supporters),
+            "--clients",
+            str(args.clients),
+        )
         numbers = script(env, NUMBERS).strip().splitlines()[-1]
         offset, *clients = script(env, CLIENTS).split()
         cookies = script(env, SESSIONS, str(max(counts))).split()
         engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
-        print(f"{engine}: seeded {args.members} members, {args.supporters} supporters, "
-              f"{args.clients} clients, {max(counts)} accounts in "
-              f"{time.perf_counter() - started:.1f} s; gunicorn {args.workers} workers × "
-              f"{args.threads} threads; {args.seconds:.0f} s per round, think {args.think} s\n")
-        print(f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-              f"{'errors':>7} {'filed':>6} {'lost':>5}")
+        print(
+            f"{engine}: seeded {args.members} members, {args.supporters} supporters, "
+            f"{args.clients} clients, {max(counts)} accounts in "
+            f"{time.perf_counter() - started:.1f} s; gunicorn {args.workers} workers × "
+            f"{args.threads} threads; {args.seconds:.0f} s per round, think {args.think} s\n"
+        )
+        print(
+            f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+            f"{'errors':>7} {'filed':>6} {'lost':>5}"
+        )
         for users in counts:
-            run_round(env, users, args.seconds, args.workers, args.threads,
-                      numbers.split(), clients, cookies, int(offset))
+            run_round(
+                env,
+                users,
+                args.seconds,
+                args.workers,
+                args.threads,
+                numbers.split(),
+                clients,
+                cookies,
+                int(offset),
+            )
         verify = subprocess.run(
             [sys.executable, "-m", "tandem.cli", "audit", "verify"],
-            env=env, cwd=ROOT, capture_output=True, text=True,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
         last = (verify.stdout + verify.stderr).strip().splitlines()
         print(f"\ntandem audit verify: exit {verify.returncode}; {last[-1] if last else ''}")

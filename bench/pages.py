@@ -62,9 +62,22 @@ def serving(env: dict[str, str]) -> Iterator[int]:
     yields the port once it accepts connections."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "tandem.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -164,13 +177,20 @@ def query_counts(env: dict[str, str], cookie: str, paths: list[str]) -> dict[str
     out = subprocess.run(
         [sys.executable, "-c", COUNT_QUERIES, cookie, *paths],
         env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def report(title: str, pages: list[tuple[str, str]], results: dict[str, list[float]],
-           counts: dict[str, int]) -> None:
+def report(
+    title: str,
+    pages: list[tuple[str, str]],
+    results: dict[str, list[float]],
+    counts: dict[str, int],
+) -> None:
     base50 = pct(results["minimal view"], 50)
     base95 = pct(results["minimal view"], 95)
     print(f"\n{title}\n")
@@ -178,8 +198,10 @@ def report(title: str, pages: list[tuple[str, str]], results: dict[str, list[flo
     for label, path in pages:
         values = results[label]
         p50, p95 = pct(values, 50), pct(values, 95)
-        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f} "
-              f"{counts.get(path, 0):8}")
+        print(
+            f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f} "
+            f"{counts.get(path, 0):8}"
+        )
 
 
 def measure(port: int, path: str, cookie: str, n: int) -> list[float]:
@@ -208,12 +230,27 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> None:
     """Migrate and seed the scratch database with the issue's data set (bulk inserts)."""
     started = time.perf_counter()
     tandem(env, "migrate", "--noinput")
-    tandem(env, "seed", "--members", str(args.members), "--agency", "scale",
-           "--supporters", str(args.supporters), "--clients", str(args.clients),
-           "--contacts", str(args.contacts), "--usage", str(args.usage))
-    print(f"seeded {args.members} members, {args.supporters} supporters, {args.clients} "
-          f"clients, {args.contacts} contacts, {args.usage} usage records in "
-          f"{time.perf_counter() - started:.1f} s")
+    tandem(
+        env,
+        "seed",
+        "--members",
+        str(args.members),
+        "--agency",
+        "scale",
+        "--supporters",
+        str(args.supporters),
+        "--clients",
+        str(args.clients),
+        "--contacts",
+        str(args.contacts),
+        "--usage",
+        str(args.usage),
+    )
+    print(
+        f"seeded {args.members} members, {args.supporters} supporters, {args.clients} "
+        f"clients, {args.contacts} contacts, {args.usage} usage records in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 PAGE_FACTS = """
@@ -232,7 +269,10 @@ def page_list(env: dict[str, str]) -> list[tuple[str, str]]:
     out = subprocess.run(
         [sys.executable, "-c", PAGE_FACTS],
         env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     client, contacts, year = out.stdout.split()[-3:]
     pages = [
@@ -246,8 +286,10 @@ def page_list(env: dict[str, str]) -> list[tuple[str, str]]:
         ("client list", "/recovery/clients/"),
         ("client search", "/recovery/clients/?q=smith"),
         (f"client detail ({contacts} contacts)", f"/recovery/clients/{client}/"),
-        ("PSP report, annual",
-         f"/reports/peer-support/?start={year}-01&end={year}-12&audience=department"),
+        (
+            "PSP report, annual",
+            f"/reports/peer-support/?start={year}-01&end={year}-12&audience=department",
+        ),
         ("accounts", "/accounts/users/"),
         ("audit trail", "/audit/"),
     ]
@@ -263,8 +305,9 @@ def main() -> None:
     parser.add_argument("--usage", type=int, default=300_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
-    parser.add_argument("--no-seed", action="store_true",
-                        help="measure the database as it is (seeded before)")
+    parser.add_argument(
+        "--no-seed", action="store_true", help="measure the database as it is (seeded before)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
@@ -285,9 +328,14 @@ def main() -> None:
         counts = query_counts(env, cookie, [path for _, path in pages])
 
     engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
-    report(f"{engine}, {args.members} members, {args.supporters} supporters, {args.clients} "
-           f"clients, {args.contacts} contacts, {args.usage} usage records, "
-           f"{args.requests} requests per page, gunicorn 1 worker", pages, results, counts)
+    report(
+        f"{engine}, {args.members} members, {args.supporters} supporters, {args.clients} "
+        f"clients, {args.contacts} contacts, {args.usage} usage records, "
+        f"{args.requests} requests per page, gunicorn 1 worker",
+        pages,
+        results,
+        counts,
+    )
 
 
 if __name__ == "__main__":

@@ -84,8 +84,11 @@ def seed(usage_count: int, contact_count: int, last_year: int) -> Any:
     profiles = []
     for n in range(40):
         user = User.objects.create_user(username=f"supporter{n}", agency=agency)
-        profiles.append(SupporterProfile.objects.create(
-            agency=agency, user=user, affiliation=sv.Affiliation.values[0]))
+        profiles.append(
+            SupporterProfile.objects.create(
+                agency=agency, user=user, affiliation=sv.Affiliation.values[0]
+            )
+        )
     first_day = datetime(last_year - 9, 1, 1, tzinfo=UTC)
     span = (datetime(last_year + 1, 1, 1, tzinfo=UTC) - first_day).total_seconds()
 
@@ -95,36 +98,61 @@ def seed(usage_count: int, contact_count: int, last_year: int) -> Any:
     batch: list[Any] = []
     for _ in range(usage_count):
         closed = moment()
-        batch.append(UsageRecord(
-            agency=agency, supporter=rng.choice(profiles), started_at=closed - timedelta(hours=1),
-            closed_at=closed, outcome="closed", channel=rng.choice(sv.Channel.values),
-            urgency=rng.choice(sv.Urgency.values), topic=rng.choice(sv.Topic.values),
-            incident_type=rng.choice(sv.IncidentType.values),
-            intervention_type=rng.choice(sv.InterventionType.values),
-            member_category=rng.choice(sv.MemberCategory.values),
-            gender=rng.choice(sv.Gender.values),
-            duration_bucket=rng.choice(sv.DurationBucket.values),
-            services=rng.sample(sv.Service.values, 2), referral_types=[],
-            seconds_to_ack=rng.randint(30, 7200), seconds_to_contact=rng.randint(300, 90000),
-        ))
+        batch.append(
+            UsageRecord(
+                agency=agency,
+                supporter=rng.choice(profiles),
+                started_at=closed - timedelta(hours=1),
+                closed_at=closed,
+                outcome="closed",
+                channel=rng.choice(sv.Channel.values),
+                urgency=rng.choice(sv.Urgency.values),
+                topic=rng.choice(sv.Topic.values),
+                incident_type=rng.choice(sv.IncidentType.values),
+                intervention_type=rng.choice(sv.InterventionType.values),
+                member_category=rng.choice(sv.MemberCategory.values),
+                gender=rng.choice(sv.Gender.values),
+                duration_bucket=rng.choice(sv.DurationBucket.values),
+                services=rng.sample(sv.Service.values, 2),
+                referral_types=[],
+                seconds_to_ack=rng.randint(30, 7200),
+                seconds_to_contact=rng.randint(300, 90000),
+            )
+        )
         if len(batch) == BATCH:
             UsageRecord.objects.bulk_create(batch)
             batch = []
     UsageRecord.objects.bulk_create(batch)
-    clients = Client.objects.bulk_create([
-        Client(agency=agency, first_name="Bench", last_name=f"Client{n}", name_key=f"c{n}",
-               status=rng.choice(rv.ClientStatus.values), created_at=first_day)
-        for n in range(5_000)
-    ])
+    clients = Client.objects.bulk_create(
+        [
+            Client(
+                agency=agency,
+                first_name="Bench",
+                last_name=f"Client{n}",
+                name_key=f"c{n}",
+                status=rng.choice(rv.ClientStatus.values),
+                created_at=first_day,
+            )
+            for n in range(5_000)
+        ]
+    )
     batch = []
     for _ in range(contact_count):
-        batch.append(Contact(
-            agency=agency, client=rng.choice(clients), kind=rng.choice(rv.ContactKind.values),
-            occurred_at=moment(), duration_minutes=rng.randint(5, 120),
-            aro_present=True, prs_present=rng.random() < 0.6,
-            location_type=rng.choice(rv.LocationType.values), services=[],
-            outcome=rng.choice(rv.ContactOutcome.values), arrest_diverted=rng.random() < 0.1,
-        ))
+        batch.append(
+            Contact(
+                agency=agency,
+                client=rng.choice(clients),
+                kind=rng.choice(rv.ContactKind.values),
+                occurred_at=moment(),
+                duration_minutes=rng.randint(5, 120),
+                aro_present=True,
+                prs_present=rng.random() < 0.6,
+                location_type=rng.choice(rv.LocationType.values),
+                services=[],
+                outcome=rng.choice(rv.ContactOutcome.values),
+                arrest_diverted=rng.random() < 0.1,
+            )
+        )
         if len(batch) == BATCH:
             Contact.objects.bulk_create(batch)
             batch = []
@@ -138,14 +166,26 @@ def to_duckdb(agency: Any, scratch: Path) -> Any:
     from tandem.support.models import UsageRecord
 
     path = scratch / "usage.csv"
-    columns = ["closed_at", "channel", "topic", "incident_type", "intervention_type",
-               "member_category", "gender", "duration_bucket", "services", "seconds_to_ack",
-               "seconds_to_contact"]
+    columns = [
+        "closed_at",
+        "channel",
+        "topic",
+        "incident_type",
+        "intervention_type",
+        "member_category",
+        "gender",
+        "duration_bucket",
+        "services",
+        "seconds_to_ack",
+        "seconds_to_contact",
+    ]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
-        for row in UsageRecord.objects.filter(agency=agency).values_list(*columns).iterator(
-            chunk_size=20_000
+        for row in (
+            UsageRecord.objects.filter(agency=agency)
+            .values_list(*columns)
+            .iterator(chunk_size=20_000)
         ):
             writer.writerow([row[0].isoformat(), *row[1:8], "|".join(row[8]), *row[9:]])
     db = duckdb.connect()
@@ -157,23 +197,33 @@ def duckdb_annual(db: Any, year: int) -> list[Any]:
     """The peer-support report's aggregation, written for DuckDB. Every piece of SQL below
     is built from constants of this file, never from input."""
     where = f"closed_at >= TIMESTAMP '{year}-01-01' AND closed_at < TIMESTAMP '{year + 1}-01-01'"
-    out = [db.execute(
-        f"SELECT incident_type, member_category, count(*) FROM usage WHERE {where} "
-        "GROUP BY ALL").fetchall()]
+    out = [
+        db.execute(
+            f"SELECT incident_type, member_category, count(*) FROM usage WHERE {where} GROUP BY ALL"
+        ).fetchall()
+    ]
     for column in ("channel", "intervention_type", "duration_bucket", "gender", "topic"):
-        out.append(db.execute(
-            f"SELECT {column}, count(*) FROM usage WHERE {where} GROUP BY ALL"
-        ).fetchall())
-    out.append(db.execute(
-        "SELECT count(*) FILTER (WHERE services LIKE '%listening%'), "
-        "count(*) FILTER (WHERE services LIKE '%crisis%'), count(*) "
-        f"FROM usage WHERE {where}").fetchall())
+        out.append(
+            db.execute(
+                f"SELECT {column}, count(*) FROM usage WHERE {where} GROUP BY ALL"
+            ).fetchall()
+        )
+    out.append(
+        db.execute(
+            "SELECT count(*) FILTER (WHERE services LIKE '%listening%'), "
+            "count(*) FILTER (WHERE services LIKE '%crisis%'), count(*) "
+            f"FROM usage WHERE {where}"
+        ).fetchall()
+    )
     for column in ("seconds_to_ack", "seconds_to_contact"):
-        out.append(db.execute(
-            f"SELECT CASE WHEN {column} IS NULL THEN 'n' WHEN {column} <= 300 THEN 'a' "
-            f"WHEN {column} <= 900 THEN 'b' WHEN {column} <= 3600 THEN 'c' "
-            f"WHEN {column} <= 14400 THEN 'd' WHEN {column} <= 86400 THEN 'e' ELSE 'f' END, "
-            f"count(*) FROM usage WHERE {where} GROUP BY ALL").fetchall())
+        out.append(
+            db.execute(
+                f"SELECT CASE WHEN {column} IS NULL THEN 'n' WHEN {column} <= 300 THEN 'a' "
+                f"WHEN {column} <= 900 THEN 'b' WHEN {column} <= 3600 THEN 'c' "
+                f"WHEN {column} <= 14400 THEN 'd' WHEN {column} <= 86400 THEN 'e' ELSE 'f' END, "
+                f"count(*) FROM usage WHERE {where} GROUP BY ALL"
+            ).fetchall()
+        )
     return out
 
 
@@ -199,18 +249,22 @@ def main() -> None:
         if agency is None:
             started = time.perf_counter()
             agency = seed(args.usage, args.contacts, year)
-            print(f"seeded {args.usage} usage records and {args.contacts} contacts "
-                  f"in {time.perf_counter() - started:.1f} s")
+            print(
+                f"seeded {args.usage} usage records and {args.contacts} contacts "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
         period = Period(date(year, 1, 1), date(year, 12, 31))
         started = time.perf_counter()
         db = to_duckdb(agency, scratch)
         print(f"exported the usage records to DuckDB in {time.perf_counter() - started:.1f} s")
 
-        psp = best_of(args.runs, lambda: report_build(agency=agency, report="peer-support",
-                                                      period=period))
+        psp = best_of(
+            args.runs, lambda: report_build(agency=agency, report="peer-support", period=period)
+        )
         psp_sql = best_of(args.runs, lambda: peer_support_sections(agency, period))
-        prp = best_of(args.runs, lambda: report_build(agency=agency, report="recovery",
-                                                      period=period))
+        prp = best_of(
+            args.runs, lambda: report_build(agency=agency, report="recovery", period=period)
+        )
         duck = best_of(args.runs, lambda: duckdb_annual(db, year))
         print(f"\nannual reports for {year}, best of {args.runs}:")
         print(f"  peer support, whole report (SQL + disclosure control)  {psp * 1000:8.1f} ms")

@@ -106,23 +106,35 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-c", OTHERS, str(args.agencies), str(args.other_members)],
-            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
         )
-        print(f"added {args.agencies - 1} agencies of {args.other_members} members in "
-              f"{time.perf_counter() - started:.0f} s")
+        print(
+            f"added {args.agencies - 1} agencies of {args.other_members} members in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
         many = serve_and_measure(env, cookie, args.requests)
         counts = query_counts(env, cookie, [path for _, path in PAGES])
 
     engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
-    print(f"\n{engine}: the measured agency has {args.members} members; p50 in ms with 1 "
-          f"agency and with {args.agencies}, {args.requests} requests per page\n")
-    print(f"{'page':28} {'1 p50':>8} {'N p50':>8} {'N/1 p50':>8} {'1 ×min':>7} {'N ×min':>7} "
-          f"{'queries':>8}")
+    print(
+        f"\n{engine}: the measured agency has {args.members} members; p50 in ms with 1 "
+        f"agency and with {args.agencies}, {args.requests} requests per page\n"
+    )
+    print(
+        f"{'page':28} {'1 p50':>8} {'N p50':>8} {'N/1 p50':>8} {'1 ×min':>7} {'N ×min':>7} "
+        f"{'queries':>8}"
+    )
     base1, basen = pct(one["minimal view"], 50), pct(many["minimal view"], 50)
     for label, path in PAGES:
         a, b = pct(one[label], 50), pct(many[label], 50)
-        print(f"{label:28} {a:8.2f} {b:8.2f} {b / a:8.2f} {a / base1:7.2f} {b / basen:7.2f} "
-              f"{counts.get(path, 0):8}")
+        print(
+            f"{label:28} {a:8.2f} {b:8.2f} {b / a:8.2f} {a / base1:7.2f} {b / basen:7.2f} "
+            f"{counts.get(path, 0):8}"
+        )
 
 
 if __name__ == "__main__":

@@ -72,12 +72,19 @@ def post_requests(port: int, cookie: str, numbers: list[str], n: int) -> list[fl
     }
     timings = []
     for i in range(n + 10):
-        body = urlencode({
-            "csrfmiddlewaretoken": token.group(1), "idempotency_key": f"bench-{i}",
-            "name": "Bench Person", "employee_number": numbers[i % len(numbers)],
-            "phone": "+1 555 0199", "contact_method": "phone", "urgency": "now",
-            "best_time": "any", "channel": "critical_incident",
-        })
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": token.group(1),
+                "idempotency_key": f"bench-{i}",
+                "name": "Bench Person",
+                "employee_number": numbers[i % len(numbers)],
+                "phone": "+1 555 0199",
+                "contact_method": "phone",
+                "urgency": "now",
+                "best_time": "any",
+                "channel": "critical_incident",
+            }
+        )
         start = time.perf_counter()
         conn.request("POST", "/support/on-behalf/", body=body, headers=headers)
         answer = conn.getresponse()
@@ -97,8 +104,9 @@ def main() -> None:
     parser.add_argument("--supporters", type=int, default=1_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
-    parser.add_argument("--no-seed", action="store_true",
-                        help="use the database as it is (seeded before)")
+    parser.add_argument(
+        "--no-seed", action="store_true", help="use the database as it is (seeded before)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
@@ -117,13 +125,27 @@ def main() -> None:
         started = time.perf_counter()
         if not args.no_seed:
             tandem(env, "migrate", "--noinput")
-            tandem(env, "seed", "--members", str(args.members), "--agency", "scale",
-                   "--supporters", str(args.supporters))
-            print(f"seeded {args.members} members and {args.supporters} supporters "
-                  f"in {time.perf_counter() - started:.1f} s")
+            tandem(
+                env,
+                "seed",
+                "--members",
+                str(args.members),
+                "--agency",
+                "scale",
+                "--supporters",
+                str(args.supporters),
+            )
+            print(
+                f"seeded {args.members} members and {args.supporters} supporters "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
         found = subprocess.run(
             [sys.executable, "-c", NUMBERS],
-            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         numbers = found.stdout.strip().splitlines()[-1].split()
         cookie = make_session(env)
@@ -136,10 +158,19 @@ def main() -> None:
         counts = query_counts(env, cookie, ["/health/live/", "/support/on-call/"])
 
     engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
-    pages = [("minimal view", "/health/live/"), ("on call now", "/support/on-call/"),
-             ("route one request", "POST /support/on-behalf/")]
-    report(f"{engine}, {args.members} members, {args.supporters} supporters, "
-           f"{args.requests} requests per page, gunicorn 1 worker", pages, results, counts)
+    pages = [
+        ("minimal view", "/health/live/"),
+        ("on call now", "/support/on-call/"),
+        ("route one request", "POST /support/on-behalf/"),
+    ]
+    report(
+        f"{engine}, {args.members} members, {args.supporters} supporters, "
+        f"{args.requests} requests per page, gunicorn 1 worker",
+        pages,
+        results,
+        counts,
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -23,7 +23,6 @@ urlpatterns = [
 ]
 
 
-
 @public
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """The one answer for "missing" and "not allowed": problem details (RFC 9457) under

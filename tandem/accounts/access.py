@@ -40,8 +40,9 @@ def get_role_request_for_user(user: User, pk: Any) -> RoleRequest:
     agency, and neither proposed it nor would receive it. Everyone else gets ``Http404``.
     Decided requests are still found, so a second click says "already decided"."""
     agency = require_account(user)
-    role_request = one_or_404(RoleRequest.objects.select_related("user", "proposed_by"), pk,
-                              agency=agency)
+    role_request = one_or_404(
+        RoleRequest.objects.select_related("user", "proposed_by"), pk, agency=agency
+    )
     if not role_request.may_decide(user):
         raise Http404
     return role_request

@@ -40,14 +40,19 @@ def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_administrator(admin)
     text, status = request.GET.get("q", ""), request.GET.get("status", "")
     titles = _titles(admin)
-    page = keyset_page(accounts_for_agency(admin.agency_id, text=text, status=status),
-                       order=("username", "pk"), size=PAGE_SIZE,
-                       after=parse_cursor(request.GET.get("after")),
-                       before=parse_cursor(request.GET.get("before")))
-    rows = [(account, [titles[a.role] for a in account.role_assignments.all()])
-            for account in page]
+    page = keyset_page(
+        accounts_for_agency(admin.agency_id, text=text, status=status),
+        order=("username", "pk"),
+        size=PAGE_SIZE,
+        after=parse_cursor(request.GET.get("after")),
+        before=parse_cursor(request.GET.get("before")),
+    )
+    rows = [(account, [titles[a.role] for a in account.role_assignments.all()]) for account in page]
     context = {
-        "page": page, "rows": rows, "q": text, "status": status,
+        "page": page,
+        "rows": rows,
+        "q": text,
+        "status": status,
         "statuses": [(key, label) for key, (label, _) in STATUSES.items()],
     }
     return render(request, "accounts/user_list.html", context)
@@ -58,32 +63,47 @@ def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def user_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     admin: Any = request.user
     require_administrator(admin)
-    form = AccountCreateForm(request.POST or None, agency_id=admin.agency_id,
-                             titles=_titles(admin))
+    form = AccountCreateForm(request.POST or None, agency_id=admin.agency_id, titles=_titles(admin))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             account = services.user_create(
-                acting_user=admin, agency_id=admin.agency_id, username=data["username"],
-                password=data["password1"], first_name=data["first_name"],
-                last_name=data["last_name"], email=data["email"], phone=data["phone"],
-                member=data["member"], roles=data["roles"], request=request,
+                acting_user=admin,
+                agency_id=admin.agency_id,
+                username=data["username"],
+                password=data["password1"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                member=data["member"],
+                roles=data["roles"],
+                request=request,
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Account {account.username} created. At their first "
-                             "sign-in they set up their authenticator app.")
+            messages.success(
+                request,
+                f"Account {account.username} created. At their first "
+                "sign-in they set up their authenticator app.",
+            )
             return redirect("accounts:user_detail", pk=account.pk)
     return render(request, "accounts/user_create.html", {"form": form})
 
 
-def _detail(request: AuthenticatedHttpRequest, account: User, *, password_form: Any = None,
-            status: int = 200) -> HttpResponse:
+def _detail(
+    request: AuthenticatedHttpRequest,
+    account: User,
+    *,
+    password_form: Any = None,
+    status: int = 200,
+) -> HttpResponse:
     admin: Any = request.user
     titles = _titles(admin)
-    held = sorted(a.role for a in account.role_assignments.all()
-                  if a.agency_id == account.agency_id)
+    held = sorted(
+        a.role for a in account.role_assignments.all() if a.agency_id == account.agency_id
+    )
     context = {
         "account": account,
         "roles": [(role, titles[role]) for role in held],
@@ -123,10 +143,11 @@ def user_role_grant(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         role = form.cleaned_data["role"]
         title = admin.agency.title_for(role)
         if role in PROGRAM_ROLES:
-            services.role_grant_propose(acting_user=admin, user=account, role=role,
-                                        request=request)
-            return (f"{title} proposed for {account.username}. It takes effect when the chief "
-                    "or a current holder of the role approves it.")
+            services.role_grant_propose(acting_user=admin, user=account, role=role, request=request)
+            return (
+                f"{title} proposed for {account.username}. It takes effect when the chief "
+                "or a current holder of the role approves it."
+            )
         services.role_grant(acting_user=admin, user=account, role=role, request=request)
         return f"{account.username} now holds the role {title}."
 
@@ -160,9 +181,11 @@ def user_unlock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def user_reset_mfa(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def reset(account: User) -> str:
         services.user_reset_mfa(acting_user=request.user, user=account, request=request)
-        return (f"The authenticator app and backup codes of {account.username} are removed; "
-                "they set up a new app at their next sign-in and were told. Program roles "
-                "they held wait for a second person's approval.")
+        return (
+            f"The authenticator app and backup codes of {account.username} are removed; "
+            "they set up a new app at their next sign-in and were told. Program roles "
+            "they held wait for a second person's approval."
+        )
 
     return _act(request, pk, reset)
 
@@ -170,8 +193,7 @@ def user_reset_mfa(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def user_deactivate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     def deactivate(account: User) -> str:
-        ended = services.user_deactivate(acting_user=request.user, user=account,
-                                         request=request)
+        ended = services.user_deactivate(acting_user=request.user, user=account, request=request)
         return f"{account.username} is deactivated; {ended} open session(s) ended."
 
     return _act(request, pk, deactivate)
@@ -195,16 +217,22 @@ def user_password(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.user_credentials_reset(
-                acting_user=request.user, user=account,
+                acting_user=request.user,
+                user=account,
                 password=form.cleaned_data["password1"],
-                authenticator=form.cleaned_data["authenticator"], request=request)
+                authenticator=form.cleaned_data["authenticator"],
+                request=request,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"The sign-in of {account.username} is reset: their open "
-                             "sessions ended and they were told. Give them the temporary "
-                             "password in person or by phone; they choose their own at the "
-                             "next sign-in. Program roles they held wait for a second "
-                             "person's approval.")
+            messages.success(
+                request,
+                f"The sign-in of {account.username} is reset: their open "
+                "sessions ended and they were told. Give them the temporary "
+                "password in person or by phone; they choose their own at the "
+                "next sign-in. Program roles they held wait for a second "
+                "person's approval.",
+            )
             return redirect("accounts:user_detail", pk=account.pk)
     return _detail(request, account, password_form=form, status=400)

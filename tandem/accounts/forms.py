@@ -15,11 +15,18 @@ from tandem.agencies.models import Member, Role
 class SignInForm(forms.Form):
     username = forms.CharField(
         max_length=150,
-        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none",
-                                      "spellcheck": "false", "autofocus": True}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "username",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
     )
     password = forms.CharField(
-        max_length=4096, strip=False,
+        max_length=4096,
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
@@ -29,8 +36,14 @@ class CodeForm(forms.Form):
         label="Code",
         max_length=20,
         help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "none",
-                                      "spellcheck": "false", "autofocus": True}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
     )
 
 
@@ -40,14 +53,23 @@ class ReauthForm(forms.Form):
     or is empty when nothing was checked (malformed or throttled code)."""
 
     password = forms.CharField(
-        label="Your password", max_length=4096, strip=False,
+        label="Your password",
+        max_length=4096,
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     code = forms.CharField(
-        label="Code from your authenticator app", max_length=12,
+        label="Code from your authenticator app",
+        max_length=12,
         help_text="The 6-digit code the app shows now (a backup code does not count here).",
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
-                                      "autocapitalize": "none", "spellcheck": "false"}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+            }
+        ),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -64,8 +86,11 @@ class ReauthForm(forms.Form):
             self.failure = "bad_password"
             raise forms.ValidationError("Your password or the code is not correct.")
         device = mfa.app_device(self.user)
-        result = mfa.check_totp(device, code) if device is not None else mfa.CodeResult(
-            None, mfa.CodeProblem.WRONG)
+        result = (
+            mfa.check_totp(device, code)
+            if device is not None
+            else mfa.CodeResult(None, mfa.CodeProblem.WRONG)
+        )
         if result.device is None:
             problem = result.problem or mfa.CodeProblem.WRONG
             if problem not in (mfa.CodeProblem.THROTTLED, mfa.CodeProblem.MALFORMED):
@@ -79,19 +104,22 @@ class EnrolForm(forms.Form):
         label="6-digit code from the app",
         max_length=12,
         help_text="After adding Tandem to the app, type the code it shows to confirm.",
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
-                                      "pattern": r"[0-9 ]*"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": r"[0-9 ]*"}
+        ),
     )
 
 
 def _new_password_fields() -> tuple[forms.CharField, forms.CharField]:
     first = forms.CharField(
-        label="Password", strip=False,
+        label="Password",
+        strip=False,
         help_text=password_validation.password_validators_help_text_html(),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     second = forms.CharField(
-        label="Password again", strip=False,
+        label="Password again",
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     return first, second
@@ -137,13 +165,15 @@ class CredentialResetForm(SetPasswordForm):
     """An administrator's reset: a temporary password, optionally a new authenticator too."""
 
     authenticator = forms.BooleanField(
-        required=False, label="Also reset the authenticator app and backup codes",
+        required=False,
+        label="Also reset the authenticator app and backup codes",
     )
 
 
 class PasswordChangeForm(SetPasswordForm):
     current_password = forms.CharField(
-        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     field_order = ["current_password", "password1", "password2"]
 
@@ -165,16 +195,21 @@ class AccountCreateForm(NewPasswordMixin):
     email = forms.EmailField(required=False, label="E-mail")
     phone = forms.CharField(max_length=32, required=False, help_text="For SMS notifications.")
     member = forms.ModelChoiceField(
-        queryset=Member.objects.none(), required=False, label="Person on the roster",
+        queryset=Member.objects.none(),
+        required=False,
+        label="Person on the roster",
         help_text="Link the account to the person's roster entry (optional).",
     )
     roles = forms.MultipleChoiceField(
-        choices=Role.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        choices=Role.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     password1, password2 = _new_password_fields()
 
-    def __init__(self, *args: Any, agency_id: int, titles: dict[str, str] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, agency_id: int, titles: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         members: Any = self.fields["member"]
         members.queryset = Member.objects.filter(
@@ -194,8 +229,12 @@ class AccountCreateForm(NewPasswordMixin):
 
     def validation_user(self) -> User | None:
         data = self.cleaned_data
-        return User(username=data.get("username", ""), first_name=data.get("first_name", ""),
-                    last_name=data.get("last_name", ""), email=data.get("email", ""))
+        return User(
+            username=data.get("username", ""),
+            first_name=data.get("first_name", ""),
+            last_name=data.get("last_name", ""),
+            email=data.get("email", ""),
+        )
 
 
 class RoleForm(forms.Form):

@@ -55,8 +55,7 @@ PROBLEM_MESSAGES = {
         "Too many wrong codes in a row. Wait a few seconds, then enter the newest code."
     ),
     CodeProblem.MALFORMED: (
-        "Enter the 6 digits from your authenticator app, or a backup code of 8 letters "
-        "and digits."
+        "Enter the 6 digits from your authenticator app, or a backup code of 8 letters and digits."
     ),
 }
 

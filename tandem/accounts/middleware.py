@@ -116,9 +116,13 @@ class RequireVerifiedMiddleware:
 
 
 #: What someone whose sign-in was reset may still open before choosing their own password.
-RESET_ALLOWED_VIEWS = frozenset({
-    "accounts:password_change", "accounts:backup_codes", "accounts:logout",
-})
+RESET_ALLOWED_VIEWS = frozenset(
+    {
+        "accounts:password_change",
+        "accounts:backup_codes",
+        "accounts:logout",
+    }
+)
 
 
 class PasswordResetRequiredMiddleware:

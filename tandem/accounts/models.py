@@ -144,10 +144,12 @@ class RoleRequest(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="role_requests")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_requests")
     role = models.CharField(max_length=32, choices=Role.choices)
-    reason = models.CharField(max_length=16, choices=RoleRequestReason.choices,
-                              default=RoleRequestReason.GRANT)
-    status = models.CharField(max_length=16, choices=RoleRequestStatus.choices,
-                              default=RoleRequestStatus.PENDING)
+    reason = models.CharField(
+        max_length=16, choices=RoleRequestReason.choices, default=RoleRequestReason.GRANT
+    )
+    status = models.CharField(
+        max_length=16, choices=RoleRequestStatus.choices, default=RoleRequestStatus.PENDING
+    )
     proposed_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -72,10 +72,16 @@ def outbound_refusal(url: str) -> str:
         return f"The host {parts.hostname} does not resolve."
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if (address.is_link_local or address.is_multicast or address.is_reserved
-                or address.is_unspecified):
-            return f"Tandem does not fetch {parts.hostname}: it resolves to a link-local, " \
-                   "multicast or reserved address."
+        if (
+            address.is_link_local
+            or address.is_multicast
+            or address.is_reserved
+            or address.is_unspecified
+        ):
+            return (
+                f"Tandem does not fetch {parts.hostname}: it resolves to a link-local, "
+                "multicast or reserved address."
+            )
     return ""
 
 
@@ -111,7 +117,8 @@ def asserts_mfa(provider: IdentityProvider, claims: dict[str, Any]) -> bool:
     if isinstance(amr, str):
         amr = [amr]
     return bool(set(amr) & set(provider.mfa_amr)) or (
-        bool(claims.get("acr")) and claims.get("acr") in provider.mfa_acr)
+        bool(claims.get("acr")) and claims.get("acr") in provider.mfa_acr
+    )
 
 
 class AgencyOIDCBackend(OIDCAuthenticationBackend):
@@ -148,10 +155,14 @@ class AgencyOIDCBackend(OIDCAuthenticationBackend):
         and not issued in the future (within the provider's clock leeway)."""
         try:
             claims: dict[str, Any] = jwt.decode(
-                payload, key, algorithms=["RS256", "ES256", "PS256"],
-                audience=self.provider.client_id, issuer=self.provider.issuer,
+                payload,
+                key,
+                algorithms=["RS256", "ES256", "PS256"],
+                audience=self.provider.client_id,
+                issuer=self.provider.issuer,
                 leeway=self.provider.leeway_seconds,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]})
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
         except jwt.PyJWTError as exc:
             raise SuspiciousOperation(f"id_token refused: {type(exc).__name__}") from exc
         return claims
@@ -167,8 +178,9 @@ class AgencyOIDCBackend(OIDCAuthenticationBackend):
         result: dict[str, Any] = super().get_token(payload)
         return result
 
-    def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]
-                           ) -> User | None:
+    def get_or_create_user(
+        self, access_token: str, id_token: str, payload: dict[str, Any]
+    ) -> User | None:
         self.claims = payload
         return account_for_subject(self.provider, payload)
 
@@ -179,8 +191,11 @@ def account_for_subject(provider: IdentityProvider, claims: dict[str, Any]) -> U
     if not isinstance(subject, str | int) or not str(subject).strip():
         raise SsoRefused("subject_claim_missing")
     subject = str(subject)
-    link = (ExternalIdentity.objects.select_related("user")
-            .filter(provider=provider, subject=subject).first())
+    link = (
+        ExternalIdentity.objects.select_related("user")
+        .filter(provider=provider, subject=subject)
+        .first()
+    )
     if link is not None:
         user = link.user
         if user.agency_id != provider.agency_id or user.is_service_account:
@@ -193,13 +208,20 @@ def account_for_subject(provider: IdentityProvider, claims: dict[str, Any]) -> U
 
 @transaction.atomic
 def _create_account(provider: IdentityProvider, subject: str, claims: dict[str, Any]) -> User:
-    user = User(username=f"sso.{provider.agency.slug}.{get_random_string(10).lower()}",
-                agency=provider.agency, email=str(claims.get("email", ""))[:254])
+    user = User(
+        username=f"sso.{provider.agency.slug}.{get_random_string(10).lower()}",
+        agency=provider.agency,
+        email=str(claims.get("email", ""))[:254],
+    )
     user.set_unusable_password()
     user.save()
     ExternalIdentity.objects.create(provider=provider, subject=subject, user=user)
-    audit_record(action="account.created", agency_id=provider.agency_id, obj=user,
-                 detail={"source": "oidc_jit", "roles": []})
+    audit_record(
+        action="account.created",
+        agency_id=provider.agency_id,
+        obj=user,
+        detail={"source": "oidc_jit", "roles": []},
+    )
     return user
 
 
@@ -234,12 +256,21 @@ def _check_domains(domains: list[str], agency_id: int) -> None:
 
 
 @transaction.atomic
-def identity_provider_set(*, acting_user: User, issuer: str, client_id: str,
-                          client_secret: str | None = None, subject_claim: str = "sub",
-                          mfa_amr: list[str] | None = None, mfa_acr: list[str] | None = None,
-                          email_domains: list[str] | None = None, jit_create: bool = False,
-                          active: bool = True, leeway_seconds: int = 60,
-                          request: HttpRequest | None = None) -> IdentityProvider:
+def identity_provider_set(
+    *,
+    acting_user: User,
+    issuer: str,
+    client_id: str,
+    client_secret: str | None = None,
+    subject_claim: str = "sub",
+    mfa_amr: list[str] | None = None,
+    mfa_acr: list[str] | None = None,
+    email_domains: list[str] | None = None,
+    jit_create: bool = False,
+    active: bool = True,
+    leeway_seconds: int = 60,
+    request: HttpRequest | None = None,
+) -> IdentityProvider:
     """Set the administrator's agency's identity provider. ``client_secret`` None keeps the
     stored one. Moving to another issuer or subject claim removes every account's sign-in
     link (they named people at the old provider: keeping them would let the new provider
@@ -261,17 +292,27 @@ def identity_provider_set(*, acting_user: User, issuer: str, client_id: str,
         raise ValidationError("The clock leeway is between 0 and 300 seconds.")
     amr = _clean_values(mfa_amr, MFA_VALUE, "amr value") if mfa_amr is not None else None
     acr = _clean_values(mfa_acr, MFA_VALUE, "acr value")
-    domains = _clean_values([d.lower().lstrip("@") for d in email_domains or []], DOMAIN,
-                            "e-mail domain")
+    domains = _clean_values(
+        [d.lower().lstrip("@") for d in email_domains or []], DOMAIN, "e-mail domain"
+    )
     _check_domains(domains, acting_user.agency_id)
-    provider = (IdentityProvider.objects.select_for_update()
-                .filter(agency_id=acting_user.agency_id).first()
-                or IdentityProvider(agency_id=acting_user.agency_id))
-    before = {f: getattr(provider, f) for f in (*IDENTITY_FIELDS, "client_id", "mfa_amr",
-                                                  "mfa_acr", "email_domains", "jit_create",
-                                                  "active", "leeway_seconds")}
-    provider.issuer, provider.client_id, provider.subject_claim = issuer, client_id, \
-        subject_claim
+    provider = IdentityProvider.objects.select_for_update().filter(
+        agency_id=acting_user.agency_id
+    ).first() or IdentityProvider(agency_id=acting_user.agency_id)
+    before = {
+        f: getattr(provider, f)
+        for f in (
+            *IDENTITY_FIELDS,
+            "client_id",
+            "mfa_amr",
+            "mfa_acr",
+            "email_domains",
+            "jit_create",
+            "active",
+            "leeway_seconds",
+        )
+    }
+    provider.issuer, provider.client_id, provider.subject_claim = issuer, client_id, subject_claim
     secret_changed = client_secret is not None and client_secret != provider.client_secret
     if client_secret is not None:
         provider.client_secret = client_secret
@@ -287,13 +328,25 @@ def identity_provider_set(*, acting_user: User, issuer: str, client_id: str,
         removed, _ = ExternalIdentity.objects.filter(provider=provider).delete()
     changed = sorted(f for f, v in before.items() if v != getattr(provider, f))
     cache.delete(f"oidc-discovery:{issuer}")
-    audit_record(action="sso.provider_set", actor=acting_user, agency_id=provider.agency_id,
-                 obj=provider, request=request,
-                 detail={"issuer": issuer, "created": created,
-                         "changed": [*changed, *(["client_secret"] if secret_changed else [])],
-                         "subject_claim": subject_claim, "mfa_amr": provider.mfa_amr,
-                         "mfa_acr": provider.mfa_acr, "email_domains": domains,
-                         "jit_create": jit_create, "active": active, "links_removed": removed})
+    audit_record(
+        action="sso.provider_set",
+        actor=acting_user,
+        agency_id=provider.agency_id,
+        obj=provider,
+        request=request,
+        detail={
+            "issuer": issuer,
+            "created": created,
+            "changed": [*changed, *(["client_secret"] if secret_changed else [])],
+            "subject_claim": subject_claim,
+            "mfa_amr": provider.mfa_amr,
+            "mfa_acr": provider.mfa_acr,
+            "email_domains": domains,
+            "jit_create": jit_create,
+            "active": active,
+            "links_removed": removed,
+        },
+    )
     return provider
 
 
@@ -323,53 +376,91 @@ def _fetch_json(url: str) -> tuple[dict[str, Any] | None, str]:
     return document, ""
 
 
-def _discovery_checks(provider: IdentityProvider, document: dict[str, Any]
-                      ) -> list[ConnectionCheck]:
-    checks = [ConnectionCheck(
-        "issuer", document.get("issuer") == provider.issuer,
-        "The provider names itself with the configured issuer."
-        if document.get("issuer") == provider.issuer else
-        f"The provider names itself “{str(document.get('issuer'))[:200]}”, not the "
-        "configured issuer: copy its issuer exactly (trailing slash included).")]
-    missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")
-               if not isinstance(document.get(k), str)]
-    checks.append(ConnectionCheck(
-        "endpoints", not missing, "It publishes its sign-in, token and key addresses."
-        if not missing else f"The discovery document lacks {', '.join(missing)}."))
+def _discovery_checks(
+    provider: IdentityProvider, document: dict[str, Any]
+) -> list[ConnectionCheck]:
+    checks = [
+        ConnectionCheck(
+            "issuer",
+            document.get("issuer") == provider.issuer,
+            "The provider names itself with the configured issuer."
+            if document.get("issuer") == provider.issuer
+            else f"The provider names itself “{str(document.get('issuer'))[:200]}”, not the "
+            "configured issuer: copy its issuer exactly (trailing slash included).",
+        )
+    ]
+    missing = [
+        k
+        for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")
+        if not isinstance(document.get(k), str)
+    ]
+    checks.append(
+        ConnectionCheck(
+            "endpoints",
+            not missing,
+            "It publishes its sign-in, token and key addresses."
+            if not missing
+            else f"The discovery document lacks {', '.join(missing)}.",
+        )
+    )
     listed = document.get("code_challenge_methods_supported")
     pkce = listed is None or "S256" in listed
-    checks.append(ConnectionCheck(
-        "pkce", pkce, "It accepts PKCE with S256." if pkce else
-        "It does not accept PKCE with S256, which Tandem always uses."))
+    checks.append(
+        ConnectionCheck(
+            "pkce",
+            pkce,
+            "It accepts PKCE with S256."
+            if pkce
+            else "It does not accept PKCE with S256, which Tandem always uses.",
+        )
+    )
     methods = document.get("token_endpoint_auth_methods_supported")
     post = methods is None or "client_secret_post" in methods
-    checks.append(ConnectionCheck(
-        "client_auth", post, "It accepts the client secret in the token request." if post
-        else "It does not accept client_secret_post, the way Tandem sends the secret."))
+    checks.append(
+        ConnectionCheck(
+            "client_auth",
+            post,
+            "It accepts the client secret in the token request."
+            if post
+            else "It does not accept client_secret_post, the way Tandem sends the secret.",
+        )
+    )
     claims = document.get("claims_supported")
     claim_ok = claims is None or provider.subject_claim in claims
-    checks.append(ConnectionCheck(
-        "subject_claim", claim_ok,
-        f"It issues the subject claim “{provider.subject_claim}”." if claim_ok else
-        f"It does not list the claim “{provider.subject_claim}” among its claims."))
+    checks.append(
+        ConnectionCheck(
+            "subject_claim",
+            claim_ok,
+            f"It issues the subject claim “{provider.subject_claim}”."
+            if claim_ok
+            else f"It does not list the claim “{provider.subject_claim}” among its claims.",
+        )
+    )
     return checks
 
 
 def _key_check(jwks_uri: str) -> ConnectionCheck:
     keys, problem = _fetch_json(jwks_uri)
-    signing = [k for k in (keys or {}).get("keys", []) or []
-               if isinstance(k, dict) and k.get("kty") in ("RSA", "EC")
-               and k.get("use", "sig") == "sig"]
+    signing = [
+        k
+        for k in (keys or {}).get("keys", []) or []
+        if isinstance(k, dict) and k.get("kty") in ("RSA", "EC") and k.get("use", "sig") == "sig"
+    ]
     if keys is None:
         return ConnectionCheck("keys", False, problem)
     return ConnectionCheck(
-        "keys", bool(signing), f"It publishes {len(signing)} signing key(s)." if signing
-        else "Its key set holds no RSA or EC signing key.")
+        "keys",
+        bool(signing),
+        f"It publishes {len(signing)} signing key(s)."
+        if signing
+        else "Its key set holds no RSA or EC signing key.",
+    )
 
 
 @transaction.atomic
-def identity_provider_test(*, acting_user: User, request: HttpRequest | None = None
-                           ) -> list[ConnectionCheck]:
+def identity_provider_test(
+    *, acting_user: User, request: HttpRequest | None = None
+) -> list[ConnectionCheck]:
     """Fetch the configured provider's discovery document and keys and say, check by check,
     whether Tandem can sign people in through it. Audited (the outcome and the failed
     checks' names)."""
@@ -392,9 +483,15 @@ def identity_provider_test(*, acting_user: User, request: HttpRequest | None = N
         if all(c.ok for c in checks):
             cache.set(f"oidc-discovery:{provider.issuer}", document, DISCOVERY_TTL)
     failed = [c.name for c in checks if not c.ok]
-    audit_record(action="sso.provider_tested", actor=acting_user, agency_id=provider.agency_id,
-                 obj=provider, request=request, outcome="failed" if failed else "success",
-                 detail={"issuer": provider.issuer, "failed": failed})
+    audit_record(
+        action="sso.provider_tested",
+        actor=acting_user,
+        agency_id=provider.agency_id,
+        obj=provider,
+        request=request,
+        outcome="failed" if failed else "success",
+        detail={"issuer": provider.issuer, "failed": failed},
+    )
     return checks
 
 
@@ -416,21 +513,27 @@ def subject_digest(subject: str) -> str:
 
 def holds_power(user: User) -> bool:
     """An administrator or program role: a new way into such an account is a reset."""
-    return user.agency_id is not None and user.role_assignments.filter(
-        agency_id=user.agency_id, role__in=[*PROGRAM_ROLES, Role.ADMINISTRATOR]).exists()
+    return (
+        user.agency_id is not None
+        and user.role_assignments.filter(
+            agency_id=user.agency_id, role__in=[*PROGRAM_ROLES, Role.ADMINISTRATOR]
+        ).exists()
+    )
 
 
 @transaction.atomic
-def external_identity_link(*, acting_user: User, user: User, subject: str,
-                           source: str = "administrator") -> ExternalIdentity:
+def external_identity_link(
+    *, acting_user: User, user: User, subject: str, source: str = "administrator"
+) -> ExternalIdentity:
     """Tie an account to its subject at the agency's provider (administrator, SCIM, or the
     system when ``acting_user`` is None). A subject tied to another account is refused, and
     nobody changes their own. Changing an account's link, or giving one to an account with
     an administrator or program role, is a credential reset
     (``accounts.services.user_signin_relinked``): sessions end, program roles wait for a
     second person, the person is told. Audited with digests of the old and new subject."""
-    if acting_user is not None and (not acting_user.has_role(Role.ADMINISTRATOR)
-                                    or acting_user.agency_id != user.agency_id):
+    if acting_user is not None and (
+        not acting_user.has_role(Role.ADMINISTRATOR) or acting_user.agency_id != user.agency_id
+    ):
         raise PermissionDenied
     if user.agency_id is None:
         raise ValidationError("This account belongs to no agency.")
@@ -444,25 +547,33 @@ def external_identity_link(*, acting_user: User, user: User, subject: str,
     provider = IdentityProvider.objects.filter(agency_id=user.agency_id).first()
     if provider is None:
         raise ValidationError("Your agency has no identity provider.")
-    current = (ExternalIdentity.objects.select_for_update()
-               .filter(provider=provider, user=user).first())
+    current = (
+        ExternalIdentity.objects.select_for_update().filter(provider=provider, user=user).first()
+    )
     if current is not None and current.subject == subject:
         return current
     if ExternalIdentity.objects.filter(provider=provider, subject=subject).exists():
         raise ValidationError("This subject already signs in to another account.")
-    detail: dict[str, Any] = {"source": source, "subject": subject_digest(subject),
-                              "previous": subject_digest(current.subject if current else "")}
+    detail: dict[str, Any] = {
+        "source": source,
+        "subject": subject_digest(subject),
+        "previous": subject_digest(current.subject if current else ""),
+    }
     if acting_user is not None and (current is not None or holds_power(user)):
         ended, suspended = services.user_signin_relinked(acting_user=acting_user, user=user)
         detail.update(sessions_ended=ended, roles_suspended=suspended)
     if current is None:
-        current = ExternalIdentity.objects.create(provider=provider, user=user,
-                                                  subject=subject)
+        current = ExternalIdentity.objects.create(provider=provider, user=user, subject=subject)
     else:
         current.subject = subject
         current.save(update_fields=["subject"])
-    audit_record(action="sso.identity_linked", actor=acting_user, agency_id=user.agency_id,
-                 obj=user, detail=detail)
+    audit_record(
+        action="sso.identity_linked",
+        actor=acting_user,
+        agency_id=user.agency_id,
+        obj=user,
+        detail=detail,
+    )
     return current
 
 
@@ -470,8 +581,11 @@ def external_identity_link(*, acting_user: User, user: User, subject: str,
 
 
 def _provider(slug: str) -> IdentityProvider:
-    provider = IdentityProvider.objects.select_related("agency", "data_key").filter(
-        agency__slug=slug, active=True).first()
+    provider = (
+        IdentityProvider.objects.select_related("agency", "data_key")
+        .filter(agency__slug=slug, active=True)
+        .first()
+    )
     if provider is None:
         raise Http404
     return provider
@@ -502,8 +616,7 @@ def provider_origins() -> list[str]:
     applies to the redirects after a submission): each active provider's issuer origin and,
     when known, its sign-in page's."""
     origins: set[str] = set()
-    for issuer in IdentityProvider.objects.filter(active=True).values_list("issuer",
-                                                                           flat=True):
+    for issuer in IdentityProvider.objects.filter(active=True).values_list("issuer", flat=True):
         document = cache.get(f"oidc-discovery:{issuer}") or {}
         for url in (issuer, str(document.get("authorization_endpoint", ""))):
             parts = urlsplit(url)
@@ -523,14 +636,16 @@ def sso_find(request: HttpRequest) -> HttpResponse:
     form = SsoFindForm(request.GET)
     provider = provider_for_address(form.data.get("address", "")) if form.is_valid() else None
     if provider is None:
-        messages.error(request, "Single sign-on is not set up for that address. Sign in "
-                                "with your Tandem username and password, or ask your "
-                                "Tandem administrator.")
+        messages.error(
+            request,
+            "Single sign-on is not set up for that address. Sign in "
+            "with your Tandem username and password, or ask your "
+            "Tandem administrator.",
+        )
         return redirect("accounts:login")
     target = reverse("sso:start", args=[provider.agency.slug])
     address = form.cleaned_data["address"].strip()
-    return redirect(f"{target}?{urlencode({'login_hint': address})}" if "@" in address
-                    else target)
+    return redirect(f"{target}?{urlencode({'login_hint': address})}" if "@" in address else target)
 
 
 def _callback_uri(request: HttpRequest) -> str:
@@ -548,11 +663,19 @@ def sso_start(request: HttpRequest, agency: str) -> HttpResponse:
     document = discover(provider.issuer)
     state, nonce = get_random_string(32), get_random_string(32)
     verifier = get_random_string(64)
-    request.session[SESSION_SSO] = {"state": state, "nonce": nonce, "verifier": verifier,
-                                    "provider": provider.pk}
+    request.session[SESSION_SSO] = {
+        "state": state,
+        "nonce": nonce,
+        "verifier": verifier,
+        "provider": provider.pk,
+    }
     params = {
-        "response_type": "code", "client_id": provider.client_id, "scope": provider.scopes,
-        "redirect_uri": _callback_uri(request), "state": state, "nonce": nonce,
+        "response_type": "code",
+        "client_id": provider.client_id,
+        "scope": provider.scopes,
+        "redirect_uri": _callback_uri(request),
+        "state": state,
+        "nonce": nonce,
         "code_challenge": generate_code_challenge(verifier, "S256"),
         "code_challenge_method": "S256",
     }
@@ -562,17 +685,26 @@ def sso_start(request: HttpRequest, agency: str) -> HttpResponse:
     return redirect(f"{document['authorization_endpoint']}?{urlencode(params)}")
 
 
-def _refuse(request: HttpRequest, reason: str, user: User | None = None,
-            agency: Agency | None = None) -> HttpResponse:
+def _refuse(
+    request: HttpRequest, reason: str, user: User | None = None, agency: Agency | None = None
+) -> HttpResponse:
     if user is not None:
         services.signin_failed(user=user, stage="sso", reason=reason, request=request)
     else:
-        audit_record(action="signin.failed", outcome="failed", request=request,
-                     agency_id=agency.pk if agency else None, object_type="user",
-                     detail={"stage": "sso", "reason": reason})
+        audit_record(
+            action="signin.failed",
+            outcome="failed",
+            request=request,
+            agency_id=agency.pk if agency else None,
+            object_type="user",
+            detail={"stage": "sso", "reason": reason},
+        )
     auth.logout(request)
-    messages.error(request, "Single sign-on did not sign you in. Ask your Tandem "
-                            "administrator if this keeps happening.")
+    messages.error(
+        request,
+        "Single sign-on did not sign you in. Ask your Tandem "
+        "administrator if this keeps happening.",
+    )
     return redirect("accounts:login")
 
 
@@ -584,13 +716,15 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     if not pending or request.GET.get("state") != pending["state"]:
         return _refuse(request, "state_mismatch")
     provider = IdentityProvider.objects.select_related("agency", "data_key").get(
-        pk=pending["provider"])
+        pk=pending["provider"]
+    )
     if not request.session.get(SESSION_BANNER_OK):
         return _refuse(request, "no_banner", agency=provider.agency)
     try:
         backend = AgencyOIDCBackend(provider, _callback_uri(request))
-        user = backend.authenticate(request, nonce=pending["nonce"],
-                                    code_verifier=pending["verifier"])
+        user = backend.authenticate(
+            request, nonce=pending["nonce"], code_verifier=pending["verifier"]
+        )
     except (SuspiciousOperation, SsoRefused, RequestException, KeyError) as exc:
         return _refuse(request, str(exc)[:80] or type(exc).__name__, agency=provider.agency)
     if user is None:
@@ -600,8 +734,9 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     return _signed_in(request, provider, user, backend.claims)
 
 
-def _signed_in(request: HttpRequest, provider: IdentityProvider, user: User,
-               claims: dict[str, Any]) -> HttpResponse:
+def _signed_in(
+    request: HttpRequest, provider: IdentityProvider, user: User, claims: dict[str, Any]
+) -> HttpResponse:
     from tandem.accounts.views import _next_url, _stamp_session
 
     auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -609,11 +744,10 @@ def _signed_in(request: HttpRequest, provider: IdentityProvider, user: User,
     if not asserts_mfa(provider, claims):
         return redirect("accounts:mfa")  # Tandem's own second factor
     device, _ = SsoMfaDevice.objects.get_or_create(
-        user=user, defaults={"name": f"SSO {provider.issuer}"[:64], "confirmed": True})
+        user=user, defaults={"name": f"SSO {provider.issuer}"[:64], "confirmed": True}
+    )
     django_otp.login(request, device)
     rotate_session(request)
     _stamp_session(request)
     services.signin_succeeded(user=user, method="oidc_mfa", request=request)
     return redirect(_next_url(request))
-
-

@@ -27,8 +27,20 @@ BREACHED_MESSAGE = (
     "variation of one, so attackers try it first. Choose a different password: a few "
     "unrelated words together work well."
 )
-_LEET = str.maketrans({"@": "a", "4": "a", "3": "e", "1": "i", "!": "i", "0": "o", "$": "s",
-                       "5": "s", "7": "t", "+": "t"})
+_LEET = str.maketrans(
+    {
+        "@": "a",
+        "4": "a",
+        "3": "e",
+        "1": "i",
+        "!": "i",
+        "0": "o",
+        "$": "s",
+        "5": "s",
+        "7": "t",
+        "+": "t",
+    }
+)
 _TRAILING = re.compile(r"[\d\W_]+$")
 
 

@@ -31,8 +31,9 @@ def role_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "accounts/role_requests.html", context)
 
 
-def _decide(request: AuthenticatedHttpRequest, pk: int,
-            action: Callable[[RoleRequest], str]) -> HttpResponse:
+def _decide(
+    request: AuthenticatedHttpRequest, pk: int, action: Callable[[RoleRequest], str]
+) -> HttpResponse:
     role_request = get_role_request_for_user(request.user, pk)
     try:
         messages.success(request, action(role_request))
@@ -46,8 +47,7 @@ def role_request_approve(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     me: Any = request.user
 
     def approve(role_request: RoleRequest) -> str:
-        services.role_grant_approve(acting_user=me, role_request=role_request,
-                                    request=request)
+        services.role_grant_approve(acting_user=me, role_request=role_request, request=request)
         title = me.agency.title_for(role_request.role)
         return f"{role_request.user.username} now holds the role {title}."
 
@@ -59,8 +59,7 @@ def role_request_decline(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     me: Any = request.user
 
     def decline(role_request: RoleRequest) -> str:
-        services.role_grant_reject(acting_user=me, role_request=role_request,
-                                   request=request)
+        services.role_grant_reject(acting_user=me, role_request=role_request, request=request)
         title = me.agency.title_for(role_request.role)
         return f"Declined: {role_request.user.username} does not get the role {title}."
 

@@ -30,8 +30,10 @@ def accounts_for_agency(agency_id: int, *, text: str = "", status: str = "") -> 
     text = text.strip()
     if text:
         accounts = accounts.filter(
-            Q(username__icontains=text) | Q(first_name__icontains=text)
-            | Q(last_name__icontains=text) | Q(member__employee_number__iexact=text)
+            Q(username__icontains=text)
+            | Q(first_name__icontains=text)
+            | Q(last_name__icontains=text)
+            | Q(member__employee_number__iexact=text)
         )
     if status in STATUSES:
         accounts = accounts.filter(STATUSES[status][1])
@@ -39,8 +41,11 @@ def accounts_for_agency(agency_id: int, *, text: str = "", status: str = "") -> 
 
 
 def _role_requests(agency_id: int) -> QuerySet[RoleRequest]:
-    return RoleRequest.objects.filter(agency_id=agency_id).select_related(
-        "user", "proposed_by").order_by("proposed_at", "pk")
+    return (
+        RoleRequest.objects.filter(agency_id=agency_id)
+        .select_related("user", "proposed_by")
+        .order_by("proposed_at", "pk")
+    )
 
 
 def role_requests_to_decide(user: User) -> list[RoleRequest]:
@@ -54,18 +59,23 @@ def role_requests_to_decide(user: User) -> list[RoleRequest]:
     return list(
         _role_requests(user.agency_id)
         .filter(status=RoleRequestStatus.PENDING, role__in=roles)
-        .exclude(user=user).exclude(proposed_by=user)
+        .exclude(user=user)
+        .exclude(proposed_by=user)
     )
 
 
 def role_requests_proposed_by(user: User) -> list[RoleRequest]:
     if user.agency_id is None:
         return []
-    return list(_role_requests(user.agency_id).filter(
-        proposed_by=user, status=RoleRequestStatus.PENDING))
+    return list(
+        _role_requests(user.agency_id).filter(proposed_by=user, status=RoleRequestStatus.PENDING)
+    )
 
 
 def pending_role_requests_for(account: User) -> list[RoleRequest]:
     """Program roles proposed for ``account`` that await a second person."""
-    return list(_role_requests(account.agency_id or 0).filter(
-        user=account, status=RoleRequestStatus.PENDING))
+    return list(
+        _role_requests(account.agency_id or 0).filter(
+            user=account, status=RoleRequestStatus.PENDING
+        )
+    )

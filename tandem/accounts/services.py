@@ -53,14 +53,19 @@ def _locked_row(user: User) -> User:
 
 
 @transaction.atomic
-def signin_failed(*, user: User | None, stage: str, reason: str,
-                  request: HttpRequest | None = None) -> bool:
+def signin_failed(
+    *, user: User | None, stage: str, reason: str, request: HttpRequest | None = None
+) -> bool:
     """Count a failed attempt (password or second factor). Returns True when the account is
     locked now. The 5th consecutive failure (``TANDEM_LOCKOUT_ATTEMPTS``) locks it."""
     if user is None:
-        audit_record(action="signin.failed", outcome="failed", request=request,
-                     object_type="accounts.User",
-                     detail={"stage": stage, "reason": "unknown_account"})
+        audit_record(
+            action="signin.failed",
+            outcome="failed",
+            request=request,
+            object_type="accounts.User",
+            detail={"stage": stage, "reason": "unknown_account"},
+        )
         return False
     row = _locked_row(user)
     detail: dict[str, Any] = {"stage": stage, "reason": reason}
@@ -120,8 +125,9 @@ def signin_succeeded(*, user: User, method: str, request: HttpRequest | None = N
 
 
 @transaction.atomic
-def mfa_enrolment_confirm(*, user: User, device: Any, request: HttpRequest | None = None
-                          ) -> list[str]:
+def mfa_enrolment_confirm(
+    *, user: User, device: Any, request: HttpRequest | None = None
+) -> list[str]:
     """The user proved their new app works: keep it, issue 10 backup codes."""
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -138,8 +144,9 @@ def mfa_enrolment_confirm(*, user: User, device: Any, request: HttpRequest | Non
 
 
 @transaction.atomic
-def backup_codes_regenerate(*, acting_user: User, reauthenticated: str = "",
-                            request: HttpRequest | None = None) -> list[str]:
+def backup_codes_regenerate(
+    *, acting_user: User, reauthenticated: str = "", request: HttpRequest | None = None
+) -> list[str]:
     """A fresh set of backup codes. ``reauthenticated`` records how the screen made sure it
     was the account holder ("recent_sign_in" or "password_and_code")."""
     codes = mfa.new_backup_codes(acting_user)
@@ -170,8 +177,9 @@ def signout_record(*, user: User, request: HttpRequest | None = None) -> None:
 
 
 @transaction.atomic
-def user_change_password(*, acting_user: User, password: str,
-                         request: HttpRequest | None = None) -> None:
+def user_change_password(
+    *, acting_user: User, password: str, request: HttpRequest | None = None
+) -> None:
     """The account holder chose a new password (they re-entered the current one). After an
     administrator's reset it must differ from the temporary one the administrator knows."""
     validate_password(password, user=acting_user)
@@ -180,8 +188,7 @@ def user_change_password(*, acting_user: User, password: str,
     acting_user.set_password(password)
     acting_user.password_changed_at = timezone.now()
     acting_user.password_reset_required = False
-    acting_user.save(update_fields=["password", "password_changed_at",
-                                    "password_reset_required"])
+    acting_user.save(update_fields=["password", "password_changed_at", "password_reset_required"])
     audit_record(
         action="account.password_changed",
         actor=acting_user,
@@ -191,14 +198,16 @@ def user_change_password(*, acting_user: User, password: str,
 
 
 @transaction.atomic
-def user_set_password(*, acting_user: User | None, user: User, password: str,
-                      request: HttpRequest | None = None) -> int:
+def user_set_password(
+    *, acting_user: User | None, user: User, password: str, request: HttpRequest | None = None
+) -> int:
     """A new password for ``user``; their sessions end. From an administrator this is a
     credential reset (``user_credentials_reset``); from the system (``acting_user`` None:
     the demo loader, the console) it only sets the password."""
     if acting_user is not None:
-        return user_credentials_reset(acting_user=acting_user, user=user, password=password,
-                                      request=request)
+        return user_credentials_reset(
+            acting_user=acting_user, user=user, password=password, request=request
+        )
     validate_password(password, user=user)
     user.set_password(password)
     user.password_changed_at = timezone.now()
@@ -215,9 +224,14 @@ def user_set_password(*, acting_user: User | None, user: User, password: str,
 
 
 @transaction.atomic
-def user_credentials_reset(*, acting_user: User, user: User, password: str | None = None,
-                           authenticator: bool = False,
-                           request: HttpRequest | None = None) -> int:
+def user_credentials_reset(
+    *,
+    acting_user: User,
+    user: User,
+    password: str | None = None,
+    authenticator: bool = False,
+    request: HttpRequest | None = None,
+) -> int:
     """An administrator resets someone's sign-in: a temporary password and/or a new
     authenticator. Returns the number of sessions ended.
 
@@ -250,16 +264,21 @@ def user_credentials_reset(*, acting_user: User, user: User, password: str | Non
         actor=acting_user,
         obj=user,
         request=request,
-        detail={"password": password is not None, "authenticator": authenticator,
-                   "devices_removed": removed, "sessions_ended": ended,
-                   "roles_suspended": suspended},
+        detail={
+            "password": password is not None,
+            "authenticator": authenticator,
+            "devices_removed": removed,
+            "sessions_ended": ended,
+            "roles_suspended": suspended,
+        },
     )
     return ended
 
 
 @transaction.atomic
-def user_signin_relinked(*, acting_user: User, user: User,
-                         request: HttpRequest | None = None) -> tuple[int, list[str]]:
+def user_signin_relinked(
+    *, acting_user: User, user: User, request: HttpRequest | None = None
+) -> tuple[int, list[str]]:
     """An administrator gave ``user`` another way in (a new or changed subject at the
     identity provider, see ``accounts.oidc.external_identity_link``): treated as a
     credential reset. Every session ends, program roles are suspended and proposed again
@@ -274,8 +293,9 @@ def user_signin_relinked(*, acting_user: User, user: User,
     return ended, suspended
 
 
-def _suspend_program_roles(*, acting_user: User, user: User,
-                           request: HttpRequest | None) -> list[str]:
+def _suspend_program_roles(
+    *, acting_user: User, user: User, request: HttpRequest | None
+) -> list[str]:
     agency_id = user.agency_id
     if agency_id is None:
         return []
@@ -295,8 +315,13 @@ def _suspend_program_roles(*, acting_user: User, user: User,
             request=request,
             detail={"role": role, "reason": "credentials_reset"},
         )
-        _propose(acting_user=acting_user, user=user, role=role,
-                 reason=RoleRequestReason.RESTORE, request=request)
+        _propose(
+            acting_user=acting_user,
+            user=user,
+            role=role,
+            reason=RoleRequestReason.RESTORE,
+            request=request,
+        )
     return held
 
 
@@ -304,18 +329,35 @@ def _suspend_program_roles(*, acting_user: User, user: User,
 
 
 @transaction.atomic
-def user_create(*, acting_user: User | None, agency_id: int, username: str, password: str,
-                first_name: str = "", last_name: str = "", email: str = "", phone: str = "",
-                member: Member | None = None, roles: Iterable[str] = (),
-                request: HttpRequest | None = None) -> User:
+def user_create(
+    *,
+    acting_user: User | None,
+    agency_id: int,
+    username: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    phone: str = "",
+    member: Member | None = None,
+    roles: Iterable[str] = (),
+    request: HttpRequest | None = None,
+) -> User:
     if acting_user is not None:
         require_actor_role(acting_user, Role.ADMINISTRATOR, agency_id=agency_id)
     if member is not None and member.agency_id != agency_id:
         raise ValidationError({"member": "This person is not on your agency's roster."})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": "An account with this username already exists."})
-    user = User(username=username, first_name=first_name, last_name=last_name, email=email,
-                phone=phone, agency_id=agency_id, member=member)
+    user = User(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        agency_id=agency_id,
+        member=member,
+    )
     validate_password(password, user=user)
     user.set_password(password)
     user.password_changed_at = timezone.now()
@@ -325,26 +367,37 @@ def user_create(*, acting_user: User | None, agency_id: int, username: str, pass
     proposed = [r for r in roles if acting_user is not None and r in PROGRAM_ROLES]
     granted = [r for r in roles if r not in proposed]
     RoleAssignment.objects.bulk_create(
-        [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
-         for r in granted]
+        [
+            RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
+            for r in granted
+        ]
     )
     audit_record(
         action="account.created",
         actor=acting_user,
         obj=user,
         request=request,
-        detail={"roles": granted, "proposed_roles": proposed,
-                   "member_id": member.pk if member else None},
+        detail={
+            "roles": granted,
+            "proposed_roles": proposed,
+            "member_id": member.pk if member else None,
+        },
     )
     if acting_user is not None:
         for role in proposed:
-            _propose(acting_user=acting_user, user=user, role=role,
-                     reason=RoleRequestReason.GRANT, request=request)
+            _propose(
+                acting_user=acting_user,
+                user=user,
+                role=role,
+                reason=RoleRequestReason.GRANT,
+                request=request,
+            )
     return user
 
 
-def _deactivate(user: User, *, actor: User | None, reason: str,
-                request: HttpRequest | None = None) -> int:
+def _deactivate(
+    user: User, *, actor: User | None, reason: str, request: HttpRequest | None = None
+) -> int:
     user.is_active = False
     user.deactivated_at = timezone.now()
     user.save(update_fields=["is_active", "deactivated_at"])
@@ -360,8 +413,13 @@ def _deactivate(user: User, *, actor: User | None, reason: str,
 
 
 @transaction.atomic
-def user_deactivate(*, acting_user: User | None, user: User, reason: str = "administrator",
-                    request: HttpRequest | None = None) -> int:
+def user_deactivate(
+    *,
+    acting_user: User | None,
+    user: User,
+    reason: str = "administrator",
+    request: HttpRequest | None = None,
+) -> int:
     """Disable the account and end all its sessions at once. Returns sessions ended."""
     _check_admin(acting_user, user)
     if acting_user is not None and acting_user.pk == user.pk:
@@ -372,8 +430,9 @@ def user_deactivate(*, acting_user: User | None, user: User, reason: str = "admi
 
 
 @transaction.atomic
-def user_reactivate(*, acting_user: User | None, user: User,
-                    request: HttpRequest | None = None) -> None:
+def user_reactivate(
+    *, acting_user: User | None, user: User, request: HttpRequest | None = None
+) -> None:
     _check_admin(acting_user, user)
     if user.is_active:
         return
@@ -390,8 +449,9 @@ def user_reactivate(*, acting_user: User | None, user: User,
 
 
 @transaction.atomic
-def user_unlock(*, acting_user: User | None, user: User,
-                request: HttpRequest | None = None) -> None:
+def user_unlock(
+    *, acting_user: User | None, user: User, request: HttpRequest | None = None
+) -> None:
     """Release a lock: the failure count restarts and second-factor throttling is cleared."""
     _check_admin(acting_user, user)
     row = _locked_row(user)
@@ -399,8 +459,9 @@ def user_unlock(*, acting_user: User | None, user: User,
     row.locked_at, row.failed_attempts = None, 0
     row.save(update_fields=["locked_at", "failed_attempts"])
     for model in (TOTPDevice, StaticDevice):
-        model.objects.filter(user=row).update(throttling_failure_count=0,
-                                              throttling_failure_timestamp=None)
+        model.objects.filter(user=row).update(
+            throttling_failure_count=0, throttling_failure_timestamp=None
+        )
     user.locked_at, user.failed_attempts = None, 0
     audit_record(
         action="account.unlocked",
@@ -412,8 +473,9 @@ def user_unlock(*, acting_user: User | None, user: User,
 
 
 @transaction.atomic
-def user_reset_mfa(*, acting_user: User | None, user: User,
-                   request: HttpRequest | None = None) -> int:
+def user_reset_mfa(
+    *, acting_user: User | None, user: User, request: HttpRequest | None = None
+) -> int:
     """Remove the app and backup codes; the person enrols again at their next sign-in.
     Their sessions end, in case the phone was lost or stolen. From an administrator this
     is a credential reset (``user_credentials_reset``)."""
@@ -421,8 +483,9 @@ def user_reset_mfa(*, acting_user: User | None, user: User,
         if acting_user.pk == user.pk:
             _check_admin(acting_user, user)
             raise ValidationError("Ask another administrator to reset your own second factor.")
-        return user_credentials_reset(acting_user=acting_user, user=user, authenticator=True,
-                                      request=request)
+        return user_credentials_reset(
+            acting_user=acting_user, user=user, authenticator=True, request=request
+        )
     removed = mfa.delete_devices(user)
     ended = end_sessions(user)
     audit_record(
@@ -436,8 +499,9 @@ def user_reset_mfa(*, acting_user: User | None, user: User,
 
 
 @transaction.atomic
-def role_grant(*, acting_user: User | None, user: User, role: str,
-               request: HttpRequest | None = None) -> RoleAssignment:
+def role_grant(
+    *, acting_user: User | None, user: User, role: str, request: HttpRequest | None = None
+) -> RoleAssignment:
     """Grant a role at once. An administrator may do so only for roles that open no program
     content; program roles go through ``role_grant_propose`` and a second person. The
     system (``acting_user`` None: the demo loader, fixtures, the console) grants directly."""
@@ -450,13 +514,18 @@ def role_grant(*, acting_user: User | None, user: User, role: str,
         raise ValidationError("You cannot give yourself a role; ask another administrator.")
     if acting_user is not None and role in PROGRAM_ROLES:
         raise ValidationError("This role needs a second person: propose it for approval.")
-    return _assign(user=user, role=role, granted_by=acting_user, request=request,
-                   actor=acting_user)
+    return _assign(user=user, role=role, granted_by=acting_user, request=request, actor=acting_user)
 
 
-def _assign(*, user: User, role: str, granted_by: User | None, actor: User | None,
-            request: HttpRequest | None, detail: dict[str, Any] | None = None
-            ) -> RoleAssignment:
+def _assign(
+    *,
+    user: User,
+    role: str,
+    granted_by: User | None,
+    actor: User | None,
+    request: HttpRequest | None,
+    detail: dict[str, Any] | None = None,
+) -> RoleAssignment:
     if user.agency is None:
         raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
     assignment, created = RoleAssignment.objects.get_or_create(
@@ -478,28 +547,37 @@ def _assign(*, user: User, role: str, granted_by: User | None, actor: User | Non
 # --- Two people for program power --------------------------------------------------------------
 
 
-def _propose(*, acting_user: User, user: User, role: str, reason: str,
-             request: HttpRequest | None) -> RoleRequest:
+def _propose(
+    *, acting_user: User, user: User, role: str, reason: str, request: HttpRequest | None
+) -> RoleRequest:
     agency_id = user.agency_id
     if agency_id is None:
         raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
-    pending = RoleRequest.objects.filter(user=user, agency_id=agency_id, role=role,
-                                         status=RoleRequestStatus.PENDING).first()
+    pending = RoleRequest.objects.filter(
+        user=user, agency_id=agency_id, role=role, status=RoleRequestStatus.PENDING
+    ).first()
     if pending is not None:
         return pending
-    proposal = RoleRequest.objects.create(agency_id=agency_id, user=user, role=role,
-                                          reason=reason, proposed_by=acting_user)
-    audit_record(action="role.proposed", actor=acting_user, agency_id=user.agency_id,
-                 obj=proposal, request=request,
-                 detail={"role": role, "user_id": user.pk, "reason": reason})
+    proposal = RoleRequest.objects.create(
+        agency_id=agency_id, user=user, role=role, reason=reason, proposed_by=acting_user
+    )
+    audit_record(
+        action="role.proposed",
+        actor=acting_user,
+        agency_id=user.agency_id,
+        obj=proposal,
+        request=request,
+        detail={"role": role, "user_id": user.pk, "reason": reason},
+    )
     for person in role_deciders(proposal):
         notify(kind="role.request", recipient_user=person, agency=user.agency)
     return proposal
 
 
 @transaction.atomic
-def role_grant_propose(*, acting_user: User, user: User, role: str,
-                       request: HttpRequest | None = None) -> RoleRequest:
+def role_grant_propose(
+    *, acting_user: User, user: User, role: str, request: HttpRequest | None = None
+) -> RoleRequest:
     """An administrator proposes a program role for ``user``. Nothing changes until the
     chief or a holder of the role approves (``role_grant_approve``); they are told by a
     content-free message."""
@@ -512,67 +590,114 @@ def role_grant_propose(*, acting_user: User, user: User, role: str,
         raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
     if user.has_role(role):
         raise ValidationError("This person already holds that role.")
-    return _propose(acting_user=acting_user, user=user, role=role,
-                    reason=RoleRequestReason.GRANT, request=request)
+    return _propose(
+        acting_user=acting_user,
+        user=user,
+        role=role,
+        reason=RoleRequestReason.GRANT,
+        request=request,
+    )
 
 
-def _decide(role_request: RoleRequest, *, acting_user: User | None, operator: str
-            ) -> RoleRequest:
-    row = RoleRequest.objects.select_for_update().select_related("agency", "user").get(
-        pk=role_request.pk)
+def _decide(role_request: RoleRequest, *, acting_user: User | None, operator: str) -> RoleRequest:
+    row = (
+        RoleRequest.objects.select_for_update()
+        .select_related("agency", "user")
+        .get(pk=role_request.pk)
+    )
     if acting_user is not None and not row.may_decide(acting_user):
         raise PermissionDenied
     if acting_user is None:
         if not operator:
             raise ValidationError("Say which operator decides.")
         if role_deciders(row).exists():
-            raise ValidationError("People in the agency can decide this request; the console "
-                                  "is only for an agency where nobody can.")
+            raise ValidationError(
+                "People in the agency can decide this request; the console "
+                "is only for an agency where nobody can."
+            )
     if not row.is_pending:
         raise ValidationError("This request was already decided.")
     return row
 
 
 def _decision_detail(row: RoleRequest, operator: str) -> dict[str, Any]:
-    detail: dict[str, Any] = {"role": row.role, "user_id": row.user_id,
-                              "proposed_by": row.proposed_by_id, "reason": row.reason}
+    detail: dict[str, Any] = {
+        "role": row.role,
+        "user_id": row.user_id,
+        "proposed_by": row.proposed_by_id,
+        "reason": row.reason,
+    }
     if operator:
         detail["operator"] = operator
     return detail
 
 
 @transaction.atomic
-def role_grant_approve(*, acting_user: User | None, role_request: RoleRequest,
-                       operator: str = "", request: HttpRequest | None = None
-                       ) -> RoleAssignment:
+def role_grant_approve(
+    *,
+    acting_user: User | None,
+    role_request: RoleRequest,
+    operator: str = "",
+    request: HttpRequest | None = None,
+) -> RoleAssignment:
     """The second person approves: the role takes effect. ``acting_user`` is the chief or a
     holder of the role (not the proposer, not the grantee); ``None`` with ``operator``
     naming a deployment operator at the console, allowed only when nobody in the agency
     could decide."""
     row = _decide(role_request, acting_user=acting_user, operator=operator)
-    row.status, row.decided_by, row.decided_at = (RoleRequestStatus.APPROVED, acting_user,
-                                                  timezone.now())
+    row.status, row.decided_by, row.decided_at = (
+        RoleRequestStatus.APPROVED,
+        acting_user,
+        timezone.now(),
+    )
     row.save(update_fields=["status", "decided_by", "decided_at"])
     detail = _decision_detail(row, operator)
-    audit_record(action="role.approved", actor=acting_user, agency_id=row.agency_id,
-                 obj=row, request=request, detail=detail)
+    audit_record(
+        action="role.approved",
+        actor=acting_user,
+        agency_id=row.agency_id,
+        obj=row,
+        request=request,
+        detail=detail,
+    )
     role_request.status = row.status
-    return _assign(user=row.user, role=row.role, granted_by=acting_user, actor=acting_user,
-                   request=request, detail={"role_request": row.pk, **detail})
+    return _assign(
+        user=row.user,
+        role=row.role,
+        granted_by=acting_user,
+        actor=acting_user,
+        request=request,
+        detail={"role_request": row.pk, **detail},
+    )
 
 
 @transaction.atomic
-def role_grant_reject(*, acting_user: User | None, role_request: RoleRequest,
-                      operator: str = "", request: HttpRequest | None = None) -> None:
+def role_grant_reject(
+    *,
+    acting_user: User | None,
+    role_request: RoleRequest,
+    operator: str = "",
+    request: HttpRequest | None = None,
+) -> None:
     """The chief or a holder declines: the account does not get the role."""
     row = _decide(role_request, acting_user=acting_user, operator=operator)
-    row.status, row.decided_by, row.decided_at = (RoleRequestStatus.DECLINED, acting_user,
-                                                  timezone.now())
+    row.status, row.decided_by, row.decided_at = (
+        RoleRequestStatus.DECLINED,
+        acting_user,
+        timezone.now(),
+    )
     row.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(action="role.declined", actor=acting_user, agency_id=row.agency_id,
-                 obj=row, request=request,
-                 detail=_decision_detail(row, operator))
+    audit_record(
+        action="role.declined",
+        actor=acting_user,
+        agency_id=row.agency_id,
+        obj=row,
+        request=request,
+        detail=_decision_detail(row, operator),
+    )
     role_request.status = row.status
+
+
 def _recompute_gate(user: User, acting_user: User | None, *, cause: str) -> None:
     """A role decides which programs a person serves in, so their gate follows at once."""
     from tandem.readiness.gates import gate_for
@@ -584,8 +709,9 @@ def _recompute_gate(user: User, acting_user: User | None, *, cause: str) -> None
 
 
 @transaction.atomic
-def role_revoke(*, acting_user: User | None, user: User, role: str,
-                request: HttpRequest | None = None) -> bool:
+def role_revoke(
+    *, acting_user: User | None, user: User, role: str, request: HttpRequest | None = None
+) -> bool:
     _check_admin(acting_user, user)
     if acting_user is not None and acting_user.pk == user.pk and role == Role.ADMINISTRATOR:
         raise ValidationError("You cannot remove your own administrator role.")
@@ -613,16 +739,20 @@ def inactive_accounts(now: datetime | None = None) -> Any:
     cutoff = now - timedelta(days=settings.TANDEM_INACTIVE_ACCOUNT_DAYS)
     return (
         User.objects.filter(is_active=True)
-        .annotate(last_activity=Greatest(Coalesce("last_login", "date_joined"),
-                                         Coalesce("reactivated_at", "date_joined")))
+        .annotate(
+            last_activity=Greatest(
+                Coalesce("last_login", "date_joined"), Coalesce("reactivated_at", "date_joined")
+            )
+        )
         .filter(last_activity__lt=cutoff)
         .order_by("pk")
     )
 
 
 @transaction.atomic
-def user_disable_if_inactive(*, user: User, request: HttpRequest | None = None,
-                             now: datetime | None = None) -> bool:
+def user_disable_if_inactive(
+    *, user: User, request: HttpRequest | None = None, now: datetime | None = None
+) -> bool:
     """Checked at sign-in: an account unused for ``TANDEM_INACTIVE_ACCOUNT_DAYS`` is disabled
     at once (as the daily job would) and True is returned; the sign-in must be refused."""
     if not inactive_accounts(now).filter(pk=user.pk).exists():
@@ -660,15 +790,26 @@ def _may_invite(acting_user: User | None, agency_id: int | None) -> bool:
         return True
     if acting_user.is_staff and acting_user.agency_id is None and acting_user.is_active:
         return True
-    return agency_id is not None and acting_user.agency_id == agency_id and acting_user.has_role(
-        Role.ADMINISTRATOR)
+    return (
+        agency_id is not None
+        and acting_user.agency_id == agency_id
+        and acting_user.has_role(Role.ADMINISTRATOR)
+    )
 
 
 @transaction.atomic
-def account_invite(*, acting_user: User | None, agency_id: int | None, username: str,
-                   email: str = "", first_name: str = "", last_name: str = "",
-                   roles: Iterable[str] = (), operator: bool = False,
-                   request: HttpRequest | None = None) -> User:
+def account_invite(
+    *,
+    acting_user: User | None,
+    agency_id: int | None,
+    username: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    roles: Iterable[str] = (),
+    operator: bool = False,
+    request: HttpRequest | None = None,
+) -> User:
     """An account with no password yet; ``accounts.setup.setup_link(user)`` is the one-time
     link with which its holder sets a password (then enrols an authenticator at sign-in).
     ``operator=True`` makes a deployment operator: no agency, no roles, only the screen
@@ -681,8 +822,14 @@ def account_invite(*, acting_user: User | None, agency_id: int | None, username:
     User.username_validator(username)
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": "An account with this username already exists."})
-    user = User(username=username, email=email.strip(), first_name=first_name.strip(),
-                last_name=last_name.strip(), agency_id=agency_id, is_staff=operator)
+    user = User(
+        username=username,
+        email=email.strip(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        agency_id=agency_id,
+        is_staff=operator,
+    )
     user.set_unusable_password()
     user.save()
     roles = sorted(set(roles))
@@ -690,8 +837,10 @@ def account_invite(*, acting_user: User | None, agency_id: int | None, username:
         raise ValidationError("An account outside every agency holds no role.")
     if agency_id is not None:
         RoleAssignment.objects.bulk_create(
-            [RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
-             for r in roles]
+            [
+                RoleAssignment(user=user, agency_id=agency_id, role=r, granted_by=acting_user)
+                for r in roles
+            ]
         )
     audit_record(
         action="account.invited",
@@ -704,8 +853,9 @@ def account_invite(*, acting_user: User | None, agency_id: int | None, username:
 
 
 @transaction.atomic
-def account_setup_complete(*, user: User, password: str,
-                           request: HttpRequest | None = None) -> None:
+def account_setup_complete(
+    *, user: User, password: str, request: HttpRequest | None = None
+) -> None:
     """The holder of a set-up link chose their password (the link stops working)."""
     row = _locked_row(user)
     if row.has_usable_password():

@@ -46,7 +46,11 @@ def user_for_setup(uidb64: str, token: str) -> User | None:
     except (TypeError, ValueError, OverflowError):
         return None
     user = User.objects.filter(pk=pk, is_active=True).first()
-    if (user is None or user.has_usable_password() or user.is_service_account
-            or not setup_tokens.check_token(user, token)):
+    if (
+        user is None
+        or user.has_usable_password()
+        or user.is_service_account
+        or not setup_tokens.check_token(user, token)
+    ):
         return None
     return user

@@ -29,12 +29,14 @@ def setup(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.account_setup_complete(
-                user=user, password=form.cleaned_data["password1"], request=request)
+                user=user, password=form.cleaned_data["password1"], request=request
+            )
         except ValidationError as error:
             form.add_error("password1", error)
         else:
             auth.logout(request)  # whoever was signed in on this browser is not this person
-            messages.success(request, "Your password is set. Sign in now: next you add your "
-                                      "authenticator app.")
+            messages.success(
+                request, "Your password is set. Sign in now: next you add your authenticator app."
+            )
             return redirect("accounts:login")
     return render(request, "accounts/setup.html", {"form": form, "account": user})

@@ -17,10 +17,8 @@ urlpatterns = [
     path("me/backup-codes/", views.backup_codes, name="backup_codes"),
     # Program roles awaiting a second person's decision
     path("roles/", role_views.role_requests, name="role_requests"),
-    path("roles/<int:pk>/approve/", role_views.role_request_approve,
-         name="role_request_approve"),
-    path("roles/<int:pk>/decline/", role_views.role_request_decline,
-         name="role_request_decline"),
+    path("roles/<int:pk>/approve/", role_views.role_request_approve, name="role_request_approve"),
+    path("roles/<int:pk>/decline/", role_views.role_request_decline, name="role_request_decline"),
     # Administrator screens
     path("users/", admin_views.user_list, name="user_list"),
     path("users/new/", admin_views.user_create, name="user_create"),

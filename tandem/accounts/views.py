@@ -64,6 +64,7 @@ def locked_now_message() -> str:
         "in a row. Ask your Tandem administrator to release it."
     )
 
+
 DEFAULT_USE_NOTICE = """\
 You are about to use a restricted information system. It supports your agency's peer \
 support and peer recovery programs and may hold Criminal Justice Information (CJI) and \
@@ -134,8 +135,11 @@ def _authenticate(request: HttpRequest, username: str, password: str) -> User | 
     # An account idle too long is disabled now, not only when the daily job next runs.
     if user is not None and user.is_service_account:
         user = None  # an API client's account never signs in interactively
-    if (user is not None and not user.is_locked
-            and not services.user_disable_if_inactive(user=user, request=request)):
+    if (
+        user is not None
+        and not user.is_locked
+        and not services.user_disable_if_inactive(user=user, request=request)
+    ):
         return user  # type: ignore[no-any-return]
     reason = "locked" if user is not None else "bad_password"
     services.signin_failed(user=account, stage="password", reason=reason, request=request)
@@ -169,9 +173,11 @@ def login(request: HttpRequest) -> HttpResponse:
     from tandem.core.demo import signin_listing  # demo mode only; empty otherwise
 
     sso = signin_providers(request)
-    response = render(request, "accounts/login.html",
-                      {"form": form, "demo_agencies": signin_listing(),
-                       "sso_form": SsoFindForm(), **sso})
+    response = render(
+        request,
+        "accounts/login.html",
+        {"form": form, "demo_agencies": signin_listing(), "sso_form": SsoFindForm(), **sso},
+    )
     if sso["sso_find"]:
         # The address form's redirects lead to the agency's provider.
         response._csp_update = {"form-action": provider_origins()}  # type: ignore[attr-defined]
@@ -194,8 +200,9 @@ def _next_url(request: HttpRequest) -> str:
     return target or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
-def _failed_code(request: HttpRequest, form: Any, problem: mfa.CodeProblem, stage: str
-                 ) -> HttpResponse | None:
+def _failed_code(
+    request: HttpRequest, form: Any, problem: mfa.CodeProblem, stage: str
+) -> HttpResponse | None:
     """Say why the code was refused; count it unless it was never checked."""
     messages_for = ENROL_MESSAGES if stage == "enrolment" else {}
     message = messages_for.get(problem, mfa.PROBLEM_MESSAGES[problem])
@@ -209,8 +216,12 @@ def _failed_code(request: HttpRequest, form: Any, problem: mfa.CodeProblem, stag
 
 def _half_signed_in_problem(request: HttpRequest) -> HttpResponse | None:
     user: Any = request.user
-    if (not request.session.get(SESSION_BANNER_OK) or user.is_locked or not user.is_active
-            or user.is_service_account):
+    if (
+        not request.session.get(SESSION_BANNER_OK)
+        or user.is_locked
+        or not user.is_active
+        or user.is_service_account
+    ):
         return _abandon(request, signin_failed_message())
     return None
 
@@ -269,8 +280,12 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
         stop = _failed_code(request, form, problem, "enrolment")
         if stop:
             return stop
-    context = {"form": form, "qr": mfa.qr_data_uri(device), "secret": mfa.secret_text(device),
-               "issuer": settings.OTP_TOTP_ISSUER}
+    context = {
+        "form": form,
+        "qr": mfa.qr_data_uri(device),
+        "secret": mfa.secret_text(device),
+        "issuer": settings.OTP_TOTP_ISSUER,
+    }
     return render(request, "accounts/mfa_enrol.html", context)
 
 
@@ -311,8 +326,9 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form is None or form.is_valid():
             how = "recent_sign_in" if form is None else "password_and_code"
-            codes = services.backup_codes_regenerate(acting_user=user, reauthenticated=how,
-                                                     request=request)
+            codes = services.backup_codes_regenerate(
+                acting_user=user, reauthenticated=how, request=request
+            )
             request.session[SESSION_NEW_CODES] = codes
             return redirect("accounts:backup_codes")
         if form.failure and services.signin_failed(
@@ -334,8 +350,11 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     roles = [user.agency.title_for(r) for r in sorted(user.role_set())] if user.agency else []
-    context = {"roles": roles, "codes_left": mfa.backup_codes_left(user),
-               "to_decide": len(role_requests_to_decide(user))}
+    context = {
+        "roles": roles,
+        "codes_left": mfa.backup_codes_left(user),
+        "to_decide": len(role_requests_to_decide(user)),
+    }
     return render(request, "accounts/account.html", context)
 
 
@@ -347,8 +366,9 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.user_change_password(acting_user=user, password=form.cleaned_data["password1"],
-                                          request=request)
+            services.user_change_password(
+                acting_user=user, password=form.cleaned_data["password1"], request=request
+            )
         except ValidationError as error:
             form.add_error("password1", error)
         else:

@@ -66,7 +66,9 @@ def is_operator(user: User) -> bool:
     """A deployment operator: an active account outside every agency, marked staff. It
     lists and creates agencies and sees nothing inside any of them."""
     return bool(
-        getattr(user, "is_authenticated", False) and user.is_active and user.is_staff
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.is_staff
         and getattr(user, "agency_id", None) is None
     )
 

@@ -162,8 +162,7 @@ class MemberFilterForm(forms.Form):
         max_length=100,
         help_text="Last or first name, or exact employee number.",
     )
-    unit = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
-                                  widget=QuickSelect)
+    unit = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, widget=QuickSelect)
     category = forms.ChoiceField(required=False, choices=[("", "Any"), *MemberCategory.choices])
     active = forms.ChoiceField(
         required=False,
@@ -198,12 +197,16 @@ class AgencyCreateForm(forms.Form):
     """The deployment operator's form: an agency and its first administrator."""
 
     name = forms.CharField(max_length=200, label="Agency name")
-    short_name = forms.CharField(max_length=60, required=False,
-                                 help_text="Shown in the header, e.g. “Joplin PD”.")
+    short_name = forms.CharField(
+        max_length=60, required=False, help_text="Shown in the header, e.g. “Joplin PD”."
+    )
     slug = forms.SlugField(max_length=63, help_text="Short lowercase identifier, e.g. joplin.")
-    preset = forms.ChoiceField(label="Policy preset", choices=(),
-                               help_text="The policy the agency starts from; its administrator "
-                               "adjusts it on the policy screen.")
+    preset = forms.ChoiceField(
+        label="Policy preset",
+        choices=(),
+        help_text="The policy the agency starts from; its administrator "
+        "adjusts it on the policy screen.",
+    )
     time_zone = forms.CharField(max_length=64, initial="America/New_York")
     admin_username = forms.CharField(max_length=150, label="Administrator's username")
     admin_first_name = forms.CharField(max_length=150, required=False, label="First name")

@@ -73,10 +73,18 @@ class Role(models.TextChoices):
 #: agency's own name, so they are covered. Administrator, dispatcher (the on-call list and
 #: the form to ask on someone's behalf), supervisor and member open no program content and
 #: stay one-person grants.
-PROGRAM_ROLES: frozenset[str] = frozenset({
-    Role.COORDINATOR, Role.SUPPORTER, Role.PSYCHOLOGIST, Role.CHIEF, Role.AUDITOR,
-    Role.ARO, Role.PRS, Role.CRT_SUPERVISOR,
-})
+PROGRAM_ROLES: frozenset[str] = frozenset(
+    {
+        Role.COORDINATOR,
+        Role.SUPPORTER,
+        Role.PSYCHOLOGIST,
+        Role.CHIEF,
+        Role.AUDITOR,
+        Role.ARO,
+        Role.PRS,
+        Role.CRT_SUPERVISOR,
+    }
+)
 
 
 class UnitKind(models.TextChoices):
@@ -136,9 +144,12 @@ class MemberQuerySet(models.QuerySet["Member"]):
         if len(text) >= MIN_CHARS and connections[self.db].vendor == "sqlite":
             # The FTS5 trigram index (migration 0004) finds the same substrings without
             # scanning the agency; PostgreSQL's trigram GIN indexes serve ``icontains``.
-            names = Q(pk__in=RawSQL(
-                "SELECT rowid FROM agencies_member_fts WHERE agencies_member_fts MATCH %s",
-                [fts_phrase(text)]))
+            names = Q(
+                pk__in=RawSQL(
+                    "SELECT rowid FROM agencies_member_fts WHERE agencies_member_fts MATCH %s",
+                    [fts_phrase(text)],
+                )
+            )
         return self.filter(names | Q(employee_number__iexact=text))
 
 
@@ -174,8 +185,10 @@ class Member(models.Model):
         indexes = [
             models.Index(fields=["agency", "active", "last_name"]),
             # The directory's whole order (MEMBER_ORDER): pages read from the index.
-            models.Index(fields=["agency", "last_name", "first_name", "employee_number"],
-                         name="member_directory_order"),
+            models.Index(
+                fields=["agency", "last_name", "first_name", "employee_number"],
+                name="member_directory_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,8 +20,7 @@ from tandem.agencies.selectors import agencies_for_operator
 @require_GET
 def agency_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_operator(request.user)
-    return render(request, "agencies/operator_agencies.html",
-                  {"agencies": agencies_for_operator()})
+    return render(request, "agencies/operator_agencies.html", {"agencies": agencies_for_operator()})
 
 
 @never_cache
@@ -32,7 +31,8 @@ def agency_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             agency, admin = services.agency_create_with_administrator(
-                acting_user=request.user, request=request, **form.cleaned_data)
+                acting_user=request.user, request=request, **form.cleaned_data
+            )
         except ValidationError as exc:
             for message in exc.messages:
                 form.add_error(None, message)

@@ -571,10 +571,22 @@ def agency_create_with_administrator(
     from tandem.accounts.services import account_invite
     from tandem.agencies.models import Role
 
-    agency = agency_create(slug=slug, name=name, preset=preset, short_name=short_name,
-                           time_zone=time_zone, acting_user=acting_user)
+    agency = agency_create(
+        slug=slug,
+        name=name,
+        preset=preset,
+        short_name=short_name,
+        time_zone=time_zone,
+        acting_user=acting_user,
+    )
     admin = account_invite(
-        acting_user=acting_user, agency_id=agency.pk, username=admin_username,
-        email=admin_email, first_name=admin_first_name, last_name=admin_last_name,
-        roles=[Role.ADMINISTRATOR], request=request)
+        acting_user=acting_user,
+        agency_id=agency.pk,
+        username=admin_username,
+        email=admin_email,
+        first_name=admin_first_name,
+        last_name=admin_last_name,
+        roles=[Role.ADMINISTRATOR],
+        request=request,
+    )
     return agency, admin

@@ -219,9 +219,13 @@ def member_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *DIRECTORY_READERS)
     filter_form = MemberFilterForm(request.GET or None, agency=agency)
     members = select_members(agency, filter_form.filters())
-    page = keyset_page(members, order=MEMBER_ORDER, size=MEMBERS_PER_PAGE,
-                       after=parse_cursor(request.GET.get("after")),
-                       before=parse_cursor(request.GET.get("before")))
+    page = keyset_page(
+        members,
+        order=MEMBER_ORDER,
+        size=MEMBERS_PER_PAGE,
+        after=parse_cursor(request.GET.get("after")),
+        before=parse_cursor(request.GET.get("before")),
+    )
     query = request.GET.copy()
     for key in ("page", "after", "before"):
         query.pop(key, None)
@@ -274,7 +278,9 @@ def member_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _roster_page(
-    request: AuthenticatedHttpRequest, status: int = 200, **context: Any,
+    request: AuthenticatedHttpRequest,
+    status: int = 200,
+    **context: Any,
 ) -> HttpResponse:
     context.setdefault("form", RosterUploadForm())
     context["columns"] = [(c, h, c in REQUIRED_COLUMNS) for c, h in COLUMN_HELP.items()]

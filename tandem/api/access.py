@@ -24,8 +24,9 @@ LISTERS = tuple(sorted({*READERS, *APPROVING_ROLES}))
 
 def get_api_client_for_user(user: User, pk: Any, *, write: bool) -> ApiClient:
     agency = require_role(user, *(MANAGERS if write else READERS))
-    return one_or_404(ApiClient.objects.select_related("created_by", "approved_by"), pk,
-                      agency=agency)
+    return one_or_404(
+        ApiClient.objects.select_related("created_by", "approved_by"), pk, agency=agency
+    )
 
 
 def get_api_token_for_user(user: User, pk: Any) -> ApiToken:
@@ -46,9 +47,13 @@ def api_clients_for_user(user: User) -> list[ApiClient]:
     """The clients ``user``'s screen lists: every one for a reader, else those waiting for
     their approval."""
     agency = require_role(user, *LISTERS)
-    clients = list(ApiClient.objects.filter(agency=agency)
-                   .select_related("created_by", "approved_by").prefetch_related("tokens"))
+    clients = list(
+        ApiClient.objects.filter(agency=agency)
+        .select_related("created_by", "approved_by")
+        .prefetch_related("tokens")
+    )
     if user.has_role(*READERS):
         return clients
-    return [c for c in clients
-            if c.revoked_at is None and not c.is_approved and c.may_approve(user)]
+    return [
+        c for c in clients if c.revoked_at is None and not c.is_approved and c.may_approve(user)
+    ]

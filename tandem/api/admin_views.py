@@ -28,13 +28,22 @@ def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     clients = api_clients_for_user(request.user)
     user = request.user
     reader = user.has_role(*READERS)
-    return render(request, "api/client_list.html", {
-        "clients": clients, "scopes": SCOPES, "token_form": TokenForm(),
-        "manage": user.has_role(*services.MANAGERS),
-        "approvable": {c.pk for c in clients if c.may_approve(user)},
-        "failures": services.api_auth_failures_for_agency(user.agency_id)
-        if reader and user.agency_id else [],
-        "reasons": services.FAILURE_REASONS, "show_failures": reader})
+    return render(
+        request,
+        "api/client_list.html",
+        {
+            "clients": clients,
+            "scopes": SCOPES,
+            "token_form": TokenForm(),
+            "manage": user.has_role(*services.MANAGERS),
+            "approvable": {c.pk for c in clients if c.may_approve(user)},
+            "failures": services.api_auth_failures_for_agency(user.agency_id)
+            if reader and user.agency_id
+            else [],
+            "reasons": services.FAILURE_REASONS,
+            "show_failures": reader,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -43,18 +52,25 @@ def client_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ApiClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            client = services.api_client_create(acting_user=request.user,
-                                                name=form.cleaned_data["name"],
-                                                scopes=form.cleaned_data["scopes"])
+            client = services.api_client_create(
+                acting_user=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"{client.name} was created."
-                             + ("" if client.is_approved else
-                                " Another person must approve its program scopes."))
+            messages.success(
+                request,
+                f"{client.name} was created."
+                + (
+                    "" if client.is_approved else " Another person must approve its program scopes."
+                ),
+            )
             return redirect("api:client_list")
-    return render(request, "api/client_form.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "api/client_form.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @require_POST
@@ -79,13 +95,15 @@ def token_issue(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "A token lasts between 1 and 366 days.")
         return redirect("api:client_list")
     try:
-        token, secret = services.api_token_issue(acting_user=request.user, client=client,
-                                                 days=form.cleaned_data["days"])
+        token, secret = services.api_token_issue(
+            acting_user=request.user, client=client, days=form.cleaned_data["days"]
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("api:client_list")
-    return render(request, "api/token_issued.html",
-                  {"client": client, "token": token, "secret": secret})
+    return render(
+        request, "api/token_issued.html", {"client": client, "token": token, "secret": secret}
+    )
 
 
 @require_POST

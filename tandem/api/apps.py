@@ -12,5 +12,4 @@ class ApiConfig(AppConfig):
         from tandem.core.jobs import register_periodic
 
         # Closes the per-minute windows of refused calls with one audited total each.
-        register_periodic(timedelta(minutes=5),
-                          "tandem.api.services.api_auth_failures_summarise")
+        register_periodic(timedelta(minutes=5), "tandem.api.services.api_auth_failures_summarise")

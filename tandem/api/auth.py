@@ -72,7 +72,8 @@ class HasScope(BasePermission):
         if not isinstance(token, ApiToken):
             raise exceptions.NotAuthenticated
         if request.method.lower() not in view.http_method_names or not hasattr(
-                view, request.method.lower()):
+            view, request.method.lower()
+        ):
             return True  # no such operation: DRF answers 405, no role is granted
         scope = required_scope(view, request.method)
         if not scope or scope not in token.client.scopes or scope not in SCOPES:
@@ -88,5 +89,8 @@ class TokenScheme(OpenApiAuthenticationExtension):
     name = "bearerToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer",
-                "description": "An API token issued by the agency's administrator."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token issued by the agency's administrator.",
+        }

@@ -21,20 +21,23 @@ class ApiView(APIView):
     #: method -> scope ("*" for any method)
     scopes: dict[str, str] = {}
 
-    def finalize_response(self, request: Any, response: Any, *args: Any,
-                          **kwargs: Any) -> Response:
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         token = getattr(request, "auth", None)
         if isinstance(token, ApiToken):
             match = request.resolver_match
             route = match.view_name if match else ""
-            refusal = "rate_limited" if response.status_code == 429 else getattr(
-                request, "api_refusal", "")
+            refusal = (
+                "rate_limited"
+                if response.status_code == 429
+                else getattr(request, "api_refusal", "")
+            )
             if refusal:
                 # A flood of refused calls is counted per minute, not written row by row.
                 api_auth_failure_record(reason=refusal, token=token, route=route)
             else:
-                api_call_record(token=token, route=route, method=request.method,
-                                status=response.status_code)
+                api_call_record(
+                    token=token, route=route, method=request.method, status=response.status_code
+                )
         return response

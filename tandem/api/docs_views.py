@@ -32,10 +32,19 @@ def reference(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_account(request.user)
     spec = build_schema()
     operations = [
-        {"method": method.upper(), "path": path, "summary": op.get("summary", ""),
-         "description": op.get("description", ""), "scope": op.get("x-scope", "")}
+        {
+            "method": method.upper(),
+            "path": path,
+            "summary": op.get("summary", ""),
+            "description": op.get("description", ""),
+            "scope": op.get("x-scope", ""),
+        }
         for path, item in spec.get("paths", {}).items()
-        for method, op in item.items() if isinstance(op, dict)
+        for method, op in item.items()
+        if isinstance(op, dict)
     ]
-    return render(request, "api/reference.html", {
-        "info": spec.get("info", {}), "operations": operations, "scopes": SCOPES.values()})
+    return render(
+        request,
+        "api/reference.html",
+        {"info": spec.get("info", {}), "operations": operations, "scopes": SCOPES.values()},
+    )

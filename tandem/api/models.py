@@ -20,17 +20,21 @@ from tandem.core.models import EnvelopeEncrypted
 
 
 class ApiClient(models.Model):
-    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE,
-                               related_name="api_clients")
+    agency = models.ForeignKey(
+        "agencies.Agency", on_delete=models.CASCADE, related_name="api_clients"
+    )
     name = models.CharField(max_length=100)
-    account = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="api_client")
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_client"
+    )
     scopes = models.JSONField(default=list)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -59,7 +63,9 @@ class ApiClient(models.Model):
         from tandem.api.scopes import approver_roles
 
         return bool(
-            person is not None and person.pk is not None and person.is_active
+            person is not None
+            and person.pk is not None
+            and person.is_active
             and person.agency_id == self.agency_id
             and person.pk not in (self.created_by_id, self.account_id)
             and person.has_role(*approver_roles(list(self.scopes)))
@@ -72,7 +78,8 @@ def client_approvers(client: ApiClient) -> models.QuerySet[Any]:
     from tandem.api.scopes import approver_roles
 
     return users_with_role(client.agency, approver_roles(list(client.scopes))).exclude(
-        pk__in=[pk for pk in (client.created_by_id, client.account_id) if pk])
+        pk__in=[pk for pk in (client.created_by_id, client.account_id) if pk]
+    )
 
 
 class ApiToken(models.Model):
@@ -109,8 +116,9 @@ class IdentityProvider(EnvelopeEncrypted):
 
     data_key_purpose = "sso.client_secret"
 
-    agency = models.OneToOneField("agencies.Agency", on_delete=models.CASCADE,
-                                  related_name="identity_provider")
+    agency = models.OneToOneField(
+        "agencies.Agency", on_delete=models.CASCADE, related_name="identity_provider"
+    )
     issuer = models.URLField(max_length=300)
     client_id = models.CharField(max_length=200)
     client_secret = EncryptedTextField(blank=True)
@@ -135,11 +143,13 @@ class IdentityProvider(EnvelopeEncrypted):
 class ExternalIdentity(models.Model):
     """An account's stable subject (``sub``) at its agency's identity provider."""
 
-    provider = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE,
-                                 related_name="identities")
+    provider = models.ForeignKey(
+        IdentityProvider, on_delete=models.CASCADE, related_name="identities"
+    )
     subject = models.CharField(max_length=255)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="external_identities")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -156,8 +166,7 @@ class SsoMfaDevice(Device):
     """Marks a session whose identity provider asserted multi-factor sign-in. It verifies no
     code itself: it exists so ``django_otp`` counts the session as verified."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
 
     def verify_token(self, token: object) -> bool:
         return False
@@ -171,10 +180,12 @@ class ApiAuthFailure(models.Model):
     Nothing of the presented token is kept beyond the prefix of a real one."""
 
     key = models.CharField(max_length=120, unique=True)
-    agency = models.ForeignKey("agencies.Agency", null=True, blank=True,
-                               on_delete=models.CASCADE, related_name="+")
-    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="auth_failures")
+    agency = models.ForeignKey(
+        "agencies.Agency", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.CASCADE, related_name="auth_failures"
+    )
     reason = models.CharField(max_length=32)
     window = models.DateTimeField()
     count = models.PositiveIntegerField(default=1)
@@ -183,8 +194,10 @@ class ApiAuthFailure(models.Model):
 
     class Meta:
         ordering = ["-window"]
-        indexes = [models.Index(fields=["agency", "window"], name="api_authfail_agency_window"),
-                   models.Index(fields=["summarised", "window"], name="api_authfail_open")]
+        indexes = [
+            models.Index(fields=["agency", "window"], name="api_authfail_agency_window"),
+            models.Index(fields=["summarised", "window"], name="api_authfail_open"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reason} ×{self.count} at {self.window:%Y-%m-%d %H:%M}"

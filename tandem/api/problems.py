@@ -35,27 +35,34 @@ def problem_body(status_code: int, detail: Any = None, **extra: Any) -> dict[str
 
 
 def problem(status_code: int, detail: Any = None, **extra: Any) -> Response:
-    return Response(problem_body(status_code, detail, **extra), status=status_code,
-                    content_type="application/problem+json")
+    return Response(
+        problem_body(status_code, detail, **extra),
+        status=status_code,
+        content_type="application/problem+json",
+    )
 
 
 def not_found_response() -> JsonResponse:
     """A 404 for an address under the API that matches no endpoint (outside DRF)."""
-    return JsonResponse(problem_body(404, "No such resource."), status=404,
-                        content_type="application/problem+json")
+    return JsonResponse(
+        problem_body(404, "No such resource."), status=404, content_type="application/problem+json"
+    )
 
 
 def _flatten(data: Any) -> dict[str, list[str]]:
     if isinstance(data, dict):
-        return {str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])]
-                for k, vs in data.items()}
+        return {
+            str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])]
+            for k, vs in data.items()
+        }
     return {"non_field_errors": [str(v) for v in (data if isinstance(data, list) else [data])]}
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {
-            "non_field_errors": exc.messages}
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         return problem(400, "; ".join(m for ms in errors.values() for m in ms), errors=errors)
     if isinstance(exc, Http404 | PermissionDenied):
         # Missing and forbidden get one answer, as on the screens.
@@ -74,6 +81,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if header.lower() in ("retry-after", "www-authenticate", "allow"):
             result[header] = value
     if response.status_code == status.HTTP_403_FORBIDDEN and isinstance(
-            exc, exceptions.PermissionDenied):
+        exc, exceptions.PermissionDenied
+    ):
         result.data["detail"] = str(exc.detail)
     return result

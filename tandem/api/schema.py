@@ -15,8 +15,9 @@ class ProblemSerializer(serializers.Serializer[Any]):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField(required=False)
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
-                                   required=False)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
 
 
 PROBLEMS = {
@@ -39,8 +40,11 @@ class ProblemAutoSchema(AutoSchema):
                 continue
             if code not in responses:
                 answer = self._get_response_for_code(
-                    ProblemSerializer, code, media_types=["application/problem+json"],
-                    direction=direction)
+                    ProblemSerializer,
+                    code,
+                    media_types=["application/problem+json"],
+                    direction=direction,
+                )
                 answer["description"] = description
                 responses[code] = answer
         return responses
@@ -51,8 +55,7 @@ def positive_ids(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     for item in result.get("paths", {}).values():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "path" and parameter["schema"].get(
-                        "type") == "integer":
+                if parameter.get("in") == "path" and parameter["schema"].get("type") == "integer":
                     parameter["schema"]["minimum"] = 1
     return result
 
@@ -73,12 +76,17 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {
     },
     ("recovery_clients_list", "200"): {
         "GetFirstClient": ("recovery_clients_retrieve", "id", "$response.body#/results/0/id"),
-        "ListContacts": ("recovery_clients_contacts_list", "id",
-                         "$response.body#/results/0/id"),
-        "ReferFirstClient": ("recovery_clients_referrals_create", "id",
-                             "$response.body#/results/0/id"),
-        "DiscloseFirstClient": ("recovery_clients_disclosures_create", "id",
-                                "$response.body#/results/0/id"),
+        "ListContacts": ("recovery_clients_contacts_list", "id", "$response.body#/results/0/id"),
+        "ReferFirstClient": (
+            "recovery_clients_referrals_create",
+            "id",
+            "$response.body#/results/0/id",
+        ),
+        "DiscloseFirstClient": (
+            "recovery_clients_disclosures_create",
+            "id",
+            "$response.body#/results/0/id",
+        ),
     },
     ("recovery_clients_retrieve", "200"): {
         "ListContacts": ("recovery_clients_contacts_list", "id", "$response.body#/id"),
@@ -89,8 +97,7 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {
         "GetClient": ("recovery_clients_retrieve", "id", "$response.body#/client"),
     },
     ("recovery_referrals_list", "200"): {
-        "GetFirstReferral": ("recovery_referrals_retrieve", "id",
-                             "$response.body#/results/0/id"),
+        "GetFirstReferral": ("recovery_referrals_retrieve", "id", "$response.body#/results/0/id"),
     },
     ("reports_list", "200"): {
         "GetFirstReport": ("reports_retrieve", "id", "$response.body#/results/0/id"),
@@ -100,13 +107,19 @@ LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {
 
 def add_links(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Put ``LINKS`` into the description (a link to an unknown operation is an error)."""
-    operations = {op["operationId"]: op for item in result.get("paths", {}).values()
-                  for op in item.values() if isinstance(op, dict) and "operationId" in op}
+    operations = {
+        op["operationId"]: op
+        for item in result.get("paths", {}).values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
     for (source, status), links in LINKS.items():
         response = operations[source]["responses"][status]
         response["links"] = {
-            name: {"operationId": operations[target]["operationId"],
-                   "parameters": {parameter: expression}}
+            name: {
+                "operationId": operations[target]["operationId"],
+                "parameters": {parameter: expression},
+            }
             for name, (target, parameter, expression) in links.items()
         }
     return result

@@ -117,9 +117,10 @@ def user_resource(request: Request, user: User) -> dict[str, Any]:
         "active": user.is_active,
         "groups": [{"value": r, "display": Role(r).label} for r in roles],
         ENTERPRISE: {"employeeNumber": member.employee_number if member else ""},
-        "meta": {"resourceType": "User",
-                 "location": request.build_absolute_uri(
-                     reverse("scim:user", args=[user.pk]))},
+        "meta": {
+            "resourceType": "User",
+            "location": request.build_absolute_uri(reverse("scim:user", args=[user.pk])),
+        },
     }
 
 
@@ -130,14 +131,21 @@ def group_resource(request: Request, agency: Any, role: str) -> dict[str, Any]:
         "id": role,
         "displayName": Role(role).label,
         "members": [{"value": str(a.user_id), "display": a.user.username} for a in holders],
-        "meta": {"resourceType": "Group",
-                 "location": request.build_absolute_uri(reverse("scim:group", args=[role]))},
+        "meta": {
+            "resourceType": "Group",
+            "location": request.build_absolute_uri(reverse("scim:group", args=[role])),
+        },
     }
 
 
 def list_response(items: list[dict[str, Any]], total: int, start: int) -> dict[str, Any]:
-    return {"schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": start,
-            "itemsPerPage": len(items), "Resources": items}
+    return {
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": len(items),
+        "Resources": items,
+    }
 
 
 def _paging(request: Request) -> tuple[int, int]:
@@ -150,10 +158,12 @@ def _paging(request: Request) -> tuple[int, int]:
 
 
 def agency_users(agency: Any) -> Any:
-    return (User.objects.filter(agency=agency, api_client__isnull=True)
-            .select_related("member").prefetch_related("role_assignments",
-                                                        "external_identities")
-            .order_by("pk"))
+    return (
+        User.objects.filter(agency=agency, api_client__isnull=True)
+        .select_related("member")
+        .prefetch_related("role_assignments", "external_identities")
+        .order_by("pk")
+    )
 
 
 def get_scim_user(request: Request, pk: Any) -> User:
@@ -169,13 +179,18 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
     name = data.get("name") or {}
     emails = data.get("emails") or []
     email = next((e.get("value", "") for e in emails if e.get("primary")), "") or (
-        emails[0].get("value", "") if emails else "")
-    return {"first_name": str(name.get("givenName", ""))[:150],
-            "last_name": str(name.get("familyName", ""))[:150], "email": str(email)[:254]}
+        emails[0].get("value", "") if emails else ""
+    )
+    return {
+        "first_name": str(name.get("givenName", ""))[:150],
+        "last_name": str(name.get("familyName", ""))[:150],
+        "email": str(email)[:254],
+    }
 
 
-def _link_refusal(user: User | None, agency_id: int, subject: str
-                  ) -> tuple[str, ExternalIdentity | None]:
+def _link_refusal(
+    user: User | None, agency_id: int, subject: str
+) -> tuple[str, ExternalIdentity | None]:
     """Why SCIM may not make ``subject`` the link of ``user`` (None: a new account); "" when
     it may or when there is nothing to change. Also returns the account's current link."""
     provider = IdentityProvider.objects.filter(agency_id=agency_id).first()
@@ -198,22 +213,35 @@ def _check_link(acting_user: User, user: User | None, subject: str) -> None:
     reason, current = _link_refusal(user, acting_user.home_agency_id, subject)
     if not reason:
         return
-    audit_record(action="scim.link_refused", actor=acting_user,
-                 agency_id=acting_user.agency_id, obj=user,
-                 outcome="denied",
-                 detail={"reason": reason, "subject": subject_digest(subject),
-                         "previous": subject_digest(current.subject if current else "")})
-    raise ScimError(403, "The identity provider cannot change who signs in to an account "
-                         "with power or with a sign-in already, nor reuse a subject: a "
-                         "second person decides that in Tandem.", "mutability")
+    audit_record(
+        action="scim.link_refused",
+        actor=acting_user,
+        agency_id=acting_user.agency_id,
+        obj=user,
+        outcome="denied",
+        detail={
+            "reason": reason,
+            "subject": subject_digest(subject),
+            "previous": subject_digest(current.subject if current else ""),
+        },
+    )
+    raise ScimError(
+        403,
+        "The identity provider cannot change who signs in to an account "
+        "with power or with a sign-in already, nor reuse a subject: a "
+        "second person decides that in Tandem.",
+        "mutability",
+    )
 
 
 def _link(acting_user: User, user: User, subject: str) -> None:
     """Set a link ``_check_link`` allowed (nothing when there is nothing to change)."""
-    if subject and user.agency_id is not None and IdentityProvider.objects.filter(
-            agency_id=user.agency_id).exists():
-        external_identity_link(acting_user=acting_user, user=user, subject=subject,
-                               source="scim")
+    if (
+        subject
+        and user.agency_id is not None
+        and IdentityProvider.objects.filter(agency_id=user.agency_id).exists()
+    ):
+        external_identity_link(acting_user=acting_user, user=user, subject=subject, source="scim")
 
 
 def _external_id(data: dict[str, Any]) -> str:
@@ -234,13 +262,21 @@ def _user_create(*, acting_user: User, data: dict[str, Any]) -> User:
         raise ScimError(409, "An account with this userName exists.", "uniqueness")
     agency = acting_user.home_agency
     number = str((data.get(ENTERPRISE) or {}).get("employeeNumber", "")).strip()
-    member = Member.objects.filter(agency=agency, employee_number__iexact=number).first() \
-        if number else None
+    member = (
+        Member.objects.filter(agency=agency, employee_number__iexact=number).first()
+        if number
+        else None
+    )
     if member is not None and hasattr(member, "account"):
         raise ScimError(409, "This member already has an account.", "uniqueness")
-    user = accounts.user_create(acting_user=acting_user, agency_id=agency.pk, username=username,
-                                password=secrets.token_urlsafe(32), member=member,
-                                **_values(data))
+    user = accounts.user_create(
+        acting_user=acting_user,
+        agency_id=agency.pk,
+        username=username,
+        password=secrets.token_urlsafe(32),
+        member=member,
+        **_values(data),
+    )
     user.set_unusable_password()  # they sign in through the identity provider
     user.save(update_fields=["password"])
     _link(acting_user, user, _external_id(data))
@@ -263,9 +299,13 @@ def _user_update(*, acting_user: User, user: User, data: dict[str, Any]) -> User
         setattr(user, key, values[key])
     if changed:
         user.save(update_fields=changed)
-        audit_record(action="account.updated", actor=acting_user, agency_id=user.agency_id,
-                     obj=user,
-                     detail={"fields": changed, "source": "scim"})
+        audit_record(
+            action="account.updated",
+            actor=acting_user,
+            agency_id=user.agency_id,
+            obj=user,
+            detail={"fields": changed, "source": "scim"},
+        )
     if "externalId" in data:
         _link(acting_user, user, _external_id(data))
     if "active" in data:
@@ -281,11 +321,20 @@ def _user_update(*, acting_user: User, user: User, data: dict[str, Any]) -> User
 
 def scim_role_change(*, acting_user: User, user: User, role: str, add: bool) -> None:
     if role not in DIRECT_ROLES:
-        audit_record(action="scim.role_refused", actor=acting_user, agency_id=user.agency_id,
-                     obj=user, outcome="denied",
-                     detail={"role": role, "add": add})
-        raise ScimError(403, f"The role '{role}' needs a second person in Tandem; "
-                             "ask the administrator to grant it there.", "mutability")
+        audit_record(
+            action="scim.role_refused",
+            actor=acting_user,
+            agency_id=user.agency_id,
+            obj=user,
+            outcome="denied",
+            detail={"role": role, "add": add},
+        )
+        raise ScimError(
+            403,
+            f"The role '{role}' needs a second person in Tandem; "
+            "ask the administrator to grant it there.",
+            "mutability",
+        )
     if add:
         accounts.role_grant(acting_user=acting_user, user=user, role=role)
     else:
@@ -297,8 +346,7 @@ def _patch_as_values(operations: list[Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for op in operations:
         if not isinstance(op, dict) or str(op.get("op", "")).lower() not in ("replace", "add"):
-            raise ScimError(400, "Only add and replace operations apply to users.",
-                            "invalidSyntax")
+            raise ScimError(400, "Only add and replace operations apply to users.", "invalidSyntax")
         path, value = op.get("path"), op.get("value")
         if not path and isinstance(value, dict):
             for key, item in value.items():
@@ -310,8 +358,14 @@ def _patch_as_values(operations: list[Any]) -> dict[str, Any]:
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
     if path.startswith("emails"):
-        data["emails"] = [{"value": value if isinstance(value, str) else
-                           (value[0].get("value") if value else ""), "primary": True}]
+        data["emails"] = [
+            {
+                "value": value
+                if isinstance(value, str)
+                else (value[0].get("value") if value else ""),
+                "primary": True,
+            }
+        ]
     elif path.startswith("name."):
         data.setdefault("name", {})[path.split(".", 1)[1]] = value
     elif path in ("name", "active", "externalId"):
@@ -325,15 +379,24 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
 class ServiceProviderConfig(ScimView):
     def get(self, request: Request) -> Response:
         require_role(request.user, *MANAGERS)
-        return Response({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-            "patch": {"supported": True}, "bulk": {"supported": False},
-            "filter": {"supported": True, "maxResults": 200},
-            "changePassword": {"supported": False}, "sort": {"supported": False},
-            "etag": {"supported": False},
-            "authenticationSchemes": [{"type": "oauthbearertoken", "name": "Bearer token",
-                                       "description": "A Tandem API token with scope scim"}],
-        })
+        return Response(
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+                "patch": {"supported": True},
+                "bulk": {"supported": False},
+                "filter": {"supported": True, "maxResults": 200},
+                "changePassword": {"supported": False},
+                "sort": {"supported": False},
+                "etag": {"supported": False},
+                "authenticationSchemes": [
+                    {
+                        "type": "oauthbearertoken",
+                        "name": "Bearer token",
+                        "description": "A Tandem API token with scope scim",
+                    }
+                ],
+            }
+        )
 
 
 @extend_schema(exclude=True)
@@ -347,12 +410,16 @@ class Users(ScimView):
             if match is None:
                 raise ScimError(400, "Filter by userName or externalId eq.", "invalidFilter")
             field, value = match.group(1).lower(), match.group(2)
-            users = users.filter(username__iexact=value) if field == "username" else \
-                users.filter(external_identities__subject=value)
+            users = (
+                users.filter(username__iexact=value)
+                if field == "username"
+                else users.filter(external_identities__subject=value)
+            )
         start, count = _paging(request)
-        page = list(users[start - 1:start - 1 + count])
-        return Response(list_response([user_resource(request, u) for u in page],
-                                      users.count(), start))
+        page = list(users[start - 1 : start - 1 + count])
+        return Response(
+            list_response([user_resource(request, u) for u in page], users.count(), start)
+        )
 
     def post(self, request: Request) -> Response:
         require_role(request.user, *MANAGERS)
@@ -375,8 +442,7 @@ class UserDetail(ScimView):
         operations = request.data.get("Operations") if isinstance(request.data, dict) else None
         if not isinstance(operations, list):
             raise ScimError(400, "A PatchOp with Operations is expected.", "invalidSyntax")
-        scim_user_update(acting_user=request.user, user=user,
-                         data=_patch_as_values(operations))
+        scim_user_update(acting_user=request.user, user=user, data=_patch_as_values(operations))
         return Response(user_resource(request, get_scim_user(request, pk)))
 
     def delete(self, request: Request, pk: int) -> Response:

@@ -31,20 +31,22 @@ class Scope:
 SCOPES: dict[str, Scope] = {
     s.code: s
     for s in (
-        Scope("members:read", "Read the HR roster (members and units)", Role.ADMINISTRATOR,
-              False),
+        Scope("members:read", "Read the HR roster (members and units)", Role.ADMINISTRATOR, False),
         Scope("members:write", "Write the HR roster (HR sync)", Role.ADMINISTRATOR, False),
         Scope("roster:read", "Read the peer supporters' public roster", Role.MEMBER, False),
-        Scope("oncall:read", "Who is on call now (dispatch, phone switch)", Role.DISPATCHER,
-              True),
+        Scope("oncall:read", "Who is on call now (dispatch, phone switch)", Role.DISPATCHER, True),
         Scope("dispatch:request", "Ask for peer support from dispatch", Role.DISPATCHER, True),
         Scope("readiness:read", "Readiness status of the teams", Role.CHIEF, True),
         Scope("recovery:read", "Peer recovery records, as the PRS sees them", Role.PRS, True),
-        Scope("recovery:write", "Record peer recovery referrals and disclosures", Role.PRS,
-              True),
+        Scope("recovery:write", "Record peer recovery referrals and disclosures", Role.PRS, True),
         Scope("reports:read", "Published reports (suppressed tables only)", Role.CHIEF, False),
-        Scope("scim", "Provision accounts from the identity provider (SCIM 2.0)",
-              Role.ADMINISTRATOR, False, approval=True),
+        Scope(
+            "scim",
+            "Provision accounts from the identity provider (SCIM 2.0)",
+            Role.ADMINISTRATOR,
+            False,
+            approval=True,
+        ),
     )
 }
 
@@ -66,6 +68,9 @@ def approver_roles(scopes: list[str]) -> list[str]:
 
 #: Everyone who may be asked to approve some client: the chief and the holders of the program
 #: roles scopes needing approval map to.
-APPROVING_ROLES: tuple[str, ...] = tuple(sorted(
-    {Role.CHIEF} | {s.role for s in SCOPES.values() if s.needs_approval
-                    and s.role in PROGRAM_ROLES}))
+APPROVING_ROLES: tuple[str, ...] = tuple(
+    sorted(
+        {Role.CHIEF}
+        | {s.role for s in SCOPES.values() if s.needs_approval and s.role in PROGRAM_ROLES}
+    )
+)

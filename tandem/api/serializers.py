@@ -15,8 +15,9 @@ from tandem.support import vocab as support_vocab
 
 
 class UnitSerializer(serializers.ModelSerializer[Unit]):
-    parent_code = serializers.CharField(source="parent.code", default=None, read_only=True,
-                                        allow_null=True)
+    parent_code = serializers.CharField(
+        source="parent.code", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Unit
@@ -31,16 +32,29 @@ class UnitWriteSerializer(serializers.Serializer[Any]):
 
 
 class MemberSerializer(serializers.ModelSerializer[Member]):
-    unit_code = serializers.CharField(source="unit.code", default=None, read_only=True,
-                                      allow_null=True)
-    supervisor_number = serializers.CharField(source="supervisor.employee_number",
-                                              default=None, read_only=True, allow_null=True)
+    unit_code = serializers.CharField(
+        source="unit.code", default=None, read_only=True, allow_null=True
+    )
+    supervisor_number = serializers.CharField(
+        source="supervisor.employee_number", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Member
-        fields = ["id", "employee_number", "first_name", "last_name", "rank_title",
-                  "category", "unit_code", "supervisor_number", "phone", "email", "active",
-                  "updated_at"]
+        fields = [
+            "id",
+            "employee_number",
+            "first_name",
+            "last_name",
+            "rank_title",
+            "category",
+            "unit_code",
+            "supervisor_number",
+            "phone",
+            "email",
+            "active",
+            "updated_at",
+        ]
 
 
 class MemberWriteSerializer(serializers.Serializer[Any]):
@@ -94,16 +108,17 @@ class DispatchRequestSerializer(serializers.Serializer[Any]):
     employee_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
     urgency = serializers.ChoiceField(choices=support_vocab.Urgency.choices)
     contact_method = serializers.ChoiceField(choices=support_vocab.ContactMethod.choices)
-    best_time = serializers.ChoiceField(choices=support_vocab.BestTime.choices,
-                                        required=False)
+    best_time = serializers.ChoiceField(choices=support_vocab.BestTime.choices, required=False)
 
 
 class AcceptedSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
     receipt = serializers.CharField(
-        min_length=32, max_length=64,
+        min_length=32,
+        max_length=64,
         help_text="Shown once: the only way to ask what became of the request. Keep it "
-                  "with the call; the same idempotency key gives the same receipt again.")
+        "with the call; the same idempotency key gives the same receipt again.",
+    )
 
 
 class ReceiptQuerySerializer(serializers.Serializer[Any]):
@@ -131,15 +146,36 @@ class ClientSerializer(serializers.ModelSerializer[Client]):
 
     class Meta:
         model = Client
-        fields = ["id", "first_name", "last_name", "aliases", "date_of_birth", "phone",
-                  "status", "safety_flags", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "aliases",
+            "date_of_birth",
+            "phone",
+            "status",
+            "safety_flags",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class ContactSerializer(serializers.ModelSerializer[Contact]):
     class Meta:
         model = Contact
-        fields = ["id", "client", "kind", "occurred_at", "duration_minutes", "aro_present",
-                  "prs_present", "location_type", "services", "outcome", "arrest_diverted"]
+        fields = [
+            "id",
+            "client",
+            "kind",
+            "occurred_at",
+            "duration_minutes",
+            "aro_present",
+            "prs_present",
+            "location_type",
+            "services",
+            "outcome",
+            "arrest_diverted",
+        ]
 
 
 class VisitSerializer(serializers.ModelSerializer[PlannedContact]):
@@ -151,16 +187,36 @@ class VisitSerializer(serializers.ModelSerializer[PlannedContact]):
 class ResourceSerializer(serializers.ModelSerializer[Resource]):
     class Meta:
         model = Resource
-        fields = ["id", "name", "category", "contact_name", "phone", "email", "address",
-                  "eligibility", "active"]
+        fields = [
+            "id",
+            "name",
+            "category",
+            "contact_name",
+            "phone",
+            "email",
+            "address",
+            "eligibility",
+            "active",
+        ]
 
 
 class ReferralSerializer(serializers.ModelSerializer[Referral]):
     class Meta:
         model = Referral
-        fields = ["id", "client", "resource", "status", "proposed_on", "sent_on",
-                  "accepted_on", "declined_on", "engaged_on", "completed_on", "not_engaged_on",
-                  "follow_up_on"]
+        fields = [
+            "id",
+            "client",
+            "resource",
+            "status",
+            "proposed_on",
+            "sent_on",
+            "accepted_on",
+            "declined_on",
+            "engaged_on",
+            "completed_on",
+            "not_engaged_on",
+            "follow_up_on",
+        ]
 
 
 class ReferralCreateSerializer(serializers.Serializer[Any]):
@@ -176,7 +232,9 @@ class DisclosureCreateSerializer(serializers.Serializer[Any]):
     purpose = serializers.ChoiceField(choices=recovery_vocab.ConsentPurpose.choices)
     information = serializers.ListField(
         child=serializers.ChoiceField(choices=recovery_vocab.ConsentInformation.choices),
-        allow_empty=False, max_length=10)
+        allow_empty=False,
+        max_length=10,
+    )
     description = serializers.CharField(max_length=2000)
 
 

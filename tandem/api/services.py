@@ -32,8 +32,9 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _check_admin(acting_user: User, agency_id: int, roles: tuple[str, ...] = (
-        Role.ADMINISTRATOR,)) -> None:
+def _check_admin(
+    acting_user: User, agency_id: int, roles: tuple[str, ...] = (Role.ADMINISTRATOR,)
+) -> None:
     require_actor_role(acting_user, *roles, agency_id=agency_id)
 
 
@@ -50,12 +51,21 @@ def api_client_create(*, acting_user: User, name: str, scopes: list[str]) -> Api
         raise ValidationError(f"Unknown or missing scopes: {', '.join(unknown) or 'none'}.")
     if ApiClient.objects.filter(agency=agency, name__iexact=name).exists():
         raise ValidationError("A client with this name already exists.")
-    account = User(username=f"api.{agency.slug}.{slugify(name)}"[:150], agency=agency,
-                   first_name="API", last_name=name[:150])
+    account = User(
+        username=f"api.{agency.slug}.{slugify(name)}"[:150],
+        agency=agency,
+        first_name="API",
+        last_name=name[:150],
+    )
     account.set_unusable_password()
     account.save()
-    client = ApiClient.objects.create(agency=agency, name=name, account=account,
-                                      scopes=sorted(set(scopes)), created_by=acting_user)
+    client = ApiClient.objects.create(
+        agency=agency,
+        name=name,
+        account=account,
+        scopes=sorted(set(scopes)),
+        created_by=acting_user,
+    )
     waiting = needs_approval(client.scopes)
     audit_record(
         action="api.client_created",
@@ -112,8 +122,9 @@ def api_client_revoke(*, acting_user: User, client: ApiClient) -> ApiClient:
 
 
 @transaction.atomic
-def api_token_issue(*, acting_user: User, client: ApiClient, days: int = 90) -> tuple[ApiToken,
-                                                                                      str]:
+def api_token_issue(
+    *, acting_user: User, client: ApiClient, days: int = 90
+) -> tuple[ApiToken, str]:
     """A new token; the returned secret is shown once and never stored."""
     _check_admin(acting_user, client.agency_id)
     if client.revoked_at is not None:
@@ -122,8 +133,12 @@ def api_token_issue(*, acting_user: User, client: ApiClient, days: int = 90) -> 
         raise ValidationError(f"A token lasts between 1 and {MAX_TOKEN_DAYS} days.")
     prefix = secrets.token_hex(6)
     secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken.objects.create(client=client, prefix=prefix, digest=token_digest(secret),
-                                    expires_at=timezone.now() + timedelta(days=days))
+    token = ApiToken.objects.create(
+        client=client,
+        prefix=prefix,
+        digest=token_digest(secret),
+        expires_at=timezone.now() + timedelta(days=days),
+    )
     audit_record(
         action="api.token_issued",
         actor=acting_user,
@@ -171,8 +186,11 @@ def api_token_check(secret: str) -> tuple[ApiToken | None, str]:
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None, "unknown"
-    token = (ApiToken.objects.select_related("client__agency", "client__account")
-             .filter(prefix=parts[1]).first())
+    token = (
+        ApiToken.objects.select_related("client__agency", "client__account")
+        .filter(prefix=parts[1])
+        .first()
+    )
     if token is None:
         return None, "unknown"
     client = token.client
@@ -195,8 +213,9 @@ def api_token_find(secret: str) -> ApiToken | None:
     return token if not reason else None
 
 
-def api_auth_failure_record(*, reason: str, token: ApiToken | None = None,
-                            route: str = "") -> ApiAuthFailure:
+def api_auth_failure_record(
+    *, reason: str, token: ApiToken | None = None, route: str = ""
+) -> ApiAuthFailure:
     """Count a refused call per client (or per unknown token: no client), reason and
     minute. The window's first refusal is audited at once; the total follows when the
     window closes (``api_auth_failures_summarise``). Never stores the presented token."""
@@ -208,18 +227,34 @@ def api_auth_failure_record(*, reason: str, token: ApiToken | None = None,
     key = f"{client.pk if client else '-'}:{reason}:{window:%Y%m%d%H%M}"
     with transaction.atomic():
         row, created = ApiAuthFailure.objects.get_or_create(
-            key=key, defaults={"agency_id": client.agency_id if client else None,
-                               "client": client, "reason": reason, "window": window,
-                               "last_at": now})
+            key=key,
+            defaults={
+                "agency_id": client.agency_id if client else None,
+                "client": client,
+                "reason": reason,
+                "window": window,
+                "last_at": now,
+            },
+        )
         if not created:
             ApiAuthFailure.objects.filter(pk=row.pk).update(count=F("count") + 1, last_at=now)
             return row
-        detail: dict[str, Any] = {"reason": reason, "window": window.isoformat(),
-                                  "count": 1, "route": route}
+        detail: dict[str, Any] = {
+            "reason": reason,
+            "window": window.isoformat(),
+            "count": 1,
+            "route": route,
+        }
         if client is not None and token is not None:
             detail.update(client=client.name, token=token.prefix)
-        audit_record(action="api.auth_failed", actor=client.account if client else None,
-                     agency_id=row.agency_id, obj=row, outcome="denied", detail=detail)
+        audit_record(
+            action="api.auth_failed",
+            actor=client.account if client else None,
+            agency_id=row.agency_id,
+            obj=row,
+            outcome="denied",
+            detail=detail,
+        )
     return row
 
 
@@ -232,42 +267,64 @@ def api_auth_failures_summarise(now: datetime | None = None) -> int:
     pending = ApiAuthFailure.objects.filter(summarised=False, window__lt=current)
     for pk in list(pending.values_list("pk", flat=True)):
         with transaction.atomic():
-            row = (ApiAuthFailure.objects.select_for_update(of=("self",))
-                   .select_related("client")
-                   .filter(pk=pk, summarised=False).first())
+            row = (
+                ApiAuthFailure.objects.select_for_update(of=("self",))
+                .select_related("client")
+                .filter(pk=pk, summarised=False)
+                .first()
+            )
             if row is None:
                 continue
             if row.count > 1:
-                detail: dict[str, Any] = {"reason": row.reason,
-                                          "window": row.window.isoformat(),
-                                          "count": row.count, "summary": True}
+                detail: dict[str, Any] = {
+                    "reason": row.reason,
+                    "window": row.window.isoformat(),
+                    "count": row.count,
+                    "summary": True,
+                }
                 if row.client is not None:
                     detail["client"] = row.client.name
-                audit_record(action="api.auth_failed", agency_id=row.agency_id, obj=row,
-                             outcome="denied", detail=detail)
+                audit_record(
+                    action="api.auth_failed",
+                    agency_id=row.agency_id,
+                    obj=row,
+                    outcome="denied",
+                    detail=detail,
+                )
                 written += 1
             row.summarised = True
             row.save(update_fields=["summarised"])
-    ApiAuthFailure.objects.filter(
-        window__lt=now - timedelta(days=AUTH_FAILURE_DAYS)).delete()
+    ApiAuthFailure.objects.filter(window__lt=now - timedelta(days=AUTH_FAILURE_DAYS)).delete()
     return written
 
 
 def api_auth_failures_for_agency(agency_id: int, *, days: int = 7) -> list[ApiAuthFailure]:
     """Refused calls of the agency's clients in the last ``days`` days, newest first."""
     since = timezone.now() - timedelta(days=days)
-    return list(ApiAuthFailure.objects.filter(agency_id=agency_id, window__gte=since)
-                .select_related("client").order_by("-window", "reason")[:200])
+    return list(
+        ApiAuthFailure.objects.filter(agency_id=agency_id, window__gte=since)
+        .select_related("client")
+        .order_by("-window", "reason")[:200]
+    )
 
 
 def api_call_record(*, token: ApiToken, route: str, method: str, status: int) -> None:
     """One audit row per call, with the client's name (never query strings or bodies)."""
     client = token.client
-    audit_record(action="api.call", actor=client.account, agency_id=client.agency_id,
-                 obj=client,
-                 outcome="success" if status < 400 else "denied",
-                 detail={"client": client.name, "token": token.prefix, "route": route,
-                         "method": method, "status": status})
+    audit_record(
+        action="api.call",
+        actor=client.account,
+        agency_id=client.agency_id,
+        obj=client,
+        outcome="success" if status < 400 else "denied",
+        detail={
+            "client": client.name,
+            "token": token.prefix,
+            "route": route,
+            "method": method,
+            "status": status,
+        },
+    )
     today = timezone.localdate()
     if token.last_used_on != today:
         ApiToken.objects.filter(pk=token.pk).update(last_used_on=today)

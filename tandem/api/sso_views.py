@@ -28,29 +28,49 @@ def agency_links(agency: Agency) -> Q:
 
 def _initial(provider: IdentityProvider | None) -> dict[str, Any]:
     if provider is None:
-        return {"subject_claim": "sub", "leeway_seconds": 60, "active": True,
-                "mfa_amr": " ".join(IdentityProvider._meta.get_field("mfa_amr").get_default())}
-    return {"issuer": provider.issuer, "client_id": provider.client_id,
-            "subject_claim": provider.subject_claim, "mfa_amr": " ".join(provider.mfa_amr),
-            "mfa_acr": " ".join(provider.mfa_acr),
-            "email_domains": " ".join(provider.email_domains),
-            "leeway_seconds": provider.leeway_seconds, "jit_create": provider.jit_create,
-            "active": provider.active}
+        return {
+            "subject_claim": "sub",
+            "leeway_seconds": 60,
+            "active": True,
+            "mfa_amr": " ".join(IdentityProvider._meta.get_field("mfa_amr").get_default()),
+        }
+    return {
+        "issuer": provider.issuer,
+        "client_id": provider.client_id,
+        "subject_claim": provider.subject_claim,
+        "mfa_amr": " ".join(provider.mfa_amr),
+        "mfa_acr": " ".join(provider.mfa_acr),
+        "email_domains": " ".join(provider.email_domains),
+        "leeway_seconds": provider.leeway_seconds,
+        "jit_create": provider.jit_create,
+        "active": provider.active,
+    }
 
 
-def _page(request: HttpRequest, agency: Agency, form: IdentityProviderForm,
-          provider: IdentityProvider | None, checks: list[ConnectionCheck] | None = None,
-          status: int = 200) -> HttpResponse:
-    return render(request, "api/sso_settings.html", {
-        "form": form, "provider": provider, "checks": checks,
-        "checks_ok": checks is not None and all(c.ok for c in checks),
-        "linked": ExternalIdentity.objects.filter(provider=provider).count() if provider
-        else 0,
-        "has_secret": bool(provider and provider.client_secret),
-        "callback_url": request.build_absolute_uri(reverse("sso:callback")),
-        "signin_url": request.build_absolute_uri(reverse("accounts:login"))
-        + f"?agency={agency.slug}",
-    }, status=status)
+def _page(
+    request: HttpRequest,
+    agency: Agency,
+    form: IdentityProviderForm,
+    provider: IdentityProvider | None,
+    checks: list[ConnectionCheck] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "api/sso_settings.html",
+        {
+            "form": form,
+            "provider": provider,
+            "checks": checks,
+            "checks_ok": checks is not None and all(c.ok for c in checks),
+            "linked": ExternalIdentity.objects.filter(provider=provider).count() if provider else 0,
+            "has_secret": bool(provider and provider.client_secret),
+            "callback_url": request.build_absolute_uri(reverse("sso:callback")),
+            "signin_url": request.build_absolute_uri(reverse("accounts:login"))
+            + f"?agency={agency.slug}",
+        },
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -64,22 +84,35 @@ def sso_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
         linked_before = ExternalIdentity.objects.filter(agency_links(agency)).count()
         try:
             saved = identity_provider_set(
-                acting_user=admin, issuer=data["issuer"], client_id=data["client_id"],
+                acting_user=admin,
+                issuer=data["issuer"],
+                client_id=data["client_id"],
                 client_secret=data["client_secret"] or None,
-                subject_claim=data["subject_claim"], mfa_amr=data["mfa_amr"],
-                mfa_acr=data["mfa_acr"], email_domains=data["email_domains"],
-                jit_create=data["jit_create"], active=data["active"],
-                leeway_seconds=data["leeway_seconds"], request=request)
+                subject_claim=data["subject_claim"],
+                mfa_amr=data["mfa_amr"],
+                mfa_acr=data["mfa_acr"],
+                email_domains=data["email_domains"],
+                jit_create=data["jit_create"],
+                active=data["active"],
+                leeway_seconds=data["leeway_seconds"],
+                request=request,
+            )
         except ValidationError as error:
             form.add_error(None, error)
         else:
             removed = linked_before - ExternalIdentity.objects.filter(provider=saved).count()
-            messages.success(request, "Single sign-on settings saved. Use “Test connection” "
-                                      "to check that Tandem can reach the provider.")
+            messages.success(
+                request,
+                "Single sign-on settings saved. Use “Test connection” "
+                "to check that Tandem can reach the provider.",
+            )
             if removed > 0:
-                messages.warning(request, f"The issuer or subject claim changed, so {removed} "
-                                          "account(s) must be linked again before they can "
-                                          "sign in with the provider (provisioning does this).")
+                messages.warning(
+                    request,
+                    f"The issuer or subject claim changed, so {removed} "
+                    "account(s) must be linked again before they can "
+                    "sign in with the provider (provisioning does this).",
+                )
             return redirect("api:sso_settings")
     return _page(request, agency, form, provider, status=400 if form.errors else 200)
 
@@ -93,5 +126,6 @@ def sso_test(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.error(request, "Save the identity provider's settings first.")
         return redirect("api:sso_settings")
     checks = identity_provider_test(acting_user=admin, request=request)
-    return _page(request, agency, IdentityProviderForm(initial=_initial(provider)), provider,
-                 checks)
+    return _page(
+        request, agency, IdentityProviderForm(initial=_initial(provider)), provider, checks
+    )

@@ -83,8 +83,13 @@ class UnitList(ListView):
             if parent is None:
                 raise drf.ValidationError({"parent_code": ["No unit has this code."]})
         unit = agency_services.unit_create(
-            acting_user=request.user, agency=agency, code=data["code"], name=data["name"],
-            kind=data.get("kind", UnitKind.UNIT), parent=parent)
+            acting_user=request.user,
+            agency=agency,
+            code=data["code"],
+            name=data["name"],
+            kind=data.get("kind", UnitKind.UNIT),
+            parent=parent,
+        )
         return Response(s.UnitSerializer(unit).data, status=201)
 
 
@@ -97,8 +102,7 @@ def _member_values(agency: Any, data: dict[str, Any]) -> dict[str, Any]:
             raise drf.ValidationError({"unit_code": ["No unit has this code."]})
     if "supervisor_number" in data:
         number = data["supervisor_number"]
-        values["supervisor"] = support_services.member_by_number(agency, number) if number \
-            else None
+        values["supervisor"] = support_services.member_by_number(agency, number) if number else None
         if number and values["supervisor"] is None:
             raise drf.ValidationError({"supervisor_number": ["No member has this number."]})
     return values
@@ -119,8 +123,10 @@ class MemberList(ListView):
         data = s.MemberWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         member = agency_services.member_create(
-            acting_user=request.user, agency=agency,
-            **_member_values(agency, dict(data.validated_data)))
+            acting_user=request.user,
+            agency=agency,
+            **_member_values(agency, dict(data.validated_data)),
+        )
         return Response(s.MemberSerializer(member).data, status=201)
 
 
@@ -137,8 +143,10 @@ class MemberDetail(ApiView):
         data = s.MemberWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         member = agency_services.member_update(
-            acting_user=request.user, member=member,
-            **_member_values(member.agency, dict(data.validated_data)))
+            acting_user=request.user,
+            member=member,
+            **_member_values(member.agency, dict(data.validated_data)),
+        )
         return Response(s.MemberSerializer(member).data)
 
 
@@ -169,10 +177,13 @@ class OnCallNow(ApiView):
 class DispatchRequest(ApiView):
     scopes = {"POST": "dispatch:request"}
 
-    @extend_schema(request=s.DispatchRequestSerializer, responses={202: s.AcceptedSerializer},
-                   description="Ask for peer support for a caller. The answer holds a receipt, "
-                   "shown once (the same key gives the same receipt again), which is the only "
-                   "way to ask what became of the request: no identifier, no Location.")
+    @extend_schema(
+        request=s.DispatchRequestSerializer,
+        responses={202: s.AcceptedSerializer},
+        description="Ask for peer support for a caller. The answer holds a receipt, "
+        "shown once (the same key gives the same receipt again), which is the only "
+        "way to ask what became of the request: no identifier, no Location.",
+    )
     def post(self, request: Request) -> Response:
         agency = require_role(request.user, *support_access.REQUEST_ON_BEHALF)
         form = s.DispatchRequestSerializer(data=request.data)
@@ -180,10 +191,14 @@ class DispatchRequest(ApiView):
         data = form.validated_data
         member = support_services.member_by_number(agency, data.get("employee_number", ""))
         requester = {
-            "kind": "member", "name": data["name"], "phone": data.get("phone", ""),
-            "email": data.get("email", ""), "member_id": member.pk if member else None,
+            "kind": "member",
+            "name": data["name"],
+            "phone": data.get("phone", ""),
+            "email": data.get("email", ""),
+            "member_id": member.pk if member else None,
             "user_id": getattr(getattr(member, "account", None), "pk", None),
-            "category": member.category if member else ""}
+            "category": member.category if member else "",
+        }
         # As the screen: the request keeps the receipt's digest and a key derived from the
         # receipt, never the caller's own key (it could name the call in the caller's CAD).
         token = request.auth
@@ -191,32 +206,43 @@ class DispatchRequest(ApiView):
             raise Http404
         receipt = support_services.api_receipt(token.client_id, data["idempotency_key"])
         support_services.request_create(
-            acting_user=request.user, agency=agency,
+            acting_user=request.user,
+            agency=agency,
             idempotency_key=support_services.help_idempotency_key(receipt),
-            channel=support_vocab.Channel.DISPATCH, urgency=data["urgency"],
+            channel=support_vocab.Channel.DISPATCH,
+            urgency=data["urgency"],
             contact_method=data["contact_method"],
-            best_time=data.get("best_time", support_vocab.BestTime.ANY), requester=requester,
-            receipt=receipt)
-        return Response({"status": "sent to the on-call chain", "receipt": receipt},
-                        status=202)
+            best_time=data.get("best_time", support_vocab.BestTime.ANY),
+            requester=requester,
+            receipt=receipt,
+        )
+        return Response({"status": "sent to the on-call chain", "receipt": receipt}, status=202)
 
 
 class DispatchReceipt(ApiView):
     scopes = {"POST": "dispatch:request"}
 
-    @extend_schema(request=s.ReceiptQuerySerializer, responses={200: s.ReceiptStateSerializer},
-                   description="What became of a request sent for a caller, for whoever holds "
-                   "its receipt: routing, accepted or closed, never who took it or when. The "
-                   "receipt goes in the body, out of URLs and logs. 404 for a receipt that "
-                   "never existed, one of another agency, and a request already erased alike.")
+    @extend_schema(
+        request=s.ReceiptQuerySerializer,
+        responses={200: s.ReceiptStateSerializer},
+        description="What became of a request sent for a caller, for whoever holds "
+        "its receipt: routing, accepted or closed, never who took it or when. The "
+        "receipt goes in the body, out of URLs and logs. 404 for a receipt that "
+        "never existed, one of another agency, and a request already erased alike.",
+    )
     def post(self, request: Request) -> Response:
         form = s.ReceiptQuerySerializer(data=request.data)
         form.is_valid(raise_exception=True)
         item = support_access.get_request_by_receipt(request.user, form.validated_data["receipt"])
         status = support_vocab.RequestStatus(item.status)
-        return Response(s.ReceiptStateSerializer({
-            "state": support_services.RECEIPT_STATES[status],
-            "status": support_services.RECEIPT_ANSWERS[status]}).data)
+        return Response(
+            s.ReceiptStateSerializer(
+                {
+                    "state": support_services.RECEIPT_STATES[status],
+                    "status": support_services.RECEIPT_ANSWERS[status],
+                }
+            ).data
+        )
 
 
 # --- Readiness ---------------------------------------------------------------------------
@@ -231,9 +257,15 @@ class ReadinessList(ApiView):
         people = readiness_selectors.team_overview(acting_user=request.user, agency=agency)
         statuses = compliance.statuses_for(agency, people)
         ready = set(peer_support_ready_users(agency).values_list("pk", flat=True))
-        rows = [{"id": p.pk, "name": p.get_full_name() or p.username,
-                 "level": statuses[p.pk].level, "ready_for_peer_support": p.pk in ready}
-                for p in people]
+        rows = [
+            {
+                "id": p.pk,
+                "name": p.get_full_name() or p.username,
+                "level": statuses[p.pk].level,
+                "ready_for_peer_support": p.pk in ready,
+            }
+            for p in people
+        ]
         return Response(s.ReadinessSerializer(rows, many=True).data)
 
 
@@ -246,8 +278,7 @@ class ClientList(ListView):
     @extend_schema(responses=s.ClientSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_program(request.user)
-        return _page(self, request, recovery_selectors.client_search(agency),
-                     s.ClientSerializer)
+        return _page(self, request, recovery_selectors.client_search(agency), s.ClientSerializer)
 
 
 class ClientDetail(ApiView):
@@ -287,8 +318,7 @@ class ResourceList(ListView):
     @extend_schema(responses=s.ResourceSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_program(request.user)
-        return _page(self, request, Resource.objects.filter(agency=agency),
-                     s.ResourceSerializer)
+        return _page(self, request, Resource.objects.filter(agency=agency), s.ResourceSerializer)
 
 
 class ReferralList(ListView):
@@ -297,8 +327,7 @@ class ReferralList(ListView):
     @extend_schema(responses=s.ReferralSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_program(request.user)
-        return _page(self, request, Referral.objects.filter(agency=agency),
-                     s.ReferralSerializer)
+        return _page(self, request, Referral.objects.filter(agency=agency), s.ReferralSerializer)
 
 
 class ReferralDetail(ApiView):
@@ -321,10 +350,13 @@ class ClientReferralCreate(ApiView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         referral = recovery_services.referral_create(
-            acting_user=request.user, client=client,
+            acting_user=request.user,
+            client=client,
             resource=get_resource_for_user(request.user, data["resource"]),
-            follow_up_on=data.get("follow_up_on"), sent=data["sent"],
-            idempotency_key=data["idempotency_key"])
+            follow_up_on=data.get("follow_up_on"),
+            sent=data["sent"],
+            idempotency_key=data["idempotency_key"],
+        )
         return Response(s.ReferralSerializer(referral).data, status=201)
 
 
@@ -340,10 +372,14 @@ class ClientDisclosureCreate(ApiView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         disclosure = recovery_services.disclosure_create(
-            acting_user=request.user, client=client,
+            acting_user=request.user,
+            client=client,
             recipient=get_resource_for_user(request.user, data["recipient"]),
-            purpose=data["purpose"], information=data["information"],
-            description=data["description"], idempotency_key=data["idempotency_key"])
+            purpose=data["purpose"],
+            information=data["information"],
+            description=data["description"],
+            idempotency_key=data["idempotency_key"],
+        )
         return Response(s.DisclosureSerializer(disclosure).data, status=201)
 
 

@@ -28,11 +28,13 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         try:
             import_string(path)
         except ImportError as exc:
-            errors.append(checks.Error(
-                f"{variable}={path!r} cannot be imported ({exc}).",
-                hint="Give the dotted path of an installed backend class.",
-                id="tandem.E010",
-            ))
+            errors.append(
+                checks.Error(
+                    f"{variable}={path!r} cannot be imported ({exc}).",
+                    hint="Give the dotted path of an installed backend class.",
+                    id="tandem.E010",
+                )
+            )
     return errors
 
 
@@ -45,11 +47,13 @@ def check_session_limits(app_configs: Any = None, **kwargs: Any) -> list[checks.
     for variable in ("TANDEM_IDLE_TIMEOUT_SECONDS", "TANDEM_ABSOLUTE_TIMEOUT_SECONDS"):
         value = getattr(settings, variable)
         if not isinstance(value, int) or value < step:
-            errors.append(checks.Error(
-                f"{variable} must be at least {step} (sessions are timed in {step}-second "
-                f"steps), not {value!r}.",
-                id="tandem.E011",
-            ))
+            errors.append(
+                checks.Error(
+                    f"{variable} must be at least {step} (sessions are timed in {step}-second "
+                    f"steps), not {value!r}.",
+                    id="tandem.E011",
+                )
+            )
     return errors
 
 
@@ -58,10 +62,12 @@ def check_secret_key(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     """``check --deploy``: the built-in insecure fallback key is for the demo and tests only."""
     fallback = getattr(settings, "INSECURE_FALLBACK_SECRET_KEY", None)
     if fallback is not None and str(settings.SECRET_KEY) == fallback:
-        return [checks.Warning(
-            "TANDEM_SECRET_KEY is not set, so the built-in insecure fallback secret key is in "
-            "use: anyone can forge sessions and signed links.",
-            hint="Set TANDEM_SECRET_KEY to 50 or more random characters.",
-            id="tandem.W001",
-        )]
+        return [
+            checks.Warning(
+                "TANDEM_SECRET_KEY is not set, so the built-in insecure fallback secret key is in "
+                "use: anyone can forge sessions and signed links.",
+                hint="Set TANDEM_SECRET_KEY to 50 or more random characters.",
+                id="tandem.W001",
+            )
+        ]
     return []

@@ -355,7 +355,10 @@ def wrap_into(data_key: DataKey, plain_key: bytes, *, epoch: EpochKey | None = N
         epoch = epoch or current_epoch()
         data_key.epoch_id = epoch.epoch_id
         data_key.wrapped_key = wrap_data_key_epoch(
-            plain_key, data_key_id=data_key.pk, purpose=data_key.purpose, master=master,
+            plain_key,
+            data_key_id=data_key.pk,
+            purpose=data_key.purpose,
+            master=master,
             epoch=epoch,
         )
     else:
@@ -466,7 +469,10 @@ def _to_hour(moment: datetime) -> datetime:
 
 @transaction.atomic
 def crypto_shred(
-    *, data_key: DataKey, acting_user: User | None = None, reason: str,
+    *,
+    data_key: DataKey,
+    acting_user: User | None = None,
+    reason: str,
     agency_id: int | None = None,
     audited: bool = True,
 ) -> DataKey:
@@ -574,9 +580,7 @@ def _rotate_batch(
         counts[data_key.master_key_id] = counts.get(data_key.master_key_id, 0) + 1
         wrap_into(data_key, plain)
         data_key.rotated_at = timezone.now()
-    DataKey.objects.bulk_update(
-        batch, ["master_key_id", "epoch_id", "wrapped_key", "rotated_at"]
-    )
+    DataKey.objects.bulk_update(batch, ["master_key_id", "epoch_id", "wrapped_key", "rotated_at"])
     audit_record(
         action="crypto.rotate",
         actor=acting_user,

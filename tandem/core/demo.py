@@ -63,16 +63,50 @@ class DemoAgency:
 PSP_APPS = ("readiness", "support", "reports")
 PRP_APPS = ("readiness", "recovery", "reports")
 DEMO_AGENCIES: tuple[DemoAgency, ...] = (
-    DemoAgency(DEMO_SLUG, DEMO_NAME, "CSPD (demo)", DEMO_PRESET, "", DEMO_APPS, 360, 2026,
-               "America/Denver"),
-    DemoAgency("columbus", "Columbus Division of Police (demo)", "CPD (demo)", "columbus",
-               "columbus-", PSP_APPS, 150, 18107),
-    DemoAgency("joplin", "Joplin Police Department (demo)", "JPD (demo)", "joplin", "joplin-",
-               PSP_APPS, 100, 213, "America/Chicago"),
-    DemoAgency("winchester", "Winchester Police Department (demo)", "WPD (demo)", "winchester",
-               "winchester-", PRP_APPS, 100, 278),
-    DemoAgency("west-virginia", "West Virginia Police and Peers (demo)", "PNP (demo)",
-               "west-virginia", "wv-", PRP_APPS, 100, 2024),
+    DemoAgency(
+        DEMO_SLUG, DEMO_NAME, "CSPD (demo)", DEMO_PRESET, "", DEMO_APPS, 360, 2026, "America/Denver"
+    ),
+    DemoAgency(
+        "columbus",
+        "Columbus Division of Police (demo)",
+        "CPD (demo)",
+        "columbus",
+        "columbus-",
+        PSP_APPS,
+        150,
+        18107,
+    ),
+    DemoAgency(
+        "joplin",
+        "Joplin Police Department (demo)",
+        "JPD (demo)",
+        "joplin",
+        "joplin-",
+        PSP_APPS,
+        100,
+        213,
+        "America/Chicago",
+    ),
+    DemoAgency(
+        "winchester",
+        "Winchester Police Department (demo)",
+        "WPD (demo)",
+        "winchester",
+        "winchester-",
+        PRP_APPS,
+        100,
+        278,
+    ),
+    DemoAgency(
+        "west-virginia",
+        "West Virginia Police and Peers (demo)",
+        "PNP (demo)",
+        "west-virginia",
+        "wv-",
+        PRP_APPS,
+        100,
+        2024,
+    ),
 )
 
 # role: (first, last, rank or title, category, unit code)
@@ -125,12 +159,19 @@ def _people_for(spec: DemoAgency) -> dict[str, tuple[str, str, str, str, str]]:
         return DEMO_PEOPLE
     rng = random.Random(spec.seed)  # noqa: S311 - synthetic names, not security
     firsts, lasts = list(FIRST_NAMES), list(LAST_NAMES)
-    return {role: (rng.choice(firsts), rng.choice(lasts), *rest[2:])
-            for role, rest in DEMO_PEOPLE.items()}
+    return {
+        role: (rng.choice(firsts), rng.choice(lasts), *rest[2:])
+        for role, rest in DEMO_PEOPLE.items()
+    }
 
 
-def _member_for(agency: Agency, person: tuple[str, str, str, str, str], units: dict[str, Unit],
-                number: int, domain: str) -> Member:
+def _member_for(
+    agency: Agency,
+    person: tuple[str, str, str, str, str],
+    units: dict[str, Unit],
+    number: int,
+    domain: str,
+) -> Member:
     first, last, title, category, unit_code = person
     member, _ = Member.objects.update_or_create(
         agency=agency,
@@ -179,8 +220,13 @@ def load_agency(spec: DemoAgency) -> dict[str, Any]:
     """Create (or refresh) one demo agency; return its entry for the credentials file."""
     agency = Agency.objects.filter(slug=spec.slug).first()
     if agency is None:
-        agency = agency_create(slug=spec.slug, name=spec.name, short_name=spec.short_name,
-                               preset=spec.preset, time_zone=spec.time_zone)
+        agency = agency_create(
+            slug=spec.slug,
+            name=spec.name,
+            short_name=spec.short_name,
+            preset=spec.preset,
+            time_zone=spec.time_zone,
+        )
     elif agency.name != spec.name:
         Agency.objects.filter(pk=agency.pk).update(name=spec.name, short_name=spec.short_name)
         agency.refresh_from_db()
@@ -197,8 +243,7 @@ def load_agency(spec: DemoAgency) -> dict[str, Any]:
     Member.objects.filter(agency=agency, employee_number__in=["D0002", "D0007"]).update(
         supervisor=supervisor
     )
-    users = {role: User.objects.get(username=entry["username"])
-             for role, entry in accounts.items()}
+    users = {role: User.objects.get(username=entry["username"]) for role, entry in accounts.items()}
     for app in spec.apps:
         # Each program fills in its own demo data: tandem/<app>/demo.py, populate().
         import_module(f"tandem.{app}.demo").populate(agency=agency, users=users)
@@ -208,8 +253,11 @@ def load_agency(spec: DemoAgency) -> dict[str, Any]:
 def load_demo(slugs: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Create (or refresh) the demo agencies; return ``{slug: {name, preset, accounts}}``,
     ``accounts`` being ``{role: {username, password, totp_secret}}``."""
-    return {spec.slug: load_agency(spec) for spec in DEMO_AGENCIES
-            if slugs is None or spec.slug in slugs}
+    return {
+        spec.slug: load_agency(spec)
+        for spec in DEMO_AGENCIES
+        if slugs is None or spec.slug in slugs
+    }
 
 
 def read_credentials() -> dict[str, Any]:
@@ -234,12 +282,19 @@ def signin_listing() -> list[dict[str, Any]]:
         if not isinstance(entry, dict) or agency is None:
             continue
         names = [a["username"] for a in entry.get("accounts", {}).values()]
-        devices = {d.user.username: d for d in TOTPDevice.objects.filter(
-            user__username__in=names, confirmed=True).select_related("user")}
+        devices = {
+            d.user.username: d
+            for d in TOTPDevice.objects.filter(
+                user__username__in=names, confirmed=True
+            ).select_related("user")
+        }
         accounts = [
-            {"title": agency.title_for(role), "username": a["username"],
-             "password": a["password"],
-             "code": current_code(devices[a["username"]]) if a["username"] in devices else ""}
+            {
+                "title": agency.title_for(role),
+                "username": a["username"],
+                "password": a["password"],
+                "code": current_code(devices[a["username"]]) if a["username"] in devices else "",
+            }
             for role, a in entry.get("accounts", {}).items()
         ]
         listing.append({"name": agency.name, "preset": spec.preset, "accounts": accounts})

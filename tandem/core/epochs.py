@@ -283,9 +283,7 @@ def _rewrap_batch(
     from tandem.core import crypto
     from tandem.core.models import DataKey
 
-    batch = list(
-        query.select_for_update().exclude(pk__in=skip).order_by("id")[:batch_size]
-    )
+    batch = list(query.select_for_update().exclude(pk__in=skip).order_by("id")[:batch_size])
     done: list[DataKey] = []
     failed: set[Any] = set()
     for data_key in batch:
@@ -326,8 +324,10 @@ def epoch_rotate(
     result = EpochRotation()
     with _rotation_lock():
         epochs = list_epochs()
-        due = force or not epochs or (
-            timezone.now() - epochs[-1].created_at >= timedelta(hours=hours)
+        due = (
+            force
+            or not epochs
+            or (timezone.now() - epochs[-1].created_at >= timedelta(hours=hours))
         )
         if due:
             epochs.append(create_epoch())

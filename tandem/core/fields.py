@@ -125,9 +125,7 @@ class EncryptedFieldMixin(models.Field):  # type: ignore[type-arg]  # generic in
                 f"{self.aad_for()} holds ciphertext but the record has no data key."
             )
         try:
-            value = self.decode(
-                crypto.unseal(instance.data_key, sealed.token, aad=self.aad_for())
-            )
+            value = self.decode(crypto.unseal(instance.data_key, sealed.token, aad=self.aad_for()))
         except crypto.KeyShredded:
             return None
         if self.keep_opened_value:

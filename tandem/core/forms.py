@@ -28,9 +28,16 @@ from django.utils.safestring import SafeString
 
 PHONE_NAMES = frozenset({"phone", "mobile", "telephone"})
 SELF_TOKENS = {
-    "phone": "tel", "mobile": "tel", "telephone": "tel", "email": "email",
-    "first_name": "given-name", "last_name": "family-name", "name": "name",
-    "typed_name": "name", "username": "username", "agency_name": "organization",
+    "phone": "tel",
+    "mobile": "tel",
+    "telephone": "tel",
+    "email": "email",
+    "first_name": "given-name",
+    "last_name": "family-name",
+    "name": "name",
+    "typed_name": "name",
+    "username": "username",
+    "agency_name": "organization",
 }
 
 
@@ -45,14 +52,12 @@ def prompt_empty_choice(field: forms.Field) -> None:
         if field.empty_label == DJANGO_BLANK:
             field.empty_label = CHOOSE_PROMPT
         return
-    if isinstance(field, forms.ChoiceField) and not isinstance(
-            field, forms.MultipleChoiceField):
+    if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.MultipleChoiceField):
         declared: Any = field.choices
         choices = list(declared)
         if any(value in ("", None) and label == DJANGO_BLANK for value, label in choices):
             field.choices = [
-                (value, CHOOSE_PROMPT if value in ("", None) and label == DJANGO_BLANK
-                 else label)
+                (value, CHOOSE_PROMPT if value in ("", None) and label == DJANGO_BLANK else label)
                 for value, label in choices
             ]
 
@@ -99,8 +104,11 @@ def autocomplete_for(form: forms.BaseForm, name: str) -> str | None:
 class TandemBoundField(BoundField):
     def __init__(self, form: forms.BaseForm, field: forms.Field, name: str) -> None:
         widget = field.widget
-        if (_base_name(name) in PHONE_NAMES and isinstance(widget, forms.TextInput)
-                and widget.input_type == "text"):
+        if (
+            _base_name(name) in PHONE_NAMES
+            and isinstance(widget, forms.TextInput)
+            and widget.input_type == "text"
+        ):
             widget.input_type = "tel"
         prompt_empty_choice(field)
         super().__init__(form, field, name)
@@ -162,17 +170,23 @@ class QuickSelect(forms.Select):
     markup, same attributes (the bound field's ``id``, ``aria-describedby``, ``required``).
     """
 
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None,
-               renderer: Any = None) -> SafeString:
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
         widget = self.get_context(name, value, attrs)["widget"]
         options = format_html_join(
-            "", "<option value=\"{}\"{}>{}</option>",
+            "",
+            '<option value="{}"{}>{}</option>',
             (
-                (option["value"] if option["value"] is not None else "",
-                 flatatt(option["attrs"]), option["label"])
+                (
+                    option["value"] if option["value"] is not None else "",
+                    flatatt(option["attrs"]),
+                    option["label"],
+                )
                 for _group, group_options, _index in widget["optgroups"]
                 for option in group_options
             ),
         )
-        return format_html("<select name=\"{}\"{}>{}</select>", widget["name"],
-                           flatatt(widget["attrs"]), options)
+        return format_html(
+            '<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options
+        )

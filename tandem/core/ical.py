@@ -47,19 +47,29 @@ def feed_token_issue(*, acting_user: User, user: Any, purpose: str) -> str:
     )
     token = secrets.token_urlsafe(32)
     FeedToken.objects.create(user=user, purpose=purpose, digest=_digest(token))
-    audit_record(action="feed.issued", actor=acting_user, agency_id=user.agency_id,
-                 obj=user, detail={"purpose": purpose})
+    audit_record(
+        action="feed.issued",
+        actor=acting_user,
+        agency_id=user.agency_id,
+        obj=user,
+        detail={"purpose": purpose},
+    )
     return token
 
 
 @transaction.atomic
 def feed_token_revoke(*, acting_user: User, user: Any, purpose: str) -> bool:
-    count = FeedToken.objects.filter(
-        user=user, purpose=purpose, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
+    count = FeedToken.objects.filter(user=user, purpose=purpose, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     if count:
-        audit_record(action="feed.revoked", actor=acting_user, agency_id=user.agency_id,
-                     obj=user, detail={"purpose": purpose})
+        audit_record(
+            action="feed.revoked",
+            actor=acting_user,
+            agency_id=user.agency_id,
+            obj=user,
+            detail={"purpose": purpose},
+        )
     return bool(count)
 
 

@@ -199,9 +199,11 @@ def prune_finished_tasks() -> int:
     from tandem.core.models import WorkerHeartbeat
 
     now = timezone.now()
-    deleted, _ = DBTaskResult.objects.finished().filter(
-        finished_at__lt=now - FINISHED_TASK_RETENTION
-    ).delete()
+    deleted, _ = (
+        DBTaskResult.objects.finished()
+        .filter(finished_at__lt=now - FINISHED_TASK_RETENTION)
+        .delete()
+    )
     WorkerHeartbeat.objects.filter(seen_at__lt=now - HEARTBEAT_RETENTION).delete()
     return deleted
 

@@ -84,8 +84,9 @@ def keyset_page(
     )
     if anchor is not None and before is not None:
         rows = list(
-            queryset.filter(_beyond(fields, anchor, forward=False))
-            .order_by(*[f"-{name}" for name in fields])[: size + 1]
+            queryset.filter(_beyond(fields, anchor, forward=False)).order_by(
+                *[f"-{name}" for name in fields]
+            )[: size + 1]
         )
         more_before = len(rows) > size
         page = list(reversed(rows[:size]))

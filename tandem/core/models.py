@@ -168,9 +168,7 @@ class FeedToken(models.Model):
     is issued. Issuing a new token for the same purpose revokes the old one.
     """
 
-    user = models.ForeignKey(
-        "accounts.User", on_delete=models.CASCADE, related_name="feed_tokens"
-    )
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="feed_tokens")
     purpose = models.CharField(max_length=48)
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)

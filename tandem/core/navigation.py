@@ -92,9 +92,7 @@ def all_entries() -> list[NavEntry]:
     from importlib import import_module
 
     features = [
-        entry
-        for app in FEATURE_APPS
-        for entry in import_module(f"tandem.{app}.navigation").ENTRIES
+        entry for app in FEATURE_APPS for entry in import_module(f"tandem.{app}.navigation").ENTRIES
     ]
     return [NAV[0], *features, *NAV[1:]]
 
@@ -105,8 +103,11 @@ def navigation_for(user: Any, current_path: str) -> list[dict[str, Any]]:
     items = []
     operator = is_operator(user)
     for entry in all_entries():
-        if entry.roles and not user.has_role(*entry.roles) and not (
-                operator and OPERATOR in entry.roles):
+        if (
+            entry.roles
+            and not user.has_role(*entry.roles)
+            and not (operator and OPERATOR in entry.roles)
+        ):
             continue
         try:
             url = reverse(entry.url_name)

@@ -40,6 +40,7 @@ WITHHELD = "recipient withheld"
 def is_peer_support(kind: str) -> bool:
     return kind.startswith("psp.")
 
+
 _NEW_ITEM = "You have a new item in Tandem."
 _ATTENTION = "Something in Tandem is waiting for you. Please sign in soon."
 _FOOTER = (

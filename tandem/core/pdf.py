@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOGO_MAX_PIXELS = 4096 * 4096
 
+
 def letterhead_image(logo: Any) -> Image.Image | None:
     """The stored logo decoded (PNG or JPEG, at most ``LOGO_MAX_PIXELS``), or ``None`` with a
     warning when it cannot be: a document is never refused because of its letterhead."""
@@ -113,9 +114,16 @@ def _data_uri(image: Image.Image) -> str:
 class Document:
     """A printable document, assembled in order and made into a tagged PDF at the end."""
 
-    def __init__(self, *, agency: Any, title: str, subtitle: str = "",
-                 landscape: bool = False, poster: bool = False, language: str | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        *,
+        agency: Any,
+        title: str,
+        subtitle: str = "",
+        landscape: bool = False,
+        poster: bool = False,
+        language: str | None = None,
+    ) -> None:
         self.agency = agency
         self.title = title
         # The document's language and its dates follow the agency's locale (core/when.py).
@@ -125,8 +133,7 @@ class Document:
         self.poster = poster
         made = when(timezone.now(), "datetime", locale)
         self.footer = f"{getattr(agency, 'name', '')} - made {made}"
-        self.parts: list[SafeString] = [self._letterhead(agency),
-                                        format_html("<h1>{}</h1>", title)]
+        self.parts: list[SafeString] = [self._letterhead(agency), format_html("<h1>{}</h1>", title)]
         if subtitle:
             self.parts.append(format_html('<p class="subtitle">{}</p>', subtitle))
 
@@ -140,8 +147,9 @@ class Document:
     def _letterhead(self, agency: Any) -> SafeString:
         src = self._logo_src(agency)
         image = format_html('<img src="{}" alt="">', src) if src else ""
-        return format_html('<div class="letterhead">{}<span>{}</span></div>', image,
-                           getattr(agency, "name", ""))
+        return format_html(
+            '<div class="letterhead">{}<span>{}</span></div>', image, getattr(agency, "name", "")
+        )
 
     def heading(self, text: str) -> None:
         self.parts.append(format_html("<h2>{}</h2>", text))
@@ -154,52 +162,87 @@ class Document:
 
     def fields(self, pairs: Sequence[tuple[str, Any]]) -> None:
         """Label/value lines, e.g. [("Designated", "2026-03-01 by the Chief")]."""
-        rows = format_html_join("", "<dt>{}</dt><dd>{}</dd>",
-                                ((label, "" if value is None else value)
-                                 for label, value in pairs))
+        rows = format_html_join(
+            "",
+            "<dt>{}</dt><dd>{}</dd>",
+            ((label, "" if value is None else value) for label, value in pairs),
+        )
         self.parts.append(format_html("<dl>{}</dl>", rows))
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]],
-              widths: Sequence[float] | None = None, *, size: int = 9) -> None:
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        widths: Sequence[float] | None = None,
+        *,
+        size: int = 9,
+    ) -> None:
         total = sum(widths) if widths else 0
-        cols = format_html_join("", '<col style="width: {}%">',
-                                ((round(100 * w / total, 1),) for w in widths or ())
-                                ) if total else ""
+        cols = (
+            format_html_join(
+                "", '<col style="width: {}%">', ((round(100 * w / total, 1),) for w in widths or ())
+            )
+            if total
+            else ""
+        )
         head = format_html_join("", '<th scope="col">{}</th>', ((h,) for h in header))
-        body = format_html_join("", "<tr>{}</tr>", (
-            (format_html_join("", "<td>{}</td>", (("" if v is None else v,) for v in row)),)
-            for row in rows))
+        body = format_html_join(
+            "",
+            "<tr>{}</tr>",
+            (
+                (format_html_join("", "<td>{}</td>", (("" if v is None else v,) for v in row)),)
+                for row in rows
+            ),
+        )
         style = "" if self.poster else f"font-size: {size}pt"
-        self.parts.append(format_html(
-            '<table style="{}"><colgroup>{}</colgroup><thead><tr>{}</tr></thead>'
-            "<tbody>{}</tbody></table>", style, cols, head, body))
+        self.parts.append(
+            format_html(
+                '<table style="{}"><colgroup>{}</colgroup><thead><tr>{}</tr></thead>'
+                "<tbody>{}</tbody></table>",
+                style,
+                cols,
+                head,
+                body,
+            )
+        )
 
     def chart(self, title: str, svg: str, *, withheld: bool = False) -> None:
         """A chart under its title, kept on one page; one line instead when all is withheld."""
         if withheld:
-            self.parts.append(format_html(
-                '<div class="keep"><h3>{}</h3><p class="note">Every figure of this chart is '
-                "withheld to protect the people counted; no chart is shown.</p></div>", title))
+            self.parts.append(
+                format_html(
+                    '<div class="keep"><h3>{}</h3><p class="note">Every figure of this chart is '
+                    "withheld to protect the people counted; no chart is shown.</p></div>",
+                    title,
+                )
+            )
             return
-        self.parts.append(format_html('<figure><h3>{}</h3>{}</figure>', title,
-                                      mark_safe(svg)))  # noqa: S308 - SVG made by reports.charts
+        self.parts.append(format_html("<figure><h3>{}</h3>{}</figure>", title, mark_safe(svg)))  # noqa: S308 - SVG made by reports.charts
 
     def html(self) -> str:
         orientation = " landscape" if self.landscape else ""
         footer = self.footer.replace("\\", "\\\\").replace('"', '\\"')
-        style = STYLE % {"paper": paper_size(self.agency), "orientation": orientation,
-                         "footer": footer}
+        style = STYLE % {
+            "paper": paper_size(self.agency),
+            "orientation": orientation,
+            "footer": footer,
+        }
         body = "".join(self.parts)
-        return (f'<!doctype html><html lang="{escape(self.language)}"><head><meta charset="utf-8">'
-                f"<title>{escape(self.title)}</title><style>{style}</style></head>"
-                f'<body class="{"poster" if self.poster else ""}">{body}</body></html>')
+        return (
+            f'<!doctype html><html lang="{escape(self.language)}"><head><meta charset="utf-8">'
+            f"<title>{escape(self.title)}</title><style>{style}</style></head>"
+            f'<body class="{"poster" if self.poster else ""}">{body}</body></html>'
+        )
 
     def bytes(self) -> bytes:
         from weasyprint import HTML  # imported on use: it loads Pango
 
         document = HTML(string=self.html(), base_url=None)
-        return bytes(document.write_pdf(pdf_variant="pdf/ua-1", uncompressed_pdf=False,
-                                        custom_metadata=False))
+        return bytes(
+            document.write_pdf(
+                pdf_variant="pdf/ua-1", uncompressed_pdf=False, custom_metadata=False
+            )
+        )
 
     def response(self, filename: str, *, inline: bool = True) -> HttpResponse:
         response = HttpResponse(self.bytes(), content_type="application/pdf")

@@ -16,5 +16,6 @@ class NotificationsConfig(AppConfig):
         register_delivery_creator(deliveries_create)
 
         # Peer-support messages have no job row: this sender picks up the due ones.
-        register_periodic(timedelta(minutes=1),
-                          "tandem.notifications.services.peer_support_deliveries_send")
+        register_periodic(
+            timedelta(minutes=1), "tandem.notifications.services.peer_support_deliveries_send"
+        )

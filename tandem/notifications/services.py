@@ -124,8 +124,9 @@ def deliveries_create(
     if recipient_user is None and not (email or phone):
         raise ValueError("A notification needs a recipient.")
     if is_peer_support(kind):
-        return _peer_support_create(kind, spec.channels, recipient_user, email, phone, agency,
-                                    channels)
+        return _peer_support_create(
+            kind, spec.channels, recipient_user, email, phone, agency, channels
+        )
     deliveries: list[Delivery] = []
     if recipient_user is not None:
         wanted = tuple(c for c in spec.channels if channels is None or c in channels)
@@ -162,24 +163,34 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _peer_support_create(kind: str, kind_channels: tuple[str, ...], recipient_user: Any,
-                         email: str, phone: str, agency: Any,
-                         channels: tuple[str, ...] | None) -> list[PeerSupportDelivery]:
+def _peer_support_create(
+    kind: str,
+    kind_channels: tuple[str, ...],
+    recipient_user: Any,
+    email: str,
+    phone: str,
+    agency: Any,
+    channels: tuple[str, ...] | None,
+) -> list[PeerSupportDelivery]:
     """Sealed recipient, hour-coarse times, no job row: the periodic sender sends it."""
     due = {"due": timezone.now().isoformat()}
     found: list[tuple[str, dict[str, Any]]] = []
     if recipient_user is not None:
         wanted = tuple(c for c in kind_channels if channels is None or c in channels)
-        found = [(channel, {"user_id": recipient_user.pk})
-                 for channel, _ in _user_channels(recipient_user, wanted)]
+        found = [
+            (channel, {"user_id": recipient_user.pk})
+            for channel, _ in _user_channels(recipient_user, wanted)
+        ]
         agency_id = agency.pk if agency is not None else recipient_user.agency_id
     else:
-        found = [(channel, {"address": address})
-                 for channel, address in _checked_addresses(email, phone)]
+        found = [
+            (channel, {"address": address}) for channel, address in _checked_addresses(email, phone)
+        ]
         agency_id = agency.pk if agency is not None else None
     deliveries = [
         PeerSupportDelivery.objects.create(  # type: ignore[misc]  # encrypted JSON
-            kind=kind, channel=channel, agency_id=agency_id, recipient=recipient, schedule=due)
+            kind=kind, channel=channel, agency_id=agency_id, recipient=recipient, schedule=due
+        )
         for channel, recipient in found
     ]
     if not deliveries:
@@ -201,8 +212,9 @@ def _peer_support_destination(delivery: PeerSupportDelivery) -> str:
 
 
 @transaction.atomic
-def _peer_support_finish(delivery: PeerSupportDelivery, status: str, now: datetime,
-                         error: str = "") -> None:
+def _peer_support_finish(
+    delivery: PeerSupportDelivery, status: str, now: datetime, error: str = ""
+) -> None:
     """Finished: shred whom and when (unaudited here: an audit row at the second a helper
     was alerted would date the request), keep the state and the hour."""
     delivery.status = status
@@ -213,19 +225,26 @@ def _peer_support_finish(delivery: PeerSupportDelivery, status: str, now: dateti
     if status == DeliveryStatus.FAILED:
         logger.warning(
             "notification delivery failed",
-            extra={"kind": delivery.kind, "channel": delivery.channel,
-                   "attempts": delivery.attempts, "error": error},
+            extra={
+                "kind": delivery.kind,
+                "channel": delivery.channel,
+                "attempts": delivery.attempts,
+                "error": error,
+            },
         )
 
 
 def _peer_support_attempt(delivery: PeerSupportDelivery, now: datetime) -> str:
-    claimed = PeerSupportDelivery.objects.filter(
-        pk=delivery.pk, status__in=OPEN_STATUSES).update(status=DeliveryStatus.SENDING)
+    claimed = PeerSupportDelivery.objects.filter(pk=delivery.pk, status__in=OPEN_STATUSES).update(
+        status=DeliveryStatus.SENDING
+    )
     if not claimed:
         return "skipped"
     delivery.status = DeliveryStatus.SENDING
     delivery.schedule = {  # encrypted JSON
-        **delivery.schedule_data, "claimed": now.isoformat()}
+        **delivery.schedule_data,
+        "claimed": now.isoformat(),
+    }
     delivery.save(update_fields=["schedule"])
     try:
         _send(delivery, _peer_support_destination(delivery))
@@ -260,9 +279,11 @@ def peer_support_deliveries_send(now: datetime | None = None) -> int:
     # Finished rows say only kind, channel, state and hour; a week is enough to look into
     # a failure, and fewer rows leave less to count alerts per hour with.
     PeerSupportDelivery.objects.filter(
-        finished_at__lt=_hour(now) - PEER_SUPPORT_FINISHED_KEPT).delete()
+        finished_at__lt=_hour(now) - PEER_SUPPORT_FINISHED_KEPT
+    ).delete()
     open_rows = PeerSupportDelivery.objects.select_related("data_key").filter(
-        status__in=(*OPEN_STATUSES, DeliveryStatus.SENDING))
+        status__in=(*OPEN_STATUSES, DeliveryStatus.SENDING)
+    )
     for delivery in open_rows:
         schedule = delivery.schedule_data
         if delivery.status == DeliveryStatus.SENDING:
@@ -382,7 +403,11 @@ def _record_success(delivery: Delivery, now: datetime) -> None:
     _shred_destination(delivery)
     delivery.save(
         update_fields=[
-            "attempts", "status", "finished_at", "next_attempt_at", "last_error",
+            "attempts",
+            "status",
+            "finished_at",
+            "next_attempt_at",
+            "last_error",
             "updated_at",
         ]
     )
@@ -443,7 +468,11 @@ def _record_cancelled(delivery: Delivery, reason: str) -> None:
     _shred_destination(delivery)
     delivery.save(
         update_fields=[
-            "status", "finished_at", "next_attempt_at", "last_error", "updated_at",
+            "status",
+            "finished_at",
+            "next_attempt_at",
+            "last_error",
+            "updated_at",
         ]
     )
     audit_record(
@@ -463,9 +492,9 @@ def delivery_attempt(*, delivery_id: int) -> str:
     )
     if not claimed:
         return "skipped"
-    delivery = Delivery.objects.select_related(
-        "recipient_user", "destination__data_key"
-    ).get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("recipient_user", "destination__data_key").get(
+        pk=delivery_id
+    )
     try:
         _send(delivery, _destination(delivery))
     except NoDestination as exc:

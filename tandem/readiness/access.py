@@ -56,20 +56,22 @@ def people_in_scope(user: User, agency: Agency) -> Any:
     from tandem.accounts.models import User
 
     prp_roles = Q(role_assignments__agency=agency, role_assignments__role__in=("aro", "prs"))
-    prp_designated = Q(readiness_designations__agency=agency,
-                       readiness_designations__program="prp")
+    prp_designated = Q(readiness_designations__agency=agency, readiness_designations__program="prp")
     if prp_only(user):
         scope = prp_roles | prp_designated | Q(readiness_applications__program="prp")
     else:
-        scope = (Q(role_assignments__agency=agency, role_assignments__role__in=TEAM)
-                 | Q(readiness_designations__agency=agency)
-                 | Q(readiness_applications__agency=agency))
+        scope = (
+            Q(role_assignments__agency=agency, role_assignments__role__in=TEAM)
+            | Q(readiness_designations__agency=agency)
+            | Q(readiness_applications__agency=agency)
+        )
     ids = User.objects.filter(agency=agency).filter(scope).values("pk")
     return User.objects.filter(agency=agency, pk__in=ids)
 
 
-def get_person_for_user(user: User, pk: Any, *, write: bool,
-                        roles: tuple[str, ...] = OVERSEERS) -> Any:
+def get_person_for_user(
+    user: User, pk: Any, *, write: bool, roles: tuple[str, ...] = OVERSEERS
+) -> Any:
     agency = require_role(user, *(COORDINATORS if write else roles))
     return one_or_404(people_in_scope(user, agency).select_related("member", "agency"), pk)
 
@@ -94,9 +96,9 @@ def get_time_entry_for_user(user: User, pk: Any) -> TimeEntry:
 def get_application_for_user(user: User, pk: Any) -> Application:
     agency = require_account(user)
     application = one_or_404(
-        Application.objects.select_related("applicant", "vacancy", "interviewed_by",
-                                           "decided_by"),
-        pk, agency=agency,
+        Application.objects.select_related("applicant", "vacancy", "interviewed_by", "decided_by"),
+        pk,
+        agency=agency,
     )
     if application.applicant_id == user.pk or user.has_role(*SELECTORS):
         return application

@@ -30,11 +30,21 @@ def items(user: Any, now: datetime) -> list[Item]:
     lapsed, due = counts(user, now)
     found = []
     if lapsed:
-        found.append(Item(f"{plural(lapsed, 'team member is', 'team members are')} "
-                          "not compliant", reverse("readiness:team"), urgent=True))
+        found.append(
+            Item(
+                f"{plural(lapsed, 'team member is', 'team members are')} not compliant",
+                reverse("readiness:team"),
+                urgent=True,
+            )
+        )
     if due:
-        found.append(Item(f"{plural(due, 'team member falls', 'team members fall')} out of "
-                          "compliance this month unless they catch up", reverse("readiness:team")))
+        found.append(
+            Item(
+                f"{plural(due, 'team member falls', 'team members fall')} out of "
+                "compliance this month unless they catch up",
+                reverse("readiness:team"),
+            )
+        )
     return found
 
 
@@ -50,11 +60,14 @@ def counts(user: Any, now: datetime) -> tuple[int, int]:
     next_due = "readiness_gate__next_due_on"
     found = User.objects.filter(pk__in=people.order_by().values("pk")).aggregate(
         unknown=Count("pk", filter=Q(**{f"{standing}__isnull": True}) | Q(**{standing: ""})),
-        lapsed=Count("pk", filter=Q(**{standing: compliance.NOT_COMPLIANT})
-                     | Q(**{f"{next_due}__lt": today})),
-        due=Count("pk", filter=Q(**{f"{standing}__in": (compliance.COMPLIANT,
-                                                         compliance.DUE_SOON)})
-                  & Q(**{f"{next_due}__gte": today, f"{next_due}__lte": month_end})),
+        lapsed=Count(
+            "pk", filter=Q(**{standing: compliance.NOT_COMPLIANT}) | Q(**{f"{next_due}__lt": today})
+        ),
+        due=Count(
+            "pk",
+            filter=Q(**{f"{standing}__in": (compliance.COMPLIANT, compliance.DUE_SOON)})
+            & Q(**{f"{next_due}__gte": today, f"{next_due}__lte": month_end}),
+        ),
     )
     if not found["unknown"]:
         return found["lapsed"], found["due"]

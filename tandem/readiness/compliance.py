@@ -143,7 +143,8 @@ def _serves(fact: AttendanceFact, program: str) -> bool:
 
 def _present(facts: Facts, day: date, kind: str, program: str) -> list[AttendanceFact]:
     return [
-        a for a in facts.attendance
+        a
+        for a in facts.attendance
         if a.status == "present" and a.kind == kind and a.day <= day and _serves(a, program)
     ]
 
@@ -169,9 +170,7 @@ def initial_completion(facts: Facts, policy: Any, program: str, day: date) -> da
 
 
 def missing_topics(facts: Facts, policy: Any, program: str, day: date) -> list[str]:
-    covered = {
-        t.casefold() for a in _present(facts, day, "initial", program) for t in a.topics
-    }
+    covered = {t.casefold() for a in _present(facts, day, "initial", program) for t in a.topics}
     return [t for t in required_topics(policy, program) if t.casefold() not in covered]
 
 
@@ -190,8 +189,11 @@ def current_check(facts: Facts, day: date) -> CheckFact | None:
 
 def cjis_due(facts: Facts, day: date) -> date | None:
     """The day CJIS awareness must be renewed by, or None when never taken."""
-    taken = [a.day for a in facts.attendance
-             if a.kind == "cjis" and a.status == "present" and a.day <= day]
+    taken = [
+        a.day
+        for a in facts.attendance
+        if a.kind == "cjis" and a.status == "present" and a.day <= day
+    ]
     return add_months(max(taken), CJIS_MONTHS) if taken else None
 
 
@@ -199,7 +201,8 @@ def _signed(facts: Facts, kind: str, day: date) -> bool:
     """Signed the version that was current on ``day`` (a new version needs a new signature
     from the day it is published)."""
     return any(k == kind and on <= day for k, on in facts.signed) or any(
-        k == kind and on <= day < until for k, on, until in facts.lapsed)
+        k == kind and on <= day < until for k, on, until in facts.lapsed
+    )
 
 
 def _unsigned_reason(facts: Facts, kind: str, day: date, name: str, label: str) -> str:
@@ -225,8 +228,12 @@ def _background_required(policy: Any, program: str) -> bool:
 
 
 def _cadence_words(months: int) -> str:
-    words = {3: "at least once per calendar quarter", 6: "at least once per half-year",
-             12: "at least once per calendar year", 1: "at least once per month"}
+    words = {
+        3: "at least once per calendar quarter",
+        6: "at least once per half-year",
+        12: "at least once per calendar year",
+        1: "at least once per month",
+    }
     return f"required {words[months]}" if months in words else f"required every {months} months"
 
 
@@ -272,35 +279,57 @@ def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day:
     if anchors and current:
         months = policy.training.ongoing_cadence_months
         due = ongoing_due(max(anchors), months)
-        _timed(status, label=f"{name}: ongoing training", due=due, day=day,
-               key=f"ongoing-{program}-{due}",
-               late=f"{name}: ongoing training overdue since {when(due)} "
-                    f"({_cadence_words(months)})")
-    if program == "psp" and "confidentiality_agreement" in policy.selection.steps \
-            and not _signed(facts, "confidentiality", day):
-        status.worsen(NOT_COMPLIANT, _unsigned_reason(
-            facts, "confidentiality", day, name, "confidentiality agreement"))
-    if program == "prp" and facts.is_prs and policy.recovery.prs_nda_required \
-            and not _signed(facts, "nda", day):
-        status.worsen(NOT_COMPLIANT, _unsigned_reason(
-            facts, "nda", day, name, "non-disclosure agreement"))
+        _timed(
+            status,
+            label=f"{name}: ongoing training",
+            due=due,
+            day=day,
+            key=f"ongoing-{program}-{due}",
+            late=f"{name}: ongoing training overdue since {when(due)} ({_cadence_words(months)})",
+        )
+    if (
+        program == "psp"
+        and "confidentiality_agreement" in policy.selection.steps
+        and not _signed(facts, "confidentiality", day)
+    ):
+        status.worsen(
+            NOT_COMPLIANT,
+            _unsigned_reason(facts, "confidentiality", day, name, "confidentiality agreement"),
+        )
+    if (
+        program == "prp"
+        and facts.is_prs
+        and policy.recovery.prs_nda_required
+        and not _signed(facts, "nda", day)
+    ):
+        status.worsen(
+            NOT_COMPLIANT, _unsigned_reason(facts, "nda", day, name, "non-disclosure agreement")
+        )
     if program == "prp" and facts.is_prs and "certification" in policy.selection.steps:
-        held = bool(facts.certified_from and facts.certified_from <= day and (
-            facts.certified_until is None or facts.certified_until >= day))
+        held = bool(
+            facts.certified_from
+            and facts.certified_from <= day
+            and (facts.certified_until is None or facts.certified_until >= day)
+        )
         if not held:
             status.worsen(NOT_COMPLIANT, f"{name}: peer recovery certification not held")
         elif facts.certified_until is not None:
             # The credential's expiry is a due date like any other: due soon, reminded.
-            _timed(status, label=f"{name}: certification renewal",
-                   due=facts.certified_until, day=day,
-                   key=f"certification-{facts.certified_until}",
-                   late=f"{name}: peer recovery certification not held")
+            _timed(
+                status,
+                label=f"{name}: certification renewal",
+                due=facts.certified_until,
+                day=day,
+                key=f"certification-{facts.certified_until}",
+                late=f"{name}: peer recovery certification not held",
+            )
 
 
 def _absences(status: Status, facts: Facts, policy: Any, day: date) -> None:
     limit = policy.training.unexcused_absence_limit
     count = sum(
-        1 for a in facts.attendance
+        1
+        for a in facts.attendance
         if a.status == "unexcused" and a.day.year == day.year and a.day <= day
     )
     if count > limit:
@@ -318,16 +347,28 @@ def _clearances(status: Status, facts: Facts, policy: Any, day: date) -> None:
         if check is None:
             status.worsen(NOT_COMPLIANT, "No current fingerprint background check")
         else:
-            _timed(status, label="Background check renewal", due=check.renewal_due,
-                   day=day, key=f"check-{check.renewal_due}", late="Background check expired")
+            _timed(
+                status,
+                label="Background check renewal",
+                due=check.renewal_due,
+                day=day,
+                key=f"check-{check.renewal_due}",
+                late="Background check expired",
+            )
     needs_cjis = policy.training.cjis_awareness_yearly or "prp" in status.programs
     due = cjis_due(facts, day)
     if needs_cjis:
         if due is None:
             status.worsen(NOT_COMPLIANT, "CJIS security awareness training not taken")
         else:
-            _timed(status, label="CJIS security awareness", due=due, day=day,
-                   key=f"cjis-{due}", late=f"CJIS security awareness expired on {when(due)}")
+            _timed(
+                status,
+                label="CJIS security awareness",
+                due=due,
+                day=day,
+                key=f"cjis-{due}",
+                late=f"CJIS security awareness expired on {when(due)}",
+            )
 
 
 def _cji_gate(status: Status, facts: Facts, policy: Any, day: date) -> None:
@@ -401,13 +442,20 @@ def load_facts(users: Iterable[Any]) -> dict[int, Facts]:
     designations: dict[int, list[DesignationFact]] = {}
     for d in Designation.objects.filter(user_id__in=ids):
         designations.setdefault(d.user_id, []).append(
-            DesignationFact(d.program, d.designated_on, d.removed_on))
+            DesignationFact(d.program, d.designated_on, d.removed_on)
+        )
     attendance: dict[int, list[AttendanceFact]] = {}
     for a in Attendance.objects.filter(user_id__in=ids).select_related("session__course"):
         course = a.session.course
-        attendance.setdefault(a.user_id, []).append(AttendanceFact(
-            day=timezone.localdate(a.session.starts_at), kind=course.kind,
-            program=course.program, status=a.status, topics=tuple(course.topics)))
+        attendance.setdefault(a.user_id, []).append(
+            AttendanceFact(
+                day=timezone.localdate(a.session.starts_at),
+                kind=course.kind,
+                program=course.program,
+                status=a.status,
+                topics=tuple(course.topics),
+            )
+        )
     checks: dict[int, list[CheckFact]] = {}
     for c in BackgroundCheck.objects.filter(user_id__in=ids):
         checks.setdefault(c.user_id, []).append(CheckFact(c.checked_on, c.result, c.renewal_due))
@@ -421,8 +469,9 @@ def load_facts(users: Iterable[Any]) -> dict[int, Facts]:
     lapsed: dict[int, list[tuple[str, date, date]]] = {}
     for user_id, agency_id, kind, version, at in Signature.objects.filter(
         user_id__in=ids
-    ).values_list("user_id", "document__agency_id", "document__kind", "document__version",
-                  "signed_at"):
+    ).values_list(
+        "user_id", "document__agency_id", "document__kind", "document__version", "signed_at"
+    ):
         replaced_on = published.get((agency_id, kind, version + 1))
         if replaced_on is None:
             signed.setdefault(user_id, []).append((kind, timezone.localdate(at)))
@@ -460,8 +509,9 @@ def status_for(user: Any, at: datetime | None = None) -> Status:
     return evaluate(facts, user.agency.policy_model(), local_day(at))
 
 
-def statuses_for(agency: Any, users: Iterable[Any], at: datetime | None = None
-                 ) -> dict[int, Status]:
+def statuses_for(
+    agency: Any, users: Iterable[Any], at: datetime | None = None
+) -> dict[int, Status]:
     people = list(users)
     policy = agency.policy_model()
     day = local_day(at)

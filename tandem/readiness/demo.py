@@ -54,34 +54,47 @@ def _past_session(agency: Any, code: str, days_ago: int) -> TrainingSession:
     course = Course.objects.get(agency=agency, code=code)
     start = _day_at(-days_ago)
     session, _ = TrainingSession.objects.get_or_create(
-        course=course, starts_at=start,
-        defaults={"agency": agency, "ends_at": start + timedelta(hours=3),
-                  "place": "Training Academy, room 2", "instructor": "Dr. Ana Lane",
-                  "capacity": 24})
+        course=course,
+        starts_at=start,
+        defaults={
+            "agency": agency,
+            "ends_at": start + timedelta(hours=3),
+            "place": "Training Academy, room 2",
+            "instructor": "Dr. Ana Lane",
+            "capacity": 24,
+        },
+    )
     return session
 
 
 def _attend(agency: Any, coordinator: Any, user: Any, code: str, days_ago: int) -> None:
     session = _past_session(agency, code, days_ago)
-    services.attendance_mark(acting_user=coordinator, session=session, user=user,
-                             status="present")
+    services.attendance_mark(acting_user=coordinator, session=session, user=user, status="present")
 
 
 def _sign(user: Any, kind: str) -> None:
     """Demo signatures skip the re-authentication a person does on screen."""
-    document = AgreementDocument.objects.filter(
-        agency_id=user.agency_id, kind=kind).order_by("-version").first()
+    document = (
+        AgreementDocument.objects.filter(agency_id=user.agency_id, kind=kind)
+        .order_by("-version")
+        .first()
+    )
     if document and not Signature.objects.filter(document=document, user=user).exists():
-        services._signature_write(acting_user=user, document=document,
-                                  typed_name=user.get_full_name())
+        services._signature_write(
+            acting_user=user, document=document, typed_name=user.get_full_name()
+        )
 
 
 def _clear(coordinator: Any, user: Any, renewal_in: int = 640) -> None:
     if not user.readiness_checks.exists():
         today = timezone.localdate()
-        services.check_record(acting_user=coordinator, user=user,
-                              checked_on=today - timedelta(days=90), result="cleared",
-                              renewal_due=today + timedelta(days=renewal_in))
+        services.check_record(
+            acting_user=coordinator,
+            user=user,
+            checked_on=today - timedelta(days=90),
+            result="cleared",
+            renewal_due=today + timedelta(days=renewal_in),
+        )
 
 
 def _second_supporter(agency: Any, supporter: Any) -> Any:
@@ -92,20 +105,36 @@ def _second_supporter(agency: Any, supporter: Any) -> Any:
     username = f"{agency.slug}-supporter-2"  # "demo-supporter-2" in the first demo agency
     user = User.objects.filter(username=username).first()
     if user is None:
-        member = Member.objects.filter(agency=agency, account__isnull=True, active=True).exclude(
-            pk=supporter.member_id or 0).order_by("employee_number").first()
+        member = (
+            Member.objects.filter(agency=agency, account__isnull=True, active=True)
+            .exclude(pk=supporter.member_id or 0)
+            .order_by("employee_number")
+            .first()
+        )
         # No sign-in for this one: the password is random and never shown.
         user = user_create(
-            acting_user=None, agency_id=agency.pk, username=username,
-            password=secrets.token_urlsafe(24), member=member,
+            acting_user=None,
+            agency_id=agency.pk,
+            username=username,
+            password=secrets.token_urlsafe(24),
+            member=member,
             first_name=member.first_name if member else "Jamie",
-            last_name=member.last_name if member else "Fischer", roles=["supporter"])
+            last_name=member.last_name if member else "Fischer",
+            roles=["supporter"],
+        )
     RoleAssignment.objects.get_or_create(user=user, agency=agency, role="supporter")
     return user
 
 
-def _psp(agency: Any, users: dict[str, Any], person: Any, *, designated_ago: int,
-         ongoing_ago: int | None, renewal_in: int = 640) -> None:
+def _psp(
+    agency: Any,
+    users: dict[str, Any],
+    person: Any,
+    *,
+    designated_ago: int,
+    ongoing_ago: int | None,
+    renewal_in: int = 640,
+) -> None:
     if Designation.objects.filter(user=person, program="psp").exists():
         return
     coordinator = users["coordinator"]
@@ -116,9 +145,12 @@ def _psp(agency: Any, users: dict[str, Any], person: Any, *, designated_ago: int
     if set(steps) & set(services.APPLICATION_STEPS):
         _selected(agency, users, person, steps)
     else:
-        services.designation_grant(acting_user=users["chief"], user=person, program="psp",
-                                   designated_on=timezone.localdate()
-                                   - timedelta(days=designated_ago))
+        services.designation_grant(
+            acting_user=users["chief"],
+            user=person,
+            program="psp",
+            designated_on=timezone.localdate() - timedelta(days=designated_ago),
+        )
     if ongoing_ago is not None:
         _attend(agency, coordinator, person, "psp-ongoing", ongoing_ago)
 
@@ -132,17 +164,24 @@ def _selected(agency: Any, users: dict[str, Any], person: Any, steps: list[str])
     vacancy = Vacancy.objects.filter(agency=agency, program="psp", closed_at__isnull=True).first()
     if vacancy is None:
         vacancy = services.vacancy_create(
-            acting_user=users["coordinator"], program="psp", title=VACANCY_TITLE,
-            description="Letters of request to the coordinator.")
+            acting_user=users["coordinator"],
+            program="psp",
+            title=VACANCY_TITLE,
+            description="Letters of request to the coordinator.",
+        )
     application = services.application_submit(
-        acting_user=person, vacancy=vacancy,
-        letter="I have served for years on patrol and would like to support my colleagues.")
+        acting_user=person,
+        vacancy=vacancy,
+        letter="I have served for years on patrol and would like to support my colleagues.",
+    )
     if "psychologist_interview" in steps:
         application = services.application_interview(
-            acting_user=users["psychologist"], application=application, outcome="recommended",
-            interviewed_on=timezone.localdate())
-    services.application_decide(acting_user=users["chief"], application=application,
-                                approve=True)
+            acting_user=users["psychologist"],
+            application=application,
+            outcome="recommended",
+            interviewed_on=timezone.localdate(),
+        )
+    services.application_decide(acting_user=users["chief"], application=application, approve=True)
 
 
 def _prp(agency: Any, users: dict[str, Any], person: Any) -> None:
@@ -156,29 +195,46 @@ def _prp(agency: Any, users: dict[str, Any], person: Any) -> None:
     if "certification" in agency.policy_model().selection.steps:
         today = timezone.localdate()
         services.certification_update(
-            acting_user=users["crt_supervisor"], user=person, version=None,
-            education="diploma", exam_date=today - timedelta(days=400), exam_result="passed",
-            credential_number=f"PRC-{person.pk:05d}", issued_on=today - timedelta(days=380),
-            expires_on=today + timedelta(days=350))
-    services.designation_grant(acting_user=users["chief"], user=person, program="prp",
-                               designated_on=timezone.localdate() - timedelta(days=60))
+            acting_user=users["crt_supervisor"],
+            user=person,
+            version=None,
+            education="diploma",
+            exam_date=today - timedelta(days=400),
+            exam_result="passed",
+            credential_number=f"PRC-{person.pk:05d}",
+            issued_on=today - timedelta(days=380),
+            expires_on=today + timedelta(days=350),
+        )
+    services.designation_grant(
+        acting_user=users["chief"],
+        user=person,
+        program="prp",
+        designated_on=timezone.localdate() - timedelta(days=60),
+    )
     _attend(agency, coordinator, person, "prp-ongoing", 12)
 
 
 def _upcoming(agency: Any, users: dict[str, Any]) -> None:
     coordinator = users["coordinator"]
-    plan = [("psp-ongoing", 9, "Training Academy, room 2"),
-            ("monthly-meeting", 16, "Wellness Unit conference room"),
-            ("prp-ongoing", 12, "Community Resources Team office")]
+    plan = [
+        ("psp-ongoing", 9, "Training Academy, room 2"),
+        ("monthly-meeting", 16, "Wellness Unit conference room"),
+        ("prp-ongoing", 12, "Community Resources Team office"),
+    ]
     for code, days, place in plan:
         course = Course.objects.get(agency=agency, code=code)
         if TrainingSession.objects.filter(course=course, starts_at__gt=timezone.now()).exists():
             continue
         start = _day_at(days, 14)
         session = services.session_schedule(
-            acting_user=coordinator, course=course, starts_at=start,
-            ends_at=start + timedelta(hours=2), place=place, instructor="Dr. Ana Lane",
-            capacity=20)
+            acting_user=coordinator,
+            course=course,
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            place=place,
+            instructor="Dr. Ana Lane",
+            capacity=20,
+        )
         people = [users["supporter"]] if code != "prp-ongoing" else [users["aro"], users["prs"]]
         for person in people:
             services.session_enrol(acting_user=coordinator, session=session, user=person)
@@ -188,13 +244,20 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
     """Create this program's demo records for ``agency``; safe to run again."""
     services.catalogue_seed(agency=agency)
     for kind, (title, body) in AGREEMENTS.items():
-        services.agreement_publish(acting_user=users["coordinator"], kind=kind, title=title,
-                                   body=body)
+        services.agreement_publish(
+            acting_user=users["coordinator"], kind=kind, title=title, body=body
+        )
     if not PolicyReview.objects.filter(agency=agency).exists():
         services.policy_review_record(acting_user=users["coordinator"])
     _psp(agency, users, users["supporter"], designated_ago=55, ongoing_ago=20)
-    _psp(agency, users, _second_supporter(agency, users["supporter"]), designated_ago=78,
-         ongoing_ago=None, renewal_in=20)  # due soon: the background check renewal
+    _psp(
+        agency,
+        users,
+        _second_supporter(agency, users["supporter"]),
+        designated_ago=78,
+        ongoing_ago=None,
+        renewal_in=20,
+    )  # due soon: the background check renewal
     if not set(agency.policy_model().selection.steps) & set(services.APPLICATION_STEPS):
         # Agencies that select peers by application only (Columbus, Joplin) run no peer
         # recovery program in their policy; their ARO and PRS accounts stay undesignated.
@@ -205,8 +268,11 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
     from tandem.readiness.models import Vacancy
 
     if not Vacancy.objects.filter(agency=agency, title=vacancy_title).exists():
-        services.vacancy_create(acting_user=users["coordinator"], program="psp",
-                                title=vacancy_title,
-                                description="Letters of request to the Wellness Unit.")
+        services.vacancy_create(
+            acting_user=users["coordinator"],
+            program="psp",
+            title=vacancy_title,
+            description="Letters of request to the Wellness Unit.",
+        )
     for user in (users["supporter"], users["aro"], users["prs"]):
         services.person_recompute(user=user, cause="demo")

@@ -43,16 +43,22 @@ class IdempotentForm(forms.Form):
 class VacancyForm(forms.Form):
     program = forms.ChoiceField(choices=Program.choices)
     title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=4000,
-                                  required=False,
-                                  help_text="What the team does and who may apply.")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=4000,
+        required=False,
+        help_text="What the team does and who may apply.",
+    )
     closes_on = forms.DateField(widget=DATE, required=False, label="Applications close on")
 
 
 class ApplicationForm(forms.Form):
     letter = forms.CharField(
-        label="Letter of request", widget=forms.Textarea(attrs={"rows": 8}), max_length=5000,
-        help_text="In your own words: why you would like to join and what you bring.")
+        label="Letter of request",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=5000,
+        help_text="In your own words: why you would like to join and what you bring.",
+    )
 
 
 class InterviewForm(forms.Form):
@@ -62,8 +68,10 @@ class InterviewForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve and designate"),
-                                          ("decline", "Decline")], widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve and designate"), ("decline", "Decline")],
+        widget=forms.RadioSelect,
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
@@ -121,22 +129,29 @@ class CheckForm(forms.Form):
 class AgreementForm(forms.Form):
     kind = forms.ChoiceField(choices=AgreementKind.choices)
     title = forms.CharField(max_length=200)
-    body = forms.CharField(label="Text", widget=forms.Textarea(attrs={"rows": 10}),
-                           max_length=20000)
+    body = forms.CharField(
+        label="Text", widget=forms.Textarea(attrs={"rows": 10}), max_length=20000
+    )
 
 
 class SignForm(forms.Form):
     autocomplete_self = True  # the signer types their own name
     typed_name = forms.CharField(label="Type your full name", max_length=200)
     password = forms.CharField(widget=forms.PasswordInput, label="Your password")
-    code = forms.CharField(label="Code from your authenticator app", max_length=12,
-                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
-                                                         "inputmode": "numeric"}))
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
 
 def _hours(label: str = "Hours") -> forms.DecimalField:
-    return forms.DecimalField(label=label, max_digits=4, decimal_places=2,
-                              help_text="For example 1.5 for an hour and a half.")
+    return forms.DecimalField(
+        label=label,
+        max_digits=4,
+        decimal_places=2,
+        help_text="For example 1.5 for an hour and a half.",
+    )
 
 
 def _check_hours(form: forms.Form) -> None:

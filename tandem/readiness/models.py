@@ -158,12 +158,18 @@ class Application(models.Model):
     )
     interviewed_on = models.DateField(null=True, blank=True)
     interviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     submitted_at = models.DateTimeField(default=timezone.now)
@@ -212,7 +218,10 @@ class Designation(models.Model):
     )
     removed_on = models.DateField(null=True, blank=True)
     removed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     removal_reason = models.CharField(max_length=20, choices=RemovalReason.choices, blank=True)
@@ -542,7 +551,10 @@ class HourLog(models.Model):
     worked_on = models.DateField()
     hours = models.DecimalField(max_digits=5, decimal_places=2)
     signed_off_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     signed_off_at = models.DateTimeField(null=True, blank=True)
@@ -552,8 +564,9 @@ class HourLog(models.Model):
     class Meta:
         ordering = ["-worked_on", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "idempotency_key"],
-                                    name="hour_log_once_per_key")
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], name="hour_log_once_per_key"
+            )
         ]
 
     def __str__(self) -> str:
@@ -583,8 +596,9 @@ class TimeEntry(models.Model):
         ordering = ["-worked_on", "-pk"]
         indexes = [models.Index(fields=["agency", "worked_on"])]
         constraints = [
-            models.UniqueConstraint(fields=["user", "idempotency_key"],
-                                    name="time_entry_once_per_key")
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], name="time_entry_once_per_key"
+            )
         ]
 
     def __str__(self) -> str:
@@ -599,9 +613,7 @@ class ReminderSent(models.Model):
     sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="one_reminder_per_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_reminder_per_key")]
 
     def __str__(self) -> str:
         return self.key

@@ -37,8 +37,10 @@ def team_people(agency: Any) -> QuerySet[Any]:
         User.objects.filter(agency=agency, is_active=True)
         .filter(
             Q(role_assignments__agency=agency, role_assignments__role__in=TEAM_ROLES)
-            | Q(readiness_designations__removed_on__isnull=True,
-                readiness_designations__agency=agency)
+            | Q(
+                readiness_designations__removed_on__isnull=True,
+                readiness_designations__agency=agency,
+            )
         )
         .distinct()
         .order_by("last_name", "first_name", "username")
@@ -80,8 +82,10 @@ def sessions_for_user(user: Any) -> QuerySet[TrainingSession]:
 
 
 def attendance_for_user(user: Any) -> QuerySet[Attendance]:
-    return Attendance.objects.filter(user=user).select_related("session__course").order_by(
-        "-session__starts_at"
+    return (
+        Attendance.objects.filter(user=user)
+        .select_related("session__course")
+        .order_by("-session__starts_at")
     )
 
 
@@ -102,7 +106,9 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
 
     current = dict(
         AgreementDocument.objects.filter(agency_id=user.agency_id)
-        .values("kind").annotate(v=Max("version")).values_list("kind", "v")
+        .values("kind")
+        .annotate(v=Max("version"))
+        .values_list("kind", "v")
     )
     signatures = list(Signature.objects.filter(user=user).select_related("document"))
     signed = {(s.document.kind, s.document.version) for s in signatures}
@@ -124,8 +130,11 @@ def team_overview(*, acting_user: User, agency: Any) -> list[Any]:
     """The team members ``acting_user`` oversees (peer recovery only for a CRT supervisor)."""
     from tandem.readiness.access import people_in_scope
 
-    people = list(team_people(agency).filter(
-        pk__in=people_in_scope(acting_user, agency).values("pk")).select_related("member"))
+    people = list(
+        team_people(agency)
+        .filter(pk__in=people_in_scope(acting_user, agency).values("pk"))
+        .select_related("member")
+    )
     audit_record(
         action="readiness.team_viewed",
         actor=acting_user,
@@ -225,8 +234,11 @@ def certification_read(*, acting_user: User, person: Any) -> dict[str, Any]:
 def time_export_entries(*, acting_user: User, agency: Any, start: Any, end: Any) -> list[Any]:
     from tandem.readiness.models import TimeEntry
 
-    entries = list(TimeEntry.objects.filter(agency=agency, worked_on__range=(start, end))
-                   .select_related("user__member").order_by("worked_on", "user__last_name"))
+    entries = list(
+        TimeEntry.objects.filter(agency=agency, worked_on__range=(start, end))
+        .select_related("user__member")
+        .order_by("worked_on", "user__last_name")
+    )
     audit_record(
         action="readiness.time_exported",
         actor=acting_user,
@@ -281,14 +293,18 @@ def enrolled_users(session: TrainingSession) -> QuerySet[Any]:
     """Everyone enrolled in ``session`` or marked at it."""
     from tandem.accounts.models import User
 
-    return User.objects.filter(Q(readiness_enrolments__session=session)
-                               | Q(readiness_attendance__session=session))
+    return User.objects.filter(
+        Q(readiness_enrolments__session=session) | Q(readiness_attendance__session=session)
+    )
 
 
 def hours_to_sign_off(agency: Any, *, signer: User) -> QuerySet[HourLog]:
     """Certification hours waiting for a supervisor, other than the signer's own."""
-    return (HourLog.objects.filter(agency=agency, signed_off_at__isnull=True)
-            .exclude(user=signer).select_related("user")[:50])
+    return (
+        HourLog.objects.filter(agency=agency, signed_off_at__isnull=True)
+        .exclude(user=signer)
+        .select_related("user")[:50]
+    )
 
 
 def recent_time_entries(user: User, limit: int = 60) -> QuerySet[TimeEntry]:

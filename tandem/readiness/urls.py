@@ -20,11 +20,15 @@ urlpatterns = [
     path("vacancies/<int:pk>/apply/", views.apply, name="apply"),
     path("applications/", views.applications, name="applications"),
     path("applications/<int:pk>/", views.application, name="application"),
-    path("applications/<int:pk>/interview/", views.application_interview,
-         name="application_interview"),
+    path(
+        "applications/<int:pk>/interview/",
+        views.application_interview,
+        name="application_interview",
+    ),
     path("applications/<int:pk>/decide/", views.application_decide, name="application_decide"),
-    path("applications/<int:pk>/withdraw/", views.application_withdraw,
-         name="application_withdraw"),
+    path(
+        "applications/<int:pk>/withdraw/", views.application_withdraw, name="application_withdraw"
+    ),
     path("sessions/", views.sessions, name="sessions"),
     path("sessions/<int:pk>/", views.session, name="session"),
     path("sessions/<int:pk>/enrol/", views.session_enrol, name="session_enrol"),

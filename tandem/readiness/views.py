@@ -125,7 +125,8 @@ def team(request: AuthenticatedHttpRequest) -> HttpResponse:
         "review_due": services.policy_review_due(agency),
         "can_review": request.user.has_role(*COORDINATORS),
         "pending_hours": selectors.hours_to_sign_off(agency, signer=request.user)
-        if request.user.has_role(*HOUR_SIGNERS) else [],
+        if request.user.has_role(*HOUR_SIGNERS)
+        else [],
     }
     return render(request, "readiness/team.html", context)
 
@@ -158,7 +159,8 @@ def person(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     }
     # The "Action" column (a removal form per current designation) only when one can be used.
     context["any_active_designation"] = any(
-        d.removed_on is None for d in context.get("designations") or ())
+        d.removed_on is None for d in context.get("designations") or ()
+    )
     return render(request, "readiness/person.html", context)
 
 
@@ -188,8 +190,9 @@ def designate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose the program.")
     else:
         try:
-            services.designation_grant(acting_user=request.user, user=target,
-                                       program=form.cleaned_data["program"])
+            services.designation_grant(
+                acting_user=request.user, user=target, program=form.cleaned_data["program"]
+            )
             messages.success(request, "Officially designated from today.")
         except ValidationError as exc:
             _errors(request, exc)
@@ -212,8 +215,11 @@ def designation_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
         messages.error(request, "Choose the reason for the removal.")
     else:
         try:
-            services.designation_remove(acting_user=request.user, designation=designation,
-                                        reason=form.cleaned_data["reason"])
+            services.designation_remove(
+                acting_user=request.user,
+                designation=designation,
+                reason=form.cleaned_data["reason"],
+            )
             messages.success(request, "Removed from the team.")
         except ValidationError as exc:
             _errors(request, exc)
@@ -258,40 +264,49 @@ def apply(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             application = services.application_submit(
-                acting_user=request.user, vacancy=vacancy, letter=form.cleaned_data["letter"])
+                acting_user=request.user, vacancy=vacancy, letter=form.cleaned_data["letter"]
+            )
             messages.success(request, "Your letter of request was sent.")
             return redirect("readiness:application", application.pk)
         except ValidationError as exc:
             form.add_error(None, exc)
     status = 400 if request.method == "POST" else 200
-    return render(request, "readiness/apply.html", {"form": form, "vacancy": vacancy},
-                  status=status)
+    return render(
+        request, "readiness/apply.html", {"form": form, "vacancy": vacancy}, status=status
+    )
 
 
 @require_GET
 def applications(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *SELECTORS)
-    return render(request, "readiness/applications.html", {
-        "applications": selectors.applications_read(acting_user=request.user, agency=agency)})
+    return render(
+        request,
+        "readiness/applications.html",
+        {"applications": selectors.applications_read(acting_user=request.user, agency=agency)},
+    )
 
 
 @require_GET
 def application(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    app = selectors.application_read(acting_user=request.user,
-                                     application=get_application_for_user(request.user, pk))
+    app = selectors.application_read(
+        acting_user=request.user, application=get_application_for_user(request.user, pk)
+    )
     user = request.user
     reviewer = user.has_role(*SELECTORS)
     context = {
         "application": app,
         "steps": [(choice_label(s), ok) for s, ok in services.selection_progress(app)]
-        if reviewer else [],
+        if reviewer
+        else [],
         "reviewer": reviewer,
-        "can_interview": user.has_role("psychologist") and app.is_open
+        "can_interview": user.has_role("psychologist")
+        and app.is_open
         and app.applicant_id != user.pk,
         "can_decide": user.has_role("chief") and app.is_open and app.applicant_id != user.pk,
         "is_applicant": app.applicant_id == user.pk,
-        "interview_form": forms.InterviewForm(initial={"version": app.version,
-                                                       "interviewed_on": timezone.localdate()}),
+        "interview_form": forms.InterviewForm(
+            initial={"version": app.version, "interviewed_on": timezone.localdate()}
+        ),
         "decision_form": forms.DecisionForm(initial={"version": app.version}),
         "history": selectors.designation_history(app.applicant) if reviewer else [],
     }
@@ -307,8 +322,9 @@ def application_interview(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
         messages.error(request, "Choose the outcome and the date of the interview.")
     else:
         try:
-            services.application_interview(acting_user=request.user, application=app,
-                                           **form.cleaned_data)
+            services.application_interview(
+                acting_user=request.user, application=app, **form.cleaned_data
+            )
             messages.success(request, "The interview outcome was recorded.")
         except ValidationError as exc:
             _errors(request, exc)
@@ -325,9 +341,11 @@ def application_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     else:
         try:
             services.application_decide(
-                acting_user=request.user, application=app,
+                acting_user=request.user,
+                application=app,
                 approve=form.cleaned_data["decision"] == "approve",
-                version=form.cleaned_data["version"])
+                version=form.cleaned_data["version"],
+            )
             messages.success(request, "The decision was recorded.")
         except ValidationError as exc:
             _errors(request, exc)
@@ -400,7 +418,8 @@ def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def _enrol_other(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     raw = request.POST.get("user", "").strip()
     people = selectors.team_people(item.agency).filter(
-        pk__in=people_in_scope(request.user, item.agency).values("pk"))
+        pk__in=people_in_scope(request.user, item.agency).values("pk")
+    )
     target = people.filter(pk=int(raw)).first() if raw.isdigit() else None
     if target is None:
         messages.error(request, "Choose someone on a peer team.")
@@ -417,14 +436,14 @@ def _mark(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     if not form.is_valid():
         messages.error(request, "Choose present, excused or unexcused.")
         return
-    target = people_in_scope(request.user, item.agency).filter(
-        pk=form.cleaned_data["user"]).first()
+    target = people_in_scope(request.user, item.agency).filter(pk=form.cleaned_data["user"]).first()
     if target is None:
         messages.error(request, "This person is not on a team you oversee.")
         return
     try:
-        services.attendance_mark(acting_user=request.user, session=item, user=target,
-                                 status=form.cleaned_data["status"])
+        services.attendance_mark(
+            acting_user=request.user, session=item, user=target, status=form.cleaned_data["status"]
+        )
         messages.success(request, f"Attendance saved for {target.get_full_name()}.")
     except ValidationError as exc:
         _errors(request, exc)
@@ -457,8 +476,11 @@ def agreements(request: AuthenticatedHttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
     documents = selectors.agreement_documents(agency)
-    context = {"form": form, "documents": documents,
-               "review_due": services.policy_review_due(agency)}
+    context = {
+        "form": form,
+        "documents": documents,
+        "review_due": services.policy_review_due(agency),
+    }
     status = 400 if request.method == "POST" else 200
     return render(request, "readiness/agreements.html", context, status=status)
 
@@ -471,16 +493,21 @@ def agreement_sign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = forms.SignForm(request.POST or None)
     if request.method == "POST" and signature is None and form.is_valid():
         try:
-            services.agreement_sign(acting_user=request.user, document=document,
-                                    **form.cleaned_data)
+            services.agreement_sign(
+                acting_user=request.user, document=document, **form.cleaned_data
+            )
             messages.success(request, "Signed. Thank you.")
             return redirect("readiness:agreement_sign", document.pk)
         except ValidationError as exc:
             form.add_error(None, exc)
     current = services.current_version(document)
-    context = {"document": document, "signature": signature, "form": form,
-               "outdated": current is not None and current.pk != document.pk,
-               "current": current}
+    context = {
+        "document": document,
+        "signature": signature,
+        "form": form,
+        "outdated": current is not None and current.pk != document.pk,
+        "current": current,
+    }
     status = 400 if request.method == "POST" and signature is None else 200
     return render(request, "readiness/sign.html", context, status=status)
 
@@ -524,15 +551,24 @@ def time_export(request: AuthenticatedHttpRequest) -> HttpResponse:
         status = 400 if request.GET else 200
         return render(request, "readiness/time_export.html", {"form": form}, status=status)
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    entries = selectors.time_export_entries(acting_user=request.user, agency=agency,
-                                            start=start, end=end)
+    entries = selectors.time_export_entries(
+        acting_user=request.user, agency=agency, start=start, end=end
+    )
     rows = (
-        [e.worked_on, getattr(e.user.member, "employee_number", "") if e.user.member else "",
-         e.user.get_full_name(), e.activity_code, float(e.hours)]
+        [
+            e.worked_on,
+            getattr(e.user.member, "employee_number", "") if e.user.member else "",
+            e.user.get_full_name(),
+            e.activity_code,
+            float(e.hours),
+        ]
         for e in entries
     )
-    return csv_response(f"hours-worked-{start}-{end}.csv",
-                        ["Date", "Employee number", "Name", "Activity code", "Hours"], rows)
+    return csv_response(
+        f"hours-worked-{start}-{end}.csv",
+        ["Date", "Employee number", "Name", "Activity code", "Hours"],
+        rows,
+    )
 
 
 # --- Certification ---------------------------------------------------------------------------
@@ -546,9 +582,9 @@ def certification(request: AuthenticatedHttpRequest) -> HttpResponse:
     cert = selectors.certification_of(user) or Certification(
         user=user, agency_id=user.home_agency_id
     )
-    cert_form = forms.CertificationForm(initial={**{f: getattr(cert, f) for f in
-                                                    services.SELF_FIELDS},
-                                                 "version": cert.version})
+    cert_form = forms.CertificationForm(
+        initial={**{f: getattr(cert, f) for f in services.SELF_FIELDS}, "version": cert.version}
+    )
     hours_form = forms.HourLogForm()
     if request.method == "POST":
         if request.POST.get("action") == "hours":
@@ -566,14 +602,19 @@ def certification(request: AuthenticatedHttpRequest) -> HttpResponse:
                 data = dict(cert_form.cleaned_data)
                 version = data.pop("version")
                 try:
-                    services.certification_update(acting_user=user, user=user,
-                                                  version=version, **data)
+                    services.certification_update(
+                        acting_user=user, user=user, version=version, **data
+                    )
                     messages.success(request, "Certification record saved.")
                     return redirect("readiness:certification")
                 except ValidationError as exc:
                     cert_form.add_error(None, exc)
-    context = {"cert_form": cert_form, "hours_form": hours_form, "cert": cert,
-               **selectors.certification_read(acting_user=user, person=user)}
+    context = {
+        "cert_form": cert_form,
+        "hours_form": hours_form,
+        "cert": cert,
+        **selectors.certification_read(acting_user=user, person=user),
+    }
     status = 400 if request.method == "POST" else 200
     return render(request, "readiness/certification.html", context, status=status)
 
@@ -595,8 +636,9 @@ def person_credential(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         data = dict(form.cleaned_data)
         version = data.pop("version")
         try:
-            services.certification_update(acting_user=request.user, user=target,
-                                          version=version, **data)
+            services.certification_update(
+                acting_user=request.user, user=target, version=version, **data
+            )
             messages.success(request, "Credential recorded.")
         except ValidationError as exc:
             _errors(request, exc)
@@ -633,19 +675,32 @@ def _statement(request: AuthenticatedHttpRequest, pk: int) -> tuple[Any, Any, An
     status = selectors.statement_status(acting_user=request.user, person=target, day=day)
     designated = status.designated.get("psp")
     trained = status.initial_complete.get("psp", False)
-    return target, form, {
-        "day": day, "status": status, "designated_on": designated, "trained": trained,
-        "eligible": designated is not None and trained and status.level != compliance.NOT_COMPLIANT,
-        "policy": policy,
-    }
+    return (
+        target,
+        form,
+        {
+            "day": day,
+            "status": status,
+            "designated_on": designated,
+            "trained": trained,
+            "eligible": designated is not None
+            and trained
+            and status.level != compliance.NOT_COMPLIANT,
+            "policy": policy,
+        },
+    )
 
 
 @require_GET
 def statement(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target, form, result = _statement(request, pk)
     status = 400 if request.GET and result is None else 200
-    return render(request, "readiness/statement.html",
-                  {"person": target, "form": form, "result": result}, status=status)
+    return render(
+        request,
+        "readiness/statement.html",
+        {"person": target, "form": form, "result": result},
+        status=status,
+    )
 
 
 @require_GET
@@ -653,24 +708,35 @@ def statement_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target, _, result = _statement(request, pk)
     if result is None:
         return redirect(reverse("readiness:statement", args=[pk]))
-    doc = Document(agency=target.agency, title="Peer support privilege eligibility statement",
-                   subtitle=result["policy"].document.title)
-    doc.fields([
-        ("Peer supporter", target.get_full_name()),
-        ("Date", f"{when(result['day'])}"),
-        ("Trained", "Yes" if result["trained"] else "No"),
-        ("Designated by the Chief", f"Yes, since {when(result['designated_on'])}"
-         if result["designated_on"] else "No"),
-        ("Compliant with the policy", "Yes" if result["status"].level != compliance.NOT_COMPLIANT
-         else "No"),
-        ("Eligible", "Yes" if result["eligible"] else "No"),
-    ])
+    doc = Document(
+        agency=target.agency,
+        title="Peer support privilege eligibility statement",
+        subtitle=result["policy"].document.title,
+    )
+    doc.fields(
+        [
+            ("Peer supporter", target.get_full_name()),
+            ("Date", f"{when(result['day'])}"),
+            ("Trained", "Yes" if result["trained"] else "No"),
+            (
+                "Designated by the Chief",
+                f"Yes, since {when(result['designated_on'])}" if result["designated_on"] else "No",
+            ),
+            (
+                "Compliant with the policy",
+                "Yes" if result["status"].level != compliance.NOT_COMPLIANT else "No",
+            ),
+            ("Eligible", "Yes" if result["eligible"] else "No"),
+        ]
+    )
     if result["status"].reasons:
         doc.heading("Notes")
         for reason in result["status"].reasons:
             doc.paragraph(reason)
-    doc.paragraph("This statement is made from Tandem's training, designation and attendance "
-                  "records. It contains no information about any person who received support.")
+    doc.paragraph(
+        "This statement is made from Tandem's training, designation and attendance "
+        "records. It contains no information about any person who received support."
+    )
     return doc.response(f"eligibility-{target.pk}-{result['day']}.pdf")
 
 
@@ -682,7 +748,8 @@ def feed_issue(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *TEAM)
     token = feed_token_issue(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
     request.session["readiness.feed_url"] = request.build_absolute_uri(
-        reverse("readiness:feed", args=[token]))
+        reverse("readiness:feed", args=[token])
+    )
     messages.success(request, "Your calendar link is ready. Any earlier link stops working.")
     return redirect("readiness:home")
 
@@ -694,8 +761,13 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     if user is None:
         raise Http404
     events = [
-        FeedEvent(uid=f"training-{s.pk}@tandem", start=s.starts_at, end=s.ends_at,
-                  summary=s.course.title, location=s.place)
+        FeedEvent(
+            uid=f"training-{s.pk}@tandem",
+            start=s.starts_at,
+            end=s.ends_at,
+            summary=s.course.title,
+            location=s.place,
+        )
         for s in selectors.sessions_for_user(user)
     ]
     return calendar_response("Training", events)

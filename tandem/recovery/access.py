@@ -167,12 +167,14 @@ def get_evaluation_for_user(user: User, pk: Any, *, write: bool) -> PersonnelEva
     """A personnel evaluation: the evaluators of the agency read it; the person evaluated
     reads it and (``write``) acknowledges it. Anyone else gets ``Http404``."""
     agency = require_role(user, *EVALUATORS, *EVALUATED)
-    found: PersonnelEvaluation = one_or_404(PersonnelEvaluation.objects.select_related(
-        "data_key", "person", "evaluator"), pk, agency=agency)
+    found: PersonnelEvaluation = one_or_404(
+        PersonnelEvaluation.objects.select_related("data_key", "person", "evaluator"),
+        pk,
+        agency=agency,
+    )
     mine = found.person_id == user.pk
     if write and not mine:
         raise Http404
     if not mine and not user.has_role(*EVALUATORS):
         raise Http404
     return found
-

@@ -17,34 +17,49 @@ from tandem.recovery.models import Referral
 
 def _visits(user: Any, now: datetime) -> list[Item]:
     start, end = selectors.day_bounds(timezone.localdate(now))
-    waiting = [v for v in selectors.planned_between(user.agency, start, end)
-               if not v.closed and v.needs_safety_assessment and not v.gate_open()]
+    waiting = [
+        v
+        for v in selectors.planned_between(user.agency, start, end)
+        if not v.closed and v.needs_safety_assessment and not v.gate_open()
+    ]
     if not waiting:
         return []
-    text = (f"{plural(len(waiting), 'visit', 'visits')} today "
-            f"{'needs' if len(waiting) == 1 else 'need'} your safety assessment")
+    text = (
+        f"{plural(len(waiting), 'visit', 'visits')} today "
+        f"{'needs' if len(waiting) == 1 else 'need'} your safety assessment"
+    )
     return [Item(text, reverse("recovery:planned_list"), urgent=True)]
 
 
 def _referrals(user: Any, now: datetime) -> list[Item]:
-    open_steps = [s for s, following in vocab.REFERRAL_NEXT.items()
-                  if following and s != vocab.ReferralStatus.PROPOSED]
+    open_steps = [
+        s
+        for s, following in vocab.REFERRAL_NEXT.items()
+        if following and s != vocab.ReferralStatus.PROPOSED
+    ]
     count = Referral.objects.filter(agency=user.agency, status__in=open_steps).count()
     if not count:
         return []
-    return [Item(f"{plural(count, 'referral', 'referrals')} waiting for an outcome",
-                 reverse("recovery:caseload"))]
+    return [
+        Item(
+            f"{plural(count, 'referral', 'referrals')} waiting for an outcome",
+            reverse("recovery:caseload"),
+        )
+    ]
 
 
 def _evaluations(user: Any) -> list[Item]:
     from tandem.recovery.models import PersonnelEvaluation
 
-    count = PersonnelEvaluation.objects.filter(person=user, acknowledged_at__isnull=True
-                                               ).count()
+    count = PersonnelEvaluation.objects.filter(person=user, acknowledged_at__isnull=True).count()
     if not count:
         return []
-    return [Item(f"{plural(count, 'evaluation', 'evaluations')} waiting for you to read "
-                 "and acknowledge", reverse("recovery:my_evaluations"))]
+    return [
+        Item(
+            f"{plural(count, 'evaluation', 'evaluations')} waiting for you to read and acknowledge",
+            reverse("recovery:my_evaluations"),
+        )
+    ]
 
 
 def items(user: Any, now: datetime) -> list[Item]:

@@ -99,8 +99,7 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
             },
         )
         # Registered over the past year or so, so the program has a year of history.
-        Client.objects.filter(pk=client.pk).update(
-            created_at=now - timedelta(days=420 - 10 * n))
+        Client.objects.filter(pk=client.pk).update(created_at=now - timedelta(days=420 - 10 * n))
         client.refresh_from_db()
         clients.append(client)
         _history(client, n, aro, prs, resources, now)
@@ -155,14 +154,23 @@ def _history(
     # Monthly check-in calls by the PRS since registration (a year of history).
     for month in range(2, min(15 - n % 3, (419 - 10 * n) // 30 + 1)):
         services.contact_create(
-            acting_user=prs, client=client,
-            data={"kind": vocab.ContactKind.PHONE,
-                  "occurred_at": now - timedelta(days=30 * month, hours=n),
-                  "duration_minutes": 10 + 5 * (month % 3), "aro_present": False,
-                  "prs_present": True, "location_type": vocab.LocationType.PHONE,
-                  "services": [], "outcome": vocab.ContactOutcome.ENGAGED
-                  if (n + month) % 4 else vocab.ContactOutcome.NOT_FOUND,
-                  "arrest_diverted": False, "notes": ""})
+            acting_user=prs,
+            client=client,
+            data={
+                "kind": vocab.ContactKind.PHONE,
+                "occurred_at": now - timedelta(days=30 * month, hours=n),
+                "duration_minutes": 10 + 5 * (month % 3),
+                "aro_present": False,
+                "prs_present": True,
+                "location_type": vocab.LocationType.PHONE,
+                "services": [],
+                "outcome": vocab.ContactOutcome.ENGAGED
+                if (n + month) % 4
+                else vocab.ContactOutcome.NOT_FOUND,
+                "arrest_diverted": False,
+                "notes": "",
+            },
+        )
     # Quarterly street check-ins by the ARO across the year, so the ARO's annual evaluation
     # (OO 2-78 E.1–2) has a full year of figures as the PRS's does.
     for quarter in range(1, 5):
@@ -170,14 +178,23 @@ def _history(
         if days >= 419 - 10 * n:
             break
         services.contact_create(
-            acting_user=aro, client=client,
-            data={"kind": vocab.ContactKind.FOLLOW_UP,
-                  "occurred_at": now - timedelta(days=days, hours=n),
-                  "duration_minutes": 15, "aro_present": True, "prs_present": False,
-                  "location_type": vocab.LocationType.STREET, "services": [],
-                  "outcome": vocab.ContactOutcome.ENGAGED if (n + quarter) % 3
-                  else vocab.ContactOutcome.NOT_FOUND,
-                  "arrest_diverted": False, "notes": ""})
+            acting_user=aro,
+            client=client,
+            data={
+                "kind": vocab.ContactKind.FOLLOW_UP,
+                "occurred_at": now - timedelta(days=days, hours=n),
+                "duration_minutes": 15,
+                "aro_present": True,
+                "prs_present": False,
+                "location_type": vocab.LocationType.STREET,
+                "services": [],
+                "outcome": vocab.ContactOutcome.ENGAGED
+                if (n + quarter) % 3
+                else vocab.ContactOutcome.NOT_FOUND,
+                "arrest_diverted": False,
+                "notes": "",
+            },
+        )
     for step in range(1 + n % 3):
         services.stage_record(
             acting_user=prs,

@@ -49,55 +49,85 @@ class Evaluation:
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
     tz = timezone.get_current_timezone()
-    return (datetime.combine(date(year, 1, 1), time.min, tzinfo=tz),
-            datetime.combine(date(year + 1, 1, 1), time.min, tzinfo=tz))
+    return (
+        datetime.combine(date(year, 1, 1), time.min, tzinfo=tz),
+        datetime.combine(date(year + 1, 1, 1), time.min, tzinfo=tz),
+    )
 
 
 def _common(person: User, year: int) -> list[Line]:
     first, after = _year_bounds(year)
-    contacts = Contact.objects.filter(recorded_by=person, occurred_at__gte=first,
-                                      occurred_at__lt=after)
-    found = contacts.aggregate(n=Count("pk"), clients=Count("client", distinct=True),
-                               engaged=Count("pk", filter=Q(outcome="engaged")))
+    contacts = Contact.objects.filter(
+        recorded_by=person, occurred_at__gte=first, occurred_at__lt=after
+    )
+    found = contacts.aggregate(
+        n=Count("pk"),
+        clients=Count("client", distinct=True),
+        engaged=Count("pk", filter=Q(outcome="engaged")),
+    )
     kinds = dict(contacts.order_by().values_list("kind").annotate(n=Count("pk")))
-    by_kind = ", ".join(f"{label.lower()} {kinds[code]}"
-                        for code, label in vocab.ContactKind.choices if kinds.get(code))
+    by_kind = ", ".join(
+        f"{label.lower()} {kinds[code]}"
+        for code, label in vocab.ContactKind.choices
+        if kinds.get(code)
+    )
     referrals = Referral.objects.filter(created_by=person, proposed_on__year=year)
     linked = referrals.filter(status__in=["engaged", "completed"]).count()
-    stages = StageAssessment.objects.filter(assessed_by=person, assessed_at__gte=first,
-                                            assessed_at__lt=after).count()
+    stages = StageAssessment.objects.filter(
+        assessed_by=person, assessed_at__gte=first, assessed_at__lt=after
+    ).count()
     field = "aro" if person.has_role("aro") else "prs"
     caseload = Client.objects.filter(
         **{field: person}, status=vocab.ClientStatus.ACTIVE, merged_into__isnull=True
     )
     return [
-        Line("IV.A.1.e / 2.e", "Client contacts documented",
-             f"{found['n']} ({by_kind or 'none'})"),
+        Line("IV.A.1.e / 2.e", "Client contacts documented", f"{found['n']} ({by_kind or 'none'})"),
         Line("IV.A.1.a / 2.a", "Clients worked with", str(found["clients"])),
         Line("IV.A.1.a / 2.a", "Contacts in which the client engaged", str(found["engaged"])),
         Line("IV.A.1.b", "Readiness-to-change assessments recorded", str(stages)),
-        Line("IV.A.1.c", "Referrals to resources made / engaged or completed",
-             f"{referrals.count()} / {linked}"),
+        Line(
+            "IV.A.1.c",
+            "Referrals to resources made / engaged or completed",
+            f"{referrals.count()} / {linked}",
+        ),
         Line("IV.A", "Active caseload today", str(caseload.count())),
     ]
 
 
 def _aro(person: User, year: int) -> list[Line]:
     first, after = _year_bounds(year)
-    contacts = Contact.objects.filter(recorded_by=person, occurred_at__gte=first,
-                                      occurred_at__lt=after)
+    contacts = Contact.objects.filter(
+        recorded_by=person, occurred_at__gte=first, occurred_at__lt=after
+    )
     return [
-        Line("IV.B", "Co-responses with the PRS",
-             str(contacts.filter(kind=vocab.ContactKind.CO_RESPONSE, prs_present=True)
-                 .count())),
-        Line("IV.B", "Arrests diverted to a non-arrest pathway",
-             str(contacts.filter(arrest_diverted=True).count())),
-        Line("IV.C.2", "Safety assessments before field contacts with the PRS",
-             str(SafetyAssessment.objects.filter(assessed_by=person, assessed_at__gte=first,
-                                                 assessed_at__lt=after).count())),
-        Line("IV.A.1.a", "Overdose responses recorded",
-             str(OverdoseResponse.objects.filter(recorded_by=person, occurred_at__gte=first,
-                                                 occurred_at__lt=after).count())),
+        Line(
+            "IV.B",
+            "Co-responses with the PRS",
+            str(contacts.filter(kind=vocab.ContactKind.CO_RESPONSE, prs_present=True).count()),
+        ),
+        Line(
+            "IV.B",
+            "Arrests diverted to a non-arrest pathway",
+            str(contacts.filter(arrest_diverted=True).count()),
+        ),
+        Line(
+            "IV.C.2",
+            "Safety assessments before field contacts with the PRS",
+            str(
+                SafetyAssessment.objects.filter(
+                    assessed_by=person, assessed_at__gte=first, assessed_at__lt=after
+                ).count()
+            ),
+        ),
+        Line(
+            "IV.A.1.a",
+            "Overdose responses recorded",
+            str(
+                OverdoseResponse.objects.filter(
+                    recorded_by=person, occurred_at__gte=first, occurred_at__lt=after
+                ).count()
+            ),
+        ),
     ]
 
 
@@ -111,15 +141,23 @@ def _prs(person: User, year: int) -> list[Line]:
     calls = PatrolCall.objects.filter(recorded_by=person, safety_checked_at__year=year).count()
     progress = certification_progress(person)
     status = status_for(person)
-    hours = (f"{progress['experience']} experience, {progress['supervision']} supervision "
-             f"({progress['ethics']} ethics)")
+    hours = (
+        f"{progress['experience']} experience, {progress['supervision']} supervision "
+        f"({progress['ethics']} ethics)"
+    )
     return [
         Line("IV.A.2.b", "Recovery plan goals set with clients (mentoring)", str(goals)),
-        Line("IV.A.2.c", "Community outreach events / people reached",
-             f"{outreach['n']} / {outreach['people'] or 0}"),
+        Line(
+            "IV.A.2.c",
+            "Community outreach events / people reached",
+            f"{outreach['n']} / {outreach['people'] or 0}",
+        ),
         Line("IV.C.3", "Unscheduled patrol calls with the officer's safety check", str(calls)),
-        Line("IV.A.2.d, IV.D", "Training and agreements (NDA, CJIS) today",
-             LEVEL_LABELS[status.level]),
+        Line(
+            "IV.A.2.d, IV.D",
+            "Training and agreements (NDA, CJIS) today",
+            LEVEL_LABELS[status.level],
+        ),
         Line("PR-11", "Certification hours signed off", hours),
     ]
 

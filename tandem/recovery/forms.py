@@ -456,19 +456,24 @@ class PatrolCallForm(IdempotentForm):
     """An unscheduled contact on a patrol call with the officer's on-scene safety check."""
 
     call_type = forms.ChoiceField(choices=vocab.PatrolCallType.choices, label="Type of call")
-    officer = forms.ModelChoiceField(queryset=Member.objects.none(), label="Officer on the call",
-                                     help_text="The sworn officer who checked the scene.")
+    officer = forms.ModelChoiceField(
+        queryset=Member.objects.none(),
+        label="Officer on the call",
+        help_text="The sworn officer who checked the scene.",
+    )
     confirmed = forms.MultipleChoiceField(
-        choices=(), widget=CHECKS, required=False,
-        label="The officer's on-scene safety check (now)")
-    duration_minutes = forms.IntegerField(min_value=0, max_value=1440, label="Minutes",
-                                          initial=20)
-    services = forms.MultipleChoiceField(choices=vocab.ContactService.choices, required=False,
-                                         widget=CHECKS)
+        choices=(), widget=CHECKS, required=False, label="The officer's on-scene safety check (now)"
+    )
+    duration_minutes = forms.IntegerField(min_value=0, max_value=1440, label="Minutes", initial=20)
+    services = forms.MultipleChoiceField(
+        choices=vocab.ContactService.choices, required=False, widget=CHECKS
+    )
     outcome = forms.ChoiceField(choices=vocab.ContactOutcome.choices)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                            help_text="Free text is allowed here; criminal justice "
-                                      "information is not.")
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Free text is allowed here; criminal justice information is not.",
+    )
 
     def __init__(self, *args: Any, client: Client, **kwargs: Any) -> None:
         from tandem.agencies.models import MemberCategory
@@ -476,7 +481,8 @@ class PatrolCallForm(IdempotentForm):
         super().__init__(*args, **kwargs)
         checklist = client.agency.policy_model().recovery.safety_checklist
         cast(forms.MultipleChoiceField, self.fields["confirmed"]).choices = [
-            (item, item) for item in checklist]
+            (item, item) for item in checklist
+        ]
         _model_field(self, "officer").queryset = Member.objects.filter(
             agency_id=client.agency_id, active=True, category=MemberCategory.SWORN
         ).order_by("last_name", "first_name")

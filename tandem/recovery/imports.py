@@ -184,8 +184,10 @@ def read_sheet(name: str, data: bytes) -> tuple[list[str], list[list[str]]]:
         raise SheetError(["The file is empty."])
     header = [h.strip() for h in rows[0]]
     # Spreadsheets often save empty columns after the last one: drop them while empty.
-    while header and not header[-1] and not any(
-        len(row) >= len(header) and row[len(header) - 1].strip() for row in rows[1:]
+    while (
+        header
+        and not header[-1]
+        and not any(len(row) >= len(header) and row[len(header) - 1].strip() for row in rows[1:])
     ):
         header.pop()
     problems = []
@@ -206,7 +208,7 @@ def read_sheet(name: str, data: bytes) -> tuple[list[str], list[list[str]]]:
     extra = [
         number
         for number, row in enumerate(rows[1:], start=2)
-        if any(cell.strip() for cell in row[len(header):])
+        if any(cell.strip() for cell in row[len(header) :])
     ]
     for number in extra[:MAX_MESSAGES]:
         problems.append(

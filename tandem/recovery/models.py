@@ -795,6 +795,8 @@ class ImportBatch(EnvelopeEncrypted):
 
     def __str__(self) -> str:
         return f"import {self.pk}"
+
+
 class PatrolCall(models.Model):
     """An unscheduled contact on a patrol call (West Virginia Police and Peers: the peer
     rides with patrol). The officer's on-scene safety check is recorded when the contact is
@@ -802,8 +804,9 @@ class PatrolCall(models.Model):
     planned visit's assessment."""
 
     agency = models.ForeignKey("agencies.Agency", on_delete=models.PROTECT, related_name="+")
-    contact = models.OneToOneField("recovery.Contact", on_delete=models.CASCADE,
-                                   related_name="patrol_call")
+    contact = models.OneToOneField(
+        "recovery.Contact", on_delete=models.CASCADE, related_name="patrol_call"
+    )
     call_type = models.CharField(max_length=24, choices=vocab.PatrolCallType.choices)
     officer = models.ForeignKey("agencies.Member", on_delete=models.PROTECT, related_name="+")
     safety_checklist = models.JSONField(default=dict)  # item text -> confirmed (bool)
@@ -838,8 +841,9 @@ class PersonnelEvaluation(EnvelopeEncrypted):
     class Meta:
         ordering = ["-year", "person_id"]
         constraints = [
-            models.UniqueConstraint(fields=["person", "year"],
-                                    name="recovery_evaluation_once_a_year")
+            models.UniqueConstraint(
+                fields=["person", "year"], name="recovery_evaluation_once_a_year"
+            )
         ]
 
     def __str__(self) -> str:

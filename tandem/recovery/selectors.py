@@ -43,9 +43,11 @@ def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Cli
         match = " AND ".join(f"name_key : {fts_phrase(word)}" for word in words)
         if len(digits) >= 4:
             match = f"({match}) OR phone_digits : {fts_phrase(digits)}"
-        query = Q(pk__in=RawSQL(
-            "SELECT rowid FROM recovery_client_fts WHERE recovery_client_fts MATCH %s",
-            [match]))
+        query = Q(
+            pk__in=RawSQL(
+                "SELECT rowid FROM recovery_client_fts WHERE recovery_client_fts MATCH %s", [match]
+            )
+        )
     else:
         for word in words:
             query &= Q(name_key__contains=word)
@@ -59,8 +61,11 @@ def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Cli
 def _fts_ready(clients: QuerySet[Client], words: list[str]) -> bool:
     """Whether the SQLite FTS5 index can answer this search (every word of three characters
     or more, on SQLite); PostgreSQL's trigram indexes serve ``contains`` directly."""
-    return (bool(words) and all(len(w) >= MIN_CHARS for w in words)
-            and connections[clients.db].vendor == "sqlite")
+    return (
+        bool(words)
+        and all(len(w) >= MIN_CHARS for w in words)
+        and connections[clients.db].vendor == "sqlite"
+    )
 
 
 @dataclass
@@ -476,8 +481,9 @@ def logged_twice(agency: Any, since: datetime) -> list[DoubleLogged]:
     settled = _settled_since(agency, since)
     by_day: dict[tuple[int, date], list[Contact]] = {}
     for contact in (
-        Contact.objects.filter(agency=agency, occurred_at__gte=since,
-                               client__merged_into__isnull=True)
+        Contact.objects.filter(
+            agency=agency, occurred_at__gte=since, client__merged_into__isnull=True
+        )
         .select_related("client", "recorded_by")
         .order_by("client_id", "occurred_at", "pk")[:5000]
     ):
@@ -544,10 +550,16 @@ def _stage_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime])
         latest = assessments[0]
         other = next((s for s in assessments if s.assessed_by_id != latest.assessed_by_id), None)
         if other is not None and other.stage != latest.stage:
-            found.append(Conflict(latest.client, vocab.ConflictTopic.STAGE, [
-                Side(s.get_stage_display(), _who(s.assessed_by), s.assessed_at, s.stage)
-                for s in (latest, other)
-            ]))
+            found.append(
+                Conflict(
+                    latest.client,
+                    vocab.ConflictTopic.STAGE,
+                    [
+                        Side(s.get_stage_display(), _who(s.assessed_by), s.assessed_at, s.stage)
+                        for s in (latest, other)
+                    ],
+                )
+            )
     return found
 
 
@@ -558,8 +570,9 @@ def _fact_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime]) 
 
     facts: dict[tuple[int, str], list[Any]] = {}
     for fact in (
-        ClientFact.objects.filter(agency=agency, recorded_at__gte=since,
-                                  client__merged_into__isnull=True)
+        ClientFact.objects.filter(
+            agency=agency, recorded_at__gte=since, client__merged_into__isnull=True
+        )
         .select_related("client", "recorded_by", "data_key")
         .order_by("client_id", "field", "-recorded_at", "-pk")[:5000]
     ):
@@ -588,8 +601,9 @@ def _same_value(name: str, one: str | None, other: str | None) -> bool:
     return normalise_name(one or "") == normalise_name(other or "")
 
 
-def _status_by_contact(agency: Any, since: datetime, settled: dict[Any, datetime],
-                       already: set[int]) -> list[Conflict]:
+def _status_by_contact(
+    agency: Any, since: datetime, settled: dict[Any, datetime], already: set[int]
+) -> list[Conflict]:
     """The record says "lost contact" or "inactive", but somebody engaged the client since."""
     out_of_reach = (vocab.ClientStatus.LOST_CONTACT, vocab.ClientStatus.INACTIVE)
     found = []
@@ -611,12 +625,23 @@ def _status_by_contact(agency: Any, since: datetime, settled: dict[Any, datetime
         if after is not None and contact.occurred_at <= after:
             continue
         already.add(client.pk)
-        found.append(Conflict(client, vocab.ConflictTopic.STATUS, [
-            Side(client.get_status_display(), "the record", client.updated_at, client.status),
-            Side(vocab.ClientStatus.ACTIVE.label,
-                 f"{_who(contact.recorded_by)} engaged the client", contact.occurred_at,
-                 vocab.ClientStatus.ACTIVE),
-        ]))
+        found.append(
+            Conflict(
+                client,
+                vocab.ConflictTopic.STATUS,
+                [
+                    Side(
+                        client.get_status_display(), "the record", client.updated_at, client.status
+                    ),
+                    Side(
+                        vocab.ClientStatus.ACTIVE.label,
+                        f"{_who(contact.recorded_by)} engaged the client",
+                        contact.occurred_at,
+                        vocab.ClientStatus.ACTIVE,
+                    ),
+                ],
+            )
+        )
     return found
 
 
@@ -637,8 +662,9 @@ def fact_conflicts(
     conflicts.sort(key=lambda c: -max(s.when for s in c.sides).timestamp())
     by_day: dict[tuple[int, date], list[PlannedContact]] = {}
     for visit in (
-        PlannedContact.objects.filter(agency=agency, starts_at__gte=since,
-                                      client__merged_into__isnull=True)
+        PlannedContact.objects.filter(
+            agency=agency, starts_at__gte=since, client__merged_into__isnull=True
+        )
         .exclude(status=vocab.PlanStatus.CANCELLED)
         .select_related("client", "created_by")
         .order_by("starts_at", "pk")[:5000]

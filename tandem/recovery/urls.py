@@ -27,13 +27,20 @@ urlpatterns = [
     path("clients/<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
     path("clients/<int:pk>/patrol-call/", views.patrol_call, name="patrol_call"),
     path("evaluation/personnel/", views.personnel_evaluation, name="personnel_evaluation"),
-    path("evaluation/personnel/<int:person>/write/", views.personnel_evaluation_write,
-         name="personnel_evaluation_write"),
+    path(
+        "evaluation/personnel/<int:person>/write/",
+        views.personnel_evaluation_write,
+        name="personnel_evaluation_write",
+    ),
     path("evaluation/mine/", views.my_evaluations, name="my_evaluations"),
-    path("evaluation/<int:pk>/acknowledge/", views.personnel_evaluation_acknowledge,
-         name="personnel_evaluation_acknowledge"),
-    path("evaluation/<int:pk>/pdf/", views.personnel_evaluation_pdf,
-         name="personnel_evaluation_pdf"),
+    path(
+        "evaluation/<int:pk>/acknowledge/",
+        views.personnel_evaluation_acknowledge,
+        name="personnel_evaluation_acknowledge",
+    ),
+    path(
+        "evaluation/<int:pk>/pdf/", views.personnel_evaluation_pdf, name="personnel_evaluation_pdf"
+    ),
     path("contacts/<int:pk>/", views.contact_edit, name="contact_edit"),
     path("clients/<int:pk>/stage/", views.stage_create, name="stage_create"),
     path("clients/<int:pk>/goals/", views.goal_create, name="goal_create"),

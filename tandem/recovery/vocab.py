@@ -295,7 +295,6 @@ class PatrolCallType(models.TextChoices):
     OTHER = "other", "Other call"
 
 
-
 class ConflictTopic(models.TextChoices):
     """What two people of the program recorded differently about one client (PR-2)."""
 

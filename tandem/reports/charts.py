@@ -59,8 +59,7 @@ def bar_chart(title: str, series: Sequence[Sequence[object]], *, chart_id: str =
             if value == 0:
                 length = 0
             parts.append(
-                f'<rect x="0" y="{y}" width="{length}" height="{BAR_HEIGHT}" '
-                f'fill="#2f5d8a"/>'
+                f'<rect x="0" y="{y}" width="{length}" height="{BAR_HEIGHT}" fill="#2f5d8a"/>'
             )
             shown = str(value)
             x = length + 6

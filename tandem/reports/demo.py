@@ -18,5 +18,10 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
     """Store last month's reports for ``agency``; safe to run again."""
     period = last_month()
     for definition in (d for d in REPORTS.values() if d.monthly):
-        report_run_create(agency=agency, report=definition.slug, period=period,
-                          kind=RunKind.SCHEDULED, acting_user=users.get(definition.deliver_to))
+        report_run_create(
+            agency=agency,
+            report=definition.slug,
+            period=period,
+            kind=RunKind.SCHEDULED,
+            acting_user=users.get(definition.deliver_to),
+        )

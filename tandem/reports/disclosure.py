@@ -369,7 +369,9 @@ def _feasible(
 
 
 def cell_bounds(
-    table: Table, withheld: Iterable[Entry], entry: Entry,
+    table: Table,
+    withheld: Iterable[Entry],
+    entry: Entry,
     limits: Mapping[Entry, tuple[int, int | None]] | None = None,
 ) -> tuple[int, int | None]:
     """The least and greatest value of withheld ``entry`` consistent with the published
@@ -484,8 +486,9 @@ class PeriodSystem:
         self.index = {node: i for i, node in enumerate(self.nodes)}
         n = len(self.nodes)
         # Monotonicity alone: any later breakpoint reaches any earlier one at no cost.
-        self.dist: list[list[float]] = [[0 if j <= i else _NONE for j in range(n)]
-                                        for i in range(n)]
+        self.dist: list[list[float]] = [
+            [0 if j <= i else _NONE for j in range(n)] for i in range(n)
+        ]
         self.published: set[tuple[int, int]] = set()
 
     def copy(self) -> PeriodSystem:
@@ -517,8 +520,10 @@ class PeriodSystem:
             if reach == _NONE:
                 continue
             base = reach + weight
-            dist[i] = [old if old <= base + onward else base + onward
-                       for old, onward in zip(row, to_v, strict=True)]
+            dist[i] = [
+                old if old <= base + onward else base + onward
+                for old, onward in zip(row, to_v, strict=True)
+            ]
 
     def constrain(self, span: Span, low: int, high: int | None) -> None:
         """Add low ≤ count(span) ≤ high; the caller checks ``admits`` first."""
@@ -614,9 +619,7 @@ def log_system(figures: Sequence[LoggedFigure], nodes: Iterable[int] = ()) -> Pe
     if any(reach[i][i] < 0 for i in range(k)):
         return _log_system_one_by_one(figures, nodes)
     of = [classes[root] for root in roots]
-    system.dist = [
-        [reach[of[s]][of[t]] + own[t] - own[s] for t in range(n)] for s in range(n)
-    ]
+    system.dist = [[reach[of[s]][of[t]] + own[t] - own[s] for t in range(n)] for s in range(n)]
     system.published = published
     return system
 
@@ -632,8 +635,13 @@ def _log_system_one_by_one(
 
 
 def exposes(
-    figures: Sequence[LoggedFigure], span: Span, value: int, threshold: int, *,
-    amounts: bool = False, base: PeriodSystem | None = None,
+    figures: Sequence[LoggedFigure],
+    span: Span,
+    value: int,
+    threshold: int,
+    *,
+    amounts: bool = False,
+    base: PeriodSystem | None = None,
 ) -> bool:
     """Whether publishing ``value`` for ``span`` would, with the logged ``figures`` of the
     same key, pin some stretch of months (a withheld cell, a month inside a longer period,
@@ -729,8 +737,7 @@ def _audit(state: _State, table: Table) -> bool:
             continue
         closed = state.withheld | state.revealed
         candidates = [
-            e for line in table.lines() if entry in line for e in line
-            if table.key(e) not in closed
+            e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
         ] or [e for e in table.entries() if table.key(e) not in closed]
         if not candidates:
             raise DisclosureError(f"Table {table.name!r} cannot be protected.")
@@ -789,11 +796,15 @@ def _log_check(state: _State) -> bool:
         figures = state.history.get(key, ())
         if key in state.people:
             start, end = state.span
-            bad = any(1 <= abs(value - old) < state.threshold
-                      for first, after, old in figures if first < end and start < after)
+            bad = any(
+                1 <= abs(value - old) < state.threshold
+                for first, after, old in figures
+                if first < end and start < after
+            )
         else:
-            bad = bool(figures) and exposes(figures, state.span, value, state.threshold,
-                                            base=state.system(key))
+            bad = bool(figures) and exposes(
+                figures, state.span, value, state.threshold, base=state.system(key)
+            )
         if bad:
             state.withheld.add(key)
             state.sensitive.add(key)
@@ -826,13 +837,11 @@ def _log_audit(state: _State, table: Table) -> bool:
             limits[entry] = (low, high)
     for entry in logged:
         low, high = cell_bounds(table, hidden, entry, limits)
-        if not exposes_range(state.system(table.key(entry)), span, low, high,
-                             state.threshold):
+        if not exposes_range(state.system(table.key(entry)), span, low, high, state.threshold):
             continue
         closed = state.withheld | state.revealed
         candidates = [
-            e for line in table.lines() if entry in line for e in line
-            if table.key(e) not in closed
+            e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
         ] or [e for e in table.entries() if table.key(e) not in closed]
         if not candidates:
             raise DisclosureError(f"Table {table.name!r} cannot be protected.")
@@ -857,8 +866,7 @@ def protect(
     check_threshold(threshold)
     if history and span is None:
         raise DisclosureError("A release checked against the log needs its period.")
-    state = _State(tables=list(tables), threshold=threshold, history=history or {},
-                   span=span)
+    state = _State(tables=list(tables), threshold=threshold, history=history or {}, span=span)
     for table in tables:
         for entry in table.entries():
             key, value = table.key(entry), table.value(entry)
@@ -888,9 +896,7 @@ def protect(
         PublishedTable(
             table=t,
             threshold=threshold,
-            values={
-                e: (None if t.key(e) in state.withheld else t.value(e)) for e in t.entries()
-            },
+            values={e: (None if t.key(e) in state.withheld else t.value(e)) for e in t.entries()},
             noisy=bool(t.scope),
         )
         for t in tables
@@ -919,7 +925,8 @@ def sensitivity(table: Table) -> int:
     if table.quantity:
         raise DisclosureError(
             f"Table {table.name!r} sums a quantity with no bound per record: it cannot be "
-            "published with noise.")
+            "published with noise."
+        )
     return 1 if table.additive else max(len(table.rows), 1)
 
 
@@ -955,7 +962,8 @@ def add_noise(tables: Sequence[Table], *, epsilon: float) -> list[Table]:
 
     def laplace(values: list[int], scale: float) -> list[int]:
         mechanism = dp.m.make_laplace(
-            dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=scale)
+            dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=scale
+        )
         return [max(0, int(v)) for v in mechanism(values)] if values else []
 
     noisy = []
@@ -963,17 +971,26 @@ def add_noise(tables: Sequence[Table], *, epsilon: float) -> list[Table]:
         cells_scale, total_scale = plan[table.name]
         released = laplace([int(v) for row in table.counts for v in row], cells_scale)
         width = max(len(table.columns), 1)
-        counts = [released[i * width:(i + 1) * width] for i in range(len(table.rows))]
+        counts = [released[i * width : (i + 1) * width] for i in range(len(table.rows))]
         total = table.total
         if total_scale is not None and total is not None:
             total = laplace([int(total)], total_scale)[0]
         noisy.append(
             Table(
-                name=table.name, title=table.title, measure=table.measure,
-                row_dim=table.row_dim, rows=table.rows, counts=counts,
-                col_dim=table.col_dim, columns=table.columns, additive=table.additive,
-                total=total, total_label=table.total_label, note=table.note,
-                scope=table.name, people=table.people,
+                name=table.name,
+                title=table.title,
+                measure=table.measure,
+                row_dim=table.row_dim,
+                rows=table.rows,
+                counts=counts,
+                col_dim=table.col_dim,
+                columns=table.columns,
+                additive=table.additive,
+                total=total,
+                total_label=table.total_label,
+                note=table.note,
+                scope=table.name,
+                people=table.people,
             )
         )
     return noisy

@@ -35,8 +35,13 @@ def about_rows(content: dict[str, Any]) -> list[list[Any]]:
     ]
     if content.get("epsilon"):
         level = content["epsilon"]
-        rows.append(["Noise", f"Random noise added to protect people (level {level} for the "
-                              "whole release); figures are not exact."])
+        rows.append(
+            [
+                "Noise",
+                f"Random noise added to protect people (level {level} for the "
+                "whole release); figures are not exact.",
+            ]
+        )
     if content.get("empty"):
         rows.append(["Note", "Nothing was recorded in this period."])
     return rows
@@ -101,15 +106,17 @@ class ReportDocument(Document):
 
 
 def pdf_export(content: dict[str, Any], agency: Any) -> HttpResponse:
-    doc = ReportDocument(agency=agency, title=content["title"],
-                         subtitle=f"{content['period']['label']} - {content['agency']}")
+    doc = ReportDocument(
+        agency=agency,
+        title=content["title"],
+        subtitle=f"{content['period']['label']} - {content['agency']}",
+    )
     doc.fields([(label, value) for label, value in about_rows(content)[2:]])
     for section in content["sections"]:
         doc.heading(section["title"])
         for table in section["tables"]:
             withheld = not any(isinstance(v, int) for _, v in table["chart"])
-            doc.chart(table["title"], bar_chart(table["title"], table["chart"]),
-                      withheld=withheld)
+            doc.chart(table["title"], bar_chart(table["title"], table["chart"]), withheld=withheld)
             doc.table(table["header"], table["rows"])
         if section["figures"]:
             doc.fields([(label, value) for label, value in section["figures"]])

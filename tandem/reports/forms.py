@@ -24,21 +24,28 @@ def _month(value: str, label: str) -> date:
 
 class PeriodForm(forms.Form):
     start = forms.CharField(
-        label="First month", max_length=7,
+        label="First month",
+        max_length=7,
         widget=forms.TextInput(attrs={"type": "month"}),
         help_text="Year and month, e.g. 2026-01.",
     )
     end = forms.CharField(
-        label="Last month", max_length=7,
+        label="Last month",
+        max_length=7,
         widget=forms.TextInput(attrs={"type": "month"}),
         help_text="A month that has ended. January to December makes the annual report.",
     )
     audience = forms.ChoiceField(
-        label="Figures for", choices=Audience.choices, initial=Audience.DEPARTMENT,
+        label="Figures for",
+        choices=Audience.choices,
+        initial=Audience.DEPARTMENT,
         required=False,
     )
     epsilon = forms.FloatField(
-        label="Protection for published figures", required=False, min_value=0.05, max_value=10,
+        label="Protection for published figures",
+        required=False,
+        min_value=0.05,
+        max_value=10,
         initial=DEFAULT_EPSILON,
         help_text="Only for figures published outside the department: random noise is added "
         "so nobody can be picked out. A smaller number adds more noise and protects more; "

@@ -71,29 +71,35 @@ class ReportDef:
 
 REPORTS: dict[str, ReportDef] = {
     "peer-support": ReportDef(
-        "peer-support", "Peer support usage",
+        "peer-support",
+        "Peer support usage",
         # PS-6: reports to the coordinator; the psychologist plans training from them and
         # the Chief funds the program. All see the same suppressed figures.
         (Role.COORDINATOR, Role.PSYCHOLOGIST, Role.CHIEF),
-        statistics.peer_support_sections, Role.COORDINATOR,
+        statistics.peer_support_sections,
+        Role.COORDINATOR,
         "Contacts by incident, member category, channel, length and services; response "
         "times; critical incidents; supporter hours; training needs.",
     ),
     "recovery": ReportDef(
-        "recovery", "Peer recovery program evaluation",
+        "recovery",
+        "Peer recovery program evaluation",
         # PR-10/PR-12: the CRT supervisor runs the evaluation, the Chief signs grant
         # reports, and the ARO and PRS are the program's staff whose outputs it measures.
         (Role.CRT_SUPERVISOR, Role.CHIEF, Role.ARO, Role.PRS),
-        statistics.recovery_sections, Role.CRT_SUPERVISOR,
+        statistics.recovery_sections,
+        Role.CRT_SUPERVISOR,
         "Clients served, contacts, the outreach funnel, referrals, treatment engagement, "
         "stage of change, arrests diverted, overdoses and naloxone, staff training.",
     ),
     "grant": ReportDef(
-        "grant", "Grant report (peer recovery)",
+        "grant",
+        "Grant report (peer recovery)",
         # PR-12: for the program's funders; the CRT supervisor prepares it and the Chief
         # signs it (PR-8: nothing leaves the department without the Chief).
         (Role.CRT_SUPERVISOR, Role.CHIEF),
-        grant_sections, Role.CRT_SUPERVISOR,
+        grant_sections,
+        Role.CRT_SUPERVISOR,
         "For funders: callouts, people reached, contacts, referrals and linkage by type, "
         "naloxone, and follow-up at the SUPRT windows against the 80% target.",
         monthly=False,
@@ -125,12 +131,14 @@ def annual_year(agency: Any, slug: str, today: date | None = None) -> int:
         from tandem.support.models import UsageRecord
 
         newest = UsageRecord.objects.filter(agency=agency, closed_at__lt=cutoff).aggregate(
-            newest=Max("closed_at"))["newest"]
+            newest=Max("closed_at")
+        )["newest"]
     elif slug in ("recovery", "grant"):
         from tandem.recovery.models import Contact
 
         newest = Contact.objects.filter(agency=agency, occurred_at__lt=cutoff).aggregate(
-            newest=Max("occurred_at"))["newest"]
+            newest=Max("occurred_at")
+        )["newest"]
     return timezone.localtime(newest).year if newest else last_complete
 
 
@@ -191,7 +199,8 @@ def epsilon_budget() -> float:
 
 def epsilon_spent(agency: Any) -> float:
     spent = Release.objects.filter(agency=agency, audience=Audience.PUBLIC).aggregate(
-        total=Sum("epsilon"))["total"]
+        total=Sum("epsilon")
+    )["total"]
     return float(spent or 0)
 
 
@@ -208,15 +217,19 @@ def _charge_budget(agency: Any, epsilon: float) -> None:
             f"This would take the agency past its privacy budget: {spent:g} of {budget:g} "
             f"is spent and {left:g} is left, so at most {left:g} can be used now. Every "
             "release outside the department spends its epsilon for good; figures already "
-            "published can be shown again at no cost.")
+            "published can be shown again at no cost."
+        )
 
 
 def release_history(agency: Any, report: str) -> dict[str, list[LoggedFigure]]:
     """Every figure logged for ``report`` at ``agency``, by key, newest first: what anyone
     who kept the earlier reports can set against a new one."""
     history: dict[str, list[LoggedFigure]] = {}
-    logged = Release.objects.filter(agency=agency, report=report).order_by(
-        "-created_at", "-pk").values_list("period_start", "period_end", "cells")
+    logged = (
+        Release.objects.filter(agency=agency, report=report)
+        .order_by("-created_at", "-pk")
+        .values_list("period_start", "period_end", "cells")
+    )
     for start, end, cells in logged:
         first, after = period_span(start, end)
         for key, value in (cells or {}).items():
@@ -224,8 +237,13 @@ def release_history(agency: Any, report: str) -> dict[str, list[LoggedFigure]]:
     return history
 
 
-def _figure_value(figure: statistics.Figure, cells: dict[str, int], threshold: int,
-                  history: dict[str, list[LoggedFigure]], span: Span) -> str:
+def _figure_value(
+    figure: statistics.Figure,
+    cells: dict[str, int],
+    threshold: int,
+    history: dict[str, list[LoggedFigure]],
+    span: Span,
+) -> str:
     for key in figure.basis:
         value = cells.get(key)
         if value is None or (value < figure.minimum) or (0 < value < threshold):
@@ -235,8 +253,13 @@ def _figure_value(figure: statistics.Figure, cells: dict[str, int], threshold: i
         # hours of a stretch of months never shown on its own (March's hours, from
         # February's and Feb–Mar's) to within the threshold (in hours) is withheld,
         # however many hours that is.
-        if exposes(history.get(figure.amount_key, []), span, figure.amount,
-                   threshold * figure.per_unit, amounts=True):
+        if exposes(
+            history.get(figure.amount_key, []),
+            span,
+            figure.amount,
+            threshold * figure.per_unit,
+            amounts=True,
+        ):
             return SUPPRESSED
         cells[figure.amount_key] = figure.amount
     return figure.value
@@ -244,8 +267,13 @@ def _figure_value(figure: statistics.Figure, cells: dict[str, int], threshold: i
 
 @transaction.atomic
 def report_build(
-    *, agency: Any, report: str, period: Period, acting_user: User | None = None,
-    audience: str = Audience.DEPARTMENT, epsilon: float | None = None,
+    *,
+    agency: Any,
+    report: str,
+    period: Period,
+    acting_user: User | None = None,
+    audience: str = Audience.DEPARTMENT,
+    epsilon: float | None = None,
 ) -> tuple[dict[str, Any], Release | None]:
     """The report as it may be shown: every table through disclosure control, checked
     against (and added to) the release log. Returns (content, release)."""
@@ -258,14 +286,26 @@ def report_build(
         raise ReportError(str(error)) from error
     public = audience == Audience.PUBLIC
     if public:
-        published_before = ReportRun.objects.filter(
-            agency=agency, report=report, kind=RunKind.PUBLIC, period_start=period.start,
-            period_end=period.end,
-        ).select_related("release").first()
+        published_before = (
+            ReportRun.objects.filter(
+                agency=agency,
+                report=report,
+                kind=RunKind.PUBLIC,
+                period_start=period.start,
+                period_end=period.end,
+            )
+            .select_related("release")
+            .first()
+        )
         if published_before is not None:
-            audit_record(action="report.viewed", actor=acting_user, agency_id=agency.pk,
-                         object_type="reports.ReportRun", object_id=published_before.pk,
-                         detail={"report": report, "audience": audience})
+            audit_record(
+                action="report.viewed",
+                actor=acting_user,
+                agency_id=agency.pk,
+                object_type="reports.ReportRun",
+                object_id=published_before.pk,
+                detail={"report": report, "audience": audience},
+            )
             return dict(published_before.content), published_before.release
     with replica_reads(inside_transaction=True):  # counting only; the log stays primary
         sections: list[Section] = definition.builder(agency, period)
@@ -279,7 +319,8 @@ def report_build(
                 section.notes.append(
                     f"{'; '.join(left_out)}: not published outside the department. These "
                     "figures add up quantities with no limit on one record's share, so "
-                    "noise cannot hide a single record.")
+                    "noise cannot hide a single record."
+                )
         tables = [t for s in sections for t in s.tables]
         try:
             noisy = iter(add_noise(tables, epsilon=float(epsilon or 0)))
@@ -289,18 +330,34 @@ def report_build(
             section.tables = [next(noisy) for _ in section.tables]
         tables = [t for s in sections for t in s.tables]
     content: dict[str, Any] = {
-        "report": report, "title": definition.title, "agency": agency.name,
-        "period": {"start": period.start.isoformat(), "end": period.end.isoformat(),
-                   "label": period.label},
-        "threshold": threshold, "audience": audience, "epsilon": epsilon if public else None,
-        "legend": SUPPRESSED_TEXT.format(t=threshold), "sections": [],
+        "report": report,
+        "title": definition.title,
+        "agency": agency.name,
+        "period": {
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "label": period.label,
+        },
+        "threshold": threshold,
+        "audience": audience,
+        "epsilon": epsilon if public else None,
+        "legend": SUPPRESSED_TEXT.format(t=threshold),
+        "sections": [],
         "empty": all(t.value(("total",)) == 0 for t in tables),
     }
     if content["empty"]:
-        audit_record(action="report.viewed", actor=acting_user, agency_id=agency.pk,
-                     object_type="reports.Report", object_id=report,
-                     detail={"start": content["period"]["start"],
-                             "end": content["period"]["end"], "empty": True})
+        audit_record(
+            action="report.viewed",
+            actor=acting_user,
+            agency_id=agency.pk,
+            object_type="reports.Report",
+            object_id=report,
+            detail={
+                "start": content["period"]["start"],
+                "end": content["period"]["end"],
+                "empty": True,
+            },
+        )
         return content, None
     span = period_span(period.start, period.end)
     history = release_history(agency, report)
@@ -313,34 +370,63 @@ def report_build(
             cells.update(item.published_cells())
         shown_by_section.append(shown)
     for section, shown in zip(sections, shown_by_section, strict=True):
-        content["sections"].append({
-            "title": section.title,
-            "notes": section.notes,
-            "tables": [_serialise_table(item) for item in shown],
-            "figures": [] if public else [
-                [f.label, _figure_value(f, cells, threshold, history, span)]
-                for f in section.figures
-            ],
-        })
-    release = _release_log(agency, report, period, threshold, audience, epsilon, cells,
-                           acting_user)
+        content["sections"].append(
+            {
+                "title": section.title,
+                "notes": section.notes,
+                "tables": [_serialise_table(item) for item in shown],
+                "figures": []
+                if public
+                else [
+                    [f.label, _figure_value(f, cells, threshold, history, span)]
+                    for f in section.figures
+                ],
+            }
+        )
+    release = _release_log(agency, report, period, threshold, audience, epsilon, cells, acting_user)
     if public:
         ReportRun.objects.create(
-            agency=agency, report=report, kind=RunKind.PUBLIC, period_start=period.start,
-            period_end=period.end, release=release, content=content, created_by=acting_user,
+            agency=agency,
+            report=report,
+            kind=RunKind.PUBLIC,
+            period_start=period.start,
+            period_end=period.end,
+            release=release,
+            content=content,
+            created_by=acting_user,
         )
-    audit_record(action="report.viewed", actor=acting_user, agency_id=agency.pk,
-                 object_type="reports.Release", object_id=release.pk,
-                 detail={"report": report, "start": content["period"]["start"],
-                         "end": content["period"]["end"], "audience": audience})
+    audit_record(
+        action="report.viewed",
+        actor=acting_user,
+        agency_id=agency.pk,
+        object_type="reports.Release",
+        object_id=release.pk,
+        detail={
+            "report": report,
+            "start": content["period"]["start"],
+            "end": content["period"]["end"],
+            "audience": audience,
+        },
+    )
     return content, release
 
 
-def _release_log(agency: Any, report: str, period: Period, threshold: int, audience: str,
-                 epsilon: float | None, cells: dict[str, int], acting_user: User | None) -> Release:
+def _release_log(
+    agency: Any,
+    report: str,
+    period: Period,
+    threshold: int,
+    audience: str,
+    epsilon: float | None,
+    cells: dict[str, int],
+    acting_user: User | None,
+) -> Release:
     digest = _digest(cells)
     found = Release.objects.filter(
-        agency=agency, report=report, period_start=period.start, period_end=period.end,
+        agency=agency,
+        report=report,
+        period_start=period.start,
+        period_end=period.end,
         digest=digest,
     ).first()
     if found is not None:
@@ -348,39 +434,69 @@ def _release_log(agency: Any, report: str, period: Period, threshold: int, audie
     try:
         with transaction.atomic():
             return Release.objects.create(
-                agency=agency, report=report, period_start=period.start,
-                period_end=period.end, threshold=threshold, audience=audience,
-                epsilon=epsilon if audience == Audience.PUBLIC else None, cells=cells,
-                digest=digest, created_by=acting_user,
+                agency=agency,
+                report=report,
+                period_start=period.start,
+                period_end=period.end,
+                threshold=threshold,
+                audience=audience,
+                epsilon=epsilon if audience == Audience.PUBLIC else None,
+                cells=cells,
+                digest=digest,
+                created_by=acting_user,
             )
     except IntegrityError:  # the same figures logged by a concurrent request
-        return Release.objects.get(agency=agency, report=report, period_start=period.start,
-                                   period_end=period.end, digest=digest)
+        return Release.objects.get(
+            agency=agency,
+            report=report,
+            period_start=period.start,
+            period_end=period.end,
+            digest=digest,
+        )
 
 
 @transaction.atomic
 def report_run_create(
-    *, agency: Any, report: str, period: Period, kind: str = RunKind.ON_REQUEST,
+    *,
+    agency: Any,
+    report: str,
+    period: Period,
+    kind: str = RunKind.ON_REQUEST,
     acting_user: User | None = None,
 ) -> tuple[ReportRun, bool]:
     """Store a produced report; a scheduled run exists once per report and month.
     Returns (run, created)."""
     if kind == RunKind.SCHEDULED:
         existing = ReportRun.objects.filter(
-            agency=agency, report=report, kind=kind, period_start=period.start,
+            agency=agency,
+            report=report,
+            kind=kind,
+            period_start=period.start,
             period_end=period.end,
         ).first()
         if existing is not None:
             return existing, False
-    content, release = report_build(agency=agency, report=report, period=period,
-                                    acting_user=acting_user)
-    run = ReportRun.objects.create(
-        agency=agency, report=report, kind=kind, period_start=period.start,
-        period_end=period.end, release=release, content=content, created_by=acting_user,
+    content, release = report_build(
+        agency=agency, report=report, period=period, acting_user=acting_user
     )
-    audit_record(action="report.stored", actor=acting_user, agency_id=agency.pk,
-                 object_type="reports.ReportRun", object_id=run.pk,
-                 detail={"report": report, "kind": kind})
+    run = ReportRun.objects.create(
+        agency=agency,
+        report=report,
+        kind=kind,
+        period_start=period.start,
+        period_end=period.end,
+        release=release,
+        content=content,
+        created_by=acting_user,
+    )
+    audit_record(
+        action="report.stored",
+        actor=acting_user,
+        agency_id=agency.pk,
+        object_type="reports.ReportRun",
+        object_id=run.pk,
+        detail={"report": report, "kind": kind},
+    )
     return run, True
 
 
@@ -401,15 +517,19 @@ def deliver_monthly_reports(today: date | None = None) -> int:
     made = 0
     for agency in Agency.objects.all():
         for definition in (d for d in REPORTS.values() if d.monthly):
-            recipients = list(User.objects.filter(
-                is_active=True, role_assignments__agency=agency,
-                role_assignments__role=definition.deliver_to,
-            ).distinct())
+            recipients = list(
+                User.objects.filter(
+                    is_active=True,
+                    role_assignments__agency=agency,
+                    role_assignments__role=definition.deliver_to,
+                ).distinct()
+            )
             if not recipients:
                 continue
             with transaction.atomic():
-                run, created = report_run_create(agency=agency, report=definition.slug,
-                                                 period=period, kind=RunKind.SCHEDULED)
+                run, created = report_run_create(
+                    agency=agency, report=definition.slug, period=period, kind=RunKind.SCHEDULED
+                )
                 if not created:
                     continue
                 made += 1

@@ -95,8 +95,15 @@ class Scan:
         return keys
 
     def one_way(
-        self, column: str, choices: Sequence[tuple[str, str]], *, name: str, title: str,
-        measure: str, dim: str, conditions: Sequence[Q] | None = None,
+        self,
+        column: str,
+        choices: Sequence[tuple[str, str]],
+        *,
+        name: str,
+        title: str,
+        measure: str,
+        dim: str,
+        conditions: Sequence[Q] | None = None,
     ) -> None:
         """Records by the code in ``column`` (or by ``conditions``, one per choice), with
         "Not recorded" for the rest."""
@@ -105,25 +112,45 @@ class Scan:
         def build(found: dict[str, Any]) -> Table:
             counts = [[int(found[k] or 0)] for k in keys]
             missing = int(found["total"] or 0) - sum(c[0] for c in counts)
-            return Table(name=name, title=title, measure=measure, row_dim=dim,
-                         rows=[*choices, NOT_RECORDED], counts=[*counts, [missing]])
+            return Table(
+                name=name,
+                title=title,
+                measure=measure,
+                row_dim=dim,
+                rows=[*choices, NOT_RECORDED],
+                counts=[*counts, [missing]],
+            )
 
         self.builders.append(build)
 
     def multiple(
-        self, column: str, choices: Sequence[tuple[str, str]], *, name: str, title: str,
-        measure: str, dim: str,
+        self,
+        column: str,
+        choices: Sequence[tuple[str, str]],
+        *,
+        name: str,
+        title: str,
+        measure: str,
+        dim: str,
     ) -> None:
         """Records holding each code of a JSON list (a record may count in several rows),
         with the number of records as the total."""
-        keys = self._counts(name, [Q(**{f"{column}__icontains": f'"{code}"'})
-                                   for code, _ in choices])
+        keys = self._counts(
+            name, [Q(**{f"{column}__icontains": f'"{code}"'}) for code, _ in choices]
+        )
 
         def build(found: dict[str, Any]) -> Table:
-            return Table(name=name, title=title, measure=measure, row_dim=dim,
-                         rows=list(choices), counts=[[int(found[k] or 0)] for k in keys],
-                         additive=False, total=int(found["total"] or 0),
-                         total_label="Contacts (one may count in several rows)")
+            return Table(
+                name=name,
+                title=title,
+                measure=measure,
+                row_dim=dim,
+                rows=list(choices),
+                counts=[[int(found[k] or 0)] for k in keys],
+                additive=False,
+                total=int(found["total"] or 0),
+                total_label="Contacts (one may count in several rows)",
+            )
 
         self.builders.append(build)
 
@@ -135,8 +162,9 @@ class Scan:
             conditions.append(Q(**{f"{column}__gt": lower}, **limit))
             lower = upper if upper is not None else lower
         choices = [(f"b{i}", label) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
-        self.one_way(column, choices, name=name, title=title, measure=measure, dim=dim,
-                     conditions=conditions)
+        self.one_way(
+            column, choices, name=name, title=title, measure=measure, dim=dim, conditions=conditions
+        )
 
     def tables(self) -> list[Table]:
         found = self.qs.aggregate(**self.aggregates)
@@ -144,8 +172,14 @@ class Scan:
 
 
 def one_way(
-    qs: QuerySet[Any], column: str, choices: Sequence[tuple[str, str]], *, name: str,
-    title: str, measure: str, dim: str,
+    qs: QuerySet[Any],
+    column: str,
+    choices: Sequence[tuple[str, str]],
+    *,
+    name: str,
+    title: str,
+    measure: str,
+    dim: str,
 ) -> Table:
     scan = Scan(qs)
     scan.one_way(column, choices, name=name, title=title, measure=measure, dim=dim)
@@ -153,9 +187,19 @@ def one_way(
 
 
 def two_way(
-    qs: QuerySet[Any], row: str, rows: Sequence[tuple[str, str]], col: str,
-    cols: Sequence[tuple[str, str]], *, name: str, title: str, measure: str,
-    row_dim: str, col_dim: str, count: str = "pk", distinct: bool = False,
+    qs: QuerySet[Any],
+    row: str,
+    rows: Sequence[tuple[str, str]],
+    col: str,
+    cols: Sequence[tuple[str, str]],
+    *,
+    name: str,
+    title: str,
+    measure: str,
+    row_dim: str,
+    col_dim: str,
+    count: str = "pk",
+    distinct: bool = False,
     always_recorded: bool = False,
 ) -> Table:
     """``always_recorded``: the column is a yes/no the record always has (no "Not
@@ -170,13 +214,25 @@ def two_way(
         i = row_index.get(str(item[row] or ""), len(rows))
         j = col_index.get(str(item[col] or ""), len(cols))
         counts[i][j] += int(item["n"])
-    return Table(name=name, title=title, measure=measure, row_dim=row_dim, rows=row_list,
-                 counts=counts, col_dim=col_dim, columns=col_list)
+    return Table(
+        name=name,
+        title=title,
+        measure=measure,
+        row_dim=row_dim,
+        rows=row_list,
+        counts=counts,
+        col_dim=col_dim,
+        columns=col_list,
+    )
 
 
 RESPONSE_BUCKETS: list[tuple[int | None, str]] = [
-    (300, "Within 5 minutes"), (900, "5 to 15 minutes"), (3600, "15 to 60 minutes"),
-    (14400, "1 to 4 hours"), (86400, "4 to 24 hours"), (None, "More than 24 hours"),
+    (300, "Within 5 minutes"),
+    (900, "5 to 15 minutes"),
+    (3600, "15 to 60 minutes"),
+    (14400, "1 to 4 hours"),
+    (86400, "4 to 24 hours"),
+    (None, "More than 24 hours"),
 ]
 
 
@@ -194,60 +250,113 @@ def peer_support_sections(agency: Any, period: Period) -> list[Section]:
     # One pass over the period's records for every one-way table, response time and topic.
     scan = Scan(usage)
     if {"incident_type", "member_category"} <= collected:
-        usage_tables.append(two_way(
-            usage, "incident_type", _choices(vocab.IncidentType), "member_category",
-            _choices(vocab.MemberCategory), name="usage_incident_category",
-            title="Contacts by type of incident and member category", measure="usage",
-            row_dim="incident_type", col_dim="member_category"))
+        usage_tables.append(
+            two_way(
+                usage,
+                "incident_type",
+                _choices(vocab.IncidentType),
+                "member_category",
+                _choices(vocab.MemberCategory),
+                name="usage_incident_category",
+                title="Contacts by type of incident and member category",
+                measure="usage",
+                row_dim="incident_type",
+                col_dim="member_category",
+            )
+        )
     else:
         for column, codes, title in (
             ("incident_type", _choices(vocab.IncidentType), "Contacts by type of incident"),
             ("member_category", _choices(vocab.MemberCategory), "Contacts by member category"),
         ):
             if column in collected:
-                scan.one_way(column, codes, name=f"usage_{column}", title=title,
-                             measure="usage", dim=column)
+                scan.one_way(
+                    column, codes, name=f"usage_{column}", title=title, measure="usage", dim=column
+                )
     # The activation channel comes from the request itself, so it is always known.
-    scan.one_way("channel", _choices(vocab.Channel), name="usage_channel",
-                 title="Contacts by activation channel", measure="usage", dim="channel")
+    scan.one_way(
+        "channel",
+        _choices(vocab.Channel),
+        name="usage_channel",
+        title="Contacts by activation channel",
+        measure="usage",
+        dim="channel",
+    )
     for column, codes, title in (
         ("intervention_type", _choices(vocab.InterventionType), "Contacts by type of intervention"),
         ("duration_bucket", _choices(vocab.DurationBucket), "Contacts by length"),
         ("gender", _choices(vocab.Gender), "Contacts by gender"),
     ):
         if column in collected:
-            scan.one_way(column, codes, name=f"usage_{column}", title=title,
-                         measure="usage", dim=column)
+            scan.one_way(
+                column, codes, name=f"usage_{column}", title=title, measure="usage", dim=column
+            )
     if "follow_up" in collected:
-        scan.one_way("follow_up", [("yes", "Follow-up planned"), ("no", "No follow-up")],
-                     name="usage_follow_up", title="Follow-up", measure="usage",
-                     dim="follow_up", conditions=[Q(follow_up=True), Q(follow_up=False)])
+        scan.one_way(
+            "follow_up",
+            [("yes", "Follow-up planned"), ("no", "No follow-up")],
+            name="usage_follow_up",
+            title="Follow-up",
+            measure="usage",
+            dim="follow_up",
+            conditions=[Q(follow_up=True), Q(follow_up=False)],
+        )
     answers: list[tuple[str, list[tuple[str, str]], str]] = [
         ("services", _choices(vocab.Service), "General services provided"),
         ("referral_types", _choices(vocab.ReferralType), "Referrals made"),
     ]
     for column, codes, title in answers:
         if column in collected:
-            scan.multiple(column, codes, name=f"usage_{column}", title=title,
-                          measure=f"usage_{column}", dim=column)
-    scan.bucketed("seconds_to_ack", name="usage_ack",
-                  title="Time from request to acknowledgement", measure="usage",
-                  dim="time_to_acknowledgement")
-    scan.bucketed("seconds_to_contact", name="usage_contact",
-                  title="Time from request to first contact", measure="usage",
-                  dim="time_to_first_contact")
-    scan.one_way("topic", _choices(vocab.Topic), name="needs_topics",
-                 title="Topics members raised", measure="usage", dim="topic")
+            scan.multiple(
+                column,
+                codes,
+                name=f"usage_{column}",
+                title=title,
+                measure=f"usage_{column}",
+                dim=column,
+            )
+    scan.bucketed(
+        "seconds_to_ack",
+        name="usage_ack",
+        title="Time from request to acknowledgement",
+        measure="usage",
+        dim="time_to_acknowledgement",
+    )
+    scan.bucketed(
+        "seconds_to_contact",
+        name="usage_contact",
+        title="Time from request to first contact",
+        measure="usage",
+        dim="time_to_first_contact",
+    )
+    scan.one_way(
+        "topic",
+        _choices(vocab.Topic),
+        name="needs_topics",
+        title="Topics members raised",
+        measure="usage",
+        dim="topic",
+    )
     *scanned, topics = scan.tables()
     times = scanned[-2:]
     usage_tables += scanned[:-2]
     sections = [
-        Section("Usage", usage_tables, notes=[
-            "A contact counts in the month it was closed. Services and referrals are "
-            "multiple answers: one contact may count in several rows."]),
-        Section("Response times", times, notes=[
-            "Counted from the moment a request was made to its acknowledgement by a "
-            "supporter, and to the first contact."]),
+        Section(
+            "Usage",
+            usage_tables,
+            notes=[
+                "A contact counts in the month it was closed. Services and referrals are "
+                "multiple answers: one contact may count in several rows."
+            ],
+        ),
+        Section(
+            "Response times",
+            times,
+            notes=[
+                "Counted from the moment a request was made to its acknowledgement by a "
+                "supporter, and to the first contact."
+            ],
+        ),
         _critical_incidents(agency, period),
         _supporter_hours(agency, period),
         _training_needs(agency, period, topics),
@@ -274,19 +383,39 @@ def _critical_incidents(agency: Any, period: Period) -> Section:
     }
     known = {code for code, _ in kinds}
     affected_table = Table(
-        name="ci_members", title="Members affected by critical incidents",
-        measure="ci_members", row_dim="incident_kind", rows=[*kinds, NOT_RECORDED],
+        name="ci_members",
+        title="Members affected by critical incidents",
+        measure="ci_members",
+        row_dim="incident_kind",
+        rows=[*kinds, NOT_RECORDED],
         counts=[[affected.get(code, 0)] for code, _ in kinds]
-        + [[sum(n for code, n in affected.items() if code not in known)]], quantity=True,
+        + [[sum(n for code, n in affected.items() if code not in known)]],
+        quantity=True,
     )
-    return Section("Critical incidents", [
-        one_way(incidents, "kind", kinds, name="ci_incidents", title="Critical incidents",
-                measure="ci_incidents", dim="incident_kind"),
-        one_way(deployments, "incident__kind", kinds, name="ci_deployments",
-                title="Supporter deployments to critical incidents", measure="ci_deployments",
-                dim="incident_kind"),
-        affected_table,
-    ])
+    return Section(
+        "Critical incidents",
+        [
+            one_way(
+                incidents,
+                "kind",
+                kinds,
+                name="ci_incidents",
+                title="Critical incidents",
+                measure="ci_incidents",
+                dim="incident_kind",
+            ),
+            one_way(
+                deployments,
+                "incident__kind",
+                kinds,
+                name="ci_deployments",
+                title="Supporter deployments to critical incidents",
+                measure="ci_deployments",
+                dim="incident_kind",
+            ),
+            affected_table,
+        ],
+    )
 
 
 def _supporter_hours(agency: Any, period: Period) -> Section:
@@ -306,28 +435,41 @@ def _supporter_hours(agency: Any, period: Period) -> Section:
     conditions.append(~Q(activity_code__in=policy_codes))
     found = entries.order_by().aggregate(
         total=Count("user", distinct=True),
-        **{f"people{i}": Count("user", filter=c, distinct=True)
-           for i, c in enumerate(conditions)},
+        **{f"people{i}": Count("user", filter=c, distinct=True) for i, c in enumerate(conditions)},
         **{f"hours{i}": Sum("hours", filter=c) for i, c in enumerate(conditions)},
     )
     table = Table(
-        name="hours_people", title="Supporters who logged hours, by activity",
-        measure="hours_people", row_dim="activity", rows=rows,
-        counts=[[int(found[f"people{i}"] or 0)] for i in range(len(rows))], additive=False,
-        total=int(found["total"] or 0), total_label="Supporters who logged hours",
+        name="hours_people",
+        title="Supporters who logged hours, by activity",
+        measure="hours_people",
+        row_dim="activity",
+        rows=rows,
+        counts=[[int(found[f"people{i}"] or 0)] for i in range(len(rows))],
+        additive=False,
+        total=int(found["total"] or 0),
+        total_label="Supporters who logged hours",
         people=True,
     )
     section.tables.append(table)
     for i, (code, label) in enumerate(rows):
         hours = Decimal(found[f"hours{i}"] or 0).quantize(Decimal("0.1"))
-        section.figures.append(Figure(
-            f"Hours — {label}", f"{hours}", [table_key(table, code)], minimum=1,
-            amount_key=f"hours_tenths|activity={code}", amount=int(hours * 10), per_unit=10))
+        section.figures.append(
+            Figure(
+                f"Hours — {label}",
+                f"{hours}",
+                [table_key(table, code)],
+                minimum=1,
+                amount_key=f"hours_tenths|activity={code}",
+                amount=int(hours * 10),
+                per_unit=10,
+            )
+        )
     section.notes.append(
         "Hours are shown only for activities where at least the threshold of supporters "
         "logged time, and only when, set against the reports made before, they do not "
         "tell the hours of a shorter stretch of months, so no one supporter's hours can "
-        "be read off.")
+        "be read off."
+    )
     return section
 
 
@@ -341,19 +483,20 @@ def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
     section.tables.append(_training_delivered(agency, period, seen.rows[:-1]))
     section.notes.append(
         "Set the topics members raised against the training sessions held on the same "
-        "topics in the period: a topic often raised with few sessions is a training need.")
+        "topics in the period: a topic often raised with few sessions is a training need."
+    )
     return section
 
 
-def _training_delivered(
-    agency: Any, period: Period, topics: Sequence[tuple[str, str]]
-) -> Table:
+def _training_delivered(agency: Any, period: Period, topics: Sequence[tuple[str, str]]) -> Table:
     """Peer-support training sessions held in the period whose course lists the topic
     (matched on the topic's words, e.g. "work stress", "grief", "substance use")."""
     session_model = model("readiness.TrainingSession")
     first, after = period.bounds()
     sessions = session_model.objects.filter(
-        agency=agency, starts_at__gte=first, starts_at__lt=after,
+        agency=agency,
+        starts_at__gte=first,
+        starts_at__lt=after,
         course__program__in=["psp", "all"],
     )
     matched = [(code, label) for code, label in topics if code != "other"]
@@ -363,10 +506,15 @@ def _training_delivered(
     }
     found = sessions.order_by().aggregate(total=Count("pk"), **aggregates)
     return Table(
-        name="needs_training", title="Training sessions held on these topics",
-        measure="training_sessions", row_dim="topic", rows=matched,
-        counts=[[int(found[f"t{i}"] or 0)] for i in range(len(matched))], additive=False,
-        total=int(found["total"] or 0), total_label="Sessions held",
+        name="needs_training",
+        title="Training sessions held on these topics",
+        measure="training_sessions",
+        row_dim="topic",
+        rows=matched,
+        counts=[[int(found[f"t{i}"] or 0)] for i in range(len(matched))],
+        additive=False,
+        total=int(found["total"] or 0),
+        total_label="Sessions held",
     )
 
 
@@ -404,10 +552,17 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
     served = model("recovery.Client").objects.filter(
         agency=agency, merged_into__isnull=True, pk__in=contacts.values("client")
     )
-    linked = model("recovery.Referral").objects.filter(
-        agency=agency, engaged_on__gte=period.start, engaged_on__lte=period.end,
-        client__in=served,
-    ).order_by().aggregate(n=Count("client", distinct=True))["n"]
+    linked = (
+        model("recovery.Referral")
+        .objects.filter(
+            agency=agency,
+            engaged_on__gte=period.start,
+            engaged_on__lte=period.end,
+            client__in=served,
+        )
+        .order_by()
+        .aggregate(n=Count("client", distinct=True))["n"]
+    )
     found = contacts.order_by().aggregate(
         people=Count("client", distinct=True),
         engaged=Count("client", filter=Q(outcome="engaged"), distinct=True),
@@ -417,45 +572,106 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
     outcomes = _choices(vocab.ContactOutcome)
     yes_no = [("yes", "Yes"), ("no", "No")]
     people = Table(
-        name="funnel_people", title="Outreach funnel: people engaged and linked to care",
-        measure="clients", row_dim="step",
+        name="funnel_people",
+        title="Outreach funnel: people engaged and linked to care",
+        measure="clients",
+        row_dim="step",
         rows=[("engaged", "People engaged"), ("linked", "People linked to care")],
-        counts=[[int(found["engaged"])], [int(linked or 0)]], additive=False,
-        total=int(found["people"]), total_label="People served", people=True,
+        counts=[[int(found["engaged"])], [int(linked or 0)]],
+        additive=False,
+        total=int(found["people"]),
+        total_label="People served",
+        people=True,
     )
     tables = [
-        _people(one_way(served, "status", _choices(vocab.ClientStatus),
-                        name="clients_served", title="Clients served, by current status",
-                        measure="clients", dim="status")),
-        two_way(contacts, "kind", kinds, "outcome", outcomes,
-                name="contacts_kind_outcome", title="Contacts by type and outcome",
-                measure="contacts", row_dim="kind", col_dim="outcome"),
-        one_way(contacts, "outcome", outcomes, name="funnel",
-                title="Outreach funnel: contact attempts by how far they went",
-                measure="contacts", dim="outcome"),
+        _people(
+            one_way(
+                served,
+                "status",
+                _choices(vocab.ClientStatus),
+                name="clients_served",
+                title="Clients served, by current status",
+                measure="clients",
+                dim="status",
+            )
+        ),
+        two_way(
+            contacts,
+            "kind",
+            kinds,
+            "outcome",
+            outcomes,
+            name="contacts_kind_outcome",
+            title="Contacts by type and outcome",
+            measure="contacts",
+            row_dim="kind",
+            col_dim="outcome",
+        ),
+        one_way(
+            contacts,
+            "outcome",
+            outcomes,
+            name="funnel",
+            title="Outreach funnel: contact attempts by how far they went",
+            measure="contacts",
+            dim="outcome",
+        ),
         people,
-        two_way(contacts.annotate(diverted=_yes_no("arrest_diverted")), "kind", kinds,
-                "diverted", yes_no, name="diverted", title="Arrests diverted, by type of contact",
-                measure="contacts", row_dim="kind", col_dim="diverted", always_recorded=True),
-        two_way(contacts.annotate(prs=_yes_no("prs_present")), "kind", kinds, "prs", yes_no,
-                name="with_prs", title="Contacts with a peer recovery specialist present",
-                measure="contacts", row_dim="kind", col_dim="prs", always_recorded=True),
+        two_way(
+            contacts.annotate(diverted=_yes_no("arrest_diverted")),
+            "kind",
+            kinds,
+            "diverted",
+            yes_no,
+            name="diverted",
+            title="Arrests diverted, by type of contact",
+            measure="contacts",
+            row_dim="kind",
+            col_dim="diverted",
+            always_recorded=True,
+        ),
+        two_way(
+            contacts.annotate(prs=_yes_no("prs_present")),
+            "kind",
+            kinds,
+            "prs",
+            yes_no,
+            name="with_prs",
+            title="Contacts with a peer recovery specialist present",
+            measure="contacts",
+            row_dim="kind",
+            col_dim="prs",
+            always_recorded=True,
+        ),
     ]
     hours = Decimal(int(found["minutes"] or 0)) / 60
     figures = [
-        Figure("Contact attempts that reached someone",
-               str(sum(_outcome_counts(tables[2]))),
-               ["contacts|outcome=engaged", "contacts|outcome=declined"]),
-        Figure("Officer hours freed by co-response", f"{hours.quantize(Decimal('0.1'))}",
-               ["contacts|kind=co_response|prs=yes"], minimum=1,
-               amount_key="coresponse_tenths", amount=int(hours.quantize(Decimal("0.1")) * 10),
-               per_unit=10),
+        Figure(
+            "Contact attempts that reached someone",
+            str(sum(_outcome_counts(tables[2]))),
+            ["contacts|outcome=engaged", "contacts|outcome=declined"],
+        ),
+        Figure(
+            "Officer hours freed by co-response",
+            f"{hours.quantize(Decimal('0.1'))}",
+            ["contacts|kind=co_response|prs=yes"],
+            minimum=1,
+            amount_key="coresponse_tenths",
+            amount=int(hours.quantize(Decimal("0.1")) * 10),
+            per_unit=10,
+        ),
     ]
-    return Section("Clients and contacts", tables, figures, notes=[
-        "The outreach funnel: contact attempts, those that reached someone (engaged or "
-        "declined), the people engaged, and the people linked to care (a referral they "
-        "engaged with). Officer hours freed: the time of co-responses a peer recovery "
-        "specialist took part in."])
+    return Section(
+        "Clients and contacts",
+        tables,
+        figures,
+        notes=[
+            "The outreach funnel: contact attempts, those that reached someone (engaged or "
+            "declined), the people engaged, and the people linked to care (a referral they "
+            "engaged with). Officer hours freed: the time of co-responses a peer recovery "
+            "specialist took part in."
+        ],
+    )
 
 
 def _outcome_counts(table: Table) -> list[int]:
@@ -470,9 +686,16 @@ def _referrals(agency: Any, period: Period) -> Section:
         agency=agency, proposed_on__gte=period.start, proposed_on__lte=period.end
     )
     table = two_way(
-        referrals, "resource__category", _choices(vocab.ResourceCategory), "status",
-        _choices(vocab.ReferralStatus), name="referrals", title="Referrals by category and outcome",
-        measure="referrals", row_dim="category", col_dim="status",
+        referrals,
+        "resource__category",
+        _choices(vocab.ResourceCategory),
+        "status",
+        _choices(vocab.ReferralStatus),
+        name="referrals",
+        title="Referrals by category and outcome",
+        measure="referrals",
+        row_dim="category",
+        col_dim="status",
     )
     # The rate is worked out from the table's own cells and shown only when every one of
     # them is published: a separate count of treatment referrals could be set against the
@@ -481,16 +704,25 @@ def _referrals(agency: Any, period: Period) -> Section:
     cols = [code for code, _ in table.columns]
     treatment = sorted(str(c) for c in vocab.TREATMENT_CATEGORIES)
     made = sum(table.value(("row", rows.index(c))) for c in treatment)
-    engaged = sum(table.counts[rows.index(c)][cols.index(s)]
-                  for c in treatment for s in ("engaged", "completed"))
+    engaged = sum(
+        table.counts[rows.index(c)][cols.index(s)]
+        for c in treatment
+        for s in ("engaged", "completed")
+    )
     basis = [f"referrals|category={c}" for c in treatment] + [
         f"referrals|category={c}|status={s}" for c in treatment for s in ("engaged", "completed")
     ]
     share = f"{100 * engaged / made:.0f}% ({engaged} of {made})" if made else "no referrals"
-    return Section("Referrals", [table], [Figure("Treatment engagement rate", share, basis)],
-                   notes=["Treatment engagement rate: referrals to treatment (withdrawal "
-                          "management, residential, outpatient, medication) that the client "
-                          "engaged with or completed."])
+    return Section(
+        "Referrals",
+        [table],
+        [Figure("Treatment engagement rate", share, basis)],
+        notes=[
+            "Treatment engagement rate: referrals to treatment (withdrawal "
+            "management, residential, outpatient, medication) that the client "
+            "engaged with or completed."
+        ],
+    )
 
 
 def _stages(agency: Any, period: Period) -> Section:
@@ -506,47 +738,82 @@ def _stages(agency: Any, period: Period) -> Section:
     assessed = stage_model.objects.filter(
         agency=agency, assessed_at__gte=first, assessed_at__lt=after
     ).values("client")
-    clients = model("recovery.Client").objects.filter(
-        agency=agency, merged_into__isnull=True, pk__in=assessed
-    ).annotate(
-        first_stage=Subquery(in_period.order_by("assessed_at", "pk").values("stage")[:1]),
-        last_stage=Subquery(in_period.order_by("-assessed_at", "-pk").values("stage")[:1]),
+    clients = (
+        model("recovery.Client")
+        .objects.filter(agency=agency, merged_into__isnull=True, pk__in=assessed)
+        .annotate(
+            first_stage=Subquery(in_period.order_by("assessed_at", "pk").values("stage")[:1]),
+            last_stage=Subquery(in_period.order_by("-assessed_at", "-pk").values("stage")[:1]),
+        )
     )
     stages = _choices(vocab.Stage)
-    table = _people(two_way(clients, "first_stage", stages, "last_stage", stages,
-                            name="stages",
-                            title="Stage of change: first and last assessment in the period",
-                            measure="stages", row_dim="first_stage", col_dim="last_stage"))
-    return Section("Stage-of-change progression", [table], notes=[
-        "Each client counts once: rows are the first stage assessed in the period, columns "
-        "the last."])
+    table = _people(
+        two_way(
+            clients,
+            "first_stage",
+            stages,
+            "last_stage",
+            stages,
+            name="stages",
+            title="Stage of change: first and last assessment in the period",
+            measure="stages",
+            row_dim="first_stage",
+            col_dim="last_stage",
+        )
+    )
+    return Section(
+        "Stage-of-change progression",
+        [table],
+        notes=[
+            "Each client counts once: rows are the first stage assessed in the period, columns "
+            "the last."
+        ],
+    )
 
 
 def _overdoses(agency: Any, period: Period) -> Section:
     from tandem.recovery import vocab
 
     first, after = period.bounds()
-    overdoses = model("recovery.OverdoseResponse").objects.filter(
-        agency=agency, occurred_at__gte=first, occurred_at__lt=after
-    ).annotate(
-        fatal_code=_yes_no("fatal"), naloxone_code=_yes_no("naloxone_given"),
+    overdoses = (
+        model("recovery.OverdoseResponse")
+        .objects.filter(agency=agency, occurred_at__gte=first, occurred_at__lt=after)
+        .annotate(
+            fatal_code=_yes_no("fatal"),
+            naloxone_code=_yes_no("naloxone_given"),
+        )
     )
     yes_no = [("yes", "Yes"), ("no", "No")]
-    table = two_way(overdoses, "fatal_code", [("no", "Survived"), ("yes", "Fatal")],
-                    "naloxone_code", yes_no, name="overdoses",
-                    title="Overdose responses: outcome by naloxone given", measure="overdoses",
-                    row_dim="outcome", col_dim="naloxone")
+    table = two_way(
+        overdoses,
+        "fatal_code",
+        [("no", "Survived"), ("yes", "Fatal")],
+        "naloxone_code",
+        yes_no,
+        name="overdoses",
+        title="Overdose responses: outcome by naloxone given",
+        measure="overdoses",
+        row_dim="outcome",
+        col_dim="naloxone",
+    )
     kits = model("recovery.NaloxoneKit").objects.filter(
         agency=agency, given_on__gte=period.start, given_on__lte=period.end
     )
     recipients = _choices(vocab.KitRecipient)
-    given = {r["recipient_type"]: int(r["n"] or 0)
-             for r in kits.order_by().values("recipient_type").annotate(n=Sum("quantity"))}
-    kit_table = Table(name="kits", title="Naloxone kits given, by recipient", measure="kits",
-                      row_dim="recipient", rows=[*recipients, NOT_RECORDED],
-                      counts=[[given.get(code, 0)] for code, _ in recipients]
-                      + [[sum(n for c, n in given.items() if c not in dict(recipients))]],
-                      quantity=True)
+    given = {
+        r["recipient_type"]: int(r["n"] or 0)
+        for r in kits.order_by().values("recipient_type").annotate(n=Sum("quantity"))
+    }
+    kit_table = Table(
+        name="kits",
+        title="Naloxone kits given, by recipient",
+        measure="kits",
+        row_dim="recipient",
+        rows=[*recipients, NOT_RECORDED],
+        counts=[[given.get(code, 0)] for code, _ in recipients]
+        + [[sum(n for c, n in given.items() if c not in dict(recipients))]],
+        quantity=True,
+    )
     return Section("Overdoses and naloxone", [table, kit_table])
 
 
@@ -557,19 +824,35 @@ def _outreach(agency: Any, period: Period) -> Section:
         agency=agency, held_on__gte=period.start, held_on__lte=period.end
     )
     audiences = _choices(vocab.OutreachAudience)
-    reached = {r["audience"]: int(r["n"] or 0)
-               for r in events.order_by().values("audience").annotate(n=Sum("attendance"))}
-    people = Table(name="outreach_people", title="People reached by community education",
-                   measure="outreach_people", row_dim="audience", rows=[*audiences, NOT_RECORDED],
-                   counts=[[reached.get(code, 0)] for code, _ in audiences]
-                   + [[sum(n for c, n in reached.items() if c not in dict(audiences))]],
-                   quantity=True)
-    return Section("Community education", [
-        one_way(events, "audience", audiences, name="outreach_events",
-                title="Community education events, by audience", measure="outreach_events",
-                dim="audience"),
-        people,
-    ])
+    reached = {
+        r["audience"]: int(r["n"] or 0)
+        for r in events.order_by().values("audience").annotate(n=Sum("attendance"))
+    }
+    people = Table(
+        name="outreach_people",
+        title="People reached by community education",
+        measure="outreach_people",
+        row_dim="audience",
+        rows=[*audiences, NOT_RECORDED],
+        counts=[[reached.get(code, 0)] for code, _ in audiences]
+        + [[sum(n for c, n in reached.items() if c not in dict(audiences))]],
+        quantity=True,
+    )
+    return Section(
+        "Community education",
+        [
+            one_way(
+                events,
+                "audience",
+                audiences,
+                name="outreach_events",
+                title="Community education events, by audience",
+                measure="outreach_events",
+                dim="audience",
+            ),
+            people,
+        ],
+    )
 
 
 def _people(table: Table) -> Table:
@@ -582,8 +865,9 @@ def _people(table: Table) -> Table:
 def _yes_no(column: str) -> Any:
     from django.db.models import Case, CharField, Value, When
 
-    return Case(When(**{column: True}, then=Value("yes")), default=Value("no"),
-                output_field=CharField())
+    return Case(
+        When(**{column: True}, then=Value("yes")), default=Value("no"), output_field=CharField()
+    )
 
 
 def _staff(agency: Any, period: Period) -> Section:
@@ -595,13 +879,24 @@ def _staff(agency: Any, period: Period) -> Section:
     at = period.bounds()[1] - timedelta(microseconds=1)
     summary = compliance.compliance_summary(agency, at)
     rows = [(level, label) for level, label in compliance.LEVEL_LABELS.items()]
-    table = _people(Table(
-        name="staff", title="Staff training compliance at the end of the period",
-        measure="staff", row_dim="level", rows=rows,
-        counts=[[int(summary.get(level, 0))] for level, _ in rows]))
-    return Section("Staff training compliance", [table], notes=[
-        "Everyone on a peer program team today, by the training rules of the agency's "
-        f"policy, as their training stood on {period.end.day} {period.end:%B %Y}."])
+    table = _people(
+        Table(
+            name="staff",
+            title="Staff training compliance at the end of the period",
+            measure="staff",
+            row_dim="level",
+            rows=rows,
+            counts=[[int(summary.get(level, 0))] for level, _ in rows],
+        )
+    )
+    return Section(
+        "Staff training compliance",
+        [table],
+        notes=[
+            "Everyone on a peer program team today, by the training rules of the agency's "
+            f"policy, as their training stood on {period.end.day} {period.end:%B %Y}."
+        ],
+    )
 
 
 SectionBuilder = Callable[[Any, Period], list[Section]]

@@ -11,11 +11,13 @@ urlpatterns = [
 # One page and one export per report and format: the report is part of the address, so a
 # role is allowed or refused a whole URL (see tests/authz_reports.py).
 for slug, definition in REPORTS.items():
-    urlpatterns.append(
-        path(f"{slug}/", views.report, {"slug": slug}, name=definition.url_name)
-    )
+    urlpatterns.append(path(f"{slug}/", views.report, {"slug": slug}, name=definition.url_name))
     urlpatterns.extend(
-        path(f"{slug}/export.{fmt}", views.export, {"slug": slug, "fmt": fmt},
-             name=f"{definition.url_name}_{fmt}")
+        path(
+            f"{slug}/export.{fmt}",
+            views.export,
+            {"slug": slug, "fmt": fmt},
+            name=f"{definition.url_name}_{fmt}",
+        )
         for fmt in views.EXPORTS
     )

@@ -41,16 +41,22 @@ def _period_form(request: AuthenticatedHttpRequest) -> PeriodForm:
     if "start" in request.GET or "end" in request.GET:
         return PeriodForm(request.GET, may_publish=publisher)
     default = last_month()
-    data = {"start": f"{default.start:%Y-%m}", "end": f"{default.end:%Y-%m}",
-            "audience": Audience.DEPARTMENT}
+    data = {
+        "start": f"{default.start:%Y-%m}",
+        "end": f"{default.end:%Y-%m}",
+        "audience": Audience.DEPARTMENT,
+    }
     return PeriodForm(data, may_publish=publisher)
 
 
 def _build(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> dict[str, Any]:
     data = form.cleaned_data
     return report_build(
-        agency=request.user.agency, report=slug, period=data["period"],
-        acting_user=request.user, audience=data.get("audience") or Audience.DEPARTMENT,
+        agency=request.user.agency,
+        report=slug,
+        period=data["period"],
+        acting_user=request.user,
+        audience=data.get("audience") or Audience.DEPARTMENT,
         epsilon=data.get("epsilon"),
     )[0]
 
@@ -59,16 +65,22 @@ def _build(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> di
 def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *READERS)
     visible = reports_for(request.user)
-    runs = ReportRun.objects.filter(
-        agency=agency, report__in=[r.slug for r in visible]
-    ).only("pk", "report", "kind", "period_start", "period_end", "created_at")[:36]
+    runs = ReportRun.objects.filter(agency=agency, report__in=[r.slug for r in visible]).only(
+        "pk", "report", "kind", "period_start", "period_end", "created_at"
+    )[:36]
     default = last_month()
     cards = [{"r": r, "year": annual_year(agency, r.slug)} for r in visible]
-    return render(request, "reports/index.html", {
-        "reports": visible, "cards": cards, "runs": runs,
-        "titles": {r.slug: r.title for r in REPORTS.values()},
-        "last_month": f"{default.start:%Y-%m}",
-    })
+    return render(
+        request,
+        "reports/index.html",
+        {
+            "reports": visible,
+            "cards": cards,
+            "runs": runs,
+            "titles": {r.slug: r.title for r in REPORTS.values()},
+            "last_month": f"{default.start:%Y-%m}",
+        },
+    )
 
 
 @require_GET
@@ -86,10 +98,19 @@ def report(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     else:
         status = 400
     query = request.GET.urlencode() if form.is_valid() else ""
-    return render(request, "reports/report.html", {
-        "definition": definition, "form": form, "content": content, "error": error,
-        "query": query, "exports": [(fmt, definition.export_url(fmt)) for fmt in EXPORTS],
-    }, status=status)
+    return render(
+        request,
+        "reports/report.html",
+        {
+            "definition": definition,
+            "form": form,
+            "content": content,
+            "error": error,
+            "query": query,
+            "exports": [(fmt, definition.export_url(fmt)) for fmt in EXPORTS],
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -115,16 +136,31 @@ def export(request: AuthenticatedHttpRequest, slug: str, fmt: str) -> HttpRespon
 def _refused(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> HttpResponse:
     """A bad request for an export answers with the report page and its message — never a
     file, and never a table without disclosure control."""
-    return render(request, "reports/report.html", {
-        "definition": REPORTS[slug], "form": form, "content": None, "error": "",
-        "query": "", "exports": [],
-    }, status=400)
+    return render(
+        request,
+        "reports/report.html",
+        {
+            "definition": REPORTS[slug],
+            "form": form,
+            "content": None,
+            "error": "",
+            "query": "",
+            "exports": [],
+        },
+        status=400,
+    )
 
 
 @require_GET
 def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     run = get_run_for_user(request.user, pk)
     content = _with_charts(dict(run.content))
-    return render(request, "reports/run_detail.html", {
-        "run": run, "content": content, "definition": REPORTS[run.report],
-    })
+    return render(
+        request,
+        "reports/run_detail.html",
+        {
+            "run": run,
+            "content": content,
+            "definition": REPORTS[run.report],
+        },
+    )

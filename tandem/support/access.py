@@ -57,7 +57,8 @@ def get_request_for_user(user: User, pk: Any) -> SupportRequest:
     agency = require_role(user, *HELPERS)
     request = (
         SupportRequest.objects.select_related(
-            "agency", "data_key", "accepted_by__user", "chosen_supporter__user", "incident")
+            "agency", "data_key", "accepted_by__user", "chosen_supporter__user", "incident"
+        )
         .filter(agency=agency, pk=request_key_or_404(pk), status__in=vocab.OPEN_STATUSES)
         .first()
     )
@@ -76,9 +77,12 @@ def request_taken_from_user(user: User, pk: Any) -> bool:
     itself stays out of their reach (``get_request_for_user`` answers 404)."""
     agency = require_role(user, *HELPERS)
     request = (
-        SupportRequest.objects.filter(agency=agency, pk=request_key_or_404(pk),
-                                      status__in=vocab.OPEN_STATUSES,
-                                      accepted_by__isnull=False)
+        SupportRequest.objects.filter(
+            agency=agency,
+            pk=request_key_or_404(pk),
+            status__in=vocab.OPEN_STATUSES,
+            accepted_by__isnull=False,
+        )
         .exclude(status=vocab.RequestStatus.ROUTING)
         .exclude(accepted_by__user=user)
         .first()
@@ -93,8 +97,7 @@ def request_taken_from_user(user: User, pk: Any) -> bool:
 
 def get_profile_for_user(user: User, pk: Any) -> SupporterProfile:
     agency = require_account(user)
-    return one_or_404(SupporterProfile.objects.select_related("user", "unit"), pk,
-                      agency=agency)
+    return one_or_404(SupporterProfile.objects.select_related("user", "unit"), pk, agency=agency)
 
 
 def get_rotation_for_user(user: User, pk: Any) -> Rotation:
@@ -111,7 +114,8 @@ def get_duty_for_user(user: User, pk: Any) -> DutyToReportNotice:
     agency = require_role(user, *DUTY_READERS)
     return one_or_404(
         DutyToReportNotice.objects.select_related("data_key", "filed_by__user"),
-        pk, agency=agency,
+        pk,
+        agency=agency,
     )
 
 
@@ -135,8 +139,9 @@ def get_mutual_aid_for_user(user: User, pk: Any) -> MutualAidRequest:
 
 def get_reminder_for_user(user: User, pk: Any) -> FollowUpReminder:
     require_role(user, *HELPERS)
-    return one_or_404(FollowUpReminder.objects.select_related("supporter"), pk,
-                      supporter__user=user)
+    return one_or_404(
+        FollowUpReminder.objects.select_related("supporter"), pk, supporter__user=user
+    )
 
 
 # --- The help page: reached by a secret, never by an account -----------------------------
@@ -148,8 +153,9 @@ _CODE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
 def _pass_mac(agency_pk: int, day: Any) -> str:
-    return salted_hmac("tandem.support.help-pass", f"{agency_pk}:{day.isoformat()}",
-                       algorithm="sha256").hexdigest()[:32]
+    return salted_hmac(
+        "tandem.support.help-pass", f"{agency_pk}:{day.isoformat()}", algorithm="sha256"
+    ).hexdigest()[:32]
 
 
 def help_pass_for(agency: Agency) -> str:
@@ -170,8 +176,10 @@ def get_agency_for_help_pass(grant: str) -> Agency:
         raise Http404
     pk, mac = int(found.group(1)), found.group(2)
     today = timezone.now().date()
-    if not any(constant_time_compare(mac, _pass_mac(pk, today - timedelta(days=back)))
-               for back in range(HELP_PASS_DAYS)):
+    if not any(
+        constant_time_compare(mac, _pass_mac(pk, today - timedelta(days=back)))
+        for back in range(HELP_PASS_DAYS)
+    ):
         raise Http404
     return one_or_404(Agency.objects.all(), pk)
 
@@ -187,10 +195,11 @@ def get_request_by_status_code(code: str) -> SupportRequest:
     if not is_status_code(code):
         raise Http404
     found = (
-        SupportRequest.objects.select_related("data_key", "agency", "accepted_by",
-                                              "chosen_supporter__user")
-        .filter(status_digest=services.status_code_digest(code),
-                status__in=vocab.OPEN_STATUSES).first()
+        SupportRequest.objects.select_related(
+            "data_key", "agency", "accepted_by", "chosen_supporter__user"
+        )
+        .filter(status_digest=services.status_code_digest(code), status__in=vocab.OPEN_STATUSES)
+        .first()
     )
     if found is None:
         raise Http404
@@ -205,7 +214,8 @@ def get_request_by_receipt(user: User, code: str) -> SupportRequest:
     if not is_status_code(code):
         raise Http404
     found = SupportRequest.objects.filter(
-        agency=agency, receipt_digest=services.receipt_digest(code)).first()
+        agency=agency, receipt_digest=services.receipt_digest(code)
+    ).first()
     if found is None:
         raise Http404
     return found

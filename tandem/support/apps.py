@@ -16,5 +16,4 @@ class SupportConfig(AppConfig):
         register_periodic(timedelta(minutes=1), "tandem.support.services.escalate_due")
         register_periodic(timedelta(hours=1), "tandem.support.services.expire_open_requests")
         register_periodic(timedelta(days=1), "tandem.support.services.coverage_warn_daily")
-        register_periodic(timedelta(days=1),
-                          "tandem.support.services.publish_finished_requests")
+        register_periodic(timedelta(days=1), "tandem.support.services.publish_finished_requests")

@@ -21,8 +21,10 @@ def _waiting(user: Any, now: datetime) -> list[Item]:
         return []
     hours = int((now - min(r.created_at for r in waiting)) / timedelta(hours=1))
     longest = "less than an hour" if hours < 1 else plural(hours, "hour", "hours")
-    text = (f"{plural(len(waiting), 'request', 'requests')} waiting for a supporter, "
-            f"the longest for {longest}")
+    text = (
+        f"{plural(len(waiting), 'request', 'requests')} waiting for a supporter, "
+        f"the longest for {longest}"
+    )
     return [Item(text, reverse("support:queue"), urgent=True)]
 
 
@@ -31,14 +33,17 @@ def _gaps(user: Any, now: datetime) -> list[Item]:
     if not gaps:
         return []
     first = max(now, min(g.start for g in gaps))
-    text = (f"{plural(len(gaps), 'gap', 'gaps')} in on-call coverage in the next "
-            f"{COVERAGE_DAYS} days, the first on {when(first, 'short_date')}")
+    text = (
+        f"{plural(len(gaps), 'gap', 'gaps')} in on-call coverage in the next "
+        f"{COVERAGE_DAYS} days, the first on {when(first, 'short_date')}"
+    )
     return [Item(text, reverse("support:coverage"), urgent=True)]
 
 
 def _duty(user: Any) -> list[Item]:
     count = DutyToReportNotice.objects.filter(
-        agency=user.agency, status=vocab.DutyStatus.OPEN).count()
+        agency=user.agency, status=vocab.DutyStatus.OPEN
+    ).count()
     if not count:
         return []
     text = f"{plural(count, 'duty-to-report notice', 'duty-to-report notices')} not acknowledged"
@@ -47,8 +52,8 @@ def _duty(user: Any) -> list[Item]:
 
 def _follow_ups(user: Any, now: datetime) -> list[Item]:
     count = FollowUpReminder.objects.filter(
-        supporter__user=user, done_at__isnull=True,
-        due_on__lte=timezone.localdate(now)).count()
+        supporter__user=user, done_at__isnull=True, due_on__lte=timezone.localdate(now)
+    ).count()
     if not count:
         return []
     return [Item(f"{plural(count, 'follow-up', 'follow-ups')} due", reverse("support:workspace"))]

@@ -20,15 +20,25 @@ from tandem.support.models import BreachAcknowledgement, BreachReport
 def breach_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = breach_readers_agency(request.user)
     acks = BreachAcknowledgement.objects.select_related("user").order_by("acknowledged_at")
-    reports = (BreachReport.objects.filter(agency=agency).select_related("reported_by")
-               .prefetch_related(Prefetch("acknowledgements", queryset=acks))[:200])
-    rows = [{"report": r, "acks": list(r.acknowledgements.all()),
-             "mine": any(a.user_id == request.user.pk for a in r.acknowledgements.all())}
-            for r in reports]
+    reports = (
+        BreachReport.objects.filter(agency=agency)
+        .select_related("reported_by")
+        .prefetch_related(Prefetch("acknowledgements", queryset=acks))[:200]
+    )
+    rows = [
+        {
+            "report": r,
+            "acks": list(r.acknowledgements.all()),
+            "mine": any(a.user_id == request.user.pk for a in r.acknowledgements.all()),
+        }
+        for r in reports
+    ]
     titles = [agency.title_for(role) for role in services.breach_readers(agency)]
-    return render(request, "support/breach_list.html",
-                  {"rows": rows, "readers": titles,
-                   "waiting": sum(1 for row in rows if not row["mine"])})
+    return render(
+        request,
+        "support/breach_list.html",
+        {"rows": rows, "readers": titles, "waiting": sum(1 for row in rows if not row["mine"])},
+    )
 
 
 @require_POST

@@ -18,13 +18,23 @@ from tandem.agencies.models import Role
 def coordinator_contact(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     people = [
-        {"name": str(user), "phone": (user.member.phone if user.member else "") or user.phone,
-         "email": (user.member.email if user.member else "") or user.email}
-        for user in users_with_role(agency, [Role.COORDINATOR]).select_related("member")
+        {
+            "name": str(user),
+            "phone": (user.member.phone if user.member else "") or user.phone,
+            "email": (user.member.email if user.member else "") or user.email,
+        }
+        for user in users_with_role(agency, [Role.COORDINATOR])
+        .select_related("member")
         .order_by("last_name", "first_name")
     ]
     policy = agency.policy_model()
-    return render(request, "support/coordinator_contact.html", {
-        "people": people, "title": policy.title("coordinator"),
-        "supervisor_channel": "supervisor_via_coordinator" in policy.eligibility.channels,
-        "reference": policy.document.reference})
+    return render(
+        request,
+        "support/coordinator_contact.html",
+        {
+            "people": people,
+            "title": policy.title("coordinator"),
+            "supervisor_channel": "supervisor_via_coordinator" in policy.eligibility.channels,
+            "reference": policy.document.reference,
+        },
+    )

@@ -47,22 +47,37 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
             _profile(users[role], len(profiles))
     if profiles and not Rotation.objects.filter(agency=agency).exists():
         start = timezone.localdate() - timedelta(days=3)
-        for layer, order in ((vocab.Layer.PRIMARY, profiles),
-                             (vocab.Layer.BACKUP, list(reversed(profiles)))):
+        for layer, order in (
+            (vocab.Layer.PRIMARY, profiles),
+            (vocab.Layer.BACKUP, list(reversed(profiles))),
+        ):
             services.rotation_save(
-                acting_user=users.get("coordinator"), agency=agency, rotation=None,
-                participants=order, name=f"Department-wide {layer}", layer=layer,
-                starts_on=start, handoff_time=time(7, 0), shift_hours=24 * 7)
+                acting_user=users.get("coordinator"),
+                agency=agency,
+                rotation=None,
+                participants=order,
+                name=f"Department-wide {layer}",
+                layer=layer,
+                starts_on=start,
+                handoff_time=time(7, 0),
+                shift_hours=24 * 7,
+            )
     if profiles and not UsageRecord.objects.filter(agency=agency).exists():
         _usage(agency, profiles)
     if not CriticalIncident.objects.filter(agency=agency).exists():
         incident = services.incident_create(
-            acting_user=users.get("coordinator"), agency=agency,
+            acting_user=users.get("coordinator"),
+            agency=agency,
             kind=vocab.CriticalIncidentKind.SHOOTING,
-            occurred_on=timezone.localdate() - timedelta(days=12), members_affected=7)
-        GroupSession.objects.create(incident=incident, kind=vocab.GroupSessionKind.WELLNESS_DEBRIEF,
-                                    held_on=incident.occurred_on + timedelta(days=2),
-                                    attendees=7)
+            occurred_on=timezone.localdate() - timedelta(days=12),
+            members_affected=7,
+        )
+        GroupSession.objects.create(
+            incident=incident,
+            kind=vocab.GroupSessionKind.WELLNESS_DEBRIEF,
+            held_on=incident.occurred_on + timedelta(days=2),
+            attendees=7,
+        )
 
 
 def _profile(user: Any, index: int) -> SupporterProfile:
@@ -92,21 +107,32 @@ def _usage(agency: Any, profiles: list[SupporterProfile]) -> None:
     for _ in range(430):
         closed = now - timedelta(hours=rng.randint(2, 24 * 425))
         started = closed - timedelta(hours=rng.choice([0, 0, 1, 2]))
-        records.append(UsageRecord(
-            agency=agency, supporter=rng.choice(profiles), started_at=started,
-            closed_at=closed, outcome=vocab.Outcome.CLOSED,
-            channel=pick([vocab.Channel.SELF_REQUEST, vocab.Channel.REFERRAL], [4, 1])
-            if "activation_channel" in fields else "",
-            urgency=rng.choice(vocab.Urgency.values) if "urgency" in fields else "",
-            topic=rng.choice(vocab.Topic.values) if "topic" in fields else "",
-            gender=pick(["male", "female", "non_binary", "not_said"], [12, 6, 1, 1])
-            if "gender" in fields else "",
-            member_category=pick(["sworn", "civilian"], [3, 1])
-            if "member_category" in fields else "",
-            duration_bucket=rng.choice(vocab.DurationBucket.values)
-            if "duration_bucket" in fields else "",
-            services=sorted(rng.sample(vocab.Service.values, 2)) if "services" in fields
-            else [],
-            seconds_to_ack=60 * rng.randint(1, 15), seconds_to_contact=60 * rng.randint(10, 60),
-        ))
+        records.append(
+            UsageRecord(
+                agency=agency,
+                supporter=rng.choice(profiles),
+                started_at=started,
+                closed_at=closed,
+                outcome=vocab.Outcome.CLOSED,
+                channel=pick([vocab.Channel.SELF_REQUEST, vocab.Channel.REFERRAL], [4, 1])
+                if "activation_channel" in fields
+                else "",
+                urgency=rng.choice(vocab.Urgency.values) if "urgency" in fields else "",
+                topic=rng.choice(vocab.Topic.values) if "topic" in fields else "",
+                gender=pick(["male", "female", "non_binary", "not_said"], [12, 6, 1, 1])
+                if "gender" in fields
+                else "",
+                member_category=pick(["sworn", "civilian"], [3, 1])
+                if "member_category" in fields
+                else "",
+                duration_bucket=rng.choice(vocab.DurationBucket.values)
+                if "duration_bucket" in fields
+                else "",
+                services=sorted(rng.sample(vocab.Service.values, 2))
+                if "services" in fields
+                else [],
+                seconds_to_ack=60 * rng.randint(1, 15),
+                seconds_to_contact=60 * rng.randint(10, 60),
+            )
+        )
     UsageRecord.objects.bulk_create(records)

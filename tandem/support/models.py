@@ -215,8 +215,9 @@ class Override(models.Model):
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["agency", "layer", "ends_at"])]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
-                                   name="override_ends_after_start")
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="override_ends_after_start"
+            )
         ]
 
     def __str__(self) -> str:
@@ -235,7 +236,9 @@ class CriticalIncident(models.Model):
     units = models.ManyToManyField("agencies.Unit", blank=True, related_name="+")
     members_affected = models.PositiveIntegerField()
     involved_supporters = models.ManyToManyField(
-        SupporterProfile, blank=True, related_name="+",
+        SupporterProfile,
+        blank=True,
+        related_name="+",
         help_text="Supporters who were themselves part of the incident (never routed to it).",
     )
     created_at = models.DateTimeField(default=timezone.now)
@@ -545,7 +548,7 @@ class DutyToReportNotice(EnvelopeEncrypted):
 
 
 class Consultation(models.Model):
-    """"Is this reportable?" — a category, never the member's identity."""
+    """ "Is this reportable?" — a category, never the member's identity."""
 
     agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
     asked_by = models.ForeignKey(SupporterProfile, on_delete=models.PROTECT, related_name="+")
@@ -582,14 +585,16 @@ class BreachAcknowledgement(models.Model):
     """GO 702 .38: a breach reaches the Wellness Unit Sergeant and the licensed psychologist
     without delay; each of the people the policy names acknowledges it on their screen."""
 
-    report = models.ForeignKey(BreachReport, on_delete=models.CASCADE,
-                               related_name="acknowledgements")
+    report = models.ForeignKey(
+        BreachReport, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
     user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     acknowledged_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["report", "user"],
-                                               name="one_breach_ack_per_person")]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "user"], name="one_breach_ack_per_person")
+        ]
 
     def __str__(self) -> str:
         return f"breach acknowledgement {self.pk}"

@@ -52,15 +52,21 @@ def coverage_gaps(agency: Any, now: datetime | None = None) -> list[Gap]:
     now = now or timezone.now()
     snapshot = CoverageSnapshot.objects.filter(agency=agency).first()
     if snapshot is None or not (now - SNAPSHOT_TTL <= snapshot.computed_at <= now):
-        gaps = Schedule(agency, until=now + timedelta(days=COVERAGE_DAYS + 1),
-                        full=True).gaps(start=now, days=COVERAGE_DAYS)
-        stored = [{"layer": g.layer, "start": g.start.isoformat(), "end": g.end.isoformat()}
-                  for g in gaps]
+        gaps = Schedule(agency, until=now + timedelta(days=COVERAGE_DAYS + 1), full=True).gaps(
+            start=now, days=COVERAGE_DAYS
+        )
+        stored = [
+            {"layer": g.layer, "start": g.start.isoformat(), "end": g.end.isoformat()} for g in gaps
+        ]
         CoverageSnapshot.objects.update_or_create(
-            agency=agency, defaults={"computed_at": now, "gaps": stored})
+            agency=agency, defaults={"computed_at": now, "gaps": stored}
+        )
         return gaps
-    return [Gap(g["layer"], datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
-            for g in snapshot.gaps if datetime.fromisoformat(g["end"]) > now]
+    return [
+        Gap(g["layer"], datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
+        for g in snapshot.gaps
+        if datetime.fromisoformat(g["end"]) > now
+    ]
 
 
 def agency_tz(agency: Any) -> ZoneInfo:
@@ -79,8 +85,14 @@ class Schedule:
     size: the participant on shift is fetched by its position, readiness per person.
     """
 
-    def __init__(self, agency: Any, *, since: datetime | None = None,
-                 until: datetime | None = None, full: bool = False) -> None:
+    def __init__(
+        self,
+        agency: Any,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        full: bool = False,
+    ) -> None:
         now = timezone.now()
         self.agency = agency
         self.tz = agency_tz(agency)
@@ -92,8 +104,11 @@ class Schedule:
         if self.full:
             # Joined into the members' query: prefetching the profiles by id would send one
             # IN list of every participant, which SQLite refuses past ~1,000 supporters.
-            rotations = rotations.prefetch_related(Prefetch(
-                "members", queryset=RotationMember.objects.select_related("supporter__user")))
+            rotations = rotations.prefetch_related(
+                Prefetch(
+                    "members", queryset=RotationMember.objects.select_related("supporter__user")
+                )
+            )
         self.rotations = list(rotations)
         overrides = Override.objects.filter(agency=agency, ends_at__gt=since or now)
         if until is not None:
@@ -113,8 +128,12 @@ class Schedule:
         """Load, in three queries, who is on shift in [since, until) and whether they are
         ready, so a scan over the window asks the database nothing more."""
         self._sizes = dict.fromkeys((r.pk for r in self.rotations), 0)
-        sizes = (RotationMember.objects.filter(rotation__in=self.rotations)
-                 .values("rotation").annotate(n=Count("pk")).values_list("rotation", "n"))
+        sizes = (
+            RotationMember.objects.filter(rotation__in=self.rotations)
+            .values("rotation")
+            .annotate(n=Count("pk"))
+            .values_list("rotation", "n")
+        )
         self._sizes.update(sizes)
         wanted = Q(pk__in=[])
         for rotation in self.rotations:
@@ -140,8 +159,9 @@ class Schedule:
         if self.full:
             return self._ready.get(profile.pk, False)
         if profile.pk not in self._ready:
-            self._ready[profile.pk] = SupporterProfile.objects.ready(self.agency).filter(
-                pk=profile.pk).exists()
+            self._ready[profile.pk] = (
+                SupporterProfile.objects.ready(self.agency).filter(pk=profile.pk).exists()
+            )
         return self._ready[profile.pk]
 
     def prefetch_ready(self, profiles: list[SupporterProfile]) -> None:
@@ -150,8 +170,11 @@ class Schedule:
         wanted = {p.pk for p in profiles if p.pk not in self._ready}
         if self.full or not wanted:
             return
-        ready = set(SupporterProfile.objects.ready(self.agency).filter(pk__in=wanted)
-                    .values_list("pk", flat=True))
+        ready = set(
+            SupporterProfile.objects.ready(self.agency)
+            .filter(pk__in=wanted)
+            .values_list("pk", flat=True)
+        )
         for pk in wanted:
             self._ready[pk] = pk in ready
 
@@ -165,17 +188,28 @@ class Schedule:
                 return None
             key = (rotation.pk, index % size)
             if key not in self._members:
-                found = rotation.members.select_related("supporter__user").filter(
-                    position=index % size).first()
+                found = (
+                    rotation.members.select_related("supporter__user")
+                    .filter(position=index % size)
+                    .first()
+                )
                 self._members[key] = found.supporter if found else None
             return self._members[key]
         key = (rotation.pk, index)
         if key not in self._at_index:  # on call now asks for the same shift twice
             # The participant at ``index`` modulo the rotation's size, in one query.
-            size_q = (RotationMember.objects.filter(rotation=rotation).order_by()
-                      .values("rotation").annotate(n=Count("pk")).values("n"))
-            found = (rotation.members.select_related("supporter__user")
-                     .filter(position=Mod(Value(index), Subquery(size_q))).first())
+            size_q = (
+                RotationMember.objects.filter(rotation=rotation)
+                .order_by()
+                .values("rotation")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+            found = (
+                rotation.members.select_related("supporter__user")
+                .filter(position=Mod(Value(index), Subquery(size_q)))
+                .first()
+            )
             self._at_index[key] = found.supporter if found else None
         return self._at_index[key]
 
@@ -232,8 +266,9 @@ class Schedule:
                 found.append(Gap(layer, open_gap, end))
         return sorted(found, key=lambda g: (g.start, g.layer))
 
-    def on_other_layer(self, supporter: SupporterProfile, layer: str, start: datetime,
-                       end: datetime) -> datetime | None:
+    def on_other_layer(
+        self, supporter: SupporterProfile, layer: str, start: datetime, end: datetime
+    ) -> datetime | None:
         """The first moment in [start, end) at which ``supporter`` is scheduled on a layer
         other than ``layer`` (one person cannot be primary and backup at once)."""
         moment = start
@@ -245,8 +280,9 @@ class Schedule:
             moment += COVERAGE_STEP
         return None
 
-    def shifts_of(self, supporter: SupporterProfile, start: datetime,
-                  days: int = 60) -> list[Shift]:
+    def shifts_of(
+        self, supporter: SupporterProfile, start: datetime, days: int = 60
+    ) -> list[Shift]:
         """The supporter's own shifts (rotations and overrides), for the calendar feed."""
         end = start + timedelta(days=days)
         shifts: list[Shift] = [

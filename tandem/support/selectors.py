@@ -23,8 +23,9 @@ from tandem.support.oncall import Schedule
 ROSTER_ORDER = ("user__last_name", "user__first_name", "pk")
 
 
-def roster(agency: Agency, filters: dict[str, Any] | None = None,
-           at: datetime | None = None) -> QuerySet[SupporterProfile]:
+def roster(
+    agency: Agency, filters: dict[str, Any] | None = None, at: datetime | None = None
+) -> QuerySet[SupporterProfile]:
     """Designated, compliant supporters of the agency, filtered (PS-1)."""
     filters = filters or {}
     profiles = SupporterProfile.objects.ready(agency, at).select_related("user", "unit")
@@ -36,9 +37,14 @@ def roster(agency: Agency, filters: dict[str, Any] | None = None,
     # JSON list membership differs between engines; filter the (small) roster in Python.
     codes = {k: filters[k] for k in ("specialty", "language") if filters.get(k)}
     if codes:
-        keep = [p.pk for p in profiles if (
-            codes.get("specialty") in (None, *p.specialties)
-            and codes.get("language") in (None, *p.languages))]
+        keep = [
+            p.pk
+            for p in profiles
+            if (
+                codes.get("specialty") in (None, *p.specialties)
+                and codes.get("language") in (None, *p.languages)
+            )
+        ]
         result = profiles.filter(pk__in=keep)
     return result.order_by(*ROSTER_ORDER)
 
@@ -62,21 +68,32 @@ def on_call_now(agency: Agency, at: datetime | None = None) -> list[OnCallLine]:
         shift = shifts[layer]
         covering = schedule.covering(layer, at)
         if covering is not None and shift is not None:
-            lines.append(OnCallLine(f"{label} on call", [(covering.display_name,
-                                                          covering.reach_phone)], shift.end))
+            lines.append(
+                OnCallLine(
+                    f"{label} on call", [(covering.display_name, covering.reach_phone)], shift.end
+                )
+            )
         elif shift is not None:
-            lines.append(OnCallLine(f"{label} on call", [], shift.end,
-                                    "The scheduled supporter cannot be reached now."))
+            lines.append(
+                OnCallLine(
+                    f"{label} on call",
+                    [],
+                    shift.end,
+                    "The scheduled supporter cannot be reached now.",
+                )
+            )
         else:
             lines.append(OnCallLine(f"{label} on call", [], None, "Nobody is scheduled."))
     roles = (Role.COORDINATOR, Role.PSYCHOLOGIST)
     # One query for both roles: a person holding both appears once per role.
-    holders = list(users_with_role(agency, roles).select_related("supporter_profile")
-                   .annotate(held_role=F("role_assignments__role")))
+    holders = list(
+        users_with_role(agency, roles)
+        .select_related("supporter_profile")
+        .annotate(held_role=F("role_assignments__role"))
+    )
     for role in roles:
         people = [u for u in holders if u.held_role == role]
-        lines.append(OnCallLine(agency.title_for(role),
-                                [(_name(u), _phone(u)) for u in people]))
+        lines.append(OnCallLine(agency.title_for(role), [(_name(u), _phone(u)) for u in people]))
     return lines
 
 

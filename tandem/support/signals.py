@@ -21,8 +21,11 @@ def _changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     if agency_id is None and hasattr(instance, "rotation_id"):
         from tandem.support.models import Rotation
 
-        agency_id = Rotation.objects.filter(pk=instance.rotation_id).values_list(
-            "agency_id", flat=True).first()
+        agency_id = (
+            Rotation.objects.filter(pk=instance.rotation_id)
+            .values_list("agency_id", flat=True)
+            .first()
+        )
     _forget(agency_id)
 
 

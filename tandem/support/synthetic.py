@@ -25,8 +25,14 @@ def create_supporters(agency: Agency, count: int, *, seed: int = 702) -> list[in
     )
     users = User.objects.bulk_create(
         [
-            User(username=f"sup-{m.pk}", agency=agency, member=m, first_name=m.first_name,
-                 last_name=m.last_name, phone=m.phone)
+            User(
+                username=f"sup-{m.pk}",
+                agency=agency,
+                member=m,
+                first_name=m.first_name,
+                last_name=m.last_name,
+                phone=m.phone,
+            )
             for m in members
         ],
         batch_size=1000,
@@ -49,7 +55,10 @@ def create_supporters(agency: Agency, count: int, *, seed: int = 702) -> list[in
     profiles = SupporterProfile.objects.bulk_create(
         [
             SupporterProfile(
-                agency=agency, user=u, phone=m.phone, unit_id=m.unit_id,
+                agency=agency,
+                user=u,
+                phone=m.phone,
+                unit_id=m.unit_id,
                 affiliation=sv.Affiliation.SWORN if m.is_sworn else sv.Affiliation.CIVILIAN,
                 specialties=rng.sample(sv.Specialty.values, 2),
                 languages=rng.sample(sv.Language.values, 1),
@@ -78,18 +87,27 @@ def create_usage(agency: Agency, count: int, *, years: int = 10, seed: int = 702
     batch = []
     for _ in range(count):
         closed = now - timedelta(hours=rng.randrange(span_hours))
-        batch.append(UsageRecord(
-            agency=agency, supporter_id=rng.choice(profiles) if profiles else None,
-            started_at=closed - timedelta(hours=1), closed_at=closed, outcome="closed",
-            channel=rng.choice(sv.Channel.values), urgency=rng.choice(sv.Urgency.values),
-            topic=rng.choice(sv.Topic.values), incident_type=rng.choice(sv.IncidentType.values),
-            intervention_type=rng.choice(sv.InterventionType.values),
-            member_category=rng.choice(sv.MemberCategory.values),
-            gender=rng.choice(sv.Gender.values),
-            duration_bucket=rng.choice(sv.DurationBucket.values),
-            services=rng.sample(sv.Service.values, 2), referral_types=[],
-            seconds_to_ack=rng.randint(30, 7200), seconds_to_contact=rng.randint(300, 90000),
-        ))
+        batch.append(
+            UsageRecord(
+                agency=agency,
+                supporter_id=rng.choice(profiles) if profiles else None,
+                started_at=closed - timedelta(hours=1),
+                closed_at=closed,
+                outcome="closed",
+                channel=rng.choice(sv.Channel.values),
+                urgency=rng.choice(sv.Urgency.values),
+                topic=rng.choice(sv.Topic.values),
+                incident_type=rng.choice(sv.IncidentType.values),
+                intervention_type=rng.choice(sv.InterventionType.values),
+                member_category=rng.choice(sv.MemberCategory.values),
+                gender=rng.choice(sv.Gender.values),
+                duration_bucket=rng.choice(sv.DurationBucket.values),
+                services=rng.sample(sv.Service.values, 2),
+                referral_types=[],
+                seconds_to_ack=rng.randint(30, 7200),
+                seconds_to_contact=rng.randint(300, 90000),
+            )
+        )
         if len(batch) == 5000:
             UsageRecord.objects.bulk_create(batch)
             batch = []
@@ -112,6 +130,14 @@ def create_rotations(agency: Agency, profile_ids: list[int]) -> None:
     order = [by_pk[pk] for pk in profile_ids]
     start = timezone.localdate() - timedelta(days=1)
     for layer, people in (("primary", order), ("backup", order[::-1])):
-        rotation_save(acting_user=None, agency=agency, rotation=None, participants=people,
-                      name=layer.title(), layer=layer, starts_on=start,
-                      handoff_time=time(7, 0), shift_hours=12)
+        rotation_save(
+            acting_user=None,
+            agency=agency,
+            rotation=None,
+            participants=people,
+            name=layer.title(),
+            layer=layer,
+            starts_on=start,
+            handoff_time=time(7, 0),
+            shift_hours=12,
+        )

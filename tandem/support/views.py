@@ -56,11 +56,25 @@ from tandem.support.oncall import Schedule
 FEED_PURPOSE = "psp.shifts"
 
 
-def _form_page(request: AuthenticatedHttpRequest, *, title: str, form: Any, submit: str,
-               lede: str = "", cancel: str = "", status: int = 200,
-               extra: dict[str, Any] | None = None) -> HttpResponse:
-    context = {"title": title, "form": form, "submit": submit, "lede": lede,
-               "cancel": cancel, **(extra or {})}
+def _form_page(
+    request: AuthenticatedHttpRequest,
+    *,
+    title: str,
+    form: Any,
+    submit: str,
+    lede: str = "",
+    cancel: str = "",
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> HttpResponse:
+    context = {
+        "title": title,
+        "form": form,
+        "submit": submit,
+        "lede": lede,
+        "cancel": cancel,
+        **(extra or {}),
+    }
     return render(request, "support/form.html", context, status=status)
 
 
@@ -87,15 +101,23 @@ def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
     filters = form.cleaned_data if form.is_valid() else {}
-    page = keyset_page(selectors.roster(agency, filters), order=selectors.ROSTER_ORDER,
-                       size=ROSTER_PER_PAGE, after=parse_cursor(request.GET.get("after")),
-                       before=parse_cursor(request.GET.get("before")))
+    page = keyset_page(
+        selectors.roster(agency, filters),
+        order=selectors.ROSTER_ORDER,
+        size=ROSTER_PER_PAGE,
+        after=parse_cursor(request.GET.get("after")),
+        before=parse_cursor(request.GET.get("before")),
+    )
     query = request.GET.copy()
     for key in ("after", "before"):
         query.pop(key, None)
-    context = {"form": form, "page": page, "query": query.urlencode(),
-               "policy": agency.policy_model(),
-               "help_url": reverse("support:intake", args=[access.help_pass_for(agency)])}
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "policy": agency.policy_model(),
+        "help_url": reverse("support:intake", args=[access.help_pass_for(agency)]),
+    }
     return render(request, "support/directory.html", context)
 
 
@@ -122,27 +144,39 @@ def _poster_contacts(agency: Agency) -> dict[str, Any]:
         for u in users_with_role(agency, [Role.PSYCHOLOGIST]).select_related("member")
     ]
     policy = agency.policy_model()
-    return {"communications_title": policy.title("dispatcher"),
-            "communications_phone": policy.contacts.communications_phone,
-            "psychologist_title": policy.title("psychologist"),
-            "psychologists": psychologists}
+    return {
+        "communications_title": policy.title("dispatcher"),
+        "communications_phone": policy.contacts.communications_phone,
+        "psychologist_title": policy.title("psychologist"),
+        "psychologists": psychologists,
+    }
 
 
 def _poster_title(unit: Unit | None) -> str:
     return "Peer support team" + (f" — posted in {unit.name}" if unit else "")
 
 
-POSTER_LEDE = ("Call any of us, at any hour. What you say stays with us, within the limits we "
-               "explain at the start.")
+POSTER_LEDE = (
+    "Call any of us, at any hour. What you say stays with us, within the limits we "
+    "explain at the start."
+)
 
 
 @require_GET
 def poster(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
     units = Unit.objects.filter(agency=agency)
-    return render(request, "support/poster.html",
-                  {"unit": unit, "profiles": profiles, "units": units,
-                   "title": _poster_title(unit), **_poster_contacts(agency)})
+    return render(
+        request,
+        "support/poster.html",
+        {
+            "unit": unit,
+            "profiles": profiles,
+            "units": units,
+            "title": _poster_title(unit),
+            **_poster_contacts(agency),
+        },
+    )
 
 
 @require_GET
@@ -151,17 +185,32 @@ def poster_pdf(request: AuthenticatedHttpRequest) -> HttpResponse:
     contacts = _poster_contacts(agency)
     # Poster type (large, from across a room) is the document's own; the whole team fits.
     doc = Document(agency=agency, title=_poster_title(unit), subtitle=POSTER_LEDE, poster=True)
-    doc.table(["Name", "Phone", "Sworn / civilian", "Unit"],
-              [[p.display_name, p.reach_phone, p.get_affiliation_display(),
-                p.unit.name if p.unit else ""] for p in profiles], widths=[60, 45, 35, 50])
-    doc.heading(f"No answer? Call {contacts['communications_title']}"
-                + (f": {contacts['communications_phone']}" if contacts["communications_phone"]
-                   else ""))
-    doc.paragraph("They reach a team member at any hour, and if none answers, the "
-                  f"{contacts['psychologist_title']}.", size=13)
+    doc.table(
+        ["Name", "Phone", "Sworn / civilian", "Unit"],
+        [
+            [
+                p.display_name,
+                p.reach_phone,
+                p.get_affiliation_display(),
+                p.unit.name if p.unit else "",
+            ]
+            for p in profiles
+        ],
+        widths=[60, 45, 35, 50],
+    )
+    doc.heading(
+        f"No answer? Call {contacts['communications_title']}"
+        + (f": {contacts['communications_phone']}" if contacts["communications_phone"] else "")
+    )
+    doc.paragraph(
+        "They reach a team member at any hour, and if none answers, the "
+        f"{contacts['psychologist_title']}.",
+        size=13,
+    )
     for name, phone in contacts["psychologists"]:
-        doc.paragraph(f"{contacts['psychologist_title']}: {name}" + (f", {phone}" if phone
-                                                                     else ""), size=13)
+        doc.paragraph(
+            f"{contacts['psychologist_title']}: {name}" + (f", {phone}" if phone else ""), size=13
+        )
     return doc.response("peer-support-roster.pdf")
 
 
@@ -178,10 +227,15 @@ def _status(form: Any) -> int:
 
 def _person(agency: Agency, data: dict[str, Any], kind: str = "member") -> dict[str, Any]:
     member = services.member_by_number(agency, data.get("employee_number", ""))
-    return {"kind": kind, "name": data["name"], "phone": data.get("phone", ""),
-            "email": data.get("email", ""), "member_id": member.pk if member else None,
-            "user_id": getattr(getattr(member, "account", None), "pk", None) if member else None,
-            "category": member.category if member else ""}
+    return {
+        "kind": kind,
+        "name": data["name"],
+        "phone": data.get("phone", ""),
+        "email": data.get("email", ""),
+        "member_id": member.pk if member else None,
+        "user_id": getattr(getattr(member, "account", None), "pk", None) if member else None,
+        "category": member.category if member else "",
+    }
 
 
 #: How each policy channel reaches the program, said to someone who must use another one.
@@ -189,8 +243,7 @@ CHANNEL_WAYS = {
     vocab.Channel.SELF_REQUEST: "the person asks for support themselves",
     vocab.Channel.SUPERVISOR: "a supervisor asks the peer-support coordinator",
     vocab.Channel.REFERRAL: "a colleague refers them confidentially",
-    vocab.Channel.CRITICAL_INCIDENT: "the coordinator activates the team after a critical "
-                                     "incident",
+    vocab.Channel.CRITICAL_INCIDENT: "the coordinator activates the team after a critical incident",
     vocab.Channel.DISPATCH: "the dispatch center asks on their behalf",
     vocab.Channel.OTHER_AGENCY: "another agency asks the coordinator",
 }
@@ -198,17 +251,25 @@ CHANNEL_WAYS = {
 
 def _policy_ways(agency: Agency, *, leave_out: tuple[str, ...] = ()) -> list[str]:
     """The ways the agency's policy takes peer-support requests, in the policy's words."""
-    return [CHANNEL_WAYS[vocab.Channel(c)] for c in agency.policy_model().eligibility.channels
-            if c not in leave_out]
+    return [
+        CHANNEL_WAYS[vocab.Channel(c)]
+        for c in agency.policy_model().eligibility.channels
+        if c not in leave_out
+    ]
 
 
 def on_behalf_channels(user: Any, agency: Agency) -> list[tuple[str, str]]:
     """The channels this person may use for someone else under the agency's policy."""
     allowed = ([vocab.Channel.DISPATCH] if user.has_role(Role.DISPATCHER) else []) + (
         [vocab.Channel.SUPERVISOR, vocab.Channel.CRITICAL_INCIDENT, vocab.Channel.OTHER_AGENCY]
-        if user.has_role(Role.COORDINATOR) else [])
-    return [(c.value, c.label) for c in vocab.Channel
-            if c in allowed and c in agency.policy_model().eligibility.channels]
+        if user.has_role(Role.COORDINATOR)
+        else []
+    )
+    return [
+        (c.value, c.label)
+        for c in vocab.Channel
+        if c in allowed and c in agency.policy_model().eligibility.channels
+    ]
 
 
 @require_http_methods(["GET", "POST"])
@@ -218,38 +279,64 @@ def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     for_caller = not request.user.has_role(Role.COORDINATOR)
     title = "Request support for a caller" if for_caller else "Request support for someone"
     if not channels:
-        return render(request, "support/on_behalf_none.html", {
-            "title": title, "through": "dispatch" if for_caller else "the coordinator",
-            "who": "the caller" if for_caller else "the person",
-            "ways": _policy_ways(agency, leave_out=(vocab.Channel.DISPATCH,))})
+        return render(
+            request,
+            "support/on_behalf_none.html",
+            {
+                "title": title,
+                "through": "dispatch" if for_caller else "the coordinator",
+                "who": "the caller" if for_caller else "the person",
+                "ways": _policy_ways(agency, leave_out=(vocab.Channel.DISPATCH,)),
+            },
+        )
     form = forms.OnBehalfForm(
-        _posted(request), channels=channels, for_caller=for_caller,
+        _posted(request),
+        channels=channels,
+        for_caller=for_caller,
         incidents=CriticalIncident.objects.filter(agency=agency),
-        initial={"idempotency_key": forms.new_idempotency_key()})
+        initial={"idempotency_key": forms.new_idempotency_key()},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        kind = (vocab.RequesterKind.OTHER_AGENCY if data["channel"] == vocab.Channel.OTHER_AGENCY
-                else vocab.RequesterKind.MEMBER)
+        kind = (
+            vocab.RequesterKind.OTHER_AGENCY
+            if data["channel"] == vocab.Channel.OTHER_AGENCY
+            else vocab.RequesterKind.MEMBER
+        )
         # The form's own secret is the sender's receipt; the request keeps a digest of it and
         # an idempotency key derived from it, so a second submit finds the same request and
         # shows the same receipt, and nothing stored gives the receipt away.
         secret = data["idempotency_key"]
         try:
             services.request_create(
-                acting_user=request.user, agency=agency,
-                idempotency_key=services.help_idempotency_key(secret), channel=data["channel"],
-                urgency=data["urgency"], contact_method=data["contact_method"],
-                best_time=data["best_time"], topic=data["topic"], incident=data.get("incident"),
-                requester=_person(agency, data, kind), receipt=secret)
+                acting_user=request.user,
+                agency=agency,
+                idempotency_key=services.help_idempotency_key(secret),
+                channel=data["channel"],
+                urgency=data["urgency"],
+                contact_method=data["contact_method"],
+                best_time=data["best_time"],
+                topic=data["topic"],
+                incident=data.get("incident"),
+                requester=_person(agency, data, kind),
+                receipt=secret,
+            )
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            return render(request, "support/on_behalf_sent.html", {
-                "title": "Request sent", "receipt": secret,
-                "who": "the caller" if for_caller else "the person"})
-    lede = (f"How this request came in: {channels[0][1]}." if len(channels) == 1 else "")
-    return _form_page(request, title=title, form=form, submit="Send request", lede=lede,
-                      status=_status(form))
+            return render(
+                request,
+                "support/on_behalf_sent.html",
+                {
+                    "title": "Request sent",
+                    "receipt": secret,
+                    "who": "the caller" if for_caller else "the person",
+                },
+            )
+    lede = f"How this request came in: {channels[0][1]}." if len(channels) == 1 else ""
+    return _form_page(
+        request, title=title, form=form, submit="Send request", lede=lede, status=_status(form)
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -282,10 +369,9 @@ def workspace(request: AuthenticatedHttpRequest) -> HttpResponse:
         "mine": selectors.accepted_by(request.user),
         "reminders": profile.reminders.filter(done_at__isnull=True).select_related("data_key"),
         "deployments": Deployment.objects.filter(
-            supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30))
-        .select_related("incident"),
-        "availability_form": forms.AvailabilityForm(
-            initial={"until": profile.unavailable_until}),
+            supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30)
+        ).select_related("incident"),
+        "availability_form": forms.AvailabilityForm(initial={"until": profile.unavailable_until}),
         "feed_active": feed_token_active(request.user, FEED_PURPOSE),
         "feed_url": request.session.pop("support.feed_url", ""),
         "now": timezone.now(),
@@ -301,19 +387,30 @@ def request_detail(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
     item = access.get_request_for_user(request.user, pk)
     mine = item.accepted_by is not None and item.accepted_by.user_id == request.user.pk
     policy = item.agency.policy_model()
-    context = {"item": item, "mine": mine, "recuse_form": forms.RecuseForm(),
-               "preferences": _preference_labels(item.preference_data),
-               "contact_form": forms.ContactForm(), "policy": policy,
-               "exceptions": policy.exceptions_for(
-                   supervisor=request.user.has_role(Role.SUPERVISOR))}
+    context = {
+        "item": item,
+        "mine": mine,
+        "recuse_form": forms.RecuseForm(),
+        "preferences": _preference_labels(item.preference_data),
+        "contact_form": forms.ContactForm(),
+        "policy": policy,
+        "exceptions": policy.exceptions_for(supervisor=request.user.has_role(Role.SUPERVISOR)),
+    }
     return render(request, "support/request_detail.html", context)
 
 
 def _preference_labels(preferences: dict[str, str]) -> list[str]:
-    vocabularies = {"affiliation": vocab.Affiliation, "gender": vocab.Gender,
-                    "specialty": vocab.Specialty, "language": vocab.Language}
-    return [str(vocabularies[k](v).label) for k, v in preferences.items()
-            if k in vocabularies and v in vocabularies[k].values]
+    vocabularies = {
+        "affiliation": vocab.Affiliation,
+        "gender": vocab.Gender,
+        "specialty": vocab.Specialty,
+        "language": vocab.Language,
+    }
+    return [
+        str(vocabularies[k](v).label)
+        for k, v in preferences.items()
+        if k in vocabularies and v in vocabularies[k].values
+    ]
 
 
 @require_POST
@@ -342,8 +439,9 @@ def request_recuse(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
         messages.error(request, "Choose why you step aside.")
         return redirect("support:request_detail", pk=item.pk)
     try:
-        services.request_recuse(acting_user=request.user, request=item,
-                                reason=form.cleaned_data["reason"])
+        services.request_recuse(
+            acting_user=request.user, request=item, reason=form.cleaned_data["reason"]
+        )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
     else:
@@ -357,8 +455,11 @@ def request_contact(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse
     form = forms.ContactForm(request.POST)
     form.is_valid()
     try:
-        services.request_contact(acting_user=request.user, request=item,
-                                 notice_given=bool(form.cleaned_data.get("notice_given")))
+        services.request_contact(
+            acting_user=request.user,
+            request=item,
+            notice_given=bool(form.cleaned_data.get("notice_given")),
+        )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
     else:
@@ -377,19 +478,30 @@ def request_close(request: AuthenticatedHttpRequest, pk: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.request_close(acting_user=request.user, request=item, usage=data,
-                                   follow_up_on=data.get("follow_up_on"))
+            services.request_close(
+                acting_user=request.user,
+                request=item,
+                usage=data,
+                follow_up_on=data.get("follow_up_on"),
+            )
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            messages.success(request, "Closed. The person's details were erased for good; "
-                                      "the usage record joins the statistics tomorrow.")
+            messages.success(
+                request,
+                "Closed. The person's details were erased for good; "
+                "the usage record joins the statistics tomorrow.",
+            )
             return redirect("support:workspace")
-    return _form_page(request, title=f"Close request {item.reference}", form=form,
-                      submit="Close and erase identity",
-                      lede="Only these statistics are kept — no name, no notes.",
-                      cancel=reverse("support:request_detail", args=[item.pk]),
-                      status=_status(form))
+    return _form_page(
+        request,
+        title=f"Close request {item.reference}",
+        form=form,
+        submit="Close and erase identity",
+        lede="Only these statistics are kept — no name, no notes.",
+        cancel=reverse("support:request_detail", args=[item.pk]),
+        status=_status(form),
+    )
 
 
 @require_POST
@@ -404,14 +516,19 @@ def reminder_done(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
     profile = services.profile_for(request.user)
-    form = forms.ProfileForm(_posted(request), instance=profile,
-                             initial={"version": profile.version})
+    form = forms.ProfileForm(
+        _posted(request), instance=profile, initial={"version": profile.version}
+    )
     photo_form = forms.PhotoForm(_posted(request), request.FILES or None)
     if request.method == "POST" and form.is_valid() and photo_form.is_valid():
         values = {k: v for k, v in form.cleaned_data.items() if k != "version"}
         try:
-            profile = services.profile_update(acting_user=request.user, profile=profile,
-                                              version=form.cleaned_data["version"], **values)
+            profile = services.profile_update(
+                acting_user=request.user,
+                profile=profile,
+                version=form.cleaned_data["version"],
+                **values,
+            )
         except ValidationError as exc:
             form_errors(form, exc)
         else:
@@ -419,8 +536,12 @@ def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.success(request, "Your roster entry was saved.")
             return redirect("support:workspace")
     status = 400 if request.method == "POST" and (form.errors or photo_form.errors) else 200
-    return render(request, "support/profile_edit.html",
-                  {"form": form, "photo_form": photo_form, "profile": profile}, status=status)
+    return render(
+        request,
+        "support/profile_edit.html",
+        {"form": form, "photo_form": photo_form, "profile": profile},
+        status=status,
+    )
 
 
 def _save_photo(
@@ -428,8 +549,9 @@ def _save_photo(
 ) -> None:
     upload = photo_form.cleaned_data.get("photo")
     if upload is not None:
-        services.profile_photo_set(acting_user=request.user, profile=profile,
-                                   content=upload[0], extension=upload[1])
+        services.profile_photo_set(
+            acting_user=request.user, profile=profile, content=upload[0], extension=upload[1]
+        )
     elif photo_form.cleaned_data.get("remove_photo") and profile.photo:
         services.profile_photo_set(acting_user=request.user, profile=profile, content=None)
 
@@ -446,8 +568,9 @@ def photo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
         handle = profile.photo.open("rb")
     except FileNotFoundError:
         raise Http404 from None
-    response = FileResponse(handle, content_type="image/png" if extension == "png"
-                            else "image/jpeg")
+    response = FileResponse(
+        handle, content_type="image/png" if extension == "png" else "image/jpeg"
+    )
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=300"
     return response
@@ -469,8 +592,10 @@ def availability(request: AuthenticatedHttpRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
     else:
-        messages.success(request, "You are available again." if until is None
-                         else "You will not be called until then.")
+        messages.success(
+            request,
+            "You are available again." if until is None else "You will not be called until then.",
+        )
     return redirect("support:workspace")
 
 
@@ -481,10 +606,10 @@ def feed_manage(request: AuthenticatedHttpRequest) -> HttpResponse:
         feed_token_revoke(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
         messages.success(request, "Your calendar link no longer works.")
     else:
-        token = feed_token_issue(acting_user=request.user, user=request.user,
-                                 purpose=FEED_PURPOSE)
+        token = feed_token_issue(acting_user=request.user, user=request.user, purpose=FEED_PURPOSE)
         request.session["support.feed_url"] = request.build_absolute_uri(
-            reverse("support:feed", args=[token]))
+            reverse("support:feed", args=[token])
+        )
         messages.success(request, "Here is your new calendar link; the old one stopped working.")
     return redirect("support:workspace")
 
@@ -497,12 +622,18 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     if profile is None:
         raise Http404
     schedule = Schedule(user.agency, full=True)
-    shifts = schedule.shifts_of(profile, timezone.now() - timedelta(days=7),
-                                days=7 + FEED_DAYS_AHEAD)
-    events = [FeedEvent(uid=f"psp-{s.layer}-{int(s.start.timestamp())}-{profile.pk}@tandem",
-                        start=s.start, end=s.end,
-                        summary=f"On call — {vocab.Layer(s.layer).label.lower()}")
-              for s in shifts]
+    shifts = schedule.shifts_of(
+        profile, timezone.now() - timedelta(days=7), days=7 + FEED_DAYS_AHEAD
+    )
+    events = [
+        FeedEvent(
+            uid=f"psp-{s.layer}-{int(s.start.timestamp())}-{profile.pk}@tandem",
+            start=s.start,
+            end=s.end,
+            summary=f"On call — {vocab.Layer(s.layer).label.lower()}",
+        )
+        for s in shifts
+    ]
     return calendar_response("On-call shifts", events)
 
 
@@ -513,11 +644,17 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
 def on_call_now(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.ON_CALL_READERS)
     lines = selectors.on_call_now(agency)
-    return render(request, "support/on_call_now.html",
-                  {"lines": lines, "now": timezone.now(),
-                   "unrouted": selectors.unrouted_count(agency),
-                   "may_request": request.user.has_role(*access.REQUEST_ON_BEHALF),
-                   "can_request": bool(on_behalf_channels(request.user, agency))})
+    return render(
+        request,
+        "support/on_call_now.html",
+        {
+            "lines": lines,
+            "now": timezone.now(),
+            "unrouted": selectors.unrouted_count(agency),
+            "may_request": request.user.has_role(*access.REQUEST_ON_BEHALF),
+            "can_request": bool(on_behalf_channels(request.user, agency)),
+        },
+    )
 
 
 @require_GET
@@ -525,9 +662,11 @@ def schedule(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     context = {
         "rotations": Rotation.objects.filter(agency=agency).prefetch_related(
-            "members__supporter__user"),
-        "overrides": Override.objects.filter(agency=agency, ends_at__gt=timezone.now())
-        .select_related("supporter__user"),
+            "members__supporter__user"
+        ),
+        "overrides": Override.objects.filter(
+            agency=agency, ends_at__gt=timezone.now()
+        ).select_related("supporter__user"),
         "override_form": forms.OverrideForm(supporters=_ready_choices(agency)),
     }
     return render(request, "support/schedule.html", context)
@@ -539,30 +678,44 @@ def rotation_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> H
     rotation = access.get_rotation_for_user(request.user, pk) if pk else None
     initial: dict[str, Any] = {"shift_hours": 168, "handoff_time": "07:00"}
     if rotation is not None:
-        initial = {"name": rotation.name, "layer": rotation.layer,
-                   "starts_on": rotation.starts_on, "handoff_time": rotation.handoff_time,
-                   "shift_hours": rotation.shift_hours, "version": rotation.version}
+        initial = {
+            "name": rotation.name,
+            "layer": rotation.layer,
+            "starts_on": rotation.starts_on,
+            "handoff_time": rotation.handoff_time,
+            "shift_hours": rotation.shift_hours,
+            "version": rotation.version,
+        }
         for m in rotation.members.all():
             initial[f"participant_{m.position + 1}"] = m.supporter_id
     supporters = _all_profiles(agency)
     form = forms.RotationForm(_posted(request), supporters=supporters, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        values = {k: data[k] for k in ("name", "layer", "starts_on", "handoff_time",
-                                       "shift_hours")}
+        values = {k: data[k] for k in ("name", "layer", "starts_on", "handoff_time", "shift_hours")}
         try:
-            services.rotation_save(acting_user=request.user, agency=agency, rotation=rotation,
-                                   participants=form.participants(),
-                                   version=data.get("version"), **values)
+            services.rotation_save(
+                acting_user=request.user,
+                agency=agency,
+                rotation=rotation,
+                participants=form.participants(),
+                version=data.get("version"),
+                **values,
+            )
         except ValidationError as exc:
             form_errors(form, exc)
         else:
             messages.success(request, "Rotation saved.")
             return redirect("support:schedule")
-    return _form_page(request, title="Rotation" if rotation else "New rotation", form=form,
-                      submit="Save rotation", cancel=reverse("support:schedule"),
-                      lede="Participants take turns in this order, one shift each.",
-                      status=_status(form))
+    return _form_page(
+        request,
+        title="Rotation" if rotation else "New rotation",
+        form=form,
+        submit="Save rotation",
+        cancel=reverse("support:schedule"),
+        lede="Participants take turns in this order, one shift each.",
+        status=_status(form),
+    )
 
 
 def _all_profiles(agency: Agency) -> Any:
@@ -575,15 +728,20 @@ def override_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = forms.OverrideForm(request.POST, supporters=_ready_choices(agency))
     if form.is_valid():
         try:
-            services.override_create(acting_user=request.user, agency=agency,
-                                     **form.cleaned_data)
+            services.override_create(acting_user=request.user, agency=agency, **form.cleaned_data)
         except ValidationError as exc:
             form_errors(form, exc)
         else:
             messages.success(request, "Cover saved.")
             return redirect("support:schedule")
-    return _form_page(request, title="Cover or swap", form=form, submit="Save cover",
-                      cancel=reverse("support:schedule"), status=400)
+    return _form_page(
+        request,
+        title="Cover or swap",
+        form=form,
+        submit="Save cover",
+        cancel=reverse("support:schedule"),
+        status=400,
+    )
 
 
 @require_POST
@@ -604,8 +762,9 @@ def coverage(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
-    return render(request, "support/queue.html",
-                  {"items": selectors.queue(agency), "now": timezone.now()})
+    return render(
+        request, "support/queue.html", {"items": selectors.queue(agency), "now": timezone.now()}
+    )
 
 
 # --- Intake page ------------------------------------------------------------------------
@@ -620,9 +779,16 @@ def intake_admin(request: AuthenticatedHttpRequest) -> HttpResponse:
         link_url = request.build_absolute_uri(reverse("support:intake", args=[token]))
         messages.success(request, "A new intake link was made; the old one stopped working.")
     current = IntakeLink.objects.filter(agency=agency, revoked_at__isnull=True).first()
-    return render(request, "support/intake_admin.html",
-                  {"current": current, "link_url": link_url, "now": timezone.now(),
-                   "eligibility": agency.policy_model().eligibility})
+    return render(
+        request,
+        "support/intake_admin.html",
+        {
+            "current": current,
+            "link_url": link_url,
+            "now": timezone.now(),
+            "eligibility": agency.policy_model().eligibility,
+        },
+    )
 
 
 # --- The help page: asking without an account ---------------------------------------------
@@ -638,12 +804,21 @@ def _help_kinds(agency: Agency) -> list[tuple[str, str]]:
     own = vocab.Channel.SELF_REQUEST in eligibility.channels
     offered = [
         ("member", f"I work for {agency.name}", eligibility.members and own),
-        (vocab.RequesterKind.FAMILY, f"I am family of someone who works for {agency.name}",
-         eligibility.families and own),
-        (vocab.RequesterKind.RETIREE, f"I retired from {agency.name}",
-         eligibility.retirees and own),
-        (vocab.RequesterKind.OTHER_AGENCY, "I work for another agency",
-         eligibility.other_agencies and vocab.Channel.OTHER_AGENCY in eligibility.channels),
+        (
+            vocab.RequesterKind.FAMILY,
+            f"I am family of someone who works for {agency.name}",
+            eligibility.families and own,
+        ),
+        (
+            vocab.RequesterKind.RETIREE,
+            f"I retired from {agency.name}",
+            eligibility.retirees and own,
+        ),
+        (
+            vocab.RequesterKind.OTHER_AGENCY,
+            "I work for another agency",
+            eligibility.other_agencies and vocab.Channel.OTHER_AGENCY in eligibility.channels,
+        ),
     ]
     return [(str(kind), label) for kind, label, allowed in offered if allowed]
 
@@ -662,22 +837,34 @@ def _help_form(request: HttpRequest, agency: Agency, *, referral: bool) -> Any:
     if len(kinds) == 1:
         initial["requester_kind"] = kinds[0][0]
     initial["chosen_supporter"] = request.GET.get("supporter") or None
-    return forms.HelpForm(_posted(request), kinds=kinds, supporters=selectors.roster(agency),
-                          topic=topic, initial=initial)
+    return forms.HelpForm(
+        _posted(request),
+        kinds=kinds,
+        supporters=selectors.roster(agency),
+        topic=topic,
+        initial=initial,
+    )
 
 
 def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
     referral = request.GET.get("for") == "colleague" and _takes_referrals(agency)
     form = _help_form(request, agency, referral=referral)
-    context = {"form": form, "intake_agency": agency, "referral": referral,
-               "kinds": referral or bool(_help_kinds(agency)),
-               "referrals": _takes_referrals(agency),
-               "ways": _policy_ways(agency, leave_out=(vocab.Channel.SELF_REQUEST,)),
-               "eligibility": agency.policy_model().eligibility}
+    context = {
+        "form": form,
+        "intake_agency": agency,
+        "referral": referral,
+        "kinds": referral or bool(_help_kinds(agency)),
+        "referrals": _takes_referrals(agency),
+        "ways": _policy_ways(agency, leave_out=(vocab.Channel.SELF_REQUEST,)),
+        "eligibility": agency.policy_model().eligibility,
+    }
     if request.method == "POST" and form.is_valid():
-        if not throttle.allow([(throttle.client_bucket(client_ip(request)),
-                                throttle.PER_CLIENT_PER_HOUR),
-                               (f"agency:{agency.pk}", throttle.PER_AGENCY_PER_HOUR)]):
+        if not throttle.allow(
+            [
+                (throttle.client_bucket(client_ip(request)), throttle.PER_CLIENT_PER_HOUR),
+                (f"agency:{agency.pk}", throttle.PER_AGENCY_PER_HOUR),
+            ]
+        ):
             return render(request, "support/intake_busy.html", context, status=429)
         try:
             _help_submit(agency, form, referral=referral)
@@ -695,26 +882,53 @@ def _help_submit(agency: Agency, form: Any, *, referral: bool) -> None:
     # The employee number finds the member only to keep their chain of command out of
     # routing; nothing else about the member (account, category) is taken from it.
     member = services.member_by_number(agency, data.get("employee_number", ""))
-    person = {"name": data["name"], "phone": data["phone"], "email": data["email"],
-              "member_id": member.pk if member else None}
-    common = {"acting_user": None, "agency": agency, "urgency": data["urgency"],
-              "idempotency_key": services.help_idempotency_key(code),
-              "contact_method": data["contact_method"], "best_time": data["best_time"],
-              "topic": data.get("topic", "")}
+    person = {
+        "name": data["name"],
+        "phone": data["phone"],
+        "email": data["email"],
+        "member_id": member.pk if member else None,
+    }
+    common = {
+        "acting_user": None,
+        "agency": agency,
+        "urgency": data["urgency"],
+        "idempotency_key": services.help_idempotency_key(code),
+        "contact_method": data["contact_method"],
+        "best_time": data["best_time"],
+        "topic": data.get("topic", ""),
+    }
     if referral:
-        referrer = ({"name": data["referrer_name"], "phone": data["referrer_phone"]}
-                    if data["referrer_name"] or data["referrer_phone"] else None)
-        services.request_create(**common, channel=vocab.Channel.REFERRAL,
-                                requester={"kind": "member", **person}, referrer=referrer)
+        referrer = (
+            {"name": data["referrer_name"], "phone": data["referrer_phone"]}
+            if data["referrer_name"] or data["referrer_phone"]
+            else None
+        )
+        services.request_create(
+            **common,
+            channel=vocab.Channel.REFERRAL,
+            requester={"kind": "member", **person},
+            referrer=referrer,
+        )
         return
     kind = data["requester_kind"]
-    channel = (vocab.Channel.OTHER_AGENCY if kind == vocab.RequesterKind.OTHER_AGENCY
-               else vocab.Channel.SELF_REQUEST)
+    channel = (
+        vocab.Channel.OTHER_AGENCY
+        if kind == vocab.RequesterKind.OTHER_AGENCY
+        else vocab.Channel.SELF_REQUEST
+    )
     services.request_create(
-        **common, channel=channel, chosen_supporter=data["chosen_supporter"],
-        preferences=form.preferences(), status_digest=services.status_code_digest(code),
-        requester={"kind": kind, **person, "agency_name": data.get("agency_name", ""),
-                   "category": "" if kind == "member" else kind})
+        **common,
+        channel=channel,
+        chosen_supporter=data["chosen_supporter"],
+        preferences=form.preferences(),
+        status_digest=services.status_code_digest(code),
+        requester={
+            "kind": kind,
+            **person,
+            "agency_name": data.get("agency_name", ""),
+            "category": "" if kind == "member" else kind,
+        },
+    )
 
 
 @public
@@ -729,8 +943,9 @@ def intake(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         raise Http404
     if not link.is_valid_at(timezone.now()):
-        return render(request, "support/intake_closed.html", {"intake_agency": link.agency},
-                      status=410)
+        return render(
+            request, "support/intake_closed.html", {"intake_agency": link.agency}, status=410
+        )
     return _help_page(request, link.agency)
 
 
@@ -750,12 +965,20 @@ def help_status(request: HttpRequest) -> HttpResponse:
             services.request_withdraw(acting_user=None, request=item)
             return render(request, "support/intake_status.html", {"withdrawn": True})
     except (Http404, ValidationError):
-        return render(request, "support/intake_status.html",
-                      {"form": forms.StatusForm(), "neutral": True})
+        return render(
+            request, "support/intake_status.html", {"form": forms.StatusForm(), "neutral": True}
+        )
     policy = item.agency.policy_model()
-    return render(request, "support/intake_status.html", {
-        "item": item, "code": code, "excluded": services.chosen_supporter_excluded(item),
-        "exceptions": policy.confidentiality.exceptions})
+    return render(
+        request,
+        "support/intake_status.html",
+        {
+            "item": item,
+            "code": code,
+            "excluded": services.chosen_supporter_excluded(item),
+            "exceptions": policy.confidentiality.exceptions,
+        },
+    )
 
 
 # --- Limits of confidentiality ----------------------------------------------------------
@@ -770,28 +993,40 @@ def duty_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             services.duty_file(
-                acting_user=request.user, category=data["category"],
+                acting_user=request.user,
+                category=data["category"],
                 emergency=data["emergency"],
                 subject={"name": data["subject_name"], "phone": data["subject_phone"]},
-                self_disclosure_due=data["self_disclosure_due"])
+                self_disclosure_due=data["self_disclosure_due"],
+            )
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            messages.success(request, "Notice filed. The Wellness Unit and the psychologist "
-                             "were alerted." if data["emergency"] else "Notice filed with "
-                             "the self-disclosure plan.")
+            messages.success(
+                request,
+                "Notice filed. The Wellness Unit and the psychologist were alerted."
+                if data["emergency"]
+                else "Notice filed with the self-disclosure plan.",
+            )
             return redirect("support:workspace")
-    return _form_page(request, title="Duty-to-report notice", form=form, submit="File notice",
-                      lede="Emergency: the coordinator and the psychologist are alerted at "
-                           "once by text and e-mail until one of them acknowledges.",
-                      cancel=reverse("support:workspace"), status=_status(form))
+    return _form_page(
+        request,
+        title="Duty-to-report notice",
+        form=form,
+        submit="File notice",
+        lede="Emergency: the coordinator and the psychologist are alerted at "
+        "once by text and e-mail until one of them acknowledges.",
+        cancel=reverse("support:workspace"),
+        status=_status(form),
+    )
 
 
 @require_GET
 def duty_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.DUTY_READERS)
-    notices = DutyToReportNotice.objects.filter(agency=agency).select_related(
-        "filed_by__user")[:200]
+    notices = DutyToReportNotice.objects.filter(agency=agency).select_related("filed_by__user")[
+        :200
+    ]
     labels = services.exception_labels(agency)
     return render(request, "support/duty_list.html", {"notices": notices, "labels": labels})
 
@@ -800,8 +1035,11 @@ def duty_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def duty_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     notice = access.get_duty_for_user(request.user, pk)
     labels = services.exception_labels(notice.agency)
-    return render(request, "support/duty_detail.html",
-                  {"notice": notice, "label": labels.get(notice.category, notice.category)})
+    return render(
+        request,
+        "support/duty_detail.html",
+        {"notice": notice, "label": labels.get(notice.category, notice.category)},
+    )
 
 
 @require_POST
@@ -819,20 +1057,28 @@ def duty_acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 def consult_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, Role.SUPPORTER)
-    form = forms.ConsultForm(_posted(request),
-                             categories=services.exception_choices(agency, request.user))
+    form = forms.ConsultForm(
+        _posted(request), categories=services.exception_choices(agency, request.user)
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.consultation_ask(acting_user=request.user,
-                                      category=form.cleaned_data["category"])
+            services.consultation_ask(
+                acting_user=request.user, category=form.cleaned_data["category"]
+            )
         except ValidationError as exc:
             form_errors(form, exc)
         else:
             messages.success(request, "Your question was sent without anyone's identity.")
             return redirect("support:workspace")
-    return _form_page(request, title="Is this reportable?", form=form, submit="Ask",
-                      lede="Ask the Wellness Unit without identifying the member.",
-                      cancel=reverse("support:workspace"), status=_status(form))
+    return _form_page(
+        request,
+        title="Is this reportable?",
+        form=form,
+        submit="Ask",
+        lede="Ask the Wellness Unit without identifying the member.",
+        cancel=reverse("support:workspace"),
+        status=_status(form),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -844,16 +1090,20 @@ def consult_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         item = access.get_consultation_for_user(request.user, request.POST.get("consultation"))
         form = forms.ConsultAnswerForm(request.POST)
         if form.is_valid():
-            services.consultation_answer(acting_user=request.user, consultation=item,
-                                         answer=form.cleaned_data["answer"])
+            services.consultation_answer(
+                acting_user=request.user, consultation=item, answer=form.cleaned_data["answer"]
+            )
             messages.success(request, "Answer recorded.")
         else:
             messages.error(request, "Choose an answer.")
         return redirect("support:consult_list")
     items = Consultation.objects.filter(agency=agency).select_related("asked_by__user")[:200]
     labels = services.exception_labels(agency)
-    return render(request, "support/consult_list.html",
-                  {"items": items, "labels": labels, "answers": vocab.ConsultationAnswer})
+    return render(
+        request,
+        "support/consult_list.html",
+        {"items": items, "labels": labels, "answers": vocab.ConsultationAnswer},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -868,9 +1118,14 @@ def breach_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Reported to the Wellness Unit and the psychologist.")
             return redirect("support:workspace")
-    return _form_page(request, title="Report a breach of confidentiality", form=form,
-                      submit="Report", cancel=reverse("support:workspace"),
-                      status=_status(form))
+    return _form_page(
+        request,
+        title="Report a breach of confidentiality",
+        form=form,
+        submit="Report",
+        cancel=reverse("support:workspace"),
+        status=_status(form),
+    )
 
 
 # --- Critical incidents and mutual aid --------------------------------------------------
@@ -879,20 +1134,26 @@ def breach_new(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def incident_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
-    form = forms.IncidentForm(_posted(request), units=Unit.objects.filter(agency=agency),
-                              supporters=_all_profiles(agency))
+    form = forms.IncidentForm(
+        _posted(request), units=Unit.objects.filter(agency=agency), supporters=_all_profiles(agency)
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            incident = services.incident_create(acting_user=request.user, agency=agency,
-                                                **form.cleaned_data)
+            incident = services.incident_create(
+                acting_user=request.user, agency=agency, **form.cleaned_data
+            )
         except ValidationError as exc:
             form_errors(form, exc)
         else:
             messages.success(request, "Incident recorded.")
             return redirect("support:incident_detail", pk=incident.pk)
     incidents = CriticalIncident.objects.filter(agency=agency).prefetch_related("units")[:200]
-    return render(request, "support/incident_list.html",
-                  {"incidents": incidents, "form": form}, status=_status(form))
+    return render(
+        request,
+        "support/incident_list.html",
+        {"incidents": incidents, "form": form},
+        status=_status(form),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -910,9 +1171,13 @@ def incident_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             _session(request, incident, session_form)
         if not (deploy_form.errors or session_form.errors):
             return redirect("support:incident_detail", pk=incident.pk)
-    context = {"incident": incident, "deploy_form": deploy_form, "session_form": session_form,
-               "deployments": incident.deployments.select_related("supporter__user"),
-               "sessions": incident.group_sessions.all()}
+    context = {
+        "incident": incident,
+        "deploy_form": deploy_form,
+        "session_form": session_form,
+        "deployments": incident.deployments.select_related("supporter__user"),
+        "sessions": incident.group_sessions.all(),
+    }
     status = 400 if deploy_form.errors or session_form.errors else 200
     return render(request, "support/incident_detail.html", context, status=status)
 
@@ -920,8 +1185,11 @@ def incident_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
     if form.is_valid():
         try:
-            services.deployment_create(acting_user=request.user, incident=incident,
-                                       supporter=form.cleaned_data["supporter"])
+            services.deployment_create(
+                acting_user=request.user,
+                incident=incident,
+                supporter=form.cleaned_data["supporter"],
+            )
             messages.success(request, "Supporter deployed and notified.")
         except ValidationError as exc:
             form_errors(form, exc)
@@ -930,8 +1198,9 @@ def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form:
 def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
     if form.is_valid():
         try:
-            services.group_session_create(acting_user=request.user, incident=incident,
-                                          **form.cleaned_data)
+            services.group_session_create(
+                acting_user=request.user, incident=incident, **form.cleaned_data
+            )
             messages.success(request, "Group session recorded.")
         except ValidationError as exc:
             form_errors(form, exc)
@@ -940,15 +1209,24 @@ def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form
 @require_http_methods(["GET", "POST"])
 def mutual_aid(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
-    item = (access.get_mutual_aid_for_user(request.user, request.GET["edit"])
-            if request.GET.get("edit") else None)
-    form = forms.MutualAidForm(_posted(request), instance=item,
-                               initial={"requested_on": timezone.localdate()})
+    item = (
+        access.get_mutual_aid_for_user(request.user, request.GET["edit"])
+        if request.GET.get("edit")
+        else None
+    )
+    form = forms.MutualAidForm(
+        _posted(request), instance=item, initial={"requested_on": timezone.localdate()}
+    )
     if request.method == "POST" and form.is_valid():
-        services.mutual_aid_save(acting_user=request.user, agency=agency, item=item,
-                                 **form.cleaned_data)
+        services.mutual_aid_save(
+            acting_user=request.user, agency=agency, item=item, **form.cleaned_data
+        )
         messages.success(request, "Mutual-aid request saved.")
         return redirect("support:mutual_aid")
     items = MutualAidRequest.objects.filter(agency=agency)[:200]
-    return render(request, "support/mutual_aid.html",
-                  {"items": items, "form": form, "editing": item}, status=_status(form))
+    return render(
+        request,
+        "support/mutual_aid.html",
+        {"items": items, "form": form, "editing": item},
+        status=_status(form),
+    )

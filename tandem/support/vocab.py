@@ -234,7 +234,6 @@ class RequesterKind(models.TextChoices):
     OTHER_AGENCY = "other_agency", "Member of another agency"
 
 
-
 #: Where a request comes from, in the words the supporter reads on the request: the channel,
 #: and for a request made on the help page who made it (sealed with the identity).
 _SELF_ORIGIN = {
@@ -255,8 +254,11 @@ def request_origin(channel: str, requester_kind: str) -> str:
     """One sentence on where a request comes from. ``requester_kind`` is the closed code
     sealed in the request's identity (blank once shredded: then the channel alone)."""
     if channel == Channel.SELF_REQUEST:
-        kind = (RequesterKind(requester_kind) if requester_kind in RequesterKind.values
-                else RequesterKind.MEMBER)
+        kind = (
+            RequesterKind(requester_kind)
+            if requester_kind in RequesterKind.values
+            else RequesterKind.MEMBER
+        )
         return _SELF_ORIGIN.get(kind, _SELF_ORIGIN[RequesterKind.MEMBER])
     if channel not in Channel.values:
         return ""

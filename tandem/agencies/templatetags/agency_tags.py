@@ -64,5 +64,7 @@ def relationship_rule(agency: object) -> str:
     if months <= 0:
         return ""
     span = "one month" if months == 1 else f"{months} months"
-    return (f"No personal or romantic relationship with anyone you supported, during the "
-            f"support and for {span} after your last contact with them.")
+    return (
+        f"No personal or romantic relationship with anyone you supported, during the "
+        f"support and for {span} after your last contact with them."
+    )

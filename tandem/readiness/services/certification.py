@@ -41,8 +41,9 @@ CERTIFICATION_FIELDS = SELF_FIELDS + CREDENTIAL_FIELDS
 
 
 @transaction.atomic
-def certification_update(*, acting_user: User, user: Any, version: int | None,
-                         **values: Any) -> Certification:
+def certification_update(
+    *, acting_user: User, user: Any, version: int | None, **values: Any
+) -> Certification:
     if user.pk != acting_user.pk:
         require_actor_role(acting_user, *HOUR_SIGNERS)
     if user.agency_id != acting_user.agency_id:
@@ -52,13 +53,18 @@ def certification_update(*, acting_user: User, user: Any, version: int | None,
     if set(values) & set(CREDENTIAL_FIELDS) and (
         user.pk == acting_user.pk or not acting_user.has_role(*HOUR_SIGNERS)
     ):
-        raise ValidationError("Only a supervisor records the credential (number and dates); "
-                              "ask your supervisor to enter it.")
+        raise ValidationError(
+            "Only a supervisor records the credential (number and dates); "
+            "ask your supervisor to enter it."
+        )
     cert, _ = Certification.objects.select_for_update().get_or_create(
-        user=user, defaults={"agency_id": user.agency_id})
+        user=user, defaults={"agency_id": user.agency_id}
+    )
     if version is not None and cert.version != version:
-        raise ValidationError("Someone else changed this certification record meanwhile. "
-                              "Here is the current record; please check it and try again.")
+        raise ValidationError(
+            "Someone else changed this certification record meanwhile. "
+            "Here is the current record; please check it and try again."
+        )
     issued, expires = values.get("issued_on"), values.get("expires_on")
     if issued and expires and expires <= issued:
         raise ValidationError("The expiry date must be after the issue date.")
@@ -103,8 +109,9 @@ def _check_hours(hours: Decimal, worked_on: date) -> None:
 
 
 @transaction.atomic
-def hours_log(*, acting_user: User, kind: str, worked_on: date, hours: Decimal,
-              idempotency_key: str) -> HourLog:
+def hours_log(
+    *, acting_user: User, kind: str, worked_on: date, hours: Decimal, idempotency_key: str
+) -> HourLog:
     if kind not in HourKind.values:
         raise ValidationError("Choose the kind of hours.")
     _check_hours(hours, worked_on)
@@ -113,16 +120,22 @@ def hours_log(*, acting_user: User, kind: str, worked_on: date, hours: Decimal,
     if existing is not None:
         return existing  # a double submit: the first one stands
     day_total = HourLog.objects.filter(user=acting_user, worked_on=worked_on).aggregate(
-        s=Sum("hours"))["s"] or Decimal(0)
+        s=Sum("hours")
+    )["s"] or Decimal(0)
     if day_total + hours > MAX_HOURS_PER_DAY:
         raise ValidationError(
-            f"You already logged {day_total} hours on {when(worked_on)}; a day has at "
-            "most 24.")
+            f"You already logged {day_total} hours on {when(worked_on)}; a day has at most 24."
+        )
     try:
         with transaction.atomic():
             log = HourLog.objects.create(
-                agency_id=acting_user.home_agency_id, user=acting_user, kind=kind,
-                worked_on=worked_on, hours=hours, idempotency_key=idempotency_key)
+                agency_id=acting_user.home_agency_id,
+                user=acting_user,
+                kind=kind,
+                worked_on=worked_on,
+                hours=hours,
+                idempotency_key=idempotency_key,
+            )
     except IntegrityError:
         return HourLog.objects.get(user=acting_user, idempotency_key=idempotency_key)
     audit_record(
@@ -188,5 +201,3 @@ def certification_progress(user: Any) -> dict[str, Any]:
         "supervision_met": bool(cert_policy and supervision >= cert_policy.supervision_hours),
         "ethics_met": bool(cert_policy and totals["ethics"] >= cert_policy.ethics_hours),
     }
-
-

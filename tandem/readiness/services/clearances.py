@@ -27,8 +27,9 @@ from .gates import person_recompute
 
 
 @transaction.atomic
-def check_record(*, acting_user: User, user: Any, checked_on: date, result: str,
-                 renewal_due: date) -> BackgroundCheck:
+def check_record(
+    *, acting_user: User, user: Any, checked_on: date, result: str, renewal_due: date
+) -> BackgroundCheck:
     if result not in CheckResult.values:
         raise ValidationError("Choose the result of the check.")
     if checked_on > timezone.localdate():
@@ -40,8 +41,13 @@ def check_record(*, acting_user: User, user: Any, checked_on: date, result: str,
     try:
         with transaction.atomic():
             check = BackgroundCheck.objects.create(
-                agency_id=user.agency_id, user=user, checked_on=checked_on, result=result,
-                renewal_due=renewal_due, recorded_by=acting_user)
+                agency_id=user.agency_id,
+                user=user,
+                checked_on=checked_on,
+                result=result,
+                renewal_due=renewal_due,
+                recorded_by=acting_user,
+            )
     except IntegrityError:
         raise ValidationError("A check on that date is already recorded.") from None
     audit_record(
@@ -53,5 +59,3 @@ def check_record(*, acting_user: User, user: Any, checked_on: date, result: str,
     )
     person_recompute(user=user, acting_user=acting_user, cause="background_check")
     return check
-
-

@@ -10,5 +10,3 @@ from decimal import Decimal
 logger = logging.getLogger("tandem.readiness")
 
 MAX_HOURS_PER_DAY = Decimal("24")
-
-

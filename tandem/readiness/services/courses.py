@@ -24,36 +24,86 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------
 
 #: The seeds' curricula beyond the agency's own initial topics.
-JOPLIN_TOPICS = ["Stress awareness", "Secondary trauma", "Referrals", "Crisis intervention",
-                 "De-escalation"]
-CJIS_TOPICS = ["CJIS security awareness (CHRI, NCIC, state network)",
-               "Confidentiality of law enforcement information"]
+JOPLIN_TOPICS = [
+    "Stress awareness",
+    "Secondary trauma",
+    "Referrals",
+    "Crisis intervention",
+    "De-escalation",
+]
+CJIS_TOPICS = [
+    "CJIS security awareness (CHRI, NCIC, state network)",
+    "Confidentiality of law enforcement information",
+]
 
 
 def _catalogue(policy: Any) -> list[dict[str, Any]]:
     reference = policy.document.reference
     return [
-        {"code": "psp-initial", "title": "Initial peer support training",
-         "kind": CourseKind.INITIAL, "program": "psp",
-         "topics": list(policy.training.initial_topics), "source": reference},
-        {"code": "psp-essentials", "title": "Peer support essentials (in-service)",
-         "kind": CourseKind.ONGOING, "program": "psp", "topics": JOPLIN_TOPICS,
-         "source": "Joplin PD SOG 2-13 IV.A.2"},
-        {"code": "psp-ongoing", "title": "Quarterly peer support training",
-         "kind": CourseKind.ONGOING, "program": "psp", "topics": [], "source": reference},
-        {"code": "prp-core", "title": "Peer recovery core training",
-         "kind": CourseKind.INITIAL, "program": "prp",
-         "topics": list(compliance.PRP_INITIAL_TOPICS),
-         "source": "West Virginia PNP program description"},
-        {"code": "prp-ongoing", "title": "Peer recovery in-service",
-         "kind": CourseKind.ONGOING, "program": "prp", "topics": [], "source": reference},
-        {"code": "cjis-awareness", "title": "CJIS security awareness",
-         "kind": CourseKind.CJIS, "program": "all", "topics": CJIS_TOPICS,
-         "source": "FBI CJIS Security Policy; Winchester OO 2-78 IV.D"},
-        {"code": "monthly-meeting", "title": "Monthly team meeting",
-         "kind": CourseKind.MEETING, "program": "psp", "topics": [], "source": reference},
-        {"code": "clinical-supervision", "title": "Clinical supervision",
-         "kind": CourseKind.SUPERVISION, "program": "psp", "topics": [], "source": reference},
+        {
+            "code": "psp-initial",
+            "title": "Initial peer support training",
+            "kind": CourseKind.INITIAL,
+            "program": "psp",
+            "topics": list(policy.training.initial_topics),
+            "source": reference,
+        },
+        {
+            "code": "psp-essentials",
+            "title": "Peer support essentials (in-service)",
+            "kind": CourseKind.ONGOING,
+            "program": "psp",
+            "topics": JOPLIN_TOPICS,
+            "source": "Joplin PD SOG 2-13 IV.A.2",
+        },
+        {
+            "code": "psp-ongoing",
+            "title": "Quarterly peer support training",
+            "kind": CourseKind.ONGOING,
+            "program": "psp",
+            "topics": [],
+            "source": reference,
+        },
+        {
+            "code": "prp-core",
+            "title": "Peer recovery core training",
+            "kind": CourseKind.INITIAL,
+            "program": "prp",
+            "topics": list(compliance.PRP_INITIAL_TOPICS),
+            "source": "West Virginia PNP program description",
+        },
+        {
+            "code": "prp-ongoing",
+            "title": "Peer recovery in-service",
+            "kind": CourseKind.ONGOING,
+            "program": "prp",
+            "topics": [],
+            "source": reference,
+        },
+        {
+            "code": "cjis-awareness",
+            "title": "CJIS security awareness",
+            "kind": CourseKind.CJIS,
+            "program": "all",
+            "topics": CJIS_TOPICS,
+            "source": "FBI CJIS Security Policy; Winchester OO 2-78 IV.D",
+        },
+        {
+            "code": "monthly-meeting",
+            "title": "Monthly team meeting",
+            "kind": CourseKind.MEETING,
+            "program": "psp",
+            "topics": [],
+            "source": reference,
+        },
+        {
+            "code": "clinical-supervision",
+            "title": "Clinical supervision",
+            "kind": CourseKind.SUPERVISION,
+            "program": "psp",
+            "topics": [],
+            "source": reference,
+        },
     ]
 
 
@@ -74,5 +124,3 @@ def catalogue_seed(*, agency: Any, acting_user: User | None = None) -> int:
             detail={"created": created},
         )
     return created
-
-

@@ -83,5 +83,3 @@ def recompute_everyone() -> int:
             person_recompute(user=user, cause="daily")
             count += 1
     return count
-
-

@@ -29,27 +29,33 @@ from .common import MAX_HOURS_PER_DAY
 
 
 @transaction.atomic
-def time_entry_add(*, acting_user: User, worked_on: date, hours: Decimal,
-                   idempotency_key: str) -> TimeEntry:
+def time_entry_add(
+    *, acting_user: User, worked_on: date, hours: Decimal, idempotency_key: str
+) -> TimeEntry:
     """Hours Worked under the agency's activity code. Never says whom it was spent with."""
     _check_hours(hours, worked_on)
     _lock_person(acting_user)
-    existing = TimeEntry.objects.filter(user=acting_user,
-                                        idempotency_key=idempotency_key).first()
+    existing = TimeEntry.objects.filter(user=acting_user, idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing  # a double submit: the first one stands
     day_total = TimeEntry.objects.filter(user=acting_user, worked_on=worked_on).aggregate(
-        s=Sum("hours"))["s"] or Decimal(0)
+        s=Sum("hours")
+    )["s"] or Decimal(0)
     if day_total + hours > MAX_HOURS_PER_DAY:
         raise ValidationError(
-            f"You already recorded {day_total} hours on {when(worked_on)}; a day has at "
-            "most 24.")
+            f"You already recorded {day_total} hours on {when(worked_on)}; a day has at most 24."
+        )
     code = acting_user.home_agency.policy_model().training.hours_activity_code
     try:
         with transaction.atomic():
             entry = TimeEntry.objects.create(
-                agency_id=acting_user.home_agency_id, user=acting_user, worked_on=worked_on,
-                hours=hours, activity_code=code, idempotency_key=idempotency_key)
+                agency_id=acting_user.home_agency_id,
+                user=acting_user,
+                worked_on=worked_on,
+                hours=hours,
+                activity_code=code,
+                idempotency_key=idempotency_key,
+            )
     except IntegrityError:
         return TimeEntry.objects.get(user=acting_user, idempotency_key=idempotency_key)
     audit_record(
@@ -72,5 +78,3 @@ def time_entry_delete(*, acting_user: User, entry: TimeEntry) -> None:
         obj=entry,
     )
     entry.delete()
-
-

@@ -34,15 +34,26 @@ from .gates import person_recompute
 
 
 @transaction.atomic
-def vacancy_create(*, acting_user: User, program: str, title: str, description: str = "",
-                   closes_on: date | None = None) -> Vacancy:
+def vacancy_create(
+    *,
+    acting_user: User,
+    program: str,
+    title: str,
+    description: str = "",
+    closes_on: date | None = None,
+) -> Vacancy:
     if closes_on is not None and closes_on < timezone.localdate():
         raise ValidationError("The closing date is in the past.")
     try:
         with transaction.atomic():
             vacancy = Vacancy.objects.create(
-                agency_id=acting_user.home_agency_id, program=program, title=title.strip(),
-                description=description.strip(), closes_on=closes_on, created_by=acting_user)
+                agency_id=acting_user.home_agency_id,
+                program=program,
+                title=title.strip(),
+                description=description.strip(),
+                closes_on=closes_on,
+                created_by=acting_user,
+            )
     except IntegrityError:
         raise ValidationError("An open vacancy with this title already exists.") from None
     audit_record(
@@ -76,11 +87,13 @@ def application_submit(*, acting_user: User, vacancy: Vacancy, letter: str) -> A
         raise ValidationError("This vacancy is closed.")
     if not letter.strip():
         raise ValidationError("Write your letter of request.")
-    if Designation.objects.filter(user=acting_user, program=vacancy.program,
-                                  removed_on__isnull=True).exists():
+    if Designation.objects.filter(
+        user=acting_user, program=vacancy.program, removed_on__isnull=True
+    ).exists():
         raise ValidationError("You are already designated to this team.")
     existing = Application.objects.filter(
-        applicant=acting_user, program=vacancy.program, status__in=OPEN_APPLICATION).first()
+        applicant=acting_user, program=vacancy.program, status__in=OPEN_APPLICATION
+    ).first()
     if existing is not None:
         if existing.vacancy_id == vacancy.pk:
             return existing  # a double submit: the first one stands
@@ -88,8 +101,12 @@ def application_submit(*, acting_user: User, vacancy: Vacancy, letter: str) -> A
     try:
         with transaction.atomic():
             application = Application.objects.create(
-                agency_id=acting_user.agency_id, vacancy=vacancy, applicant=acting_user,
-                program=vacancy.program, letter=letter.strip())
+                agency_id=acting_user.agency_id,
+                vacancy=vacancy,
+                applicant=acting_user,
+                program=vacancy.program,
+                letter=letter.strip(),
+            )
     except IntegrityError:
         raise ValidationError("You already have an application open for this team.") from None
     audit_record(
@@ -107,7 +124,8 @@ def _lock_application(application: Application, version: int | None) -> Applicat
     if version is not None and locked.version != version:
         raise ValidationError(
             "Someone else changed this application while you were looking at it. "
-            "Here is the current state; please check it and try again.")
+            "Here is the current state; please check it and try again."
+        )
     if not locked.is_open:
         raise ValidationError("This application has already been decided or withdrawn.")
     return locked
@@ -131,8 +149,14 @@ def application_withdraw(*, acting_user: User, application: Application) -> Appl
 
 
 @transaction.atomic
-def application_interview(*, acting_user: User, application: Application, outcome: str,
-                          interviewed_on: date, version: int | None = None) -> Application:
+def application_interview(
+    *,
+    acting_user: User,
+    application: Application,
+    outcome: str,
+    interviewed_on: date,
+    version: int | None = None,
+) -> Application:
     """The psychologist records the interview's outcome only (never its content)."""
     if application.applicant_id == acting_user.pk:
         raise ValidationError("You cannot interview yourself.")
@@ -146,8 +170,9 @@ def application_interview(*, acting_user: User, application: Application, outcom
     locked.interviewed_by = acting_user
     locked.status = ApplicationStatus.INTERVIEWED
     locked.version += 1
-    locked.save(update_fields=["interview_outcome", "interviewed_on", "interviewed_by",
-                               "status", "version"])
+    locked.save(
+        update_fields=["interview_outcome", "interviewed_on", "interviewed_by", "status", "version"]
+    )
     audit_record(
         action="readiness.application_interviewed",
         actor=acting_user,
@@ -158,8 +183,7 @@ def application_interview(*, acting_user: User, application: Application, outcom
     return locked
 
 
-def selection_progress(application: Application, day: date | None = None
-                       ) -> list[tuple[str, bool]]:
+def selection_progress(application: Application, day: date | None = None) -> list[tuple[str, bool]]:
     """Each step of the agency's ``selection.steps`` and whether it is done (the Chief's
     approval and the designation are what the decision itself does)."""
     return _steps_done(application.applicant, application.program, application, day)
@@ -169,8 +193,9 @@ def selection_progress(application: Application, day: date | None = None
 APPLICATION_STEPS = ("letter_of_request", "vacancy_announcement", "psychologist_interview")
 
 
-def _steps_done(user: Any, program: str, application: Application | None,
-                day: date | None = None) -> list[tuple[str, bool]]:
+def _steps_done(
+    user: Any, program: str, application: Application | None, day: date | None = None
+) -> list[tuple[str, bool]]:
     day = day or timezone.localdate()
     policy = _policy_of(user)
     facts = compliance.load_facts([user])[user.pk]
@@ -178,18 +203,18 @@ def _steps_done(user: Any, program: str, application: Application | None,
         "letter_of_request": bool(application and application.letter),
         "vacancy_announcement": bool(application and application.vacancy_id is not None),
         "psychologist_interview": bool(
-            application and application.interview_outcome == InterviewOutcome.RECOMMENDED),
+            application and application.interview_outcome == InterviewOutcome.RECOMMENDED
+        ),
         "background_vetting": compliance.current_check(facts, day) is not None,
         "cjis_background_check": compliance.current_check(facts, day) is not None,
-        "initial_training": compliance.initial_completion(facts, policy, program, day)
-        is not None,
+        "initial_training": compliance.initial_completion(facts, policy, program, day) is not None,
         "confidentiality_agreement": any(k == "confidentiality" for k, _ in facts.signed),
         "nondisclosure_agreement": any(k == "nda" for k, _ in facts.signed),
         "certification": bool(facts.certified_from),
-        "chief_approval": bool(application and application.status
-                               == ApplicationStatus.APPROVED),
-        "official_designation": bool(application and application.status
-                                     == ApplicationStatus.APPROVED),
+        "chief_approval": bool(application and application.status == ApplicationStatus.APPROVED),
+        "official_designation": bool(
+            application and application.status == ApplicationStatus.APPROVED
+        ),
     }
     return [(step, done[step]) for step in policy.selection.steps]
 
@@ -199,7 +224,7 @@ def _steps_after_decision(policy: Any) -> set[str]:
     selection). They are not conditions of the approval; the gate waits for them."""
     steps = list(policy.selection.steps)
     decisions = [steps.index(s) for s in DECISION_STEPS if s in steps]
-    return set(steps[min(decisions) + 1:]) - set(DECISION_STEPS) if decisions else set()
+    return set(steps[min(decisions) + 1 :]) - set(DECISION_STEPS) if decisions else set()
 
 
 def _refuse_missing_steps(user: Any, program: str, application: Application | None) -> None:
@@ -207,19 +232,27 @@ def _refuse_missing_steps(user: Any, program: str, application: Application | No
     from tandem.agencies.presets import choice_label
 
     later = _steps_after_decision(_policy_of(user)) if application is not None else set()
-    missing = [s for s, ok in _steps_done(user, program, application)
-               if not ok and s not in DECISION_STEPS and s not in later
-               and STEP_PROGRAMS.get(s, program) == program]
+    missing = [
+        s
+        for s, ok in _steps_done(user, program, application)
+        if not ok
+        and s not in DECISION_STEPS
+        and s not in later
+        and STEP_PROGRAMS.get(s, program) == program
+    ]
     if missing:
         raise ValidationError(
-            "These steps are not complete yet: "
-            + "; ".join(choice_label(s) for s in missing) + ".")
+            "These steps are not complete yet: " + "; ".join(choice_label(s) for s in missing) + "."
+        )
 
 
 DECISION_STEPS = ("chief_approval", "official_designation")
 #: Steps that concern one program only (as in the compliance rules).
-STEP_PROGRAMS = {"confidentiality_agreement": "psp", "nondisclosure_agreement": "prp",
-                 "certification": "prp"}
+STEP_PROGRAMS = {
+    "confidentiality_agreement": "psp",
+    "nondisclosure_agreement": "prp",
+    "certification": "prp",
+}
 #: The roles a person needs to be designated to each program's team directly.
 TEAM_ROLES = {"psp": ("supporter",), "prp": ("aro", "prs")}
 TEAM_ROLE_WORDS = {"psp": "peer supporter", "prp": "peer recovery (ARO or PRS)"}
@@ -230,17 +263,21 @@ def _policy_of(user: Any) -> Any:
 
 
 @transaction.atomic
-def application_decide(*, acting_user: User, application: Application, approve: bool,
-                       version: int | None = None) -> Application:
+def application_decide(
+    *, acting_user: User, application: Application, approve: bool, version: int | None = None
+) -> Application:
     """The Chief approves (which designates) or declines. Never their own application."""
     if application.applicant_id == acting_user.pk:
         raise ValidationError(
-            "You cannot decide your own application; another Chief or designee must.")
+            "You cannot decide your own application; another Chief or designee must."
+        )
     locked = _lock_application(application, version)
     if approve:
         steps = _policy_of(application.applicant).selection.steps
-        if "psychologist_interview" in steps \
-                and locked.interview_outcome == InterviewOutcome.NOT_RECOMMENDED:
+        if (
+            "psychologist_interview" in steps
+            and locked.interview_outcome == InterviewOutcome.NOT_RECOMMENDED
+        ):
             raise ValidationError("The psychologist did not recommend this applicant.")
         _refuse_missing_steps(locked.applicant, locked.program, locked)
     locked.status = ApplicationStatus.APPROVED if approve else ApplicationStatus.DECLINED
@@ -256,15 +293,24 @@ def application_decide(*, acting_user: User, application: Application, approve: 
         detail={"approved": approve},
     )
     if approve:
-        designation_grant(acting_user=acting_user, user=locked.applicant,
-                          program=locked.program, application=locked)
+        designation_grant(
+            acting_user=acting_user,
+            user=locked.applicant,
+            program=locked.program,
+            application=locked,
+        )
     return locked
 
 
 @transaction.atomic
-def designation_grant(*, acting_user: User, user: Any, program: str,
-                      application: Application | None = None,
-                      designated_on: date | None = None) -> Designation:
+def designation_grant(
+    *,
+    acting_user: User,
+    user: Any,
+    program: str,
+    application: Application | None = None,
+    designated_on: date | None = None,
+) -> Designation:
     """Official designation by the Chief (a condition of privilege). Without an application
     (a team member from before Tandem) the person must hold the team's role and every
     selection step of the preset must be complete, as when deciding an application."""
@@ -278,32 +324,43 @@ def designation_grant(*, acting_user: User, user: Any, program: str,
         if not user.has_role(*TEAM_ROLES[program]):
             raise ValidationError(
                 f"{user.get_full_name() or user.username} does not hold the "
-                f"{TEAM_ROLE_WORDS[program]} role; an administrator gives it first.")
+                f"{TEAM_ROLE_WORDS[program]} role; an administrator gives it first."
+            )
         steps = set(_policy_of(user).selection.steps)
         if steps & set(APPLICATION_STEPS):
             raise ValidationError(
                 "This agency's selection starts with a letter of request and an "
-                "interview: decide their application instead.")
+                "interview: decide their application instead."
+            )
     if Designation.objects.filter(user=user, program=program, removed_on__isnull=True).exists():
         raise ValidationError("This person is already designated to this team.")
     day = designated_on or timezone.localdate()
     policy = _policy_of(user)
     facts = compliance.load_facts([user])[user.pk]
-    trained_later = application is not None and "initial_training" in _steps_after_decision(
-        policy)
-    if policy.training.initial_before_serving and not trained_later and \
-            compliance.initial_completion(facts, policy, program, day) is None:
+    trained_later = application is not None and "initial_training" in _steps_after_decision(policy)
+    if (
+        policy.training.initial_before_serving
+        and not trained_later
+        and compliance.initial_completion(facts, policy, program, day) is None
+    ):
         missing = compliance.missing_topics(facts, policy, program, day)
         raise ValidationError(
             "Initial training must be complete before designation. Missing: "
-            + ", ".join(missing) + ".")
+            + ", ".join(missing)
+            + "."
+        )
     if application is None:
         _refuse_missing_steps(user, program, None)
     try:
         with transaction.atomic():
             designation = Designation.objects.create(
-                agency_id=user.agency_id, user=user, program=program, application=application,
-                designated_on=day, designated_by=acting_user)
+                agency_id=user.agency_id,
+                user=user,
+                program=program,
+                application=application,
+                designated_on=day,
+                designated_by=acting_user,
+            )
     except IntegrityError:
         raise ValidationError("This person is already designated to this team.") from None
     audit_record(
@@ -318,8 +375,9 @@ def designation_grant(*, acting_user: User, user: Any, program: str,
 
 
 @transaction.atomic
-def designation_remove(*, acting_user: User, designation: Designation, reason: str,
-                       removed_on: date | None = None) -> Designation:
+def designation_remove(
+    *, acting_user: User, designation: Designation, reason: str, removed_on: date | None = None
+) -> Designation:
     if reason not in RemovalReason.values:
         raise ValidationError("Choose the reason for the removal.")
     locked = Designation.objects.select_for_update().get(pk=designation.pk)
@@ -341,5 +399,3 @@ def designation_remove(*, acting_user: User, designation: Designation, reason: s
     )
     person_recompute(user=locked.user, acting_user=acting_user, cause="removed")
     return locked
-
-

@@ -32,9 +32,16 @@ from .gates import person_recompute
 
 
 @transaction.atomic
-def session_schedule(*, acting_user: User, course: Course, starts_at: datetime,
-                     ends_at: datetime, place: str, instructor: str,
-                     capacity: int) -> TrainingSession:
+def session_schedule(
+    *,
+    acting_user: User,
+    course: Course,
+    starts_at: datetime,
+    ends_at: datetime,
+    place: str,
+    instructor: str,
+    capacity: int,
+) -> TrainingSession:
     if course.agency_id != acting_user.agency_id:
         raise ValidationError("Choose a course from the catalogue.")
     if starts_at <= timezone.now():
@@ -50,9 +57,15 @@ def session_schedule(*, acting_user: User, course: Course, starts_at: datetime,
     try:
         with transaction.atomic():
             session = TrainingSession.objects.create(
-                agency_id=course.agency_id, course=course, starts_at=starts_at, ends_at=ends_at,
-                place=place.strip(), instructor=instructor.strip(), capacity=capacity,
-                created_by=acting_user)
+                agency_id=course.agency_id,
+                course=course,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                place=place.strip(),
+                instructor=instructor.strip(),
+                capacity=capacity,
+                created_by=acting_user,
+            )
     except IntegrityError:
         raise ValidationError("This course already has a session at that time.") from None
     audit_record(
@@ -92,8 +105,9 @@ def session_enrol(*, acting_user: User, session: TrainingSession, user: Any) -> 
 
 
 @transaction.atomic
-def attendance_mark(*, acting_user: User, session: TrainingSession, user: Any,
-                    status: str) -> Attendance:
+def attendance_mark(
+    *, acting_user: User, session: TrainingSession, user: Any, status: str
+) -> Attendance:
     """Present, excused or unexcused. Marking again changes the mark (one row per person)."""
     if status not in AttendanceStatus.values:
         raise ValidationError("Choose present, excused or unexcused.")
@@ -106,7 +120,8 @@ def attendance_mark(*, acting_user: User, session: TrainingSession, user: Any,
     before = attendance.status if attendance else None
     if attendance is None:
         attendance = Attendance.objects.create(
-            session=locked, user=user, status=status, marked_by=acting_user)
+            session=locked, user=user, status=status, marked_by=acting_user
+        )
     elif attendance.status != status:
         attendance.status = status
         attendance.marked_by = acting_user
@@ -122,5 +137,3 @@ def attendance_mark(*, acting_user: User, session: TrainingSession, user: Any,
         )
         person_recompute(user=user, acting_user=acting_user, cause="attendance")
     return attendance
-
-

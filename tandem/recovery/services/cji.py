@@ -95,5 +95,3 @@ def sworn_note_create(*, acting_user: User, client: Client, text: str) -> SwornN
         detail={"client": client.pk},
     )
     return note
-
-

@@ -149,8 +149,7 @@ def client_update(
 def _record_facts(client: Client, user: User, fields: Iterable[str]) -> None:
     """Remember who recorded each new phone, address or status (conflicting facts)."""
     for name in fields:
-        fact = ClientFact(agency_id=client.agency_id, client=client, field=name,
-                          recorded_by=user)
+        fact = ClientFact(agency_id=client.agency_id, client=client, field=name, recorded_by=user)
         fact.value = str(getattr(client, name) or "")
         fact.save()
 
@@ -231,5 +230,3 @@ def disclosure_view_log(*, acting_user: User, disclosure: Disclosure) -> None:
             obj=disclosure,
             detail={"client": disclosure.client_id},
         )
-
-

@@ -72,5 +72,3 @@ def _lock_client(pk: int) -> None:
 
 class StaleEdit(ValidationError):
     """The form was based on an older version of the record (optimistic locking)."""
-
-

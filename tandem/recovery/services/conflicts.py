@@ -32,18 +32,33 @@ from .plan import stage_record
 # --- Conflicting facts and double work, settled in one click (PR-2, issue 13) --------------
 
 
-def _settled(*, acting_user: User, client: Client, topic: str, outcome: str,
-             day: date | None = None, detail: dict[str, Any] | None = None) -> ConflictSettlement:
+def _settled(
+    *,
+    acting_user: User,
+    client: Client,
+    topic: str,
+    outcome: str,
+    day: date | None = None,
+    detail: dict[str, Any] | None = None,
+) -> ConflictSettlement:
     settlement = ConflictSettlement.objects.create(
-        agency=client.agency, client=client, topic=topic, day=day, outcome=outcome,
+        agency=client.agency,
+        client=client,
+        topic=topic,
+        day=day,
+        outcome=outcome,
         settled_by=acting_user,
     )
     audit_record(
         action="recovery.conflict_settle",
         actor=acting_user,
         obj=client,
-        detail={"topic": topic, "day": day.isoformat() if day else "", "outcome": outcome,
-                **(detail or {})},
+        detail={
+            "topic": topic,
+            "day": day.isoformat() if day else "",
+            "outcome": outcome,
+            **(detail or {}),
+        },
     )
     return settlement
 
@@ -55,8 +70,9 @@ def same_day(moment: datetime) -> tuple[date, datetime, datetime]:
     return day, start, start + timedelta(days=1)
 
 
-def contacts_same_day(client: Client, moment: datetime, *, other_than: Any = None,
-                      exclude_pk: int | None = None) -> QuerySet[Contact]:
+def contacts_same_day(
+    client: Client, moment: datetime, *, other_than: Any = None, exclude_pk: int | None = None
+) -> QuerySet[Contact]:
     """Contacts with ``client`` on the local day of ``moment`` — recorded by somebody other
     than ``other_than`` when given. The one rule for double logging: the warning while a
     contact is logged and the Deconflict list both use it, and a day somebody confirmed as
@@ -70,8 +86,9 @@ def contacts_same_day(client: Client, moment: datetime, *, other_than: Any = Non
     return found.select_related("recorded_by").order_by("occurred_at", "pk")
 
 
-def visits_same_day(client: Client, moment: datetime, *,
-                    exclude_pk: int | None = None) -> QuerySet[PlannedContact]:
+def visits_same_day(
+    client: Client, moment: datetime, *, exclude_pk: int | None = None
+) -> QuerySet[PlannedContact]:
     """Live visits to ``client`` planned on the local day of ``moment``: the rule of the
     warning after planning a visit and of the Deconflict list ("visits planned twice")."""
     _, start, end = same_day(moment)
@@ -82,8 +99,9 @@ def visits_same_day(client: Client, moment: datetime, *,
 
 
 @transaction.atomic
-def conflict_settle(*, acting_user: User, client: Client, topic: str, choice: str,
-                    day: date | None = None) -> ConflictSettlement:
+def conflict_settle(
+    *, acting_user: User, client: Client, topic: str, choice: str, day: date | None = None
+) -> ConflictSettlement:
     """Settle one conflict: keep one of the values recorded (stage, phone, address,
     status), confirm that same-day contacts or visits are separate, or remove a contact
     logged twice. Audited; the conflict is not listed again."""
@@ -96,8 +114,7 @@ def conflict_settle(*, acting_user: User, client: Client, topic: str, choice: st
     if topic == vocab.ConflictTopic.STAGE:
         if choice not in vocab.Stage.values:
             raise ValidationError("Choose a stage of change from the list.")
-        settlement = _settled(acting_user=acting_user, client=client, topic=topic,
-                              outcome=choice)
+        settlement = _settled(acting_user=acting_user, client=client, topic=topic, outcome=choice)
         stage_record(acting_user=acting_user, client=client, stage=choice)
         return settlement
     if topic == vocab.ConflictTopic.STATUS:
@@ -105,33 +122,43 @@ def conflict_settle(*, acting_user: User, client: Client, topic: str, choice: st
             raise ValidationError("Choose a status from the list.")
         return _settle_value(acting_user, client, topic, choice, choice, {})
     if topic in (vocab.ConflictTopic.PHONE, vocab.ConflictTopic.ADDRESS):
-        fact = ClientFact.objects.filter(
-            client=client, field=topic, pk=int(choice) if choice.isdigit() else 0
-        ).select_related("data_key").first()
+        fact = (
+            ClientFact.objects.filter(
+                client=client, field=topic, pk=int(choice) if choice.isdigit() else 0
+            )
+            .select_related("data_key")
+            .first()
+        )
         if fact is None:
             raise ValidationError("Choose one of the values recorded.")
-        return _settle_value(acting_user, client, topic, fact.value or "", "kept",
-                             {"fact": fact.pk})
+        return _settle_value(
+            acting_user, client, topic, fact.value or "", "kept", {"fact": fact.pk}
+        )
     if day is None:
         raise ValidationError("Choose the day to settle.")
     if topic == vocab.ConflictTopic.VISITS and choice == "separate":
-        return _settled(acting_user=acting_user, client=client, topic=topic, day=day,
-                        outcome="separate")
+        return _settled(
+            acting_user=acting_user, client=client, topic=topic, day=day, outcome="separate"
+        )
     if topic == vocab.ConflictTopic.CONTACTS and choice == "separate":
-        return _settled(acting_user=acting_user, client=client, topic=topic, day=day,
-                        outcome="separate")
+        return _settled(
+            acting_user=acting_user, client=client, topic=topic, day=day, outcome="separate"
+        )
     if topic == vocab.ConflictTopic.CONTACTS and choice.startswith("remove:"):
         return _contact_remove_twin(acting_user, client, day, choice.removeprefix("remove:"))
     raise ValidationError("Choose how to settle this.")
 
 
-def _settle_value(acting_user: User, client: Client, name: str, value: str, outcome: str,
-                  detail: dict[str, Any]) -> ConflictSettlement:
-    settlement = _settled(acting_user=acting_user, client=client, topic=name, outcome=outcome,
-                          detail=detail)
+def _settle_value(
+    acting_user: User, client: Client, name: str, value: str, outcome: str, detail: dict[str, Any]
+) -> ConflictSettlement:
+    settlement = _settled(
+        acting_user=acting_user, client=client, topic=name, outcome=outcome, detail=detail
+    )
     if str(getattr(client, name) or "") != value:
-        client_update(acting_user=acting_user, client=client, data={name: value},
-                      version=client.version)
+        client_update(
+            acting_user=acting_user, client=client, data={name: value}, version=client.version
+        )
     else:
         _record_facts(client, acting_user, [name])
     return settlement
@@ -142,9 +169,11 @@ def _contact_remove_twin(
 ) -> ConflictSettlement:
     """The same encounter logged twice: remove one record (its sealed notes shredded),
     keeping the other. Only a contact with another one that day may go."""
-    contact = Contact.objects.select_related("data_key").filter(
-        client=client, pk=int(pk) if pk.isdigit() else 0
-    ).first()
+    contact = (
+        Contact.objects.select_related("data_key")
+        .filter(client=client, pk=int(pk) if pk.isdigit() else 0)
+        .first()
+    )
     if contact is None or same_day(contact.occurred_at)[0] != day:
         raise ValidationError("Choose one of the contacts logged that day.")
     twins = contacts_same_day(client, contact.occurred_at, exclude_pk=contact.pk)
@@ -154,5 +183,11 @@ def _contact_remove_twin(
     detail = {"removed": contact.pk, "kept": kept.pk, "kind": contact.kind}
     _shred_all([contact], "the same encounter logged twice")
     contact.delete()
-    return _settled(acting_user=acting_user, client=client, topic=vocab.ConflictTopic.CONTACTS,
-                    day=day, outcome="removed", detail=detail)
+    return _settled(
+        acting_user=acting_user,
+        client=client,
+        topic=vocab.ConflictTopic.CONTACTS,
+        day=day,
+        outcome="removed",
+        detail=detail,
+    )

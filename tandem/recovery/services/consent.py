@@ -266,5 +266,3 @@ def accounting_view_log(*, acting_user: User, client: Client) -> None:
             actor=acting_user,
             obj=client,
         )
-
-

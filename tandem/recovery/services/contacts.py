@@ -177,23 +177,41 @@ def contact_create(
         detail={"client": client.pk, "kind": contact.kind, "outcome": contact.outcome},
     )
     if separate_from_same_day:
-        _settled(acting_user=acting_user, client=client, topic=vocab.ConflictTopic.CONTACTS,
-                 day=same_day(contact.occurred_at)[0], outcome="separate",
-                 detail={"contact": contact.pk})
+        _settled(
+            acting_user=acting_user,
+            client=client,
+            topic=vocab.ConflictTopic.CONTACTS,
+            day=same_day(contact.occurred_at)[0],
+            outcome="separate",
+            detail={"contact": contact.pk},
+        )
     return contact
 
 
 @transaction.atomic
 def patrol_call_record(
-    *, acting_user: User, client: Client, call_type: str, officer: Any, confirmed: list[str],
-    duration_minutes: int = 0, services: list[str] | None = None,
-    outcome: str = vocab.ContactOutcome.ENGAGED, notes: str = "", idempotency_key: str = "",
+    *,
+    acting_user: User,
+    client: Client,
+    call_type: str,
+    officer: Any,
+    confirmed: list[str],
+    duration_minutes: int = 0,
+    services: list[str] | None = None,
+    outcome: str = vocab.ContactOutcome.ENGAGED,
+    notes: str = "",
+    idempotency_key: str = "",
 ) -> Contact:
     """An embedded peer's unscheduled contact on a patrol call, with the officer's on-scene
     safety check recorded now. Every item of the check must be confirmed, or nothing is
     written: the peer does not join until the officer says the scene is safe."""
-    require_actor_role(acting_user, Role.PRS, Role.ARO, agency_id=client.agency_id,
-                       message="Only the program's peer or officer records a patrol call.")
+    require_actor_role(
+        acting_user,
+        Role.PRS,
+        Role.ARO,
+        agency_id=client.agency_id,
+        message="Only the program's peer or officer records a patrol call.",
+    )
     if call_type not in vocab.PatrolCallType.values:
         raise ValidationError({"call_type": "Choose the type of call."})
     if officer is None or officer.agency_id != client.agency_id or not officer.is_sworn:
@@ -204,26 +222,40 @@ def patrol_call_record(
     missing = [item for item in checklist if item not in confirmed]
     if missing:
         raise ValidationError(
-            "The peer may not join the call until the officer confirms: " + "; ".join(missing)
-            + ".")
+            "The peer may not join the call until the officer confirms: " + "; ".join(missing) + "."
+        )
     now = timezone.now()
     if idempotency_key:
         existing = _existing_for_client(Contact, client, idempotency_key)
         if existing is not None:
             return existing
-    contact = Contact(agency=client.agency, client=client, recorded_by=acting_user,
-                      idempotency_key=idempotency_key, kind=vocab.ContactKind.PATROL_ASSIST,
-                      occurred_at=now, duration_minutes=duration_minutes,
-                      aro_present=acting_user.has_role(Role.ARO), prs_present=True,
-                      location_type=vocab.LocationType.STREET, services=list(services or []),
-                      outcome=outcome, notes=notes)
+    contact = Contact(
+        agency=client.agency,
+        client=client,
+        recorded_by=acting_user,
+        idempotency_key=idempotency_key,
+        kind=vocab.ContactKind.PATROL_ASSIST,
+        occurred_at=now,
+        duration_minutes=duration_minutes,
+        aro_present=acting_user.has_role(Role.ARO),
+        prs_present=True,
+        location_type=vocab.LocationType.STREET,
+        services=list(services or []),
+        outcome=outcome,
+        notes=notes,
+    )
     contact._on_scene_check = True  # type: ignore[attr-defined]
     _check_contact(contact, client)
     contact.save()
     PatrolCall.objects.create(
-        agency=client.agency, contact=contact, call_type=call_type, officer=officer,
+        agency=client.agency,
+        contact=contact,
+        call_type=call_type,
+        officer=officer,
         safety_checklist=dict.fromkeys(checklist, True),
-        safety_checked_at=now, recorded_by=acting_user)
+        safety_checked_at=now,
+        recorded_by=acting_user,
+    )
     audit_record(
         action="recovery.patrol_call",
         actor=acting_user,
@@ -261,5 +293,3 @@ def contact_update(
         detail={"fields": sorted(changed)},
     )
     return current
-
-

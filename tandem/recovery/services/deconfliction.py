@@ -381,5 +381,3 @@ def client_unmerge(*, acting_user: User, merge: ClientMerge) -> ClientMerge:
         detail={"survivor": survivor.pk, "absorbed": absorbed.pk, "kept_newer": kept},
     )
     return merge
-
-

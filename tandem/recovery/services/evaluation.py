@@ -44,30 +44,38 @@ def personnel_evaluation_write(
     if not text:
         raise ValidationError({"feedback": "Write the feedback for this year."})
     if len(text) > EVALUATION_TEXT_MAX:
-        raise ValidationError({"feedback": f"Keep the feedback under {EVALUATION_TEXT_MAX} "
-                                           "characters."})
+        raise ValidationError(
+            {"feedback": f"Keep the feedback under {EVALUATION_TEXT_MAX} characters."}
+        )
     if not 2000 <= year <= timezone.localdate().year:
         raise ValidationError("Choose a year that has begun.")
-    figures = [[line.duty, line.label, line.value]
-               for line in evaluation_for(person, role, year).lines]
-    evaluation = (PersonnelEvaluation.objects.select_for_update()
-                  .filter(person=person, year=year).first())
+    figures = [
+        [line.duty, line.label, line.value] for line in evaluation_for(person, role, year).lines
+    ]
+    evaluation = (
+        PersonnelEvaluation.objects.select_for_update().filter(person=person, year=year).first()
+    )
     if evaluation is None:
         evaluation = PersonnelEvaluation(agency=agency, person=person, year=year, role=role)
     else:
         if evaluation.is_acknowledged:
             raise ValidationError("This evaluation was acknowledged; it no longer changes.")
         if version is not None and version != evaluation.version:
-            raise ValidationError("Someone changed this evaluation meanwhile. Reload the "
-                                  "page to see it.")
+            raise ValidationError(
+                "Someone changed this evaluation meanwhile. Reload the page to see it."
+            )
         evaluation.version += 1
     evaluation.figures = figures
     evaluation.feedback = text  # encrypted text
     evaluation.evaluator = acting_user
     evaluation.written_at = timezone.now()
     evaluation.save()
-    audit_record(action="recovery.evaluation_write", actor=acting_user, obj=evaluation,
-                 detail={"year": year, "role": role, "version": evaluation.version})
+    audit_record(
+        action="recovery.evaluation_write",
+        actor=acting_user,
+        obj=evaluation,
+        detail={"year": year, "role": role, "version": evaluation.version},
+    )
     _notify_evaluation(evaluation)
     return evaluation
 
@@ -75,8 +83,7 @@ def personnel_evaluation_write(
 def _notify_evaluation(evaluation: PersonnelEvaluation) -> None:
     from tandem.core.notifications import notify
 
-    notify(kind="recovery.evaluation", recipient_user=evaluation.person,
-           agency=evaluation.agency)
+    notify(kind="recovery.evaluation", recipient_user=evaluation.person, agency=evaluation.agency)
 
 
 @transaction.atomic
@@ -91,18 +98,26 @@ def personnel_evaluation_acknowledge(
         return locked
     text = (response or "").strip()
     if len(text) > EVALUATION_TEXT_MAX:
-        raise ValidationError({"response": f"Keep the response under {EVALUATION_TEXT_MAX} "
-                                           "characters."})
+        raise ValidationError(
+            {"response": f"Keep the response under {EVALUATION_TEXT_MAX} characters."}
+        )
     locked.response = text  # encrypted text
     locked.acknowledged_at = timezone.now()
     locked.save(update_fields=["response", "acknowledged_at"])
-    audit_record(action="recovery.evaluation_acknowledge", actor=acting_user, obj=locked,
-                 detail={"year": locked.year, "response": bool(text)})
+    audit_record(
+        action="recovery.evaluation_acknowledge",
+        actor=acting_user,
+        obj=locked,
+        detail={"year": locked.year, "response": bool(text)},
+    )
     return locked
 
 
 def personnel_evaluation_exported(*, acting_user: User, evaluation: PersonnelEvaluation) -> None:
     """Audit the printing of an evaluation (the PDF carries the feedback in the clear)."""
-    audit_record(action="recovery.evaluation_export", actor=acting_user, obj=evaluation,
-                 detail={"year": evaluation.year, "format": "pdf"})
-
+    audit_record(
+        action="recovery.evaluation_export",
+        actor=acting_user,
+        obj=evaluation,
+        detail={"year": evaluation.year, "format": "pdf"},
+    )

@@ -272,5 +272,3 @@ def _import_contact(acting_user: User, row: Any) -> None:
             "outcome": row.data["outcome"],
         },
     )
-
-

@@ -242,7 +242,14 @@ def client_purge(*, client: Client, reason: str, acting_user: User | None = None
     with transaction.atomic():
         _lock_client(client.pk)
         for model in (
-            Contact, Goal, Referral, Consent, Disclosure, CJIEntry, SwornNote, ClientFact
+            Contact,
+            Goal,
+            Referral,
+            Consent,
+            Disclosure,
+            CJIEntry,
+            SwornNote,
+            ClientFact,
         ):
             _shred_all(model.objects.filter(client=client).select_related("data_key"), reason)
         _shred_all([client], reason)
@@ -275,5 +282,3 @@ def records_purge(now: datetime | None = None) -> int:
             client_purge(client=client, reason=f"retention: {days} days without activity")
             purged += 1
     return purged
-
-

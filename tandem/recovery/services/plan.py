@@ -87,5 +87,3 @@ def goal_set_status(*, acting_user: User, goal: Goal, status: str) -> Goal:
         detail={"status": status},
     )
     return goal
-
-

@@ -169,5 +169,3 @@ def referral_advance(
         detail={"status": status},
     )
     return current
-
-

@@ -132,5 +132,3 @@ def planned_start(*, acting_user: User, planned: PlannedContact) -> PlannedConta
         obj=planned,
     )
     return planned
-
-

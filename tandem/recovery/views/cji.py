@@ -74,5 +74,3 @@ def sworn_note_create(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     else:
         messages.error(request, "Write the note.")
     return redirect("recovery:cji", client.pk)
-
-

@@ -47,10 +47,13 @@ from .common import OPEN_GOALS, PER_PAGE, TIMELINE_PAGE, _newer_values, _stale_f
 def caseload(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     start, end = selectors.day_bounds(timezone.localdate())
-    clients = keyset_page(selectors.my_clients(agency, request.user), size=PER_PAGE,
-                          order=("last_name", "first_name", "pk"),
-                          after=parse_cursor(request.GET.get("after")),
-                          before=parse_cursor(request.GET.get("before")))
+    clients = keyset_page(
+        selectors.my_clients(agency, request.user),
+        size=PER_PAGE,
+        order=("last_name", "first_name", "pk"),
+        after=parse_cursor(request.GET.get("after")),
+        before=parse_cursor(request.GET.get("before")),
+    )
     context = {
         "clients": clients,
         "follow_ups": selectors.follow_ups_due(agency, request.user),
@@ -70,10 +73,13 @@ def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     text = status = ""
     if form.is_valid():
         text, status = form.cleaned_data["q"], form.cleaned_data["status"]
-    page = keyset_page(selectors.client_search(agency, text, status), size=PER_PAGE,
-                       order=("last_name", "first_name", "pk"),
-                       after=parse_cursor(request.GET.get("after")),
-                       before=parse_cursor(request.GET.get("before")))
+    page = keyset_page(
+        selectors.client_search(agency, text, status),
+        size=PER_PAGE,
+        order=("last_name", "first_name", "pk"),
+        after=parse_cursor(request.GET.get("after")),
+        before=parse_cursor(request.GET.get("before")),
+    )
     template = "recovery/partials/client_rows.html" if request.htmx else "recovery/client_list.html"
     return render(request, template, {"form": form, "page": page, "q": text})
 
@@ -260,5 +266,3 @@ def deconflict(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     context["conflicts"], context["double_visits"] = selectors.fact_conflicts(agency, days)
     return render(request, "recovery/deconflict.html", context)
-
-

@@ -19,7 +19,10 @@ OPEN_GOALS = {vocab.GoalStatus.OPEN, vocab.GoalStatus.IN_PROGRESS}
 
 
 def _stale_form(
-    form_class: type, request: AuthenticatedHttpRequest, version: int, **kwargs: Any,
+    form_class: type,
+    request: AuthenticatedHttpRequest,
+    version: int,
+    **kwargs: Any,
 ) -> Any:
     """The user's submitted form again, now based on the newer record's ``version``: saving
     it once more (after reviewing the newer values) is an ordinary edit, not a stale one."""
@@ -70,5 +73,3 @@ def _newer_values(form: Any, current: dict[str, Any]) -> list[tuple[str, str]]:
                 (str(field.label or name.replace("_", " ").capitalize()), _display(field, theirs))
             )
     return rows
-
-

@@ -183,5 +183,3 @@ def accounting_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     doc.heading("Notice to recipients (42 CFR 2.32)")
     doc.paragraph(REDISCLOSURE_NOTICE, size=8)
     return doc.response(f"disclosures-{client.pk}.pdf")
-
-

@@ -116,5 +116,3 @@ def contact_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         {"form": form, "client": contact.client, "contact": contact, "newer": newer},
         status=status,
     )
-
-

@@ -108,13 +108,17 @@ def conflict_settle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Choose what to settle.")
         return redirect("recovery:deconflict")
     try:
-        services.conflict_settle(acting_user=request.user, client=client, topic=topic,
-                                 choice=request.POST.get("choice", ""), day=day)
+        services.conflict_settle(
+            acting_user=request.user,
+            client=client,
+            topic=topic,
+            choice=request.POST.get("choice", ""),
+            day=day,
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Settled: {vocab.ConflictTopic(topic).label.lower()} "
-                                  f"of {client.full_name}.")
+        messages.success(
+            request, f"Settled: {vocab.ConflictTopic(topic).label.lower()} of {client.full_name}."
+        )
     return redirect("recovery:deconflict")
-
-

@@ -86,8 +86,11 @@ def import_commit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             messages.error(request, message)
         return redirect("recovery:import_detail", batch.pk)
     if counts is None:
-        messages.success(request, "The import runs in the background: this page shows when "
-                                  "it is done. Nothing is in the registry until then.")
+        messages.success(
+            request,
+            "The import runs in the background: this page shows when "
+            "it is done. Nothing is in the registry until then.",
+        )
         return redirect("recovery:import_detail", batch.pk)
     messages.success(
         request,
@@ -95,6 +98,8 @@ def import_commit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         f" page; {counts['matched']} already in the registry.",
     )
     return redirect("recovery:deconflict")
+
+
 @require_http_methods(["GET", "POST"])
 def patrol_call(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """West Virginia Police and Peers: the embedded peer records an unscheduled contact on
@@ -108,11 +113,16 @@ def patrol_call(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            messages.success(request, "The patrol call was recorded with the officer's "
-                                      "safety check.")
+            messages.success(
+                request, "The patrol call was recorded with the officer's safety check."
+            )
             return redirect("recovery:client_detail", client.pk)
-    return render(request, "recovery/patrol_call.html", {"form": form, "client": client},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "recovery/patrol_call.html",
+        {"form": form, "client": client},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_GET
@@ -133,12 +143,23 @@ def personnel_evaluation(request: AuthenticatedHttpRequest) -> HttpResponse:
         year = default
     from tandem.recovery.models import PersonnelEvaluation
 
-    written = {e.person_id: e for e in PersonnelEvaluation.objects.filter(
-        agency=agency, year=year).select_related("data_key", "evaluator")}
+    written = {
+        e.person_id: e
+        for e in PersonnelEvaluation.objects.filter(agency=agency, year=year).select_related(
+            "data_key", "evaluator"
+        )
+    }
     rows = [(e, written.get(e.person.pk)) for e in personnel_evaluations(agency, year)]
-    return render(request, "recovery/personnel_evaluation.html", {
-        "year": year, "rows": rows, "me": request.user,
-        "years": list(range(timezone.localdate().year, default - 4, -1))})
+    return render(
+        request,
+        "recovery/personnel_evaluation.html",
+        {
+            "year": year,
+            "rows": rows,
+            "me": request.user,
+            "years": list(range(timezone.localdate().year, default - 4, -1)),
+        },
+    )
 
 
 @require_POST
@@ -159,15 +180,21 @@ def personnel_evaluation_write(request: AuthenticatedHttpRequest, person: int) -
         return redirect("recovery:personnel_evaluation")
     try:
         services.personnel_evaluation_write(
-            acting_user=request.user, person=subject, year=year,
-            feedback=request.POST.get("feedback", ""), version=version)
+            acting_user=request.user,
+            person=subject,
+            year=year,
+            feedback=request.POST.get("feedback", ""),
+            version=version,
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"The evaluation of {subject.get_full_name()} was saved; "
-                                  "they were told to read and acknowledge it.")
-    return redirect(f"{reverse('recovery:personnel_evaluation')}?year={year}"
-                    f"#eval-{subject.pk}")
+        messages.success(
+            request,
+            f"The evaluation of {subject.get_full_name()} was saved; "
+            "they were told to read and acknowledge it.",
+        )
+    return redirect(f"{reverse('recovery:personnel_evaluation')}?year={year}#eval-{subject.pk}")
 
 
 @require_GET
@@ -177,8 +204,9 @@ def my_evaluations(request: AuthenticatedHttpRequest) -> HttpResponse:
     from tandem.recovery.models import PersonnelEvaluation
 
     agency = require_role(request.user, *EVALUATED)
-    mine = PersonnelEvaluation.objects.filter(agency=agency, person=request.user
-                                              ).select_related("data_key", "evaluator")
+    mine = PersonnelEvaluation.objects.filter(agency=agency, person=request.user).select_related(
+        "data_key", "evaluator"
+    )
     return render(request, "recovery/my_evaluations.html", {"evaluations": mine})
 
 
@@ -189,8 +217,10 @@ def personnel_evaluation_acknowledge(request: AuthenticatedHttpRequest, pk: int)
     evaluation = get_evaluation_for_user(request.user, pk, write=True)
     try:
         services.personnel_evaluation_acknowledge(
-            acting_user=request.user, evaluation=evaluation,
-            response=request.POST.get("response", ""))
+            acting_user=request.user,
+            evaluation=evaluation,
+            response=request.POST.get("response", ""),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -207,19 +237,31 @@ def personnel_evaluation_pdf(request: AuthenticatedHttpRequest, pk: int) -> Http
     agency = evaluation.agency
     titles = agency.policy_model().titles
     title = titles.aro if evaluation.role == "aro" else titles.prs
-    doc = Document(agency=agency, title=f"Personnel evaluation {evaluation.year}",
-                   subtitle=f"{evaluation.person.get_full_name()}, {title}")
+    doc = Document(
+        agency=agency,
+        title=f"Personnel evaluation {evaluation.year}",
+        subtitle=f"{evaluation.person.get_full_name()}, {title}",
+    )
     reference = agency.policy_model().document.reference
-    doc.fields([
-        ("Policy", f"{reference}, Program and Personnel Evaluation (E.1–2)"),
-        ("Evaluated by", evaluation.evaluator.get_full_name()),
-        ("Written", timezone.localtime(evaluation.written_at).strftime("%Y-%m-%d")),
-        ("Acknowledged", timezone.localtime(evaluation.acknowledged_at).strftime("%Y-%m-%d")
-         if evaluation.acknowledged_at else "Not yet"),
-    ])
+    doc.fields(
+        [
+            ("Policy", f"{reference}, Program and Personnel Evaluation (E.1–2)"),
+            ("Evaluated by", evaluation.evaluator.get_full_name()),
+            ("Written", timezone.localtime(evaluation.written_at).strftime("%Y-%m-%d")),
+            (
+                "Acknowledged",
+                timezone.localtime(evaluation.acknowledged_at).strftime("%Y-%m-%d")
+                if evaluation.acknowledged_at
+                else "Not yet",
+            ),
+        ]
+    )
     doc.heading(f"The figures of {evaluation.year}")
-    doc.table(["Duty", "Figure", str(evaluation.year)],
-              [list(line) for line in evaluation.figures], widths=[25, 90, 45])
+    doc.table(
+        ["Duty", "Figure", str(evaluation.year)],
+        [list(line) for line in evaluation.figures],
+        widths=[25, 90, 45],
+    )
     doc.heading("Feedback")
     for part in str(evaluation.feedback or "").split("\n\n"):
         doc.paragraph(part)
@@ -227,4 +269,3 @@ def personnel_evaluation_pdf(request: AuthenticatedHttpRequest, pk: int) -> Http
         doc.heading(f"Response of {evaluation.person.get_full_name()}")
         doc.paragraph(str(evaluation.response or "") or "No response; read and acknowledged.")
     return doc.response(f"evaluation-{evaluation.year}-{evaluation.person.username}.pdf")
-

@@ -209,5 +209,3 @@ def statement_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     else:
         messages.success(request, "The decision was recorded.")
     return redirect("recovery:statement_list")
-
-

@@ -71,5 +71,3 @@ def goal_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, "Choose a status from the list.")
     return _client_section(goal.client_id, "goals")
-
-

@@ -160,5 +160,3 @@ def referral_advance(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
             messages.success(request, "The referral was updated.")
             return redirect("recovery:referral_detail", referral.pk)
     return _referral_page(request, referral, form, status=400)
-
-

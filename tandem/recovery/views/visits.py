@@ -220,5 +220,3 @@ def feed(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
         for v in visits
     ]
     return calendar_response("Peer recovery visits", events)
-
-

@@ -14,14 +14,19 @@ INTAKE_LINK_DAYS = 180
 ACCEPTED_BY_ANOTHER = "Another supporter accepted this request a moment ago. Nothing was changed."
 
 USAGE_STRING_FIELDS = (
-    "incident_type", "intervention_type", "member_category", "gender", "duration_bucket",
+    "incident_type",
+    "intervention_type",
+    "member_category",
+    "gender",
+    "duration_bucket",
 )
 USAGE_LIST_FIELDS = {"services": vocab.Service, "referral_types": vocab.ReferralType}
 
 
 #: A request that ended is published (usage record, lifecycle audit events) by the daily
 #: batch, never at the moment it ends.
-FINISHED_STATUSES = (vocab.RequestStatus.CLOSED, vocab.RequestStatus.WITHDRAWN,
-                     vocab.RequestStatus.EXPIRED)
-
-
+FINISHED_STATUSES = (
+    vocab.RequestStatus.CLOSED,
+    vocab.RequestStatus.WITHDRAWN,
+    vocab.RequestStatus.EXPIRED,
+)

@@ -29,14 +29,16 @@ def coverage_warn_daily(now: datetime | None = None) -> int:
     for agency in Agency.objects.all():
         if not Rotation.objects.filter(agency=agency).exists():
             continue
-        gaps = Schedule(agency, since=start, until=start + timedelta(days=COVERAGE_DAYS + 1),
-                        full=True).gaps(start)
+        gaps = Schedule(
+            agency, since=start, until=start + timedelta(days=COVERAGE_DAYS + 1), full=True
+        ).gaps(start)
         if not gaps:
             continue
         with transaction.atomic():
             for user in _roles_users(agency, [Role.COORDINATOR]):
                 notify(kind="psp.coverage_gap", recipient_user=user, agency=agency)
                 warned += 1
-            audit_record(action="psp.coverage.gaps", agency_id=agency.pk,
-                         detail={"gaps": len(gaps)})
+            audit_record(
+                action="psp.coverage.gaps", agency_id=agency.pk, detail={"gaps": len(gaps)}
+            )
     return warned

@@ -29,13 +29,21 @@ from tandem.support.models import (
 
 
 @transaction.atomic
-def incident_create(*, acting_user: User | None, agency: Agency, kind: str, occurred_on: date,
-                    members_affected: int, units: Iterable[Any] = (),
-                    involved_supporters: Iterable[SupporterProfile] = ()) -> CriticalIncident:
+def incident_create(
+    *,
+    acting_user: User | None,
+    agency: Agency,
+    kind: str,
+    occurred_on: date,
+    members_affected: int,
+    units: Iterable[Any] = (),
+    involved_supporters: Iterable[SupporterProfile] = (),
+) -> CriticalIncident:
     if occurred_on > timezone.localdate():
         raise ValidationError("The incident date cannot be in the future.")
     incident = CriticalIncident.objects.create(
-        agency=agency, kind=kind, occurred_on=occurred_on, members_affected=members_affected)
+        agency=agency, kind=kind, occurred_on=occurred_on, members_affected=members_affected
+    )
     incident.units.set(list(units))
     incident.involved_supporters.set(list(involved_supporters))
     audit_record(
@@ -49,20 +57,21 @@ def incident_create(*, acting_user: User | None, agency: Agency, kind: str, occu
 
 
 @transaction.atomic
-def deployment_create(*, acting_user: User, incident: CriticalIncident,
-                      supporter: SupporterProfile) -> Deployment:
+def deployment_create(
+    *, acting_user: User, incident: CriticalIncident, supporter: SupporterProfile
+) -> Deployment:
     if incident.involved_supporters.filter(pk=supporter.pk).exists():
         raise ValidationError("This supporter was part of the incident and cannot be deployed.")
-    if (incident.kind == vocab.CriticalIncidentKind.SHOOTING
-            and vocab.Specialty.POST_SHOOTING not in supporter.specialties):
+    if (
+        incident.kind == vocab.CriticalIncidentKind.SHOOTING
+        and vocab.Specialty.POST_SHOOTING not in supporter.specialties
+    ):
         raise ValidationError("Shootings need a supporter trained in post-shooting support.")
     if not SupporterProfile.objects.ready(incident.agency).filter(pk=supporter.pk).exists():
         raise ValidationError("This supporter is not on the active roster.")
-    deployment, created = Deployment.objects.get_or_create(incident=incident,
-                                                           supporter=supporter)
+    deployment, created = Deployment.objects.get_or_create(incident=incident, supporter=supporter)
     if created:
-        notify(kind="psp.request.assigned", recipient_user=supporter.user,
-               agency=incident.agency)
+        notify(kind="psp.request.assigned", recipient_user=supporter.user, agency=incident.agency)
         audit_record(
             action="psp.deployment.created",
             actor=acting_user,
@@ -74,12 +83,14 @@ def deployment_create(*, acting_user: User, incident: CriticalIncident,
 
 
 @transaction.atomic
-def group_session_create(*, acting_user: User, incident: CriticalIncident, kind: str,
-                         held_on: date, attendees: int) -> GroupSession:
+def group_session_create(
+    *, acting_user: User, incident: CriticalIncident, kind: str, held_on: date, attendees: int
+) -> GroupSession:
     if held_on < incident.occurred_on:
         raise ValidationError("A session cannot be held before the incident.")
-    session = GroupSession.objects.create(incident=incident, kind=kind, held_on=held_on,
-                                          attendees=attendees)
+    session = GroupSession.objects.create(
+        incident=incident, kind=kind, held_on=held_on, attendees=attendees
+    )
     audit_record(
         action="psp.group_session.created",
         actor=acting_user,
@@ -91,8 +102,9 @@ def group_session_create(*, acting_user: User, incident: CriticalIncident, kind:
 
 
 @transaction.atomic
-def mutual_aid_save(*, acting_user: User, agency: Agency, item: MutualAidRequest | None = None,
-                    **values: Any) -> MutualAidRequest:
+def mutual_aid_save(
+    *, acting_user: User, agency: Agency, item: MutualAidRequest | None = None, **values: Any
+) -> MutualAidRequest:
     if item is None:
         item = MutualAidRequest(agency=agency)
     for name, value in values.items():
@@ -106,5 +118,3 @@ def mutual_aid_save(*, acting_user: User, agency: Agency, item: MutualAidRequest
         detail={"direction": item.direction, "status": item.status},
     )
     return item
-
-

@@ -28,14 +28,14 @@ def _digest(token: str) -> str:
 
 
 @transaction.atomic
-def intake_link_rotate(*, acting_user: User, agency: Agency,
-                       days: int = INTAKE_LINK_DAYS) -> str:
+def intake_link_rotate(*, acting_user: User, agency: Agency, days: int = INTAKE_LINK_DAYS) -> str:
     """Revoke the current intake link and return a new secret token (shown once)."""
     now = timezone.now()
     IntakeLink.objects.filter(agency=agency, revoked_at__isnull=True).update(revoked_at=now)
     token = secrets.token_urlsafe(24)
-    link = IntakeLink.objects.create(agency=agency, digest=_digest(token),
-                                     expires_at=now + timedelta(days=days))
+    link = IntakeLink.objects.create(
+        agency=agency, digest=_digest(token), expires_at=now + timedelta(days=days)
+    )
     audit_record(
         action="psp.intake_link.rotated",
         actor=acting_user,
@@ -51,5 +51,3 @@ def intake_link_for(token: str) -> IntakeLink | None:
     if not token or len(token) > 100:
         return None
     return IntakeLink.objects.select_related("agency").filter(digest=_digest(token)).first()
-
-

@@ -32,8 +32,9 @@ from .profiles import profile_for
 
 def exception_choices(agency: Agency, user: Any) -> list[tuple[str, str]]:
     policy = agency.policy_model()
-    return [(e.code, e.label)
-            for e in policy.exceptions_for(supervisor=user.has_role(Role.SUPERVISOR))]
+    return [
+        (e.code, e.label) for e in policy.exceptions_for(supervisor=user.has_role(Role.SUPERVISOR))
+    ]
 
 
 def exception_labels(agency: Agency) -> dict[str, str]:
@@ -46,8 +47,14 @@ def _roles_users(agency: Agency, roles: Iterable[str]) -> list[User]:
 
 
 @transaction.atomic
-def duty_file(*, acting_user: User, category: str, emergency: bool,
-              subject: dict[str, Any], self_disclosure_due: date | None) -> DutyToReportNotice:
+def duty_file(
+    *,
+    acting_user: User,
+    category: str,
+    emergency: bool,
+    subject: dict[str, Any],
+    self_disclosure_due: date | None,
+) -> DutyToReportNotice:
     agency = acting_user.home_agency
     if category not in dict(exception_choices(agency, acting_user)):
         raise ValidationError("Choose one of your agency's exceptions to confidentiality.")
@@ -57,14 +64,21 @@ def duty_file(*, acting_user: User, category: str, emergency: bool,
         if self_disclosure_due < timezone.localdate():
             raise ValidationError("The self-disclosure date cannot be in the past.")
     notice = DutyToReportNotice.objects.create(  # type: ignore[misc]  # encrypted JSON
-        agency=agency, filed_by=profile_for(acting_user), category=category,
-        emergency=emergency, subject=subject,
+        agency=agency,
+        filed_by=profile_for(acting_user),
+        category=category,
+        emergency=emergency,
+        subject=subject,
         self_disclosure_due=None if emergency else self_disclosure_due,
     )
     if emergency:
         for user in _roles_users(agency, [Role.COORDINATOR, Role.PSYCHOLOGIST]):
-            notify(kind="psp.duty_to_report", recipient_user=user, agency=agency,
-                   channels=("sms", "email"))
+            notify(
+                kind="psp.duty_to_report",
+                recipient_user=user,
+                agency=agency,
+                channels=("sms", "email"),
+            )
     audit_record(
         action="psp.duty.filed",
         actor=acting_user,
@@ -78,14 +92,19 @@ def duty_file(*, acting_user: User, category: str, emergency: bool,
 def _duty_renotify(now: datetime) -> int:
     count = 0
     due = DutyToReportNotice.objects.select_related("agency").filter(
-        emergency=True, status=vocab.DutyStatus.OPEN,
+        emergency=True,
+        status=vocab.DutyStatus.OPEN,
         last_notified_at__lte=now - DUTY_RENOTIFY_AFTER,
     )
     for notice in due:
         with transaction.atomic():
             for user in _roles_users(notice.agency, [Role.COORDINATOR, Role.PSYCHOLOGIST]):
-                notify(kind="psp.duty_to_report", recipient_user=user, agency=notice.agency,
-                       channels=("sms", "email"))
+                notify(
+                    kind="psp.duty_to_report",
+                    recipient_user=user,
+                    agency=notice.agency,
+                    channels=("sms", "email"),
+                )
             DutyToReportNotice.objects.filter(pk=notice.pk).update(last_notified_at=now)
             audit_record(
                 action="psp.duty.renotified",
@@ -117,7 +136,8 @@ def duty_acknowledge(*, acting_user: User, notice: DutyToReportNotice) -> None:
 @transaction.atomic
 def duty_resolve(*, acting_user: User, notice: DutyToReportNotice) -> None:
     locked = (
-        DutyToReportNotice.objects.select_for_update(of=("self",)).select_related("data_key")
+        DutyToReportNotice.objects.select_for_update(of=("self",))
+        .select_related("data_key")
         .get(pk=notice.pk)
     )
     if locked.status == vocab.DutyStatus.RESOLVED:
@@ -142,8 +162,9 @@ def consultation_ask(*, acting_user: User, category: str) -> Consultation:
     agency = acting_user.home_agency
     if category not in dict(exception_choices(agency, acting_user)):
         raise ValidationError("Choose one of your agency's exceptions to confidentiality.")
-    item = Consultation.objects.create(agency=agency, asked_by=profile_for(acting_user),
-                                       category=category)
+    item = Consultation.objects.create(
+        agency=agency, asked_by=profile_for(acting_user), category=category
+    )
     role = agency.policy_model().confidentiality.consult_role
     for user in _roles_users(agency, [role]):
         if user.pk != acting_user.pk:
@@ -180,8 +201,9 @@ def breach_report(*, acting_user: User, kind: str, occurred_on: date) -> BreachR
     agency = acting_user.home_agency
     if occurred_on > timezone.localdate():
         raise ValidationError("The date of the breach cannot be in the future.")
-    item = BreachReport.objects.create(agency=agency, reported_by=acting_user, kind=kind,
-                                       occurred_on=occurred_on)
+    item = BreachReport.objects.create(
+        agency=agency, reported_by=acting_user, kind=kind, occurred_on=occurred_on
+    )
     roles = agency.policy_model().confidentiality.breach_notify
     for user in _roles_users(agency, roles):
         notify(kind="psp.breach", recipient_user=user, agency=agency)
@@ -213,5 +235,3 @@ def breach_acknowledge(*, acting_user: User, report: BreachReport) -> BreachAckn
             obj=report,
         )
     return ack
-
-

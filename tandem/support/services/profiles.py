@@ -49,8 +49,9 @@ def profile_for(user: Any) -> SupporterProfile:
 
 
 @transaction.atomic
-def profile_update(*, acting_user: User, profile: SupporterProfile, version: int,
-                   **values: Any) -> SupporterProfile:
+def profile_update(
+    *, acting_user: User, profile: SupporterProfile, version: int, **values: Any
+) -> SupporterProfile:
     locked = SupporterProfile.objects.select_for_update(of=("self",)).get(pk=profile.pk)
     if locked.version != version:
         raise ValidationError(
@@ -71,16 +72,18 @@ def profile_update(*, acting_user: User, profile: SupporterProfile, version: int
 
 
 @transaction.atomic
-def profile_photo_set(*, acting_user: User, profile: SupporterProfile,
-                      content: bytes | None, extension: str = "") -> None:
+def profile_photo_set(
+    *, acting_user: User, profile: SupporterProfile, content: bytes | None, extension: str = ""
+) -> None:
     """Replace (or, with ``content=None``, remove) the supporter's roster photo."""
     from django.core.files.base import ContentFile
 
     if profile.photo:
         profile.photo.delete(save=False)
     if content is not None:
-        profile.photo.save(f"{profile.pk}-{secrets.token_hex(4)}.{extension}",
-                           ContentFile(content), save=False)
+        profile.photo.save(
+            f"{profile.pk}-{secrets.token_hex(4)}.{extension}", ContentFile(content), save=False
+        )
     profile.save(update_fields=["photo", "updated_at"])
     audit_record(
         action="psp.profile.photo",
@@ -92,8 +95,9 @@ def profile_photo_set(*, acting_user: User, profile: SupporterProfile,
 
 
 @transaction.atomic
-def availability_set(*, acting_user: User, profile: SupporterProfile,
-                     until: datetime | None) -> None:
+def availability_set(
+    *, acting_user: User, profile: SupporterProfile, until: datetime | None
+) -> None:
     if until is not None and until <= timezone.now():
         raise ValidationError("Choose a time in the future, or switch yourself back on.")
     profile.unavailable_until = until
@@ -105,5 +109,3 @@ def availability_set(*, acting_user: User, profile: SupporterProfile,
         obj=profile,
         detail={"unavailable": until is not None},
     )
-
-

@@ -44,8 +44,9 @@ def _channel_allowed(agency: Agency, channel: str, requester_kind: str) -> None:
     if channel not in eligibility.channels:
         raise ValidationError("This agency does not take peer-support requests this way.")
     if requester_kind not in vocab.RequesterKind.values:
-        raise ValidationError("Say who asks: a member, a family member, a retiree or "
-                              "another agency.")
+        raise ValidationError(
+            "Say who asks: a member, a family member, a retiree or another agency."
+        )
     allowed: dict[str, bool] = {
         vocab.RequesterKind.MEMBER: eligibility.members,
         vocab.RequesterKind.FAMILY: eligibility.families,
@@ -100,8 +101,9 @@ def api_receipt(client_id: int, idempotency_key: str) -> str:
     secret from the client and its idempotency key, so a retry of the same call gets the
     same receipt back while nothing stored (the request keeps only ``receipt_digest`` and a
     key derived from the receipt) gives it away, however guessable the caller's key."""
-    mac = salted_hmac("psp.api-receipt", f"{client_id}:{idempotency_key}",
-                      algorithm="sha256").digest()
+    mac = salted_hmac(
+        "psp.api-receipt", f"{client_id}:{idempotency_key}", algorithm="sha256"
+    ).digest()
     return base64.urlsafe_b64encode(mac[:24]).decode()
 
 
@@ -190,7 +192,8 @@ class _Conflicts:
         member_id = data.get("member_id")
         self.member = (
             Member.objects.select_related("supervisor").filter(pk=member_id).first()
-            if member_id else None
+            if member_id
+            else None
         )
         self.chain_up = {m.pk for m in self.member.supervisor_chain()} if self.member else set()
         self.recused = set(
@@ -198,7 +201,8 @@ class _Conflicts:
         )
         self.involved = (
             set(request.incident.involved_supporters.values_list("user_id", flat=True))
-            if request.incident is not None else set()
+            if request.incident is not None
+            else set()
         )
 
     def excludes(self, user: Any) -> bool:
@@ -209,8 +213,7 @@ class _Conflicts:
         if user.member_id == self.member.pk or user.member_id in self.chain_up:
             return True
         candidate = Member.objects.filter(pk=user.member_id).first()
-        return bool(candidate and any(m.pk == self.member.pk
-                                      for m in candidate.supervisor_chain()))
+        return bool(candidate and any(m.pk == self.member.pk for m in candidate.supervisor_chain()))
 
 
 def chosen_supporter_excluded(request: SupportRequest) -> bool:
@@ -227,13 +230,12 @@ def _matches(profile: SupporterProfile, preferences: dict[str, Any]) -> bool:
         return False
     if preferences.get("specialty") and preferences["specialty"] not in profile.specialties:
         return False
-    return not (
-        preferences.get("language") and preferences["language"] not in profile.languages
-    )
+    return not (preferences.get("language") and preferences["language"] not in profile.languages)
 
 
-def _step_candidates(request: SupportRequest, target: str, now: datetime,
-                     schedule: Schedule, conflicts: _Conflicts) -> list[Any]:
+def _step_candidates(
+    request: SupportRequest, target: str, now: datetime, schedule: Schedule, conflicts: _Conflicts
+) -> list[Any]:
     agency = request.agency
     users: list[Any] = []
     if target == "chosen_supporter":
@@ -243,8 +245,7 @@ def _step_candidates(request: SupportRequest, target: str, now: datetime,
                 users = [chosen.user]
         elif request.preference_data:
             ready = (
-                SupporterProfile.objects.ready(agency, now).available_at(now)
-                .select_related("user")
+                SupporterProfile.objects.ready(agency, now).available_at(now).select_related("user")
             )
             users = [p.user for p in ready if _matches(p, request.preference_data)]
             users = [u for u in users if not conflicts.excludes(u)][:3]
@@ -274,14 +275,17 @@ def _route(request: SupportRequest, now: datetime, *, start: int) -> None:
     # even they are all left out, no offer is made: the request waits at the last step
     # (tried again at each timeout) and the dispatchers' "on call now" page counts it.
     last = len(steps) - 1
-    fallback = [u for u in users_with_role(request.agency, [Role.COORDINATOR,
-                                                             Role.PSYCHOLOGIST])
-                if not conflicts.excludes(u)]
+    fallback = [
+        u
+        for u in users_with_role(request.agency, [Role.COORDINATOR, Role.PSYCHOLOGIST])
+        if not conflicts.excludes(u)
+    ]
     _offer(request, last, fallback, now, kind="psp.escalation")
 
 
-def _offer(request: SupportRequest, index: int, users: Iterable[Any], now: datetime,
-           *, kind: str) -> None:
+def _offer(
+    request: SupportRequest, index: int, users: Iterable[Any], now: datetime, *, kind: str
+) -> None:
     request.step = index
     request.set_moment("step_started", now)
     # Which step, whom and how many would show who was left out (and so who asked).
@@ -289,8 +293,12 @@ def _offer(request: SupportRequest, index: int, users: Iterable[Any], now: datet
     request.save(update_fields=["step", "timing", "ledger"])
     targets = list(users)
     RequestOffer.objects.bulk_create(
-        RequestOffer(request=request, user=u, step=index,
-                     offered_at=now.replace(minute=0, second=0, microsecond=0))
+        RequestOffer(
+            request=request,
+            user=u,
+            step=index,
+            offered_at=now.replace(minute=0, second=0, microsecond=0),
+        )
         for u in targets
     )
     for user in targets:
@@ -302,15 +310,18 @@ def escalate_due(now: datetime | None = None) -> int:
     unacknowledged emergency duty-to-report notices again. Runs every minute."""
     now = now or timezone.now()
     moved = 0
-    routing = SupportRequest.objects.select_related("agency").filter(
-        status=vocab.RequestStatus.ROUTING
-    ).values_list("pk", flat=True)
+    routing = (
+        SupportRequest.objects.select_related("agency")
+        .filter(status=vocab.RequestStatus.ROUTING)
+        .values_list("pk", flat=True)
+    )
     for pk in list(routing):
         with transaction.atomic():
             request = (
                 SupportRequest.objects.select_for_update(of=("self",))
                 .select_related("agency", "data_key", "chosen_supporter__user", "incident")
-                .filter(pk=pk, status=vocab.RequestStatus.ROUTING).first()
+                .filter(pk=pk, status=vocab.RequestStatus.ROUTING)
+                .first()
             )
             if request is None:
                 continue
@@ -329,8 +340,11 @@ def escalate_due(now: datetime | None = None) -> int:
 def request_accept(*, acting_user: User, request: SupportRequest) -> SupportRequest:
     """The offered helper takes the request. Two helpers at the same second: the row lock
     lets one win; the other gets a clear message and changes nothing."""
-    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
-        "data_key").get(pk=request.pk)
+    locked = (
+        SupportRequest.objects.select_for_update(of=("self",))
+        .select_related("data_key")
+        .get(pk=request.pk)
+    )
     if locked.status != vocab.RequestStatus.ROUTING:
         if locked.accepted_by is not None and locked.accepted_by.user_id == acting_user.pk:
             return locked
@@ -353,16 +367,20 @@ def request_recuse(*, acting_user: User, request: SupportRequest, reason: str) -
     without them. Nobody is told why beyond the reason category."""
     if reason not in vocab.RecusalReason.values:
         raise ValidationError("Choose why you step aside.")
-    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
-        "agency", "data_key", "chosen_supporter__user", "incident").get(pk=request.pk)
+    locked = (
+        SupportRequest.objects.select_for_update(of=("self",))
+        .select_related("agency", "data_key", "chosen_supporter__user", "incident")
+        .get(pk=request.pk)
+    )
     if not locked.is_open:
         raise ValidationError("This request is already closed.")
     mine = locked.accepted_by is not None and locked.accepted_by.user_id == acting_user.pk
     offered = locked.offers.filter(user=acting_user, active=True).exists()
     if not (mine or offered):
         raise ValidationError("This request is no longer offered to you.")
-    RequestOffer.objects.create(request=locked, user=acting_user, step=locked.step,
-                                active=False, recused_reason=reason)
+    RequestOffer.objects.create(
+        request=locked, user=acting_user, step=locked.step, active=False, recused_reason=reason
+    )
     locked.offers.filter(user=acting_user, active=True).update(active=False)
     _ledger(locked, "psp.request.recused", acting_user, reason=reason)
     locked.save(update_fields=["ledger"])
@@ -380,8 +398,11 @@ def request_recuse(*, acting_user: User, request: SupportRequest, reason: str) -
 
 
 def _own_open(acting_user: User, request: SupportRequest) -> SupportRequest:
-    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related(
-        "agency", "data_key", "accepted_by").get(pk=request.pk)
+    locked = (
+        SupportRequest.objects.select_for_update(of=("self",))
+        .select_related("agency", "data_key", "accepted_by")
+        .get(pk=request.pk)
+    )
     if not locked.is_open:
         raise ValidationError("This request is already closed.")
     if locked.accepted_by is None or locked.accepted_by.user_id != acting_user.pk:
@@ -390,8 +411,9 @@ def _own_open(acting_user: User, request: SupportRequest) -> SupportRequest:
 
 
 @transaction.atomic
-def request_contact(*, acting_user: User, request: SupportRequest,
-                    notice_given: bool) -> SupportRequest:
+def request_contact(
+    *, acting_user: User, request: SupportRequest, notice_given: bool
+) -> SupportRequest:
     """First contact: the supporter confirms the limits-of-confidentiality notice."""
     locked = _own_open(acting_user, request)
     if locked.agency.policy_model().confidentiality.inform_at_onset and not notice_given:
@@ -429,8 +451,10 @@ def usage_fields(agency: Agency) -> list[str]:
 def _clean_usage(agency: Agency, usage: dict[str, Any]) -> dict[str, Any]:
     collected = set(usage_fields(agency))
     vocabularies = {
-        "incident_type": vocab.IncidentType, "intervention_type": vocab.InterventionType,
-        "member_category": vocab.MemberCategory, "gender": vocab.Gender,
+        "incident_type": vocab.IncidentType,
+        "intervention_type": vocab.InterventionType,
+        "member_category": vocab.MemberCategory,
+        "gender": vocab.Gender,
         "duration_bucket": vocab.DurationBucket,
     }
     values: dict[str, Any] = {}
@@ -460,8 +484,13 @@ def _request_codes_kept(request: SupportRequest) -> dict[str, str]:
 
 
 @transaction.atomic
-def request_close(*, acting_user: User, request: SupportRequest, usage: dict[str, Any],
-                  follow_up_on: date | None = None) -> None:
+def request_close(
+    *,
+    acting_user: User,
+    request: SupportRequest,
+    usage: dict[str, Any],
+    follow_up_on: date | None = None,
+) -> None:
     """Shred the request's key (the identity of the person who asked is gone for good) and
     keep the usage record (only the fields the agency's preset collects) for the daily
     batch, which writes it among the others in a shuffled order."""
@@ -484,17 +513,27 @@ def request_close(*, acting_user: User, request: SupportRequest, usage: dict[str
         who = locked.requester_data
         began = locked.first_contact_at or locked.accepted_at or now
         FollowUpReminder.objects.create(  # type: ignore[misc]  # encrypted JSON takes dicts
-            supporter=locked.accepted_by, due_on=follow_up_on,
-            about={"name": str(who.get("name") or ""), "phone": str(who.get("phone") or ""),
-                   "email": str(who.get("email") or ""),
-                   "contact_on": timezone.localdate(began).isoformat()},
-            created_at=now.replace(minute=0, second=0, microsecond=0))
+            supporter=locked.accepted_by,
+            due_on=follow_up_on,
+            about={
+                "name": str(who.get("name") or ""),
+                "phone": str(who.get("phone") or ""),
+                "email": str(who.get("email") or ""),
+                "contact_on": timezone.localdate(began).isoformat(),
+            },
+            created_at=now.replace(minute=0, second=0, microsecond=0),
+        )
     _ledger(locked, "psp.request.closed", acting_user, now=now)
     _finish(locked, vocab.RequestStatus.CLOSED, "request closed", now, record)
 
 
-def _finish(request: SupportRequest, status: str, reason: str, now: datetime,
-            usage: dict[str, Any] | None = None) -> None:
+def _finish(
+    request: SupportRequest,
+    status: str,
+    reason: str,
+    now: datetime,
+    usage: dict[str, Any] | None = None,
+) -> None:
     """Shred the request's key and delete its offers now; keep only what the daily batch
     publishes (lifecycle events by day, the usage record) until it deletes the row.
 
@@ -504,8 +543,14 @@ def _finish(request: SupportRequest, status: str, reason: str, now: datetime,
     request.shred(reason=reason, audited=False)
     RequestOffer.objects.filter(request_id=request.pk).delete()
     if key_id is not None:
-        _ledger(request, "crypto.shred", now=now, object_type="core.DataKey",
-                object_id=str(key_id), purpose="psp.request")
+        _ledger(
+            request,
+            "crypto.shred",
+            now=now,
+            object_type="core.DataKey",
+            object_id=str(key_id),
+            purpose="psp.request",
+        )
     request.status = status
     request.finished_on = timezone.localdate(now)
     request.usage = _jsonable(usage) if usage is not None else None
@@ -518,18 +563,37 @@ def _finish(request: SupportRequest, status: str, reason: str, now: datetime,
     request.step = 0
     request.onset_notice_given = False
     request.idempotency_key = f"finished:{uuid.uuid4().hex}"
-    request.save(update_fields=[
-        "status", "finished_on", "usage", "ledger", "chosen_supporter", "incident",
-        "accepted_by", "topic", "step", "onset_notice_given", "idempotency_key"])
+    request.save(
+        update_fields=[
+            "status",
+            "finished_on",
+            "usage",
+            "ledger",
+            "chosen_supporter",
+            "incident",
+            "accepted_by",
+            "topic",
+            "step",
+            "onset_notice_given",
+            "idempotency_key",
+        ]
+    )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def _ledger(request: SupportRequest, action: str, actor: Any = None, *,
-            now: datetime | None = None, object_type: str = "support.SupportRequest",
-            object_id: str = "", **detail: Any) -> None:
+def _ledger(
+    request: SupportRequest,
+    action: str,
+    actor: Any = None,
+    *,
+    now: datetime | None = None,
+    object_type: str = "support.SupportRequest",
+    object_id: str = "",
+    **detail: Any,
+) -> None:
     """Keep a lifecycle event for the daily batch (the caller saves ``ledger``). Only the
     day is kept, and an actor only when a supporter acts: never the requester."""
     entry = {
@@ -550,8 +614,11 @@ def request_withdraw(*, acting_user: User | None, request: SupportRequest) -> No
     """The requester withdraws. Who may is decided before this is called, by the status
     code only its requester holds (``access.get_request_by_status_code``); ``acting_user``
     is None there, as the requester is never identified."""
-    locked = SupportRequest.objects.select_for_update(of=("self",)).select_related("data_key").get(
-        pk=request.pk)
+    locked = (
+        SupportRequest.objects.select_for_update(of=("self",))
+        .select_related("data_key")
+        .get(pk=request.pk)
+    )
     if not locked.is_open or not locked.status_digest:
         raise ValidationError("This request is already closed.")
     # The requester acts here, so no event names the actor.
@@ -572,12 +639,16 @@ def expire_open_requests(now: datetime | None = None) -> int:
         unacknowledged = now - timedelta(hours=policy.requests.expiry_hours)
         too_old = now - timedelta(days=policy.retention.open_request_days)
         base = SupportRequest.objects.filter(agency=agency).select_related("data_key")
-        due = [r.pk for r in base.filter(status=vocab.RequestStatus.ROUTING,
-                                         created_at__lte=unacknowledged)
-               if (r.created_exact or r.created_at) <= unacknowledged]
-        due += [r.pk for r in base.filter(status__in=vocab.OPEN_STATUSES,
-                                          created_at__lte=too_old)
-                if (r.created_exact or r.created_at) <= too_old]
+        due = [
+            r.pk
+            for r in base.filter(status=vocab.RequestStatus.ROUTING, created_at__lte=unacknowledged)
+            if (r.created_exact or r.created_at) <= unacknowledged
+        ]
+        due += [
+            r.pk
+            for r in base.filter(status__in=vocab.OPEN_STATUSES, created_at__lte=too_old)
+            if (r.created_exact or r.created_at) <= too_old
+        ]
         for pk in dict.fromkeys(due):
             expired += _expire_one(pk, now)
     return expired
@@ -588,7 +659,8 @@ def _expire_one(pk: uuid.UUID, now: datetime) -> int:
     request = (
         SupportRequest.objects.select_for_update(of=("self",))
         .select_related("data_key", "agency")
-        .filter(pk=pk, status__in=vocab.OPEN_STATUSES).first()
+        .filter(pk=pk, status__in=vocab.OPEN_STATUSES)
+        .first()
     )
     if request is None:
         return 0
@@ -615,8 +687,11 @@ def publish_finished_requests(now: datetime | None = None) -> int:
     """
     today = timezone.localdate(now or timezone.now())
     with transaction.atomic():
-        rows = list(SupportRequest.objects.select_for_update()
-                    .filter(status__in=FINISHED_STATUSES, finished_on__lt=today))
+        rows = list(
+            SupportRequest.objects.select_for_update().filter(
+                status__in=FINISHED_STATUSES, finished_on__lt=today
+            )
+        )
         writes: list[tuple[SupportRequest, dict[str, Any] | None]] = []
         for row in rows:
             if row.usage:
@@ -630,8 +705,10 @@ def publish_finished_requests(now: datetime | None = None) -> int:
                 _usage_record_write(row)
             else:
                 audit_record(
-                    action=event["action"], actor=actors.get(int(event.get("actor_id") or 0)),
-                    agency_id=row.agency_id, object_type=event["object_type"],
+                    action=event["action"],
+                    actor=actors.get(int(event.get("actor_id") or 0)),
+                    agency_id=row.agency_id,
+                    object_type=event["object_type"],
                     object_id=event["object_id"],
                     detail={**(event.get("detail") or {}), "on": event["on"]},
                 )
@@ -659,5 +736,3 @@ def reminder_done(*, acting_user: User, reminder: FollowUpReminder) -> None:
         agency_id=reminder.supporter.agency_id,
         obj=reminder,
     )
-
-

@@ -26,9 +26,15 @@ from tandem.support.oncall import Schedule
 
 
 @transaction.atomic
-def rotation_save(*, acting_user: User | None, agency: Agency, rotation: Rotation | None,
-                  participants: list[SupporterProfile], version: int | None = None,
-                  **values: Any) -> Rotation:
+def rotation_save(
+    *,
+    acting_user: User | None,
+    agency: Agency,
+    rotation: Rotation | None,
+    participants: list[SupporterProfile],
+    version: int | None = None,
+    **values: Any,
+) -> Rotation:
     if not participants:
         raise ValidationError("A rotation needs at least one participant.")
     if len({p.pk for p in participants}) != len(participants):
@@ -63,20 +69,35 @@ def rotation_save(*, acting_user: User | None, agency: Agency, rotation: Rotatio
 
 
 @transaction.atomic
-def override_create(*, acting_user: User, agency: Agency, layer: str,
-                    supporter: SupporterProfile, starts_at: datetime, ends_at: datetime,
-                    reason: str) -> Override:
+def override_create(
+    *,
+    acting_user: User,
+    agency: Agency,
+    layer: str,
+    supporter: SupporterProfile,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+) -> Override:
     if ends_at <= starts_at:
         raise ValidationError("The cover must end after it starts.")
     clash = Schedule(agency, since=starts_at, until=ends_at, full=True).on_other_layer(
-        supporter, layer, starts_at, ends_at)
+        supporter, layer, starts_at, ends_at
+    )
     if clash is not None:
         raise ValidationError(
             f"{supporter} is already on call on the other layer then "
             f"({when(clash, 'datetime')}); one person cannot be primary and "
-            "backup at once.")
-    item = Override.objects.create(agency=agency, layer=layer, supporter=supporter,
-                                   starts_at=starts_at, ends_at=ends_at, reason=reason)
+            "backup at once."
+        )
+    item = Override.objects.create(
+        agency=agency,
+        layer=layer,
+        supporter=supporter,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason,
+    )
     audit_record(
         action="psp.override.created",
         actor=acting_user,
@@ -96,5 +117,3 @@ def override_delete(*, acting_user: User, override: Override) -> None:
         obj=override,
     )
     override.delete()
-
-

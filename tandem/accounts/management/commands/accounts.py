@@ -20,8 +20,9 @@ class Command(BaseCommand):
             "disable-inactive",
             help="Deactivate accounts with no sign-in for TANDEM_INACTIVE_ACCOUNT_DAYS days.",
         )
-        inactive.add_argument("--dry-run", action="store_true",
-                              help="Only list the accounts that would be disabled.")
+        inactive.add_argument(
+            "--dry-run", action="store_true", help="Only list the accounts that would be disabled."
+        )
         unlock = actions.add_parser("unlock", help="Release a locked account.")
         unlock.add_argument("username")
 

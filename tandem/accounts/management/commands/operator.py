@@ -33,10 +33,16 @@ class Command(BaseCommand):
                 self.stdout.write(f"{user.username}\t{state}")
             return
         try:
-            user = account_invite(acting_user=None, agency_id=None, operator=True,
-                                  username=options["username"], email=options["email"])
+            user = account_invite(
+                acting_user=None,
+                agency_id=None,
+                operator=True,
+                username=options["username"],
+                email=options["email"],
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(self.style.SUCCESS(f"Operator {user.username} invited."))
-        self.stdout.write(f"One-time set-up link (works once, expires in a few days):\n"
-                          f"  {setup_link(user)}")
+        self.stdout.write(
+            f"One-time set-up link (works once, expires in a few days):\n  {setup_link(user)}"
+        )

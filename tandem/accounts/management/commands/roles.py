@@ -32,12 +32,17 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         listing = sub.add_parser("list", help="Pending role requests.")
         listing.add_argument("--agency", default="", help="Agency slug (default: all).")
-        for name, text in (("approve", "Approve a request nobody in the agency can decide."),
-                           ("decline", "Decline a request nobody in the agency can decide.")):
+        for name, text in (
+            ("approve", "Approve a request nobody in the agency can decide."),
+            ("decline", "Decline a request nobody in the agency can decide."),
+        ):
             action = sub.add_parser(name, help=text)
             action.add_argument("request_id", type=int)
-            action.add_argument("--operator", default=_operator_default(),
-                                help="Who decides, for the audit trail (default: login name).")
+            action.add_argument(
+                "--operator",
+                default=_operator_default(),
+                help="Who decides, for the audit trail (default: login name).",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
@@ -48,22 +53,33 @@ class Command(BaseCommand):
             raise CommandError(f"No role request {options['request_id']}.")
         decide = role_grant_approve if options["action"] == "approve" else role_grant_reject
         try:
-            decide(acting_user=None, role_request=role_request,
-                   operator=str(options["operator"]).strip())
+            decide(
+                acting_user=None,
+                role_request=role_request,
+                operator=str(options["operator"]).strip(),
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Request {role_request.pk} {role_request.get_status_display().lower()}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Request {role_request.pk} {role_request.get_status_display().lower()}."
+            )
+        )
 
     def _list(self, slug: str) -> None:
-        pending = RoleRequest.objects.filter(status=RoleRequestStatus.PENDING).select_related(
-            "agency", "user", "proposed_by").order_by("agency__slug", "pk")
+        pending = (
+            RoleRequest.objects.filter(status=RoleRequestStatus.PENDING)
+            .select_related("agency", "user", "proposed_by")
+            .order_by("agency__slug", "pk")
+        )
         if slug:
             pending = pending.filter(agency__slug=slug)
         for item in pending:
             deciders = role_deciders(item).count()
             who = item.proposed_by.username if item.proposed_by else "-"
-            self.stdout.write(f"{item.pk}\t{item.agency.slug}\t{item.user.username}\t"
-                              f"{item.role}\tproposed by {who}\t{deciders} can decide")
+            self.stdout.write(
+                f"{item.pk}\t{item.agency.slug}\t{item.user.username}\t"
+                f"{item.role}\tproposed by {who}\t{deciders} can decide"
+            )
         if not pending:
             self.stdout.write("No role requests are waiting.")

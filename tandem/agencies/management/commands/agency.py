@@ -28,8 +28,11 @@ class Command(BaseCommand):
         create.add_argument("--name", required=True, help="Full name of the agency.")
         create.add_argument("--short-name", default="", help="Name shown in the header.")
         create.add_argument("--time-zone", default="America/New_York")
-        create.add_argument("--admin-username", default="",
-                            help="The first administrator's username (default: SLUG-admin).")
+        create.add_argument(
+            "--admin-username",
+            default="",
+            help="The first administrator's username (default: SLUG-admin).",
+        )
         create.add_argument("--admin-email", default="", help="The first administrator's e-mail.")
         sub.add_parser("list", help="List agencies.")
         sub.add_parser("presets", help="List the shipped policy presets.")
@@ -61,7 +64,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(message))
         self.stdout.write(
             f"First administrator: {admin.username}. Give them this one-time set-up link "
-            f"(it works once and expires in a few days):\n  {setup_link(admin)}")
+            f"(it works once and expires in a few days):\n  {setup_link(admin)}"
+        )
 
     def _list(self, options: dict[str, Any]) -> None:
         agencies = Agency.objects.order_by("slug")

@@ -38,15 +38,19 @@ class Command(BaseCommand):
         try:
             if options["action"] == "set":
                 provider = identity_provider_set(
-                    acting_user=admin, issuer=options["issuer"], client_id=options["client_id"],
+                    acting_user=admin,
+                    issuer=options["issuer"],
+                    client_id=options["client_id"],
                     client_secret=os.environ.get("TANDEM_SSO_CLIENT_SECRET") or None,
                     mfa_amr=[v for v in options["mfa_amr"].split(",") if v] or None,
                     mfa_acr=[v for v in options["mfa_acr"].split(",") if v],
-                    jit_create=options["jit"])
+                    jit_create=options["jit"],
+                )
                 self.stdout.write(f"Single sign-on for {provider.agency} via {provider.issuer}.")
             else:
-                user = User.objects.filter(username=options["user"],
-                                           agency_id=admin.agency_id).first()
+                user = User.objects.filter(
+                    username=options["user"], agency_id=admin.agency_id
+                ).first()
                 if user is None:
                     raise CommandError("No account with that username in the agency.")
                 external_identity_link(acting_user=admin, user=user, subject=options["subject"])

@@ -44,7 +44,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\nDemo agencies ready ({len(loaded)})."))
         self.stdout.write(
             f"Open {site}: in demo mode the sign-in page lists every demo account with its "
-            "password and its current code.\n")
+            "password and its current code.\n"
+        )
         for entry in loaded.values():
             self.stdout.write(f"{entry['name']} (preset {entry['preset']})")
             for role, account in entry["accounts"].items():

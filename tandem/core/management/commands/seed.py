@@ -24,15 +24,28 @@ class Command(BaseCommand):
         parser.add_argument("--agency", default="scale", help="Agency slug (created if missing).")
         parser.add_argument("--preset", default="colorado-springs")
         parser.add_argument("--seed", type=int, default=702, help="Random seed (repeatable data).")
-        parser.add_argument("--supporters", type=int, default=0,
-                            help="Make this many members designated, compliant supporters, "
-                                 "in a primary and a backup rotation.")
-        parser.add_argument("--clients", type=int, default=0,
-                            help="Recovery clients, spread over 16 ARO accounts (aro-1…).")
-        parser.add_argument("--contacts", type=int, default=0,
-                            help="Recovery contacts over ten years.")
-        parser.add_argument("--usage", type=int, default=0,
-                            help="Published peer-support usage records over ten years.")
+        parser.add_argument(
+            "--supporters",
+            type=int,
+            default=0,
+            help="Make this many members designated, compliant supporters, "
+            "in a primary and a backup rotation.",
+        )
+        parser.add_argument(
+            "--clients",
+            type=int,
+            default=0,
+            help="Recovery clients, spread over 16 ARO accounts (aro-1…).",
+        )
+        parser.add_argument(
+            "--contacts", type=int, default=0, help="Recovery contacts over ten years."
+        )
+        parser.add_argument(
+            "--usage",
+            type=int,
+            default=0,
+            help="Published peer-support usage records over ten years.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = options["members"]
@@ -79,9 +92,11 @@ class Command(BaseCommand):
                 )
                 support.create_rotations(agency, profiles)
                 detail["supporters"] = len(profiles)
-            for key, make in (("clients", recovery.create_clients),
-                              ("contacts", recovery.create_contacts),
-                              ("usage", support.create_usage)):
+            for key, make in (
+                ("clients", recovery.create_clients),
+                ("contacts", recovery.create_contacts),
+                ("usage", support.create_usage),
+            ):
                 if options[key]:
                     detail[key] = make(agency, options[key], seed=options["seed"])
             audit_record(
@@ -95,6 +110,4 @@ class Command(BaseCommand):
         # directory's first page; SQLite's planner has no statistics at all without it.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        self.stdout.write(
-            self.style.SUCCESS(f"Added {detail} to {agency.name} ({agency.slug}).")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Added {detail} to {agency.name} ({agency.slug})."))
