@@ -114,18 +114,31 @@ class CookielessPathsMiddleware:
 
 class AgencyLocaleMiddleware:
     """Write dates and times in the signed-in person's agency's locale (its policy's
-    ``locale``; see ``tandem.core.when``) for the length of the request."""
+    ``locale``; see ``tandem.core.when``) and in the agency's time zone, for the length of the
+    request: a dispatcher in Denver reads "until 07:00" in Denver time, whatever the server's
+    ``TIME_ZONE``."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from django.utils import translation
+        from zoneinfo import ZoneInfo
+
+        from django.utils import timezone, translation
 
         from tandem.core.when import agency_locale_name, language_code
 
         user = getattr(request, "user", None)
         signed_in = user is not None and user.is_authenticated
         agency = getattr(user, "agency", None) if signed_in else None
+        zone = None
+        if agency is not None:
+            try:
+                zone = ZoneInfo(agency.time_zone)
+            except (KeyError, ValueError):
+                zone = None
         with translation.override(language_code(agency_locale_name(agency))):
-            return self.get_response(request)
+            if zone is None:
+                return self.get_response(request)
+            with timezone.override(zone):
+                return self.get_response(request)

@@ -4,7 +4,7 @@ right keyboard and autofill, an error summary after a failed submit, normalised 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -389,6 +389,20 @@ def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
     assert gb == ["Thu 10 Dec 2026", "Thu 10 Dec 2026", "Thu 10 Dec",
                   "Mon 30 Nov, 05:51", "Mon 30 Nov 2026, 05:51", "05:51", "December 2026",
                   "2026-11-30 05:51:07", "—", "07:00"]
+
+
+def test_times_are_shown_in_the_agencys_own_time_zone(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    """A dispatcher in Denver reads the time in Denver, whatever the server's time zone."""
+    import time_machine
+
+    moment = datetime(2026, 11, 30, 18, 6, tzinfo=UTC)  # 11:06 in Denver, 13:06 in New York
+    agency.time_zone = "America/Denver"
+    agency.save(update_fields=["time_zone"])
+    with time_machine.travel(moment, tick=False):
+        page = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_call_now"))
+    assert re.search(r"As of [A-Z][a-z]{2}, [A-Z][a-z]{2} \d{1,2}, 11:06\.", page.content.decode())
 
 
 def test_each_agency_sees_dates_in_its_own_locale(
