@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -190,8 +192,27 @@ def _member_for(
     return member
 
 
+def _password_for(username: str, member: Member) -> str:
+    """A random demo password that the password rules accept for this person (one in a few
+    thousand random ones looks too much like the person's e-mail address)."""
+    probe = User(
+        username=username,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        email=member.email,
+    )
+    for _attempt in range(20):
+        password = _demo_password()
+        try:
+            validate_password(password, user=probe)
+        except ValidationError:
+            continue
+        return password
+    raise ValidationError("No acceptable demo password could be drawn.")
+
+
 def _account(agency: Agency, member: Member, username: str, role: str) -> dict[str, str]:
-    password = _demo_password()
+    password = _password_for(username, member)
     user = User.objects.filter(username=username).first()
     if user is None:
         user = user_create(
