@@ -4,11 +4,6 @@ service → render. Nothing here reads CJI except ``cji`` and its two write view
 
 from __future__ import annotations
 
-from .cji import (
-    cji,
-    cji_entry_create,
-    sworn_note_create,
-)
 from .clients import (
     caseload,
     client_create,
@@ -25,6 +20,11 @@ from .common import (
     PER_PAGE,
     TIMELINE_PAGE,
     _display,
+)
+from .compartment import (
+    cji,
+    cji_entry_create,
+    sworn_note_create,
 )
 from .consent import (
     _ledger,
