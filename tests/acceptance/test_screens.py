@@ -208,7 +208,7 @@ def test_coordinator_home_reads_coverage_gaps_from_a_snapshot_that_changes_inval
 ) -> None:
     from tandem.support.models import CoverageSnapshot
     from tandem.support.oncall import coverage_gaps
-    from tests.acceptance.test_peer_support import make_supporter, rotation
+    from tests.peer_support.support import make_supporter, rotation
 
     coordinator = sign_in(Client(), cast["coordinator"])
     first = coordinator.get("/").content.decode()
