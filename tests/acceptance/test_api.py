@@ -34,10 +34,10 @@ from tandem.support import selectors as support_selectors
 from tandem.support import services as support_services
 from tandem.support.models import SupportRequest
 from tests import authz
-from tests.acceptance.test_recovery import MARKER, new_client, plant_cji, resource
 from tests.authz_api import ROWS, build_world
 from tests.conftest import sign_in
 from tests.peer_support.support import T0, open_everything
+from tests.recovery.support import MARKER, new_client, plant_cji, resource
 
 CLOCK_START = T0  # the shared clock fixture starts where peer support's does
 

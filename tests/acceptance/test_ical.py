@@ -14,8 +14,8 @@ from icalendar import Calendar
 from icalendar.parser import Contentline
 
 from tandem.core.ical import feed_token_issue
-from tests.acceptance.test_recovery import new_client, plan
 from tests.peer_support.support import T0
+from tests.recovery.support import new_client, plan
 
 CLOCK_START = T0  # the shared clock fixture starts where peer support's does
 AHEAD = timedelta(days=90)
