@@ -546,7 +546,7 @@ def test_team_member_page_puts_the_removal_form_in_its_own_column_and_the_reason
 ) -> None:
     from tandem.readiness import services as readiness
     from tandem.readiness.models import Designation
-    from tests.acceptance.test_readiness import make_ready
+    from tests.readiness.support import make_ready
 
     supporter = cast["supporter"]
     make_ready(agency, cast, supporter, trained=timezone_now() - timedelta(days=30))
