@@ -94,7 +94,8 @@ ROWS: list[Row] = [
     _get("statement_list", PROGRAM | CHIEF),
     _post("statement_decide", CHIEF, "statement"),
 ]
-# The visits calendar feed is guarded by its secret token (tested in test_recovery.py).
+# The visits calendar feed is guarded by its secret token
+# (tested in tests/recovery/test_reminders_retention_and_feeds.py).
 PUBLIC_BY_DESIGN: set[str] = {"recovery:feed"}
 
 # A 1×1 PNG: the client's photo in the world.

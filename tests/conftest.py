@@ -9,6 +9,7 @@ and the second factor.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tandem.agencies.models import Agency, Member, MemberCategory, Role, Unit
 from tandem.agencies.presets import load_preset
 from tandem.audit.keys import ensure_demo_audit_key
 from tandem.core.crypto import ensure_demo_master_key
+from tandem.support.vocab import Layer
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -151,6 +153,24 @@ def cast(agency: Agency) -> dict[str, User]:
 def stranger(other_agency: Agency) -> User:
     """Holds every role — in another agency."""
     return make_user(other_agency, "stranger", *[r.value for r in Role])
+
+
+@pytest.fixture
+def team(agency: Agency, cast: dict[str, User]) -> dict[str, User]:
+    """Peer supporters in rotation: Pia (primary) and Ben (backup) on call around the clock
+    (peer support's tests, and the API, calendar and confidentiality tests that use them)."""
+    from tests.peer_support.support import T0, make_supporter, rotation
+
+    for role in ("coordinator", "psychologist"):
+        cast[role].phone = f"+1 555 02{len(role):02d}"
+        cast[role].save(update_fields=["phone"])
+    pia = make_supporter(agency, "pia", phone="+1 555 0111",
+                         specialties=["post_shooting"], languages=["es"], gender="female")
+    ben = make_supporter(agency, "ben", phone="+1 555 0122", sworn=False, gender="male")
+    with time_machine.travel(T0 - timedelta(days=2), tick=False):
+        rotation(agency, cast["coordinator"], Layer.PRIMARY, [pia], hours=24 * 7)
+        rotation(agency, cast["coordinator"], Layer.BACKUP, [ben], hours=24 * 7)
+    return {"pia": pia, "ben": ben}
 
 
 def sign_in(client: Client, user: User) -> Client:

@@ -34,14 +34,12 @@ from tandem.support import selectors as support_selectors
 from tandem.support import services as support_services
 from tandem.support.models import SupportRequest
 from tests import authz
-from tests.acceptance import test_peer_support as psp
-from tests.acceptance.test_peer_support import open_everything
-from tests.acceptance.test_recovery import MARKER, new_client, plant_cji, resource
 from tests.authz_api import ROWS, build_world
 from tests.conftest import sign_in
+from tests.peer_support.support import T0, open_everything
+from tests.recovery.support import MARKER, new_client, plant_cji, resource
 
-team = psp.team  # the peer-support rotation: Pia primary, Ben backup
-CLOCK_START = psp.CLOCK_START  # the shared clock fixture starts where peer support's does
+CLOCK_START = T0  # the shared clock fixture starts where peer support's does
 
 
 @pytest.fixture(autouse=True)

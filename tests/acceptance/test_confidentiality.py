@@ -34,17 +34,15 @@ from tandem.audit.models import AuditEvent
 from tandem.notifications.models import Delivery
 from tandem.support import access, services, throttle, vocab
 from tandem.support.models import SupportRequest
-from tests.acceptance import test_peer_support as peer_support
-from tests.acceptance.test_peer_support import help_data, help_url, open_everything, status_page
 from tests.authz import EVERY_SIGNED_IN
 from tests.authz_support import ROWS
 from tests.conftest import PASSWORD, make_user, sign_in
+from tests.peer_support.support import T0, help_data, help_url, open_everything, status_page
 
 pytestmark = pytest.mark.django_db
 
-# The peer-support tests' fixtures: the on-call team (Pia primary, Ben backup) and the clock.
-team = peer_support.team
-CLOCK_START = peer_support.CLOCK_START  # the shared clock fixture starts where peer support's does
+# The peer-support tests' clock (their on-call ``team`` fixture is shared by every test).
+CLOCK_START = T0  # the shared clock fixture starts where peer support's does
 
 PROXY = "10.0.0.2"  # the reverse proxy every request comes through when behind one
 ASKER_ADDRESS = "198.51.100.77"  # the marker: the asking browser's own address

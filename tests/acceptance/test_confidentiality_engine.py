@@ -158,7 +158,7 @@ def run_epoch_flow(*, probe_after_first_close: Callable[[], list[str]] | None = 
     """Five members ask; at +1 h one request is closed and one withdrawn, at +6 h 5 min a
     third is closed; the rotation job runs every 10 minutes until +18 h 10 min. Returns the
     wrapped keys the closed requests had when they were shredded, for the search."""
-    from tests.acceptance.test_peer_support import make_supporter, rotation
+    from tests.peer_support.support import make_supporter, rotation
 
     agency = make_agency("epoch", "Epoch PD")
     coordinator = make_user(agency, "ecoord", "coordinator")

@@ -14,11 +14,10 @@ from icalendar import Calendar
 from icalendar.parser import Contentline
 
 from tandem.core.ical import feed_token_issue
-from tests.acceptance import test_peer_support as psp
-from tests.acceptance.test_recovery import new_client, plan
+from tests.peer_support.support import T0
+from tests.recovery.support import new_client, plan
 
-team = psp.team
-CLOCK_START = psp.CLOCK_START  # the shared clock fixture starts where peer support's does
+CLOCK_START = T0  # the shared clock fixture starts where peer support's does
 AHEAD = timedelta(days=90)
 
 # Examples from RFC 5545 (section 3.6.1, 3.6.2 and 4), CRLF line endings.

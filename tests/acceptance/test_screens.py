@@ -208,7 +208,7 @@ def test_coordinator_home_reads_coverage_gaps_from_a_snapshot_that_changes_inval
 ) -> None:
     from tandem.support.models import CoverageSnapshot
     from tandem.support.oncall import coverage_gaps
-    from tests.acceptance.test_peer_support import make_supporter, rotation
+    from tests.peer_support.support import make_supporter, rotation
 
     coordinator = sign_in(Client(), cast["coordinator"])
     first = coordinator.get("/").content.decode()
@@ -560,7 +560,7 @@ def test_team_member_page_puts_the_removal_form_in_its_own_column_and_the_reason
 ) -> None:
     from tandem.readiness import services as readiness
     from tandem.readiness.models import Designation
-    from tests.acceptance.test_readiness import make_ready
+    from tests.readiness.support import make_ready
 
     supporter = cast["supporter"]
     make_ready(agency, cast, supporter, trained=timezone_now() - timedelta(days=30))

@@ -1,0 +1,51 @@
+"""Peer support, authorization matrix: acceptance tests from the user's side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tandem.accounts.models import User
+from tandem.agencies.models import Agency
+from tandem.support.models import (
+    RequestOffer,
+)
+from tests.authz import check_no_session, check_row, make_world
+from tests.authz_support import ROWS, build_world
+from tests.conftest import sign_in
+from tests.peer_support.support import ask, make_supporter
+
+pytestmark = pytest.mark.django_db
+
+
+
+# ========================================================================================
+# Authorization matrix
+# ========================================================================================
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.url_name for r in ROWS])
+def test_every_peer_support_url_answers_only_its_roles(
+    row: Any, agency: Agency, cast: dict[str, User], stranger: User
+) -> None:
+    check_row(row, make_world(agency, cast, [build_world]), stranger)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.url_name for r in ROWS])
+def test_no_peer_support_page_without_a_verified_session(
+    row: Any, agency: Agency, cast: dict[str, User]
+) -> None:
+    check_no_session(row, make_world(agency, cast, [build_world]))
+
+
+def test_objects_of_another_agency_are_not_found(
+    agency: Agency, cast: dict[str, User], stranger: User, team: dict[str, User]
+) -> None:
+    request = ask(cast["member"])
+    other = make_supporter(stranger.agency, "osup")
+    RequestOffer.objects.create(request=request, user=other, step=0)
+    assert sign_in(Client(), other).get(
+        reverse("support:request_detail", args=[request.pk])).status_code == 404

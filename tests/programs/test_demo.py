@@ -1,0 +1,30 @@
+"""Programs, the demo: one agency per preset, tried from the sign-in page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from django.urls import reverse
+
+from tests.programs.support import text
+
+# ========================================================================================
+# 2. The demo: one agency per preset, tried from the sign-in page
+# ========================================================================================
+
+
+def test_the_sign_in_page_lists_demo_agencies_only_in_demo_mode(
+    demo: Any, settings: Any
+) -> None:
+    demo("joplin")
+    client = Client()
+    client.post(reverse("accounts:banner"))
+    page = text(client.get(reverse("accounts:login")))
+    assert "Joplin Police Department (demo)" in page
+    assert "joplin-coordinator" in page
+    assert "Peer Support Coordinator" in page or "Coordinator" in page
+    settings.DEMO_MODE = False
+    page = text(client.get(reverse("accounts:login")))
+    assert "joplin-coordinator" not in page
+    assert "Demo agencies" not in page

@@ -1,0 +1,110 @@
+"""Peer recovery, field safety: the assessment gate, reassessment, overlapping visits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+
+from tandem.recovery.models import (
+    Contact,
+)
+from tests.recovery.support import browser, contact_post, local, new_client, plan
+
+# ========================================================================================
+# 3. Field safety: the assessment gate, reassessment, overlapping visits
+# ========================================================================================
+
+
+def test_a_field_contact_with_the_prs_waits_for_the_aros_safety_assessment(
+    agency: Any, cast: dict[str, Any]
+) -> None:
+    client = new_client(cast["aro"])
+    planned = plan(cast, client)
+    prs, aro = browser(cast["prs"]), browser(cast["aro"])
+    url = reverse("recovery:contact_create", args=[client.pk])
+    field = {"kind": "field", "location_type": "home", "aro_present": "on"}
+
+    no_plan = prs.post(url, contact_post(**field))
+    assert no_plan.status_code == 400
+    assert "needs the planned visit" in no_plan.content.decode()
+    not_assessed = prs.post(url, contact_post(planned=planned.pk, **field))
+    assert not_assessed.status_code == 400
+    # Starting is refused too, and the PRS cannot record the assessment.
+    prs.post(reverse("recovery:planned_start", args=[planned.pk]))
+    planned.refresh_from_db()
+    assert planned.status == "planned"
+    assert (
+        prs.post(
+            reverse("recovery:planned_assess", args=[planned.pk]), {"confirmed": []}
+        ).status_code
+        == 404
+    )
+
+    checklist = list(agency.policy_model().recovery.safety_checklist)
+    aro.post(reverse("recovery:planned_assess", args=[planned.pk]), {"confirmed": checklist[:-1]})
+    planned.refresh_from_db()
+    assert planned.status == "planned"  # an incomplete checklist does not open the gate
+    assert prs.post(url, contact_post(planned=planned.pk, **field)).status_code == 400
+
+    aro.post(reverse("recovery:planned_assess", args=[planned.pk]), {"confirmed": checklist})
+    planned.refresh_from_db()
+    assert planned.status == "started"
+    # During the contact the ARO reassesses.
+    aro.post(reverse("recovery:planned_assess", args=[planned.pk]), {"confirmed": checklist})
+    assert list(planned.assessments.values_list("reassessment", flat=True)) == [False, False, True]
+    assert prs.post(url, contact_post(planned=planned.pk, **field)).status_code == 302
+    planned.refresh_from_db()
+    assert planned.status == "done"
+    assert Contact.objects.get().planned == planned
+
+
+def test_a_phone_contact_and_a_field_visit_without_the_prs_need_no_assessment(
+    cast: dict[str, Any],
+) -> None:
+    client = new_client(cast["aro"])
+    aro = browser(cast["aro"])
+    solo = plan(cast, client, with_prs=False)
+    aro.post(reverse("recovery:planned_start", args=[solo.pk]))
+    solo.refresh_from_db()
+    assert solo.status == "started"
+    response = aro.post(
+        reverse("recovery:contact_create", args=[client.pk]),
+        contact_post(kind="field", prs_present="", aro_present="on", location_type="home"),
+    )
+    assert response.status_code == 302
+
+
+def test_the_shared_calendar_warns_when_two_visits_to_a_client_overlap(
+    cast: dict[str, Any],
+) -> None:
+    client = new_client(cast["aro"])
+    start = timezone.now() + timedelta(hours=2)
+    plan(cast, client, start)
+    response = browser(cast["prs"]).post(
+        reverse("recovery:planned_create"),
+        {
+            "client": client.pk,
+            "kind": "follow_up",
+            "starts_at": local(start + timedelta(minutes=30)),
+            "ends_at": local(start + timedelta(hours=2)),
+            "prs": cast["prs"].pk,
+            "with_prs": "on",
+        },
+        follow=True,
+    )
+    assert "overlapping time" in response.content.decode()
+    calendar = browser(cast["aro"]).get(reverse("recovery:planned_list")).content.decode()
+    assert calendar.count("Overlaps 1 other visit") == 2
+    backwards = browser(cast["aro"]).post(
+        reverse("recovery:planned_create"),
+        {
+            "client": client.pk,
+            "kind": "field",
+            "starts_at": local(start),
+            "ends_at": local(start - timedelta(hours=1)),
+        },
+    )
+    assert "must end after it starts" in backwards.content.decode()
