@@ -84,8 +84,13 @@ MATRIX: list[Row] = [
     # program roles: the chief or a holder of the role decides what an administrator proposed
     Row("accounts:role_requests", EVERY_SIGNED_IN),
     *[
-        Row(f"accounts:{name}", roles("chief", "auditor"),
-            _path(f"accounts:{name}", "role_request"), "post", ACTION)
+        Row(
+            f"accounts:{name}",
+            roles("chief", "auditor"),
+            _path(f"accounts:{name}", "role_request"),
+            "post",
+            ACTION,
+        )
         for name in ("role_request_approve", "role_request_decline")
     ],
     Row("accounts:user_list", ADMIN),
@@ -140,8 +145,8 @@ def _platform_world(w: World) -> None:
     w.objects["unit"] = Unit.objects.filter(agency=w.agency).first()
     w.objects["member"] = Member.objects.filter(agency=w.agency).first()
     w.objects["role_request"] = RoleRequest.objects.create(
-        agency=w.agency, user=w.cast["nobody"], role="auditor",
-        proposed_by=w.cast["administrator"])
+        agency=w.agency, user=w.cast["nobody"], role="auditor", proposed_by=w.cast["administrator"]
+    )
     audit_record(action="agency.create", agency_id=w.agency.pk)
     w.objects["audit_event"] = AuditEvent.objects.filter(agency_id=w.agency.pk).last()
 
@@ -170,8 +175,9 @@ def _load_features() -> None:
         WORLD_BUILDERS.append(module.build_world)
 
 
-def make_world(agency: Any, cast: dict[str, Any],
-               builders: list[Callable[[World], None]] | None = None) -> World:
+def make_world(
+    agency: Any, cast: dict[str, Any], builders: list[Callable[[World], None]] | None = None
+) -> World:
     """A World with the platform's objects plus those of ``builders`` (default: all)."""
     w = World(agency=agency, cast=cast)
     for build in builders if builders is not None else WORLD_BUILDERS:

@@ -13,8 +13,13 @@ ROWS: list[Row] = [
     Row("api:client_list", roles("administrator", "chief", "prs")),
     Row("api:client_create", ADMIN),
     # The world's client has an on-call scope: only the chief approves it.
-    Row("api:client_approve", roles("chief"),
-        _path("api:client_approve", "api_client"), "post", ACTION),
+    Row(
+        "api:client_approve",
+        roles("chief"),
+        _path("api:client_approve", "api_client"),
+        "post",
+        ACTION,
+    ),
     Row("api:token_issue", ADMIN, _path("api:token_issue", "api_client"), "post", ACTION),
     Row("api:token_revoke", ADMIN, _path("api:token_revoke", "api_token"), "post", ACTION),
     Row("api:client_revoke", ADMIN, _path("api:client_revoke", "api_client"), "post", ACTION),
@@ -22,18 +27,39 @@ ROWS: list[Row] = [
     Row("api:sso_test", ADMIN, None, "post", ACTION),
 ]
 
-PUBLIC_BY_DESIGN: set[str] = {
-    f"api:{name}"
-    for name in (
-        "units", "members", "member", "roster", "on_call", "dispatch_request", "dispatch_receipt",
-        "readiness",
-        "clients", "client", "contacts", "client_referrals", "client_disclosures", "visits",
-        "resources", "referrals", "referral", "reports", "report",
-    )
-} | {f"scim:{name}" for name in ("config", "users", "user", "groups", "group")} | {
-    # Single sign-on: the way out to the provider and back (after the use banner).
-    "sso:start", "sso:callback", "sso:find",
-}
+PUBLIC_BY_DESIGN: set[str] = (
+    {
+        f"api:{name}"
+        for name in (
+            "units",
+            "members",
+            "member",
+            "roster",
+            "on_call",
+            "dispatch_request",
+            "dispatch_receipt",
+            "readiness",
+            "clients",
+            "client",
+            "contacts",
+            "client_referrals",
+            "client_disclosures",
+            "visits",
+            "resources",
+            "referrals",
+            "referral",
+            "reports",
+            "report",
+        )
+    }
+    | {f"scim:{name}" for name in ("config", "users", "user", "groups", "group")}
+    | {
+        # Single sign-on: the way out to the provider and back (after the use banner).
+        "sso:start",
+        "sso:callback",
+        "sso:find",
+    }
+)
 
 
 def build_world(w: World) -> None:

@@ -52,9 +52,13 @@ ROWS: list[Row] = [
     _get("contact_create", PROGRAM, "client"),
     _get("patrol_call", PROGRAM, "client"),
     Row("recovery:personnel_evaluation", roles("crt_supervisor", "chief")),
-    Row("recovery:personnel_evaluation_write", roles("crt_supervisor", "chief"),
+    Row(
+        "recovery:personnel_evaluation_write",
+        roles("crt_supervisor", "chief"),
         lambda w: reverse("recovery:personnel_evaluation_write", args=[w.cast["prs"].pk]),
-        "post", ACTION),
+        "post",
+        ACTION,
+    ),
     _get("my_evaluations", roles("aro", "prs")),
     # The person evaluated and the evaluators read it; only the person acknowledges it.
     _get("personnel_evaluation_pdf", roles("prs", "crt_supervisor", "chief"), "evaluation"),
@@ -221,8 +225,11 @@ def build_world(w: World) -> None:
         data=b"First name,Last name\nAvery,Import\n",
     )
     evaluation = services.personnel_evaluation_write(
-        acting_user=w.cast["crt_supervisor"], person=prs, year=timezone.localdate().year,
-        feedback="Steady work with clients; keep logging contacts the same day.")
+        acting_user=w.cast["crt_supervisor"],
+        person=prs,
+        year=timezone.localdate().year,
+        feedback="Steady work with clients; keep logging contacts the same day.",
+    )
     w.objects.update(
         evaluation=evaluation,
         candidate=candidate,

@@ -27,8 +27,10 @@ ROWS: list[Row] = [
     *[Row(f"reports:recovery_{fmt}", PRP) for fmt in ("csv", "xlsx", "pdf")],
     # The grant report goes to funders: prepared by the CRT supervisor, signed by the Chief.
     Row("reports:grant", roles("crt_supervisor", "chief")),
-    *[Row(f"reports:grant_{fmt}", roles("crt_supervisor", "chief"))
-      for fmt in ("csv", "xlsx", "pdf")],
+    *[
+        Row(f"reports:grant_{fmt}", roles("crt_supervisor", "chief"))
+        for fmt in ("csv", "xlsx", "pdf")
+    ],
     Row("reports:run_detail", PSP, _run),
 ]
 PUBLIC_BY_DESIGN: set[str] = set()
@@ -39,6 +41,7 @@ def build_world(w: World) -> None:
     from tandem.reports.models import RunKind
     from tandem.reports.services import last_month, report_run_create
 
-    run, _ = report_run_create(agency=w.agency, report="peer-support", period=last_month(),
-                               kind=RunKind.SCHEDULED)
+    run, _ = report_run_create(
+        agency=w.agency, report="peer-support", period=last_month(), kind=RunKind.SCHEDULED
+    )
     w.objects["report_run"] = run

@@ -164,8 +164,14 @@ def team(agency: Agency, cast: dict[str, User]) -> dict[str, User]:
     for role in ("coordinator", "psychologist"):
         cast[role].phone = f"+1 555 02{len(role):02d}"
         cast[role].save(update_fields=["phone"])
-    pia = make_supporter(agency, "pia", phone="+1 555 0111",
-                         specialties=["post_shooting"], languages=["es"], gender="female")
+    pia = make_supporter(
+        agency,
+        "pia",
+        phone="+1 555 0111",
+        specialties=["post_shooting"],
+        languages=["es"],
+        gender="female",
+    )
     ben = make_supporter(agency, "ben", phone="+1 555 0122", sworn=False, gender="male")
     with time_machine.travel(T0 - timedelta(days=2), tick=False):
         rotation(agency, cast["coordinator"], Layer.PRIMARY, [pia], hours=24 * 7)

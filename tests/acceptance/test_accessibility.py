@@ -56,15 +56,20 @@ def _reachable(page: Any, base: str) -> dict[str, str]:
     """URL pattern → one path, from the menu and the links of the pages it opens."""
     found: dict[str, str] = {}
     page.goto(f"{base}/")
-    queue = ["/"] + [urlsplit(h).path for h in page.eval_on_selector_all(
-        "nav.menu a[href]", "els => els.map(e => e.getAttribute('href'))")]
+    queue = ["/"] + [
+        urlsplit(h).path
+        for h in page.eval_on_selector_all(
+            "nav.menu a[href]", "els => els.map(e => e.getAttribute('href'))"
+        )
+    ]
     for start in list(queue):
         if _pattern(start) in found:
             continue
         found.setdefault(_pattern(start) or start, start)
         page.goto(base + start)
         for href in page.eval_on_selector_all(
-                "main a[href]", "els => els.map(e => e.getAttribute('href'))"):
+            "main a[href]", "els => els.map(e => e.getAttribute('href'))"
+        ):
             parts = urlsplit(href)
             if parts.netloc or not parts.path.startswith("/") or parts.path.endswith(NOT_PAGES):
                 continue
@@ -83,24 +88,29 @@ def _scan(page: Any, url: str, *, phone: bool) -> list[str]:
     for scheme in SCHEMES:
         page.emulate_media(color_scheme=scheme)
         result = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
+        )
         assert result["passes"], f"axe checked nothing on {url}"
-        assert page.evaluate(
-            f"matchMedia('(prefers-color-scheme: {scheme})').matches"), (url, scheme)
+        assert page.evaluate(f"matchMedia('(prefers-color-scheme: {scheme})').matches"), (
+            url,
+            scheme,
+        )
         for v in result["violations"]:
             targets = "; ".join(", ".join(n["target"]) for n in v["nodes"][:3])
             where = f"{'phone' if phone else 'desktop'}, {scheme}"
             problems.append(f"{url} [{where}] {v['id']}: {targets}")
     if phone:
-        wide = page.evaluate("document.documentElement.scrollWidth - "
-                             "document.documentElement.clientWidth")
+        wide = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         if wide > 0:
             culprit = page.evaluate(
                 "(() => { const w = document.documentElement.clientWidth;"
                 " const e = Array.from(document.querySelectorAll('main *')).reverse()"
                 ".find(e => e.getBoundingClientRect().right > w);"
                 " return e ? e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 40)"
-                " : ''; })()")
+                " : ''; })()"
+            )
             problems.append(f"{url} [phone] scrolls sideways by {wide}px ({culprit})")
     return problems
 
@@ -110,9 +120,12 @@ def _focused(page: Any) -> str:
 
 
 def _focused_label(page: Any) -> str:
-    return str(page.evaluate(
-        "(() => { const e = document.activeElement; const l = e.labels && e.labels[0];"
-        " return l ? l.textContent.trim().replace(/:$/, '') : ''; })()"))
+    return str(
+        page.evaluate(
+            "(() => { const e = document.activeElement; const l = e.labels && e.labels[0];"
+            " return l ? l.textContent.trim().replace(/:$/, '') : ''; })()"
+        )
+    )
 
 
 def _tab_to(page: Any, text: str, *, limit: int = 80) -> None:
@@ -160,15 +173,18 @@ def test_dispatcher_asks_for_support_for_a_caller_with_the_keyboard_only(
     load_demo()
     agency = Agency.objects.get(slug="demo")
     policy = dict(agency.policy)
-    policy["eligibility"] = {**policy["eligibility"],
-                             "channels": [*policy["eligibility"]["channels"], "dispatch"]}
+    policy["eligibility"] = {
+        **policy["eligibility"],
+        "channels": [*policy["eligibility"]["channels"], "dispatch"],
+    }
     agency.policy = policy
     agency.save(update_fields=["policy"])
     dispatcher = User.objects.get(username=username_for("dispatcher"))
     base = live_server.url
     with browser_page(**PHONE) as page:
-        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                                   "value": _session(dispatcher), "url": base}])
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": _session(dispatcher), "url": base}]
+        )
         page.goto(f"{base}/")
         page.keyboard.press("Tab")  # the skip link comes first
         assert _focused(page) == "Skip to main content"
@@ -207,8 +223,9 @@ def test_aro_logs_a_contact_with_the_keyboard_only(live_server: Any) -> None:
     before = Contact.objects.filter(client=client).count()
     base = live_server.url
     with browser_page(**PHONE) as page:
-        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                                   "value": _session(aro), "url": base}])
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": _session(aro), "url": base}]
+        )
         page.goto(f"{base}/recovery/clients/{client.pk}/")
         _tab_to(page, "Log a contact")
         page.keyboard.press("Enter")
@@ -236,16 +253,19 @@ def test_the_top_menu_fits_one_row_at_1280_for_every_role_and_its_groups_open_by
 
     load_demo()
     base = live_server.url
-    rows = ("(() => { const tops = Array.from(document.querySelectorAll("
-            "'.topbar .brand, nav.menu > ul > li')).map(e => Math.round("
-            "e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2));"
-            " return Math.max(...tops) - Math.min(...tops); })()")
+    rows = (
+        "(() => { const tops = Array.from(document.querySelectorAll("
+        "'.topbar .brand, nav.menu > ul > li')).map(e => Math.round("
+        "e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2));"
+        " return Math.max(...tops) - Math.min(...tops); })()"
+    )
     with browser_page(**DESKTOP) as page:
         for role in DEMO_PEOPLE:
             user = User.objects.get(username=username_for(role))
             page.context.clear_cookies()
-            page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                                       "value": _session(user), "url": base}])
+            page.context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": _session(user), "url": base}]
+            )
             page.goto(f"{base}/")
             assert page.evaluate(rows) <= 4, f"{role}: the menu wraps at 1280 px"
             topbar = page.eval_on_selector(".topbar", "e => e.getBoundingClientRect().height")
@@ -266,8 +286,9 @@ def test_the_top_menu_fits_one_row_at_1280_for_every_role_and_its_groups_open_by
     coordinator = User.objects.get(username=username_for("coordinator"))
     assert menu_groups(navigation_for(coordinator, "/"))["more"], "nothing folded"
     with browser_page(**PHONE) as page:
-        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                                   "value": _session(coordinator), "url": base}])
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": _session(coordinator), "url": base}]
+        )
         page.goto(f"{base}/")
         page.keyboard.press("Tab")
         _tab_to(page, "Menu")

@@ -47,11 +47,11 @@ def _fresh_rate_limits() -> None:
     cache.clear()
 
 
-def issue(admin: Any, *scopes: str, approver: Any = None, name: str = "",
-          days: int = 30) -> str:
+def issue(admin: Any, *scopes: str, approver: Any = None, name: str = "", days: int = 30) -> str:
     """A token of a new client of ``admin``'s agency (approved by ``approver`` if given)."""
-    client = api.api_client_create(acting_user=admin, name=name or "-".join(scopes),
-                                   scopes=list(scopes))
+    client = api.api_client_create(
+        acting_user=admin, name=name or "-".join(scopes), scopes=list(scopes)
+    )
     if approver is not None:
         api.api_client_approve(acting_user=approver, client=client)
     _, secret = api.api_token_issue(acting_user=admin, client=client, days=days)
@@ -102,8 +102,9 @@ def test_only_an_administrator_of_the_agency_creates_clients_and_tokens(
     for person in (cast["chief"], cast["coordinator"], cast["auditor"]):
         with pytest.raises(PermissionDenied):
             api.api_client_create(acting_user=person, name="HR", scopes=["members:read"])
-    client = api.api_client_create(acting_user=cast["administrator"], name="HR",
-                                   scopes=["members:read"])
+    client = api.api_client_create(
+        acting_user=cast["administrator"], name="HR", scopes=["members:read"]
+    )
     with pytest.raises(PermissionDenied):
         api.api_token_issue(acting_user=stranger, client=client)
     with pytest.raises(ValidationError):
@@ -121,8 +122,9 @@ def test_program_scopes_work_only_after_a_second_person_approves(cast: dict[str,
         api.api_client_approve(acting_user=cast["coordinator"], client=client)
     api.api_client_approve(acting_user=cast["chief"], client=client)
     assert call(secret, "get", reverse("api:on_call")).status_code == 200
-    assert AuditEvent.objects.filter(action="api.client_approved",
-                                     actor_id=cast["chief"].pk).exists()
+    assert AuditEvent.objects.filter(
+        action="api.client_approved", actor_id=cast["chief"].pk
+    ).exists()
 
 
 def test_a_puppet_administrator_cannot_approve_program_scopes(
@@ -132,12 +134,17 @@ def test_a_puppet_administrator_cannot_approve_program_scopes(
     administrator role is not a program role), creates a client with program scopes and has
     the puppet approve it."""
     admin = cast["administrator"]
-    puppet = accounts.user_create(acting_user=admin, agency_id=agency.pk, username="puppet",
-                                  password="a long enough puppet passphrase 9",
-                                  roles=[Role.ADMINISTRATOR])
+    puppet = accounts.user_create(
+        acting_user=admin,
+        agency_id=agency.pk,
+        username="puppet",
+        password="a long enough puppet passphrase 9",
+        roles=[Role.ADMINISTRATOR],
+    )
     assert puppet.has_role(Role.ADMINISTRATOR)
-    client = api.api_client_create(acting_user=admin, name="Exfil",
-                                   scopes=["recovery:read", "oncall:read"])
+    client = api.api_client_create(
+        acting_user=admin, name="Exfil", scopes=["recovery:read", "oncall:read"]
+    )
     _, secret = api.api_token_issue(acting_user=admin, client=client)
     for approver in (puppet, cast["coordinator"], cast["prs"], cast["dispatcher"]):
         with pytest.raises(PermissionDenied):
@@ -152,8 +159,7 @@ def test_a_puppet_administrator_cannot_approve_program_scopes(
 
 def test_a_holder_of_the_scopes_role_approves_that_scope_alone(cast: dict[str, Any]) -> None:
     admin = cast["administrator"]
-    client = api.api_client_create(acting_user=admin, name="Grant export",
-                                   scopes=["recovery:read"])
+    client = api.api_client_create(acting_user=admin, name="Grant export", scopes=["recovery:read"])
     with pytest.raises(PermissionDenied):
         api.api_client_approve(acting_user=cast["aro"], client=client)
     api.api_client_approve(acting_user=cast["prs"], client=client)
@@ -168,12 +174,11 @@ def test_a_holder_of_the_scopes_role_approves_that_scope_alone(cast: dict[str, A
 
 
 def test_a_holder_sees_and_approves_on_screen_only_the_clients_waiting_for_them(
-    cast: dict[str, Any]
+    cast: dict[str, Any],
 ) -> None:
     admin = cast["administrator"]
     mine = api.api_client_create(acting_user=admin, name="Grant export", scopes=["recovery:read"])
-    chiefs = api.api_client_create(acting_user=admin, name="Switchboard",
-                                   scopes=["oncall:read"])
+    chiefs = api.api_client_create(acting_user=admin, name="Switchboard", scopes=["oncall:read"])
     prs = sign_in(HttpClient(), cast["prs"])
     page = prs.get(reverse("api:client_list")).content.decode()
     assert "<h2>Grant export" in page
@@ -190,9 +195,13 @@ def test_a_holder_sees_and_approves_on_screen_only_the_clients_waiting_for_them(
 
 def test_a_scim_client_needs_the_chiefs_approval(agency: Any, cast: dict[str, Any]) -> None:
     admin = cast["administrator"]
-    puppet = accounts.user_create(acting_user=admin, agency_id=agency.pk, username="puppet",
-                                  password="a long enough puppet passphrase 9",
-                                  roles=[Role.ADMINISTRATOR])
+    puppet = accounts.user_create(
+        acting_user=admin,
+        agency_id=agency.pk,
+        username="puppet",
+        password="a long enough puppet passphrase 9",
+        roles=[Role.ADMINISTRATOR],
+    )
     client = api.api_client_create(acting_user=admin, name="IdP", scopes=["scim"])
     _, secret = api.api_token_issue(acting_user=admin, client=client)
     assert call(secret, "get", reverse("scim:users")).status_code == 401
@@ -210,10 +219,14 @@ def test_the_chief_and_holders_are_told_of_a_waiting_client_by_a_message_that_sa
 
     from tandem.notifications.models import Delivery
 
-    api.api_client_create(acting_user=cast["administrator"], name="Grant export",
-                          scopes=["recovery:write"])
-    told = set(Delivery.objects.filter(kind="api.client_approval")
-               .values_list("recipient_user__username", flat=True))
+    api.api_client_create(
+        acting_user=cast["administrator"], name="Grant export", scopes=["recovery:write"]
+    )
+    told = set(
+        Delivery.objects.filter(kind="api.client_approval").values_list(
+            "recipient_user__username", flat=True
+        )
+    )
     assert told == {"chief", "prs"}
     before = Delivery.objects.count()
     api.api_client_create(acting_user=cast["administrator"], name="HR", scopes=["members:read"])
@@ -241,8 +254,7 @@ def test_a_revoked_token_or_client_is_refused_at_once(cast: dict[str, Any]) -> N
     first = issue(admin, "members:read", name="HR")
     client = ApiClient.objects.get(name="HR")
     _, second = api.api_token_issue(acting_user=admin, client=client)
-    api.api_token_revoke(acting_user=admin, token=ApiToken.objects.get(
-        prefix=first.split("_")[1]))
+    api.api_token_revoke(acting_user=admin, token=ApiToken.objects.get(prefix=first.split("_")[1]))
     assert call(first, "get", reverse("api:members")).status_code == 401
     assert call(second, "get", reverse("api:members")).status_code == 200
     api.api_client_revoke(acting_user=admin, client=client)
@@ -264,7 +276,9 @@ def test_every_call_is_audited_with_the_clients_name(cast: dict[str, Any]) -> No
     call(secret, "get", reverse("api:member", args=[999999]))
     rows = list(AuditEvent.objects.filter(action="api.call").order_by("id"))
     assert [(r.detail["client"], r.detail["status"]) for r in rows] == [
-        ("Workday HR sync", 200), ("Workday HR sync", 404)]
+        ("Workday HR sync", 200),
+        ("Workday HR sync", 404),
+    ]
     assert rows[1].outcome == "denied"
     assert all("Smith" not in repr(r.detail) for r in rows)  # no query strings
 
@@ -306,8 +320,9 @@ def test_refused_tokens_are_audited_once_a_minute_per_client_and_reason(
     assert failures(agency_id=admin.agency_id) == [("HR", "wrong_secret", 1), ("HR", "scope", 1)]
     assert [r[1:] for r in failures(chain=0)] == [("unknown", 1)]
     events = AuditEvent.objects.filter(action="api.auth_failed")
-    assert all("guess" not in repr(e.detail) and "nothing" not in repr(e.detail)
-               for e in events)  # the presented token is never stored
+    assert all(
+        "guess" not in repr(e.detail) and "nothing" not in repr(e.detail) for e in events
+    )  # the presented token is never stored
     assert AuditEvent.objects.filter(action="api.call").count() == 1
     # When the window closes its total is audited once.
     with time_machine.travel(moment + timedelta(minutes=1), tick=False):
@@ -316,7 +331,9 @@ def test_refused_tokens_are_audited_once_a_minute_per_client_and_reason(
         for _ in range(2):
             call(f"tdm_{prefix}_guess", "get", reverse("api:members"))
     assert failures(agency_id=admin.agency_id, detail__summary=True) == [
-        ("HR", "wrong_secret", 50), ("HR", "scope", 5)]
+        ("HR", "wrong_secret", 50),
+        ("HR", "scope", 5),
+    ]
     assert len(failures(agency_id=admin.agency_id, detail__summary__isnull=True)) == 3
     # Expired and revoked tokens and the rate limit have their own reasons.
     settings.TANDEM_API_RATE = "2/min"
@@ -365,8 +382,13 @@ def test_service_accounts_are_not_people_and_never_sign_in(cast: dict[str, Any])
     assert "Workday HR sync" in browser.get(reverse("api:client_list")).content.decode()
     # The account screens do not reach it: no password, role or unlock for it there.
     assert browser.get(reverse("accounts:user_detail", args=[account.pk])).status_code == 404
-    assert browser.post(reverse("accounts:user_password", args=[account.pk]),
-                        {"password": "Correct-Horse-Battery-9"}).status_code == 404
+    assert (
+        browser.post(
+            reverse("accounts:user_password", args=[account.pk]),
+            {"password": "Correct-Horse-Battery-9"},
+        ).status_code
+        == 404
+    )
     with pytest.raises(PermissionDenied):
         accounts.role_grant(acting_user=admin, user=account, role="dispatcher")
     # Even with a password someone set in the database, it does not sign in.
@@ -374,21 +396,23 @@ def test_service_accounts_are_not_people_and_never_sign_in(cast: dict[str, Any])
     account.save(update_fields=["password"])
     sign = HttpClient()
     sign.post(reverse("accounts:banner"))
-    answer = sign.post(reverse("accounts:login"), {"username": account.username,
-                                                   "password": "Correct-Horse-Battery-9"})
+    answer = sign.post(
+        reverse("accounts:login"),
+        {"username": account.username, "password": "Correct-Horse-Battery-9"},
+    )
     assert answer.status_code == 200  # the form again, with the usual message
     assert "_auth_user_id" not in sign.session
-    assert AuditEvent.objects.filter(action="signin.failed",
-                                     detail__reason="bad_password").exists()
+    assert AuditEvent.objects.filter(action="signin.failed", detail__reason="bad_password").exists()
     # Nor by single sign-on.
-    identity_provider_set(acting_user=admin, issuer="https://login.example.org/v2.0",
-                          client_id="tandem")
+    identity_provider_set(
+        acting_user=admin, issuer="https://login.example.org/v2.0", client_id="tandem"
+    )
     with pytest.raises(ValidationError, match="does not sign in"):
         external_identity_link(acting_user=admin, user=account, subject="hr-sync")
 
 
 def test_the_administrator_creates_a_client_a_second_person_approves_and_a_token_shows_once(
-    cast: dict[str, Any]
+    cast: dict[str, Any],
 ) -> None:
     admin = sign_in(HttpClient(), cast["administrator"])
     made = admin.post(reverse("api:client_create"), {"name": "CAD", "scopes": ["oncall:read"]})
@@ -432,31 +456,78 @@ class Endpoint:
 
 ENDPOINTS = [
     Endpoint("units", "get", "members:read", 200),
-    Endpoint("units", "post", "members:write", 201, body=lambda w: {
-        "code": f"U{Unit.objects.count()}", "name": "Traffic", "parent_code": "HQ"}),
+    Endpoint(
+        "units",
+        "post",
+        "members:write",
+        201,
+        body=lambda w: {"code": f"U{Unit.objects.count()}", "name": "Traffic", "parent_code": "HQ"},
+    ),
     Endpoint("members", "get", "members:read", 200),
-    Endpoint("members", "post", "members:write", 201, body=lambda w: {
-        "employee_number": f"N-{len(w)}-{Member.objects.count()}", "first_name": "New",
-        "last_name": "Hire", "category": "civilian", "unit_code": "HQ"}),
+    Endpoint(
+        "members",
+        "post",
+        "members:write",
+        201,
+        body=lambda w: {
+            "employee_number": f"N-{len(w)}-{Member.objects.count()}",
+            "first_name": "New",
+            "last_name": "Hire",
+            "category": "civilian",
+            "unit_code": "HQ",
+        },
+    ),
     Endpoint("member", "get", "members:read", 200, "member"),
-    Endpoint("member", "patch", "members:write", 200, "member",
-             body=lambda w: {"rank_title": "Sergeant"}),
+    Endpoint(
+        "member", "patch", "members:write", 200, "member", body=lambda w: {"rank_title": "Sergeant"}
+    ),
     Endpoint("roster", "get", "roster:read", 200),
     Endpoint("on_call", "get", "oncall:read", 200),
-    Endpoint("dispatch_request", "post", "dispatch:request", 202, body=lambda w: {
-        "idempotency_key": f"cad-{SupportRequest.objects.count()}", "name": "Caller",
-        "urgency": "now", "contact_method": "phone", "phone": "555-0100"}),
-    Endpoint("dispatch_receipt", "post", "dispatch:request", 404,
-             body=lambda w: {"receipt": "A" * 32}),
+    Endpoint(
+        "dispatch_request",
+        "post",
+        "dispatch:request",
+        202,
+        body=lambda w: {
+            "idempotency_key": f"cad-{SupportRequest.objects.count()}",
+            "name": "Caller",
+            "urgency": "now",
+            "contact_method": "phone",
+            "phone": "555-0100",
+        },
+    ),
+    Endpoint(
+        "dispatch_receipt", "post", "dispatch:request", 404, body=lambda w: {"receipt": "A" * 32}
+    ),
     Endpoint("readiness", "get", "readiness:read", 200),
     Endpoint("clients", "get", "recovery:read", 200),
     Endpoint("client", "get", "recovery:read", 200, "client"),
     Endpoint("contacts", "get", "recovery:read", 200, "client"),
-    Endpoint("client_referrals", "post", "recovery:write", 201, "client", body=lambda w: {
-        "idempotency_key": f"ref-{timezone.now().timestamp()}", "resource": w["resource"].pk}),
-    Endpoint("client_disclosures", "post", "recovery:write", 400, "client", body=lambda w: {
-        "idempotency_key": "d1", "recipient": w["resource"].pk, "purpose": "court",
-        "information": ["substance_use"], "description": "history"}),
+    Endpoint(
+        "client_referrals",
+        "post",
+        "recovery:write",
+        201,
+        "client",
+        body=lambda w: {
+            "idempotency_key": f"ref-{timezone.now().timestamp()}",
+            "resource": w["resource"].pk,
+        },
+    ),
+    Endpoint(
+        "client_disclosures",
+        "post",
+        "recovery:write",
+        400,
+        "client",
+        body=lambda w: {
+            "idempotency_key": "d1",
+            "recipient": w["resource"].pk,
+            "purpose": "court",
+            "information": ["substance_use"],
+            "description": "history",
+        },
+    ),
     Endpoint("visits", "get", "recovery:read", 200),
     Endpoint("resources", "get", "recovery:read", 200),
     Endpoint("referrals", "get", "recovery:read", 200),
@@ -471,10 +542,16 @@ def make_world(agency: Any, cast: dict[str, Any]) -> dict[str, Any]:
     client = new_client(cast["aro"])
     court = resource(cast["aro"], "County Drug Court", "drug_court")
     referral = recovery.referral_create(acting_user=cast["aro"], client=client, resource=court)
-    run, _ = report_run_create(agency=agency, report="recovery", period=last_month(),
-                               acting_user=cast["chief"])
-    return {"member": Member.objects.filter(agency=agency).first(), "client": client,
-            "resource": court, "referral": referral, "report": run}
+    run, _ = report_run_create(
+        agency=agency, report="recovery", period=last_month(), acting_user=cast["chief"]
+    )
+    return {
+        "member": Member.objects.filter(agency=agency).first(),
+        "client": client,
+        "resource": court,
+        "referral": referral,
+        "report": run,
+    }
 
 
 @pytest.fixture
@@ -488,8 +565,11 @@ def _id(e: Endpoint) -> str:
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_id)
 def test_every_endpoint_answers_only_its_scope_and_only_its_agency(
-    endpoint: Endpoint, world: dict[str, Any], tokens: Callable[[str], str],
-    cast: dict[str, Any], stranger: Any,
+    endpoint: Endpoint,
+    world: dict[str, Any],
+    tokens: Callable[[str], str],
+    cast: dict[str, Any],
+    stranger: Any,
 ) -> None:
     path = endpoint.path(world)
     body = endpoint.body(world) if endpoint.body else None
@@ -502,8 +582,11 @@ def test_every_endpoint_answers_only_its_scope_and_only_its_agency(
     answer = call(tokens(endpoint.scope), endpoint.method, path, body)
     assert answer.status_code == endpoint.ok, answer.content
     # The same scope in another agency: its objects are missing, its lists are its own.
-    theirs = issue(stranger, endpoint.scope,
-                   approver=cast_of(stranger) if SCOPES[endpoint.scope].program else None)
+    theirs = issue(
+        stranger,
+        endpoint.scope,
+        approver=cast_of(stranger) if SCOPES[endpoint.scope].program else None,
+    )
     other = call(theirs, endpoint.method, path, body)
     if endpoint.key:
         assert other.status_code == 404, other.content
@@ -546,21 +629,28 @@ def test_a_recovery_token_never_receives_cji(
     gate_update(user=cast["aro"], peer_support=False, cji=True)
     plant_cji(cast, world["client"])
     secret = tokens("recovery:read")
-    for name, key in (("clients", ""), ("client", "client"), ("contacts", "client"),
-                      ("referrals", ""), ("referral", "referral")):
+    for name, key in (
+        ("clients", ""),
+        ("client", "client"),
+        ("contacts", "client"),
+        ("referrals", ""),
+        ("referral", "referral"),
+    ):
         path = reverse(f"api:{name}", args=[world[key].pk] if key else [])
         answer = call(secret, "get", path)
         assert answer.status_code == 200
         assert MARKER not in answer.content.decode()
     # Safety flags the officer chose do reach the program, as on screen.
-    recovery.client_flags_set(acting_user=cast["aro"], client=world["client"],
-                              flags=["dog_on_premises"])
+    recovery.client_flags_set(
+        acting_user=cast["aro"], client=world["client"], flags=["dog_on_premises"]
+    )
     flags = call(secret, "get", reverse("api:client", args=[world["client"].pk])).json()
     assert flags["safety_flags"] == ["dog_on_premises"]
     # Reading a client over the API is audited like opening the page.
-    assert AuditEvent.objects.filter(action__startswith="recovery.client_view",
-                                     actor_id=ApiClient.objects.get(
-                                         name="recovery:read").account_id).exists()
+    assert AuditEvent.objects.filter(
+        action__startswith="recovery.client_view",
+        actor_id=ApiClient.objects.get(name="recovery:read").account_id,
+    ).exists()
 
 
 def test_a_disclosure_over_the_api_needs_a_consent_in_force(
@@ -568,8 +658,13 @@ def test_a_disclosure_over_the_api_needs_a_consent_in_force(
 ) -> None:
     secret = tokens("recovery:write")
     client, court = world["client"], world["resource"]
-    body = {"idempotency_key": "d-1", "recipient": court.pk, "purpose": "court",
-            "information": ["substance_use"], "description": "History for the docket"}
+    body = {
+        "idempotency_key": "d-1",
+        "recipient": court.pk,
+        "purpose": "court",
+        "information": ["substance_use"],
+        "description": "History for the docket",
+    }
     path = reverse("api:client_disclosures", args=[client.pk])
     refused = call(secret, "post", path, body)
     assert refused.status_code == 400
@@ -577,26 +672,41 @@ def test_a_disclosure_over_the_api_needs_a_consent_in_force(
     assert not Disclosure.objects.exists()
     assert AuditEvent.objects.filter(action="recovery.disclosure_refused").exists()
     today = timezone.localdate()
-    recovery.consent_create(acting_user=cast["prs"], client=client, data={
-        "discloser": "Peer Recovery Program", "recipient": court, "purpose": "court",
-        "information": ["identity", "substance_use"], "starts_on": today,
-        "expires_on": today + timedelta(days=30), "expiry_event": "",
-        "revocation_method": "In writing.", "signed_by": "client", "signer_name": "J R",
-        "signed_on": today})
+    recovery.consent_create(
+        acting_user=cast["prs"],
+        client=client,
+        data={
+            "discloser": "Peer Recovery Program",
+            "recipient": court,
+            "purpose": "court",
+            "information": ["identity", "substance_use"],
+            "starts_on": today,
+            "expires_on": today + timedelta(days=30),
+            "expiry_event": "",
+            "revocation_method": "In writing.",
+            "signed_by": "client",
+            "signer_name": "J R",
+            "signed_on": today,
+        },
+    )
     made = call(secret, "post", path, {**body, "idempotency_key": "d-2"})
     assert made.status_code == 201, made.content
     assert Disclosure.objects.get().consent.client == client
 
 
 def test_on_call_now_is_the_dispatchers_page_answer(
-    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    agency: Any,
+    cast: dict[str, Any],
+    team: dict[str, Any],
+    clock: Any,
     tokens: Callable[[str], str],
 ) -> None:
     body = call(tokens("oncall:read"), "get", reverse("api:on_call")).json()
     expected = support_selectors.on_call_now(agency, timezone.now())
-    assert [(x["label"], [(p["name"], p["phone"]) for p in x["people"]], x["note"])
-            for x in body["lines"]] == [
-        (line.label, [tuple(p) for p in line.people], line.note) for line in expected]
+    assert [
+        (x["label"], [(p["name"], p["phone"]) for p in x["people"]], x["note"])
+        for x in body["lines"]
+    ] == [(line.label, [tuple(p) for p in line.people], line.note) for line in expected]
     phones = {p["phone"] for x in body["lines"] for p in x["people"]}
     assert {"+1 555 0111", "+1 555 0122"} <= phones  # primary and backup
     assert len(body["lines"]) == 4  # primary, backup, coordinator, psychologist
@@ -607,7 +717,10 @@ def test_on_call_now_is_the_dispatchers_page_answer(
 
 
 def test_on_call_over_the_api_gives_no_count_of_waiting_requests(
-    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    agency: Any,
+    cast: dict[str, Any],
+    team: dict[str, Any],
+    clock: Any,
     tokens: Callable[[str], str],
 ) -> None:
     """Polling a live count of unrouted requests would time each arrival of a request for
@@ -619,15 +732,23 @@ def test_on_call_over_the_api_gives_no_count_of_waiting_requests(
 
 
 def test_a_request_from_dispatch_returns_only_its_receipt(
-    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    agency: Any,
+    cast: dict[str, Any],
+    team: dict[str, Any],
+    clock: Any,
     tokens: Callable[[str], str],
 ) -> None:
     """The answer holds the receipt and nothing else to follow the request by: no id, no
     Location, and the request keeps neither the receipt nor the caller's own key."""
     open_everything(agency)
     secret = tokens("dispatch:request")
-    body = {"idempotency_key": "cad-1", "name": "A caller", "urgency": "now",
-            "contact_method": "phone", "phone": "555-0100"}
+    body = {
+        "idempotency_key": "cad-1",
+        "name": "A caller",
+        "urgency": "now",
+        "contact_method": "phone",
+        "phone": "555-0100",
+    }
     answer = call(secret, "post", reverse("api:dispatch_request"), body)
     assert answer.status_code == 202
     assert set(answer.json()) == {"status", "receipt"}
@@ -649,14 +770,27 @@ def test_a_request_from_dispatch_returns_only_its_receipt(
 
 
 def test_a_receipt_tells_dispatch_where_the_request_stands_never_who(
-    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
-    tokens: Callable[[str], str], stranger: Any,
+    agency: Any,
+    cast: dict[str, Any],
+    team: dict[str, Any],
+    clock: Any,
+    tokens: Callable[[str], str],
+    stranger: Any,
 ) -> None:
     open_everything(agency)
     secret = tokens("dispatch:request")
-    receipt = call(secret, "post", reverse("api:dispatch_request"), {
-        "idempotency_key": "cad-7", "name": "A caller", "urgency": "now",
-        "contact_method": "phone", "phone": "555-0100"}).json()["receipt"]
+    receipt = call(
+        secret,
+        "post",
+        reverse("api:dispatch_request"),
+        {
+            "idempotency_key": "cad-7",
+            "name": "A caller",
+            "urgency": "now",
+            "contact_method": "phone",
+            "phone": "555-0100",
+        },
+    ).json()["receipt"]
     path = reverse("api:dispatch_receipt")
     routing = call(secret, "post", path, {"receipt": receipt})
     assert routing.status_code == 200
@@ -664,7 +798,8 @@ def test_a_receipt_tells_dispatch_where_the_request_stands_never_who(
     request = SupportRequest.objects.get()
     helper = request.offers.filter(active=True).first().user
     accepted_page = sign_in(HttpClient(), helper).post(
-        reverse("support:request_accept", args=[request.pk]))
+        reverse("support:request_accept", args=[request.pk])
+    )
     assert accepted_page.status_code == 302
     accepted = call(secret, "post", path, {"receipt": receipt})
     assert accepted.json() == {"state": "accepted", "status": "A supporter accepted it"}
@@ -674,7 +809,8 @@ def test_a_receipt_tells_dispatch_where_the_request_stands_never_who(
     assert str(request.pk) not in text
     # The screen's receipt page answers the same for the API's receipt.
     page = sign_in(HttpClient(), cast["dispatcher"]).post(
-        reverse("support:receipt"), {"code": receipt})
+        reverse("support:receipt"), {"code": receipt}
+    )
     assert "A supporter accepted it" in page.content.decode()
     # Unknown, malformed, another agency's: the one 404; another scope: 403.
     for wrong in ("A" * 32, receipt[:-1] + ("A" if receipt[-1] != "A" else "B")):
@@ -688,20 +824,32 @@ def test_a_receipt_tells_dispatch_where_the_request_stands_never_who(
 
 
 def test_a_screen_receipt_answers_over_the_api(
-    agency: Any, cast: dict[str, Any], team: dict[str, Any], clock: Any,
+    agency: Any,
+    cast: dict[str, Any],
+    team: dict[str, Any],
+    clock: Any,
     tokens: Callable[[str], str],
 ) -> None:
     open_everything(agency)
     dispatcher = sign_in(HttpClient(), cast["dispatcher"])
     form = dispatcher.get(reverse("support:on_behalf_new")).context["form"]
     key = form.initial["idempotency_key"]
-    sent = dispatcher.post(reverse("support:on_behalf_new"), {
-        "idempotency_key": key, "channel": "dispatch", "urgency": "now",
-        "contact_method": "phone", "name": "A caller", "phone": "555-0100",
-        "best_time": "any"})
+    sent = dispatcher.post(
+        reverse("support:on_behalf_new"),
+        {
+            "idempotency_key": key,
+            "channel": "dispatch",
+            "urgency": "now",
+            "contact_method": "phone",
+            "name": "A caller",
+            "phone": "555-0100",
+            "best_time": "any",
+        },
+    )
     receipt = sent.context["receipt"]
-    answer = call(tokens("dispatch:request"), "post", reverse("api:dispatch_receipt"),
-                  {"receipt": receipt})
+    answer = call(
+        tokens("dispatch:request"), "post", reverse("api:dispatch_receipt"), {"receipt": receipt}
+    )
     assert answer.json()["state"] == "routing"
 
 
@@ -709,24 +857,44 @@ def test_hr_sync_creates_and_updates_members_through_the_roster_rules(
     agency: Any, cast: dict[str, Any], tokens: Callable[[str], str]
 ) -> None:
     secret = tokens("members:write")
-    made = call(secret, "post", reverse("api:members"), {
-        "employee_number": "HR-1", "first_name": "Ada", "last_name": "Lane",
-        "category": "sworn", "unit_code": "HQ"})
+    made = call(
+        secret,
+        "post",
+        reverse("api:members"),
+        {
+            "employee_number": "HR-1",
+            "first_name": "Ada",
+            "last_name": "Lane",
+            "category": "sworn",
+            "unit_code": "HQ",
+        },
+    )
     assert made.status_code == 201
     member = Member.objects.get(employee_number="HR-1")
     assert member.unit == Unit.objects.get(agency=agency, code="HQ")
-    clash = call(secret, "post", reverse("api:members"), {
-        "employee_number": "HR-1", "first_name": "Ada", "last_name": "Lane",
-        "category": "sworn"})
+    clash = call(
+        secret,
+        "post",
+        reverse("api:members"),
+        {"employee_number": "HR-1", "first_name": "Ada", "last_name": "Lane", "category": "sworn"},
+    )
     assert clash.status_code == 400
     assert "already in use" in clash.json()["detail"]
     gone = call(secret, "patch", reverse("api:member", args=[member.pk]), {"active": False})
     assert gone.status_code == 200
-    assert AuditEvent.objects.filter(action="member.deactivate",
-                                     object_id=str(member.pk)).exists()
-    unknown = call(secret, "post", reverse("api:members"), {
-        "employee_number": "HR-2", "first_name": "A", "last_name": "B",
-        "category": "sworn", "unit_code": "NOPE"})
+    assert AuditEvent.objects.filter(action="member.deactivate", object_id=str(member.pk)).exists()
+    unknown = call(
+        secret,
+        "post",
+        reverse("api:members"),
+        {
+            "employee_number": "HR-2",
+            "first_name": "A",
+            "last_name": "B",
+            "category": "sworn",
+            "unit_code": "NOPE",
+        },
+    )
     assert unknown.status_code == 400
     assert unknown.json()["errors"]["unit_code"]
 
@@ -751,9 +919,18 @@ def test_published_reports_carry_only_the_suppressed_tables(
 def test_members_page_by_stable_cursors_at_a_flat_query_count(
     agency: Any, cast: dict[str, Any], tokens: Callable[[str], str]
 ) -> None:
-    Member.objects.bulk_create([
-        Member(agency=agency, employee_number=f"B-{i:04d}", first_name="Bulk",
-               last_name=f"P{i:04d}", category=MemberCategory.CIVILIAN) for i in range(230)])
+    Member.objects.bulk_create(
+        [
+            Member(
+                agency=agency,
+                employee_number=f"B-{i:04d}",
+                first_name="Bulk",
+                last_name=f"P{i:04d}",
+                category=MemberCategory.CIVILIAN,
+            )
+            for i in range(230)
+        ]
+    )
     secret = tokens("members:read")
     seen: list[int] = []
     counts: list[int] = []
@@ -771,8 +948,7 @@ def test_members_page_by_stable_cursors_at_a_flat_query_count(
     assert max(counts) == min(counts[:-1] or counts)  # the same cost on every full page
 
 
-def test_errors_are_problem_details(world: dict[str, Any], tokens: Callable[[str], str]
-                                   ) -> None:
+def test_errors_are_problem_details(world: dict[str, Any], tokens: Callable[[str], str]) -> None:
     missing = call(tokens("members:read"), "get", reverse("api:member", args=[987654]))
     assert missing.status_code == 404
     assert missing["Content-Type"] == "application/problem+json"
@@ -811,7 +987,7 @@ def test_the_api_pages_answer_signed_in_staff_only(
 
 
 def test_the_openapi_description_and_reference_are_for_signed_in_staff(
-    cast: dict[str, Any]
+    cast: dict[str, Any],
 ) -> None:
     assert HttpClient().get(reverse("api:schema")).status_code == 302
     staff = sign_in(HttpClient(), cast["nobody"])
@@ -850,8 +1026,7 @@ def test_schemathesis_finds_no_5xx_and_every_answer_matches_the_description(
     assert not failures
 
 
-def _run_schemathesis(schema: Any, application: Any, secret: str, failures: list[str]
-                      ) -> None:
+def _run_schemathesis(schema: Any, application: Any, secret: str, failures: list[str]) -> None:
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis.specs.openapi.checks import (
         response_schema_conformance,
@@ -861,17 +1036,21 @@ def _run_schemathesis(schema: Any, application: Any, secret: str, failures: list
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=8, deadline=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=8,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
             cache.clear()
-            response = case.call(app=application,
-                                 headers={"Authorization": f"Bearer {secret}"})
+            response = case.call(app=application, headers={"Authorization": f"Bearer {secret}"})
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
-            case.validate_response(response, checks=(
-                status_code_conformance, response_schema_conformance))
+            case.validate_response(
+                response, checks=(status_code_conformance, response_schema_conformance)
+            )
             for refused in ({}, {"Authorization": "Bearer tdm_000000000000_forged"}):
                 bare = case.call(app=application, headers=refused)
                 assert bare.status_code == 401, f"{case.method} {case.formatted_path}"
@@ -929,15 +1108,22 @@ def test_schemathesis_follows_the_descriptions_links_without_5xx(
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
-            case.validate_response(response, checks=[status_code_conformance,
-                                                     response_schema_conformance])
+            case.validate_response(
+                response, checks=[status_code_conformance, response_schema_conformance]
+            )
 
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        Machine.run(settings=settings(max_examples=25, stateful_step_count=4, deadline=None,
-                                      phases=[Phase.generate],
-                                      suppress_health_check=list(HealthCheck)))
+        Machine.run(
+            settings=settings(
+                max_examples=25,
+                stateful_step_count=4,
+                deadline=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+        )
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)

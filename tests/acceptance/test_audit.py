@@ -607,8 +607,11 @@ def test_every_stored_object_type_names_a_model(cast: dict[str, User]) -> None:
     )
     member = cast["member"]
     request, _ = support.request_create(
-        acting_user=None, agency=member.agency, idempotency_key="sample",
-        channel=vocab.Channel.SELF_REQUEST, urgency=vocab.Urgency.NOW,
+        acting_user=None,
+        agency=member.agency,
+        idempotency_key="sample",
+        channel=vocab.Channel.SELF_REQUEST,
+        urgency=vocab.Urgency.NOW,
         contact_method=vocab.ContactMethod.PHONE,
         requester={"kind": "member", "member_id": member.member_id, "phone": "555-0199"},
         status_digest=support.status_code_digest("s" * 32),
@@ -618,8 +621,12 @@ def test_every_stored_object_type_names_a_model(cast: dict[str, User]) -> None:
 
     types = set(AuditEvent.objects.values_list("object_type", flat=True))
     assert {
-        "accounts.User", "agencies.Unit", "api.ApiClient", "readiness.Vacancy",
-        "recovery.Client", "support.SupportRequest",
+        "accounts.User",
+        "agencies.Unit",
+        "api.ApiClient",
+        "readiness.Vacancy",
+        "recovery.Client",
+        "support.SupportRequest",
     } <= types
     assert [t for t in types if t and not re.fullmatch(r"[a-z_]+\.[A-Z][A-Za-z]*", t)] == []
 

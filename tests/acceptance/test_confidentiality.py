@@ -91,8 +91,11 @@ def dump_text() -> str:
 
 def sessions(account: User | None = None) -> dict[str, tuple[str, Any]]:
     """Session rows (of one account, if given) as stored."""
-    return {row.pk: (row.session_data, row.expire_date) for row in Session.objects.all()
-            if account is None or row.get_decoded().get("_auth_user_id") == str(account.pk)}
+    return {
+        row.pk: (row.session_data, row.expire_date)
+        for row in Session.objects.all()
+        if account is None or row.get_decoded().get("_auth_user_id") == str(account.pk)
+    }
 
 
 def ask_on_help_page(client: Client, url: str, code: str, **values: Any) -> str:
@@ -148,8 +151,11 @@ def test_the_access_log_cannot_tell_an_in_app_ask_from_a_link_ask(
     caplog.set_level("INFO", logger="tandem.access")
     ask_on_help_page(Client(), world["link"], "log-link")
     ask_on_help_page(sign_in(Client(), cast["member"]), help_url(agency), "log-app")
-    lines = [(r.method, r.path, r.status) for r in caplog.records  # type: ignore[attr-defined]
-             if r.name == "tandem.access"]
+    lines = [
+        (r.method, r.path, r.status)
+        for r in caplog.records  # type: ignore[attr-defined]
+        if r.name == "tandem.access"
+    ]
     assert lines == [("POST", "/support/intake/[token]/", 200)] * 2
 
 
@@ -168,9 +174,13 @@ def test_asking_while_signed_in_neither_reads_nor_writes_the_session(
     assert SupportRequest.objects.count() == 1
     assert sessions() == before
     account = f'"accounts_user"."id" = {cast["member"].pk}'
-    touched = [q["sql"] for q in queries.captured_queries
-               if "django_session" in q["sql"] or "accounts_signinsession" in q["sql"]
-               or account in q["sql"]]
+    touched = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "django_session" in q["sql"]
+        or "accounts_signinsession" in q["sql"]
+        or account in q["sql"]
+    ]
     assert touched == []
 
 
@@ -183,11 +193,11 @@ def test_no_client_address_is_stored_anywhere_even_behind_the_proxy(
     settings.BEHIND_PROXY = True
     browser = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=ASKER_ADDRESS)
     ask_on_help_page(browser, world["link"], "addr-link")
-    ask_on_help_page(browser, world["link"], "addr-family", requester_kind="family",
-                     name="Family Person")
+    ask_on_help_page(
+        browser, world["link"], "addr-family", requester_kind="family", name="Family Person"
+    )
     browser.post(help_url(agency, **{"for": "colleague"}), help_data("addr-ref", name="Some One"))
-    member = sign_in(Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=ASKER_ADDRESS),
-                     cast["member"])
+    member = sign_in(Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=ASKER_ADDRESS), cast["member"])
     ask_on_help_page(member, help_url(agency), "addr-app")
     status_page(member, "addr-app", action="withdraw")
     # The withdrawn one waits, shredded, for the daily batch; three are still open.
@@ -196,8 +206,9 @@ def test_no_client_address_is_stored_anywhere_even_behind_the_proxy(
     assert ASKER_ADDRESS not in text
     # Nor can the holder of the Django secret key confirm the address from a keyed digest.
     for purpose in ("intake:", ""):
-        digest = hmac.new(str(settings.SECRET_KEY).encode(), f"{purpose}{ASKER_ADDRESS}".encode(),
-                          hashlib.sha256).hexdigest()
+        digest = hmac.new(
+            str(settings.SECRET_KEY).encode(), f"{purpose}{ASKER_ADDRESS}".encode(), hashlib.sha256
+        ).hexdigest()
         assert digest[:16] not in text
     assert "intakethrottle" not in text  # no throttle table at all
 
@@ -233,13 +244,15 @@ def test_behind_the_proxy_distinct_clients_are_counted_separately(
 # --- Every channel, among decoys: nothing names the requester ------------------------------
 
 
-def _channel_requests(agency: Agency, cast: dict[str, User], world: dict[str, Any]
-                      ) -> dict[str, dict[str, Any]]:
+def _channel_requests(
+    agency: Agency, cast: dict[str, User], world: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
     """One request per channel; for each, the account that must appear nowhere and the rows
     added while it was made."""
     made: dict[str, dict[str, Any]] = {}
-    asker_accounts = {name: make_user(agency, f"asker{n}", "member")
-                      for n, name in enumerate(ASKERS)}
+    asker_accounts = {
+        name: make_user(agency, f"asker{n}", "member") for n, name in enumerate(ASKERS)
+    }
 
     def record(name: str, account: User, act: Any) -> None:
         audit_before = AuditEvent.objects.count()
@@ -258,29 +271,45 @@ def _channel_requests(agency: Agency, cast: dict[str, User], world: dict[str, An
     def reach(key: str, **extra: Any) -> dict[str, Any]:
         name, phone, email = ASKERS[key]
         number = asker_accounts[key].member.employee_number
-        return help_data(key, name=name, phone=phone, email=email, employee_number=number,
-                         **extra)
+        return help_data(key, name=name, phone=phone, email=email, employee_number=number, **extra)
 
     anonymous = Client()
-    record("link_member", asker_accounts["link_member"],
-           lambda: anonymous.post(world["link"], reach("link_member")))
-    record("link_family", asker_accounts["link_family"],
-           lambda: anonymous.post(world["link"], reach("link_family", requester_kind="family")))
+    record(
+        "link_member",
+        asker_accounts["link_member"],
+        lambda: anonymous.post(world["link"], reach("link_member")),
+    )
+    record(
+        "link_family",
+        asker_accounts["link_family"],
+        lambda: anonymous.post(world["link"], reach("link_family", requester_kind="family")),
+    )
     referrer_name, referrer_phone, _ = ASKERS["referrer"]
     referrer = sign_in(Client(), asker_accounts["referrer"])
-    record("referrer", asker_accounts["referrer"], lambda: referrer.post(
-        help_url(agency, **{"for": "colleague"}),
-        reach("link_referral", referrer_name=referrer_name, referrer_phone=referrer_phone)))
+    record(
+        "referrer",
+        asker_accounts["referrer"],
+        lambda: referrer.post(
+            help_url(agency, **{"for": "colleague"}),
+            reach("link_referral", referrer_name=referrer_name, referrer_phone=referrer_phone),
+        ),
+    )
     member = sign_in(Client(), asker_accounts["in_app"])
     member.get(reverse("support:directory"))
-    record("in_app", asker_accounts["in_app"],
-           lambda: member.post(help_url(agency), reach("in_app")))
-    for key, staff, channel in (("dispatch", "dispatcher", vocab.Channel.DISPATCH),
-                                ("supervisor", "coordinator", vocab.Channel.SUPERVISOR)):
+    record(
+        "in_app", asker_accounts["in_app"], lambda: member.post(help_url(agency), reach("in_app"))
+    )
+    for key, staff, channel in (
+        ("dispatch", "dispatcher", vocab.Channel.DISPATCH),
+        ("supervisor", "coordinator", vocab.Channel.SUPERVISOR),
+    ):
         client = sign_in(Client(), cast[staff])
         data = {**reach(key), "idempotency_key": f"behalf-{key}", "channel": channel}
-        record(key, asker_accounts[key], lambda c=client, d=data: c.post(
-            reverse("support:on_behalf_new"), d))
+        record(
+            key,
+            asker_accounts[key],
+            lambda c=client, d=data: c.post(reverse("support:on_behalf_new"), d),
+        )
     return made
 
 
@@ -300,8 +329,9 @@ def test_every_channel_leaves_no_row_naming_the_requester_or_their_account(
         # the ask did write to the audit trail carries no trace of the asker's account.
         for event in trace["audit"]:
             assert event.actor_id != account.pk, (name, event.action)
-            assert not (event.object_type == "accounts.User" and
-                        event.object_id == str(account.pk)), (name, event.action)
+            assert not (
+                event.object_type == "accounts.User" and event.object_id == str(account.pk)
+            ), (name, event.action)
         assert not [d for d in trace["deliveries"] if d.recipient_user_id == account.pk], name
         assert not trace["sessions_changed"], name
 
@@ -317,14 +347,17 @@ def test_a_signed_in_ask_leaves_the_same_traces_as_an_anonymous_one(
         assert anonymous_trace.get(table) == signed_in_trace.get(table), table
     # Compared: the request, its data key, offers and sealed messages (the audit events wait
     # for the daily batch, so neither ask writes one now).
-    assert {"support_supportrequest", "core_datakey", "support_requestoffer",
-            "notifications_peersupportdelivery"} <= set(anonymous_trace), sorted(anonymous_trace)
+    assert {
+        "support_supportrequest",
+        "core_datakey",
+        "support_requestoffer",
+        "notifications_peersupportdelivery",
+    } <= set(anonymous_trace), sorted(anonymous_trace)
     assert "audit_auditevent" not in anonymous_trace
 
 
 # Columns whose value differs by nature between any two requests: random by design.
-_RANDOM = {"reference", "idempotency_key", "status_digest", "receipt_digest", "hash",
-           "prev_hash"}
+_RANDOM = {"reference", "idempotency_key", "status_digest", "receipt_digest", "hash", "prev_hash"}
 _NUMBER = re.compile(r"\d+")
 
 
@@ -342,7 +375,9 @@ def _trace(act: Any) -> dict[str, Any]:
         if added or removed:
             trace[table] = sorted(
                 (sign, tuple(sorted(_shape(names, row).items())))
-                for sign, bag in (("+", added), ("-", removed)) for row in bag.elements())
+                for sign, bag in (("+", added), ("-", removed))
+                for row in bag.elements()
+            )
     return trace
 
 
@@ -379,14 +414,16 @@ def test_an_administrator_who_takes_over_the_members_account_learns_nothing(
     ask_on_help_page(client, help_url(agency), code, phone="+1 555 9090 909")
     request = SupportRequest.objects.get()
     admin = cast["administrator"]
-    account_services.user_set_password(acting_user=admin, user=member,
-                                       password=PASSWORD + " reset")
+    account_services.user_set_password(acting_user=admin, user=member, password=PASSWORD + " reset")
     account_services.user_reset_mfa(acting_user=admin, user=member)
     TOTPDevice.objects.create(user=member, name="admin's phone", confirmed=True)
     takeover = sign_in(Client(), member)
     pages = [reverse("core:home"), reverse("support:help_status"), help_url(agency)]
-    pages += [reverse(row.url_name) for row in ROWS
-              if row.method == "get" and row.path is None and row.allowed == EVERY_SIGNED_IN]
+    pages += [
+        reverse(row.url_name)
+        for row in ROWS
+        if row.method == "get" and row.path is None and row.allowed == EVERY_SIGNED_IN
+    ]
     for url in pages:
         text = takeover.get(url).content.decode(errors="replace")
         for secret in (request.reference, code, "9090", "Looking for a supporter"):
@@ -424,12 +461,14 @@ def test_an_ended_request_and_a_code_that_never_existed_get_the_same_answer(
     client = Client()
     ask_on_help_page(client, world["link"], "withdrawn")
     ask_on_help_page(client, world["link"], "closed")
-    assert "withdrawn and its details erased" in status_page(client, "withdrawn",
-                                                            action="withdraw")
+    assert "withdrawn and its details erased" in status_page(client, "withdrawn", action="withdraw")
     closed = SupportRequest.objects.get(status__in=vocab.OPEN_STATUSES)
     closed = services.request_accept(acting_user=team["pia"], request=closed)
-    services.request_close(acting_user=team["pia"], request=closed, usage={
-        "gender": "male", "member_category": "sworn", "duration_bucket": "under_15"})
+    services.request_close(
+        acting_user=team["pia"],
+        request=closed,
+        usage={"gender": "male", "member_category": "sworn", "duration_bucket": "under_15"},
+    )
     never = status_page(client, "never-issued")
     assert "no open request with this code" in never
     assert status_page(client, "withdrawn") == never

@@ -44,8 +44,12 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
-USAGE = {"gender": "female", "member_category": "sworn", "duration_bucket": "15_60",
-         "services": ["listening"]}
+USAGE = {
+    "gender": "female",
+    "member_category": "sworn",
+    "duration_bucket": "15_60",
+    "services": ["listening"],
+}
 CLOSED = ("Closed-Early-Quillon", "Withdrawn-Marisol", "Closed-Late-Bartholomew")
 OPEN = ("Open-Still-Ignatius", "Open-Still-Perpetua")
 ROTATION_JOB = "tandem.core.epochs.epoch_rotate_if_due"
@@ -93,8 +97,12 @@ class Harvest:
         return blob in self.blobs
 
 
-def reopen(found: Harvest | Iterable[bytes], known: dict[str, str],
-           masters: list[crypto.MasterKey], epoch_keys: list[epochs.EpochKey]) -> list[str]:
+def reopen(
+    found: Harvest | Iterable[bytes],
+    known: dict[str, str],
+    masters: list[crypto.MasterKey],
+    epoch_keys: list[epochs.EpochKey],
+) -> list[str]:
     """Every plaintext the operator can recover: each wrapped key found is tried against
     every known data key id (rows survive shredding) with every master key and every
     remaining epoch key; each sealed value found is then tried with every key so
@@ -107,8 +115,8 @@ def reopen(found: Harvest | Iterable[bytes], known: dict[str, str],
                 for epoch in epoch_keys:
                     try:
                         opened[key_id] = crypto.unwrap_epoch_blob(
-                            blob, data_key_id=key_id, purpose=purpose, master=master,
-                            epoch=epoch)
+                            blob, data_key_id=key_id, purpose=purpose, master=master, epoch=epoch
+                        )
                     except crypto.DecryptionFailed:
                         continue
     plaintexts = []
@@ -153,8 +161,11 @@ def _requester(user: Any, name: str) -> dict[str, Any]:
     return {"kind": "member", "member_id": user.member_id, "name": name, "phone": "+1 555 0142"}
 
 
-def run_epoch_flow(*, probe_after_first_close: Callable[[], list[str]] | None = None,
-                   on_shred: Callable[[], None] | None = None) -> dict[str, Any]:
+def run_epoch_flow(
+    *,
+    probe_after_first_close: Callable[[], list[str]] | None = None,
+    on_shred: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Five members ask; at +1 h one request is closed and one withdrawn, at +6 h 5 min a
     third is closed; the rotation job runs every 10 minutes until +18 h 10 min. Returns the
     wrapped keys the closed requests had when they were shredded, for the search."""
@@ -184,18 +195,25 @@ def run_epoch_flow(*, probe_after_first_close: Callable[[], list[str]] | None = 
             for number, name in enumerate(CLOSED + OPEN):
                 user = make_user(agency, f"emember{number}", "member")
                 request, _ = services.request_create(
-                    acting_user=None, agency=agency, idempotency_key=f"epoch-{number}",
-                    channel="self_request", urgency="now", contact_method="phone",
+                    acting_user=None,
+                    agency=agency,
+                    idempotency_key=f"epoch-{number}",
+                    channel="self_request",
+                    urgency="now",
+                    contact_method="phone",
                     requester=_requester(user, name),
-                    status_digest=services.status_code_digest(f"epoch-code-{number}"))
+                    status_digest=services.status_code_digest(f"epoch-code-{number}"),
+                )
                 asked[name] = (user, request.pk)
             out["all_epoch_wrapped"] = all(
                 DataKey.objects.get(pk=SupportRequest.objects.get(pk=pk).data_key_id).epoch_id
-                for _, pk in asked.values())
+                for _, pk in asked.values()
+            )
             clock.shift(timedelta(hours=1))
             for name in (CLOSED[0], CLOSED[2], *OPEN):
                 services.request_accept(
-                    acting_user=pia, request=SupportRequest.objects.get(pk=asked[name][1]))
+                    acting_user=pia, request=SupportRequest.objects.get(pk=asked[name][1])
+                )
             _close(out, asked[CLOSED[0]][1], pia)
             _close(out, asked[CLOSED[1]][1], asked[CLOSED[1]][0], withdraw=True)
             if probe_after_first_close is not None:
@@ -211,7 +229,8 @@ def run_epoch_flow(*, probe_after_first_close: Callable[[], list[str]] | None = 
         if on_shred is not None:
             crypto.crypto_shred = real_shred  # type: ignore[assignment]
     out["open_still_readable"] = sorted(
-        SupportRequest.objects.get(pk=asked[name][1]).requester["name"] for name in OPEN)
+        SupportRequest.objects.get(pk=asked[name][1]).requester["name"] for name in OPEN
+    )
     return out
 
 
@@ -260,7 +279,8 @@ def _heap_pages(table: str) -> list[bytes]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT get_raw_page(%s, 'main', n) FROM generate_series(0, %s - 1) AS n",
-            [table, pages])
+            [table, pages],
+        )
         return [bytes(row[0]) for row in cursor.fetchall()]
 
 
@@ -268,7 +288,9 @@ def _dead_tuples(table: str) -> int:
     return _pg_one(
         "SELECT count(*) FROM generate_series(0, pg_relation_size(%s::regclass) / 8192 - 1) n,"
         " heap_page_items(get_raw_page(%s, 'main', n::int)) items"
-        " WHERE items.t_xmax <> '0'::xid AND items.lp_len > 0", [table, table])
+        " WHERE items.t_xmax <> '0'::xid AND items.lp_len > 0",
+        [table, table],
+    )
 
 
 def _harvest_wal(found: Harvest, wal: Path, first_segment: str) -> Harvest:
@@ -278,8 +300,8 @@ def _harvest_wal(found: Harvest, wal: Path, first_segment: str) -> Harvest:
         if not re.fullmatch(r"[0-9A-F]{24}", path.name) or path.name < first_segment:
             continue
         raw = path.read_bytes()
-        pages = [raw[i:i + 8192] for i in range(0, len(raw), 8192)]
-        found.add(raw).add(b"".join(page[40 if n == 0 else 24:] for n, page in enumerate(pages)))
+        pages = [raw[i : i + 8192] for i in range(0, len(raw), 8192)]
+        found.add(raw).add(b"".join(page[40 if n == 0 else 24 :] for n, page in enumerate(pages)))
     return found
 
 
@@ -383,12 +405,22 @@ def test_sqlite_file_journal_and_backup_reopen_no_closed_request_once_its_epoch_
     db_path, copies, backup = tmp_path / "t.sqlite3", tmp_path / "journals", tmp_path / "b.db"
     master = crypto.generate_master_key_line("engine-test")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(TANDEM_SQLITE_PATH=str(db_path), TANDEM_VAR_DIR=str(tmp_path),
-               TANDEM_INSECURE_HTTP="1", TANDEM_MASTER_KEYS=master,
-               TANDEM_EPOCH_KEY_DIR=str(tmp_path / "epochs"))
+    env.update(
+        TANDEM_SQLITE_PATH=str(db_path),
+        TANDEM_VAR_DIR=str(tmp_path),
+        TANDEM_INSECURE_HTTP="1",
+        TANDEM_MASTER_KEYS=master,
+        TANDEM_EPOCH_KEY_DIR=str(tmp_path / "epochs"),
+    )
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-c", SQLITE_SCRIPT, str(db_path), str(copies), str(backup)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["journal_mode"] == "delete"
@@ -425,16 +457,22 @@ def _open_requests(count: int) -> list[int]:
     for number in range(count):
         user = make_user(agency, f"rmember{number}", "member")
         request, _ = services.request_create(
-            acting_user=None, agency=agency, idempotency_key=f"rot-{number}",
-            channel="self_request", urgency="today", contact_method="phone",
-            requester=_requester(user, f"Open-{number}"))
+            acting_user=None,
+            agency=agency,
+            idempotency_key=f"rot-{number}",
+            channel="self_request",
+            urgency="today",
+            contact_method="phone",
+            requester=_requester(user, f"Open-{number}"),
+        )
         made.append(request.pk)
     return made
 
 
 def _names(pks: list[int]) -> list[str]:
-    return [SupportRequest.objects.select_related("data_key").get(pk=pk).requester["name"]
-            for pk in pks]
+    return [
+        SupportRequest.objects.select_related("data_key").get(pk=pk).requester["name"] for pk in pks
+    ]
 
 
 CLOCK_START = T0  # where the shared ``clock`` fixture stops time
@@ -453,8 +491,9 @@ def test_rotations_and_a_long_outage_never_lose_an_open_request(clock: Any) -> N
     assert len(epochs.list_epochs()) == 2
     assert first[0].epoch_id not in {e.epoch_id for e in epochs.list_epochs()}
     current = epochs.list_epochs()[-1].epoch_id
-    assert set(DataKey.objects.filter(shredded_at__isnull=True).values_list(
-        "epoch_id", flat=True)) == {current}
+    assert set(
+        DataKey.objects.filter(shredded_at__isnull=True).values_list("epoch_id", flat=True)
+    ) == {current}
 
 
 def test_an_epoch_whose_keys_cannot_be_rewrapped_is_kept_until_they_can(
@@ -492,9 +531,14 @@ def _more(count: int) -> list[int]:
     for _ in range(count):
         user = make_user(agency, f"late{uuid.uuid4().hex[:6]}", "member")
         request, _ = services.request_create(
-            acting_user=None, agency=agency, idempotency_key=uuid.uuid4().hex,
-            channel="self_request", urgency="today", contact_method="phone",
-            requester=_requester(user, "Straggler"))
+            acting_user=None,
+            agency=agency,
+            idempotency_key=uuid.uuid4().hex,
+            channel="self_request",
+            urgency="today",
+            contact_method="phone",
+            requester=_requester(user, "Straggler"),
+        )
         made.append(request.pk)
     return made
 
@@ -506,8 +550,10 @@ def test_a_straggler_under_the_previous_epoch_is_rewrapped_before_that_epoch_is_
     previous = epochs.list_epochs()[-1]
     epochs.epoch_rotate(force=True)  # previous is now the previous epoch
     straggler = _straggler_under(previous, monkeypatch)
-    assert DataKey.objects.get(
-        pk=SupportRequest.objects.get(pk=straggler).data_key_id).epoch_id == previous.epoch_id
+    assert (
+        DataKey.objects.get(pk=SupportRequest.objects.get(pk=straggler).data_key_id).epoch_id
+        == previous.epoch_id
+    )
     result = epochs.epoch_rotate(force=True)  # previous is now older than the previous one
     assert result.destroyed == 1
     assert previous.epoch_id not in {e.epoch_id for e in epochs.list_epochs()}
@@ -558,13 +604,19 @@ def test_only_peer_support_keys_are_epoch_wrapped_and_need_both_keys(settings: A
     assert crypto.unwrap_data_key(stored) == psp.plain_key()
     epoch = epochs.epoch_key(stored.epoch_id)
     master = crypto.master_keys().current
-    alone = [(master, epochs.EpochKey(epoch.epoch_id, epoch.created_at, master.key)),
-             (crypto.MasterKey(master.key_id, epoch.key), epoch)]
+    alone = [
+        (master, epochs.EpochKey(epoch.epoch_id, epoch.created_at, master.key)),
+        (crypto.MasterKey(master.key_id, epoch.key), epoch),
+    ]
     for wrong_master, wrong_epoch in alone:
         with pytest.raises(crypto.DecryptionFailed):
-            crypto.unwrap_epoch_blob(bytes(stored.wrapped_key), data_key_id=stored.pk,
-                                     purpose=stored.purpose, master=wrong_master,
-                                     epoch=wrong_epoch)
+            crypto.unwrap_epoch_blob(
+                bytes(stored.wrapped_key),
+                data_key_id=stored.pk,
+                purpose=stored.purpose,
+                master=wrong_master,
+                epoch=wrong_epoch,
+            )
 
 
 def test_shredding_forgets_the_epoch_and_the_wrapped_key() -> None:
@@ -656,7 +708,8 @@ def test_keys_status_and_rotate_epoch_show_epochs_and_audit_counts_only(
         assert str(SupportRequest.objects.get(pk=pk).data_key_id) not in text
     # A key under a destroyed epoch (lost directory, wrong TANDEM_EPOCH_KEY_DIR) is loud.
     DataKey.objects.filter(pk=SupportRequest.objects.get(pk=pks[0]).data_key_id).update(
-        epoch_id="ep-0000000000000000")
+        epoch_id="ep-0000000000000000"
+    )
     with pytest.raises(CommandError, match="epoch keys that are not in the epoch key dir"):
         call_command("keys", "status")
     assert "UNREADABLE" in capsys.readouterr().out
@@ -667,8 +720,9 @@ def test_existing_peer_support_keys_under_the_master_key_alone_move_to_an_epoch(
 ) -> None:
     data_key = crypto.new_data_key(purpose="psp.request")
     plain = data_key.plain_key()
-    legacy = crypto.wrap_data_key(plain, data_key_id=data_key.pk, purpose="psp.request",
-                                  master=crypto.master_keys().current)
+    legacy = crypto.wrap_data_key(
+        plain, data_key_id=data_key.pk, purpose="psp.request", master=crypto.master_keys().current
+    )
     DataKey.objects.filter(pk=data_key.pk).update(wrapped_key=legacy, epoch_id="")
     assert crypto.unwrap_data_key(DataKey.objects.get(pk=data_key.pk)) == plain
     assert epochs.epoch_status().not_epoch_wrapped == 1
@@ -687,8 +741,11 @@ def test_master_key_rotation_moves_epoch_wrapped_keys_and_skips_ones_whose_epoch
     DataKey.objects.filter(pk=lost.pk).update(epoch_id="ep-0000000000000000")
     old = crypto.master_keys().current
     settings.TANDEM_MASTER_KEYS = ",".join(
-        [crypto.generate_master_key_line("next"), f"{old.key_id}:"
-         f"{base64.b64encode(old.key).decode()}"])
+        [
+            crypto.generate_master_key_line("next"),
+            f"{old.key_id}:{base64.b64encode(old.key).decode()}",
+        ]
+    )
     result = crypto.keys_rotate()
     assert result.rewrapped == 1
     moved = DataKey.objects.get(pk=kept.pk)

@@ -44,17 +44,23 @@ pytestmark = pytest.mark.django_db
 
 # An odd second on purpose: anything copied from the clock shows minutes and seconds.
 T0 = datetime(2026, 3, 2, 9, 7, 13, 250_000, tzinfo=UTC)
-LIFECYCLE = ("psp.request.created", "psp.request.offered", "psp.request.accepted",
-             "psp.request.contacted", "psp.request.recused", "psp.request.closed",
-             "psp.request.withdrawn", "psp.request.expired")
+LIFECYCLE = (
+    "psp.request.created",
+    "psp.request.offered",
+    "psp.request.accepted",
+    "psp.request.contacted",
+    "psp.request.recused",
+    "psp.request.closed",
+    "psp.request.withdrawn",
+    "psp.request.expired",
+)
 USAGE = {"gender": "male", "member_category": "sworn", "duration_bucket": "15_60"}
 
 
 # --- the scene --------------------------------------------------------------------------
 
 
-def supporter(agency: Agency, username: str, phone: str, *, supervisor: User | None = None
-              ) -> User:
+def supporter(agency: Agency, username: str, phone: str, *, supervisor: User | None = None) -> User:
     user = make_user(agency, username, "supporter")
     user.phone, user.email = phone, f"{username}@example.test"
     user.save(update_fields=["phone", "email"])
@@ -73,9 +79,16 @@ def team(agency: Agency, cast: dict[str, User], clock: Any) -> dict[str, User]:
     ben = supporter(agency, "ben", "+1 555 0122")
     for layer, person in ((vocab.Layer.PRIMARY, pia), (vocab.Layer.BACKUP, ben)):
         services.rotation_save(
-            acting_user=cast["coordinator"], agency=agency, rotation=None,
-            participants=[services.profile_for(person)], name=f"{layer} rota", layer=layer,
-            starts_on=date(2026, 3, 1), handoff_time=time(7, 0), shift_hours=24 * 7)
+            acting_user=cast["coordinator"],
+            agency=agency,
+            rotation=None,
+            participants=[services.profile_for(person)],
+            name=f"{layer} rota",
+            layer=layer,
+            starts_on=date(2026, 3, 1),
+            handoff_time=time(7, 0),
+            shift_hours=24 * 7,
+        )
     return {"pia": pia, "ben": ben}
 
 
@@ -91,20 +104,32 @@ def decoy_work(decoys: list[User], clock: Any, round_no: int) -> None:
         person = decoys[(2 * round_no + offset) % len(decoys)]
         sign_in_traced(person)
         clock.shift(timedelta(seconds=7))
-        audit_record(action="report.viewed", actor=person, object_type="reports.Report",
-                     object_id=str(round_no))
+        audit_record(
+            action="report.viewed",
+            actor=person,
+            object_type="reports.Report",
+            object_id=str(round_no),
+        )
         clock.shift(timedelta(seconds=11))
 
 
 def ask(user: User | None, agency: Agency, key: str, **extra: Any) -> SupportRequest:
     # What the help page seals for a member asking for themselves (never their account).
-    requester = ({"kind": "member", "member_id": user.member_id, "name": user.get_full_name()}
-                 if user is not None else {"kind": "member", "name": f"Person {key}"})
+    requester = (
+        {"kind": "member", "member_id": user.member_id, "name": user.get_full_name()}
+        if user is not None
+        else {"kind": "member", "name": f"Person {key}"}
+    )
     request, created = services.request_create(
-        acting_user=None, agency=agency, idempotency_key=key, channel="self_request",
-        urgency=vocab.Urgency.NOW, contact_method=vocab.ContactMethod.PHONE,
+        acting_user=None,
+        agency=agency,
+        idempotency_key=key,
+        channel="self_request",
+        urgency=vocab.Urgency.NOW,
+        contact_method=vocab.ContactMethod.PHONE,
         requester={**requester, "phone": "+1 555 0199"},
-        **{"status_digest": services.status_code_digest(f"code-{key}"), **extra})
+        **{"status_digest": services.status_code_digest(f"code-{key}"), **extra},
+    )
     assert created
     return request
 
@@ -114,16 +139,25 @@ def fine_times() -> list[str]:
     records, peer-support deliveries, peer-support data keys, follow-up reminders."""
     found: list[str] = []
     keys = DataKey.objects.filter(purpose__startswith="psp.")
-    for rows in (SupportRequest.objects.all(), RequestOffer.objects.all(),
-                 UsageRecord.objects.all(), PeerSupportDelivery.objects.all(), keys,
-                 FollowUpReminder.objects.all()):
-        fields = [f.name for f in rows.model._meta.concrete_fields
-                  if isinstance(f, models.DateTimeField)]
+    for rows in (
+        SupportRequest.objects.all(),
+        RequestOffer.objects.all(),
+        UsageRecord.objects.all(),
+        PeerSupportDelivery.objects.all(),
+        keys,
+        FollowUpReminder.objects.all(),
+    ):
+        fields = [
+            f.name for f in rows.model._meta.concrete_fields if isinstance(f, models.DateTimeField)
+        ]
         for row in rows.values("pk", *fields):
             for name in fields:
                 value = row[name]
                 if value is not None and (value.minute, value.second, value.microsecond) != (
-                        0, 0, 0):
+                    0,
+                    0,
+                    0,
+                ):
                     found.append(f"{rows.model.__name__}.{name}={value.isoformat()}")
     return found
 
@@ -186,8 +220,11 @@ def test_lifecycle_events_cannot_be_blamed_on_the_sign_in_before_them(
     assert not fine_times()
     # Nothing about a request is audited at the moment it happens, not even the shredding.
     assert not AuditEvent.objects.filter(action__startswith="psp.request.").exists()
-    assert not [e for e in AuditEvent.objects.filter(action="crypto.shred")
-                if (e.detail or {}).get("purpose", "").startswith("psp.")]
+    assert not [
+        e
+        for e in AuditEvent.objects.filter(action="crypto.shred")
+        if (e.detail or {}).get("purpose", "").startswith("psp.")
+    ]
 
     clock.move_to(T0 + timedelta(days=3, hours=3, minutes=41, seconds=5))
     assert services.expire_open_requests() == 1
@@ -239,8 +276,9 @@ def test_no_peer_support_row_holds_a_time_finer_than_the_hour(
     clock.shift(timedelta(minutes=4, seconds=33))
     services.request_contact(acting_user=team["ben"], request=accepted, notice_given=True)
     peer_support_deliveries_send()
-    services.request_close(acting_user=team["ben"], request=accepted, usage=USAGE,
-                           follow_up_on=date(2026, 3, 9))
+    services.request_close(
+        acting_user=team["ben"], request=accepted, usage=USAGE, follow_up_on=date(2026, 3, 9)
+    )
     assert not fine_times()
     assert PeerSupportDelivery.objects.filter(status="sent").exists()
     assert not DBTaskResult.objects.exists()  # no job row per peer-support message
@@ -301,8 +339,10 @@ def test_usage_records_cannot_be_joined_to_the_closing_order(
     by_key = [records[key] for key in sorted(records)]
     assert abs(spearman(list(range(count)), by_key)) < 0.6
     # And the "closed" audit events, the attacker's other join, are shuffled as well.
-    closed = [close_rank[e.object_id]
-              for e in AuditEvent.objects.filter(action="psp.request.closed").order_by("id")]
+    closed = [
+        close_rank[e.object_id]
+        for e in AuditEvent.objects.filter(action="psp.request.closed").order_by("id")
+    ]
     assert len(closed) == count
     assert abs(spearman(list(range(count)), closed)) < 0.6
 
@@ -318,7 +358,8 @@ def test_the_coordinators_queue_shows_no_step_and_no_supporter(
     member.member.save(update_fields=["supervisor"])
     skipped = ask(member, agency, "q-1", chosen_supporter=services.profile_for(team["ben"]))
     assert {o.user_id for o in RequestOffer.objects.filter(request=skipped, active=True)} == {
-        team["ben"].pk}  # routing skipped the primary: she is in the chain of command
+        team["ben"].pk
+    }  # routing skipped the primary: she is in the chain of command
     other = ask(cast["chief"], agency, "q-2")
     services.request_accept(acting_user=team["pia"], request=other)
     clock.shift(timedelta(hours=2, minutes=5))
@@ -340,8 +381,13 @@ def test_the_coordinators_queue_shows_no_step_and_no_supporter(
 
 
 def test_logs_and_console_back_ends_hold_no_recipient_for_peer_support_kinds(
-    agency: Agency, cast: dict[str, User], team: dict[str, User], clock: Any,
-    settings: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    agency: Agency,
+    cast: dict[str, User],
+    team: dict[str, User],
+    clock: Any,
+    settings: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from django.core.management import call_command
 
@@ -367,8 +413,14 @@ def test_logs_and_console_back_ends_hold_no_recipient_for_peer_support_kinds(
     assert "SMS (psp.escalation): recipient withheld" in out
     assert "coord.q3@example.test" in out  # other kinds still print: the search works
     pia = team["pia"]
-    secrets_of_recipients = ("pia@example.test", "0111", "outside.q4", "0188", "pia",
-                             f'"user_id": {pia.pk}')
+    secrets_of_recipients = (
+        "pia@example.test",
+        "0111",
+        "outside.q4",
+        "0188",
+        "pia",
+        f'"user_id": {pia.pk}',
+    )
     withheld = out.replace("coord.q3@example.test", "")
     # Message ids and dates of the other kinds' e-mails are random digits, not recipients.
     withheld = re.sub(r"(?m)^(Message-ID|Date): .*$", "", withheld)

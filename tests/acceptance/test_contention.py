@@ -51,9 +51,12 @@ print("wrote", seen, flush=True)
 
 def _sqlite_env(tmp_path: Path, how: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(TANDEM_INSECURE_HTTP="1", TANDEM_VAR_DIR=str(tmp_path),
-               DJANGO_SETTINGS_MODULE="tandem.settings",
-               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(
+        TANDEM_INSECURE_HTTP="1",
+        TANDEM_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="tandem.settings",
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+    )
     path = tmp_path / "contention.sqlite3"
     if how == "url":
         env["DATABASE_URL"] = f"sqlite:///{path}"
@@ -67,8 +70,14 @@ def test_two_concurrent_writers_on_sqlite_both_succeed(tmp_path: Path, how: str)
     env = _sqlite_env(tmp_path, how)
     writers = [
         subprocess.Popen(  # noqa: S603
-            [sys.executable, "-c", WRITER, name], cwd=ROOT, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            [sys.executable, "-c", WRITER, name],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for name in ("first", "second")
     ]
     for writer in writers:
@@ -131,7 +140,8 @@ print(json.dumps([SupportRequest.objects.count(), RequestOffer.objects.count(),
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(
-        TANDEM_INSECURE_HTTP="1", TANDEM_VAR_DIR=str(tmp_path / "var"),
+        TANDEM_INSECURE_HTTP="1",
+        TANDEM_VAR_DIR=str(tmp_path / "var"),
         TANDEM_MASTER_KEYS=crypto.generate_master_key_line("crash-test"),
         TANDEM_TEST_CRASH_MARKER=str(tmp_path / "routed"),
         TANDEM_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
@@ -151,8 +161,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def _run(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(  # noqa: S603
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=300, check=False)
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
 
@@ -172,16 +188,29 @@ def _post_request(port: int, session: str, employee_number: str, seen: list[str]
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     assert csrf, page[:500]
     assert token, page[:500]
-    body = urlencode({
-        "csrfmiddlewaretoken": token.group(1), "idempotency_key": "crash-1",
-        "name": "Crash Person", "employee_number": employee_number, "phone": "+1 555 0199",
-        "contact_method": "phone", "urgency": "now", "best_time": "any",
-        "channel": "critical_incident",
-    })
-    conn.request("POST", "/support/on-behalf/", body=body, headers={
-        "Cookie": f"sessionid={session}; csrftoken={csrf.group(1)}",
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Referer": f"http://127.0.0.1:{port}/support/on-behalf/"})
+    body = urlencode(
+        {
+            "csrfmiddlewaretoken": token.group(1),
+            "idempotency_key": "crash-1",
+            "name": "Crash Person",
+            "employee_number": employee_number,
+            "phone": "+1 555 0199",
+            "contact_method": "phone",
+            "urgency": "now",
+            "best_time": "any",
+            "channel": "critical_incident",
+        }
+    )
+    conn.request(
+        "POST",
+        "/support/on-behalf/",
+        body=body,
+        headers={
+            "Cookie": f"sessionid={session}; csrftoken={csrf.group(1)}",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": f"http://127.0.0.1:{port}/support/on-behalf/",
+        },
+    )
     answer = conn.getresponse()  # never answers: the worker is killed first
     seen.append(f"{answer.status} {answer.read().decode(errors='replace')[:3000]}")
 
@@ -204,17 +233,32 @@ def test_web_worker_killed_mid_request_leaves_no_half_written_change(tmp_path: P
     before = json.loads(_python(env, COUNTS))
     port = free_port()
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "tests.crash_wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "1", "--timeout", "600"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "tests.crash_wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert _wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 60)
-
 
         seen: list[str] = []
         poster = threading.Thread(
             target=lambda: _swallow(_post_request, port, session, employee_number, seen),
-            daemon=True)
+            daemon=True,
+        )
         poster.start()
         marker = tmp_path / "routed"
         assert _wait_for(marker.exists, 60), f"the request never reached routing: {seen}"
@@ -229,8 +273,11 @@ def test_web_worker_killed_mid_request_leaves_no_half_written_change(tmp_path: P
     assert json.loads(_python(env, COUNTS)) == before
     # ... the chain is intact, and the database takes the next write at once.
     _run(env, "-m", "tandem.cli", "audit", "verify")
-    _python(env, "from tandem.accounts.models import User\n"
-                 "User.objects.filter(username='crash-coordinator').update(first_name='after')")
+    _python(
+        env,
+        "from tandem.accounts.models import User\n"
+        "User.objects.filter(username='crash-coordinator').update(first_name='after')",
+    )
 
 
 def _swallow(function: Any, *args: Any) -> None:

@@ -94,8 +94,12 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def _python(env: dict[str, str], code: str) -> str:
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-c", "import django; django.setup()\n" + code],
-        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
-        capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
@@ -104,7 +108,12 @@ def _python(env: dict[str, str], code: str) -> str:
 def _tandem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "tandem.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -132,7 +141,10 @@ def test_worker_killed_mid_job_leaves_nothing_running_and_the_job_finishes_once(
     )
     worker = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "tandem.cli", "worker", "--interval", "0.2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         assert _wait_for(lambda: marker.exists(), 60), "the worker never started the job"

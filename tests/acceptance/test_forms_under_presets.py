@@ -82,8 +82,7 @@ def _crawl(client: Client) -> dict[str, list[str]]:
         seen[name] = page.problems
         for href in page.links:
             parts = urlsplit(href)
-            if not parts.netloc and parts.path.startswith("/") and not parts.path.endswith(
-                    FILES):
+            if not parts.netloc and parts.path.startswith("/") and not parts.path.endswith(FILES):
                 queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
     return seen
 
@@ -96,8 +95,12 @@ def test_every_form_each_role_reaches_has_a_choice_for_every_required_list(
     problems: list[str] = []
     pages = 0
     for role in Role:
-        user = make_user(agency, role.value.replace("_", ""), role.value,
-                         sworn=role not in (Role.PRS, Role.DISPATCHER))
+        user = make_user(
+            agency,
+            role.value.replace("_", ""),
+            role.value,
+            sworn=role not in (Role.PRS, Role.DISPATCHER),
+        )
         found = _crawl(sign_in(Client(), user))
         pages += len(found)
         problems += [f"{role.value} {name}: {p}" for name, ps in found.items() for p in ps]

@@ -91,7 +91,7 @@ def test_the_on_call_feed_is_strict_ical_and_reaches_90_days_ahead(
 
 
 def test_the_recovery_visits_feed_is_strict_ical_and_reaches_90_days_ahead(
-    cast: dict[str, Any]
+    cast: dict[str, Any],
 ) -> None:
     client = new_client(cast["aro"])
     later = timezone.now() + timedelta(days=85)

@@ -84,11 +84,14 @@ def test_list_and_report_reads_go_to_the_replica_and_writes_to_the_primary(
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(TANDEM_INSECURE_HTTP="1", TANDEM_VAR_DIR=str(tmp_path),
-               DJANGO_SETTINGS_MODULE="tandem.settings",
-               TANDEM_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
-               TANDEM_AUDIT_CHECKPOINT_FILE=str(tmp_path / "checkpoints.jsonl"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(
+        TANDEM_INSECURE_HTTP="1",
+        TANDEM_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="tandem.settings",
+        TANDEM_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
+        TANDEM_AUDIT_CHECKPOINT_FILE=str(tmp_path / "checkpoints.jsonl"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+    )
     if connection.vendor == "postgresql":
         s = connection.settings_dict
         url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
@@ -96,10 +99,22 @@ def test_list_and_report_reads_go_to_the_replica_and_writes_to_the_primary(
         url = f"sqlite:///{tmp_path / 'replica.sqlite3'}"
     env["DATABASE_URL"] = env["TANDEM_REPLICA_DATABASE_URL"] = url
     if connection.vendor == "sqlite":
-        subprocess.run([sys.executable, "-m", "tandem.cli", "migrate", "-v0"],  # noqa: S603
-                       cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "tandem.cli", "migrate", "-v0"],  # noqa: S603
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=300, check=False)
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")

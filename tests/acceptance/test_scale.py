@@ -29,8 +29,13 @@ def _add_members(agency: Any, upto: int) -> None:
     have = Member.objects.filter(agency=agency).count()
     Member.objects.bulk_create(
         (
-            Member(agency=agency, employee_number=f"S{i:06}", first_name=f"First{i % 97}",
-                   last_name=f"Name{i:06}", category=MemberCategory.SWORN)
+            Member(
+                agency=agency,
+                employee_number=f"S{i:06}",
+                first_name=f"First{i % 97}",
+                last_name=f"Name{i:06}",
+                category=MemberCategory.SWORN,
+            )
             for i in range(have, upto)
         ),
         batch_size=5_000,
@@ -41,8 +46,13 @@ def _add_clients(agency: Any, upto: int, aro: User | None = None) -> None:
     have = Client.objects.filter(agency=agency).count()
     Client.objects.bulk_create(
         (
-            Client(agency=agency, first_name=f"Given{i % 89}", last_name=f"Client{i:06}",
-                   name_key=f"given{i % 89} client{i:06}", aro=aro)
+            Client(
+                agency=agency,
+                first_name=f"Given{i % 89}",
+                last_name=f"Client{i:06}",
+                name_key=f"given{i % 89} client{i:06}",
+                aro=aro,
+            )
             for i in range(have, upto)
         ),
         batch_size=5_000,
@@ -60,7 +70,7 @@ def _queries(session: Any, url: str, params: dict[str, str] | None = None) -> tu
         response = session.get(url, params or {})
     assert response.status_code == 200
     sql = " ".join(q["sql"].upper() for q in captured.captured_queries)
-    assert "COUNT(" not in sql.replace("COUNT(*) AS \"__COUNT\" FROM \"DJANGO_SESSION", "")
+    assert "COUNT(" not in sql.replace('COUNT(*) AS "__COUNT" FROM "DJANGO_SESSION', "")
     return len(captured), response.content.decode()
 
 
@@ -105,8 +115,11 @@ def test_keyset_pages_walk_the_directory_in_order_without_gaps_or_repeats(
         if not found:
             break
         params = {"category": "sworn", "after": found.group(1)}
-    expected = sorted(Member.objects.filter(agency=agency, last_name__startswith="Name")
-                      .values_list("last_name", flat=True))
+    expected = sorted(
+        Member.objects.filter(agency=agency, last_name__startswith="Name").values_list(
+            "last_name", flat=True
+        )
+    )
     assert len(expected) > 150
     assert seen == expected
     back = re.search(r"before=(\d+)\">Previous", body)
@@ -114,7 +127,7 @@ def test_keyset_pages_walk_the_directory_in_order_without_gaps_or_repeats(
     previous = session.get(url, {"category": "sworn", "before": back.group(1)})
     last_page = re.findall(r"Name\d{6}", body)
     shown = re.findall(r"Name\d{6}", previous.content.decode())
-    assert shown == seen[seen.index(shown[0]):seen.index(shown[0]) + len(shown)]
+    assert shown == seen[seen.index(shown[0]) : seen.index(shown[0]) + len(shown)]
     assert seen.index(shown[-1]) + 1 == seen.index(last_page[0])  # the page just before
 
 
@@ -125,8 +138,11 @@ def test_a_cursor_from_another_agency_shows_nothing_of_it(
     _add_members(other_agency, 60)
     theirs = Member.objects.filter(agency=other_agency).order_by("pk").first()
     assert theirs is not None
-    body = signed_in(cast["administrator"]).get(
-        reverse("agencies:member_list"), {"after": str(theirs.pk)}).content.decode()
+    body = (
+        signed_in(cast["administrator"])
+        .get(reverse("agencies:member_list"), {"after": str(theirs.pk)})
+        .content.decode()
+    )
     assert "Name0000" not in body  # an unknown anchor starts from the first page of our own
 
 
@@ -210,9 +226,17 @@ def test_coverage_scans_cost_the_same_queries_at_50_and_1200_supporters_on_call(
         Rotation.objects.filter(agency=agency).delete()
         people = list(SupporterProfile.objects.filter(agency=agency).order_by("pk"))
         for layer, order in (("primary", people), ("backup", people[::-1])):
-            rotation_save(acting_user=None, agency=agency, rotation=None, participants=order,
-                          name=layer, layer=layer, handoff_time=time(7, 0), shift_hours=12,
-                          starts_on=timezone.localdate() - timedelta(days=1))
+            rotation_save(
+                acting_user=None,
+                agency=agency,
+                rotation=None,
+                participants=order,
+                name=layer,
+                layer=layer,
+                handoff_time=time(7, 0),
+                shift_hours=12,
+                starts_on=timezone.localdate() - timedelta(days=1),
+            )
         for url in pages:
             session.get(url)
         measured = []
@@ -240,9 +264,13 @@ def test_roster_pages_walk_every_supporter_once_in_name_order(
         if not found:
             break
         params = {"after": found.group(1)}
-    expected = [str(p) for p in SupporterProfile.objects.filter(agency=agency)
-                .select_related("user").order_by("user__last_name", "user__first_name", "pk")
-                if p.user.last_name.startswith("Name")]
+    expected = [
+        str(p)
+        for p in SupporterProfile.objects.filter(agency=agency)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "pk")
+        if p.user.last_name.startswith("Name")
+    ]
     assert len(expected) == 120
     assert seen == expected
 
@@ -258,8 +286,10 @@ def test_account_list_costs_the_same_queries_at_1000_and_5000_accounts(
     for size in (SMALL, 5_000):
         have = User.objects.filter(agency=agency).count()
         User.objects.bulk_create(
-            (User(username=f"bulk{i:06}", agency=agency, password="!")  # noqa: S106
-             for i in range(have, size)),
+            (
+                User(username=f"bulk{i:06}", agency=agency, password="!")  # noqa: S106
+                for i in range(have, size)
+            ),
             batch_size=2_000,
         )
         first, body = _queries(session, url)
@@ -307,7 +337,8 @@ def test_client_search_on_sqlite_reads_the_fts5_index_and_finds_what_contains_fi
         pytest.skip("the FTS5 index is SQLite's; PostgreSQL has trigram GIN indexes")
     _add_clients(agency, 200)
     Client.objects.filter(agency=agency, last_name="Client000150").update(
-        name_key="given61 okonkwo smythe", phone_digits="7195550142")
+        name_key="given61 okonkwo smythe", phone_digits="7195550142"
+    )
     Client.objects.filter(agency=agency, last_name="Client000151").delete()
     session = signed_in(cast["aro"])
     url = reverse("recovery:client_list")

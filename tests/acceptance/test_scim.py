@@ -29,29 +29,38 @@ def _fresh_rate_limits() -> None:
 
 def token(admin: Any, *scopes: str) -> str:
     """A token of a provisioning client, approved by the agency's chief."""
-    client = api.api_client_create(acting_user=admin, name="Entra provisioning",
-                                   scopes=list(scopes or ["scim"]))
+    client = api.api_client_create(
+        acting_user=admin, name="Entra provisioning", scopes=list(scopes or ["scim"])
+    )
     if not client.is_approved:
-        chief = (User.objects.filter(agency=admin.agency, role_assignments__role="chief")
-                 .exclude(pk=admin.pk).first()
-                 or make_user(admin.agency, f"chief{admin.agency.slug}", "chief"))
+        chief = User.objects.filter(agency=admin.agency, role_assignments__role="chief").exclude(
+            pk=admin.pk
+        ).first() or make_user(admin.agency, f"chief{admin.agency.slug}", "chief")
         api.api_client_approve(acting_user=chief, client=client)
     return api.api_token_issue(acting_user=admin, client=client)[1]
 
 
 def patch_external_id(secret: str, user: Any, subject: str) -> Any:
-    return scim(secret, "patch", reverse("scim:user", args=[user.pk]), {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "externalId", "value": subject}]})
+    return scim(
+        secret,
+        "patch",
+        reverse("scim:user", args=[user.pk]),
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "externalId", "value": subject}],
+        },
+    )
 
 
 @pytest.fixture
 def idp(cast: dict[str, Any]) -> Any:
     """The agency's identity provider; the administrator and the coordinator each linked
     to their own subject there."""
-    provider = identity_provider_set(acting_user=cast["administrator"],
-                                     issuer="https://login.example.org/alpha/v2.0",
-                                     client_id="tandem")
+    provider = identity_provider_set(
+        acting_user=cast["administrator"],
+        issuer="https://login.example.org/alpha/v2.0",
+        client_id="tandem",
+    )
     for role, subject in (("administrator", "admin-sub"), ("coordinator", "coord-sub")):
         ExternalIdentity.objects.create(provider=provider, user=cast[role], subject=subject)
     return provider
@@ -68,22 +77,40 @@ def scim(secret: str | None, method: str, path: str, body: Any = None) -> Any:
 
 
 def new_user(**extra: Any) -> dict[str, Any]:
-    return {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": "jdoe@alpha.example", "externalId": "entra-oid-1",
-            "name": {"givenName": "Jane", "familyName": "Doe"},
-            "emails": [{"value": "jdoe@alpha.example", "primary": True}], "active": True,
-            **extra}
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "jdoe@alpha.example",
+        "externalId": "entra-oid-1",
+        "name": {"givenName": "Jane", "familyName": "Doe"},
+        "emails": [{"value": "jdoe@alpha.example", "primary": True}],
+        "active": True,
+        **extra,
+    }
 
 
 def test_the_provider_creates_finds_and_updates_an_account(
     agency: Any, cast: dict[str, Any]
 ) -> None:
     secret = token(cast["administrator"])
-    Member.objects.create(agency=agency, employee_number="HR-77", first_name="Jane",
-                          last_name="Doe", category=MemberCategory.CIVILIAN)
-    made = scim(secret, "post", reverse("scim:users"), new_user(**{
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
-            {"employeeNumber": "HR-77"}}))
+    Member.objects.create(
+        agency=agency,
+        employee_number="HR-77",
+        first_name="Jane",
+        last_name="Doe",
+        category=MemberCategory.CIVILIAN,
+    )
+    made = scim(
+        secret,
+        "post",
+        reverse("scim:users"),
+        new_user(
+            **{
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                    "employeeNumber": "HR-77"
+                }
+            }
+        ),
+    )
     assert made.status_code == 201, made.content
     assert made["Content-Type"] == SCIM
     body = made.json()
@@ -98,9 +125,15 @@ def test_the_provider_creates_finds_and_updates_an_account(
     again = scim(secret, "post", reverse("scim:users"), new_user())
     assert again.status_code == 409
     assert again.json()["scimType"] == "uniqueness"
-    renamed = scim(secret, "patch", reverse("scim:user", args=[user.pk]), {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "name.familyName", "value": "Smith"}]})
+    renamed = scim(
+        secret,
+        "patch",
+        reverse("scim:user", args=[user.pk]),
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "name.familyName", "value": "Smith"}],
+        },
+    )
     assert renamed.status_code == 200
     assert renamed.json()["name"]["familyName"] == "Smith"
     assert AuditEvent.objects.filter(action="account.created", object_id=str(user.pk)).exists()
@@ -112,9 +145,15 @@ def test_deprovisioning_ends_the_persons_sessions_at_once(cast: dict[str, Any]) 
     browser = sign_in(Client(), person)
     assert browser.get(reverse("core:home")).status_code == 200
     assert SignInSession.objects.filter(user=person).exists()
-    answer = scim(secret, "patch", reverse("scim:user", args=[person.pk]), {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})
+    answer = scim(
+        secret,
+        "patch",
+        reverse("scim:user", args=[person.pk]),
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+        },
+    )
     assert answer.status_code == 200
     assert answer.json()["active"] is False
     assert browser.get(reverse("core:home")).status_code == 302
@@ -127,15 +166,21 @@ def test_deprovisioning_ends_the_persons_sessions_at_once(cast: dict[str, Any]) 
 
 
 def test_groups_assign_ordinary_roles_but_program_roles_need_a_second_person(
-    cast: dict[str, Any]
+    cast: dict[str, Any],
 ) -> None:
     secret = token(cast["administrator"])
     person = cast["nobody"]
 
     def change(role: str, op: str) -> Any:
-        return scim(secret, "patch", reverse("scim:group", args=[role]), {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": op, "path": "members", "value": [{"value": str(person.pk)}]}]})
+        return scim(
+            secret,
+            "patch",
+            reverse("scim:group", args=[role]),
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": op, "path": "members", "value": [{"value": str(person.pk)}]}],
+            },
+        )
 
     assert change("dispatcher", "add").status_code == 200
     assert RoleAssignment.objects.filter(user=person, role="dispatcher").exists()
@@ -160,8 +205,15 @@ def test_scim_needs_its_own_scope_and_sees_only_its_agency(
     theirs = token(stranger)
     mine = cast["supporter"]
     assert scim(theirs, "get", reverse("scim:user", args=[mine.pk])).status_code == 404
-    assert scim(theirs, "patch", reverse("scim:user", args=[mine.pk]), {
-        "Operations": [{"op": "replace", "path": "active", "value": False}]}).status_code == 404
+    assert (
+        scim(
+            theirs,
+            "patch",
+            reverse("scim:user", args=[mine.pk]),
+            {"Operations": [{"op": "replace", "path": "active", "value": False}]},
+        ).status_code
+        == 404
+    )
     listed = scim(theirs, "get", reverse("scim:users")).json()
     assert {r["userName"] for r in listed["Resources"]} == {"stranger", "chiefbravo"}
     assert User.objects.get(pk=mine.pk).is_active
@@ -176,9 +228,7 @@ def test_service_provider_config_and_bad_filters(cast: dict[str, Any]) -> None:
     assert bad.json()["scimType"] == "invalidFilter"
 
 
-def test_scim_cannot_move_a_sign_in_to_another_account(
-    cast: dict[str, Any], idp: Any
-) -> None:
+def test_scim_cannot_move_a_sign_in_to_another_account(cast: dict[str, Any], idp: Any) -> None:
     """The tester's reproduction: with a provisioning token, the administrator moves their own
     subject away, then puts it on the coordinator's account, to sign in as the coordinator
     with their own login at the identity provider."""
@@ -202,8 +252,12 @@ def test_scim_cannot_move_a_sign_in_to_another_account(
         assert "coord-sub" not in str(event.detail)
     assert not AuditEvent.objects.filter(action="sso.identity_linked").exists()
     # The provider repeating the subject it already holds changes nothing and is fine.
-    same = scim(secret, "put", reverse("scim:user", args=[coordinator.pk]),
-                {"externalId": "coord-sub", "active": True})
+    same = scim(
+        secret,
+        "put",
+        reverse("scim:user", args=[coordinator.pk]),
+        {"externalId": "coord-sub", "active": True},
+    )
     assert same.status_code == 200, same.content
     assert same.json()["externalId"] == "coord-sub"
 
@@ -216,8 +270,12 @@ def test_scim_links_a_subject_only_to_an_account_without_one_or_any_power(
     assert made.status_code == 201, made.content
     jdoe = User.objects.get(username="jdoe@alpha.example")
     assert account_for_subject(idp, {"sub": "jdoe-sub"}) == jdoe
-    taken = scim(secret, "post", reverse("scim:users"),
-                 new_user(userName="twin@alpha.example", externalId="coord-sub"))
+    taken = scim(
+        secret,
+        "post",
+        reverse("scim:users"),
+        new_user(userName="twin@alpha.example", externalId="coord-sub"),
+    )
     assert taken.status_code == 403
     assert not User.objects.filter(username="twin@alpha.example").exists()
     nobody = cast["nobody"]

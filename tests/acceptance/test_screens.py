@@ -30,8 +30,15 @@ def set_channels(agency: Agency, *channels: str) -> None:
 
 
 def caller(**values: Any) -> dict[str, str]:
-    return {"idempotency_key": "k-1", "name": "Caller Name", "phone": "+1 (555) 010-0166",
-            "contact_method": "phone", "urgency": "now", "best_time": "any", **values}
+    return {
+        "idempotency_key": "k-1",
+        "name": "Caller Name",
+        "phone": "+1 (555) 010-0166",
+        "contact_method": "phone",
+        "urgency": "now",
+        "best_time": "any",
+        **values,
+    }
 
 
 def test_dispatcher_is_told_what_to_do_when_the_policy_takes_nothing_through_dispatch(
@@ -41,7 +48,7 @@ def test_dispatcher_is_told_what_to_do_when_the_policy_takes_nothing_through_dis
     page = dispatcher.get(reverse("support:on_behalf_new"))
     text = page.content.decode()
     assert page.status_code == 200
-    assert "<form" not in text.split('<main', 1)[1]
+    assert "<form" not in text.split("<main", 1)[1]
     assert "takes no requests through dispatch" in text
     assert "a colleague refers them confidentially" in text.lower()
     on_call = dispatcher.get(reverse("support:on_call_now")).content.decode()
@@ -71,8 +78,9 @@ def test_phone_fields_bring_up_the_number_pad_and_never_autofill_someone_elses_d
     agency: Agency, cast: dict[str, User]
 ) -> None:
     set_channels(agency, "self_request", "dispatch")
-    page = sign_in(Client(), cast["dispatcher"]).get(
-        reverse("support:on_behalf_new")).content.decode()
+    page = (
+        sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_behalf_new")).content.decode()
+    )
     phone = re.search(r'<input[^>]*name="phone"[^>]*>', page)
     assert phone is not None
     assert 'type="tel"' in phone.group(0)
@@ -96,7 +104,8 @@ def test_a_failed_submit_shows_a_summary_linking_to_each_field(
 ) -> None:
     set_channels(agency, "self_request", "dispatch")
     failed = sign_in(Client(), cast["dispatcher"]).post(
-        reverse("support:on_behalf_new"), caller(name="", phone="", channel="dispatch"))
+        reverse("support:on_behalf_new"), caller(name="", phone="", channel="dispatch")
+    )
     assert failed.status_code == 400
     page = failed.content.decode()
     summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
@@ -125,11 +134,14 @@ def test_members_only_help_page_says_it_takes_no_requests_from_families(
     assert "it takes no requests from their families" in page
 
 
-@pytest.mark.parametrize(("shown", "href"), [
-    ("+1 (555) 010-0166", "tel:+15550100166"),
-    ("555.010.0166", "tel:5550100166"),
-    ("  719 444-7000 ", "tel:7194447000"),
-])
+@pytest.mark.parametrize(
+    ("shown", "href"),
+    [
+        ("+1 (555) 010-0166", "tel:+15550100166"),
+        ("555.010.0166", "tel:5550100166"),
+        ("  719 444-7000 ", "tel:7194447000"),
+    ],
+)
 def test_tel_links_carry_digits_only(shown: str, href: str) -> None:
     assert tel_href(shown) == href
 
@@ -144,8 +156,14 @@ def test_sergeant_screens_speak_plain_words(agency: Agency, cast: dict[str, User
     labels = [str(f.label) for form in forms for f in form.fields.values()]
     for jargon in ("epsilon", "TOML", "Object id", "Small-cell"):
         assert not any(jargon.lower() in label.lower() for label in labels), jargon
-    table = Table(name="t", title="Contacts by length", measure="contacts",
-                  row_dim="duration_bucket", rows=[("a", "A")], counts=[[3]])
+    table = Table(
+        name="t",
+        title="Contacts by length",
+        measure="contacts",
+        row_dim="duration_bucket",
+        rows=[("a", "A")],
+        counts=[[3]],
+    )
     assert table.row_dim_label == "Length of contact"
 
 
@@ -167,8 +185,9 @@ def test_availability_offers_only_the_change_that_makes_sense(
     assert "You are <strong>available</strong>" in page
     assert "I am available again" not in page
     assert "Take time off" in page
-    supporter.post(reverse("support:availability"),
-                   {"action": "unavailable", "until": "2099-01-01T08:00"})
+    supporter.post(
+        reverse("support:availability"), {"action": "unavailable", "until": "2099-01-01T08:00"}
+    )
     page = supporter.get(reverse("support:workspace")).content.decode()
     assert "unavailable until" in page
     assert "I am available again" in page
@@ -179,11 +198,19 @@ def test_coordinator_home_lists_what_needs_attention_without_identities(
     agency: Agency, cast: dict[str, User]
 ) -> None:
     services.request_create(
-        acting_user=None, agency=agency, idempotency_key="home-1",
-        channel=vocab.Channel.SELF_REQUEST, urgency=vocab.Urgency.NOW,
+        acting_user=None,
+        agency=agency,
+        idempotency_key="home-1",
+        channel=vocab.Channel.SELF_REQUEST,
+        urgency=vocab.Urgency.NOW,
         contact_method=vocab.ContactMethod.PHONE,
-        requester={"kind": "member", "member_id": cast["member"].member_id,
-                   "name": cast["member"].get_full_name(), "phone": "555-0199"})
+        requester={
+            "kind": "member",
+            "member_id": cast["member"].member_id,
+            "name": cast["member"].get_full_name(),
+            "phone": "555-0199",
+        },
+    )
     page = sign_in(Client(), cast["coordinator"]).get("/").content.decode()
     attention = page.split("Needs attention now", 1)[1].split("</section>", 1)[0]
     assert "1 request waiting for a supporter, the longest for less than an hour" in attention
@@ -233,8 +260,11 @@ def test_coordinator_home_reads_coverage_gaps_from_a_snapshot_that_changes_inval
     from tandem.support import services as support
 
     for person in people[3:]:
-        support.availability_set(acting_user=person, profile=support.profile_for(person),
-                                 until=timezone_now() + timedelta(days=30))
+        support.availability_set(
+            acting_user=person,
+            profile=support.profile_for(person),
+            until=timezone_now() + timedelta(days=30),
+        )
     assert "1 gap in on-call coverage" in coordinator.get("/").content.decode()
 
 
@@ -247,12 +277,21 @@ def test_aro_home_shows_todays_visits_waiting_for_a_safety_assessment(
 
     from tandem.recovery import services as recovery
 
-    client = recovery.client_create(acting_user=cast["aro"], data={
-        "first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"})
+    client = recovery.client_create(
+        acting_user=cast["aro"],
+        data={"first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"},
+    )
     begin = timezone.now() + timedelta(minutes=30)
-    recovery.planned_create(acting_user=cast["aro"], client=client, kind="field",
-                            starts_at=begin, ends_at=begin + timedelta(hours=1),
-                            aro=cast["aro"], prs=cast["prs"], with_prs=True)
+    recovery.planned_create(
+        acting_user=cast["aro"],
+        client=client,
+        kind="field",
+        starts_at=begin,
+        ends_at=begin + timedelta(hours=1),
+        aro=cast["aro"],
+        prs=cast["prs"],
+        with_prs=True,
+    )
     page = sign_in(Client(), cast["aro"]).get("/").content.decode()
     assert "1 visit today needs your safety assessment" in page
     prs_page = sign_in(Client(), cast["prs"]).get("/").content.decode()
@@ -269,20 +308,36 @@ def test_client_page_puts_the_summary_first_and_pages_a_long_timeline(
     from tandem.recovery import services as recovery
     from tandem.recovery.models import Resource
 
-    client = recovery.client_create(acting_user=cast["aro"], data={
-        "first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"})
+    client = recovery.client_create(
+        acting_user=cast["aro"],
+        data={"first_name": "Jamie", "last_name": "Rivera", "phone": "(540) 555-0199"},
+    )
     now = timezone.now()
     client.__class__.objects.filter(pk=client.pk).update(created_at=now - timedelta(days=30))
     client.refresh_from_db()
     for days in range(14):
-        recovery.contact_create(acting_user=cast["prs"], client=client, data={
-            "kind": "phone", "occurred_at": now - timedelta(days=days, hours=1),
-            "duration_minutes": 10 + days, "prs_present": True, "location_type": "phone",
-            "services": [], "outcome": "engaged"})
-    resource = Resource.objects.create(agency=agency, name="Valley Outpatient",
-                                       category="treatment_outpatient")
-    recovery.referral_create(acting_user=cast["aro"], client=client, resource=resource,
-                             follow_up_on=timezone.localdate() + timedelta(days=2))
+        recovery.contact_create(
+            acting_user=cast["prs"],
+            client=client,
+            data={
+                "kind": "phone",
+                "occurred_at": now - timedelta(days=days, hours=1),
+                "duration_minutes": 10 + days,
+                "prs_present": True,
+                "location_type": "phone",
+                "services": [],
+                "outcome": "engaged",
+            },
+        )
+    resource = Resource.objects.create(
+        agency=agency, name="Valley Outpatient", category="treatment_outpatient"
+    )
+    recovery.referral_create(
+        acting_user=cast["aro"],
+        client=client,
+        resource=resource,
+        follow_up_on=timezone.localdate() + timedelta(days=2),
+    )
     url = reverse("recovery:client_detail", args=[client.pk])
     aro = sign_in(Client(), cast["aro"])
     page = aro.get(url).content.decode()
@@ -295,8 +350,8 @@ def test_client_page_puts_the_summary_first_and_pages_a_long_timeline(
     assert "Valley Outpatient" in summary  # the follow-up due this week
     assert "None in force" in summary
     # Each folded section says what it holds.
-    assert "Referrals <span class=\"count\">(1)</span>" in main
-    assert "Timeline <span class=\"count\">(15 entries)</span>" in main
+    assert 'Referrals <span class="count">(1)</span>' in main
+    assert 'Timeline <span class="count">(15 entries)</span>' in main
     first = re.findall(r"<li><span class=\"muted\">", main.split('id="timeline"', 1)[1])
     assert len(first) == 10
     assert "Entries 1–10 of 15" in main
@@ -376,19 +431,39 @@ def test_dates_and_times_share_one_format_per_context_in_each_locale() -> None:
     template = Template(
         "{{ day }}|{{ day|when }}|{{ day|when:'short_date' }}|{{ moment|when:'short_datetime' }}"
         "|{{ moment|when:'datetime' }}|{{ moment|when:'time' }}|{{ day|when:'month' }}"
-        "|{{ moment|when:'exact' }}|{{ nothing|when|default:'—' }}|{{ handoff|when:'time' }}")
-    context = Context({"day": date(2026, 12, 10), "moment": moment, "nothing": None,
-                       "handoff": time(7, 0)})
+        "|{{ moment|when:'exact' }}|{{ nothing|when|default:'—' }}|{{ handoff|when:'time' }}"
+    )
+    context = Context(
+        {"day": date(2026, 12, 10), "moment": moment, "nothing": None, "handoff": time(7, 0)}
+    )
     us = template.render(context).split("|")
     # The agency's time zone (America/New_York) and a 24-hour clock in both locales.
-    assert us == ["Thu, Dec 10, 2026", "Thu, Dec 10, 2026", "Thu, Dec 10",
-                  "Mon, Nov 30, 05:51", "Mon, Nov 30, 2026, 05:51", "05:51", "December 2026",
-                  "2026-11-30 05:51:07", "—", "07:00"]
+    assert us == [
+        "Thu, Dec 10, 2026",
+        "Thu, Dec 10, 2026",
+        "Thu, Dec 10",
+        "Mon, Nov 30, 05:51",
+        "Mon, Nov 30, 2026, 05:51",
+        "05:51",
+        "December 2026",
+        "2026-11-30 05:51:07",
+        "—",
+        "07:00",
+    ]
     with translation.override("en-gb"):
         gb = template.render(context).split("|")
-    assert gb == ["Thu 10 Dec 2026", "Thu 10 Dec 2026", "Thu 10 Dec",
-                  "Mon 30 Nov, 05:51", "Mon 30 Nov 2026, 05:51", "05:51", "December 2026",
-                  "2026-11-30 05:51:07", "—", "07:00"]
+    assert gb == [
+        "Thu 10 Dec 2026",
+        "Thu 10 Dec 2026",
+        "Thu 10 Dec",
+        "Mon 30 Nov, 05:51",
+        "Mon 30 Nov 2026, 05:51",
+        "05:51",
+        "December 2026",
+        "2026-11-30 05:51:07",
+        "—",
+        "07:00",
+    ]
 
 
 def test_times_are_shown_in_the_agencys_own_time_zone(
@@ -415,12 +490,17 @@ def test_each_agency_sees_dates_in_its_own_locale(
     # The other agency's administrator writes the locale into its policy (agency keeps the
     # US default).
     admin = sign_in(Client(), stranger)
-    text = html.unescape(re.search(r'<textarea name="policy_text"[^>]*>(.*?)</textarea>',
-                                   admin.get(reverse("agencies:policy")).content.decode(),
-                                   re.S).group(1))
-    text = re.sub(r'(?m)^locale = .*\n', "", text)
-    saved = admin.post(reverse("agencies:policy"),
-                       {"action": "save", "policy_text": f'locale = "en-GB"\n{text}'})
+    text = html.unescape(
+        re.search(
+            r'<textarea name="policy_text"[^>]*>(.*?)</textarea>',
+            admin.get(reverse("agencies:policy")).content.decode(),
+            re.S,
+        ).group(1)
+    )
+    text = re.sub(r"(?m)^locale = .*\n", "", text)
+    saved = admin.post(
+        reverse("agencies:policy"), {"action": "save", "policy_text": f'locale = "en-GB"\n{text}'}
+    )
     assert saved.status_code == 302, saved.content.decode()[:2000]
     other_agency.refresh_from_db()
     assert other_agency.policy["locale"] == "en-GB"
@@ -465,10 +545,10 @@ def _unit_form(agency: Agency, *, required: bool = True, **kwargs: Any) -> Any:
     from tandem.agencies.models import Unit
 
     class UnitForm(forms.Form):
-        unit = forms.ModelChoiceField(queryset=Unit.objects.filter(agency=agency),
-                                      required=required)
-        kind = forms.ChoiceField(choices=[("", "---------"), ("unit", "Unit")],
-                                 required=required)
+        unit = forms.ModelChoiceField(
+            queryset=Unit.objects.filter(agency=agency), required=required
+        )
+        kind = forms.ChoiceField(choices=[("", "---------"), ("unit", "Unit")], required=required)
         shift = forms.ChoiceField(choices=[("", "---------"), ("day", "Day"), ("night", "Night")])
         scope = forms.ChoiceField(choices=[("", "All units"), ("mine", "Mine")], required=False)
 
@@ -565,13 +645,16 @@ def test_team_member_page_puts_the_removal_form_in_its_own_column_and_the_reason
     supporter = cast["supporter"]
     make_ready(agency, cast, supporter, trained=timezone_now() - timedelta(days=30))
     first = Designation.objects.get(user=supporter)
-    readiness.designation_remove(acting_user=cast["coordinator"], designation=first,
-                                 reason="breach")
-    current = readiness.designation_grant(acting_user=cast["chief"], user=supporter,
-                                          program="psp")
+    readiness.designation_remove(
+        acting_user=cast["coordinator"], designation=first, reason="breach"
+    )
+    current = readiness.designation_grant(acting_user=cast["chief"], user=supporter, program="psp")
     first.refresh_from_db()
-    page = sign_in(Client(), cast["coordinator"]).get(
-        reverse("readiness:person", args=[supporter.pk])).content.decode()
+    page = (
+        sign_in(Client(), cast["coordinator"])
+        .get(reverse("readiness:person", args=[supporter.pk]))
+        .content.decode()
+    )
     table = re.search(r'<h2 id="designation-h">.*?</table>', page, re.S)
     assert table
     headers = re.findall(r'<th scope="col">([^<]+)</th>', table.group(0))
@@ -590,7 +673,10 @@ def test_team_member_page_puts_the_removal_form_in_its_own_column_and_the_reason
     assert reverse("readiness:designation_remove", args=[current.pk]) in active[5]
     # With nothing left to remove, no empty "Action" column.
     readiness.designation_remove(acting_user=cast["chief"], designation=current, reason="other")
-    page = sign_in(Client(), cast["coordinator"]).get(
-        reverse("readiness:person", args=[supporter.pk])).content.decode()
+    page = (
+        sign_in(Client(), cast["coordinator"])
+        .get(reverse("readiness:person", args=[supporter.pk]))
+        .content.decode()
+    )
     assert '<th scope="col">Action</th>' not in page
     assert "Remove from the team" not in page

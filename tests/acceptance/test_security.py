@@ -97,7 +97,11 @@ def media(settings: Any, tmp_path: Path) -> Path:
     ],
 )
 def test_logo_that_is_not_a_real_image_or_a_decompression_bomb_is_refused(
-    cast: dict[str, User], signed_in: SignedIn, media: Path, name: str, data: bytes,
+    cast: dict[str, User],
+    signed_in: SignedIn,
+    media: Path,
+    name: str,
+    data: bytes,
     message: str,
 ) -> None:
     response = upload_logo(signed_in(cast["administrator"]), name, data)
@@ -145,19 +149,27 @@ def bad_logo(agency: Agency, media: Path, request: Any) -> Agency:
 def _pdf_urls(cast: dict[str, User]) -> list[tuple[User, str, dict[str, str]]]:
     client = recovery_services.client_create(
         acting_user=cast["aro"],
-        data={"first_name": "Jamie", "last_name": "Rivera", "date_of_birth": date(1990, 4, 5),
-              "substances": ["opioids"]},
+        data={
+            "first_name": "Jamie",
+            "last_name": "Rivera",
+            "date_of_birth": date(1990, 4, 5),
+            "substances": ["opioids"],
+        },
     )
     return [
         (cast["member"], reverse("support:poster_pdf"), {}),
-        (cast["coordinator"], reverse("reports:peer_support_pdf"),
-         {"start": "2026-01", "end": "2026-03"}),
+        (
+            cast["coordinator"],
+            reverse("reports:peer_support_pdf"),
+            {"start": "2026-01", "end": "2026-03"},
+        ),
         (cast["aro"], reverse("recovery:accounting_pdf", args=[client.pk]), {}),
     ]
 
 
-@pytest.mark.parametrize("bad_logo", [BOMB, PNG_THEN_HTML, b""], indirect=True,
-                         ids=["bomb", "png-then-html", "empty"])
+@pytest.mark.parametrize(
+    "bad_logo", [BOMB, PNG_THEN_HTML, b""], indirect=True, ids=["bomb", "png-then-html", "empty"]
+)
 def test_documents_are_made_without_a_stored_logo_that_cannot_be_read(
     bad_logo: Agency, cast: dict[str, User], signed_in: SignedIn, caplog: Any
 ) -> None:
@@ -186,21 +198,21 @@ def test_documents_still_carry_a_good_logo(
 def _failed_signin_ip(client_kwargs: dict[str, str]) -> str:
     client = Client()
     client.post(reverse("accounts:banner"))
-    client.post(reverse("accounts:login"), {"username": "nobody-here", "password": "x"},
-                **client_kwargs)  # type: ignore[arg-type]
+    client.post(
+        reverse("accounts:login"), {"username": "nobody-here", "password": "x"}, **client_kwargs
+    )  # type: ignore[arg-type]
     return AuditEvent.objects.filter(action="signin.failed").latest("id").ip_address
 
 
 def test_audit_records_the_forwarded_client_behind_the_proxy(db: Any, settings: Any) -> None:
     settings.BEHIND_PROXY = True
-    ip = _failed_signin_ip({"REMOTE_ADDR": "10.0.0.2",
-                            "HTTP_X_FORWARDED_FOR": "198.51.100.9, 203.0.113.7"})
+    ip = _failed_signin_ip(
+        {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.9, 203.0.113.7"}
+    )
     assert ip == "203.0.113.7"
 
 
-def test_audit_records_the_socket_address_without_the_proxy_setting(
-    db: Any, settings: Any
-) -> None:
+def test_audit_records_the_socket_address_without_the_proxy_setting(db: Any, settings: Any) -> None:
     settings.BEHIND_PROXY = False
     assert _failed_signin_ip({"REMOTE_ADDR": "192.0.2.44"}) == "192.0.2.44"
 
@@ -228,9 +240,21 @@ def test_every_csv_field_is_quoted() -> None:
     assert lines == ['"Name","Hours"', '"Ann","2.5"', '"","3"']
 
 
-FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1+1", "\r=1+1",
-            "a;=1+1", "a; =1+1", "a;+cmd|' /C calc'!A0", "a;@SUM(A1)", "a\n=1+1",
-            "a\t-2+3", "x;y;=HYPERLINK(\"http://evil\")"]
+FORMULAS = [
+    "=1+1",
+    "+1+1",
+    "-1+1",
+    "@SUM(A1)",
+    "\t=1+1",
+    "\r=1+1",
+    "a;=1+1",
+    "a; =1+1",
+    "a;+cmd|' /C calc'!A0",
+    "a;@SUM(A1)",
+    "a\n=1+1",
+    "a\t-2+3",
+    'x;y;=HYPERLINK("http://evil")',
+]
 
 
 @pytest.mark.parametrize("value", FORMULAS)
@@ -242,8 +266,9 @@ def test_no_csv_cell_starts_a_formula_even_where_a_semicolon_locale_splits_it(
     # Read as a semicolon-locale spreadsheet would (split at ; tab and line breaks, quotes
     # ignored), no piece may begin with a formula character.
     text = data.decode("utf-8-sig")
-    pieces = [p.strip(' "') for line in text.splitlines() for p in line.replace("\t", ";")
-              .split(";")]
+    pieces = [
+        p.strip(' "') for line in text.splitlines() for p in line.replace("\t", ";").split(";")
+    ]
     assert not [p for p in pieces if p[:1] in ("=", "+", "-", "@")], pieces
     assert cell.replace("'", "") == value.replace("'", "")  # only apostrophes added
 
@@ -270,8 +295,9 @@ def test_account_idle_beyond_the_limit_is_refused_at_sign_in_before_the_daily_jo
 ) -> None:
     user = cast["auditor"]
     now = timezone.now()
-    User.objects.filter(pk=user.pk).update(date_joined=now - timedelta(days=365),
-                                           last_login=now - timedelta(days=120))
+    User.objects.filter(pk=user.pk).update(
+        date_joined=now - timedelta(days=365), last_login=now - timedelta(days=120)
+    )
     client = Client()
     client.post(BANNER)
     response = client.post(LOGIN, {"username": user.username, "password": PASSWORD})
@@ -280,8 +306,7 @@ def test_account_idle_beyond_the_limit_is_refused_at_sign_in_before_the_daily_jo
     assert client.get(MFA).status_code == 302
     user.refresh_from_db()
     assert not user.is_active
-    event = AuditEvent.objects.filter(action="account.deactivated",
-                                      object_id=str(user.pk)).get()
+    event = AuditEvent.objects.filter(action="account.deactivated", object_id=str(user.pk)).get()
     assert "inactive" in event.detail["reason"]
 
 
@@ -317,8 +342,7 @@ def test_new_backup_codes_need_re_authentication_when_sign_in_is_not_fresh(
     response = client.post(BACKUP)
     assert response.status_code == 400
     assert "Your new backup codes" not in response.content.decode()
-    assert set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True)) \
-        == old
+    assert set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True)) == old
 
 
 def test_wrong_password_at_re_authentication_counts_as_a_failed_sign_in(
@@ -364,8 +388,11 @@ def test_fresh_sign_in_makes_new_backup_codes_without_asking_again(
 
 
 def tandem_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("TANDEM_") and k not in {"DATABASE_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TANDEM_") and k not in {"DATABASE_URL"}
+    }
     env.update(TANDEM_INSECURE_HTTP="1", TANDEM_VAR_DIR=str(tmp_path), **extra)
     return env
 
@@ -373,7 +400,12 @@ def tandem_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def run_tandem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "tandem.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -412,9 +444,23 @@ def test_bad_settings_stop_start_up_with_one_clear_line(
 def test_gunicorn_refuses_to_start_with_settings_the_checks_reject(tmp_path: Path) -> None:
     env = tandem_env(tmp_path, TANDEM_EMAIL_BACKEND="no.such.Backend")
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "-c", "python:tandem.gunicorn_conf",
-         "--bind", f"127.0.0.1:{free_port()}", "--workers", "1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:tandem.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode != 0
     line = next(line for line in result.stderr.splitlines() if "TANDEM_EMAIL_BACKEND" in line)
@@ -442,14 +488,14 @@ FEATURES = ("camera", "microphone", "geolocation", "payment", "usb")
 
 
 def _assert_permissions_policy(value: str) -> None:
-    directives = {d.split("=")[0].strip(): d.split("=")[1].strip()
-                  for d in value.split(",")}
+    directives = {d.split("=")[0].strip(): d.split("=")[1].strip() for d in value.split(",")}
     for feature in FEATURES:
         assert directives.get(feature) == "()", feature
 
 
-@pytest.mark.parametrize("path", ["/accounts/banner/", "/health/live/", "/no/such/page/",
-                                  "/static/tandem/tandem.css"])
+@pytest.mark.parametrize(
+    "path", ["/accounts/banner/", "/health/live/", "/no/such/page/", "/static/tandem/tandem.css"]
+)
 def test_every_response_carries_a_permissions_policy(db: Any, path: str) -> None:
     response = Client().get(path)
     _assert_permissions_policy(response["Permissions-Policy"])
@@ -467,10 +513,22 @@ def served(tmp_path: Path) -> Iterator[int]:
     """``tandem serve`` (gunicorn, as shipped) on a free local port, stopped afterwards."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "tandem.cli", "serve", "--no-worker", "--workers", "1",
-         "--addr", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=tandem_env(tmp_path), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "tandem.cli",
+            "serve",
+            "--no-worker",
+            "--workers",
+            "1",
+            "--addr",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=tandem_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 90

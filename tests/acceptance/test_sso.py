@@ -59,12 +59,24 @@ def running_provider(redirect_uri: str, accounts: dict[str, Any]) -> Iterator[st
         pytest.skip("Node.js or the test OIDC provider is not installed (make test-deps)")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PORT": str(port), "ISSUER": issuer, "CLIENT_ID": "tandem",
-           "CLIENT_SECRET": SECRET, "REDIRECT_URI": redirect_uri,
-           "ACCOUNTS": json.dumps(accounts), "NODE_NO_WARNINGS": "1"}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "ISSUER": issuer,
+        "CLIENT_ID": "tandem",
+        "CLIENT_SECRET": SECRET,
+        "REDIRECT_URI": redirect_uri,
+        "ACCOUNTS": json.dumps(accounts),
+        "NODE_NO_WARNINGS": "1",
+    }
     process = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [node, "server.mjs"], cwd=PROVIDER_DIR, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [node, "server.mjs"],
+        cwd=PROVIDER_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert process.stdout is not None
     lines = []
     for line in process.stdout:  # warnings may come first
@@ -89,8 +101,12 @@ def provider_url() -> Iterator[str]:
 @pytest.fixture
 def provider(provider_url: str, cast: dict[str, Any]) -> IdentityProvider:
     cache.clear()
-    return identity_provider_set(acting_user=cast["administrator"], issuer=provider_url,
-                                 client_id="tandem", client_secret=SECRET)
+    return identity_provider_set(
+        acting_user=cast["administrator"],
+        issuer=provider_url,
+        client_id="tandem",
+        client_secret=SECRET,
+    )
 
 
 @pytest.fixture
@@ -125,8 +141,7 @@ def at_provider(url: str) -> str:
     raise AssertionError("the provider never sent the browser back")
 
 
-def sso(browser: Client, hint: str, *, tamper: Any = None,
-        skew: timedelta = timedelta(0)) -> Any:
+def sso(browser: Client, hint: str, *, tamper: Any = None, skew: timedelta = timedelta(0)) -> Any:
     """Sign in at the provider; ``skew`` sets Tandem's clock off the provider's on return."""
     start = browser.get(reverse("sso:start", args=["alpha"]) + f"?login_hint={hint}")
     assert start.status_code == 302
@@ -154,8 +169,9 @@ def test_a_token_asserting_mfa_signs_in_completely(alice: User) -> None:
     assert done.status_code == 302
     assert done["Location"] == reverse("core:home")
     assert browser.get(reverse("core:home")).status_code == 200
-    assert AuditEvent.objects.filter(action="signin.succeeded", actor_id=alice.pk,
-                                     detail__method="oidc_mfa").exists()
+    assert AuditEvent.objects.filter(
+        action="signin.succeeded", actor_id=alice.pk, detail__method="oidc_mfa"
+    ).exists()
 
 
 def test_a_token_without_mfa_goes_on_to_tandems_own_second_factor(bob: User) -> None:
@@ -178,8 +194,9 @@ def test_an_unknown_subject_is_refused_and_no_account_is_created(alice: User) ->
     done = sso(past_banner(), "carol-sub")
     assert done["Location"] == reverse("accounts:login")
     assert User.objects.count() == before
-    assert AuditEvent.objects.filter(action="signin.failed",
-                                     detail__reason="unknown_subject").exists()
+    assert AuditEvent.objects.filter(
+        action="signin.failed", detail__reason="unknown_subject"
+    ).exists()
 
 
 def test_just_in_time_creation_makes_an_account_without_roles_when_enabled(
@@ -210,14 +227,14 @@ def test_a_replayed_callback_or_a_wrong_nonce_is_refused(alice: User) -> None:
         session.save()
 
     browser = past_banner()
-    assert sso(browser, "alice-sub", tamper=forget_nonce)["Location"] == reverse(
-        "accounts:login")
+    assert sso(browser, "alice-sub", tamper=forget_nonce)["Location"] == reverse("accounts:login")
     assert browser.get(reverse("core:home")).status_code == 302
     assert AuditEvent.objects.filter(action="signin.failed", detail__stage="sso").exists()
 
 
-def test_a_token_with_a_broken_signature_is_refused(alice: User, provider: IdentityProvider,
-                                                    rf: Any) -> None:
+def test_a_token_with_a_broken_signature_is_refused(
+    alice: User, provider: IdentityProvider, rf: Any
+) -> None:
     import jwt
     from django.core.exceptions import SuspiciousOperation
 
@@ -247,9 +264,7 @@ def test_a_token_with_a_broken_signature_is_refused(alice: User, provider: Ident
         backend.verify_token(swapped, nonce=captured["nonce"])
 
 
-def test_clock_skew_within_the_leeway_is_tolerated_and_beyond_it_refused(
-    alice: User
-) -> None:
+def test_clock_skew_within_the_leeway_is_tolerated_and_beyond_it_refused(alice: User) -> None:
     home, login = reverse("core:home"), reverse("accounts:login")
     # Tandem's clock 30 s behind the provider's: the token looks issued in the future, within
     # the one-minute leeway.
@@ -291,26 +306,39 @@ def test_the_provider_is_configured_and_accounts_linked_by_command(
     from django.core.management.base import CommandError
 
     monkeypatch.setenv("TANDEM_SSO_CLIENT_SECRET", SECRET)
-    call_command("sso", "set", "--admin", "administrator", "--issuer",
-                 "https://login.example.org/tenant/v2.0", "--client-id", "tandem",
-                 "--mfa-amr", "mfa")
+    call_command(
+        "sso",
+        "set",
+        "--admin",
+        "administrator",
+        "--issuer",
+        "https://login.example.org/tenant/v2.0",
+        "--client-id",
+        "tandem",
+        "--mfa-amr",
+        "mfa",
+    )
     provider = IdentityProvider.objects.get()
     assert provider.client_secret == SECRET
     assert provider.mfa_amr == ["mfa"]
-    call_command("sso", "link", "--admin", "administrator", "--user", "supporter",
-                 "--subject", "oid-123")
+    call_command(
+        "sso", "link", "--admin", "administrator", "--user", "supporter", "--subject", "oid-123"
+    )
     assert ExternalIdentity.objects.get().user == cast["supporter"]
     with pytest.raises(CommandError):
-        call_command("sso", "set", "--admin", "chief", "--issuer", "https://x.example",
-                     "--client-id", "x")
+        call_command(
+            "sso", "set", "--admin", "chief", "--issuer", "https://x.example", "--client-id", "x"
+        )
 
 
 @pytest.fixture
 def offline_idp(cast: dict[str, Any]) -> IdentityProvider:
     """A provider record only (no network): the administrator and the coordinator linked."""
-    provider = identity_provider_set(acting_user=cast["administrator"],
-                                     issuer="https://login.example.org/alpha/v2.0",
-                                     client_id="tandem")
+    provider = identity_provider_set(
+        acting_user=cast["administrator"],
+        issuer="https://login.example.org/alpha/v2.0",
+        client_id="tandem",
+    )
     external_identity_link(acting_user=None, user=cast["administrator"], subject="admin-sub")
     external_identity_link(acting_user=None, user=cast["coordinator"], subject="coord-sub")
     return provider
@@ -332,14 +360,16 @@ def test_moving_an_accounts_sign_in_to_another_subject_is_a_credential_reset(
     assert account_for_subject(offline_idp, {"sub": "coord-sub"}) is None
     fresh = User.objects.get(pk=coordinator.pk)
     assert not fresh.has_role("coordinator")  # back only when a second person approves
-    assert RoleRequest.objects.get(user=coordinator, role="coordinator").status == \
-        RoleRequestStatus.PENDING
+    assert (
+        RoleRequest.objects.get(user=coordinator, role="coordinator").status
+        == RoleRequestStatus.PENDING
+    )
     assert RoleRequest.objects.get(user=coordinator).reason == RoleRequestReason.RESTORE
     assert browser.get(reverse("core:home")).status_code == 302  # sessions ended
-    assert Delivery.objects.filter(kind="account.signin_reset",
-                                   recipient_user=coordinator).exists()
-    event = AuditEvent.objects.get(action="sso.identity_linked", actor_id=admin.pk,
-                                   object_id=str(coordinator.pk))
+    assert Delivery.objects.filter(kind="account.signin_reset", recipient_user=coordinator).exists()
+    event = AuditEvent.objects.get(
+        action="sso.identity_linked", actor_id=admin.pk, object_id=str(coordinator.pk)
+    )
     assert event.detail["previous"]
     assert event.detail["subject"]
     assert event.detail["previous"] != event.detail["subject"]
@@ -354,18 +384,22 @@ def test_a_first_sign_in_link_for_a_program_role_holder_is_a_credential_reset(
     """The auditor signs in with a password; an administrator linking their own second
     login at the provider to that account gets an account with no program power."""
     auditor = cast["auditor"]
-    external_identity_link(acting_user=cast["administrator"], user=auditor,
-                           subject="admins-second-login")
+    external_identity_link(
+        acting_user=cast["administrator"], user=auditor, subject="admins-second-login"
+    )
     assert account_for_subject(offline_idp, {"sub": "admins-second-login"}) == auditor
     assert not User.objects.get(pk=auditor.pk).has_role("auditor")
-    assert RoleRequest.objects.filter(user=auditor, role="auditor",
-                                      status=RoleRequestStatus.PENDING).exists()
+    assert RoleRequest.objects.filter(
+        user=auditor, role="auditor", status=RoleRequestStatus.PENDING
+    ).exists()
     # A person with no power is linked plainly, and linking the same subject again is a no-op.
     nobody = cast["nobody"]
     external_identity_link(acting_user=cast["administrator"], user=nobody, subject="n-sub")
     external_identity_link(acting_user=cast["administrator"], user=nobody, subject="n-sub")
-    assert AuditEvent.objects.filter(action="sso.identity_linked",
-                                     object_id=str(nobody.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="sso.identity_linked", object_id=str(nobody.pk)).count()
+        == 1
+    )
     assert not Delivery.objects.filter(recipient_user=nobody).exists()
 
 
@@ -373,9 +407,17 @@ def test_a_first_sign_in_link_for_a_program_role_holder_is_a_credential_reset(
 
 
 def sso_form(issuer: str, **changes: Any) -> dict[str, Any]:
-    data = {"issuer": issuer, "client_id": "tandem", "client_secret": SECRET,
-            "subject_claim": "sub", "mfa_amr": "mfa otp hwk", "mfa_acr": "",
-            "email_domains": "alpha.example", "leeway_seconds": "60", "active": "on"}
+    data = {
+        "issuer": issuer,
+        "client_id": "tandem",
+        "client_secret": SECRET,
+        "subject_claim": "sub",
+        "mfa_amr": "mfa otp hwk",
+        "mfa_acr": "",
+        "email_domains": "alpha.example",
+        "leeway_seconds": "60",
+        "active": "on",
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -392,12 +434,18 @@ def test_the_administrator_sets_up_single_sign_on_on_a_screen_and_tests_it(
     assert "Single sign-on settings saved" in saved.content.decode()
     provider = IdentityProvider.objects.get()
     assert (provider.issuer, provider.client_id, provider.client_secret) == (
-        provider_url, "tandem", SECRET)
+        provider_url,
+        "tandem",
+        SECRET,
+    )
     assert provider.mfa_amr == ["mfa", "otp", "hwk"]
     assert provider.email_domains == ["alpha.example"]
     assert not provider.jit_create  # off unless ticked
-    raw = IdentityProvider.objects.filter(pk=provider.pk).values_list("client_secret",
-                                                                        flat=True).get()
+    raw = (
+        IdentityProvider.objects.filter(pk=provider.pk)
+        .values_list("client_secret", flat=True)
+        .get()
+    )
     assert SECRET not in str(raw)  # sealed at rest
     event = AuditEvent.objects.get(action="sso.provider_set")
     assert event.actor_id == cast["administrator"].pk
@@ -444,8 +492,13 @@ def test_the_server_never_fetches_link_local_or_reserved_addresses_for_a_provide
     addresses: neither may send Tandem's server to a cloud metadata service or the like."""
     from tandem.accounts.oidc import SsoRefused, guarded_get, outbound_refusal
 
-    for url in ("https://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
-                "https://224.0.0.1/", "http://0.0.0.0:8000/", "https://240.0.0.1/"):
+    for url in (
+        "https://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "https://224.0.0.1/",
+        "http://0.0.0.0:8000/",
+        "https://240.0.0.1/",
+    ):
         assert outbound_refusal(url), url
         with pytest.raises(SsoRefused):
             guarded_get(url)
@@ -470,8 +523,9 @@ def test_bad_settings_come_back_with_a_clear_message_and_change_nothing(
         ({"email_domains": "not_a_domain"}, "not a valid e-mail domain"),
         ({"leeway_seconds": "900"}, "less than or equal to 300"),
     ):
-        answer = admin.post(reverse("api:sso_settings"),
-                            {**sso_form("https://login.example.org/alpha"), **bad})
+        answer = admin.post(
+            reverse("api:sso_settings"), {**sso_form("https://login.example.org/alpha"), **bad}
+        )
         assert answer.status_code == 400
         assert message in answer.content.decode()
     assert not IdentityProvider.objects.exists()
@@ -479,8 +533,12 @@ def test_bad_settings_come_back_with_a_clear_message_and_change_nothing(
     from tests.conftest import make_user
 
     other_admin = make_user(other_agency, "otheradmin", "administrator")
-    identity_provider_set(acting_user=other_admin, issuer="https://idp.other.example",
-                          client_id="x", email_domains=["alpha.example"])
+    identity_provider_set(
+        acting_user=other_admin,
+        issuer="https://idp.other.example",
+        client_id="x",
+        email_domains=["alpha.example"],
+    )
     answer = admin.post(reverse("api:sso_settings"), sso_form("https://login.example.org/a"))
     assert "alpha.example already signs in through another agency" in answer.content.decode()
 
@@ -502,8 +560,9 @@ def test_moving_to_another_issuer_unlinks_every_account(
     cast: dict[str, Any], offline_idp: IdentityProvider, signed_in: Any
 ) -> None:
     admin = signed_in(cast["administrator"])
-    answer = admin.post(reverse("api:sso_settings"),
-                        sso_form("https://evil.example.org/v2.0"), follow=True)
+    answer = admin.post(
+        reverse("api:sso_settings"), sso_form("https://evil.example.org/v2.0"), follow=True
+    )
     assert "2 account(s) must be linked again" in answer.content.decode()
     assert not ExternalIdentity.objects.exists()
     assert account_for_subject(IdentityProvider.objects.get(), {"sub": "admin-sub"}) is None
@@ -518,24 +577,30 @@ def test_the_subject_claim_decides_who_signs_in(
 ) -> None:
     provider.subject_claim = "email"
     provider.save(update_fields=["subject_claim"])
-    external_identity_link(acting_user=cast["administrator"], user=cast["supporter"],
-                           subject="alice-sub@example.test")
-    assert account_for_subject(provider, {"sub": "x", "email": "alice-sub@example.test"}) \
+    external_identity_link(
+        acting_user=cast["administrator"], user=cast["supporter"], subject="alice-sub@example.test"
+    )
+    assert (
+        account_for_subject(provider, {"sub": "x", "email": "alice-sub@example.test"})
         == cast["supporter"]
+    )
     provider.subject_claim = "oid"
     provider.save(update_fields=["subject_claim"])
     browser = past_banner()
     assert sso(browser, "alice-sub")["Location"] == reverse("accounts:login")
-    assert AuditEvent.objects.filter(action="signin.failed",
-                                     detail__reason="subject_claim_missing").exists()
+    assert AuditEvent.objects.filter(
+        action="signin.failed", detail__reason="subject_claim_missing"
+    ).exists()
 
 
 def test_a_disabled_provider_signs_nobody_in(alice: User, provider: IdentityProvider) -> None:
     provider.active = False
     provider.save(update_fields=["active"])
     assert past_banner().get(reverse("sso:start", args=["alpha"])).status_code == 404
-    assert "Sign in with your agency" not in past_banner().get(
-        reverse("accounts:login")).content.decode()
+    assert (
+        "Sign in with your agency"
+        not in past_banner().get(reverse("accounts:login")).content.decode()
+    )
 
 
 def test_the_sign_in_page_offers_the_agencys_sign_in(
@@ -547,33 +612,50 @@ def test_the_sign_in_page_offers_the_agencys_sign_in(
     from tests.conftest import make_user
 
     other_admin = make_user(other_agency, "otheradmin", "administrator")
-    identity_provider_set(acting_user=other_admin, issuer="https://idp.other.example",
-                          client_id="x", email_domains=["other.example"])
-    identity_provider_set(acting_user=cast["administrator"], issuer=offline_idp.issuer,
-                          client_id="tandem", email_domains=["alpha.example"])
+    identity_provider_set(
+        acting_user=other_admin,
+        issuer="https://idp.other.example",
+        client_id="x",
+        email_domains=["other.example"],
+    )
+    identity_provider_set(
+        acting_user=cast["administrator"],
+        issuer=offline_idp.issuer,
+        client_id="tandem",
+        email_domains=["alpha.example"],
+    )
     answer = past_banner().get(reverse("accounts:login"))
     page = answer.content.decode()
     assert reverse("sso:find") in page  # several agencies: asked for an address
     assert "Your work e-mail or your agency" in page
     # The form's redirects may lead to the providers, and nowhere else.
-    form_action = next(d for d in answer["Content-Security-Policy"].split(";")
-                       if d.strip().startswith("form-action"))
+    form_action = next(
+        d
+        for d in answer["Content-Security-Policy"].split(";")
+        if d.strip().startswith("form-action")
+    )
     assert "https://idp.other.example" in form_action
     assert "https://login.example.org" in form_action
     # An agency's own sign-in link names it, across the use banner.
     browser = Client()
     assert browser.get(reverse("accounts:login") + "?agency=alpha")["Location"] == reverse(
-        "accounts:banner")
+        "accounts:banner"
+    )
     browser.post(reverse("accounts:banner"))
-    assert reverse("sso:start", args=["alpha"]) in browser.get(
-        reverse("accounts:login")).content.decode()
+    assert (
+        reverse("sso:start", args=["alpha"])
+        in browser.get(reverse("accounts:login")).content.decode()
+    )
 
     browser = past_banner()
     found = browser.get(reverse("sso:find"), {"address": "Alice@Alpha.Example"})
-    assert found["Location"] == reverse("sso:start", args=["alpha"]) + \
-        "?login_hint=Alice%40Alpha.Example"
+    assert (
+        found["Location"]
+        == reverse("sso:start", args=["alpha"]) + "?login_hint=Alice%40Alpha.Example"
+    )
     assert browser.get(reverse("sso:find"), {"address": "bravo"})["Location"] == reverse(
-        "sso:start", args=["bravo"])
+        "sso:start", args=["bravo"]
+    )
     lost = browser.get(reverse("sso:find"), {"address": "someone@gmail.com"}, follow=True)
     assert "Single sign-on is not set up for that address" in lost.content.decode()
 
@@ -588,23 +670,32 @@ def test_a_person_signs_in_with_their_agency_in_the_browser(
 
     people = {"alice@alpha.example": {"amr": ["pwd", "mfa"]}}
     with running_provider(f"{live_server.url}/sso/callback/", people) as issuer:
-        identity_provider_set(acting_user=cast["administrator"], issuer=issuer,
-                              client_id="tandem", client_secret=SECRET,
-                              email_domains=["alpha.example"])
-        external_identity_link(acting_user=cast["administrator"], user=cast["supporter"],
-                               subject="alice@alpha.example")
+        identity_provider_set(
+            acting_user=cast["administrator"],
+            issuer=issuer,
+            client_id="tandem",
+            client_secret=SECRET,
+            email_domains=["alpha.example"],
+        )
+        external_identity_link(
+            acting_user=cast["administrator"], user=cast["supporter"], subject="alice@alpha.example"
+        )
         # A second agency with single sign-on: the page asks for the work e-mail.
-        identity_provider_set(acting_user=make_user(other_agency, "bravoadmin",
-                                                    "administrator"),
-                              issuer="https://idp.bravo.example", client_id="b")
+        identity_provider_set(
+            acting_user=make_user(other_agency, "bravoadmin", "administrator"),
+            issuer="https://idp.bravo.example",
+            client_id="b",
+        )
         cache.clear()
         with browser_page() as page:
             page.goto(f"{live_server.url}/")
             page.get_by_role("button", name="I understand and agree").click()
             page.get_by_role("heading", name="Sign in with your agency").wait_for()
             page.get_by_label("Your work e-mail or your agency's short name").fill(
-                "alice@alpha.example")
+                "alice@alpha.example"
+            )
             page.get_by_role("button", name="Sign in with your agency").click()
             page.get_by_role("heading", name="Welcome, Supporter").wait_for()
-    assert AuditEvent.objects.filter(action="signin.succeeded", actor_id=cast["supporter"].pk,
-                                     detail__method="oidc_mfa").exists()
+    assert AuditEvent.objects.filter(
+        action="signin.succeeded", actor_id=cast["supporter"].pk, detail__method="oidc_mfa"
+    ).exists()

@@ -69,12 +69,21 @@ def approve_url(role_request: RoleRequest) -> str:
 
 def ask_for_support(user: User) -> Any:
     # What the help page seals for a member asking for themselves (never their account).
-    requester = {"kind": "member", "member_id": user.member_id,
-                 "name": user.get_full_name(), "phone": "555-0199"}
+    requester = {
+        "kind": "member",
+        "member_id": user.member_id,
+        "name": user.get_full_name(),
+        "phone": "555-0199",
+    }
     request, _ = support_services.request_create(
-        acting_user=None, agency=user.agency, idempotency_key=f"k-{user.pk}",
-        channel=vocab.Channel.SELF_REQUEST, urgency=vocab.Urgency.NOW,
-        contact_method=vocab.ContactMethod.PHONE, requester=requester)
+        acting_user=None,
+        agency=user.agency,
+        idempotency_key=f"k-{user.pk}",
+        channel=vocab.Channel.SELF_REQUEST,
+        urgency=vocab.Urgency.NOW,
+        contact_method=vocab.ContactMethod.PHONE,
+        requester=requester,
+    )
     return request
 
 
@@ -88,8 +97,9 @@ def take_over_after_reset(username: str) -> Client:
     device = TOTPDevice.objects.get(user__username=username, confirmed=False)
     client.post(ENROL, {"code": code_for(device)})
     assert client.get(HOME)["Location"] == CHANGE
-    changed = client.post(CHANGE, {"current_password": TEMPORARY, "password1": OWN_CHOICE,
-                                   "password2": OWN_CHOICE})
+    changed = client.post(
+        CHANGE, {"current_password": TEMPORARY, "password1": OWN_CHOICE, "password2": OWN_CHOICE}
+    )
     assert changed.status_code == 302, text(changed)
     assert client.get(HOME).status_code == 200
     return client
@@ -108,8 +118,9 @@ def test_an_administrator_alone_cannot_give_a_second_account_a_program_role(
     role: str, cast: dict[str, User], puppet: User, signed_in: Any
 ) -> None:
     admin = signed_in(cast["administrator"])
-    response = admin.post(reverse("accounts:user_role_grant", args=[puppet.pk]),
-                          {"role": role}, follow=True)
+    response = admin.post(
+        reverse("accounts:user_role_grant", args=[puppet.pk]), {"role": role}, follow=True
+    )
     assert "takes effect when the chief or a current holder" in text(response)
     assert not holds(puppet, role)
     assert proposals(puppet, role).get().status == RoleRequestStatus.PENDING
@@ -124,10 +135,15 @@ def test_an_account_created_with_program_roles_gets_none_of_them_until_approved(
     cast: dict[str, User], signed_in: Any
 ) -> None:
     admin = signed_in(cast["administrator"])
-    admin.post(reverse("accounts:user_create"), {
-        "username": "second", "roles": sorted(PROGRAM_ROLES | {"member"}),
-        "password1": TEMPORARY, "password2": TEMPORARY,
-    })
+    admin.post(
+        reverse("accounts:user_create"),
+        {
+            "username": "second",
+            "roles": sorted(PROGRAM_ROLES | {"member"}),
+            "password1": TEMPORARY,
+            "password2": TEMPORARY,
+        },
+    )
     second = User.objects.get(username="second")
     assert second.role_set() == frozenset({"member"})
     assert set(proposals(second).values_list("role", flat=True)) == PROGRAM_ROLES
@@ -147,8 +163,9 @@ def test_an_administrator_cannot_give_themselves_a_program_role(
     me = cast["administrator"]
     admin = signed_in(me)
     for role in sorted(PROGRAM_ROLES):
-        response = admin.post(reverse("accounts:user_role_grant", args=[me.pk]),
-                              {"role": role}, follow=True)
+        response = admin.post(
+            reverse("accounts:user_role_grant", args=[me.pk]), {"role": role}, follow=True
+        )
         assert "cannot give yourself a role" in text(response)
     assert holds(me, "administrator")
     assert not any(holds(me, role) for role in PROGRAM_ROLES)
@@ -161,8 +178,9 @@ def test_a_puppet_chief_proposed_by_an_administrator_cannot_approve_anything(
     admin_user = cast["administrator"]
     services.role_grant_propose(acting_user=admin_user, user=puppet, role=Role.CHIEF)
     second = make_user(admin_user.agency, "second")
-    auditor_wanted = services.role_grant_propose(acting_user=admin_user, user=second,
-                                                 role=Role.AUDITOR)
+    auditor_wanted = services.role_grant_propose(
+        acting_user=admin_user, user=second, role=Role.AUDITOR
+    )
     assert not holds(puppet, Role.CHIEF)
     assert signed_in(puppet).post(approve_url(auditor_wanted)).status_code == 404
     with pytest.raises(PermissionDenied):
@@ -193,12 +211,11 @@ def test_roles_that_open_no_program_content_are_granted_by_one_administrator(
     assert not proposals(puppet).exists()
 
 
-def test_removing_a_program_role_takes_one_person(
-    cast: dict[str, User], signed_in: Any
-) -> None:
+def test_removing_a_program_role_takes_one_person(cast: dict[str, User], signed_in: Any) -> None:
     coordinator = cast["coordinator"]
     signed_in(cast["administrator"]).post(
-        reverse("accounts:user_role_revoke", args=[coordinator.pk]), {"role": "coordinator"})
+        reverse("accounts:user_role_revoke", args=[coordinator.pk]), {"role": "coordinator"}
+    )
     assert not holds(coordinator, Role.COORDINATOR)
 
 
@@ -208,8 +225,9 @@ def test_removing_a_program_role_takes_one_person(
 def test_only_the_chief_or_a_holder_of_the_role_approves(
     cast: dict[str, User], puppet: User, signed_in: Any
 ) -> None:
-    wanted = services.role_grant_propose(acting_user=cast["administrator"], user=puppet,
-                                         role=Role.AUDITOR)
+    wanted = services.role_grant_propose(
+        acting_user=cast["administrator"], user=puppet, role=Role.AUDITOR
+    )
     for role in sorted(set(cast) - {"chief", "auditor"}):
         assert signed_in(cast[role]).post(approve_url(wanted)).status_code == 404, role
     assert not holds(puppet, Role.AUDITOR)
@@ -226,13 +244,15 @@ def test_the_chief_approves_any_program_role_but_not_one_for_themselves(
     cast: dict[str, User], agency: Agency, signed_in: Any
 ) -> None:
     chief = cast["chief"]
-    for_chief = services.role_grant_propose(acting_user=cast["administrator"], user=chief,
-                                            role=Role.COORDINATOR)
+    for_chief = services.role_grant_propose(
+        acting_user=cast["administrator"], user=chief, role=Role.COORDINATOR
+    )
     assert signed_in(chief).post(approve_url(for_chief)).status_code == 404
     assert not holds(chief, Role.COORDINATOR)
     newcomer = make_user(agency, "newcomer")
-    for_newcomer = services.role_grant_propose(acting_user=cast["administrator"],
-                                               user=newcomer, role=Role.PSYCHOLOGIST)
+    for_newcomer = services.role_grant_propose(
+        acting_user=cast["administrator"], user=newcomer, role=Role.PSYCHOLOGIST
+    )
     page = text(signed_in(chief).get(reverse("accounts:role_requests")))
     assert "newcomer" in page
     assert "Approve" in page
@@ -254,8 +274,9 @@ def test_a_chief_who_is_also_administrator_cannot_approve_their_own_proposal(
 def test_a_declined_role_is_never_held_and_cannot_be_approved_afterwards(
     cast: dict[str, User], puppet: User, signed_in: Any
 ) -> None:
-    wanted = services.role_grant_propose(acting_user=cast["administrator"], user=puppet,
-                                         role=Role.COORDINATOR)
+    wanted = services.role_grant_propose(
+        acting_user=cast["administrator"], user=puppet, role=Role.COORDINATOR
+    )
     chief = signed_in(cast["chief"])
     chief.post(reverse("accounts:role_request_decline", args=[wanted.pk]))
     wanted.refresh_from_db()
@@ -269,8 +290,9 @@ def test_a_declined_role_is_never_held_and_cannot_be_approved_afterwards(
 def test_another_agencys_chief_cannot_decide_our_role_requests(
     cast: dict[str, User], puppet: User, stranger: User, signed_in: Any
 ) -> None:
-    wanted = services.role_grant_propose(acting_user=cast["administrator"], user=puppet,
-                                         role=Role.AUDITOR)
+    wanted = services.role_grant_propose(
+        acting_user=cast["administrator"], user=puppet, role=Role.AUDITOR
+    )
     assert signed_in(stranger).post(approve_url(wanted)).status_code == 404
     with pytest.raises(PermissionDenied):
         services.role_grant_approve(acting_user=stranger, role_request=wanted)
@@ -284,10 +306,12 @@ def test_the_chief_and_the_holders_are_told_by_a_message_that_says_nothing(
     cast: dict[str, User], agency: Agency, puppet: User, mailoutbox: list[Any]
 ) -> None:
     second_auditor = make_user(agency, "otherauditor", Role.AUDITOR)
-    services.role_grant_propose(acting_user=cast["administrator"], user=puppet,
-                                role=Role.AUDITOR)
-    told = set(Delivery.objects.filter(kind="role.request")
-               .values_list("recipient_user__username", flat=True))
+    services.role_grant_propose(acting_user=cast["administrator"], user=puppet, role=Role.AUDITOR)
+    told = set(
+        Delivery.objects.filter(kind="role.request").values_list(
+            "recipient_user__username", flat=True
+        )
+    )
     assert told == {"chief", "auditor", "otherauditor"}
     assert second_auditor.username in told
     call_command("worker", "--once", verbosity=0)
@@ -295,8 +319,13 @@ def test_the_chief_and_the_holders_are_told_by_a_message_that_says_nothing(
     for message in mailoutbox:
         body = f"{message.subject} {message.body}".lower()
         assert "open tandem" in body
-        for word in ("puppet", "auditor", agency.title_for("auditor").lower(), "role",
-                     "administrator"):
+        for word in (
+            "puppet",
+            "auditor",
+            agency.title_for("auditor").lower(),
+            "role",
+            "administrator",
+        ):
             assert word not in body
 
 
@@ -313,15 +342,15 @@ def test_an_operator_approves_from_the_console_only_when_nobody_in_the_agency_ca
     listing = io.StringIO()
     call_command("roles", "list", "--agency", "charlie", stdout=listing)
     assert f"{wanted.pk}\tcharlie\tfirstchief\tchief" in listing.getvalue()
-    call_command("roles", "approve", str(wanted.pk), "--operator", "ops-jane",
-                 stdout=io.StringIO())
+    call_command("roles", "approve", str(wanted.pk), "--operator", "ops-jane", stdout=io.StringIO())
     assert holds(first_chief, Role.CHIEF)
     event = AuditEvent.objects.get(action="role.approved", object_id=str(wanted.pk))
     assert event.actor_id is None
     assert event.detail["operator"] == "ops-jane"
     # Where the chief or a holder can decide, the console refuses.
-    in_alpha = services.role_grant_propose(acting_user=cast["administrator"], user=puppet,
-                                           role=Role.AUDITOR)
+    in_alpha = services.role_grant_propose(
+        acting_user=cast["administrator"], user=puppet, role=Role.AUDITOR
+    )
     with pytest.raises(CommandError, match="People in the agency can decide"):
         call_command("roles", "approve", str(in_alpha.pk), "--operator", "ops-jane")
     assert not holds(puppet, Role.AUDITOR)
@@ -339,7 +368,8 @@ def test_a_reset_forces_a_new_password_and_authenticator_and_ends_every_session(
     assert open_session.get(HOME).status_code == 200
     signed_in(cast["administrator"]).post(
         reverse("accounts:user_password", args=[member.pk]),
-        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"})
+        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"},
+    )
     assert open_session.get(HOME).status_code == 302
     assert not TOTPDevice.objects.filter(user=member, confirmed=True).exists()
     assert not StaticDevice.objects.filter(user=member).exists()
@@ -351,11 +381,13 @@ def test_a_reset_forces_a_new_password_and_authenticator_and_ends_every_session(
     client.post(ENROL, {"code": code_for(TOTPDevice.objects.get(user=member))})
     for page in (HOME, reverse("accounts:account"), reverse("support:directory")):
         assert client.get(page)["Location"] == CHANGE, page
-    same = client.post(CHANGE, {"current_password": TEMPORARY, "password1": TEMPORARY,
-                                "password2": TEMPORARY})
+    same = client.post(
+        CHANGE, {"current_password": TEMPORARY, "password1": TEMPORARY, "password2": TEMPORARY}
+    )
     assert "not the temporary one" in text(same)
-    client.post(CHANGE, {"current_password": TEMPORARY, "password1": OWN_CHOICE,
-                         "password2": OWN_CHOICE})
+    client.post(
+        CHANGE, {"current_password": TEMPORARY, "password1": OWN_CHOICE, "password2": OWN_CHOICE}
+    )
     assert client.get(HOME).status_code == 200
     member.refresh_from_db()
     assert not member.password_reset_required
@@ -367,7 +399,8 @@ def test_a_password_only_reset_keeps_the_authenticator_but_still_forces_a_new_pa
     member = cast["member"]
     signed_in(cast["administrator"]).post(
         reverse("accounts:user_password", args=[member.pk]),
-        {"password1": TEMPORARY, "password2": TEMPORARY})
+        {"password1": TEMPORARY, "password2": TEMPORARY},
+    )
     client = Client()
     password_step(client, member.username, TEMPORARY)
     device = TOTPDevice.objects.get(user=member, confirmed=True)
@@ -384,7 +417,8 @@ def test_a_reset_tells_the_person_and_is_audited_without_the_password(
     assert set(told.values_list("recipient_user", flat=True)) == {member.pk}
     signed_in(cast["administrator"]).post(
         reverse("accounts:user_password", args=[member.pk]),
-        {"password1": TEMPORARY, "password2": TEMPORARY})
+        {"password1": TEMPORARY, "password2": TEMPORARY},
+    )
     call_command("worker", "--once", verbosity=0)
     bodies = [m.body for m in mailoutbox if m.to == [member.email]]
     assert len(bodies) == 2
@@ -392,8 +426,7 @@ def test_a_reset_tells_the_person_and_is_audited_without_the_password(
         assert "sign-in was reset" in body
         assert "contact your administrator" in body
         assert TEMPORARY not in body
-    events = AuditEvent.objects.filter(action="account.credentials_reset",
-                                       object_id=str(member.pk))
+    events = AuditEvent.objects.filter(action="account.credentials_reset", object_id=str(member.pk))
     assert events.count() == 2
     assert all(e.actor_id == cast["administrator"].pk for e in events)
     assert TEMPORARY not in json.dumps(list(AuditEvent.objects.values()), default=str)
@@ -405,8 +438,15 @@ def test_an_administrator_cannot_reset_their_own_sign_in(
     me = cast["administrator"]
     with pytest.raises(ValidationError, match="another administrator"):
         services.user_credentials_reset(acting_user=me, user=me, password=TEMPORARY)
-    assert signed_in(me).post(reverse("accounts:user_password", args=[me.pk]), {
-        "password1": TEMPORARY, "password2": TEMPORARY}).status_code == 400
+    assert (
+        signed_in(me)
+        .post(
+            reverse("accounts:user_password", args=[me.pk]),
+            {"password1": TEMPORARY, "password2": TEMPORARY},
+        )
+        .status_code
+        == 400
+    )
     me.refresh_from_db()
     assert not me.password_reset_required
     assert me.check_password(PASSWORD)
@@ -419,7 +459,8 @@ def test_signed_in_as_a_member_after_a_reset_the_administrator_sees_no_peer_supp
     asked = ask_for_support(member)
     signed_in(cast["administrator"]).post(
         reverse("accounts:user_password", args=[member.pk]),
-        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"})
+        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"},
+    )
     client = take_over_after_reset(member.username)
     pages = [HOME, reverse("accounts:account"), reverse("support:directory")]
     for page in pages:
@@ -436,22 +477,26 @@ def test_a_reset_suspends_program_roles_until_a_second_person_restores_them(
     make_user(agency, f"other{role}", role)  # someone else holds it and can decide
     signed_in(cast["administrator"]).post(
         reverse("accounts:user_password", args=[holder.pk]),
-        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"})
+        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"},
+    )
     assert not holds(holder, role)
     client = take_over_after_reset(holder.username)
-    closed = {"coordinator": "support:queue", "auditor": "audit:event_list",
-              "supporter": "support:workspace"}
+    closed = {
+        "coordinator": "support:queue",
+        "auditor": "audit:event_list",
+        "supporter": "support:workspace",
+    }
     if role == "chief":
         # The taken-over chief account decides nothing any more.
-        wanted = services.role_grant_propose(acting_user=cast["administrator"],
-                                             user=cast["nobody"], role=Role.AUDITOR)
+        wanted = services.role_grant_propose(
+            acting_user=cast["administrator"], user=cast["nobody"], role=Role.AUDITOR
+        )
         assert client.post(approve_url(wanted)).status_code == 404
     else:
         assert client.get(reverse(closed[role])).status_code == 404
     restore = proposals(holder, role).get()
     assert restore.reason == "restore"
-    assert AuditEvent.objects.filter(action="role.suspended",
-                                     object_id=str(holder.pk)).count() == 1
+    assert AuditEvent.objects.filter(action="role.suspended", object_id=str(holder.pk)).count() == 1
     assert client.post(approve_url(restore)).status_code == 404  # not by the grantee
     signed_in(User.objects.get(username=f"other{role}")).post(approve_url(restore))
     assert holds(holder, role)
@@ -469,18 +514,17 @@ def test_an_administrator_cannot_route_program_content_to_a_role_they_grant_alon
     from tandem.agencies.services import agency_policy_update
 
     policy = dict(agency.policy)
-    policy["confidentiality"] = {**policy["confidentiality"],
-                                 setting: role if setting == "consult_role" else [role]}
+    policy["confidentiality"] = {
+        **policy["confidentiality"],
+        setting: role if setting == "consult_role" else [role],
+    }
     with pytest.raises(PolicyError, match="program role"):
-        agency_policy_update(acting_user=cast["administrator"], agency=agency,
-                             policy_data=policy)
+        agency_policy_update(acting_user=cast["administrator"], agency=agency, policy_data=policy)
     agency.refresh_from_db()
     assert role not in json.dumps(agency.policy["confidentiality"][setting])
 
 
-def test_a_reset_supporter_leaves_the_roster_at_once(
-    cast: dict[str, User], signed_in: Any
-) -> None:
+def test_a_reset_supporter_leaves_the_roster_at_once(cast: dict[str, User], signed_in: Any) -> None:
     from tandem.readiness.gates import gate_update, peer_support_ready_users
 
     supporter = cast["supporter"]
@@ -488,7 +532,8 @@ def test_a_reset_supporter_leaves_the_roster_at_once(
     assert supporter in peer_support_ready_users(supporter.agency)
     signed_in(cast["administrator"]).post(
         reverse("accounts:user_password", args=[supporter.pk]),
-        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"})
+        {"password1": TEMPORARY, "password2": TEMPORARY, "authenticator": "on"},
+    )
     # The role is suspended until a second person restores it, and the gate follows now,
     # not at the nightly job: whoever holds the account is offered no request.
     assert supporter not in peer_support_ready_users(supporter.agency)

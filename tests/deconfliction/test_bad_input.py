@@ -63,8 +63,11 @@ def test_a_large_file_the_worker_refuses_says_why_row_by_row(
     data = b"First name,Last name,DOB\nAna,Ruiz,1990-01-01\nBo,Li,not a date\n"
     batch_url = upload(prs, "clients.csv", data).url
     batch = ImportBatch.objects.get()
-    form = {"map_first_name": "First name", "map_last_name": "Last name",
-            "map_date_of_birth": "DOB"}
+    form = {
+        "map_first_name": "First name",
+        "map_last_name": "Last name",
+        "map_date_of_birth": "DOB",
+    }
     browser(prs).post(batch_url, form)
     services.import_commit_request(acting_user=prs, batch=batch)
     services.import_commit_execute(batch_id=batch.pk, user_id=prs.pk)

@@ -79,9 +79,7 @@ def test_a_phone_and_an_address_recorded_differently_are_listed_for_any_client(
     assert "<strong>540 555 0199</strong>" in page
     assert "Settle on 12 Oak Street" in page
     assert "Pat Lee" not in page
-    old_phone = next(
-        f for f in client.facts.filter(field="phone") if f.value == "540 555 0199"
-    )
+    old_phone = next(f for f in client.facts.filter(field="phone") if f.value == "540 555 0199")
     settle(prs, client, "phone", str(old_phone.pk))
     client.refresh_from_db()
     assert client.phone == "540 555 0199"
@@ -273,8 +271,11 @@ def test_an_encounter_logged_twice_is_listed_and_one_record_removed_in_one_click
     # The last one of the day cannot be removed as a twin.
     response = browser(prs).post(
         reverse("recovery:conflict_settle", args=[client.pk]),
-        {"topic": "contacts", "choice": f"remove:{twins[0].pk}",
-         "day": timezone.localdate(at).isoformat()},
+        {
+            "topic": "contacts",
+            "choice": f"remove:{twins[0].pk}",
+            "day": timezone.localdate(at).isoformat(),
+        },
     )
     assert response.status_code == 302
     assert Contact.objects.filter(pk=twins[0].pk).exists()

@@ -53,9 +53,8 @@ def test_a_merge_does_not_double_count_in_reports_caseloads_or_the_api(
     def counts() -> dict[str, int]:
         tables = {
             t.name: t
-            for section in recovery_sections(aro.agency, period) + grant_sections(
-                aro.agency, period
-            )
+            for section in recovery_sections(aro.agency, period)
+            + grant_sections(aro.agency, period)
             for t in section.tables
         }
         served = tables["clients_served"]
@@ -95,9 +94,7 @@ def test_nothing_new_is_recorded_on_a_record_merged_away(cast: dict[str, Any]) -
     page = peer.get(reverse("recovery:client_detail", args=[absorbed.pk])).content.decode()
     assert "This record was merged into" in page
     assert reverse("recovery:contact_create", args=[absorbed.pk]) not in page
-    response = peer.post(
-        reverse("recovery:stage_create", args=[absorbed.pk]), {"stage": "action"}
-    )
+    response = peer.post(reverse("recovery:stage_create", args=[absorbed.pk]), {"stage": "action"})
     assert response.status_code == 404
     assert not StageAssessment.objects.filter(client=absorbed).exists()
     response = peer.post(

@@ -34,12 +34,25 @@ def set_policy(agency: Agency, section: str, **values: Any) -> None:
 
 def open_everything(agency: Agency) -> None:
     """A policy taking every channel and every group (the seeds differ; tests need all)."""
-    set_policy(agency, "eligibility", families=True, retirees=True, other_agencies=True,
-               channels=list(vocab.Channel.values))
+    set_policy(
+        agency,
+        "eligibility",
+        families=True,
+        retirees=True,
+        other_agencies=True,
+        channels=list(vocab.Channel.values),
+    )
 
 
-def make_supporter(agency: Agency, username: str, *, phone: str = "", sworn: bool = True,
-                   ready: bool = True, **profile: Any) -> User:
+def make_supporter(
+    agency: Agency,
+    username: str,
+    *,
+    phone: str = "",
+    sworn: bool = True,
+    ready: bool = True,
+    **profile: Any,
+) -> User:
     user = make_user(agency, username, "supporter", sworn=sworn)
     user.phone = phone or f"+1 555 01{abs(hash(username)) % 100:02d}"
     user.save(update_fields=["phone"])
@@ -51,13 +64,27 @@ def make_supporter(agency: Agency, username: str, *, phone: str = "", sworn: boo
     return user
 
 
-def rotation(agency: Agency, coordinator: User, layer: str, people: list[User], *,
-             starts_on: date = date(2026, 3, 1), hours: int = 24,
-             handoff: time = time(7, 0)) -> Any:
+def rotation(
+    agency: Agency,
+    coordinator: User,
+    layer: str,
+    people: list[User],
+    *,
+    starts_on: date = date(2026, 3, 1),
+    hours: int = 24,
+    handoff: time = time(7, 0),
+) -> Any:
     return services.rotation_save(
-        acting_user=coordinator, agency=agency, rotation=None,
-        participants=[services.profile_for(u) for u in people], name=f"{layer} rota",
-        layer=layer, starts_on=starts_on, handoff_time=handoff, shift_hours=hours)
+        acting_user=coordinator,
+        agency=agency,
+        rotation=None,
+        participants=[services.profile_for(u) for u in people],
+        name=f"{layer} rota",
+        layer=layer,
+        starts_on=starts_on,
+        handoff_time=handoff,
+        shift_hours=hours,
+    )
 
 
 def ask(user: User, key: str = "", **values: Any) -> SupportRequest:
@@ -65,9 +92,13 @@ def ask(user: User, key: str = "", **values: Any) -> SupportRequest:
     values.setdefault("contact_method", vocab.ContactMethod.PHONE)
     requester = {**requester_of(user), "phone": values.pop("phone", "555-0199")}
     request, _ = services.request_create(
-        acting_user=None, agency=user.agency, idempotency_key=key or f"k-{user.pk}-{key}",
-        channel=values.pop("channel", vocab.Channel.SELF_REQUEST), requester=requester,
-        **values)
+        acting_user=None,
+        agency=user.agency,
+        idempotency_key=key or f"k-{user.pk}-{key}",
+        channel=values.pop("channel", vocab.Channel.SELF_REQUEST),
+        requester=requester,
+        **values,
+    )
     return request
 
 
@@ -79,19 +110,29 @@ def help_url(agency: Agency, **query: str) -> str:
 
 def help_data(code: str = "", **values: Any) -> dict[str, Any]:
     """A filled help-page form: a member asking for themselves, to be phoned now."""
-    return {"code": (code or "c").ljust(32, "x"), "requester_kind": "member",
-            "contact_method": "phone", "phone": "+1 555 0177", "urgency": "now",
-            "best_time": "any", **values}
+    return {
+        "code": (code or "c").ljust(32, "x"),
+        "requester_kind": "member",
+        "contact_method": "phone",
+        "phone": "+1 555 0177",
+        "urgency": "now",
+        "best_time": "any",
+        **values,
+    }
 
 
 def status_page(client: Client, code: str, **extra: str) -> str:
-    return client.post(reverse("support:help_status"),
-                       {"code": code.ljust(32, "x"), **extra}).content.decode()
+    return client.post(
+        reverse("support:help_status"), {"code": code.ljust(32, "x"), **extra}
+    ).content.decode()
 
 
 def offered_to(request: SupportRequest) -> set[str]:
-    return set(RequestOffer.objects.filter(request=request, active=True)
-               .values_list("user__username", flat=True))
+    return set(
+        RequestOffer.objects.filter(request=request, active=True).values_list(
+            "user__username", flat=True
+        )
+    )
 
 
 def publish() -> int:

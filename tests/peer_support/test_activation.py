@@ -39,7 +39,6 @@ pytestmark = pytest.mark.django_db
 CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
-
 # ========================================================================================
 # 3. Activation channels (PS-3, PS-4)
 # ========================================================================================
@@ -78,13 +77,23 @@ def test_the_same_help_form_sent_twice_makes_one_request(
 
 def test_request_form_has_no_free_text_about_the_problem_and_no_administrative_type() -> None:
     for form in (support_forms.HelpForm, support_forms.HelpReferralForm):
-        texts = {name for name, field in form.base_fields.items()
-                 if type(field).__name__ == "CharField" and name != "code"}
+        texts = {
+            name
+            for name, field in form.base_fields.items()
+            if type(field).__name__ == "CharField" and name != "code"
+        }
         # Only who to reach and how: never a field about the problem.
-        assert texts <= {"name", "phone", "employee_number", "agency_name", "referrer_name",
-                         "referrer_phone"}, texts
-        assert not [f for f in form.base_fields.values()
-                    if isinstance(f.widget, django_forms.Textarea)]
+        assert texts <= {
+            "name",
+            "phone",
+            "employee_number",
+            "agency_name",
+            "referrer_name",
+            "referrer_phone",
+        }, texts
+        assert not [
+            f for f in form.base_fields.values() if isinstance(f.widget, django_forms.Textarea)
+        ]
     assert not any("admin" in v or "fitness" in v for v in vocab.Channel.values)
     assert {c.value for c in vocab.Urgency} == {"now", "today", "this_week"}
     assert {c.value for c in vocab.ContactMethod} == {"phone", "text", "email", "in_person"}
@@ -93,8 +102,7 @@ def test_request_form_has_no_free_text_about_the_problem_and_no_administrative_t
 def test_bad_request_input_gets_clear_messages_and_writes_nothing(
     agency: Agency, cast: dict[str, User], team: dict[str, User]
 ) -> None:
-    page = Client().post(help_url(agency), help_data("x1", contact_method="email",
-                                                     phone="call me"))
+    page = Client().post(help_url(agency), help_data("x1", contact_method="email", phone="call me"))
     text = page.content.decode()
     assert page.status_code == 400
     assert "Give an e-mail address" in text
@@ -107,9 +115,17 @@ def test_proactive_referral_keeps_the_referrer_for_the_coordinator_only(
 ) -> None:
     colleague = cast["member"].member
     client = sign_in(Client(), cast["supervisor"])
-    done = client.post(help_url(agency, **{"for": "colleague"}), help_data(
-        "ref-1", name="Member Tester", phone="+1 555 0188", urgency="today",
-        employee_number=colleague.employee_number, referrer_name="Supervisor Tester"))
+    done = client.post(
+        help_url(agency, **{"for": "colleague"}),
+        help_data(
+            "ref-1",
+            name="Member Tester",
+            phone="+1 555 0188",
+            urgency="today",
+            employee_number=colleague.employee_number,
+            referrer_name="Supervisor Tester",
+        ),
+    )
     assert b"not told who referred them" in done.content
     request = SupportRequest.objects.get()
     assert request.channel == "proactive_referral"
@@ -118,8 +134,11 @@ def test_proactive_referral_keeps_the_referrer_for_the_coordinator_only(
     queue = sign_in(Client(), cast["coordinator"]).get(reverse("support:queue")).content
     assert b"Supervisor Tester" in queue
     services.request_accept(acting_user=team["pia"], request=request)
-    detail = sign_in(Client(), team["pia"]).get(
-        reverse("support:request_detail", args=[request.pk])).content.decode()
+    detail = (
+        sign_in(Client(), team["pia"])
+        .get(reverse("support:request_detail", args=[request.pk]))
+        .content.decode()
+    )
     assert "Member Tester" in detail
     assert "Supervisor Tester" not in detail
     assert "discreet" in detail
@@ -132,22 +151,41 @@ def test_dispatcher_and_coordinator_request_support_for_someone(
     dispatcher = sign_in(Client(), cast["dispatcher"])
     form = dispatcher.get(reverse("support:on_behalf_new")).context["form"]
     assert [c for c, _ in form.fields["channel"].choices] == ["dispatch"]
-    response = dispatcher.post(reverse("support:on_behalf_new"), {
-        "idempotency_key": "d-1", "name": "Caller Name", "phone": "+1 555 0166",
-        "contact_method": "phone", "urgency": "now", "best_time": "any",
-        "channel": "dispatch"})
+    response = dispatcher.post(
+        reverse("support:on_behalf_new"),
+        {
+            "idempotency_key": "d-1",
+            "name": "Caller Name",
+            "phone": "+1 555 0166",
+            "contact_method": "phone",
+            "urgency": "now",
+            "best_time": "any",
+            "channel": "dispatch",
+        },
+    )
     assert response.status_code == 200
     assert "Receipt" in response.content.decode()
     coordinator = sign_in(Client(), cast["coordinator"])
-    choices = coordinator.get(reverse("support:on_behalf_new")).context["form"].fields[
-        "channel"].choices
+    choices = (
+        coordinator.get(reverse("support:on_behalf_new")).context["form"].fields["channel"].choices
+    )
     assert "supervisor_via_coordinator" in [c for c, _ in choices]
-    coordinator.post(reverse("support:on_behalf_new"), {
-        "idempotency_key": "c-1", "name": "Someone", "phone": "+1 555 0167",
-        "contact_method": "phone", "urgency": "today", "best_time": "any",
-        "channel": "supervisor_via_coordinator"})
+    coordinator.post(
+        reverse("support:on_behalf_new"),
+        {
+            "idempotency_key": "c-1",
+            "name": "Someone",
+            "phone": "+1 555 0167",
+            "contact_method": "phone",
+            "urgency": "today",
+            "best_time": "any",
+            "channel": "supervisor_via_coordinator",
+        },
+    )
     assert set(SupportRequest.objects.values_list("channel", flat=True)) == {
-        "dispatch", "supervisor_via_coordinator"}
+        "dispatch",
+        "supervisor_via_coordinator",
+    }
 
 
 def test_a_channel_the_policy_does_not_take_is_refused(
@@ -164,9 +202,16 @@ def _intake_token(agency: Agency, cast: dict[str, User]) -> str:
 
 
 def _intake_data(**values: Any) -> dict[str, str]:
-    return {"code": values.pop("key", "i-1").ljust(32, "x"), "requester_kind": "family",
-            "name": "Family Person", "phone": "+1 555 0155", "contact_method": "phone",
-            "urgency": "today", "best_time": "evening", **values}
+    return {
+        "code": values.pop("key", "i-1").ljust(32, "x"),
+        "requester_kind": "family",
+        "name": "Family Person",
+        "phone": "+1 555 0155",
+        "contact_method": "phone",
+        "urgency": "today",
+        "best_time": "evening",
+        **values,
+    }
 
 
 def test_family_member_asks_through_the_secret_intake_link_without_an_account(
@@ -213,7 +258,8 @@ def test_expired_or_rotated_intake_links_stop_working(
     assert Client().get(reverse("support:intake", args=[old])).status_code == 410
     assert Client().get(reverse("support:intake", args=["made-up"])).status_code == 404
     IntakeLink.objects.filter(revoked_at__isnull=True).update(
-        expires_at=timezone.now() - timedelta(minutes=1))
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
     expired = Client().post(reverse("support:intake", args=[new]), _intake_data())
     assert expired.status_code == 410
     assert b"no longer works" in expired.content

@@ -21,7 +21,6 @@ from tests.peer_support.support import ask, make_supporter
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # Authorization matrix
 # ========================================================================================
@@ -47,5 +46,9 @@ def test_objects_of_another_agency_are_not_found(
     request = ask(cast["member"])
     other = make_supporter(stranger.agency, "osup")
     RequestOffer.objects.create(request=request, user=other, step=0)
-    assert sign_in(Client(), other).get(
-        reverse("support:request_detail", args=[request.pk])).status_code == 404
+    assert (
+        sign_in(Client(), other)
+        .get(reverse("support:request_detail", args=[request.pk]))
+        .status_code
+        == 404
+    )

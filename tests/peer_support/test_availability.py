@@ -32,23 +32,23 @@ pytestmark = pytest.mark.django_db
 CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
-
 # ========================================================================================
 # 2. 24-hour availability (PS-2)
 # ========================================================================================
 
 
-def test_rotation_hands_off_at_the_set_time_in_order(
-    agency: Agency, cast: dict[str, User]
-) -> None:
+def test_rotation_hands_off_at_the_set_time_in_order(agency: Agency, cast: dict[str, User]) -> None:
     a, b, c = (make_supporter(agency, n) for n in ("amy", "bob", "cyd"))
-    rotation(agency, cast["coordinator"], vocab.Layer.PRIMARY, [a, b, c], hours=12,
-             handoff=time(7, 0))
+    rotation(
+        agency, cast["coordinator"], vocab.Layer.PRIMARY, [a, b, c], hours=12, handoff=time(7, 0)
+    )
     schedule = Schedule(agency)
     tz = schedule.tz
     first = datetime(2026, 3, 1, 7, 0, tzinfo=tz)
-    who = [schedule.covering("primary", first + timedelta(hours=h)).user.username
-           for h in (0, 11, 12, 24, 36)]
+    who = [
+        schedule.covering("primary", first + timedelta(hours=h)).user.username
+        for h in (0, 11, 12, 24, 36)
+    ]
     assert who == ["amy", "amy", "bob", "cyd", "amy"]
     assert schedule.covering("primary", first - timedelta(minutes=1)) is None
 
@@ -58,12 +58,18 @@ def test_override_wins_and_an_unavailable_supporter_is_skipped(
 ) -> None:
     cover = make_supporter(agency, "cover")
     services.override_create(
-        acting_user=cast["coordinator"], agency=agency, layer="primary",
-        supporter=services.profile_for(cover), starts_at=T0 - timedelta(hours=1),
-        ends_at=T0 + timedelta(hours=2), reason="swap")
+        acting_user=cast["coordinator"],
+        agency=agency,
+        layer="primary",
+        supporter=services.profile_for(cover),
+        starts_at=T0 - timedelta(hours=1),
+        ends_at=T0 + timedelta(hours=2),
+        reason="swap",
+    )
     assert Schedule(agency).covering("primary", T0).user == cover
-    services.availability_set(acting_user=cover, profile=services.profile_for(cover),
-                              until=T0 + timedelta(hours=1))
+    services.availability_set(
+        acting_user=cover, profile=services.profile_for(cover), until=T0 + timedelta(hours=1)
+    )
     assert Schedule(agency).covering("primary", T0) is None
     assert Schedule(agency).covering("primary", T0 + timedelta(hours=1)).user == cover
 
@@ -107,8 +113,9 @@ def test_coverage_gaps_in_the_next_14_days_are_shown_and_warned_to_the_coordinat
 ) -> None:
     amy = make_supporter(agency, "amy")
     rotation(agency, cast["coordinator"], vocab.Layer.PRIMARY, [amy], hours=24 * 7)
-    services.availability_set(acting_user=amy, profile=services.profile_for(amy),
-                              until=T0 + timedelta(days=2))
+    services.availability_set(
+        acting_user=amy, profile=services.profile_for(amy), until=T0 + timedelta(days=2)
+    )
     gaps = Schedule(agency, full=True).gaps(T0)
     assert Schedule(agency).gaps(T0) == gaps  # both ways of loading agree
     primary = [g for g in gaps if g.layer == "primary"]
@@ -127,37 +134,54 @@ def test_coordinator_builds_rotations_and_covers_through_the_schedule_pages(
 ) -> None:
     amy, bob = make_supporter(agency, "amy"), make_supporter(agency, "bob")
     client = sign_in(Client(), cast["coordinator"])
-    data = {"name": "Nights", "layer": "primary", "starts_on": "2026-03-01",
-            "handoff_time": "07:00", "shift_hours": 24,
-            "participant_1": services.profile_for(bob).pk,
-            "participant_2": services.profile_for(amy).pk}
+    data = {
+        "name": "Nights",
+        "layer": "primary",
+        "starts_on": "2026-03-01",
+        "handoff_time": "07:00",
+        "shift_hours": 24,
+        "participant_1": services.profile_for(bob).pk,
+        "participant_2": services.profile_for(amy).pk,
+    }
     assert client.post(reverse("support:rotation_new"), data).status_code == 302
     rota = Rotation.objects.get(agency=agency)
     assert [m.supporter.user.username for m in rota.members.all()] == ["bob", "amy"]
-    twice = client.post(reverse("support:rotation_new"),
-                        {**data, "participant_2": services.profile_for(bob).pk})
+    twice = client.post(
+        reverse("support:rotation_new"), {**data, "participant_2": services.profile_for(bob).pk}
+    )
     assert twice.status_code == 400
     assert b"only once" in twice.content
-    stale = client.post(reverse("support:rotation_edit", args=[rota.pk]),
-                        {**data, "version": 99})
+    stale = client.post(reverse("support:rotation_edit", args=[rota.pk]), {**data, "version": 99})
     assert b"changed this rotation meanwhile" in stale.content
-    bad = client.post(reverse("support:override_new"), {
-        "layer": "primary", "supporter": services.profile_for(amy).pk, "reason": "swap",
-        "starts_at": "2026-03-02T10:00", "ends_at": "2026-03-02T09:00"})
+    bad = client.post(
+        reverse("support:override_new"),
+        {
+            "layer": "primary",
+            "supporter": services.profile_for(amy).pk,
+            "reason": "swap",
+            "starts_at": "2026-03-02T10:00",
+            "ends_at": "2026-03-02T09:00",
+        },
+    )
     assert bad.status_code == 400
     assert b"must end after it starts" in bad.content
-    client.post(reverse("support:override_new"), {
-        "layer": "primary", "supporter": services.profile_for(amy).pk, "reason": "swap",
-        "starts_at": "2026-03-02T06:00", "ends_at": "2026-03-02T18:00"})
+    client.post(
+        reverse("support:override_new"),
+        {
+            "layer": "primary",
+            "supporter": services.profile_for(amy).pk,
+            "reason": "swap",
+            "starts_at": "2026-03-02T06:00",
+            "ends_at": "2026-03-02T18:00",
+        },
+    )
     page = client.get(reverse("support:schedule")).content.decode()
     assert "Nights" in page
     assert "Swap" in page
     assert Schedule(agency).covering("primary", T0).user == amy
 
 
-def test_coordinator_makes_an_intake_link_shown_once(
-    agency: Agency, cast: dict[str, User]
-) -> None:
+def test_coordinator_makes_an_intake_link_shown_once(agency: Agency, cast: dict[str, User]) -> None:
     client = sign_in(Client(), cast["coordinator"])
     assert b"no intake link yet" in client.get(reverse("support:intake_admin")).content
     made = client.post(reverse("support:intake_admin")).content.decode()
@@ -201,11 +225,15 @@ def test_availability_switch_keeps_a_supporter_out_of_routing(
     agency: Agency, cast: dict[str, User], team: dict[str, User], clock: Any
 ) -> None:
     client = sign_in(Client(), team["pia"])
-    client.post(reverse("support:availability"),
-                {"action": "unavailable", "until": "2026-03-05T08:00"})
+    client.post(
+        reverse("support:availability"), {"action": "unavailable", "until": "2026-03-05T08:00"}
+    )
     assert services.profile_for(team["pia"]).unavailable_until is not None
     request = ask(cast["member"])
     assert offered_to(request) == {"ben"}
-    past = client.post(reverse("support:availability"),
-                       {"action": "unavailable", "until": "2020-01-01T08:00"}, follow=True)
+    past = client.post(
+        reverse("support:availability"),
+        {"action": "unavailable", "until": "2020-01-01T08:00"},
+        follow=True,
+    )
     assert "in the future" in past.content.decode()

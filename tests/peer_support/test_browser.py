@@ -24,7 +24,6 @@ from tests.peer_support.support import deliveries, make_supporter, publish, rota
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # A Chromium journey
 # ========================================================================================
@@ -53,8 +52,13 @@ def test_member_asks_on_call_supporter_accepts_and_closes_in_chromium(
     supporter = make_supporter(agency, "oncall", phone="+1 555 0190")
     dispatcher = make_user(agency, "disp", "dispatcher")
     coordinator = make_user(agency, "coord", "coordinator")
-    rotation(agency, coordinator, vocab.Layer.PRIMARY, [supporter],
-             starts_on=timezone.localdate() - timedelta(days=1))
+    rotation(
+        agency,
+        coordinator,
+        vocab.Layer.PRIMARY,
+        [supporter],
+        starts_on=timezone.localdate() - timedelta(days=1),
+    )
     base = live_server.url
 
     with browser_page(viewport={"width": 390, "height": 844}) as page:

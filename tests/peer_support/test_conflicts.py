@@ -28,7 +28,6 @@ from tests.peer_support.support import (
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 5. Conflicts and dual roles (PS-9)
 # ========================================================================================
@@ -38,16 +37,24 @@ def test_supporters_in_the_chain_of_command_are_left_out_either_direction(
     agency: Agency, cast: dict[str, User], team: dict[str, User]
 ) -> None:
     member = cast["member"].member
-    middle = Member.objects.create(agency=agency, employee_number="MID", first_name="Mid",
-                                   last_name="Level", category=MemberCategory.SWORN)
+    middle = Member.objects.create(
+        agency=agency,
+        employee_number="MID",
+        first_name="Mid",
+        last_name="Level",
+        category=MemberCategory.SWORN,
+    )
     member.supervisor = middle
     member.save()
     middle.supervisor = team["pia"].member  # Pia supervises the member's supervisor
     middle.save()
     request = ask(cast["member"], key="up")
     assert offered_to(request) == {"ben"}
-    detail = sign_in(Client(), team["ben"]).get(
-        reverse("support:request_detail", args=[request.pk])).content.decode()
+    detail = (
+        sign_in(Client(), team["ben"])
+        .get(reverse("support:request_detail", args=[request.pk]))
+        .content.decode()
+    )
     assert "Pia" not in detail  # nobody is told who was left out, or why
     # the other direction: Ben's supervisor asks; Ben reports to them.
     boss = cast["chief"]
@@ -65,9 +72,14 @@ def test_a_chosen_supporter_in_the_chain_of_command_is_excluded_as_conflict_only
     member.supervisor = team["ben"].member
     member.save()
     client = Client()
-    client.post(help_url(agency), help_data(
-        "chosen-boss", employee_number=member.employee_number,
-        chosen_supporter=services.profile_for(team["ben"]).pk))
+    client.post(
+        help_url(agency),
+        help_data(
+            "chosen-boss",
+            employee_number=member.employee_number,
+            chosen_supporter=services.profile_for(team["ben"]).pk,
+        ),
+    )
     request = SupportRequest.objects.get()
     assert offered_to(request) == {"pia"}
     status = status_page(client, "chosen-boss").split('id="limits-title"')[0]
@@ -80,9 +92,13 @@ def test_supporters_involved_in_the_same_incident_are_left_out(
     agency: Agency, cast: dict[str, User], team: dict[str, User]
 ) -> None:
     incident = services.incident_create(
-        acting_user=cast["coordinator"], agency=agency, kind="shooting",
-        occurred_on=timezone.localdate(), members_affected=3,
-        involved_supporters=[services.profile_for(team["pia"])])
+        acting_user=cast["coordinator"],
+        agency=agency,
+        kind="shooting",
+        occurred_on=timezone.localdate(),
+        members_affected=3,
+        involved_supporters=[services.profile_for(team["pia"])],
+    )
     request = ask(cast["member"], incident=incident)
     assert offered_to(request) == {"ben"}
 

@@ -38,7 +38,6 @@ pytestmark = pytest.mark.django_db
 CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
-
 # ========================================================================================
 # 6. Contact and close (PS-5, PS-6, P1)
 # ========================================================================================
@@ -68,12 +67,24 @@ def test_closing_writes_only_the_policy_fields_and_shreds_the_identity(
     services.request_contact(acting_user=team["pia"], request=request, notice_given=True)
     client = sign_in(Client(), team["pia"])
     form = client.get(reverse("support:request_close", args=[request.pk])).context["form"]
-    assert set(form.fields) == {"gender", "member_category", "duration_bucket", "services",
-                                "follow_up_on"}  # the Colorado Springs usage form
-    response = client.post(reverse("support:request_close", args=[request.pk]), {
-        "gender": "male", "member_category": "sworn", "duration_bucket": "15_60",
-        "services": ["listening", "referral"], "incident_type": "deadly_force",
-        "follow_up_on": "2026-03-09"})
+    assert set(form.fields) == {
+        "gender",
+        "member_category",
+        "duration_bucket",
+        "services",
+        "follow_up_on",
+    }  # the Colorado Springs usage form
+    response = client.post(
+        reverse("support:request_close", args=[request.pk]),
+        {
+            "gender": "male",
+            "member_category": "sworn",
+            "duration_bucket": "15_60",
+            "services": ["listening", "referral"],
+            "incident_type": "deadly_force",
+            "follow_up_on": "2026-03-09",
+        },
+    )
     assert response.status_code == 302
     assert SupportRequest.objects.get(pk=request.pk).is_shredded  # identity gone at once
     assert not UsageRecord.objects.exists()  # the record waits for the daily batch
@@ -97,18 +108,30 @@ def test_closing_writes_only_the_policy_fields_and_shreds_the_identity(
 def test_another_preset_collects_other_fields(
     agency: Agency, cast: dict[str, User], team: dict[str, User]
 ) -> None:
-    set_policy(agency, "usage_form", fields=["incident_type", "intervention_type",
-                                             "activation_channel", "follow_up"])
+    set_policy(
+        agency,
+        "usage_form",
+        fields=["incident_type", "intervention_type", "activation_channel", "follow_up"],
+    )
     request = _accepted(cast, team)
-    form = sign_in(Client(), team["pia"]).get(
-        reverse("support:request_close", args=[request.pk])).context["form"]
-    assert set(form.fields) == {"incident_type", "intervention_type", "follow_up",
-                                "follow_up_on"}
+    form = (
+        sign_in(Client(), team["pia"])
+        .get(reverse("support:request_close", args=[request.pk]))
+        .context["form"]
+    )
+    assert set(form.fields) == {"incident_type", "intervention_type", "follow_up", "follow_up_on"}
     with pytest.raises(ValidationError, match="incident type"):
         services.request_close(acting_user=team["pia"], request=request, usage={})
-    services.request_close(acting_user=team["pia"], request=request, usage={
-        "incident_type": "traumatic_call", "intervention_type": "phone", "follow_up": True,
-        "gender": "female"})
+    services.request_close(
+        acting_user=team["pia"],
+        request=request,
+        usage={
+            "incident_type": "traumatic_call",
+            "intervention_type": "phone",
+            "follow_up": True,
+            "gender": "female",
+        },
+    )
     publish()
     record = UsageRecord.objects.get()
     assert record.channel == "self_request"
@@ -127,8 +150,12 @@ def test_closing_needs_the_collected_fields_and_only_the_owner_can_close(
     assert b"This field is required" in missing.content
     with pytest.raises(ValidationError, match="Only the supporter who accepted"):
         services.request_close(acting_user=team["ben"], request=request, usage={})
-    assert sign_in(Client(), team["ben"]).get(
-        reverse("support:request_close", args=[request.pk])).status_code == 404
+    assert (
+        sign_in(Client(), team["ben"])
+        .get(reverse("support:request_close", args=[request.pk]))
+        .status_code
+        == 404
+    )
     assert UsageRecord.objects.count() == 0
     assert not SupportRequest.objects.get().is_shredded
 

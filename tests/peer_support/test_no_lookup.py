@@ -24,7 +24,6 @@ from tests.peer_support.support import _accepted, help_data, help_url, publish, 
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 9. No way to ask "did X use peer support?" (PS-5, PS-8)
 # ========================================================================================
@@ -41,9 +40,15 @@ def test_no_page_searches_peer_support_by_member(
             if row.method != "get" or row.path is not None:
                 continue
             plain = client.get(reverse(row.url_name))
-            probe = client.get(reverse(row.url_name),
-                               {"q": member.last_name, "member": member.member_id,
-                                "user": member.pk, "employee_number": "E-member"})
+            probe = client.get(
+                reverse(row.url_name),
+                {
+                    "q": member.last_name,
+                    "member": member.member_id,
+                    "user": member.pk,
+                    "employee_number": "E-member",
+                },
+            )
             assert probe.status_code == plain.status_code
             if plain.status_code == 200 and row.url_name != "support:on_behalf_new":
                 assert b"555-0199" not in probe.content
@@ -54,12 +59,18 @@ def test_closed_requests_show_no_identity_to_anyone(
     cast: dict[str, User], team: dict[str, User]
 ) -> None:
     request = _accepted(cast, team)
-    services.request_close(acting_user=team["pia"], request=request,
-                           usage={"gender": "male", "member_category": "sworn",
-                                  "duration_bucket": "under_15"})
+    services.request_close(
+        acting_user=team["pia"],
+        request=request,
+        usage={"gender": "male", "member_category": "sworn", "duration_bucket": "under_15"},
+    )
     for user in [*cast.values(), team["pia"]]:
-        assert sign_in(Client(), user).get(
-            reverse("support:request_detail", args=[request.pk])).status_code == 404
+        assert (
+            sign_in(Client(), user)
+            .get(reverse("support:request_detail", args=[request.pk]))
+            .status_code
+            == 404
+        )
     queue = sign_in(Client(), cast["coordinator"]).get(reverse("support:queue")).content
     assert request.reference.encode() not in queue
 
@@ -70,12 +81,15 @@ def test_audit_rows_name_request_ids_never_the_requester_or_referrer(
     before = AuditEvent.objects.count()
     member, referrer = cast["member"], cast["supervisor"]
     request = _accepted(cast, team)
-    services.request_close(acting_user=team["pia"], request=request,
-                           usage={"gender": "male", "member_category": "sworn",
-                                  "duration_bucket": "under_15"})
-    sign_in(Client(), referrer).post(help_url(referrer.agency, **{"for": "colleague"}),
-                                     help_data("aud-ref", name="Member Tester",
-                                               phone="+1 555 0188", referrer_name="Sup"))
+    services.request_close(
+        acting_user=team["pia"],
+        request=request,
+        usage={"gender": "male", "member_category": "sworn", "duration_bucket": "under_15"},
+    )
+    sign_in(Client(), referrer).post(
+        help_url(referrer.agency, **{"for": "colleague"}),
+        help_data("aud-ref", name="Member Tester", phone="+1 555 0188", referrer_name="Sup"),
+    )
     sign_in(Client(), member).post(help_url(member.agency), help_data("again"))
     withdrawn = SupportRequest.objects.get(status_digest__gt="")
     status_page(sign_in(Client(), member), "again", action="withdraw")

@@ -41,7 +41,6 @@ from tests.peer_support.support import (
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # Raw-database proof and schema guard
 # ========================================================================================
@@ -56,8 +55,11 @@ MARKERS = {
     # Driven through the pages (the self-request's name is the account's, not a marker).
     "web_self": ("", "+1 555 7306 996", "webselfmarker.qc@example.test"),
     "web_withdrawn": ("", "+1 555 7307 117", "webwithdrawnmarker.qd@example.test"),
-    "web_referral": ("Jihqf Webreferralmarker", "+1 555 7308 228",
-                     "webreferralmarker.qe@example.test"),
+    "web_referral": (
+        "Jihqf Webreferralmarker",
+        "+1 555 7308 228",
+        "webreferralmarker.qe@example.test",
+    ),
     "web_intake": ("Gfeqg Webintakemarker", "+1 555 7309 339", "webintakemarker.qf@example.test"),
     "web_behalf": ("Dcbqh Webbehalfmarker", "+1 555 7310 440", "webbehalfmarker.qg@example.test"),
     "web_duty": ("Azyqi Webdutymarker", "+1 555 7311 551", ""),
@@ -73,62 +75,98 @@ def run_marker_flow() -> list[str]:
     from tests.conftest import make_user as new_user
 
     policy = load_preset("colorado-springs").model_dump(mode="json")
-    agency = AgencyModel.objects.create(slug="marker", name="Marker PD",
-                                        preset="colorado-springs", policy=policy)
+    agency = AgencyModel.objects.create(
+        slug="marker", name="Marker PD", preset="colorado-springs", policy=policy
+    )
     open_everything(agency)
     sup = make_supporter(agency, "msup", phone="+1 555 0100")
     backup = make_supporter(agency, "mbak", phone="+1 555 0101")
     coordinator = new_user(agency, "mcoord", "coordinator")
     RoleAssignment.objects.get_or_create(user=coordinator, agency=agency, role="coordinator")
-    rotation(agency, coordinator, vocab.Layer.PRIMARY, [sup], starts_on=timezone.localdate()
-             - timedelta(days=1))
-    rotation(agency, coordinator, vocab.Layer.BACKUP, [backup], starts_on=timezone.localdate()
-             - timedelta(days=1))
+    rotation(
+        agency,
+        coordinator,
+        vocab.Layer.PRIMARY,
+        [sup],
+        starts_on=timezone.localdate() - timedelta(days=1),
+    )
+    rotation(
+        agency,
+        coordinator,
+        vocab.Layer.BACKUP,
+        [backup],
+        starts_on=timezone.localdate() - timedelta(days=1),
+    )
     name, phone, email = MARKERS["self"]
     asker = new_user(agency, "masker", "member")
     made = []
     self_request, _ = services.request_create(
-        acting_user=asker, agency=agency, idempotency_key="m-self",
-        channel="self_request", urgency="now", contact_method="email",
-        requester={**requester_of(asker), "name": name, "phone": phone,
-                   "email": email})
+        acting_user=asker,
+        agency=agency,
+        idempotency_key="m-self",
+        channel="self_request",
+        urgency="now",
+        contact_method="email",
+        requester={**requester_of(asker), "name": name, "phone": phone, "email": email},
+    )
     made.append(self_request)
     name, phone, email = MARKERS["family"]
     family, _ = services.request_create(
-        acting_user=None, agency=agency, idempotency_key="m-family", channel="self_request",
-        urgency="today", contact_method="phone",
-        requester={"kind": "family", "name": name, "phone": phone, "email": email})
+        acting_user=None,
+        agency=agency,
+        idempotency_key="m-family",
+        channel="self_request",
+        urgency="today",
+        contact_method="phone",
+        requester={"kind": "family", "name": name, "phone": phone, "email": email},
+    )
     made.append(family)
     name, phone, email = MARKERS["referral"]
     rname, rphone, remail = MARKERS["referrer"]
     referral, _ = services.request_create(
-        acting_user=coordinator, agency=agency, idempotency_key="m-ref",
-        channel="proactive_referral", urgency="today", contact_method="text",
+        acting_user=coordinator,
+        agency=agency,
+        idempotency_key="m-ref",
+        channel="proactive_referral",
+        urgency="today",
+        contact_method="text",
         requester={"kind": "member", "name": name, "phone": phone, "email": email},
-        referrer={"user_id": coordinator.pk, "name": rname, "phone": rphone, "email": remail})
+        referrer={"user_id": coordinator.pk, "name": rname, "phone": rphone, "email": remail},
+    )
     made.append(referral)
     services.escalate_due(timezone.now() + timedelta(minutes=20))  # route onwards
-    usage = {"gender": "female", "member_category": "family", "duration_bucket": "15_60",
-             "services": ["listening"]}
+    usage = {
+        "gender": "female",
+        "member_category": "family",
+        "duration_bucket": "15_60",
+        "services": ["listening"],
+    }
     for request in made:
         request = SupportRequest.objects.get(pk=request.pk)
-        helper = User.objects.get(pk=RequestOffer.objects.filter(
-            request=request, active=True).values_list("user_id", flat=True).first())
+        helper = User.objects.get(
+            pk=RequestOffer.objects.filter(request=request, active=True)
+            .values_list("user_id", flat=True)
+            .first()
+        )
         request = services.request_accept(acting_user=helper, request=request)
         services.request_contact(acting_user=helper, request=request, notice_given=True)
         services.request_close(acting_user=helper, request=request, usage=usage)
     _run_marker_pages(agency, coordinator, usage)
     name, phone, email = MARKERS["expired"]
     services.request_create(
-        acting_user=None, agency=agency, idempotency_key="m-exp", channel="self_request",
-        urgency="this_week", contact_method="email",
-        requester={"kind": "retiree", "name": name, "phone": phone, "email": email})
+        acting_user=None,
+        agency=agency,
+        idempotency_key="m-exp",
+        channel="self_request",
+        urgency="this_week",
+        contact_method="email",
+        requester={"kind": "retiree", "name": name, "phone": phone, "email": email},
+    )
     services.expire_open_requests(timezone.now() + timedelta(days=31))
     services.publish_finished_requests(timezone.now() + timedelta(days=32))
     assert UsageRecord.objects.filter(agency=agency).count() == 8
     assert not SupportRequest.objects.filter(agency=agency).exists()
-    _assert_sessions_are_coarse([value for triple in MARKERS.values() for value in triple
-                                 if value])
+    _assert_sessions_are_coarse([value for triple in MARKERS.values() for value in triple if value])
     return [value for triple in MARKERS.values() for value in triple if value]
 
 
@@ -148,16 +186,27 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
 
     def reach(key: str, marker: str, **extra: Any) -> dict[str, Any]:
         name, phone, email = MARKERS[marker]
-        data = {"idempotency_key": key, "code": key.ljust(32, "x"),
-                "requester_kind": "member", "contact_method": "phone", "phone": phone,
-                "email": email, "urgency": "today", "best_time": "any", **extra}
+        data = {
+            "idempotency_key": key,
+            "code": key.ljust(32, "x"),
+            "requester_kind": "member",
+            "contact_method": "phone",
+            "phone": phone,
+            "email": email,
+            "urgency": "today",
+            "best_time": "any",
+            **extra,
+        }
         if name:
             data["name"] = name
         return data
 
     def offered_helper(request_pk: Any) -> User:
-        return User.objects.get(pk=RequestOffer.objects.filter(
-            request_id=request_pk, active=True).values_list("user_id", flat=True).first())
+        return User.objects.get(
+            pk=RequestOffer.objects.filter(request_id=request_pk, active=True)
+            .values_list("user_id", flat=True)
+            .first()
+        )
 
     def accept_and_close(request_pk: Any) -> None:
         helper = client_of(offered_helper(request_pk))
@@ -175,8 +224,7 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
         return made
 
     asker = new_user(agency, "mwebself", "member")
-    assert client_of(asker).post(help_url(agency),
-                                 reach("w-self", "web_self")).status_code == 200
+    assert client_of(asker).post(help_url(agency), reach("w-self", "web_self")).status_code == 200
     accept_and_close(newest())
 
     leaver = new_user(agency, "mwebleave", "member")
@@ -185,34 +233,51 @@ def _run_marker_pages(agency: Agency, coordinator: User, usage: dict[str, Any]) 
     newest()  # the withdrawn request: shredded, its row waits for the daily batch
 
     referrer = new_user(agency, "mwebref", "member")
-    assert client_of(referrer).post(help_url(agency, **{"for": "colleague"}),
-                                    reach("w-ref", "web_referral")).status_code == 200
+    assert (
+        client_of(referrer)
+        .post(help_url(agency, **{"for": "colleague"}), reach("w-ref", "web_referral"))
+        .status_code
+        == 200
+    )
     referral = newest()
     first = client_of(offered_helper(referral))
-    first.post(reverse("support:request_recuse", args=[referral]),
-               {"reason": vocab.RecusalReason.DUAL_ROLE})
+    first.post(
+        reverse("support:request_recuse", args=[referral]),
+        {"reason": vocab.RecusalReason.DUAL_ROLE},
+    )
     accept_and_close(referral)
 
     token = services.intake_link_rotate(acting_user=coordinator, agency=agency)
-    done = Client().post(reverse("support:intake", args=[token]),
-                         reach("w-intake", "web_intake", requester_kind="family"))
+    done = Client().post(
+        reverse("support:intake", args=[token]),
+        reach("w-intake", "web_intake", requester_kind="family"),
+    )
     assert done.status_code == 200, done.content[-2000:]
     newest()  # the intake request (left open until it expires)
 
-    behalf = client_of(coordinator).post(reverse("support:on_behalf_new"), reach(
-        "w-behalf", "web_behalf", channel="supervisor_via_coordinator"))
+    behalf = client_of(coordinator).post(
+        reverse("support:on_behalf_new"),
+        reach("w-behalf", "web_behalf", channel="supervisor_via_coordinator"),
+    )
     assert behalf.status_code == 200, behalf.content[-2000:]
     accept_and_close(newest())
 
     name, phone, _ = MARKERS["web_duty"]
     filer = client_of(User.objects.get(username="msup"))
-    filer.post(reverse("support:duty_new"), {"category": "threats_to_others",
-                                             "emergency": "on", "subject_name": name,
-                                             "subject_phone": phone})
+    filer.post(
+        reverse("support:duty_new"),
+        {
+            "category": "threats_to_others",
+            "emergency": "on",
+            "subject_name": name,
+            "subject_phone": phone,
+        },
+    )
     notice = DutyToReportNotice.objects.get(agency=agency)
     for action in ("acknowledge", "resolve"):
-        client_of(coordinator).post(reverse("support:duty_acknowledge", args=[notice.pk]),
-                                    {"action": action})
+        client_of(coordinator).post(
+            reverse("support:duty_acknowledge", args=[notice.pk]), {"action": action}
+        )
     assert DutyToReportNotice.objects.get(pk=notice.pk).is_shredded
 
 
@@ -267,11 +332,21 @@ def test_sqlite_file_and_wal_hold_no_requester_identity_after_close_and_expiry(
         pytest.skip("reads the bytes of a SQLite database file")
     db_path = tmp_path / "psp.sqlite3"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(TANDEM_SQLITE_PATH=str(db_path), TANDEM_VAR_DIR=str(tmp_path),
-               TANDEM_INSECURE_HTTP="1", TANDEM_MASTER_KEYS="psp:" + "B" * 43 + "=")
+    env.update(
+        TANDEM_SQLITE_PATH=str(db_path),
+        TANDEM_VAR_DIR=str(tmp_path),
+        TANDEM_INSECURE_HTTP="1",
+        TANDEM_MASTER_KEYS="psp:" + "B" * 43 + "=",
+    )
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SQLITE_SCRIPT], cwd=Path(__file__).resolve().parents[2],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+        [sys.executable, "-c", SQLITE_SCRIPT],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     markers = json.loads(done.stdout.strip().splitlines()[-1])
     data = db_path.read_bytes()
@@ -323,22 +398,32 @@ def test_usage_record_schema_has_no_free_text_and_no_relation_to_a_member() -> N
     for field in request_model._meta.concrete_fields:
         if field.is_relation:
             assert field.related_model._meta.label_lower in {
-                "agencies.agency", "support.supporterprofile", "support.criticalincident",
-                "core.datakey"}, field.name
+                "agencies.agency",
+                "support.supporterprofile",
+                "support.criticalincident",
+                "core.datakey",
+            }, field.name
         elif isinstance(field, models.CharField | models.TextField):
-            assert field.choices or field.name in {
-                "reference", "idempotency_key", "status_digest", "receipt_digest"} or (
-                field.get_internal_type() == "TextField"
-                and field.name in request_model.encrypted_field_names()), field.name
+            assert (
+                field.choices
+                or field.name in {"reference", "idempotency_key", "status_digest", "receipt_digest"}
+                or (
+                    field.get_internal_type() == "TextField"
+                    and field.name in request_model.encrypted_field_names()
+                )
+            ), field.name
     # A follow-up reminder: an opaque code in the clear; whose contact it is only sealed.
     reminder_model = apps.get_model("support", "FollowUpReminder")
     for field in reminder_model._meta.concrete_fields:
         if field.is_relation:
             assert field.related_model._meta.label_lower in {
-                "support.supporterprofile", "core.datakey"}, field.name
+                "support.supporterprofile",
+                "core.datakey",
+            }, field.name
         elif isinstance(field, models.CharField | models.TextField):
-            assert field.name == "code" or (
-                field.name in reminder_model.encrypted_field_names()), field.name
+            assert field.name == "code" or (field.name in reminder_model.encrypted_field_names()), (
+                field.name
+            )
 
 
 def test_job_queue_and_notification_rows_carry_no_identity(
@@ -348,9 +433,14 @@ def test_job_queue_and_notification_rows_carry_no_identity(
 
     request = ask(cast["member"], phone="+1 555 4242 777")
     services.request_accept(acting_user=team["pia"], request=request)
-    blob = json.dumps([list(DBTaskResult.objects.values_list("args_kwargs", flat=True)),
-                       list(Delivery.objects.values()),
-                       list(PeerSupportDelivery.objects.values())], default=str)
+    blob = json.dumps(
+        [
+            list(DBTaskResult.objects.values_list("args_kwargs", flat=True)),
+            list(Delivery.objects.values()),
+            list(PeerSupportDelivery.objects.values()),
+        ],
+        default=str,
+    )
     assert PeerSupportDelivery.objects.exists()
     assert not DBTaskResult.objects.exists()  # peer-support messages queue no job row
     assert "4242" not in blob

@@ -16,7 +16,6 @@ from tests.peer_support.support import make_supporter
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 1. Roster and directory (PS-1)
 # ========================================================================================
@@ -34,8 +33,10 @@ def test_directory_lists_only_designated_compliant_supporters_for_every_member(
     assert "Lapsed" not in text
     assert "0999" not in text
     gate_update(user=team["pia"], peer_support=False, cji=False)
-    assert "Pia Tester" not in sign_in(Client(), cast["member"]).get(
-        reverse("support:directory")).content.decode()
+    assert (
+        "Pia Tester"
+        not in sign_in(Client(), cast["member"]).get(reverse("support:directory")).content.decode()
+    )
 
 
 def test_directory_filters_by_specialty_language_and_affiliation(
@@ -74,9 +75,15 @@ def test_supporter_edits_their_roster_entry_with_optimistic_locking(
 ) -> None:
     client = sign_in(Client(), team["pia"])
     profile = services.profile_for(team["pia"])
-    data = {"phone": "+1 555 0333", "affiliation": "sworn", "gender": "female",
-            "specialties": ["grief"], "languages": ["en"], "introduction": "Ten years on patrol.",
-            "version": profile.version}
+    data = {
+        "phone": "+1 555 0333",
+        "affiliation": "sworn",
+        "gender": "female",
+        "specialties": ["grief"],
+        "languages": ["en"],
+        "introduction": "Ten years on patrol.",
+        "version": profile.version,
+    }
     assert client.post(reverse("support:profile_edit"), data).status_code == 302
     stale = client.post(reverse("support:profile_edit"), {**data, "phone": "+1 555 0444"})
     assert stale.status_code == 400
@@ -95,24 +102,34 @@ def test_supporter_adds_an_optional_photo_checked_by_its_bytes(
 
     client = sign_in(Client(), team["pia"])
     profile = services.profile_for(team["pia"])
-    base = {"phone": "+1 555 0111", "affiliation": "sworn", "gender": "female",
-            "version": profile.version}
-    fake = client.post(reverse("support:profile_edit"), {
-        **base, "photo": SimpleUploadedFile("me.png", b"<script>", "image/png")})
+    base = {
+        "phone": "+1 555 0111",
+        "affiliation": "sworn",
+        "gender": "female",
+        "version": profile.version,
+    }
+    fake = client.post(
+        reverse("support:profile_edit"),
+        {**base, "photo": SimpleUploadedFile("me.png", b"<script>", "image/png")},
+    )
     assert fake.status_code == 400
     assert b"must be a PNG or JPEG" in fake.content
-    client.post(reverse("support:profile_edit"),
-                {**base, "photo": SimpleUploadedFile("me.png", PNG, "image/png")})
+    client.post(
+        reverse("support:profile_edit"),
+        {**base, "photo": SimpleUploadedFile("me.png", PNG, "image/png")},
+    )
     profile.refresh_from_db()
     url = reverse("support:photo", args=[profile.pk])
     shown = sign_in(Client(), cast["member"]).get(url)
     assert shown.status_code == 200
     assert shown["Content-Type"] == "image/png"
-    assert url in sign_in(Client(), cast["member"]).get(
-        reverse("support:directory")).content.decode()
+    assert (
+        url in sign_in(Client(), cast["member"]).get(reverse("support:directory")).content.decode()
+    )
     gate_update(user=team["pia"], peer_support=False, cji=False)
     assert sign_in(Client(), cast["member"]).get(url).status_code == 404
-    client.post(reverse("support:profile_edit"),
-                {**base, "version": profile.version, "remove_photo": "on"})
+    client.post(
+        reverse("support:profile_edit"), {**base, "version": profile.version, "remove_photo": "on"}
+    )
     profile.refresh_from_db()
     assert not profile.photo

@@ -27,15 +27,12 @@ pytestmark = pytest.mark.django_db
 CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
-
 # ========================================================================================
 # 4. Routing and escalation
 # ========================================================================================
 
 
-def test_chosen_supporter_is_asked_first(
-    cast: dict[str, User], team: dict[str, User]
-) -> None:
+def test_chosen_supporter_is_asked_first(cast: dict[str, User], team: dict[str, User]) -> None:
     request = ask(cast["member"], chosen_supporter=services.profile_for(team["ben"]))
     assert offered_to(request) == {"ben"}
     assert deliveries("psp.request.assigned", team["ben"])
@@ -46,8 +43,11 @@ def test_preferences_offer_a_matching_supporter_first(
 ) -> None:
     request = ask(cast["member"], preferences={"language": "es"})
     assert offered_to(request) == {"pia"}
-    detail = sign_in(Client(), team["pia"]).get(
-        reverse("support:request_detail", args=[request.pk])).content.decode()
+    detail = (
+        sign_in(Client(), team["pia"])
+        .get(reverse("support:request_detail", args=[request.pk]))
+        .content.decode()
+    )
     assert "Spanish" in detail
 
 
@@ -111,8 +111,9 @@ def test_simultaneous_accepts_in_two_connections_have_exactly_one_winner(
     pia, ben = make_supporter(agency, "pia"), make_supporter(agency, "ben")
     request = ask(cast["member"])
     for user in (pia, ben):
-        RequestOffer.objects.get_or_create(request=request, user=user, step=request.step,
-                                           active=True)
+        RequestOffer.objects.get_or_create(
+            request=request, user=user, step=request.step, active=True
+        )
     barrier = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 

@@ -43,7 +43,6 @@ pytestmark = pytest.mark.django_db
 CLOCK_START = T0  # where the shared ``clock`` fixture stops time
 
 
-
 # ========================================================================================
 # Security review: no timestamp, routing or identity trail back to the requester
 # ========================================================================================
@@ -75,8 +74,7 @@ def test_sessions_keep_only_five_minute_times_so_they_cannot_date_a_request(
     written = {row.pk: (row.session_data, row.expire_date) for row in rows}
     clock.shift(timedelta(minutes=1))  # same five-minute bucket: the row is not rewritten
     assert client.get(reverse("support:directory")).status_code == 200
-    assert {row.pk: (row.session_data, row.expire_date)
-            for row in Session.objects.all()} == written
+    assert {row.pk: (row.session_data, row.expire_date) for row in Session.objects.all()} == written
 
 
 def test_closed_withdrawn_and_expired_requests_leave_no_row_and_no_offer(
@@ -127,13 +125,19 @@ def test_request_audit_rows_carry_no_time_and_no_routing_detail(
     request = services.request_accept(acting_user=team["ben"], request=request)
     services.request_contact(acting_user=team["ben"], request=request, notice_given=True)
     services.request_close(acting_user=team["ben"], request=request, usage=_close_usage())
-    assert not [e for e in AuditEvent.objects.order_by("id")[before:]
-                if e.action.startswith("psp.request")]  # nothing at the moment it happens
+    assert not [
+        e for e in AuditEvent.objects.order_by("id")[before:] if e.action.startswith("psp.request")
+    ]  # nothing at the moment it happens
     publish()
-    events = [e for e in AuditEvent.objects.order_by("id")[before:]
-              if e.action.startswith("psp.request")]
-    assert {e.action for e in events} >= {"psp.request.created", "psp.request.offered",
-                                          "psp.request.accepted", "psp.request.closed"}
+    events = [
+        e for e in AuditEvent.objects.order_by("id")[before:] if e.action.startswith("psp.request")
+    ]
+    assert {e.action for e in events} >= {
+        "psp.request.created",
+        "psp.request.offered",
+        "psp.request.accepted",
+        "psp.request.closed",
+    }
     moment = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\d{10}\.\d")
     for event in events:
         assert not {"target", "offered", "step", "usage_record"} & set(event.detail or {})
@@ -143,8 +147,12 @@ def test_request_audit_rows_carry_no_time_and_no_routing_detail(
 def test_helpers_offered_a_request_see_no_identity_until_one_accepts(
     cast: dict[str, User], team: dict[str, User]
 ) -> None:
-    request = ask(cast["member"], phone="+1 555 6161 616", topic="grief",
-                  contact_method=vocab.ContactMethod.TEXT)
+    request = ask(
+        cast["member"],
+        phone="+1 555 6161 616",
+        topic="grief",
+        contact_method=vocab.ContactMethod.TEXT,
+    )
     name = requester_of(cast["member"])["name"]
     client = sign_in(Client(), team["pia"])
     url = reverse("support:request_detail", args=[request.pk])
@@ -180,11 +188,13 @@ def test_a_request_nobody_can_be_offered_is_counted_for_the_dispatcher(
 ) -> None:
     request = ask(cast["member"])  # nobody on call: the coordinator is offered it first
     assert offered_to(request) == {cast["coordinator"].username}
-    services.request_recuse(acting_user=cast["coordinator"], request=request,
-                            reason=vocab.RecusalReason.values[0])
+    services.request_recuse(
+        acting_user=cast["coordinator"], request=request, reason=vocab.RecusalReason.values[0]
+    )
     assert offered_to(request) == {cast["psychologist"].username}
-    services.request_recuse(acting_user=cast["psychologist"], request=request,
-                            reason=vocab.RecusalReason.values[0])
+    services.request_recuse(
+        acting_user=cast["psychologist"], request=request, reason=vocab.RecusalReason.values[0]
+    )
     assert offered_to(request) == set()
     assert not RequestOffer.objects.filter(request=request, active=True, recused_reason="")
     page = sign_in(Client(), cast["dispatcher"]).get(reverse("support:on_call_now"))
@@ -201,8 +211,13 @@ def test_a_referred_member_does_not_see_or_withdraw_the_referral(
     colleague = cast["member"]
     done = sign_in(Client(), cast["supervisor"]).post(
         help_url(agency, **{"for": "colleague"}),
-        help_data("ref-own", name="Member Tester", phone="+1 555 0188",
-                  employee_number=colleague.member.employee_number))
+        help_data(
+            "ref-own",
+            name="Member Tester",
+            phone="+1 555 0188",
+            employee_number=colleague.member.employee_number,
+        ),
+    )
     assert b"status code" not in done.content  # a referral has no code to look it up by
     referral = SupportRequest.objects.get()
     assert not referral.status_digest

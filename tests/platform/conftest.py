@@ -180,9 +180,8 @@ def log_output() -> Iterator[io.StringIO]:
         h
         for name in ("", "django.request", "django.server", "tandem.access")
         for h in logging.getLogger(name).handlers
-        if isinstance(h, logging.StreamHandler) and any(
-            isinstance(f, ScrubFilter) for f in h.filters
-        )
+        if isinstance(h, logging.StreamHandler)
+        and any(isinstance(f, ScrubFilter) for f in h.filters)
     }
     assert handlers, "the console handler with ScrubFilter is configured"
     previous = {h: h.setStream(stream) for h in handlers}

@@ -58,8 +58,13 @@ def rows(html: str) -> int:
 class SealedNote(EnvelopeEncrypted):
     data_key_purpose = "test.note"
     data_key = EnvelopeKeyField(
-        "core.DataKey", null=True, blank=True, editable=False, on_delete=models.PROTECT,
-        related_name="+", db_constraint=False,
+        "core.DataKey",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     label = models.CharField(max_length=100)
     secret = EncryptedTextField(blank=True)

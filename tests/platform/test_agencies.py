@@ -47,7 +47,6 @@ from tandem.audit.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 2–3. Agencies, policy presets, people and the HR roster import
 # Agencies, policy presets, units, members and the HR roster import (issue 2, points 2–3).
@@ -171,7 +170,7 @@ def _uncited_settings(text: str, cites: str) -> list[str]:
             table = line.split("#")[0].strip()
             header_comments = comments_above(index) + " " + line.partition("#")[2]
             entry = []
-            for later in lines[index + 1:]:
+            for later in lines[index + 1 :]:
                 if later.startswith("["):
                     break
                 entry.append(later)
@@ -183,12 +182,18 @@ def _uncited_settings(text: str, cites: str) -> list[str]:
                 while not lines[end].startswith("]"):
                     end += 1
             said = " ".join(
-                [*(part.partition("#")[2] for part in lines[index:end + 1]),
-                 comments_above(index), header_comments])
+                [
+                    *(part.partition("#")[2] for part in lines[index : end + 1]),
+                    comments_above(index),
+                    header_comments,
+                ]
+            )
             if table.startswith("[[") and not re.match(r"^-?\d", key.group(2)):
                 said += " " + entry_cite
             if key.group(1) in ("title", "reference", "cite") and table in (
-                    "[document]", "[[confidentiality.exceptions]]"):
+                "[document]",
+                "[[confidentiality.exceptions]]",
+            ):
                 said += " " + key.group(2)  # the seed's own name, or the clause itself
             if not cited.search(said):
                 missing.append(f"{index + 1}: {line.strip()}")
@@ -200,8 +205,13 @@ def _uncited_settings(text: str, cites: str) -> list[str]:
 @pytest.mark.parametrize("name", sorted(SEED_CITATION))
 def test_every_preset_setting_cites_its_seed_or_says_it_is_not_in_it(name: str) -> None:
     """Presets add no rule the seed does not state without saying so (issue 12, item 9)."""
-    text = (Path(__file__).resolve().parents[2] / "tandem" / "agencies" / "preset_files"
-            / f"{name}.toml").read_text()
+    text = (
+        Path(__file__).resolve().parents[2]
+        / "tandem"
+        / "agencies"
+        / "preset_files"
+        / f"{name}.toml"
+    ).read_text()
     assert _uncited_settings(text, SEED_CITATION[name]) == []
     # The check itself: an uncommented setting, and a number in a cited entry, are caught.
     assert _uncited_settings("[requests]\nexpiry_hours = 72\n", "X") == ["2: expiry_hours = 72"]

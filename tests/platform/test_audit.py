@@ -27,7 +27,6 @@ from tests.platform.support import listing, raw, record, refused, rows
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 6. Audit trail (X-4, P3)
 # Audit trail (issue 2, point 6; X-4, P3): append-only in the database, hash-chained,

@@ -20,7 +20,6 @@ from tests.authz import (
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 5. Roles and access: the authorization matrix
 # Deny by default: every URL × every role, and no page without a verified session.
@@ -34,9 +33,7 @@ def test_every_url_is_in_the_matrix() -> None:
 
 
 @pytest.mark.parametrize("row", PLATFORM_ROWS, ids=lambda r: r.url_name)
-def test_only_the_allowed_roles_get_each_page(
-    row: Any, world: World, stranger: Any
-) -> None:
+def test_only_the_allowed_roles_get_each_page(row: Any, world: World, stranger: Any) -> None:
     check_row(row, world, stranger)
 
 

@@ -17,7 +17,6 @@ from tests.conftest import PASSWORD, make_user
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 9. In the browser
 # A person signs in for the first time in Chromium: banner, password, authenticator, home.

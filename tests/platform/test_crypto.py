@@ -30,7 +30,6 @@ from tests.platform.support import KEY_A, KEY_B, SealedNote, key_entry
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 7. Encryption (X-5, P1)
 # Encryption at rest (issue 2, point 7; X-5, P1): envelope keys, encrypted fields, shredding,
@@ -289,7 +288,12 @@ print(json.dumps(out))
 def _run_tandem_script(env: dict[str, str], *args: str) -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-c", SUBPROCESS_SCRIPT, __name__, *args],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -316,8 +320,10 @@ def test_sqlite_file_holds_no_plaintext_and_nothing_readable_after_shredding(
     db_path = tmp_path / "tandem.sqlite3"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(
-        TANDEM_SQLITE_PATH=str(db_path), TANDEM_VAR_DIR=str(tmp_path),
-        TANDEM_INSECURE_HTTP="1", TANDEM_MASTER_KEYS=key_entry("file-test"),
+        TANDEM_SQLITE_PATH=str(db_path),
+        TANDEM_VAR_DIR=str(tmp_path),
+        TANDEM_INSECURE_HTTP="1",
+        TANDEM_MASTER_KEYS=key_entry("file-test"),
     )
     made = _run_tandem_script(env, "create", SECRET)
     data = _file_bytes(db_path)
@@ -336,8 +342,6 @@ def test_sqlite_file_holds_no_plaintext_and_nothing_readable_after_shredding(
     for form in _forms(wrapped):
         assert form not in data
     assert made["token"].encode() not in data
-
-
 
 
 @pytest.mark.django_db(transaction=True)

@@ -33,7 +33,6 @@ from tests.platform.support import _Provider, periodic_calls, run_worker
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 8. Jobs and notifications; health and logs
 # Jobs, notifications, health and logs (issue 2, points 1 and 8; X-8, P1).
@@ -269,9 +268,9 @@ def test_delivery_fails_for_good_after_five_attempts_without_storing_the_address
             run_worker()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 5)
-    assert list(delivery.attempt_log.values_list("error", flat=True)) == [
-        "SMTPRecipientsRefused"
-    ] * 5
+    assert (
+        list(delivery.attempt_log.values_list("error", flat=True)) == ["SMTPRecipientsRefused"] * 5
+    )
     assert DeliveryAttempt.objects.count() == 5  # no sixth try
     assert not SealedDestination.objects.exists()
     assert AuditEvent.objects.filter(

@@ -29,7 +29,6 @@ from tests.platform.support import run_worker
 pytestmark = pytest.mark.django_db
 
 
-
 # --- Health -----------------------------------------------------------------------------
 
 
@@ -44,7 +43,11 @@ def test_health_is_ok_with_database_migrations_and_a_recent_worker(db: Any) -> N
     assert body["worker"] == "ok"
     assert 0 <= body["worker_heartbeat_age_seconds"] < 60
     assert set(body) == {
-        "status", "database", "migrations", "worker", "worker_heartbeat_age_seconds"
+        "status",
+        "database",
+        "migrations",
+        "worker",
+        "worker_heartbeat_age_seconds",
     }
     assert "no-cache" in response["Cache-Control"]
 
@@ -135,7 +138,9 @@ def test_error_page_reporter_hides_every_value_a_browser_sent(rf: Any) -> None:
     from django.views.debug import ExceptionReporter
 
     request = rf.post(
-        "/x/?token=QUERYSECRET", {"pin": "HUNTER2-PIN-7731"}, HTTP_X_CUSTOM="HEADERSECRET",
+        "/x/?token=QUERYSECRET",
+        {"pin": "HUNTER2-PIN-7731"},
+        HTTP_X_CUSTOM="HEADERSECRET",
         HTTP_COOKIE="theme=COOKIESECRET",
     )
     try:
@@ -204,8 +209,9 @@ def test_log_messages_and_extras_are_scrubbed(log_output: io.StringIO) -> None:
 @given(
     area=st.from_regex(r"[2-9]\d\d", fullmatch=True),
     line=st.from_regex(r"\d{4}", fullmatch=True),
-    style=st.sampled_from(["({a}) 555-{l}", "{a}-555-{l}", "{a}.555.{l}", "+1 {a} 555 {l}",
-                           "1{a}555{l}", "{a}555{l}"]),
+    style=st.sampled_from(
+        ["({a}) 555-{l}", "{a}-555-{l}", "{a}.555.{l}", "+1 {a} 555 {l}", "1{a}555{l}", "{a}555{l}"]
+    ),
     prefix=st.sampled_from(["", "call ", "tel:", "number="]),
 )
 def test_phone_numbers_in_any_common_format_are_masked(

@@ -18,7 +18,6 @@ from tests.conftest import sign_in
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 1. Project and set-up
 # Project set-up (point 1): settings, the console command, production checks, headers.
@@ -31,13 +30,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_tandem(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "tandem.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def production_env(tmp_path: Path) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith("TANDEM_") and k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL"}
     }
     env.update(

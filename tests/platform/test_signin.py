@@ -30,7 +30,6 @@ from tests.helpers import code_for
 pytestmark = pytest.mark.django_db
 
 
-
 # ========================================================================================
 # 4. Sign-in
 # Sign-in and account administration, from the user's side.
@@ -619,17 +618,24 @@ def test_job_runs_from_the_console(cast: dict[str, User], capsys: Any) -> None:
 
 @pytest.mark.parametrize(
     "password",
-    ["backtheblue", "ThinBlueLine", "police123", "qwertyuiop", "1qaz2wsx3edc", "P@ssw0rd2024!",
-     "Summer2024!", "iloveyou", "Sheriff#1"],
+    [
+        "backtheblue",
+        "ThinBlueLine",
+        "police123",
+        "qwertyuiop",
+        "1qaz2wsx3edc",
+        "P@ssw0rd2024!",
+        "Summer2024!",
+        "iloveyou",
+        "Sheriff#1",
+    ],
 )
 def test_breached_and_agency_themed_passwords_are_refused(password: str) -> None:
     with pytest.raises(Exception, match="exposed in data breaches"):
         BreachedPasswordValidator().validate(password)
 
 
-@pytest.mark.parametrize(
-    "password", [PASSWORD, "purple elephant dances at dawn", "Vq7!rT2m#kLp9z"]
-)
+@pytest.mark.parametrize("password", [PASSWORD, "purple elephant dances at dawn", "Vq7!rT2m#kLp9z"])
 def test_strong_passwords_pass_the_breach_check(password: str) -> None:
     BreachedPasswordValidator().validate(password)
 
@@ -641,8 +647,11 @@ def test_password_change_refuses_breached_password_with_the_reason(
     client = signed_in(user)
     response = client.post(
         reverse("accounts:password_change"),
-        {"current_password": PASSWORD, "password1": "Thinblueline1!",
-         "password2": "Thinblueline1!"},
+        {
+            "current_password": PASSWORD,
+            "password1": "Thinblueline1!",
+            "password2": "Thinblueline1!",
+        },
     )
     assert response.status_code == 200
     assert BREACHED_MESSAGE.split(",")[0] in page_text(response)
@@ -661,14 +670,15 @@ def test_passwords_are_stored_with_argon2(cast: dict[str, User], settings: Any) 
     assert user.check_password(PASSWORD)
 
 
-def test_password_change_needs_the_current_password(
-    cast: dict[str, User], signed_in: Any
-) -> None:
+def test_password_change_needs_the_current_password(cast: dict[str, User], signed_in: Any) -> None:
     client = signed_in(cast["member"])
     response = client.post(
         reverse("accounts:password_change"),
-        {"current_password": "not it at all 1", "password1": "lantern orchard quietly 8",
-         "password2": "lantern orchard quietly 8"},
+        {
+            "current_password": "not it at all 1",
+            "password1": "lantern orchard quietly 8",
+            "password2": "lantern orchard quietly 8",
+        },
     )
     assert "Your current password is not correct" in page_text(response)
 
@@ -711,8 +721,12 @@ ADMIN_GET_URLS = ["accounts:user_list", "accounts:user_create"]
 
 
 ADMIN_POST_URLS = [
-    "accounts:user_unlock", "accounts:user_reset_mfa", "accounts:user_deactivate",
-    "accounts:user_reactivate", "accounts:user_role_grant", "accounts:user_role_revoke",
+    "accounts:user_unlock",
+    "accounts:user_reset_mfa",
+    "accounts:user_deactivate",
+    "accounts:user_reactivate",
+    "accounts:user_role_grant",
+    "accounts:user_role_revoke",
     "accounts:user_password",
 ]
 
@@ -778,16 +792,28 @@ def test_account_list_shows_status_and_a_fixed_number_of_queries(
 def test_administrator_creates_an_account_linked_to_a_member(
     cast: dict[str, User], agency: Any, signed_in: Any, clock: Any
 ) -> None:
-    member = Member.objects.create(agency=agency, employee_number="7001", first_name="Dana",
-                                   last_name="Reyes", category="sworn")
+    member = Member.objects.create(
+        agency=agency,
+        employee_number="7001",
+        first_name="Dana",
+        last_name="Reyes",
+        category="sworn",
+    )
     admin = signed_in(cast["administrator"])
     form = admin.get(reverse("accounts:user_create"))
     assert "Dana" in page_text(form)
-    response = admin.post(reverse("accounts:user_create"), {
-        "username": "dreyes", "first_name": "Dana", "last_name": "Reyes",
-        "member": member.pk, "roles": ["supporter", "member"],
-        "password1": "granite harbor window 42", "password2": "granite harbor window 42",
-    })
+    response = admin.post(
+        reverse("accounts:user_create"),
+        {
+            "username": "dreyes",
+            "first_name": "Dana",
+            "last_name": "Reyes",
+            "member": member.pk,
+            "roles": ["supporter", "member"],
+            "password1": "granite harbor window 42",
+            "password2": "granite harbor window 42",
+        },
+    )
     account = User.objects.get(username="dreyes")
     assert response["Location"] == reverse("accounts:user_detail", args=[account.pk])
     assert account.agency == agency
@@ -815,13 +841,23 @@ def test_administrator_creates_an_account_linked_to_a_member(
 def test_create_account_refuses_breached_password_and_other_agencies_member(
     cast: dict[str, User], other_agency: Any, signed_in: Any
 ) -> None:
-    outsider = Member.objects.create(agency=other_agency, employee_number="9", first_name="O",
-                                     last_name="Utsider", category="sworn")
+    outsider = Member.objects.create(
+        agency=other_agency,
+        employee_number="9",
+        first_name="O",
+        last_name="Utsider",
+        category="sworn",
+    )
     admin = signed_in(cast["administrator"])
-    response = admin.post(reverse("accounts:user_create"), {
-        "username": "weak", "member": outsider.pk,
-        "password1": "backtheblue2024", "password2": "backtheblue2024",
-    })
+    response = admin.post(
+        reverse("accounts:user_create"),
+        {
+            "username": "weak",
+            "member": outsider.pk,
+            "password1": "backtheblue2024",
+            "password2": "backtheblue2024",
+        },
+    )
     assert response.status_code == 200
     text = page_text(response)
     assert "exposed in data breaches" in text
@@ -838,8 +874,9 @@ def test_administrator_grants_and_revokes_roles_with_audit(
     admin.post(reverse("accounts:user_role_grant", args=[target.pk]), {"role": "supporter"})
     assert not RoleAssignment.objects.filter(user=target).exists()  # proposed, not granted
     chief = signed_in(cast["chief"])
-    chief.post(reverse("accounts:role_request_approve",
-                       args=[RoleRequest.objects.get(user=target).pk]))
+    chief.post(
+        reverse("accounts:role_request_approve", args=[RoleRequest.objects.get(user=target).pk])
+    )
     assignment = RoleAssignment.objects.get(user=target)
     assert (assignment.role, assignment.granted_by_id) == ("supporter", cast["chief"].pk)
     detail = page_text(admin.get(reverse("accounts:user_detail", args=[target.pk])))
@@ -847,8 +884,9 @@ def test_administrator_grants_and_revokes_roles_with_audit(
     admin.post(reverse("accounts:user_role_revoke", args=[target.pk]), {"role": "supporter"})
     assert not RoleAssignment.objects.filter(user=target).exists()
     assert actions_for(target)[-2:] == ["role.granted", "role.revoked"]
-    response = admin.post(reverse("accounts:user_role_grant", args=[target.pk]),
-                          {"role": "emperor"}, follow=True)
+    response = admin.post(
+        reverse("accounts:user_role_grant", args=[target.pk]), {"role": "emperor"}, follow=True
+    )
     assert "Choose a role from the list" in page_text(response)
 
 
@@ -857,8 +895,9 @@ def test_administrator_cannot_remove_own_administrator_role_or_deactivate_self(
 ) -> None:
     me = cast["administrator"]
     admin = signed_in(me)
-    response = admin.post(reverse("accounts:user_role_revoke", args=[me.pk]),
-                          {"role": "administrator"}, follow=True)
+    response = admin.post(
+        reverse("accounts:user_role_revoke", args=[me.pk]), {"role": "administrator"}, follow=True
+    )
     assert "cannot remove your own administrator role" in page_text(response)
     response = admin.post(reverse("accounts:user_deactivate", args=[me.pk]), follow=True)
     assert "cannot deactivate your own account" in page_text(response)

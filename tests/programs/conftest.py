@@ -21,8 +21,9 @@ def demo(db: Any, settings: Any, tmp_path: Any) -> Any:
     def load(slug: str) -> tuple[Agency, dict[str, User]]:
         entry = load_demo([slug])[slug]
         write_credentials({slug: entry})
-        users = {role: User.objects.get(username=a["username"])
-                 for role, a in entry["accounts"].items()}
+        users = {
+            role: User.objects.get(username=a["username"]) for role, a in entry["accounts"].items()
+        }
         return Agency.objects.get(slug=slug), users
 
     return load

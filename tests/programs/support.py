@@ -38,9 +38,16 @@ def _held(agency: Agency, code: str, when: datetime) -> TrainingSession:
     readiness.catalogue_seed(agency=agency)
     course = Course.objects.get(agency=agency, code=code)
     session, _ = TrainingSession.objects.get_or_create(
-        course=course, starts_at=when, defaults={
-            "agency": agency, "ends_at": when + timedelta(hours=2), "place": "Academy",
-            "instructor": "Dr. Lane", "capacity": 30})
+        course=course,
+        starts_at=when,
+        defaults={
+            "agency": agency,
+            "ends_at": when + timedelta(hours=2),
+            "place": "Academy",
+            "instructor": "Dr. Lane",
+            "capacity": 30,
+        },
+    )
     return session
 
 
@@ -52,8 +59,11 @@ def sign_in_from_the_demo_listing(username: str) -> Client:
     client = Client()
     client.post(reverse("accounts:banner"))
     page = text(client.get(reverse("accounts:login")))
-    row = re.search(rf"<code>{re.escape(username)}</code></td><td><code>([^<]+)</code></td>"
-                    r"<td><code>(\d{6})</code>", page)
+    row = re.search(
+        rf"<code>{re.escape(username)}</code></td><td><code>([^<]+)</code></td>"
+        r"<td><code>(\d{6})</code>",
+        page,
+    )
     assert row, f"{username} is not listed on the demo sign-in page"
     password, code = row.groups()
     step = client.post(reverse("accounts:login"), {"username": username, "password": password})

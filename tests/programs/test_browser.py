@@ -40,7 +40,8 @@ def _sign_out(page: Any) -> None:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_browser_columbus_a_family_member_asks_and_the_supporter_reads_who_and_follows_up(
-    live_server: Any, demo: Any,
+    live_server: Any,
+    demo: Any,
 ) -> None:
     from tandem.support.models import SupporterProfile
     from tests.browser import browser_page
@@ -81,7 +82,8 @@ def test_browser_columbus_a_family_member_asks_and_the_supporter_reads_who_and_f
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_browser_colorado_springs_a_breach_is_reported_and_acknowledged_on_screen(
-    live_server: Any, demo: Any,
+    live_server: Any,
+    demo: Any,
 ) -> None:
     from tandem.support.models import BreachReport
     from tests.browser import browser_page
@@ -110,7 +112,8 @@ def test_browser_colorado_springs_a_breach_is_reported_and_acknowledged_on_scree
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_browser_joplin_a_supervisor_finds_how_to_reach_the_coordinator(
-    live_server: Any, demo: Any,
+    live_server: Any,
+    demo: Any,
 ) -> None:
     from tests.browser import browser_page
 
@@ -128,7 +131,8 @@ def test_browser_joplin_a_supervisor_finds_how_to_reach_the_coordinator(
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_browser_winchester_the_evaluator_writes_feedback_and_the_prs_acknowledges_it(
-    live_server: Any, demo: Any,
+    live_server: Any,
+    demo: Any,
 ) -> None:
     from tandem.recovery.models import PersonnelEvaluation
     from tandem.reports.services import annual_year
@@ -145,15 +149,16 @@ def test_browser_winchester_the_evaluator_writes_feedback_and_the_prs_acknowledg
         page.wait_for_url(f"**start={year}-01**")
         page.goto(f"{base}{reverse('recovery:personnel_evaluation')}?year={year}")
         page.get_by_label(f"Feedback to {prs.get_full_name()}").fill(
-            "Reliable follow-up calls all year. Next year: lead one outreach event.")
-        page.get_by_role("button", name=f"Save the evaluation of {prs.get_full_name()}"
-                         ).click()
+            "Reliable follow-up calls all year. Next year: lead one outreach event."
+        )
+        page.get_by_role("button", name=f"Save the evaluation of {prs.get_full_name()}").click()
         page.get_by_text(f"Waiting for {prs.get_full_name()} to acknowledge it").wait_for()
         _sign_out(page)
 
         _browser_sign_in(page, base, "winchester-prs")
-        page.get_by_role("link", name="1 evaluation waiting for you to read and "
-                                      "acknowledge").click()
+        page.get_by_role(
+            "link", name="1 evaluation waiting for you to read and acknowledge"
+        ).click()
         page.get_by_text("Reliable follow-up calls all year.").wait_for()
         page.get_by_label("Your response (optional)").fill("Thank you; agreed.")
         page.get_by_role("button", name=f"I have read my {year} evaluation").click()
@@ -165,7 +170,8 @@ def test_browser_winchester_the_evaluator_writes_feedback_and_the_prs_acknowledg
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_browser_west_virginia_the_peer_records_a_patrol_call_with_the_officers_check(
-    live_server: Any, demo: Any,
+    live_server: Any,
+    demo: Any,
 ) -> None:
     from tandem.agencies.models import Member
     from tandem.recovery.models import Client as RecoveryClient
@@ -175,8 +181,11 @@ def test_browser_west_virginia_the_peer_records_a_patrol_call_with_the_officers_
     agency, people = demo("west-virginia")
     base = live_server.url
     client = RecoveryClient.objects.filter(agency=agency).first()
-    officer = Member.objects.filter(agency=agency, category="sworn").exclude(
-        pk=people["prs"].member_id).first()
+    officer = (
+        Member.objects.filter(agency=agency, category="sworn")
+        .exclude(pk=people["prs"].member_id)
+        .first()
+    )
     checklist = list(agency.policy_model().recovery.safety_checklist)
     with browser_page(viewport={"width": 390, "height": 844}) as page:
         _browser_sign_in(page, base, "wv-prs")
@@ -189,8 +198,7 @@ def test_browser_west_virginia_the_peer_records_a_patrol_call_with_the_officers_
         page.get_by_label("Minutes").fill("20")
         page.get_by_label("Outcome").select_option("engaged")
         page.get_by_role("button", name="Record patrol call").click()
-        page.get_by_text("The patrol call was recorded with the officer's safety check."
-                         ).wait_for()
+        page.get_by_text("The patrol call was recorded with the officer's safety check.").wait_for()
     call = PatrolCall.objects.get(contact__client=client)
     assert call.call_type == "overdose"
     assert all(call.safety_checklist[item] for item in checklist)

@@ -37,13 +37,17 @@ def test_colorado_springs_story_breach_reports_and_the_six_month_rule(demo: Any)
     assert "GO 702" in signed_page
 
     # .38: a breach reaches the Wellness Unit Sergeant and the psychologist at once ...
-    reported = supporter.post(reverse("support:breach_new"), {
-        "kind": "overheard", "occurred_on": timezone.localdate().isoformat()})
+    reported = supporter.post(
+        reverse("support:breach_new"),
+        {"kind": "overheard", "occurred_on": timezone.localdate().isoformat()},
+    )
     assert reported.status_code == 302
     report = BreachReport.objects.get(agency=agency)
     # Peer-support messages keep their recipient sealed until sent.
-    told = {User.objects.get(pk=d.recipient_data["user_id"]).username
-            for d in PeerSupportDelivery.objects.filter(kind="psp.breach")}
+    told = {
+        User.objects.get(pk=d.recipient_data["user_id"]).username
+        for d in PeerSupportDelivery.objects.filter(kind="psp.breach")
+    }
     assert {"coordinator", "psychologist"} <= told
     # ... on a screen of theirs, where each acknowledges it.
     for username in ("coordinator", "psychologist"):
@@ -59,8 +63,7 @@ def test_colorado_springs_story_breach_reports_and_the_six_month_rule(demo: Any)
     # Nobody else reads breach reports (the supporter who reported included).
     assert supporter.get(reverse("support:breach_list")).status_code == 404
     chief = sign_in_from_the_demo_listing("chief")
-    assert chief.post(reverse("support:breach_acknowledge", args=[report.pk])
-                      ).status_code == 404
+    assert chief.post(reverse("support:breach_acknowledge", args=[report.pk])).status_code == 404
 
 
 def _labels_about_the_person(page: str) -> list[str]:
@@ -68,8 +71,12 @@ def _labels_about_the_person(page: str) -> list[str]:
     import re
 
     main = page.split("<main", 1)[1]
-    found = re.findall(r"<(?:label|legend|p|div)[^>]*(?:class=\"(?:lede|hint|helptext)\")?[^>]*>"
-                       r"(.*?)</(?:label|legend|p|div)>", main, flags=re.S)
+    found = re.findall(
+        r"<(?:label|legend|p|div)[^>]*(?:class=\"(?:lede|hint|helptext)\")?[^>]*>"
+        r"(.*?)</(?:label|legend|p|div)>",
+        main,
+        flags=re.S,
+    )
     return [re.sub(r"<[^>]+>", " ", f).strip() for f in found]
 
 
@@ -97,9 +104,15 @@ def test_dispatch_sees_what_became_of_a_request_it_sent_and_never_who(demo: Any)
     _speaks_of_someone_else(text(form_page))
     assert "How should the supporter reach the caller?" in text(form_page)
     key = form_page.context["form"].initial["idempotency_key"]
-    call = {"idempotency_key": key, "name": "Casey Caller", "phone": "+1 614 555 0199",
-            "contact_method": "phone", "urgency": "now", "best_time": "any",
-            "channel": "dispatch"}
+    call = {
+        "idempotency_key": key,
+        "name": "Casey Caller",
+        "phone": "+1 614 555 0199",
+        "contact_method": "phone",
+        "urgency": "now",
+        "best_time": "any",
+        "channel": "dispatch",
+    }
     sent = dispatcher.post(reverse("support:on_behalf_new"), call)
     assert sent.status_code == 200
     assert key in text(sent)
@@ -123,10 +136,17 @@ def test_dispatch_sees_what_became_of_a_request_it_sent_and_never_who(demo: Any)
 
     assert SupporterProfile.objects.get(user=supporter_user).display_name not in page
     request.refresh_from_db()
-    support.request_close(acting_user=supporter_user, request=request,
-                          usage={"member_category": "sworn", "incident_type": "work_stress",
-                                 "intervention_type": "phone", "duration_bucket": "15_60",
-                                 "gender": "male"})
+    support.request_close(
+        acting_user=supporter_user,
+        request=request,
+        usage={
+            "member_category": "sworn",
+            "incident_type": "work_stress",
+            "intervention_type": "phone",
+            "duration_bucket": "15_60",
+            "gender": "male",
+        },
+    )
     assert "Closed" in where()
     with time_machine.travel(timezone.now() + timedelta(days=1, hours=1)):
         support.publish_finished_requests()
@@ -149,9 +169,22 @@ def test_dispatch_sees_what_became_of_a_request_it_sent_and_never_who(demo: Any)
     # (optional) part says "you".
     from tandem.support import access as support_access
 
-    referral = text(Client().get(
-        reverse("support:intake", args=[support_access.help_pass_for(cs)]) + "?for=colleague"))
+    referral = text(
+        Client().get(
+            reverse("support:intake", args=[support_access.help_pass_for(cs)]) + "?for=colleague"
+        )
+    )
     assert "Refer a colleague" in referral
-    _speaks_of_someone_else(referral, allowed=(
-        "You (optional)", "Your name", "Your phone", "Asking for yourself", "Seen only by the "
-        "coordinator", "Already asked", "Names and contact details", "No address"))
+    _speaks_of_someone_else(
+        referral,
+        allowed=(
+            "You (optional)",
+            "Your name",
+            "Your phone",
+            "Asking for yourself",
+            "Seen only by the coordinator",
+            "Already asked",
+            "Names and contact details",
+            "No address",
+        ),
+    )

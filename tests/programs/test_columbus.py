@@ -34,34 +34,51 @@ def test_columbus_story_selection_then_training_posters_and_covers(demo: Any) ->
     vacancy = Vacancy.objects.get(agency=agency, closed_at__isnull=True, program="psp")
     applicant = people["member"]
     member = sign_in(Client(), applicant)
-    sent = member.post(reverse("readiness:apply", args=[vacancy.pk]),
-                       {"letter": "Twelve years in patrol; I want to help colleagues."})
+    sent = member.post(
+        reverse("readiness:apply", args=[vacancy.pk]),
+        {"letter": "Twelve years in patrol; I want to help colleagues."},
+    )
     assert sent.status_code == 302
     application = Application.objects.get(applicant=applicant)
     # ... the Police Psychologist's interview (C.1.a.1) ...
     psychologist = sign_in_from_the_demo_listing("columbus-psychologist")
-    psychologist.post(reverse("readiness:application_interview", args=[application.pk]),
-                      {"outcome": "recommended", "interviewed_on": timezone.localdate(),
-                       "version": application.version})
+    psychologist.post(
+        reverse("readiness:application_interview", args=[application.pk]),
+        {
+            "outcome": "recommended",
+            "interviewed_on": timezone.localdate(),
+            "version": application.version,
+        },
+    )
     application.refresh_from_db()
     assert application.interview_outcome == "recommended"
     # ... and the Chief approves the final selection before any training (C.1.a.1, D.1).
     chief = sign_in_from_the_demo_listing("columbus-chief")
-    decided = chief.post(reverse("readiness:application_decide", args=[application.pk]),
-                         {"decision": "approve", "version": application.version})
+    decided = chief.post(
+        reverse("readiness:application_decide", args=[application.pk]),
+        {"decision": "approve", "version": application.version},
+    )
     assert decided.status_code == 302
     application.refresh_from_db()
     assert application.status == "approved"
     # Selected, but not serving until the in-service training is done.
     assert not is_peer_support_ready(applicant)
-    assert any("initial training not complete" in r
-               for r in Gate.objects.get(user=applicant).reasons)
+    assert any(
+        "initial training not complete" in r for r in Gate.objects.get(user=applicant).reasons
+    )
     readiness.attendance_mark(
-        acting_user=people["coordinator"], user=applicant, status="present",
-        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)))
-    readiness.check_record(acting_user=people["coordinator"], user=applicant,
-                           checked_on=timezone.localdate(), result="cleared",
-                           renewal_due=timezone.localdate() + timedelta(days=700))
+        acting_user=people["coordinator"],
+        user=applicant,
+        status="present",
+        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)),
+    )
+    readiness.check_record(
+        acting_user=people["coordinator"],
+        user=applicant,
+        checked_on=timezone.localdate(),
+        result="cleared",
+        renewal_due=timezone.localdate() + timedelta(days=700),
+    )
     assert is_peer_support_ready(applicant), Gate.objects.get(user=applicant).reasons
 
     # Posters (B.1.a-b): every unit's poster lists the whole team, Communications and the
@@ -90,10 +107,16 @@ def test_columbus_story_selection_then_training_posters_and_covers(demo: Any) ->
     assert primary is not None
     coordinator = sign_in_from_the_demo_listing("columbus-coordinator")
     local = timezone.localtime(now + timedelta(hours=1))
-    refused = coordinator.post(reverse("support:override_new"), {
-        "layer": "backup", "supporter": primary.supporter.pk, "reason": "cover",
-        "starts_at": local.strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": (local + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")})
+    refused = coordinator.post(
+        reverse("support:override_new"),
+        {
+            "layer": "backup",
+            "supporter": primary.supporter.pk,
+            "reason": "cover",
+            "starts_at": local.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (local + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     assert refused.status_code == 400
     assert "cannot be primary and backup at once" in text(refused)
 
@@ -115,10 +138,19 @@ def test_columbus_story_the_supporter_reads_who_asks_and_whose_follow_up_it_is(
     agency, people = demo("columbus")
     profile = SupporterProfile.objects.get(user=people["supporter"])
     help_page = reverse("support:intake", args=[support_access.help_pass_for(agency)])
-    asked = Client().post(help_page, {
-        "code": "family-asks".ljust(32, "x"), "requester_kind": "family",
-        "name": "Robin Quill", "phone": "+1 614 555 0142", "contact_method": "phone",
-        "urgency": "today", "best_time": "evening", "chosen_supporter": profile.pk})
+    asked = Client().post(
+        help_page,
+        {
+            "code": "family-asks".ljust(32, "x"),
+            "requester_kind": "family",
+            "name": "Robin Quill",
+            "phone": "+1 614 555 0142",
+            "contact_method": "phone",
+            "urgency": "today",
+            "best_time": "evening",
+            "chosen_supporter": profile.pk,
+        },
+    )
     assert asked.status_code == 200, text(asked)
     request = SupportRequest.objects.get(agency=agency)
     supporter = sign_in_from_the_demo_listing("columbus-supporter")
@@ -133,21 +165,26 @@ def test_columbus_story_the_supporter_reads_who_asks_and_whose_follow_up_it_is(
     assert said in accepted
     assert "Robin Quill" in accepted
     # Never in a message, never in the audit trail, never in the clear in the database.
-    assert "family" not in str(list(Event.objects.filter(agency_id=agency.pk)
-                                    .values_list("detail", flat=True)))
+    assert "family" not in str(
+        list(Event.objects.filter(agency_id=agency.pk).values_list("detail", flat=True))
+    )
     for delivery in PeerSupportDelivery.objects.all():
         assert "family" not in str(delivery.recipient_data)
     coordinator = sign_in_from_the_demo_listing("columbus-coordinator")
     assert said not in text(coordinator.get(reverse("support:queue")))
 
-    supporter.post(reverse("support:request_contact", args=[request.pk]),
-                   {"notice_given": "on"})
+    supporter.post(reverse("support:request_contact", args=[request.pk]), {"notice_given": "on"})
     form = supporter.get(reverse("support:request_close", args=[request.pk])).context["form"]
-    usage = {name: (field.choices[-1][0] if getattr(field, "choices", None) else "")
-             for name, field in form.fields.items() if field.required}
+    usage = {
+        name: (field.choices[-1][0] if getattr(field, "choices", None) else "")
+        for name, field in form.fields.items()
+        if field.required
+    }
     due = timezone.localdate() + timedelta(days=7)
-    closed = supporter.post(reverse("support:request_close", args=[request.pk]),
-                            {**usage, "follow_up_on": due.isoformat()})
+    closed = supporter.post(
+        reverse("support:request_close", args=[request.pk]),
+        {**usage, "follow_up_on": due.isoformat()},
+    )
     assert closed.status_code == 302, text(closed)
     assert SupportRequest.objects.get(pk=request.pk).is_shredded
     # The reminder says whose contact it is — on the supporter's own page only.

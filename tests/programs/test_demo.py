@@ -14,9 +14,7 @@ from tests.programs.support import text
 # ========================================================================================
 
 
-def test_the_sign_in_page_lists_demo_agencies_only_in_demo_mode(
-    demo: Any, settings: Any
-) -> None:
+def test_the_sign_in_page_lists_demo_agencies_only_in_demo_mode(demo: Any, settings: Any) -> None:
     demo("joplin")
     client = Client()
     client.post(reverse("accounts:banner"))

@@ -35,8 +35,9 @@ def setup_and_first_sign_in(client: Client, user: User, link_path: str) -> Any:
     assert done.status_code == 302
     assert done["Location"] == reverse("accounts:login")
     client.post(reverse("accounts:banner"))
-    step = client.post(reverse("accounts:login"),
-                       {"username": user.username, "password": NEW_PASSWORD})
+    step = client.post(
+        reverse("accounts:login"), {"username": user.username, "password": NEW_PASSWORD}
+    )
     assert step["Location"] == reverse("accounts:mfa")
     assert client.get(reverse("accounts:mfa"))["Location"] == reverse("accounts:mfa_enrol")
     enrol = client.get(reverse("accounts:mfa_enrol"))
@@ -56,9 +57,19 @@ def setup_and_first_sign_in(client: Client, user: User, link_path: str) -> Any:
 @pytest.mark.django_db
 def test_agency_create_command_invites_a_first_administrator_who_can_then_manage_it() -> None:
     out = StringIO()
-    call_command("agency", "create", "--preset", "joplin", "--slug", "joplin",
-                 "--name", "Joplin Police Department", "--admin-email", "it@joplin.test",
-                 stdout=out)
+    call_command(
+        "agency",
+        "create",
+        "--preset",
+        "joplin",
+        "--slug",
+        "joplin",
+        "--name",
+        "Joplin Police Department",
+        "--admin-email",
+        "it@joplin.test",
+        stdout=out,
+    )
     agency = Agency.objects.get(slug="joplin")
     admin = User.objects.get(username="joplin-admin")
     assert admin.agency == agency
@@ -66,7 +77,7 @@ def test_agency_create_command_invites_a_first_administrator_who_can_then_manage
     assert not admin.has_usable_password()
     printed = out.getvalue()
     link = next(line.strip() for line in printed.splitlines() if "/accounts/setup/" in line)
-    link_path = link[link.index("/accounts/setup/"):]
+    link_path = link[link.index("/accounts/setup/") :]
 
     client = Client()
     setup_and_first_sign_in(client, admin, link_path)
@@ -75,8 +86,11 @@ def test_agency_create_command_invites_a_first_administrator_who_can_then_manage
     policy = client.get(reverse("agencies:policy"))
     assert policy.status_code == 200
     assert "SOG 2-13" in text(policy)
-    actions = list(AuditEvent.objects.filter(object_id=str(admin.pk), object_type="accounts.User")
-                   .values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(object_id=str(admin.pk), object_type="accounts.User").values_list(
+            "action", flat=True
+        )
+    )
     assert "account.invited" in actions
     assert "account.setup_completed" in actions
     # The link worked once: used again it is the one answer for "no such page".
@@ -86,22 +100,31 @@ def test_agency_create_command_invites_a_first_administrator_who_can_then_manage
 @pytest.mark.django_db
 def test_a_set_up_link_cannot_be_forged_reused_or_used_after_it_expires() -> None:
     agency = make_agency("delta", "Delta PD")
-    admin = account_invite(acting_user=None, agency_id=agency.pk, username="delta-admin",
-                           roles=[Role.ADMINISTRATOR])
+    admin = account_invite(
+        acting_user=None, agency_id=agency.pk, username="delta-admin", roles=[Role.ADMINISTRATOR]
+    )
     good = setup_path(admin)
     uid = good.split("/")[3]
     assert Client().get(f"/accounts/setup/{uid}/1-forged0token/").status_code == 404
-    assert Client().post(f"/accounts/setup/{uid}/1-forged0token/",
-                         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
-                         ).status_code == 404
+    assert (
+        Client()
+        .post(
+            f"/accounts/setup/{uid}/1-forged0token/",
+            {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        )
+        .status_code
+        == 404
+    )
     admin.refresh_from_db()
     assert not admin.has_usable_password()
     with time_machine.travel(timezone.now() + timedelta(days=10)):
         assert Client().get(good).status_code == 404
     weak = Client().post(good, {"password1": "short", "password2": "short"})
     assert weak.status_code == 200  # the form says why; the link still works
-    assert Client().post(good, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
-                         ).status_code == 302
+    assert (
+        Client().post(good, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}).status_code
+        == 302
+    )
     assert Client().get(good).status_code == 404
 
 
@@ -110,12 +133,30 @@ def test_agency_create_refuses_a_taken_slug_or_username_in_one_line_and_creates_
     agency: Agency,
 ) -> None:
     with pytest.raises(CommandError, match="already exists"):
-        call_command("agency", "create", "--preset", "columbus", "--slug", "alpha",
-                     "--name", "Again", stdout=StringIO())
+        call_command(
+            "agency",
+            "create",
+            "--preset",
+            "columbus",
+            "--slug",
+            "alpha",
+            "--name",
+            "Again",
+            stdout=StringIO(),
+        )
     make_user(agency, "echo-admin")
     with pytest.raises(CommandError, match="already exists"):
-        call_command("agency", "create", "--preset", "columbus", "--slug", "echo",
-                     "--name", "Echo PD", stdout=StringIO())
+        call_command(
+            "agency",
+            "create",
+            "--preset",
+            "columbus",
+            "--slug",
+            "echo",
+            "--name",
+            "Echo PD",
+            stdout=StringIO(),
+        )
     assert not Agency.objects.filter(slug="echo").exists()
 
 
@@ -130,25 +171,45 @@ def test_an_operator_made_by_command_lists_and_creates_agencies_on_a_screen(
     assert operator.is_staff
     link = out.getvalue()
     client = Client()
-    setup_and_first_sign_in(client, operator, link[link.index("/accounts/setup/"):].split()[0])
+    setup_and_first_sign_in(client, operator, link[link.index("/accounts/setup/") :].split()[0])
     listing = client.get(reverse("operator:agency_list"))
     assert listing.status_code == 200
     assert "Alpha Police Department" in text(listing)
     assert "Agencies" in text(client.get(reverse("core:home")))
     # Nothing inside an agency: no roster, no accounts, no policy, no program page.
-    for name in ("agencies:member_list", "accounts:user_list", "agencies:policy",
-                 "support:directory", "recovery:client_list", "audit:event_list"):
+    for name in (
+        "agencies:member_list",
+        "accounts:user_list",
+        "agencies:policy",
+        "support:directory",
+        "recovery:client_list",
+        "audit:event_list",
+    ):
         assert client.get(reverse(name)).status_code == 404, name
 
-    bad = client.post(reverse("operator:agency_create"), {
-        "name": "Foxtrot PD", "slug": "alpha", "preset": "winchester",
-        "time_zone": "America/New_York", "admin_username": "fox-admin"})
+    bad = client.post(
+        reverse("operator:agency_create"),
+        {
+            "name": "Foxtrot PD",
+            "slug": "alpha",
+            "preset": "winchester",
+            "time_zone": "America/New_York",
+            "admin_username": "fox-admin",
+        },
+    )
     assert bad.status_code == 400
     assert "already exists" in text(bad)
-    made = client.post(reverse("operator:agency_create"), {
-        "name": "Winchester Police Department", "slug": "winchester", "preset": "winchester",
-        "time_zone": "America/New_York", "admin_username": "win-admin",
-        "admin_email": "admin@winchester.test"})
+    made = client.post(
+        reverse("operator:agency_create"),
+        {
+            "name": "Winchester Police Department",
+            "slug": "winchester",
+            "preset": "winchester",
+            "time_zone": "America/New_York",
+            "admin_username": "win-admin",
+            "admin_email": "admin@winchester.test",
+        },
+    )
     assert made.status_code == 200
     page = text(made)
     assert "/accounts/setup/" in page
@@ -171,8 +232,12 @@ def test_an_administrator_cannot_invite_into_another_agency_or_make_an_operator(
 
     admin = cast["administrator"]
     with pytest.raises(PermissionDenied):
-        account_invite(acting_user=admin, agency_id=other_agency.pk, username="sneaky",
-                       roles=[Role.ADMINISTRATOR])
+        account_invite(
+            acting_user=admin,
+            agency_id=other_agency.pk,
+            username="sneaky",
+            roles=[Role.ADMINISTRATOR],
+        )
     with pytest.raises(PermissionDenied):
         account_invite(acting_user=admin, agency_id=None, username="sneaky", operator=True)
     assert not User.objects.filter(username="sneaky").exists()

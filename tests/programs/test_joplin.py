@@ -25,23 +25,36 @@ def test_joplin_story_letter_vetting_training_then_the_chief_designates(demo: An
     applicant = people["member"]
     vacancy = Vacancy.objects.get(agency=agency, closed_at__isnull=True, program="psp")
     member = sign_in_from_the_demo_listing("joplin-member")
-    member.post(reverse("readiness:apply", args=[vacancy.pk]),
-                {"letter": "A letter of request to the Coordinator (SOG 2-13 IV.A.1)."})
+    member.post(
+        reverse("readiness:apply", args=[vacancy.pk]),
+        {"letter": "A letter of request to the Coordinator (SOG 2-13 IV.A.1)."},
+    )
     application = Application.objects.get(applicant=applicant)
     chief = sign_in_from_the_demo_listing("joplin-chief")
     # Vetting and training come before the decision in SOG 2-13: refused until done.
-    early = chief.post(reverse("readiness:application_decide", args=[application.pk]),
-                       {"decision": "approve", "version": application.version})
+    early = chief.post(
+        reverse("readiness:application_decide", args=[application.pk]),
+        {"decision": "approve", "version": application.version},
+    )
     application.refresh_from_db()
     assert application.status != "approved", early.status_code
-    readiness.check_record(acting_user=people["coordinator"], user=applicant,
-                           checked_on=timezone.localdate(), result="cleared",
-                           renewal_due=timezone.localdate() + timedelta(days=700))
+    readiness.check_record(
+        acting_user=people["coordinator"],
+        user=applicant,
+        checked_on=timezone.localdate(),
+        result="cleared",
+        renewal_due=timezone.localdate() + timedelta(days=700),
+    )
     readiness.attendance_mark(
-        acting_user=people["coordinator"], user=applicant, status="present",
-        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)))
-    chief.post(reverse("readiness:application_decide", args=[application.pk]),
-               {"decision": "approve", "version": application.version})
+        acting_user=people["coordinator"],
+        user=applicant,
+        status="present",
+        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)),
+    )
+    chief.post(
+        reverse("readiness:application_decide", args=[application.pk]),
+        {"decision": "approve", "version": application.version},
+    )
     application.refresh_from_db()
     assert application.status == "approved"
     assert is_peer_support_ready(applicant), Gate.objects.get(user=applicant).reasons

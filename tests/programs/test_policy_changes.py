@@ -36,29 +36,49 @@ def _sign(user: User, kind: str, coordinator: User) -> None:
     document = AgreementDocument.objects.filter(agency_id=user.agency_id, kind=kind).first()
     if document is None:
         document = readiness.agreement_publish(
-            acting_user=coordinator, kind=kind, title=f"{kind} agreement",
-            body="I keep what I learn in confidence within the limits of the policy.")
+            acting_user=coordinator,
+            kind=kind,
+            title=f"{kind} agreement",
+            body="I keep what I learn in confidence within the limits of the policy.",
+        )
     device = TOTPDevice.objects.get(user=user, confirmed=True)
-    readiness.agreement_sign(acting_user=user, document=document,
-                             typed_name=user.get_full_name(), password=PASSWORD,
-                             code=code_now(device))
+    readiness.agreement_sign(
+        acting_user=user,
+        document=document,
+        typed_name=user.get_full_name(),
+        password=PASSWORD,
+        code=code_now(device),
+    )
 
 
 def _ready_supporter(agency: Agency, people: dict[str, User]) -> User:
     """A supporter who meets every rule of the agency's current preset."""
     supporter, coordinator = people["supporter"], people["coordinator"]
     when = at(2026, 3, 2, 9)
-    readiness.attendance_mark(acting_user=coordinator, session=_held(agency, "psp-initial", when),
-                              user=supporter, status="present")
-    readiness.check_record(acting_user=coordinator, user=supporter, checked_on=date(2026, 3, 2),
-                           result="cleared", renewal_due=date(2028, 3, 2))
+    readiness.attendance_mark(
+        acting_user=coordinator,
+        session=_held(agency, "psp-initial", when),
+        user=supporter,
+        status="present",
+    )
+    readiness.check_record(
+        acting_user=coordinator,
+        user=supporter,
+        checked_on=date(2026, 3, 2),
+        result="cleared",
+        renewal_due=date(2028, 3, 2),
+    )
     if agency.policy_model().training.cjis_awareness_yearly:
-        readiness.attendance_mark(acting_user=coordinator,
-                                  session=_held(agency, "cjis-awareness", when),
-                                  user=supporter, status="present")
+        readiness.attendance_mark(
+            acting_user=coordinator,
+            session=_held(agency, "cjis-awareness", when),
+            user=supporter,
+            status="present",
+        )
     _sign(supporter, "confidentiality", coordinator)
-    readiness.designation_grant(acting_user=people["chief"], user=supporter, program="psp",
-                                designated_on=date(2026, 3, 2))
+    readiness.designation_grant(
+        acting_user=people["chief"], user=supporter, program="psp", designated_on=date(2026, 3, 2)
+    )
     return supporter
 
 
@@ -70,12 +90,15 @@ def _preset_people(preset: str) -> tuple[Agency, dict[str, User]]:
         # application, so their test supporter is designated through a lighter policy
         # first and the preset is restored below, through the real screen.
         lighter = policy.model_dump(mode="json")
-        lighter["selection"]["steps"] = [s for s in lighter["selection"]["steps"]
-                                         if s not in readiness.APPLICATION_STEPS]
+        lighter["selection"]["steps"] = [
+            s for s in lighter["selection"]["steps"] if s not in readiness.APPLICATION_STEPS
+        ]
         Agency.objects.filter(pk=agency.pk).update(policy=lighter)
         agency.refresh_from_db()
-    people = {r: make_user(agency, f"{preset[:4]}{r}", r) for r in
-              ("supporter", "coordinator", "chief", "administrator")}
+    people = {
+        r: make_user(agency, f"{preset[:4]}{r}", r)
+        for r in ("supporter", "coordinator", "chief", "administrator")
+    }
     return agency, people
 
 
@@ -91,15 +114,18 @@ def test_every_policy_change_moves_the_gates_before_the_next_request(preset: str
         supporter = _ready_supporter(agency, people)
         admin = sign_in(Client(), people["administrator"])
         # Restore the preset exactly (a reset through the policy screen): still ready.
-        reset = admin.post(reverse("agencies:policy"),
-                           {"action": "reset", "preset": preset, "confirm": "on"})
+        reset = admin.post(
+            reverse("agencies:policy"), {"action": "reset", "preset": preset, "confirm": "on"}
+        )
         assert reset.status_code == 302
         assert is_peer_support_ready(supporter), Gate.objects.get(user=supporter).reasons
         # A stricter rule saved on the policy screen: a topic the supporter never had.
         stricter = load_preset(preset).model_dump(mode="json")
         stricter["training"]["initial_topics"].append("A topic added today")
-        saved = admin.post(reverse("agencies:policy"), {
-            "action": "save", "policy_text": policy_to_toml(validate_policy(stricter))})
+        saved = admin.post(
+            reverse("agencies:policy"),
+            {"action": "save", "policy_text": policy_to_toml(validate_policy(stricter))},
+        )
         assert saved.status_code == 302
         # Before any other request or job: the gate is shut and the roster has no one.
         gate = Gate.objects.get(user=supporter)
@@ -114,8 +140,9 @@ def test_every_policy_change_moves_the_gates_before_the_next_request(preset: str
         team = text(coordinator.get(reverse("readiness:team")))
         assert "Not compliant" in team
         # Reset to the shipped preset: the gate opens again at once.
-        admin.post(reverse("agencies:policy"),
-                   {"action": "reset", "preset": preset, "confirm": "on"})
+        admin.post(
+            reverse("agencies:policy"), {"action": "reset", "preset": preset, "confirm": "on"}
+        )
         assert is_peer_support_ready(supporter)
         assert supporter in peer_support_ready_users(agency)
 
@@ -128,20 +155,26 @@ def test_a_role_change_moves_the_gate_before_the_next_request() -> None:
         agency = make_agency("win", "Winchester PD", preset="winchester")
         officer = make_user(agency, "aro1", "aro")
         coordinator = make_user(agency, "coord1", "coordinator")
-        readiness.check_record(acting_user=coordinator, user=officer,
-                               checked_on=date(2026, 3, 2), result="cleared",
-                               renewal_due=date(2028, 3, 2))
-        readiness.attendance_mark(acting_user=coordinator,
-                                  session=_held(agency, "cjis-awareness", at(2026, 3, 2, 9)),
-                                  user=officer, status="present")
+        readiness.check_record(
+            acting_user=coordinator,
+            user=officer,
+            checked_on=date(2026, 3, 2),
+            result="cleared",
+            renewal_due=date(2028, 3, 2),
+        )
+        readiness.attendance_mark(
+            acting_user=coordinator,
+            session=_held(agency, "cjis-awareness", at(2026, 3, 2, 9)),
+            user=officer,
+            status="present",
+        )
         assert Gate.objects.get(user=officer).cji
         client = sign_in(Client(), make_user(agency, "admin1", "administrator"))
         client.post(reverse("accounts:user_role_grant", args=[officer.pk]), {"role": "prs"})
         assert Gate.objects.get(user=officer).cji  # only proposed: a second person decides
         chief = make_user(agency, "chief1", "chief")
         proposal = RoleRequest.objects.get(user=officer, role="prs")
-        sign_in(Client(), chief).post(reverse("accounts:role_request_approve",
-                                              args=[proposal.pk]))
+        sign_in(Client(), chief).post(reverse("accounts:role_request_approve", args=[proposal.pk]))
         gate = Gate.objects.get(user=officer)
         assert not gate.cji
         assert any("Non-disclosure agreement" in r for r in gate.reasons)

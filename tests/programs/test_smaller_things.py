@@ -50,10 +50,14 @@ def test_the_policy_page_reads_right_for_one_of_anything() -> None:
     policy["requests"]["expiry_hours"] = 1
     policy["escalation"]["steps"][0]["timeout_minutes"] = 1
     policy["document"]["review_months"] = 1
-    Agency.objects.filter(pk=agency.pk).update(policy=validate_policy(policy).model_dump(
-        mode="json"))
-    page = text(sign_in(Client(), make_user(agency, "onesy-admin", "administrator"))
-                .get(reverse("agencies:policy")))
+    Agency.objects.filter(pk=agency.pk).update(
+        policy=validate_policy(policy).model_dump(mode="json")
+    )
+    page = text(
+        sign_in(Client(), make_user(agency, "onesy-admin", "administrator")).get(
+            reverse("agencies:policy")
+        )
+    )
     assert "expires after 1 hour." in page
     assert "1 minute to acknowledge" in page
     assert "reviewed every month." in page

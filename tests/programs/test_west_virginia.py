@@ -19,8 +19,15 @@ def test_west_virginia_story_supervisor_sees_credential_beside_the_hours(demo: A
     agency, people = demo("west-virginia")
     supervisor = sign_in_from_the_demo_listing("wv-crt-supervisor")
     page = text(supervisor.get(reverse("readiness:person", args=[people["prs"].pk])))
-    for words in ("of 500", "of 25", "of 6", "Education", "High-school diploma",
-                  "IC&amp;RC", "Passed"):
+    for words in (
+        "of 500",
+        "of 25",
+        "of 6",
+        "Education",
+        "High-school diploma",
+        "IC&amp;RC",
+        "Passed",
+    ):
         assert words in page, words
 
 
@@ -30,19 +37,28 @@ def test_west_virginia_story_an_embedded_peer_records_a_patrol_call_with_the_off
     from tandem.agencies.models import Member
     from tandem.recovery.models import Client as RecoveryClient
     from tandem.recovery.models import Contact, PatrolCall
+
     agency, people = demo("west-virginia")
     checklist = list(agency.policy_model().recovery.safety_checklist)
     assert "Officer secured the scene before the PRSS engages" in checklist
     client = RecoveryClient.objects.filter(agency=agency).first()
-    officer = Member.objects.filter(agency=agency, category="sworn").exclude(
-        pk=people["prs"].member_id).first()
+    officer = (
+        Member.objects.filter(agency=agency, category="sworn")
+        .exclude(pk=people["prs"].member_id)
+        .first()
+    )
     peer = sign_in_from_the_demo_listing("wv-prs")
     form = text(peer.get(reverse("recovery:patrol_call", args=[client.pk])))
     for call_type in ("Domestic", "Behavioural-health crisis", "Overdose"):
         assert call_type in form
     before = Contact.objects.filter(client=client).count()
-    posted = {"call_type": "domestic", "officer": officer.pk, "duration_minutes": 25,
-              "outcome": "engaged", "confirmed": checklist[:-1]}
+    posted = {
+        "call_type": "domestic",
+        "officer": officer.pk,
+        "duration_minutes": 25,
+        "outcome": "engaged",
+        "confirmed": checklist[:-1],
+    }
     refused = peer.post(reverse("recovery:patrol_call", args=[client.pk]), posted)
     assert refused.status_code == 400
     assert "may not join the call until the officer confirms" in text(refused)
@@ -59,10 +75,17 @@ def test_west_virginia_story_an_embedded_peer_records_a_patrol_call_with_the_off
     assert call.contact.prs_present
     # A field contact with the peer and neither a plan nor an on-scene check is still
     # refused on the ordinary contact form.
-    plain = peer.post(reverse("recovery:contact_create", args=[client.pk]), {
-        "kind": "field", "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-        "duration_minutes": 10, "prs_present": "on", "location_type": "street",
-        "outcome": "engaged"})
+    plain = peer.post(
+        reverse("recovery:contact_create", args=[client.pk]),
+        {
+            "kind": "field",
+            "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "duration_minutes": 10,
+            "prs_present": "on",
+            "location_type": "street",
+            "outcome": "engaged",
+        },
+    )
     assert plain.status_code == 400
 
 
@@ -78,11 +101,19 @@ def test_west_virginia_story_the_grant_report_for_funders(demo: Any) -> None:
     start = (today.replace(day=1) - timedelta(days=365)).strftime("%Y-%m")
     query = {"start": start, "end": end}
     page = text(supervisor.get(reverse("reports:grant"), query))
-    for words in ("Callouts with patrol, by type of call", "Domestic", "Overdose",
-                  "Clients and contacts", "Referrals by category and outcome",
-                  "Naloxone kits given", "Follow-up at the SUPRT windows",
-                  "Baseline (intake)", "About 180 days after intake", "Discharge",
-                  "Follow-up rate (target 80%)"):
+    for words in (
+        "Callouts with patrol, by type of call",
+        "Domestic",
+        "Overdose",
+        "Clients and contacts",
+        "Referrals by category and outcome",
+        "Naloxone kits given",
+        "Follow-up at the SUPRT windows",
+        "Baseline (intake)",
+        "About 180 days after intake",
+        "Discharge",
+        "Follow-up rate (target 80%)",
+    ):
         assert words in page, words
     # Small counts are withheld like in every statistic.
     assert RecoveryClient.objects.filter(agency=agency).count() < 20

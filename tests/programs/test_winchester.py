@@ -34,22 +34,32 @@ def test_winchester_story_prs_page_and_the_annual_report(demo: Any) -> None:
     assert Contact.objects.filter(agency=agency, occurred_at__year=year).exists()
     index = text(supervisor.get(reverse("reports:index")))
     assert f"Annual report {year}" in index
-    report = supervisor.get(reverse("reports:recovery"), {"start": f"{year}-01",
-                                                          "end": f"{year}-12"})
+    report = supervisor.get(
+        reverse("reports:recovery"), {"start": f"{year}-01", "end": f"{year}-12"}
+    )
     assert report.status_code == 200
     # E.1–2: the personnel evaluation of the ARO and of the PRS, with each one's figures.
-    evaluation = text(supervisor.get(reverse("recovery:personnel_evaluation"),
-                                     {"year": timezone.localdate().year}))
+    evaluation = text(
+        supervisor.get(
+            reverse("recovery:personnel_evaluation"), {"year": timezone.localdate().year}
+        )
+    )
     for person in (people["aro"], people["prs"]):
         assert person.get_full_name() in evaluation
-    for words in ("Client contacts documented", "Safety assessments before field contacts",
-                  "Co-responses with the PRS", "Community outreach events",
-                  "Certification hours signed off"):
+    for words in (
+        "Client contacts documented",
+        "Safety assessments before field contacts",
+        "Co-responses with the PRS",
+        "Community outreach events",
+        "Certification hours signed off",
+    ):
         assert words in evaluation, words
     from tandem.recovery.evaluation import personnel_evaluations
 
-    figures = {e.role: {line.label: line.value for line in e.lines}
-               for e in personnel_evaluations(agency, timezone.localdate().year)}
+    figures = {
+        e.role: {line.label: line.value for line in e.lines}
+        for e in personnel_evaluations(agency, timezone.localdate().year)
+    }
     assert int(figures["prs"]["Clients worked with"]) > 0
     assert int(figures["aro"]["Clients worked with"]) > 0
     assert prs.get(reverse("recovery:personnel_evaluation")).status_code == 404
@@ -80,8 +90,10 @@ def test_winchester_story_the_prs_reads_and_acknowledges_written_feedback_with_a
     empty = supervisor.post(write, {"year": year, "feedback": "  "}, follow=True)
     assert "Write the feedback for this year." in text(empty)
     assert not PersonnelEvaluation.objects.exists()
-    feedback = ("Strong engagement with clients after overdoses.\n\n"
-                "Goal for next year: two more outreach events in schools.")
+    feedback = (
+        "Strong engagement with clients after overdoses.\n\n"
+        "Goal for next year: two more outreach events in schools."
+    )
     supervisor.post(write, {"year": year, "feedback": feedback})
     evaluation = PersonnelEvaluation.objects.get(person=prs, year=year)
     assert evaluation.role == "prs"
@@ -100,18 +112,24 @@ def test_winchester_story_the_prs_reads_and_acknowledges_written_feedback_with_a
     # The PRS is told on the home page, reads it and acknowledges it with a response.
     peer = sign_in_from_the_demo_listing("winchester-prs")
     assert "1 evaluation waiting for you to read and acknowledge" in text(
-        peer.get(reverse("core:home")))
+        peer.get(reverse("core:home"))
+    )
     mine = text(peer.get(reverse("recovery:my_evaluations")))
     assert "Goal for next year: two more outreach events in schools." in mine
     assert "Clients worked with" in mine
-    peer.post(reverse("recovery:personnel_evaluation_acknowledge", args=[evaluation.pk]),
-              {"response": "Agreed; I will plan the school events with the ARO."})
+    peer.post(
+        reverse("recovery:personnel_evaluation_acknowledge", args=[evaluation.pk]),
+        {"response": "Agreed; I will plan the school events with the ARO."},
+    )
     evaluation.refresh_from_db()
     assert evaluation.acknowledged_at is not None
     assert "You acknowledged it on" in text(peer.get(reverse("recovery:my_evaluations")))
     # Acknowledged: the evaluator can no longer rewrite it.
-    late = supervisor.post(write, {"year": year, "feedback": "Changed afterwards",
-                                   "version": evaluation.version}, follow=True)
+    late = supervisor.post(
+        write,
+        {"year": year, "feedback": "Changed afterwards", "version": evaluation.version},
+        follow=True,
+    )
     assert "acknowledged; it no longer changes" in text(late)
     evaluation.refresh_from_db()
     assert "Changed afterwards" not in str(evaluation.feedback)
@@ -129,13 +147,21 @@ def test_winchester_story_the_prs_reads_and_acknowledges_written_feedback_with_a
         assert "Strong engagement with clients after overdoses." in words
         assert "Agreed; I will plan the school events" in words
     aro = sign_in_from_the_demo_listing("winchester-aro")
-    assert aro.get(reverse("recovery:personnel_evaluation_pdf", args=[evaluation.pk])
-                   ).status_code == 404
-    assert aro.post(reverse("recovery:personnel_evaluation_acknowledge",
-                            args=[evaluation.pk])).status_code == 404
-    actions = list(AuditEvent.objects.filter(object_type="recovery.PersonnelEvaluation",
-                                             object_id=str(evaluation.pk))
-                   .values_list("action", flat=True))
+    assert (
+        aro.get(reverse("recovery:personnel_evaluation_pdf", args=[evaluation.pk])).status_code
+        == 404
+    )
+    assert (
+        aro.post(
+            reverse("recovery:personnel_evaluation_acknowledge", args=[evaluation.pk])
+        ).status_code
+        == 404
+    )
+    actions = list(
+        AuditEvent.objects.filter(
+            object_type="recovery.PersonnelEvaluation", object_id=str(evaluation.pk)
+        ).values_list("action", flat=True)
+    )
     assert actions.count("recovery.evaluation_write") == 1
     assert actions.count("recovery.evaluation_acknowledge") == 1
     assert actions.count("recovery.evaluation_export") == 2

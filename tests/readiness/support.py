@@ -42,54 +42,84 @@ def held_session(agency: Any, code: str, when: datetime) -> TrainingSession:
     services.catalogue_seed(agency=agency)
     course = Course.objects.get(agency=agency, code=code)
     session, _ = TrainingSession.objects.get_or_create(
-        course=course, starts_at=when, defaults={
-            "agency": agency, "ends_at": when + timedelta(hours=2), "place": "Academy",
-            "instructor": "Dr. Lane", "capacity": 30})
+        course=course,
+        starts_at=when,
+        defaults={
+            "agency": agency,
+            "ends_at": when + timedelta(hours=2),
+            "place": "Academy",
+            "instructor": "Dr. Lane",
+            "capacity": 30,
+        },
+    )
     return session
 
 
-def attend(agency: Any, coordinator: User, user: User, code: str, when: datetime,
-           status: str = "present") -> Attendance:
+def attend(
+    agency: Any, coordinator: User, user: User, code: str, when: datetime, status: str = "present"
+) -> Attendance:
     session = held_session(agency, code, when)
-    return services.attendance_mark(acting_user=coordinator, session=session, user=user,
-                                    status=status)
+    return services.attendance_mark(
+        acting_user=coordinator, session=session, user=user, status=status
+    )
 
 
 def sign(user: User, kind: str, offset_steps: int = 0) -> Signature:
     from tandem.readiness.models import AgreementDocument
 
-    document = AgreementDocument.objects.filter(agency_id=user.agency_id, kind=kind).order_by(
-        "-version").first()
+    document = (
+        AgreementDocument.objects.filter(agency_id=user.agency_id, kind=kind)
+        .order_by("-version")
+        .first()
+    )
     if document is None:
-        coordinator = User.objects.filter(agency_id=user.agency_id,
-                                          role_assignments__role="coordinator").first()
+        coordinator = User.objects.filter(
+            agency_id=user.agency_id, role_assignments__role="coordinator"
+        ).first()
         document = services.agreement_publish(
-            acting_user=coordinator, kind=kind, title=f"{kind.title()} agreement",
-            body="I will keep what I learn in confidence within the limits of the policy.")
-    return services.agreement_sign(acting_user=user, document=document,
-                                   typed_name=user.get_full_name(), password=PASSWORD,
-                                   code=code_for(user, offset_steps))
+            acting_user=coordinator,
+            kind=kind,
+            title=f"{kind.title()} agreement",
+            body="I will keep what I learn in confidence within the limits of the policy.",
+        )
+    return services.agreement_sign(
+        acting_user=user,
+        document=document,
+        typed_name=user.get_full_name(),
+        password=PASSWORD,
+        code=code_for(user, offset_steps),
+    )
 
 
-def make_ready(agency: Any, cast: dict[str, User], user: User, *, trained: datetime,
-               designate: bool = True) -> None:
+def make_ready(
+    agency: Any, cast: dict[str, User], user: User, *, trained: datetime, designate: bool = True
+) -> None:
     """Initial training, a cleared check, the confidentiality agreement and designation."""
     coordinator = cast["coordinator"]
     attend(agency, coordinator, user, "psp-initial", trained)
-    services.check_record(acting_user=coordinator, user=user,
-                          checked_on=timezone.localdate(trained),
-                          result="cleared", renewal_due=timezone.localdate(trained)
-                          + timedelta(days=730))
+    services.check_record(
+        acting_user=coordinator,
+        user=user,
+        checked_on=timezone.localdate(trained),
+        result="cleared",
+        renewal_due=timezone.localdate(trained) + timedelta(days=730),
+    )
     sign(user, "confidentiality")
     if designate:
-        services.designation_grant(acting_user=cast["chief"], user=user, program="psp",
-                                   designated_on=timezone.localdate(trained))
+        services.designation_grant(
+            acting_user=cast["chief"],
+            user=user,
+            program="psp",
+            designated_on=timezone.localdate(trained),
+        )
 
 
-def psp_facts(*extra: AttendanceFact, designated: date = date(2026, 1, 5),
-              removed: date | None = None) -> Facts:
-    initial = AttendanceFact(designated, "initial", "psp", "present",
-                             tuple(CS.training.initial_topics))
+def psp_facts(
+    *extra: AttendanceFact, designated: date = date(2026, 1, 5), removed: date | None = None
+) -> Facts:
+    initial = AttendanceFact(
+        designated, "initial", "psp", "present", tuple(CS.training.initial_topics)
+    )
     return Facts(
         programs=frozenset({"psp"}),
         designations=(DesignationFact("psp", designated, removed),),

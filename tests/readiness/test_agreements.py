@@ -40,19 +40,24 @@ def test_signing_needs_the_typed_name_the_password_and_a_current_code(
 ) -> None:
     supporter = cast["supporter"]
     document = services.agreement_publish(
-        acting_user=cast["coordinator"], kind="confidentiality", title="Confidentiality",
-        body="What I hear stays with me, within the policy's limits.")
+        acting_user=cast["coordinator"],
+        kind="confidentiality",
+        title="Confidentiality",
+        body="What I hear stays with me, within the policy's limits.",
+    )
     url = reverse("readiness:agreement_sign", args=[document.pk])
     client = signed_in(supporter)
     base = {"typed_name": "Supporter Tester", "password": PASSWORD}
     wrong_name = client.post(
-        url, {**base, "typed_name": "Someone Else", "code": code_for(supporter)})
+        url, {**base, "typed_name": "Someone Else", "code": code_for(supporter)}
+    )
     assert wrong_name.status_code == 400
     assert b"Type your full name" in wrong_name.content
     wrong_password = client.post(url, {**base, "password": "nope", "code": code_for(supporter)})
     assert b"password is not correct" in wrong_password.content
-    wrong_code = client.post(url, {**base, "code": "000000" if code_for(supporter) != "000000"
-                                   else "111111"})
+    wrong_code = client.post(
+        url, {**base, "code": "000000" if code_for(supporter) != "000000" else "111111"}
+    )
     assert wrong_code.status_code == 400
     backup = client.post(url, {**base, "code": "abcd-efgh"})
     assert b"backup codes cannot be used to sign" in backup.content
@@ -78,26 +83,41 @@ def test_wrong_passwords_and_codes_at_signing_count_toward_the_account_lockout(
 ) -> None:
     supporter = cast["supporter"]
     document = services.agreement_publish(
-        acting_user=cast["coordinator"], kind="confidentiality", title="Confidentiality",
-        body="What I hear stays with me.")
+        acting_user=cast["coordinator"],
+        kind="confidentiality",
+        title="Confidentiality",
+        body="What I hear stays with me.",
+    )
     for _ in range(4):
         with pytest.raises(ValidationError, match="password is not correct"):
-            services.agreement_sign(acting_user=supporter, document=document,
-                                    typed_name="Supporter Tester", password="guess",
-                                    code=code_for(supporter))
+            services.agreement_sign(
+                acting_user=supporter,
+                document=document,
+                typed_name="Supporter Tester",
+                password="guess",
+                code=code_for(supporter),
+            )
     with pytest.raises(ValidationError, match="code"):
-        services.agreement_sign(acting_user=supporter, document=document,
-                                typed_name="Supporter Tester", password=PASSWORD,
-                                code="abcd-efgh")
+        services.agreement_sign(
+            acting_user=supporter,
+            document=document,
+            typed_name="Supporter Tester",
+            password=PASSWORD,
+            code="abcd-efgh",
+        )
     supporter.refresh_from_db()
     assert supporter.failed_attempts == 5
     assert supporter.is_locked
     assert AuditEvent.objects.filter(action="account.locked").count() == 1
     # Locked: even the right password and code are refused.
     with pytest.raises(ValidationError, match="locked"):
-        services.agreement_sign(acting_user=supporter, document=document,
-                                typed_name="Supporter Tester", password=PASSWORD,
-                                code=code_for(supporter))
+        services.agreement_sign(
+            acting_user=supporter,
+            document=document,
+            typed_name="Supporter Tester",
+            password=PASSWORD,
+            code=code_for(supporter),
+        )
     assert not Signature.objects.exists()
 
 
@@ -105,34 +125,54 @@ def test_wrong_passwords_and_codes_at_signing_count_toward_the_account_lockout(
 def test_the_same_code_cannot_sign_twice(agency: Any, cast: dict[str, User]) -> None:
     supporter = cast["supporter"]
     code = code_for(supporter)
-    first = services.agreement_publish(acting_user=cast["coordinator"], kind="confidentiality",
-                                       title="A", body="Text one")
-    services.agreement_sign(acting_user=supporter, document=first, typed_name="supporter tester",
-                            password=PASSWORD, code=code)
-    nda = services.agreement_publish(acting_user=cast["coordinator"], kind="policy",
-                                     title="Policy", body="I read the policy.")
+    first = services.agreement_publish(
+        acting_user=cast["coordinator"], kind="confidentiality", title="A", body="Text one"
+    )
+    services.agreement_sign(
+        acting_user=supporter,
+        document=first,
+        typed_name="supporter tester",
+        password=PASSWORD,
+        code=code,
+    )
+    nda = services.agreement_publish(
+        acting_user=cast["coordinator"], kind="policy", title="Policy", body="I read the policy."
+    )
     with pytest.raises(ValidationError, match="already been used"):
-        services.agreement_sign(acting_user=supporter, document=nda,
-                                typed_name="Supporter Tester", password=PASSWORD, code=code)
+        services.agreement_sign(
+            acting_user=supporter,
+            document=nda,
+            typed_name="Supporter Tester",
+            password=PASSWORD,
+            code=code,
+        )
 
 
 @pytest.mark.django_db
-def test_an_outdated_version_cannot_be_signed(agency: Any, cast: dict[str, User],
-                                              signed_in: Any) -> None:
+def test_an_outdated_version_cannot_be_signed(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
     supporter = cast["supporter"]
-    v1 = services.agreement_publish(acting_user=cast["coordinator"], kind="nda", title="NDA",
-                                    body="Version one")
-    v2 = services.agreement_publish(acting_user=cast["coordinator"], kind="nda", title="NDA",
-                                    body="Version two, amended")
+    v1 = services.agreement_publish(
+        acting_user=cast["coordinator"], kind="nda", title="NDA", body="Version one"
+    )
+    v2 = services.agreement_publish(
+        acting_user=cast["coordinator"], kind="nda", title="NDA", body="Version two, amended"
+    )
     assert (v1.version, v2.version) == (1, 2)
     assert v1.content_hash != v2.content_hash
-    same = services.agreement_publish(acting_user=cast["coordinator"], kind="nda", title="NDA",
-                                      body="Version two, amended")
+    same = services.agreement_publish(
+        acting_user=cast["coordinator"], kind="nda", title="NDA", body="Version two, amended"
+    )
     assert same.pk == v2.pk  # republishing the same text adds no version
     with pytest.raises(ValidationError, match="has been replaced"):
-        services.agreement_sign(acting_user=supporter, document=v1,
-                                typed_name="Supporter Tester", password=PASSWORD,
-                                code=code_for(supporter))
+        services.agreement_sign(
+            acting_user=supporter,
+            document=v1,
+            typed_name="Supporter Tester",
+            password=PASSWORD,
+            code=code_for(supporter),
+        )
     page = signed_in(supporter).get(reverse("readiness:agreement_sign", args=[v1.pk]))
     assert b"This version has been replaced" in page.content
     assert not Signature.objects.exists()
@@ -140,14 +180,20 @@ def test_an_outdated_version_cannot_be_signed(agency: Any, cast: dict[str, User]
 
 def test_a_signature_on_a_replaced_version_stops_counting_when_the_new_one_is_out() -> None:
     base = psp_facts()
-    facts = Facts(programs=base.programs, designations=base.designations,
-                  attendance=base.attendance, checks=base.checks,
-                  lapsed=(("confidentiality", date(2026, 1, 3), date(2026, 3, 1)),))
+    facts = Facts(
+        programs=base.programs,
+        designations=base.designations,
+        attendance=base.attendance,
+        checks=base.checks,
+        lapsed=(("confidentiality", date(2026, 1, 3), date(2026, 3, 1)),),
+    )
     assert evaluate(facts, CS, date(2026, 2, 1)).level == "compliant"  # history holds
     later = evaluate(facts, CS, date(2026, 3, 2))
     assert later.level == "not_compliant"
-    assert "Peer support: a new version of the confidentiality agreement must be signed" \
+    assert (
+        "Peer support: a new version of the confidentiality agreement must be signed"
         in later.reasons
+    )
 
 
 @pytest.mark.django_db
@@ -159,22 +205,32 @@ def test_publishing_a_new_version_requires_signing_again(
         make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9))
         assert is_peer_support_ready(supporter)
         v1 = Signature.objects.get(user=supporter).document
-        v2 = services.agreement_publish(acting_user=cast["coordinator"], kind="confidentiality",
-                                        title="Confidentiality", body="Amended text.")
+        v2 = services.agreement_publish(
+            acting_user=cast["coordinator"],
+            kind="confidentiality",
+            title="Confidentiality",
+            body="Amended text.",
+        )
         assert not is_peer_support_ready(supporter)  # at once, not at the nightly run
-        assert any("new version of the confidentiality agreement" in r
-                   for r in Gate.objects.get(user=supporter).reasons)
-        page = signed_in(cast["coordinator"]).get(
-            reverse("readiness:person", args=[supporter.pk]))
+        assert any(
+            "new version of the confidentiality agreement" in r
+            for r in Gate.objects.get(user=supporter).reasons
+        )
+        page = signed_in(cast["coordinator"]).get(reverse("readiness:person", args=[supporter.pk]))
         assert b"replaced by version 2" in page.content
         # The write itself re-checks the version under a lock.
         with pytest.raises(ValidationError, match="has been replaced"):
-            services._signature_write(acting_user=supporter, document=v1,
-                                      typed_name="Supporter Tester")
+            services._signature_write(
+                acting_user=supporter, document=v1, typed_name="Supporter Tester"
+            )
     with time_machine.travel(at(2026, 2, 10, 13), tick=False):
-        services.agreement_sign(acting_user=supporter, document=v2,
-                                typed_name="Supporter Tester", password=PASSWORD,
-                                code=code_for(supporter))
+        services.agreement_sign(
+            acting_user=supporter,
+            document=v2,
+            typed_name="Supporter Tester",
+            password=PASSWORD,
+            code=code_for(supporter),
+        )
         assert is_peer_support_ready(supporter)
 
 
@@ -193,8 +249,9 @@ def test_the_annual_policy_review_reminds_the_coordinator(
     with time_machine.travel(at(2026, 12, 20), tick=False):
         services.reminders_send()
         services.reminders_send()
-        sent = Delivery.objects.filter(recipient_user=cast["coordinator"],
-                                       kind="readiness.reminder")
+        sent = Delivery.objects.filter(
+            recipient_user=cast["coordinator"], kind="readiness.reminder"
+        )
         assert sent.count() == 1
 
 

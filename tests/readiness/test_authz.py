@@ -63,31 +63,40 @@ def test_people_pages_reach_only_team_members_and_applicants_in_the_readers_scop
     assert person(coordinator, cast["prs"]) == 200
     assert person(coordinator, cast["dispatcher"]) == 404  # not on a team, never applied
     assert person(coordinator, cast["member"]) == 404
-    vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="psp",
-                                      title="Peer supporter")
+    vacancy = services.vacancy_create(
+        acting_user=cast["coordinator"], program="psp", title="Peer supporter"
+    )
     services.application_submit(acting_user=cast["member"], vacancy=vacancy, letter="Hello")
     assert person(coordinator, cast["member"]) == 200  # an applicant
     # The peer recovery supervisor oversees peer recovery people only.
     assert person(supervisor, cast["prs"]) == 200
     assert person(supervisor, cast["aro"]) == 200
     assert person(supervisor, cast["supporter"]) == 404
-    refused = supervisor.post(reverse("readiness:check_add", args=[cast["supporter"].pk]), {
-        "checked_on": "2026-01-02", "result": "cleared", "renewal_due": "2028-01-02"})
+    refused = supervisor.post(
+        reverse("readiness:check_add", args=[cast["supporter"].pk]),
+        {"checked_on": "2026-01-02", "result": "cleared", "renewal_due": "2028-01-02"},
+    )
     assert refused.status_code == 404
     page = supervisor.get(reverse("readiness:team")).content
     assert b"Supporter Tester" not in page
     assert cast["prs"].get_full_name().encode() in page
     assert supervisor.get(reverse("readiness:time_export")).status_code == 404
     session = held_session(agency, "psp-ongoing", timezone.now() - timedelta(days=1))
-    supervisor.post(reverse("readiness:session", args=[session.pk]),
-                    {"user": cast["supporter"].pk, "status": "unexcused"})
+    supervisor.post(
+        reverse("readiness:session", args=[session.pk]),
+        {"user": cast["supporter"].pk, "status": "unexcused"},
+    )
     assert not Attendance.objects.filter(user=cast["supporter"]).exists()
     roster = supervisor.get(reverse("readiness:session", args=[session.pk])).content
     assert cast["supporter"].get_full_name().encode() not in roster
     # Only the peer recovery supervisor signs off a PRS's certification hours.
-    log = services.hours_log(acting_user=cast["prs"], kind="experience",
-                             worked_on=timezone.localdate(), hours=Decimal("2"),
-                             idempotency_key="scope")
+    log = services.hours_log(
+        acting_user=cast["prs"],
+        kind="experience",
+        worked_on=timezone.localdate(),
+        hours=Decimal("2"),
+        idempotency_key="scope",
+    )
     for role in ("coordinator", "psychologist"):
         with pytest.raises(ValidationError):
             services.hours_sign_off(acting_user=cast[role], log=log)

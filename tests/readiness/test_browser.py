@@ -45,15 +45,21 @@ def _browser_journey(live_server: Any, agency: Any, cast: dict[str, User]) -> No
     supporter, coordinator = cast["supporter"], cast["coordinator"]
     now = timezone.now()
     make_ready(agency, cast, supporter, trained=now - timedelta(days=20))
-    attend(agency, coordinator, supporter, "monthly-meeting", now - timedelta(days=10),
-           "unexcused")
+    attend(agency, coordinator, supporter, "monthly-meeting", now - timedelta(days=10), "unexcused")
     missed = held_session(agency, "psp-ongoing", now - timedelta(hours=2))
     assert is_peer_support_ready(supporter)
     session_cookie = sign_in(Client(), coordinator).cookies[settings.SESSION_COOKIE_NAME].value
 
     with browser_page(viewport={"width": 390, "height": 844}) as page:
-        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                                   "value": session_cookie, "url": live_server.url}])
+        page.context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": session_cookie,
+                    "url": live_server.url,
+                }
+            ]
+        )
         page.goto(f"{live_server.url}/readiness/team/")
         assert "Supporter Tester" in page.locator("#ready-list").inner_text()
 
@@ -71,8 +77,9 @@ def _browser_journey(live_server: Any, agency: Any, cast: dict[str, User]) -> No
 
         page.goto(f"{live_server.url}/readiness/sessions/{missed.pk}/")
         page.get_by_label("Attendance of Supporter Tester").select_option("unexcused")
-        page.locator("form.inline", has=page.get_by_label("Attendance of Supporter Tester")
-                     ).get_by_role("button", name="Save").click()
+        page.locator(
+            "form.inline", has=page.get_by_label("Attendance of Supporter Tester")
+        ).get_by_role("button", name="Save").click()
         page.get_by_text("Attendance saved for Supporter Tester.").wait_for()
 
         page.goto(f"{live_server.url}/readiness/team/")

@@ -31,10 +31,14 @@ def test_training_calendar_feed_lists_my_sessions_and_can_be_revoked(
     services.catalogue_seed(agency=agency)
     start = timezone.now() + timedelta(days=4)
     session = services.session_schedule(
-        acting_user=cast["coordinator"], course=Course.objects.get(agency=agency,
-                                                                   code="monthly-meeting"),
-        starts_at=start, ends_at=start + timedelta(hours=1), place="HQ room 2",
-        instructor="Sgt. Ruiz", capacity=10)
+        acting_user=cast["coordinator"],
+        course=Course.objects.get(agency=agency, code="monthly-meeting"),
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        place="HQ room 2",
+        instructor="Sgt. Ruiz",
+        capacity=10,
+    )
     services.session_enrol(acting_user=supporter, session=session, user=supporter)
     response = signed_in(supporter).post(reverse("readiness:feed_issue"), follow=True)
     assert b"/readiness/calendar/" in response.content

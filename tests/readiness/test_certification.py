@@ -39,16 +39,38 @@ def test_certification_hours_count_once_a_supervisor_signs_them_off(
     prs.agency.refresh_from_db()
     day = timezone.localdate()
     logs = [
-        services.hours_log(acting_user=prs, kind="experience", worked_on=day,
-                           hours=Decimal("8"), idempotency_key="a"),
-        services.hours_log(acting_user=prs, kind="ethics", worked_on=day - timedelta(days=1),
-                           hours=Decimal("6"), idempotency_key="b"),
-        services.hours_log(acting_user=prs, kind="supervision",
-                           worked_on=day - timedelta(days=2), hours=Decimal("19"),
-                           idempotency_key="c"),
+        services.hours_log(
+            acting_user=prs,
+            kind="experience",
+            worked_on=day,
+            hours=Decimal("8"),
+            idempotency_key="a",
+        ),
+        services.hours_log(
+            acting_user=prs,
+            kind="ethics",
+            worked_on=day - timedelta(days=1),
+            hours=Decimal("6"),
+            idempotency_key="b",
+        ),
+        services.hours_log(
+            acting_user=prs,
+            kind="supervision",
+            worked_on=day - timedelta(days=2),
+            hours=Decimal("19"),
+            idempotency_key="c",
+        ),
     ]
-    assert services.hours_log(acting_user=prs, kind="experience", worked_on=day,
-                              hours=Decimal("8"), idempotency_key="a").pk == logs[0].pk
+    assert (
+        services.hours_log(
+            acting_user=prs,
+            kind="experience",
+            worked_on=day,
+            hours=Decimal("8"),
+            idempotency_key="a",
+        ).pk
+        == logs[0].pk
+    )
     progress = services.certification_progress(prs)
     assert progress["pending"] == Decimal("33")
     assert progress["experience"] == 0
@@ -70,16 +92,30 @@ def test_certification_hours_count_once_a_supervisor_signs_them_off(
 
 
 @pytest.mark.django_db
-def test_certification_hours_of_all_kinds_fit_in_a_day(agency: Any, cast: dict[str, User]
-                                                       ) -> None:
+def test_certification_hours_of_all_kinds_fit_in_a_day(agency: Any, cast: dict[str, User]) -> None:
     prs, day = cast["prs"], timezone.localdate()
-    services.hours_log(acting_user=prs, kind="experience", worked_on=day, hours=Decimal("20"),
-                       idempotency_key="day-1")
+    services.hours_log(
+        acting_user=prs,
+        kind="experience",
+        worked_on=day,
+        hours=Decimal("20"),
+        idempotency_key="day-1",
+    )
     with pytest.raises(ValidationError, match="at most 24"):
-        services.hours_log(acting_user=prs, kind="ethics", worked_on=day, hours=Decimal("5"),
-                           idempotency_key="day-2")
-    services.hours_log(acting_user=prs, kind="supervision", worked_on=day, hours=Decimal("4"),
-                       idempotency_key="day-3")
+        services.hours_log(
+            acting_user=prs,
+            kind="ethics",
+            worked_on=day,
+            hours=Decimal("5"),
+            idempotency_key="day-2",
+        )
+    services.hours_log(
+        acting_user=prs,
+        kind="supervision",
+        worked_on=day,
+        hours=Decimal("4"),
+        idempotency_key="day-3",
+    )
     assert services.certification_progress(prs)["pending"] == Decimal("24")
 
 
@@ -89,32 +125,49 @@ def test_double_submit_keys_belong_to_the_person_who_sent_them(
 ) -> None:
     prs, aro, supporter = cast["prs"], cast["aro"], cast["supporter"]
     day = timezone.localdate()
-    mine = services.hours_log(acting_user=prs, kind="experience", worked_on=day,
-                              hours=Decimal("2"), idempotency_key="shared-key")
-    theirs = services.hours_log(acting_user=aro, kind="experience", worked_on=day,
-                                hours=Decimal("3"), idempotency_key="shared-key")
+    mine = services.hours_log(
+        acting_user=prs,
+        kind="experience",
+        worked_on=day,
+        hours=Decimal("2"),
+        idempotency_key="shared-key",
+    )
+    theirs = services.hours_log(
+        acting_user=aro,
+        kind="experience",
+        worked_on=day,
+        hours=Decimal("3"),
+        idempotency_key="shared-key",
+    )
     assert theirs.pk != mine.pk
     assert theirs.user == aro
-    again = services.hours_log(acting_user=prs, kind="experience", worked_on=day,
-                               hours=Decimal("2"), idempotency_key="shared-key")
+    again = services.hours_log(
+        acting_user=prs,
+        kind="experience",
+        worked_on=day,
+        hours=Decimal("2"),
+        idempotency_key="shared-key",
+    )
     assert again.pk == mine.pk
-    entry = services.time_entry_add(acting_user=supporter, worked_on=day, hours=Decimal("1"),
-                                    idempotency_key="shared-key")
+    entry = services.time_entry_add(
+        acting_user=supporter, worked_on=day, hours=Decimal("1"), idempotency_key="shared-key"
+    )
     other = make_user(agency, "second-supporter", "supporter")
-    second = services.time_entry_add(acting_user=other, worked_on=day, hours=Decimal("1"),
-                                     idempotency_key="shared-key")
+    second = services.time_entry_add(
+        acting_user=other, worked_on=day, hours=Decimal("1"), idempotency_key="shared-key"
+    )
     assert second.pk != entry.pk
     assert second.user == other
 
 
 @pytest.mark.django_db
-def test_certification_record_uses_optimistic_locking(agency: Any, cast: dict[str, User],
-                                                      signed_in: Any) -> None:
+def test_certification_record_uses_optimistic_locking(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
     prs = cast["prs"]
     client = signed_in(prs)
     client.get(reverse("readiness:certification"))
-    form = {"education": "ged", "exam_date": "2026-05-02", "exam_result": "passed",
-            "version": "1"}
+    form = {"education": "ged", "exam_date": "2026-05-02", "exam_result": "passed", "version": "1"}
     assert client.post(reverse("readiness:certification"), form).status_code == 302
     stale = client.post(reverse("readiness:certification"), {**form, "education": "diploma"})
     assert stale.status_code == 400
@@ -124,8 +177,16 @@ def test_certification_record_uses_optimistic_locking(agency: Any, cast: dict[st
     assert prs.readiness_certification.exam_result == "passed"
     supervisor = signed_in(cast["crt_supervisor"])
     url = reverse("readiness:person_credential", args=[prs.pk])
-    bad = supervisor.post(url, {"credential_number": "PR-1234", "issued_on": "2026-05-20",
-                                "expires_on": "2026-01-01", "version": "2"}, follow=True)
+    bad = supervisor.post(
+        url,
+        {
+            "credential_number": "PR-1234",
+            "issued_on": "2026-05-20",
+            "expires_on": "2026-01-01",
+            "version": "2",
+        },
+        follow=True,
+    )
     assert b"expiry date must be after" in bad.content
 
 
@@ -135,19 +196,38 @@ def test_only_a_supervisor_records_the_credential_and_the_audit_names_the_fields
 ) -> None:
     prs, supervisor = cast["prs"], cast["crt_supervisor"]
     with pytest.raises(ValidationError, match="supervisor"):
-        services.certification_update(acting_user=prs, user=prs, version=None,
-                                      credential_number="PR-1", issued_on=date(2026, 1, 2))
+        services.certification_update(
+            acting_user=prs,
+            user=prs,
+            version=None,
+            credential_number="PR-1",
+            issued_on=date(2026, 1, 2),
+        )
     # The PRS's own form has no credential fields: posting them changes nothing.
-    signed_in(prs).post(reverse("readiness:certification"), {
-        "education": "ged", "exam_result": "passed", "version": "1",
-        "credential_number": "PR-1", "issued_on": "2026-01-02", "expires_on": "2028-01-02"})
+    signed_in(prs).post(
+        reverse("readiness:certification"),
+        {
+            "education": "ged",
+            "exam_result": "passed",
+            "version": "1",
+            "credential_number": "PR-1",
+            "issued_on": "2026-01-02",
+            "expires_on": "2028-01-02",
+        },
+    )
     prs.readiness_certification.refresh_from_db()
     assert prs.readiness_certification.credential_number == ""
     assert prs.readiness_certification.issued_on is None
     response = signed_in(supervisor).post(
         reverse("readiness:person_credential", args=[prs.pk]),
-        {"credential_number": "PR-77", "issued_on": "2026-01-02", "expires_on": "2028-01-02",
-         "renewed_on": "", "version": "2"})
+        {
+            "credential_number": "PR-77",
+            "issued_on": "2026-01-02",
+            "expires_on": "2028-01-02",
+            "renewed_on": "",
+            "version": "2",
+        },
+    )
     assert response.status_code == 302
     prs.readiness_certification.refresh_from_db()
     assert prs.readiness_certification.credential_number == "PR-77"
@@ -160,17 +240,20 @@ def test_only_a_supervisor_records_the_credential_and_the_audit_names_the_fields
 def test_the_credential_expiry_is_a_due_date() -> None:
     wv = load_preset("west-virginia")
     facts = Facts(
-        programs=frozenset({"prp"}), is_prs=True,
+        programs=frozenset({"prp"}),
+        is_prs=True,
         designations=(DesignationFact("prp", date(2026, 1, 5)),),
         attendance=(
-            AttendanceFact(date(2026, 1, 4), "initial", "prp", "present",
-                           compliance.PRP_INITIAL_TOPICS),
+            AttendanceFact(
+                date(2026, 1, 4), "initial", "prp", "present", compliance.PRP_INITIAL_TOPICS
+            ),
             AttendanceFact(date(2027, 1, 4), "cjis", "all", "present"),
             AttendanceFact(date(2027, 1, 4), "ongoing", "prp", "present"),
         ),
         checks=(CheckFact(date(2026, 1, 2), "cleared", date(2028, 3, 1)),),
         signed=(("nda", date(2026, 1, 3)),),
-        certified_from=date(2025, 5, 20), certified_until=date(2027, 5, 20),
+        certified_from=date(2025, 5, 20),
+        certified_until=date(2027, 5, 20),
     )
     assert evaluate(facts, wv, date(2027, 3, 1)).level == "compliant"
     soon = evaluate(facts, wv, date(2027, 5, 1))

@@ -70,8 +70,9 @@ def test_training_early_in_a_quarter_counts_for_the_whole_next_quarter() -> None
     assert status.peer_support_lapses_on == date(2026, 7, 1)
     # A yearly cadence runs to the end of the next calendar year.
     yearly = load_preset("joplin")
-    assert compliance.ongoing_due(date(2026, 2, 1), yearly.training.ongoing_cadence_months) \
-        == date(2027, 12, 31)
+    assert compliance.ongoing_due(date(2026, 2, 1), yearly.training.ongoing_cadence_months) == date(
+        2027, 12, 31
+    )
     # A cadence that does not divide the year stays a rolling window.
     assert compliance.ongoing_due(date(2026, 1, 31), 5) == date(2026, 6, 30)
 
@@ -89,8 +90,11 @@ def test_training_on_the_last_day_of_a_quarter_carries_to_the_last_day_of_the_ne
 def test_second_unexcused_absence_in_a_year_flips_the_status_and_a_new_year_resets() -> None:
     one = psp_facts(ongoing(date(2026, 3, 1), "unexcused"), ongoing(date(2026, 3, 20)))
     assert evaluate(one, CS, date(2026, 4, 1)).level == "compliant"
-    two = psp_facts(ongoing(date(2026, 3, 1), "unexcused"), ongoing(date(2026, 11, 20)),
-                    ongoing(date(2026, 12, 1), "unexcused"))
+    two = psp_facts(
+        ongoing(date(2026, 3, 1), "unexcused"),
+        ongoing(date(2026, 11, 20)),
+        ongoing(date(2026, 12, 1), "unexcused"),
+    )
     before = evaluate(two, CS, date(2026, 11, 30))
     assert before.level == "compliant"
     flipped = evaluate(two, CS, date(2026, 12, 1))
@@ -102,10 +106,12 @@ def test_second_unexcused_absence_in_a_year_flips_the_status_and_a_new_year_rese
 
 @settings(max_examples=60, deadline=None)
 @given(
-    absences=st.lists(st.dates(min_value=date(2026, 1, 6), max_value=date(2027, 12, 31)),
-                      max_size=5),
-    excused=st.lists(st.dates(min_value=date(2026, 1, 6), max_value=date(2027, 12, 31)),
-                     max_size=5),
+    absences=st.lists(
+        st.dates(min_value=date(2026, 1, 6), max_value=date(2027, 12, 31)), max_size=5
+    ),
+    excused=st.lists(
+        st.dates(min_value=date(2026, 1, 6), max_value=date(2027, 12, 31)), max_size=5
+    ),
     day=st.dates(min_value=date(2026, 1, 6), max_value=date(2027, 12, 31)),
 )
 def test_the_absence_rule_counts_only_unexcused_absences_of_the_same_year_so_far(
@@ -113,27 +119,34 @@ def test_the_absence_rule_counts_only_unexcused_absences_of_the_same_year_so_far
 ) -> None:
     # Monthly in-service keeps the cadence rule out of the way.
     monthly = [ongoing(add_months(date(2026, 1, 10), n)) for n in range(24)]
-    facts = psp_facts(*monthly, *(ongoing(d, "unexcused") for d in absences),
-                      *(ongoing(d, "excused") for d in excused))
+    facts = psp_facts(
+        *monthly,
+        *(ongoing(d, "unexcused") for d in absences),
+        *(ongoing(d, "excused") for d in excused),
+    )
     counted = sum(1 for d in absences if d.year == day.year and d <= day)
     status = evaluate(facts, CS, day)
     assert (status.level == "not_compliant") == (counted > CS.training.unexcused_absence_limit)
 
 
 def test_excused_absences_do_not_count() -> None:
-    facts = psp_facts(*(ongoing(date(2026, m, 2), "excused") for m in range(2, 6)),
-                      ongoing(date(2026, 4, 1)))
+    facts = psp_facts(
+        *(ongoing(date(2026, m, 2), "excused") for m in range(2, 6)), ongoing(date(2026, 4, 1))
+    )
     assert evaluate(facts, CS, date(2026, 5, 10)).level == "compliant"
 
 
 def test_initial_training_missing_a_topic_is_not_compliant() -> None:
-    partial = AttendanceFact(date(2026, 1, 5), "initial", "psp", "present",
-                             tuple(CS.training.initial_topics[:-1]))
-    facts = Facts(programs=frozenset({"psp"}),
-                  designations=(DesignationFact("psp", date(2026, 1, 5)),),
-                  attendance=(partial,),
-                  checks=(CheckFact(date(2026, 1, 2), "cleared", date(2028, 1, 2)),),
-                  signed=(("confidentiality", date(2026, 1, 3)),))
+    partial = AttendanceFact(
+        date(2026, 1, 5), "initial", "psp", "present", tuple(CS.training.initial_topics[:-1])
+    )
+    facts = Facts(
+        programs=frozenset({"psp"}),
+        designations=(DesignationFact("psp", date(2026, 1, 5)),),
+        attendance=(partial,),
+        checks=(CheckFact(date(2026, 1, 2), "cleared", date(2028, 1, 2)),),
+        signed=(("confidentiality", date(2026, 1, 3)),),
+    )
     status = evaluate(facts, CS, date(2026, 2, 1))
     assert status.level == "not_compliant"
     assert any("1 topic missing: Grief and loss" in r for r in status.reasons)
@@ -145,8 +158,9 @@ def test_background_check_and_cjis_awareness_expire() -> None:
         programs=frozenset({"prp"}),
         designations=(DesignationFact("prp", date(2026, 1, 5)),),
         attendance=(
-            AttendanceFact(date(2026, 1, 4), "initial", "prp", "present",
-                           compliance.PRP_INITIAL_TOPICS),
+            AttendanceFact(
+                date(2026, 1, 4), "initial", "prp", "present", compliance.PRP_INITIAL_TOPICS
+            ),
             AttendanceFact(date(2026, 1, 4), "cjis", "all", "present"),
             AttendanceFact(date(2026, 12, 1), "ongoing", "prp", "present"),
         ),
@@ -175,15 +189,30 @@ def test_a_pending_renewal_check_keeps_the_cleared_one_and_not_cleared_revokes(
     # Through the service: the ARO keeps CJI access while the renewal is pending.
     aro, supervisor = cast["aro"], cast["crt_supervisor"]
     with time_machine.travel(at(2026, 3, 1), tick=False):
-        services.check_record(acting_user=supervisor, user=aro, checked_on=date(2026, 2, 1),
-                              result="cleared", renewal_due=date(2027, 2, 1))
+        services.check_record(
+            acting_user=supervisor,
+            user=aro,
+            checked_on=date(2026, 2, 1),
+            result="cleared",
+            renewal_due=date(2027, 2, 1),
+        )
         attend(agency, supervisor, aro, "cjis-awareness", at(2026, 2, 10, 9))
         assert has_cji_access(aro)
-        services.check_record(acting_user=supervisor, user=aro, checked_on=date(2026, 2, 28),
-                              result="pending", renewal_due=date(2027, 2, 28))
+        services.check_record(
+            acting_user=supervisor,
+            user=aro,
+            checked_on=date(2026, 2, 28),
+            result="pending",
+            renewal_due=date(2027, 2, 28),
+        )
         assert has_cji_access(aro)
-        services.check_record(acting_user=supervisor, user=aro, checked_on=date(2026, 3, 1),
-                              result="not_cleared", renewal_due=date(2027, 3, 1))
+        services.check_record(
+            acting_user=supervisor,
+            user=aro,
+            checked_on=date(2026, 3, 1),
+            result="not_cleared",
+            renewal_due=date(2027, 3, 1),
+        )
         assert not has_cji_access(aro)
 
 

@@ -55,8 +55,12 @@ def test_my_training_shows_my_status_and_only_the_agreements_that_bind_me(
     agency: Any, cast: dict[str, User], signed_in: Any
 ) -> None:
     for kind in ("confidentiality", "nda", "policy"):
-        services.agreement_publish(acting_user=cast["coordinator"], kind=kind,
-                                   title=f"The {kind} text", body=f"Body of {kind}")
+        services.agreement_publish(
+            acting_user=cast["coordinator"],
+            kind=kind,
+            title=f"The {kind} text",
+            body=f"Body of {kind}",
+        )
     page = signed_in(cast["supporter"]).get(reverse("readiness:home")).content
     assert b"Not compliant" in page
     assert b"not officially designated by the Chief" in page
@@ -75,26 +79,37 @@ def test_repeated_buttons_name_their_row_for_screen_readers(
     services.catalogue_seed(agency=agency)
     start = timezone.now() + timedelta(days=5)
     services.session_schedule(
-        acting_user=cast["coordinator"], course=Course.objects.get(agency=agency,
-                                                                   code="psp-ongoing"),
-        starts_at=start, ends_at=start + timedelta(hours=2), place="Room 4",
-        instructor="Dr. Lane", capacity=10)
+        acting_user=cast["coordinator"],
+        course=Course.objects.get(agency=agency, code="psp-ongoing"),
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        place="Room 4",
+        instructor="Dr. Lane",
+        capacity=10,
+    )
     home = signed_in(cast["supporter"]).get(reverse("readiness:home")).content.decode()
     assert '<th scope="row">' in home
-    assert ('Enrol<span class="visually-hidden"> in Quarterly peer support training'
-            in home)
-    services.vacancy_create(acting_user=cast["coordinator"], program="psp",
-                            title="District 3 supporter")
+    assert 'Enrol<span class="visually-hidden"> in Quarterly peer support training' in home
+    services.vacancy_create(
+        acting_user=cast["coordinator"], program="psp", title="District 3 supporter"
+    )
     vacancies = signed_in(cast["coordinator"]).get(reverse("readiness:vacancies")).content
-    assert b'Close this vacancy<span class="visually-hidden">: District 3 supporter' \
-        in vacancies
-    services.time_entry_add(acting_user=cast["supporter"], worked_on=timezone.localdate(),
-                            hours=Decimal("2"), idempotency_key="a11y")
+    assert b'Close this vacancy<span class="visually-hidden">: District 3 supporter' in vacancies
+    services.time_entry_add(
+        acting_user=cast["supporter"],
+        worked_on=timezone.localdate(),
+        hours=Decimal("2"),
+        idempotency_key="a11y",
+    )
     entries = signed_in(cast["supporter"]).get(reverse("readiness:time_entries")).content
     assert b'Remove<span class="visually-hidden"> 2' in entries
-    services.hours_log(acting_user=cast["prs"], kind="experience",
-                       worked_on=timezone.localdate(), hours=Decimal("3"),
-                       idempotency_key="a11y")
+    services.hours_log(
+        acting_user=cast["prs"],
+        kind="experience",
+        worked_on=timezone.localdate(),
+        hours=Decimal("3"),
+        idempotency_key="a11y",
+    )
     team = signed_in(cast["crt_supervisor"]).get(reverse("readiness:team")).content.decode()
     assert 'Sign off<span class="visually-hidden"> 3.00 experience hours of' in team
 
@@ -107,25 +122,31 @@ def test_sensitive_pages_are_audited_by_selectors_not_views(
 
     from tandem.readiness import views
 
-    vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="psp",
-                                      title="Peer supporter")
-    application = services.application_submit(acting_user=cast["member"], vacancy=vacancy,
-                                              letter="I would like to help.")
+    vacancy = services.vacancy_create(
+        acting_user=cast["coordinator"], program="psp", title="Peer supporter"
+    )
+    application = services.application_submit(
+        acting_user=cast["member"], vacancy=vacancy, letter="I would like to help."
+    )
     session = held_session(agency, "psp-ongoing", timezone.now() - timedelta(days=2))
     coordinator = signed_in(cast["coordinator"])
     pages = {
         "readiness.applications_viewed": reverse("readiness:applications"),
-        "readiness.application_viewed": reverse("readiness:application",
-                                                args=[application.pk]),
+        "readiness.application_viewed": reverse("readiness:application", args=[application.pk]),
         "readiness.session_viewed": reverse("readiness:session", args=[session.pk]),
         "readiness.person_viewed": reverse("readiness:person", args=[cast["supporter"].pk]),
         "readiness.team_viewed": reverse("readiness:team"),
     }
     for action, url in pages.items():
         assert coordinator.get(url).status_code == 200
-        assert AuditEvent.objects.filter(action=action,
-                                         actor_id=cast["coordinator"].pk).count() == 1
+        assert (
+            AuditEvent.objects.filter(action=action, actor_id=cast["coordinator"].pk).count() == 1
+        )
     assert signed_in(cast["prs"]).get(reverse("readiness:certification")).status_code == 200
-    assert AuditEvent.objects.filter(action="readiness.certification_viewed",
-                                     actor_id=cast["prs"].pk).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="readiness.certification_viewed", actor_id=cast["prs"].pk
+        ).count()
+        == 1
+    )
     assert "audit_record" not in Path(views.__file__).read_text()

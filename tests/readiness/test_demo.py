@@ -35,8 +35,12 @@ def test_demo_data_is_idempotent_and_opens_the_gates(agency: Any, cast: dict[str
     assert Gate.objects.get(user=cast["prs"]).cji
     assert Designation.objects.filter(user=cast["supporter"]).count() == 1
     assert TrainingSession.objects.filter(starts_at__gt=timezone.now()).count() >= 2
-    levels = {s.level for s in compliance.statuses_for(
-        agency, [cast["supporter"], cast["aro"], cast["prs"]]).values()}
+    levels = {
+        s.level
+        for s in compliance.statuses_for(
+            agency, [cast["supporter"], cast["aro"], cast["prs"]]
+        ).values()
+    }
     assert "not_compliant" not in levels
     summary = compliance.compliance_summary(agency)
     assert summary["due_soon"] >= 1

@@ -36,8 +36,7 @@ def test_a_supporter_who_becomes_non_compliant_leaves_the_on_call_list_at_once(
     with time_machine.travel(at(2026, 2, 10), tick=False):
         make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9))
         assert list(peer_support_ready_users(agency)) == [supporter]
-        attend(agency, coordinator, supporter, "monthly-meeting", at(2026, 1, 20, 9),
-               "unexcused")
+        attend(agency, coordinator, supporter, "monthly-meeting", at(2026, 1, 20, 9), "unexcused")
         assert is_peer_support_ready(supporter)  # one is allowed
         before = AuditEvent.objects.filter(action="readiness.gate_changed").count()
         attend(agency, coordinator, supporter, "psp-ongoing", at(2026, 2, 3, 9), "unexcused")
@@ -89,20 +88,25 @@ def test_designation_is_needed_for_the_roster_and_removal_closes_the_gate(
     with time_machine.travel(at(2026, 1, 10), tick=False):
         make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9), designate=False)
         assert not is_peer_support_ready(supporter)
-        assert "Peer support: not officially designated by the Chief" in \
-            compliance.status_for(supporter).reasons
-        designation = services.designation_grant(acting_user=cast["chief"], user=supporter,
-                                                 program="psp")
+        assert (
+            "Peer support: not officially designated by the Chief"
+            in compliance.status_for(supporter).reasons
+        )
+        designation = services.designation_grant(
+            acting_user=cast["chief"], user=supporter, program="psp"
+        )
         assert is_peer_support_ready(supporter)
-        services.designation_remove(acting_user=cast["coordinator"], designation=designation,
-                                    reason="breach")
+        services.designation_remove(
+            acting_user=cast["coordinator"], designation=designation, reason="breach"
+        )
         assert not is_peer_support_ready(supporter)
         designation.refresh_from_db()
         assert designation.removal_reason == "breach"
         assert designation.removed_by == cast["coordinator"]
         with pytest.raises(ValidationError, match="already removed"):
-            services.designation_remove(acting_user=cast["chief"], designation=designation,
-                                        reason="other")
+            services.designation_remove(
+                acting_user=cast["chief"], designation=designation, reason="other"
+            )
 
 
 @pytest.mark.django_db
@@ -112,9 +116,13 @@ def test_cji_gate_needs_check_cjis_awareness_and_nda_and_access_needs_sworn(
     aro, prs, coordinator = cast["aro"], cast["prs"], cast["crt_supervisor"]
     with time_machine.travel(at(2026, 3, 1), tick=False):
         for person in (aro, prs):
-            services.check_record(acting_user=coordinator, user=person,
-                                  checked_on=date(2026, 2, 1), result="cleared",
-                                  renewal_due=date(2027, 2, 1))
+            services.check_record(
+                acting_user=coordinator,
+                user=person,
+                checked_on=date(2026, 2, 1),
+                result="cleared",
+                renewal_due=date(2027, 2, 1),
+            )
         assert not has_cji_access(aro)  # no CJIS awareness yet
         for person in (aro, prs):
             attend(agency, coordinator, person, "cjis-awareness", at(2026, 2, 10, 9))

@@ -33,8 +33,12 @@ def _evaluated(agency: Any, now: datetime) -> tuple[int, int]:
     today = timezone.localdate(now)
     statuses = compliance.statuses_for(agency, team_people(agency), now).values()
     lapsed = sum(1 for s in statuses if s.level == compliance.NOT_COMPLIANT)
-    due = sum(1 for s in statuses if s.level != compliance.NOT_COMPLIANT and any(
-        (d.on.year, d.on.month) == (today.year, today.month) for d in s.due))
+    due = sum(
+        1
+        for s in statuses
+        if s.level != compliance.NOT_COMPLIANT
+        and any((d.on.year, d.on.month) == (today.year, today.month) for d in s.due)
+    )
     return lapsed, due
 
 
@@ -47,8 +51,7 @@ def _home_counts(client: Client) -> tuple[int, int, int]:
     text = " ".join(page.split())
     lapsed = re.search(r"(\d+) team members? (?:is|are) not compliant", text)
     due = re.search(r"(\d+) team members? falls? out of compliance this month", text)
-    return (int(lapsed.group(1)) if lapsed else 0, int(due.group(1)) if due else 0,
-            len(queries))
+    return (int(lapsed.group(1)) if lapsed else 0, int(due.group(1)) if due else 0, len(queries))
 
 
 @pytest.mark.django_db
@@ -76,8 +79,7 @@ def test_the_home_page_counts_compliance_from_the_gates_in_step_with_the_rules(
         # Policy change: no unexcused absence allowed any more.
         policy = agency.policy_model().model_dump(mode="json")
         policy["training"]["unexcused_absence_limit"] = 0
-        agency_policy_update(acting_user=cast["administrator"], agency=agency,
-                             policy_data=policy)
+        agency_policy_update(acting_user=cast["administrator"], agency=agency, policy_data=policy)
         agency.refresh_from_db()
         assert _evaluated(agency, timezone.now()) == (5, 0)
         assert _home_counts(home)[:2] == (5, 0)

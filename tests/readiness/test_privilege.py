@@ -22,15 +22,17 @@ from tests.readiness.support import at, make_ready
 
 
 @pytest.mark.django_db
-def test_eligibility_statement_for_a_past_date(agency: Any, cast: dict[str, User],
-                                              signed_in: Any) -> None:
+def test_eligibility_statement_for_a_past_date(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
     supporter = cast["supporter"]
     with time_machine.travel(at(2026, 1, 10), tick=False):
         make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9))
     with time_machine.travel(at(2026, 7, 1), tick=False):
         designation = Designation.objects.get(user=supporter)
-        services.designation_remove(acting_user=cast["chief"], designation=designation,
-                                    reason="resigned")
+        services.designation_remove(
+            acting_user=cast["chief"], designation=designation, reason="resigned"
+        )
         client = signed_in(cast["coordinator"])
         url = reverse("readiness:statement", args=[supporter.pk])
         before = client.get(url, {"on": "2026-01-01"})
@@ -40,8 +42,9 @@ def test_eligibility_statement_for_a_past_date(agency: Any, cast: dict[str, User
         assert b"since Mon, Jan 5, 2026" in during.content
         after = client.get(url, {"on": "2026-07-01"})
         assert b'<dd id="eligible"><strong>No' in after.content
-        pdf = client.get(reverse("readiness:statement_pdf", args=[supporter.pk]),
-                         {"on": "2026-02-01"})
+        pdf = client.get(
+            reverse("readiness:statement_pdf", args=[supporter.pk]), {"on": "2026-02-01"}
+        )
         assert pdf["Content-Type"] == "application/pdf"
         assert pdf.content.startswith(b"%PDF")
         future = client.get(url, {"on": "2026-08-01"})

@@ -36,14 +36,17 @@ def test_selection_from_vacancy_to_designation_follows_the_policy(
     coordinator, chief, psychologist = cast["coordinator"], cast["chief"], cast["psychologist"]
     applicant = cast["member"]
     with time_machine.travel(at(2026, 2, 1), tick=False):
-        vacancy = services.vacancy_create(acting_user=coordinator, program="psp",
-                                          title="Peer supporter")
+        vacancy = services.vacancy_create(
+            acting_user=coordinator, program="psp", title="Peer supporter"
+        )
         # Every member sees it.
         page = signed_in(cast["nobody"]).get(reverse("readiness:vacancies"))
         assert b"Peer supporter" in page.content
         client = signed_in(applicant)
-        response = client.post(reverse("readiness:apply", args=[vacancy.pk]),
-                               {"letter": "I have ten years on patrol and want to help."})
+        response = client.post(
+            reverse("readiness:apply", args=[vacancy.pk]),
+            {"letter": "I have ten years on patrol and want to help."},
+        )
         application = Application.objects.get(applicant=applicant)
         assert response.status_code == 302
         client.post(reverse("readiness:apply", args=[vacancy.pk]), {"letter": "Again"})
@@ -51,12 +54,15 @@ def test_selection_from_vacancy_to_designation_follows_the_policy(
         page = client.get(reverse("readiness:application", args=[application.pk]))
         assert b"Received, waiting for the interview" in page.content
 
-        services.application_interview(acting_user=psychologist, application=application,
-                                       outcome="recommended", interviewed_on=date(2026, 2, 1))
+        services.application_interview(
+            acting_user=psychologist,
+            application=application,
+            outcome="recommended",
+            interviewed_on=date(2026, 2, 1),
+        )
         application.refresh_from_db()
         with pytest.raises(ValidationError, match="not complete yet") as refused:
-            services.application_decide(acting_user=chief, application=application,
-                                        approve=True)
+            services.application_decide(acting_user=chief, application=application, approve=True)
         assert "Initial training completed" in str(refused.value)
         assert not Designation.objects.filter(user=applicant).exists()
 
@@ -64,7 +70,8 @@ def test_selection_from_vacancy_to_designation_follows_the_policy(
         application.refresh_from_db()
         response = signed_in(chief).post(
             reverse("readiness:application_decide", args=[application.pk]),
-            {"decision": "approve", "version": application.version})
+            {"decision": "approve", "version": application.version},
+        )
         assert response.status_code == 302
         application.refresh_from_db()
         assert application.status == ApplicationStatus.APPROVED
@@ -81,15 +88,19 @@ def test_a_chief_may_not_approve_their_own_application(
     agency: Any, cast: dict[str, User], signed_in: Any
 ) -> None:
     chief = cast["chief"]
-    vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="psp",
-                                      title="Peer supporter")
-    application = services.application_submit(acting_user=chief, vacancy=vacancy,
-                                              letter="I would like to serve.")
+    vacancy = services.vacancy_create(
+        acting_user=cast["coordinator"], program="psp", title="Peer supporter"
+    )
+    application = services.application_submit(
+        acting_user=chief, vacancy=vacancy, letter="I would like to serve."
+    )
     with pytest.raises(ValidationError, match="cannot decide your own application"):
         services.application_decide(acting_user=chief, application=application, approve=True)
     response = signed_in(chief).post(
         reverse("readiness:application_decide", args=[application.pk]),
-        {"decision": "approve", "version": application.version}, follow=True)
+        {"decision": "approve", "version": application.version},
+        follow=True,
+    )
     assert b"cannot decide your own application" in response.content
     application.refresh_from_db()
     assert application.status == ApplicationStatus.SUBMITTED
@@ -107,9 +118,13 @@ def test_initial_training_must_be_complete_before_designation(
     assert not Designation.objects.exists()
     with time_machine.travel(at(2026, 3, 2), tick=False):
         attend(agency, cast["coordinator"], supporter, "psp-initial", at(2026, 3, 1, 9))
-        services.check_record(acting_user=cast["coordinator"], user=supporter,
-                              checked_on=date(2026, 3, 1), result="cleared",
-                              renewal_due=date(2028, 3, 1))
+        services.check_record(
+            acting_user=cast["coordinator"],
+            user=supporter,
+            checked_on=date(2026, 3, 1),
+            result="cleared",
+            renewal_due=date(2028, 3, 1),
+        )
         sign(supporter, "confidentiality")
         response = signed_in(cast["chief"]).post(url, {"program": "psp"}, follow=True)
         assert b"Officially designated from today" in response.content
@@ -137,7 +152,8 @@ def test_direct_designation_follows_the_preset_steps_and_needs_the_team_role(
         with pytest.raises(ValidationError, match="peer supporter role"):
             services.designation_grant(acting_user=chief, user=dispatcher, program="psp")
         response = signed_in(chief).post(
-            reverse("readiness:designate", args=[dispatcher.pk]), {"program": "psp"})
+            reverse("readiness:designate", args=[dispatcher.pk]), {"program": "psp"}
+        )
         assert response.status_code == 404  # not a team member: not a readiness person
         with pytest.raises(ValidationError, match="peer recovery"):
             services.designation_grant(acting_user=chief, user=supporter, program="prp")
@@ -155,8 +171,9 @@ def test_direct_designation_follows_the_preset_steps_and_needs_the_team_role(
 def test_a_closed_vacancy_takes_no_more_applications(
     agency: Any, cast: dict[str, User], signed_in: Any
 ) -> None:
-    vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="prp",
-                                      title="Peer recovery specialist")
+    vacancy = services.vacancy_create(
+        acting_user=cast["coordinator"], program="prp", title="Peer recovery specialist"
+    )
     client = signed_in(cast["coordinator"])
     client.post(reverse("readiness:vacancy_close", args=[vacancy.pk]))
     vacancy.refresh_from_db()
@@ -170,17 +187,23 @@ def test_a_closed_vacancy_takes_no_more_applications(
 
 @pytest.mark.django_db
 def test_a_stale_decision_form_is_refused(agency: Any, cast: dict[str, User]) -> None:
-    vacancy = services.vacancy_create(acting_user=cast["coordinator"], program="psp",
-                                      title="Peer supporter")
-    application = services.application_submit(acting_user=cast["member"], vacancy=vacancy,
-                                              letter="Please consider me.")
+    vacancy = services.vacancy_create(
+        acting_user=cast["coordinator"], program="psp", title="Peer supporter"
+    )
+    application = services.application_submit(
+        acting_user=cast["member"], vacancy=vacancy, letter="Please consider me."
+    )
     old_version = application.version
-    services.application_interview(acting_user=cast["psychologist"], application=application,
-                                   outcome="not_recommended",
-                                   interviewed_on=timezone.localdate())
+    services.application_interview(
+        acting_user=cast["psychologist"],
+        application=application,
+        outcome="not_recommended",
+        interviewed_on=timezone.localdate(),
+    )
     with pytest.raises(ValidationError, match="Someone else changed"):
-        services.application_decide(acting_user=cast["chief"], application=application,
-                                    approve=False, version=old_version)
+        services.application_decide(
+            acting_user=cast["chief"], application=application, approve=False, version=old_version
+        )
 
 
 @pytest.mark.django_db

@@ -45,17 +45,30 @@ def test_sessions_cannot_be_scheduled_in_the_past(
     course = Course.objects.get(agency=agency, code="psp-ongoing")
     client = signed_in(cast["coordinator"])
     past = timezone.localtime() - timedelta(days=1)
-    response = client.post(reverse("readiness:sessions"), {
-        "course": course.pk, "starts_at": past.strftime("%Y-%m-%dT%H:%M"),
-        "ends_at": (past + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-        "place": "Academy", "instructor": "Dr. Lane", "capacity": "10"})
+    response = client.post(
+        reverse("readiness:sessions"),
+        {
+            "course": course.pk,
+            "starts_at": past.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (past + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "place": "Academy",
+            "instructor": "Dr. Lane",
+            "capacity": "10",
+        },
+    )
     assert response.status_code == 400
     assert b"cannot be scheduled in the past" in response.content
     assert not TrainingSession.objects.exists()
     with pytest.raises(ValidationError, match="in the past"):
-        services.session_schedule(acting_user=cast["coordinator"], course=course,
-                                  starts_at=past, ends_at=past + timedelta(hours=1),
-                                  place="A", instructor="B", capacity=5)
+        services.session_schedule(
+            acting_user=cast["coordinator"],
+            course=course,
+            starts_at=past,
+            ends_at=past + timedelta(hours=1),
+            place="A",
+            instructor="B",
+            capacity=5,
+        )
 
 
 @pytest.mark.django_db
@@ -65,18 +78,35 @@ def test_scheduling_twice_creates_one_session_and_end_must_follow_start(
     services.catalogue_seed(agency=agency)
     course = Course.objects.get(agency=agency, code="monthly-meeting")
     start = timezone.now() + timedelta(days=3)
-    services.session_schedule(acting_user=cast["coordinator"], course=course, starts_at=start,
-                              ends_at=start + timedelta(hours=1), place="HQ",
-                              instructor="Sgt. Ruiz", capacity=12)
+    services.session_schedule(
+        acting_user=cast["coordinator"],
+        course=course,
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        place="HQ",
+        instructor="Sgt. Ruiz",
+        capacity=12,
+    )
     with pytest.raises(ValidationError, match="already has a session"):
-        services.session_schedule(acting_user=cast["coordinator"], course=course,
-                                  starts_at=start, ends_at=start + timedelta(hours=1),
-                                  place="HQ", instructor="Sgt. Ruiz", capacity=12)
+        services.session_schedule(
+            acting_user=cast["coordinator"],
+            course=course,
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
+            place="HQ",
+            instructor="Sgt. Ruiz",
+            capacity=12,
+        )
     with pytest.raises(ValidationError, match="end after it starts"):
-        services.session_schedule(acting_user=cast["coordinator"], course=course,
-                                  starts_at=start + timedelta(days=1),
-                                  ends_at=start + timedelta(days=1), place="HQ",
-                                  instructor="Sgt. Ruiz", capacity=12)
+        services.session_schedule(
+            acting_user=cast["coordinator"],
+            course=course,
+            starts_at=start + timedelta(days=1),
+            ends_at=start + timedelta(days=1),
+            place="HQ",
+            instructor="Sgt. Ruiz",
+            capacity=12,
+        )
     assert TrainingSession.objects.count() == 1
 
 
@@ -88,12 +118,20 @@ def test_enrolment_respects_capacity_and_a_second_click_is_harmless(
     course = Course.objects.get(agency=agency, code="psp-ongoing")
     start = timezone.now() + timedelta(days=3)
     session = services.session_schedule(
-        acting_user=cast["coordinator"], course=course, starts_at=start,
-        ends_at=start + timedelta(hours=1), place="HQ", instructor="Sgt. Ruiz", capacity=1)
-    first = services.session_enrol(acting_user=cast["supporter"], session=session,
-                                   user=cast["supporter"])
-    again = services.session_enrol(acting_user=cast["supporter"], session=session,
-                                   user=cast["supporter"])
+        acting_user=cast["coordinator"],
+        course=course,
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        place="HQ",
+        instructor="Sgt. Ruiz",
+        capacity=1,
+    )
+    first = services.session_enrol(
+        acting_user=cast["supporter"], session=session, user=cast["supporter"]
+    )
+    again = services.session_enrol(
+        acting_user=cast["supporter"], session=session, user=cast["supporter"]
+    )
     assert first.pk == again.pk
     with pytest.raises(ValidationError, match="full"):
         services.session_enrol(acting_user=cast["aro"], session=session, user=cast["aro"])
@@ -108,10 +146,14 @@ def test_the_coordinator_enrols_a_team_member_from_the_session_page(
     services.catalogue_seed(agency=agency)
     start = timezone.now() + timedelta(days=5)
     session = services.session_schedule(
-        acting_user=cast["coordinator"], course=Course.objects.get(agency=agency,
-                                                                   code="cjis-awareness"),
-        starts_at=start, ends_at=start + timedelta(hours=1), place="HQ", instructor="IT",
-        capacity=5)
+        acting_user=cast["coordinator"],
+        course=Course.objects.get(agency=agency, code="cjis-awareness"),
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        place="HQ",
+        instructor="IT",
+        capacity=5,
+    )
     client = signed_in(cast["coordinator"])
     url = reverse("readiness:session", args=[session.pk])
     response = client.post(url, {"action": "enrol", "user": cast["prs"].pk}, follow=True)
@@ -144,8 +186,12 @@ def test_marking_attendance_twice_updates_and_never_duplicates(
 def test_attendance_waits_for_the_session_to_start(agency: Any, cast: dict[str, User]) -> None:
     session = held_session(agency, "psp-ongoing", timezone.now() + timedelta(days=2))
     with pytest.raises(ValidationError, match="once the session has started"):
-        services.attendance_mark(acting_user=cast["coordinator"], session=session,
-                                 user=cast["supporter"], status="present")
+        services.attendance_mark(
+            acting_user=cast["coordinator"],
+            session=session,
+            user=cast["supporter"],
+            status="present",
+        )
     assert not Attendance.objects.exists()
 
 

@@ -22,13 +22,23 @@ def recovery_data(agency: Any, cast: dict[str, Any]) -> dict[str, Any]:
     aro = cast["aro"]
     made: dict[str, Any] = {"clients": []}
     with time_machine.travel(datetime(2026, 1, 2, 9, tzinfo=UTC), tick=False):
-        resource = rs.resource_save(acting_user=aro, data={
-            "name": "Harbor Detox", "category": vocab.ResourceCategory.TREATMENT_DETOX})
+        resource = rs.resource_save(
+            acting_user=aro,
+            data={"name": "Harbor Detox", "category": vocab.ResourceCategory.TREATMENT_DETOX},
+        )
         for n in range(14):
-            first, last = (MARKER_CLIENT if n == 0 else (f"Client{n}", "Sample"))
-            made["clients"].append(rs.client_create(acting_user=aro, data={
-                "first_name": first, "last_name": last, "phone": f"555-010{n % 10}",
-                "status": vocab.ClientStatus.ACTIVE}))
+            first, last = MARKER_CLIENT if n == 0 else (f"Client{n}", "Sample")
+            made["clients"].append(
+                rs.client_create(
+                    acting_user=aro,
+                    data={
+                        "first_name": first,
+                        "last_name": last,
+                        "phone": f"555-010{n % 10}",
+                        "status": vocab.ClientStatus.ACTIVE,
+                    },
+                )
+            )
     checklist = list(agency.policy_model().recovery.safety_checklist)
     for month in (1, 2, 3):
         day = date(2026, month, 10)
@@ -39,34 +49,55 @@ def recovery_data(agency: Any, cast: dict[str, Any]) -> dict[str, Any]:
             for i, client in enumerate(made["clients"]):
                 if i % 2:
                     planned[i] = rs.planned_create(
-                        acting_user=aro, client=client, kind=vocab.ContactKind.CO_RESPONSE,
-                        starts_at=_at(day, 9), ends_at=_at(day, 10), aro=aro,
-                        prs=cast["prs"], with_prs=True)
-                    rs.safety_assessment_record(acting_user=aro, planned=planned[i],
-                                                confirmed=checklist)
+                        acting_user=aro,
+                        client=client,
+                        kind=vocab.ContactKind.CO_RESPONSE,
+                        starts_at=_at(day, 9),
+                        ends_at=_at(day, 10),
+                        aro=aro,
+                        prs=cast["prs"],
+                        with_prs=True,
+                    )
+                    rs.safety_assessment_record(
+                        acting_user=aro, planned=planned[i], confirmed=checklist
+                    )
         with time_machine.travel(_at(day, 18), tick=False):
             for i, client in enumerate(made["clients"]):
-                rs.contact_create(acting_user=aro, client=client, data={
-                    "kind": vocab.ContactKind.CO_RESPONSE if i % 2 else vocab.ContactKind.PHONE,
-                    "occurred_at": _at(day, 9), "duration_minutes": 30,
-                    "aro_present": True, "prs_present": bool(i % 2),
-                    "planned": planned.get(i),
-                    "location_type": (vocab.LocationType.STREET if i % 2
-                                      else vocab.LocationType.PHONE),
-                    "services": [vocab.ContactService.REFERRAL],
-                    "outcome": (vocab.ContactOutcome.ENGAGED if i < 11
-                                else vocab.ContactOutcome.DECLINED),
-                    "arrest_diverted": i < 6,
-                    "notes": f"Met {MARKER_CLIENT[0]} near the pier"})
+                rs.contact_create(
+                    acting_user=aro,
+                    client=client,
+                    data={
+                        "kind": vocab.ContactKind.CO_RESPONSE if i % 2 else vocab.ContactKind.PHONE,
+                        "occurred_at": _at(day, 9),
+                        "duration_minutes": 30,
+                        "aro_present": True,
+                        "prs_present": bool(i % 2),
+                        "planned": planned.get(i),
+                        "location_type": (
+                            vocab.LocationType.STREET if i % 2 else vocab.LocationType.PHONE
+                        ),
+                        "services": [vocab.ContactService.REFERRAL],
+                        "outcome": (
+                            vocab.ContactOutcome.ENGAGED
+                            if i < 11
+                            else vocab.ContactOutcome.DECLINED
+                        ),
+                        "arrest_diverted": i < 6,
+                        "notes": f"Met {MARKER_CLIENT[0]} near the pier",
+                    },
+                )
                 stage = vocab.Stage.CONTEMPLATION if month == 1 else vocab.Stage.ACTION
-                rs.stage_record(acting_user=aro, client=client, assessed_at=_at(day, 9),
-                                stage=stage)
+                rs.stage_record(
+                    acting_user=aro, client=client, assessed_at=_at(day, 9), stage=stage
+                )
     with time_machine.travel(_at(date(2026, 2, 12)), tick=False):
         for client in made["clients"][:7]:
-            referral = rs.referral_create(acting_user=aro, client=client, resource=resource,
-                                          sent=True)
-            rs.referral_advance(acting_user=aro, referral=referral,
-                                status=vocab.ReferralStatus.ACCEPTED)
+            referral = rs.referral_create(
+                acting_user=aro, client=client, resource=resource, sent=True
+            )
+            rs.referral_advance(
+                acting_user=aro, referral=referral, status=vocab.ReferralStatus.ACCEPTED
+            )
     return made
 
 
@@ -79,27 +110,46 @@ def usage_data(agency: Any) -> dict[str, Any]:
 
     # This agency's usage form records incident type and member category (PS-6: the
     # agency chooses the fields from the closed list).
-    agency.policy["usage_form"]["fields"] = ["incident_type", "member_category",
-                                             "duration_bucket", "services"]
+    agency.policy["usage_form"]["fields"] = [
+        "incident_type",
+        "member_category",
+        "duration_bucket",
+        "services",
+    ]
     agency.save(update_fields=["policy"])
     user = make_user(agency, MARKER_SUPPORTER, "supporter")
-    profile = SupporterProfile.objects.create(agency=agency, user=user,
-                                              affiliation=vocab.Affiliation.choices[0][0])
+    profile = SupporterProfile.objects.create(
+        agency=agency, user=user, affiliation=vocab.Affiliation.choices[0][0]
+    )
     plan = [  # (month, incident type, category, how many)
-        (1, "work_stress", "sworn", 12), (1, "personal", "sworn", 9),
-        (1, "work_stress", "civilian", 6), (1, "substance_use", "civilian", 1),
-        (2, "work_stress", "sworn", 10), (2, "personal", "civilian", 7),
-        (3, "deadly_force", "sworn", 8), (3, "work_stress", "sworn", 11),
+        (1, "work_stress", "sworn", 12),
+        (1, "personal", "sworn", 9),
+        (1, "work_stress", "civilian", 6),
+        (1, "substance_use", "civilian", 1),
+        (2, "work_stress", "sworn", 10),
+        (2, "personal", "civilian", 7),
+        (3, "deadly_force", "sworn", 8),
+        (3, "work_stress", "sworn", 11),
         (4, "work_stress", "sworn", 2),
     ]
     for month, incident, category, n in plan:
         for k in range(n):
             closed = _at(date(2026, month, 1 + k % 20), 14)
             UsageRecord.objects.create(
-                agency=agency, supporter=profile, started_at=closed - timedelta(hours=1),
-                closed_at=closed, outcome="closed", channel="self_request", urgency="today",
-                topic="work_stress", incident_type=incident, member_category=category,
-                duration_bucket="15_60", services=["listening"], referral_types=[],
-                seconds_to_ack=120 + 400 * (k % 3), seconds_to_contact=1800,
+                agency=agency,
+                supporter=profile,
+                started_at=closed - timedelta(hours=1),
+                closed_at=closed,
+                outcome="closed",
+                channel="self_request",
+                urgency="today",
+                topic="work_stress",
+                incident_type=incident,
+                member_category=category,
+                duration_bucket="15_60",
+                services=["listening"],
+                referral_types=[],
+                seconds_to_ack=120 + 400 * (k % 3),
+                seconds_to_contact=1800,
             )
     return {"profile": profile}

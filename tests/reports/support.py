@@ -21,9 +21,14 @@ TODAY = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
 
 
 def column(values: list[int], name: str = "t", measure: str = "m") -> Table:
-    return Table(name=name, title=name, measure=measure, row_dim="r",
-                 rows=[(f"r{i}", f"Row {i}") for i in range(len(values))],
-                 counts=[[v] for v in values])
+    return Table(
+        name=name,
+        title=name,
+        measure=measure,
+        row_dim="r",
+        rows=[(f"r{i}", f"Row {i}") for i in range(len(values))],
+        counts=[[v] for v in values],
+    )
 
 
 JAN_MAR, JAN_APR = (0, 3), (0, 4)  # months as breakpoints (see disclosure.period_span)
@@ -49,7 +54,8 @@ def tables(max_side: int = 5) -> Any:
     return st.tuples(st.integers(1, max_side), st.integers(1, max_side)).flatmap(
         lambda shape: st.lists(
             st.lists(small_counts, min_size=shape[1], max_size=shape[1]),
-            min_size=shape[0], max_size=shape[0],
+            min_size=shape[0],
+            max_size=shape[0],
         )
     )
 
@@ -66,14 +72,17 @@ def _at(day: date, hour: int = 10) -> datetime:
 
 def report_get(client: Client, slug: str, start: str, end: str, **extra: str) -> Any:
     with time_machine.travel(TODAY, tick=False):
-        return client.get(reverse(f"reports:{slug.replace('-', '_')}"),
-                          {"start": start, "end": end, **extra})
+        return client.get(
+            reverse(f"reports:{slug.replace('-', '_')}"), {"start": start, "end": end, **extra}
+        )
 
 
 def export_get(client: Client, slug: str, fmt: str, start: str, end: str, **extra: str) -> Any:
     with time_machine.travel(TODAY, tick=False):
-        return client.get(reverse(f"reports:{slug.replace('-', '_')}_{fmt}"),
-                          {"start": start, "end": end, **extra})
+        return client.get(
+            reverse(f"reports:{slug.replace('-', '_')}_{fmt}"),
+            {"start": start, "end": end, **extra},
+        )
 
 
 def assert_no_identity(text: str, names: list[str]) -> None:
@@ -88,6 +97,9 @@ def _xlsx_text(data: bytes) -> str:
 
     book = load_workbook(io.BytesIO(data))
     return "\n".join(
-        str(cell) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
-        for cell in row if cell is not None
+        str(cell)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for cell in row
+        if cell is not None
     )

@@ -55,11 +55,15 @@ def test_threshold_below_two_in_a_stored_policy_is_refused(
     from tandem.reports.statistics import Period
 
     real = agency.policy_model()
-    monkeypatch.setattr(type(agency), "policy_model",
-                        lambda self: real.model_copy(update={"small_cell_threshold": 1}))
+    monkeypatch.setattr(
+        type(agency),
+        "policy_model",
+        lambda self: real.model_copy(update={"small_cell_threshold": 1}),
+    )
     with pytest.raises(ReportError, match="at least 2"):
-        report_build(agency=agency, report="peer-support",
-                     period=Period(date(2026, 1, 1), date(2026, 1, 31)))
+        report_build(
+            agency=agency, report="peer-support", period=Period(date(2026, 1, 1), date(2026, 1, 31))
+        )
 
 
 def test_a_role_that_may_not_see_a_report_gets_the_404(cast: dict[str, Any]) -> None:
@@ -76,8 +80,9 @@ def test_stored_runs_of_another_program_are_hidden(agency: Any, cast: dict[str, 
     from tandem.reports.models import RunKind
     from tandem.reports.services import last_month, report_run_create
 
-    run, _ = report_run_create(agency=agency, report="recovery", period=last_month(),
-                               kind=RunKind.SCHEDULED)
+    run, _ = report_run_create(
+        agency=agency, report="recovery", period=last_month(), kind=RunKind.SCHEDULED
+    )
     coordinator = sign_in(Client(), cast["coordinator"])
     assert coordinator.get(reverse("reports:run_detail", args=[run.pk])).status_code == 404
     supervisor = sign_in(Client(), cast["crt_supervisor"])

@@ -26,9 +26,14 @@ from tests.reports.support import JAN_APR, JAN_MAR, column, logged, small_counts
 
 def grid(counts: list[list[int]], name: str = "t", measure: str = "m") -> Table:
     return Table(
-        name=name, title=name, measure=measure, row_dim="r",
-        rows=[(f"r{i}", f"Row {i}") for i in range(len(counts))], col_dim="c",
-        columns=[(f"c{j}", f"Col {j}") for j in range(len(counts[0]))], counts=counts,
+        name=name,
+        title=name,
+        measure=measure,
+        row_dim="r",
+        rows=[(f"r{i}", f"Row {i}") for i in range(len(counts))],
+        col_dim="c",
+        columns=[(f"c{j}", f"Col {j}") for j in range(len(counts[0]))],
+        counts=counts,
     )
 
 
@@ -92,8 +97,9 @@ def test_one_way_tables_are_protected(values: list[int], threshold: int) -> None
 @settings(max_examples=40, deadline=None)
 @given(
     counts=st.sampled_from([(1, 2), (2, 1), (2, 2), (1, 3), (1, 4)]).flatmap(
-        lambda s: st.lists(st.lists(st.integers(0, 4), min_size=s[1], max_size=s[1]),
-                           min_size=s[0], max_size=s[0])
+        lambda s: st.lists(
+            st.lists(st.integers(0, 4), min_size=s[1], max_size=s[1]), min_size=s[0], max_size=s[0]
+        )
     ),
     threshold=st.integers(2, 4),
 )
@@ -122,27 +128,32 @@ def test_overlapping_periods_reveal_no_withheld_cell_by_differencing(
     """Jan–Mar is released, then Jan–Apr (Jan–Mar plus April's counts): no published
     figure of Jan–Apr differs from the same figure of Jan–Mar by 1 … threshold−1."""
     april = [[extra.draw(small_counts) for _ in row] for row in first]
-    jan_apr = [[a + b for a, b in zip(r1, r2, strict=True)]
-               for r1, r2 in zip(first, april, strict=True)]
+    jan_apr = [
+        [a + b for a, b in zip(r1, r2, strict=True)] for r1, r2 in zip(first, april, strict=True)
+    ]
     (released,) = protect([grid(first)], threshold=threshold)
-    (later,) = protect([grid(jan_apr)], threshold=threshold,
-                       history=logged((released, JAN_MAR)), span=JAN_APR)
+    (later,) = protect(
+        [grid(jan_apr)], threshold=threshold, history=logged((released, JAN_MAR)), span=JAN_APR
+    )
     before, after = released.published_cells(), later.published_cells()
     for key, value in after.items():
         if key in before:
             assert not 1 <= abs(value - before[key]) < threshold, key
     assert_safe(later, threshold)
     # The other order (a longer period first) is held to the same rule.
-    (shorter,) = protect([grid(first)], threshold=threshold,
-                         history=logged((later, JAN_APR)), span=JAN_MAR)
+    (shorter,) = protect(
+        [grid(first)], threshold=threshold, history=logged((later, JAN_APR)), span=JAN_MAR
+    )
     for key, value in shorter.published_cells().items():
         if key in after:
             assert not 1 <= abs(after[key] - value) < threshold, key
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(months=st.lists(st.lists(small_counts, min_size=3, max_size=3), min_size=3,
-                       max_size=3), threshold=st.integers(2, 8))
+@given(
+    months=st.lists(st.lists(small_counts, min_size=3, max_size=3), min_size=3, max_size=3),
+    threshold=st.integers(2, 8),
+)
 def test_months_published_one_by_one_and_their_quarter_reveal_no_withheld_month(
     months: list[list[int]], threshold: int
 ) -> None:
@@ -151,12 +162,17 @@ def test_months_published_one_by_one_and_their_quarter_reveal_no_withheld_month(
     minus the others) is never a small count."""
     releases: list[tuple[Any, tuple[int, int]]] = []
     for i, counts in enumerate(months):
-        (month,) = protect([column(counts)], threshold=threshold,
-                           history=logged(*reversed(releases)), span=(i, i + 1))
+        (month,) = protect(
+            [column(counts)],
+            threshold=threshold,
+            history=logged(*reversed(releases)),
+            span=(i, i + 1),
+        )
         releases.append((month, (i, i + 1)))
     sums = [sum(values) for values in zip(*months, strict=True)]
-    (quarter,) = protect([column(sums)], threshold=threshold,
-                         history=logged(*reversed(releases)), span=(0, 3))
+    (quarter,) = protect(
+        [column(sums)], threshold=threshold, history=logged(*reversed(releases)), span=(0, 3)
+    )
     shown = quarter.published_cells()
     for key, value in shown.items():
         parts = [m.published_cells().get(key) for m, _ in releases]
@@ -177,10 +193,22 @@ def test_linked_tables_withhold_shared_totals_alike(
     for total in row_sums:
         cut = other.draw(st.integers(0, total))
         second.append([cut, total - cut])
-    a, b = protect([grid(counts, "a"), Table(
-        name="b", title="b", measure="m", row_dim="r",
-        rows=[(f"r{i}", f"Row {i}") for i in range(len(counts))], col_dim="d",
-        columns=[("d0", "D0"), ("d1", "D1")], counts=second)], threshold=threshold)
+    a, b = protect(
+        [
+            grid(counts, "a"),
+            Table(
+                name="b",
+                title="b",
+                measure="m",
+                row_dim="r",
+                rows=[(f"r{i}", f"Row {i}") for i in range(len(counts))],
+                col_dim="d",
+                columns=[("d0", "D0"), ("d1", "D1")],
+                counts=second,
+            ),
+        ],
+        threshold=threshold,
+    )
     for i in range(len(counts)):
         assert (a.values[("row", i)] is None) == (b.values[("row", i)] is None)
     assert (a.values[TOTAL] is None) == (b.values[TOTAL] is None)
@@ -193,7 +221,10 @@ def test_golden_one_way_table_withholds_the_small_cell_and_the_smallest_other() 
     # smallest other count (10) is withheld too: 3 and 10 could be anything from 0 to 13.
     (published,) = protect([column([3, 10, 12])], threshold=5)
     assert published.export_rows() == [
-        ["Row 0", SUPPRESSED], ["Row 1", SUPPRESSED], ["Row 2", 12], ["Total", 25]
+        ["Row 0", SUPPRESSED],
+        ["Row 1", SUPPRESSED],
+        ["Row 2", 12],
+        ["Total", 25],
     ]
     assert cell_bounds(published.table, withheld(published), ("cell", 0, 0)) == (0, 13)
 
@@ -229,8 +260,12 @@ def test_golden_table_without_small_cells_is_published_whole() -> None:
 
 def test_golden_zero_is_published_and_a_small_total_is_withheld() -> None:
     (published,) = protect([column([0, 0, 4])], threshold=5)
-    assert published.export_rows() == [["Row 0", 0], ["Row 1", 0], ["Row 2", SUPPRESSED],
-                                       ["Total", SUPPRESSED]]
+    assert published.export_rows() == [
+        ["Row 0", 0],
+        ["Row 1", 0],
+        ["Row 2", SUPPRESSED],
+        ["Total", SUPPRESSED],
+    ]
 
 
 def test_golden_differencing_jan_mar_against_jan_apr() -> None:
@@ -238,13 +273,14 @@ def test_golden_differencing_jan_mar_against_jan_apr() -> None:
     # 22 − 20 = 2 contacts in April. The 22 is withheld; the total 52 − 50 tells the
     # same 2, so it goes as well — and with two figures withheld the line is protected.
     (jan_mar,) = protect([column([20, 30])], threshold=5)
-    (jan_apr,) = protect([column([22, 30])], threshold=5,
-                         history=logged((jan_mar, JAN_MAR)), span=JAN_APR)
-    assert jan_apr.export_rows() == [["Row 0", SUPPRESSED], ["Row 1", 30],
-                                     ["Total", SUPPRESSED]]
+    (jan_apr,) = protect(
+        [column([22, 30])], threshold=5, history=logged((jan_mar, JAN_MAR)), span=JAN_APR
+    )
+    assert jan_apr.export_rows() == [["Row 0", SUPPRESSED], ["Row 1", 30], ["Total", SUPPRESSED]]
     # April adds 6 instead: nothing to hide.
-    (other,) = protect([column([26, 30])], threshold=5,
-                       history=logged((jan_mar, JAN_MAR)), span=JAN_APR)
+    (other,) = protect(
+        [column([26, 30])], threshold=5, history=logged((jan_mar, JAN_MAR)), span=JAN_APR
+    )
     assert not other.any_suppressed
 
 
@@ -268,24 +304,45 @@ def test_agency_policy_refuses_a_threshold_below_two(agency: Any) -> None:
 
 def test_multiple_response_table_hides_small_rows_and_small_remainders() -> None:
     # 3 records had A: small. 39 of 41 had B, so 2 did not: small too.
-    table = Table(name="s", title="s", measure="services", row_dim="service",
-                  rows=[("a", "A"), ("b", "B"), ("c", "C")], counts=[[3], [39], [20]],
-                  additive=False, total=41)
+    table = Table(
+        name="s",
+        title="s",
+        measure="services",
+        row_dim="service",
+        rows=[("a", "A"), ("b", "B"), ("c", "C")],
+        counts=[[3], [39], [20]],
+        additive=False,
+        total=41,
+    )
     (published,) = protect([table], threshold=5)
-    assert published.export_rows() == [["A", SUPPRESSED], ["B", SUPPRESSED], ["C", 20],
-                                       ["Records", 41]]
+    assert published.export_rows() == [
+        ["A", SUPPRESSED],
+        ["B", SUPPRESSED],
+        ["C", 20],
+        ["Records", 41],
+    ]
 
 
 @settings(max_examples=60, deadline=None)
-@given(values=st.lists(small_counts, min_size=1, max_size=6), extra=st.integers(0, 40),
-       threshold=st.integers(2, 11))
+@given(
+    values=st.lists(small_counts, min_size=1, max_size=6),
+    extra=st.integers(0, 40),
+    threshold=st.integers(2, 11),
+)
 def test_multiple_response_rows_and_their_remainders_are_never_small(
     values: list[int], extra: int, threshold: int
 ) -> None:
     total = max(values) + extra
-    table = Table(name="s", title="s", measure="s", row_dim="r",
-                  rows=[(f"r{i}", f"R{i}") for i in range(len(values))],
-                  counts=[[v] for v in values], additive=False, total=total)
+    table = Table(
+        name="s",
+        title="s",
+        measure="s",
+        row_dim="r",
+        rows=[(f"r{i}", f"R{i}") for i in range(len(values))],
+        counts=[[v] for v in values],
+        additive=False,
+        total=total,
+    )
     (published,) = protect([table], threshold=threshold)
     shown_total = published.values[TOTAL]
     for entry, value in published.values.items():

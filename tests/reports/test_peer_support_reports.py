@@ -54,14 +54,23 @@ def test_peer_support_report_counts_and_withholds_small_groups(
 def test_peer_support_pages_and_exports_carry_no_identity(
     cast: dict[str, Any], usage_data: Any
 ) -> None:
-    names = [MARKER_SUPPORTER, MARKER_SUPPORTER.capitalize(), f"E-{MARKER_SUPPORTER}",
-             f"{MARKER_SUPPORTER}@example.test"]
+    names = [
+        MARKER_SUPPORTER,
+        MARKER_SUPPORTER.capitalize(),
+        f"E-{MARKER_SUPPORTER}",
+        f"{MARKER_SUPPORTER}@example.test",
+    ]
     for role in ("coordinator", "psychologist", "chief"):
         client = sign_in(Client(), cast[role])
-        assert_no_identity(report_get(client, "peer-support", "2026-01", "2026-03")
-                           .content.decode(), names)
-        assert_no_identity(export_get(client, "peer-support", "csv", "2026-01", "2026-03")
-                           .content.decode("utf-8-sig"), names)
+        assert_no_identity(
+            report_get(client, "peer-support", "2026-01", "2026-03").content.decode(), names
+        )
+        assert_no_identity(
+            export_get(client, "peer-support", "csv", "2026-01", "2026-03").content.decode(
+                "utf-8-sig"
+            ),
+            names,
+        )
         xlsx = export_get(client, "peer-support", "xlsx", "2026-01", "2026-03").content
         assert_no_identity(_xlsx_text(xlsx), names)
         pdf = export_get(client, "peer-support", "pdf", "2026-01", "2026-03")
@@ -77,11 +86,23 @@ def test_peer_support_report_sections_cover_the_issue(
     assert content is not None
     assert content["error"] == ""
     titles = [s["title"] for s in content["content"]["sections"]]
-    assert titles == ["Usage", "Response times", "Critical incidents", "Supporter hours",
-                      "Training needs"]
+    assert titles == [
+        "Usage",
+        "Response times",
+        "Critical incidents",
+        "Supporter hours",
+        "Training needs",
+    ]
     names = {t["name"] for s in content["content"]["sections"] for t in s["tables"]}
-    assert {"usage_incident_category", "usage_channel", "usage_ack", "usage_contact",
-            "ci_incidents", "ci_deployments", "needs_topics"} <= names
+    assert {
+        "usage_incident_category",
+        "usage_channel",
+        "usage_ack",
+        "usage_contact",
+        "ci_incidents",
+        "ci_deployments",
+        "needs_topics",
+    } <= names
 
 
 def test_tables_follow_the_fields_the_agency_collects(
@@ -94,8 +115,12 @@ def test_tables_follow_the_fields_the_agency_collects(
     with time_machine.travel(TODAY, tick=False):
         content, _ = report_build(agency=agency, report="peer-support", period=period)
     names = [t["name"] for t in content["sections"][0]["tables"]]
-    assert names == ["usage_incident_category", "usage_channel", "usage_duration_bucket",
-                     "usage_services"]
+    assert names == [
+        "usage_incident_category",
+        "usage_channel",
+        "usage_duration_bucket",
+        "usage_services",
+    ]
     services = content["sections"][0]["tables"][-1]
     assert ["Listening and support", 64] in services["rows"]  # a multiple-response count
     agency.policy["usage_form"]["fields"] = ["gender", "follow_up"]
@@ -117,10 +142,15 @@ def test_supporter_hours_are_shown_only_for_enough_supporters(
     for n in range(people):
         user = make_user(agency, f"hours{n}", "supporter")
         with time_machine.travel(datetime(2026, 2, 20, 12, tzinfo=UTC), tick=False):
-            time_entry_add(acting_user=user, worked_on=date(2026, 2, 10), hours=Decimal("2.5"),
-                           idempotency_key=f"bench-{n}")
-    content = report_get(sign_in(Client(), cast["coordinator"]), "peer-support", "2026-02",
-                         "2026-02").context["content"]
+            time_entry_add(
+                acting_user=user,
+                worked_on=date(2026, 2, 10),
+                hours=Decimal("2.5"),
+                idempotency_key=f"bench-{n}",
+            )
+    content = report_get(
+        sign_in(Client(), cast["coordinator"]), "peer-support", "2026-02", "2026-02"
+    ).context["content"]
     hours = next(s for s in content["sections"] if s["title"] == "Supporter hours")
     (label, value), _other = hours["figures"]
     assert value == (f"{Decimal('2.5') * people:.1f}" if shown else SUPPRESSED)
@@ -148,7 +178,9 @@ def test_demo_stores_one_monthly_report_and_is_idempotent(
     populate(agency=agency, users=cast)
     populate(agency=agency, users=cast)
     assert sorted(ReportRun.objects.filter(agency=agency).values_list("report", flat=True)) == [
-        "peer-support", "recovery"]
+        "peer-support",
+        "recovery",
+    ]
 
 
 def test_annual_report_aggregates_in_the_database(
@@ -159,6 +191,9 @@ def test_annual_report_aggregates_in_the_database(
     from tandem.reports.statistics import Period
 
     with django_assert_max_num_queries(40):
-        content, _ = report_build(agency=agency, report="peer-support",
-                                  period=Period(date(2026, 1, 1), date(2026, 12, 31)))
+        content, _ = report_build(
+            agency=agency,
+            report="peer-support",
+            period=Period(date(2026, 1, 1), date(2026, 12, 31)),
+        )
     assert not content["empty"]

@@ -52,13 +52,18 @@ def test_report_ready_notice_has_no_content() -> None:
     assert "support" not in kind.text.lower()
 
 
-def test_pdf_has_the_agency_name_and_logo(agency: Any, cast: dict[str, Any],
-                                          usage_data: Any) -> None:
+def test_pdf_has_the_agency_name_and_logo(
+    agency: Any, cast: dict[str, Any], usage_data: Any
+) -> None:
     from django.core.files.base import ContentFile
 
-    agency.logo.save("logo.svg", ContentFile(
-        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
-        b'<rect width="10" height="10" fill="#123456"/></svg>'))
+    agency.logo.save(
+        "logo.svg",
+        ContentFile(
+            b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+            b'<rect width="10" height="10" fill="#123456"/></svg>'
+        ),
+    )
     client = sign_in(Client(), cast["coordinator"])
     pdf = export_get(client, "peer-support", "pdf", "2026-01", "2026-04").content
     text = pdf_text(pdf, drawing=True)
@@ -70,7 +75,8 @@ def test_pdf_has_the_agency_name_and_logo(agency: Any, cast: dict[str, Any],
 def test_csv_marks_withheld_cells_the_same_way(cast: dict[str, Any], usage_data: Any) -> None:
     client = sign_in(Client(), cast["coordinator"])
     text = export_get(client, "peer-support", "csv", "2026-01", "2026-01").content.decode(
-        "utf-8-sig")
+        "utf-8-sig"
+    )
     assert SUPPRESSED in text
     assert "withheld" in text
     for line in list(csv.reader(io.StringIO(text)))[1:]:

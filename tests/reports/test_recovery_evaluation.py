@@ -60,14 +60,20 @@ def test_recovery_pages_and_funder_exports_carry_no_identity(
     names = [*MARKER_CLIENT, "pier", "555-0100", "Client3", cast["aro"].username]
     for role in ("crt_supervisor", "chief", "aro", "prs"):
         client = sign_in(Client(), cast[role])
-        assert_no_identity(report_get(client, "recovery", "2026-01", "2026-03")
-                           .content.decode(), names)
+        assert_no_identity(
+            report_get(client, "recovery", "2026-01", "2026-03").content.decode(), names
+        )
         csv_text = export_get(client, "recovery", "csv", "2026-01", "2026-03").content
         assert_no_identity(csv_text.decode("utf-8-sig"), names)
-        assert_no_identity(_xlsx_text(export_get(client, "recovery", "xlsx", "2026-01",
-                                                 "2026-03").content), names)
-        assert_no_identity(pdf_text(export_get(client, "recovery", "pdf", "2026-01",
-                                               "2026-03").content, drawing=True), names)
+        assert_no_identity(
+            _xlsx_text(export_get(client, "recovery", "xlsx", "2026-01", "2026-03").content), names
+        )
+        assert_no_identity(
+            pdf_text(
+                export_get(client, "recovery", "pdf", "2026-01", "2026-03").content, drawing=True
+            ),
+            names,
+        )
 
 
 def test_funder_export_has_every_output_and_outcome(
@@ -75,11 +81,20 @@ def test_funder_export_has_every_output_and_outcome(
 ) -> None:
     client = sign_in(Client(), cast["chief"])
     text = export_get(client, "recovery", "csv", "2026-01", "2026-03").content.decode("utf-8-sig")
-    for words in ("Clients served", "Contacts by type and outcome", "Outreach funnel",
-                  "Referrals by category and outcome", "Treatment engagement rate",
-                  "Stage of change", "Arrests diverted", "Overdose responses",
-                  "Naloxone kits", "Officer hours freed", "Community education",
-                  "Staff training compliance"):
+    for words in (
+        "Clients served",
+        "Contacts by type and outcome",
+        "Outreach funnel",
+        "Referrals by category and outcome",
+        "Treatment engagement rate",
+        "Stage of change",
+        "Arrests diverted",
+        "Overdose responses",
+        "Naloxone kits",
+        "Officer hours freed",
+        "Community education",
+        "Staff training compliance",
+    ):
         assert words in text, words
     book = export_get(client, "recovery", "xlsx", "2026-01", "2026-03")
     assert book["Content-Type"].startswith("application/vnd.openxmlformats")
@@ -96,25 +111,23 @@ def test_public_figures_carry_noise_and_only_the_chief_makes_them(
     cast: dict[str, Any], recovery_data: Any
 ) -> None:
     chief = sign_in(Client(), cast["chief"])
-    response = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
-                          epsilon="1.0")
+    response = report_get(chief, "recovery", "2026-01", "2026-03", audience="public", epsilon="1.0")
     assert response.status_code == 200
     assert response.context["content"]["audience"] == "public"
     assert "random noise" in response.content.decode()
     # Asked again, the same noisy figures: noise cannot be averaged away by repeating.
-    again = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
-                       epsilon="0.2")
+    again = report_get(chief, "recovery", "2026-01", "2026-03", audience="public", epsilon="0.2")
     assert again.context["content"]["sections"] == response.context["content"]["sections"]
     assert again.context["content"]["epsilon"] == 1.0
     supervisor = sign_in(Client(), cast["crt_supervisor"])
-    response = report_get(supervisor, "recovery", "2026-01", "2026-03", audience="public",
-                          epsilon="1.0")
+    response = report_get(
+        supervisor, "recovery", "2026-01", "2026-03", audience="public", epsilon="1.0"
+    )
     assert response.context["content"]["audience"] == "department"
 
 
 def test_public_figures_need_an_epsilon(cast: dict[str, Any], recovery_data: Any) -> None:
     chief = sign_in(Client(), cast["chief"])
-    response = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
-                          epsilon="")
+    response = report_get(chief, "recovery", "2026-01", "2026-03", audience="public", epsilon="")
     assert response.status_code == 400
     assert "how much protection" in response.content.decode()

@@ -46,8 +46,7 @@ def test_release_log_stops_differencing_between_page_views(
     assert Release.objects.filter(agency=agency).count() == 2
 
 
-def test_release_log_holds_counts_only(agency: Any, cast: dict[str, Any],
-                                       usage_data: Any) -> None:
+def test_release_log_holds_counts_only(agency: Any, cast: dict[str, Any], usage_data: Any) -> None:
     from tandem.reports.models import Release
 
     report_get(sign_in(Client(), cast["coordinator"]), "peer-support", "2026-01", "2026-01")
@@ -67,16 +66,27 @@ def _gender_usage(agency: Any, plan: dict[tuple[int, str], int]) -> None:
     agency.policy["usage_form"]["fields"] = ["gender"]
     agency.save(update_fields=["policy"])
     user = make_user(agency, "gendersupporter", "supporter")
-    profile = SupporterProfile.objects.create(agency=agency, user=user,
-                                              affiliation=vocab.Affiliation.choices[0][0])
+    profile = SupporterProfile.objects.create(
+        agency=agency, user=user, affiliation=vocab.Affiliation.choices[0][0]
+    )
     for (month, gender), n in plan.items():
         for k in range(n):
             closed = _at(date(2026, month, 1 + k % 20), 14)
             UsageRecord.objects.create(
-                agency=agency, supporter=profile, started_at=closed - timedelta(hours=1),
-                closed_at=closed, outcome="closed", channel="self_request", urgency="today",
-                topic="", gender=gender, services=[], referral_types=[],
-                seconds_to_ack=120, seconds_to_contact=1800)
+                agency=agency,
+                supporter=profile,
+                started_at=closed - timedelta(hours=1),
+                closed_at=closed,
+                outcome="closed",
+                channel="self_request",
+                urgency="today",
+                topic="",
+                gender=gender,
+                services=[],
+                referral_types=[],
+                seconds_to_ack=120,
+                seconds_to_contact=1800,
+            )
 
 
 def _gender_rows(agency: Any, first: int, last: int) -> dict[str, Any]:
@@ -95,8 +105,17 @@ def test_monthly_reports_and_a_quarter_do_not_give_away_a_withheld_month(agency:
     are published month by month; Jan–Mar would show women 15, and 15 − 6 − 7 = 2 women in
     March. Every pairwise difference (15 − 6, 15 − 7) is large: only the three together
     give March away."""
-    _gender_usage(agency, {(1, "male"): 10, (1, "female"): 6, (2, "male"): 12,
-                           (2, "female"): 7, (3, "male"): 9, (3, "female"): 2})
+    _gender_usage(
+        agency,
+        {
+            (1, "male"): 10,
+            (1, "female"): 6,
+            (2, "male"): 12,
+            (2, "female"): 7,
+            (3, "male"): 9,
+            (3, "female"): 2,
+        },
+    )
     assert _gender_rows(agency, 1, 1)["Female"] == 6
     assert _gender_rows(agency, 2, 2)["Female"] == 7
     march = _gender_rows(agency, 3, 3)
@@ -110,9 +129,18 @@ def test_monthly_reports_and_a_quarter_do_not_give_away_a_withheld_month(agency:
 def test_periods_that_add_up_do_not_give_away_the_month_left_over(agency: Any) -> None:
     """Review finding 1, second case: February (10, 10) and March–April (10, 10) are
     published; Jan–Apr (22, 20) would tell 22 − 10 − 10 = 2 men in January."""
-    _gender_usage(agency, {(1, "male"): 2, (2, "male"): 10, (2, "female"): 10,
-                           (3, "male"): 5, (3, "female"): 5, (4, "male"): 5,
-                           (4, "female"): 5})
+    _gender_usage(
+        agency,
+        {
+            (1, "male"): 2,
+            (2, "male"): 10,
+            (2, "female"): 10,
+            (3, "male"): 5,
+            (3, "female"): 5,
+            (4, "male"): 5,
+            (4, "female"): 5,
+        },
+    )
     assert _gender_rows(agency, 2, 2)["Male"] == 10
     assert _gender_rows(agency, 3, 4)["Male"] == 10
     whole = _gender_rows(agency, 1, 4)
@@ -125,8 +153,16 @@ def test_a_nested_period_does_not_narrow_a_month_to_a_few_values(agency: Any) ->
     would show [—, —, 40 | 80]: female + male = 40 with male ≤ 30 puts Jan–Mar women in
     10 … 12, so April's women (truly 2) in 0 … 2. Every value of April's women that fits
     everything published must leave at least the threshold of possibilities."""
-    _gender_usage(agency, {(1, "female"): 10, (1, "male"): 30, (1, "non_binary"): 40,
-                           (4, "female"): 2, (4, "non_binary"): 10})
+    _gender_usage(
+        agency,
+        {
+            (1, "female"): 10,
+            (1, "male"): 30,
+            (1, "non_binary"): 40,
+            (4, "female"): 2,
+            (4, "non_binary"): 10,
+        },
+    )
     year = _gender_rows(agency, 1, 4)
     assert (year["Female"], year["Male"], year["Non-binary"], year["Total"]) == (12, 30, 50, 92)
     quarter = _gender_rows(agency, 1, 3)
@@ -157,8 +193,9 @@ def test_staff_compliance_is_counted_at_the_end_of_the_period(
 
     monkeypatch.setattr(compliance, "compliance_summary", spy)
     with time_machine.travel(TODAY, tick=False):
-        report_build(agency=agency, report="recovery",
-                     period=Period(date(2026, 1, 1), date(2026, 3, 31)))
+        report_build(
+            agency=agency, report="recovery", period=Period(date(2026, 1, 1), date(2026, 3, 31))
+        )
     (at,) = asked
     assert at is not None
     assert timezone_localdate(at) == date(2026, 3, 31)
@@ -170,8 +207,9 @@ def timezone_localdate(at: Any) -> date:
     return timezone.localdate(at)
 
 
-def _log_hours(agency: Any, people: int, day: date, hours: str, tag: str,
-               users: list[Any] | None = None) -> list[Any]:
+def _log_hours(
+    agency: Any, people: int, day: date, hours: str, tag: str, users: list[Any] | None = None
+) -> list[Any]:
     from decimal import Decimal
 
     from tandem.readiness.services import time_entry_add
@@ -179,8 +217,12 @@ def _log_hours(agency: Any, people: int, day: date, hours: str, tag: str,
     users = users or [make_user(agency, f"hours{tag}{n}", "supporter") for n in range(people)]
     for n, user in enumerate(users[:people]):
         with time_machine.travel(_at(day + timedelta(days=1)), tick=False):
-            time_entry_add(acting_user=user, worked_on=day, hours=Decimal(hours),
-                           idempotency_key=f"hours-{tag}-{n}")
+            time_entry_add(
+                acting_user=user,
+                worked_on=day,
+                hours=Decimal(hours),
+                idempotency_key=f"hours-{tag}-{n}",
+            )
     return users
 
 
@@ -194,8 +236,7 @@ def _hours_section(agency: Any, first: int, last: int) -> dict[str, Any]:
     return next(s for s in content["sections"] if s["title"] == "Supporter hours")
 
 
-def test_supporter_hours_list_every_activity_of_the_policy(agency: Any,
-                                                          usage_data: Any) -> None:
+def test_supporter_hours_list_every_activity_of_the_policy(agency: Any, usage_data: Any) -> None:
     """Review finding 6: the rows do not depend on who logged what (a withheld row would
     still say someone did that activity)."""
     code = agency.policy_model().training.hours_activity_code
@@ -227,9 +268,16 @@ def test_noise_is_scaled_by_each_tables_sensitivity_and_every_draw_is_charged() 
     from tandem.reports.disclosure import noise_plan
 
     plain = column([10, 20])
-    services = Table(name="s", title="s", measure="s", row_dim="r",
-                     rows=[("a", "A"), ("b", "B"), ("c", "C")], counts=[[4], [9], [7]],
-                     additive=False, total=12)
+    services = Table(
+        name="s",
+        title="s",
+        measure="s",
+        row_dim="r",
+        rows=[("a", "A"), ("b", "B"), ("c", "C")],
+        counts=[[4], [9], [7]],
+        additive=False,
+        total=12,
+    )
     plan = noise_plan([plain, services], epsilon=1.5)
     share = 1.5 / 3  # three draws: the plain table, the services rows, the services total
     assert plan["t"] == (pytest.approx(1 / share), None)
@@ -244,8 +292,7 @@ def test_sums_of_quantities_are_not_offered_with_noise(
     no bound on one record's share; noise of scale 1 would not hide one large record, so
     they are left out of figures for outside publication (and say so)."""
     chief = sign_in(Client(), cast["chief"])
-    response = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
-                          epsilon="1.0")
+    response = report_get(chief, "recovery", "2026-01", "2026-03", audience="public", epsilon="1.0")
     content = response.context["content"]
     names = {t["name"] for s in content["sections"] for t in s["tables"]}
     assert "kits" not in names
@@ -263,30 +310,31 @@ def test_a_running_privacy_budget_refuses_releases_past_it(
 
     settings.TANDEM_REPORTS_EPSILON_BUDGET = 1.5
     chief = sign_in(Client(), cast["chief"])
-    first = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
-                       epsilon="1.0")
+    first = report_get(chief, "recovery", "2026-01", "2026-03", audience="public", epsilon="1.0")
     assert first.context["content"]["audience"] == "public"
-    refused = report_get(chief, "recovery", "2026-01", "2026-02", audience="public",
-                         epsilon="1.0")
+    refused = report_get(chief, "recovery", "2026-01", "2026-02", audience="public", epsilon="1.0")
     assert refused.status_code == 400
     assert "privacy budget" in refused.content.decode()
     assert "0.5" in refused.content.decode()  # what is left
     assert Release.objects.filter(audience="public").count() == 1
     # The same release asked again spends nothing: it is the stored one.
-    again = report_get(chief, "recovery", "2026-01", "2026-03", audience="public",
-                       epsilon="1.0")
+    again = report_get(chief, "recovery", "2026-01", "2026-03", audience="public", epsilon="1.0")
     assert again.status_code == 200
-    smaller = report_get(chief, "recovery", "2026-01", "2026-02", audience="public",
-                         epsilon="0.5")
+    smaller = report_get(chief, "recovery", "2026-01", "2026-02", audience="public", epsilon="0.5")
     assert smaller.status_code == 200
 
 
 @settings(max_examples=150, deadline=None)
-@given(figures=st.lists(
-    st.tuples(st.integers(0, 5), st.integers(1, 4), st.integers(0, 30)).map(
-        lambda f: (f[0], f[0] + f[1], f[2])), max_size=8))
+@given(
+    figures=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(1, 4), st.integers(0, 30)).map(
+            lambda f: (f[0], f[0] + f[1], f[2])
+        ),
+        max_size=8,
+    )
+)
 def test_the_fast_log_build_agrees_with_adding_one_figure_at_a_time(
-    figures: list[tuple[int, int, int]]
+    figures: list[tuple[int, int, int]],
 ) -> None:
     """The release log's constraints are built by collapsing equal breakpoints; the bounds
     it gives for every stretch of months are the ones of adding each figure in turn (and
@@ -299,9 +347,7 @@ def test_the_fast_log_build_agrees_with_adding_one_figure_at_a_time(
         assert fast.bounds((s, t)) == slow.bounds((s, t)), (s, t)
 
 
-def test_officer_hours_freed_go_through_the_release_log(
-    agency: Any, recovery_data: Any
-) -> None:
+def test_officer_hours_freed_go_through_the_release_log(agency: Any, recovery_data: Any) -> None:
     """Like supporter hours: Jan–Feb's officer hours and then Jan–Mar's would tell
     March's co-response hours, a stretch never shown on its own."""
     from tandem.reports.services import report_build
@@ -309,8 +355,9 @@ def test_officer_hours_freed_go_through_the_release_log(
 
     def freed(end: date) -> str:
         with time_machine.travel(TODAY, tick=False):
-            content, _ = report_build(agency=agency, report="recovery",
-                                      period=Period(date(2026, 1, 1), end))
+            content, _ = report_build(
+                agency=agency, report="recovery", period=Period(date(2026, 1, 1), end)
+            )
         figures = dict(content["sections"][0]["figures"])
         return str(figures["Officer hours freed by co-response"])
 
@@ -319,8 +366,10 @@ def test_officer_hours_freed_go_through_the_release_log(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(longer=st.lists(st.integers(5, 14), min_size=3, max_size=3),
-       april=st.lists(st.integers(0, 4), min_size=3, max_size=3))
+@given(
+    longer=st.lists(st.integers(5, 14), min_size=3, max_size=3),
+    april=st.lists(st.integers(0, 4), min_size=3, max_size=3),
+)
 def test_a_shorter_period_after_a_longer_one_leaves_every_month_wide(
     longer: list[int], april: list[int]
 ) -> None:
@@ -332,8 +381,9 @@ def test_a_shorter_period_after_a_longer_one_leaves_every_month_wide(
     shorter = [v - a for v, a in zip(longer, april, strict=True)]
     (jan_apr,) = protect([column(longer)], threshold=threshold)
     assert not jan_apr.any_suppressed
-    (jan_mar,) = protect([column(shorter)], threshold=threshold,
-                         history=logged((jan_apr, JAN_APR)), span=JAN_MAR)
+    (jan_mar,) = protect(
+        [column(shorter)], threshold=threshold, history=logged((jan_apr, JAN_APR)), span=JAN_MAR
+    )
     shown = [jan_mar.values[("cell", i, 0)] for i in range(3)]
     total = jan_mar.values[TOTAL]
     possible: list[set[int]] = [set(), set(), set(), set()]
@@ -348,4 +398,7 @@ def test_a_shorter_period_after_a_longer_one_leaves_every_month_wide(
     for values in possible:
         low, high = min(values), max(values)
         assert high - low >= threshold or low >= threshold or high == 0, (
-            shown, total, sorted(values))
+            shown,
+            total,
+            sorted(values),
+        )
