@@ -69,6 +69,8 @@ test: test-deps lint test-sqlite test-postgres
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check tandem tests bench
+	$(BIN)/ruff format --check tandem tests bench
+	$(BIN)/djlint tandem --lint
 	TANDEM_INSECURE_HTTP=1 $(BIN)/mypy --strict tandem
 	TANDEM_INSECURE_HTTP=1 $(BIN)/tandem makemigrations --check --dry-run
 
