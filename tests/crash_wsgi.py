@@ -11,9 +11,9 @@ from typing import Any
 
 from tandem.wsgi import application  # first: it sets Django up
 
-from tandem.support import services  # noqa: E402  # isort: skip
+from tandem.support.services import requests  # noqa: E402  # isort: skip
 
-_route = services._route
+_route = requests._route
 
 
 def _route_then_hang(*args: Any, **kwargs: Any) -> None:
@@ -22,6 +22,6 @@ def _route_then_hang(*args: Any, **kwargs: Any) -> None:
     time.sleep(600)
 
 
-services._route = _route_then_hang
+requests._route = _route_then_hang  # where routing is looked up
 
 __all__ = ["application"]
