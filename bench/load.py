@@ -29,7 +29,6 @@ import http.client
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages import ROOT, free_port, fresh_database, pct, tandem  # noqa: E402
+from pages import ROOT, fresh_database, pct, serving, tandem  # noqa: E402
 from support import NUMBERS  # noqa: E402
 
 CLIENTS = """
@@ -265,36 +264,7 @@ def run_round(
     cookies: list[str],
     utc_offset: int,
 ) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "python:tandem.gunicorn_conf",
-            "tandem.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--timeout",
-            "120",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serving(env, workers=workers, threads=threads, config=True) as port:
         before = int(script(env, COUNT).strip().splitlines()[-1])
         stop_at = time.monotonic() + seconds
         crowd = [User(port, cookies[i], numbers, clients, stop_at, seed=i) for i in range(users)]
@@ -306,9 +276,6 @@ def run_round(
         for user in crowd:
             user.join()
         elapsed = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     after = int(script(env, COUNT).strip().splitlines()[-1])
     timings = [t for user in crowd for t in user.timings]
     errors = [e for user in crowd for e in user.errors]

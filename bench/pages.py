@@ -57,30 +57,30 @@ def tandem(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str]) -> Iterator[int]:
-    """Serve Tandem with gunicorn (1 worker, 1 thread) on a free port until the block ends;
-    yields the port once it accepts connections."""
+def serving(
+    env: dict[str, str], *, workers: int = 1, threads: int = 1, config: bool = False
+) -> Iterator[int]:
+    """Serve Tandem with gunicorn (1 worker, 1 thread unless told) on a free port until the
+    block ends; yields the port once it accepts connections. ``config`` uses the production
+    settings file (``tandem.gunicorn_conf``: keep-alive, 120 s timeout) as ``tandem serve`` does."""
     port = free_port()
+    command = [sys.executable, "-m", "gunicorn"]
+    if config:
+        command += ["--config", "python:tandem.gunicorn_conf", "--timeout", "120"]
+    command += [
+        "tandem.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "tandem.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "1",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        for _ in range(100):
+        for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
@@ -89,7 +89,7 @@ def serving(env: dict[str, str]) -> Iterator[int]:
         yield port
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=30)
 
 
 def make_session(env: dict[str, str]) -> str:
