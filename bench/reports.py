@@ -77,6 +77,7 @@ def seed(usage_count: int, contact_count: int, last_year: int) -> Any:
     from tandem.recovery.models import Client, Contact
     from tandem.support import vocab as sv
     from tandem.support.models import SupporterProfile, UsageRecord
+    from tandem.support.synthetic import usage_record
 
     call_command("seed", members=50_000, agency="scale")
     agency = Agency.objects.get(slug="scale")
@@ -98,27 +99,7 @@ def seed(usage_count: int, contact_count: int, last_year: int) -> Any:
     batch: list[Any] = []
     for _ in range(usage_count):
         closed = moment()
-        batch.append(
-            UsageRecord(
-                agency=agency,
-                supporter=rng.choice(profiles),
-                started_at=closed - timedelta(hours=1),
-                closed_at=closed,
-                outcome="closed",
-                channel=rng.choice(sv.Channel.values),
-                urgency=rng.choice(sv.Urgency.values),
-                topic=rng.choice(sv.Topic.values),
-                incident_type=rng.choice(sv.IncidentType.values),
-                intervention_type=rng.choice(sv.InterventionType.values),
-                member_category=rng.choice(sv.MemberCategory.values),
-                gender=rng.choice(sv.Gender.values),
-                duration_bucket=rng.choice(sv.DurationBucket.values),
-                services=rng.sample(sv.Service.values, 2),
-                referral_types=[],
-                seconds_to_ack=rng.randint(30, 7200),
-                seconds_to_contact=rng.randint(300, 90000),
-            )
-        )
+        batch.append(usage_record(agency, rng.choice(profiles).pk, closed, rng))
         if len(batch) == BATCH:
             UsageRecord.objects.bulk_create(batch)
             batch = []

@@ -4,8 +4,13 @@ designated supporters in rotations and published usage records. Nothing here is 
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tandem.agencies.models import Agency, Member
+
+if TYPE_CHECKING:
+    from tandem.support.models import UsageRecord
 
 
 def create_supporters(agency: Agency, count: int, *, seed: int = 702) -> list[int]:
@@ -70,14 +75,41 @@ def create_supporters(agency: Agency, count: int, *, seed: int = 702) -> list[in
     return [p.pk for p in profiles]
 
 
+def usage_record(
+    agency: Agency, supporter_id: int | None, closed: datetime, rng: random.Random
+) -> UsageRecord:
+    """One published usage record closed at ``closed``, every field drawn by ``rng`` from its
+    closed vocabulary (not saved: callers insert in bulk)."""
+    from tandem.support import vocab as sv
+    from tandem.support.models import UsageRecord
+
+    return UsageRecord(
+        agency=agency,
+        supporter_id=supporter_id,
+        started_at=closed - timedelta(hours=1),
+        closed_at=closed,
+        outcome="closed",
+        channel=rng.choice(sv.Channel.values),
+        urgency=rng.choice(sv.Urgency.values),
+        topic=rng.choice(sv.Topic.values),
+        incident_type=rng.choice(sv.IncidentType.values),
+        intervention_type=rng.choice(sv.InterventionType.values),
+        member_category=rng.choice(sv.MemberCategory.values),
+        gender=rng.choice(sv.Gender.values),
+        duration_bucket=rng.choice(sv.DurationBucket.values),
+        services=rng.sample(sv.Service.values, 2),
+        referral_types=[],
+        seconds_to_ack=rng.randint(30, 7200),
+        seconds_to_contact=rng.randint(300, 90000),
+    )
+
+
 def create_usage(agency: Agency, count: int, *, years: int = 10, seed: int = 702) -> int:
     """Add ``count`` published peer-support usage records over the last ``years`` years, in
     bulk (closed vocabularies only, like the real ones)."""
-    from datetime import timedelta
 
     from django.utils import timezone
 
-    from tandem.support import vocab as sv
     from tandem.support.models import SupporterProfile, UsageRecord
 
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
@@ -87,27 +119,7 @@ def create_usage(agency: Agency, count: int, *, years: int = 10, seed: int = 702
     batch = []
     for _ in range(count):
         closed = now - timedelta(hours=rng.randrange(span_hours))
-        batch.append(
-            UsageRecord(
-                agency=agency,
-                supporter_id=rng.choice(profiles) if profiles else None,
-                started_at=closed - timedelta(hours=1),
-                closed_at=closed,
-                outcome="closed",
-                channel=rng.choice(sv.Channel.values),
-                urgency=rng.choice(sv.Urgency.values),
-                topic=rng.choice(sv.Topic.values),
-                incident_type=rng.choice(sv.IncidentType.values),
-                intervention_type=rng.choice(sv.InterventionType.values),
-                member_category=rng.choice(sv.MemberCategory.values),
-                gender=rng.choice(sv.Gender.values),
-                duration_bucket=rng.choice(sv.DurationBucket.values),
-                services=rng.sample(sv.Service.values, 2),
-                referral_types=[],
-                seconds_to_ack=rng.randint(30, 7200),
-                seconds_to_contact=rng.randint(300, 90000),
-            )
-        )
+        batch.append(usage_record(agency, rng.choice(profiles) if profiles else None, closed, rng))
         if len(batch) == 5000:
             UsageRecord.objects.bulk_create(batch)
             batch = []
