@@ -186,6 +186,35 @@ def one_way(
     return scan.tables()[0]
 
 
+def quantity_by(
+    qs: QuerySet[Any],
+    column: str,
+    amount: str,
+    choices: Sequence[tuple[str, str]],
+    *,
+    name: str,
+    title: str,
+    measure: str,
+    dim: str,
+) -> Table:
+    """A one-way table of the sum of ``amount`` (kits, people reached, members affected) by
+    ``column``; values outside ``choices`` add up under "not recorded"."""
+    totals = {
+        r[column]: int(r["n"] or 0) for r in qs.order_by().values(column).annotate(n=Sum(amount))
+    }
+    known = {code for code, _ in choices}
+    return Table(
+        name=name,
+        title=title,
+        measure=measure,
+        row_dim=dim,
+        rows=[*choices, NOT_RECORDED],
+        counts=[[totals.get(code, 0)] for code, _ in choices]
+        + [[sum(n for code, n in totals.items() if code not in known)]],
+        quantity=True,
+    )
+
+
 def two_way(
     qs: QuerySet[Any],
     row: str,
@@ -377,20 +406,15 @@ def _critical_incidents(agency: Any, period: Period) -> Section:
     deployments = deployment_model.objects.filter(
         incident__agency=agency, deployed_at__gte=first, deployed_at__lt=after
     )
-    affected = {
-        r["kind"]: int(r["n"] or 0)
-        for r in incidents.order_by().values("kind").annotate(n=Sum("members_affected"))
-    }
-    known = {code for code, _ in kinds}
-    affected_table = Table(
+    affected_table = quantity_by(
+        incidents,
+        "kind",
+        "members_affected",
+        kinds,
         name="ci_members",
         title="Members affected by critical incidents",
         measure="ci_members",
-        row_dim="incident_kind",
-        rows=[*kinds, NOT_RECORDED],
-        counts=[[affected.get(code, 0)] for code, _ in kinds]
-        + [[sum(n for code, n in affected.items() if code not in known)]],
-        quantity=True,
+        dim="incident_kind",
     )
     return Section(
         "Critical incidents",
@@ -800,19 +824,15 @@ def _overdoses(agency: Any, period: Period) -> Section:
         agency=agency, given_on__gte=period.start, given_on__lte=period.end
     )
     recipients = _choices(vocab.KitRecipient)
-    given = {
-        r["recipient_type"]: int(r["n"] or 0)
-        for r in kits.order_by().values("recipient_type").annotate(n=Sum("quantity"))
-    }
-    kit_table = Table(
+    kit_table = quantity_by(
+        kits,
+        "recipient_type",
+        "quantity",
+        recipients,
         name="kits",
         title="Naloxone kits given, by recipient",
         measure="kits",
-        row_dim="recipient",
-        rows=[*recipients, NOT_RECORDED],
-        counts=[[given.get(code, 0)] for code, _ in recipients]
-        + [[sum(n for c, n in given.items() if c not in dict(recipients))]],
-        quantity=True,
+        dim="recipient",
     )
     return Section("Overdoses and naloxone", [table, kit_table])
 
@@ -824,19 +844,15 @@ def _outreach(agency: Any, period: Period) -> Section:
         agency=agency, held_on__gte=period.start, held_on__lte=period.end
     )
     audiences = _choices(vocab.OutreachAudience)
-    reached = {
-        r["audience"]: int(r["n"] or 0)
-        for r in events.order_by().values("audience").annotate(n=Sum("attendance"))
-    }
-    people = Table(
+    people = quantity_by(
+        events,
+        "audience",
+        "attendance",
+        audiences,
         name="outreach_people",
         title="People reached by community education",
         measure="outreach_people",
-        row_dim="audience",
-        rows=[*audiences, NOT_RECORDED],
-        counts=[[reached.get(code, 0)] for code, _ in audiences]
-        + [[sum(n for c, n in reached.items() if c not in dict(audiences))]],
-        quantity=True,
+        dim="audience",
     )
     return Section(
         "Community education",
