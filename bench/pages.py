@@ -112,6 +112,9 @@ for role in ("administrator", "coordinator", "member", "auditor", "aro", "dispat
 # The first ARO's caseload (``tandem seed --clients``) becomes the bench user's.
 from tandem.recovery.models import Client
 Client.objects.filter(agency=agency, aro__username="aro-1").update(aro=user)
+# Gate and stored standing, as the daily recompute leaves every team member's.
+from tandem.readiness.services import person_recompute
+person_recompute(user=user, cause="bench")
 device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
 s = SessionStore()
 s[SESSION_KEY] = str(user.pk)

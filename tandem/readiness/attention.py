@@ -3,9 +3,9 @@
 The counts come from the standing stored beside each gate (``Gate.compliance`` and
 ``Gate.next_due_on``, rewritten with the gate on every change it depends on): one query,
 whatever the size of the team. A due date that passed since the last recompute counts as
-not compliant at once, as the gates' ``*_until`` do. Only when someone on the team has no
-stored standing yet (just after the upgrade that added it, before the daily recompute) are
-the rules evaluated here instead.
+not compliant at once, as the gates' ``*_until`` do. Only the people on the team who have
+no stored standing yet (no gate, or just after the upgrade that added it, before the daily
+recompute) have their rules evaluated here.
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def counts(user: Any, now: datetime) -> tuple[int, int]:
     )
     if not found["unknown"]:
         return found["lapsed"], found["due"]
-    return _evaluated_counts(agency, people, now, today)
+    # Only those without a stored standing are evaluated; the rest keep their stored one.
+    unknown = people.filter(Q(**{f"{standing}__isnull": True}) | Q(**{standing: ""})).order_by()
+    lapsed, due = _evaluated_counts(agency, unknown, now, today)
+    return found["lapsed"] + lapsed, found["due"] + due
 
 
 def _evaluated_counts(agency: Any, people: Any, now: datetime, today: date) -> tuple[int, int]:

@@ -14,6 +14,7 @@ def create_clients(agency: Agency, count: int, *, caseworkers: int = 16, seed: i
     accounts (``aro-1``…), about three in five active, in bulk."""
     from tandem.accounts.models import RoleAssignment, User
     from tandem.agencies.models import Role
+    from tandem.readiness.services import person_recompute
     from tandem.recovery import vocab as rv
     from tandem.recovery.models import Client
     from tandem.recovery.services import digits_of, normalise_name
@@ -27,6 +28,8 @@ def create_clients(agency: Agency, count: int, *, caseworkers: int = 16, seed: i
         )
         RoleAssignment.objects.get_or_create(user=user, agency=agency, role=Role.ARO)
         officers.append(user)
+    for officer in officers:  # their gates and standing, as the daily recompute leaves them
+        person_recompute(user=officer, cause="seed")
     statuses = (
         [rv.ClientStatus.ACTIVE] * 6
         + [rv.ClientStatus.INACTIVE] * 2

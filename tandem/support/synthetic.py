@@ -16,9 +16,14 @@ if TYPE_CHECKING:
 def create_supporters(agency: Agency, count: int, *, seed: int = 702) -> list[int]:
     """Make ``count`` members designated, compliant peer supporters (an account, the
     supporter role, an open peer-support gate and a directory entry each), in bulk; returns
-    the new profiles' ids in member order. Members already holding an account are skipped."""
+    the new profiles' ids in member order. Members already holding an account are skipped.
+    Each gate carries its stored standing (compliant, next due within the year), as the
+    daily recompute leaves it, so pages read the standing instead of evaluating rules."""
+    from django.utils import timezone
+
     from tandem.accounts.models import RoleAssignment, User
     from tandem.agencies.models import Role
+    from tandem.readiness import compliance
     from tandem.readiness.models import Gate
     from tandem.support import vocab as sv
     from tandem.support.models import SupporterProfile
@@ -54,8 +59,19 @@ def create_supporters(agency: Agency, count: int, *, seed: int = 702) -> list[in
         [RoleAssignment(user=u, agency=agency, role=Role.SUPPORTER) for u in users],
         batch_size=1000,
     )
+    today, due = timezone.localdate(), random.Random(seed + 1)  # noqa: S311
     Gate.objects.bulk_create(
-        [Gate(user=u, agency=agency, peer_support=True) for u in users], batch_size=1000
+        [
+            Gate(
+                user=u,
+                agency=agency,
+                peer_support=True,
+                compliance=compliance.COMPLIANT,
+                next_due_on=today + timedelta(days=due.randrange(30, 365)),
+            )
+            for u in users
+        ],
+        batch_size=1000,
     )
     profiles = SupporterProfile.objects.bulk_create(
         [
@@ -106,7 +122,10 @@ def usage_record(
 
 def create_usage(agency: Agency, count: int, *, years: int = 10, seed: int = 702) -> int:
     """Add ``count`` published peer-support usage records over the last ``years`` years, in
-    bulk (closed vocabularies only, like the real ones)."""
+    bulk (closed vocabularies only, like the real ones), in the order they closed: records
+    are written when requests close, so a period's records lie together in the table as
+    they do in a real database (drawn in random order they were scattered over every page,
+    and a year's report read ten times the pages it reads in use)."""
 
     from django.utils import timezone
 
@@ -117,8 +136,8 @@ def create_usage(agency: Agency, count: int, *, years: int = 10, seed: int = 702
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     span_hours = years * 365 * 24
     batch = []
-    for _ in range(count):
-        closed = now - timedelta(hours=rng.randrange(span_hours))
+    closings = sorted(now - timedelta(hours=rng.randrange(span_hours)) for _ in range(count))
+    for closed in closings:
         batch.append(usage_record(agency, rng.choice(profiles) if profiles else None, closed, rng))
         if len(batch) == 5000:
             UsageRecord.objects.bulk_create(batch)

@@ -129,3 +129,23 @@ def test_team_members_without_a_stored_standing_are_still_counted(
         Gate.objects.update(compliance="", next_due_on=None)
         assert counts(cast["coordinator"], timezone.now()) == (2, 0)  # the ARO and the PRS
         assert _evaluated(agency, timezone.now()) == (2, 0)
+
+
+@pytest.mark.django_db
+def test_only_team_members_without_a_stored_standing_are_evaluated(
+    agency: Any, cast: dict[str, User], signed_in: Any
+) -> None:
+    """One newcomer without a gate does not make the page evaluate the whole team: the
+    others' stored standing is counted as it is, the newcomer's rules are evaluated."""
+    from tandem.readiness.attention import counts
+
+    with time_machine.travel(at(2026, 1, 10), tick=False):
+        make_ready(agency, cast, cast["supporter"], trained=at(2026, 1, 5, 9))
+        services.recompute_everyone()
+        before = counts(cast["coordinator"], timezone.now())
+        assert before == _evaluated(agency, timezone.now())
+        # A stored standing the rules would not give now: only the stored one can count it.
+        Gate.objects.filter(user=cast["supporter"]).update(compliance=compliance.NOT_COMPLIANT)
+        newcomer = make_user(agency, "newcomer", "supporter")  # no gate yet: not compliant
+        assert not Gate.objects.filter(user=newcomer).exists()
+        assert counts(cast["coordinator"], timezone.now()) == (before[0] + 2, before[1])
