@@ -106,6 +106,8 @@ MATRIX: list[Row] = [
             "user_password",
             "user_reactivate",
             "user_deactivate",
+            "user_sso_link",
+            "user_sso_unlink",
         )
     ],
     # agencies: the administrator runs the agency's settings and roster.

@@ -14,16 +14,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.accounts import mfa, services
 from tandem.accounts.access import get_account_for_user, require_administrator
-from tandem.accounts.forms import AccountCreateForm, CredentialResetForm, RoleForm
+from tandem.accounts.forms import AccountCreateForm, CredentialResetForm, RoleForm, SsoLinkForm
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.accounts.models import User
+from tandem.accounts.oidc import IdentityLink, external_identity_link, external_identity_unlink
 from tandem.accounts.selectors import (
     STATUSES,
     accounts_for_agency,
     pending_role_requests_for,
+    single_sign_on_for,
 )
 from tandem.agencies.models import PROGRAM_ROLES, Role
 from tandem.core.db_router import reads_from_replica
+from tandem.core.forms import form_errors
 from tandem.core.keyset import keyset_page, parse_cursor
 
 PAGE_SIZE = 50
@@ -97,10 +100,17 @@ def _detail(
     account: User,
     *,
     password_form: Any = None,
+    sso_form: SsoLinkForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     admin: Any = request.user
     titles = _titles(admin)
+    sso = single_sign_on_for(account)
+    if sso is not None and sso_form is None:
+        sso_form = SsoLinkForm(
+            claim=sso.provider.subject_claim,
+            initial={"subject": sso.identity.subject if sso.identity else ""},
+        )
     held = sorted(
         a.role for a in account.role_assignments.all() if a.agency_id == account.agency_id
     )
@@ -113,6 +123,8 @@ def _detail(
         "mfa_enrolled": mfa.has_app_device(account),
         "codes_left": mfa.backup_codes_left(account),
         "is_self": account.pk == admin.pk,
+        "sso": sso,
+        "sso_form": sso_form,
     }
     return render(request, "accounts/user_detail.html", context, status=status)
 
@@ -236,3 +248,58 @@ def user_password(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("accounts:user_detail", pk=account.pk)
     return _detail(request, account, password_form=form, status=400)
+
+
+def _linked_message(account: User, link: IdentityLink, titles: dict[str, str]) -> str:
+    if not link.changed:
+        return f"{account.username} already signs in with that subject; nothing changed."
+    text = f"{account.username} now signs in with single sign-on as {link.identity.subject}."
+    if link.reset:
+        text += (
+            " This counts as a reset of their sign-in: "
+            f"{link.sessions_ended} open session(s) ended and they were told."
+        )
+        if link.roles_suspended:
+            held = ", ".join(titles[role] for role in link.roles_suspended)
+            text += f" Their program roles ({held}) wait for a second person's approval."
+    return text
+
+
+@require_POST
+def user_sso_link(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Set or change the subject an account signs in as at the agency's identity provider."""
+    account = get_account_for_user(request.user, pk)
+    sso = single_sign_on_for(account)
+    form = SsoLinkForm(request.POST, claim=sso.provider.subject_claim if sso else "sub")
+    if form.is_valid():
+        try:
+            link = external_identity_link(
+                acting_user=request.user,
+                user=account,
+                subject=form.cleaned_data["subject"],
+                request=request,
+            )
+        except ValidationError as error:
+            form_errors(form, error)
+        else:
+            messages.success(request, _linked_message(account, link, _titles(request.user)))
+            return redirect("accounts:user_detail", pk=account.pk)
+    return _detail(request, account, sso_form=form, status=400)
+
+
+@require_POST
+def user_sso_unlink(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    def unlink(account: User) -> str:
+        ended = external_identity_unlink(acting_user=request.user, user=account, request=request)
+        text = (
+            f"{account.username} no longer signs in with single sign-on; {ended} open "
+            "session(s) ended and they were told."
+        )
+        if not account.has_usable_password():
+            text += (
+                " They have no Tandem password: reset their sign-in below to give them a "
+                "temporary one, or link them again."
+            )
+        return text
+
+    return _act(request, pk, unlink)

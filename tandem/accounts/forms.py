@@ -245,3 +245,25 @@ class RoleForm(forms.Form):
         if titles:
             role: Any = self.fields["role"]
             role.choices = [(value, titles.get(value, label)) for value, label in Role.choices]
+
+
+class SsoLinkForm(forms.Form):
+    """The subject an account signs in as at the agency's identity provider."""
+
+    prefix = "sso"
+
+    subject = forms.CharField(
+        label="Subject at the identity provider",
+        max_length=255,
+        error_messages={"required": "Give the subject the identity provider uses for this person."},
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "none", "spellcheck": "false", "autocomplete": "off"}
+        ),
+    )
+
+    def __init__(self, *args: Any, claim: str = "sub", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["subject"].help_text = (
+            f"The value of the “{claim}” claim the provider sends for this person, "
+            "exactly as written there."
+        )

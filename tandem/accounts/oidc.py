@@ -39,12 +39,13 @@ from requests.exceptions import RequestException
 from tandem.accounts import services
 from tandem.accounts.middleware import SESSION_BANNER_OK
 from tandem.accounts.models import User
-from tandem.accounts.sessions import rotate_session
+from tandem.accounts.sessions import end_sessions, rotate_session
 from tandem.agencies.access import require_actor_role
 from tandem.agencies.models import PROGRAM_ROLES, Agency, Role
 from tandem.api.models import ExternalIdentity, IdentityProvider, SsoMfaDevice
 from tandem.audit.services import audit_record
 from tandem.core.decorators import public
+from tandem.core.notifications import notify
 
 SESSION_SSO = "tandem_sso"
 SESSION_SSO_AGENCY = "tandem_sso_agency"
@@ -521,16 +522,28 @@ def holds_power(user: User) -> bool:
     )
 
 
-@transaction.atomic
-def external_identity_link(
-    *, acting_user: User, user: User, subject: str, source: str = "administrator"
-) -> ExternalIdentity:
-    """Tie an account to its subject at the agency's provider (administrator, SCIM, or the
-    system when ``acting_user`` is None). A subject tied to another account is refused, and
-    nobody changes their own. Changing an account's link, or giving one to an account with
-    an administrator or program role, is a credential reset
-    (``accounts.services.user_signin_relinked``): sessions end, program roles wait for a
-    second person, the person is told. Audited with digests of the old and new subject."""
+def link_is_credential_reset(user: User, current: ExternalIdentity | None) -> bool:
+    """Whether tying ``user`` to a subject gives a new way into an account that matters:
+    the link moves to another subject, or the account holds an administrator or program
+    role."""
+    return current is not None or holds_power(user)
+
+
+@dataclass(frozen=True)
+class IdentityLink:
+    """What ``external_identity_link`` did, for the screen that asked: ``changed`` is False
+    when the account already signed in as that subject (nothing was written); ``reset``
+    when it counted as a credential reset (sessions ended, program roles suspended)."""
+
+    identity: ExternalIdentity
+    changed: bool
+    reset: bool = False
+    sessions_ended: int = 0
+    roles_suspended: tuple[str, ...] = ()
+
+
+def _check_link_actor(acting_user: User | None, user: User) -> int:
+    """The account's agency, once the actor may change its link."""
     if acting_user is not None and (
         not acting_user.has_role(Role.ADMINISTRATOR) or acting_user.agency_id != user.agency_id
     ):
@@ -539,19 +552,38 @@ def external_identity_link(
         raise ValidationError("This account belongs to no agency.")
     if user.is_service_account:
         raise ValidationError("An API client's account does not sign in.")
+    return user.agency_id
+
+
+@transaction.atomic
+def external_identity_link(
+    *,
+    acting_user: User | None,
+    user: User,
+    subject: str,
+    source: str = "administrator",
+    request: HttpRequest | None = None,
+) -> IdentityLink:
+    """Tie an account to its subject at the agency's provider (administrator, SCIM, or the
+    system when ``acting_user`` is None). A subject tied to another account is refused, and
+    nobody changes their own. Changing an account's link, or giving one to an account with
+    an administrator or program role, is a credential reset
+    (``accounts.services.user_signin_relinked``): sessions end, program roles wait for a
+    second person, the person is told. Audited with digests of the old and new subject."""
+    agency_id = _check_link_actor(acting_user, user)
     subject = subject.strip()
     if not subject or len(subject) > 255:
         raise ValidationError("Give the subject the identity provider uses for this person.")
     if acting_user is not None and acting_user.pk == user.pk:
         raise ValidationError("Ask another administrator to change your own sign-in.")
-    provider = IdentityProvider.objects.filter(agency_id=user.agency_id).first()
+    provider = IdentityProvider.objects.filter(agency_id=agency_id).first()
     if provider is None:
         raise ValidationError("Your agency has no identity provider.")
     current = (
         ExternalIdentity.objects.select_for_update().filter(provider=provider, user=user).first()
     )
     if current is not None and current.subject == subject:
-        return current
+        return IdentityLink(identity=current, changed=False)
     if ExternalIdentity.objects.filter(provider=provider, subject=subject).exists():
         raise ValidationError("This subject already signs in to another account.")
     detail: dict[str, Any] = {
@@ -559,8 +591,13 @@ def external_identity_link(
         "subject": subject_digest(subject),
         "previous": subject_digest(current.subject if current else ""),
     }
-    if acting_user is not None and (current is not None or holds_power(user)):
-        ended, suspended = services.user_signin_relinked(acting_user=acting_user, user=user)
+    ended: int = 0
+    suspended: list[str] = []
+    reset = acting_user is not None and link_is_credential_reset(user, current)
+    if acting_user is not None and reset:
+        ended, suspended = services.user_signin_relinked(
+            acting_user=acting_user, user=user, request=request
+        )
         detail.update(sessions_ended=ended, roles_suspended=suspended)
     if current is None:
         current = ExternalIdentity.objects.create(provider=provider, user=user, subject=subject)
@@ -572,9 +609,57 @@ def external_identity_link(
         actor=acting_user,
         agency_id=user.agency_id,
         obj=user,
+        request=request,
         detail=detail,
     )
-    return current
+    return IdentityLink(
+        identity=current,
+        changed=True,
+        reset=reset,
+        sessions_ended=ended,
+        roles_suspended=tuple(suspended),
+    )
+
+
+@transaction.atomic
+def external_identity_unlink(
+    *, acting_user: User, user: User, request: HttpRequest | None = None
+) -> int:
+    """Remove an account's link to its subject at the agency's provider (an administrator of
+    the same agency, never on their own account). Returns the sessions ended.
+
+    The person can no longer sign in with the provider. Every open session of theirs ends
+    at once: after the second-factor step a session begun at the provider cannot be told
+    from one begun with a password, and a link is removed because the identity at the
+    provider should no longer open this account. The marker that counted the provider's
+    multi-factor as Tandem's second factor goes too. Nothing new opens, so program roles
+    stay (unlike a link given or moved); the person is told by a content-free message.
+    Audited as ``sso.identity_unlinked`` with the digest of the old subject, never the
+    subject itself."""
+    agency_id = _check_link_actor(acting_user, user)
+    if acting_user.pk == user.pk:
+        raise ValidationError("Ask another administrator to change your own sign-in.")
+    current = (
+        ExternalIdentity.objects.select_for_update(of=("self",))
+        .filter(provider__agency_id=agency_id, user=user)
+        .first()
+    )
+    if current is None:
+        raise ValidationError("This account has no single sign-on link to remove.")
+    previous = subject_digest(current.subject)
+    current.delete()
+    SsoMfaDevice.objects.filter(user=user).delete()
+    ended = end_sessions(user)
+    notify(kind="account.signin_reset", recipient_user=user, agency=user.agency)
+    audit_record(
+        action="sso.identity_unlinked",
+        actor=acting_user,
+        agency_id=user.agency_id,
+        obj=user,
+        request=request,
+        detail={"source": "administrator", "previous": previous, "sessions_ended": ended},
+    )
+    return ended
 
 
 # --- The two views -----------------------------------------------------------------------

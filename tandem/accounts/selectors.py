@@ -3,11 +3,14 @@ for the screen of role requests awaiting a decision."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tandem.accounts.models import RoleAssignment, RoleRequest, RoleRequestStatus, User
 from tandem.agencies.models import PROGRAM_ROLES, Role
+from tandem.api.models import ExternalIdentity, IdentityProvider
 
 STATUSES = {
     "active": ("Active", Q(is_active=True, locked_at__isnull=True)),
@@ -19,10 +22,11 @@ STATUSES = {
 
 def accounts_for_agency(agency_id: int, *, text: str = "", status: str = "") -> QuerySet[User]:
     enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    linked = ExternalIdentity.objects.filter(user=OuterRef("pk"), provider__agency_id=agency_id)
     roles = RoleAssignment.objects.filter(agency_id=agency_id).order_by("role")
     accounts = (
         User.objects.filter(agency_id=agency_id, api_client__isnull=True)  # people only
-        .annotate(mfa_enrolled=Exists(enrolled))
+        .annotate(mfa_enrolled=Exists(enrolled), sso_linked=Exists(linked))
         .select_related("member")
         .prefetch_related(Prefetch("role_assignments", queryset=roles))
         .order_by("username")
@@ -38,6 +42,26 @@ def accounts_for_agency(agency_id: int, *, text: str = "", status: str = "") -> 
     if status in STATUSES:
         accounts = accounts.filter(STATUSES[status][1])
     return accounts
+
+
+@dataclass(frozen=True)
+class SingleSignOn:
+    """An account's place in its agency's single sign-on: the provider and, when linked,
+    the subject that signs in to it."""
+
+    provider: IdentityProvider
+    identity: ExternalIdentity | None
+
+
+def single_sign_on_for(account: User) -> SingleSignOn | None:
+    """``None`` when the account's agency has no identity provider."""
+    if account.agency_id is None:
+        return None
+    provider = IdentityProvider.objects.filter(agency_id=account.agency_id).first()
+    if provider is None:
+        return None
+    identity = ExternalIdentity.objects.filter(provider=provider, user=account).first()
+    return SingleSignOn(provider=provider, identity=identity)
 
 
 def _role_requests(agency_id: int) -> QuerySet[RoleRequest]:

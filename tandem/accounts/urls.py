@@ -30,4 +30,6 @@ urlpatterns = [
     path("users/<int:pk>/deactivate/", admin_views.user_deactivate, name="user_deactivate"),
     path("users/<int:pk>/reactivate/", admin_views.user_reactivate, name="user_reactivate"),
     path("users/<int:pk>/password/", admin_views.user_password, name="user_password"),
+    path("users/<int:pk>/sso/link/", admin_views.user_sso_link, name="user_sso_link"),
+    path("users/<int:pk>/sso/unlink/", admin_views.user_sso_unlink, name="user_sso_unlink"),
 ]

@@ -38,6 +38,7 @@ ACTIONS: frozenset[str] = frozenset(
         "sso.provider_set",
         "sso.provider_tested",
         "sso.identity_linked",
+        "sso.identity_unlinked",
         "scim.link_refused",
         "scim.role_refused",
         "account.updated",

@@ -86,7 +86,8 @@ CATALOGUE: dict[str, Kind] = {
     "role.request": Kind("Tandem: please sign in", _ATTENTION),
     # To the chief and the holders of a scope's role: an API client awaits their approval.
     "api.client_approval": Kind("Tandem: please sign in", _ATTENTION),
-    # To the person whose password or authenticator an administrator reset.
+    # To the person whose password, authenticator or single sign-on link an administrator
+    # reset, changed or removed.
     "account.signin_reset": Kind(
         "Tandem: your sign-in was reset",
         "Your Tandem sign-in was reset. If this was not you, contact your administrator.",
