@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 from django.core.management import call_command
 from django.db import DatabaseError, connection, models, transaction
+from django.test import Client
 from django.urls import reverse
 
+from tandem.accounts.models import User
 from tandem.audit.models import AuditEvent
 from tandem.audit.services import audit_record
 from tandem.core.fields import EncryptedJSONField, EncryptedTextField, EnvelopeKeyField
 from tandem.core.models import EnvelopeEncrypted
+
+SignedIn = Callable[[User], Client]  # the ``signed_in`` fixture
 
 
 def record(n: int, *, action: str = "member.create", **kwargs: Any) -> list[AuditEvent]:
