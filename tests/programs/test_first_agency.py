@@ -21,7 +21,8 @@ from tandem.accounts.setup import setup_path
 from tandem.agencies.models import Agency, Role
 from tandem.audit.models import AuditEvent
 from tests.conftest import make_agency, make_user, sign_in
-from tests.programs.support import code_now, text
+from tests.helpers import code_for
+from tests.programs.support import text
 
 NEW_PASSWORD = "a long new passphrase 9 for setup"
 
@@ -44,7 +45,7 @@ def setup_and_first_sign_in(client: Client, user: User, link_path: str) -> Any:
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     secret = b32encode(device.bin_key).decode().rstrip("=")
     assert secret[:4] in text(enrol)
-    finished = client.post(reverse("accounts:mfa_enrol"), {"code": code_now(device)})
+    finished = client.post(reverse("accounts:mfa_enrol"), {"code": code_for(device)})
     assert finished["Location"] == reverse("accounts:backup_codes")
     return finished
 

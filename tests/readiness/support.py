@@ -125,19 +125,24 @@ def sign(user: User, kind: str, offset_steps: int = 0) -> Signature:
     )
 
 
+def clear(coordinator: User, user: User, checked_on: date, *, days: int) -> Any:
+    """A cleared background check of ``user`` on ``checked_on``, due again ``days`` later."""
+    return services.check_record(
+        acting_user=coordinator,
+        user=user,
+        checked_on=checked_on,
+        result="cleared",
+        renewal_due=checked_on + timedelta(days=days),
+    )
+
+
 def make_ready(
     agency: Any, cast: dict[str, User], user: User, *, trained: datetime, designate: bool = True
 ) -> None:
     """Initial training, a cleared check, the confidentiality agreement and designation."""
     coordinator = cast["coordinator"]
     attend(agency, coordinator, user, "psp-initial", trained)
-    services.check_record(
-        acting_user=coordinator,
-        user=user,
-        checked_on=timezone.localdate(trained),
-        result="cleared",
-        renewal_due=timezone.localdate(trained) + timedelta(days=730),
-    )
+    clear(coordinator, user, timezone.localdate(trained), days=730)
     sign(user, "confidentiality")
     if designate:
         services.designation_grant(
