@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_otp.oath import TOTP
@@ -60,6 +61,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def agency_create(preset: str, slug: str, name: str, *more: str) -> str:
+    """What ``tandem agency create --preset … --slug … --name … <more>`` prints."""
+    out = io.StringIO()
+    command = ["create", "--preset", preset, "--slug", slug, "--name", name, *more]
+    call_command("agency", *command, stdout=out)
+    return out.getvalue()
 
 
 def pg_dump() -> str:

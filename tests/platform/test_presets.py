@@ -22,6 +22,7 @@ from tandem.agencies.presets import (
     validate_policy,
 )
 from tandem.audit.models import AuditEvent
+from tests.helpers import agency_create
 
 pytestmark = pytest.mark.django_db
 
@@ -227,18 +228,7 @@ def test_malformed_toml_is_a_policy_error() -> None:
 
 @pytest.mark.django_db
 def test_agency_create_command_makes_an_agency_from_a_preset() -> None:
-    out = StringIO()
-    call_command(
-        "agency",
-        "create",
-        "--preset",
-        "joplin",
-        "--slug",
-        "joplin-pd",
-        "--name",
-        "Joplin Police Department",
-        stdout=out,
-    )
+    agency_create("joplin", "joplin-pd", "Joplin Police Department")
     agency = Agency.objects.get(slug="joplin-pd")
     assert agency.preset == "joplin"
     assert agency.policy_model() == load_preset("joplin")
@@ -253,14 +243,14 @@ def test_agency_create_command_makes_an_agency_from_a_preset() -> None:
 @pytest.mark.django_db
 def test_agency_create_with_unknown_preset_lists_the_available_ones() -> None:
     with pytest.raises(CommandError, match="Available presets: colorado-springs, columbus"):
-        call_command("agency", "create", "--preset", "gotham", "--slug", "g", "--name", "G")
+        agency_create("gotham", "g", "G")
     assert not Agency.objects.exists()
 
 
 @pytest.mark.django_db
 def test_agency_create_refuses_a_taken_slug(agency: Agency) -> None:
     with pytest.raises(CommandError, match="already exists"):
-        call_command("agency", "create", "--preset", "joplin", "--slug", "alpha", "--name", "A")
+        agency_create("joplin", "alpha", "A")
 
 
 def test_agency_presets_command_lists_presets() -> None:
