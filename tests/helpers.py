@@ -19,6 +19,7 @@ from pathlib import Path
 
 from django.core.management import call_command
 from django.db import connection
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -61,6 +62,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# Addresses a crawl of every page leaves alone: signing out ends the session; the API's
+# description and the agency's logo are not pages.
+NOT_CRAWLED = {"accounts:logout", "api:schema", "agencies:logo"}
+
+
+def url_pattern(path: str) -> str | None:
+    """``namespace:name`` of the URL pattern ``path`` resolves to; ``None`` for an address
+    Tandem does not serve or one a crawl leaves alone."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    name = f"{match.namespace}:{match.url_name}" if match.namespace else str(match.url_name)
+    return None if name in NOT_CRAWLED else name
 
 
 def agency_create(preset: str, slug: str, name: str, *more: str) -> str:
