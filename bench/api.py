@@ -19,7 +19,6 @@ Set DATABASE_URL to benchmark PostgreSQL instead of a scratch SQLite file.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import sys
@@ -36,6 +35,7 @@ from common import (  # noqa: E402
     measure,
     report,
     run_script,
+    scale_arguments,
     seed_scale,
     serving,
     timed_gets,
@@ -95,11 +95,7 @@ def page_through(port: int, secret: str) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--members", type=int, default=50_000)
-    parser.add_argument("--supporters", type=int, default=1_000)
-    parser.add_argument("--requests", type=int, default=200)
-    args = parser.parse_args()
+    args = scale_arguments(seeded=False).parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
         env = bench_env(

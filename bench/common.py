@@ -9,6 +9,7 @@ with ``django.setup()`` at their top.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import http.client
@@ -19,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +44,34 @@ def bench_env(scratch: str, **extra: str) -> dict[str, str]:
         or "bench:" + base64.b64encode(os.urandom(32)).decode(),
         **extra,
     }
+
+
+def scale_arguments(
+    *, members: int = 50_000, supporters: int = 1_000, requests: int = 200, seeded: bool = True
+) -> argparse.ArgumentParser:
+    """The options every benchmark of the ``scale`` agency takes: how many members and
+    supporters to seed, how many requests per page, and (``seeded``) a scratch database or
+    one seeded before."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=members)
+    parser.add_argument("--supporters", type=int, default=supporters)
+    parser.add_argument("--requests", type=int, default=requests)
+    if seeded:
+        parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
+        parser.add_argument(
+            "--no-seed", action="store_true", help="use the database as it is (seeded before)"
+        )
+    return parser
+
+
+@contextlib.contextmanager
+def scratch(url: str | None, *, keep: bool = False, **extra: str) -> Iterator[dict[str, str]]:
+    """The environment of a run (``bench_env`` with ``extra``) on the database at ``url``
+    (see ``fresh_database``), its files in a temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as folder:
+        env = bench_env(folder, **extra)
+        fresh_database(env, url, keep=keep)
+        yield env
 
 
 def engine_name(url: str | None) -> str:

@@ -24,21 +24,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    bench_env,
     engine_name,
-    fresh_database,
     make_session,
     measure,
     query_counts,
     report,
     run_script,
+    scale_arguments,
+    scratch,
     seed_scale,
     serving,
 )
@@ -98,22 +97,13 @@ def page_list(env: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--members", type=int, default=50_000)
-    parser.add_argument("--supporters", type=int, default=1_000)
+    parser = scale_arguments(requests=300)
     parser.add_argument("--clients", type=int, default=20_000)
     parser.add_argument("--contacts", type=int, default=200_000)
     parser.add_argument("--usage", type=int, default=300_000)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
-    parser.add_argument(
-        "--no-seed", action="store_true", help="measure the database as it is (seeded before)"
-    )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
-        env = bench_env(scratch)
-        fresh_database(env, args.database_url, keep=args.no_seed)
+    with scratch(args.database_url, keep=args.no_seed) as env:
         if not args.no_seed:
             seed(env, args)
         cookie = make_session(env)
@@ -122,15 +112,12 @@ def main() -> None:
             results = {label: measure(port, path, cookie, args.requests) for label, path in pages}
         counts = query_counts(env, cookie, [path for _, path in pages])
 
-    engine = engine_name(args.database_url)
-    report(
-        f"{engine}, {args.members} members, {args.supporters} supporters, {args.clients} "
-        f"clients, {args.contacts} contacts, {args.usage} usage records, "
-        f"{args.requests} requests per page, gunicorn 1 worker",
-        pages,
-        results,
-        counts,
+    title = (
+        f"{engine_name(args.database_url)}, {args.members} members, {args.supporters} "
+        f"supporters, {args.clients} clients, {args.contacts} contacts, {args.usage} usage "
+        f"records, {args.requests} requests per page, gunicorn 1 worker"
     )
+    report(title, pages, results, counts)
 
 
 if __name__ == "__main__":

@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    bench_env,
     engine_name,
-    fresh_database,
     make_session,
     measure,
     pct,
     query_counts,
     run_script,
+    scratch,
     seed_scale,
     serving,
 )
@@ -89,9 +87,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
-        env = bench_env(scratch)
-        fresh_database(env, args.database_url)
+    with scratch(args.database_url) as env:
         seed_scale(env, args.members)
         cookie = make_session(env)
         one = serve_and_measure(env, cookie, args.requests)

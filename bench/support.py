@@ -21,30 +21,14 @@ as it is (seeded before, e.g. by ``bench/pages.py``). Query counts are printed b
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
-    bench_env,
-    csrf_of,
-    engine_name,
-    fresh_database,
-    last_line,
-    make_session,
-    measure,
-    on_behalf_body,
-    query_counts,
-    report,
-    run_script,
-    seed_scale,
-    serving,
-)
+import common  # noqa: E402
 
 NUMBERS = """
 import django
@@ -60,7 +44,7 @@ def post_requests(port: int, cookie: str, numbers: list[str], n: int) -> list[fl
     headers = {"Cookie": f"sessionid={cookie}"}
     conn.request("GET", "/support/on-behalf/", headers=headers)
     response = conn.getresponse()
-    csrf = csrf_of(response, response.read().decode())
+    csrf = common.csrf_of(response, response.read().decode())
     if csrf is None:
         raise SystemExit("could not read the CSRF token of the request form")
     headers = {
@@ -70,7 +54,9 @@ def post_requests(port: int, cookie: str, numbers: list[str], n: int) -> list[fl
     }
     timings = []
     for i in range(n + 10):
-        body = on_behalf_body(csrf[1], f"bench-{i}", "Bench Person", numbers[i % len(numbers)])
+        body = common.on_behalf_body(
+            csrf[1], f"bench-{i}", "Bench Person", numbers[i % len(numbers)]
+        )
         start = time.perf_counter()
         conn.request("POST", "/support/on-behalf/", body=body, headers=headers)
         answer = conn.getresponse()
@@ -85,49 +71,36 @@ def post_requests(port: int, cookie: str, numbers: list[str], n: int) -> list[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--members", type=int, default=50_000)
-    parser.add_argument("--supporters", type=int, default=1_000)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--database-url", help="scratch database (PostgreSQL: dropped first)")
-    parser.add_argument(
-        "--no-seed", action="store_true", help="use the database as it is (seeded before)"
-    )
-    args = parser.parse_args()
+    args = common.scale_arguments().parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
-        env = bench_env(scratch)
-        fresh_database(env, args.database_url, keep=args.no_seed)
+    with common.scratch(args.database_url, keep=args.no_seed) as env:
         started = time.perf_counter()
         if not args.no_seed:
-            seed_scale(env, args.members, supporters=args.supporters)
+            common.seed_scale(env, args.members, supporters=args.supporters)
             print(
                 f"seeded {args.members} members and {args.supporters} supporters "
                 f"in {time.perf_counter() - started:.1f} s"
             )
-        numbers = last_line(run_script(env, NUMBERS)).split()
-        cookie = make_session(env)
-        with serving(env) as port:
+        numbers = common.last_line(common.run_script(env, NUMBERS)).split()
+        cookie = common.make_session(env)
+        with common.serving(env) as port:
             results = {
-                "minimal view": measure(port, "/health/live/", cookie, args.requests),
-                "on call now": measure(port, "/support/on-call/", cookie, args.requests),
+                "minimal view": common.measure(port, "/health/live/", cookie, args.requests),
+                "on call now": common.measure(port, "/support/on-call/", cookie, args.requests),
                 "route one request": post_requests(port, cookie, numbers, args.requests),
             }
-        counts = query_counts(env, cookie, ["/health/live/", "/support/on-call/"])
+        counts = common.query_counts(env, cookie, ["/health/live/", "/support/on-call/"])
 
-    engine = engine_name(args.database_url)
     pages = [
         ("minimal view", "/health/live/"),
         ("on call now", "/support/on-call/"),
         ("route one request", "POST /support/on-behalf/"),
     ]
-    report(
-        f"{engine}, {args.members} members, {args.supporters} supporters, "
-        f"{args.requests} requests per page, gunicorn 1 worker",
-        pages,
-        results,
-        counts,
+    title = (
+        f"{common.engine_name(args.database_url)}, {args.members} members, {args.supporters} "
+        f"supporters, {args.requests} requests per page, gunicorn 1 worker"
     )
+    common.report(title, pages, results, counts)
 
 
 if __name__ == "__main__":
