@@ -157,13 +157,15 @@ def _post_request(port: int, session: str, employee_number: str, seen: list[str]
         {
             "csrfmiddlewaretoken": token.group(1),
             "idempotency_key": "crash-1",
+            # A critical incident, now: routed at once (where the worker is killed) ...
+            "channel": "critical_incident",
+            "urgency": "now",
+            # ... for a colleague, reached by phone at any time.
             "name": "Crash Person",
             "employee_number": employee_number,
-            "phone": "+1 555 0199",
             "contact_method": "phone",
-            "urgency": "now",
+            "phone": "+1 555 0199",
             "best_time": "any",
-            "channel": "critical_incident",
         }
     )
     conn.request(

@@ -88,14 +88,9 @@ def rows(html: str) -> int:
 
 class SealedNote(EnvelopeEncrypted):
     data_key_purpose = "test.note"
+    # The base class's data key, without the foreign-key constraint.
     data_key = EnvelopeKeyField(
-        "core.DataKey",
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_constraint=False,
+        **{**EnvelopeEncrypted._meta.get_field("data_key").deconstruct()[3], "db_constraint": False}
     )
     label = models.CharField(max_length=100)
     secret = EncryptedTextField(blank=True)
