@@ -19,12 +19,8 @@ Set DATABASE_URL to benchmark PostgreSQL instead of a scratch SQLite file.
 
 from __future__ import annotations
 
-import argparse
-import base64
 import http.client
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,8 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages import ROOT, make_session, measure, pct, serving, tandem  # noqa: E402
-from support import SETUP  # noqa: E402
+from common import (  # noqa: E402
+    bench_env,
+    last_line,
+    make_session,
+    measure,
+    report,
+    run_script,
+    scale_arguments,
+    seed_scale,
+    serving,
+    timed_gets,
+)
 
 TOKENS = """
 import django
@@ -72,24 +78,6 @@ print(json.dumps({"pages": len(counts), "members": seen, "queries": counts}))
 """
 
 
-def measure_api(port: int, path: str, secret: str, n: int, warmup: int = 20) -> list[float]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Authorization": f"Bearer {secret}"}
-    timings = []
-    for i in range(n + warmup):
-        start = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        elapsed = time.perf_counter() - start
-        if response.status != 200:
-            raise SystemExit(f"{path} answered {response.status}")
-        if i >= warmup:
-            timings.append(elapsed * 1000)
-    conn.close()
-    return timings
-
-
 def page_through(port: int, secret: str) -> list[float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {secret}"}
@@ -107,78 +95,41 @@ def page_through(port: int, secret: str) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--members", type=int, default=50_000)
-    parser.add_argument("--supporters", type=int, default=1_000)
-    parser.add_argument("--requests", type=int, default=200)
-    args = parser.parse_args()
+    args = scale_arguments(seeded=False).parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
-        env = {
-            **os.environ,
-            "TANDEM_INSECURE_HTTP": "1",
-            "TANDEM_VAR_DIR": scratch,
-            "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
-            "TANDEM_LOG_LEVEL": "WARNING",
-            "TANDEM_API_RATE": "1000000/s",  # measure the work, not the limiter's refusals
-            "DJANGO_SETTINGS_MODULE": "tandem.settings",
-            "TANDEM_MASTER_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
-        }
+        env = bench_env(
+            scratch,
+            TANDEM_API_RATE="1000000/s",  # measure the work, not the limiter's refusals
+        )
         started = time.perf_counter()
-        tandem(env, "migrate", "--noinput")
-        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
-        subprocess.run(
-            [sys.executable, "-c", SETUP, str(args.supporters)],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        tokens = subprocess.run(
-            [sys.executable, "-c", TOKENS],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        cad, hr = tokens.stdout.strip().splitlines()[-1].split()
+        seed_scale(env, args.members, supporters=args.supporters)
+        cad, hr = last_line(run_script(env, TOKENS)).split()
         print(
             f"seeded {args.members} members and {args.supporters} supporters "
             f"in {time.perf_counter() - started:.1f} s"
         )
         cookie = make_session(env)
-        queries = json.loads(
-            subprocess.run(
-                [sys.executable, "-c", QUERIES, hr],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        queries = json.loads(last_line(run_script(env, QUERIES, hr)))
         with serving(env) as port:
+            api = {"Authorization": f"Bearer {cad}"}
             results = {
                 "minimal view": measure(port, "/health/live/", cookie, args.requests),
                 "on call now (page)": measure(port, "/support/on-call/", cookie, args.requests),
-                "on call now (API)": measure_api(port, "/api/v1/on-call/", cad, args.requests),
+                "on call now (API)": timed_gets(port, "/api/v1/on-call/", api, args.requests),
             }
             pages = page_through(port, hr)
 
-    base50 = pct(results["minimal view"], 50)
-    base95 = pct(results["minimal view"], 95)
-    print(
-        f"\n{args.members} members, {args.supporters} supporters, "
-        f"{args.requests} requests per page, gunicorn 1 worker\n"
+    report(
+        f"{args.members} members, {args.supporters} supporters, "
+        f"{args.requests} requests per page, gunicorn 1 worker",
+        [
+            ("minimal view", "/health/live/"),
+            ("on call now (page)", "/support/on-call/"),
+            ("on call now (API)", "/api/v1/on-call/"),
+        ],
+        results,
     )
-    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}")
-    for label, values in results.items():
-        p50, p95 = pct(values, 50), pct(values, 95)
-        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}")
     counts = queries["queries"]
     third = max(len(pages) // 3, 1)
     print(

@@ -24,11 +24,8 @@ a scratch database); without it, a scratch SQLite file is used with the default 
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
-import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -40,7 +37,20 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages import ROOT, fresh_database, pct, serving, tandem  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    SIGNED_IN,
+    bench_env,
+    csrf_of,
+    engine_name,
+    fresh_database,
+    last_line,
+    on_behalf_body,
+    pct,
+    run_script,
+    seed_scale,
+    serving,
+)
 from support import NUMBERS  # noqa: E402
 
 CLIENTS = """
@@ -54,14 +64,13 @@ print(int(timezone.localtime().utcoffset().total_seconds()), " ".join(
     .values_list("pk", flat=True)[:5000]))
 """
 
-SESSIONS = """
-import django, sys, time
+SESSIONS = (
+    """
+import django, sys
 django.setup()
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from tandem.accounts.sessions import SessionStore
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_BANNER_OK, SESSION_LAST_SEEN
+"""
+    + SIGNED_IN
+    + """
 from tandem.accounts.models import RoleAssignment, User
 from tandem.agencies.models import Agency
 agency = Agency.objects.get(slug="scale")
@@ -69,18 +78,9 @@ for i in range(int(sys.argv[1])):
     user, _ = User.objects.get_or_create(username=f"load-{i}", defaults={"agency": agency})
     for role in ("coordinator", "dispatcher", "auditor", "member", "aro"):
         RoleAssignment.objects.get_or_create(user=user, agency=agency, role=role)
-    device, _ = TOTPDevice.objects.get_or_create(user=user, name="load",
-                                                 defaults={"confirmed": True})
-    s = SessionStore()
-    s[SESSION_KEY] = str(user.pk)
-    s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    s[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    s[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    s[SESSION_AUTH_AT] = s[SESSION_LAST_SEEN] = time.time()
-    s[SESSION_BANNER_OK] = True
-    s.create()
-    print(s.session_key)
+    print(signed_in(user, "load"))
 """
+)
 
 COUNT = """
 import django
@@ -142,12 +142,10 @@ class User(threading.Thread):
             response, page = self.request("GET", "/support/on-behalf/")
             if response is None:
                 return False
-            cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-            if not (cookie and token):
+            self.csrf = csrf_of(response, page)
+            if self.csrf is None:
                 self.errors.append(f"/support/on-behalf/ form: {response.status}")
                 return False
-            self.csrf = (cookie.group(1), token.group(1))
         return True
 
     def log_contact(self) -> None:
@@ -184,19 +182,8 @@ class User(threading.Thread):
     def file_request(self) -> None:
         if not self.ensure_csrf() or self.csrf is None:
             return
-        body = urlencode(
-            {
-                "csrfmiddlewaretoken": self.csrf[1],
-                "idempotency_key": uuid.uuid4().hex,  # unique across rounds and threads
-                "name": "Load Person",
-                "employee_number": self.random.choice(self.numbers),
-                "phone": "+1 555 0199",
-                "contact_method": "phone",
-                "urgency": "now",
-                "best_time": "any",
-                "channel": "critical_incident",
-            }
-        )
+        key = uuid.uuid4().hex  # unique across rounds and threads
+        body = on_behalf_body(self.csrf[1], key, "Load Person", self.random.choice(self.numbers))
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Referer": f"http://127.0.0.1:{self.port}/support/on-behalf/",
@@ -204,7 +191,7 @@ class User(threading.Thread):
         response, _ = self.request("POST", "/support/on-behalf/", body, headers)
         if response is None:
             return
-        if response.status == 302:
+        if response.status == 200:  # the page with the receipt; a refused form is a 400
             self.filed += 1
         else:
             self.errors.append(f"POST /support/on-behalf/: {response.status}")
@@ -228,29 +215,9 @@ class User(threading.Thread):
 
 
 def prepare_database(url: str | None, scratch: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "TANDEM_INSECURE_HTTP": "1",
-        "TANDEM_VAR_DIR": scratch,
-        "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
-        "TANDEM_LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "tandem.settings",
-        "TANDEM_MASTER_KEYS": "bench:" + base64.b64encode(os.urandom(32)).decode(),
-    }
+    env = bench_env(scratch)
     fresh_database(env, url)
     return env
-
-
-def script(env: dict[str, str], source: str, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", source, *args],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout
 
 
 def run_round(
@@ -265,7 +232,7 @@ def run_round(
     utc_offset: int,
 ) -> None:
     with serving(env, workers=workers, threads=threads, config=True) as port:
-        before = int(script(env, COUNT).strip().splitlines()[-1])
+        before = int(last_line(run_script(env, COUNT)))
         stop_at = time.monotonic() + seconds
         crowd = [User(port, cookies[i], numbers, clients, stop_at, seed=i) for i in range(users)]
         for user in crowd:
@@ -276,7 +243,7 @@ def run_round(
         for user in crowd:
             user.join()
         elapsed = time.perf_counter() - started
-    after = int(script(env, COUNT).strip().splitlines()[-1])
+    after = int(last_line(run_script(env, COUNT)))
     timings = [t for user in crowd for t in user.timings]
     errors = [e for user in crowd for e in user.errors]
     filed = sum(user.filed for user in crowd)
@@ -307,23 +274,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tandem-load-") as scratch:
         env = prepare_database(args.database_url, scratch)
         started = time.perf_counter()
-        tandem(env, "migrate", "--noinput")
-        tandem(
-            env,
-            "seed",
-            "--members",
-            str(args.members),
-            "--agency",
-            "scale",
-            "--supporters",
-            str(args.supporters),
-            "--clients",
-            str(args.clients),
-        )
-        numbers = script(env, NUMBERS).strip().splitlines()[-1]
-        offset, *clients = script(env, CLIENTS).split()
-        cookies = script(env, SESSIONS, str(max(counts))).split()
-        engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
+        seed_scale(env, args.members, supporters=args.supporters, clients=args.clients)
+        numbers = last_line(run_script(env, NUMBERS))
+        offset, *clients = run_script(env, CLIENTS).split()
+        cookies = run_script(env, SESSIONS, str(max(counts))).split()
+        engine = engine_name(args.database_url)
         print(
             f"{engine}: seeded {args.members} members, {args.supporters} supporters, "
             f"{args.clients} clients, {max(counts)} accounts in "

@@ -16,24 +16,22 @@ it a scratch SQLite file is used (a statewide deployment runs on PostgreSQL).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pages import (  # noqa: E402
-    ROOT,
-    fresh_database,
+from common import (  # noqa: E402
+    engine_name,
     make_session,
     measure,
     pct,
     query_counts,
+    run_script,
+    scratch,
+    seed_scale,
     serving,
-    tandem,
 )
 
 OTHERS = """
@@ -89,29 +87,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as scratch:
-        env = {
-            **os.environ,
-            "TANDEM_INSECURE_HTTP": "1",
-            "TANDEM_VAR_DIR": scratch,
-            "TANDEM_SECRET_KEY": "bench-" + "k" * 50,
-            "TANDEM_LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "tandem.settings",
-        }
-        fresh_database(env, args.database_url)
-        tandem(env, "migrate", "--noinput")
-        tandem(env, "seed", "--members", str(args.members), "--agency", "scale")
+    with scratch(args.database_url) as env:
+        seed_scale(env, args.members)
         cookie = make_session(env)
         one = serve_and_measure(env, cookie, args.requests)
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-c", OTHERS, str(args.agencies), str(args.other_members)],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        run_script(env, OTHERS, str(args.agencies), str(args.other_members))
         print(
             f"added {args.agencies - 1} agencies of {args.other_members} members in "
             f"{time.perf_counter() - started:.0f} s"
@@ -119,7 +100,7 @@ def main() -> None:
         many = serve_and_measure(env, cookie, args.requests)
         counts = query_counts(env, cookie, [path for _, path in PAGES])
 
-    engine = "PostgreSQL" if (args.database_url or "").startswith("postgres") else "SQLite"
+    engine = engine_name(args.database_url)
     print(
         f"\n{engine}: the measured agency has {args.members} members; p50 in ms with 1 "
         f"agency and with {args.agencies}, {args.requests} requests per page\n"

@@ -1,5 +1,5 @@
 """The API's rows in the session matrix. The token endpoints are public by design (no
-session applies: a bearer token guards them, and ``tests/acceptance/test_api.py`` holds
+session applies: a bearer token guards them, and ``tests/api/test_matrix.py`` holds
 their own matrix of endpoint × scope × agency); the description and its reference page are
 for signed-in staff."""
 

@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.urls import Resolver404, resolve
 
 from tandem.accounts.models import User
 from tandem.core.demo import DEMO_PEOPLE, load_demo, username_for
 from tests.browser import browser_page
 from tests.conftest import sign_in
+from tests.helpers import url_pattern
 
 AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
@@ -33,7 +33,6 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "color_scheme": "dark"}
 SCHEMES = ("light", "dark")
 # Links that leave the page for a file or end the session are not pages to scan.
 NOT_PAGES = (".pdf", ".csv", ".xlsx", ".ics", ".json", ".svg", ".png")
-SKIP_NAMES = {"accounts:logout", "api:schema", "agencies:logo"}
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,15 +40,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def axe_or_skip() -> None:
     if not AXE.exists():
         pytest.skip("axe-core is not installed (make test installs it into tests/axe with npm)")
-
-
-def _pattern(path: str) -> str | None:
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return None
-    name = f"{match.namespace}:{match.url_name}" if match.namespace else str(match.url_name)
-    return None if name in SKIP_NAMES else name
 
 
 def _reachable(page: Any, base: str) -> dict[str, str]:
@@ -63,9 +53,9 @@ def _reachable(page: Any, base: str) -> dict[str, str]:
         )
     ]
     for start in list(queue):
-        if _pattern(start) in found:
+        if url_pattern(start) in found:
             continue
-        found.setdefault(_pattern(start) or start, start)
+        found.setdefault(url_pattern(start) or start, start)
         page.goto(base + start)
         for href in page.eval_on_selector_all(
             "main a[href]", "els => els.map(e => e.getAttribute('href'))"
@@ -73,10 +63,10 @@ def _reachable(page: Any, base: str) -> dict[str, str]:
             parts = urlsplit(href)
             if parts.netloc or not parts.path.startswith("/") or parts.path.endswith(NOT_PAGES):
                 continue
-            name = _pattern(parts.path)
+            name = url_pattern(parts.path)
             if name and name not in found:
                 found[name] = parts.path + (f"?{parts.query}" if parts.query else "")
-    return {k: v for k, v in found.items() if _pattern(urlsplit(v).path)}
+    return {k: v for k, v in found.items() if url_pattern(urlsplit(v).path)}
 
 
 def _scan(page: Any, url: str, *, phone: bool) -> list[str]:

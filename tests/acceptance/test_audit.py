@@ -46,9 +46,9 @@ from tandem.audit.services import (
 from tandem.audit.verify import ALTERED, verify_chain
 from tandem.core.jobs import PERIODIC
 from tests.conftest import make_agency
+from tests.platform.support import raw, refused, triggers_dropped
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("audit_auditevent", "audit_auditcheckpoint")
 pytestmark = pytest.mark.django_db
 postgresql_only = pytest.mark.skipif("connection.vendor != 'postgresql'")
 sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'")
@@ -70,21 +70,6 @@ def record(n: int, agency: Agency | None = None, action: str = "member.create") 
     ]
 
 
-def raw(sql: str, params: list[Any] | None = None) -> list[Any]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def refused(sql: str, params: list[Any] | None = None) -> bool:
-    try:
-        with transaction.atomic():
-            raw(sql, params)
-    except DatabaseError:
-        return True
-    return False
-
-
 def verify_fails(*args: str) -> str:
     with pytest.raises(CommandError) as failure:
         call_command("audit", "verify", *args, stdout=StringIO())
@@ -100,26 +85,6 @@ def verify_passes(*args: str) -> str:
 
 def checkpoint() -> None:
     call_command("audit", "checkpoint", stdout=StringIO())
-
-
-@contextmanager
-def triggers_dropped() -> Iterator[None]:
-    """A DBA with the owner's rights: PostgreSQL ``DISABLE TRIGGER USER``; SQLite drops the
-    triggers and re-creates them afterwards."""
-    if connection.vendor == "postgresql":
-        for table in TABLES:
-            raw(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        yield
-        for table in TABLES:
-            raw(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-        return
-    saved = raw("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-    saved = [row for row in saved if row[0].startswith("tandem_audit_")]
-    for name, _sql in saved:
-        raw(f"DROP TRIGGER {name}")
-    yield
-    for _name, sql in saved:
-        raw(sql)
 
 
 @contextmanager

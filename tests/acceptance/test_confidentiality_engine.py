@@ -17,8 +17,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -39,11 +37,11 @@ from tandem.core.models import DataKey, EnvelopeEncrypted
 from tandem.support import services
 from tandem.support.models import SupportRequest
 from tests.conftest import make_agency, make_user
+from tests.helpers import MIGRATED_SQLITE, child_env, python_output
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[2]
 USAGE = {
     "gender": "female",
     "member_category": "sworn",
@@ -352,18 +350,11 @@ def test_postgresql_heap_and_wal_reopen_no_closed_request_once_its_epoch_is_dest
 
 # --- SQLite: the database file, its journal and a `tandem backup` copy ---------------------
 
-SQLITE_SCRIPT = r"""
-import json, os, shutil, sys
-sys.path.insert(0, os.getcwd())
-import django
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
-django.setup()
+SQLITE_SCRIPT = (
+    MIGRATED_SQLITE
+    + r"""
+import shutil
 from pathlib import Path
-from django.conf import settings
-from django.core.management import call_command
-from django.db import connection
-call_command("migrate", verbosity=0)
-settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 from tests.acceptance import test_confidentiality_engine as t
 db, copies, backup = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 copies.mkdir()
@@ -389,6 +380,7 @@ connection.close()
 out["journal_mode"] = mode
 print(json.dumps(out))
 """
+)
 
 
 def known_sqlite(db_path: Path) -> dict[str, str]:
@@ -404,25 +396,14 @@ def test_sqlite_file_journal_and_backup_reopen_no_closed_request_once_its_epoch_
         pytest.skip("reads the bytes of a SQLite database file")
     db_path, copies, backup = tmp_path / "t.sqlite3", tmp_path / "journals", tmp_path / "b.db"
     master = crypto.generate_master_key_line("engine-test")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
+    env = child_env(
         TANDEM_SQLITE_PATH=str(db_path),
         TANDEM_VAR_DIR=str(tmp_path),
-        TANDEM_INSECURE_HTTP="1",
         TANDEM_MASTER_KEYS=master,
         TANDEM_EPOCH_KEY_DIR=str(tmp_path / "epochs"),
     )
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SQLITE_SCRIPT, str(db_path), str(copies), str(backup)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    args = [str(db_path), str(copies), str(backup)]
+    out = json.loads(python_output(env, "-c", SQLITE_SCRIPT, *args, timeout=600).splitlines()[-1])
     assert out["journal_mode"] == "delete"
     assert out["all_epoch_wrapped"]
     assert out["open_still_readable"] == sorted(OPEN)

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,9 +24,15 @@ import pytest
 from django.db import connection
 
 from tandem.core import crypto
-from tests.helpers import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import (
+    ROOT,
+    child_database,
+    child_env,
+    django_output,
+    free_port,
+    python_output,
+    wait_for,
+)
 
 WRITER = r"""
 import os, sys, time
@@ -50,12 +55,10 @@ print("wrote", seen, flush=True)
 
 
 def _sqlite_env(tmp_path: Path, how: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        TANDEM_INSECURE_HTTP="1",
+    env = child_env(
         TANDEM_VAR_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="tandem.settings",
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     )
     path = tmp_path / "contention.sqlite3"
     if how == "url":
@@ -100,30 +103,19 @@ def test_two_concurrent_writers_on_sqlite_both_succeed(tmp_path: Path, how: str)
 # --- kill -9 of a web worker in the middle of a request ------------------------------------
 
 SETUP = r"""
-import threading
-import time
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.management import call_command
-from django_otp import DEVICE_ID_SESSION_KEY
+from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from tandem.accounts.middleware import SESSION_AUTH_AT, SESSION_BANNER_OK, SESSION_LAST_SEEN
 from tandem.accounts.models import RoleAssignment, User
-from tandem.accounts.sessions import SessionStore
 from tandem.agencies.models import Agency, Member
+from tests.conftest import sign_in
 call_command("seed", "--members", "5", "--agency", "crash", verbosity=0)
 agency = Agency.objects.get(slug="crash")
 user = User.objects.create(username="crash-coordinator", agency=agency)
 RoleAssignment.objects.create(user=user, agency=agency, role="coordinator")
-device = TOTPDevice.objects.create(user=user, name="crash", confirmed=True)
-s = SessionStore()
-s[SESSION_KEY] = str(user.pk)
-s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-s[HASH_SESSION_KEY] = user.get_session_auth_hash()
-s[DEVICE_ID_SESSION_KEY] = device.persistent_id
-s[SESSION_AUTH_AT] = s[SESSION_LAST_SEEN] = time.time()
-s[SESSION_BANNER_OK] = True
-s.create()
-print(s.session_key, Member.objects.filter(agency=agency).first().employee_number)
+TOTPDevice.objects.create(user=user, name="crash", confirmed=True)
+browser = sign_in(Client(), user)  # banner, password and TOTP passed
+print(browser.session.session_key, Member.objects.filter(agency=agency).first().employee_number)
 """
 
 COUNTS = r"""
@@ -138,43 +130,16 @@ print(json.dumps([SupportRequest.objects.count(), RequestOffer.objects.count(),
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        TANDEM_INSECURE_HTTP="1",
+    env = child_env(
         TANDEM_VAR_DIR=str(tmp_path / "var"),
         TANDEM_MASTER_KEYS=crypto.generate_master_key_line("crash-test"),
         TANDEM_TEST_CRASH_MARKER=str(tmp_path / "routed"),
         TANDEM_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
         TANDEM_AUDIT_CHECKPOINT_FILE=str(tmp_path / "checkpoints.jsonl"),
         DJANGO_SETTINGS_MODULE="tandem.settings",
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     )
-    if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        env["DATABASE_URL"] = (
-            f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-        )
-    else:
-        env["TANDEM_SQLITE_PATH"] = str(tmp_path / "crash.sqlite3")
-    return env
-
-
-def _run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip()
-
-
-def _python(env: dict[str, str], code: str) -> str:
-    return _run(env, "-c", "import django; django.setup()\n" + code)
+    return child_database(env, tmp_path / "crash.sqlite3")
 
 
 def _post_request(port: int, session: str, employee_number: str, seen: list[str]) -> None:
@@ -192,13 +157,15 @@ def _post_request(port: int, session: str, employee_number: str, seen: list[str]
         {
             "csrfmiddlewaretoken": token.group(1),
             "idempotency_key": "crash-1",
+            # A critical incident, now: routed at once (where the worker is killed) ...
+            "channel": "critical_incident",
+            "urgency": "now",
+            # ... for a colleague, reached by phone at any time.
             "name": "Crash Person",
             "employee_number": employee_number,
-            "phone": "+1 555 0199",
             "contact_method": "phone",
-            "urgency": "now",
+            "phone": "+1 555 0199",
             "best_time": "any",
-            "channel": "critical_incident",
         }
     )
     conn.request(
@@ -215,22 +182,13 @@ def _post_request(port: int, session: str, employee_number: str, seen: list[str]
     seen.append(f"{answer.status} {answer.read().decode(errors='replace')[:3000]}")
 
 
-def _wait_for(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_web_worker_killed_mid_request_leaves_no_half_written_change(tmp_path: Path) -> None:
     env = _env(tmp_path)
     if connection.vendor == "sqlite":
-        _run(env, "-m", "tandem.cli", "migrate", "--noinput", "-v0")
-    session, employee_number = _python(env, SETUP).splitlines()[-1].split()
-    before = json.loads(_python(env, COUNTS))
+        python_output(env, "-m", "tandem.cli", "migrate", "--noinput", "-v0")
+    session, employee_number = django_output(env, SETUP).splitlines()[-1].split()
+    before = json.loads(django_output(env, COUNTS))
     port = free_port()
     server = subprocess.Popen(  # noqa: S603
         [
@@ -252,7 +210,7 @@ def test_web_worker_killed_mid_request_leaves_no_half_written_change(tmp_path: P
         text=True,
     )
     try:
-        assert _wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 60)
+        assert wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 60)
 
         seen: list[str] = []
         poster = threading.Thread(
@@ -261,7 +219,7 @@ def test_web_worker_killed_mid_request_leaves_no_half_written_change(tmp_path: P
         )
         poster.start()
         marker = tmp_path / "routed"
-        assert _wait_for(marker.exists, 60), f"the request never reached routing: {seen}"
+        assert wait_for(marker.exists, 60), f"the request never reached routing: {seen}"
         worker_pids = _children(server.pid)
         assert worker_pids
         for pid in worker_pids:
@@ -270,10 +228,10 @@ def test_web_worker_killed_mid_request_leaves_no_half_written_change(tmp_path: P
         server.kill()
         server.wait(timeout=30)
     # Nothing of the request is left: no request, no offer, no message, no audit row ...
-    assert json.loads(_python(env, COUNTS)) == before
+    assert json.loads(django_output(env, COUNTS)) == before
     # ... the chain is intact, and the database takes the next write at once.
-    _run(env, "-m", "tandem.cli", "audit", "verify")
-    _python(
+    python_output(env, "-m", "tandem.cli", "audit", "verify")
+    django_output(
         env,
         "from tandem.accounts.models import User\n"
         "User.objects.filter(username='crash-coordinator').update(first_name='after')",

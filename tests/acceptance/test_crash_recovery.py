@@ -11,7 +11,6 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -20,9 +19,8 @@ from django_tasks_db.models import DBTaskResult
 
 from tandem.core.jobs import JobRunner, heartbeat, jobs_reclaim_orphaned
 from tandem.core.models import WorkerHeartbeat
+from tests.helpers import ROOT, child_database, child_env, django_output, run_tandem, wait_for
 from tests.jobs_fixture import note_start_and_finish
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _claimed_job(worker_id: str, tmp_path: Path) -> DBTaskResult:
@@ -73,57 +71,13 @@ def test_a_job_is_reclaimed_once_however_many_workers_try(tmp_path: Path) -> Non
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        TANDEM_INSECURE_HTTP="1",
+    env = child_env(
         TANDEM_VAR_DIR=str(tmp_path / "var"),
         TANDEM_WORKER_HEARTBEAT_SECONDS="1",
         TANDEM_JOB_LEASE_SECONDS="3",
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     )
-    if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        env["DATABASE_URL"] = (
-            f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-        )
-    else:
-        env["TANDEM_SQLITE_PATH"] = str(tmp_path / "crash.sqlite3")
-    return env
-
-
-def _python(env: dict[str, str], code: str) -> str:
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", "import django; django.setup()\n" + code],
-        cwd=ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "tandem.settings"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip()
-
-
-def _tandem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "tandem.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def _wait_for(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+    return child_database(env, tmp_path / "crash.sqlite3")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -132,9 +86,9 @@ def test_worker_killed_mid_job_leaves_nothing_running_and_the_job_finishes_once(
 ) -> None:
     env = _env(tmp_path)
     if connection.vendor == "sqlite":
-        assert _tandem(env, "migrate", "--noinput", "-v0").returncode == 0
+        assert run_tandem(env, "migrate", "--noinput", "-v0", timeout=300).returncode == 0
     marker = tmp_path / "marker"
-    job_id = _python(
+    job_id = django_output(
         env,
         "from tests.jobs_fixture import note_start_and_finish as t\n"
         f"print(t.enqueue({str(marker)!r}, 120).id)",
@@ -147,7 +101,7 @@ def test_worker_killed_mid_job_leaves_nothing_running_and_the_job_finishes_once(
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert _wait_for(lambda: marker.exists(), 60), "the worker never started the job"
+        assert wait_for(lambda: marker.exists(), 60, step=0.2), "the worker never started the job"
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
@@ -155,14 +109,14 @@ def test_worker_killed_mid_job_leaves_nothing_running_and_the_job_finishes_once(
         "from django_tasks_db.models import DBTaskResult as R\n"
         f"print(R.objects.get(pk={job_id!r}).status)"
     )
-    assert _python(env, status) == "RUNNING"  # the dead worker's claim is still there
+    assert django_output(env, status) == "RUNNING"  # the dead worker's claim is still there
 
     time.sleep(4)  # the lease (3 s) runs out
-    done = _tandem(env, "worker", "--once")
+    done = run_tandem(env, "worker", "--once", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert _python(env, status) == "SUCCESSFUL"
+    assert django_output(env, status) == "SUCCESSFUL"
     assert marker.read_text().splitlines() == ["started", "started", "finished"]
-    left = _python(
+    left = django_output(
         env,
         "import json; from django_tasks_db.models import DBTaskResult as R\n"
         "print(json.dumps(list(R.objects.filter(status='RUNNING').values_list('id', flat=True))))",

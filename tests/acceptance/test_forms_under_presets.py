@@ -10,15 +10,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
-from django.urls import Resolver404, resolve
 
 from tandem.agencies.models import Role
 from tandem.agencies.presets import available_presets
 from tests.conftest import make_agency, make_user, sign_in
+from tests.helpers import url_pattern
 
 pytestmark = pytest.mark.django_db
 
-SKIP_NAMES = {"accounts:logout", "api:schema", "agencies:logo"}
 FILES = (".pdf", ".csv", ".xlsx", ".ics", ".json", ".svg", ".png")
 
 
@@ -55,22 +54,13 @@ class Forms(HTMLParser):
             self._form = None
 
 
-def _pattern(path: str) -> str | None:
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return None
-    name = f"{match.namespace}:{match.url_name}" if match.namespace else str(match.url_name)
-    return None if name in SKIP_NAMES else name
-
-
 def _crawl(client: Client) -> dict[str, list[str]]:
     """URL pattern → the problems of the forms on it, for every page reachable by GET."""
     seen: dict[str, list[str]] = {}
     queue = ["/"]
     while queue:
         path = queue.pop(0)
-        name = _pattern(urlsplit(path).path)
+        name = url_pattern(urlsplit(path).path)
         if name is None or name in seen:
             continue
         response = client.get(path)

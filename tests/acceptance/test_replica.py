@@ -5,14 +5,12 @@ with the second alias pointed at the same database, as the issue asks."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, child_env, postgres_url, python_output
 
 SCRIPT = r"""
 import django
@@ -83,38 +81,18 @@ print("ok")
 def test_list_and_report_reads_go_to_the_replica_and_writes_to_the_primary(
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        TANDEM_INSECURE_HTTP="1",
+    env = child_env(
         TANDEM_VAR_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="tandem.settings",
         TANDEM_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
         TANDEM_AUDIT_CHECKPOINT_FILE=str(tmp_path / "checkpoints.jsonl"),
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     )
     if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+        url = postgres_url()
     else:
         url = f"sqlite:///{tmp_path / 'replica.sqlite3'}"
     env["DATABASE_URL"] = env["TANDEM_REPLICA_DATABASE_URL"] = url
     if connection.vendor == "sqlite":
-        subprocess.run(
-            [sys.executable, "-m", "tandem.cli", "migrate", "-v0"],  # noqa: S603
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+        python_output(env, "-m", "tandem.cli", "migrate", "-v0", timeout=600)
+    assert python_output(env, "-c", SCRIPT).endswith("ok")

@@ -37,10 +37,9 @@ from tandem.audit.models import AuditEvent
 from tandem.core.exports import csv_bytes
 from tandem.recovery import services as recovery_services
 from tests.conftest import PASSWORD
-from tests.helpers import code_for, free_port
+from tests.helpers import ROOT, code_for, free_port, run_python, run_tandem
 
 SignedIn = Callable[[User], Client]
-ROOT = Path(__file__).resolve().parents[2]
 POLICY = reverse("agencies:policy")
 
 
@@ -397,18 +396,6 @@ def tandem_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_tandem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "tandem.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [
@@ -443,24 +430,17 @@ def test_bad_settings_stop_start_up_with_one_clear_line(
 
 def test_gunicorn_refuses_to_start_with_settings_the_checks_reject(tmp_path: Path) -> None:
     env = tandem_env(tmp_path, TANDEM_EMAIL_BACKEND="no.such.Backend")
-    result = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:tandem.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{free_port()}",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    result = run_python(
+        env,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:tandem.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{free_port()}",
+        "--workers",
+        "1",
         timeout=120,
-        check=False,
     )
     assert result.returncode != 0
     line = next(line for line in result.stderr.splitlines() if "TANDEM_EMAIL_BACKEND" in line)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,16 +19,11 @@ from tandem.recovery.models import (
     Client,
     ClientMerge,
     Consent,
-    Contact,
     Disclosure,
-    Goal,
     MatchCandidate,
-    PlannedContact,
-    Referral,
-    StageAssessment,
-    SwornNote,
 )
 from tests.deconfliction.support import add, browser, scan
+from tests.recovery.support import plant_cji
 
 MARKER = "CJI-MERGE-MARKER-41c2"
 
@@ -62,6 +58,7 @@ def everything_of(client: Client, cast: dict[str, Any], tag: str) -> dict[str, A
             "signed_on": timezone.localdate(),
         },
     )
+    cji, note = plant_cji(cast, client, MARKER)
     records = {
         "contact": services.contact_create(
             acting_user=prs,
@@ -98,41 +95,22 @@ def everything_of(client: Client, cast: dict[str, Any], tag: str) -> dict[str, A
             information=["identity"],
             description=f"Intake {tag}",
         ),
-        "cji": services.cji_entry_create(
-            acting_user=aro,
-            client=client,
-            source="chri",
-            queried_on=timezone.localdate(),
-            purpose=f"{MARKER}-purpose",
-            summary=f"{MARKER}-summary",
-        ),
-        "note": services.sworn_note_create(acting_user=aro, client=client, text=f"{MARKER}-n"),
+        "cji": cji,
+        "note": note,
         "resource": resource,
     }
     return records
 
 
-OWNED = (
-    Contact,
-    PlannedContact,
-    StageAssessment,
-    Goal,
-    Referral,
-    Consent,
-    Disclosure,
-    CJIEntry,
-    SwornNote,
-)
-
-
-def owners(*clients: Client) -> dict[str, dict[int, int]]:
-    """model -> {record id: client id} for everything the clients own."""
+def owners(owned: set[type[Model]], *clients: Client) -> dict[str, dict[int, int]]:
+    """model -> {record id: client id} for every record of the ``owned`` kinds the clients
+    own."""
     ids = [c.pk for c in clients]
     return {
         model.__name__: dict(
             model._default_manager.filter(client_id__in=ids).values_list("pk", "client_id")
         )
-        for model in OWNED
+        for model in owned
     }
 
 
@@ -161,10 +139,12 @@ def test_merge_and_unmerge_round_trip_every_related_object(cast: dict[str, Any])
         address="14 Elm Street",
         aliases="JR",
     )
-    everything_of(survivor, cast, "S")
+    made = everything_of(survivor, cast, "S")
     everything_of(absorbed, cast, "A")
+    # Every kind of record that hangs off a client and follows it through a merge and back.
+    owned = {type(record) for name, record in made.items() if name != "resource"}
     services.client_flags_set(acting_user=aro, client=absorbed, flags=["weapons_in_home"])
-    before = owners(survivor, absorbed)
+    before = owners(owned, survivor, absorbed)
     survivor_fields = {f: getattr(Client.objects.get(pk=survivor.pk), f) for f in ("phone",)}
     scan(aro)
     candidate = MatchCandidate.objects.get()
@@ -181,7 +161,7 @@ def test_merge_and_unmerge_round_trip_every_related_object(cast: dict[str, Any])
     assert survivor.address == "12 Elm Street"  # not ticked: the survivor's value stays
     assert survivor.safety_flags == ["weapons_in_home"]
     assert absorbed.merged_into_id == survivor.pk
-    after = owners(survivor, absorbed)
+    after = owners(owned, survivor, absorbed)
     for model, rows in after.items():
         assert set(rows.values()) == {survivor.pk}, model
         assert set(rows) == set(before[model]), model
@@ -202,7 +182,7 @@ def test_merge_and_unmerge_round_trip_every_related_object(cast: dict[str, Any])
     assert reverse("recovery:merge_undo", args=[merge.pk]) in survivor_page.content.decode()
     undo = browser(aro).post(reverse("recovery:merge_undo", args=[merge.pk]))
     assert undo.status_code == 302
-    assert owners(survivor, absorbed) == before
+    assert owners(owned, survivor, absorbed) == before
     survivor.refresh_from_db()
     absorbed.refresh_from_db()
     assert survivor.phone == survivor_fields["phone"]

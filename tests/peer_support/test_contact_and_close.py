@@ -15,11 +15,7 @@ from tandem.accounts.models import User
 from tandem.agencies.models import Agency
 from tandem.core.models import DataKey
 from tandem.support import services
-from tandem.support.models import (
-    FollowUpReminder,
-    SupportRequest,
-    UsageRecord,
-)
+from tandem.support.models import FollowUpReminder, SupportRequest, UsageRecord
 from tests.conftest import sign_in
 from tests.peer_support.support import (
     T0,

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from tandem.support.models import (
 )
 from tests.authz_support import requester_of
 from tests.conftest import sign_in
+from tests.helpers import MIGRATED_SQLITE, child_env, python_output
 from tests.peer_support.support import (
     ask,
     help_url,
@@ -307,22 +305,15 @@ def _marker_forms(markers: list[str]) -> list[bytes]:
     return found
 
 
-SQLITE_SCRIPT = r"""
-import json, os, sys
-sys.path.insert(0, os.getcwd())
-import django
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
-django.setup()
-from django.core.management import call_command
-from django.db import connection
-call_command("migrate", verbosity=0)
-from django.conf import settings
-settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SQLITE_SCRIPT = (
+    MIGRATED_SQLITE
+    + r"""
 from tests.peer_support.test_raw_database import run_marker_flow
 markers = run_marker_flow()
 connection.close()
 print(json.dumps(markers))
 """
+)
 
 
 def test_sqlite_file_and_wal_hold_no_requester_identity_after_close_and_expiry(
@@ -331,24 +322,12 @@ def test_sqlite_file_and_wal_hold_no_requester_identity_after_close_and_expiry(
     if connection.vendor != "sqlite":
         pytest.skip("reads the bytes of a SQLite database file")
     db_path = tmp_path / "psp.sqlite3"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
+    env = child_env(
         TANDEM_SQLITE_PATH=str(db_path),
         TANDEM_VAR_DIR=str(tmp_path),
-        TANDEM_INSECURE_HTTP="1",
         TANDEM_MASTER_KEYS="psp:" + "B" * 43 + "=",
     )
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SQLITE_SCRIPT],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    markers = json.loads(done.stdout.strip().splitlines()[-1])
+    markers = json.loads(python_output(env, "-c", SQLITE_SCRIPT, timeout=600).splitlines()[-1])
     data = db_path.read_bytes()
     for suffix in ("-wal", "-journal"):
         extra = Path(str(db_path) + suffix)

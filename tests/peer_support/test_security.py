@@ -18,11 +18,7 @@ from tandem.agencies.models import Agency
 from tandem.audit.models import AuditEvent
 from tandem.core.models import DataKey
 from tandem.support import services, vocab
-from tandem.support.models import (
-    RequestOffer,
-    SupportRequest,
-    UsageRecord,
-)
+from tandem.support.models import RequestOffer, SupportRequest, UsageRecord
 from tests.authz_support import requester_of
 from tests.conftest import sign_in
 from tests.peer_support.support import (
@@ -37,10 +33,9 @@ from tests.peer_support.support import (
     status_page,
 )
 
-pytestmark = pytest.mark.django_db
-
-
 CLOCK_START = T0  # where the shared ``clock`` fixture stops time
+
+pytestmark = pytest.mark.django_db
 
 
 # ========================================================================================

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -22,7 +21,7 @@ from tandem.audit.checkpoints import audit_checkpoint
 from tandem.audit.models import AuditCheckpoint, AuditEvent
 from tandem.audit.services import audit_purge, audit_record
 from tandem.audit.verify import ALTERED, verify_chain
-from tests.platform.support import listing, raw, record, refused, rows
+from tests.platform.support import listing, raw, record, refused, rows, triggers_dropped
 
 pytestmark = pytest.mark.django_db
 
@@ -38,30 +37,7 @@ pytestmark = pytest.mark.django_db
 # ========================================================================================
 
 
-TABLES = ("audit_auditevent", "audit_auditcheckpoint")
-
-
 # --- helpers ------------------------------------------------------------------------------
-
-
-@contextmanager
-def triggers_off() -> Iterator[None]:
-    """What a DBA with the owner's rights can do."""
-    if connection.vendor == "postgresql":
-        for table in TABLES:
-            raw(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        yield
-        for table in TABLES:
-            raw(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-        saved = [row for row in cursor.fetchall() if row[0].startswith("tandem_audit_")]
-        for name, _sql in saved:
-            cursor.execute(f"DROP TRIGGER {name}")
-        yield
-        for _name, sql in saved:
-            cursor.execute(sql)
 
 
 def verify_fails(batch_size: int = 2000) -> str:
@@ -149,21 +125,21 @@ def test_empty_trail_verifies() -> None:
 def test_verify_reads_in_batches_and_still_finds_the_break() -> None:
     record(9)
     assert verify_chain(batch_size=2).ok
-    with triggers_off():
+    with triggers_dropped():
         raw("UPDATE audit_auditevent SET object_id = %s WHERE seq = 7", ["999"])
     assert verify_fails(batch_size=2) == f"Deployment chain broken at event #7: {ALTERED}"
 
 
 def test_altered_row_is_named_by_verify() -> None:
     record(5)
-    with triggers_off():
+    with triggers_dropped():
         raw("UPDATE audit_auditevent SET action = %s WHERE seq = 3", ["member.edit"])
     assert verify_fails() == f"Deployment chain broken at event #3: {ALTERED}"
 
 
 def test_altered_outcome_or_time_is_caught_too() -> None:
     record(4)
-    with triggers_off():
+    with triggers_dropped():
         raw("UPDATE audit_auditevent SET outcome = %s WHERE seq = 2", ["success"])  # unchanged
         raw("UPDATE audit_auditevent SET outcome = %s WHERE seq = 4", ["denied"])
     assert verify_fails() == f"Deployment chain broken at event #4: {ALTERED}"
@@ -171,7 +147,7 @@ def test_altered_outcome_or_time_is_caught_too() -> None:
 
 def test_removed_middle_row_is_named_by_the_next_row() -> None:
     record(5)
-    with triggers_off():
+    with triggers_dropped():
         raw("DELETE FROM audit_auditevent WHERE seq = 3")
     assert verify_fails() == (
         "Deployment chain broken at event #4: previous-hash mismatch "
@@ -181,14 +157,14 @@ def test_removed_middle_row_is_named_by_the_next_row() -> None:
 
 def test_removed_first_row_is_caught() -> None:
     record(3)
-    with triggers_off():
+    with triggers_dropped():
         raw("DELETE FROM audit_auditevent WHERE seq = 1")
     assert verify_fails().startswith("Deployment chain broken at event #2: previous-hash mismatch")
 
 
 def test_swapped_rows_are_caught() -> None:
     record(5)
-    with triggers_off():
+    with triggers_dropped():
         raw("UPDATE audit_auditevent SET seq = -2 WHERE seq = 2")
         raw("UPDATE audit_auditevent SET seq = 2 WHERE seq = 4")
         raw("UPDATE audit_auditevent SET seq = 4 WHERE seq = -2")
@@ -218,7 +194,7 @@ def test_row_inserted_with_a_forged_seq_is_caught() -> None:
 
 def test_row_inserted_into_a_gap_is_caught() -> None:
     events = record(5)
-    with triggers_off():
+    with triggers_dropped():
         raw("DELETE FROM audit_auditevent WHERE seq = 3")
         forged = AuditEvent(
             chain=0,
@@ -236,7 +212,7 @@ def test_row_inserted_into_a_gap_is_caught() -> None:
 
 def test_forged_checkpoint_cannot_hide_removed_rows() -> None:
     events = record(5)
-    with triggers_off():
+    with triggers_dropped():
         raw("DELETE FROM audit_auditevent WHERE seq <= 2")
     AuditCheckpoint.objects.create(
         chain=0,
@@ -252,7 +228,7 @@ def test_forged_checkpoint_cannot_hide_removed_rows() -> None:
 
 def test_verify_warns_when_the_protection_is_missing() -> None:
     record(2)
-    with triggers_off():
+    with triggers_dropped():
         with pytest.raises(CommandError) as failure:
             call_command("audit", "verify", stdout=StringIO())
         assert failure.value.returncode == 2
@@ -435,7 +411,7 @@ def test_auditor_verifies_the_chain_from_the_screen(
     response = client.post(reverse("audit:verify"), HTTP_HX_REQUEST="true")
     assert "Agency alpha intact" in response.content.decode()
     assert "<html" not in response.content.decode()
-    with triggers_off():
+    with triggers_dropped():
         raw("UPDATE audit_auditevent SET action = %s WHERE id = %s", ["x.y", trail["view"].pk])
     html = client.post(reverse("audit:verify")).content.decode()
     seq = trail["view"].seq

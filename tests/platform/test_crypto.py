@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ from tandem.audit.models import AuditEvent
 from tandem.core import crypto
 from tandem.core.fields import EncryptedTextField
 from tandem.core.models import DataKey
-from tests.helpers import pg_dump
+from tests.helpers import child_env, pg_dump, python_output
 from tests.platform.support import KEY_A, KEY_B, SealedNote, key_entry
 
 pytestmark = pytest.mark.django_db
@@ -43,9 +40,6 @@ pytestmark = pytest.mark.django_db
 
 
 SECRET = "Sgt. Quillon Zebedee-Marsh, 719-555-0199, confided about divorce"
-
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def raw_column(note: SealedNote, column: str) -> Any:
@@ -286,17 +280,8 @@ print(json.dumps(out))
 
 
 def _run_tandem_script(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SUBPROCESS_SCRIPT, __name__, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = python_output(env, "-c", SUBPROCESS_SCRIPT, __name__, *args)
+    return json.loads(out.splitlines()[-1])
 
 
 def _file_bytes(db_path: Path) -> bytes:
@@ -318,11 +303,9 @@ def test_sqlite_file_holds_no_plaintext_and_nothing_readable_after_shredding(
     if connection.vendor != "sqlite":
         pytest.skip("reads the bytes of a SQLite database file")
     db_path = tmp_path / "tandem.sqlite3"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
+    env = child_env(
         TANDEM_SQLITE_PATH=str(db_path),
         TANDEM_VAR_DIR=str(tmp_path),
-        TANDEM_INSECURE_HTTP="1",
         TANDEM_MASTER_KEYS=key_entry("file-test"),
     )
     made = _run_tandem_script(env, "create", SECRET)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from django.test import Client, override_settings
 
 from tests.conftest import sign_in
+from tests.helpers import python_output, run_tandem
 
 pytestmark = pytest.mark.django_db
 
@@ -22,21 +21,6 @@ pytestmark = pytest.mark.django_db
 # 1. Project and set-up
 # Project set-up (point 1): settings, the console command, production checks, headers.
 # ========================================================================================
-
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_tandem(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "tandem.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def production_env(tmp_path: Path) -> dict[str, str]:
@@ -62,7 +46,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
 
 def test_check_deploy_reports_nothing_with_production_variables(tmp_path: Path) -> None:
     env = production_env(tmp_path)
-    result = run_tandem("check", "--deploy", "--fail-level", "WARNING", env=env)
+    result = run_tandem(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -70,7 +54,7 @@ def test_check_deploy_reports_nothing_with_production_variables(tmp_path: Path) 
 def test_check_deploy_warns_when_audit_checkpoints_stay_in_a_local_file(tmp_path: Path) -> None:
     env = production_env(tmp_path)
     del env["TANDEM_AUDIT_SYSLOG"]
-    result = run_tandem("check", "--deploy", "--fail-level", "WARNING", env=env)
+    result = run_tandem(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "tandem.audit.W001" in result.stdout + result.stderr
     assert "TANDEM_AUDIT_SYSLOG" in result.stdout + result.stderr
@@ -79,7 +63,7 @@ def test_check_deploy_warns_when_audit_checkpoints_stay_in_a_local_file(tmp_path
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
     env = production_env(tmp_path)
     del env["TANDEM_SECRET_KEY"]
-    result = run_tandem("check", env=env)
+    result = run_tandem(env, "check")
     assert result.returncode != 0
     assert "TANDEM_SECRET_KEY" in result.stderr
 
@@ -92,17 +76,13 @@ def test_database_url_selects_postgresql_and_default_is_sqlite_under_var(tmp_pat
     env = production_env(tmp_path)
     env["DJANGO_SETTINGS_MODULE"] = "tandem.settings"
     env.pop("DATABASE_URL", None)
-    sqlite = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert "sqlite3" in sqlite.stdout
-    assert str(tmp_path) in sqlite.stdout
+    sqlite = python_output(env, "-c", probe)
+    assert "sqlite3" in sqlite
+    assert str(tmp_path) in sqlite
     env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/tandem_example"
-    pg = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert "postgresql" in pg.stdout
-    assert "tandem_example" in pg.stdout
+    pg = python_output(env, "-c", probe)
+    assert "postgresql" in pg
+    assert "tandem_example" in pg
 
 
 def test_signed_in_pages_are_never_cached_and_carry_a_content_security_policy(

@@ -2,53 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
-
-from tandem.agencies.models import Agency
-from tandem.readiness import services as readiness
-from tandem.readiness.models import Course, TrainingSession
-
-TZ = ZoneInfo("America/New_York")
-
-
-def at(y: int, m: int, d: int, hour: int = 12) -> datetime:
-    return datetime(y, m, d, hour, tzinfo=TZ)
-
-
-def code_now(device: TOTPDevice) -> str:
-    device.refresh_from_db()
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = timezone.now().timestamp()
-    return f"{totp.token():0{device.digits}d}"
 
 
 def text(response: Any) -> str:
     return str(response.content.decode())
-
-
-def _held(agency: Agency, code: str, when: datetime) -> TrainingSession:
-    readiness.catalogue_seed(agency=agency)
-    course = Course.objects.get(agency=agency, code=code)
-    session, _ = TrainingSession.objects.get_or_create(
-        course=course,
-        starts_at=when,
-        defaults={
-            "agency": agency,
-            "ends_at": when + timedelta(hours=2),
-            "place": "Academy",
-            "instructor": "Dr. Lane",
-            "capacity": 30,
-        },
-    )
-    return session
 
 
 def sign_in_from_the_demo_listing(username: str) -> Client:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.programs.support import code_now
+from tests.helpers import code_for
 
 # ========================================================================================
 # Browser stories: one per department, where a person clicks (Chromium, live server)
@@ -28,7 +28,7 @@ def _browser_sign_in(page: Any, base: str, username: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Continue").click()
     device = TOTPDevice.objects.get(user__username=username, confirmed=True)
-    page.locator("input[name=code]").fill(code_now(device))
+    page.locator("input[name=code]").fill(code_for(device))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/")
 

@@ -9,11 +9,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tandem.readiness import services as readiness
 from tandem.readiness.gates import is_peer_support_ready
 from tandem.readiness.models import Gate
 from tests.conftest import sign_in
-from tests.programs.support import _held, sign_in_from_the_demo_listing, text
+from tests.programs.support import sign_in_from_the_demo_listing, text
+from tests.readiness.support import attend, clear
 
 # ========================================================================================
 # 4. Columbus Procedure 18.107
@@ -66,19 +66,10 @@ def test_columbus_story_selection_then_training_posters_and_covers(demo: Any) ->
     assert any(
         "initial training not complete" in r for r in Gate.objects.get(user=applicant).reasons
     )
-    readiness.attendance_mark(
-        acting_user=people["coordinator"],
-        user=applicant,
-        status="present",
-        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)),
+    attend(
+        agency, people["coordinator"], applicant, "psp-initial", timezone.now() - timedelta(hours=3)
     )
-    readiness.check_record(
-        acting_user=people["coordinator"],
-        user=applicant,
-        checked_on=timezone.localdate(),
-        result="cleared",
-        renewal_due=timezone.localdate() + timedelta(days=700),
-    )
+    clear(people["coordinator"], applicant, timezone.localdate(), days=700)
     assert is_peer_support_ready(applicant), Gate.objects.get(user=applicant).reasons
 
     # Posters (B.1.a-b): every unit's poster lists the whole team, Communications and the

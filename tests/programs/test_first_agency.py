@@ -21,7 +21,8 @@ from tandem.accounts.setup import setup_path
 from tandem.agencies.models import Agency, Role
 from tandem.audit.models import AuditEvent
 from tests.conftest import make_agency, make_user, sign_in
-from tests.programs.support import code_now, text
+from tests.helpers import agency_create, code_for
+from tests.programs.support import text
 
 NEW_PASSWORD = "a long new passphrase 9 for setup"
 
@@ -44,7 +45,7 @@ def setup_and_first_sign_in(client: Client, user: User, link_path: str) -> Any:
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     secret = b32encode(device.bin_key).decode().rstrip("=")
     assert secret[:4] in text(enrol)
-    finished = client.post(reverse("accounts:mfa_enrol"), {"code": code_now(device)})
+    finished = client.post(reverse("accounts:mfa_enrol"), {"code": code_for(device)})
     assert finished["Location"] == reverse("accounts:backup_codes")
     return finished
 
@@ -56,26 +57,14 @@ def setup_and_first_sign_in(client: Client, user: User, link_path: str) -> Any:
 
 @pytest.mark.django_db
 def test_agency_create_command_invites_a_first_administrator_who_can_then_manage_it() -> None:
-    out = StringIO()
-    call_command(
-        "agency",
-        "create",
-        "--preset",
-        "joplin",
-        "--slug",
-        "joplin",
-        "--name",
-        "Joplin Police Department",
-        "--admin-email",
-        "it@joplin.test",
-        stdout=out,
+    printed = agency_create(
+        "joplin", "joplin", "Joplin Police Department", "--admin-email", "it@joplin.test"
     )
     agency = Agency.objects.get(slug="joplin")
     admin = User.objects.get(username="joplin-admin")
     assert admin.agency == agency
     assert admin.has_role(Role.ADMINISTRATOR)
     assert not admin.has_usable_password()
-    printed = out.getvalue()
     link = next(line.strip() for line in printed.splitlines() if "/accounts/setup/" in line)
     link_path = link[link.index("/accounts/setup/") :]
 
@@ -133,30 +122,10 @@ def test_agency_create_refuses_a_taken_slug_or_username_in_one_line_and_creates_
     agency: Agency,
 ) -> None:
     with pytest.raises(CommandError, match="already exists"):
-        call_command(
-            "agency",
-            "create",
-            "--preset",
-            "columbus",
-            "--slug",
-            "alpha",
-            "--name",
-            "Again",
-            stdout=StringIO(),
-        )
+        agency_create("columbus", "alpha", "Again")
     make_user(agency, "echo-admin")
     with pytest.raises(CommandError, match="already exists"):
-        call_command(
-            "agency",
-            "create",
-            "--preset",
-            "columbus",
-            "--slug",
-            "echo",
-            "--name",
-            "Echo PD",
-            stdout=StringIO(),
-        )
+        agency_create("columbus", "echo", "Echo PD")
     assert not Agency.objects.filter(slug="echo").exists()
 
 

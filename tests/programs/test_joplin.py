@@ -8,10 +8,10 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
-from tandem.readiness import services as readiness
 from tandem.readiness.gates import is_peer_support_ready
 from tandem.readiness.models import Gate
-from tests.programs.support import _held, sign_in_from_the_demo_listing, text
+from tests.programs.support import sign_in_from_the_demo_listing, text
+from tests.readiness.support import attend, clear
 
 # ========================================================================================
 # 5. Joplin SOG 2-13 (selection by letter of request; no interview step)
@@ -38,18 +38,9 @@ def test_joplin_story_letter_vetting_training_then_the_chief_designates(demo: An
     )
     application.refresh_from_db()
     assert application.status != "approved", early.status_code
-    readiness.check_record(
-        acting_user=people["coordinator"],
-        user=applicant,
-        checked_on=timezone.localdate(),
-        result="cleared",
-        renewal_due=timezone.localdate() + timedelta(days=700),
-    )
-    readiness.attendance_mark(
-        acting_user=people["coordinator"],
-        user=applicant,
-        status="present",
-        session=_held(agency, "psp-initial", timezone.now() - timedelta(hours=3)),
+    clear(people["coordinator"], applicant, timezone.localdate(), days=700)
+    attend(
+        agency, people["coordinator"], applicant, "psp-initial", timezone.now() - timedelta(hours=3)
     )
     chief.post(
         reverse("readiness:application_decide", args=[application.pk]),

@@ -23,7 +23,9 @@ from tandem.readiness import services as readiness
 from tandem.readiness.gates import is_peer_support_ready, peer_support_ready_users
 from tandem.readiness.models import Gate
 from tests.conftest import PASSWORD, make_agency, make_user, sign_in
-from tests.programs.support import _held, at, code_now, text
+from tests.helpers import code_for
+from tests.programs.support import text
+from tests.readiness.support import at, held_session
 
 # ========================================================================================
 # 3. A policy change takes effect at once — for every preset
@@ -47,7 +49,7 @@ def _sign(user: User, kind: str, coordinator: User) -> None:
         document=document,
         typed_name=user.get_full_name(),
         password=PASSWORD,
-        code=code_now(device),
+        code=code_for(device),
     )
 
 
@@ -57,7 +59,7 @@ def _ready_supporter(agency: Agency, people: dict[str, User]) -> User:
     when = at(2026, 3, 2, 9)
     readiness.attendance_mark(
         acting_user=coordinator,
-        session=_held(agency, "psp-initial", when),
+        session=held_session(agency, "psp-initial", when),
         user=supporter,
         status="present",
     )
@@ -71,7 +73,7 @@ def _ready_supporter(agency: Agency, people: dict[str, User]) -> User:
     if agency.policy_model().training.cjis_awareness_yearly:
         readiness.attendance_mark(
             acting_user=coordinator,
-            session=_held(agency, "cjis-awareness", when),
+            session=held_session(agency, "cjis-awareness", when),
             user=supporter,
             status="present",
         )
@@ -164,7 +166,7 @@ def test_a_role_change_moves_the_gate_before_the_next_request() -> None:
         )
         readiness.attendance_mark(
             acting_user=coordinator,
-            session=_held(agency, "cjis-awareness", at(2026, 3, 2, 9)),
+            session=held_session(agency, "cjis-awareness", at(2026, 3, 2, 9)),
             user=officer,
             status="present",
         )

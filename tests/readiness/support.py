@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from tandem.readiness.compliance import (
 from tandem.readiness.models import (
     Attendance,
     Course,
+    HourLog,
     Signature,
     TrainingSession,
 )
@@ -53,6 +55,38 @@ def held_session(agency: Any, code: str, when: datetime) -> TrainingSession:
         },
     )
     return session
+
+
+def schedule(
+    coordinator: User,
+    course: Course,
+    starts_at: datetime,
+    *,
+    hours: int = 1,
+    ends_at: datetime | None = None,
+    place: str = "HQ",
+    instructor: str = "Sgt. Ruiz",
+    capacity: int = 12,
+) -> TrainingSession:
+    """A session of ``course`` that ``coordinator`` schedules through the service (one hour
+    at HQ with Sgt. Ruiz, twelve places, unless told)."""
+    return services.session_schedule(
+        acting_user=coordinator,
+        course=course,
+        starts_at=starts_at,
+        ends_at=ends_at or starts_at + timedelta(hours=hours),
+        place=place,
+        instructor=instructor,
+        capacity=capacity,
+    )
+
+
+def log_hours(user: User, kind: str, worked_on: date, hours: str, key: str) -> HourLog:
+    """``hours`` of ``kind`` that ``user`` logs for ``worked_on`` (``key``: the form's
+    idempotency key)."""
+    return services.hours_log(
+        acting_user=user, kind=kind, worked_on=worked_on, hours=Decimal(hours), idempotency_key=key
+    )
 
 
 def attend(
@@ -91,19 +125,24 @@ def sign(user: User, kind: str, offset_steps: int = 0) -> Signature:
     )
 
 
+def clear(coordinator: User, user: User, checked_on: date, *, days: int) -> Any:
+    """A cleared background check of ``user`` on ``checked_on``, due again ``days`` later."""
+    return services.check_record(
+        acting_user=coordinator,
+        user=user,
+        checked_on=checked_on,
+        result="cleared",
+        renewal_due=checked_on + timedelta(days=days),
+    )
+
+
 def make_ready(
     agency: Any, cast: dict[str, User], user: User, *, trained: datetime, designate: bool = True
 ) -> None:
     """Initial training, a cleared check, the confidentiality agreement and designation."""
     coordinator = cast["coordinator"]
     attend(agency, coordinator, user, "psp-initial", trained)
-    services.check_record(
-        acting_user=coordinator,
-        user=user,
-        checked_on=timezone.localdate(trained),
-        result="cleared",
-        renewal_due=timezone.localdate(trained) + timedelta(days=730),
-    )
+    clear(coordinator, user, timezone.localdate(trained), days=730)
     sign(user, "confidentiality")
     if designate:
         services.designation_grant(

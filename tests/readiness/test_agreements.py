@@ -22,12 +22,40 @@ from tandem.readiness.gates import (
     is_peer_support_ready,
 )
 from tandem.readiness.models import (
+    AgreementDocument,
     Gate,
     Signature,
 )
 from tests.conftest import PASSWORD
 from tests.helpers import code_for
 from tests.readiness.support import CS, at, make_ready, psp_facts
+
+
+def publish(coordinator: User, body: str) -> AgreementDocument:
+    """The confidentiality agreement with ``body``, published by ``coordinator``."""
+    return services.agreement_publish(
+        acting_user=coordinator, kind="confidentiality", title="Confidentiality", body=body
+    )
+
+
+def sign_with(
+    user: User,
+    document: AgreementDocument,
+    *,
+    typed_name: str = "Supporter Tester",
+    password: str = PASSWORD,
+    code: str | None = None,
+) -> Signature:
+    """``user`` signs ``document``: the typed name, the password and a code (the one their
+    app shows now unless told)."""
+    return services.agreement_sign(
+        acting_user=user,
+        document=document,
+        typed_name=typed_name,
+        password=password,
+        code=code_for(user) if code is None else code,
+    )
+
 
 # ========================================================================================
 # 5. Agreements and e-signature
@@ -39,11 +67,8 @@ def test_signing_needs_the_typed_name_the_password_and_a_current_code(
     agency: Any, cast: dict[str, User], signed_in: Any
 ) -> None:
     supporter = cast["supporter"]
-    document = services.agreement_publish(
-        acting_user=cast["coordinator"],
-        kind="confidentiality",
-        title="Confidentiality",
-        body="What I hear stays with me, within the policy's limits.",
+    document = publish(
+        cast["coordinator"], "What I hear stays with me, within the policy's limits."
     )
     url = reverse("readiness:agreement_sign", args=[document.pk])
     client = signed_in(supporter)
@@ -82,42 +107,19 @@ def test_wrong_passwords_and_codes_at_signing_count_toward_the_account_lockout(
     agency: Any, cast: dict[str, User]
 ) -> None:
     supporter = cast["supporter"]
-    document = services.agreement_publish(
-        acting_user=cast["coordinator"],
-        kind="confidentiality",
-        title="Confidentiality",
-        body="What I hear stays with me.",
-    )
+    document = publish(cast["coordinator"], "What I hear stays with me.")
     for _ in range(4):
         with pytest.raises(ValidationError, match="password is not correct"):
-            services.agreement_sign(
-                acting_user=supporter,
-                document=document,
-                typed_name="Supporter Tester",
-                password="guess",
-                code=code_for(supporter),
-            )
+            sign_with(supporter, document, password="guess")
     with pytest.raises(ValidationError, match="code"):
-        services.agreement_sign(
-            acting_user=supporter,
-            document=document,
-            typed_name="Supporter Tester",
-            password=PASSWORD,
-            code="abcd-efgh",
-        )
+        sign_with(supporter, document, code="abcd-efgh")
     supporter.refresh_from_db()
     assert supporter.failed_attempts == 5
     assert supporter.is_locked
     assert AuditEvent.objects.filter(action="account.locked").count() == 1
     # Locked: even the right password and code are refused.
     with pytest.raises(ValidationError, match="locked"):
-        services.agreement_sign(
-            acting_user=supporter,
-            document=document,
-            typed_name="Supporter Tester",
-            password=PASSWORD,
-            code=code_for(supporter),
-        )
+        sign_with(supporter, document)
     assert not Signature.objects.exists()
 
 
@@ -128,24 +130,12 @@ def test_the_same_code_cannot_sign_twice(agency: Any, cast: dict[str, User]) -> 
     first = services.agreement_publish(
         acting_user=cast["coordinator"], kind="confidentiality", title="A", body="Text one"
     )
-    services.agreement_sign(
-        acting_user=supporter,
-        document=first,
-        typed_name="supporter tester",
-        password=PASSWORD,
-        code=code,
-    )
+    sign_with(supporter, first, typed_name="supporter tester", code=code)
     nda = services.agreement_publish(
         acting_user=cast["coordinator"], kind="policy", title="Policy", body="I read the policy."
     )
     with pytest.raises(ValidationError, match="already been used"):
-        services.agreement_sign(
-            acting_user=supporter,
-            document=nda,
-            typed_name="Supporter Tester",
-            password=PASSWORD,
-            code=code,
-        )
+        sign_with(supporter, nda, code=code)
 
 
 @pytest.mark.django_db
@@ -166,13 +156,7 @@ def test_an_outdated_version_cannot_be_signed(
     )
     assert same.pk == v2.pk  # republishing the same text adds no version
     with pytest.raises(ValidationError, match="has been replaced"):
-        services.agreement_sign(
-            acting_user=supporter,
-            document=v1,
-            typed_name="Supporter Tester",
-            password=PASSWORD,
-            code=code_for(supporter),
-        )
+        sign_with(supporter, v1)
     page = signed_in(supporter).get(reverse("readiness:agreement_sign", args=[v1.pk]))
     assert b"This version has been replaced" in page.content
     assert not Signature.objects.exists()
@@ -205,12 +189,7 @@ def test_publishing_a_new_version_requires_signing_again(
         make_ready(agency, cast, supporter, trained=at(2026, 1, 5, 9))
         assert is_peer_support_ready(supporter)
         v1 = Signature.objects.get(user=supporter).document
-        v2 = services.agreement_publish(
-            acting_user=cast["coordinator"],
-            kind="confidentiality",
-            title="Confidentiality",
-            body="Amended text.",
-        )
+        v2 = publish(cast["coordinator"], "Amended text.")
         assert not is_peer_support_ready(supporter)  # at once, not at the nightly run
         assert any(
             "new version of the confidentiality agreement" in r
@@ -224,13 +203,7 @@ def test_publishing_a_new_version_requires_signing_again(
                 acting_user=supporter, document=v1, typed_name="Supporter Tester"
             )
     with time_machine.travel(at(2026, 2, 10, 13), tick=False):
-        services.agreement_sign(
-            acting_user=supporter,
-            document=v2,
-            typed_name="Supporter Tester",
-            password=PASSWORD,
-            code=code_for(supporter),
-        )
+        sign_with(supporter, v2)
         assert is_peer_support_ready(supporter)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from tandem.readiness.models import (
 )
 from tests.authz import check_no_session, check_row, make_world
 from tests.authz_readiness import ROWS, build_world
-from tests.readiness.support import held_session
+from tests.readiness.support import held_session, log_hours
 
 # ========================================================================================
 # Authorization of every URL
@@ -90,13 +89,7 @@ def test_people_pages_reach_only_team_members_and_applicants_in_the_readers_scop
     roster = supervisor.get(reverse("readiness:session", args=[session.pk])).content
     assert cast["supporter"].get_full_name().encode() not in roster
     # Only the peer recovery supervisor signs off a PRS's certification hours.
-    log = services.hours_log(
-        acting_user=cast["prs"],
-        kind="experience",
-        worked_on=timezone.localdate(),
-        hours=Decimal("2"),
-        idempotency_key="scope",
-    )
+    log = log_hours(cast["prs"], "experience", timezone.localdate(), "2", "scope")
     for role in ("coordinator", "psychologist"):
         with pytest.raises(ValidationError):
             services.hours_sign_off(acting_user=cast[role], log=log)

@@ -15,6 +15,7 @@ from tandem.readiness import services
 from tandem.readiness.models import (
     Course,
 )
+from tests.readiness.support import schedule
 
 # ========================================================================================
 # 10. Calendar
@@ -30,13 +31,11 @@ def test_training_calendar_feed_lists_my_sessions_and_can_be_revoked(
     supporter = cast["supporter"]
     services.catalogue_seed(agency=agency)
     start = timezone.now() + timedelta(days=4)
-    session = services.session_schedule(
-        acting_user=cast["coordinator"],
-        course=Course.objects.get(agency=agency, code="monthly-meeting"),
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
+    session = schedule(
+        cast["coordinator"],
+        Course.objects.get(agency=agency, code="monthly-meeting"),
+        start,
         place="HQ room 2",
-        instructor="Sgt. Ruiz",
         capacity=10,
     )
     services.session_enrol(acting_user=supporter, session=session, user=supporter)

@@ -23,6 +23,7 @@ from tandem.readiness.compliance import (
     evaluate,
 )
 from tests.conftest import make_user
+from tests.readiness.support import log_hours
 
 # ========================================================================================
 # 6. Certification and hours
@@ -39,38 +40,11 @@ def test_certification_hours_count_once_a_supervisor_signs_them_off(
     prs.agency.refresh_from_db()
     day = timezone.localdate()
     logs = [
-        services.hours_log(
-            acting_user=prs,
-            kind="experience",
-            worked_on=day,
-            hours=Decimal("8"),
-            idempotency_key="a",
-        ),
-        services.hours_log(
-            acting_user=prs,
-            kind="ethics",
-            worked_on=day - timedelta(days=1),
-            hours=Decimal("6"),
-            idempotency_key="b",
-        ),
-        services.hours_log(
-            acting_user=prs,
-            kind="supervision",
-            worked_on=day - timedelta(days=2),
-            hours=Decimal("19"),
-            idempotency_key="c",
-        ),
+        log_hours(prs, "experience", day, "8", "a"),
+        log_hours(prs, "ethics", day - timedelta(days=1), "6", "b"),
+        log_hours(prs, "supervision", day - timedelta(days=2), "19", "c"),
     ]
-    assert (
-        services.hours_log(
-            acting_user=prs,
-            kind="experience",
-            worked_on=day,
-            hours=Decimal("8"),
-            idempotency_key="a",
-        ).pk
-        == logs[0].pk
-    )
+    assert log_hours(prs, "experience", day, "8", "a").pk == logs[0].pk
     progress = services.certification_progress(prs)
     assert progress["pending"] == Decimal("33")
     assert progress["experience"] == 0
@@ -94,28 +68,10 @@ def test_certification_hours_count_once_a_supervisor_signs_them_off(
 @pytest.mark.django_db
 def test_certification_hours_of_all_kinds_fit_in_a_day(agency: Any, cast: dict[str, User]) -> None:
     prs, day = cast["prs"], timezone.localdate()
-    services.hours_log(
-        acting_user=prs,
-        kind="experience",
-        worked_on=day,
-        hours=Decimal("20"),
-        idempotency_key="day-1",
-    )
+    log_hours(prs, "experience", day, "20", "day-1")
     with pytest.raises(ValidationError, match="at most 24"):
-        services.hours_log(
-            acting_user=prs,
-            kind="ethics",
-            worked_on=day,
-            hours=Decimal("5"),
-            idempotency_key="day-2",
-        )
-    services.hours_log(
-        acting_user=prs,
-        kind="supervision",
-        worked_on=day,
-        hours=Decimal("4"),
-        idempotency_key="day-3",
-    )
+        log_hours(prs, "ethics", day, "5", "day-2")
+    log_hours(prs, "supervision", day, "4", "day-3")
     assert services.certification_progress(prs)["pending"] == Decimal("24")
 
 
@@ -125,29 +81,11 @@ def test_double_submit_keys_belong_to_the_person_who_sent_them(
 ) -> None:
     prs, aro, supporter = cast["prs"], cast["aro"], cast["supporter"]
     day = timezone.localdate()
-    mine = services.hours_log(
-        acting_user=prs,
-        kind="experience",
-        worked_on=day,
-        hours=Decimal("2"),
-        idempotency_key="shared-key",
-    )
-    theirs = services.hours_log(
-        acting_user=aro,
-        kind="experience",
-        worked_on=day,
-        hours=Decimal("3"),
-        idempotency_key="shared-key",
-    )
+    mine = log_hours(prs, "experience", day, "2", "shared-key")
+    theirs = log_hours(aro, "experience", day, "3", "shared-key")
     assert theirs.pk != mine.pk
     assert theirs.user == aro
-    again = services.hours_log(
-        acting_user=prs,
-        kind="experience",
-        worked_on=day,
-        hours=Decimal("2"),
-        idempotency_key="shared-key",
-    )
+    again = log_hours(prs, "experience", day, "2", "shared-key")
     assert again.pk == mine.pk
     entry = services.time_entry_add(
         acting_user=supporter, worked_on=day, hours=Decimal("1"), idempotency_key="shared-key"

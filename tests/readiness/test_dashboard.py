@@ -20,7 +20,7 @@ from tandem.readiness.models import (
     Course,
 )
 from tests.conftest import make_user
-from tests.readiness.support import at, held_session, make_ready
+from tests.readiness.support import at, held_session, log_hours, make_ready, schedule
 
 # ========================================================================================
 # Dashboard, reports contract and query counts
@@ -78,11 +78,11 @@ def test_repeated_buttons_name_their_row_for_screen_readers(
 ) -> None:
     services.catalogue_seed(agency=agency)
     start = timezone.now() + timedelta(days=5)
-    services.session_schedule(
-        acting_user=cast["coordinator"],
-        course=Course.objects.get(agency=agency, code="psp-ongoing"),
-        starts_at=start,
-        ends_at=start + timedelta(hours=2),
+    schedule(
+        cast["coordinator"],
+        Course.objects.get(agency=agency, code="psp-ongoing"),
+        start,
+        hours=2,
         place="Room 4",
         instructor="Dr. Lane",
         capacity=10,
@@ -103,13 +103,7 @@ def test_repeated_buttons_name_their_row_for_screen_readers(
     )
     entries = signed_in(cast["supporter"]).get(reverse("readiness:time_entries")).content
     assert b'Remove<span class="visually-hidden"> 2' in entries
-    services.hours_log(
-        acting_user=cast["prs"],
-        kind="experience",
-        worked_on=timezone.localdate(),
-        hours=Decimal("3"),
-        idempotency_key="a11y",
-    )
+    log_hours(cast["prs"], "experience", timezone.localdate(), "3", "a11y")
     team = signed_in(cast["crt_supervisor"]).get(reverse("readiness:team")).content.decode()
     assert 'Sign off<span class="visually-hidden"> 3.00 experience hours of' in team
 

@@ -17,7 +17,7 @@ from tandem.readiness.models import (
     Course,
     TrainingSession,
 )
-from tests.readiness.support import CS, held_session
+from tests.readiness.support import CS, held_session, schedule
 
 # ========================================================================================
 # 2. Training: catalogue, sessions, enrolment, attendance
@@ -60,15 +60,7 @@ def test_sessions_cannot_be_scheduled_in_the_past(
     assert b"cannot be scheduled in the past" in response.content
     assert not TrainingSession.objects.exists()
     with pytest.raises(ValidationError, match="in the past"):
-        services.session_schedule(
-            acting_user=cast["coordinator"],
-            course=course,
-            starts_at=past,
-            ends_at=past + timedelta(hours=1),
-            place="A",
-            instructor="B",
-            capacity=5,
-        )
+        schedule(cast["coordinator"], course, past, place="A", instructor="B", capacity=5)
 
 
 @pytest.mark.django_db
@@ -78,34 +70,15 @@ def test_scheduling_twice_creates_one_session_and_end_must_follow_start(
     services.catalogue_seed(agency=agency)
     course = Course.objects.get(agency=agency, code="monthly-meeting")
     start = timezone.now() + timedelta(days=3)
-    services.session_schedule(
-        acting_user=cast["coordinator"],
-        course=course,
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        place="HQ",
-        instructor="Sgt. Ruiz",
-        capacity=12,
-    )
+    schedule(cast["coordinator"], course, start)
     with pytest.raises(ValidationError, match="already has a session"):
-        services.session_schedule(
-            acting_user=cast["coordinator"],
-            course=course,
-            starts_at=start,
-            ends_at=start + timedelta(hours=1),
-            place="HQ",
-            instructor="Sgt. Ruiz",
-            capacity=12,
-        )
+        schedule(cast["coordinator"], course, start)
     with pytest.raises(ValidationError, match="end after it starts"):
-        services.session_schedule(
-            acting_user=cast["coordinator"],
-            course=course,
-            starts_at=start + timedelta(days=1),
+        schedule(
+            cast["coordinator"],
+            course,
+            start + timedelta(days=1),
             ends_at=start + timedelta(days=1),
-            place="HQ",
-            instructor="Sgt. Ruiz",
-            capacity=12,
         )
     assert TrainingSession.objects.count() == 1
 
@@ -117,15 +90,7 @@ def test_enrolment_respects_capacity_and_a_second_click_is_harmless(
     services.catalogue_seed(agency=agency)
     course = Course.objects.get(agency=agency, code="psp-ongoing")
     start = timezone.now() + timedelta(days=3)
-    session = services.session_schedule(
-        acting_user=cast["coordinator"],
-        course=course,
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        place="HQ",
-        instructor="Sgt. Ruiz",
-        capacity=1,
-    )
+    session = schedule(cast["coordinator"], course, start, capacity=1)
     first = services.session_enrol(
         acting_user=cast["supporter"], session=session, user=cast["supporter"]
     )
@@ -145,12 +110,10 @@ def test_the_coordinator_enrols_a_team_member_from_the_session_page(
 ) -> None:
     services.catalogue_seed(agency=agency)
     start = timezone.now() + timedelta(days=5)
-    session = services.session_schedule(
-        acting_user=cast["coordinator"],
-        course=Course.objects.get(agency=agency, code="cjis-awareness"),
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        place="HQ",
+    session = schedule(
+        cast["coordinator"],
+        Course.objects.get(agency=agency, code="cjis-awareness"),
+        start,
         instructor="IT",
         capacity=5,
     )

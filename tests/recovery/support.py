@@ -12,8 +12,11 @@ from django.utils import timezone
 
 from tandem.recovery import services
 from tandem.recovery.models import (
+    CJIEntry,
     Client,
+    Contact,
     PlannedContact,
+    SwornNote,
 )
 from tests.conftest import sign_in
 
@@ -136,20 +139,41 @@ def share(session: Browser, client: Client, recipient: Any, **extra: Any) -> Any
     return session.post(reverse("recovery:disclosure_create", args=[client.pk]), data)
 
 
+def phone_call(prs: Any, client: Client) -> Contact:
+    """A five-minute phone contact the PRS logs with ``client`` now (engaged)."""
+    return services.contact_create(
+        acting_user=prs,
+        client=client,
+        data={
+            "kind": "phone",
+            "occurred_at": timezone.now(),
+            "duration_minutes": 5,
+            "prs_present": True,
+            "location_type": "phone",
+            "services": [],
+            "outcome": "engaged",
+        },
+    )
+
+
 MARKER = "CJI-MARKER-7f3a9c"
 
 
-def plant_cji(cast: dict[str, Any], client: Client) -> None:
+def plant_cji(
+    cast: dict[str, Any], client: Client, marker: str = MARKER
+) -> tuple[CJIEntry, SwornNote]:
+    """A CJI entry and a sworn note on ``client`` by the ARO, each carrying ``marker``."""
     aro = cast["aro"]
-    services.cji_entry_create(
+    entry = services.cji_entry_create(
         acting_user=aro,
         client=client,
         source="chri",
         queried_on=timezone.localdate(),
-        purpose=f"{MARKER}-purpose",
-        summary=f"{MARKER}-summary",
+        purpose=f"{marker}-purpose",
+        summary=f"{marker}-summary",
     )
-    services.sworn_note_create(acting_user=aro, client=client, text=f"{MARKER}-note")
+    note = services.sworn_note_create(acting_user=aro, client=client, text=f"{marker}-note")
+    return entry, note
 
 
 def assess(agency: Any, cast: dict[str, Any], planned: PlannedContact, clear: bool = True) -> Any:

@@ -8,12 +8,20 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
-from tandem.recovery import services
 from tandem.recovery.models import (
     Client,
     Contact,
 )
-from tests.recovery.support import assess, browser, contact_post, local, new_client, plan, raw_rows
+from tests.recovery.support import (
+    assess,
+    browser,
+    contact_post,
+    local,
+    new_client,
+    phone_call,
+    plan,
+    raw_rows,
+)
 
 # ========================================================================================
 # 2. Contacts
@@ -62,19 +70,7 @@ def test_a_contact_before_the_client_existed_is_refused(cast: dict[str, Any]) ->
 
 def test_a_stale_contact_edit_does_not_overwrite_the_newer_one(cast: dict[str, Any]) -> None:
     client = new_client(cast["aro"])
-    contact = services.contact_create(
-        acting_user=cast["prs"],
-        client=client,
-        data={
-            "kind": "phone",
-            "occurred_at": timezone.now(),
-            "duration_minutes": 5,
-            "prs_present": True,
-            "location_type": "phone",
-            "services": [],
-            "outcome": "engaged",
-        },
-    )
+    contact = phone_call(cast["prs"], client)
     url = reverse("recovery:contact_edit", args=[contact.pk])
     assert (
         browser(cast["aro"]).post(url, contact_post(duration_minutes="30", version="1")).status_code

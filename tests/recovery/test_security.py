@@ -34,6 +34,7 @@ from tests.recovery.support import (
     contact_post,
     local,
     new_client,
+    phone_call,
     plan,
     plant_cji,
     resource,
@@ -90,19 +91,7 @@ def test_the_gate_reads_the_latest_assessment_is_used_once_and_is_not_back_dated
     assert Contact.objects.count() == 1
 
     # Linking an existing contact to a visit uses the visit up as well.
-    call = services.contact_create(
-        acting_user=cast["prs"],
-        client=client,
-        data={
-            "kind": "phone",
-            "occurred_at": timezone.now(),
-            "duration_minutes": 5,
-            "prs_present": True,
-            "location_type": "phone",
-            "services": [],
-            "outcome": "engaged",
-        },
-    )
+    call = phone_call(cast["prs"], client)
     later = plan(cast, client)
     assess(agency, cast, later)
     services.contact_update(
@@ -332,19 +321,7 @@ def test_after_a_stale_refusal_the_user_sees_the_newer_values_and_can_save_again
     client.refresh_from_db()
     assert (client.phone, client.version) == ("540-555-2222", 3)
 
-    contact = services.contact_create(
-        acting_user=cast["prs"],
-        client=client,
-        data={
-            "kind": "phone",
-            "occurred_at": timezone.now(),
-            "duration_minutes": 5,
-            "prs_present": True,
-            "location_type": "phone",
-            "services": [],
-            "outcome": "engaged",
-        },
-    )
+    contact = phone_call(cast["prs"], client)
     url = reverse("recovery:contact_edit", args=[contact.pk])
     assert aro.post(url, contact_post(duration_minutes="30", version="1")).status_code == 302
     stale = prs.post(url, contact_post(duration_minutes="45", version="1"))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 import time_machine
 
 from tests.conftest import make_user
-from tests.reports.support import MARKER_CLIENT, MARKER_SUPPORTER, _at
+from tests.reports.support import MARKER_CLIENT, MARKER_SUPPORTER, _at, closed_usage
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def usage_data(agency: Any) -> dict[str, Any]:
     """Usage records as the support app stores them (closed codes only), January–April
     2026, by a supporter whose name must never reach a report."""
     from tandem.support import vocab
-    from tandem.support.models import SupporterProfile, UsageRecord
+    from tandem.support.models import SupporterProfile
 
     # This agency's usage form records incident type and member category (PS-6: the
     # agency chooses the fields from the closed list).
@@ -134,22 +134,15 @@ def usage_data(agency: Any) -> dict[str, Any]:
     ]
     for month, incident, category, n in plan:
         for k in range(n):
-            closed = _at(date(2026, month, 1 + k % 20), 14)
-            UsageRecord.objects.create(
-                agency=agency,
-                supporter=profile,
-                started_at=closed - timedelta(hours=1),
-                closed_at=closed,
-                outcome="closed",
-                channel="self_request",
-                urgency="today",
+            closed_usage(
+                profile,
+                month,
+                k,
                 topic="work_stress",
                 incident_type=incident,
                 member_category=category,
                 duration_bucket="15_60",
                 services=["listening"],
-                referral_types=[],
                 seconds_to_ack=120 + 400 * (k % 3),
-                seconds_to_contact=1800,
             )
     return {"profile": profile}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import time_machine
@@ -68,6 +68,26 @@ MARKER_SUPPORTER = "zanzibarsupporter"
 
 def _at(day: date, hour: int = 10) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def closed_usage(profile: Any, month: int, k: int, **fields: Any) -> Any:
+    """The ``k``-th usage record of ``month`` 2026 on ``profile``: an hour's self-requested
+    help, closed at 14:00 on day ``1 + k % 20``, with the other ``fields`` given."""
+    from tandem.support.models import UsageRecord
+
+    closed = _at(date(2026, month, 1 + k % 20), 14)
+    return UsageRecord.objects.create(
+        agency=profile.agency,
+        supporter=profile,
+        started_at=closed - timedelta(hours=1),
+        closed_at=closed,
+        outcome="closed",
+        channel="self_request",
+        urgency="today",
+        referral_types=[],
+        seconds_to_contact=1800,
+        **fields,
+    )
 
 
 def report_get(client: Client, slug: str, start: str, end: str, **extra: str) -> Any:

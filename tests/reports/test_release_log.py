@@ -20,7 +20,16 @@ from tandem.reports.disclosure import (
     protect,
 )
 from tests.conftest import make_user, sign_in
-from tests.reports.support import JAN_APR, JAN_MAR, TODAY, _at, column, logged, report_get
+from tests.reports.support import (
+    JAN_APR,
+    JAN_MAR,
+    TODAY,
+    _at,
+    closed_usage,
+    column,
+    logged,
+    report_get,
+)
 
 # --- the release log ----------------------------------------------------------------------
 
@@ -61,7 +70,7 @@ def test_release_log_holds_counts_only(agency: Any, cast: dict[str, Any], usage_
 def _gender_usage(agency: Any, plan: dict[tuple[int, str], int]) -> None:
     """Usage records by month and gender (the only field this agency collects)."""
     from tandem.support import vocab
-    from tandem.support.models import SupporterProfile, UsageRecord
+    from tandem.support.models import SupporterProfile
 
     agency.policy["usage_form"]["fields"] = ["gender"]
     agency.save(update_fields=["policy"])
@@ -71,21 +80,8 @@ def _gender_usage(agency: Any, plan: dict[tuple[int, str], int]) -> None:
     )
     for (month, gender), n in plan.items():
         for k in range(n):
-            closed = _at(date(2026, month, 1 + k % 20), 14)
-            UsageRecord.objects.create(
-                agency=agency,
-                supporter=profile,
-                started_at=closed - timedelta(hours=1),
-                closed_at=closed,
-                outcome="closed",
-                channel="self_request",
-                urgency="today",
-                topic="",
-                gender=gender,
-                services=[],
-                referral_types=[],
-                seconds_to_ack=120,
-                seconds_to_contact=1800,
+            closed_usage(
+                profile, month, k, topic="", gender=gender, services=[], seconds_to_ack=120
             )
 
 

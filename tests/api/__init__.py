@@ -1,0 +1,1 @@
+"""The agency API's tests, one file per topic."""
