@@ -16,7 +16,7 @@ from tandem.support import selectors as support_selectors
 from tandem.support import services as support_services
 from tandem.support.models import SupportRequest
 from tests.api.support import call, cast_of, issue
-from tests.conftest import sign_in
+from tests.conftest import make_user, sign_in
 from tests.peer_support.support import T0, open_everything
 
 CLOCK_START = T0  # the shared clock fixture starts where peer support's does
@@ -171,3 +171,39 @@ def test_a_screen_receipt_answers_over_the_api(
         tokens("dispatch:request"), "post", reverse("api:dispatch_receipt"), {"receipt": receipt}
     )
     assert answer.json()["state"] == "routing"
+
+
+def test_a_key_chosen_by_hand_never_becomes_a_guessable_receipt(
+    agency: Any, cast: dict[str, Any]
+) -> None:
+    """The screen's receipt is derived from the form's key under the server's secret: a
+    sender who posts the key ``1`` gets a long receipt, and ``1`` finds nothing."""
+    open_everything(agency)
+    dispatcher = sign_in(HttpClient(), cast["dispatcher"])
+    fields = {
+        "channel": "dispatch",
+        "urgency": "now",
+        "contact_method": "phone",
+        "name": "A caller",
+        "phone": "555-0100",
+        "best_time": "any",
+    }
+    sent = dispatcher.post(reverse("support:on_behalf_new"), {"idempotency_key": "1", **fields})
+    assert sent.status_code == 200
+    receipt = sent.context["receipt"]
+    assert receipt != "1"
+    assert len(receipt) == 32
+    again = dispatcher.post(reverse("support:on_behalf_new"), {"idempotency_key": "1", **fields})
+    assert again.context["receipt"] == receipt  # a double submit shows the same receipt
+
+    def where(code: str) -> str:
+        page = dispatcher.post(reverse("support:receipt"), {"code": code})
+        return " ".join(page.content.decode().split())
+
+    assert "Looking for a supporter" in where(receipt)
+    assert "Looking for a supporter" not in where("1")
+    # Another dispatcher posting the same key sends a request of their own.
+    other = sign_in(HttpClient(), make_user(agency, "dispatcher2", "dispatcher"))
+    theirs = other.post(reverse("support:on_behalf_new"), {"idempotency_key": "1", **fields})
+    assert theirs.context["receipt"] != receipt
+    assert SupportRequest.objects.filter(agency=agency).count() == 2

@@ -68,6 +68,7 @@ from .requests import (
     request_create,
     request_recuse,
     request_withdraw,
+    screen_receipt,
     status_code_digest,
     usage_fields,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "_hour",
     "_route",
     "api_receipt",
+    "screen_receipt",
     "availability_set",
     "breach_acknowledge",
     "breach_readers",

@@ -96,15 +96,25 @@ RECEIPT_STATES = {
 }
 
 
+def _derived_receipt(salt: str, value: str) -> str:
+    mac = salted_hmac(salt, value, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(mac[:24]).decode()
+
+
 def api_receipt(client_id: int, idempotency_key: str) -> str:
     """The receipt an API client is given for a request it sent: derived under the server's
     secret from the client and its idempotency key, so a retry of the same call gets the
     same receipt back while nothing stored (the request keeps only ``receipt_digest`` and a
     key derived from the receipt) gives it away, however guessable the caller's key."""
-    mac = salted_hmac(
-        "psp.api-receipt", f"{client_id}:{idempotency_key}", algorithm="sha256"
-    ).digest()
-    return base64.urlsafe_b64encode(mac[:24]).decode()
+    return _derived_receipt("psp.api-receipt", f"{client_id}:{idempotency_key}")
+
+
+def screen_receipt(user_id: int, form_key: str) -> str:
+    """The receipt the "request for someone" screen shows its sender: derived under the
+    server's secret from the sender's account and the form's idempotency key, as
+    :func:`api_receipt` is, so a double submit shows the same receipt and a key the browser
+    chose itself (posted by hand: ``1``) never becomes a receipt anyone could guess."""
+    return _derived_receipt("psp.screen-receipt", f"{user_id}:{form_key}")
 
 
 def help_idempotency_key(code: str) -> str:

@@ -111,10 +111,12 @@ def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
             if data["channel"] == vocab.Channel.OTHER_AGENCY
             else vocab.RequesterKind.MEMBER
         )
-        # The form's own secret is the sender's receipt; the request keeps a digest of it and
-        # an idempotency key derived from it, so a second submit finds the same request and
-        # shows the same receipt, and nothing stored gives the receipt away.
-        secret = data["idempotency_key"]
+        # The sender's receipt is derived from the sender and the form's key under the
+        # server's secret; the request keeps a digest of the receipt and an idempotency key
+        # derived from it, so a second submit finds the same request and shows the same
+        # receipt, two senders never share a request, and nothing stored gives it away.
+        form_key = data["idempotency_key"]
+        secret = services.screen_receipt(request.user.pk, form_key)
         try:
             services.request_create(
                 acting_user=request.user,
