@@ -11,8 +11,10 @@ thread per user, one request in flight per thread, loopback only.
 
 Afterwards it prints throughput, p50/p95/p99, errors (any status other than the expected one,
 or a connection failure), and writes lost: writes the server answered as done (requests and
-contacts) that are not in the database when rows are counted afterwards. Then it runs
-``tandem audit verify``.
+contacts) that are not in the database when rows are counted afterwards, and "same day":
+contacts the form held back because another user had logged one with that client the same
+day (two simulated users drew the same client), which the user then confirmed as separate,
+as a person would. Then it runs ``tandem audit verify``.
 
     .venv/bin/python bench/load.py [--users 25,50] [--seconds 30] [--members 2000] [--clients 2000]
     .venv/bin/python bench/load.py --database-url postgres://postgres@127.0.0.1:5432/tandem_load
@@ -52,6 +54,9 @@ from common import (  # noqa: E402
     serving,
 )
 from support import NUMBERS  # noqa: E402
+
+#: The contact form's answer when someone else logged a contact with the client that day.
+SAME_DAY = "Somebody else already logged a contact with this client that day"
 
 CLIENTS = """
 import django
@@ -152,32 +157,38 @@ class User(threading.Thread):
         if not self.ensure_csrf() or self.csrf is None:
             return
         path = f"/recovery/clients/{self.random.choice(self.clients)}/contacts/new/"
-        body = urlencode(
-            {
-                "csrfmiddlewaretoken": self.csrf[1],
-                "idempotency_key": uuid.uuid4().hex,
-                "kind": "phone",
-                "occurred_at": time.strftime(
-                    "%Y-%m-%dT%H:%M", time.gmtime(time.time() + self.utc_offset - 60)
-                ),
-                "duration_minutes": "15",
-                "aro_present": "on",
-                "location_type": "phone",
-                "outcome": "engaged",
-                "notes": "Checked in by phone.",
-            }
-        )
+        fields = {
+            "csrfmiddlewaretoken": self.csrf[1],
+            "idempotency_key": uuid.uuid4().hex,
+            "kind": "phone",
+            "occurred_at": time.strftime(
+                "%Y-%m-%dT%H:%M", time.gmtime(time.time() + self.utc_offset - 60)
+            ),
+            "duration_minutes": "15",
+            "aro_present": "on",
+            "location_type": "phone",
+            "outcome": "engaged",
+            "notes": "Checked in by phone.",
+        }
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Referer": f"http://127.0.0.1:{self.port}{path}",
         }
-        response, _ = self.request("POST", path, body, headers)
+        response, page = self.request("POST", path, urlencode(fields), headers)
+        if response is not None and response.status == 400 and SAME_DAY in page:
+            # Another user logged a contact with this client today (two simulated users drew
+            # the same client): the form asks, and the user says this call is a separate one.
+            self.confirmed += 1
+            fields["confirm_separate"] = "on"
+            response, _ = self.request("POST", path, urlencode(fields), headers)
         if response is None:
             return
         if response.status == 302:
             self.filed += 1
         else:
             self.errors.append(f"POST {path}: {response.status}")
+
+    confirmed = 0  # contacts the same-day check asked about, then logged as separate
 
     def file_request(self) -> None:
         if not self.ensure_csrf() or self.csrf is None:
@@ -251,6 +262,7 @@ def run_round(
     print(
         f"{users:6} {len(timings) / elapsed:8.1f} {pct(timings, 50):8.0f} "
         f"{pct(timings, 95):8.0f} {pct(timings, 99):8.0f} {len(errors):7} {filed:6} {lost:5}"
+        f" {sum(user.confirmed for user in crowd):9}"
     )
     for error in sorted(set(errors))[:5]:
         print(f"       e.g. {error}")
@@ -287,7 +299,7 @@ def main() -> None:
         )
         print(
             f"{'users':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-            f"{'errors':>7} {'filed':>6} {'lost':>5}"
+            f"{'errors':>7} {'filed':>6} {'lost':>5} {'same day':>9}"
         )
         for users in counts:
             run_round(
