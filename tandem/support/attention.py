@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
@@ -19,8 +19,7 @@ def _waiting(user: Any, now: datetime) -> list[Item]:
     waiting = selectors.queue(user.agency)
     if not waiting:
         return []
-    hours = int((now - min(r.created_at for r in waiting)) / timedelta(hours=1))
-    longest = "less than an hour" if hours < 1 else plural(hours, "hour", "hours")
+    longest = selectors.waited(min(r.created_at for r in waiting), now)
     text = (
         f"{plural(len(waiting), 'request', 'requests')} waiting for a supporter, "
         f"the longest for {longest}"
@@ -50,6 +49,17 @@ def _duty(user: Any) -> list[Item]:
     return [Item(text, reverse("support:duty_list"), urgent=True)]
 
 
+def _offers(user: Any) -> list[Item]:
+    count = selectors.offers_count(user)
+    if not count:
+        return []
+    text = (
+        f"{plural(count, 'request', 'requests')} offered to you, "
+        f"waiting for you to accept or step aside"
+    )
+    return [Item(text, reverse("support:workspace"), urgent=True)]
+
+
 def _follow_ups(user: Any, now: datetime) -> list[Item]:
     count = FollowUpReminder.objects.filter(
         supporter__user=user, done_at__isnull=True, due_on__lte=timezone.localdate(now)
@@ -66,5 +76,5 @@ def items(user: Any, now: datetime) -> list[Item]:
     if user.has_role(*access.DUTY_READERS):
         found += _duty(user)
     if user.has_role(*access.HELPERS):
-        found += _follow_ups(user, now)
+        found += _offers(user) + _follow_ups(user, now)
     return found

@@ -680,3 +680,35 @@ def test_team_member_page_puts_the_removal_form_in_its_own_column_and_the_reason
     )
     assert '<th scope="col">Action</th>' not in page
     assert "Remove from the team" not in page
+
+
+def test_supporter_home_says_a_request_is_offered_to_them_until_they_answer_it(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tests.peer_support.support import ask, make_supporter, offered_to, rotation
+
+    helper = make_supporter(agency, "helper")
+    rotation(agency, cast["coordinator"], "primary", [helper])
+    home = sign_in(Client(), helper)
+    assert "Nothing needs your attention now." in home.get("/").content.decode()
+    request = ask(cast["member"], "offered-1")
+    assert offered_to(request) == {"helper"}
+    page = home.get("/").content.decode()
+    attention = page.split("Needs attention now", 1)[1].split("</section>", 1)[0]
+    assert "1 request offered to you, waiting for you to accept or step aside" in attention
+    assert reverse("support:workspace") in attention
+    assert cast["member"].get_full_name() not in page
+    services.request_accept(acting_user=helper, request=request)
+    assert "offered to you, waiting" not in home.get("/").content.decode()
+
+
+def test_the_queue_says_less_than_an_hour_for_a_request_of_this_hour(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tests.peer_support.support import ask
+
+    ask(cast["member"], "queue-1")
+    page = sign_in(Client(), cast["coordinator"]).get(reverse("support:queue")).content.decode()
+    row = page.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert "less than an hour" in row
+    assert "minute" not in row
