@@ -77,6 +77,23 @@ def test_a_phone_contact_and_a_field_visit_without_the_prs_need_no_assessment(
     assert response.status_code == 302
 
 
+def test_a_phone_call_left_at_the_home_location_is_told_to_pick_by_phone(
+    cast: dict[str, Any],
+) -> None:
+    client = new_client(cast["prs"])
+    prs = browser(cast["prs"])
+    url = reverse("recovery:contact_create", args=[client.pk])
+    response = prs.post(url, contact_post(kind="phone", location_type="home"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "A phone contact is recorded “By phone” or at the “Program office”" in page
+    assert not Contact.objects.exists()
+    response = prs.post(url, contact_post(kind="field", location_type="home"))
+    assert "needs the planned visit for which the ARO recorded" in response.content.decode()
+    assert "is recorded “By phone”" not in response.content.decode()
+    assert prs.post(url, contact_post(kind="phone")).status_code == 302
+
+
 def test_the_shared_calendar_warns_when_two_visits_to_a_client_overlap(
     cast: dict[str, Any],
 ) -> None:
