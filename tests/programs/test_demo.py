@@ -26,3 +26,17 @@ def test_the_sign_in_page_lists_demo_agencies_only_in_demo_mode(demo: Any, setti
     page = text(client.get(reverse("accounts:login")))
     assert "joplin-coordinator" not in page
     assert "Demo agencies" not in page
+
+
+def test_the_demo_leaves_a_request_waiting_for_the_coordinator_and_the_supporter(
+    demo: Any,
+) -> None:
+    from tests.conftest import sign_in
+
+    _, users = demo("joplin")
+    coordinator = text(sign_in(Client(), users["coordinator"]).get("/"))
+    assert "1 request waiting for a supporter" in coordinator
+    assert "Nothing needs your attention now." not in coordinator
+    supporter = text(sign_in(Client(), users["supporter"]).get("/"))
+    assert "1 request offered to you" in supporter
+    assert users["member"].get_full_name() not in coordinator + supporter
