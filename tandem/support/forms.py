@@ -166,6 +166,11 @@ class HelpForm(_ReachForm):
             del self.fields["topic"]
         if not any(k == vocab.RequesterKind.OTHER_AGENCY for k, _ in kinds):
             del self.fields["agency_name"]
+        if not any(k == vocab.RequesterKind.FAMILY for k, _ in kinds):
+            self.fields["employee_number"].help_text = (
+                "Used only so that nobody in your chain of command is offered your request; "
+                "encrypted and erased with it."
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -132,6 +132,13 @@ def test_members_only_help_page_says_it_takes_no_requests_from_families(
     token = services.intake_link_rotate(acting_user=cast["coordinator"], agency=agency)
     page = Client().get(reverse("support:intake", args=[token])).content.decode()
     assert "it takes no requests from their families" in page
+    assert "family member" not in page.split("it takes no requests from their families", 1)[1]
+
+
+def test_the_help_page_says_call_911_before_the_form(agency: Agency, cast: dict[str, User]) -> None:
+    token = services.intake_link_rotate(acting_user=cast["coordinator"], agency=agency)
+    page = Client().get(reverse("support:intake", args=[token])).content.decode()
+    assert "If you are in danger right now, call 911." in page.split("<form", 1)[0]
 
 
 @pytest.mark.parametrize(
