@@ -112,7 +112,7 @@ def _profile(user: Any, index: int) -> SupporterProfile:
         profile.introduction = INTRODUCTIONS[index % len(INTRODUCTIONS)]
         profile.specialties = SPECIALTIES[index % len(SPECIALTIES)]
         profile.languages = ["en", "es"] if index % 2 == 0 else ["en"]
-        profile.phone = profile.phone or f"+1 555 010{index % 10}"
+        profile.phone = profile.phone or f"+1 555 555 010{index % 10}"
         profile.save()
     return profile
 
