@@ -719,3 +719,6 @@ def test_the_queue_says_less_than_an_hour_for_a_request_of_this_hour(
     row = page.split("<tbody>", 1)[1].split("</tr>", 1)[0]
     assert "less than an hour" in row
     assert "minute" not in row
+    after = page.split("</table>", 1)[1]  # not a dead end: where to go next
+    assert reverse("support:on_call_now") in after
+    assert reverse("support:on_behalf_new") in after
