@@ -722,3 +722,24 @@ def test_the_queue_says_less_than_an_hour_for_a_request_of_this_hour(
     after = page.split("</table>", 1)[1]  # not a dead end: where to go next
     assert reverse("support:on_call_now") in after
     assert reverse("support:on_behalf_new") in after
+
+
+def test_a_breach_report_waits_on_each_readers_home_until_they_acknowledge_it(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tandem.support.services import breach_acknowledge, breach_readers, breach_report
+
+    readers = breach_readers(agency)
+    assert readers
+    report = breach_report(
+        acting_user=cast["supporter"], kind="other", occurred_on=timezone_now().date()
+    )
+    reader = next(u for role, u in cast.items() if role in readers)
+    home = sign_in(Client(), reader)
+    page = home.get("/").content.decode()
+    attention = page.split("Needs attention now", 1)[1].split("</section>", 1)[0]
+    assert "1 breach report for you to acknowledge" in attention
+    assert reverse("support:breach_list") in attention
+    assert "breach report" not in sign_in(Client(), cast["member"]).get("/").content.decode()
+    breach_acknowledge(acting_user=reader, report=report)
+    assert "for you to acknowledge" not in home.get("/").content.decode()
