@@ -230,6 +230,8 @@ class HelpReferralForm(_ReachForm):
 
 
 class _PersonForm(_ReachForm):
+    # Who first, then how to reach them: the order a dispatcher takes them from a caller.
+    field_order = ("name", "contact_method", "phone", "email")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     name = forms.CharField(max_length=120, label="Name of the person")
     employee_number = forms.CharField(

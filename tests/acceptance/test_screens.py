@@ -63,6 +63,7 @@ def test_dispatcher_with_one_channel_sends_for_the_caller_without_choosing_it(
     dispatcher = sign_in(Client(), cast["dispatcher"])
     page = dispatcher.get(reverse("support:on_behalf_new")).content.decode()
     assert "How should the supporter reach the caller?" in page
+    assert page.index("Name of the caller") < page.index("Phone of the caller")
     assert "reach you" not in page
     assert 'type="hidden" name="channel" value="dispatch"' in page
     assert "How this request came in: Through dispatch" in page
