@@ -94,6 +94,23 @@ def test_a_phone_call_left_at_the_home_location_is_told_to_pick_by_phone(
     assert prs.post(url, contact_post(kind="phone")).status_code == 302
 
 
+def test_a_visit_planned_from_a_clients_page_starts_with_the_clients_aro_and_prs(
+    cast: dict[str, Any],
+) -> None:
+    import re
+
+    client = new_client(cast["prs"], aro=cast["aro"], prs=cast["prs"])
+    page = (
+        browser(cast["prs"])
+        .get(reverse("recovery:planned_create"), {"client": client.pk})
+        .content.decode()
+    )
+    for role in ("aro", "prs"):
+        chosen = re.search(rf'<select name="{role}".*?</select>', page, re.S)
+        assert chosen is not None
+        assert f'value="{cast[role].pk}" selected' in chosen.group(0), role
+
+
 def test_the_shared_calendar_warns_when_two_visits_to_a_client_overlap(
     cast: dict[str, Any],
 ) -> None:
