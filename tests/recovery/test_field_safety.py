@@ -111,6 +111,23 @@ def test_a_visit_planned_from_a_clients_page_starts_with_the_clients_aro_and_prs
         assert f'value="{cast[role].pk}" selected' in chosen.group(0), role
 
 
+def test_a_contact_logged_from_a_planned_visit_starts_with_who_was_planned_there(
+    cast: dict[str, Any],
+) -> None:
+    import re
+
+    client = new_client(cast["aro"])
+    visit = plan(cast, client)  # a field visit, the ARO with the PRS
+    page = (
+        browser(cast["prs"])
+        .get(reverse("recovery:contact_create", args=[client.pk]), {"planned": visit.pk})
+        .content.decode()
+    )
+    for name in ("aro_present", "prs_present"):
+        box = re.search(rf'<input type="checkbox" name="{name}"[^>]*>', page)
+        assert box is not None and "checked" in box.group(0), name
+
+
 def test_the_shared_calendar_warns_when_two_visits_to_a_client_overlap(
     cast: dict[str, Any],
 ) -> None:
