@@ -125,7 +125,8 @@ def test_a_contact_logged_from_a_planned_visit_starts_with_who_was_planned_there
     )
     for name in ("aro_present", "prs_present"):
         box = re.search(rf'<input type="checkbox" name="{name}"[^>]*>', page)
-        assert box is not None and "checked" in box.group(0), name
+        assert box is not None, name
+        assert "checked" in box.group(0), name
 
 
 def test_the_shared_calendar_warns_when_two_visits_to_a_client_overlap(
