@@ -184,7 +184,7 @@ def _member_for(
             "rank_title": title,
             "category": category,
             "unit": units[unit_code],
-            "phone": f"(555) 0100-{number:04d}",
+            "phone": f"(555) 555-{100 + number % 100:04d}",  # ten digits, 555-01xx
             "email": f"{first}.{last}@{domain}".lower(),
             "active": True,
         },

@@ -96,7 +96,8 @@ class Generator:
         return self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
 
     def phone(self, n: int) -> str:
-        return f"(555) 01{n % 100:02d}-{n % 10000:04d}"
+        # Ten digits ending in the reserved 555-01xx; the middle three keep numbers apart.
+        return f"(555) {n // 100 % 1000:03d}-01{n % 100:02d}"
 
 
 @transaction.atomic

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
@@ -11,7 +11,7 @@ from django.utils import timezone
 from tandem.core.attention import Item, plural
 from tandem.core.when import when
 from tandem.support import access, selectors, vocab
-from tandem.support.models import DutyToReportNotice, FollowUpReminder
+from tandem.support.models import BreachReport, DutyToReportNotice, FollowUpReminder
 from tandem.support.oncall import COVERAGE_DAYS, coverage_gaps
 
 
@@ -19,8 +19,7 @@ def _waiting(user: Any, now: datetime) -> list[Item]:
     waiting = selectors.queue(user.agency)
     if not waiting:
         return []
-    hours = int((now - min(r.created_at for r in waiting)) / timedelta(hours=1))
-    longest = "less than an hour" if hours < 1 else plural(hours, "hour", "hours")
+    longest = selectors.waited(min(r.created_at for r in waiting), now)
     text = (
         f"{plural(len(waiting), 'request', 'requests')} waiting for a supporter, "
         f"the longest for {longest}"
@@ -50,6 +49,32 @@ def _duty(user: Any) -> list[Item]:
     return [Item(text, reverse("support:duty_list"), urgent=True)]
 
 
+def _breaches(user: Any) -> list[Item]:
+    """Breach reports the policy's readers (GO 702 .38) have not acknowledged yet: the
+    message they got says only "open Tandem", so the home page must say what is waiting."""
+    roles = user.agency.policy_model().confidentiality.breach_notify
+    if not roles or not user.has_role(*roles):
+        return []
+    count = (
+        BreachReport.objects.filter(agency=user.agency).exclude(acknowledgements__user=user).count()
+    )
+    if not count:
+        return []
+    text = f"{plural(count, 'breach report', 'breach reports')} for you to acknowledge"
+    return [Item(text, reverse("support:breach_list"), urgent=True)]
+
+
+def _offers(user: Any) -> list[Item]:
+    count = selectors.offers_count(user)
+    if not count:
+        return []
+    text = (
+        f"{plural(count, 'request', 'requests')} offered to you, "
+        f"waiting for you to accept or step aside"
+    )
+    return [Item(text, reverse("support:workspace"), urgent=True)]
+
+
 def _follow_ups(user: Any, now: datetime) -> list[Item]:
     count = FollowUpReminder.objects.filter(
         supporter__user=user, done_at__isnull=True, due_on__lte=timezone.localdate(now)
@@ -65,6 +90,7 @@ def items(user: Any, now: datetime) -> list[Item]:
         found += _waiting(user, now) + _gaps(user, now)
     if user.has_role(*access.DUTY_READERS):
         found += _duty(user)
+    found += _breaches(user)
     if user.has_role(*access.HELPERS):
-        found += _follow_ups(user, now)
+        found += _offers(user) + _follow_ups(user, now)
     return found

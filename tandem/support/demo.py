@@ -2,7 +2,9 @@
 
 Runs after the readiness demo, so the demo supporters' gates are open. Creates their roster
 entries, a primary and a backup rotation so someone is on call now, a few closed usage
-records (codes only), and a critical incident with a wellness debrief. Safe to run again.
+records (codes only), a critical incident with a wellness debrief, and one member's request
+still waiting for a supporter, so the coordinator's and the supporter's home pages show what
+needs them as they would on a working day. Safe to run again.
 """
 
 from __future__ import annotations
@@ -78,6 +80,30 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
             held_on=incident.occurred_on + timedelta(days=2),
             attendees=7,
         )
+    if profiles and "member" in users:
+        chosen = [p for p in profiles if p.user_id == getattr(users.get("supporter"), "pk", None)]
+        _waiting_request(agency, users["member"], chosen[0] if chosen else None)
+
+
+def _waiting_request(agency: Any, member: Any, chosen: SupporterProfile | None) -> None:
+    """A member asked on the help page and nobody has answered yet: offered to the demo
+    supporter (or down the on-call chain), so it waits on the coordinator's queue."""
+    services.request_create(
+        acting_user=None,
+        agency=agency,
+        idempotency_key="demo-waiting-request",
+        channel=vocab.Channel.SELF_REQUEST,
+        urgency=vocab.Urgency.TODAY,
+        contact_method=vocab.ContactMethod.PHONE,
+        best_time=vocab.BestTime.EVENING,
+        requester={
+            "kind": "member",
+            "member_id": member.member_id,
+            "name": member.get_full_name() or member.username,
+            "phone": member.phone,
+        },
+        chosen_supporter=chosen,
+    )
 
 
 def _profile(user: Any, index: int) -> SupporterProfile:
@@ -86,7 +112,7 @@ def _profile(user: Any, index: int) -> SupporterProfile:
         profile.introduction = INTRODUCTIONS[index % len(INTRODUCTIONS)]
         profile.specialties = SPECIALTIES[index % len(SPECIALTIES)]
         profile.languages = ["en", "es"] if index % 2 == 0 else ["en"]
-        profile.phone = profile.phone or f"+1 555 010{index % 10}"
+        profile.phone = profile.phone or f"+1 555 555 010{index % 10}"
         profile.save()
     return profile
 

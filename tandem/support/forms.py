@@ -166,6 +166,11 @@ class HelpForm(_ReachForm):
             del self.fields["topic"]
         if not any(k == vocab.RequesterKind.OTHER_AGENCY for k, _ in kinds):
             del self.fields["agency_name"]
+        if not any(k == vocab.RequesterKind.FAMILY for k, _ in kinds):
+            self.fields["employee_number"].help_text = (
+                "Used only so that nobody in your chain of command is offered your request; "
+                "encrypted and erased with it."
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -225,6 +230,8 @@ class HelpReferralForm(_ReachForm):
 
 
 class _PersonForm(_ReachForm):
+    # Who first, then how to reach them: the order a dispatcher takes them from a caller.
+    field_order = ("name", "contact_method", "phone", "email")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     name = forms.CharField(max_length=120, label="Name of the person")
     employee_number = forms.CharField(

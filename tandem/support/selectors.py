@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import F, QuerySet
@@ -116,6 +116,12 @@ def offers_for(user: User) -> list[SupportRequest]:
     )
 
 
+def offers_count(user: User) -> int:
+    """How many open requests are offered to the user right now (for the home page)."""
+    ids = RequestOffer.objects.filter(user=user, active=True).values("request_id")
+    return SupportRequest.objects.filter(pk__in=ids, status=vocab.RequestStatus.ROUTING).count()
+
+
 def accepted_by(user: User) -> list[SupportRequest]:
     return list(
         SupportRequest.objects.select_related("data_key")
@@ -135,6 +141,13 @@ def queue(agency: Agency) -> list[SupportRequest]:
         .filter(agency=agency, status__in=vocab.OPEN_STATUSES)
         .order_by("created_at", "reference")[:500]
     )
+
+
+def waited(since: datetime, now: datetime) -> str:
+    """How long a request has waited, in whole hours: its time is kept only to the hour, so
+    minutes would claim a precision nobody has."""
+    hours = int((now - since) / timedelta(hours=1))
+    return "less than an hour" if hours < 1 else f"{hours} hour{'' if hours == 1 else 's'}"
 
 
 def unrouted_count(agency: Agency) -> int:

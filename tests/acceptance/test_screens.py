@@ -63,6 +63,7 @@ def test_dispatcher_with_one_channel_sends_for_the_caller_without_choosing_it(
     dispatcher = sign_in(Client(), cast["dispatcher"])
     page = dispatcher.get(reverse("support:on_behalf_new")).content.decode()
     assert "How should the supporter reach the caller?" in page
+    assert page.index("Name of the caller") < page.index("Phone of the caller")
     assert "reach you" not in page
     assert 'type="hidden" name="channel" value="dispatch"' in page
     assert "How this request came in: Through dispatch" in page
@@ -132,6 +133,13 @@ def test_members_only_help_page_says_it_takes_no_requests_from_families(
     token = services.intake_link_rotate(acting_user=cast["coordinator"], agency=agency)
     page = Client().get(reverse("support:intake", args=[token])).content.decode()
     assert "it takes no requests from their families" in page
+    assert "family member" not in page.split("it takes no requests from their families", 1)[1]
+
+
+def test_the_help_page_says_call_911_before_the_form(agency: Agency, cast: dict[str, User]) -> None:
+    token = services.intake_link_rotate(acting_user=cast["coordinator"], agency=agency)
+    page = Client().get(reverse("support:intake", args=[token])).content.decode()
+    assert "If you are in danger right now, call 911." in page.split("<form", 1)[0]
 
 
 @pytest.mark.parametrize(
@@ -680,3 +688,59 @@ def test_team_member_page_puts_the_removal_form_in_its_own_column_and_the_reason
     )
     assert '<th scope="col">Action</th>' not in page
     assert "Remove from the team" not in page
+
+
+def test_supporter_home_says_a_request_is_offered_to_them_until_they_answer_it(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tests.peer_support.support import ask, make_supporter, offered_to, rotation
+
+    helper = make_supporter(agency, "helper")
+    rotation(agency, cast["coordinator"], "primary", [helper])
+    home = sign_in(Client(), helper)
+    assert "Nothing needs your attention now." in home.get("/").content.decode()
+    request = ask(cast["member"], "offered-1")
+    assert offered_to(request) == {"helper"}
+    page = home.get("/").content.decode()
+    attention = page.split("Needs attention now", 1)[1].split("</section>", 1)[0]
+    assert "1 request offered to you, waiting for you to accept or step aside" in attention
+    assert reverse("support:workspace") in attention
+    assert cast["member"].get_full_name() not in page
+    services.request_accept(acting_user=helper, request=request)
+    assert "offered to you, waiting" not in home.get("/").content.decode()
+
+
+def test_the_queue_says_less_than_an_hour_for_a_request_of_this_hour(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tests.peer_support.support import ask
+
+    ask(cast["member"], "queue-1")
+    page = sign_in(Client(), cast["coordinator"]).get(reverse("support:queue")).content.decode()
+    row = page.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert "less than an hour" in row
+    assert "minute" not in row
+    after = page.split("</table>", 1)[1]  # not a dead end: where to go next
+    assert reverse("support:on_call_now") in after
+    assert reverse("support:on_behalf_new") in after
+
+
+def test_a_breach_report_waits_on_each_readers_home_until_they_acknowledge_it(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    from tandem.support.services import breach_acknowledge, breach_readers, breach_report
+
+    readers = breach_readers(agency)
+    assert readers
+    report = breach_report(
+        acting_user=cast["supporter"], kind="other", occurred_on=timezone_now().date()
+    )
+    reader = next(u for role, u in cast.items() if role in readers)
+    home = sign_in(Client(), reader)
+    page = home.get("/").content.decode()
+    attention = page.split("Needs attention now", 1)[1].split("</section>", 1)[0]
+    assert "1 breach report for you to acknowledge" in attention
+    assert reverse("support:breach_list") in attention
+    assert "breach report" not in sign_in(Client(), cast["member"]).get("/").content.decode()
+    breach_acknowledge(acting_user=reader, report=report)
+    assert "for you to acknowledge" not in home.get("/").content.decode()

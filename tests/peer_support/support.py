@@ -122,6 +122,10 @@ def help_data(code: str = "", **values: Any) -> dict[str, Any]:
 
 
 def status_page(client: Client, code: str, **extra: str) -> str:
+    """The status page for ``code``; ``action="withdraw"`` ticks the confirmation too, as
+    the person must (pass ``confirm=""`` to leave it unticked)."""
+    if extra.get("action") == "withdraw":
+        extra.setdefault("confirm", "yes")
     return client.post(
         reverse("support:help_status"), {"code": code.ljust(32, "x"), **extra}
     ).content.decode()

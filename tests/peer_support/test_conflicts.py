@@ -83,7 +83,7 @@ def test_a_chosen_supporter_in_the_chain_of_command_is_excluded_as_conflict_only
     request = SupportRequest.objects.get()
     assert offered_to(request) == {"pia"}
     status = status_page(client, "chosen-boss").split('id="limits-title"')[0]
-    assert "excluded: conflict" in status
+    assert "The supporter you chose has a conflict and cannot take this request." in status
     assert "supervis" not in status.lower()
     assert not deliveries("psp.request.assigned", team["ben"])
 

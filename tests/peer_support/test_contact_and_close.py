@@ -182,6 +182,10 @@ def test_member_withdraws_their_request_and_its_identity_is_erased(
     client = Client()
     client.post(help_url(agency), help_data("leave"))
     request = SupportRequest.objects.get()
+    unticked = status_page(client, "leave", action="withdraw", confirm="")
+    assert "Tick the box to confirm: withdrawing cannot be undone." in unticked
+    assert "withdrawn" not in unticked
+    assert SupportRequest.objects.get(pk=request.pk).requester is not None
     assert "withdrawn and its details erased" in status_page(client, "leave", action="withdraw")
     assert DataKey.objects.get(pk=request.data_key_id).wrapped_key is None
     assert SupportRequest.objects.get(pk=request.pk).requester is None

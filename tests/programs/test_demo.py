@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from django.test import Client
@@ -26,3 +27,34 @@ def test_the_sign_in_page_lists_demo_agencies_only_in_demo_mode(demo: Any, setti
     page = text(client.get(reverse("accounts:login")))
     assert "joplin-coordinator" not in page
     assert "Demo agencies" not in page
+
+
+def test_the_demo_leaves_a_request_waiting_for_the_coordinator_and_the_supporter(
+    demo: Any,
+) -> None:
+    from tests.conftest import sign_in
+
+    agency, users = demo("joplin")
+    coordinator = text(sign_in(Client(), users["coordinator"]).get("/"))
+    assert "1 request waiting for a supporter" in coordinator
+    assert "Nothing needs your attention now." not in coordinator
+    supporter = text(sign_in(Client(), users["supporter"]).get("/"))
+    assert "1 request offered to you" in supporter
+    assert users["member"].get_full_name() not in coordinator + supporter
+
+
+def test_demo_and_synthetic_phone_numbers_have_ten_digits_as_a_phone_would_dial(
+    demo: Any,
+) -> None:
+    from tandem.agencies.models import Member
+    from tandem.core.synthetic import Generator
+    from tandem.core.templatetags.tandem_ui import tel_href
+
+    agency, _ = demo("joplin")
+    phones = list(Member.objects.filter(agency=agency).values_list("phone", flat=True))
+    assert phones
+    assert all(len(tel_href(p).removeprefix("tel:")) == 10 for p in phones), phones[:3]
+    gen = Generator(agency, random.Random(1))
+    made = [gen.phone(n) for n in (0, 7, 4321, 98765)]
+    assert all(len(tel_href(p).removeprefix("tel:")) == 10 for p in made), made
+    assert len(set(made)) == len(made)

@@ -20,6 +20,20 @@ from tests.recovery.support import browser, client_post, new_client, raw_rows
 # ========================================================================================
 
 
+def test_a_client_the_prs_or_aro_adds_starts_on_their_own_caseload(cast: dict[str, Any]) -> None:
+    import re
+
+    for role in ("prs", "aro"):
+        page = browser(cast[role]).get(reverse("recovery:client_create")).content.decode()
+        chosen = re.search(rf'<select name="{role}".*?</select>', page, re.S)
+        assert chosen is not None
+        assert f'value="{cast[role].pk}" selected' in chosen.group(0)
+        other = "aro" if role == "prs" else "prs"
+        left = re.search(rf'<select name="{other}".*?</select>', page, re.S)
+        assert left is not None
+        assert " selected" not in left.group(0).split("</option>", 1)[1]
+
+
 def test_program_staff_add_a_client_and_find_them_by_name_alias_phone_or_birth_date(
     cast: dict[str, Any],
 ) -> None:

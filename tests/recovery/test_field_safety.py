@@ -77,6 +77,58 @@ def test_a_phone_contact_and_a_field_visit_without_the_prs_need_no_assessment(
     assert response.status_code == 302
 
 
+def test_a_phone_call_left_at_the_home_location_is_told_to_pick_by_phone(
+    cast: dict[str, Any],
+) -> None:
+    client = new_client(cast["prs"])
+    prs = browser(cast["prs"])
+    url = reverse("recovery:contact_create", args=[client.pk])
+    response = prs.post(url, contact_post(kind="phone", location_type="home"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "A phone contact is recorded “By phone” or at the “Program office”" in page
+    assert not Contact.objects.exists()
+    response = prs.post(url, contact_post(kind="field", location_type="home"))
+    assert "needs the planned visit for which the ARO recorded" in response.content.decode()
+    assert "is recorded “By phone”" not in response.content.decode()
+    assert prs.post(url, contact_post(kind="phone")).status_code == 302
+
+
+def test_a_visit_planned_from_a_clients_page_starts_with_the_clients_aro_and_prs(
+    cast: dict[str, Any],
+) -> None:
+    import re
+
+    client = new_client(cast["prs"], aro=cast["aro"], prs=cast["prs"])
+    page = (
+        browser(cast["prs"])
+        .get(reverse("recovery:planned_create"), {"client": client.pk})
+        .content.decode()
+    )
+    for role in ("aro", "prs"):
+        chosen = re.search(rf'<select name="{role}".*?</select>', page, re.S)
+        assert chosen is not None
+        assert f'value="{cast[role].pk}" selected' in chosen.group(0), role
+
+
+def test_a_contact_logged_from_a_planned_visit_starts_with_who_was_planned_there(
+    cast: dict[str, Any],
+) -> None:
+    import re
+
+    client = new_client(cast["aro"])
+    visit = plan(cast, client)  # a field visit, the ARO with the PRS
+    page = (
+        browser(cast["prs"])
+        .get(reverse("recovery:contact_create", args=[client.pk]), {"planned": visit.pk})
+        .content.decode()
+    )
+    for name in ("aro_present", "prs_present"):
+        box = re.search(rf'<input type="checkbox" name="{name}"[^>]*>', page)
+        assert box is not None, name
+        assert "checked" in box.group(0), name
+
+
 def test_the_shared_calendar_warns_when_two_visits_to_a_client_overlap(
     cast: dict[str, Any],
 ) -> None:

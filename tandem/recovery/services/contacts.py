@@ -61,7 +61,17 @@ def _check_contact(contact: Contact, client: Client) -> None:
         kind=contact.kind, location_type=contact.location_type, prs_present=contact.prs_present
     ) and not _checked_on_scene(contact):
         gate_error = _safety_gate_error(contact, planned)
-        if gate_error:
+        if gate_error and planned is None and contact.kind in vocab.DESK_KINDS:
+            # A phone call or office visit left at a field location (the form's first
+            # choice is Home): name the fix rather than ask for a planned visit.
+            errors["location_type"] = (
+                f"A {vocab.ContactKind(contact.kind).label.lower()} contact is recorded "
+                f"“{vocab.LocationType.PHONE.label}” or at the "
+                f"“{vocab.LocationType.OFFICE.label}”: choose that location. Anywhere else it "
+                "is a contact in the field, and with the PRS present it needs the planned "
+                "visit for which the ARO recorded a complete safety assessment."
+            )
+        elif gate_error:
             errors["planned"] = gate_error
     if set(contact.services or []) - set(vocab.ContactService.values):
         errors["services"] = "Choose services from the list."

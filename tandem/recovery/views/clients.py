@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.accounts.http import AuthenticatedHttpRequest
+from tandem.agencies.models import Role
 from tandem.core.db_router import reads_from_replica
 from tandem.core.forms import form_errors
 from tandem.core.keyset import keyset_page, parse_cursor
@@ -115,7 +116,12 @@ def client_duplicates(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def client_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
-    form = ClientForm(request.POST or None, request.FILES or None, agency=agency)
+    form = ClientForm(
+        request.POST or None,
+        request.FILES or None,
+        agency=agency,
+        initial=_own_assignment(request.user),
+    )
     duplicates: list[Any] = []
     if request.method == "POST" and form.is_valid():
         duplicates = _duplicates_for(agency, request.POST)
@@ -146,6 +152,12 @@ def client_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         {"form": form, "duplicates": duplicates},
         status=status,
     )
+
+
+def _own_assignment(user: Any) -> dict[str, int]:
+    """A client added by the ARO or the PRS starts on their own caseload."""
+    roles = (("aro", Role.ARO), ("prs", Role.PRS))
+    return {field: user.pk for field, role in roles if user.has_role(role)}
 
 
 @require_GET

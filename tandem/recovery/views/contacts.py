@@ -17,6 +17,7 @@ from tandem.recovery import services
 from tandem.recovery.access import (
     get_client_for_user,
     get_contact_for_user,
+    get_planned_for_user,
 )
 from tandem.recovery.forms import (
     ContactForm,
@@ -38,6 +39,13 @@ def contact_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "prs_present": request.user.has_role("prs"),
         "planned": request.GET.get("planned"),
     }
+    if str(initial["planned"] or "").isdigit():
+        # Logged from a planned visit: who was planned to be there, and the planned kind.
+        planned = get_planned_for_user(request.user, initial["planned"])
+        if planned.client_id == client.pk:
+            initial["kind"] = planned.kind
+            initial["aro_present"] = is_aro or planned.aro_id is not None
+            initial["prs_present"] = initial["prs_present"] or planned.with_prs
     form = ContactForm(request.POST or None, client=client, initial=initial)
     moment = now
     if request.method == "POST" and form.is_valid():

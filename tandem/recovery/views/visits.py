@@ -28,6 +28,7 @@ from tandem.core.ical import (
 from tandem.recovery import selectors, services, vocab
 from tandem.recovery.access import (
     PROGRAM,
+    get_client_for_user,
     get_planned_for_user,
     is_sworn_program,
     require_program,
@@ -65,6 +66,11 @@ def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         "aro": request.user.pk if request.user.has_role("aro") else None,
         "prs": request.user.pk if request.user.has_role("prs") else None,
     }
+    if str(initial["client"] or "").isdigit():
+        # Planned from a client's page: the client's own ARO and PRS unless it is you.
+        client = get_client_for_user(request.user, initial["client"], write=False)
+        initial["aro"] = initial["aro"] or client.aro_id
+        initial["prs"] = initial["prs"] or client.prs_id
     form = PlannedForm(request.POST or None, agency=agency, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -126,7 +126,7 @@ def help_idempotency_key(code: str) -> str:
 @transaction.atomic
 def request_create(
     *,
-    acting_user: User,
+    acting_user: User | None,
     agency: Agency,
     idempotency_key: str,
     channel: str,

@@ -192,7 +192,8 @@ def help_status(request: HttpRequest) -> HttpResponse:
     code = form.cleaned_data["code"]
     try:
         item = access.get_request_by_status_code(code)
-        if request.POST.get("action") == "withdraw":
+        withdraw = request.POST.get("action") == "withdraw"
+        if withdraw and request.POST.get("confirm") == "yes":
             services.request_withdraw(acting_user=None, request=item)
             return render(request, "support/intake_status.html", {"withdrawn": True})
     except (Http404, ValidationError):
@@ -208,5 +209,6 @@ def help_status(request: HttpRequest) -> HttpResponse:
             "code": code,
             "excluded": services.chosen_supporter_excluded(item),
             "exceptions": policy.confidentiality.exceptions,
+            "confirm_missing": withdraw,
         },
     )

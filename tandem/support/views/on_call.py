@@ -155,6 +155,6 @@ def coverage(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
-    return render(
-        request, "support/queue.html", {"items": selectors.queue(agency), "now": timezone.now()}
-    )
+    now = timezone.now()
+    items = [(item, selectors.waited(item.created_at, now)) for item in selectors.queue(agency)]
+    return render(request, "support/queue.html", {"items": items})
