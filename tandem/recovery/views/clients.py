@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.core.db_router import reads_from_replica
 from tandem.core.forms import form_errors
-from tandem.core.keyset import keyset_page, parse_cursor
+from tandem.core.keyset import keyset_page, page_query, parse_cursor
 from tandem.recovery import selectors, services
 from tandem.recovery.access import (
     can_read_cji,
@@ -81,7 +81,9 @@ def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         before=parse_cursor(request.GET.get("before")),
     )
     template = "recovery/partials/client_rows.html" if request.htmx else "recovery/client_list.html"
-    return render(request, template, {"form": form, "page": page, "q": text})
+    return render(
+        request, template, {"form": form, "page": page, "q": text, "query": page_query(request)}
+    )
 
 
 def _duplicates_for(agency: Any, data: Any, exclude_pk: int | None = None) -> list[Any]:

@@ -15,7 +15,7 @@ from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import pk_or_404, require_account
 from tandem.agencies.models import Agency, Role, Unit
 from tandem.core.db_router import reads_from_replica
-from tandem.core.keyset import keyset_page, parse_cursor
+from tandem.core.keyset import keyset_page, page_query, parse_cursor
 from tandem.core.pdf import Document
 from tandem.support import access, forms, selectors
 from tandem.support.models import (
@@ -42,13 +42,10 @@ def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
         after=parse_cursor(request.GET.get("after")),
         before=parse_cursor(request.GET.get("before")),
     )
-    query = request.GET.copy()
-    for key in ("after", "before"):
-        query.pop(key, None)
     context = {
         "form": form,
         "page": page,
-        "query": query.urlencode(),
+        "query": page_query(request),
         "policy": agency.policy_model(),
         "help_url": reverse("support:intake", args=[access.help_pass_for(agency)]),
     }
