@@ -214,6 +214,14 @@ def _failed_code(
     return None
 
 
+def _signin_step_problem(request: HttpRequest) -> HttpResponse | None:
+    """Where a second-factor step sends someone who should not be on it: home once fully
+    signed in, back to the start when the first steps no longer hold."""
+    if is_fully_signed_in(request):
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return _half_signed_in_problem(request)
+
+
 def _half_signed_in_problem(request: HttpRequest) -> HttpResponse | None:
     user: Any = request.user
     if (
@@ -230,9 +238,7 @@ def _half_signed_in_problem(request: HttpRequest) -> HttpResponse | None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def mfa_verify(request: HttpRequest) -> HttpResponse:
-    if is_fully_signed_in(request):
-        return redirect(settings.LOGIN_REDIRECT_URL)
-    stop = _half_signed_in_problem(request)
+    stop = _signin_step_problem(request)
     if stop:
         return stop
     user: Any = request.user
@@ -258,9 +264,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def mfa_enrol(request: HttpRequest) -> HttpResponse:
-    if is_fully_signed_in(request):
-        return redirect(settings.LOGIN_REDIRECT_URL)
-    stop = _half_signed_in_problem(request)
+    stop = _signin_step_problem(request)
     if stop:
         return stop
     user: Any = request.user

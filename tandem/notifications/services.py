@@ -389,17 +389,13 @@ def _delivery_detail(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
-def _record_success(delivery: Delivery, now: datetime) -> None:
-    number = delivery.attempts + 1
-    DeliveryAttempt.objects.create(
-        delivery=delivery, number=number, attempted_at=now, succeeded=True
-    )
-    delivery.attempts = number
-    delivery.status = DeliveryStatus.SENT
+def _finish(delivery: Delivery, status: str, error: str, *, action: str, outcome: str) -> None:
+    """Close a delivery for good (sent, failed or cancelled): no further attempt, its
+    address shredded, and the audit event saying how it ended."""
+    delivery.status = status
     delivery.finished_at = timezone.now()
     delivery.next_attempt_at = None
-    delivery.last_error = ""
+    delivery.last_error = error
     _shred_destination(delivery)
     delivery.save(
         update_fields=[
@@ -412,12 +408,22 @@ def _record_success(delivery: Delivery, now: datetime) -> None:
         ]
     )
     audit_record(
-        action="notification.sent",
+        action=action,
         obj=delivery,
         agency_id=delivery.agency_id,
-        outcome="success",
+        outcome=outcome,
         detail=_delivery_detail(delivery),
     )
+
+
+@transaction.atomic
+def _record_success(delivery: Delivery, now: datetime) -> None:
+    number = delivery.attempts + 1
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=number, attempted_at=now, succeeded=True
+    )
+    delivery.attempts = number
+    _finish(delivery, DeliveryStatus.SENT, "", action="notification.sent", outcome="success")
 
 
 @transaction.atomic
@@ -435,18 +441,7 @@ def _record_failure(delivery: Delivery, now: datetime, error: str) -> None:
         delivery.save(update_fields=fields)
         _enqueue(delivery.pk, run_after=delivery.next_attempt_at)
         return
-    delivery.status = DeliveryStatus.FAILED
-    delivery.next_attempt_at = None
-    delivery.finished_at = timezone.now()
-    _shred_destination(delivery)
-    delivery.save(update_fields=[*fields, "finished_at"])
-    audit_record(
-        action="notification.failed",
-        obj=delivery,
-        agency_id=delivery.agency_id,
-        outcome="failed",
-        detail=_delivery_detail(delivery),
-    )
+    _finish(delivery, DeliveryStatus.FAILED, error, action="notification.failed", outcome="failed")
     logger.warning(
         "notification delivery failed",
         extra={
@@ -461,26 +456,12 @@ def _record_failure(delivery: Delivery, now: datetime, error: str) -> None:
 
 @transaction.atomic
 def _record_cancelled(delivery: Delivery, reason: str) -> None:
-    delivery.status = DeliveryStatus.CANCELLED
-    delivery.finished_at = timezone.now()
-    delivery.next_attempt_at = None
-    delivery.last_error = reason[:120]
-    _shred_destination(delivery)
-    delivery.save(
-        update_fields=[
-            "status",
-            "finished_at",
-            "next_attempt_at",
-            "last_error",
-            "updated_at",
-        ]
-    )
-    audit_record(
+    _finish(
+        delivery,
+        DeliveryStatus.CANCELLED,
+        reason[:120],
         action="notification.cancelled",
-        obj=delivery,
-        agency_id=delivery.agency_id,
         outcome="failed",
-        detail=_delivery_detail(delivery),
     )
 
 

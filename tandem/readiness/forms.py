@@ -175,15 +175,11 @@ class TimeEntryForm(IdempotentForm):
         return data
 
 
-class HourLogForm(IdempotentForm):
-    kind = forms.ChoiceField(choices=HourKind.choices)
-    worked_on = forms.DateField(widget=DATE, label="Date")
-    hours = _hours()
+class HourLogForm(TimeEntryForm):
+    """A time entry that says which kind of certification hours it is."""
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        _check_hours(self)
-        return data
+    kind = forms.ChoiceField(choices=HourKind.choices)
+    field_order = ["idempotency_key", "kind", "worked_on", "hours"]
 
 
 class CertificationForm(forms.Form):

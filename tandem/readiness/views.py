@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -52,13 +53,16 @@ from tandem.readiness.models import (
 FEED_PURPOSE = "readiness.training"
 
 
-def _me(request: AuthenticatedHttpRequest) -> Any:
-    return request.user
-
-
 def _errors(request: AuthenticatedHttpRequest, exc: ValidationError) -> None:
     for message in exc.messages:
         messages.error(request, message)
+
+
+def _form_invalid(request: AuthenticatedHttpRequest, form: BaseForm) -> None:
+    """Each of the form's errors as a message (the form itself is not shown again)."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
 
 
 # --- My training ---------------------------------------------------------------------------
@@ -175,9 +179,7 @@ def check_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _errors(request, exc)
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        _form_invalid(request, form)
     return redirect("readiness:person", target.pk)
 
 
@@ -643,9 +645,7 @@ def person_credential(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         except ValidationError as exc:
             _errors(request, exc)
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        _form_invalid(request, form)
     return redirect("readiness:person", target.pk)
 
 

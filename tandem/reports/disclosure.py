@@ -725,6 +725,18 @@ def _fix_lines(state: _State, table: Table) -> bool:
     return changed
 
 
+def _withhold_complement(state: _State, table: Table, entry: Entry) -> None:
+    """Withhold one more entry to protect ``entry``: the first still open on one of its lines,
+    else the first open one in the table."""
+    closed = state.withheld | state.revealed
+    candidates = [
+        e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
+    ] or [e for e in table.entries() if table.key(e) not in closed]
+    if not candidates:
+        raise DisclosureError(f"Table {table.name!r} cannot be protected.")
+    state.withheld.add(table.key(min(candidates, key=lambda e: _sort_key(table, e))))
+
+
 def _audit(state: _State, table: Table) -> bool:
     """Give the first under-protected sensitive cell one more complement."""
     if not table.additive:
@@ -735,13 +747,7 @@ def _audit(state: _State, table: Table) -> bool:
             continue
         if wide_enough(table, hidden, entry, state.threshold):
             continue
-        closed = state.withheld | state.revealed
-        candidates = [
-            e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
-        ] or [e for e in table.entries() if table.key(e) not in closed]
-        if not candidates:
-            raise DisclosureError(f"Table {table.name!r} cannot be protected.")
-        state.withheld.add(table.key(min(candidates, key=lambda e: _sort_key(table, e))))
+        _withhold_complement(state, table, entry)
         return True
     return False
 
@@ -839,13 +845,7 @@ def _log_audit(state: _State, table: Table) -> bool:
         low, high = cell_bounds(table, hidden, entry, limits)
         if not exposes_range(state.system(table.key(entry)), span, low, high, state.threshold):
             continue
-        closed = state.withheld | state.revealed
-        candidates = [
-            e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
-        ] or [e for e in table.entries() if table.key(e) not in closed]
-        if not candidates:
-            raise DisclosureError(f"Table {table.name!r} cannot be protected.")
-        state.withheld.add(table.key(min(candidates, key=lambda e: _sort_key(table, e))))
+        _withhold_complement(state, table, entry)
         return True
     state.audited.add(seen)
     return False

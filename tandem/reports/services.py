@@ -385,16 +385,7 @@ def report_build(
         )
     release = _release_log(agency, report, period, threshold, audience, epsilon, cells, acting_user)
     if public:
-        ReportRun.objects.create(
-            agency=agency,
-            report=report,
-            kind=RunKind.PUBLIC,
-            period_start=period.start,
-            period_end=period.end,
-            release=release,
-            content=content,
-            created_by=acting_user,
-        )
+        _run_store(agency, report, RunKind.PUBLIC, period, release, content, acting_user)
     audit_record(
         action="report.viewed",
         actor=acting_user,
@@ -421,38 +412,49 @@ def _release_log(
     cells: dict[str, int],
     acting_user: User | None,
 ) -> Release:
-    digest = _digest(cells)
-    found = Release.objects.filter(
-        agency=agency,
-        report=report,
-        period_start=period.start,
-        period_end=period.end,
-        digest=digest,
-    ).first()
+    key = {
+        "agency": agency,
+        "report": report,
+        "period_start": period.start,
+        "period_end": period.end,
+        "digest": _digest(cells),
+    }
+    found = Release.objects.filter(**key).first()
     if found is not None:
         return found
     try:
         with transaction.atomic():
             return Release.objects.create(
-                agency=agency,
-                report=report,
-                period_start=period.start,
-                period_end=period.end,
+                **key,
                 threshold=threshold,
                 audience=audience,
                 epsilon=epsilon if audience == Audience.PUBLIC else None,
                 cells=cells,
-                digest=digest,
                 created_by=acting_user,
             )
     except IntegrityError:  # the same figures logged by a concurrent request
-        return Release.objects.get(
-            agency=agency,
-            report=report,
-            period_start=period.start,
-            period_end=period.end,
-            digest=digest,
-        )
+        return Release.objects.get(**key)
+
+
+def _run_store(
+    agency: Any,
+    report: str,
+    kind: str,
+    period: Period,
+    release: Release | None,
+    content: dict[str, Any],
+    acting_user: User | None,
+) -> ReportRun:
+    return ReportRun.objects.create(
+        agency=agency,
+        report=report,
+        kind=kind,
+        period_start=period.start,
+        period_end=period.end,
+        release=release,
+        content=content,
+        created_by=acting_user,
+    )
 
 
 @transaction.atomic
@@ -479,16 +481,7 @@ def report_run_create(
     content, release = report_build(
         agency=agency, report=report, period=period, acting_user=acting_user
     )
-    run = ReportRun.objects.create(
-        agency=agency,
-        report=report,
-        kind=kind,
-        period_start=period.start,
-        period_end=period.end,
-        release=release,
-        content=content,
-        created_by=acting_user,
-    )
+    run = _run_store(agency, report, kind, period, release, content, acting_user)
     audit_record(
         action="report.stored",
         actor=acting_user,

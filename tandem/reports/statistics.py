@@ -594,7 +594,6 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
     )
     kinds = _choices(vocab.ContactKind)
     outcomes = _choices(vocab.ContactOutcome)
-    yes_no = [("yes", "Yes"), ("no", "No")]
     people = Table(
         name="funnel_people",
         title="Outreach funnel: people engaged and linked to care",
@@ -641,31 +640,21 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
             dim="outcome",
         ),
         people,
-        two_way(
-            contacts.annotate(diverted=_yes_no("arrest_diverted")),
-            "kind",
+        _kind_by_yes_no(
+            contacts,
             kinds,
-            "diverted",
-            yes_no,
+            "arrest_diverted",
+            code="diverted",
             name="diverted",
             title="Arrests diverted, by type of contact",
-            measure="contacts",
-            row_dim="kind",
-            col_dim="diverted",
-            always_recorded=True,
         ),
-        two_way(
-            contacts.annotate(prs=_yes_no("prs_present")),
-            "kind",
+        _kind_by_yes_no(
+            contacts,
             kinds,
-            "prs",
-            yes_no,
+            "prs_present",
+            code="prs",
             name="with_prs",
             title="Contacts with a peer recovery specialist present",
-            measure="contacts",
-            row_dim="kind",
-            col_dim="prs",
-            always_recorded=True,
         ),
     ]
     hours = Decimal(int(found["minutes"] or 0)) / 60
@@ -695,6 +684,32 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
             "engaged with). Officer hours freed: the time of co-responses a peer recovery "
             "specialist took part in."
         ],
+    )
+
+
+def _kind_by_yes_no(
+    contacts: QuerySet[Any],
+    kinds: Sequence[tuple[str, str]],
+    flag: str,
+    *,
+    code: str,
+    name: str,
+    title: str,
+) -> Table:
+    """Contacts by type (rows) and whether the yes/no field ``flag`` is set (columns headed
+    ``code``): a subset of contacts as columns of the whole, never a count of its own."""
+    return two_way(
+        contacts.annotate(**{code: _yes_no(flag)}),
+        "kind",
+        kinds,
+        code,
+        YES_NO,
+        name=name,
+        title=title,
+        measure="contacts",
+        row_dim="kind",
+        col_dim=code,
+        always_recorded=True,
     )
 
 
@@ -807,13 +822,12 @@ def _overdoses(agency: Any, period: Period) -> Section:
             naloxone_code=_yes_no("naloxone_given"),
         )
     )
-    yes_no = [("yes", "Yes"), ("no", "No")]
     table = two_way(
         overdoses,
         "fatal_code",
         [("no", "Survived"), ("yes", "Fatal")],
         "naloxone_code",
-        yes_no,
+        YES_NO,
         name="overdoses",
         title="Overdose responses: outcome by naloxone given",
         measure="overdoses",
@@ -876,6 +890,9 @@ def _people(table: Table) -> Table:
     up (one client counts in January and in Jan–Mar alike)."""
     table.people = True
     return table
+
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
 
 
 def _yes_no(column: str) -> Any:

@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from tandem.agencies.models import Unit
+from tandem.agencies.presets import USAGE_FIELDS
 from tandem.core.forms import QuickSelect
 from tandem.support import vocab
 from tandem.support.models import CriticalIncident, MutualAidRequest, SupporterProfile
@@ -342,16 +343,9 @@ class CloseForm(forms.Form):
 
     def __init__(self, *args: Any, collected: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in (
-            "incident_type",
-            "intervention_type",
-            "member_category",
-            "gender",
-            "duration_bucket",
-            "services",
-            "referral_types",
-            "follow_up",
-        ):
+        # The policy's closed list names what this form asks for (and the request's own
+        # channel, topic and urgency, which are not asked here).
+        for name in (n for n in USAGE_FIELDS if n in self.fields):
             if name not in collected:
                 del self.fields[name]
             elif name not in ("services", "referral_types", "follow_up"):

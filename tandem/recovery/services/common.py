@@ -36,7 +36,8 @@ CLIENT_FIELDS = (
     "aro",
     "prs",
 )
-CONTACT_FIELDS = (
+# What a contact records about the encounter; the API reads these and no more.
+CONTACT_FACTS = (
     "kind",
     "occurred_at",
     "duration_minutes",
@@ -46,9 +47,8 @@ CONTACT_FIELDS = (
     "services",
     "outcome",
     "arrest_diverted",
-    "notes",
-    "planned",
 )
+CONTACT_FIELDS = (*CONTACT_FACTS, "notes", "planned")
 
 
 class AlreadySubmitted(ValidationError):

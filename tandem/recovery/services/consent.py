@@ -75,14 +75,20 @@ def consent_create(
     return consent
 
 
-@transaction.atomic
-def consent_revoke(*, acting_user: User, consent: Consent) -> Consent:
+def _consent_locked(consent: Consent) -> Consent:
+    """The consent as it stands now, locked with its client (inside the caller's
+    transaction) so that a revocation and an ending cannot both apply."""
     _lock_client(consent.client_id)
-    current = (
+    return (
         Consent.objects.select_for_update(of=("self",))
         .select_related("data_key")
         .get(pk=consent.pk)
     )
+
+
+@transaction.atomic
+def consent_revoke(*, acting_user: User, consent: Consent) -> Consent:
+    current = _consent_locked(consent)
     if current.revoked_at is not None:
         raise ValidationError("This consent was already revoked.")
     current.revoked_at = timezone.now()
@@ -100,12 +106,7 @@ def consent_revoke(*, acting_user: User, consent: Consent) -> Consent:
 @transaction.atomic
 def consent_event_occurred(*, acting_user: User, consent: Consent) -> Consent:
     """Record that the event on which the consent ends has happened: it ends at once."""
-    _lock_client(consent.client_id)
-    current = (
-        Consent.objects.select_for_update(of=("self",))
-        .select_related("data_key")
-        .get(pk=consent.pk)
-    )
+    current = _consent_locked(consent)
     if not current.expiry_event:
         raise ValidationError("This consent ends on a date, not on an event.")
     if current.revoked_at is not None or current.ended_at is not None:
