@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tandem.accounts import mfa, services
+from tandem.accounts import mfa, selectors, services
 from tandem.accounts.forms import (
     CodeForm,
     EnrolForm,
@@ -130,7 +130,7 @@ def banner(request: HttpRequest) -> HttpResponse:
 
 def _authenticate(request: HttpRequest, username: str, password: str) -> User | None:
     """The account, if the password is right and the account may sign in; else count it."""
-    account = User.objects.filter(username=username).first()
+    account = selectors.account_by_username(username)
     user: Any = auth.authenticate(request, username=username, password=password)
     # An account idle too long is disabled now, not only when the daily job next runs.
     if user is not None and user.is_service_account:

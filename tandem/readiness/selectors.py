@@ -8,6 +8,8 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 
 from tandem.audit.services import audit_record
+from tandem.readiness.access import people_in_scope
+from tandem.readiness.gates import peer_support_ready_users
 from tandem.readiness.models import (
     AgreementDocument,
     Application,
@@ -25,6 +27,7 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 TEAM_ROLES = ("supporter", "aro", "prs")
 
@@ -128,8 +131,6 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
 @transaction.atomic
 def team_overview(*, acting_user: User, agency: Any) -> list[Any]:
     """The team members ``acting_user`` oversees (peer recovery only for a CRT supervisor)."""
-    from tandem.readiness.access import people_in_scope
-
     people = list(
         team_people(agency)
         .filter(pk__in=people_in_scope(acting_user, agency).values("pk"))
@@ -309,3 +310,37 @@ def hours_to_sign_off(agency: Any, *, signer: User) -> QuerySet[HourLog]:
 
 def recent_time_entries(user: User, limit: int = 60) -> QuerySet[TimeEntry]:
     return TimeEntry.objects.filter(user=user)[:limit]
+
+
+def my_applications(agency: Agency, user: User) -> QuerySet[Application]:
+    return applications_for_review(agency).filter(applicant=user)
+
+
+def session_people(session: TrainingSession, *, viewer: User) -> list[User]:
+    """The people ``viewer`` oversees who are on a peer team or enrolled in (or marked at)
+    ``session``, by name."""
+    scope = people_in_scope(viewer, session.agency).values("pk")
+    found = {u.pk: u for u in team_people(session.agency).filter(pk__in=scope)}
+    found.update({u.pk: u for u in enrolled_users(session).filter(pk__in=scope)})
+    return sorted(found.values(), key=lambda u: (u.last_name, u.first_name, u.username))
+
+
+def session_enrolled_ids(session: TrainingSession) -> set[int]:
+    return set(session.enrolments.values_list("user_id", flat=True))
+
+
+def team_person_in_scope(agency: Agency, pk: int, *, viewer: User) -> User | None:
+    """A person on a peer team whom ``viewer`` oversees, or None."""
+    people = team_people(agency).filter(pk__in=people_in_scope(viewer, agency).values("pk"))
+    return people.filter(pk=pk).first()
+
+
+def person_in_scope(agency: Agency, pk: int, *, viewer: User) -> User | None:
+    """A person ``viewer`` may look at here (a team member or an applicant), or None."""
+    found: User | None = people_in_scope(viewer, agency).filter(pk=pk).first()
+    return found
+
+
+def peer_support_ready_ids(agency: Agency) -> set[int]:
+    """The ids of the people who may serve as peer supporters now (their gate is open)."""
+    return set(peer_support_ready_users(agency).values_list("pk", flat=True))

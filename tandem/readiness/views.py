@@ -41,9 +41,8 @@ from tandem.readiness.access import (
     get_session_for_user,
     get_time_entry_for_user,
     get_vacancy_for_user,
-    people_in_scope,
 )
-from tandem.readiness.gates import gate_for, peer_support_ready_users
+from tandem.readiness.gates import gate_for
 from tandem.readiness.models import (
     AttendanceStatus,
     Certification,
@@ -117,7 +116,7 @@ def team(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *OVERSEERS)
     people = selectors.team_overview(acting_user=request.user, agency=agency)
     statuses = compliance.statuses_for(agency, people)
-    ready = set(peer_support_ready_users(agency).values_list("pk", flat=True))
+    ready = selectors.peer_support_ready_ids(agency)
     rows = [(p, statuses[p.pk], p.pk in ready) for p in people]
     summary = dict.fromkeys(compliance.LEVELS, 0)
     for _, status, _ in rows:
@@ -234,7 +233,7 @@ def designation_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 @require_GET
 def vacancies(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
-    mine = selectors.applications_for_review(agency).filter(applicant=request.user)
+    mine = selectors.my_applications(agency, request.user)
     context = {
         "vacancies": selectors.open_vacancies(agency, timezone.localdate()),
         "mine": mine,
@@ -403,11 +402,8 @@ def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             _mark(request, item)
         return redirect("readiness:session", item.pk)
     marks = selectors.session_attendance(acting_user=request.user, session=item)
-    scope = people_in_scope(request.user, item.agency).values("pk")
-    found = {u.pk: u for u in selectors.team_people(item.agency).filter(pk__in=scope)}
-    found.update({u.pk: u for u in selectors.enrolled_users(item).filter(pk__in=scope)})
-    people = sorted(found.values(), key=lambda u: (u.last_name, u.first_name, u.username))
-    enrolled = set(item.enrolments.values_list("user_id", flat=True))
+    people = selectors.session_people(item, viewer=request.user)
+    enrolled = selectors.session_enrolled_ids(item)
     context = {
         "item": item,
         "rows": [(p, marks.get(p.pk), p.pk in enrolled) for p in people],
@@ -419,10 +415,11 @@ def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 def _enrol_other(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     raw = request.POST.get("user", "").strip()
-    people = selectors.team_people(item.agency).filter(
-        pk__in=people_in_scope(request.user, item.agency).values("pk")
+    target = (
+        selectors.team_person_in_scope(item.agency, int(raw), viewer=request.user)
+        if raw.isdigit()
+        else None
     )
-    target = people.filter(pk=int(raw)).first() if raw.isdigit() else None
     if target is None:
         messages.error(request, "Choose someone on a peer team.")
         return
@@ -438,7 +435,7 @@ def _mark(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     if not form.is_valid():
         messages.error(request, "Choose present, excused or unexcused.")
         return
-    target = people_in_scope(request.user, item.agency).filter(pk=form.cleaned_data["user"]).first()
+    target = selectors.person_in_scope(item.agency, form.cleaned_data["user"], viewer=request.user)
     if target is None:
         messages.error(request, "This person is not on a team you oversee.")
         return

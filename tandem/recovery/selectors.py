@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from django.db.models import Q, QuerySet
@@ -17,14 +17,35 @@ from django.utils import timezone
 
 from tandem.core.fts import MIN_CHARS, fts_phrase
 from tandem.recovery import vocab
-from tandem.recovery.models import Client, Consent, Contact, PlannedContact, Referral
+from tandem.recovery.models import (
+    Client,
+    Consent,
+    Contact,
+    Disclosure,
+    Goal,
+    NaloxoneKit,
+    OutreachEvent,
+    OverdoseResponse,
+    PersonnelEvaluation,
+    PlannedContact,
+    Referral,
+    Resource,
+    SafetyAssessment,
+    StageAssessment,
+    StatementRequest,
+)
 from tandem.recovery.services import (
     client_record,
     digits_of,
     match_model,
     normalise_name,
     registry,
+    visits_same_day,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 
 def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Client]:
@@ -708,3 +729,127 @@ def import_context(batch: Any) -> dict[str, Any]:
         "dry": batch.dry_run or None,
         "busy": batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING),
     }
+
+
+# --- Reads for single screens ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientRecords:
+    """What the client page lists besides the timeline (each list read once)."""
+
+    referrals: list[Referral]
+    consents: list[Consent]
+    goals: list[Goal]
+    stages: QuerySet[StageAssessment]  # the latest ten, read when the page shows them
+    stage_count: int
+
+
+def client_records(client: Client) -> ClientRecords:
+    return ClientRecords(
+        referrals=list(client.referrals.select_related("resource")),
+        consents=list(client.consents.select_related("recipient", "data_key")),
+        goals=list(client.goals.select_related("data_key")),
+        stages=client.stages.select_related("assessed_by")[:10],
+        stage_count=client.stages.count(),
+    )
+
+
+def consent_disclosures(consent: Consent) -> QuerySet[Disclosure]:
+    return consent.disclosures.all()
+
+
+def disclosure_ledger(client: Client) -> list[Disclosure]:
+    """Every disclosure of the client's information, oldest first (the accounting)."""
+    return list(
+        Disclosure.objects.filter(client=client)
+        .select_related("data_key", "disclosed_by")
+        .order_by("disclosed_at", "pk")
+    )
+
+
+def evaluations_written(agency: Agency, year: int) -> dict[int, PersonnelEvaluation]:
+    """The year's written evaluations by the evaluated person's id."""
+    return {
+        e.person_id: e
+        for e in PersonnelEvaluation.objects.filter(agency=agency, year=year).select_related(
+            "data_key", "evaluator"
+        )
+    }
+
+
+def evaluations_of(agency: Agency, person: User) -> QuerySet[PersonnelEvaluation]:
+    return PersonnelEvaluation.objects.filter(agency=agency, person=person).select_related(
+        "data_key", "evaluator"
+    )
+
+
+def agency_user(agency: Agency, pk: int) -> User:
+    """A person of ``agency`` by id, or ``Http404``."""
+    from tandem.accounts.models import User
+    from tandem.agencies.access import one_or_404
+
+    return one_or_404(User.objects.all(), pk, agency=agency)
+
+
+def overdoses(agency: Agency, *, oldest_first: bool = False) -> QuerySet[OverdoseResponse]:
+    """The agency's overdose responses, newest first (the list) or oldest first (ODMAP)."""
+    found = OverdoseResponse.objects.filter(agency=agency).select_related("data_key")
+    return found.order_by("occurred_at", "pk") if oldest_first else found
+
+
+def naloxone_kits(agency: Agency) -> QuerySet[NaloxoneKit]:
+    return NaloxoneKit.objects.filter(agency=agency).select_related("given_by")
+
+
+def naloxone_total(agency: Agency) -> int:
+    return sum(k.quantity for k in NaloxoneKit.objects.filter(agency=agency).only("quantity"))
+
+
+def outreach_events(agency: Agency) -> QuerySet[OutreachEvent]:
+    return OutreachEvent.objects.filter(agency=agency)
+
+
+def statements_for(agency: Agency, user: User) -> QuerySet[StatementRequest]:
+    """Every statement request for the Chief and the supervisor; one's own for the rest."""
+    statements = StatementRequest.objects.filter(agency=agency).select_related(
+        "requested_by", "decided_by"
+    )
+    if not user.has_role("chief", "crt_supervisor"):
+        statements = statements.filter(requested_by=user)
+    return statements
+
+
+def resources(agency: Agency, category: str = "") -> QuerySet[Resource]:
+    """The directory, in one category when ``category`` is one."""
+    found = Resource.objects.filter(agency=agency)
+    if category in vocab.ResourceCategory.values:
+        found = found.filter(category=category)
+    return found
+
+
+def visits_same_day_as(planned: PlannedContact) -> QuerySet[PlannedContact]:
+    """Other live visits to the same client on the same day, with who planned them."""
+    return visits_same_day(planned.client, planned.starts_at, exclude_pk=planned.pk).select_related(
+        "created_by"
+    )
+
+
+def has_overlap(planned: PlannedContact) -> bool:
+    return planned.overlaps().exists()
+
+
+def planned_assessments(planned: PlannedContact) -> QuerySet[SafetyAssessment]:
+    return planned.assessments.select_related("assessed_by")
+
+
+def overlapping_visits(planned: PlannedContact) -> QuerySet[PlannedContact]:
+    return planned.overlaps().select_related("aro", "prs")
+
+
+def client_contacts(client: Client) -> QuerySet[Contact]:
+    return Contact.objects.filter(client=client)
+
+
+def referrals(agency: Agency) -> QuerySet[Referral]:
+    return Referral.objects.filter(agency=agency)

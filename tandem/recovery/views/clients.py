@@ -156,19 +156,17 @@ def client_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     services.client_view_log(acting_user=request.user, client=client)
     timeline = selectors.client_timeline(client)
     page = Paginator(timeline, TIMELINE_PAGE).get_page(request.GET.get("timeline"))
-    referrals = list(client.referrals.select_related("resource"))
-    consents = list(client.consents.select_related("recipient", "data_key"))
-    goals = list(client.goals.select_related("data_key"))
+    records = selectors.client_records(client)
     context = {
         "client": client,
         "stage": client.current_stage(),
-        "stages": client.stages.select_related("assessed_by")[:10],
-        "stage_count": client.stages.count(),
-        "goals": goals,
-        "goals_open": sum(g.status in OPEN_GOALS for g in goals),
-        "referrals": referrals,
-        "consents": consents,
-        "glance": selectors.client_glance(client, timeline, referrals, consents),
+        "stages": records.stages,
+        "stage_count": records.stage_count,
+        "goals": records.goals,
+        "goals_open": sum(g.status in OPEN_GOALS for g in records.goals),
+        "referrals": records.referrals,
+        "consents": records.consents,
+        "glance": selectors.client_glance(client, timeline, records.referrals, records.consents),
         "timeline": page,
         "timeline_count": len(timeline),
         "stage_form": StageForm(),

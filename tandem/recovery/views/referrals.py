@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.core.forms import form_errors
-from tandem.recovery import services, vocab
+from tandem.recovery import selectors, services, vocab
 from tandem.recovery.access import (
     get_client_for_user,
     get_referral_for_user,
@@ -39,9 +39,7 @@ from tandem.recovery.models import (
 def resource_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     category = request.GET.get("category", "")
-    resources = Resource.objects.filter(agency=agency)
-    if category in vocab.ResourceCategory.values:
-        resources = resources.filter(category=category)
+    resources = selectors.resources(agency, category)
     return render(
         request,
         "recovery/resource_list.html",

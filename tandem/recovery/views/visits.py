@@ -83,10 +83,8 @@ def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            same_day = services.visits_same_day(
-                planned.client, planned.starts_at, exclude_pk=planned.pk
-            ).select_related("created_by")
-            if planned.overlaps().exists():
+            same_day = selectors.visits_same_day_as(planned)
+            if selectors.has_overlap(planned):
                 messages.warning(
                     request,
                     "Another visit to this client is planned at an "
@@ -115,8 +113,8 @@ def _planned_page(
     checklist = list(planned.agency.policy_model().recovery.safety_checklist)
     context = {
         "planned": planned,
-        "assessments": planned.assessments.select_related("assessed_by"),
-        "overlapping": planned.overlaps().select_related("aro", "prs"),
+        "assessments": selectors.planned_assessments(planned),
+        "overlapping": selectors.overlapping_visits(planned),
         "form": form or SafetyAssessmentForm(checklist=checklist),
         "can_assess": is_sworn_program(request.user),
     }

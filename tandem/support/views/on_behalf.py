@@ -16,9 +16,6 @@ from tandem.agencies.access import require_role
 from tandem.agencies.models import Agency, Role
 from tandem.core.forms import form_errors
 from tandem.support import access, forms, selectors, services, vocab
-from tandem.support.models import (
-    CriticalIncident,
-)
 
 from .common import _form_page, _posted
 
@@ -101,7 +98,7 @@ def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         _posted(request),
         channels=channels,
         for_caller=for_caller,
-        incidents=CriticalIncident.objects.filter(agency=agency),
+        incidents=selectors.incidents(agency),
         initial={"idempotency_key": forms.new_idempotency_key()},
     )
     if request.method == "POST" and form.is_valid():

@@ -33,7 +33,6 @@ from tandem.core.ical import (
 )
 from tandem.support import access, forms, selectors, services, vocab
 from tandem.support.models import (
-    Deployment,
     SupporterProfile,
 )
 from tandem.support.oncall import Schedule
@@ -52,10 +51,8 @@ def workspace(request: AuthenticatedHttpRequest) -> HttpResponse:
         "profile": profile,
         "offers": selectors.offers_for(request.user),
         "mine": selectors.accepted_by(request.user),
-        "reminders": profile.reminders.filter(done_at__isnull=True).select_related("data_key"),
-        "deployments": Deployment.objects.filter(
-            supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30)
-        ).select_related("incident"),
+        "reminders": selectors.open_reminders(profile),
+        "deployments": selectors.recent_deployments(profile),
         "availability_form": forms.AvailabilityForm(initial={"until": profile.unavailable_until}),
         "feed_active": feed_token_active(request.user, FEED_PURPOSE),
         "feed_url": request.session.pop("support.feed_url", ""),
@@ -245,7 +242,7 @@ def _save_photo(
 def photo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     """A roster photo, for anyone of the agency while the supporter is on the roster."""
     profile = access.get_profile_for_user(request.user, pk)
-    on_roster = selectors.roster(profile.agency).filter(pk=profile.pk).exists()
+    on_roster = selectors.on_roster(profile)
     if not profile.photo or not (on_roster or profile.user_id == request.user.pk):
         raise Http404
     extension = str(profile.photo.name).rsplit(".", 1)[-1].lower()
@@ -303,7 +300,7 @@ def feed_manage(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def feed(request: HttpRequest, token: str) -> HttpResponse:
     user = feed_token_user(token, purpose=FEED_PURPOSE)
-    profile = SupporterProfile.objects.filter(user=user).first() if user else None
+    profile = selectors.profile_of(user)
     if profile is None:
         raise Http404
     schedule = Schedule(user.agency, full=True)
