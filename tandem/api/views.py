@@ -6,7 +6,7 @@ identifier, only the receipt the caller holds (kept as a one-way digest, as on t
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
 from django.utils import timezone
@@ -46,6 +46,9 @@ from tandem.support import access as support_access
 from tandem.support import selectors as support_selectors
 from tandem.support import services as support_services
 from tandem.support import vocab as support_vocab
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 
 def _page(view: ApiView, request: Request, queryset: Any, serializer: Any) -> Response:
@@ -92,7 +95,7 @@ class UnitList(ListView):
         return Response(s.UnitSerializer(unit).data, status=201)
 
 
-def _member_values(agency: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _member_values(agency: Agency, data: dict[str, Any]) -> dict[str, Any]:
     values = {k: v for k, v in data.items() if k not in ("unit_code", "supervisor_number")}
     if "unit_code" in data:
         code = data["unit_code"]

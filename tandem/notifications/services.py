@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -33,6 +33,10 @@ from tandem.notifications.models import (
     PeerSupportDelivery,
     SealedDestination,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 logger = logging.getLogger("tandem.notifications")
 
@@ -81,7 +85,9 @@ def _user_channels(recipient_user: Any, kind_channels: tuple[str, ...]) -> list[
     return found
 
 
-def _sealed_delivery(*, kind: str, channel: str, agency: Any, destination: str) -> Delivery:
+def _sealed_delivery(
+    *, kind: str, channel: str, agency: Agency | None, destination: str
+) -> Delivery:
     hint = mask_email(destination) if channel == Channel.EMAIL else mask_phone(destination)
     return Delivery.objects.create(
         kind=kind,
@@ -113,7 +119,7 @@ def deliveries_create(
     recipient_user: Any = None,
     email: str = "",
     phone: str = "",
-    agency: Any = None,
+    agency: Agency | None = None,
     channels: tuple[str, ...] | None = None,
 ) -> list[Any]:
     """One delivery (and one queued job) per channel; see ``notify`` for the contract.
@@ -169,7 +175,7 @@ def _peer_support_create(
     recipient_user: Any,
     email: str,
     phone: str,
-    agency: Any,
+    agency: Agency | None,
     channels: tuple[str, ...] | None,
 ) -> list[PeerSupportDelivery]:
     """Sealed recipient, hour-coarse times, no job row: the periodic sender sends it."""
@@ -304,7 +310,7 @@ def peer_support_deliveries_send(now: datetime | None = None) -> int:
 # --- Sending ----------------------------------------------------------------------------
 
 
-def _account_address(user: Any, channel: str) -> str:
+def _account_address(user: User, channel: str) -> str:
     """Where a message to an account goes on ``channel``: its e-mail or its phone number."""
     if not user.is_active:
         raise NoDestination("account deactivated")

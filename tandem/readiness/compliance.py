@@ -16,11 +16,15 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from tandem.core.when import when
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 #: How long before a due date a person shows as "due soon" (and gets a reminder).
 DUE_SOON_DAYS = 30
@@ -503,14 +507,14 @@ def load_facts(users: Iterable[Any]) -> dict[int, Facts]:
     return out
 
 
-def status_for(user: Any, at: datetime | None = None) -> Status:
+def status_for(user: User, at: datetime | None = None) -> Status:
     """The person's compliance status at ``at`` (now by default)."""
     facts = load_facts([user])[user.pk]
-    return evaluate(facts, user.agency.policy_model(), local_day(at))
+    return evaluate(facts, user.home_agency.policy_model(), local_day(at))
 
 
 def statuses_for(
-    agency: Any, users: Iterable[Any], at: datetime | None = None
+    agency: Agency, users: Iterable[Any], at: datetime | None = None
 ) -> dict[int, Status]:
     people = list(users)
     policy = agency.policy_model()
@@ -519,7 +523,7 @@ def statuses_for(
     return {u.pk: evaluate(facts[u.pk], policy, day) for u in people}
 
 
-def compliance_summary(agency: Any, at: datetime | None = None) -> dict[str, int]:
+def compliance_summary(agency: Agency, at: datetime | None = None) -> dict[str, int]:
     """How many of the agency's peer team members are at each level."""
     from tandem.readiness.selectors import team_people
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 TEAM_ROLES = ("supporter", "aro", "prs")
 
 
-def team_people(agency: Any) -> QuerySet[Any]:
+def team_people(agency: Agency) -> QuerySet[Any]:
     """Active accounts of the agency on (or designated to) a peer team."""
     from tandem.accounts.models import User
 
@@ -50,33 +50,35 @@ def team_people(agency: Any) -> QuerySet[Any]:
     )
 
 
-def open_vacancies(agency: Any, day: Any) -> QuerySet[Vacancy]:
+def open_vacancies(agency: Agency, day: Any) -> QuerySet[Vacancy]:
     return Vacancy.objects.filter(agency=agency, closed_at__isnull=True).filter(
         Q(closes_on__isnull=True) | Q(closes_on__gte=day)
     )
 
 
-def applications_for_review(agency: Any) -> QuerySet[Application]:
+def applications_for_review(agency: Agency) -> QuerySet[Application]:
     return Application.objects.filter(agency=agency).select_related(
         "applicant", "vacancy", "interviewed_by", "decided_by"
     )
 
 
-def courses(agency: Any) -> QuerySet[Course]:
+def courses(agency: Agency) -> QuerySet[Course]:
     return Course.objects.filter(agency=agency, active=True)
 
 
-def sessions_between(agency: Any, start: Any, end: Any | None = None) -> QuerySet[TrainingSession]:
+def sessions_between(
+    agency: Agency, start: Any, end: Any | None = None
+) -> QuerySet[TrainingSession]:
     qs = TrainingSession.objects.filter(agency=agency, starts_at__gte=start)
     if end is not None:
         qs = qs.filter(starts_at__lt=end)
     return qs.select_related("course").annotate(enrolled=Count("enrolments", distinct=True))
 
 
-def sessions_for_user(user: Any) -> QuerySet[TrainingSession]:
+def sessions_for_user(user: User) -> QuerySet[TrainingSession]:
     """Sessions a person enrolled in or attended (for their page and calendar feed)."""
     return (
-        TrainingSession.objects.filter(agency_id=user.agency_id)
+        TrainingSession.objects.filter(agency_id=user.home_agency_id)
         .filter(Q(enrolments__user=user) | Q(attendance__user=user))
         .select_related("course")
         .distinct()
@@ -84,7 +86,7 @@ def sessions_for_user(user: Any) -> QuerySet[TrainingSession]:
     )
 
 
-def attendance_for_user(user: Any) -> QuerySet[Attendance]:
+def attendance_for_user(user: User) -> QuerySet[Attendance]:
     return (
         Attendance.objects.filter(user=user)
         .select_related("session__course")
@@ -92,15 +94,15 @@ def attendance_for_user(user: Any) -> QuerySet[Attendance]:
     )
 
 
-def enrolled_ids(user: Any) -> set[int]:
+def enrolled_ids(user: User) -> set[int]:
     return set(Enrolment.objects.filter(user=user).values_list("session_id", flat=True))
 
 
-def designation_history(user: Any) -> QuerySet[Designation]:
+def designation_history(user: User) -> QuerySet[Designation]:
     return Designation.objects.filter(user=user).select_related("designated_by", "removed_by")
 
 
-def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
+def signatures_with_currency(user: User) -> list[tuple[Any, int | None]]:
     """The person's signatures, each with the agency's current version of that agreement
     when the signed version has been replaced (None while it is still current)."""
     from django.db.models import Max
@@ -108,7 +110,7 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
     from tandem.readiness.models import AgreementDocument, Signature
 
     current = dict(
-        AgreementDocument.objects.filter(agency_id=user.agency_id)
+        AgreementDocument.objects.filter(agency_id=user.home_agency_id)
         .values("kind")
         .annotate(v=Max("version"))
         .values_list("kind", "v")
@@ -129,7 +131,7 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
 
 
 @transaction.atomic
-def team_overview(*, acting_user: User, agency: Any) -> list[Any]:
+def team_overview(*, acting_user: User, agency: Agency) -> list[Any]:
     """The team members ``acting_user`` oversees (peer recovery only for a CRT supervisor)."""
     people = list(
         team_people(agency)
@@ -170,7 +172,7 @@ def person_record(*, acting_user: User, person: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def applications_read(*, acting_user: User, agency: Any) -> list[Application]:
+def applications_read(*, acting_user: User, agency: Agency) -> list[Application]:
     applications = list(applications_for_review(agency))
     audit_record(
         action="readiness.applications_viewed",
@@ -207,7 +209,7 @@ def session_attendance(*, acting_user: User, session: TrainingSession) -> dict[i
     return marks
 
 
-def certification_of(user: Any) -> Certification | None:
+def certification_of(user: User) -> Certification | None:
     """A peer recovery person's certification record, None until it is first saved."""
     return Certification.objects.filter(user=user).first()
 
@@ -232,7 +234,7 @@ def certification_read(*, acting_user: User, person: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def time_export_entries(*, acting_user: User, agency: Any, start: Any, end: Any) -> list[Any]:
+def time_export_entries(*, acting_user: User, agency: Agency, start: Any, end: Any) -> list[Any]:
     from tandem.readiness.models import TimeEntry
 
     entries = list(
@@ -270,7 +272,7 @@ def statement_status(*, acting_user: User, person: Any, day: Any) -> Any:
 # --- Agreements, sessions and hours (the screens' small reads) ------------------------------
 
 
-def current_documents(agency: Any) -> list[AgreementDocument]:
+def current_documents(agency: Agency) -> list[AgreementDocument]:
     """The newest published version of each kind of agreement."""
     latest: dict[str, AgreementDocument] = {}
     for document in AgreementDocument.objects.filter(agency=agency).order_by("kind", "-version"):
@@ -278,7 +280,7 @@ def current_documents(agency: Any) -> list[AgreementDocument]:
     return list(latest.values())
 
 
-def agreement_documents(agency: Any) -> QuerySet[AgreementDocument]:
+def agreement_documents(agency: Agency) -> QuerySet[AgreementDocument]:
     return AgreementDocument.objects.filter(agency=agency).select_related("published_by")
 
 
@@ -299,7 +301,7 @@ def enrolled_users(session: TrainingSession) -> QuerySet[Any]:
     )
 
 
-def hours_to_sign_off(agency: Any, *, signer: User) -> QuerySet[HourLog]:
+def hours_to_sign_off(agency: Agency, *, signer: User) -> QuerySet[HourLog]:
     """Certification hours waiting for a supervisor, other than the signer's own."""
     return (
         HourLog.objects.filter(agency=agency, signed_off_at__isnull=True)

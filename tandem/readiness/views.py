@@ -4,7 +4,7 @@ missing or not allowed), calls a service and renders; rules live in services/com
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -49,6 +49,9 @@ from tandem.readiness.models import (
     TrainingSession,
 )
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 FEED_PURPOSE = "readiness.training"
 
 
@@ -89,7 +92,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "readiness/home.html", context)
 
 
-def _programs(user: Any) -> set[str]:
+def _programs(user: User) -> set[str]:
     programs = set()
     if user.has_role("supporter"):
         programs.add("psp")
@@ -98,7 +101,7 @@ def _programs(user: Any) -> set[str]:
     return programs
 
 
-def _concerns(kind: str, user: Any) -> bool:
+def _concerns(kind: str, user: User) -> bool:
     """Which agreements a person is asked to sign: the NDA binds the PRS (PR-8), the
     confidentiality agreement the peer supporters (PS-13); everyone acknowledges the policy."""
     if kind == "nda":

@@ -7,12 +7,15 @@ back-dating the clients' registration so that their contacts can show some histo
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from tandem.recovery import services, vocab
 from tandem.recovery.models import Client, Resource
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 RESOURCES = [
     (
@@ -61,7 +64,7 @@ CLIENTS = [
 STAGES = list(vocab.Stage.values)
 
 
-def populate(*, agency: Any, users: dict[str, Any]) -> None:
+def populate(*, agency: Agency, users: dict[str, Any]) -> None:
     """Create this program's demo records for ``agency``; safe to run again."""
     aro, prs = users.get("aro"), users.get("prs")
     if aro is None or prs is None or Client.objects.filter(agency=agency).exists():
@@ -276,7 +279,7 @@ def _consent_and_cji(client: Client, resources: list[Resource], aro: Any, prs: A
         )
 
 
-def _program_records(agency: Any, aro: Any, prs: Any, now: datetime) -> None:
+def _program_records(agency: Agency, aro: Any, prs: Any, now: datetime) -> None:
     for n in range(6):
         services.overdose_create(
             acting_user=aro,

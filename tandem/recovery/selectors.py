@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from tandem.agencies.models import Agency
 
 
-def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Client]:
+def client_search(agency: Agency, text: str = "", status: str = "") -> QuerySet[Client]:
     clients = registry(agency).select_related("aro", "prs")
     if status:
         clients = clients.filter(status=status)
@@ -101,7 +101,7 @@ def reasons_of(explanation: list[dict[str, Any]]) -> list[str]:
 
 
 def likely_duplicates(
-    agency: Any,
+    agency: Agency,
     *,
     first_name: str,
     last_name: str,
@@ -168,7 +168,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def planned_between(
-    agency: Any, start: datetime, end: datetime, user: Any = None
+    agency: Agency, start: datetime, end: datetime, user: User | None = None
 ) -> list[PlannedContact]:
     visits = (
         PlannedContact.objects.filter(agency=agency, starts_at__lt=end, ends_at__gt=start)
@@ -193,7 +193,9 @@ def planned_between(
     return listed
 
 
-def follow_ups_due(agency: Any, user: Any = None, on: date | None = None) -> QuerySet[Referral]:
+def follow_ups_due(
+    agency: Agency, user: User | None = None, on: date | None = None
+) -> QuerySet[Referral]:
     day = on or timezone.localdate()
     open_statuses = [s for s, nxt in vocab.REFERRAL_NEXT.items() if nxt]
     referrals = Referral.objects.filter(
@@ -204,7 +206,7 @@ def follow_ups_due(agency: Any, user: Any = None, on: date | None = None) -> Que
     return referrals.order_by("follow_up_on", "pk")
 
 
-def my_clients(agency: Any, user: Any) -> QuerySet[Client]:
+def my_clients(agency: Agency, user: User) -> QuerySet[Client]:
     return (
         registry(agency)
         .filter(Q(aro=user) | Q(prs=user))
@@ -353,7 +355,7 @@ class DoubleLogged:
 
 
 def deconfliction(
-    agency: Any, days: int, now: datetime | None = None
+    agency: Agency, days: int, now: datetime | None = None
 ) -> tuple[list[tuple[Client, list[Duplicate]]], list[DoubleLogged]]:
     """What the ARO and PRS should reconcile (PR-2, 000 IV.A.1.e): clients registered in the
     last ``days`` who may duplicate another client, and encounters logged twice (the same
@@ -456,7 +458,7 @@ def related_counts(client: Client, *, cji: bool) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def open_candidates(agency: Any) -> QuerySet[Any]:
+def open_candidates(agency: Agency) -> QuerySet[Any]:
     from tandem.recovery.models import MatchCandidate
 
     return MatchCandidate.objects.filter(
@@ -467,7 +469,7 @@ def open_candidates(agency: Any) -> QuerySet[Any]:
     ).select_related("left", "right")
 
 
-def latest_run(agency: Any) -> Any:
+def latest_run(agency: Agency) -> Any:
     from tandem.recovery.models import MatchRun
 
     return MatchRun.objects.filter(agency=agency).first()
@@ -482,7 +484,7 @@ def merges_into(client: Client) -> QuerySet[Any]:
     )
 
 
-def _settled_since(agency: Any, since: datetime) -> dict[tuple[int, str, date | None], datetime]:
+def _settled_since(agency: Agency, since: datetime) -> dict[tuple[int, str, date | None], datetime]:
     """(client, topic, day) -> the latest settlement: what was recorded before is settled."""
     from tandem.recovery.models import ConflictSettlement
 
@@ -495,7 +497,7 @@ def _settled_since(agency: Any, since: datetime) -> dict[tuple[int, str, date | 
     return latest
 
 
-def logged_twice(agency: Any, since: datetime) -> list[DoubleLogged]:
+def logged_twice(agency: Agency, since: datetime) -> list[DoubleLogged]:
     """Contacts with the same client on the same day recorded by two people or more, unless
     somebody confirmed that day's contacts as separate encounters (the rule of the warning
     shown while a contact is logged: ``services.contacts_same_day``)."""
@@ -549,11 +551,13 @@ class DoubleVisit:
     visits: list[PlannedContact]
 
 
-def _who(user: Any) -> str:
+def _who(user: User | None) -> str:
     return user.get_full_name() if user is not None else "someone no longer here"
 
 
-def _stage_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime]) -> list[Conflict]:
+def _stage_conflicts(
+    agency: Agency, since: datetime, settled: dict[Any, datetime]
+) -> list[Conflict]:
     from tandem.recovery.models import StageAssessment
 
     stages: dict[int, list[Any]] = {}
@@ -584,7 +588,9 @@ def _stage_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime])
     return found
 
 
-def _fact_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime]) -> list[Conflict]:
+def _fact_conflicts(
+    agency: Agency, since: datetime, settled: dict[Any, datetime]
+) -> list[Conflict]:
     """A phone, address or status one person recorded and another recorded differently
     since: both values, the newer first (it is what the record says now)."""
     from tandem.recovery.models import ClientFact
@@ -623,7 +629,7 @@ def _same_value(name: str, one: str | None, other: str | None) -> bool:
 
 
 def _status_by_contact(
-    agency: Any, since: datetime, settled: dict[Any, datetime], already: set[int]
+    agency: Agency, since: datetime, settled: dict[Any, datetime], already: set[int]
 ) -> list[Conflict]:
     """The record says "lost contact" or "inactive", but somebody engaged the client since."""
     out_of_reach = (vocab.ClientStatus.LOST_CONTACT, vocab.ClientStatus.INACTIVE)
@@ -667,7 +673,7 @@ def _status_by_contact(
 
 
 def fact_conflicts(
-    agency: Any, days: int, now: datetime | None = None
+    agency: Agency, days: int, now: datetime | None = None
 ) -> tuple[list[Conflict], list[DoubleVisit]]:
     """What the ARO and the PRS recorded differently about the same client in the last
     ``days`` — any client, not only between two records of one person: stages of change,

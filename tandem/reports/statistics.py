@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
@@ -21,6 +21,9 @@ from django.utils import timezone
 
 from tandem.core.when import when
 from tandem.reports.disclosure import Table
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 NOT_RECORDED = ("", "Not recorded")
 
@@ -268,7 +271,7 @@ RESPONSE_BUCKETS: list[tuple[int | None, str]] = [
 # --- Peer support (PS-6) -----------------------------------------------------------------
 
 
-def peer_support_sections(agency: Any, period: Period) -> list[Section]:
+def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
     from tandem.support import vocab
 
     usage_model = model("support.UsageRecord")
@@ -393,7 +396,7 @@ def peer_support_sections(agency: Any, period: Period) -> list[Section]:
     return sections
 
 
-def _critical_incidents(agency: Any, period: Period) -> Section:
+def _critical_incidents(agency: Agency, period: Period) -> Section:
     from tandem.support import vocab
 
     incident_model = model("support.CriticalIncident")
@@ -442,7 +445,7 @@ def _critical_incidents(agency: Any, period: Period) -> Section:
     )
 
 
-def _supporter_hours(agency: Any, period: Period) -> Section:
+def _supporter_hours(agency: Agency, period: Period) -> Section:
     """Supporters who logged hours and their hours, by activity. The rows are the
     activity codes of the agency's policy plus one for any other code, whoever logged
     what: a row that appeared only when someone logged that activity would tell so even
@@ -502,7 +505,7 @@ def table_key(table: Table, code: str) -> str:
     return table.key(("cell", index, 0))
 
 
-def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
+def _training_needs(agency: Agency, period: Period, seen: Table) -> Section:
     section = Section("Training needs", [seen])
     section.tables.append(_training_delivered(agency, period, seen.rows[:-1]))
     section.notes.append(
@@ -512,7 +515,7 @@ def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
     return section
 
 
-def _training_delivered(agency: Any, period: Period, topics: Sequence[tuple[str, str]]) -> Table:
+def _training_delivered(agency: Agency, period: Period, topics: Sequence[tuple[str, str]]) -> Table:
     """Peer-support training sessions held in the period whose course lists the topic
     (matched on the topic's words, e.g. "work stress", "grief", "substance use")."""
     session_model = model("readiness.TrainingSession")
@@ -545,7 +548,7 @@ def _training_delivered(agency: Any, period: Period, topics: Sequence[tuple[str,
 # --- Peer recovery evaluation (PR-10, PR-12) ---------------------------------------------
 
 
-def recovery_sections(agency: Any, period: Period) -> list[Section]:
+def recovery_sections(agency: Agency, period: Period) -> list[Section]:
     return [
         _clients_and_contacts(agency, period),
         _referrals(agency, period),
@@ -556,7 +559,7 @@ def recovery_sections(agency: Any, period: Period) -> list[Section]:
     ]
 
 
-def _contacts(agency: Any, period: Period) -> QuerySet[Any]:
+def _contacts(agency: Agency, period: Period) -> QuerySet[Any]:
     first, after = period.bounds()
     contacts: QuerySet[Any] = model("recovery.Contact").objects.filter(
         agency=agency, occurred_at__gte=first, occurred_at__lt=after
@@ -564,7 +567,7 @@ def _contacts(agency: Any, period: Period) -> QuerySet[Any]:
     return contacts
 
 
-def _clients_and_contacts(agency: Any, period: Period) -> Section:
+def _clients_and_contacts(agency: Agency, period: Period) -> Section:
     """Every table about contacts counts the same population (``measure="contacts"``):
     subsets such as arrests diverted or co-responses with a PRS are columns of a table whose
     rows are the contact types, never separate counts — a separate count of a subset would
@@ -718,7 +721,7 @@ def _outcome_counts(table: Table) -> list[int]:
     return [table.counts[codes.index(code)][0] for code in ("engaged", "declined")]
 
 
-def _referrals(agency: Any, period: Period) -> Section:
+def _referrals(agency: Agency, period: Period) -> Section:
     from tandem.recovery import vocab
 
     referrals = model("recovery.Referral").objects.filter(
@@ -764,7 +767,7 @@ def _referrals(agency: Any, period: Period) -> Section:
     )
 
 
-def _stages(agency: Any, period: Period) -> Section:
+def _stages(agency: Agency, period: Period) -> Section:
     from django.db.models import OuterRef, Subquery
 
     from tandem.recovery import vocab
@@ -810,7 +813,7 @@ def _stages(agency: Any, period: Period) -> Section:
     )
 
 
-def _overdoses(agency: Any, period: Period) -> Section:
+def _overdoses(agency: Agency, period: Period) -> Section:
     from tandem.recovery import vocab
 
     first, after = period.bounds()
@@ -851,7 +854,7 @@ def _overdoses(agency: Any, period: Period) -> Section:
     return Section("Overdoses and naloxone", [table, kit_table])
 
 
-def _outreach(agency: Any, period: Period) -> Section:
+def _outreach(agency: Agency, period: Period) -> Section:
     from tandem.recovery import vocab
 
     events = model("recovery.OutreachEvent").objects.filter(
@@ -903,7 +906,7 @@ def _yes_no(column: str) -> Any:
     )
 
 
-def _staff(agency: Any, period: Period) -> Section:
+def _staff(agency: Agency, period: Period) -> Section:
     """Training compliance as it stood at the end of the period (its last moment), not
     on the day the report is opened: an annual evaluation describes the year, and two
     views on different days must not differ by one person's lapse."""

@@ -52,7 +52,7 @@ def _period_form(request: AuthenticatedHttpRequest) -> PeriodForm:
 def _build(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> dict[str, Any]:
     data = form.cleaned_data
     return report_build(
-        agency=request.user.agency,
+        agency=request.user.home_agency,
         report=slug,
         period=data["period"],
         acting_user=request.user,
@@ -128,7 +128,7 @@ def export(request: AuthenticatedHttpRequest, slug: str, fmt: str) -> HttpRespon
         return documents.csv_export(content)
     if fmt == "xlsx":
         return documents.xlsx_export(content)
-    return documents.pdf_export(content, request.user.agency)
+    return documents.pdf_export(content, request.user.home_agency)
 
 
 def _refused(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> HttpResponse:

@@ -4,7 +4,7 @@ and the contact details needed to reach the person (encrypted by the service).""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -16,6 +16,9 @@ from tandem.agencies.presets import USAGE_FIELDS
 from tandem.core.forms import QuickSelect
 from tandem.support import vocab
 from tandem.support.models import CriticalIncident, MutualAidRequest, SupporterProfile
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 PHONE_HELP = "Digits, spaces, + and - only."
 FORM_EXPIRED = "The form expired. Please reload the page and send it again."
@@ -62,7 +65,7 @@ class DirectoryFilterForm(forms.Form):
         queryset=Unit.objects.none(), required=False, empty_label="All units", widget=QuickSelect
     )
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = Unit.objects.filter(agency=agency)  # type: ignore[attr-defined]
 

@@ -17,6 +17,7 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 
 # ---------------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def _catalogue(policy: Any) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def catalogue_seed(*, agency: Any, acting_user: User | None = None) -> int:
+def catalogue_seed(*, agency: Agency, acting_user: User | None = None) -> int:
     """Create the preset's courses the agency does not have yet; returns how many."""
     created = 0
     for spec in _catalogue(agency.policy_model()):

@@ -194,7 +194,7 @@ APPLICATION_STEPS = ("letter_of_request", "vacancy_announcement", "psychologist_
 
 
 def _steps_done(
-    user: Any, program: str, application: Application | None, day: date | None = None
+    user: User, program: str, application: Application | None, day: date | None = None
 ) -> list[tuple[str, bool]]:
     day = day or timezone.localdate()
     policy = _policy_of(user)
@@ -227,7 +227,7 @@ def _steps_after_decision(policy: Any) -> set[str]:
     return set(steps[min(decisions) + 1 :]) - set(DECISION_STEPS) if decisions else set()
 
 
-def _refuse_missing_steps(user: Any, program: str, application: Application | None) -> None:
+def _refuse_missing_steps(user: User, program: str, application: Application | None) -> None:
     """The preset's selection steps before a designation (by decision or directly)."""
     from tandem.agencies.presets import choice_label
 
@@ -258,8 +258,8 @@ TEAM_ROLES = {"psp": ("supporter",), "prp": ("aro", "prs")}
 TEAM_ROLE_WORDS = {"psp": "peer supporter", "prp": "peer recovery (ARO or PRS)"}
 
 
-def _policy_of(user: Any) -> Any:
-    return user.agency.policy_model()
+def _policy_of(user: User) -> Any:
+    return user.home_agency.policy_model()
 
 
 @transaction.atomic
@@ -306,7 +306,7 @@ def application_decide(
 def designation_grant(
     *,
     acting_user: User,
-    user: Any,
+    user: User,
     program: str,
     application: Application | None = None,
     designated_on: date | None = None,
@@ -354,7 +354,7 @@ def designation_grant(
     try:
         with transaction.atomic():
             designation = Designation.objects.create(
-                agency_id=user.agency_id,
+                agency_id=user.home_agency_id,
                 user=user,
                 program=program,
                 application=application,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import template
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 register = template.Library()
 
 
 @register.filter
-def holds(user: Any, roles: str) -> bool:
+def holds(user: User, roles: str) -> bool:
     """``{% if request.user|holds:"coordinator,chief" %}`` — menus only; views check access."""
     has_role = getattr(user, "has_role", None)
     return bool(has_role and has_role(*[r.strip() for r in roles.split(",")]))

@@ -46,7 +46,7 @@ def overdose_create(
         raise ValidationError({"occurred_at": "An overdose response cannot be in the future."})
     if data.get("naloxone_given") and not data.get("naloxone_doses"):
         raise ValidationError({"naloxone_doses": "Give the number of naloxone doses."})
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     record = OverdoseResponse(agency=acting_user.agency, recorded_by=acting_user)
     for key in (
         "occurred_at",
@@ -86,7 +86,7 @@ def naloxone_kit_create(
 ) -> NaloxoneKit:
     if given_on > timezone.localdate():
         raise ValidationError({"given_on": "The date cannot be in the future."})
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     kit = NaloxoneKit.objects.create(
         agency=acting_user.home_agency,
         given_on=given_on,
@@ -108,7 +108,7 @@ def naloxone_kit_create(
 def outreach_create(
     *, acting_user: User, data: dict[str, Any], idempotency_key: str = ""
 ) -> OutreachEvent:
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     event = OutreachEvent(agency=acting_user.agency, recorded_by=acting_user)
     for key in ("held_on", "title", "audience", "attendance", "topics"):
         setattr(event, key, data[key])
@@ -128,7 +128,7 @@ def statement_request_create(
 ) -> StatementRequest:
     if planned_on < timezone.localdate():
         raise ValidationError({"planned_on": "The date has already passed."})
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     request = StatementRequest.objects.create(
         agency=acting_user.home_agency,
         requested_by=acting_user,

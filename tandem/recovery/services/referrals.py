@@ -47,7 +47,7 @@ def resource_save(
     resource: Resource | None = None,
     idempotency_key: str = "",
 ) -> Resource:
-    agency = acting_user.agency
+    agency = acting_user.home_agency
     _claim(agency, idempotency_key)
     name = str(data.get("name", "")).strip()
     clash = Resource.objects.filter(agency=agency, name__iexact=name)

@@ -5,7 +5,7 @@ Part of ``tandem.recovery.views``, whose ``__init__`` re-exports every public na
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -38,6 +38,9 @@ from tandem.recovery.forms import (
 )
 
 from .common import OPEN_GOALS, PER_PAGE, TIMELINE_PAGE, _newer_values, _stale_form
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 # --- Caseload -------------------------------------------------------------------------------
 
@@ -86,7 +89,7 @@ def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-def _duplicates_for(agency: Any, data: Any, exclude_pk: int | None = None) -> list[Any]:
+def _duplicates_for(agency: Agency, data: Any, exclude_pk: int | None = None) -> list[Any]:
     from datetime import date
 
     try:

@@ -23,14 +23,14 @@ from tandem.support.models import (
 # --- Profiles and availability -------------------------------------------------------------
 
 
-def _affiliation(user: Any) -> str:
+def _affiliation(user: User) -> str:
     member = getattr(user, "member", None)
     if member is not None and member.category == MemberCategory.SWORN:
         return vocab.Affiliation.SWORN
     return vocab.Affiliation.CIVILIAN
 
 
-def profile_for(user: Any) -> SupporterProfile:
+def profile_for(user: User) -> SupporterProfile:
     """The user's supporter profile, made on first use (helpers need one to be recorded)."""
     existing = SupporterProfile.objects.filter(user=user).first()
     if existing is not None:
@@ -39,7 +39,7 @@ def profile_for(user: Any) -> SupporterProfile:
     profile, _ = SupporterProfile.objects.get_or_create(
         user=user,
         defaults={
-            "agency_id": user.agency_id,
+            "agency_id": user.home_agency_id,
             "affiliation": _affiliation(user),
             "unit_id": getattr(member, "unit_id", None),
             "phone": user.phone or getattr(member, "phone", "") or "",

@@ -124,7 +124,7 @@ def consult_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not request.user.has_role(agency.policy_model().confidentiality.consult_role):
         raise Http404
     if request.method == "POST":
-        item = access.get_consultation_for_user(request.user, request.POST.get("consultation"))
+        item = access.get_consultation_for_user(request.user, request.POST.get("consultation", ""))
         form = forms.ConsultAnswerForm(request.POST)
         if form.is_valid():
             services.consultation_answer(

@@ -4,7 +4,7 @@ Part of ``tandem.support.views``, whose ``__init__`` re-exports every public nam
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -18,6 +18,9 @@ from tandem.core.forms import form_errors
 from tandem.support import access, forms, selectors, services, vocab
 
 from .common import _form_page, _posted
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 # --- Asking for someone else (dispatch, coordinator) -----------------------------------
 
@@ -63,7 +66,7 @@ def _policy_ways(agency: Agency, *, leave_out: tuple[str, ...] = ()) -> list[str
     ]
 
 
-def on_behalf_channels(user: Any, agency: Agency) -> list[tuple[str, str]]:
+def on_behalf_channels(user: User, agency: Agency) -> list[tuple[str, str]]:
     """The channels this person may use for someone else under the agency's policy."""
     allowed = ([vocab.Channel.DISPATCH] if user.has_role(Role.DISPATCHER) else []) + (
         [vocab.Channel.SUPERVISOR, vocab.Channel.CRITICAL_INCIDENT, vocab.Channel.OTHER_AGENCY]
