@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from tandem.agencies.models import Member, MemberCategory, Unit, UnitKind
+from tandem.agencies.roster import MEMBER_FIELDS
 from tandem.recovery import vocab as recovery_vocab
 from tandem.recovery.models import Client, Contact, PlannedContact, Referral, Resource
 from tandem.recovery.services.common import CONTACT_FACTS
@@ -45,12 +46,7 @@ class MemberSerializer(serializers.ModelSerializer[Member]):
         model = Member
         fields = [
             "id",
-            "employee_number",
-            "first_name",
-            "last_name",
-            "rank_title",
-            "category",
-            "unit_code",
+            *MEMBER_FIELDS,
             "supervisor_number",
             "phone",
             "email",

@@ -3,6 +3,7 @@ missing or not allowed), calls a service and renders; rules live in services/com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -60,11 +61,26 @@ def _errors(request: AuthenticatedHttpRequest, exc: ValidationError) -> None:
         messages.error(request, message)
 
 
-def _form_invalid(request: AuthenticatedHttpRequest, form: BaseForm) -> None:
-    """Each of the form's errors as a message (the form itself is not shown again)."""
-    for errors in form.errors.values():
-        for error in errors:
-            messages.error(request, str(error))
+def _person_form_post(
+    request: AuthenticatedHttpRequest,
+    target: User,
+    form: BaseForm,
+    record: Callable[[dict[str, Any]], None],
+    success: str,
+) -> HttpResponse:
+    """A form posted from a person's page: ``record`` its data, then back to the page with
+    the outcome, or each of the form's errors, as messages (the form is not shown again)."""
+    if form.is_valid():
+        try:
+            record(dict(form.cleaned_data))
+            messages.success(request, success)
+        except ValidationError as exc:
+            _errors(request, exc)
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+    return redirect("readiness:person", target.pk)
 
 
 # --- My training ---------------------------------------------------------------------------
@@ -173,16 +189,13 @@ def person(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def check_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = get_person_for_user(request.user, pk, write=True)
-    form = forms.CheckForm(request.POST)
-    if form.is_valid():
-        try:
-            services.check_record(acting_user=request.user, user=target, **form.cleaned_data)
-            messages.success(request, "The background check was recorded.")
-        except ValidationError as exc:
-            _errors(request, exc)
-    else:
-        _form_invalid(request, form)
-    return redirect("readiness:person", target.pk)
+
+    def record(data: dict[str, Any]) -> None:
+        services.check_record(acting_user=request.user, user=target, **data)
+
+    return _person_form_post(
+        request, target, forms.CheckForm(request.POST), record, "The background check was recorded."
+    )
 
 
 @require_POST
@@ -633,20 +646,16 @@ def _credential_form(target: Any) -> forms.CredentialForm:
 def person_credential(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A supervisor records a peer recovery specialist's credential (number and dates)."""
     target = get_person_for_user(request.user, pk, roles=HOUR_SIGNERS, write=False)
-    form = forms.CredentialForm(request.POST)
-    if form.is_valid():
-        data = dict(form.cleaned_data)
+
+    def record(data: dict[str, Any]) -> None:
         version = data.pop("version")
-        try:
-            services.certification_update(
-                acting_user=request.user, user=target, version=version, **data
-            )
-            messages.success(request, "Credential recorded.")
-        except ValidationError as exc:
-            _errors(request, exc)
-    else:
-        _form_invalid(request, form)
-    return redirect("readiness:person", target.pk)
+        services.certification_update(
+            acting_user=request.user, user=target, version=version, **data
+        )
+
+    return _person_form_post(
+        request, target, forms.CredentialForm(request.POST), record, "Credential recorded."
+    )
 
 
 @require_POST

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
@@ -26,6 +26,39 @@ if TYPE_CHECKING:
     from tandem.agencies.models import Agency
 
 NOT_RECORDED = ("", "Not recorded")
+
+
+class Heading(TypedDict):
+    """What names a one-way table: its key, its title, what it counts, its rows' dimension."""
+
+    name: str
+    title: str
+    measure: str
+    dim: str
+
+
+def _table(
+    heading: Heading,
+    rows: Sequence[tuple[str, str]],
+    counts: Sequence[Sequence[int]],
+    *,
+    additive: bool = True,
+    total: int | None = None,
+    total_label: str = "",
+    quantity: bool = False,
+) -> Table:
+    return Table(
+        name=heading["name"],
+        title=heading["title"],
+        measure=heading["measure"],
+        row_dim=heading["dim"],
+        rows=rows,
+        counts=counts,
+        additive=additive,
+        total=total,
+        total_label=total_label,
+        quantity=quantity,
+    )
 
 
 @dataclass
@@ -102,54 +135,36 @@ class Scan:
         column: str,
         choices: Sequence[tuple[str, str]],
         *,
-        name: str,
-        title: str,
-        measure: str,
-        dim: str,
         conditions: Sequence[Q] | None = None,
+        **heading: Unpack[Heading],
     ) -> None:
         """Records by the code in ``column`` (or by ``conditions``, one per choice), with
         "Not recorded" for the rest."""
-        keys = self._counts(name, conditions or [Q(**{column: code}) for code, _ in choices])
+        keys = self._counts(
+            heading["name"], conditions or [Q(**{column: code}) for code, _ in choices]
+        )
 
         def build(found: dict[str, Any]) -> Table:
             counts = [[int(found[k] or 0)] for k in keys]
             missing = int(found["total"] or 0) - sum(c[0] for c in counts)
-            return Table(
-                name=name,
-                title=title,
-                measure=measure,
-                row_dim=dim,
-                rows=[*choices, NOT_RECORDED],
-                counts=[*counts, [missing]],
-            )
+            return _table(heading, [*choices, NOT_RECORDED], [*counts, [missing]])
 
         self.builders.append(build)
 
     def multiple(
-        self,
-        column: str,
-        choices: Sequence[tuple[str, str]],
-        *,
-        name: str,
-        title: str,
-        measure: str,
-        dim: str,
+        self, column: str, choices: Sequence[tuple[str, str]], **heading: Unpack[Heading]
     ) -> None:
         """Records holding each code of a JSON list (a record may count in several rows),
         with the number of records as the total."""
         keys = self._counts(
-            name, [Q(**{f"{column}__icontains": f'"{code}"'}) for code, _ in choices]
+            heading["name"], [Q(**{f"{column}__icontains": f'"{code}"'}) for code, _ in choices]
         )
 
         def build(found: dict[str, Any]) -> Table:
-            return Table(
-                name=name,
-                title=title,
-                measure=measure,
-                row_dim=dim,
-                rows=list(choices),
-                counts=[[int(found[k] or 0)] for k in keys],
+            return _table(
+                heading,
+                list(choices),
+                [[int(found[k] or 0)] for k in keys],
                 additive=False,
                 total=int(found["total"] or 0),
                 total_label="Contacts (one may count in several rows)",
@@ -157,7 +172,7 @@ class Scan:
 
         self.builders.append(build)
 
-    def bucketed(self, column: str, *, name: str, title: str, measure: str, dim: str) -> None:
+    def bucketed(self, column: str, **heading: Unpack[Heading]) -> None:
         """A number of seconds in the ``RESPONSE_BUCKETS``."""
         conditions, lower = [], -1
         for upper, _ in RESPONSE_BUCKETS:
@@ -165,9 +180,7 @@ class Scan:
             conditions.append(Q(**{f"{column}__gt": lower}, **limit))
             lower = upper if upper is not None else lower
         choices = [(f"b{i}", label) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
-        self.one_way(
-            column, choices, name=name, title=title, measure=measure, dim=dim, conditions=conditions
-        )
+        self.one_way(column, choices, conditions=conditions, **heading)
 
     def tables(self) -> list[Table]:
         found = self.qs.aggregate(**self.aggregates)
@@ -175,17 +188,10 @@ class Scan:
 
 
 def one_way(
-    qs: QuerySet[Any],
-    column: str,
-    choices: Sequence[tuple[str, str]],
-    *,
-    name: str,
-    title: str,
-    measure: str,
-    dim: str,
+    qs: QuerySet[Any], column: str, choices: Sequence[tuple[str, str]], **heading: Unpack[Heading]
 ) -> Table:
     scan = Scan(qs)
-    scan.one_way(column, choices, name=name, title=title, measure=measure, dim=dim)
+    scan.one_way(column, choices, **heading)
     return scan.tables()[0]
 
 
@@ -194,11 +200,7 @@ def quantity_by(
     column: str,
     amount: str,
     choices: Sequence[tuple[str, str]],
-    *,
-    name: str,
-    title: str,
-    measure: str,
-    dim: str,
+    **heading: Unpack[Heading],
 ) -> Table:
     """A one-way table of the sum of ``amount`` (kits, people reached, members affected) by
     ``column``; values outside ``choices`` add up under "not recorded"."""
@@ -206,13 +208,10 @@ def quantity_by(
         r[column]: int(r["n"] or 0) for r in qs.order_by().values(column).annotate(n=Sum(amount))
     }
     known = {code for code, _ in choices}
-    return Table(
-        name=name,
-        title=title,
-        measure=measure,
-        row_dim=dim,
-        rows=[*choices, NOT_RECORDED],
-        counts=[[totals.get(code, 0)] for code, _ in choices]
+    return _table(
+        heading,
+        [*choices, NOT_RECORDED],
+        [[totals.get(code, 0)] for code, _ in choices]
         + [[sum(n for code, n in totals.items() if code not in known)]],
         quantity=True,
     )
