@@ -25,6 +25,7 @@ from tandem.core.when import when
 if TYPE_CHECKING:
     from tandem.accounts.models import User
     from tandem.agencies.models import Agency
+    from tandem.agencies.presets import Policy
 
 #: How long before a due date a person shows as "due soon" (and gets a reminder).
 DUE_SOON_DAYS = 30
@@ -153,13 +154,13 @@ def _present(facts: Facts, day: date, kind: str, program: str) -> list[Attendanc
     ]
 
 
-def required_topics(policy: Any, program: str) -> tuple[str, ...]:
+def required_topics(policy: Policy, program: str) -> tuple[str, ...]:
     if program == "psp":
         return tuple(policy.training.initial_topics)
     return PRP_INITIAL_TOPICS
 
 
-def initial_completion(facts: Facts, policy: Any, program: str, day: date) -> date | None:
+def initial_completion(facts: Facts, policy: Policy, program: str, day: date) -> date | None:
     """The day the last required initial topic was covered, or None while some are missing."""
     needed = {t.casefold() for t in required_topics(policy, program)}
     covered_on: date | None = None
@@ -173,7 +174,7 @@ def initial_completion(facts: Facts, policy: Any, program: str, day: date) -> da
     return None
 
 
-def missing_topics(facts: Facts, policy: Any, program: str, day: date) -> list[str]:
+def missing_topics(facts: Facts, policy: Policy, program: str, day: date) -> list[str]:
     covered = {t.casefold() for a in _present(facts, day, "initial", program) for t in a.topics}
     return [t for t in required_topics(policy, program) if t.casefold() not in covered]
 
@@ -224,7 +225,7 @@ def _timed(status: Status, *, label: str, due: date, day: date, key: str, late: 
         status.worsen(DUE_SOON, f"{label} due by {when(due)}")
 
 
-def _background_required(policy: Any, program: str) -> bool:
+def _background_required(policy: Policy, program: str) -> bool:
     if program == "prp":
         return bool(policy.recovery.cjis_background_check_required)
     steps = set(policy.selection.steps)
@@ -260,7 +261,7 @@ def every_months_words(months: int) -> str:
     return "every month" if months == 1 else f"every {months} months"
 
 
-def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day: date) -> None:
+def _program_rules(status: Status, facts: Facts, policy: Policy, program: str, day: date) -> None:
     name = PROGRAM_LABELS[program]
     current = [d for d in facts.designations if d.program == program and d.active_on(day)]
     if current:
@@ -329,7 +330,7 @@ def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day:
             )
 
 
-def _absences(status: Status, facts: Facts, policy: Any, day: date) -> None:
+def _absences(status: Status, facts: Facts, policy: Policy, day: date) -> None:
     limit = policy.training.unexcused_absence_limit
     count = sum(
         1
@@ -344,7 +345,7 @@ def _absences(status: Status, facts: Facts, policy: Any, day: date) -> None:
         )
 
 
-def _clearances(status: Status, facts: Facts, policy: Any, day: date) -> None:
+def _clearances(status: Status, facts: Facts, policy: Policy, day: date) -> None:
     needs_check = any(_background_required(policy, p) for p in status.programs)
     check = current_check(facts, day)
     if needs_check:
@@ -375,7 +376,7 @@ def _clearances(status: Status, facts: Facts, policy: Any, day: date) -> None:
             )
 
 
-def _cji_gate(status: Status, facts: Facts, policy: Any, day: date) -> None:
+def _cji_gate(status: Status, facts: Facts, policy: Policy, day: date) -> None:
     check = current_check(facts, day)
     due = cjis_due(facts, day)
     reasons = []
@@ -391,7 +392,7 @@ def _cji_gate(status: Status, facts: Facts, policy: Any, day: date) -> None:
         status.cji_lapses_on = min(check.renewal_due, due) + timedelta(days=1)
 
 
-def evaluate(facts: Facts, policy: Any, day: date) -> Status:
+def evaluate(facts: Facts, policy: Policy, day: date) -> Status:
     """The person's status on ``day`` under ``policy`` (a ``Policy``)."""
     status = Status(day=day, programs=tuple(sorted(facts.programs)))
     if not facts.programs:

@@ -9,6 +9,7 @@ are coming up. Safe to run again: history is laid down only once per person.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +134,7 @@ def _second_supporter(agency: Agency, supporter: Any) -> Any:
 def _psp(
     agency: Agency,
     users: dict[str, Any],
-    person: Any,
+    person: User,
     *,
     designated_ago: int,
     ongoing_ago: int | None,
@@ -159,7 +160,7 @@ def _psp(
         _attend(agency, coordinator, person, "psp-ongoing", ongoing_ago)
 
 
-def _selected(agency: Agency, users: dict[str, Any], person: Any, steps: list[str]) -> None:
+def _selected(agency: Agency, users: dict[str, Any], person: User, steps: Sequence[str]) -> None:
     """Selection as the preset orders it (Columbus 18.107 C.1.a, Joplin SOG 2-13 IV.A.1):
     a letter of request answering the vacancy, the psychologist's interview where the
     policy has one, and the Chief's decision, which designates."""
@@ -188,7 +189,7 @@ def _selected(agency: Agency, users: dict[str, Any], person: Any, steps: list[st
     services.application_decide(acting_user=users["chief"], application=application, approve=True)
 
 
-def _prp(agency: Agency, users: dict[str, Any], person: Any) -> None:
+def _prp(agency: Agency, users: dict[str, Any], person: User) -> None:
     if Designation.objects.filter(user=person, program="prp").exists():
         return
     coordinator = users["crt_supervisor"] if "crt_supervisor" in users else users["coordinator"]

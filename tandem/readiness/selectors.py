@@ -148,7 +148,7 @@ def team_overview(*, acting_user: User, agency: Agency) -> list[Any]:
 
 
 @transaction.atomic
-def person_record(*, acting_user: User, person: Any) -> dict[str, Any]:
+def person_record(*, acting_user: User, person: User) -> dict[str, Any]:
     """Everything the person page shows about one team member."""
     from tandem.readiness import compliance, services
     from tandem.readiness.models import BackgroundCheck, HourLog
@@ -215,7 +215,7 @@ def certification_of(user: User) -> Certification | None:
 
 
 @transaction.atomic
-def certification_read(*, acting_user: User, person: Any) -> dict[str, Any]:
+def certification_read(*, acting_user: User, person: User) -> dict[str, Any]:
     """A person's certification progress and hour logs."""
     from tandem.readiness import services
     from tandem.readiness.models import HourLog
@@ -253,12 +253,12 @@ def time_export_entries(*, acting_user: User, agency: Agency, start: Any, end: A
 
 
 @transaction.atomic
-def statement_status(*, acting_user: User, person: Any, day: Any) -> Any:
+def statement_status(*, acting_user: User, person: User, day: Any) -> Any:
     """The person's status on ``day`` for a privilege eligibility statement."""
     from tandem.readiness import compliance
 
     facts = compliance.load_facts([person])[person.pk]
-    status = compliance.evaluate(facts, person.agency.policy_model(), day)
+    status = compliance.evaluate(facts, person.home_agency.policy_model(), day)
     audit_record(
         action="readiness.statement_viewed",
         actor=acting_user,

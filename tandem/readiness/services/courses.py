@@ -18,6 +18,7 @@ from tandem.readiness.models import (
 if TYPE_CHECKING:
     from tandem.accounts.models import User
     from tandem.agencies.models import Agency
+    from tandem.agencies.presets import Policy
 
 
 # ---------------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ CJIS_TOPICS = [
 ]
 
 
-def _catalogue(policy: Any) -> list[dict[str, Any]]:
+def _catalogue(policy: Policy) -> list[dict[str, Any]]:
     reference = policy.document.reference
     return [
         {

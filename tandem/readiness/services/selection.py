@@ -26,6 +26,7 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.presets import Policy
 from .gates import person_recompute
 
 # ---------------------------------------------------------------------------------------
@@ -219,10 +220,10 @@ def _steps_done(
     return [(step, done[step]) for step in policy.selection.steps]
 
 
-def _steps_after_decision(policy: Any) -> set[str]:
+def _steps_after_decision(policy: Policy) -> set[str]:
     """Steps the preset lists after the Chief's decision (Columbus 18.107: training follows
     selection). They are not conditions of the approval; the gate waits for them."""
-    steps = list(policy.selection.steps)
+    steps: list[str] = list(policy.selection.steps)
     decisions = [steps.index(s) for s in DECISION_STEPS if s in steps]
     return set(steps[min(decisions) + 1 :]) - set(DECISION_STEPS) if decisions else set()
 

@@ -20,7 +20,7 @@ def holds(user: User, roles: str) -> bool:
 
 
 @register.filter
-def cji_state(gate: Any, person: Any) -> str:
+def cji_state(gate: Any, person: User) -> str:
     """What a person's criminal-justice-information line says. Civilians (a PRS included)
     never read CJI (OO 2-78 IV.D; PR-7), so their page never says "open" or "cleared", even
     when their clearances are current: it says what they do receive."""
