@@ -46,14 +46,16 @@ from .on_behalf import _status
 @require_GET
 def workspace(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
-    profile = services.profile_for(request.user)
+    profile = selectors.profile_of(request.user)  # none until the helper's first write
     context = {
         "profile": profile,
         "offers": selectors.offers_for(request.user),
         "mine": selectors.accepted_by(request.user),
-        "reminders": selectors.open_reminders(profile),
-        "deployments": selectors.recent_deployments(profile),
-        "availability_form": forms.AvailabilityForm(initial={"until": profile.unavailable_until}),
+        "reminders": selectors.open_reminders(profile) if profile else [],
+        "deployments": selectors.recent_deployments(profile) if profile else [],
+        "availability_form": forms.AvailabilityForm(
+            initial={"until": profile.unavailable_until if profile else None}
+        ),
         "feed_active": feed_token_active(request.user, FEED_PURPOSE),
         "feed_url": request.session.pop("support.feed_url", ""),
         "now": timezone.now(),
@@ -197,7 +199,10 @@ def reminder_done(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
-    profile = services.profile_for(request.user)
+    if request.method == "POST":
+        profile = services.profile_for(request.user)
+    else:
+        profile = selectors.profile_of(request.user) or services.profile_draft(request.user)
     form = forms.ProfileForm(
         _posted(request), instance=profile, initial={"version": profile.version}
     )
