@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
@@ -201,7 +202,7 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def _failed_code(
-    request: HttpRequest, form: Any, problem: mfa.CodeProblem, stage: str
+    request: HttpRequest, form: BaseForm, problem: mfa.CodeProblem, stage: str
 ) -> HttpResponse | None:
     """Say why the code was refused; count it unless it was never checked."""
     messages_for = ENROL_MESSAGES if stage == "enrolment" else {}

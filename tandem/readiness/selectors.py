@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -50,7 +51,7 @@ def team_people(agency: Agency) -> QuerySet[Any]:
     )
 
 
-def open_vacancies(agency: Agency, day: Any) -> QuerySet[Vacancy]:
+def open_vacancies(agency: Agency, day: date) -> QuerySet[Vacancy]:
     return Vacancy.objects.filter(agency=agency, closed_at__isnull=True).filter(
         Q(closes_on__isnull=True) | Q(closes_on__gte=day)
     )
@@ -253,7 +254,7 @@ def time_export_entries(*, acting_user: User, agency: Agency, start: Any, end: A
 
 
 @transaction.atomic
-def statement_status(*, acting_user: User, person: User, day: Any) -> Any:
+def statement_status(*, acting_user: User, person: User, day: date) -> Any:
     """The person's status on ``day`` for a privilege eligibility statement."""
     from tandem.readiness import compliance
 

@@ -72,6 +72,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 SUPPRESSED = "—"
@@ -457,11 +458,11 @@ LoggedFigure = tuple[int, int, int]
 _NONE = math.inf  # "no path": the difference is unbounded that way
 
 
-def month_index(day: Any) -> int:
+def month_index(day: date) -> int:
     return int(day.year) * 12 + int(day.month) - 1
 
 
-def period_span(start: Any, end: Any) -> Span:
+def period_span(start: date, end: date) -> Span:
     """The breakpoints of the whole months from ``start`` to ``end`` (both dates)."""
     return month_index(start), month_index(end) + 1
 

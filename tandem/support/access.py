@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
@@ -152,7 +152,7 @@ _PASS = re.compile(r"^(\d{1,12})-([0-9a-f]{32})$")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
-def _pass_mac(agency_pk: int, day: Any) -> str:
+def _pass_mac(agency_pk: int, day: date) -> str:
     return salted_hmac(
         "tandem.support.help-pass", f"{agency_pk}:{day.isoformat()}", algorithm="sha256"
     ).hexdigest()[:32]

@@ -4,11 +4,11 @@ Part of ``tandem.recovery.views``, whose ``__init__`` re-exports every public na
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import ChoiceField
+from django.forms import BaseForm, ChoiceField
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -29,6 +29,7 @@ from tandem.recovery.forms import (
     ResourceForm,
 )
 from tandem.recovery.models import (
+    Referral,
     Resource,
 )
 
@@ -117,7 +118,10 @@ def referral_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _referral_page(
-    request: AuthenticatedHttpRequest, referral: Any, form: Any = None, status: int = 200
+    request: AuthenticatedHttpRequest,
+    referral: Referral,
+    form: BaseForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     step_form = form or ReferralStepForm(initial={"on": timezone.localdate()})
     cast(ChoiceField, step_form.fields["status"]).choices = referral.next_steps()

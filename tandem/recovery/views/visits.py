@@ -5,10 +5,10 @@ Part of ``tandem.recovery.views``, whose ``__init__`` re-exports every public na
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,6 +37,7 @@ from tandem.recovery.forms import (
     PlannedForm,
     SafetyAssessmentForm,
 )
+from tandem.recovery.models import PlannedContact
 
 # --- Planned contacts and the safety gate ------------------------------------------------
 
@@ -108,7 +109,10 @@ def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _planned_page(
-    request: AuthenticatedHttpRequest, planned: Any, form: Any = None, status: int = 200
+    request: AuthenticatedHttpRequest,
+    planned: PlannedContact,
+    form: BaseForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     checklist = list(planned.agency.policy_model().recovery.safety_checklist)
     context = {

@@ -4,10 +4,9 @@ Part of ``tandem.support.views``, whose ``__init__`` re-exports every public nam
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -81,7 +80,7 @@ def incident_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "support/incident_detail.html", context, status=status)
 
 
-def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
+def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: BaseForm) -> None:
     if form.is_valid():
         try:
             services.deployment_create(
@@ -94,7 +93,7 @@ def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form:
             form_errors(form, exc)
 
 
-def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
+def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: BaseForm) -> None:
     if form.is_valid():
         try:
             services.group_session_create(

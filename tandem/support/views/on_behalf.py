@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -29,7 +30,7 @@ def _ready_choices(agency: Agency) -> Any:
     return selectors.roster(agency)
 
 
-def _status(form: Any) -> int:
+def _status(form: BaseForm) -> int:
     return 400 if form.is_bound and form.errors else 200
 
 
