@@ -6,8 +6,6 @@ Everyone else gets the same 404 as for an account that does not exist.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import Http404
 
 from tandem.accounts.models import RoleRequest, User
@@ -35,7 +33,7 @@ def get_account_for_user(user: User, pk: int) -> User:
     return account
 
 
-def get_role_request_for_user(user: User, pk: Any) -> RoleRequest:
+def get_role_request_for_user(user: User, pk: int | str) -> RoleRequest:
     """A role request ``user`` may decide: they are the chief or hold the role, in the same
     agency, and neither proposed it nor would receive it. Everyone else gets ``Http404``.
     Decided requests are still found, so a second click says "already decided"."""

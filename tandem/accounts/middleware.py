@@ -93,13 +93,17 @@ def is_fully_signed_in(request: HttpRequest) -> bool:
     )
 
 
-class RequireVerifiedMiddleware:
+class _ViewMiddleware:
+    """A middleware whose work is in ``process_view`` (it needs to know the view)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
+
+class RequireVerifiedMiddleware(_ViewMiddleware):
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
@@ -125,15 +129,9 @@ RESET_ALLOWED_VIEWS = frozenset(
 )
 
 
-class PasswordResetRequiredMiddleware:
+class PasswordResetRequiredMiddleware(_ViewMiddleware):
     """An administrator's reset set a temporary password: until the person chooses their
     own, every page but the password change (and signing out) leads there."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any

@@ -17,10 +17,13 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import django.contrib.auth
 from django.core.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 BREACHED_MESSAGE = (
     "This password appears in lists of passwords exposed in data breaches, or is a small "
@@ -76,7 +79,7 @@ def is_breached(password: str) -> bool:
 class BreachedPasswordValidator:
     """``AUTH_PASSWORD_VALIDATORS`` entry: offline check against the shipped lists."""
 
-    def validate(self, password: str, user: Any = None) -> None:
+    def validate(self, password: str, user: User | None = None) -> None:
         if is_breached(password):
             raise ValidationError(BREACHED_MESSAGE, code="password_breached")
 

@@ -4,7 +4,6 @@ declines what an administrator proposed (two people for program power)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -22,7 +21,7 @@ from tandem.agencies.access import require_account
 
 @require_GET
 def role_requests(request: AuthenticatedHttpRequest) -> HttpResponse:
-    me: Any = request.user
+    me = request.user
     agency = require_account(me)
     context = {
         "to_decide": [(r, agency.title_for(r.role)) for r in role_requests_to_decide(me)],
@@ -44,11 +43,11 @@ def _decide(
 
 @require_POST
 def role_request_approve(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    me: Any = request.user
+    me = request.user
 
     def approve(role_request: RoleRequest) -> str:
         services.role_grant_approve(acting_user=me, role_request=role_request, request=request)
-        title = me.agency.title_for(role_request.role)
+        title = me.home_agency.title_for(role_request.role)
         return f"{role_request.user.username} now holds the role {title}."
 
     return _decide(request, pk, approve)
@@ -56,11 +55,11 @@ def role_request_approve(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
 
 @require_POST
 def role_request_decline(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    me: Any = request.user
+    me = request.user
 
     def decline(role_request: RoleRequest) -> str:
         services.role_grant_reject(acting_user=me, role_request=role_request, request=request)
-        title = me.agency.title_for(role_request.role)
+        title = me.home_agency.title_for(role_request.role)
         return f"Declined: {role_request.user.username} does not get the role {title}."
 
     return _decide(request, pk, decline)

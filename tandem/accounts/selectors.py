@@ -103,3 +103,7 @@ def pending_role_requests_for(account: User) -> list[RoleRequest]:
             user=account, status=RoleRequestStatus.PENDING
         )
     )
+
+
+def account_by_username(username: str) -> User | None:
+    return User.objects.filter(username=username).first()

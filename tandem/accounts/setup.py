@@ -11,8 +11,6 @@ password hash and the last sign-in, so it stops working the moment the password 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.urls import reverse
@@ -42,7 +40,7 @@ def setup_link(user: User) -> str:
 def user_for_setup(uidb64: str, token: str) -> User | None:
     """The account the link was made for, if the link is still good; else ``None``."""
     try:
-        pk: Any = int(force_str(urlsafe_base64_decode(uidb64)))
+        pk = int(force_str(urlsafe_base64_decode(uidb64)))
     except (TypeError, ValueError, OverflowError):
         return None
     user = User.objects.filter(pk=pk, is_active=True).first()

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tandem.accounts import mfa, services
+from tandem.accounts import mfa, selectors, services
 from tandem.accounts.forms import (
     CodeForm,
     EnrolForm,
@@ -130,7 +131,7 @@ def banner(request: HttpRequest) -> HttpResponse:
 
 def _authenticate(request: HttpRequest, username: str, password: str) -> User | None:
     """The account, if the password is right and the account may sign in; else count it."""
-    account = User.objects.filter(username=username).first()
+    account = selectors.account_by_username(username)
     user: Any = auth.authenticate(request, username=username, password=password)
     # An account idle too long is disabled now, not only when the daily job next runs.
     if user is not None and user.is_service_account:
@@ -201,7 +202,7 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def _failed_code(
-    request: HttpRequest, form: Any, problem: mfa.CodeProblem, stage: str
+    request: HttpRequest, form: BaseForm, problem: mfa.CodeProblem, stage: str
 ) -> HttpResponse | None:
     """Say why the code was refused; count it unless it was never checked."""
     messages_for = ENROL_MESSAGES if stage == "enrolment" else {}
@@ -212,6 +213,14 @@ def _failed_code(
             return _abandon(request, locked_now_message())
     form.add_error("code", message)
     return None
+
+
+def _signin_step_problem(request: HttpRequest) -> HttpResponse | None:
+    """Where a second-factor step sends someone who should not be on it: home once fully
+    signed in, back to the start when the first steps no longer hold."""
+    if is_fully_signed_in(request):
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return _half_signed_in_problem(request)
 
 
 def _half_signed_in_problem(request: HttpRequest) -> HttpResponse | None:
@@ -230,9 +239,7 @@ def _half_signed_in_problem(request: HttpRequest) -> HttpResponse | None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def mfa_verify(request: HttpRequest) -> HttpResponse:
-    if is_fully_signed_in(request):
-        return redirect(settings.LOGIN_REDIRECT_URL)
-    stop = _half_signed_in_problem(request)
+    stop = _signin_step_problem(request)
     if stop:
         return stop
     user: Any = request.user
@@ -258,9 +265,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def mfa_enrol(request: HttpRequest) -> HttpResponse:
-    if is_fully_signed_in(request):
-        return redirect(settings.LOGIN_REDIRECT_URL)
-    stop = _half_signed_in_problem(request)
+    stop = _signin_step_problem(request)
     if stop:
         return stop
     user: Any = request.user

@@ -100,12 +100,12 @@ def get_agency_for_user(user: User) -> Agency:
     return require_role(user, *MANAGERS)
 
 
-def get_unit_for_user(user: User, pk: Any) -> Unit:
+def get_unit_for_user(user: User, pk: int | str) -> Unit:
     agency = require_role(user, *MANAGERS)
     return one_or_404(Unit.objects.select_related("agency"), pk, agency=agency)
 
 
-def get_member_for_user(user: User, pk: Any, *, write: bool) -> Member:
+def get_member_for_user(user: User, pk: int | str, *, write: bool) -> Member:
     agency = require_role(user, *(MANAGERS if write else DIRECTORY_READERS))
     return one_or_404(
         Member.objects.select_related("agency", "unit", "supervisor"), pk, agency=agency

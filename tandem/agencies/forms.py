@@ -84,6 +84,16 @@ class UnitForm(forms.Form):
         pk = self.cleaned_data.get("parent")
         return Unit.objects.get(agency=self.agency, pk=pk) if pk else None
 
+    def values(self) -> dict[str, Any]:
+        """The keyword arguments of ``unit_create`` and ``unit_update``."""
+        data = self.cleaned_data
+        return {
+            "code": data["code"],
+            "name": data["name"],
+            "kind": data["kind"],
+            "parent": self.parent_unit(),
+        }
+
 
 class MemberForm(forms.Form):
     employee_number = forms.CharField(max_length=32)

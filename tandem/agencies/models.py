@@ -6,13 +6,16 @@ Every row of program data hangs off an ``Agency``; every query that reaches it g
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import connections, models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from tandem.core.fts import MIN_CHARS, fts_phrase
+
+if TYPE_CHECKING:
+    from tandem.agencies.presets import Policy
 
 
 class Agency(models.Model):
@@ -37,7 +40,7 @@ class Agency(models.Model):
     def display_name(self) -> str:
         return self.short_name or self.name
 
-    def policy_model(self) -> Any:
+    def policy_model(self) -> Policy:
         """The policy as a validated ``Policy`` object."""
         from tandem.agencies.presets import Policy
 

@@ -20,17 +20,16 @@ from django.core.validators import validate_email
 
 from tandem.agencies.models import Agency, Member, MemberCategory, Unit
 
-COLUMNS: tuple[str, ...] = (
+#: A member as HR names them, and their unit: the roster file's first columns and the API's.
+MEMBER_FIELDS: tuple[str, ...] = (
     "employee_number",
     "first_name",
     "last_name",
     "rank_title",
     "category",
     "unit_code",
-    "supervisor_employee_number",
-    "phone",
-    "email",
 )
+COLUMNS: tuple[str, ...] = (*MEMBER_FIELDS, "supervisor_employee_number", "phone", "email")
 REQUIRED_COLUMNS: tuple[str, ...] = ("employee_number", "first_name", "last_name", "category")
 COLUMN_HELP: dict[str, str] = {
     "employee_number": "Required. Unique per person; matches people already on the roster.",

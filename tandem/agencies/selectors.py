@@ -71,3 +71,24 @@ def agencies_for_operator() -> QuerySet[Agency]:
     return Agency.objects.annotate(
         accounts=Count("users", filter=Q(users__is_active=True))
     ).order_by("name")
+
+
+def units(agency: Agency) -> QuerySet[Unit]:
+    return Unit.objects.filter(agency=agency)
+
+
+def unit_by_code(agency: Agency, code: str) -> Unit | None:
+    return Unit.objects.filter(agency=agency, code=code).first() if code else None
+
+
+def unit_or_none(agency: Agency, pk: int) -> Unit | None:
+    return Unit.objects.filter(agency=agency, pk=pk).first()
+
+
+def members(agency: Agency) -> QuerySet[Member]:
+    """Every member of the agency with unit and supervisor (the API's list)."""
+    return Member.objects.filter(agency=agency).select_related("unit", "supervisor")
+
+
+def units_with_parent(agency: Agency) -> QuerySet[Unit]:
+    return units(agency).select_related("parent")

@@ -41,7 +41,7 @@ from tandem.agencies.roster import COLUMN_HELP, MAX_BYTES, REQUIRED_COLUMNS, Ros
 from tandem.agencies.selectors import MEMBER_ORDER, unit_tree
 from tandem.agencies.selectors import member_list as select_members
 from tandem.core.db_router import reads_from_replica
-from tandem.core.keyset import keyset_page, parse_cursor
+from tandem.core.keyset import keyset_page, page_query, parse_cursor
 
 MEMBERS_PER_PAGE = 50
 ROSTER_SESSION_KEY = "agencies.roster_digest"
@@ -158,13 +158,7 @@ def unit_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             unit = services.unit_create(
-                acting_user=request.user,
-                agency=agency,
-                code=form.cleaned_data["code"],
-                name=form.cleaned_data["name"],
-                kind=form.cleaned_data["kind"],
-                parent=form.parent_unit(),
-                request=request,
+                acting_user=request.user, agency=agency, request=request, **form.values()
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -184,13 +178,7 @@ def unit_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.unit_update(
-                acting_user=request.user,
-                unit=unit,
-                code=form.cleaned_data["code"],
-                name=form.cleaned_data["name"],
-                kind=form.cleaned_data["kind"],
-                parent=form.parent_unit(),
-                request=request,
+                acting_user=request.user, unit=unit, request=request, **form.values()
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -226,13 +214,10 @@ def member_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         after=parse_cursor(request.GET.get("after")),
         before=parse_cursor(request.GET.get("before")),
     )
-    query = request.GET.copy()
-    for key in ("page", "after", "before"):
-        query.pop(key, None)
     context = {
         "filter_form": filter_form,
         "page": page,
-        "query": query.urlencode(),
+        "query": page_query(request),
         "can_edit": request.user.has_role(*MANAGERS),
     }
     return render(request, "agencies/member_list.html", context)

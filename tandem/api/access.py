@@ -4,7 +4,7 @@ not allowed alike."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.http import Http404
 
@@ -22,19 +22,19 @@ READERS = (Role.ADMINISTRATOR, Role.CHIEF)
 LISTERS = tuple(sorted({*READERS, *APPROVING_ROLES}))
 
 
-def get_api_client_for_user(user: User, pk: Any, *, write: bool) -> ApiClient:
+def get_api_client_for_user(user: User, pk: int | str, *, write: bool) -> ApiClient:
     agency = require_role(user, *(MANAGERS if write else READERS))
     return one_or_404(
         ApiClient.objects.select_related("created_by", "approved_by"), pk, agency=agency
     )
 
 
-def get_api_token_for_user(user: User, pk: Any) -> ApiToken:
+def get_api_token_for_user(user: User, pk: int | str) -> ApiToken:
     agency = require_role(user, *MANAGERS)
     return one_or_404(ApiToken.objects.select_related("client"), pk, client__agency=agency)
 
 
-def get_api_client_to_approve(user: User, pk: Any) -> ApiClient:
+def get_api_client_to_approve(user: User, pk: int | str) -> ApiClient:
     """A client ``user`` may approve; ``Http404`` for anyone else (administrators included)."""
     agency = require_role(user, *APPROVING_ROLES)
     client: ApiClient = one_or_404(ApiClient.objects.all(), pk, agency=agency)

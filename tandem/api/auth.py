@@ -8,7 +8,7 @@ decide what it may reach, as they do for a person holding that role.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -19,6 +19,10 @@ from rest_framework.permissions import BasePermission
 from tandem.api.models import ApiToken
 from tandem.api.scopes import SCOPES
 from tandem.api.services import api_auth_failure_record, api_token_check
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -67,7 +71,7 @@ class HasScope(BasePermission):
 
     message = "The token does not carry the scope this call needs."
 
-    def has_permission(self, request: Any, view: Any) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         token = request.auth
         if not isinstance(token, ApiToken):
             raise exceptions.NotAuthenticated

@@ -8,7 +8,7 @@ token's scopes, one scope per call (see ``tandem.api.auth``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +17,9 @@ from django_otp.models import Device
 
 from tandem.core.fields import EncryptedTextField
 from tandem.core.models import EnvelopeEncrypted
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 
 class ApiClient(models.Model):
@@ -57,7 +60,7 @@ class ApiClient(models.Model):
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.is_approved
 
-    def may_approve(self, person: Any) -> bool:
+    def may_approve(self, person: User) -> bool:
         """The chief or a holder of the role its scopes map to, in the same agency, active,
         who neither created the client nor is its service account."""
         from tandem.api.scopes import approver_roles

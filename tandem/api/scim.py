@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -38,6 +38,9 @@ from tandem.agencies.models import Member, Role
 from tandem.api.base import ApiView
 from tandem.api.models import ExternalIdentity, IdentityProvider
 from tandem.audit.services import audit_record
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -124,7 +127,7 @@ def user_resource(request: Request, user: User) -> dict[str, Any]:
     }
 
 
-def group_resource(request: Request, agency: Any, role: str) -> dict[str, Any]:
+def group_resource(request: Request, agency: Agency, role: str) -> dict[str, Any]:
     holders = RoleAssignment.objects.filter(agency=agency, role=role).select_related("user")
     return {
         "schemas": [GROUP_SCHEMA],
@@ -157,7 +160,7 @@ def _paging(request: Request) -> tuple[int, int]:
     return start, count
 
 
-def agency_users(agency: Any) -> Any:
+def agency_users(agency: Agency) -> Any:
     return (
         User.objects.filter(agency=agency, api_client__isnull=True)
         .select_related("member")
@@ -166,7 +169,7 @@ def agency_users(agency: Any) -> Any:
     )
 
 
-def get_scim_user(request: Request, pk: Any) -> User:
+def get_scim_user(request: Request, pk: int | str) -> User:
     agency = require_role(request.user, *MANAGERS)
     user: User = one_or_404(agency_users(agency), pk, agency=agency)
     return user

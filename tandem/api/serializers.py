@@ -8,8 +8,11 @@ from typing import Any
 from rest_framework import serializers
 
 from tandem.agencies.models import Member, MemberCategory, Unit, UnitKind
+from tandem.agencies.roster import MEMBER_FIELDS
 from tandem.recovery import vocab as recovery_vocab
 from tandem.recovery.models import Client, Contact, PlannedContact, Referral, Resource
+from tandem.recovery.services.common import CONTACT_FACTS
+from tandem.recovery.services.referrals import RESOURCE_FIELDS
 from tandem.reports.models import ReportRun
 from tandem.support import vocab as support_vocab
 
@@ -43,12 +46,7 @@ class MemberSerializer(serializers.ModelSerializer[Member]):
         model = Member
         fields = [
             "id",
-            "employee_number",
-            "first_name",
-            "last_name",
-            "rank_title",
-            "category",
-            "unit_code",
+            *MEMBER_FIELDS,
             "supervisor_number",
             "phone",
             "email",
@@ -163,19 +161,7 @@ class ClientSerializer(serializers.ModelSerializer[Client]):
 class ContactSerializer(serializers.ModelSerializer[Contact]):
     class Meta:
         model = Contact
-        fields = [
-            "id",
-            "client",
-            "kind",
-            "occurred_at",
-            "duration_minutes",
-            "aro_present",
-            "prs_present",
-            "location_type",
-            "services",
-            "outcome",
-            "arrest_diverted",
-        ]
+        fields = ["id", "client", *CONTACT_FACTS]
 
 
 class VisitSerializer(serializers.ModelSerializer[PlannedContact]):
@@ -187,17 +173,7 @@ class VisitSerializer(serializers.ModelSerializer[PlannedContact]):
 class ResourceSerializer(serializers.ModelSerializer[Resource]):
     class Meta:
         model = Resource
-        fields = [
-            "id",
-            "name",
-            "category",
-            "contact_name",
-            "phone",
-            "email",
-            "address",
-            "eligibility",
-            "active",
-        ]
+        fields = ["id", *RESOURCE_FIELDS]
 
 
 class ReferralSerializer(serializers.ModelSerializer[Referral]):

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,12 +17,9 @@ from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.accounts.oidc import ConnectionCheck, identity_provider_set, identity_provider_test
 from tandem.agencies.access import require_role
 from tandem.agencies.models import Agency, Role
+from tandem.api import selectors
 from tandem.api.forms import IdentityProviderForm
-from tandem.api.models import ExternalIdentity, IdentityProvider
-
-
-def agency_links(agency: Agency) -> Q:
-    return Q(provider__agency=agency)
+from tandem.api.models import IdentityProvider
 
 
 def _initial(provider: IdentityProvider | None) -> dict[str, Any]:
@@ -63,7 +59,7 @@ def _page(
             "provider": provider,
             "checks": checks,
             "checks_ok": checks is not None and all(c.ok for c in checks),
-            "linked": ExternalIdentity.objects.filter(provider=provider).count() if provider else 0,
+            "linked": selectors.linked_accounts(provider),
             "has_secret": bool(provider and provider.client_secret),
             "callback_url": request.build_absolute_uri(reverse("sso:callback")),
             "signin_url": request.build_absolute_uri(reverse("accounts:login"))
@@ -77,11 +73,11 @@ def _page(
 def sso_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, Role.ADMINISTRATOR)
     admin = request.user
-    provider = IdentityProvider.objects.filter(agency=agency).first()
+    provider = selectors.identity_provider(agency)
     form = IdentityProviderForm(request.POST or None, initial=_initial(provider))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        linked_before = ExternalIdentity.objects.filter(agency_links(agency)).count()
+        linked_before = selectors.agency_linked_accounts(agency)
         try:
             saved = identity_provider_set(
                 acting_user=admin,
@@ -100,7 +96,7 @@ def sso_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            removed = linked_before - ExternalIdentity.objects.filter(provider=saved).count()
+            removed = linked_before - selectors.linked_accounts(saved)
             messages.success(
                 request,
                 "Single sign-on settings saved. Use “Test connection” "
@@ -121,7 +117,7 @@ def sso_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
 def sso_test(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, Role.ADMINISTRATOR)
     admin = request.user
-    provider = IdentityProvider.objects.filter(agency=agency).first()
+    provider = selectors.identity_provider(agency)
     if provider is None:
         messages.error(request, "Save the identity provider's settings first.")
         return redirect("api:sso_settings")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from tandem.api.models import ApiToken
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class ClientRateThrottle(SimpleRateThrottle):
@@ -16,7 +20,7 @@ class ClientRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str:
         return str(settings.TANDEM_API_RATE)
 
-    def get_cache_key(self, request: Any, view: Any) -> str | None:
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
         token = request.auth
         if not isinstance(token, ApiToken):
             return None

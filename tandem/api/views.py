@@ -6,7 +6,7 @@ identifier, only the receipt the caller holds (kept as a one-way digest, as on t
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
 from django.utils import timezone
@@ -15,6 +15,7 @@ from rest_framework import serializers as drf
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from tandem.agencies import selectors as agency_selectors
 from tandem.agencies import services as agency_services
 from tandem.agencies.access import (
     DIRECTORY_READERS,
@@ -22,7 +23,7 @@ from tandem.agencies.access import (
     get_member_for_user,
     require_role,
 )
-from tandem.agencies.models import Member, Unit, UnitKind
+from tandem.agencies.models import UnitKind
 from tandem.api import serializers as s
 from tandem.api.base import ApiView
 from tandem.api.models import ApiToken
@@ -30,7 +31,6 @@ from tandem.api.pagination import StableCursorPagination
 from tandem.readiness import compliance
 from tandem.readiness import selectors as readiness_selectors
 from tandem.readiness.access import OVERSEERS
-from tandem.readiness.gates import peer_support_ready_users
 from tandem.recovery import selectors as recovery_selectors
 from tandem.recovery import services as recovery_services
 from tandem.recovery.access import (
@@ -39,14 +39,16 @@ from tandem.recovery.access import (
     get_resource_for_user,
     require_program,
 )
-from tandem.recovery.models import Contact, Referral, Resource
+from tandem.reports import selectors as report_selectors
 from tandem.reports.access import READERS, get_run_for_user
-from tandem.reports.models import ReportRun
 from tandem.reports.services import reports_for
 from tandem.support import access as support_access
 from tandem.support import selectors as support_selectors
 from tandem.support import services as support_services
 from tandem.support import vocab as support_vocab
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 
 def _page(view: ApiView, request: Request, queryset: Any, serializer: Any) -> Response:
@@ -68,7 +70,7 @@ class UnitList(ListView):
     @extend_schema(responses=s.UnitSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_role(request.user, *MANAGERS)
-        units = Unit.objects.filter(agency=agency).select_related("parent")
+        units = agency_selectors.units_with_parent(agency)
         return _page(self, request, units, s.UnitSerializer)
 
     @extend_schema(request=s.UnitWriteSerializer, responses={201: s.UnitSerializer})
@@ -79,7 +81,7 @@ class UnitList(ListView):
         data = form.validated_data
         parent = None
         if data.get("parent_code"):
-            parent = Unit.objects.filter(agency=agency, code=data["parent_code"]).first()
+            parent = agency_selectors.unit_by_code(agency, data["parent_code"])
             if parent is None:
                 raise drf.ValidationError({"parent_code": ["No unit has this code."]})
         unit = agency_services.unit_create(
@@ -93,11 +95,11 @@ class UnitList(ListView):
         return Response(s.UnitSerializer(unit).data, status=201)
 
 
-def _member_values(agency: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _member_values(agency: Agency, data: dict[str, Any]) -> dict[str, Any]:
     values = {k: v for k, v in data.items() if k not in ("unit_code", "supervisor_number")}
     if "unit_code" in data:
         code = data["unit_code"]
-        values["unit"] = Unit.objects.filter(agency=agency, code=code).first() if code else None
+        values["unit"] = agency_selectors.unit_by_code(agency, code)
         if code and values["unit"] is None:
             raise drf.ValidationError({"unit_code": ["No unit has this code."]})
     if "supervisor_number" in data:
@@ -114,7 +116,7 @@ class MemberList(ListView):
     @extend_schema(responses=s.MemberSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_role(request.user, *DIRECTORY_READERS)
-        members = Member.objects.filter(agency=agency).select_related("unit", "supervisor")
+        members = agency_selectors.members(agency)
         return _page(self, request, members, s.MemberSerializer)
 
     @extend_schema(request=s.MemberWriteSerializer, responses={201: s.MemberSerializer})
@@ -256,7 +258,7 @@ class ReadinessList(ApiView):
         agency = require_role(request.user, *OVERSEERS)
         people = readiness_selectors.team_overview(acting_user=request.user, agency=agency)
         statuses = compliance.statuses_for(agency, people)
-        ready = set(peer_support_ready_users(agency).values_list("pk", flat=True))
+        ready = readiness_selectors.peer_support_ready_ids(agency)
         rows = [
             {
                 "id": p.pk,
@@ -298,7 +300,7 @@ class ContactList(ListView):
     def get(self, request: Request, pk: int) -> Response:
         client = get_client_for_user(request.user, pk, write=False)
         recovery_services.client_view_log(acting_user=request.user, client=client)
-        return _page(self, request, Contact.objects.filter(client=client), s.ContactSerializer)
+        return _page(self, request, recovery_selectors.client_contacts(client), s.ContactSerializer)
 
 
 class VisitList(ApiView):
@@ -318,7 +320,7 @@ class ResourceList(ListView):
     @extend_schema(responses=s.ResourceSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_program(request.user)
-        return _page(self, request, Resource.objects.filter(agency=agency), s.ResourceSerializer)
+        return _page(self, request, recovery_selectors.resources(agency), s.ResourceSerializer)
 
 
 class ReferralList(ListView):
@@ -327,7 +329,7 @@ class ReferralList(ListView):
     @extend_schema(responses=s.ReferralSerializer(many=True))
     def get(self, request: Request) -> Response:
         agency = require_program(request.user)
-        return _page(self, request, Referral.objects.filter(agency=agency), s.ReferralSerializer)
+        return _page(self, request, recovery_selectors.referrals(agency), s.ReferralSerializer)
 
 
 class ReferralDetail(ApiView):
@@ -393,7 +395,7 @@ class ReportRunList(ListView):
     def get(self, request: Request) -> Response:
         agency = require_role(request.user, *READERS)
         visible = [r.slug for r in reports_for(request.user)]
-        runs = ReportRun.objects.filter(agency=agency, report__in=visible).defer("content")
+        runs = report_selectors.runs_listed(agency, visible)
         return _page(self, request, runs, s.ReportRunSerializer)
 
 

@@ -11,7 +11,7 @@ must be audited happens unaudited.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -19,32 +19,35 @@ if TYPE_CHECKING:
     from tandem.accounts.models import User
 
 
+class AuditFields(TypedDict, total=False):
+    """``audit_record``'s arguments besides the action (each optional)."""
+
+    actor: User | None
+    agency_id: int | None
+    object_type: str
+    object_id: Any
+    purpose: str
+    detail: dict[str, Any] | None
+    obj: Any
+
+
 class AuditRecorder(Protocol):
-    def __call__(
-        self,
-        *,
-        action: str,
-        actor: User | None = ...,
-        agency_id: int | None = ...,
-        object_type: str = ...,
-        object_id: Any = ...,
-        purpose: str = ...,
-        detail: dict[str, Any] | None = ...,
-        obj: Any = ...,
-    ) -> object: ...
+    def __call__(self, *, action: str, **fields: Unpack[AuditFields]) -> object: ...
+
+
+class DeliveryFields(TypedDict):
+    """``deliveries_create``'s arguments."""
+
+    kind: str
+    recipient_user: Any
+    email: str
+    phone: str
+    agency: Any
+    channels: tuple[str, ...] | None
 
 
 class DeliveryCreator(Protocol):
-    def __call__(
-        self,
-        *,
-        kind: str,
-        recipient_user: Any,
-        email: str,
-        phone: str,
-        agency: Any,
-        channels: tuple[str, ...] | None,
-    ) -> list[Any]: ...
+    def __call__(self, **fields: Unpack[DeliveryFields]) -> list[Any]: ...
 
 
 _audit_recorder: AuditRecorder | None = None
@@ -61,50 +64,16 @@ def register_delivery_creator(creator: DeliveryCreator) -> None:
     _delivery_creator = creator
 
 
-def audit_record(
-    *,
-    action: str,
-    actor: User | None = None,
-    agency_id: int | None = None,
-    object_type: str = "",
-    object_id: Any = "",
-    purpose: str = "",
-    detail: dict[str, Any] | None = None,
-    obj: Any = None,
-) -> None:
+def audit_record(*, action: str, **fields: Unpack[AuditFields]) -> None:
     """``tandem.audit.services.audit_record`` for core's own events (same arguments, same
     transaction as the caller)."""
     if _audit_recorder is None:
         raise ImproperlyConfigured("tandem.audit must be installed: core's events are audited.")
-    _audit_recorder(
-        action=action,
-        actor=actor,
-        agency_id=agency_id,
-        object_type=object_type,
-        object_id=object_id,
-        purpose=purpose,
-        detail=detail,
-        obj=obj,
-    )
+    _audit_recorder(action=action, **fields)
 
 
-def deliveries_create(
-    *,
-    kind: str,
-    recipient_user: Any,
-    email: str,
-    phone: str,
-    agency: Any,
-    channels: tuple[str, ...] | None,
-) -> list[Any]:
+def deliveries_create(**fields: Unpack[DeliveryFields]) -> list[Any]:
     """``tandem.notifications.services.deliveries_create``: queue one catalogue message."""
     if _delivery_creator is None:
         raise ImproperlyConfigured("tandem.notifications must be installed to send messages.")
-    return _delivery_creator(
-        kind=kind,
-        recipient_user=recipient_user,
-        email=email,
-        phone=phone,
-        agency=agency,
-        channels=channels,
-    )
+    return _delivery_creator(**fields)

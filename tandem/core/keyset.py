@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ def parse_cursor(value: str | None) -> int | None:
     except ValueError:
         return None
     return number if number > 0 else None
+
+
+def page_query(request: HttpRequest) -> str:
+    """The list's own parameters (search, filters) for its "Previous" and "Next" links,
+    without the cursor of the page shown (``core/_pagination.html`` adds the new one)."""
+    query = request.GET.copy()
+    for key in ("page", "after", "before"):
+        query.pop(key, None)
+    return query.urlencode()
 
 
 def _beyond(fields: Sequence[str], values: dict[str, Any], *, forward: bool) -> Q:

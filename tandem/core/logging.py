@@ -142,18 +142,18 @@ class ScrubFilter(logging.Filter):
 class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
     """Hide every value a user or browser sent, and every local variable, in error reports."""
 
-    def get_post_parameters(self, request: Any) -> dict[str, str]:
+    def get_post_parameters(self, request: HttpRequest | None) -> dict[str, str]:
         if request is None:
             return {}
         return dict.fromkeys(request.POST, self.cleansed_substitute)
 
-    def get_safe_request_meta(self, request: Any) -> dict[str, str]:
+    def get_safe_request_meta(self, request: HttpRequest) -> dict[str, str]:
         return dict.fromkeys(getattr(request, "META", {}), self.cleansed_substitute)
 
-    def get_safe_cookies(self, request: Any) -> dict[str, str]:
+    def get_safe_cookies(self, request: HttpRequest) -> dict[str, str]:
         return dict.fromkeys(getattr(request, "COOKIES", {}), self.cleansed_substitute)
 
-    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> Any:
+    def get_traceback_frame_variables(self, request: HttpRequest | None, tb_frame: Any) -> Any:
         return [(name, self.cleansed_substitute) for name in tb_frame.f_locals]
 
 

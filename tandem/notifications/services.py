@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -33,6 +33,10 @@ from tandem.notifications.models import (
     PeerSupportDelivery,
     SealedDestination,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 logger = logging.getLogger("tandem.notifications")
 
@@ -81,7 +85,9 @@ def _user_channels(recipient_user: Any, kind_channels: tuple[str, ...]) -> list[
     return found
 
 
-def _sealed_delivery(*, kind: str, channel: str, agency: Any, destination: str) -> Delivery:
+def _sealed_delivery(
+    *, kind: str, channel: str, agency: Agency | None, destination: str
+) -> Delivery:
     hint = mask_email(destination) if channel == Channel.EMAIL else mask_phone(destination)
     return Delivery.objects.create(
         kind=kind,
@@ -113,7 +119,7 @@ def deliveries_create(
     recipient_user: Any = None,
     email: str = "",
     phone: str = "",
-    agency: Any = None,
+    agency: Agency | None = None,
     channels: tuple[str, ...] | None = None,
 ) -> list[Any]:
     """One delivery (and one queued job) per channel; see ``notify`` for the contract.
@@ -169,7 +175,7 @@ def _peer_support_create(
     recipient_user: Any,
     email: str,
     phone: str,
-    agency: Any,
+    agency: Agency | None,
     channels: tuple[str, ...] | None,
 ) -> list[PeerSupportDelivery]:
     """Sealed recipient, hour-coarse times, no job row: the periodic sender sends it."""
@@ -304,7 +310,7 @@ def peer_support_deliveries_send(now: datetime | None = None) -> int:
 # --- Sending ----------------------------------------------------------------------------
 
 
-def _account_address(user: Any, channel: str) -> str:
+def _account_address(user: User, channel: str) -> str:
     """Where a message to an account goes on ``channel``: its e-mail or its phone number."""
     if not user.is_active:
         raise NoDestination("account deactivated")
@@ -389,17 +395,13 @@ def _delivery_detail(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
-def _record_success(delivery: Delivery, now: datetime) -> None:
-    number = delivery.attempts + 1
-    DeliveryAttempt.objects.create(
-        delivery=delivery, number=number, attempted_at=now, succeeded=True
-    )
-    delivery.attempts = number
-    delivery.status = DeliveryStatus.SENT
+def _finish(delivery: Delivery, status: str, error: str, *, action: str, outcome: str) -> None:
+    """Close a delivery for good (sent, failed or cancelled): no further attempt, its
+    address shredded, and the audit event saying how it ended."""
+    delivery.status = status
     delivery.finished_at = timezone.now()
     delivery.next_attempt_at = None
-    delivery.last_error = ""
+    delivery.last_error = error
     _shred_destination(delivery)
     delivery.save(
         update_fields=[
@@ -412,12 +414,22 @@ def _record_success(delivery: Delivery, now: datetime) -> None:
         ]
     )
     audit_record(
-        action="notification.sent",
+        action=action,
         obj=delivery,
         agency_id=delivery.agency_id,
-        outcome="success",
+        outcome=outcome,
         detail=_delivery_detail(delivery),
     )
+
+
+@transaction.atomic
+def _record_success(delivery: Delivery, now: datetime) -> None:
+    number = delivery.attempts + 1
+    DeliveryAttempt.objects.create(
+        delivery=delivery, number=number, attempted_at=now, succeeded=True
+    )
+    delivery.attempts = number
+    _finish(delivery, DeliveryStatus.SENT, "", action="notification.sent", outcome="success")
 
 
 @transaction.atomic
@@ -435,18 +447,7 @@ def _record_failure(delivery: Delivery, now: datetime, error: str) -> None:
         delivery.save(update_fields=fields)
         _enqueue(delivery.pk, run_after=delivery.next_attempt_at)
         return
-    delivery.status = DeliveryStatus.FAILED
-    delivery.next_attempt_at = None
-    delivery.finished_at = timezone.now()
-    _shred_destination(delivery)
-    delivery.save(update_fields=[*fields, "finished_at"])
-    audit_record(
-        action="notification.failed",
-        obj=delivery,
-        agency_id=delivery.agency_id,
-        outcome="failed",
-        detail=_delivery_detail(delivery),
-    )
+    _finish(delivery, DeliveryStatus.FAILED, error, action="notification.failed", outcome="failed")
     logger.warning(
         "notification delivery failed",
         extra={
@@ -461,26 +462,12 @@ def _record_failure(delivery: Delivery, now: datetime, error: str) -> None:
 
 @transaction.atomic
 def _record_cancelled(delivery: Delivery, reason: str) -> None:
-    delivery.status = DeliveryStatus.CANCELLED
-    delivery.finished_at = timezone.now()
-    delivery.next_attempt_at = None
-    delivery.last_error = reason[:120]
-    _shred_destination(delivery)
-    delivery.save(
-        update_fields=[
-            "status",
-            "finished_at",
-            "next_attempt_at",
-            "last_error",
-            "updated_at",
-        ]
-    )
-    audit_record(
+    _finish(
+        delivery,
+        DeliveryStatus.CANCELLED,
+        reason[:120],
         action="notification.cancelled",
-        obj=delivery,
-        agency_id=delivery.agency_id,
         outcome="failed",
-        detail=_delivery_detail(delivery),
     )
 
 

@@ -70,13 +70,13 @@ def people_in_scope(user: User, agency: Agency) -> Any:
 
 
 def get_person_for_user(
-    user: User, pk: Any, *, write: bool, roles: tuple[str, ...] = OVERSEERS
+    user: User, pk: int | str, *, write: bool, roles: tuple[str, ...] = OVERSEERS
 ) -> Any:
     agency = require_role(user, *(COORDINATORS if write else roles))
     return one_or_404(people_in_scope(user, agency).select_related("member", "agency"), pk)
 
 
-def get_vacancy_for_user(user: User, pk: Any, *, write: bool) -> Vacancy:
+def get_vacancy_for_user(user: User, pk: int | str, *, write: bool) -> Vacancy:
     """Any member reads an open vacancy (to apply); coordinators manage every vacancy."""
     from django.utils import timezone
 
@@ -87,13 +87,13 @@ def get_vacancy_for_user(user: User, pk: Any, *, write: bool) -> Vacancy:
     return vacancy
 
 
-def get_time_entry_for_user(user: User, pk: Any) -> TimeEntry:
+def get_time_entry_for_user(user: User, pk: int | str) -> TimeEntry:
     """A supporter's own time entries only."""
     require_role(user, "supporter")
     return one_or_404(TimeEntry.objects.all(), pk, user_id=user.pk)
 
 
-def get_application_for_user(user: User, pk: Any) -> Application:
+def get_application_for_user(user: User, pk: int | str) -> Application:
     agency = require_account(user)
     application = one_or_404(
         Application.objects.select_related("applicant", "vacancy", "interviewed_by", "decided_by"),
@@ -105,23 +105,23 @@ def get_application_for_user(user: User, pk: Any) -> Application:
     raise Http404
 
 
-def get_designation_for_user(user: User, pk: Any, *, write: bool) -> Designation:
+def get_designation_for_user(user: User, pk: int | str, *, write: bool) -> Designation:
     agency = require_role(user, *(REMOVERS if write else OVERSEERS))
     return one_or_404(Designation.objects.select_related("user"), pk, agency=agency)
 
 
-def get_session_for_user(user: User, pk: Any, *, write: bool) -> TrainingSession:
+def get_session_for_user(user: User, pk: int | str, *, write: bool) -> TrainingSession:
     agency = require_role(user, *(COORDINATORS if write else (*COORDINATORS, *TEAM)))
     return one_or_404(TrainingSession.objects.select_related("course"), pk, agency=agency)
 
 
-def get_document_for_user(user: User, pk: Any) -> AgreementDocument:
+def get_document_for_user(user: User, pk: int | str) -> AgreementDocument:
     """An agreement to read and sign; coordinators change documents through their own
     screens, which start from the agency's list."""
     agency = require_role(user, *COORDINATORS, *TEAM)
     return one_or_404(AgreementDocument.objects.all(), pk, agency=agency)
 
 
-def get_hour_log_for_user(user: User, pk: Any) -> HourLog:
+def get_hour_log_for_user(user: User, pk: int | str) -> HourLog:
     agency = require_role(user, *HOUR_SIGNERS)
     return one_or_404(HourLog.objects.select_related("user"), pk, agency=agency)

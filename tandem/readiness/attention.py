@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -23,8 +23,12 @@ from tandem.readiness import compliance
 from tandem.readiness.access import OVERSEERS, people_in_scope
 from tandem.readiness.selectors import team_people
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
-def items(user: Any, now: datetime) -> list[Item]:
+
+def items(user: User, now: datetime) -> list[Item]:
     if not user.has_role(*OVERSEERS):
         return []
     lapsed, due = counts(user, now)
@@ -48,11 +52,11 @@ def items(user: Any, now: datetime) -> list[Item]:
     return found
 
 
-def counts(user: Any, now: datetime) -> tuple[int, int]:
+def counts(user: User, now: datetime) -> tuple[int, int]:
     """(not compliant, falling out of compliance this month) among the team ``user`` sees."""
     from tandem.accounts.models import User
 
-    agency = user.agency
+    agency = user.home_agency
     people = team_people(agency).filter(pk__in=people_in_scope(user, agency).values("pk"))
     today = timezone.localdate(now)
     month_end = date(today.year, today.month, calendar.monthrange(today.year, today.month)[1])
@@ -77,7 +81,7 @@ def counts(user: Any, now: datetime) -> tuple[int, int]:
     return found["lapsed"] + lapsed, found["due"] + due
 
 
-def _evaluated_counts(agency: Any, people: Any, now: datetime, today: date) -> tuple[int, int]:
+def _evaluated_counts(agency: Agency, people: Any, now: datetime, today: date) -> tuple[int, int]:
     lapsed = due = 0
     for status in compliance.statuses_for(agency, people, now).values():
         if status.level == compliance.NOT_COMPLIANT:

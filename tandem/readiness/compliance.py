@@ -16,11 +16,16 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from tandem.core.when import when
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
+    from tandem.agencies.presets import Policy
 
 #: How long before a due date a person shows as "due soon" (and gets a reminder).
 DUE_SOON_DAYS = 30
@@ -149,13 +154,13 @@ def _present(facts: Facts, day: date, kind: str, program: str) -> list[Attendanc
     ]
 
 
-def required_topics(policy: Any, program: str) -> tuple[str, ...]:
+def required_topics(policy: Policy, program: str) -> tuple[str, ...]:
     if program == "psp":
         return tuple(policy.training.initial_topics)
     return PRP_INITIAL_TOPICS
 
 
-def initial_completion(facts: Facts, policy: Any, program: str, day: date) -> date | None:
+def initial_completion(facts: Facts, policy: Policy, program: str, day: date) -> date | None:
     """The day the last required initial topic was covered, or None while some are missing."""
     needed = {t.casefold() for t in required_topics(policy, program)}
     covered_on: date | None = None
@@ -169,7 +174,7 @@ def initial_completion(facts: Facts, policy: Any, program: str, day: date) -> da
     return None
 
 
-def missing_topics(facts: Facts, policy: Any, program: str, day: date) -> list[str]:
+def missing_topics(facts: Facts, policy: Policy, program: str, day: date) -> list[str]:
     covered = {t.casefold() for a in _present(facts, day, "initial", program) for t in a.topics}
     return [t for t in required_topics(policy, program) if t.casefold() not in covered]
 
@@ -220,7 +225,7 @@ def _timed(status: Status, *, label: str, due: date, day: date, key: str, late: 
         status.worsen(DUE_SOON, f"{label} due by {when(due)}")
 
 
-def _background_required(policy: Any, program: str) -> bool:
+def _background_required(policy: Policy, program: str) -> bool:
     if program == "prp":
         return bool(policy.recovery.cjis_background_check_required)
     steps = set(policy.selection.steps)
@@ -256,7 +261,7 @@ def every_months_words(months: int) -> str:
     return "every month" if months == 1 else f"every {months} months"
 
 
-def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day: date) -> None:
+def _program_rules(status: Status, facts: Facts, policy: Policy, program: str, day: date) -> None:
     name = PROGRAM_LABELS[program]
     current = [d for d in facts.designations if d.program == program and d.active_on(day)]
     if current:
@@ -325,7 +330,7 @@ def _program_rules(status: Status, facts: Facts, policy: Any, program: str, day:
             )
 
 
-def _absences(status: Status, facts: Facts, policy: Any, day: date) -> None:
+def _absences(status: Status, facts: Facts, policy: Policy, day: date) -> None:
     limit = policy.training.unexcused_absence_limit
     count = sum(
         1
@@ -340,7 +345,7 @@ def _absences(status: Status, facts: Facts, policy: Any, day: date) -> None:
         )
 
 
-def _clearances(status: Status, facts: Facts, policy: Any, day: date) -> None:
+def _clearances(status: Status, facts: Facts, policy: Policy, day: date) -> None:
     needs_check = any(_background_required(policy, p) for p in status.programs)
     check = current_check(facts, day)
     if needs_check:
@@ -371,7 +376,7 @@ def _clearances(status: Status, facts: Facts, policy: Any, day: date) -> None:
             )
 
 
-def _cji_gate(status: Status, facts: Facts, policy: Any, day: date) -> None:
+def _cji_gate(status: Status, facts: Facts, policy: Policy, day: date) -> None:
     check = current_check(facts, day)
     due = cjis_due(facts, day)
     reasons = []
@@ -387,7 +392,7 @@ def _cji_gate(status: Status, facts: Facts, policy: Any, day: date) -> None:
         status.cji_lapses_on = min(check.renewal_due, due) + timedelta(days=1)
 
 
-def evaluate(facts: Facts, policy: Any, day: date) -> Status:
+def evaluate(facts: Facts, policy: Policy, day: date) -> Status:
     """The person's status on ``day`` under ``policy`` (a ``Policy``)."""
     status = Status(day=day, programs=tuple(sorted(facts.programs)))
     if not facts.programs:
@@ -503,14 +508,14 @@ def load_facts(users: Iterable[Any]) -> dict[int, Facts]:
     return out
 
 
-def status_for(user: Any, at: datetime | None = None) -> Status:
+def status_for(user: User, at: datetime | None = None) -> Status:
     """The person's compliance status at ``at`` (now by default)."""
     facts = load_facts([user])[user.pk]
-    return evaluate(facts, user.agency.policy_model(), local_day(at))
+    return evaluate(facts, user.home_agency.policy_model(), local_day(at))
 
 
 def statuses_for(
-    agency: Any, users: Iterable[Any], at: datetime | None = None
+    agency: Agency, users: Iterable[Any], at: datetime | None = None
 ) -> dict[int, Status]:
     people = list(users)
     policy = agency.policy_model()
@@ -519,7 +524,7 @@ def statuses_for(
     return {u.pk: evaluate(facts[u.pk], policy, day) for u in people}
 
 
-def compliance_summary(agency: Any, at: datetime | None = None) -> dict[str, int]:
+def compliance_summary(agency: Agency, at: datetime | None = None) -> dict[str, int]:
     """How many of the agency's peer team members are at each level."""
     from tandem.readiness.selectors import team_people
 

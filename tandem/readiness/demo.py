@@ -9,8 +9,9 @@ are coming up. Safe to run again: history is laid down only once per person.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -23,6 +24,10 @@ from tandem.readiness.models import (
     Signature,
     TrainingSession,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 VACANCY_TITLE = "Peer supporter — all districts"
 AGREEMENTS = {
@@ -50,7 +55,7 @@ def _day_at(days: int, hour: int = 9) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour)))
 
 
-def _past_session(agency: Any, code: str, days_ago: int) -> TrainingSession:
+def _past_session(agency: Agency, code: str, days_ago: int) -> TrainingSession:
     course = Course.objects.get(agency=agency, code=code)
     start = _day_at(-days_ago)
     session, _ = TrainingSession.objects.get_or_create(
@@ -67,15 +72,15 @@ def _past_session(agency: Any, code: str, days_ago: int) -> TrainingSession:
     return session
 
 
-def _attend(agency: Any, coordinator: Any, user: Any, code: str, days_ago: int) -> None:
+def _attend(agency: Agency, coordinator: Any, user: User, code: str, days_ago: int) -> None:
     session = _past_session(agency, code, days_ago)
     services.attendance_mark(acting_user=coordinator, session=session, user=user, status="present")
 
 
-def _sign(user: Any, kind: str) -> None:
+def _sign(user: User, kind: str) -> None:
     """Demo signatures skip the re-authentication a person does on screen."""
     document = (
-        AgreementDocument.objects.filter(agency_id=user.agency_id, kind=kind)
+        AgreementDocument.objects.filter(agency_id=user.home_agency_id, kind=kind)
         .order_by("-version")
         .first()
     )
@@ -85,7 +90,7 @@ def _sign(user: Any, kind: str) -> None:
         )
 
 
-def _clear(coordinator: Any, user: Any, renewal_in: int = 640) -> None:
+def _clear(coordinator: Any, user: User, renewal_in: int = 640) -> None:
     if not user.readiness_checks.exists():
         today = timezone.localdate()
         services.check_record(
@@ -97,7 +102,7 @@ def _clear(coordinator: Any, user: Any, renewal_in: int = 640) -> None:
         )
 
 
-def _second_supporter(agency: Any, supporter: Any) -> Any:
+def _second_supporter(agency: Agency, supporter: Any) -> Any:
     from tandem.accounts.models import RoleAssignment, User
     from tandem.accounts.services import user_create
     from tandem.agencies.models import Member
@@ -127,9 +132,9 @@ def _second_supporter(agency: Any, supporter: Any) -> Any:
 
 
 def _psp(
-    agency: Any,
+    agency: Agency,
     users: dict[str, Any],
-    person: Any,
+    person: User,
     *,
     designated_ago: int,
     ongoing_ago: int | None,
@@ -155,7 +160,7 @@ def _psp(
         _attend(agency, coordinator, person, "psp-ongoing", ongoing_ago)
 
 
-def _selected(agency: Any, users: dict[str, Any], person: Any, steps: list[str]) -> None:
+def _selected(agency: Agency, users: dict[str, Any], person: User, steps: Sequence[str]) -> None:
     """Selection as the preset orders it (Columbus 18.107 C.1.a, Joplin SOG 2-13 IV.A.1):
     a letter of request answering the vacancy, the psychologist's interview where the
     policy has one, and the Chief's decision, which designates."""
@@ -184,7 +189,7 @@ def _selected(agency: Any, users: dict[str, Any], person: Any, steps: list[str])
     services.application_decide(acting_user=users["chief"], application=application, approve=True)
 
 
-def _prp(agency: Any, users: dict[str, Any], person: Any) -> None:
+def _prp(agency: Agency, users: dict[str, Any], person: User) -> None:
     if Designation.objects.filter(user=person, program="prp").exists():
         return
     coordinator = users["crt_supervisor"] if "crt_supervisor" in users else users["coordinator"]
@@ -214,7 +219,7 @@ def _prp(agency: Any, users: dict[str, Any], person: Any) -> None:
     _attend(agency, coordinator, person, "prp-ongoing", 12)
 
 
-def _upcoming(agency: Any, users: dict[str, Any]) -> None:
+def _upcoming(agency: Agency, users: dict[str, Any]) -> None:
     coordinator = users["coordinator"]
     plan = [
         ("psp-ongoing", 9, "Training Academy, room 2"),
@@ -240,7 +245,7 @@ def _upcoming(agency: Any, users: dict[str, Any]) -> None:
             services.session_enrol(acting_user=coordinator, session=session, user=person)
 
 
-def populate(*, agency: Any, users: dict[str, Any]) -> None:
+def populate(*, agency: Agency, users: dict[str, Any]) -> None:
     """Create this program's demo records for ``agency``; safe to run again."""
     services.catalogue_seed(agency=agency)
     for kind, (title, body) in AGREEMENTS.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone
@@ -21,6 +21,9 @@ from tandem.readiness.models import (
     Program,
     RemovalReason,
 )
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 DATE = forms.DateInput(attrs={"type": "date"})
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -91,7 +94,7 @@ class SessionForm(forms.Form):
     instructor = forms.CharField(max_length=200)
     capacity = forms.IntegerField(min_value=1, max_value=500, initial=20)
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         course_field: Any = self.fields["course"]
         course_field.queryset = Course.objects.filter(agency=agency, active=True)
@@ -175,15 +178,11 @@ class TimeEntryForm(IdempotentForm):
         return data
 
 
-class HourLogForm(IdempotentForm):
-    kind = forms.ChoiceField(choices=HourKind.choices)
-    worked_on = forms.DateField(widget=DATE, label="Date")
-    hours = _hours()
+class HourLogForm(TimeEntryForm):
+    """A time entry that says which kind of certification hours it is."""
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        _check_hours(self)
-        return data
+    kind = forms.ChoiceField(choices=HourKind.choices)
+    field_order = ["idempotency_key", "kind", "worked_on", "hours"]
 
 
 class CertificationForm(forms.Form):

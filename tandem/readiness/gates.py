@@ -21,9 +21,10 @@ from tandem.readiness.models import Gate
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 
-def peer_support_ready_users(agency: Any, at: datetime | None = None) -> Any:
+def peer_support_ready_users(agency: Agency, at: datetime | None = None) -> Any:
     """Users of ``agency`` who may be on the peer-support roster and on call at ``at``."""
     from tandem.accounts.models import User
 
@@ -31,12 +32,12 @@ def peer_support_ready_users(agency: Any, at: datetime | None = None) -> Any:
     return User.objects.filter(agency=agency, is_active=True, pk__in=ready)
 
 
-def is_peer_support_ready(user: Any, at: datetime | None = None) -> bool:
+def is_peer_support_ready(user: User, at: datetime | None = None) -> bool:
     gate = gate_for(user)
     return bool(gate and gate.peer_support_open_at(at))
 
 
-def has_cji_access(user: Any, at: datetime | None = None) -> bool:
+def has_cji_access(user: User, at: datetime | None = None) -> bool:
     """Sworn, with an open CJI gate. Civilians (a PRS included) never pass."""
     member = getattr(user, "member", None)
     if member is None or not member.is_sworn:
@@ -45,7 +46,7 @@ def has_cji_access(user: Any, at: datetime | None = None) -> bool:
     return bool(gate and gate.cji_open_at(at))
 
 
-def gate_for(user: Any) -> Gate | None:
+def gate_for(user: User) -> Gate | None:
     if user is None or user.pk is None:
         return None
     return Gate.objects.filter(user_id=user.pk).first()
@@ -54,7 +55,7 @@ def gate_for(user: Any) -> Gate | None:
 @transaction.atomic
 def gate_update(
     *,
-    user: Any,
+    user: User,
     peer_support: bool,
     cji: bool,
     peer_support_until: datetime | None = None,
@@ -84,7 +85,7 @@ def gate_update(
         return gate
     before = gate.as_state() if gate else None
     if gate is None:
-        gate = Gate(user=user, agency_id=user.agency_id)
+        gate = Gate(user=user, agency_id=user.home_agency_id)
     for key, value in state.items():
         setattr(gate, key, value)
     if standing is not None:

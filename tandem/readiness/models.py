@@ -10,7 +10,7 @@ before that job runs.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -118,7 +118,7 @@ class Vacancy(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def is_open_on(self, day: Any) -> bool:
+    def is_open_on(self, day: date) -> bool:
         return self.closed_at is None and (self.closes_on is None or self.closes_on >= day)
 
 
@@ -239,7 +239,7 @@ class Designation(models.Model):
     def __str__(self) -> str:
         return f"Designation {self.pk}"
 
-    def active_on(self, day: Any) -> bool:
+    def active_on(self, day: date) -> bool:
         return self.designated_on <= day and (self.removed_on is None or self.removed_on > day)
 
 
@@ -525,7 +525,7 @@ class Certification(models.Model):
     def __str__(self) -> str:
         return f"Certification {self.pk}"
 
-    def held_on(self, day: Any) -> bool:
+    def held_on(self, day: date) -> bool:
         return bool(
             self.credential_number
             and self.issued_on is not None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 
 from tandem.audit.services import audit_record
+from tandem.readiness.access import people_in_scope
+from tandem.readiness.gates import peer_support_ready_users
 from tandem.readiness.models import (
     AgreementDocument,
     Application,
@@ -25,11 +28,12 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 TEAM_ROLES = ("supporter", "aro", "prs")
 
 
-def team_people(agency: Any) -> QuerySet[Any]:
+def team_people(agency: Agency) -> QuerySet[Any]:
     """Active accounts of the agency on (or designated to) a peer team."""
     from tandem.accounts.models import User
 
@@ -47,33 +51,35 @@ def team_people(agency: Any) -> QuerySet[Any]:
     )
 
 
-def open_vacancies(agency: Any, day: Any) -> QuerySet[Vacancy]:
+def open_vacancies(agency: Agency, day: date) -> QuerySet[Vacancy]:
     return Vacancy.objects.filter(agency=agency, closed_at__isnull=True).filter(
         Q(closes_on__isnull=True) | Q(closes_on__gte=day)
     )
 
 
-def applications_for_review(agency: Any) -> QuerySet[Application]:
+def applications_for_review(agency: Agency) -> QuerySet[Application]:
     return Application.objects.filter(agency=agency).select_related(
         "applicant", "vacancy", "interviewed_by", "decided_by"
     )
 
 
-def courses(agency: Any) -> QuerySet[Course]:
+def courses(agency: Agency) -> QuerySet[Course]:
     return Course.objects.filter(agency=agency, active=True)
 
 
-def sessions_between(agency: Any, start: Any, end: Any | None = None) -> QuerySet[TrainingSession]:
+def sessions_between(
+    agency: Agency, start: Any, end: Any | None = None
+) -> QuerySet[TrainingSession]:
     qs = TrainingSession.objects.filter(agency=agency, starts_at__gte=start)
     if end is not None:
         qs = qs.filter(starts_at__lt=end)
     return qs.select_related("course").annotate(enrolled=Count("enrolments", distinct=True))
 
 
-def sessions_for_user(user: Any) -> QuerySet[TrainingSession]:
+def sessions_for_user(user: User) -> QuerySet[TrainingSession]:
     """Sessions a person enrolled in or attended (for their page and calendar feed)."""
     return (
-        TrainingSession.objects.filter(agency_id=user.agency_id)
+        TrainingSession.objects.filter(agency_id=user.home_agency_id)
         .filter(Q(enrolments__user=user) | Q(attendance__user=user))
         .select_related("course")
         .distinct()
@@ -81,7 +87,7 @@ def sessions_for_user(user: Any) -> QuerySet[TrainingSession]:
     )
 
 
-def attendance_for_user(user: Any) -> QuerySet[Attendance]:
+def attendance_for_user(user: User) -> QuerySet[Attendance]:
     return (
         Attendance.objects.filter(user=user)
         .select_related("session__course")
@@ -89,15 +95,15 @@ def attendance_for_user(user: Any) -> QuerySet[Attendance]:
     )
 
 
-def enrolled_ids(user: Any) -> set[int]:
+def enrolled_ids(user: User) -> set[int]:
     return set(Enrolment.objects.filter(user=user).values_list("session_id", flat=True))
 
 
-def designation_history(user: Any) -> QuerySet[Designation]:
+def designation_history(user: User) -> QuerySet[Designation]:
     return Designation.objects.filter(user=user).select_related("designated_by", "removed_by")
 
 
-def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
+def signatures_with_currency(user: User) -> list[tuple[Any, int | None]]:
     """The person's signatures, each with the agency's current version of that agreement
     when the signed version has been replaced (None while it is still current)."""
     from django.db.models import Max
@@ -105,7 +111,7 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
     from tandem.readiness.models import AgreementDocument, Signature
 
     current = dict(
-        AgreementDocument.objects.filter(agency_id=user.agency_id)
+        AgreementDocument.objects.filter(agency_id=user.home_agency_id)
         .values("kind")
         .annotate(v=Max("version"))
         .values_list("kind", "v")
@@ -126,10 +132,8 @@ def signatures_with_currency(user: Any) -> list[tuple[Any, int | None]]:
 
 
 @transaction.atomic
-def team_overview(*, acting_user: User, agency: Any) -> list[Any]:
+def team_overview(*, acting_user: User, agency: Agency) -> list[Any]:
     """The team members ``acting_user`` oversees (peer recovery only for a CRT supervisor)."""
-    from tandem.readiness.access import people_in_scope
-
     people = list(
         team_people(agency)
         .filter(pk__in=people_in_scope(acting_user, agency).values("pk"))
@@ -145,7 +149,7 @@ def team_overview(*, acting_user: User, agency: Any) -> list[Any]:
 
 
 @transaction.atomic
-def person_record(*, acting_user: User, person: Any) -> dict[str, Any]:
+def person_record(*, acting_user: User, person: User) -> dict[str, Any]:
     """Everything the person page shows about one team member."""
     from tandem.readiness import compliance, services
     from tandem.readiness.models import BackgroundCheck, HourLog
@@ -169,7 +173,7 @@ def person_record(*, acting_user: User, person: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def applications_read(*, acting_user: User, agency: Any) -> list[Application]:
+def applications_read(*, acting_user: User, agency: Agency) -> list[Application]:
     applications = list(applications_for_review(agency))
     audit_record(
         action="readiness.applications_viewed",
@@ -206,13 +210,13 @@ def session_attendance(*, acting_user: User, session: TrainingSession) -> dict[i
     return marks
 
 
-def certification_of(user: Any) -> Certification | None:
+def certification_of(user: User) -> Certification | None:
     """A peer recovery person's certification record, None until it is first saved."""
     return Certification.objects.filter(user=user).first()
 
 
 @transaction.atomic
-def certification_read(*, acting_user: User, person: Any) -> dict[str, Any]:
+def certification_read(*, acting_user: User, person: User) -> dict[str, Any]:
     """A person's certification progress and hour logs."""
     from tandem.readiness import services
     from tandem.readiness.models import HourLog
@@ -231,7 +235,7 @@ def certification_read(*, acting_user: User, person: Any) -> dict[str, Any]:
 
 
 @transaction.atomic
-def time_export_entries(*, acting_user: User, agency: Any, start: Any, end: Any) -> list[Any]:
+def time_export_entries(*, acting_user: User, agency: Agency, start: Any, end: Any) -> list[Any]:
     from tandem.readiness.models import TimeEntry
 
     entries = list(
@@ -250,12 +254,12 @@ def time_export_entries(*, acting_user: User, agency: Any, start: Any, end: Any)
 
 
 @transaction.atomic
-def statement_status(*, acting_user: User, person: Any, day: Any) -> Any:
+def statement_status(*, acting_user: User, person: User, day: date) -> Any:
     """The person's status on ``day`` for a privilege eligibility statement."""
     from tandem.readiness import compliance
 
     facts = compliance.load_facts([person])[person.pk]
-    status = compliance.evaluate(facts, person.agency.policy_model(), day)
+    status = compliance.evaluate(facts, person.home_agency.policy_model(), day)
     audit_record(
         action="readiness.statement_viewed",
         actor=acting_user,
@@ -269,7 +273,7 @@ def statement_status(*, acting_user: User, person: Any, day: Any) -> Any:
 # --- Agreements, sessions and hours (the screens' small reads) ------------------------------
 
 
-def current_documents(agency: Any) -> list[AgreementDocument]:
+def current_documents(agency: Agency) -> list[AgreementDocument]:
     """The newest published version of each kind of agreement."""
     latest: dict[str, AgreementDocument] = {}
     for document in AgreementDocument.objects.filter(agency=agency).order_by("kind", "-version"):
@@ -277,7 +281,7 @@ def current_documents(agency: Any) -> list[AgreementDocument]:
     return list(latest.values())
 
 
-def agreement_documents(agency: Any) -> QuerySet[AgreementDocument]:
+def agreement_documents(agency: Agency) -> QuerySet[AgreementDocument]:
     return AgreementDocument.objects.filter(agency=agency).select_related("published_by")
 
 
@@ -298,7 +302,7 @@ def enrolled_users(session: TrainingSession) -> QuerySet[Any]:
     )
 
 
-def hours_to_sign_off(agency: Any, *, signer: User) -> QuerySet[HourLog]:
+def hours_to_sign_off(agency: Agency, *, signer: User) -> QuerySet[HourLog]:
     """Certification hours waiting for a supervisor, other than the signer's own."""
     return (
         HourLog.objects.filter(agency=agency, signed_off_at__isnull=True)
@@ -309,3 +313,37 @@ def hours_to_sign_off(agency: Any, *, signer: User) -> QuerySet[HourLog]:
 
 def recent_time_entries(user: User, limit: int = 60) -> QuerySet[TimeEntry]:
     return TimeEntry.objects.filter(user=user)[:limit]
+
+
+def my_applications(agency: Agency, user: User) -> QuerySet[Application]:
+    return applications_for_review(agency).filter(applicant=user)
+
+
+def session_people(session: TrainingSession, *, viewer: User) -> list[User]:
+    """The people ``viewer`` oversees who are on a peer team or enrolled in (or marked at)
+    ``session``, by name."""
+    scope = people_in_scope(viewer, session.agency).values("pk")
+    found = {u.pk: u for u in team_people(session.agency).filter(pk__in=scope)}
+    found.update({u.pk: u for u in enrolled_users(session).filter(pk__in=scope)})
+    return sorted(found.values(), key=lambda u: (u.last_name, u.first_name, u.username))
+
+
+def session_enrolled_ids(session: TrainingSession) -> set[int]:
+    return set(session.enrolments.values_list("user_id", flat=True))
+
+
+def team_person_in_scope(agency: Agency, pk: int, *, viewer: User) -> User | None:
+    """A person on a peer team whom ``viewer`` oversees, or None."""
+    people = team_people(agency).filter(pk__in=people_in_scope(viewer, agency).values("pk"))
+    return people.filter(pk=pk).first()
+
+
+def person_in_scope(agency: Agency, pk: int, *, viewer: User) -> User | None:
+    """A person ``viewer`` may look at here (a team member or an applicant), or None."""
+    found: User | None = people_in_scope(viewer, agency).filter(pk=pk).first()
+    return found
+
+
+def peer_support_ready_ids(agency: Agency) -> set[int]:
+    """The ids of the people who may serve as peer supporters now (their gate is open)."""
+    return set(peer_support_ready_users(agency).values_list("pk", flat=True))

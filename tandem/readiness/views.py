@@ -3,11 +3,13 @@ missing or not allowed), calls a service and renders; rules live in services/com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -40,25 +42,45 @@ from tandem.readiness.access import (
     get_session_for_user,
     get_time_entry_for_user,
     get_vacancy_for_user,
-    people_in_scope,
 )
-from tandem.readiness.gates import gate_for, peer_support_ready_users
+from tandem.readiness.gates import gate_for
 from tandem.readiness.models import (
     AttendanceStatus,
     Certification,
     TrainingSession,
 )
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 FEED_PURPOSE = "readiness.training"
-
-
-def _me(request: AuthenticatedHttpRequest) -> Any:
-    return request.user
 
 
 def _errors(request: AuthenticatedHttpRequest, exc: ValidationError) -> None:
     for message in exc.messages:
         messages.error(request, message)
+
+
+def _person_form_post(
+    request: AuthenticatedHttpRequest,
+    target: User,
+    form: BaseForm,
+    record: Callable[[dict[str, Any]], None],
+    success: str,
+) -> HttpResponse:
+    """A form posted from a person's page: ``record`` its data, then back to the page with
+    the outcome, or each of the form's errors, as messages (the form is not shown again)."""
+    if form.is_valid():
+        try:
+            record(dict(form.cleaned_data))
+            messages.success(request, success)
+        except ValidationError as exc:
+            _errors(request, exc)
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+    return redirect("readiness:person", target.pk)
 
 
 # --- My training ---------------------------------------------------------------------------
@@ -86,7 +108,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "readiness/home.html", context)
 
 
-def _programs(user: Any) -> set[str]:
+def _programs(user: User) -> set[str]:
     programs = set()
     if user.has_role("supporter"):
         programs.add("psp")
@@ -95,7 +117,7 @@ def _programs(user: Any) -> set[str]:
     return programs
 
 
-def _concerns(kind: str, user: Any) -> bool:
+def _concerns(kind: str, user: User) -> bool:
     """Which agreements a person is asked to sign: the NDA binds the PRS (PR-8), the
     confidentiality agreement the peer supporters (PS-13); everyone acknowledges the policy."""
     if kind == "nda":
@@ -113,7 +135,7 @@ def team(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *OVERSEERS)
     people = selectors.team_overview(acting_user=request.user, agency=agency)
     statuses = compliance.statuses_for(agency, people)
-    ready = set(peer_support_ready_users(agency).values_list("pk", flat=True))
+    ready = selectors.peer_support_ready_ids(agency)
     rows = [(p, statuses[p.pk], p.pk in ready) for p in people]
     summary = dict.fromkeys(compliance.LEVELS, 0)
     for _, status, _ in rows:
@@ -167,18 +189,13 @@ def person(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def check_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = get_person_for_user(request.user, pk, write=True)
-    form = forms.CheckForm(request.POST)
-    if form.is_valid():
-        try:
-            services.check_record(acting_user=request.user, user=target, **form.cleaned_data)
-            messages.success(request, "The background check was recorded.")
-        except ValidationError as exc:
-            _errors(request, exc)
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
-    return redirect("readiness:person", target.pk)
+
+    def record(data: dict[str, Any]) -> None:
+        services.check_record(acting_user=request.user, user=target, **data)
+
+    return _person_form_post(
+        request, target, forms.CheckForm(request.POST), record, "The background check was recorded."
+    )
 
 
 @require_POST
@@ -232,7 +249,7 @@ def designation_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 @require_GET
 def vacancies(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
-    mine = selectors.applications_for_review(agency).filter(applicant=request.user)
+    mine = selectors.my_applications(agency, request.user)
     context = {
         "vacancies": selectors.open_vacancies(agency, timezone.localdate()),
         "mine": mine,
@@ -401,11 +418,8 @@ def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             _mark(request, item)
         return redirect("readiness:session", item.pk)
     marks = selectors.session_attendance(acting_user=request.user, session=item)
-    scope = people_in_scope(request.user, item.agency).values("pk")
-    found = {u.pk: u for u in selectors.team_people(item.agency).filter(pk__in=scope)}
-    found.update({u.pk: u for u in selectors.enrolled_users(item).filter(pk__in=scope)})
-    people = sorted(found.values(), key=lambda u: (u.last_name, u.first_name, u.username))
-    enrolled = set(item.enrolments.values_list("user_id", flat=True))
+    people = selectors.session_people(item, viewer=request.user)
+    enrolled = selectors.session_enrolled_ids(item)
     context = {
         "item": item,
         "rows": [(p, marks.get(p.pk), p.pk in enrolled) for p in people],
@@ -417,10 +431,11 @@ def session(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 def _enrol_other(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     raw = request.POST.get("user", "").strip()
-    people = selectors.team_people(item.agency).filter(
-        pk__in=people_in_scope(request.user, item.agency).values("pk")
+    target = (
+        selectors.team_person_in_scope(item.agency, int(raw), viewer=request.user)
+        if raw.isdigit()
+        else None
     )
-    target = people.filter(pk=int(raw)).first() if raw.isdigit() else None
     if target is None:
         messages.error(request, "Choose someone on a peer team.")
         return
@@ -436,7 +451,7 @@ def _mark(request: AuthenticatedHttpRequest, item: TrainingSession) -> None:
     if not form.is_valid():
         messages.error(request, "Choose present, excused or unexcused.")
         return
-    target = people_in_scope(request.user, item.agency).filter(pk=form.cleaned_data["user"]).first()
+    target = selectors.person_in_scope(item.agency, form.cleaned_data["user"], viewer=request.user)
     if target is None:
         messages.error(request, "This person is not on a team you oversee.")
         return
@@ -631,22 +646,16 @@ def _credential_form(target: Any) -> forms.CredentialForm:
 def person_credential(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A supervisor records a peer recovery specialist's credential (number and dates)."""
     target = get_person_for_user(request.user, pk, roles=HOUR_SIGNERS, write=False)
-    form = forms.CredentialForm(request.POST)
-    if form.is_valid():
-        data = dict(form.cleaned_data)
+
+    def record(data: dict[str, Any]) -> None:
         version = data.pop("version")
-        try:
-            services.certification_update(
-                acting_user=request.user, user=target, version=version, **data
-            )
-            messages.success(request, "Credential recorded.")
-        except ValidationError as exc:
-            _errors(request, exc)
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
-    return redirect("readiness:person", target.pk)
+        services.certification_update(
+            acting_user=request.user, user=target, version=version, **data
+        )
+
+    return _person_form_post(
+        request, target, forms.CredentialForm(request.POST), record, "Credential recorded."
+    )
 
 
 @require_POST

@@ -63,11 +63,11 @@ def can_read_cji(user: User) -> bool:
     return bool(user.has_role(*SWORN_PROGRAM) and has_cji_access(user))
 
 
-def _get(model: type[Model], agency: Agency, pk: Any, *related: str) -> Any:
+def _get(model: type[Model], agency: Agency, pk: int | str, *related: str) -> Any:
     return one_or_404(model._default_manager.select_related(*related), pk, agency=agency)
 
 
-def get_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
+def get_client_for_user(user: User, pk: int | str, *, write: bool) -> Client:
     """A record merged into another is read-only (its page points at the survivor): work
     added to it would count the person twice and vanish from the survivor's history."""
     agency = require_program(user)
@@ -77,7 +77,7 @@ def get_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
     return client
 
 
-def get_cji_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
+def get_cji_client_for_user(user: User, pk: int | str, *, write: bool) -> Client:
     """The client, for the CJI compartment: sworn program staff with an open gate only."""
     require_sworn_program(user)
     if not can_read_cji(user):
@@ -85,68 +85,68 @@ def get_cji_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
     return get_client_for_user(user, pk, write=write)
 
 
-def get_flags_client_for_user(user: User, pk: Any, *, write: bool) -> Client:
+def get_flags_client_for_user(user: User, pk: int | str, *, write: bool) -> Client:
     """Safety flags are set by sworn program staff; everyone in the program reads them."""
     if write:
         require_sworn_program(user)
     return get_client_for_user(user, pk, write=write)
 
 
-def get_contact_for_user(user: User, pk: Any) -> Contact:
+def get_contact_for_user(user: User, pk: int | str) -> Contact:
     contact: Contact = _get(Contact, require_program(user), pk, "data_key", "client")
     return contact
 
 
-def get_planned_for_user(user: User, pk: Any) -> PlannedContact:
+def get_planned_for_user(user: User, pk: int | str) -> PlannedContact:
     planned: PlannedContact = _get(PlannedContact, require_program(user), pk, "client")
     return planned
 
 
-def get_goal_for_user(user: User, pk: Any) -> Goal:
+def get_goal_for_user(user: User, pk: int | str) -> Goal:
     goal: Goal = _get(Goal, require_program(user), pk, "data_key", "client")
     return goal
 
 
-def get_resource_for_user(user: User, pk: Any) -> Resource:
+def get_resource_for_user(user: User, pk: int | str) -> Resource:
     resource: Resource = _get(Resource, require_program(user), pk)
     return resource
 
 
-def get_referral_for_user(user: User, pk: Any) -> Referral:
+def get_referral_for_user(user: User, pk: int | str) -> Referral:
     referral: Referral = _get(Referral, require_program(user), pk, "data_key", "client", "resource")
     return referral
 
 
-def get_consent_for_user(user: User, pk: Any) -> Consent:
+def get_consent_for_user(user: User, pk: int | str) -> Consent:
     consent: Consent = _get(Consent, require_program(user), pk, "data_key", "client", "recipient")
     return consent
 
 
-def get_disclosure_for_user(user: User, pk: Any) -> Disclosure:
+def get_disclosure_for_user(user: User, pk: int | str) -> Disclosure:
     disclosure: Disclosure = _get(
         Disclosure, require_program(user), pk, "data_key", "client", "recipient", "consent"
     )
     return disclosure
 
 
-def get_statement_for_user(user: User, pk: Any, *, write: bool) -> StatementRequest:
+def get_statement_for_user(user: User, pk: int | str, *, write: bool) -> StatementRequest:
     agency = require_role(user, *(CHIEF if write else STATEMENT_READERS))
     statement: StatementRequest = _get(StatementRequest, agency, pk, "requested_by")
     return statement
 
 
-def get_candidate_for_user(user: User, pk: Any) -> MatchCandidate:
+def get_candidate_for_user(user: User, pk: int | str) -> MatchCandidate:
     """A pair proposed by the linkage scan: the program reviews it (both are its clients)."""
     candidate: MatchCandidate = _get(MatchCandidate, require_program(user), pk, "left", "right")
     return candidate
 
 
-def get_merge_for_user(user: User, pk: Any) -> ClientMerge:
+def get_merge_for_user(user: User, pk: int | str) -> ClientMerge:
     merge: ClientMerge = _get(ClientMerge, require_program(user), pk, "survivor", "absorbed")
     return merge
 
 
-def get_import_for_user(user: User, pk: Any) -> ImportBatch:
+def get_import_for_user(user: User, pk: int | str) -> ImportBatch:
     batch: ImportBatch = _get(ImportBatch, require_program(user), pk, "data_key")
     return batch
 
@@ -163,7 +163,7 @@ def require_evaluator(user: User) -> Agency:
 EVALUATED = (Role.ARO, Role.PRS)
 
 
-def get_evaluation_for_user(user: User, pk: Any, *, write: bool) -> PersonnelEvaluation:
+def get_evaluation_for_user(user: User, pk: int | str, *, write: bool) -> PersonnelEvaluation:
     """A personnel evaluation: the evaluators of the agency read it; the person evaluated
     reads it and (``write``) acknowledges it. Anyone else gets ``Http404``."""
     agency = require_role(user, *EVALUATORS, *EVALUATED)

@@ -4,7 +4,7 @@ assessment, referrals waiting for an outcome."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.urls import reverse
 from django.utils import timezone
@@ -14,12 +14,15 @@ from tandem.core.attention import Item, plural
 from tandem.recovery import selectors, vocab
 from tandem.recovery.models import Referral
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
-def _visits(user: Any, now: datetime) -> list[Item]:
+
+def _visits(user: User, now: datetime) -> list[Item]:
     start, end = selectors.day_bounds(timezone.localdate(now))
     waiting = [
         v
-        for v in selectors.planned_between(user.agency, start, end)
+        for v in selectors.planned_between(user.home_agency, start, end)
         if not v.closed and v.needs_safety_assessment and not v.gate_open()
     ]
     if not waiting:
@@ -31,7 +34,7 @@ def _visits(user: Any, now: datetime) -> list[Item]:
     return [Item(text, reverse("recovery:planned_list"), urgent=True)]
 
 
-def _referrals(user: Any, now: datetime) -> list[Item]:
+def _referrals(user: User, now: datetime) -> list[Item]:
     open_steps = [
         s
         for s, following in vocab.REFERRAL_NEXT.items()
@@ -48,7 +51,7 @@ def _referrals(user: Any, now: datetime) -> list[Item]:
     ]
 
 
-def _evaluations(user: Any) -> list[Item]:
+def _evaluations(user: User) -> list[Item]:
     from tandem.recovery.models import PersonnelEvaluation
 
     count = PersonnelEvaluation.objects.filter(person=user, acknowledged_at__isnull=True).count()
@@ -62,7 +65,7 @@ def _evaluations(user: Any) -> list[Item]:
     ]
 
 
-def items(user: Any, now: datetime) -> list[Item]:
+def items(user: User, now: datetime) -> list[Item]:
     found: list[Item] = []
     if user.has_role(Role.ARO, Role.PRS):
         found += _evaluations(user)

@@ -7,12 +7,16 @@ back-dating the clients' registration so that their contacts can show some histo
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from tandem.recovery import services, vocab
 from tandem.recovery.models import Client, Resource
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 RESOURCES = [
     (
@@ -61,7 +65,7 @@ CLIENTS = [
 STAGES = list(vocab.Stage.values)
 
 
-def populate(*, agency: Any, users: dict[str, Any]) -> None:
+def populate(*, agency: Agency, users: dict[str, Any]) -> None:
     """Create this program's demo records for ``agency``; safe to run again."""
     aro, prs = users.get("aro"), users.get("prs")
     if aro is None or prs is None or Client.objects.filter(agency=agency).exists():
@@ -111,7 +115,7 @@ def populate(*, agency: Any, users: dict[str, Any]) -> None:
     _program_records(agency, aro, prs, now)
 
 
-def _open_cji_gate(aro: Any) -> None:
+def _open_cji_gate(aro: User) -> None:
     """The readiness demo sets clearances; open the ARO's gate only when it set none."""
     from tandem.readiness.gates import gate_for, gate_update
 
@@ -120,7 +124,7 @@ def _open_cji_gate(aro: Any) -> None:
 
 
 def _history(
-    client: Client, n: int, aro: Any, prs: Any, resources: list[Resource], now: datetime
+    client: Client, n: int, aro: User, prs: User, resources: list[Resource], now: datetime
 ) -> None:
     for k in range(1 + n % 4):
         services.contact_create(
@@ -219,7 +223,7 @@ def _history(
         )
 
 
-def _planned_today(clients: list[Client], aro: Any, prs: Any) -> None:
+def _planned_today(clients: list[Client], aro: User, prs: User) -> None:
     day = timezone.localdate()
     for n, hour in enumerate((10, 14)):
         start = timezone.make_aware(datetime.combine(day, time(hour)))
@@ -235,7 +239,7 @@ def _planned_today(clients: list[Client], aro: Any, prs: Any) -> None:
         )
 
 
-def _consent_and_cji(client: Client, resources: list[Resource], aro: Any, prs: Any) -> None:
+def _consent_and_cji(client: Client, resources: list[Resource], aro: User, prs: User) -> None:
     today = timezone.localdate()
     court = next(r for r in resources if r.category == vocab.ResourceCategory.DRUG_COURT)
     services.consent_create(
@@ -276,7 +280,7 @@ def _consent_and_cji(client: Client, resources: list[Resource], aro: Any, prs: A
         )
 
 
-def _program_records(agency: Any, aro: Any, prs: Any, now: datetime) -> None:
+def _program_records(agency: Agency, aro: User, prs: User, now: datetime) -> None:
     for n in range(6):
         services.overdose_create(
             acting_user=aro,

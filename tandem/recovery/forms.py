@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import secrets
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -15,6 +15,9 @@ from tandem.agencies.models import Member
 from tandem.core.when import when
 from tandem.recovery import vocab
 from tandem.recovery.models import Client, PlannedContact, Resource
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -41,7 +44,7 @@ def _model_field(form: forms.Form, name: str) -> forms.ModelChoiceField[Any]:
     return cast("forms.ModelChoiceField[Any]", form.fields[name])
 
 
-def _people(agency: Any, role: str) -> Any:
+def _people(agency: Agency, role: str) -> Any:
     return (
         User.objects.filter(
             agency=agency,
@@ -92,7 +95,7 @@ class ClientForm(IdempotentForm):
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _model_field(self, "aro").queryset = _people(agency, "aro")
         _model_field(self, "prs").queryset = _people(agency, "prs")
@@ -231,7 +234,7 @@ class PlannedForm(IdempotentForm):
     prs = PersonChoice(queryset=User.objects.none(), required=False, label="PRS")
     with_prs = forms.BooleanField(required=False, initial=True, label="The PRS comes along")
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _model_field(self, "client").queryset = Client.objects.filter(
             agency=agency, merged_into__isnull=True
@@ -296,7 +299,7 @@ class ReferralForm(IdempotentForm):
     follow_up_on = forms.DateField(required=False, widget=DATE, label="Follow up on")
     sent = forms.BooleanField(required=False, label="Already sent to the organisation")
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _model_field(self, "resource").queryset = Resource.objects.filter(
             agency=agency, active=True
@@ -351,7 +354,7 @@ class ConsentForm(IdempotentForm):
         },
     )
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _model_field(self, "recipient").queryset = Resource.objects.filter(agency=agency)
 
@@ -380,7 +383,7 @@ class DisclosureForm(IdempotentForm):
         widget=forms.Textarea(attrs={"rows": 3}), label="Description of what was disclosed"
     )
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _model_field(self, "recipient").queryset = Resource.objects.filter(agency=agency)
 

@@ -16,11 +16,14 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import process
 
 from tandem.recovery import vocab
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -414,7 +417,7 @@ def _record(planned: PlannedRow, uid: int) -> dict[str, Any]:
 
 def plan(
     *,
-    agency: Any,
+    agency: Agency,
     kind: str,
     header: list[str],
     rows: list[list[str]],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from django.db.models import Q, QuerySet
@@ -17,17 +17,38 @@ from django.utils import timezone
 
 from tandem.core.fts import MIN_CHARS, fts_phrase
 from tandem.recovery import vocab
-from tandem.recovery.models import Client, Consent, Contact, PlannedContact, Referral
+from tandem.recovery.models import (
+    Client,
+    Consent,
+    Contact,
+    Disclosure,
+    Goal,
+    NaloxoneKit,
+    OutreachEvent,
+    OverdoseResponse,
+    PersonnelEvaluation,
+    PlannedContact,
+    Referral,
+    Resource,
+    SafetyAssessment,
+    StageAssessment,
+    StatementRequest,
+)
 from tandem.recovery.services import (
     client_record,
     digits_of,
     match_model,
     normalise_name,
     registry,
+    visits_same_day,
 )
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
-def client_search(agency: Any, text: str = "", status: str = "") -> QuerySet[Client]:
+
+def client_search(agency: Agency, text: str = "", status: str = "") -> QuerySet[Client]:
     clients = registry(agency).select_related("aro", "prs")
     if status:
         clients = clients.filter(status=status)
@@ -80,7 +101,7 @@ def reasons_of(explanation: list[dict[str, Any]]) -> list[str]:
 
 
 def likely_duplicates(
-    agency: Any,
+    agency: Agency,
     *,
     first_name: str,
     last_name: str,
@@ -147,7 +168,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def planned_between(
-    agency: Any, start: datetime, end: datetime, user: Any = None
+    agency: Agency, start: datetime, end: datetime, user: User | None = None
 ) -> list[PlannedContact]:
     visits = (
         PlannedContact.objects.filter(agency=agency, starts_at__lt=end, ends_at__gt=start)
@@ -172,7 +193,9 @@ def planned_between(
     return listed
 
 
-def follow_ups_due(agency: Any, user: Any = None, on: date | None = None) -> QuerySet[Referral]:
+def follow_ups_due(
+    agency: Agency, user: User | None = None, on: date | None = None
+) -> QuerySet[Referral]:
     day = on or timezone.localdate()
     open_statuses = [s for s, nxt in vocab.REFERRAL_NEXT.items() if nxt]
     referrals = Referral.objects.filter(
@@ -183,7 +206,7 @@ def follow_ups_due(agency: Any, user: Any = None, on: date | None = None) -> Que
     return referrals.order_by("follow_up_on", "pk")
 
 
-def my_clients(agency: Any, user: Any) -> QuerySet[Client]:
+def my_clients(agency: Agency, user: User) -> QuerySet[Client]:
     return (
         registry(agency)
         .filter(Q(aro=user) | Q(prs=user))
@@ -332,7 +355,7 @@ class DoubleLogged:
 
 
 def deconfliction(
-    agency: Any, days: int, now: datetime | None = None
+    agency: Agency, days: int, now: datetime | None = None
 ) -> tuple[list[tuple[Client, list[Duplicate]]], list[DoubleLogged]]:
     """What the ARO and PRS should reconcile (PR-2, 000 IV.A.1.e): clients registered in the
     last ``days`` who may duplicate another client, and encounters logged twice (the same
@@ -435,7 +458,7 @@ def related_counts(client: Client, *, cji: bool) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def open_candidates(agency: Any) -> QuerySet[Any]:
+def open_candidates(agency: Agency) -> QuerySet[Any]:
     from tandem.recovery.models import MatchCandidate
 
     return MatchCandidate.objects.filter(
@@ -446,7 +469,7 @@ def open_candidates(agency: Any) -> QuerySet[Any]:
     ).select_related("left", "right")
 
 
-def latest_run(agency: Any) -> Any:
+def latest_run(agency: Agency) -> Any:
     from tandem.recovery.models import MatchRun
 
     return MatchRun.objects.filter(agency=agency).first()
@@ -461,7 +484,7 @@ def merges_into(client: Client) -> QuerySet[Any]:
     )
 
 
-def _settled_since(agency: Any, since: datetime) -> dict[tuple[int, str, date | None], datetime]:
+def _settled_since(agency: Agency, since: datetime) -> dict[tuple[int, str, date | None], datetime]:
     """(client, topic, day) -> the latest settlement: what was recorded before is settled."""
     from tandem.recovery.models import ConflictSettlement
 
@@ -474,7 +497,7 @@ def _settled_since(agency: Any, since: datetime) -> dict[tuple[int, str, date | 
     return latest
 
 
-def logged_twice(agency: Any, since: datetime) -> list[DoubleLogged]:
+def logged_twice(agency: Agency, since: datetime) -> list[DoubleLogged]:
     """Contacts with the same client on the same day recorded by two people or more, unless
     somebody confirmed that day's contacts as separate encounters (the rule of the warning
     shown while a contact is logged: ``services.contacts_same_day``)."""
@@ -528,11 +551,13 @@ class DoubleVisit:
     visits: list[PlannedContact]
 
 
-def _who(user: Any) -> str:
+def _who(user: User | None) -> str:
     return user.get_full_name() if user is not None else "someone no longer here"
 
 
-def _stage_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime]) -> list[Conflict]:
+def _stage_conflicts(
+    agency: Agency, since: datetime, settled: dict[Any, datetime]
+) -> list[Conflict]:
     from tandem.recovery.models import StageAssessment
 
     stages: dict[int, list[Any]] = {}
@@ -563,7 +588,9 @@ def _stage_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime])
     return found
 
 
-def _fact_conflicts(agency: Any, since: datetime, settled: dict[Any, datetime]) -> list[Conflict]:
+def _fact_conflicts(
+    agency: Agency, since: datetime, settled: dict[Any, datetime]
+) -> list[Conflict]:
     """A phone, address or status one person recorded and another recorded differently
     since: both values, the newer first (it is what the record says now)."""
     from tandem.recovery.models import ClientFact
@@ -602,7 +629,7 @@ def _same_value(name: str, one: str | None, other: str | None) -> bool:
 
 
 def _status_by_contact(
-    agency: Any, since: datetime, settled: dict[Any, datetime], already: set[int]
+    agency: Agency, since: datetime, settled: dict[Any, datetime], already: set[int]
 ) -> list[Conflict]:
     """The record says "lost contact" or "inactive", but somebody engaged the client since."""
     out_of_reach = (vocab.ClientStatus.LOST_CONTACT, vocab.ClientStatus.INACTIVE)
@@ -646,7 +673,7 @@ def _status_by_contact(
 
 
 def fact_conflicts(
-    agency: Any, days: int, now: datetime | None = None
+    agency: Agency, days: int, now: datetime | None = None
 ) -> tuple[list[Conflict], list[DoubleVisit]]:
     """What the ARO and the PRS recorded differently about the same client in the last
     ``days`` — any client, not only between two records of one person: stages of change,
@@ -708,3 +735,127 @@ def import_context(batch: Any) -> dict[str, Any]:
         "dry": batch.dry_run or None,
         "busy": batch.job_state in (vocab.ImportJob.CHECKING, vocab.ImportJob.IMPORTING),
     }
+
+
+# --- Reads for single screens ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientRecords:
+    """What the client page lists besides the timeline (each list read once)."""
+
+    referrals: list[Referral]
+    consents: list[Consent]
+    goals: list[Goal]
+    stages: QuerySet[StageAssessment]  # the latest ten, read when the page shows them
+    stage_count: int
+
+
+def client_records(client: Client) -> ClientRecords:
+    return ClientRecords(
+        referrals=list(client.referrals.select_related("resource")),
+        consents=list(client.consents.select_related("recipient", "data_key")),
+        goals=list(client.goals.select_related("data_key")),
+        stages=client.stages.select_related("assessed_by")[:10],
+        stage_count=client.stages.count(),
+    )
+
+
+def consent_disclosures(consent: Consent) -> QuerySet[Disclosure]:
+    return consent.disclosures.all()
+
+
+def disclosure_ledger(client: Client) -> list[Disclosure]:
+    """Every disclosure of the client's information, oldest first (the accounting)."""
+    return list(
+        Disclosure.objects.filter(client=client)
+        .select_related("data_key", "disclosed_by")
+        .order_by("disclosed_at", "pk")
+    )
+
+
+def evaluations_written(agency: Agency, year: int) -> dict[int, PersonnelEvaluation]:
+    """The year's written evaluations by the evaluated person's id."""
+    return {
+        e.person_id: e
+        for e in PersonnelEvaluation.objects.filter(agency=agency, year=year).select_related(
+            "data_key", "evaluator"
+        )
+    }
+
+
+def evaluations_of(agency: Agency, person: User) -> QuerySet[PersonnelEvaluation]:
+    return PersonnelEvaluation.objects.filter(agency=agency, person=person).select_related(
+        "data_key", "evaluator"
+    )
+
+
+def agency_user(agency: Agency, pk: int) -> User:
+    """A person of ``agency`` by id, or ``Http404``."""
+    from tandem.accounts.models import User
+    from tandem.agencies.access import one_or_404
+
+    return one_or_404(User.objects.all(), pk, agency=agency)
+
+
+def overdoses(agency: Agency, *, oldest_first: bool = False) -> QuerySet[OverdoseResponse]:
+    """The agency's overdose responses, newest first (the list) or oldest first (ODMAP)."""
+    found = OverdoseResponse.objects.filter(agency=agency).select_related("data_key")
+    return found.order_by("occurred_at", "pk") if oldest_first else found
+
+
+def naloxone_kits(agency: Agency) -> QuerySet[NaloxoneKit]:
+    return NaloxoneKit.objects.filter(agency=agency).select_related("given_by")
+
+
+def naloxone_total(agency: Agency) -> int:
+    return sum(k.quantity for k in NaloxoneKit.objects.filter(agency=agency).only("quantity"))
+
+
+def outreach_events(agency: Agency) -> QuerySet[OutreachEvent]:
+    return OutreachEvent.objects.filter(agency=agency)
+
+
+def statements_for(agency: Agency, user: User) -> QuerySet[StatementRequest]:
+    """Every statement request for the Chief and the supervisor; one's own for the rest."""
+    statements = StatementRequest.objects.filter(agency=agency).select_related(
+        "requested_by", "decided_by"
+    )
+    if not user.has_role("chief", "crt_supervisor"):
+        statements = statements.filter(requested_by=user)
+    return statements
+
+
+def resources(agency: Agency, category: str = "") -> QuerySet[Resource]:
+    """The directory, in one category when ``category`` is one."""
+    found = Resource.objects.filter(agency=agency)
+    if category in vocab.ResourceCategory.values:
+        found = found.filter(category=category)
+    return found
+
+
+def visits_same_day_as(planned: PlannedContact) -> QuerySet[PlannedContact]:
+    """Other live visits to the same client on the same day, with who planned them."""
+    return visits_same_day(planned.client, planned.starts_at, exclude_pk=planned.pk).select_related(
+        "created_by"
+    )
+
+
+def has_overlap(planned: PlannedContact) -> bool:
+    return planned.overlaps().exists()
+
+
+def planned_assessments(planned: PlannedContact) -> QuerySet[SafetyAssessment]:
+    return planned.assessments.select_related("assessed_by")
+
+
+def overlapping_visits(planned: PlannedContact) -> QuerySet[PlannedContact]:
+    return planned.overlaps().select_related("aro", "prs")
+
+
+def client_contacts(client: Client) -> QuerySet[Contact]:
+    return Contact.objects.filter(client=client)
+
+
+def referrals(agency: Agency) -> QuerySet[Referral]:
+    return Referral.objects.filter(agency=agency)

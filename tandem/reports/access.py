@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.http import Http404
 
@@ -30,7 +30,7 @@ def may_publish(user: User) -> bool:
     return bool(user.has_role(*PUBLISHERS))
 
 
-def get_run_for_user(user: User, pk: Any) -> ReportRun:
+def get_run_for_user(user: User, pk: int | str) -> ReportRun:
     agency = require_role(user, *READERS)
     try:
         run = ReportRun.objects.get(agency=agency, pk=int(pk))

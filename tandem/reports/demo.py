@@ -8,13 +8,16 @@ scheduled run exists once per report and month.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tandem.reports.models import RunKind
 from tandem.reports.services import REPORTS, last_month, report_run_create
 
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
-def populate(*, agency: Any, users: dict[str, Any]) -> None:
+
+def populate(*, agency: Agency, users: dict[str, Any]) -> None:
     """Store last month's reports for ``agency``; safe to run again."""
     period = last_month()
     for definition in (d for d in REPORTS.values() if d.monthly):

@@ -72,6 +72,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 SUPPRESSED = "—"
@@ -457,11 +458,11 @@ LoggedFigure = tuple[int, int, int]
 _NONE = math.inf  # "no path": the difference is unbounded that way
 
 
-def month_index(day: Any) -> int:
+def month_index(day: date) -> int:
     return int(day.year) * 12 + int(day.month) - 1
 
 
-def period_span(start: Any, end: Any) -> Span:
+def period_span(start: date, end: date) -> Span:
     """The breakpoints of the whole months from ``start`` to ``end`` (both dates)."""
     return month_index(start), month_index(end) + 1
 
@@ -725,6 +726,18 @@ def _fix_lines(state: _State, table: Table) -> bool:
     return changed
 
 
+def _withhold_complement(state: _State, table: Table, entry: Entry) -> None:
+    """Withhold one more entry to protect ``entry``: the first still open on one of its lines,
+    else the first open one in the table."""
+    closed = state.withheld | state.revealed
+    candidates = [
+        e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
+    ] or [e for e in table.entries() if table.key(e) not in closed]
+    if not candidates:
+        raise DisclosureError(f"Table {table.name!r} cannot be protected.")
+    state.withheld.add(table.key(min(candidates, key=lambda e: _sort_key(table, e))))
+
+
 def _audit(state: _State, table: Table) -> bool:
     """Give the first under-protected sensitive cell one more complement."""
     if not table.additive:
@@ -735,13 +748,7 @@ def _audit(state: _State, table: Table) -> bool:
             continue
         if wide_enough(table, hidden, entry, state.threshold):
             continue
-        closed = state.withheld | state.revealed
-        candidates = [
-            e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
-        ] or [e for e in table.entries() if table.key(e) not in closed]
-        if not candidates:
-            raise DisclosureError(f"Table {table.name!r} cannot be protected.")
-        state.withheld.add(table.key(min(candidates, key=lambda e: _sort_key(table, e))))
+        _withhold_complement(state, table, entry)
         return True
     return False
 
@@ -839,13 +846,7 @@ def _log_audit(state: _State, table: Table) -> bool:
         low, high = cell_bounds(table, hidden, entry, limits)
         if not exposes_range(state.system(table.key(entry)), span, low, high, state.threshold):
             continue
-        closed = state.withheld | state.revealed
-        candidates = [
-            e for line in table.lines() if entry in line for e in line if table.key(e) not in closed
-        ] or [e for e in table.entries() if table.key(e) not in closed]
-        if not candidates:
-            raise DisclosureError(f"Table {table.name!r} cannot be protected.")
-        state.withheld.add(table.key(min(candidates, key=lambda e: _sort_key(table, e))))
+        _withhold_complement(state, table, entry)
         return True
     state.audited.add(seen)
     return False

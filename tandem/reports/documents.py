@@ -7,13 +7,16 @@ same mark everywhere and no export can hold a number the screen did not show.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpResponse
 
 from tandem.core.exports import Sheet, csv_response, xlsx_response
 from tandem.core.pdf import LOGO_MAX_BYTES, Document
 from tandem.reports.charts import bar_chart
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 LONG_HEADER = ["Section", "Table", "Category", "Column", "Value"]
 
@@ -91,7 +94,7 @@ def _unique_title(title: str, used: set[str]) -> str:
 class ReportDocument(Document):
     """The shared document, with SVG logos in the letterhead too."""
 
-    def _logo_src(self, agency: Any) -> str:
+    def _logo_src(self, agency: Agency) -> str:
         logo = getattr(agency, "logo", None)
         if logo and str(logo.name).lower().endswith(".svg"):
             try:
@@ -105,7 +108,7 @@ class ReportDocument(Document):
         return super()._logo_src(agency)
 
 
-def pdf_export(content: dict[str, Any], agency: Any) -> HttpResponse:
+def pdf_export(content: dict[str, Any], agency: Agency) -> HttpResponse:
     doc = ReportDocument(
         agency=agency,
         title=content["title"],

@@ -17,7 +17,7 @@ done when the client's last contact in the period was engaged.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 
@@ -34,6 +34,9 @@ from tandem.reports.statistics import (
     model,
     one_way,
 )
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 FOLLOW_UP_TARGET = 80  # per cent: the usual target of SAMHSA-funded programs
 BASELINE_DAYS = 30
@@ -54,7 +57,7 @@ FOLLOW_UP_NOTE = (
 )
 
 
-def grant_sections(agency: Any, period: Period) -> list[Section]:
+def grant_sections(agency: Agency, period: Period) -> list[Section]:
     return [
         _callouts(agency, period),
         _clients_and_contacts(agency, period),
@@ -64,7 +67,7 @@ def grant_sections(agency: Any, period: Period) -> list[Section]:
     ]
 
 
-def _callouts(agency: Any, period: Period) -> Section:
+def _callouts(agency: Agency, period: Period) -> Section:
     from tandem.recovery import vocab
 
     first, after = period.bounds()
@@ -110,7 +113,7 @@ def _engaged_between(client_ids: list[int], start_days: int, end_days: int) -> s
     return set(found.values_list("client_id", flat=True))
 
 
-def _follow_up(agency: Any, period: Period) -> Section:
+def _follow_up(agency: Agency, period: Period) -> Section:
     first, after = period.bounds()
     # Records merged into another are not clients of their own (issue 13).
     clients = model("recovery.Client").objects.filter(agency=agency, merged_into__isnull=True)

@@ -19,18 +19,14 @@ class Audience(models.TextChoices):
     PUBLIC = "public", "Outside the department (with noise)"
 
 
-class Release(models.Model):
+class _ReportPeriod(models.Model):
+    """What a release and a stored run both name: which report, for which period, and who
+    produced it when (nobody for the monthly delivery)."""
+
     agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
     report = models.CharField(max_length=40)
     period_start = models.DateField()
     period_end = models.DateField()
-    threshold = models.PositiveSmallIntegerField()
-    audience = models.CharField(
-        max_length=16, choices=Audience.choices, default=Audience.DEPARTMENT
-    )
-    epsilon = models.FloatField(null=True, blank=True)
-    cells = models.JSONField(default=dict)  # population key -> published count
-    digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -39,6 +35,22 @@ class Release(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.period_start}–{self.period_end}"
+
+
+class Release(_ReportPeriod):
+    threshold = models.PositiveSmallIntegerField()
+    audience = models.CharField(
+        max_length=16, choices=Audience.choices, default=Audience.DEPARTMENT
+    )
+    epsilon = models.FloatField(null=True, blank=True)
+    cells = models.JSONField(default=dict)  # population key -> published count
+    digest = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -50,9 +62,6 @@ class Release(models.Model):
         ]
         indexes = [models.Index(fields=["agency", "period_start", "period_end"])]
 
-    def __str__(self) -> str:
-        return f"{self.report} {self.period_start}–{self.period_end}"
-
 
 class RunKind(models.TextChoices):
     SCHEDULED = "scheduled", "Monthly delivery"
@@ -60,24 +69,12 @@ class RunKind(models.TextChoices):
     PUBLIC = "public", "Published outside the department"
 
 
-class ReportRun(models.Model):
-    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
-    report = models.CharField(max_length=40)
+class ReportRun(_ReportPeriod):
     kind = models.CharField(max_length=16, choices=RunKind.choices)
-    period_start = models.DateField()
-    period_end = models.DateField()
     release = models.ForeignKey(
         Release, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
     )  # none when nothing was recorded in the period
     content = models.JSONField(default=list)  # published tables: title, header, rows, notes
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
 
     class Meta:
         ordering = ["-period_start", "-created_at"]
@@ -95,6 +92,3 @@ class ReportRun(models.Model):
                 name="reports_public_run_once",
             ),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.report} {self.period_start}–{self.period_end}"

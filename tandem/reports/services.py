@@ -42,6 +42,7 @@ from tandem.reports.statistics import Period, Section
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class ReportError(ValueError):
     """A report that cannot be produced as asked; the message is for the user."""
 
 
-def annual_year(agency: Any, slug: str, today: date | None = None) -> int:
+def annual_year(agency: Agency, slug: str, today: date | None = None) -> int:
     """The year the "Annual report" link opens: the last complete calendar year in which
     the program has any activity (issue 12, item 7), else simply last year."""
     from django.db.models import Max
@@ -142,7 +143,7 @@ def annual_year(agency: Any, slug: str, today: date | None = None) -> int:
     return timezone.localtime(newest).year if newest else last_complete
 
 
-def reports_for(user: Any) -> list[ReportDef]:
+def reports_for(user: User) -> list[ReportDef]:
     return [r for r in REPORTS.values() if user.has_role(*r.roles)]
 
 
@@ -197,14 +198,14 @@ def epsilon_budget() -> float:
     return float(getattr(settings, "TANDEM_REPORTS_EPSILON_BUDGET", DEFAULT_EPSILON_BUDGET))
 
 
-def epsilon_spent(agency: Any) -> float:
+def epsilon_spent(agency: Agency) -> float:
     spent = Release.objects.filter(agency=agency, audience=Audience.PUBLIC).aggregate(
         total=Sum("epsilon")
     )["total"]
     return float(spent or 0)
 
 
-def _charge_budget(agency: Any, epsilon: float) -> None:
+def _charge_budget(agency: Agency, epsilon: float) -> None:
     """Refuse a noisy release that would take the agency past its budget. The agency row
     is locked so that two releases at once cannot both fit in what is left."""
     if epsilon <= 0:
@@ -221,7 +222,7 @@ def _charge_budget(agency: Any, epsilon: float) -> None:
         )
 
 
-def release_history(agency: Any, report: str) -> dict[str, list[LoggedFigure]]:
+def release_history(agency: Agency, report: str) -> dict[str, list[LoggedFigure]]:
     """Every figure logged for ``report`` at ``agency``, by key, newest first: what anyone
     who kept the earlier reports can set against a new one."""
     history: dict[str, list[LoggedFigure]] = {}
@@ -268,7 +269,7 @@ def _figure_value(
 @transaction.atomic
 def report_build(
     *,
-    agency: Any,
+    agency: Agency,
     report: str,
     period: Period,
     acting_user: User | None = None,
@@ -385,16 +386,7 @@ def report_build(
         )
     release = _release_log(agency, report, period, threshold, audience, epsilon, cells, acting_user)
     if public:
-        ReportRun.objects.create(
-            agency=agency,
-            report=report,
-            kind=RunKind.PUBLIC,
-            period_start=period.start,
-            period_end=period.end,
-            release=release,
-            content=content,
-            created_by=acting_user,
-        )
+        _run_store(agency, report, RunKind.PUBLIC, period, release, content, acting_user)
     audit_record(
         action="report.viewed",
         actor=acting_user,
@@ -412,7 +404,7 @@ def report_build(
 
 
 def _release_log(
-    agency: Any,
+    agency: Agency,
     report: str,
     period: Period,
     threshold: int,
@@ -421,44 +413,55 @@ def _release_log(
     cells: dict[str, int],
     acting_user: User | None,
 ) -> Release:
-    digest = _digest(cells)
-    found = Release.objects.filter(
-        agency=agency,
-        report=report,
-        period_start=period.start,
-        period_end=period.end,
-        digest=digest,
-    ).first()
+    key = {
+        "agency": agency,
+        "report": report,
+        "period_start": period.start,
+        "period_end": period.end,
+        "digest": _digest(cells),
+    }
+    found = Release.objects.filter(**key).first()
     if found is not None:
         return found
     try:
         with transaction.atomic():
             return Release.objects.create(
-                agency=agency,
-                report=report,
-                period_start=period.start,
-                period_end=period.end,
+                **key,
                 threshold=threshold,
                 audience=audience,
                 epsilon=epsilon if audience == Audience.PUBLIC else None,
                 cells=cells,
-                digest=digest,
                 created_by=acting_user,
             )
     except IntegrityError:  # the same figures logged by a concurrent request
-        return Release.objects.get(
-            agency=agency,
-            report=report,
-            period_start=period.start,
-            period_end=period.end,
-            digest=digest,
-        )
+        return Release.objects.get(**key)
+
+
+def _run_store(
+    agency: Agency,
+    report: str,
+    kind: str,
+    period: Period,
+    release: Release | None,
+    content: dict[str, Any],
+    acting_user: User | None,
+) -> ReportRun:
+    return ReportRun.objects.create(
+        agency=agency,
+        report=report,
+        kind=kind,
+        period_start=period.start,
+        period_end=period.end,
+        release=release,
+        content=content,
+        created_by=acting_user,
+    )
 
 
 @transaction.atomic
 def report_run_create(
     *,
-    agency: Any,
+    agency: Agency,
     report: str,
     period: Period,
     kind: str = RunKind.ON_REQUEST,
@@ -479,16 +482,7 @@ def report_run_create(
     content, release = report_build(
         agency=agency, report=report, period=period, acting_user=acting_user
     )
-    run = ReportRun.objects.create(
-        agency=agency,
-        report=report,
-        kind=kind,
-        period_start=period.start,
-        period_end=period.end,
-        release=release,
-        content=content,
-        created_by=acting_user,
-    )
+    run = _run_store(agency, report, kind, period, release, content, acting_user)
     audit_record(
         action="report.stored",
         actor=acting_user,

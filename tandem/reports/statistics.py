@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from django.apps import apps
 from django.db.models import Count, Q, QuerySet, Sum
@@ -22,7 +22,43 @@ from django.utils import timezone
 from tandem.core.when import when
 from tandem.reports.disclosure import Table
 
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
+
 NOT_RECORDED = ("", "Not recorded")
+
+
+class Heading(TypedDict):
+    """What names a one-way table: its key, its title, what it counts, its rows' dimension."""
+
+    name: str
+    title: str
+    measure: str
+    dim: str
+
+
+def _table(
+    heading: Heading,
+    rows: Sequence[tuple[str, str]],
+    counts: Sequence[Sequence[int]],
+    *,
+    additive: bool = True,
+    total: int | None = None,
+    total_label: str = "",
+    quantity: bool = False,
+) -> Table:
+    return Table(
+        name=heading["name"],
+        title=heading["title"],
+        measure=heading["measure"],
+        row_dim=heading["dim"],
+        rows=rows,
+        counts=counts,
+        additive=additive,
+        total=total,
+        total_label=total_label,
+        quantity=quantity,
+    )
 
 
 @dataclass
@@ -99,54 +135,36 @@ class Scan:
         column: str,
         choices: Sequence[tuple[str, str]],
         *,
-        name: str,
-        title: str,
-        measure: str,
-        dim: str,
         conditions: Sequence[Q] | None = None,
+        **heading: Unpack[Heading],
     ) -> None:
         """Records by the code in ``column`` (or by ``conditions``, one per choice), with
         "Not recorded" for the rest."""
-        keys = self._counts(name, conditions or [Q(**{column: code}) for code, _ in choices])
+        keys = self._counts(
+            heading["name"], conditions or [Q(**{column: code}) for code, _ in choices]
+        )
 
         def build(found: dict[str, Any]) -> Table:
             counts = [[int(found[k] or 0)] for k in keys]
             missing = int(found["total"] or 0) - sum(c[0] for c in counts)
-            return Table(
-                name=name,
-                title=title,
-                measure=measure,
-                row_dim=dim,
-                rows=[*choices, NOT_RECORDED],
-                counts=[*counts, [missing]],
-            )
+            return _table(heading, [*choices, NOT_RECORDED], [*counts, [missing]])
 
         self.builders.append(build)
 
     def multiple(
-        self,
-        column: str,
-        choices: Sequence[tuple[str, str]],
-        *,
-        name: str,
-        title: str,
-        measure: str,
-        dim: str,
+        self, column: str, choices: Sequence[tuple[str, str]], **heading: Unpack[Heading]
     ) -> None:
         """Records holding each code of a JSON list (a record may count in several rows),
         with the number of records as the total."""
         keys = self._counts(
-            name, [Q(**{f"{column}__icontains": f'"{code}"'}) for code, _ in choices]
+            heading["name"], [Q(**{f"{column}__icontains": f'"{code}"'}) for code, _ in choices]
         )
 
         def build(found: dict[str, Any]) -> Table:
-            return Table(
-                name=name,
-                title=title,
-                measure=measure,
-                row_dim=dim,
-                rows=list(choices),
-                counts=[[int(found[k] or 0)] for k in keys],
+            return _table(
+                heading,
+                list(choices),
+                [[int(found[k] or 0)] for k in keys],
                 additive=False,
                 total=int(found["total"] or 0),
                 total_label="Contacts (one may count in several rows)",
@@ -154,7 +172,7 @@ class Scan:
 
         self.builders.append(build)
 
-    def bucketed(self, column: str, *, name: str, title: str, measure: str, dim: str) -> None:
+    def bucketed(self, column: str, **heading: Unpack[Heading]) -> None:
         """A number of seconds in the ``RESPONSE_BUCKETS``."""
         conditions, lower = [], -1
         for upper, _ in RESPONSE_BUCKETS:
@@ -162,9 +180,7 @@ class Scan:
             conditions.append(Q(**{f"{column}__gt": lower}, **limit))
             lower = upper if upper is not None else lower
         choices = [(f"b{i}", label) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
-        self.one_way(
-            column, choices, name=name, title=title, measure=measure, dim=dim, conditions=conditions
-        )
+        self.one_way(column, choices, conditions=conditions, **heading)
 
     def tables(self) -> list[Table]:
         found = self.qs.aggregate(**self.aggregates)
@@ -172,17 +188,10 @@ class Scan:
 
 
 def one_way(
-    qs: QuerySet[Any],
-    column: str,
-    choices: Sequence[tuple[str, str]],
-    *,
-    name: str,
-    title: str,
-    measure: str,
-    dim: str,
+    qs: QuerySet[Any], column: str, choices: Sequence[tuple[str, str]], **heading: Unpack[Heading]
 ) -> Table:
     scan = Scan(qs)
-    scan.one_way(column, choices, name=name, title=title, measure=measure, dim=dim)
+    scan.one_way(column, choices, **heading)
     return scan.tables()[0]
 
 
@@ -191,11 +200,7 @@ def quantity_by(
     column: str,
     amount: str,
     choices: Sequence[tuple[str, str]],
-    *,
-    name: str,
-    title: str,
-    measure: str,
-    dim: str,
+    **heading: Unpack[Heading],
 ) -> Table:
     """A one-way table of the sum of ``amount`` (kits, people reached, members affected) by
     ``column``; values outside ``choices`` add up under "not recorded"."""
@@ -203,13 +208,10 @@ def quantity_by(
         r[column]: int(r["n"] or 0) for r in qs.order_by().values(column).annotate(n=Sum(amount))
     }
     known = {code for code, _ in choices}
-    return Table(
-        name=name,
-        title=title,
-        measure=measure,
-        row_dim=dim,
-        rows=[*choices, NOT_RECORDED],
-        counts=[[totals.get(code, 0)] for code, _ in choices]
+    return _table(
+        heading,
+        [*choices, NOT_RECORDED],
+        [[totals.get(code, 0)] for code, _ in choices]
         + [[sum(n for code, n in totals.items() if code not in known)]],
         quantity=True,
     )
@@ -268,7 +270,7 @@ RESPONSE_BUCKETS: list[tuple[int | None, str]] = [
 # --- Peer support (PS-6) -----------------------------------------------------------------
 
 
-def peer_support_sections(agency: Any, period: Period) -> list[Section]:
+def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
     from tandem.support import vocab
 
     usage_model = model("support.UsageRecord")
@@ -393,7 +395,7 @@ def peer_support_sections(agency: Any, period: Period) -> list[Section]:
     return sections
 
 
-def _critical_incidents(agency: Any, period: Period) -> Section:
+def _critical_incidents(agency: Agency, period: Period) -> Section:
     from tandem.support import vocab
 
     incident_model = model("support.CriticalIncident")
@@ -442,7 +444,7 @@ def _critical_incidents(agency: Any, period: Period) -> Section:
     )
 
 
-def _supporter_hours(agency: Any, period: Period) -> Section:
+def _supporter_hours(agency: Agency, period: Period) -> Section:
     """Supporters who logged hours and their hours, by activity. The rows are the
     activity codes of the agency's policy plus one for any other code, whoever logged
     what: a row that appeared only when someone logged that activity would tell so even
@@ -502,7 +504,7 @@ def table_key(table: Table, code: str) -> str:
     return table.key(("cell", index, 0))
 
 
-def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
+def _training_needs(agency: Agency, period: Period, seen: Table) -> Section:
     section = Section("Training needs", [seen])
     section.tables.append(_training_delivered(agency, period, seen.rows[:-1]))
     section.notes.append(
@@ -512,7 +514,7 @@ def _training_needs(agency: Any, period: Period, seen: Table) -> Section:
     return section
 
 
-def _training_delivered(agency: Any, period: Period, topics: Sequence[tuple[str, str]]) -> Table:
+def _training_delivered(agency: Agency, period: Period, topics: Sequence[tuple[str, str]]) -> Table:
     """Peer-support training sessions held in the period whose course lists the topic
     (matched on the topic's words, e.g. "work stress", "grief", "substance use")."""
     session_model = model("readiness.TrainingSession")
@@ -545,7 +547,7 @@ def _training_delivered(agency: Any, period: Period, topics: Sequence[tuple[str,
 # --- Peer recovery evaluation (PR-10, PR-12) ---------------------------------------------
 
 
-def recovery_sections(agency: Any, period: Period) -> list[Section]:
+def recovery_sections(agency: Agency, period: Period) -> list[Section]:
     return [
         _clients_and_contacts(agency, period),
         _referrals(agency, period),
@@ -556,7 +558,7 @@ def recovery_sections(agency: Any, period: Period) -> list[Section]:
     ]
 
 
-def _contacts(agency: Any, period: Period) -> QuerySet[Any]:
+def _contacts(agency: Agency, period: Period) -> QuerySet[Any]:
     first, after = period.bounds()
     contacts: QuerySet[Any] = model("recovery.Contact").objects.filter(
         agency=agency, occurred_at__gte=first, occurred_at__lt=after
@@ -564,7 +566,7 @@ def _contacts(agency: Any, period: Period) -> QuerySet[Any]:
     return contacts
 
 
-def _clients_and_contacts(agency: Any, period: Period) -> Section:
+def _clients_and_contacts(agency: Agency, period: Period) -> Section:
     """Every table about contacts counts the same population (``measure="contacts"``):
     subsets such as arrests diverted or co-responses with a PRS are columns of a table whose
     rows are the contact types, never separate counts — a separate count of a subset would
@@ -594,7 +596,6 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
     )
     kinds = _choices(vocab.ContactKind)
     outcomes = _choices(vocab.ContactOutcome)
-    yes_no = [("yes", "Yes"), ("no", "No")]
     people = Table(
         name="funnel_people",
         title="Outreach funnel: people engaged and linked to care",
@@ -641,31 +642,21 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
             dim="outcome",
         ),
         people,
-        two_way(
-            contacts.annotate(diverted=_yes_no("arrest_diverted")),
-            "kind",
+        _kind_by_yes_no(
+            contacts,
             kinds,
-            "diverted",
-            yes_no,
+            "arrest_diverted",
+            code="diverted",
             name="diverted",
             title="Arrests diverted, by type of contact",
-            measure="contacts",
-            row_dim="kind",
-            col_dim="diverted",
-            always_recorded=True,
         ),
-        two_way(
-            contacts.annotate(prs=_yes_no("prs_present")),
-            "kind",
+        _kind_by_yes_no(
+            contacts,
             kinds,
-            "prs",
-            yes_no,
+            "prs_present",
+            code="prs",
             name="with_prs",
             title="Contacts with a peer recovery specialist present",
-            measure="contacts",
-            row_dim="kind",
-            col_dim="prs",
-            always_recorded=True,
         ),
     ]
     hours = Decimal(int(found["minutes"] or 0)) / 60
@@ -698,12 +689,38 @@ def _clients_and_contacts(agency: Any, period: Period) -> Section:
     )
 
 
+def _kind_by_yes_no(
+    contacts: QuerySet[Any],
+    kinds: Sequence[tuple[str, str]],
+    flag: str,
+    *,
+    code: str,
+    name: str,
+    title: str,
+) -> Table:
+    """Contacts by type (rows) and whether the yes/no field ``flag`` is set (columns headed
+    ``code``): a subset of contacts as columns of the whole, never a count of its own."""
+    return two_way(
+        contacts.annotate(**{code: _yes_no(flag)}),
+        "kind",
+        kinds,
+        code,
+        YES_NO,
+        name=name,
+        title=title,
+        measure="contacts",
+        row_dim="kind",
+        col_dim=code,
+        always_recorded=True,
+    )
+
+
 def _outcome_counts(table: Table) -> list[int]:
     codes = [code for code, _ in table.rows]
     return [table.counts[codes.index(code)][0] for code in ("engaged", "declined")]
 
 
-def _referrals(agency: Any, period: Period) -> Section:
+def _referrals(agency: Agency, period: Period) -> Section:
     from tandem.recovery import vocab
 
     referrals = model("recovery.Referral").objects.filter(
@@ -749,7 +766,7 @@ def _referrals(agency: Any, period: Period) -> Section:
     )
 
 
-def _stages(agency: Any, period: Period) -> Section:
+def _stages(agency: Agency, period: Period) -> Section:
     from django.db.models import OuterRef, Subquery
 
     from tandem.recovery import vocab
@@ -795,7 +812,7 @@ def _stages(agency: Any, period: Period) -> Section:
     )
 
 
-def _overdoses(agency: Any, period: Period) -> Section:
+def _overdoses(agency: Agency, period: Period) -> Section:
     from tandem.recovery import vocab
 
     first, after = period.bounds()
@@ -807,13 +824,12 @@ def _overdoses(agency: Any, period: Period) -> Section:
             naloxone_code=_yes_no("naloxone_given"),
         )
     )
-    yes_no = [("yes", "Yes"), ("no", "No")]
     table = two_way(
         overdoses,
         "fatal_code",
         [("no", "Survived"), ("yes", "Fatal")],
         "naloxone_code",
-        yes_no,
+        YES_NO,
         name="overdoses",
         title="Overdose responses: outcome by naloxone given",
         measure="overdoses",
@@ -837,7 +853,7 @@ def _overdoses(agency: Any, period: Period) -> Section:
     return Section("Overdoses and naloxone", [table, kit_table])
 
 
-def _outreach(agency: Any, period: Period) -> Section:
+def _outreach(agency: Agency, period: Period) -> Section:
     from tandem.recovery import vocab
 
     events = model("recovery.OutreachEvent").objects.filter(
@@ -878,6 +894,9 @@ def _people(table: Table) -> Table:
     return table
 
 
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
 def _yes_no(column: str) -> Any:
     from django.db.models import Case, CharField, Value, When
 
@@ -886,7 +905,7 @@ def _yes_no(column: str) -> Any:
     )
 
 
-def _staff(agency: Any, period: Period) -> Section:
+def _staff(agency: Agency, period: Period) -> Section:
     """Training compliance as it stood at the end of the period (its last moment), not
     on the day the report is opened: an annual evaluation describes the year, and two
     views on different days must not differ by one person's lapse."""

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_GET
 
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
-from tandem.reports import documents
+from tandem.reports import documents, selectors
 from tandem.reports.access import READERS, get_report_for_user, get_run_for_user, may_publish
 from tandem.reports.charts import bar_chart
 from tandem.reports.forms import PeriodForm
-from tandem.reports.models import Audience, ReportRun
+from tandem.reports.models import Audience
 from tandem.reports.services import (
     REPORTS,
     ReportError,
@@ -52,7 +52,7 @@ def _period_form(request: AuthenticatedHttpRequest) -> PeriodForm:
 def _build(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> dict[str, Any]:
     data = form.cleaned_data
     return report_build(
-        agency=request.user.agency,
+        agency=request.user.home_agency,
         report=slug,
         period=data["period"],
         acting_user=request.user,
@@ -65,9 +65,7 @@ def _build(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> di
 def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *READERS)
     visible = reports_for(request.user)
-    runs = ReportRun.objects.filter(agency=agency, report__in=[r.slug for r in visible]).only(
-        "pk", "report", "kind", "period_start", "period_end", "created_at"
-    )[:36]
+    runs = selectors.latest_runs(agency, [r.slug for r in visible])
     default = last_month()
     cards = [{"r": r, "year": annual_year(agency, r.slug)} for r in visible]
     return render(
@@ -130,7 +128,7 @@ def export(request: AuthenticatedHttpRequest, slug: str, fmt: str) -> HttpRespon
         return documents.csv_export(content)
     if fmt == "xlsx":
         return documents.xlsx_export(content)
-    return documents.pdf_export(content, request.user.agency)
+    return documents.pdf_export(content, request.user.home_agency)
 
 
 def _refused(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> HttpResponse:

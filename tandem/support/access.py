@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
@@ -43,7 +43,7 @@ DUTY_READERS = (Role.COORDINATOR, Role.PSYCHOLOGIST)
 REQUEST_ON_BEHALF = (Role.DISPATCHER, Role.COORDINATOR)
 
 
-def request_key_or_404(pk: Any) -> uuid.UUID:
+def request_key_or_404(pk: uuid.UUID | str) -> uuid.UUID:
     """A request's key (a random UUID) from a URL or form value; anything else is a 404."""
     try:
         return pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
@@ -51,7 +51,7 @@ def request_key_or_404(pk: Any) -> uuid.UUID:
         raise Http404 from None
 
 
-def get_request_for_user(user: User, pk: Any) -> SupportRequest:
+def get_request_for_user(user: User, pk: uuid.UUID | str) -> SupportRequest:
     """An open request offered to the user, or accepted by them. Closed requests are not
     found by anyone: there is nothing left to show."""
     agency = require_role(user, *HELPERS)
@@ -71,7 +71,7 @@ def get_request_for_user(user: User, pk: Any) -> SupportRequest:
     return request
 
 
-def request_taken_from_user(user: User, pk: Any) -> bool:
+def request_taken_from_user(user: User, pk: uuid.UUID | str) -> bool:
     """True when ``user`` was offered this request at its current step and another helper
     accepted it first. The loser of that race is told so, and nothing else: the request
     itself stays out of their reach (``get_request_for_user`` answers 404)."""
@@ -95,22 +95,22 @@ def request_taken_from_user(user: User, pk: Any) -> bool:
     return mine.filter(active=False, step=request.step).exists()
 
 
-def get_profile_for_user(user: User, pk: Any) -> SupporterProfile:
+def get_profile_for_user(user: User, pk: int | str) -> SupporterProfile:
     agency = require_account(user)
     return one_or_404(SupporterProfile.objects.select_related("user", "unit"), pk, agency=agency)
 
 
-def get_rotation_for_user(user: User, pk: Any) -> Rotation:
+def get_rotation_for_user(user: User, pk: int | str) -> Rotation:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(Rotation.objects.all(), pk, agency=agency)
 
 
-def get_override_for_user(user: User, pk: Any) -> Override:
+def get_override_for_user(user: User, pk: int | str) -> Override:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(Override.objects.all(), pk, agency=agency)
 
 
-def get_duty_for_user(user: User, pk: Any) -> DutyToReportNotice:
+def get_duty_for_user(user: User, pk: int | str) -> DutyToReportNotice:
     agency = require_role(user, *DUTY_READERS)
     return one_or_404(
         DutyToReportNotice.objects.select_related("data_key", "filed_by__user"),
@@ -119,7 +119,7 @@ def get_duty_for_user(user: User, pk: Any) -> DutyToReportNotice:
     )
 
 
-def get_consultation_for_user(user: User, pk: Any) -> Consultation:
+def get_consultation_for_user(user: User, pk: int | str) -> Consultation:
     agency = require_account(user)
     role = agency.policy_model().confidentiality.consult_role
     if not user.has_role(role):
@@ -127,17 +127,17 @@ def get_consultation_for_user(user: User, pk: Any) -> Consultation:
     return one_or_404(Consultation.objects.all(), pk, agency=agency)
 
 
-def get_incident_for_user(user: User, pk: Any) -> CriticalIncident:
+def get_incident_for_user(user: User, pk: int | str) -> CriticalIncident:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(CriticalIncident.objects.all(), pk, agency=agency)
 
 
-def get_mutual_aid_for_user(user: User, pk: Any) -> MutualAidRequest:
+def get_mutual_aid_for_user(user: User, pk: int | str) -> MutualAidRequest:
     agency = require_role(user, *COORDINATORS)
     return one_or_404(MutualAidRequest.objects.all(), pk, agency=agency)
 
 
-def get_reminder_for_user(user: User, pk: Any) -> FollowUpReminder:
+def get_reminder_for_user(user: User, pk: int | str) -> FollowUpReminder:
     require_role(user, *HELPERS)
     return one_or_404(
         FollowUpReminder.objects.select_related("supporter"), pk, supporter__user=user
@@ -152,7 +152,7 @@ _PASS = re.compile(r"^(\d{1,12})-([0-9a-f]{32})$")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
-def _pass_mac(agency_pk: int, day: Any) -> str:
+def _pass_mac(agency_pk: int, day: date) -> str:
     return salted_hmac(
         "tandem.support.help-pass", f"{agency_pk}:{day.isoformat()}", algorithm="sha256"
     ).hexdigest()[:32]
@@ -227,7 +227,7 @@ def breach_readers_agency(user: User) -> Any:
     return require_role(user, *agency.policy_model().confidentiality.breach_notify)
 
 
-def get_breach_for_user(user: User, pk: Any) -> Any:
+def get_breach_for_user(user: User, pk: int | str) -> Any:
     from tandem.support.models import BreachReport
 
     agency = breach_readers_agency(user)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.urls import reverse
 from django.utils import timezone
@@ -14,9 +14,12 @@ from tandem.support import access, selectors, vocab
 from tandem.support.models import BreachReport, DutyToReportNotice, FollowUpReminder
 from tandem.support.oncall import COVERAGE_DAYS, coverage_gaps
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
-def _waiting(user: Any, now: datetime) -> list[Item]:
-    waiting = selectors.queue(user.agency)
+
+def _waiting(user: User, now: datetime) -> list[Item]:
+    waiting = selectors.queue(user.home_agency)
     if not waiting:
         return []
     longest = selectors.waited(min(r.created_at for r in waiting), now)
@@ -27,8 +30,8 @@ def _waiting(user: Any, now: datetime) -> list[Item]:
     return [Item(text, reverse("support:queue"), urgent=True)]
 
 
-def _gaps(user: Any, now: datetime) -> list[Item]:
-    gaps = coverage_gaps(user.agency, now)
+def _gaps(user: User, now: datetime) -> list[Item]:
+    gaps = coverage_gaps(user.home_agency, now)
     if not gaps:
         return []
     first = max(now, min(g.start for g in gaps))
@@ -39,7 +42,7 @@ def _gaps(user: Any, now: datetime) -> list[Item]:
     return [Item(text, reverse("support:coverage"), urgent=True)]
 
 
-def _duty(user: Any) -> list[Item]:
+def _duty(user: User) -> list[Item]:
     count = DutyToReportNotice.objects.filter(
         agency=user.agency, status=vocab.DutyStatus.OPEN
     ).count()
@@ -49,14 +52,16 @@ def _duty(user: Any) -> list[Item]:
     return [Item(text, reverse("support:duty_list"), urgent=True)]
 
 
-def _breaches(user: Any) -> list[Item]:
+def _breaches(user: User) -> list[Item]:
     """Breach reports the policy's readers (GO 702 .38) have not acknowledged yet: the
     message they got says only "open Tandem", so the home page must say what is waiting."""
-    roles = user.agency.policy_model().confidentiality.breach_notify
+    roles = user.home_agency.policy_model().confidentiality.breach_notify
     if not roles or not user.has_role(*roles):
         return []
     count = (
-        BreachReport.objects.filter(agency=user.agency).exclude(acknowledgements__user=user).count()
+        BreachReport.objects.filter(agency=user.home_agency)
+        .exclude(acknowledgements__user=user)
+        .count()
     )
     if not count:
         return []
@@ -64,7 +69,7 @@ def _breaches(user: Any) -> list[Item]:
     return [Item(text, reverse("support:breach_list"), urgent=True)]
 
 
-def _offers(user: Any) -> list[Item]:
+def _offers(user: User) -> list[Item]:
     count = selectors.offers_count(user)
     if not count:
         return []
@@ -75,7 +80,7 @@ def _offers(user: Any) -> list[Item]:
     return [Item(text, reverse("support:workspace"), urgent=True)]
 
 
-def _follow_ups(user: Any, now: datetime) -> list[Item]:
+def _follow_ups(user: User, now: datetime) -> list[Item]:
     count = FollowUpReminder.objects.filter(
         supporter__user=user, done_at__isnull=True, due_on__lte=timezone.localdate(now)
     ).count()
@@ -84,7 +89,7 @@ def _follow_ups(user: Any, now: datetime) -> list[Item]:
     return [Item(f"{plural(count, 'follow-up', 'follow-ups')} due", reverse("support:workspace"))]
 
 
-def items(user: Any, now: datetime) -> list[Item]:
+def items(user: User, now: datetime) -> list[Item]:
     found: list[Item] = []
     if user.has_role(*access.COORDINATORS):
         found += _waiting(user, now) + _gaps(user, now)

@@ -5,33 +5,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.accounts.http import AuthenticatedHttpRequest
-from tandem.support import services
+from tandem.support import selectors, services
 from tandem.support.access import breach_readers_agency, get_breach_for_user
-from tandem.support.models import BreachAcknowledgement, BreachReport
 
 
 @require_GET
 def breach_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = breach_readers_agency(request.user)
-    acks = BreachAcknowledgement.objects.select_related("user").order_by("acknowledged_at")
-    reports = (
-        BreachReport.objects.filter(agency=agency)
-        .select_related("reported_by")
-        .prefetch_related(Prefetch("acknowledgements", queryset=acks))[:200]
-    )
     rows = [
-        {
-            "report": r,
-            "acks": list(r.acknowledgements.all()),
-            "mine": any(a.user_id == request.user.pk for a in r.acknowledgements.all()),
-        }
-        for r in reports
+        {"report": r, "acks": acks, "mine": any(a.user_id == request.user.pk for a in acks)}
+        for r, acks in selectors.breach_reports(agency)
     ]
     titles = [agency.title_for(role) for role in services.breach_readers(agency)]
     return render(

@@ -9,9 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from tandem.accounts.http import AuthenticatedHttpRequest
-from tandem.accounts.models import users_with_role
 from tandem.agencies.access import require_account
-from tandem.agencies.models import Role
+from tandem.support import selectors
 
 
 @require_GET
@@ -23,9 +22,7 @@ def coordinator_contact(request: AuthenticatedHttpRequest) -> HttpResponse:
             "phone": (user.member.phone if user.member else "") or user.phone,
             "email": (user.member.email if user.member else "") or user.email,
         }
-        for user in users_with_role(agency, [Role.COORDINATOR])
-        .select_related("member")
-        .order_by("last_name", "first_name")
+        for user in selectors.coordinators(agency)
     ]
     policy = agency.policy_model()
     return render(

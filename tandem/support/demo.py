@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from datetime import time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +24,10 @@ from tandem.support.models import (
     SupporterProfile,
     UsageRecord,
 )
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 INTRODUCTIONS = [
     "Patrol officer for twelve years; I have been where you are after a hard call.",
@@ -38,7 +42,7 @@ SPECIALTIES = [
 
 
 @transaction.atomic
-def populate(*, agency: Any, users: dict[str, Any]) -> None:
+def populate(*, agency: Agency, users: dict[str, Any]) -> None:
     """Create this program's demo records for ``agency``; safe to run again."""
     from tandem.readiness.gates import peer_support_ready_users
 
@@ -106,7 +110,7 @@ def _waiting_request(agency: Any, member: Any, chosen: SupporterProfile | None) 
     )
 
 
-def _profile(user: Any, index: int) -> SupporterProfile:
+def _profile(user: User, index: int) -> SupporterProfile:
     profile = services.profile_for(user)
     if not profile.introduction:
         profile.introduction = INTRODUCTIONS[index % len(INTRODUCTIONS)]
@@ -117,7 +121,7 @@ def _profile(user: Any, index: int) -> SupporterProfile:
     return profile
 
 
-def _usage(agency: Any, profiles: list[SupporterProfile]) -> None:
+def _usage(agency: Agency, profiles: list[SupporterProfile]) -> None:
     """About 14 months of closed contacts (roughly one a day, as in a department of a few
     hundred), with uneven categories so the reports show both published and withheld
     cells. Only the fields the agency's usage form collects are filled, times are kept to

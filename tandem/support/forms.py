@@ -4,7 +4,7 @@ and the contact details needed to reach the person (encrypted by the service).""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -12,9 +12,13 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from tandem.agencies.models import Unit
+from tandem.agencies.presets import USAGE_FIELDS
 from tandem.core.forms import QuickSelect
 from tandem.support import vocab
 from tandem.support.models import CriticalIncident, MutualAidRequest, SupporterProfile
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 PHONE_HELP = "Digits, spaces, + and - only."
 FORM_EXPIRED = "The form expired. Please reload the page and send it again."
@@ -61,7 +65,7 @@ class DirectoryFilterForm(forms.Form):
         queryset=Unit.objects.none(), required=False, empty_label="All units", widget=QuickSelect
     )
 
-    def __init__(self, *args: Any, agency: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = Unit.objects.filter(agency=agency)  # type: ignore[attr-defined]
 
@@ -349,16 +353,9 @@ class CloseForm(forms.Form):
 
     def __init__(self, *args: Any, collected: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in (
-            "incident_type",
-            "intervention_type",
-            "member_category",
-            "gender",
-            "duration_bucket",
-            "services",
-            "referral_types",
-            "follow_up",
-        ):
+        # The policy's closed list names what this form asks for (and the request's own
+        # channel, topic and urgency, which are not asked here).
+        for name in (n for n in USAGE_FIELDS if n in self.fields):
             if name not in collected:
                 del self.fields[name]
             elif name not in ("services", "referral_types", "follow_up"):

@@ -18,7 +18,7 @@ import math
 import secrets
 import uuid
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import Q
@@ -27,6 +27,9 @@ from django.utils import timezone
 from tandem.core.fields import EncryptedJSONField
 from tandem.core.models import EnvelopeEncrypted
 from tandem.support import vocab
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 
 def _reference() -> str:
@@ -38,10 +41,10 @@ def _reference() -> str:
 
 
 class SupporterProfileQuerySet(models.QuerySet["SupporterProfile"]):
-    def for_agency(self, agency: Any) -> SupporterProfileQuerySet:
+    def for_agency(self, agency: Agency) -> SupporterProfileQuerySet:
         return self.filter(agency=agency)
 
-    def ready(self, agency: Any, at: datetime | None = None) -> SupporterProfileQuerySet:
+    def ready(self, agency: Agency, at: datetime | None = None) -> SupporterProfileQuerySet:
         """Designated, compliant supporters (the readiness gate) of ``agency``."""
         from tandem.readiness.gates import peer_support_ready_users
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Prefetch, Q, Subquery, Value
@@ -18,6 +18,9 @@ from django.utils import timezone
 
 from tandem.support import vocab
 from tandem.support.models import Override, Rotation, RotationMember, SupporterProfile
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 COVERAGE_DAYS = 14
 COVERAGE_STEP = timedelta(minutes=30)
@@ -43,7 +46,7 @@ class Gap:
 SNAPSHOT_TTL = timedelta(minutes=15)
 
 
-def coverage_gaps(agency: Any, now: datetime | None = None) -> list[Gap]:
+def coverage_gaps(agency: Agency, now: datetime | None = None) -> list[Gap]:
     """The gaps of the next ``COVERAGE_DAYS`` for the home page: one indexed read of the
     agency's snapshot; the full walk of the rota only when a change deleted it or it is
     older than ``SNAPSHOT_TTL`` (then a bounded set of queries, whatever the roster size)."""
@@ -69,7 +72,7 @@ def coverage_gaps(agency: Any, now: datetime | None = None) -> list[Gap]:
     ]
 
 
-def agency_tz(agency: Any) -> ZoneInfo:
+def agency_tz(agency: Agency) -> ZoneInfo:
     try:
         return ZoneInfo(agency.time_zone)
     except (KeyError, ValueError):
@@ -87,7 +90,7 @@ class Schedule:
 
     def __init__(
         self,
-        agency: Any,
+        agency: Agency,
         *,
         since: datetime | None = None,
         until: datetime | None = None,

@@ -6,14 +6,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 from tandem.accounts.models import User, users_with_role
 from tandem.agencies.models import Agency, Role
 from tandem.support import vocab
 from tandem.support.models import (
+    BreachAcknowledgement,
+    BreachReport,
+    Consultation,
+    CriticalIncident,
+    Deployment,
+    DutyToReportNotice,
+    FollowUpReminder,
+    GroupSession,
+    IntakeLink,
+    MutualAidRequest,
+    Override,
     RequestOffer,
+    Rotation,
+    RotationMember,
     SupporterProfile,
     SupportRequest,
 )
@@ -158,3 +171,100 @@ def unrouted_count(agency: Agency) -> int:
         .exclude(offers__active=True)
         .count()
     )
+
+
+# --- Reads for single screens ------------------------------------------------------------
+
+
+def all_profiles(agency: Agency) -> QuerySet[SupporterProfile]:
+    """Every supporter profile of the agency, on the roster or not."""
+    return SupporterProfile.objects.filter(agency=agency).select_related("user")
+
+
+def profile_of(user: User | None) -> SupporterProfile | None:
+    return SupporterProfile.objects.filter(user=user).first() if user else None
+
+
+def on_roster(profile: SupporterProfile) -> bool:
+    return roster(profile.agency).filter(pk=profile.pk).exists()
+
+
+def breach_reports(agency: Agency) -> list[tuple[BreachReport, list[BreachAcknowledgement]]]:
+    """The latest 200 breach reports, each with its acknowledgements in order (two queries)."""
+    acks = BreachAcknowledgement.objects.select_related("user").order_by("acknowledged_at")
+    reports = (
+        BreachReport.objects.filter(agency=agency)
+        .select_related("reported_by")
+        .prefetch_related(Prefetch("acknowledgements", queryset=acks))[:200]
+    )
+    return [(r, list(r.acknowledgements.all())) for r in reports]
+
+
+def coordinators(agency: Agency) -> QuerySet[User]:
+    return (
+        users_with_role(agency, [Role.COORDINATOR])
+        .select_related("member")
+        .order_by("last_name", "first_name")
+    )
+
+
+def psychologists(agency: Agency) -> QuerySet[User]:
+    return users_with_role(agency, [Role.PSYCHOLOGIST]).select_related("member")
+
+
+def incidents(agency: Agency) -> QuerySet[CriticalIncident]:
+    return CriticalIncident.objects.filter(agency=agency)
+
+
+def incident_list(agency: Agency) -> QuerySet[CriticalIncident]:
+    return incidents(agency).prefetch_related("units")[:200]
+
+
+def deployments_of(incident: CriticalIncident) -> QuerySet[Deployment]:
+    return incident.deployments.select_related("supporter__user")
+
+
+def group_sessions_of(incident: CriticalIncident) -> QuerySet[GroupSession]:
+    return incident.group_sessions.all()
+
+
+def mutual_aid_requests(agency: Agency) -> QuerySet[MutualAidRequest]:
+    return MutualAidRequest.objects.filter(agency=agency)[:200]
+
+
+def current_intake_link(agency: Agency) -> IntakeLink | None:
+    return IntakeLink.objects.filter(agency=agency, revoked_at__isnull=True).first()
+
+
+def duty_notices(agency: Agency) -> QuerySet[DutyToReportNotice]:
+    return DutyToReportNotice.objects.filter(agency=agency).select_related("filed_by__user")[:200]
+
+
+def consultations(agency: Agency) -> QuerySet[Consultation]:
+    return Consultation.objects.filter(agency=agency).select_related("asked_by__user")[:200]
+
+
+def rotations(agency: Agency) -> QuerySet[Rotation]:
+    return Rotation.objects.filter(agency=agency).prefetch_related("members__supporter__user")
+
+
+def rotation_members(rotation: Rotation) -> QuerySet[RotationMember]:
+    return rotation.members.all()
+
+
+def overrides_ahead(agency: Agency) -> QuerySet[Override]:
+    """Cover that has not ended yet."""
+    return Override.objects.filter(agency=agency, ends_at__gt=timezone.now()).select_related(
+        "supporter__user"
+    )
+
+
+def open_reminders(profile: SupporterProfile) -> QuerySet[FollowUpReminder]:
+    return profile.reminders.filter(done_at__isnull=True).select_related("data_key")
+
+
+def recent_deployments(profile: SupporterProfile) -> QuerySet[Deployment]:
+    """The supporter's deployments of the last 30 days."""
+    return Deployment.objects.filter(
+        supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30)
+    ).select_related("incident")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -24,6 +24,7 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 from .gates import person_recompute
 
 # ---------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ LOCKED_MESSAGE = (
 )
 
 
-def _names_match(typed: str, user: Any) -> bool:
+def _names_match(typed: str, user: User) -> bool:
     def norm(text: str) -> str:
         return " ".join(text.split()).casefold()
 
@@ -219,7 +220,7 @@ def policy_review_record(*, acting_user: User, reviewed_on: date | None = None) 
     return review
 
 
-def policy_review_due(agency: Any) -> date:
+def policy_review_due(agency: Agency) -> date:
     last = PolicyReview.objects.filter(agency=agency).aggregate(m=Max("reviewed_on"))["m"]
     start = last or timezone.localdate(agency.created_at)
     return compliance.add_months(start, agency.policy_model().document.review_months)

@@ -42,7 +42,7 @@ CERTIFICATION_FIELDS = SELF_FIELDS + CREDENTIAL_FIELDS
 
 @transaction.atomic
 def certification_update(
-    *, acting_user: User, user: Any, version: int | None, **values: Any
+    *, acting_user: User, user: User, version: int | None, **values: Any
 ) -> Certification:
     if user.pk != acting_user.pk:
         require_actor_role(acting_user, *HOUR_SIGNERS)
@@ -58,7 +58,7 @@ def certification_update(
             "ask your supervisor to enter it."
         )
     cert, _ = Certification.objects.select_for_update().get_or_create(
-        user=user, defaults={"agency_id": user.agency_id}
+        user=user, defaults={"agency_id": user.home_agency_id}
     )
     if version is not None and cert.version != version:
         raise ValidationError(
@@ -91,7 +91,7 @@ def certification_update(
     return cert
 
 
-def _lock_person(user: Any) -> None:
+def _lock_person(user: User) -> None:
     """One writer of a person's hours at a time (the daily sum and the double-submit key are
     checked under this lock)."""
     from tandem.accounts.models import User
@@ -168,9 +168,9 @@ def hours_sign_off(*, acting_user: User, log: HourLog) -> HourLog:
     return locked
 
 
-def certification_progress(user: Any) -> dict[str, Any]:
+def certification_progress(user: User) -> dict[str, Any]:
     """Signed-off hours against the policy's certification (PR-11)."""
-    cert_policy = user.agency.policy_model().recovery.certification
+    cert_policy = user.home_agency.policy_model().recovery.certification
     totals = {k: Decimal(0) for k in HourKind.values}
     pending = Decimal(0)
     for kind, hours, signed in HourLog.objects.filter(user=user).values_list(

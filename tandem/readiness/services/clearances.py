@@ -5,7 +5,7 @@ Part of ``tandem.readiness.services``, whose ``__init__`` re-exports every publi
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -28,7 +28,7 @@ from .gates import person_recompute
 
 @transaction.atomic
 def check_record(
-    *, acting_user: User, user: Any, checked_on: date, result: str, renewal_due: date
+    *, acting_user: User, user: User, checked_on: date, result: str, renewal_due: date
 ) -> BackgroundCheck:
     if result not in CheckResult.values:
         raise ValidationError("Choose the result of the check.")
@@ -41,7 +41,7 @@ def check_record(
     try:
         with transaction.atomic():
             check = BackgroundCheck.objects.create(
-                agency_id=user.agency_id,
+                agency_id=user.home_agency_id,
                 user=user,
                 checked_on=checked_on,
                 result=result,

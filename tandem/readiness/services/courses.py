@@ -17,6 +17,8 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
+    from tandem.agencies.presets import Policy
 
 
 # ---------------------------------------------------------------------------------------
@@ -37,7 +39,7 @@ CJIS_TOPICS = [
 ]
 
 
-def _catalogue(policy: Any) -> list[dict[str, Any]]:
+def _catalogue(policy: Policy) -> list[dict[str, Any]]:
     reference = policy.document.reference
     return [
         {
@@ -108,7 +110,7 @@ def _catalogue(policy: Any) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def catalogue_seed(*, agency: Any, acting_user: User | None = None) -> int:
+def catalogue_seed(*, agency: Agency, acting_user: User | None = None) -> int:
     """Create the preset's courses the agency does not have yet; returns how many."""
     created = 0
     for spec in _catalogue(agency.policy_model()):

@@ -4,7 +4,7 @@ Part of ``tandem.readiness.services``, whose ``__init__`` re-exports every publi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -16,6 +16,7 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 
 
 # ---------------------------------------------------------------------------------------
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 @transaction.atomic
 def person_recompute(
-    *, user: Any, acting_user: User | None = None, cause: str = ""
+    *, user: User, acting_user: User | None = None, cause: str = ""
 ) -> compliance.Status:
     """Recompute ``user``'s status now and write their gates (audited when they change)."""
     status = compliance.status_for(user)
@@ -34,7 +35,7 @@ def person_recompute(
 
 
 @transaction.atomic
-def agency_recompute(*, agency: Any, acting_user: User | None = None, cause: str = "") -> int:
+def agency_recompute(*, agency: Agency, acting_user: User | None = None, cause: str = "") -> int:
     """Recompute the gates of everyone in ``agency`` who has one or is on a team, in the
     caller's transaction: a policy change or reset takes effect before the next page.
     Facts are loaded for everyone at once (a fixed number of queries), then each gate is
@@ -52,7 +53,7 @@ def agency_recompute(*, agency: Any, acting_user: User | None = None, cause: str
 
 
 def _gate_write(
-    *, user: Any, status: compliance.Status, acting_user: User | None, cause: str
+    *, user: User, status: compliance.Status, acting_user: User | None, cause: str
 ) -> None:
     reasons = [] if status.peer_support else list(status.reasons)
     reasons += [f"Criminal justice information: {r}" for r in status.cji_reasons]

@@ -4,7 +4,7 @@ Part of ``tandem.readiness.services``, whose ``__init__`` re-exports every publi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,12 +17,15 @@ from tandem.readiness.models import (
 
 from .agreements import policy_review_due
 
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
+
 # ---------------------------------------------------------------------------------------
 # Reminders
 # ---------------------------------------------------------------------------------------
 
 
-def _remind_once(user: Any, key: str) -> bool:
+def _remind_once(user: User, key: str) -> bool:
     with transaction.atomic():
         _, made = ReminderSent.objects.get_or_create(user=user, key=key)
         if made:

@@ -26,6 +26,7 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.presets import Policy
 from .gates import person_recompute
 
 # ---------------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ APPLICATION_STEPS = ("letter_of_request", "vacancy_announcement", "psychologist_
 
 
 def _steps_done(
-    user: Any, program: str, application: Application | None, day: date | None = None
+    user: User, program: str, application: Application | None, day: date | None = None
 ) -> list[tuple[str, bool]]:
     day = day or timezone.localdate()
     policy = _policy_of(user)
@@ -219,15 +220,15 @@ def _steps_done(
     return [(step, done[step]) for step in policy.selection.steps]
 
 
-def _steps_after_decision(policy: Any) -> set[str]:
+def _steps_after_decision(policy: Policy) -> set[str]:
     """Steps the preset lists after the Chief's decision (Columbus 18.107: training follows
     selection). They are not conditions of the approval; the gate waits for them."""
-    steps = list(policy.selection.steps)
+    steps: list[str] = list(policy.selection.steps)
     decisions = [steps.index(s) for s in DECISION_STEPS if s in steps]
     return set(steps[min(decisions) + 1 :]) - set(DECISION_STEPS) if decisions else set()
 
 
-def _refuse_missing_steps(user: Any, program: str, application: Application | None) -> None:
+def _refuse_missing_steps(user: User, program: str, application: Application | None) -> None:
     """The preset's selection steps before a designation (by decision or directly)."""
     from tandem.agencies.presets import choice_label
 
@@ -258,8 +259,8 @@ TEAM_ROLES = {"psp": ("supporter",), "prp": ("aro", "prs")}
 TEAM_ROLE_WORDS = {"psp": "peer supporter", "prp": "peer recovery (ARO or PRS)"}
 
 
-def _policy_of(user: Any) -> Any:
-    return user.agency.policy_model()
+def _policy_of(user: User) -> Any:
+    return user.home_agency.policy_model()
 
 
 @transaction.atomic
@@ -306,7 +307,7 @@ def application_decide(
 def designation_grant(
     *,
     acting_user: User,
-    user: Any,
+    user: User,
     program: str,
     application: Application | None = None,
     designated_on: date | None = None,
@@ -354,7 +355,7 @@ def designation_grant(
     try:
         with transaction.atomic():
             designation = Designation.objects.create(
-                agency_id=user.agency_id,
+                agency_id=user.home_agency_id,
                 user=user,
                 program=program,
                 application=application,

@@ -5,7 +5,7 @@ Part of ``tandem.readiness.services``, whose ``__init__`` re-exports every publi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -79,7 +79,7 @@ def session_schedule(
 
 
 @transaction.atomic
-def session_enrol(*, acting_user: User, session: TrainingSession, user: Any) -> Enrolment:
+def session_enrol(*, acting_user: User, session: TrainingSession, user: User) -> Enrolment:
     """Enrol ``user`` (oneself, or anyone for a coordinator). A second click is harmless."""
     if user.pk != acting_user.pk:
         require_actor_role(acting_user, *COORDINATORS)
@@ -106,7 +106,7 @@ def session_enrol(*, acting_user: User, session: TrainingSession, user: Any) -> 
 
 @transaction.atomic
 def attendance_mark(
-    *, acting_user: User, session: TrainingSession, user: Any, status: str
+    *, acting_user: User, session: TrainingSession, user: User, status: str
 ) -> Attendance:
     """Present, excused or unexcused. Marking again changes the mark (one row per person)."""
     if status not in AttendanceStatus.values:

@@ -4,7 +4,7 @@ Part of ``tandem.recovery.services``, whose ``__init__`` re-exports every public
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -13,6 +13,9 @@ from tandem.recovery.models import (
     Client,
     Submission,
 )
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 STALE_MESSAGE = (
     "Someone else saved this record after you opened the form. Your changes were not saved; "
@@ -36,7 +39,8 @@ CLIENT_FIELDS = (
     "aro",
     "prs",
 )
-CONTACT_FIELDS = (
+# What a contact records about the encounter; the API reads these and no more.
+CONTACT_FACTS = (
     "kind",
     "occurred_at",
     "duration_minutes",
@@ -46,16 +50,15 @@ CONTACT_FIELDS = (
     "services",
     "outcome",
     "arrest_diverted",
-    "notes",
-    "planned",
 )
+CONTACT_FIELDS = (*CONTACT_FACTS, "notes", "planned")
 
 
 class AlreadySubmitted(ValidationError):
     """The same form (same one-time key) was submitted before; nothing was written again."""
 
 
-def _claim(agency: Any, key: str) -> None:
+def _claim(agency: Agency, key: str) -> None:
     """Claim a form's one-time key inside the caller's transaction (double-submit guard)."""
     if not key:
         return

@@ -4,7 +4,9 @@ Part of ``tandem.recovery.services``, whose ``__init__`` re-exports every public
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 from .common import _claim, _lock_client
 from .contacts import _existing_for_client
 from .referrals import _same_agency_resource
+
+P = ParamSpec("P")
 
 # --- Consent and disclosures (42 CFR Part 2) ----------------------------------------------
 
@@ -75,14 +79,20 @@ def consent_create(
     return consent
 
 
-@transaction.atomic
-def consent_revoke(*, acting_user: User, consent: Consent) -> Consent:
+def _consent_locked(consent: Consent) -> Consent:
+    """The consent as it stands now, locked with its client (inside the caller's
+    transaction) so that a revocation and an ending cannot both apply."""
     _lock_client(consent.client_id)
-    current = (
+    return (
         Consent.objects.select_for_update(of=("self",))
         .select_related("data_key")
         .get(pk=consent.pk)
     )
+
+
+@transaction.atomic
+def consent_revoke(*, acting_user: User, consent: Consent) -> Consent:
+    current = _consent_locked(consent)
     if current.revoked_at is not None:
         raise ValidationError("This consent was already revoked.")
     current.revoked_at = timezone.now()
@@ -100,12 +110,7 @@ def consent_revoke(*, acting_user: User, consent: Consent) -> Consent:
 @transaction.atomic
 def consent_event_occurred(*, acting_user: User, consent: Consent) -> Consent:
     """Record that the event on which the consent ends has happened: it ends at once."""
-    _lock_client(consent.client_id)
-    current = (
-        Consent.objects.select_for_update(of=("self",))
-        .select_related("data_key")
-        .get(pk=consent.pk)
-    )
+    current = _consent_locked(consent)
     if not current.expiry_event:
         raise ValidationError("This consent ends on a date, not on an event.")
     if current.revoked_at is not None or current.ended_at is not None:
@@ -166,7 +171,40 @@ def matching_consent(
 class ConsentRefused(ValidationError):
     """No consent in force covers the disclosure (the refusal itself is audited)."""
 
+    def __init__(
+        self, message: str, *, actor: User, client: Client, recipient: Resource, purpose: str
+    ) -> None:
+        super().__init__(message)
+        self.actor, self.client, self.recipient, self.purpose = actor, client, recipient, purpose
 
+
+def _refusals_audited(write: Callable[P, Disclosure]) -> Callable[P, Disclosure]:
+    """A refused disclosure is audited in its own transaction, after ``write``'s has rolled
+    back, so it stays on record although nothing was shared."""
+
+    @functools.wraps(write)
+    def audited(*args: P.args, **kwargs: P.kwargs) -> Disclosure:
+        try:
+            return write(*args, **kwargs)
+        except ConsentRefused as refusal:
+            with transaction.atomic():
+                audit_record(
+                    action="recovery.disclosure_refused",
+                    actor=refusal.actor,
+                    obj=refusal.client,
+                    detail={
+                        "recipient": refusal.recipient.pk,
+                        "reason": "no_consent_in_force",
+                        "purpose_code": refusal.purpose,
+                    },
+                )
+            raise
+
+    return audited
+
+
+@_refusals_audited
+@transaction.atomic
 def disclosure_create(
     *,
     acting_user: User,
@@ -178,44 +216,7 @@ def disclosure_create(
     idempotency_key: str = "",
 ) -> Disclosure:
     """Share client information with a partner or court: only under a matching consent in
-    force, and always with a ledger row carrying the redisclosure notice (§ 2.32). A refusal
-    is audited in its own transaction, so it stays on record although nothing was shared."""
-    try:
-        return _disclosure_write(
-            acting_user=acting_user,
-            client=client,
-            recipient=recipient,
-            purpose=purpose,
-            information=information,
-            description=description,
-            idempotency_key=idempotency_key,
-        )
-    except ConsentRefused:
-        with transaction.atomic():
-            audit_record(
-                action="recovery.disclosure_refused",
-                actor=acting_user,
-                obj=client,
-                detail={
-                    "recipient": recipient.pk,
-                    "reason": "no_consent_in_force",
-                    "purpose_code": purpose,
-                },
-            )
-        raise
-
-
-@transaction.atomic
-def _disclosure_write(
-    *,
-    acting_user: User,
-    client: Client,
-    recipient: Resource,
-    purpose: str,
-    information: list[str],
-    description: str,
-    idempotency_key: str,
-) -> Disclosure:
+    force, and always with a ledger row carrying the redisclosure notice (§ 2.32)."""
     if idempotency_key:
         existing = _existing_for_client(Disclosure, client, idempotency_key)
         if existing is not None:
@@ -231,7 +232,9 @@ def _disclosure_write(
             client=client, recipient=recipient, purpose=purpose, information=information
         )
     except ValidationError as exc:
-        raise ConsentRefused(exc.messages[0]) from None
+        raise ConsentRefused(
+            exc.messages[0], actor=acting_user, client=client, recipient=recipient, purpose=purpose
+        ) from None
     disclosure = Disclosure.objects.create(
         agency=client.agency,
         client=client,

@@ -142,6 +142,16 @@ def _existing_for_client(model: type[M], client: Client, key: str) -> M | None:
     return existing
 
 
+def _unsaved_contact(acting_user: User, client: Client, key: str, **values: Any) -> Contact:
+    return Contact(
+        agency=client.agency,
+        client=client,
+        recorded_by=acting_user,
+        idempotency_key=key,
+        **values,
+    )
+
+
 @transaction.atomic
 def contact_create(
     *,
@@ -153,16 +163,10 @@ def contact_create(
 ) -> Contact:
     """Record a contact. ``separate_from_same_day``: the person logging it confirmed that it
     is not the encounter somebody else logged that day, so the day is settled at once."""
-    if idempotency_key:
-        existing = _existing_for_client(Contact, client, idempotency_key)
-        if existing is not None:
-            return existing
-    contact = Contact(
-        agency=client.agency,
-        client=client,
-        recorded_by=acting_user,
-        idempotency_key=idempotency_key,
-    )
+    earlier = _existing_for_client(Contact, client, idempotency_key) if idempotency_key else None
+    if earlier is not None:
+        return earlier
+    contact = _unsaved_contact(acting_user, client, idempotency_key)
     _apply(contact, data, CONTACT_FIELDS)
     if contact.planned is not None:
         # Lock the visit: two contacts logged at once cannot both use it.
@@ -235,15 +239,13 @@ def patrol_call_record(
             "The peer may not join the call until the officer confirms: " + "; ".join(missing) + "."
         )
     now = timezone.now()
-    if idempotency_key:
-        existing = _existing_for_client(Contact, client, idempotency_key)
-        if existing is not None:
-            return existing
-    contact = Contact(
-        agency=client.agency,
-        client=client,
-        recorded_by=acting_user,
-        idempotency_key=idempotency_key,
+    earlier = _existing_for_client(Contact, client, idempotency_key) if idempotency_key else None
+    if earlier is not None:
+        return earlier
+    contact = _unsaved_contact(
+        acting_user,
+        client,
+        idempotency_key,
         kind=vocab.ContactKind.PATROL_ASSIST,
         occurred_at=now,
         duration_minutes=duration_minutes,

@@ -35,6 +35,7 @@ from tandem.recovery.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
+    from tandem.agencies.models import Agency
 from .clients import _check_client, _name_key, digits_of
 from .common import CLIENT_FIELDS, _lock_client
 
@@ -75,12 +76,12 @@ def client_record(client: Client) -> dict[str, Any]:
     )
 
 
-def registry(agency: Any) -> QuerySet[Client]:
+def registry(agency: Agency) -> QuerySet[Client]:
     """The clients that count: every record not merged into another."""
     return Client.objects.filter(agency=agency, merged_into__isnull=True)
 
 
-def match_model(agency: Any) -> dict[str, Any]:
+def match_model(agency: Agency) -> dict[str, Any]:
     """The agency's latest trained model, or the priors before the first scan."""
     from tandem.recovery import linkage
 

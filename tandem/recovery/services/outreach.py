@@ -10,30 +10,27 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from tandem.audit.services import audit_record
+from tandem.core.models import EnvelopeEncrypted
 from tandem.recovery import vocab
 from tandem.recovery.models import (
-    CJIEntry,
     Client,
     ClientFact,
-    Consent,
-    Contact,
-    Disclosure,
-    Goal,
     NaloxoneKit,
     OutreachEvent,
     OverdoseResponse,
     Referral,
     StatementRequest,
     Submission,
-    SwornNote,
 )
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
 from .common import _claim, _lock_client
+from .deconfliction import CLIENT_RECORDS
 
 # --- Overdoses, naloxone, outreach, public statements ------------------------------------
 
@@ -46,7 +43,7 @@ def overdose_create(
         raise ValidationError({"occurred_at": "An overdose response cannot be in the future."})
     if data.get("naloxone_given") and not data.get("naloxone_doses"):
         raise ValidationError({"naloxone_doses": "Give the number of naloxone doses."})
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     record = OverdoseResponse(agency=acting_user.agency, recorded_by=acting_user)
     for key in (
         "occurred_at",
@@ -86,7 +83,7 @@ def naloxone_kit_create(
 ) -> NaloxoneKit:
     if given_on > timezone.localdate():
         raise ValidationError({"given_on": "The date cannot be in the future."})
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     kit = NaloxoneKit.objects.create(
         agency=acting_user.home_agency,
         given_on=given_on,
@@ -108,7 +105,7 @@ def naloxone_kit_create(
 def outreach_create(
     *, acting_user: User, data: dict[str, Any], idempotency_key: str = ""
 ) -> OutreachEvent:
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     event = OutreachEvent(agency=acting_user.agency, recorded_by=acting_user)
     for key in ("held_on", "title", "audience", "attendance", "topics"):
         setattr(event, key, data[key])
@@ -128,7 +125,7 @@ def statement_request_create(
 ) -> StatementRequest:
     if planned_on < timezone.localdate():
         raise ValidationError({"planned_on": "The date has already passed."})
-    _claim(acting_user.agency, idempotency_key)
+    _claim(acting_user.home_agency, idempotency_key)
     request = StatementRequest.objects.create(
         agency=acting_user.home_agency,
         requested_by=acting_user,
@@ -193,7 +190,7 @@ def follow_up_reminders_send(on: date | None = None) -> int:
     or visits planned that day (X-8: the message only says "open Tandem")."""
     from tandem.accounts.models import User
     from tandem.core.notifications import notify
-    from tandem.recovery.models import PlannedContact, Referral
+    from tandem.recovery.models import PlannedContact
 
     day = on or timezone.localdate()
     start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
@@ -236,22 +233,24 @@ def _shred_all(records: Iterable[Any], reason: str) -> None:
             record.shred(reason=reason)
 
 
+#: What a purge crypto-shreds: every sealed record of the client but its overdose responses
+#: (they stay, unlinked, for the grant figures), and the facts recorded about it.
+PURGE_SHREDS: tuple[type[Model], ...] = (
+    *(m for m in CLIENT_RECORDS if issubclass(m, EnvelopeEncrypted) and m is not OverdoseResponse),
+    ClientFact,
+)
+
+
 def client_purge(*, client: Client, reason: str, acting_user: User | None = None) -> None:
     """Crypto-shred every sealed value of one client, then delete the client and all that
     hangs off it (X-6). Overdose responses and kits stay, unlinked, for the grant figures."""
     with transaction.atomic():
         _lock_client(client.pk)
-        for model in (
-            Contact,
-            Goal,
-            Referral,
-            Consent,
-            Disclosure,
-            CJIEntry,
-            SwornNote,
-            ClientFact,
-        ):
-            _shred_all(model.objects.filter(client=client).select_related("data_key"), reason)
+        for model in PURGE_SHREDS:
+            _shred_all(
+                model._default_manager.filter(**{"client": client}).select_related("data_key"),
+                reason,
+            )
         _shred_all([client], reason)
         audit_record(
             action="recovery.client_purged",

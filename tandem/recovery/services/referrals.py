@@ -26,6 +26,18 @@ from .common import _claim
 
 # --- Resources and referrals (PR-4) -------------------------------------------------------
 
+# What the directory keeps about an organisation; the API reads the same.
+RESOURCE_FIELDS = (
+    "name",
+    "category",
+    "contact_name",
+    "phone",
+    "email",
+    "address",
+    "eligibility",
+    "active",
+)
+
 
 @transaction.atomic
 def resource_save(
@@ -35,7 +47,7 @@ def resource_save(
     resource: Resource | None = None,
     idempotency_key: str = "",
 ) -> Resource:
-    agency = acting_user.agency
+    agency = acting_user.home_agency
     _claim(agency, idempotency_key)
     name = str(data.get("name", "")).strip()
     clash = Resource.objects.filter(agency=agency, name__iexact=name)
@@ -56,16 +68,7 @@ def resource_save(
                 }
             )
     target = resource or Resource(agency=agency)
-    for key in (
-        "name",
-        "category",
-        "contact_name",
-        "phone",
-        "email",
-        "address",
-        "eligibility",
-        "active",
-    ):
+    for key in RESOURCE_FIELDS:
         if key in data:
             setattr(target, key, data[key])
     target.name = name

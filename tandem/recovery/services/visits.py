@@ -5,7 +5,7 @@ Part of ``tandem.recovery.services``, whose ``__init__`` re-exports every public
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -35,8 +35,8 @@ def planned_create(
     kind: str,
     starts_at: datetime,
     ends_at: datetime,
-    aro: Any,
-    prs: Any,
+    aro: User,
+    prs: User,
     with_prs: bool,
     idempotency_key: str = "",
 ) -> PlannedContact:

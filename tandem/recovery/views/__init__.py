@@ -27,7 +27,6 @@ from .compartment import (
     sworn_note_create,
 )
 from .consent import (
-    _ledger,
     accounting,
     accounting_pdf,
     consent_create,
@@ -101,7 +100,6 @@ __all__ = [
     "PER_PAGE",
     "TIMELINE_PAGE",
     "_display",
-    "_ledger",
     "accounting",
     "accounting_pdf",
     "candidate_detail",

@@ -5,7 +5,7 @@ Part of ``tandem.recovery.views``, whose ``__init__`` re-exports every public na
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -20,7 +20,7 @@ from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.models import Role
 from tandem.core.db_router import reads_from_replica
 from tandem.core.forms import form_errors
-from tandem.core.keyset import keyset_page, parse_cursor
+from tandem.core.keyset import keyset_page, page_query, parse_cursor
 from tandem.recovery import selectors, services
 from tandem.recovery.access import (
     can_read_cji,
@@ -39,6 +39,9 @@ from tandem.recovery.forms import (
 )
 
 from .common import OPEN_GOALS, PER_PAGE, TIMELINE_PAGE, _newer_values, _stale_form
+
+if TYPE_CHECKING:
+    from tandem.agencies.models import Agency
 
 # --- Caseload -------------------------------------------------------------------------------
 
@@ -82,10 +85,12 @@ def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         before=parse_cursor(request.GET.get("before")),
     )
     template = "recovery/partials/client_rows.html" if request.htmx else "recovery/client_list.html"
-    return render(request, template, {"form": form, "page": page, "q": text})
+    return render(
+        request, template, {"form": form, "page": page, "q": text, "query": page_query(request)}
+    )
 
 
-def _duplicates_for(agency: Any, data: Any, exclude_pk: int | None = None) -> list[Any]:
+def _duplicates_for(agency: Agency, data: Any, exclude_pk: int | None = None) -> list[Any]:
     from datetime import date
 
     try:
@@ -166,19 +171,17 @@ def client_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     services.client_view_log(acting_user=request.user, client=client)
     timeline = selectors.client_timeline(client)
     page = Paginator(timeline, TIMELINE_PAGE).get_page(request.GET.get("timeline"))
-    referrals = list(client.referrals.select_related("resource"))
-    consents = list(client.consents.select_related("recipient", "data_key"))
-    goals = list(client.goals.select_related("data_key"))
+    records = selectors.client_records(client)
     context = {
         "client": client,
         "stage": client.current_stage(),
-        "stages": client.stages.select_related("assessed_by")[:10],
-        "stage_count": client.stages.count(),
-        "goals": goals,
-        "goals_open": sum(g.status in OPEN_GOALS for g in goals),
-        "referrals": referrals,
-        "consents": consents,
-        "glance": selectors.client_glance(client, timeline, referrals, consents),
+        "stages": records.stages,
+        "stage_count": records.stage_count,
+        "goals": records.goals,
+        "goals_open": sum(g.status in OPEN_GOALS for g in records.goals),
+        "referrals": records.referrals,
+        "consents": records.consents,
+        "glance": selectors.client_glance(client, timeline, records.referrals, records.consents),
         "timeline": page,
         "timeline_count": len(timeline),
         "stage_form": StageForm(),

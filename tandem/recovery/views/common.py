@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.forms import BaseForm
 from django.utils import timezone
 
 from tandem.accounts.http import AuthenticatedHttpRequest
@@ -61,7 +62,7 @@ def _comparable(value: Any) -> Any:
     return value if value not in ("", None, []) else None
 
 
-def _newer_values(form: Any, current: dict[str, Any]) -> list[tuple[str, str]]:
+def _newer_values(form: BaseForm, current: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, saved value) of every field where the newer record differs from the input."""
     rows = []
     for name, field in form.fields.items():

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.core.forms import form_errors
 from tandem.core.pdf import Document
-from tandem.recovery import services
+from tandem.recovery import selectors, services
 from tandem.recovery.access import (
     get_client_for_user,
     get_consent_for_user,
@@ -24,11 +24,7 @@ from tandem.recovery.forms import (
     ConsentForm,
     DisclosureForm,
 )
-from tandem.recovery.models import (
-    REDISCLOSURE_NOTICE,
-    Client,
-    Disclosure,
-)
+from tandem.recovery.models import REDISCLOSURE_NOTICE
 
 # --- Consent and disclosures ---------------------------------------------------------------
 
@@ -73,7 +69,7 @@ def consent_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "recovery/consent_detail.html",
-        {"consent": consent, "disclosures": consent.disclosures.all()},
+        {"consent": consent, "disclosures": selectors.consent_disclosures(consent)},
     )
 
 
@@ -138,14 +134,6 @@ def disclosure_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     return render(request, "recovery/disclosure_detail.html", {"disclosure": disclosure})
 
 
-def _ledger(client: Client) -> list[Disclosure]:
-    return list(
-        Disclosure.objects.filter(client=client)
-        .select_related("data_key", "disclosed_by")
-        .order_by("disclosed_at", "pk")
-    )
-
-
 @require_GET
 def accounting(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk, write=False)
@@ -153,7 +141,11 @@ def accounting(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "recovery/accounting.html",
-        {"client": client, "ledger": _ledger(client), "notice": REDISCLOSURE_NOTICE},
+        {
+            "client": client,
+            "ledger": selectors.disclosure_ledger(client),
+            "notice": REDISCLOSURE_NOTICE,
+        },
     )
 
 
@@ -173,7 +165,7 @@ def accounting_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             d.description,
             d.get_purpose_display(),
         )
-        for d in _ledger(client)
+        for d in selectors.disclosure_ledger(client)
     ]
     doc.table(
         ["Date", "Recipient", "Description", "Purpose"],

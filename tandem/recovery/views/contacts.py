@@ -33,15 +33,16 @@ def contact_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk, write=request.method == "POST")
     is_aro = request.user.has_role("aro")
     now = timezone.localtime().replace(second=0, microsecond=0)
+    planned_pk = request.GET.get("planned") or ""
     initial = {
         "occurred_at": now,
         "aro_present": is_aro,
         "prs_present": request.user.has_role("prs"),
-        "planned": request.GET.get("planned"),
+        "planned": planned_pk or None,
     }
-    if str(initial["planned"] or "").isdigit():
+    if planned_pk.isdigit():
         # Logged from a planned visit: who was planned to be there, and the planned kind.
-        planned = get_planned_for_user(request.user, initial["planned"])
+        planned = get_planned_for_user(request.user, planned_pk)
         if planned.client_id == client.pk:
             initial["kind"] = planned.kind
             initial["aro_present"] = is_aro or planned.aro_id is not None

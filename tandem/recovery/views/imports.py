@@ -141,14 +141,7 @@ def personnel_evaluation(request: AuthenticatedHttpRequest) -> HttpResponse:
         year = default
     if not 2000 <= year <= timezone.localdate().year:
         year = default
-    from tandem.recovery.models import PersonnelEvaluation
-
-    written = {
-        e.person_id: e
-        for e in PersonnelEvaluation.objects.filter(agency=agency, year=year).select_related(
-            "data_key", "evaluator"
-        )
-    }
+    written = selectors.evaluations_written(agency, year)
     rows = [(e, written.get(e.person.pk)) for e in personnel_evaluations(agency, year)]
     return render(
         request,
@@ -166,12 +159,10 @@ def personnel_evaluation(request: AuthenticatedHttpRequest) -> HttpResponse:
 def personnel_evaluation_write(request: AuthenticatedHttpRequest, person: int) -> HttpResponse:
     """The evaluator writes one person's feedback for the year (OO 2-78 E.2: "valuable
     feedback to the ARO and PRS")."""
-    from tandem.accounts.models import User
-    from tandem.agencies.access import one_or_404
     from tandem.recovery.access import require_evaluator
 
     agency = require_evaluator(request.user)
-    subject = one_or_404(User.objects.all(), person, agency=agency)
+    subject = selectors.agency_user(agency, person)
     try:
         year = int(request.POST.get("year", ""))
         version = int(request.POST["version"]) if request.POST.get("version") else None
@@ -201,12 +192,9 @@ def personnel_evaluation_write(request: AuthenticatedHttpRequest, person: int) -
 def my_evaluations(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The ARO's or the PRS's own evaluations, to read and acknowledge."""
     from tandem.recovery.access import EVALUATED
-    from tandem.recovery.models import PersonnelEvaluation
 
     agency = require_role(request.user, *EVALUATED)
-    mine = PersonnelEvaluation.objects.filter(agency=agency, person=request.user).select_related(
-        "data_key", "evaluator"
-    )
+    mine = selectors.evaluations_of(agency, request.user)
     return render(request, "recovery/my_evaluations.html", {"evaluations": mine})
 
 

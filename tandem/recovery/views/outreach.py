@@ -15,7 +15,7 @@ from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
 from tandem.core.exports import csv_response
 from tandem.core.forms import form_errors
-from tandem.recovery import services
+from tandem.recovery import selectors, services
 from tandem.recovery.access import (
     STATEMENT_READERS,
     get_statement_for_user,
@@ -27,12 +27,6 @@ from tandem.recovery.forms import (
     OverdoseForm,
     StatementDecisionForm,
     StatementForm,
-)
-from tandem.recovery.models import (
-    NaloxoneKit,
-    OutreachEvent,
-    OverdoseResponse,
-    StatementRequest,
 )
 
 # --- Overdoses, naloxone, outreach -------------------------------------------------------
@@ -53,7 +47,7 @@ def overdose_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(request, "The overdose response was recorded.")
             return redirect("recovery:overdose_list")
-    records = OverdoseResponse.objects.filter(agency=agency).select_related("data_key")[:200]
+    records = selectors.overdoses(agency)[:200]
     return render(
         request,
         "recovery/overdose_list.html",
@@ -84,9 +78,9 @@ ODMAP_COLUMNS = [
 @require_GET
 def overdose_export(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
-    records = OverdoseResponse.objects.filter(agency=agency).select_related("data_key")
+    records = selectors.overdoses(agency, oldest_first=True)
     rows = []
-    for r in records.order_by("occurred_at", "pk"):
+    for r in records:
         local = timezone.localtime(r.occurred_at)
         rows.append(
             [
@@ -118,8 +112,8 @@ def naloxone_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(request, "The naloxone kits were recorded.")
             return redirect("recovery:naloxone_list")
-    kits = NaloxoneKit.objects.filter(agency=agency).select_related("given_by")[:200]
-    total = sum(k.quantity for k in NaloxoneKit.objects.filter(agency=agency).only("quantity"))
+    kits = selectors.naloxone_kits(agency)[:200]
+    total = selectors.naloxone_total(agency)
     return render(
         request,
         "recovery/naloxone_list.html",
@@ -144,7 +138,7 @@ def outreach_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(request, "The outreach event was recorded.")
             return redirect("recovery:outreach_list")
-    events = OutreachEvent.objects.filter(agency=agency)[:200]
+    events = selectors.outreach_events(agency)[:200]
     return render(
         request,
         "recovery/outreach_list.html",
@@ -172,11 +166,7 @@ def statement_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Your request was sent to the Chief.")
                 return redirect("recovery:statement_list")
-    statements = StatementRequest.objects.filter(agency=agency).select_related(
-        "requested_by", "decided_by"
-    )
-    if not request.user.has_role("chief", "crt_supervisor"):
-        statements = statements.filter(requested_by=request.user)
+    statements = selectors.statements_for(agency, request.user)
     return render(
         request,
         "recovery/statement_list.html",

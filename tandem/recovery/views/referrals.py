@@ -4,11 +4,11 @@ Part of ``tandem.recovery.views``, whose ``__init__`` re-exports every public na
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import ChoiceField
+from django.forms import BaseForm, ChoiceField
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.core.forms import form_errors
-from tandem.recovery import services, vocab
+from tandem.recovery import selectors, services, vocab
 from tandem.recovery.access import (
     get_client_for_user,
     get_referral_for_user,
@@ -29,6 +29,7 @@ from tandem.recovery.forms import (
     ResourceForm,
 )
 from tandem.recovery.models import (
+    Referral,
     Resource,
 )
 
@@ -39,9 +40,7 @@ from tandem.recovery.models import (
 def resource_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
     category = request.GET.get("category", "")
-    resources = Resource.objects.filter(agency=agency)
-    if category in vocab.ResourceCategory.values:
-        resources = resources.filter(category=category)
+    resources = selectors.resources(agency, category)
     return render(
         request,
         "recovery/resource_list.html",
@@ -119,7 +118,10 @@ def referral_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _referral_page(
-    request: AuthenticatedHttpRequest, referral: Any, form: Any = None, status: int = 200
+    request: AuthenticatedHttpRequest,
+    referral: Referral,
+    form: BaseForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     step_form = form or ReferralStepForm(initial={"on": timezone.localdate()})
     cast(ChoiceField, step_form.fields["status"]).choices = referral.next_steps()

@@ -5,10 +5,10 @@ Part of ``tandem.recovery.views``, whose ``__init__`` re-exports every public na
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,6 +38,7 @@ from tandem.recovery.forms import (
     PlannedForm,
     SafetyAssessmentForm,
 )
+from tandem.recovery.models import PlannedContact
 
 # --- Planned contacts and the safety gate ------------------------------------------------
 
@@ -61,14 +62,15 @@ def planned_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_program(request.user)
+    client_pk = request.GET.get("client") or ""
     initial = {
-        "client": request.GET.get("client"),
+        "client": client_pk or None,
         "aro": request.user.pk if request.user.has_role("aro") else None,
         "prs": request.user.pk if request.user.has_role("prs") else None,
     }
-    if str(initial["client"] or "").isdigit():
+    if client_pk.isdigit():
         # Planned from a client's page: the client's own ARO and PRS unless it is you.
-        client = get_client_for_user(request.user, initial["client"], write=False)
+        client = get_client_for_user(request.user, client_pk, write=False)
         initial["aro"] = initial["aro"] or client.aro_id
         initial["prs"] = initial["prs"] or client.prs_id
     form = PlannedForm(request.POST or None, agency=agency, initial=initial)
@@ -89,10 +91,8 @@ def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            same_day = services.visits_same_day(
-                planned.client, planned.starts_at, exclude_pk=planned.pk
-            ).select_related("created_by")
-            if planned.overlaps().exists():
+            same_day = selectors.visits_same_day_as(planned)
+            if selectors.has_overlap(planned):
                 messages.warning(
                     request,
                     "Another visit to this client is planned at an "
@@ -116,13 +116,16 @@ def planned_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _planned_page(
-    request: AuthenticatedHttpRequest, planned: Any, form: Any = None, status: int = 200
+    request: AuthenticatedHttpRequest,
+    planned: PlannedContact,
+    form: BaseForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     checklist = list(planned.agency.policy_model().recovery.safety_checklist)
     context = {
         "planned": planned,
-        "assessments": planned.assessments.select_related("assessed_by"),
-        "overlapping": planned.overlaps().select_related("aro", "prs"),
+        "assessments": selectors.planned_assessments(planned),
+        "overlapping": selectors.overlapping_visits(planned),
         "form": form or SafetyAssessmentForm(checklist=checklist),
         "can_assess": is_sworn_program(request.user),
     }

@@ -43,6 +43,7 @@ from .limits import (
 )
 from .profiles import (
     availability_set,
+    profile_draft,
     profile_for,
     profile_photo_set,
     profile_update,
@@ -118,6 +119,7 @@ __all__ = [
     "mutual_aid_save",
     "override_create",
     "override_delete",
+    "profile_draft",
     "profile_for",
     "profile_photo_set",
     "profile_update",

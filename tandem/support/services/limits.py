@@ -30,7 +30,7 @@ from .profiles import profile_for
 # --- Limits of confidentiality ----------------------------------------------------------
 
 
-def exception_choices(agency: Agency, user: Any) -> list[tuple[str, str]]:
+def exception_choices(agency: Agency, user: User) -> list[tuple[str, str]]:
     policy = agency.policy_model()
     return [
         (e.code, e.label) for e in policy.exceptions_for(supervisor=user.has_role(Role.SUPERVISOR))

@@ -23,29 +23,36 @@ from tandem.support.models import (
 # --- Profiles and availability -------------------------------------------------------------
 
 
-def _affiliation(user: Any) -> str:
+def _affiliation(user: User) -> str:
     member = getattr(user, "member", None)
     if member is not None and member.category == MemberCategory.SWORN:
         return vocab.Affiliation.SWORN
     return vocab.Affiliation.CIVILIAN
 
 
-def profile_for(user: Any) -> SupporterProfile:
+def _profile_defaults(user: User) -> dict[str, Any]:
+    member = getattr(user, "member", None)
+    return {
+        "agency_id": user.home_agency_id,
+        "affiliation": _affiliation(user),
+        "unit_id": getattr(member, "unit_id", None),
+        "phone": user.phone or getattr(member, "phone", "") or "",
+    }
+
+
+def profile_for(user: User) -> SupporterProfile:
     """The user's supporter profile, made on first use (helpers need one to be recorded)."""
     existing = SupporterProfile.objects.filter(user=user).first()
     if existing is not None:
         return existing
-    member = getattr(user, "member", None)
-    profile, _ = SupporterProfile.objects.get_or_create(
-        user=user,
-        defaults={
-            "agency_id": user.agency_id,
-            "affiliation": _affiliation(user),
-            "unit_id": getattr(member, "unit_id", None),
-            "phone": user.phone or getattr(member, "phone", "") or "",
-        },
-    )
+    profile, _ = SupporterProfile.objects.get_or_create(user=user, defaults=_profile_defaults(user))
     return profile
+
+
+def profile_draft(user: User) -> SupporterProfile:
+    """The profile ``profile_for`` would make, not saved: what a page read shows before the
+    helper's first write (a GET writes nothing)."""
+    return SupporterProfile(user=user, **_profile_defaults(user))
 
 
 @transaction.atomic

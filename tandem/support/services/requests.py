@@ -215,7 +215,7 @@ class _Conflicts:
             else set()
         )
 
-    def excludes(self, user: Any) -> bool:
+    def excludes(self, user: User) -> bool:
         if user.pk == self.requester_user_id or user.pk in self.recused or user.pk in self.involved:
             return True
         if self.member is None or user.member_id is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .common import (
     FEED_PURPOSE,
-    _me,
 )
 from .help_page import (
     help_status,
@@ -76,7 +75,6 @@ __all__ = [
     "FEED_PURPOSE",
     "POSTER_LEDE",
     "ROSTER_PER_PAGE",
-    "_me",
     "_session",
     "_status",
     "availability",

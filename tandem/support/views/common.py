@@ -36,11 +36,6 @@ def _form_page(
     return render(request, "support/form.html", context, status=status)
 
 
-def _me(request: AuthenticatedHttpRequest) -> Any:
-    """The signed-in account (the middleware lets no anonymous visitor reach these views)."""
-    return request.user
-
-
 def _posted(request: HttpRequest) -> Any:
     """The submitted data of a POST (even an empty one), else None for an unbound form."""
     return request.POST if request.method == "POST" else None

@@ -4,28 +4,25 @@ Part of ``tandem.support.views``, whose ``__init__`` re-exports every public nam
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from tandem.accounts.http import AuthenticatedHttpRequest
+from tandem.agencies import selectors as agency_selectors
 from tandem.agencies.access import require_role
-from tandem.agencies.models import Unit
 from tandem.core.forms import form_errors
 from tandem.support import access, forms, selectors, services
 from tandem.support.models import (
     CriticalIncident,
-    MutualAidRequest,
 )
 
 from .common import _posted
 from .on_behalf import _status
-from .on_call import _all_profiles
 
 # --- Critical incidents and mutual aid --------------------------------------------------
 
@@ -34,7 +31,9 @@ from .on_call import _all_profiles
 def incident_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     form = forms.IncidentForm(
-        _posted(request), units=Unit.objects.filter(agency=agency), supporters=_all_profiles(agency)
+        _posted(request),
+        units=agency_selectors.units(agency),
+        supporters=selectors.all_profiles(agency),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -46,7 +45,7 @@ def incident_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Incident recorded.")
             return redirect("support:incident_detail", pk=incident.pk)
-    incidents = CriticalIncident.objects.filter(agency=agency).prefetch_related("units")[:200]
+    incidents = selectors.incident_list(agency)
     return render(
         request,
         "support/incident_list.html",
@@ -74,14 +73,14 @@ def incident_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "incident": incident,
         "deploy_form": deploy_form,
         "session_form": session_form,
-        "deployments": incident.deployments.select_related("supporter__user"),
-        "sessions": incident.group_sessions.all(),
+        "deployments": selectors.deployments_of(incident),
+        "sessions": selectors.group_sessions_of(incident),
     }
     status = 400 if deploy_form.errors or session_form.errors else 200
     return render(request, "support/incident_detail.html", context, status=status)
 
 
-def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
+def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: BaseForm) -> None:
     if form.is_valid():
         try:
             services.deployment_create(
@@ -94,7 +93,7 @@ def _deploy(request: AuthenticatedHttpRequest, incident: CriticalIncident, form:
             form_errors(form, exc)
 
 
-def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: Any) -> None:
+def _session(request: AuthenticatedHttpRequest, incident: CriticalIncident, form: BaseForm) -> None:
     if form.is_valid():
         try:
             services.group_session_create(
@@ -122,7 +121,7 @@ def mutual_aid(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
         messages.success(request, "Mutual-aid request saved.")
         return redirect("support:mutual_aid")
-    items = MutualAidRequest.objects.filter(agency=agency)[:200]
+    items = selectors.mutual_aid_requests(agency)
     return render(
         request,
         "support/mutual_aid.html",

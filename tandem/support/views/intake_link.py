@@ -13,10 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
-from tandem.support import access, services
-from tandem.support.models import (
-    IntakeLink,
-)
+from tandem.support import access, selectors, services
 
 # --- Intake page ------------------------------------------------------------------------
 
@@ -29,7 +26,7 @@ def intake_admin(request: AuthenticatedHttpRequest) -> HttpResponse:
         token = services.intake_link_rotate(acting_user=request.user, agency=agency)
         link_url = request.build_absolute_uri(reverse("support:intake", args=[token]))
         messages.success(request, "A new intake link was made; the old one stopped working.")
-    current = IntakeLink.objects.filter(agency=agency, revoked_at__isnull=True).first()
+    current = selectors.current_intake_link(agency)
     return render(
         request,
         "support/intake_admin.html",

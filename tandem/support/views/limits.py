@@ -15,11 +15,7 @@ from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_account, require_role
 from tandem.agencies.models import Role
 from tandem.core.forms import form_errors
-from tandem.support import access, forms, services, vocab
-from tandem.support.models import (
-    Consultation,
-    DutyToReportNotice,
-)
+from tandem.support import access, forms, selectors, services, vocab
 
 from .common import _form_page, _posted
 from .on_behalf import _status
@@ -67,9 +63,7 @@ def duty_new(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def duty_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.DUTY_READERS)
-    notices = DutyToReportNotice.objects.filter(agency=agency).select_related("filed_by__user")[
-        :200
-    ]
+    notices = selectors.duty_notices(agency)
     labels = services.exception_labels(agency)
     return render(request, "support/duty_list.html", {"notices": notices, "labels": labels})
 
@@ -130,7 +124,7 @@ def consult_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not request.user.has_role(agency.policy_model().confidentiality.consult_role):
         raise Http404
     if request.method == "POST":
-        item = access.get_consultation_for_user(request.user, request.POST.get("consultation"))
+        item = access.get_consultation_for_user(request.user, request.POST.get("consultation", ""))
         form = forms.ConsultAnswerForm(request.POST)
         if form.is_valid():
             services.consultation_answer(
@@ -140,7 +134,7 @@ def consult_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         else:
             messages.error(request, "Choose an answer.")
         return redirect("support:consult_list")
-    items = Consultation.objects.filter(agency=agency).select_related("asked_by__user")[:200]
+    items = selectors.consultations(agency)
     labels = services.exception_labels(agency)
     return render(
         request,

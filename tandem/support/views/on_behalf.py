@@ -4,9 +4,10 @@ Part of ``tandem.support.views``, whose ``__init__`` re-exports every public nam
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -16,11 +17,11 @@ from tandem.agencies.access import require_role
 from tandem.agencies.models import Agency, Role
 from tandem.core.forms import form_errors
 from tandem.support import access, forms, selectors, services, vocab
-from tandem.support.models import (
-    CriticalIncident,
-)
 
 from .common import _form_page, _posted
+
+if TYPE_CHECKING:
+    from tandem.accounts.models import User
 
 # --- Asking for someone else (dispatch, coordinator) -----------------------------------
 
@@ -29,7 +30,7 @@ def _ready_choices(agency: Agency) -> Any:
     return selectors.roster(agency)
 
 
-def _status(form: Any) -> int:
+def _status(form: BaseForm) -> int:
     return 400 if form.is_bound and form.errors else 200
 
 
@@ -66,7 +67,7 @@ def _policy_ways(agency: Agency, *, leave_out: tuple[str, ...] = ()) -> list[str
     ]
 
 
-def on_behalf_channels(user: Any, agency: Agency) -> list[tuple[str, str]]:
+def on_behalf_channels(user: User, agency: Agency) -> list[tuple[str, str]]:
     """The channels this person may use for someone else under the agency's policy."""
     allowed = ([vocab.Channel.DISPATCH] if user.has_role(Role.DISPATCHER) else []) + (
         [vocab.Channel.SUPERVISOR, vocab.Channel.CRITICAL_INCIDENT, vocab.Channel.OTHER_AGENCY]
@@ -101,7 +102,7 @@ def on_behalf_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         _posted(request),
         channels=channels,
         for_caller=for_caller,
-        incidents=CriticalIncident.objects.filter(agency=agency),
+        incidents=selectors.incidents(agency),
         initial={"idempotency_key": forms.new_idempotency_key()},
     )
     if request.method == "POST" and form.is_valid():

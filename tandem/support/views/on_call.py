@@ -17,14 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
-from tandem.agencies.models import Agency
 from tandem.core.forms import form_errors
 from tandem.support import access, forms, selectors, services
-from tandem.support.models import (
-    Override,
-    Rotation,
-    SupporterProfile,
-)
 from tandem.support.oncall import Schedule
 
 from .common import _form_page, _posted
@@ -54,12 +48,8 @@ def on_call_now(request: AuthenticatedHttpRequest) -> HttpResponse:
 def schedule(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *access.COORDINATORS)
     context = {
-        "rotations": Rotation.objects.filter(agency=agency).prefetch_related(
-            "members__supporter__user"
-        ),
-        "overrides": Override.objects.filter(
-            agency=agency, ends_at__gt=timezone.now()
-        ).select_related("supporter__user"),
+        "rotations": selectors.rotations(agency),
+        "overrides": selectors.overrides_ahead(agency),
         "override_form": forms.OverrideForm(supporters=_ready_choices(agency)),
     }
     return render(request, "support/schedule.html", context)
@@ -79,9 +69,9 @@ def rotation_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> H
             "shift_hours": rotation.shift_hours,
             "version": rotation.version,
         }
-        for m in rotation.members.all():
+        for m in selectors.rotation_members(rotation):
             initial[f"participant_{m.position + 1}"] = m.supporter_id
-    supporters = _all_profiles(agency)
+    supporters = selectors.all_profiles(agency)
     form = forms.RotationForm(_posted(request), supporters=supporters, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -109,10 +99,6 @@ def rotation_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> H
         lede="Participants take turns in this order, one shift each.",
         status=_status(form),
     )
-
-
-def _all_profiles(agency: Agency) -> Any:
-    return SupporterProfile.objects.filter(agency=agency).select_related("user")
 
 
 @require_POST

@@ -12,10 +12,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from tandem.accounts.http import AuthenticatedHttpRequest
+from tandem.agencies import selectors as agency_selectors
 from tandem.agencies.access import pk_or_404, require_account
-from tandem.agencies.models import Agency, Role, Unit
+from tandem.agencies.models import Agency, Unit
 from tandem.core.db_router import reads_from_replica
-from tandem.core.keyset import keyset_page, parse_cursor
+from tandem.core.keyset import keyset_page, page_query, parse_cursor
 from tandem.core.pdf import Document
 from tandem.support import access, forms, selectors
 from tandem.support.models import (
@@ -42,13 +43,10 @@ def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
         after=parse_cursor(request.GET.get("after")),
         before=parse_cursor(request.GET.get("before")),
     )
-    query = request.GET.copy()
-    for key in ("after", "before"):
-        query.pop(key, None)
     context = {
         "form": form,
         "page": page,
-        "query": query.urlencode(),
+        "query": page_query(request),
         "policy": agency.policy_model(),
         "help_url": reverse("support:intake", args=[access.help_pass_for(agency)]),
     }
@@ -63,7 +61,7 @@ def _poster_rows(
     agency = require_account(request.user)
     unit = None
     if request.GET.get("unit"):
-        unit = Unit.objects.filter(agency=agency, pk=pk_or_404(request.GET["unit"])).first()
+        unit = agency_selectors.unit_or_none(agency, pk_or_404(request.GET["unit"]))
         if unit is None:
             raise Http404
     return agency, unit, list(selectors.roster(agency, {}))
@@ -71,11 +69,10 @@ def _poster_rows(
 
 def _poster_contacts(agency: Agency) -> dict[str, Any]:
     """Who to call when no team member answers: Communications, then the psychologist."""
-    from tandem.accounts.models import users_with_role
 
     psychologists = [
         (str(u), (u.member.phone if u.member else "") or u.phone)
-        for u in users_with_role(agency, [Role.PSYCHOLOGIST]).select_related("member")
+        for u in selectors.psychologists(agency)
     ]
     policy = agency.policy_model()
     return {
@@ -99,7 +96,7 @@ POSTER_LEDE = (
 @require_GET
 def poster(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency, unit, profiles = _poster_rows(request)
-    units = Unit.objects.filter(agency=agency)
+    units = agency_selectors.units(agency)
     return render(
         request,
         "support/poster.html",

@@ -33,7 +33,6 @@ from tandem.core.ical import (
 )
 from tandem.support import access, forms, selectors, services, vocab
 from tandem.support.models import (
-    Deployment,
     SupporterProfile,
 )
 from tandem.support.oncall import Schedule
@@ -47,16 +46,16 @@ from .on_behalf import _status
 @require_GET
 def workspace(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
-    profile = services.profile_for(request.user)
+    profile = selectors.profile_of(request.user)  # none until the helper's first write
     context = {
         "profile": profile,
         "offers": selectors.offers_for(request.user),
         "mine": selectors.accepted_by(request.user),
-        "reminders": profile.reminders.filter(done_at__isnull=True).select_related("data_key"),
-        "deployments": Deployment.objects.filter(
-            supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30)
-        ).select_related("incident"),
-        "availability_form": forms.AvailabilityForm(initial={"until": profile.unavailable_until}),
+        "reminders": selectors.open_reminders(profile) if profile else [],
+        "deployments": selectors.recent_deployments(profile) if profile else [],
+        "availability_form": forms.AvailabilityForm(
+            initial={"until": profile.unavailable_until if profile else None}
+        ),
         "feed_active": feed_token_active(request.user, FEED_PURPOSE),
         "feed_url": request.session.pop("support.feed_url", ""),
         "now": timezone.now(),
@@ -200,7 +199,10 @@ def reminder_done(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_role(request.user, *access.HELPERS)
-    profile = services.profile_for(request.user)
+    if request.method == "POST":
+        profile = services.profile_for(request.user)
+    else:
+        profile = selectors.profile_of(request.user) or services.profile_draft(request.user)
     form = forms.ProfileForm(
         _posted(request), instance=profile, initial={"version": profile.version}
     )
@@ -245,7 +247,7 @@ def _save_photo(
 def photo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     """A roster photo, for anyone of the agency while the supporter is on the roster."""
     profile = access.get_profile_for_user(request.user, pk)
-    on_roster = selectors.roster(profile.agency).filter(pk=profile.pk).exists()
+    on_roster = selectors.on_roster(profile)
     if not profile.photo or not (on_roster or profile.user_id == request.user.pk):
         raise Http404
     extension = str(profile.photo.name).rsplit(".", 1)[-1].lower()
@@ -303,7 +305,7 @@ def feed_manage(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def feed(request: HttpRequest, token: str) -> HttpResponse:
     user = feed_token_user(token, purpose=FEED_PURPOSE)
-    profile = SupporterProfile.objects.filter(user=user).first() if user else None
+    profile = selectors.profile_of(user)
     if profile is None:
         raise Http404
     schedule = Schedule(user.agency, full=True)
