@@ -180,44 +180,41 @@ def user_role_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     return _act(request, pk, revoke)
 
 
-@require_POST
-def user_unlock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    def unlock(account: User) -> str:
-        services.user_unlock(acting_user=request.user, user=account, request=request)
-        return f"{account.username} is released and can sign in again."
+def _account_action(
+    service: Callable[..., Any], message: Callable[[User, Any], str]
+) -> Callable[[AuthenticatedHttpRequest, int], HttpResponse]:
+    """A POST-only view that runs ``service`` on the account and says ``message`` of it."""
 
-    return _act(request, pk, unlock)
+    @require_POST
+    def view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+        def act(account: User) -> str:
+            result = service(acting_user=request.user, user=account, request=request)
+            return message(account, result)
 
+        return _act(request, pk, act)
 
-@require_POST
-def user_reset_mfa(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    def reset(account: User) -> str:
-        services.user_reset_mfa(acting_user=request.user, user=account, request=request)
-        return (
-            f"The authenticator app and backup codes of {account.username} are removed; "
-            "they set up a new app at their next sign-in and were told. Program roles "
-            "they held wait for a second person's approval."
-        )
-
-    return _act(request, pk, reset)
+    return view
 
 
-@require_POST
-def user_deactivate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    def deactivate(account: User) -> str:
-        ended = services.user_deactivate(acting_user=request.user, user=account, request=request)
-        return f"{account.username} is deactivated; {ended} open session(s) ended."
-
-    return _act(request, pk, deactivate)
-
-
-@require_POST
-def user_reactivate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    def reactivate(account: User) -> str:
-        services.user_reactivate(acting_user=request.user, user=account, request=request)
-        return f"{account.username} is active again."
-
-    return _act(request, pk, reactivate)
+user_unlock = _account_action(
+    services.user_unlock,
+    lambda account, _: f"{account.username} is released and can sign in again.",
+)
+user_reset_mfa = _account_action(
+    services.user_reset_mfa,
+    lambda account, _: (
+        f"The authenticator app and backup codes of {account.username} are removed; "
+        "they set up a new app at their next sign-in and were told. Program roles "
+        "they held wait for a second person's approval."
+    ),
+)
+user_deactivate = _account_action(
+    services.user_deactivate,
+    lambda account, ended: f"{account.username} is deactivated; {ended} open session(s) ended.",
+)
+user_reactivate = _account_action(
+    services.user_reactivate, lambda account, _: f"{account.username} is active again."
+)
 
 
 @sensitive_post_parameters("password1", "password2")

@@ -158,9 +158,9 @@ def queue(agency: Agency) -> list[SupportRequest]:
 
 def waited(since: datetime, now: datetime) -> str:
     """How long a request has waited, in whole hours: its time is kept only to the hour, so
-    minutes would claim a precision nobody has."""
+    minutes would claim a precision nobody has. A no-break space keeps "2 hours" on one line."""
     hours = int((now - since) / timedelta(hours=1))
-    return "less than an hour" if hours < 1 else f"{hours} hour{'' if hours == 1 else 's'}"
+    return "less than an hour" if hours < 1 else f"{hours}\u00a0hour{'' if hours == 1 else 's'}"
 
 
 def unrouted_count(agency: Agency) -> int:

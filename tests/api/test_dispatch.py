@@ -145,6 +145,17 @@ def test_a_receipt_tells_dispatch_where_the_request_stands_never_who(
     assert call(tokens("oncall:read"), "post", path, {"receipt": receipt}).status_code == 403
 
 
+#: The dispatcher's "request for someone" form for a caller, but its idempotency key.
+CALLER_ON_THE_PHONE = {
+    "channel": "dispatch",
+    "urgency": "now",
+    "contact_method": "phone",
+    "name": "A caller",
+    "phone": "555-0100",
+    "best_time": "any",
+}
+
+
 def test_a_screen_receipt_answers_over_the_api(
     agency: Any,
     cast: dict[str, Any],
@@ -155,16 +166,7 @@ def test_a_screen_receipt_answers_over_the_api(
     form = dispatcher.get(reverse("support:on_behalf_new")).context["form"]
     key = form.initial["idempotency_key"]
     sent = dispatcher.post(
-        reverse("support:on_behalf_new"),
-        {
-            "idempotency_key": key,
-            "channel": "dispatch",
-            "urgency": "now",
-            "contact_method": "phone",
-            "name": "A caller",
-            "phone": "555-0100",
-            "best_time": "any",
-        },
+        reverse("support:on_behalf_new"), {"idempotency_key": key, **CALLER_ON_THE_PHONE}
     )
     receipt = sent.context["receipt"]
     answer = call(
@@ -180,14 +182,7 @@ def test_a_key_chosen_by_hand_never_becomes_a_guessable_receipt(
     sender who posts the key ``1`` gets a long receipt, and ``1`` finds nothing."""
     open_everything(agency)
     dispatcher = sign_in(HttpClient(), cast["dispatcher"])
-    fields = {
-        "channel": "dispatch",
-        "urgency": "now",
-        "contact_method": "phone",
-        "name": "A caller",
-        "phone": "555-0100",
-        "best_time": "any",
-    }
+    fields = CALLER_ON_THE_PHONE
     sent = dispatcher.post(reverse("support:on_behalf_new"), {"idempotency_key": "1", **fields})
     assert sent.status_code == 200
     receipt = sent.context["receipt"]

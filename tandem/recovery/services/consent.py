@@ -178,7 +178,7 @@ class ConsentRefused(ValidationError):
         self.actor, self.client, self.recipient, self.purpose = actor, client, recipient, purpose
 
 
-def _refusals_audited(write: Callable[P, Disclosure]) -> Callable[P, Disclosure]:
+def _refusals_kept_on_record(write: Callable[P, Disclosure]) -> Callable[P, Disclosure]:
     """A refused disclosure is audited in its own transaction, after ``write``'s has rolled
     back, so it stays on record although nothing was shared."""
 
@@ -203,7 +203,7 @@ def _refusals_audited(write: Callable[P, Disclosure]) -> Callable[P, Disclosure]
     return audited
 
 
-@_refusals_audited
+@_refusals_kept_on_record
 @transaction.atomic
 def disclosure_create(
     *,
