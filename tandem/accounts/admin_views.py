@@ -84,7 +84,7 @@ def user_create(request: AuthenticatedHttpRequest) -> HttpResponse:
                 request=request,
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            form_errors(form, error)
         else:
             messages.success(
                 request,
