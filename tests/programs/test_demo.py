@@ -58,3 +58,36 @@ def test_demo_and_synthetic_phone_numbers_have_ten_digits_as_a_phone_would_dial(
     made = [gen.phone(n) for n in (0, 7, 4321, 98765)]
     assert all(len(tel_href(p).removeprefix("tel:")) == 10 for p in made), made
     assert len(set(made)) == len(made)
+
+
+def test_an_agency_without_peer_recovery_offers_none_of_its_pages(demo: Any) -> None:
+    """Joplin runs peer support only (its policy's ``programs``): the chief's menu and home
+    cards name no recovery page, and every recovery address answers 404, whatever role."""
+    from tandem.accounts.models import RoleAssignment
+    from tests.conftest import sign_in
+
+    agency, users = demo("joplin")
+    assert agency.policy_model().programs == ["peer_support"]
+    chief = users["chief"]
+    client = sign_in(Client(), chief)
+    home = text(client.get("/"))
+    for label in ("Public statements", "Staff evaluation", "Caseload", "Visits"):
+        assert label not in home
+    assert "Readiness" in home
+    assert client.get(reverse("recovery:statement_list")).status_code == 404
+    assert client.get(reverse("recovery:personnel_evaluation")).status_code == 404
+    RoleAssignment.objects.create(user=chief, agency=agency, role="aro")
+    client = sign_in(Client(), chief)
+    assert "Caseload" not in text(client.get("/"))
+    assert client.get(reverse("recovery:caseload")).status_code == 404
+    assert client.get(reverse("recovery:planned_list")).status_code == 404
+
+
+def test_an_agency_with_peer_recovery_offers_the_chief_its_pages(demo: Any) -> None:
+    from tests.conftest import sign_in
+
+    _agency, users = demo("winchester")
+    client = sign_in(Client(), users["chief"])
+    assert "Public statements" in text(client.get("/"))
+    assert client.get(reverse("recovery:statement_list")).status_code == 200
+
