@@ -91,3 +91,19 @@ def test_an_agency_with_peer_recovery_offers_the_chief_its_pages(demo: Any) -> N
     assert "Public statements" in text(client.get("/"))
     assert client.get(reverse("recovery:statement_list")).status_code == 200
 
+
+def test_the_readiness_team_holds_only_the_programs_the_agency_runs(demo: Any) -> None:
+    """Columbus runs peer support only: its demo ARO and PRS accounts are on no team, so the
+    coordinator's home counts nobody of a program the agency does not run."""
+    from tandem.readiness.selectors import team_people
+    from tests.conftest import sign_in
+
+    agency, users = demo("columbus")
+    team = set(team_people(agency))
+    assert users["supporter"] in team
+    assert users["aro"] not in team
+    assert users["prs"] not in team
+    client = sign_in(Client(), users["coordinator"])
+    home = text(client.get("/"))
+    assert "not compliant" not in home
+    assert users["aro"].get_full_name() not in text(client.get(reverse("readiness:team")))
