@@ -3,11 +3,13 @@ and for "not allowed", and scopes every query to the signed-in user's own agency
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 
 from tandem.agencies.models import Agency, Member, Role, Unit
 
@@ -20,6 +22,25 @@ T = TypeVar("T", bound=Model)
 MANAGERS = (Role.ADMINISTRATOR,)
 #: Roles that may read the member directory.
 DIRECTORY_READERS = (Role.ADMINISTRATOR, Role.COORDINATOR)
+
+
+def program_only(
+    program: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A view of ``program``: ``Http404`` for anyone whose agency does not run it (as
+    for a page their role may not open), whatever roles they hold."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            agency: Agency | None = getattr(request.user, "agency", None)
+            if agency is None or not agency.runs(program):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
 
 
 def require_role(user: User, *roles: str) -> Agency:

@@ -17,6 +17,11 @@ from tandem.core.fts import MIN_CHARS, fts_phrase
 if TYPE_CHECKING:
     from tandem.agencies.presets import Policy
 
+#: The two programs an agency may run (policy ``programs``; ``Agency.runs``).
+PEER_SUPPORT = "peer_support"
+PEER_RECOVERY = "peer_recovery"
+PROGRAMS: tuple[str, ...] = (PEER_SUPPORT, PEER_RECOVERY)
+
 
 class Agency(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
@@ -45,6 +50,11 @@ class Agency(models.Model):
         from tandem.agencies.presets import Policy
 
         return Policy.model_validate(self.policy)
+
+    def runs(self, program: str) -> bool:
+        """Whether the agency runs ``program`` (``PEER_SUPPORT`` or ``PEER_RECOVERY``), as its
+        policy's ``programs`` says; a policy that says nothing runs both (the default)."""
+        return program in self.policy.get("programs", PROGRAMS)
 
     def title_for(self, role: str) -> str:
         titles = self.policy.get("titles", {})

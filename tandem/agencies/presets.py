@@ -314,6 +314,13 @@ class Recovery(_Strict):
     certification: Certification | None = None
 
 
+ProgramName = Literal["peer_support", "peer_recovery"]
+
+
+def _both_programs() -> list[ProgramName]:
+    return ["peer_support", "peer_recovery"]
+
+
 class Citation(_Strict):
     clause: Text
     setting: Annotated[str, Field(pattern=r"^[a-z_]+(\.[a-z0-9_]+)*$")]
@@ -330,6 +337,10 @@ class Policy(_Strict):
     training: Training
     selection: Selection
     conduct: Conduct
+    #: The programs the agency runs: menus, home cards and pages of any other program
+    #: are not offered (their addresses answer 404), and its roles are not on the
+    #: readiness team.
+    programs: list[ProgramName] = Field(default_factory=_both_programs, min_length=1)
     small_cell_threshold: int = Field(default=5, ge=2, le=11)
     #: Paper that printable documents are laid out for (US departments print on Letter).
     paper: Literal["letter", "a4", "legal"] = "letter"

@@ -14,6 +14,8 @@ from importlib import import_module
 from typing import Any
 
 APPS = ("support", "readiness", "recovery")
+#: The program an app belongs to: its items show only where the agency runs it.
+PROGRAM_OF = {"support": "peer_support", "recovery": "peer_recovery"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ def attention_for(user: Any, now: datetime) -> list[Item]:
         return []
     found: list[Item] = []
     for app in APPS:
+        if app in PROGRAM_OF and not user.agency.runs(PROGRAM_OF[app]):
+            continue
         found += import_module(f"tandem.{app}.attention").items(user, now)
     return found
 

@@ -19,6 +19,7 @@ class NavEntry:
     roles: frozenset[str]  # empty = every signed-in user
     description: str = ""  # shown on the home page's cards
     account: bool = False  # about the person signed in: in the account menu, not the bar
+    program: str = ""  # offered only where the agency runs it (``Agency.runs``); "" = always
 
 
 # Programs list their own entries in tandem/<app>/navigation.py (``ENTRIES``); they come
@@ -102,7 +103,10 @@ def navigation_for(user: Any, current_path: str) -> list[dict[str, Any]]:
 
     items = []
     operator = is_operator(user)
+    agency = getattr(user, "agency", None)
     for entry in all_entries():
+        if entry.program and (agency is None or not agency.runs(entry.program)):
+            continue
         if (
             entry.roles
             and not user.has_role(*entry.roles)

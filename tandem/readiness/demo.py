@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from tandem.agencies.models import PEER_RECOVERY
 from tandem.readiness import services
 from tandem.readiness.models import (
     AgreementDocument,
@@ -263,9 +264,8 @@ def populate(*, agency: Agency, users: dict[str, Any]) -> None:
         ongoing_ago=None,
         renewal_in=20,
     )  # due soon: the background check renewal
-    if not set(agency.policy_model().selection.steps) & set(services.APPLICATION_STEPS):
-        # Agencies that select peers by application only (Columbus, Joplin) run no peer
-        # recovery program in their policy; their ARO and PRS accounts stay undesignated.
+    if agency.runs(PEER_RECOVERY):
+        # Columbus and Joplin run no peer recovery program (their policy's ``programs``).
         _prp(agency, users, users["aro"])
         _prp(agency, users, users["prs"])
     _upcoming(agency, users)

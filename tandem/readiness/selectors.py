@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 
+from tandem.agencies.models import PEER_RECOVERY, PEER_SUPPORT, Agency
 from tandem.audit.services import audit_record
 from tandem.readiness.access import people_in_scope
 from tandem.readiness.gates import peer_support_ready_users
@@ -28,22 +29,31 @@ from tandem.readiness.models import (
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
-    from tandem.agencies.models import Agency
 
 TEAM_ROLES = ("supporter", "aro", "prs")
+#: Each program's team roles and designation code, by the program's name in the policy.
+PROGRAM_TEAMS: dict[str, tuple[tuple[str, ...], str]] = {
+    PEER_SUPPORT: (("supporter",), "psp"),
+    PEER_RECOVERY: (("aro", "prs"), "prp"),
+}
 
 
 def team_people(agency: Agency) -> QuerySet[Any]:
-    """Active accounts of the agency on (or designated to) a peer team."""
+    """Active accounts of the agency on (or designated to) the team of a program it runs:
+    an ARO account in an agency without peer recovery is on no team (``Agency.runs``)."""
     from tandem.accounts.models import User
 
+    run = [team for program, team in PROGRAM_TEAMS.items() if agency.runs(program)]
+    roles = [role for team_roles, _code in run for role in team_roles]
+    codes = [code for _roles, code in run]
     return (
         User.objects.filter(agency=agency, is_active=True)
         .filter(
-            Q(role_assignments__agency=agency, role_assignments__role__in=TEAM_ROLES)
+            Q(role_assignments__agency=agency, role_assignments__role__in=roles)
             | Q(
                 readiness_designations__removed_on__isnull=True,
                 readiness_designations__agency=agency,
+                readiness_designations__program__in=codes,
             )
         )
         .distinct()

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -174,10 +174,24 @@ def planned_between(
         PlannedContact.objects.filter(agency=agency, starts_at__lt=end, ends_at__gt=start)
         .exclude(status=vocab.PlanStatus.CANCELLED)
         .select_related("client", "aro", "prs")
+        # The latest assessment decides (PlannedContact.gate_open), read in the same query.
+        .annotate(
+            latest_all_clear=Subquery(
+                SafetyAssessment.objects.filter(planned=OuterRef("pk"))
+                .order_by("-assessed_at", "-pk")
+                .values("all_clear")[:1]
+            )
+        )
     )
     if user is not None:
         visits = visits.filter(Q(aro=user) | Q(prs=user))
-    listed = list(visits.order_by("starts_at", "pk"))
+    listed: list[PlannedContact] = []
+    for row in visits.order_by("starts_at", "pk"):
+        # The PRS may not go in until the ARO records a complete assessment (000 C.1).
+        row.awaiting_assessment = (  # type: ignore[attr-defined]
+            not row.closed and row.needs_safety_assessment and not row.latest_all_clear
+        )
+        listed.append(row)
     # Overlap warning (000 C.3): two live visits to the same client at the same time.
     by_client: dict[int, list[PlannedContact]] = {}
     for visit in listed:

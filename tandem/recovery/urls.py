@@ -1,5 +1,7 @@
 from django.urls import path
 
+from tandem.agencies.access import program_only
+from tandem.agencies.models import PEER_RECOVERY
 from tandem.recovery import views
 
 app_name = "recovery"
@@ -77,3 +79,8 @@ urlpatterns = [
     path("statements/", views.statement_list, name="statement_list"),
     path("statements/<int:pk>/decide/", views.statement_decide, name="statement_decide"),
 ]
+
+# Every page here belongs to the peer recovery program: none opens where the agency does not
+# run it (Agency.runs), whatever role the person holds there.
+for _pattern in urlpatterns:
+    _pattern.callback = program_only(PEER_RECOVERY)(_pattern.callback)

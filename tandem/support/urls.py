@@ -1,5 +1,7 @@
 from django.urls import path
 
+from tandem.agencies.access import program_only
+from tandem.agencies.models import PEER_SUPPORT
 from tandem.support import breach_views, contact_views, views
 
 app_name = "support"
@@ -54,3 +56,10 @@ urlpatterns = [
     path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
     path("mutual-aid/", views.mutual_aid, name="mutual_aid"),
 ]
+
+# Every signed-in page here belongs to the peer support program: none opens where the agency
+# does not run it (Agency.runs), whatever role the person holds there. The secret-link pages
+# (intake, calendar feed) carry no signed-in person; they stay as their links allow.
+for _pattern in urlpatterns:
+    if not getattr(_pattern.callback, "tandem_public", False):
+        _pattern.callback = program_only(PEER_SUPPORT)(_pattern.callback)

@@ -52,3 +52,21 @@ def test_objects_of_another_agency_are_not_found(
         .status_code
         == 404
     )
+
+
+def test_an_agency_without_peer_support_offers_none_of_its_pages(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    """The same rule as for peer recovery: where the policy's ``programs`` leaves peer support
+    out, its menu entries go and its signed-in pages answer 404, whatever the role."""
+    coordinator = sign_in(Client(), cast["coordinator"])
+    assert coordinator.get(reverse("support:workspace")).status_code == 200
+    agency.policy = {**agency.policy, "programs": ["peer_recovery"]}
+    agency.save(update_fields=["policy"])
+    home = coordinator.get("/").content.decode()
+    assert "Peer support" not in home
+    assert "Get support" not in home
+    for name in ("workspace", "directory", "queue", "breach_list"):
+        assert coordinator.get(reverse(f"support:{name}")).status_code == 404, name
+    aro = sign_in(Client(), cast["aro"])
+    assert aro.get(reverse("recovery:caseload")).status_code == 200

@@ -160,3 +160,25 @@ def test_the_shared_calendar_warns_when_two_visits_to_a_client_overlap(
         },
     )
     assert "must end after it starts" in backwards.content.decode()
+
+
+def test_the_visits_list_says_which_visits_still_need_the_safety_assessment(
+    agency: Any, cast: dict[str, Any]
+) -> None:
+    badge = "Safety assessment needed before the PRS goes in"
+    client = new_client(cast["aro"])
+    planned = plan(cast, client, timezone.now() + timedelta(hours=1))
+    plan(
+        cast,
+        new_client(cast["aro"], last_name="Phone"),
+        timezone.now() + timedelta(hours=3),
+        kind="phone",
+    )
+    page = browser(cast["prs"]).get(reverse("recovery:planned_list")).content.decode()
+    assert page.count(badge) == 1
+    checklist = list(agency.policy_model().recovery.safety_checklist)
+    browser(cast["aro"]).post(
+        reverse("recovery:planned_assess", args=[planned.pk]), {"confirmed": checklist}
+    )
+    page = browser(cast["prs"]).get(reverse("recovery:planned_list")).content.decode()
+    assert badge not in page
