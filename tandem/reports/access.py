@@ -22,7 +22,9 @@ def get_report_for_user(user: User, slug: str) -> ReportDef:
     definition = REPORTS.get(str(slug))
     if definition is None:
         raise Http404
-    require_role(user, *definition.roles)
+    agency = require_role(user, *definition.roles)
+    if not agency.runs(definition.program):
+        raise Http404
     return definition
 
 

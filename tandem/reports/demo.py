@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tandem.reports.models import RunKind
-from tandem.reports.services import REPORTS, last_month, report_run_create
+from tandem.reports.services import last_month, monthly_reports, report_run_create
 
 if TYPE_CHECKING:
     from tandem.agencies.models import Agency
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def populate(*, agency: Agency, users: dict[str, Any]) -> None:
     """Store last month's reports for ``agency``; safe to run again."""
     period = last_month()
-    for definition in (d for d in REPORTS.values() if d.monthly):
+    for definition in monthly_reports(agency):
         report_run_create(
             agency=agency,
             report=definition.slug,

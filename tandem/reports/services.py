@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from tandem.agencies.models import Role
+from tandem.agencies.models import PEER_RECOVERY, PEER_SUPPORT, Role
 from tandem.audit.services import audit_record
 from tandem.core.db_router import replica_reads
 from tandem.reports import statistics
@@ -53,6 +53,7 @@ class ReportDef:
     builder: statistics.SectionBuilder
     deliver_to: str  # the role that receives the monthly report
     description: str
+    program: str  # the program it reports on: offered only where the agency runs it
     monthly: bool = True  # delivered every month (the grant report is made on demand)
 
     @property
@@ -81,6 +82,7 @@ REPORTS: dict[str, ReportDef] = {
         Role.COORDINATOR,
         "Contacts by incident, member category, channel, length and services; response "
         "times; critical incidents; supporter hours; training needs.",
+        PEER_SUPPORT,
     ),
     "recovery": ReportDef(
         "recovery",
@@ -92,6 +94,7 @@ REPORTS: dict[str, ReportDef] = {
         Role.CRT_SUPERVISOR,
         "Clients served, contacts, the outreach funnel, referrals, treatment engagement, "
         "stage of change, arrests diverted, overdoses and naloxone, staff training.",
+        PEER_RECOVERY,
     ),
     "grant": ReportDef(
         "grant",
@@ -103,6 +106,7 @@ REPORTS: dict[str, ReportDef] = {
         Role.CRT_SUPERVISOR,
         "For funders: callouts, people reached, contacts, referrals and linkage by type, "
         "naloxone, and follow-up at the SUPRT windows against the 80% target.",
+        PEER_RECOVERY,
         monthly=False,
     ),
 }
@@ -144,7 +148,18 @@ def annual_year(agency: Agency, slug: str, today: date | None = None) -> int:
 
 
 def reports_for(user: User) -> list[ReportDef]:
-    return [r for r in REPORTS.values() if user.has_role(*r.roles)]
+    """The reports ``user`` may read: their role reads it and their agency runs its program."""
+    agency = user.agency
+    return [
+        r
+        for r in REPORTS.values()
+        if user.has_role(*r.roles) and agency is not None and agency.runs(r.program)
+    ]
+
+
+def monthly_reports(agency: Agency) -> list[ReportDef]:
+    """The reports made every month for ``agency``: those of the programs it runs."""
+    return [d for d in REPORTS.values() if d.monthly and agency.runs(d.program)]
 
 
 def month_start(day: date) -> date:
@@ -510,7 +525,7 @@ def deliver_monthly_reports(today: date | None = None) -> int:
     period = last_month(today)
     made = 0
     for agency in Agency.objects.all():
-        for definition in (d for d in REPORTS.values() if d.monthly):
+        for definition in monthly_reports(agency):
             recipients = list(
                 User.objects.filter(
                     is_active=True,

@@ -304,15 +304,17 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
                 scan.one_way(
                     column, codes, name=f"usage_{column}", title=title, measure="usage", dim=column
                 )
-    # The activation channel comes from the request itself, so it is always known.
-    scan.one_way(
-        "channel",
-        _choices(vocab.Channel),
-        name="usage_channel",
-        title="Contacts by activation channel",
-        measure="usage",
-        dim="channel",
-    )
+    # The activation channel is kept only where the usage form collects it (closing writes
+    # it blank otherwise): a table of blanks would read as "not recorded" for every contact.
+    if "activation_channel" in collected:
+        scan.one_way(
+            "channel",
+            _choices(vocab.Channel),
+            name="usage_channel",
+            title="Contacts by activation channel",
+            measure="usage",
+            dim="channel",
+        )
     for column, codes, title in (
         ("intervention_type", _choices(vocab.InterventionType), "Contacts by type of intervention"),
         ("duration_bucket", _choices(vocab.DurationBucket), "Contacts by length"),

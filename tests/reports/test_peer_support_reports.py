@@ -96,7 +96,6 @@ def test_peer_support_report_sections_cover_the_issue(
     names = {t["name"] for s in content["content"]["sections"] for t in s["tables"]}
     assert {
         "usage_incident_category",
-        "usage_channel",
         "usage_ack",
         "usage_contact",
         "ci_incidents",
@@ -115,9 +114,8 @@ def test_tables_follow_the_fields_the_agency_collects(
     with time_machine.travel(TODAY, tick=False):
         content, _ = report_build(agency=agency, report="peer-support", period=period)
     names = [t["name"] for t in content["sections"][0]["tables"]]
-    assert names == [
+    assert names == [  # this agency's usage form does not collect the activation channel
         "usage_incident_category",
-        "usage_channel",
         "usage_duration_bucket",
         "usage_services",
     ]
@@ -128,7 +126,14 @@ def test_tables_follow_the_fields_the_agency_collects(
     with time_machine.travel(TODAY, tick=False):
         content, _ = report_build(agency=agency, report="peer-support", period=period)
     names = [t["name"] for t in content["sections"][0]["tables"]]
-    assert names == ["usage_channel", "usage_gender", "usage_follow_up"]
+    # No channel table either: closing keeps the channel only where the form collects it.
+    assert names == ["usage_gender", "usage_follow_up"]
+    agency.policy["usage_form"]["fields"] = ["activation_channel", "gender"]
+    agency.save(update_fields=["policy"])
+    with time_machine.travel(TODAY, tick=False):
+        content, _ = report_build(agency=agency, report="peer-support", period=period)
+    names = [t["name"] for t in content["sections"][0]["tables"]]
+    assert names == ["usage_channel", "usage_gender"]
 
 
 @pytest.mark.parametrize(("people", "shown"), [(6, True), (2, False)])
