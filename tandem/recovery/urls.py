@@ -80,7 +80,9 @@ urlpatterns = [
     path("statements/<int:pk>/decide/", views.statement_decide, name="statement_decide"),
 ]
 
-# Every page here belongs to the peer recovery program: none opens where the agency does not
-# run it (Agency.runs), whatever role the person holds there.
+# Every signed-in page here belongs to the peer recovery program: none opens where the
+# agency does not run it (Agency.runs), whatever role the person holds there. The calendar
+# feed carries no signed-in person: it checks its link's owner and agency itself.
 for _pattern in urlpatterns:
-    _pattern.callback = program_only(PEER_RECOVERY)(_pattern.callback)
+    if not getattr(_pattern.callback, "tandem_public", False):
+        _pattern.callback = program_only(PEER_RECOVERY)(_pattern.callback)

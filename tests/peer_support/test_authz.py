@@ -70,3 +70,15 @@ def test_an_agency_without_peer_support_offers_none_of_its_pages(
         assert coordinator.get(reverse(f"support:{name}")).status_code == 404, name
     aro = sign_in(Client(), cast["aro"])
     assert aro.get(reverse("recovery:caseload")).status_code == 200
+
+
+def test_the_help_page_closes_with_the_program(agency: Agency, cast: dict[str, User]) -> None:
+    """A help link posted on a wall outlives a program the agency stopped running: it then
+    answers 404 like any unknown link, and so does a supporter's calendar feed."""
+    from tandem.support import access as support_access
+
+    help_page = reverse("support:intake", args=[support_access.help_pass_for(agency)])
+    assert Client().get(help_page).status_code == 200
+    agency.policy = {**agency.policy, "programs": ["peer_recovery"]}
+    agency.save(update_fields=["policy"])
+    assert Client().get(help_page).status_code == 404

@@ -217,6 +217,13 @@ def test_each_supporter_has_a_revocable_secret_calendar_feed(
     assert feed["Content-Type"].startswith("text/calendar")
     assert b"On call" in feed.content
     assert b"primary" in feed.content
+    agency = team["pia"].agency  # an agency that stops running peer support: no feed
+    agency.policy = {**agency.policy, "programs": ["peer_recovery"]}
+    agency.save(update_fields=["policy"])
+    assert Client().get(path).status_code == 404
+    agency.policy = {**agency.policy, "programs": ["peer_support", "peer_recovery"]}
+    agency.save(update_fields=["policy"])
+    assert Client().get(path).status_code == 200
     client.post(reverse("support:feed_manage"), {"action": "revoke"})
     assert Client().get(path).status_code == 404
 

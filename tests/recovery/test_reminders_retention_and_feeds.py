@@ -123,6 +123,14 @@ def test_the_visits_calendar_feed_is_secret_revocable_and_names_no_client(
     body = feed.content.decode()
     assert "Peer recovery visit" in body
     assert "Rivera" not in body
+    # An agency that stops running peer recovery stops answering its feeds too.
+    agency = cast["prs"].agency
+    agency.policy["programs"] = ["peer_support"]
+    agency.save(update_fields=["policy"])
+    assert Browser().get(path).status_code == 404
+    agency.policy["programs"] = ["peer_support", "peer_recovery"]
+    agency.save(update_fields=["policy"])
+    assert Browser().get(path).status_code == 200
     assert "Jamie" not in body
     prs.post(reverse("recovery:feed_issue"))  # a new link revokes the old one
     assert Browser().get(path).status_code == 404

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.accounts.http import AuthenticatedHttpRequest
+from tandem.agencies.models import PEER_RECOVERY
 from tandem.core.decorators import public
 from tandem.core.forms import form_errors
 from tandem.core.ical import (
@@ -213,7 +214,7 @@ def feed_issue(request: AuthenticatedHttpRequest) -> HttpResponse:
 def feed(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
     """My planned visits as iCal. A lock screen may show it: no client names."""
     user = feed_token_user(token, purpose=FEED_PURPOSE)
-    if user is None or not user.has_role(*PROGRAM):
+    if user is None or not user.has_role(*PROGRAM) or not user.home_agency.runs(PEER_RECOVERY):
         raise Http404
     start, _ = selectors.day_bounds(timezone.localdate())
     visits = selectors.planned_between(

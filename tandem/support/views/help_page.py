@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from tandem.agencies.models import Agency
+from tandem.agencies.models import PEER_SUPPORT, Agency
 from tandem.core.decorators import public
 from tandem.core.forms import form_errors
 from tandem.core.http import client_ip
@@ -78,6 +78,8 @@ def _help_form(request: HttpRequest, agency: Agency, *, referral: bool) -> Any:
 
 
 def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
+    if not agency.runs(PEER_SUPPORT):  # its posted link outlived the program
+        raise Http404
     referral = request.GET.get("for") == "colleague" and _takes_referrals(agency)
     form = _help_form(request, agency, referral=referral)
     context = {

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tandem.accounts.http import AuthenticatedHttpRequest
 from tandem.agencies.access import require_role
-from tandem.agencies.models import Role
+from tandem.agencies.models import PEER_SUPPORT, Role
 from tandem.core.decorators import public
 from tandem.core.forms import form_errors
 from tandem.core.ical import (
@@ -306,7 +306,7 @@ def feed_manage(request: AuthenticatedHttpRequest) -> HttpResponse:
 def feed(request: HttpRequest, token: str) -> HttpResponse:
     user = feed_token_user(token, purpose=FEED_PURPOSE)
     profile = selectors.profile_of(user)
-    if profile is None:
+    if profile is None or not profile.agency.runs(PEER_SUPPORT):
         raise Http404
     schedule = Schedule(user.agency, full=True)
     shifts = schedule.shifts_of(
