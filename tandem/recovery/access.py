@@ -10,7 +10,7 @@ from django.db.models import Model
 from django.http import Http404
 
 from tandem.agencies.access import one_or_404, require_role
-from tandem.agencies.models import Agency, Role
+from tandem.agencies.models import PEER_RECOVERY, Agency, Role
 from tandem.readiness.gates import has_cji_access
 from tandem.recovery.models import (
     Client,
@@ -40,12 +40,21 @@ CHIEF = (Role.CHIEF,)
 STATEMENT_READERS = (*PROGRAM, Role.CHIEF)
 
 
+def _recovery_role(user: User, *roles: str) -> Agency:
+    """The user's agency when they hold one of ``roles`` and it runs peer recovery (the
+    screens and the API alike), else ``Http404``."""
+    agency = require_role(user, *roles)
+    if not agency.runs(PEER_RECOVERY):
+        raise Http404
+    return agency
+
+
 def require_program(user: User) -> Agency:
-    return require_role(user, *PROGRAM)
+    return _recovery_role(user, *PROGRAM)
 
 
 def require_sworn_program(user: User) -> Agency:
-    agency = require_role(user, *SWORN_PROGRAM)
+    agency = _recovery_role(user, *SWORN_PROGRAM)
     member = getattr(user, "member", None)
     if member is None or not member.is_sworn:
         raise Http404
@@ -130,7 +139,7 @@ def get_disclosure_for_user(user: User, pk: int | str) -> Disclosure:
 
 
 def get_statement_for_user(user: User, pk: int | str, *, write: bool) -> StatementRequest:
-    agency = require_role(user, *(CHIEF if write else STATEMENT_READERS))
+    agency = _recovery_role(user, *(CHIEF if write else STATEMENT_READERS))
     statement: StatementRequest = _get(StatementRequest, agency, pk, "requested_by")
     return statement
 
@@ -156,7 +165,7 @@ EVALUATORS = (Role.CRT_SUPERVISOR, Role.CHIEF)
 
 
 def require_evaluator(user: User) -> Agency:
-    return require_role(user, *EVALUATORS)
+    return _recovery_role(user, *EVALUATORS)
 
 
 #: Whose own evaluation a person may open (OO 2-78 E.1–2 evaluates the ARO and the PRS).
@@ -166,7 +175,7 @@ EVALUATED = (Role.ARO, Role.PRS)
 def get_evaluation_for_user(user: User, pk: int | str, *, write: bool) -> PersonnelEvaluation:
     """A personnel evaluation: the evaluators of the agency read it; the person evaluated
     reads it and (``write``) acknowledges it. Anyone else gets ``Http404``."""
-    agency = require_role(user, *EVALUATORS, *EVALUATED)
+    agency = _recovery_role(user, *EVALUATORS, *EVALUATED)
     found: PersonnelEvaluation = one_or_404(
         PersonnelEvaluation.objects.select_related("data_key", "person", "evaluator"),
         pk,

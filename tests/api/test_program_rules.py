@@ -148,3 +148,18 @@ def test_published_reports_carry_only_the_suppressed_tables(
     assert "tables" not in listed["results"][0]
     detail = call(secret, "get", reverse("api:report", args=[run.pk])).json()
     assert detail["tables"] == run.content
+
+
+def test_recovery_over_the_api_ends_with_the_program(
+    agency: Any, world: dict[str, Any], tokens: Callable[[str], str]
+) -> None:
+    """An agency that stops running peer recovery (policy ``programs``) answers its recovery
+    endpoints as the screens do: not found, whatever the token's scopes."""
+    secret = tokens("recovery:read")
+    clients = reverse("api:clients")
+    one = reverse("api:client", args=[world["client"].pk])
+    assert call(secret, "get", clients).status_code == 200
+    agency.policy["programs"] = ["peer_support"]
+    agency.save(update_fields=["policy"])
+    assert call(secret, "get", clients).status_code == 404
+    assert call(secret, "get", one).status_code == 404
