@@ -11,8 +11,9 @@ from django.utils import timezone
 from tandem.core.attention import Item, plural
 from tandem.core.when import when
 from tandem.support import access, selectors, vocab
-from tandem.support.models import BreachReport, DutyToReportNotice, FollowUpReminder
+from tandem.support.models import DutyToReportNotice, FollowUpReminder
 from tandem.support.oncall import COVERAGE_DAYS, coverage_gaps
+from tandem.support.services import breach_readers
 
 if TYPE_CHECKING:
     from tandem.accounts.models import User
@@ -55,14 +56,10 @@ def _duty(user: User) -> list[Item]:
 def _breaches(user: User) -> list[Item]:
     """Breach reports the policy's readers (GO 702 .38) have not acknowledged yet: the
     message they got says only "open Tandem", so the home page must say what is waiting."""
-    roles = user.home_agency.policy_model().confidentiality.breach_notify
+    roles = breach_readers(user.home_agency)
     if not roles or not user.has_role(*roles):
         return []
-    count = (
-        BreachReport.objects.filter(agency=user.home_agency)
-        .exclude(acknowledgements__user=user)
-        .count()
-    )
+    count = selectors.breaches_unacknowledged_by(user)
     if not count:
         return []
     text = f"{plural(count, 'breach report', 'breach reports')} for you to acknowledge"

@@ -200,6 +200,15 @@ def breach_reports(agency: Agency) -> list[tuple[BreachReport, list[BreachAcknow
     return [(r, list(r.acknowledgements.all())) for r in reports]
 
 
+def breaches_unacknowledged_by(user: User) -> int:
+    """How many of the agency's breach reports ``user`` has not acknowledged yet."""
+    return (
+        BreachReport.objects.filter(agency=user.home_agency)
+        .exclude(acknowledgements__user=user)
+        .count()
+    )
+
+
 def coordinators(agency: Agency) -> QuerySet[User]:
     return (
         users_with_role(agency, [Role.COORDINATOR])
