@@ -861,3 +861,20 @@ class PersonnelEvaluation(EnvelopeEncrypted):
     @property
     def is_acknowledged(self) -> bool:
         return self.acknowledged_at is not None
+
+
+#: Everything that belongs to a client and follows it through a merge
+#: (and back) and through erasure.
+CLIENT_RECORDS = (
+    Contact,
+    PlannedContact,
+    StageAssessment,
+    Goal,
+    Referral,
+    Consent,
+    Disclosure,
+    CJIEntry,
+    SwornNote,
+    OverdoseResponse,
+    NaloxoneKit,
+)

@@ -56,7 +56,6 @@ from .contacts import (
     patrol_call_record,
 )
 from .deconfliction import (
-    CLIENT_RECORDS,
     MERGE_FIELDS,
     RETRAIN_AFTER_CHANGE,
     candidate_not_same,
@@ -120,7 +119,6 @@ from .visits import (
 __all__ = [
     "AlreadySubmitted",
     "CLIENT_FIELDS",
-    "CLIENT_RECORDS",
     "CONTACT_FIELDS",
     "ConsentRefused",
     "EVALUATION_TEXT_MAX",

@@ -16,21 +16,12 @@ from django.utils import timezone
 from tandem.audit.services import audit_record
 from tandem.recovery import vocab
 from tandem.recovery.models import (
-    CJIEntry,
+    CLIENT_RECORDS,
     Client,
     ClientMerge,
     Consent,
-    Contact,
-    Disclosure,
-    Goal,
     MatchCandidate,
     MatchRun,
-    NaloxoneKit,
-    OverdoseResponse,
-    PlannedContact,
-    Referral,
-    StageAssessment,
-    SwornNote,
 )
 
 if TYPE_CHECKING:
@@ -44,20 +35,6 @@ from .common import CLIENT_FIELDS, _lock_client
 #: Fields a merge may take from the absorbed record (chosen one by one on the merge screen):
 #: every field a client record holds.
 MERGE_FIELDS = CLIENT_FIELDS
-#: Everything that belongs to a client and follows it through a merge (and back).
-CLIENT_RECORDS = (
-    Contact,
-    PlannedContact,
-    StageAssessment,
-    Goal,
-    Referral,
-    Consent,
-    Disclosure,
-    CJIEntry,
-    SwornNote,
-    OverdoseResponse,
-    NaloxoneKit,
-)
 
 
 def client_record(client: Client) -> dict[str, Any]:

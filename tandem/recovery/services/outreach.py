@@ -17,6 +17,7 @@ from tandem.audit.services import audit_record
 from tandem.core.models import EnvelopeEncrypted
 from tandem.recovery import vocab
 from tandem.recovery.models import (
+    CLIENT_RECORDS,
     Client,
     ClientFact,
     NaloxoneKit,
@@ -30,7 +31,6 @@ from tandem.recovery.models import (
 if TYPE_CHECKING:
     from tandem.accounts.models import User
 from .common import _claim, _lock_client
-from .deconfliction import CLIENT_RECORDS
 
 # --- Overdoses, naloxone, outreach, public statements ------------------------------------
 
