@@ -15,8 +15,11 @@ def runs_listed(agency: Agency, reports: Sequence[str]) -> QuerySet[ReportRun]:
     return ReportRun.objects.filter(agency=agency, report__in=reports).defer("content")
 
 
+LATEST_RUNS = 36
+
+
 def latest_runs(agency: Agency, reports: Sequence[str]) -> QuerySet[ReportRun]:
-    """The 36 newest runs for the reports page: only what a row shows."""
+    """The ``LATEST_RUNS`` newest runs for the reports page: only what a row shows."""
     return ReportRun.objects.filter(agency=agency, report__in=reports).only(
         "pk", "report", "kind", "period_start", "period_end", "created_at"
-    )[:36]
+    )[:LATEST_RUNS]

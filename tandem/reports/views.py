@@ -65,7 +65,7 @@ def _build(request: AuthenticatedHttpRequest, slug: str, form: PeriodForm) -> di
 def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_role(request.user, *READERS)
     visible = reports_for(request.user)
-    runs = selectors.latest_runs(agency, [r.slug for r in visible])
+    runs = list(selectors.latest_runs(agency, [r.slug for r in visible]))
     default = last_month()
     cards = [{"r": r, "year": annual_year(agency, r.slug)} for r in visible]
     return render(
@@ -75,6 +75,7 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
             "reports": visible,
             "cards": cards,
             "runs": runs,
+            "more_runs": len(runs) == selectors.LATEST_RUNS,
             "titles": {r.slug: r.title for r in REPORTS.values()},
             "last_month": f"{default.start:%Y-%m}",
         },
