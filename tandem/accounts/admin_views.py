@@ -66,7 +66,7 @@ def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def user_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     admin: Any = request.user
     require_administrator(admin)
-    form = AccountCreateForm(request.POST or None, agency_id=admin.agency_id, titles=_titles(admin))
+    form = AccountCreateForm(request.POST or None, agency=admin.agency)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -118,7 +118,7 @@ def _detail(
         "account": account,
         "roles": [(role, titles[role]) for role in held],
         "pending": [(r, titles[r.role]) for r in pending_role_requests_for(account)],
-        "role_form": RoleForm(titles=titles),
+        "role_form": RoleForm(agency=admin.agency),
         "password_form": password_form or CredentialResetForm(user=account),
         "mfa_enrolled": mfa.has_app_device(account),
         "codes_left": mfa.backup_codes_left(account),
@@ -147,7 +147,7 @@ def _act(request: AuthenticatedHttpRequest, pk: int, action: Callable[[User], st
 @require_POST
 def user_role_grant(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     admin: Any = request.user
-    form = RoleForm(request.POST)
+    form = RoleForm(request.POST, agency=admin.agency)
 
     def grant(account: User) -> str:
         if not form.is_valid():

@@ -9,7 +9,7 @@ from django.contrib.auth import password_validation
 
 from tandem.accounts import mfa
 from tandem.accounts.models import User
-from tandem.agencies.models import Member, Role
+from tandem.agencies.models import Agency, Member, Role
 
 
 class SignInForm(forms.Form):
@@ -207,18 +207,15 @@ class AccountCreateForm(NewPasswordMixin):
     )
     password1, password2 = _new_password_fields()
 
-    def __init__(
-        self, *args: Any, agency_id: int, titles: dict[str, str] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         members: Any = self.fields["member"]
         members.queryset = Member.objects.filter(
-            agency_id=agency_id, active=True, account__isnull=True
+            agency=agency, active=True, account__isnull=True
         ).order_by("last_name", "first_name")
         self.fields["password1"].label = "Initial password"
-        if titles:
-            roles: Any = self.fields["roles"]
-            roles.choices = [(value, titles.get(value, label)) for value, label in Role.choices]
+        roles: Any = self.fields["roles"]
+        roles.choices = agency.role_choices()
 
     def clean_username(self) -> str:
         username = str(self.cleaned_data["username"]).strip()
@@ -238,13 +235,14 @@ class AccountCreateForm(NewPasswordMixin):
 
 
 class RoleForm(forms.Form):
+    """One role to grant: only the roles the agency has use for (``Agency.role_choices``)."""
+
     role = forms.ChoiceField(choices=Role.choices)
 
-    def __init__(self, *args: Any, titles: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if titles:
-            role: Any = self.fields["role"]
-            role.choices = [(value, titles.get(value, label)) for value, label in Role.choices]
+        role: Any = self.fields["role"]
+        role.choices = agency.role_choices()
 
 
 class SsoLinkForm(forms.Form):

@@ -588,6 +588,8 @@ def role_grant_propose(
         raise ValidationError("You cannot give yourself a role; ask another administrator.")
     if user.agency is None:
         raise ValidationError("This account belongs to no agency, so it cannot hold roles.")
+    if not user.agency.uses_role(role):
+        raise ValidationError({"role": "The agency does not run the program of this role."})
     if user.has_role(role):
         raise ValidationError("This person already holds that role.")
     return _propose(

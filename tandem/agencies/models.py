@@ -60,6 +60,17 @@ class Agency(models.Model):
         titles = self.policy.get("titles", {})
         return str(titles.get(role) or Role(role).label)
 
+    def uses_role(self, role: str) -> bool:
+        """Whether ``role`` has work here: a role of one program only (``PROGRAM_ONLY_ROLES``)
+        is of no use in an agency that does not run that program."""
+        return all(
+            self.runs(program) for program, roles in PROGRAM_ONLY_ROLES.items() if role in roles
+        )
+
+    def role_choices(self) -> list[tuple[str, str]]:
+        """The roles an account here may hold, under the agency's own titles (role pickers)."""
+        return [(role.value, self.title_for(role.value)) for role in Role if self.uses_role(role)]
+
 
 class Role(models.TextChoices):
     """Roles are assigned per agency. Program content is visible only to program roles."""
@@ -98,6 +109,14 @@ PROGRAM_ROLES: frozenset[str] = frozenset(
         Role.CRT_SUPERVISOR,
     }
 )
+
+
+#: Roles whose work lies inside one program: an agency that does not run the program has no
+#: use for them, so its role pickers and its demo leave them out (``Agency.uses_role``).
+PROGRAM_ONLY_ROLES: dict[str, frozenset[str]] = {
+    PEER_SUPPORT: frozenset({Role.COORDINATOR, Role.SUPPORTER, Role.PSYCHOLOGIST}),
+    PEER_RECOVERY: frozenset({Role.ARO, Role.PRS, Role.CRT_SUPERVISOR}),
+}
 
 
 class UnitKind(models.TextChoices):

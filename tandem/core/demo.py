@@ -258,7 +258,8 @@ def load_agency(spec: DemoAgency) -> dict[str, Any]:
     accounts: dict[str, dict[str, str]] = {}
     for number, (role, person) in enumerate(_people_for(spec).items(), start=1):
         member = _member_for(agency, person, units, number, domain)
-        accounts[role] = _account(agency, member, username_for(role, spec.prefix), role)
+        if agency.uses_role(role):  # no ARO account where there is no peer recovery
+            accounts[role] = _account(agency, member, username_for(role, spec.prefix), role)
     # The coordinator's supervisor chain, so conflict checks have something to find.
     supervisor = Member.objects.get(agency=agency, employee_number="D0006")
     Member.objects.filter(agency=agency, employee_number__in=["D0002", "D0007"]).update(

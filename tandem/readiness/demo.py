@@ -228,6 +228,8 @@ def _upcoming(agency: Agency, users: dict[str, Any]) -> None:
         ("prp-ongoing", 12, "Community Resources Team office"),
     ]
     for code, days, place in plan:
+        if code == "prp-ongoing" and not agency.runs(PEER_RECOVERY):
+            continue
         course = Course.objects.get(agency=agency, code=code)
         if TrainingSession.objects.filter(course=course, starts_at__gt=timezone.now()).exists():
             continue
@@ -279,5 +281,6 @@ def populate(*, agency: Agency, users: dict[str, Any]) -> None:
             title=vacancy_title,
             description="Letters of request to the Wellness Unit.",
         )
-    for user in (users["supporter"], users["aro"], users["prs"]):
-        services.person_recompute(user=user, cause="demo")
+    for role in ("supporter", "aro", "prs"):
+        if role in users:
+            services.person_recompute(user=users[role], cause="demo")

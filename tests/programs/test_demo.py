@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
@@ -92,18 +94,48 @@ def test_an_agency_with_peer_recovery_offers_the_chief_its_pages(demo: Any) -> N
     assert client.get(reverse("recovery:statement_list")).status_code == 200
 
 
-def test_the_readiness_team_holds_only_the_programs_the_agency_runs(demo: Any) -> None:
-    """Columbus runs peer support only: its demo ARO and PRS accounts are on no team, so the
-    coordinator's home counts nobody of a program the agency does not run."""
+def test_an_agency_without_peer_recovery_has_no_recovery_accounts_or_roles_to_give(
+    demo: Any,
+) -> None:
+    """Columbus runs peer support only: its demo lists no ARO, PRS or CRT supervisor to sign
+    in as (they would reach no page), the administrator's role pickers do not offer those
+    roles, and a grant posted by hand is refused, while the readiness team is the peer
+    supporters."""
+    from tandem.accounts.models import RoleAssignment, RoleRequest
+    from tandem.accounts.services import role_grant_propose
+    from tandem.core.demo import signin_listing
     from tandem.readiness.selectors import team_people
     from tests.conftest import sign_in
 
     agency, users = demo("columbus")
-    team = set(team_people(agency))
-    assert users["supporter"] in team
-    assert users["aro"] not in team
-    assert users["prs"] not in team
-    client = sign_in(Client(), users["coordinator"])
-    home = text(client.get("/"))
-    assert "not compliant" not in home
-    assert users["aro"].get_full_name() not in text(client.get(reverse("readiness:team")))
+    assert {"aro", "prs", "crt_supervisor"}.isdisjoint(users)
+    listed = {a["username"] for entry in signin_listing() for a in entry["accounts"]}
+    assert not any(name.endswith(("aro", "prs", "crt-supervisor")) for name in listed)
+    assert users["supporter"] in set(team_people(agency))
+
+    admin = sign_in(Client(), users["administrator"])
+    member = users["member"]
+    for url in (reverse("accounts:user_create"), reverse("accounts:user_detail", args=[member.pk])):
+        page = admin.get(url).content.decode()
+        assert 'value="supporter"' in page
+        for role in ("aro", "prs", "crt_supervisor"):
+            assert f'value="{role}"' not in page
+    response = admin.post(
+        reverse("accounts:user_role_grant", args=[member.pk]), {"role": "aro"}, follow=True
+    )
+    assert "Choose a role from the list." in text(response)
+    assert not RoleAssignment.objects.filter(user=member, role="aro").exists()
+    assert not RoleRequest.objects.filter(user=member, role="aro").exists()
+    with pytest.raises(ValidationError, match="does not run the program"):
+        role_grant_propose(acting_user=users["administrator"], user=member, role="prs")
+
+
+def test_an_agency_running_both_programs_offers_every_role(demo: Any) -> None:
+    from tests.conftest import sign_in
+
+    _agency, users = demo("winchester")
+    assert {"aro", "prs", "crt_supervisor", "supporter"} <= set(users)
+    admin = sign_in(Client(), users["administrator"])
+    page = admin.get(reverse("accounts:user_create")).content.decode()
+    for role in ("aro", "prs", "crt_supervisor", "supporter", "coordinator"):
+        assert f'value="{role}"' in page
