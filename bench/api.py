@@ -7,7 +7,9 @@ approved by a second person, and ``members:read``), serves it with gunicorn and 
 keep-alive HTTP:
 
 * ``GET /api/v1/on-call/`` (token auth, scope, rate limit, one audit row per call) against
-  the minimal view (``/health/live/``) and the dispatcher's HTML page, same run;
+  the minimal view (``/health/live/``), the dispatcher's HTML page and the API's floor
+  (``GET /api/v1/units/``: the same token, scope, limiter and committed audit row around one
+  small query), same run;
 * paging through all members with ``GET /api/v1/members/?limit=500`` by ``next`` cursors:
   time per page at the start, middle and end, and — in process — the SQL queries per page,
   which must not grow with the depth.
@@ -78,6 +80,11 @@ print(json.dumps({"pages": len(counts), "members": seen, "queries": counts}))
 """
 
 
+#: The least an API call does: token, scope, rate limit, one small query and the audit row
+#: that every call writes and commits. "×floor" is the cost of on call now's own work.
+FLOOR = "API floor (units)"
+
+
 def page_through(port: int, secret: str) -> list[float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {secret}"}
@@ -117,6 +124,9 @@ def main() -> None:
                 "minimal view": measure(port, "/health/live/", cookie, args.requests),
                 "on call now (page)": measure(port, "/support/on-call/", cookie, args.requests),
                 "on call now (API)": timed_gets(port, "/api/v1/on-call/", api, args.requests),
+                FLOOR: timed_gets(
+                    port, "/api/v1/units/", {"Authorization": f"Bearer {hr}"}, args.requests
+                ),
             }
             pages = page_through(port, hr)
 
@@ -127,8 +137,10 @@ def main() -> None:
             ("minimal view", "/health/live/"),
             ("on call now (page)", "/support/on-call/"),
             ("on call now (API)", "/api/v1/on-call/"),
+            (FLOOR, "/api/v1/units/"),
         ],
         results,
+        floor=FLOOR,
     )
     counts = queries["queries"]
     third = max(len(pages) // 3, 1)

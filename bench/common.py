@@ -314,16 +314,29 @@ def report(
     pages: list[tuple[str, str]],
     results: dict[str, list[float]],
     counts: dict[str, int] | None = None,
+    *,
+    floor: str | None = None,
 ) -> None:
     """p50 and p95 of each page and their ratios to the minimal view (and the page's query
-    count, when ``counts`` are given)."""
+    count, when ``counts`` are given). With ``floor`` (the label of a page that does the
+    least a signed-in page can do: session, account, menu, layout), a last column gives each
+    page's p50 as a multiple of that floor: the cost of the page's own work."""
     base50 = pct(results["minimal view"], 50)
     base95 = pct(results["minimal view"], 95)
+    floor50 = pct(results[floor], 50) if floor else None
     queries = f" {'queries':>8}" if counts is not None else ""
+    over_floor = f" {'p50 ×floor':>10}" if floor50 else ""
     print(f"\n{title}\n")
-    print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}{queries}")
+    print(
+        f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'p50 ×min':>9} {'p95 ×min':>9}"
+        f"{queries}{over_floor}"
+    )
     for label, path in pages:
         values = results[label]
         p50, p95 = pct(values, 50), pct(values, 95)
         count = f" {counts.get(path, 0):8}" if counts is not None else ""
-        print(f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}{count}")
+        above = f" {p50 / floor50:10.2f}" if floor50 else ""
+        print(
+            f"{label:28} {p50:8.2f} {p95:8.2f} {p50 / base50:9.2f} {p95 / base95:9.2f}"
+            f"{count}{above}"
+        )

@@ -7,7 +7,9 @@ each page over keep-alive HTTP: home, member directory and search, on call now, 
 roster, an ARO's caseload (about 750 active clients), client list, search and detail (the
 client with the most contacts), the annual peer-support report, accounts and the audit
 trail. It prints the ratios to the minimal view (``/health/live/``, which passes through the
-whole middleware stack but does no work). Absolute numbers depend on the machine; the
+whole middleware stack but does no work) and to a signed-in floor (the roles page: session,
+account, menu and layout, two small queries), which every signed-in page pays before its own
+work. Absolute numbers depend on the machine; the
 ratios are what to compare.
 
     .venv/bin/python bench/pages.py [--members 50000] [--requests 300]
@@ -73,10 +75,16 @@ print(busiest[0], busiest[1], timezone.localdate().year - 1)
 """
 
 
+#: A signed-in page that does almost nothing (two small queries): session, account, roles,
+#: menu and the layout every page pays. Each page's "×floor" is the cost of its own work.
+FLOOR = "signed-in floor (roles page)"
+
+
 def page_list(env: dict[str, str]) -> list[tuple[str, str]]:
     client, contacts, year = run_script(env, PAGE_FACTS).split()[-3:]
     pages = [
         ("minimal view", "/health/live/"),
+        (FLOOR, "/accounts/roles/"),
         ("home page", "/"),
         ("member directory", "/agency/members/"),
         ("member directory, search", "/agency/members/?q=smith"),
@@ -117,7 +125,7 @@ def main() -> None:
         f"supporters, {args.clients} clients, {args.contacts} contacts, {args.usage} usage "
         f"records, {args.requests} requests per page, gunicorn 1 worker"
     )
-    report(title, pages, results, counts)
+    report(title, pages, results, counts, floor=FLOOR)
 
 
 if __name__ == "__main__":
