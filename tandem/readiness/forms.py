@@ -18,8 +18,8 @@ from tandem.readiness.models import (
     ExamResult,
     HourKind,
     InterviewOutcome,
-    Program,
     RemovalReason,
+    programs_run,
 )
 
 if TYPE_CHECKING:
@@ -43,8 +43,21 @@ class IdempotentForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class VacancyForm(forms.Form):
-    program = forms.ChoiceField(choices=Program.choices)
+class _ProgramChoice(forms.Form):
+    """A form whose ``program`` offers only the programs the agency runs (preselected when
+    there is one)."""
+
+    program = forms.ChoiceField()
+
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        program: Any = self.fields["program"]
+        program.choices = programs_run(agency)
+        if len(program.choices) == 1:
+            program.initial = program.choices[0][0]
+
+
+class VacancyForm(_ProgramChoice):
     title = forms.CharField(max_length=200)
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -78,12 +91,15 @@ class DecisionForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
-class DesignateForm(forms.Form):
-    program = forms.ChoiceField(choices=Program.choices)
+class DesignateForm(_ProgramChoice):
+    pass
 
 
 class RemovalForm(forms.Form):
-    reason = forms.ChoiceField(choices=RemovalReason.choices, label="Reason for removal")
+    # No reason is preselected: a removal records why, so the coordinator picks one.
+    reason = forms.ChoiceField(
+        choices=[("", "Choose a reason"), *RemovalReason.choices], label="Reason for removal"
+    )
 
 
 class SessionForm(forms.Form):

@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from tandem.agencies.models import PEER_RECOVERY, PEER_SUPPORT, Agency
+
 
 class GateQuerySet(models.QuerySet["Gate"]):
     def peer_support_open(self, at: datetime | None = None) -> GateQuerySet:
@@ -89,6 +91,16 @@ class Gate(models.Model):
 class Program(models.TextChoices):
     PSP = "psp", "Peer support"
     PRP = "prp", "Peer recovery"
+
+
+#: The agency program (``Agency.runs``) whose team each readiness program code is.
+PROGRAM_OF: dict[str, str] = {Program.PSP: PEER_SUPPORT, Program.PRP: PEER_RECOVERY}
+
+
+def programs_run(agency: Agency) -> list[tuple[str, str]]:
+    """The readiness programs of the programs the agency runs, for its pickers: Columbus
+    designates peer supporters and announces peer support vacancies only."""
+    return [(value, label) for value, label in Program.choices if agency.runs(PROGRAM_OF[value])]
 
 
 class Vacancy(models.Model):

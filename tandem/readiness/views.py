@@ -171,7 +171,7 @@ def person(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "credential_form": _credential_form(target),
         "check_form": forms.CheckForm(),
         "removal_form": forms.RemovalForm(),
-        "designate_form": forms.DesignateForm(),
+        "designate_form": forms.DesignateForm(agency=target.home_agency),
         "can_designate": request.user.has_role("chief") and target.pk != request.user.pk,
         "can_coordinate": request.user.has_role(*COORDINATORS),
         "can_remove": request.user.has_role(*REMOVERS),
@@ -202,7 +202,7 @@ def check_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def designate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The Chief designates someone directly (a team member from before Tandem)."""
     target = get_person_for_user(request.user, pk, roles=("chief",), write=False)
-    form = forms.DesignateForm(request.POST)
+    form = forms.DesignateForm(request.POST, agency=target.home_agency)
     if not form.is_valid():
         messages.error(request, "Choose the program.")
     else:
@@ -261,8 +261,8 @@ def vacancies(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def vacancy_create(request: AuthenticatedHttpRequest) -> HttpResponse:
-    require_role(request.user, *COORDINATORS)
-    form = forms.VacancyForm(request.POST or None)
+    agency = require_role(request.user, *COORDINATORS)
+    form = forms.VacancyForm(request.POST or None, agency=agency)
     if request.method == "POST" and form.is_valid():
         try:
             services.vacancy_create(acting_user=request.user, **form.cleaned_data)

@@ -139,3 +139,57 @@ def test_an_agency_running_both_programs_offers_every_role(demo: Any) -> None:
     page = admin.get(reverse("accounts:user_create")).content.decode()
     for role in ("aro", "prs", "crt_supervisor", "supporter", "coordinator"):
         assert f'value="{role}"' in page
+
+
+def test_an_agency_without_peer_recovery_designates_and_recruits_for_peer_support_only(
+    demo: Any,
+) -> None:
+    """Columbus's chief designates, and its coordinator announces vacancies, for peer support
+    only: the pickers offer nothing else and a peer-recovery value posted by hand is refused
+    with a message, changing nothing."""
+    from tandem.readiness.models import Designation, Vacancy
+    from tandem.readiness.services import designation_grant
+    from tests.conftest import sign_in
+
+    _agency, users = demo("columbus")
+    supporter = users["supporter"]
+    chief = sign_in(Client(), users["chief"])
+    page = chief.get(reverse("readiness:person", args=[supporter.pk])).content.decode()
+    assert '<option value="psp">' in page
+    assert 'value="prp"' not in page
+    response = chief.post(
+        reverse("readiness:designate", args=[supporter.pk]), {"program": "prp"}, follow=True
+    )
+    assert "Choose the program." in text(response)
+    with pytest.raises(ValidationError, match="does not run this program"):
+        designation_grant(acting_user=users["chief"], user=supporter, program="prp")
+    assert not Designation.objects.filter(user=supporter, program="prp").exists()
+
+    coordinator = sign_in(Client(), users["coordinator"])
+    form = coordinator.get(reverse("readiness:vacancy_create")).content.decode()
+    assert 'value="psp"' in form
+    assert 'value="prp"' not in form
+    response = coordinator.post(
+        reverse("readiness:vacancy_create"), {"program": "prp", "title": "Recovery team"}
+    )
+    assert response.status_code == 400
+    assert not Vacancy.objects.filter(title="Recovery team").exists()
+
+
+def test_removing_someone_from_the_team_asks_for_the_reason_first(demo: Any) -> None:
+    """No reason is preselected: a removal posted without one is refused and the person
+    stays on the team."""
+    from tandem.readiness.models import Designation
+    from tests.conftest import sign_in
+
+    _agency, users = demo("columbus")
+    designation = Designation.objects.get(user=users["supporter"], removed_on__isnull=True)
+    chief = sign_in(Client(), users["chief"])
+    page = chief.get(reverse("readiness:person", args=[users["supporter"].pk])).content.decode()
+    assert '<option value="">Choose a reason</option>' in page
+    response = chief.post(
+        reverse("readiness:designation_remove", args=[designation.pk]), {"reason": ""}, follow=True
+    )
+    assert "Choose the reason for the removal." in text(response)
+    designation.refresh_from_db()
+    assert designation.removed_on is None

@@ -15,6 +15,7 @@ from tandem.audit.services import audit_record
 from tandem.readiness import compliance
 from tandem.readiness.models import (
     OPEN_APPLICATION,
+    PROGRAM_OF,
     Application,
     ApplicationStatus,
     Designation,
@@ -43,6 +44,10 @@ def vacancy_create(
     description: str = "",
     closes_on: date | None = None,
 ) -> Vacancy:
+    if program not in Program.values:
+        raise ValidationError("Choose a program.")
+    if not acting_user.home_agency.runs(PROGRAM_OF[program]):
+        raise ValidationError("The agency does not run this program.")
     if closes_on is not None and closes_on < timezone.localdate():
         raise ValidationError("The closing date is in the past.")
     try:
@@ -321,6 +326,8 @@ def designation_grant(
         raise ValidationError("Choose a program.")
     if user.agency_id != acting_user.agency_id:
         raise ValidationError("This person is not in the agency.")
+    if not user.home_agency.runs(PROGRAM_OF[program]):
+        raise ValidationError("The agency does not run this program.")
     if application is None:
         if not user.has_role(*TEAM_ROLES[program]):
             raise ValidationError(
