@@ -19,6 +19,7 @@ from tandem.readiness.models import (
     HourKind,
     InterviewOutcome,
     RemovalReason,
+    course_programs_run,
     programs_run,
 )
 
@@ -113,7 +114,9 @@ class SessionForm(forms.Form):
     def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         course_field: Any = self.fields["course"]
-        course_field.queryset = Course.objects.filter(agency=agency, active=True)
+        course_field.queryset = Course.objects.filter(
+            agency=agency, active=True, program__in=course_programs_run(agency)
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -103,6 +103,12 @@ def programs_run(agency: Agency) -> list[tuple[str, str]]:
     return [(value, label) for value, label in Program.choices if agency.runs(PROGRAM_OF[value])]
 
 
+def course_programs_run(agency: Agency) -> list[str]:
+    """The course programs (``CourseProgram``) that concern the agency: those of the programs
+    it runs, and the courses for both."""
+    return [value for value, _label in programs_run(agency)] + ["all"]
+
+
 class Vacancy(models.Model):
     """A vacancy announced to the whole agency."""
 

@@ -145,8 +145,8 @@ def test_an_agency_without_peer_recovery_designates_and_recruits_for_peer_suppor
     demo: Any,
 ) -> None:
     """Columbus's chief designates, and its coordinator announces vacancies, for peer support
-    only: the pickers offer nothing else and a peer-recovery value posted by hand is refused
-    with a message, changing nothing."""
+    only, and trains for it: the pickers offer nothing else, a peer-recovery value posted by
+    hand is refused with a message, changing nothing, and no peer-recovery course is listed."""
     from tandem.readiness.models import Designation, Vacancy
     from tandem.readiness.services import designation_grant
     from tests.conftest import sign_in
@@ -174,6 +174,9 @@ def test_an_agency_without_peer_recovery_designates_and_recruits_for_peer_suppor
     )
     assert response.status_code == 400
     assert not Vacancy.objects.filter(title="Recovery team").exists()
+    sessions = text(coordinator.get(reverse("readiness:sessions")))
+    assert "Quarterly peer support training" in sessions
+    assert "Peer recovery" not in sessions
 
 
 def test_removing_someone_from_the_team_asks_for_the_reason_first(demo: Any) -> None:

@@ -13,6 +13,7 @@ from tandem.readiness import compliance
 from tandem.readiness.models import (
     Course,
     CourseKind,
+    course_programs_run,
 )
 
 if TYPE_CHECKING:
@@ -113,7 +114,10 @@ def _catalogue(policy: Policy) -> list[dict[str, Any]]:
 def catalogue_seed(*, agency: Agency, acting_user: User | None = None) -> int:
     """Create the preset's courses the agency does not have yet; returns how many."""
     created = 0
+    wanted = course_programs_run(agency)
     for spec in _catalogue(agency.policy_model()):
+        if spec["program"] not in wanted:
+            continue  # a course of a program the agency does not run
         code = spec.pop("code")
         _, made = Course.objects.get_or_create(agency=agency, code=code, defaults=spec)
         created += int(made)
