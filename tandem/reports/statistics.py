@@ -1,6 +1,8 @@
 """What each report counts: aggregation in the database (GROUP BY through the ORM), turned
 into ``disclosure.Table`` objects. Nothing here is shown to anyone before it has gone
-through ``disclosure.protect`` (see ``services.report_build``).
+through ``disclosure.protect`` (see ``services.report_build``). Peer-support usage is
+counted through ``rollups``: months that can no longer change are read from their kept
+counts, the rest from the records, and the tables are built from the combined counts.
 
 Every table keeps a fixed shape — each code of the closed vocabulary is a row, zeros
 included, and "Not recorded" is always present — so the existence of a row never tells
@@ -150,37 +152,6 @@ class Scan:
             return _table(heading, [*choices, NOT_RECORDED], [*counts, [missing]])
 
         self.builders.append(build)
-
-    def multiple(
-        self, column: str, choices: Sequence[tuple[str, str]], **heading: Unpack[Heading]
-    ) -> None:
-        """Records holding each code of a JSON list (a record may count in several rows),
-        with the number of records as the total."""
-        keys = self._counts(
-            heading["name"], [Q(**{f"{column}__icontains": f'"{code}"'}) for code, _ in choices]
-        )
-
-        def build(found: dict[str, Any]) -> Table:
-            return _table(
-                heading,
-                list(choices),
-                [[int(found[k] or 0)] for k in keys],
-                additive=False,
-                total=int(found["total"] or 0),
-                total_label="Contacts (one may count in several rows)",
-            )
-
-        self.builders.append(build)
-
-    def bucketed(self, column: str, **heading: Unpack[Heading]) -> None:
-        """A number of seconds in the ``RESPONSE_BUCKETS``."""
-        conditions, lower = [], -1
-        for upper, _ in RESPONSE_BUCKETS:
-            limit = {f"{column}__lte": upper} if upper is not None else {}
-            conditions.append(Q(**{f"{column}__gt": lower}, **limit))
-            lower = upper if upper is not None else lower
-        choices = [(f"b{i}", label) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
-        self.one_way(column, choices, conditions=conditions, **heading)
 
     def tables(self) -> list[Table]:
         found = self.qs.aggregate(**self.aggregates)
