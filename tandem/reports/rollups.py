@@ -33,7 +33,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -129,9 +129,14 @@ def conditions() -> dict[str, Q | None]:
 
 
 @functools.cache
+def keys() -> tuple[str, ...]:
+    return tuple(conditions())
+
+
+@functools.cache
 def shape() -> str:
     """A digest of the keys counted: a row counted under other vocabularies is not used."""
-    return hashlib.sha256("\n".join(conditions()).encode()).hexdigest()
+    return hashlib.sha256("\n".join(keys()).encode()).hexdigest()
 
 
 def records(agency: Agency, first: datetime, after: datetime) -> QuerySet[Any]:
@@ -146,18 +151,67 @@ def records(agency: Agency, first: datetime, after: datetime) -> QuerySet[Any]:
 def count(qs: QuerySet[Any]) -> dict[str, int]:
     """Every count of ``conditions`` over ``qs`` in one pass (``COUNT(*) FILTER (WHERE …)``),
     and the records by the pair of the two-way table in one ``GROUP BY``."""
-    keys = list(conditions().items())
+    return _count(qs, None, 1)[0]
+
+
+def count_months(
+    agency: Agency, months: Sequence[tuple[datetime, datetime]], *, using: str | None = None
+) -> list[dict[str, int]]:
+    """``count`` of each of ``months`` (in order), all in the same two queries."""
+    if not months:
+        return []
+    month = Case(
+        *[
+            When(closed_at__gte=start, closed_at__lt=end, then=Value(i))
+            for i, (start, end) in enumerate(months)
+        ],
+        default=None,
+        output_field=IntegerField(),
+    )
+    qs = records(agency, months[0][0], months[-1][1]).using(using)
+    return _count(qs, month, len(months))
+
+
+def _count(qs: QuerySet[Any], group: Any, groups: int) -> list[dict[str, int]]:
+    """The counts of ``qs`` by ``group`` (an expression numbering the groups, or ``None``
+    for one). The one-way counts of the two-way table's pair are read off its ``GROUP BY``
+    rather than counted again."""
+    paired = {
+        one_way_key(column, code)
+        for column, vocab_name in ONE_WAY
+        if column in PAIR
+        for code in codes(vocab_name)
+    }
+    items = [(key, q) for key, q in conditions().items() if key not in paired]
     aggregates = {
         f"c{i}": Count("pk", filter=condition) if condition is not None else Count("pk")
-        for i, (_, condition) in enumerate(keys)
+        for i, (_, condition) in enumerate(items)
     }
-    found = qs.aggregate(**aggregates)
-    counts = {key: int(found[f"c{i}"] or 0) for i, (key, _) in enumerate(keys)}
-    if counts[TOTAL]:
-        for item in qs.values(*PAIR).annotate(n=Count("pk")):
-            key = pair_key(item[PAIR[0]], item[PAIR[1]])
-            counts[key] = counts.get(key, 0) + int(item["n"])
-    return counts
+    if group is None:
+        rows: Iterable[dict[str, Any]] = [{"g": 0, **qs.aggregate(**aggregates)}]
+        pairs = qs.values(*PAIR)
+    else:
+        qs = qs.annotate(g=group)
+        rows = qs.values("g").annotate(**aggregates)
+        pairs = qs.values("g", *PAIR)
+    found = [dict.fromkeys(keys(), 0) for _ in range(groups)]
+    for row in rows:
+        if row["g"] is not None:
+            found[row["g"]].update(
+                {key: int(row[f"c{i}"] or 0) for i, (key, _) in enumerate(items)}
+            )
+    if any(counts[TOTAL] for counts in found):
+        for item in pairs.annotate(n=Count("pk")):
+            index = item.get("g", 0)
+            if index is None:
+                continue
+            counts, n = found[index], int(item["n"])
+            values = [str(item[column] or "") for column in PAIR]
+            counts[pair_key(*values)] = counts.get(pair_key(*values), 0) + n
+            for column, value in zip(PAIR, values, strict=True):
+                if one_way_key(column, value) in paired:
+                    counts[one_way_key(column, value)] += n
+    return found
 
 
 def add(total: Counter[str], counts: dict[str, Any]) -> None:
@@ -257,7 +311,7 @@ def period_counts(agency: Agency, first: datetime, after: datetime) -> dict[str,
     missing = [m for m in settled if m[0] not in kept]
     if missing:
         transaction.on_commit(lambda: months_make(agency, missing), robust=True)
-    counts = dict.fromkeys(conditions(), 0)
+    counts = dict.fromkeys(keys(), 0)
     counts.update(total)
     return counts
 
@@ -278,29 +332,34 @@ def months_make(
     from tandem.reports.models import UsageMonth
 
     current = shape()
-    made = 0
     with transaction.atomic(using=DEFAULT_DB_ALIAS):
         _lock(agency.pk)
         until = settled_until(agency, now, using=DEFAULT_DB_ALIAS)
-        for start, end in months:
-            if end > until:
-                continue
-            same = UsageMonth.objects.using(DEFAULT_DB_ALIAS).filter(
-                agency=agency, starts_at=start, ends_before=end
-            )
-            if same.filter(shape=current).exists():
-                continue
-            same.delete()
-            counts = count(records(agency, start, end).using(DEFAULT_DB_ALIAS))
-            UsageMonth.objects.using(DEFAULT_DB_ALIAS).create(
-                agency=agency,
-                starts_at=start,
-                ends_before=end,
-                shape=current,
-                counts={key: value for key, value in counts.items() if value},
-            )
-            made += 1
-    return made
+        wanted = sorted({m for m in months if m[1] <= until})
+        if not wanted:
+            return 0
+        rows = UsageMonth.objects.using(DEFAULT_DB_ALIAS).filter(
+            agency=agency, starts_at__gte=wanted[0][0], ends_before__lte=wanted[-1][1]
+        )
+        kept = set(rows.filter(shape=current).values_list("starts_at", "ends_before"))
+        wanted = [m for m in wanted if m not in kept]
+        if not wanted:
+            return 0
+        rows.filter(Q(starts_at__in=[start for start, _ in wanted]) & ~Q(shape=current)).delete()
+        counted = count_months(agency, wanted, using=DEFAULT_DB_ALIAS)
+        UsageMonth.objects.using(DEFAULT_DB_ALIAS).bulk_create(
+            [
+                UsageMonth(
+                    agency=agency,
+                    starts_at=start,
+                    ends_before=end,
+                    shape=current,
+                    counts={key: value for key, value in counts.items() if value},
+                )
+                for (start, end), counts in zip(wanted, counted, strict=True)
+            ]
+        )
+    return len(wanted)
 
 
 def agency_roll_up(agency: Agency, zone: ZoneInfo | Any, now: datetime | None = None) -> int:
