@@ -29,7 +29,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
@@ -37,8 +37,6 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from tandem.agencies.models import Agency
 
 logger = logging.getLogger("tandem.reports")
@@ -222,7 +220,7 @@ def add(total: Counter[str], counts: dict[str, Any]) -> None:
 # --- Months --------------------------------------------------------------------------
 
 
-def month_bounds(year: int, month: int, zone: ZoneInfo | Any) -> tuple[datetime, datetime]:
+def month_bounds(year: int, month: int, zone: tzinfo) -> tuple[datetime, datetime]:
     following = date(year + month // 12, month % 12 + 1, 1)
     return (
         datetime.combine(date(year, month, 1), time.min, tzinfo=zone),
@@ -231,7 +229,7 @@ def month_bounds(year: int, month: int, zone: ZoneInfo | Any) -> tuple[datetime,
 
 
 def months_within(
-    first: datetime, after: datetime, zone: ZoneInfo | Any
+    first: datetime, after: datetime, zone: tzinfo
 ) -> list[tuple[datetime, datetime]]:
     """The whole months (in ``zone``) inside [first, after), in order."""
     local = first.astimezone(zone)
@@ -362,7 +360,7 @@ def months_make(
     return len(wanted)
 
 
-def agency_roll_up(agency: Agency, zone: ZoneInfo | Any, now: datetime | None = None) -> int:
+def agency_roll_up(agency: Agency, zone: tzinfo, now: datetime | None = None) -> int:
     """Keep every settled month of ``agency`` (in ``zone``) from its first usage record on."""
     from django.apps import apps
     from django.db.models import Min
