@@ -12,3 +12,5 @@ class ReportsConfig(AppConfig):
 
         # Daily: a month that has ended gets its report once (the run is unique per month).
         register_periodic(timedelta(days=1), "tandem.reports.services.deliver_monthly_reports")
+        # Hourly: the usage counts of months that can no longer change, kept once.
+        register_periodic(timedelta(hours=1), "tandem.reports.services.usage_months_roll_up")

@@ -9,6 +9,8 @@ without recomputing it.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -92,3 +94,29 @@ class ReportRun(_ReportPeriod):
                 name="reports_public_run_once",
             ),
         ]
+
+
+class UsageMonth(models.Model):
+    """The peer-support usage counts of one settled month of one agency (see
+    ``tandem.reports.rollups``): the month's bounds in the time zone it was counted in, the
+    digest of the keys counted, and the counts by key (zeros left out). Nothing else: no
+    time of its own, no order (a random key), nothing a reader of the usage records could
+    not count. Triggers on the usage records delete the row of a month whose records
+    change."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agency = models.ForeignKey("agencies.Agency", on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_before = models.DateTimeField()
+    shape = models.CharField(max_length=64)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "starts_at", "ends_before"], name="reports_usage_month_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"usage counts {self.starts_at:%Y-%m}"

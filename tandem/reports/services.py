@@ -545,3 +545,26 @@ def deliver_monthly_reports(today: date | None = None) -> int:
                 for user in recipients:
                     notify(kind="report.ready", recipient_user=user, agency=agency)
     return made
+
+
+def usage_months_roll_up(now: datetime | None = None) -> int:
+    """Periodic job: keep the usage counts of every settled month of every agency that runs
+    peer support (``rollups``), in the agency's time zone and the server's. Derived from the
+    usage records, it writes no audit event of its own. Returns the months counted."""
+    from zoneinfo import ZoneInfo
+
+    from tandem.agencies.models import Agency
+    from tandem.reports import rollups
+
+    made = 0
+    for agency in Agency.objects.all():
+        if not agency.runs(PEER_SUPPORT):
+            continue
+        zones = {timezone.get_default_timezone_name(), agency.time_zone}
+        for name in sorted(zones):
+            try:
+                zone = ZoneInfo(name)
+            except (KeyError, ValueError):
+                continue
+            made += rollups.agency_roll_up(agency, zone, now)
+    return made

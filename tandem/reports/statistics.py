@@ -1,6 +1,8 @@
 """What each report counts: aggregation in the database (GROUP BY through the ORM), turned
 into ``disclosure.Table`` objects. Nothing here is shown to anyone before it has gone
-through ``disclosure.protect`` (see ``services.report_build``).
+through ``disclosure.protect`` (see ``services.report_build``). Peer-support usage is
+counted through ``rollups``: months that can no longer change are read from their kept
+counts, the rest from the records, and the tables are built from the combined counts.
 
 Every table keeps a fixed shape — each code of the closed vocabulary is a row, zeros
 included, and "Not recorded" is always present — so the existence of a row never tells
@@ -151,37 +153,6 @@ class Scan:
 
         self.builders.append(build)
 
-    def multiple(
-        self, column: str, choices: Sequence[tuple[str, str]], **heading: Unpack[Heading]
-    ) -> None:
-        """Records holding each code of a JSON list (a record may count in several rows),
-        with the number of records as the total."""
-        keys = self._counts(
-            heading["name"], [Q(**{f"{column}__icontains": f'"{code}"'}) for code, _ in choices]
-        )
-
-        def build(found: dict[str, Any]) -> Table:
-            return _table(
-                heading,
-                list(choices),
-                [[int(found[k] or 0)] for k in keys],
-                additive=False,
-                total=int(found["total"] or 0),
-                total_label="Contacts (one may count in several rows)",
-            )
-
-        self.builders.append(build)
-
-    def bucketed(self, column: str, **heading: Unpack[Heading]) -> None:
-        """A number of seconds in the ``RESPONSE_BUCKETS``."""
-        conditions, lower = [], -1
-        for upper, _ in RESPONSE_BUCKETS:
-            limit = {f"{column}__lte": upper} if upper is not None else {}
-            conditions.append(Q(**{f"{column}__gt": lower}, **limit))
-            lower = upper if upper is not None else lower
-        choices = [(f"b{i}", label) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
-        self.one_way(column, choices, conditions=conditions, **heading)
-
     def tables(self) -> list[Table]:
         found = self.qs.aggregate(**self.aggregates)
         return [build(found) for build in self.builders]
@@ -271,22 +242,19 @@ RESPONSE_BUCKETS: list[tuple[int | None, str]] = [
 
 
 def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
+    from tandem.reports import rollups
     from tandem.support import vocab
 
-    usage_model = model("support.UsageRecord")
-    first, after = period.bounds()
-    usage = usage_model.objects.filter(agency=agency, closed_at__gte=first, closed_at__lt=after)
+    # Every usage count of the period: kept monthly rows for the months that can no longer
+    # change, one pass (``COUNT(*) FILTER (WHERE …)``) over the records of the rest.
+    counts = rollups.period_counts(agency, *period.bounds())
     collected = set(agency.policy_model().usage_form.fields)
     usage_tables: list[Table] = []
-    # One pass over the period's records for every one-way table, response time and topic.
-    scan = Scan(usage)
     if {"incident_type", "member_category"} <= collected:
         usage_tables.append(
-            two_way(
-                usage,
-                "incident_type",
+            _counted_pairs(
+                counts,
                 _choices(vocab.IncidentType),
-                "member_category",
                 _choices(vocab.MemberCategory),
                 name="usage_incident_category",
                 title="Contacts by type of incident and member category",
@@ -301,19 +269,30 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
             ("member_category", _choices(vocab.MemberCategory), "Contacts by member category"),
         ):
             if column in collected:
-                scan.one_way(
-                    column, codes, name=f"usage_{column}", title=title, measure="usage", dim=column
+                usage_tables.append(
+                    _counted_one_way(
+                        counts,
+                        column,
+                        codes,
+                        name=f"usage_{column}",
+                        title=title,
+                        measure="usage",
+                        dim=column,
+                    )
                 )
     # The activation channel is kept only where the usage form collects it (closing writes
     # it blank otherwise): a table of blanks would read as "not recorded" for every contact.
     if "activation_channel" in collected:
-        scan.one_way(
-            "channel",
-            _choices(vocab.Channel),
-            name="usage_channel",
-            title="Contacts by activation channel",
-            measure="usage",
-            dim="channel",
+        usage_tables.append(
+            _counted_one_way(
+                counts,
+                "channel",
+                _choices(vocab.Channel),
+                name="usage_channel",
+                title="Contacts by activation channel",
+                measure="usage",
+                dim="channel",
+            )
         )
     for column, codes, title in (
         ("intervention_type", _choices(vocab.InterventionType), "Contacts by type of intervention"),
@@ -321,18 +300,28 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
         ("gender", _choices(vocab.Gender), "Contacts by gender"),
     ):
         if column in collected:
-            scan.one_way(
-                column, codes, name=f"usage_{column}", title=title, measure="usage", dim=column
+            usage_tables.append(
+                _counted_one_way(
+                    counts,
+                    column,
+                    codes,
+                    name=f"usage_{column}",
+                    title=title,
+                    measure="usage",
+                    dim=column,
+                )
             )
     if "follow_up" in collected:
-        scan.one_way(
-            "follow_up",
-            [("yes", "Follow-up planned"), ("no", "No follow-up")],
-            name="usage_follow_up",
-            title="Follow-up",
-            measure="usage",
-            dim="follow_up",
-            conditions=[Q(follow_up=True), Q(follow_up=False)],
+        usage_tables.append(
+            _counted_one_way(
+                counts,
+                "follow_up",
+                [("yes", "Follow-up planned"), ("no", "No follow-up")],
+                name="usage_follow_up",
+                title="Follow-up",
+                measure="usage",
+                dim="follow_up",
+            )
         )
     answers: list[tuple[str, list[tuple[str, str]], str]] = [
         ("services", _choices(vocab.Service), "General services provided"),
@@ -340,29 +329,50 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
     ]
     for column, codes, title in answers:
         if column in collected:
-            scan.multiple(
-                column,
-                codes,
-                name=f"usage_{column}",
-                title=title,
-                measure=f"usage_{column}",
-                dim=column,
+            usage_tables.append(
+                _table(
+                    {
+                        "name": f"usage_{column}",
+                        "title": title,
+                        "measure": f"usage_{column}",
+                        "dim": column,
+                    },
+                    codes,
+                    [[counts[rollups.multiple_key(column, code)]] for code, _ in codes],
+                    additive=False,
+                    total=counts[rollups.TOTAL],
+                    total_label="Contacts (one may count in several rows)",
+                )
             )
-    scan.bucketed(
-        "seconds_to_ack",
-        name="usage_ack",
-        title="Time from request to acknowledgement",
-        measure="usage",
-        dim="time_to_acknowledgement",
-    )
-    scan.bucketed(
-        "seconds_to_contact",
-        name="usage_contact",
-        title="Time from request to first contact",
-        measure="usage",
-        dim="time_to_first_contact",
-    )
-    scan.one_way(
+    buckets = [(f"b{i}", label) for i, (_, label) in enumerate(RESPONSE_BUCKETS)]
+    times = [
+        _counted_one_way(
+            counts,
+            column,
+            buckets,
+            keys=[rollups.bucket_key(column, i) for i in range(len(buckets))],
+            name=name,
+            title=title,
+            measure="usage",
+            dim=dim,
+        )
+        for column, name, title, dim in (
+            (
+                "seconds_to_ack",
+                "usage_ack",
+                "Time from request to acknowledgement",
+                "time_to_acknowledgement",
+            ),
+            (
+                "seconds_to_contact",
+                "usage_contact",
+                "Time from request to first contact",
+                "time_to_first_contact",
+            ),
+        )
+    ]
+    topics = _counted_one_way(
+        counts,
         "topic",
         _choices(vocab.Topic),
         name="needs_topics",
@@ -370,9 +380,6 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
         measure="usage",
         dim="topic",
     )
-    *scanned, topics = scan.tables()
-    times = scanned[-2:]
-    usage_tables += scanned[:-2]
     sections = [
         Section(
             "Usage",
@@ -395,6 +402,62 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
         _training_needs(agency, period, topics),
     ]
     return sections
+
+
+def _counted_one_way(
+    counts: dict[str, int],
+    column: str,
+    choices: Sequence[tuple[str, str]],
+    *,
+    keys: Sequence[str] | None = None,
+    **heading: Unpack[Heading],
+) -> Table:
+    """A one-way table of usage ``counts`` (see ``rollups``): records by the code in
+    ``column`` (or under ``keys``, one per choice), "Not recorded" for the rest."""
+    from tandem.reports import rollups
+
+    keys = keys or [rollups.one_way_key(column, code) for code, _ in choices]
+    cells = [[counts[key]] for key in keys]
+    missing = counts[rollups.TOTAL] - sum(c[0] for c in cells)
+    return _table(heading, [*choices, NOT_RECORDED], [*cells, [missing]])
+
+
+def _counted_pairs(
+    counts: dict[str, int],
+    rows: Sequence[tuple[str, str]],
+    cols: Sequence[tuple[str, str]],
+    *,
+    name: str,
+    title: str,
+    measure: str,
+    row_dim: str,
+    col_dim: str,
+) -> Table:
+    """The two-way table of the usage ``counts`` by ``rollups.PAIR``; values outside the
+    choices count under "Not recorded", as in ``two_way``."""
+    from tandem.reports import rollups
+
+    row_list = [*rows, NOT_RECORDED]
+    col_list = [*cols, NOT_RECORDED]
+    row_index = {code: i for i, (code, _) in enumerate(rows)}
+    col_index = {code: j for j, (code, _) in enumerate(cols)}
+    cells = [[0] * len(col_list) for _ in row_list]
+    for key, n in counts.items():
+        pair = rollups.pair_values(key)
+        if pair is not None:
+            i = row_index.get(pair[0], len(rows))
+            j = col_index.get(pair[1], len(cols))
+            cells[i][j] += int(n)
+    return Table(
+        name=name,
+        title=title,
+        measure=measure,
+        row_dim=row_dim,
+        rows=row_list,
+        counts=cells,
+        col_dim=col_dim,
+        columns=col_list,
+    )
 
 
 def _critical_incidents(agency: Agency, period: Period) -> Section:
