@@ -431,6 +431,10 @@ def train(
         "blocking_rules_to_generate_predictions"
     ]
     if entry is not None:
+        # The connection outlives this training: drop what it materialised (blocked pairs,
+        # comparison vectors of each EM session), which the next scan would not use.
+        linker.table_management.invalidate_cache()
+        api.delete_tables_created_by_splink_from_db()
         entry.linker = linker
         _keep(api, _model_key(trained, aliases=aliases), entry)
     trained["trained_on"] = len(records)
