@@ -264,7 +264,7 @@ def compare_on(name: str) -> None:
     ours = run_ours(frames, uid_of)
     precision, recall, f1 = score(ours["found"], truth)
     rows = (
-        ("Tandem: train + scan (model missing/stale)", ours["train_scan"]),
+        ("Tandem: train + scan (no fitting model)", ours["train_scan"]),
         ("  of which training (EM)", ours["train"]),
         ("Tandem: scan with the stored model", ours["first"]),
         ("Tandem: the same scan again (warm)", ours["again"]),
