@@ -391,8 +391,6 @@ def train(
     On DuckDB (no ``db_api``) training runs on this thread's connection, and the Linker that
     trained is kept ready for the model it produced, over the records it already holds: the
     scan that follows a training (the nightly job) scores without building another."""
-    from splink import block_on
-
     _quiet()
     model = prior_model()
     if len(records) < min_records:
@@ -411,21 +409,13 @@ def train(
         table = api.register(_table(records))
     # The blocking rules of the predictions play no part in training; the Linker gets those
     # the scan of these records will use, so that it can be kept for that scan.
-    linker = _linker(table, _blocking_for(model, aliases=aliases))
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("dob", "last_name", "first_name"), block_on("phone", "last_name")], recall=0.7
-    )
-    # One pass over the sample (no probing in chunks): the sample is small enough.
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=1, num_chunks=1)
-    for rule in training_rules():
-        # Each EM session starts from the model so far in a fresh linker: a session that
-        # fails (a level never seen in this registry) leaves the model as it was.
-        current = linker.misc.save_model_to_json()
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
-        except (ValueError, ZeroDivisionError):
-            logging.getLogger(__name__).info("EM session skipped", exc_info=True)
-            linker = _linker(table, current)
+    try:
+        linker = _estimated(table, _blocking_for(model, aliases=aliases), u_pairs)
+    except Exception:
+        if entry is not None:  # leave the thread's connection as it was
+            api.delete_tables_created_by_splink_from_db()
+            _forget(api, entry)
+        raise
     trained: dict[str, Any] = linker.misc.save_model_to_json()
     trained["blocking_rules_to_generate_predictions"] = model[
         "blocking_rules_to_generate_predictions"
@@ -440,6 +430,29 @@ def train(
     trained["trained_on"] = len(records)
     trained["estimated"] = True
     return trained
+
+
+def _estimated(table: Any, model: dict[str, Any], u_pairs: int) -> Any:
+    """A Linker over ``table`` whose model was estimated from it: the prior probability of a
+    match from pairs that agree on nearly everything, *u* from random pairs, *m* by EM."""
+    from splink import block_on
+
+    linker = _linker(table, model)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("dob", "last_name", "first_name"), block_on("phone", "last_name")], recall=0.7
+    )
+    # One pass over the sample (no probing in chunks): the sample is small enough.
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=1, num_chunks=1)
+    for rule in training_rules():
+        # Each EM session starts from the model so far in a fresh linker: a session that
+        # fails (a level never seen in this registry) leaves the model as it was.
+        current = linker.misc.save_model_to_json()
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        except (ValueError, ZeroDivisionError):
+            logging.getLogger(__name__).info("EM session skipped", exc_info=True)
+            linker = _linker(table, current)
+    return linker
 
 
 def _splink_model(model: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import string
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from tandem.recovery import linkage
 
 # ========================================================================================
@@ -139,3 +141,27 @@ def test_the_scan_after_a_training_scores_as_the_stored_model_does() -> None:
         later = other_thread.submit(linkage.predict, records, stored).result()
     assert right_after
     assert scores(right_after) == scores(later)
+
+
+def test_a_training_that_fails_leaves_the_worker_connection_as_it_was(
+    monkeypatch: Any,
+) -> None:
+    records = registry(400, aliases=False)
+    linkage.predict(records, linkage.prior_model())
+    api = linkage._thread_api()
+
+    def leftovers() -> tuple[int, int]:
+        views = api._con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE NOT internal AND view_name LIKE 'tandem_%'"
+        ).fetchall()
+        tables = api._con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
+        return int(views[0][0]), int(tables[0][0])
+
+    before = leftovers()
+    monkeypatch.setattr(linkage, "training_rules", lambda: ["l.no_such_field = r.no_such_field"])
+    with pytest.raises(Exception, match="no_such_field"):
+        linkage.train(records)
+    assert leftovers() == before
+    monkeypatch.undo()
+    linkage.train(records)  # and the connection still trains
+    assert leftovers()[1] == 0
