@@ -46,6 +46,9 @@ MIN_RECORDS_FOR_EM = 300
 U_SAMPLE_PAIRS = 50_000
 #: Prior probability that two random records of a registry are the same person.
 PRIOR_MATCH_PROBABILITY = 1e-4
+#: What Tandem notes on a model beside Splink's settings (never given to Splink): how many
+#: records it was trained on, when (set by the caller that stores it), and whether EM ran.
+MODEL_NOTES = ("trained_on", "trained_at", "estimated")
 
 #: Plain words for each comparison (the explanation's "field").
 FIELD_LABELS = {
@@ -124,6 +127,27 @@ def record_of(
     }
 
 
+def _one_edit(column: str) -> Any:
+    """Splink's Damerau-Levenshtein level (distance at most 1), behind a test that is cheap
+    and never wrong: one edit (a character changed, dropped or added, or two neighbours
+    swapped) in a string of seven or more characters leaves its first three or its last three
+    unchanged. Most random pairs fail that test, so the costly distance runs on few of the
+    pairs that *u* is estimated from; the level holds for exactly the same pairs as the
+    distance alone. (The test is short on purpose: Splink parses each level's SQL whenever a
+    model is loaded.)"""
+    import splink.comparison_level_library as cll
+
+    left, right = f"{column}_l", f"{column}_r"
+    cheap = (
+        f"length({left}) < 7 OR left({left}, 3) = left({right}, 3)"
+        f" OR right({left}, 3) = right({right}, 3)"
+    )
+    return cll.And(
+        cll.CustomLevel(cheap, base_dialect_str="duckdb"),
+        cll.DamerauLevenshteinLevel(column, 1),
+    ).configure(label_for_charts="one digit different or two swapped")
+
+
 def comparisons() -> list[Any]:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -190,9 +214,7 @@ def comparisons() -> list[Any]:
                 cll.NullLevel("dob"),
                 cll.ExactMatchLevel("dob").configure(label_for_charts="the same"),
                 cll.CustomLevel(swap, "day and month swapped"),
-                cll.DamerauLevenshteinLevel("dob", 1).configure(
-                    label_for_charts="one digit different or two swapped"
-                ),
+                _one_edit("dob"),
                 cll.CustomLevel("substr(dob_l, 1, 4) = substr(dob_r, 1, 4)", "same year only"),
                 cll.ElseLevel().configure(label_for_charts="different"),
             ],
@@ -205,9 +227,7 @@ def comparisons() -> list[Any]:
                 cll.CustomLevel(
                     "substr(phone_l, -7) = substr(phone_r, -7)", "same last seven digits"
                 ),
-                cll.DamerauLevenshteinLevel("phone", 1).configure(
-                    label_for_charts="one digit different or two swapped"
-                ),
+                _one_edit("phone"),
                 cll.ElseLevel().configure(label_for_charts="different"),
             ],
         ),
@@ -304,7 +324,7 @@ def for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
                 if key in trained:
                     level[key] = trained[key]
     moved["probability_two_random_records_match"] = model["probability_two_random_records_match"]
-    moved.update({k: model[k] for k in ("trained_on", "estimated") if k in model})
+    moved.update({k: model[k] for k in MODEL_NOTES if k in model})
     return moved
 
 
@@ -366,19 +386,58 @@ def train(
     u_pairs: int = U_SAMPLE_PAIRS,
     min_records: int = MIN_RECORDS_FOR_EM,
 ) -> dict[str, Any]:
-    """The model estimated from these records (EM), or the priors for a tiny registry."""
-    from splink import Linker, block_on
+    """The model estimated from these records (EM), or the priors for a tiny registry.
 
+    On DuckDB (no ``db_api``) training runs on this thread's connection, and the Linker that
+    trained is kept ready for the model it produced, over the records it already holds: the
+    scan that follows a training (the nightly job) scores without building another."""
     _quiet()
     model = prior_model()
     if len(records) < min_records:
         model["trained_on"] = len(records)
         model["estimated"] = False
         return model
-    api = db_api or database_api()
+    api = db_api or _thread_api()
     model = for_dialect(model, _dialect(api))
-    table = api.register(_table(records))
-    linker = Linker(table, model, log_level=None)
+    aliases = _any_alias(records)
+    entry = None
+    if db_api is None:
+        entry = _new_entry(api)
+        api._con.register(entry.views["all"], _table(records))
+        table = entry.frames["all"]
+    else:
+        table = api.register(_table(records))
+    # The blocking rules of the predictions play no part in training; the Linker gets those
+    # the scan of these records will use, so that it can be kept for that scan.
+    try:
+        linker = _estimated(table, _blocking_for(model, aliases=aliases), u_pairs)
+    except Exception:
+        if entry is not None:  # leave the thread's connection as it was
+            api.delete_tables_created_by_splink_from_db()
+            _forget(api, entry)
+        raise
+    trained: dict[str, Any] = linker.misc.save_model_to_json()
+    trained["blocking_rules_to_generate_predictions"] = model[
+        "blocking_rules_to_generate_predictions"
+    ]
+    if entry is not None:
+        # The connection outlives this training: drop what it materialised (blocked pairs,
+        # comparison vectors of each EM session), which the next scan would not use.
+        linker.table_management.invalidate_cache()
+        api.delete_tables_created_by_splink_from_db()
+        entry.linker = linker
+        _keep(api, _model_key(trained, aliases=aliases), entry)
+    trained["trained_on"] = len(records)
+    trained["estimated"] = True
+    return trained
+
+
+def _estimated(table: Any, model: dict[str, Any], u_pairs: int) -> Any:
+    """A Linker over ``table`` whose model was estimated from it: the prior probability of a
+    match from pairs that agree on nearly everything, *u* from random pairs, *m* by EM."""
+    from splink import block_on
+
+    linker = _linker(table, model)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("dob", "last_name", "first_name"), block_on("phone", "last_name")], recall=0.7
     )
@@ -392,15 +451,12 @@ def train(
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
         except (ValueError, ZeroDivisionError):
             logging.getLogger(__name__).info("EM session skipped", exc_info=True)
-            linker = Linker(table, current, log_level=None)
-    trained = linker.misc.save_model_to_json()
-    trained["trained_on"] = len(records)
-    trained["estimated"] = True
-    return trained
+            linker = _linker(table, current)
+    return linker
 
 
 def _splink_model(model: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in model.items() if k not in ("trained_on", "estimated")}
+    return {k: v for k, v in model.items() if k not in MODEL_NOTES}
 
 
 @dataclass
@@ -499,26 +555,85 @@ class _Ready:
     views: dict[str, str]
 
 
-def _ready(model: dict[str, Any]) -> tuple[Any, _Ready]:
-    from splink import Linker
-
-    state = getattr(_local, "state", None)
+def _state() -> dict[str, Any]:
+    state: dict[str, Any] | None = getattr(_local, "state", None)
     if state is None:
         state = _local.state = {"api": database_api(), "models": OrderedDict()}
-    api, ready = state["api"], state["models"]
-    key = hashlib.sha256(json.dumps(model, sort_keys=True, default=str).encode()).hexdigest()
+    return state
+
+
+def _thread_api() -> Any:
+    """This thread's DuckDB connection: opening one costs more than scoring a small registry,
+    so training and every scan on the thread share it."""
+    return _state()["api"]
+
+
+def _linker(table: Any, model: dict[str, Any]) -> Any:
+    """Splink's Linker for one of our models. Splink's settings validation only logs
+    warnings about columns the settings name; ours are fixed and tested, so it is skipped."""
+    from splink import Linker
+
+    return Linker(table, model, log_level=None, validate_settings=False)
+
+
+def _any_alias(*sides: Sequence[dict[str, Any]]) -> bool:
+    return any(record.get("aliases") for side in sides for record in side)
+
+
+def _blocking_for(model: dict[str, Any], *, aliases: bool) -> dict[str, Any]:
+    """The model as it scans records of which ``aliases`` says whether any has an alias.
+    Without aliases every record's known names are its full name alone, so pairing records
+    that share a known name (exploding the arrays) pairs exactly those with the same full name:
+    the plain equality does it for less."""
+    if aliases:
+        return model
+    rules = [
+        "l.full_name = r.full_name"
+        if isinstance(rule, dict) and rule.get("arrays_to_explode") == ["names"]
+        else rule
+        for rule in model["blocking_rules_to_generate_predictions"]
+    ]
+    return {**model, "blocking_rules_to_generate_predictions": rules}
+
+
+def _model_key(model: dict[str, Any], *, aliases: bool) -> str:
+    text = json.dumps(_splink_model(model), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest() + (":aliases" if aliases else ":plain")
+
+
+def _new_entry(api: Any) -> _Ready:
+    n = next(_names)
+    views = {side: f"tandem_{side}_{n}" for side in ("all", "left", "right")}
+    for view in views.values():
+        api._con.register(view, _table([]))
+    frames = {side: api.register(view) for side, view in views.items()}
+    return _Ready(None, frames, views)
+
+
+def _keep(api: Any, key: str, entry: _Ready) -> None:
+    ready: OrderedDict[str, _Ready] = _state()["models"]
+    old = ready.pop(key, None)
+    if old is not None and old is not entry:
+        _forget(api, old)
+    ready[key] = entry
+    while len(ready) > WARM_MODELS:
+        _, evicted = ready.popitem(last=False)
+        _forget(api, evicted)
+
+
+def _forget(api: Any, entry: _Ready) -> None:
+    for view in entry.views.values():
+        api._con.unregister(view)
+
+
+def _ready(model: dict[str, Any], *, aliases: bool) -> tuple[Any, _Ready]:
+    api, ready = _thread_api(), _state()["models"]
+    key = _model_key(model, aliases=aliases)
     entry = ready.get(key)
     if entry is None:
-        n = next(_names)
-        views = {side: f"tandem_{side}_{n}" for side in ("all", "left", "right")}
-        for view in views.values():
-            api._con.register(view, _table([]))
-        frames = {side: api.register(view) for side, view in views.items()}
-        entry = ready[key] = _Ready(Linker(frames["all"], model, log_level=None), frames, views)
-        while len(ready) > WARM_MODELS:
-            _, old = ready.popitem(last=False)
-            for view in old.views.values():
-                api._con.unregister(view)
+        entry = _new_entry(api)
+        entry.linker = _linker(entry.frames["all"], _blocking_for(model, aliases=aliases))
+        _keep(api, key, entry)
     ready.move_to_end(key)
     return api, entry
 
@@ -531,20 +646,20 @@ def predict(
     db_api: Any = None,
 ) -> list[ScoredPair]:
     """Every blocked pair within ``records`` scoring at least ``threshold``."""
-    from splink import Linker
-
     if len(records) < 2:
         return []
     _quiet()
+    aliases = _any_alias(records)
     if db_api is None:
         model = for_dialect(model, "duckdb")
-        api, ready = _ready(_splink_model(model))
+        api, ready = _ready(_splink_model(model), aliases=aliases)
         api._con.register(ready.views["all"], _table(records))
         ready.linker.table_management.invalidate_cache()
         linker = ready.linker
     else:
         model = for_dialect(model, _dialect(db_api))
-        linker = Linker(db_api.register(_table(records)), _splink_model(model), log_level=None)
+        splink_model = _blocking_for(_splink_model(model), aliases=aliases)
+        linker = _linker(db_api.register(_table(records)), splink_model)
     frame = linker.inference.predict(
         threshold_match_probability=threshold or None, warning_mode="never"
     )
@@ -563,14 +678,13 @@ def score(
     """Pairs between ``new`` records and ``existing`` ones (never within either side);
     ``left`` is always the new record's id. ``every_pair`` scores all of them (the caller
     already narrowed ``existing`` down), instead of only the blocked ones."""
-    from splink import Linker
-
     if not new or not existing:
         return []
     _quiet()
+    aliases = _any_alias(new, existing)
     if db_api is None:
         model = for_dialect(model, "duckdb")
-        api, ready = _ready(_splink_model(model))
+        api, ready = _ready(_splink_model(model), aliases=aliases)
         api._con.register(ready.views["left"], _table(new))
         api._con.register(ready.views["right"], _table(existing))
         ready.linker.table_management.invalidate_cache()
@@ -579,7 +693,7 @@ def score(
         model = for_dialect(model, _dialect(db_api))
         left = db_api.register(_table(new))
         right = db_api.register(_table(existing))
-        linker = Linker(right, _splink_model(model), log_level=None)
+        linker = _linker(right, _blocking_for(_splink_model(model), aliases=aliases))
     frame = linker.inference.predict_between(
         left,
         right,

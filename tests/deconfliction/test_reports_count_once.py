@@ -12,6 +12,7 @@ from tandem.audit.models import AuditEvent
 from tandem.recovery import services
 from tandem.recovery.models import (
     Contact,
+    MatchRun,
     StageAssessment,
 )
 from tests.deconfliction.support import add, browser, scan
@@ -105,20 +106,41 @@ def test_nothing_new_is_recorded_on_a_record_merged_away(cast: dict[str, Any]) -
     assert not Contact.objects.filter(client=absorbed).exists()
 
 
-def test_an_on_demand_scan_reuses_the_stored_model_and_the_nightly_scan_retrains(
+def test_scans_reuse_the_stored_model_until_it_is_a_week_old_or_the_registry_changed(
     cast: dict[str, Any],
 ) -> None:
     aro = cast["aro"]
     add(aro, "Jamie", "Rivera", date_of_birth=date(1990, 4, 5), phone="540 555 0199")
     add(aro, "Jaime", "Rivera", date_of_birth=date(1990, 4, 5), phone="540 555 0199")
-    first, second = scan(aro), scan(aro)
-    assert first.pairs == second.pairs == 1
-    trained = [
-        e.detail["trained"]
-        for e in AuditEvent.objects.filter(action="recovery.match_run").order_by("pk")
-    ]
-    assert trained == [True, False]
+
+    def trained() -> bool:
+        last = AuditEvent.objects.filter(action="recovery.match_run").order_by("-pk").first()
+        assert last is not None
+        return bool(last.detail["trained"])
+
+    def stored_model_as_if(**notes: Any) -> None:
+        # As if the registry had been large enough to estimate the model, at this time.
+        run = MatchRun.objects.filter(status="done").order_by("-pk").first()
+        assert run is not None
+        run.model = {**run.model, "estimated": True, **notes}
+        run.save(update_fields=["model"])
+
+    first = scan(aro)
+    assert first.pairs == 1
+    assert trained()
+    assert "trained_at" in first.model
+    second = scan(aro)
+    assert second.pairs == 1
+    assert not trained()
+    # The nightly scan reuses a model estimated yesterday on a registry of the same size...
+    stored_model_as_if(trained_at=(timezone.now() - timedelta(days=1)).isoformat())
     assert services.match_scan_all() == 1
-    last = AuditEvent.objects.filter(action="recovery.match_run").order_by("-pk").first()
-    assert last is not None
-    assert last.detail["trained"] is True
+    assert not trained()
+    # ... re-estimates one a week old...
+    stored_model_as_if(trained_at=(timezone.now() - timedelta(days=7)).isoformat())
+    assert services.match_scan_all() == 1
+    assert trained()
+    # ... and one estimated on a registry that has since shrunk by more than a fifth.
+    stored_model_as_if(trained_at=timezone.now().isoformat(), trained_on=3)
+    assert services.match_scan_all() == 1
+    assert trained()

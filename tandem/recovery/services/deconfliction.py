@@ -5,13 +5,14 @@ Part of ``tandem.recovery.services``, whose ``__init__`` re-exports every public
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from tandem.audit.services import audit_record
 from tandem.recovery import vocab
@@ -93,8 +94,10 @@ def match_run_request(*, acting_user: User) -> MatchRun:
 
 
 def match_run_execute(*, run_id: int) -> MatchRun:
-    """Train on the agency's registry, score every blocked pair and store the candidates at
-    or above the agency's review threshold with their explanation. Decisions already taken
+    """Score every blocked pair of the agency's registry with its stored model, or with one
+    trained on the registry now when the stored one no longer fits (:func:`_stored_model`),
+    and store the candidates at or above the agency's review threshold with their
+    explanation. Decisions already taken
     on a pair (not the same person, merged) are kept; stale open pairs are dropped."""
     from tandem.recovery import linkage
 
@@ -104,7 +107,7 @@ def match_run_execute(*, run_id: int) -> MatchRun:
     records = [client_record(c) for c in clients]
     try:
         stored = _stored_model(run, len(records))
-        model = stored or linkage.train(records)
+        model = stored or {**linkage.train(records), "trained_at": timezone.now().isoformat()}
         pairs = linkage.predict(records, model, threshold=policy.review_threshold)
     except Exception as exc:  # noqa: BLE001 - recorded on the run, shown on the page
         run.status, run.error = vocab.MatchRunStatus.FAILED, type(exc).__name__[:200]
@@ -126,18 +129,20 @@ def match_run_execute(*, run_id: int) -> MatchRun:
     return run
 
 
-#: An on-demand scan reuses the agency's stored model while the registry has not grown or
-#: shrunk by more than this share since it was trained; the nightly scan always trains.
+#: A scan (nightly or on demand) reuses the agency's stored model while the registry has not
+#: grown or shrunk by more than this share since the model was trained...
 RETRAIN_AFTER_CHANGE = 0.2
+#: ... and the model is younger than this: the nightly scan re-estimates at least once a week
+#: even on a registry whose size holds steady (who is in it still changes).
+RETRAIN_AFTER = timedelta(days=7)
 
 
 def _stored_model(run: MatchRun, size: int) -> dict[str, Any] | None:
-    """The model the last scan trained, for an on-demand scan: training (EM) is most of a
-    scan's time, and the nightly job keeps the parameters fresh."""
+    """The model an earlier scan trained, while it still fits the registry: training (EM) is
+    most of a scan's time and a registry's parameters (how often names or birthdays agree by
+    chance, how often a duplicate's fields were mistyped) move slowly. ``None``: train anew."""
     from tandem.recovery import linkage
 
-    if run.trigger != vocab.MatchTrigger.ON_DEMAND:
-        return None
     model = match_model(run.agency)
     trained_on = int(model.get("trained_on", -1))
     if trained_on < 0:
@@ -145,6 +150,9 @@ def _stored_model(run: MatchRun, size: int) -> dict[str, Any] | None:
     if not model.get("estimated"):
         # Priors: fine while the registry is still too small to estimate anything.
         return model if size < linkage.MIN_RECORDS_FOR_EM else None
+    trained_at = parse_datetime(str(model.get("trained_at", "")))
+    if trained_at is None or timezone.now() - trained_at >= RETRAIN_AFTER:
+        return None
     if abs(size - trained_on) > RETRAIN_AFTER_CHANGE * trained_on:
         return None
     return model
