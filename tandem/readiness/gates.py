@@ -32,6 +32,21 @@ def peer_support_ready_users(agency: Agency, at: datetime | None = None) -> Any:
     return User.objects.filter(agency=agency, is_active=True, pk__in=ready)
 
 
+#: What to ``select_related`` from a user so ``peer_support_ready_loaded`` asks nothing more.
+READY_RELATED = "readiness_gate"
+
+
+def peer_support_ready_loaded(user: User, agency: Agency, at: datetime | None = None) -> bool:
+    """Whether ``user`` is among ``peer_support_ready_users(agency, at)``, decided from the
+    user's row and the gate loaded with it (``select_related(READY_RELATED)``), without a
+    query of its own: on call now reads its few people and their gates in the query that
+    finds them. The gate is read if it was not loaded."""
+    if user.agency_id != agency.pk or not user.is_active:
+        return False
+    gate = user.readiness_gate if hasattr(user, READY_RELATED) else None
+    return gate is not None and gate.agency_id == agency.pk and gate.peer_support_open_at(at)
+
+
 def is_peer_support_ready(user: User, at: datetime | None = None) -> bool:
     gate = gate_for(user)
     return bool(gate and gate.peer_support_open_at(at))

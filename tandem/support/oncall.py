@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Prefetch, Q, Subquery, Value
-from django.db.models.functions import Mod
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
+from tandem.accounts.models import User
+from tandem.readiness.gates import READY_RELATED, peer_support_ready_loaded
 from tandem.support import vocab
 from tandem.support.models import Override, Rotation, RotationMember, SupporterProfile
 
@@ -79,13 +80,20 @@ def agency_tz(agency: Agency) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def _gate_loaded(profile: SupporterProfile) -> bool:
+    """Whether the profile's account and gate came with it (``select_related``)."""
+    return SupporterProfile.user.is_cached(profile) and User.readiness_gate.is_cached(profile.user)
+
+
 class Schedule:
     """On-call answers for one agency.
 
     ``full=True`` loads every rotation's participants and the whole ready set once, for
     scans over many moments (coverage gaps, calendar feeds). The default answers a few
     moments (on call now, routing) with a handful of indexed queries whatever the roster's
-    size: the participant on shift is fetched by its position, readiness per person.
+    size: the rotations come with their sizes, so the participants on shift at a moment are
+    found by position, every rotation's in one query, and their readiness is read from the
+    gates loaded with them.
     """
 
     def __init__(
@@ -104,74 +112,97 @@ class Schedule:
         window = full and until is not None
         self.full = full and not window
         rotations = Rotation.objects.filter(agency=agency)
+        self.rotations: list[Rotation]
+        #: Participants per rotation (not ``full``), and the participant at each position
+        #: loaded so far: ``None`` where the position is empty.
+        self._sizes: dict[int, int] = {}
+        self._members: dict[tuple[int, int], SupporterProfile | None] = {}
         if self.full:
             # Joined into the members' query: prefetching the profiles by id would send one
             # IN list of every participant, which SQLite refuses past ~1,000 supporters.
-            rotations = rotations.prefetch_related(
-                Prefetch(
-                    "members", queryset=RotationMember.objects.select_related("supporter__user")
+            self.rotations = list(
+                rotations.prefetch_related(
+                    Prefetch(
+                        "members",
+                        queryset=RotationMember.objects.select_related("supporter__user"),
+                    )
                 )
             )
-        self.rotations = list(rotations)
+        else:
+            sized = list(rotations.annotate(size=Count("members")))
+            self._sizes = {r.pk: r.size for r in sized}
+            self.rotations = list(sized)
         overrides = Override.objects.filter(agency=agency, ends_at__gt=since or now)
         if until is not None:
             overrides = overrides.filter(starts_at__lt=until)
-        self.overrides = list(overrides.select_related("supporter__user"))
+        self.overrides = list(overrides.select_related(f"supporter__user__{READY_RELATED}"))
         self._ready: dict[int, bool] = {}
         if self.full:
             ready = SupporterProfile.objects.ready(agency).values_list("pk", flat=True)
             self._ready = dict.fromkeys(ready, True)
-        self._sizes: dict[int, int] = {}
-        self._members: dict[tuple[int, int], SupporterProfile | None] = {}
-        self._at_index: dict[tuple[int, int], SupporterProfile | None] = {}
         if window and until is not None:
             self._preload(since or now, until)
 
     def _preload(self, since: datetime, until: datetime) -> None:
-        """Load, in three queries, who is on shift in [since, until) and whether they are
-        ready, so a scan over the window asks the database nothing more."""
-        self._sizes = dict.fromkeys((r.pk for r in self.rotations), 0)
-        sizes = (
-            RotationMember.objects.filter(rotation__in=self.rotations)
-            .values("rotation")
-            .annotate(n=Count("pk"))
-            .values_list("rotation", "n")
-        )
-        self._sizes.update(sizes)
-        wanted = Q(pk__in=[])
+        """Load, in one query, who is on shift in [since, until) and their gates, so a scan
+        over the window asks the database nothing more."""
+        wanted: set[tuple[int, int]] = set()
         for rotation in self.rotations:
             size = self._sizes[rotation.pk]
             first = rotation.shift_index_at(since, self.tz)
             last = rotation.shift_index_at(until, self.tz)
             if not size or last is None:
                 continue
-            positions = {i % size for i in range(max(first or 0, 0), last + 1)}
-            for position in positions:
-                self._members[(rotation.pk, position)] = None
-            wanted |= Q(rotation=rotation, position__in=sorted(positions))
-        for member in RotationMember.objects.filter(wanted).select_related("supporter__user"):
+            wanted |= {(rotation.pk, i % size) for i in range(max(first or 0, 0), last + 1)}
+        self._load_members(wanted)
+
+    def _load_members(self, wanted: set[tuple[int, int]]) -> None:
+        """Fetch the participants at the (rotation, position) pairs ``wanted``, with their
+        accounts and gates, in one query."""
+        wanted = {key for key in wanted if key not in self._members}
+        if not wanted:
+            return
+        pairs = Q(pk__in=[])
+        for rotation_id, position in sorted(wanted):
+            pairs |= Q(rotation_id=rotation_id, position=position)
+        self._members.update(dict.fromkeys(wanted))
+        found = (
+            RotationMember.objects.filter(pairs)
+            .order_by()
+            .select_related(f"supporter__user__{READY_RELATED}")
+        )
+        for member in found:
             self._members[(member.rotation_id, member.position)] = member.supporter
-        people = {p.pk for p in self._members.values() if p is not None}
-        people |= {o.supporter_id for o in self.overrides}
-        self._ready = dict.fromkeys(people, False)
-        ready = SupporterProfile.objects.ready(self.agency).filter(pk__in=people)
-        self._ready.update(dict.fromkeys(ready.values_list("pk", flat=True), True))
 
     def is_ready(self, profile: SupporterProfile) -> bool:
         """Designated and compliant (the readiness gate), cached per schedule."""
         if self.full:
             return self._ready.get(profile.pk, False)
         if profile.pk not in self._ready:
-            self._ready[profile.pk] = (
-                SupporterProfile.objects.ready(self.agency).filter(pk=profile.pk).exists()
-            )
+            if _gate_loaded(profile):  # came with the shift
+                self._ready[profile.pk] = profile.agency_id == self.agency.pk and (
+                    peer_support_ready_loaded(profile.user, self.agency)
+                )
+            else:
+                self._ready[profile.pk] = (
+                    SupporterProfile.objects.ready(self.agency).filter(pk=profile.pk).exists()
+                )
         return self._ready[profile.pk]
 
     def prefetch_ready(self, profiles: list[SupporterProfile]) -> None:
-        """Learn whether each of ``profiles`` is ready with one query (on call now asks for
-        every layer's supporter)."""
-        wanted = {p.pk for p in profiles if p.pk not in self._ready}
-        if self.full or not wanted:
+        """Learn whether each of ``profiles`` is ready with at most one query (on call now
+        asks for every layer's supporter, whose gates usually came with the shift)."""
+        if self.full:
+            return
+        wanted = set()
+        for profile in profiles:
+            if profile.pk in self._ready:
+                continue
+            if _gate_loaded(profile):
+                self.is_ready(profile)
+            else:
+                wanted.add(profile.pk)
+        if not wanted:
             return
         ready = set(
             SupporterProfile.objects.ready(self.agency)
@@ -181,46 +212,31 @@ class Schedule:
         for pk in wanted:
             self._ready[pk] = pk in ready
 
-    def _member_at(self, rotation: Rotation, index: int) -> SupporterProfile | None:
+    def _member_at(self, rotation: Rotation, index: int, at: datetime) -> SupporterProfile | None:
         if self.full:
             members = list(rotation.members.all())
             return members[index % len(members)].supporter if members else None
-        if rotation.pk in self._sizes:  # a window preloaded by position
-            size = self._sizes[rotation.pk]
-            if not size:
-                return None
-            key = (rotation.pk, index % size)
-            if key not in self._members:
-                found = (
-                    rotation.members.select_related("supporter__user")
-                    .filter(position=index % size)
-                    .first()
-                )
-                self._members[key] = found.supporter if found else None
-            return self._members[key]
-        key = (rotation.pk, index)
-        if key not in self._at_index:  # on call now asks for the same shift twice
-            # The participant at ``index`` modulo the rotation's size, in one query.
-            size_q = (
-                RotationMember.objects.filter(rotation=rotation)
-                .order_by()
-                .values("rotation")
-                .annotate(n=Count("pk"))
-                .values("n")
-            )
-            found = (
-                rotation.members.select_related("supporter__user")
-                .filter(position=Mod(Value(index), Subquery(size_q)))
-                .first()
-            )
-            self._at_index[key] = found.supporter if found else None
-        return self._at_index[key]
+        size = self._sizes.get(rotation.pk, 0)
+        if not size:
+            return None
+        key = (rotation.pk, index % size)
+        if key not in self._members:
+            # Every rotation's participant at ``at`` in one query: on call now and routing
+            # ask for each layer at the same moment.
+            wanted = {key}
+            for other in self.rotations:
+                other_index = other.shift_index_at(at, self.tz)
+                other_size = self._sizes.get(other.pk, 0)
+                if other_index is not None and other_size:
+                    wanted.add((other.pk, other_index % other_size))
+            self._load_members(wanted)
+        return self._members[key]
 
     def _rotation_shift(self, rotation: Rotation, at: datetime) -> Shift | None:
         index = rotation.shift_index_at(at, self.tz)
         if index is None:
             return None
-        supporter = self._member_at(rotation, index)
+        supporter = self._member_at(rotation, index, at)
         if supporter is None:
             return None
         start, end = rotation.shift_bounds(index, self.tz)
@@ -243,10 +259,11 @@ class Schedule:
         shift = self.shift_at(layer, at)
         if shift is None:
             return None
-        supporter = shift.supporter
-        if not supporter.is_available_at(at) or not self.is_ready(supporter):
-            return None
-        return supporter
+        return shift.supporter if self.can_answer(shift.supporter, at) else None
+
+    def can_answer(self, supporter: SupporterProfile, at: datetime) -> bool:
+        """Whether the supporter on shift at ``at`` can answer: available and ready."""
+        return supporter.is_available_at(at) and self.is_ready(supporter)
 
     def gaps(self, start: datetime | None = None, days: int = COVERAGE_DAYS) -> list[Gap]:
         """Stretches in the next ``days`` when a layer has nobody who can answer."""

@@ -15,7 +15,7 @@ from django.utils import timezone
 from tandem.accounts.models import User
 from tandem.agencies.models import Agency
 from tandem.readiness.gates import gate_update
-from tandem.support import services, vocab
+from tandem.support import selectors, services, vocab
 from tandem.support.models import (
     IntakeLink,
     Rotation,
@@ -86,6 +86,52 @@ def test_dispatcher_sees_who_is_on_call_now_with_phone_numbers(
     assert cast["psychologist"].phone in text  # the psychologist is the last line
 
 
+def test_on_call_now_names_only_a_supporter_who_can_answer(
+    agency: Agency, cast: dict[str, User], team: dict[str, User], clock: Any
+) -> None:
+    """A lapsed gate, a closed account or "unavailable" leave the line without a name, as
+    routing sees it; a cover from someone ready puts their name back; a layer with nobody
+    on the rota says so."""
+
+    def lines() -> list[tuple[str, list[str], str]]:
+        return [(x.label, [n for n, _ in x.people], x.note) for x in selectors.on_call_now(agency)]
+
+    def covering() -> list[str | None]:
+        schedule = Schedule(agency, full=True)  # readiness asked of the database
+        found = [schedule.covering(layer, timezone.now()) for layer in vocab.Layer.values]
+        return [p.user.username if p else None for p in found]
+
+    unreachable = "The scheduled supporter cannot be reached now."
+    gate_update(user=team["pia"], peer_support=True, peer_support_until=T0, cji=False)
+    clock.move_to(T0 + timedelta(minutes=1))
+    team["ben"].is_active = False
+    team["ben"].save(update_fields=["is_active"])
+    assert lines()[:2] == [
+        ("Primary on call", [], unreachable),
+        ("Backup on call", [], unreachable),
+    ]
+    assert covering() == [None, None]
+    cover = make_supporter(agency, "cover")
+    services.override_create(
+        acting_user=cast["coordinator"],
+        agency=agency,
+        layer="primary",
+        supporter=services.profile_for(cover),
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=2),
+        reason="cover",
+    )
+    assert lines()[0] == ("Primary on call", [cover.get_full_name()], "")
+    assert covering() == ["cover", None]
+    services.availability_set(
+        acting_user=cover, profile=services.profile_for(cover), until=T0 + timedelta(hours=1)
+    )
+    assert lines()[0] == ("Primary on call", [], unreachable)
+    Rotation.objects.filter(agency=agency, layer=vocab.Layer.BACKUP).delete()
+    assert lines()[1] == ("Backup on call", [], "Nobody is scheduled.")
+    assert covering() == [None, None]
+
+
 def test_on_call_now_and_routing_cost_the_same_queries_however_large_the_roster(
     agency: Agency, cast: dict[str, User], clock: Any
 ) -> None:
@@ -98,6 +144,11 @@ def test_on_call_now_and_routing_cost_the_same_queries_however_large_the_roster(
         rotation(agency, cast["coordinator"], vocab.Layer.PRIMARY, people, hours=1)
         rotation(agency, cast["coordinator"], vocab.Layer.BACKUP, people[::-1], hours=1)
         client = sign_in(Client(), cast["dispatcher"])
+        with CaptureQueriesContext(connection) as answer:
+            selectors.on_call_now(agency)
+        # The rotations with their sizes, the overrides to come, each layer's participant
+        # on shift with their gate, the coordinators and psychologists.
+        assert len(answer) == 4
         with CaptureQueriesContext(connection) as page:
             assert client.get(reverse("support:on_call_now")).status_code == 200
         asker = make_user(agency, f"asker{size}", "member")
