@@ -20,13 +20,12 @@ if TYPE_CHECKING:
 
 
 def _waiting(user: User, now: datetime) -> list[Item]:
-    waiting = selectors.queue(user.home_agency)
-    if not waiting:
+    count, oldest = selectors.waiting_for_a_supporter(user.home_agency)
+    if not count or oldest is None:
         return []
-    longest = selectors.waited(min(r.created_at for r in waiting), now)
+    longest = selectors.waited(oldest, now)
     text = (
-        f"{plural(len(waiting), 'request', 'requests')} waiting for a supporter, "
-        f"the longest for {longest}"
+        f"{plural(count, 'request', 'requests')} waiting for a supporter, the longest for {longest}"
     )
     return [Item(text, reverse("support:queue"), urgent=True)]
 

@@ -31,7 +31,7 @@ ENTRIES: list[NavEntry] = [
         "Breach reports",
         "support:breach_list",
         frozenset({Role.COORDINATOR, Role.PSYCHOLOGIST}),
-        "Breaches of confidentiality reported by the team, to acknowledge (GO 702 .38).",
+        "Breaches of confidentiality reported by the team, to acknowledge.",
         program=PEER_SUPPORT,
     ),
     NavEntry(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import Case, Count, F, Min, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from tandem.accounts.models import User, users_with_role
@@ -117,13 +117,23 @@ def on_call_now(agency: Agency, at: datetime | None = None) -> list[OnCallLine]:
     return lines
 
 
+def _most_urgent_first() -> Case:
+    return Case(
+        When(urgency=vocab.Urgency.NOW, then=Value(0)),
+        When(urgency=vocab.Urgency.TODAY, then=Value(1)),
+        default=Value(2),
+    )
+
+
 def offers_for(user: User) -> list[SupportRequest]:
-    """Open requests offered to the user right now."""
+    """Open requests offered to the user right now, the most urgent first ("Now" before
+    "Today" before "This week"; a supporter on a phone sees the urgent ones first), then
+    the oldest."""
     ids = RequestOffer.objects.filter(user=user, active=True).values("request_id")
     return list(
         SupportRequest.objects.select_related("data_key", "chosen_supporter__user")
         .filter(pk__in=ids, status=vocab.RequestStatus.ROUTING)
-        .order_by("created_at", "reference")
+        .order_by(_most_urgent_first(), "created_at", "reference")
     )
 
 
@@ -152,6 +162,15 @@ def queue(agency: Agency) -> list[SupportRequest]:
         .filter(agency=agency, status__in=vocab.OPEN_STATUSES)
         .order_by("created_at", "reference")[:500]
     )
+
+
+def waiting_for_a_supporter(agency: Agency) -> tuple[int, datetime | None]:
+    """How many open requests nobody has accepted yet, and when the oldest came in (to the
+    hour), for the coordinator's home: accepted ones are no longer waiting."""
+    found = SupportRequest.objects.filter(
+        agency=agency, status=vocab.RequestStatus.ROUTING
+    ).aggregate(n=Count("pk"), oldest=Min("created_at"))
+    return int(found["n"]), found["oldest"]
 
 
 def waited(since: datetime, now: datetime) -> str:
@@ -275,3 +294,10 @@ def recent_deployments(profile: SupporterProfile) -> QuerySet[Deployment]:
     return Deployment.objects.filter(
         supporter=profile, deployed_at__gte=timezone.now() - timedelta(days=30)
     ).select_related("incident")
+
+
+def takes_referrals(agency: Agency) -> bool:
+    """Whether the agency's program takes a member's referral of a colleague (its policy's
+    eligibility): Joplin's does not, so nothing offers one."""
+    eligibility = agency.policy_model().eligibility
+    return eligibility.members and vocab.Channel.REFERRAL in eligibility.channels

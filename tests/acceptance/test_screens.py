@@ -229,6 +229,52 @@ def test_coordinator_home_lists_what_needs_attention_without_identities(
     assert "Nothing needs your attention now." in member_home
 
 
+def _ask(agency: Agency, key: str, urgency: str) -> SupportRequest:
+    request, _receipt = services.request_create(
+        acting_user=None,
+        agency=agency,
+        idempotency_key=key,
+        channel=vocab.Channel.SELF_REQUEST,
+        urgency=urgency,
+        contact_method=vocab.ContactMethod.PHONE,
+        requester={"kind": "member", "name": "Someone", "phone": "555-0142"},
+    )
+    return request
+
+
+def test_an_accepted_request_no_longer_counts_as_waiting_on_the_coordinators_home(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    first = _ask(agency, "wait-1", vocab.Urgency.NOW)
+    _ask(agency, "wait-2", vocab.Urgency.NOW)
+    coordinator = sign_in(Client(), cast["coordinator"])
+    assert "2 requests waiting for a supporter" in coordinator.get("/").content.decode()
+    offered = User.objects.get(pk=first.offers.get(active=True).user_id)
+    services.request_accept(acting_user=offered, request=first)
+    page = coordinator.get("/").content.decode()
+    assert "1 request waiting for a supporter" in page
+
+
+def test_a_supporter_sees_the_most_urgent_requests_offered_first(
+    agency: Agency, cast: dict[str, User]
+) -> None:
+    """A "This week" and a "Today" request that came in first do not push a "Now" request
+    below them (on a phone, below the fold)."""
+    for key, urgency in (
+        ("o-1", vocab.Urgency.THIS_WEEK),
+        ("o-2", vocab.Urgency.TODAY),
+        ("o-3", vocab.Urgency.NOW),
+    ):
+        _ask(agency, key, urgency)
+    offered = {
+        o.user_id for r in SupportRequest.objects.all() for o in r.offers.filter(active=True)
+    }
+    assert len(offered) == 1, "the three requests are offered to the same first supporter"
+    page = sign_in(Client(), User.objects.get(pk=offered.pop())).get(reverse("support:workspace"))
+    body = page.content.decode()
+    assert body.index("· Now</h3>") < body.index("· Today</h3>") < body.index("· This week</h3>")
+
+
 def _home_queries(client: Client) -> list[str]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -64,3 +64,24 @@ def test_joplin_story_letter_vetting_training_then_the_chief_designates(demo: An
     assert on_call is not None
     assert on_call.supporter.display_name not in page
     assert supervisor.get(reverse("support:on_call_now")).status_code == 404
+
+
+def test_joplin_takes_no_referral_of_a_colleague_and_says_so(demo: Any) -> None:
+    """SOG 2-13 names no referral by a colleague: "Get support" offers none, and a referral
+    link from elsewhere opens the page for asking for oneself with a notice, so a referrer
+    does not fill in their own details believing they refer someone."""
+    from django.test import Client
+
+    from tandem.support import access as support_access
+
+    agency, _people = demo("joplin")
+    member = sign_in_from_the_demo_listing("joplin-member")
+    directory = text(member.get(reverse("support:directory")))
+    assert "Ask for support" in directory
+    assert "Refer a colleague" not in directory
+    url = reverse("support:intake", args=[support_access.help_pass_for(agency)])
+    page = text(Client().get(url + "?for=colleague"))
+    assert "takes no referrals of a colleague here" in page
+    assert "This page is for asking for yourself" in page
+    assert "Send the referral" not in page
+    assert "takes no referrals" not in text(Client().get(url))

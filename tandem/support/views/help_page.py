@@ -54,11 +54,6 @@ def _help_kinds(agency: Agency) -> list[tuple[str, str]]:
     return [(str(kind), label) for kind, label, allowed in offered if allowed]
 
 
-def _takes_referrals(agency: Agency) -> bool:
-    eligibility = agency.policy_model().eligibility
-    return eligibility.members and vocab.Channel.REFERRAL in eligibility.channels
-
-
 def _help_form(request: HttpRequest, agency: Agency, *, referral: bool) -> Any:
     topic = "topic" in services.usage_fields(agency)
     initial: dict[str, Any] = {"code": forms.new_idempotency_key()}
@@ -80,14 +75,17 @@ def _help_form(request: HttpRequest, agency: Agency, *, referral: bool) -> Any:
 def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
     if not agency.runs(PEER_SUPPORT):  # its posted link outlived the program
         raise Http404
-    referral = request.GET.get("for") == "colleague" and _takes_referrals(agency)
+    referrals = selectors.takes_referrals(agency)
+    asked_to_refer = request.GET.get("for") == "colleague"
+    referral = asked_to_refer and referrals
     form = _help_form(request, agency, referral=referral)
     context = {
         "form": form,
         "intake_agency": agency,
         "referral": referral,
         "kinds": referral or bool(_help_kinds(agency)),
-        "referrals": _takes_referrals(agency),
+        "referrals": referrals,
+        "no_referrals": asked_to_refer and not referrals,
         "ways": _policy_ways(agency, leave_out=(vocab.Channel.SELF_REQUEST,)),
         "eligibility": agency.policy_model().eligibility,
     }

@@ -49,6 +49,7 @@ def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
         "query": page_query(request),
         "policy": agency.policy_model(),
         "help_url": reverse("support:intake", args=[access.help_pass_for(agency)]),
+        "referrals": selectors.takes_referrals(agency),
     }
     return render(request, "support/directory.html", context)
 
