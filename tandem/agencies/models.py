@@ -12,7 +12,7 @@ from django.db import connections, models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
-from tandem.core.fts import MIN_CHARS, fts_phrase
+from tandem.core.fts import MIN_CHARS, found_first, fts_phrase
 
 if TYPE_CHECKING:
     from tandem.agencies.presets import Policy
@@ -173,16 +173,22 @@ class MemberQuerySet(models.QuerySet["Member"]):
         if not text:
             return self
         names = Q(last_name__icontains=text) | Q(first_name__icontains=text)
-        if len(text) >= MIN_CHARS and connections[self.db].vendor == "sqlite":
-            # The FTS5 trigram index (migration 0004) finds the same substrings without
-            # scanning the agency; PostgreSQL's trigram GIN indexes serve ``icontains``.
-            names = Q(
-                pk__in=RawSQL(
-                    "SELECT rowid FROM agencies_member_fts WHERE agencies_member_fts MATCH %s",
-                    [fts_phrase(text)],
-                )
+        number = Q(employee_number__iexact=text)
+        if len(text) < MIN_CHARS:
+            return self.filter(names | number)
+        if connections[self.db].vendor == "postgresql":
+            # The trigram GIN indexes (migration 0003) and the number's expression index
+            # find the matches before the directory's order is applied.
+            return found_first(self, names | number)
+        # The FTS5 trigram index (migration 0004) finds the same substrings without
+        # scanning the agency.
+        names = Q(
+            pk__in=RawSQL(
+                "SELECT rowid FROM agencies_member_fts WHERE agencies_member_fts MATCH %s",
+                [fts_phrase(text)],
             )
-        return self.filter(names | Q(employee_number__iexact=text))
+        )
+        return self.filter(names | number)
 
 
 class Member(models.Model):

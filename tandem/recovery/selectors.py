@@ -235,20 +235,38 @@ class TimelineItem:
     kind: str
     title: str
     detail: str
-    url: str = ""
+    link: tuple[str, int] | None = None  # (URL name, pk) of the entry's own page
+
+    @property
+    def url(self) -> str:
+        """The entry's page, worked out only for the entries a page shows (a client with
+        hundreds of contacts shows fifty at a time)."""
+        from django.urls import reverse
+
+        return reverse(self.link[0], args=[self.link[1]]) if self.link else ""
 
 
 def _moment(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
-def client_timeline(client: Client) -> list[TimelineItem]:
-    """One timeline per client (PR-3): contacts, stages, goals, referrals, consents, visits,
-    disclosures. Never CJI."""
-    from django.urls import reverse
+#: What the timeline reads of a contact: no notes, nothing sealed.
+TIMELINE_CONTACT_FIELDS = (
+    "occurred_at",
+    "kind",
+    "outcome",
+    "aro_present",
+    "prs_present",
+    "duration_minutes",
+)
 
+
+def client_timeline(client: Client, records: ClientRecords) -> list[TimelineItem]:
+    """One timeline per client (PR-3): contacts, stages, goals, referrals, consents, visits,
+    disclosures. Never CJI. Stages, goals, referrals and visits come from ``records``, which
+    the page reads anyway."""
     items: list[TimelineItem] = []
-    contacts = Contact.objects.filter(client=client).select_related("data_key", "recorded_by")
+    contacts = Contact.objects.filter(client=client).only(*TIMELINE_CONTACT_FIELDS)
     for c in contacts:
         who = (
             " and ".join(
@@ -262,36 +280,36 @@ def client_timeline(client: Client) -> list[TimelineItem]:
                 "Contact",
                 c.get_kind_display(),
                 f"{c.get_outcome_display()} · {who} · {c.duration_minutes} min",
-                reverse("recovery:contact_edit", args=[c.pk]),
+                ("recovery:contact_edit", c.pk),
             )
         )
-    for s in client.stages.select_related("assessed_by"):
+    for s in records.stage_history:
         by = s.assessed_by.get_full_name() if s.assessed_by else ""
         items.append(
             TimelineItem(
                 s.assessed_at, "Stage of change", s.get_stage_display(), f"Assessed by {by}"
             )
         )
-    for g in client.goals.select_related("data_key"):
+    for g in records.goals:
         items.append(TimelineItem(g.created_at, "Goal", g.get_status_display(), g.text or ""))
-    for r in client.referrals.select_related("resource"):
+    for r in records.referrals:
         items.append(
             TimelineItem(
                 _moment(r.proposed_on),
                 "Referral",
                 r.resource.name,
                 r.get_status_display(),
-                reverse("recovery:referral_detail", args=[r.pk]),
+                ("recovery:referral_detail", r.pk),
             )
         )
-    for p in client.planned.all():
+    for p in records.planned:
         items.append(
             TimelineItem(
                 p.starts_at,
                 "Planned visit",
                 p.get_kind_display(),
                 p.get_status_display(),
-                reverse("recovery:planned_detail", args=[p.pk]),
+                ("recovery:planned_detail", p.pk),
             )
         )
     for d in client.disclosures.all():
@@ -301,7 +319,7 @@ def client_timeline(client: Client) -> list[TimelineItem]:
                 "Disclosure",
                 d.recipient_name,
                 d.get_purpose_display(),
-                reverse("recovery:disclosure_detail", args=[d.pk]),
+                ("recovery:disclosure_detail", d.pk),
             )
         )
     items.sort(key=lambda i: i.at, reverse=True)
@@ -328,34 +346,27 @@ OPEN_REFERRALS = {
 }
 
 
-def client_glance(
-    client: Client,
-    timeline: list[TimelineItem],
-    referrals: list[Referral],
-    consents: list[Consent],
-) -> Glance:
-    """The client page's summary, from what the page loads anyway plus one query."""
+def client_glance(timeline: list[TimelineItem], records: ClientRecords) -> Glance:
+    """The client page's summary, from what the page loads anyway."""
     now = timezone.now()
     soon = timezone.localdate() + timedelta(days=7)
-    next_visit = (
-        client.planned.filter(
-            ends_at__gte=now, status__in=[vocab.PlanStatus.PLANNED, vocab.PlanStatus.STARTED]
-        )
-        .order_by("starts_at", "pk")
-        .first()
-    )
+    upcoming = [
+        p
+        for p in records.planned
+        if p.ends_at >= now and p.status in (vocab.PlanStatus.PLANNED, vocab.PlanStatus.STARTED)
+    ]
     return Glance(
-        next_visit=next_visit,
+        next_visit=min(upcoming, key=lambda p: (p.starts_at, p.pk), default=None),
         last_contact=next((i for i in timeline if i.kind == "Contact"), None),
         follow_ups=sorted(
             (
                 r
-                for r in referrals
+                for r in records.referrals
                 if r.status in OPEN_REFERRALS and r.follow_up_on and r.follow_up_on <= soon
             ),
             key=lambda r: r.follow_up_on or soon,
         ),
-        consents_in_force=sum(c.state == "In force" for c in consents),
+        consents_in_force=sum(c.state == "In force" for c in records.consents),
     )
 
 
@@ -756,13 +767,30 @@ def import_context(batch: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ClientRecords:
-    """What the client page lists besides the timeline (each list read once)."""
+    """What the client page lists besides its contacts and disclosures, each list read once
+    for its own section, the glance and the timeline."""
 
     referrals: list[Referral]
     consents: list[Consent]
     goals: list[Goal]
-    stages: QuerySet[StageAssessment]  # the latest ten, read when the page shows them
-    stage_count: int
+    stage_history: list[StageAssessment]  # newest first
+    planned: list[PlannedContact]
+
+    #: Assessments the stage section lists (all of them are in the timeline).
+    STAGES_SHOWN = 10
+
+    @property
+    def stages(self) -> list[StageAssessment]:
+        return self.stage_history[: self.STAGES_SHOWN]
+
+    @property
+    def stage_count(self) -> int:
+        return len(self.stage_history)
+
+    @property
+    def current_stage(self) -> StageAssessment | None:
+        """The latest assessment, as ``Client.current_stage`` reads it."""
+        return self.stage_history[0] if self.stage_history else None
 
 
 def client_records(client: Client) -> ClientRecords:
@@ -770,8 +798,10 @@ def client_records(client: Client) -> ClientRecords:
         referrals=list(client.referrals.select_related("resource")),
         consents=list(client.consents.select_related("recipient", "data_key")),
         goals=list(client.goals.select_related("data_key")),
-        stages=client.stages.select_related("assessed_by")[:10],
-        stage_count=client.stages.count(),
+        stage_history=list(
+            client.stages.select_related("assessed_by").order_by("-assessed_at", "-pk")
+        ),
+        planned=list(client.planned.all()),
     )
 
 

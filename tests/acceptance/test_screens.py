@@ -392,10 +392,27 @@ def test_client_page_puts_the_summary_first_and_pages_a_long_timeline(
         resource=resource,
         follow_up_on=timezone.localdate() + timedelta(days=2),
     )
+    # The next visit is the earliest one still to come or under way; a cancelled one is not.
+    visits = [
+        recovery.planned_create(
+            acting_user=cast["aro"],
+            client=client,
+            kind=kind,
+            starts_at=now + timedelta(days=days),
+            ends_at=now + timedelta(days=days, hours=1),
+            aro=cast["aro"],
+            prs=cast["prs"],
+            with_prs=False,
+        )
+        for kind, days in (("office", 1), ("field", 3), ("office", 5), ("field", -2))
+    ]
+    recovery.planned_cancel(acting_user=cast["aro"], planned=visits[0])
     url = reverse("recovery:client_detail", args=[client.pk])
     aro = sign_in(Client(), cast["aro"])
     page = aro.get(url).content.decode()
     main = page.split("<main", 1)[1]
+    next_visit = reverse("recovery:planned_detail", args=[visits[1].pk])
+    assert f'<dt>Next visit</dt><dd><a href="{next_visit}">Field' in main
     # What the person at the door needs comes before every folded section.
     glance = main.index("At a glance")
     assert main.index("Log a contact") < glance < main.index('<details class="fold"')
@@ -405,13 +422,13 @@ def test_client_page_puts_the_summary_first_and_pages_a_long_timeline(
     assert "None in force" in summary
     # Each folded section says what it holds.
     assert 'Referrals <span class="count">(1)</span>' in main
-    assert 'Timeline <span class="count">(15 entries)</span>' in main
+    assert 'Timeline <span class="count">(19 entries)</span>' in main  # 14 + 1 + 4 visits
     first = re.findall(r"<li><span class=\"muted\">", main.split('id="timeline"', 1)[1])
     assert len(first) == 10
-    assert "Entries 1–10 of 15" in main
+    assert "Entries 1–10 of 19" in main
     assert "?timeline=2#timeline" in main
     older = aro.get(url, {"timeline": "2"}).content.decode().split('id="timeline"', 1)[1]
-    assert len(re.findall(r"<li><span class=\"muted\">", older)) == 5
+    assert len(re.findall(r"<li><span class=\"muted\">", older)) == 9
     assert 'id="timeline" open' in aro.get(url, {"timeline": "2"}).content.decode()
     # A change made in a section brings the reader back to that section.
     answer = aro.post(reverse("recovery:stage_create", args=[client.pk]), {"stage": "preparation"})

@@ -169,19 +169,19 @@ def _own_assignment(user: Any) -> dict[str, int]:
 def client_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request.user, pk, write=False)
     services.client_view_log(acting_user=request.user, client=client)
-    timeline = selectors.client_timeline(client)
-    page = Paginator(timeline, TIMELINE_PAGE).get_page(request.GET.get("timeline"))
     records = selectors.client_records(client)
+    timeline = selectors.client_timeline(client, records)
+    page = Paginator(timeline, TIMELINE_PAGE).get_page(request.GET.get("timeline"))
     context = {
         "client": client,
-        "stage": client.current_stage(),
+        "stage": records.current_stage,
         "stages": records.stages,
         "stage_count": records.stage_count,
         "goals": records.goals,
         "goals_open": sum(g.status in OPEN_GOALS for g in records.goals),
         "referrals": records.referrals,
         "consents": records.consents,
-        "glance": selectors.client_glance(client, timeline, records.referrals, records.consents),
+        "glance": selectors.client_glance(timeline, records),
         "timeline": page,
         "timeline_count": len(timeline),
         "stage_form": StageForm(),
