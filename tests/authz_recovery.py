@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.urls import reverse
 
 from tests.authz import ACTION, Row, World, roles
+from tests.helpers import PNG
 
 PROGRAM = roles("aro", "prs", "crt_supervisor")
 SWORN = roles("aro", "crt_supervisor")
@@ -101,12 +102,6 @@ ROWS: list[Row] = [
 # The visits calendar feed is guarded by its secret token
 # (tested in tests/recovery/test_reminders_retention_and_feeds.py).
 PUBLIC_BY_DESIGN: set[str] = {"recovery:feed"}
-
-# A 1×1 PNG: the client's photo in the world.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415478"
-    "9c63606060000000040001f61738550000000049454e44ae426082"
-)
 
 
 def build_world(w: World) -> None:

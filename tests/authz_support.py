@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.authz import ACTION, EVERY_SIGNED_IN, Row, World, roles
+from tests.helpers import PNG
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # enough for the type check
 HELPERS = roles("supporter", "coordinator", "psychologist")
 COORDINATOR = roles("coordinator")
 SUPPORTER = roles("supporter")

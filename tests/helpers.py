@@ -1,5 +1,5 @@
 """Helpers more than one test file needs: what an authenticator app shows, what a PDF reader
-reads, a free port, child processes of Python and ``tandem`` on this test's database.
+reads, a 1×1 PNG, a free port, child processes of Python and ``tandem`` on this test's database.
 Fixtures shared by every file live in ``conftest.py`` (the frozen ``clock`` among them)."""
 
 from __future__ import annotations
@@ -194,3 +194,10 @@ def wait_for(predicate: Callable[[], bool], seconds: float, step: float = 0.1) -
             return True
         time.sleep(step)
     return False
+
+
+#: A valid 1×1 PNG: a client's or a supporter's photo in tests.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415478"
+    "9c63606060000000040001f61738550000000049454e44ae426082"
+)

@@ -98,7 +98,7 @@ def test_supporter_adds_an_optional_photo_checked_by_its_bytes(
 ) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from tests.authz_support import PNG
+    from tests.helpers import PNG
 
     client = sign_in(Client(), team["pia"])
     profile = services.profile_for(team["pia"])

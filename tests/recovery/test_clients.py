@@ -148,7 +148,7 @@ def test_a_stale_client_form_is_refused_and_keeps_the_users_input(cast: dict[str
 def test_a_photo_is_stored_encrypted_and_served_only_to_the_program(cast: dict[str, Any]) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from tests.authz_recovery import PNG
+    from tests.helpers import PNG
 
     aro = browser(cast["aro"])
     upload = SimpleUploadedFile("me.png", PNG, content_type="image/png")
