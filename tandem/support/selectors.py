@@ -301,3 +301,10 @@ def takes_referrals(agency: Agency) -> bool:
     eligibility): Joplin's does not, so nothing offers one."""
     eligibility = agency.policy_model().eligibility
     return eligibility.members and vocab.Channel.REFERRAL in eligibility.channels
+
+
+def communications(agency: Agency) -> tuple[str, str]:
+    """Who to call when no supporter answers (the posters, the help page): the agency's title
+    for its communications section and the number its policy gives (may be empty)."""
+    policy = agency.policy_model()
+    return policy.title("dispatcher"), policy.contacts.communications_phone

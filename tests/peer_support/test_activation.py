@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from tandem.accounts.models import User
 from tandem.agencies.models import Agency
+from tandem.agencies.services import agency_policy_update
+from tandem.core.templatetags.tandem_ui import tel_href
 from tandem.support import forms as support_forms
 from tandem.support import services, vocab
 from tandem.support import throttle as services_throttle
@@ -64,6 +66,27 @@ def test_member_asks_for_support_and_sees_the_status_of_their_own_request(
     assert "Looking for a supporter" not in blank
     other = status_page(sign_in(Client(), cast["chief"]), "a-code-nobody-was-given")
     assert "There is no open request with this code" in other
+
+
+def test_someone_who_asked_is_told_what_to_do_if_nobody_calls(
+    agency: Agency, cast: dict[str, User], team: dict[str, User]
+) -> None:
+    """The thank-you page and the status page of a request nobody has accepted yet give a
+    next step, with the number the policy prints on the posters once it has one."""
+    url = help_url(agency)
+    done = Client().post(url, help_data("no-answer")).content.decode()
+    assert "If nobody has reached you, call the department's non-emergency number" in done
+    assert "tel:" not in done.split("If nobody has reached you", 1)[1].split("</p>", 1)[0]
+    policy = agency.policy_model().model_dump(mode="json")
+    policy["contacts"]["communications_phone"] = "(555) 555-0100"
+    agency_policy_update(acting_user=cast["administrator"], agency=agency, policy_data=policy)
+    status = status_page(Client(), "no-answer")
+    assert f'href="{tel_href("(555) 555-0100")}"' in status
+    assert "(555) 555-0100" in status
+    item = SupportRequest.objects.get()
+    helper = User.objects.get(username=sorted(offered_to(item))[0])
+    services.request_accept(acting_user=helper, request=item)
+    assert "If nobody has reached you" not in status_page(Client(), "no-answer")
 
 
 def test_the_same_help_form_sent_twice_makes_one_request(

@@ -103,7 +103,11 @@ def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
             form_errors(form, exc)
         else:
             code = "" if referral else form.cleaned_data["code"]
-            return render(request, "support/intake_done.html", {**context, "code": code})
+            return render(
+                request,
+                "support/intake_done.html",
+                {**context, "code": code, "communications": selectors.communications(agency)},
+            )
     return render(request, "support/intake.html", context, status=_status(form))
 
 
@@ -210,5 +214,6 @@ def help_status(request: HttpRequest) -> HttpResponse:
             "excluded": services.chosen_supporter_excluded(item),
             "exceptions": policy.confidentiality.exceptions,
             "confirm_missing": withdraw,
+            "communications": selectors.communications(item.agency),
         },
     )

@@ -76,9 +76,10 @@ def _poster_contacts(agency: Agency) -> dict[str, Any]:
         for u in selectors.psychologists(agency)
     ]
     policy = agency.policy_model()
+    title, phone = selectors.communications(agency)
     return {
-        "communications_title": policy.title("dispatcher"),
-        "communications_phone": policy.contacts.communications_phone,
+        "communications_title": title,
+        "communications_phone": phone,
         "psychologist_title": policy.title("psychologist"),
         "psychologists": psychologists,
     }
