@@ -77,7 +77,8 @@ from typing import Any
 
 SUPPRESSED = "—"
 SUPPRESSED_TEXT = (
-    "— withheld: fewer than {t}, or withheld so that such a figure cannot be worked out"
+    "— withheld: fewer than {t}, or withheld so that such a figure cannot be worked out,"
+    " here or by comparing with a figure already published for an overlapping period"
 )
 MIN_THRESHOLD = 2
 MAX_THRESHOLD = 11
