@@ -35,7 +35,7 @@ from tandem.agencies.forms import (
     UnitForm,
 )
 from tandem.agencies.logos import CONTENT_TYPES, MAX_LOGO_BYTES
-from tandem.agencies.models import Agency
+from tandem.agencies.models import PEER_RECOVERY, PEER_SUPPORT, Agency
 from tandem.agencies.presets import Policy, PolicyError, parse_policy_toml, policy_to_toml
 from tandem.agencies.roster import COLUMN_HELP, MAX_BYTES, REQUIRED_COLUMNS, RosterError
 from tandem.agencies.selectors import MEMBER_ORDER, unit_tree
@@ -55,6 +55,10 @@ def _policy_page(
     policy: Policy = agency.policy_model()
     context = {
         "policy": policy,
+        # The summary speaks of the programs the agency runs (the full text below has all).
+        "runs_support": agency.runs(PEER_SUPPORT),
+        "runs_recovery": agency.runs(PEER_RECOVERY),
+        "titles": [(role, title) for role, title in policy.titles if agency.uses_role(role)],
         "text_form": forms.get("text_form")
         or PolicyTextForm(initial={"policy_text": policy_to_toml(policy)}),
         "policy_errors": forms.get("policy_errors", []),

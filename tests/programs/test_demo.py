@@ -196,3 +196,17 @@ def test_removing_someone_from_the_team_asks_for_the_reason_first(demo: Any) -> 
     assert "Choose the reason for the removal." in text(response)
     designation.refresh_from_db()
     assert designation.removed_on is None
+
+
+def test_the_policy_summary_speaks_of_the_programs_the_agency_runs(demo: Any) -> None:
+    """Columbus's administrator reads a summary of peer support only: no recovery titles,
+    retention or field-contact checklist (the full policy text below still has every key)."""
+    from tests.conftest import sign_in
+
+    _agency, users = demo("columbus")
+    page = text(sign_in(Client(), users["administrator"]).get(reverse("agencies:policy")))
+    summary = page.split("Summary", 1)[1].split("Sources", 1)[0]
+    assert "Programs run: peer support." in summary
+    assert "Who may ask for peer support" in summary
+    for recovery in ("Addiction Response Officer", "Recovery field contacts", "Recovery program"):
+        assert recovery not in summary
