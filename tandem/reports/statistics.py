@@ -11,7 +11,7 @@ anything the count itself would not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -37,6 +37,17 @@ class Heading(TypedDict):
     title: str
     measure: str
     dim: str
+
+
+class PairHeading(TypedDict):
+    """What names a two-way table: its key, its title, what it counts, the dimensions of its
+    rows and its columns."""
+
+    name: str
+    title: str
+    measure: str
+    row_dim: str
+    col_dim: str
 
 
 def _table(
@@ -195,37 +206,36 @@ def two_way(
     col: str,
     cols: Sequence[tuple[str, str]],
     *,
-    name: str,
-    title: str,
-    measure: str,
-    row_dim: str,
-    col_dim: str,
     count: str = "pk",
     distinct: bool = False,
     always_recorded: bool = False,
+    **heading: Unpack[PairHeading],
 ) -> Table:
     """``always_recorded``: the column is a yes/no the record always has (no "Not
     recorded" column)."""
+    grouped = qs.order_by().values(row, col).annotate(n=Count(count, distinct=distinct))
+    cells = ((str(i[row] or ""), str(i[col] or ""), int(i["n"])) for i in grouped)
+    return _pair_table(cells, rows, cols, always_recorded=always_recorded, **heading)
+
+
+def _pair_table(
+    cells: Iterable[tuple[str, str, int]],
+    rows: Sequence[tuple[str, str]],
+    cols: Sequence[tuple[str, str]],
+    *,
+    always_recorded: bool = False,
+    **heading: Unpack[PairHeading],
+) -> Table:
+    """A two-way table of ``(row code, column code, count)`` cells; a code outside the
+    choices counts under "Not recorded" (no such column when ``always_recorded``)."""
     row_list = [*rows, NOT_RECORDED]
     col_list = list(cols) if always_recorded else [*cols, NOT_RECORDED]
     row_index = {code: i for i, (code, _) in enumerate(rows)}
     col_index = {code: j for j, (code, _) in enumerate(cols)}
     counts = [[0] * len(col_list) for _ in row_list]
-    grouped = qs.order_by().values(row, col).annotate(n=Count(count, distinct=distinct))
-    for item in grouped:
-        i = row_index.get(str(item[row] or ""), len(rows))
-        j = col_index.get(str(item[col] or ""), len(cols))
-        counts[i][j] += int(item["n"])
-    return Table(
-        name=name,
-        title=title,
-        measure=measure,
-        row_dim=row_dim,
-        rows=row_list,
-        counts=counts,
-        col_dim=col_dim,
-        columns=col_list,
-    )
+    for row_code, col_code, n in cells:
+        counts[row_index.get(row_code, len(rows))][col_index.get(col_code, len(cols))] += n
+    return Table(rows=row_list, counts=counts, columns=col_list, **heading)
 
 
 RESPONSE_BUCKETS: list[tuple[int | None, str]] = [
@@ -264,65 +274,23 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
             )
         )
     else:
-        for column, codes, title in (
+        usage_tables += _usage_tables(
+            counts,
+            collected,
             ("incident_type", _choices(vocab.IncidentType), "Contacts by type of incident"),
             ("member_category", _choices(vocab.MemberCategory), "Contacts by member category"),
-        ):
-            if column in collected:
-                usage_tables.append(
-                    _counted_one_way(
-                        counts,
-                        column,
-                        codes,
-                        name=f"usage_{column}",
-                        title=title,
-                        measure="usage",
-                        dim=column,
-                    )
-                )
+        )
     # The activation channel is kept only where the usage form collects it (closing writes
     # it blank otherwise): a table of blanks would read as "not recorded" for every contact.
-    if "activation_channel" in collected:
-        usage_tables.append(
-            _counted_one_way(
-                counts,
-                "channel",
-                _choices(vocab.Channel),
-                name="usage_channel",
-                title="Contacts by activation channel",
-                measure="usage",
-                dim="channel",
-            )
-        )
-    for column, codes, title in (
+    usage_tables += _usage_tables(
+        counts,
+        collected,
+        ("activation_channel", _choices(vocab.Channel), "Contacts by activation channel"),
         ("intervention_type", _choices(vocab.InterventionType), "Contacts by type of intervention"),
         ("duration_bucket", _choices(vocab.DurationBucket), "Contacts by length"),
         ("gender", _choices(vocab.Gender), "Contacts by gender"),
-    ):
-        if column in collected:
-            usage_tables.append(
-                _counted_one_way(
-                    counts,
-                    column,
-                    codes,
-                    name=f"usage_{column}",
-                    title=title,
-                    measure="usage",
-                    dim=column,
-                )
-            )
-    if "follow_up" in collected:
-        usage_tables.append(
-            _counted_one_way(
-                counts,
-                "follow_up",
-                [("yes", "Follow-up planned"), ("no", "No follow-up")],
-                name="usage_follow_up",
-                title="Follow-up",
-                measure="usage",
-                dim="follow_up",
-            )
-        )
+        ("follow_up", [("yes", "Follow-up planned"), ("no", "No follow-up")], "Follow-up"),
+    )
     answers: list[tuple[str, list[tuple[str, str]], str]] = [
         ("services", _choices(vocab.Service), "General services provided"),
         ("referral_types", _choices(vocab.ReferralType), "Referrals made"),
@@ -404,6 +372,33 @@ def peer_support_sections(agency: Agency, period: Period) -> list[Section]:
     return sections
 
 
+def _usage_tables(
+    counts: dict[str, int],
+    collected: Collection[str],
+    *specs: tuple[str, Sequence[tuple[str, str]], str],
+) -> list[Table]:
+    """One usage table per ``(field, choices, title)`` whose field the usage form collects,
+    in the order given (the activation channel is counted under its record column,
+    ``channel``)."""
+    columns = {"activation_channel": "channel"}
+    tables = []
+    for collected_as, codes, title in specs:
+        if collected_as in collected:
+            column = columns.get(collected_as, collected_as)
+            tables.append(
+                _counted_one_way(
+                    counts,
+                    column,
+                    codes,
+                    name=f"usage_{column}",
+                    title=title,
+                    measure="usage",
+                    dim=column,
+                )
+            )
+    return tables
+
+
 def _counted_one_way(
     counts: dict[str, int],
     column: str,
@@ -426,38 +421,15 @@ def _counted_pairs(
     counts: dict[str, int],
     rows: Sequence[tuple[str, str]],
     cols: Sequence[tuple[str, str]],
-    *,
-    name: str,
-    title: str,
-    measure: str,
-    row_dim: str,
-    col_dim: str,
+    **heading: Unpack[PairHeading],
 ) -> Table:
     """The two-way table of the usage ``counts`` by ``rollups.PAIR``; values outside the
     choices count under "Not recorded", as in ``two_way``."""
     from tandem.reports import rollups
 
-    row_list = [*rows, NOT_RECORDED]
-    col_list = [*cols, NOT_RECORDED]
-    row_index = {code: i for i, (code, _) in enumerate(rows)}
-    col_index = {code: j for j, (code, _) in enumerate(cols)}
-    cells = [[0] * len(col_list) for _ in row_list]
-    for key, n in counts.items():
-        pair = rollups.pair_values(key)
-        if pair is not None:
-            i = row_index.get(pair[0], len(rows))
-            j = col_index.get(pair[1], len(cols))
-            cells[i][j] += int(n)
-    return Table(
-        name=name,
-        title=title,
-        measure=measure,
-        row_dim=row_dim,
-        rows=row_list,
-        counts=cells,
-        col_dim=col_dim,
-        columns=col_list,
-    )
+    pairs = ((rollups.pair_values(key), int(n)) for key, n in counts.items())
+    cells = ((pair[0], pair[1], n) for pair, n in pairs if pair is not None)
+    return _pair_table(cells, rows, cols, **heading)
 
 
 def _critical_incidents(agency: Agency, period: Period) -> Section:
@@ -529,15 +501,14 @@ def _supporter_hours(agency: Agency, period: Period) -> Section:
         **{f"people{i}": Count("user", filter=c, distinct=True) for i, c in enumerate(conditions)},
         **{f"hours{i}": Sum("hours", filter=c) for i, c in enumerate(conditions)},
     )
-    table = Table(
+    table = _one_column(
+        found,
+        "people",
+        rows,
         name="hours_people",
         title="Supporters who logged hours, by activity",
         measure="hours_people",
         row_dim="activity",
-        rows=rows,
-        counts=[[int(found[f"people{i}"] or 0)] for i in range(len(rows))],
-        additive=False,
-        total=int(found["total"] or 0),
         total_label="Supporters who logged hours",
         people=True,
     )
@@ -562,6 +533,20 @@ def _supporter_hours(agency: Agency, period: Period) -> Section:
         "be read off."
     )
     return section
+
+
+def _one_column(
+    found: dict[str, Any], prefix: str, rows: Sequence[tuple[str, str]], **table: Any
+) -> Table:
+    """A one-column table whose row ``i`` counts ``found[f"{prefix}{i}"]``, out of
+    ``found["total"]``; its rows overlap, so it does not add up."""
+    return Table(
+        rows=list(rows),
+        counts=[[int(found[f"{prefix}{i}"] or 0)] for i in range(len(rows))],
+        additive=False,
+        total=int(found["total"] or 0),
+        **table,
+    )
 
 
 def table_key(table: Table, code: str) -> str:
@@ -596,15 +581,14 @@ def _training_delivered(agency: Agency, period: Period, topics: Sequence[tuple[s
         for i, (code, _) in enumerate(matched)
     }
     found = sessions.order_by().aggregate(total=Count("pk"), **aggregates)
-    return Table(
+    return _one_column(
+        found,
+        "t",
+        matched,
         name="needs_training",
         title="Training sessions held on these topics",
         measure="training_sessions",
         row_dim="topic",
-        rows=matched,
-        counts=[[int(found[f"t{i}"] or 0)] for i in range(len(matched))],
-        additive=False,
-        total=int(found["total"] or 0),
         total_label="Sessions held",
     )
 

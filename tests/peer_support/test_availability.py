@@ -53,19 +53,27 @@ def test_rotation_hands_off_at_the_set_time_in_order(agency: Agency, cast: dict[
     assert schedule.covering("primary", first - timedelta(minutes=1)) is None
 
 
-def test_override_wins_and_an_unavailable_supporter_is_skipped(
-    agency: Agency, cast: dict[str, User], team: dict[str, User], clock: Any
+def _primary_cover(
+    agency: Agency, cast: dict[str, User], cover: User, starts_at: datetime, reason: str
 ) -> None:
-    cover = make_supporter(agency, "cover")
+    """The coordinator puts ``cover`` on the primary layer from ``starts_at`` until two
+    hours after T0."""
     services.override_create(
         acting_user=cast["coordinator"],
         agency=agency,
         layer="primary",
         supporter=services.profile_for(cover),
-        starts_at=T0 - timedelta(hours=1),
+        starts_at=starts_at,
         ends_at=T0 + timedelta(hours=2),
-        reason="swap",
+        reason=reason,
     )
+
+
+def test_override_wins_and_an_unavailable_supporter_is_skipped(
+    agency: Agency, cast: dict[str, User], team: dict[str, User], clock: Any
+) -> None:
+    cover = make_supporter(agency, "cover")
+    _primary_cover(agency, cast, cover, T0 - timedelta(hours=1), "swap")
     assert Schedule(agency).covering("primary", T0).user == cover
     services.availability_set(
         acting_user=cover, profile=services.profile_for(cover), until=T0 + timedelta(hours=1)
@@ -112,15 +120,7 @@ def test_on_call_now_names_only_a_supporter_who_can_answer(
     ]
     assert covering() == [None, None]
     cover = make_supporter(agency, "cover")
-    services.override_create(
-        acting_user=cast["coordinator"],
-        agency=agency,
-        layer="primary",
-        supporter=services.profile_for(cover),
-        starts_at=T0,
-        ends_at=T0 + timedelta(hours=2),
-        reason="cover",
-    )
+    _primary_cover(agency, cast, cover, T0, "cover")
     assert lines()[0] == ("Primary on call", [cover.get_full_name()], "")
     assert covering() == ["cover", None]
     services.availability_set(

@@ -13,6 +13,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tandem.agencies.presets import USAGE_FIELDS
 from tandem.reports import rollups
 from tandem.reports.models import UsageMonth
 from tandem.reports.services import report_build, usage_months_roll_up
@@ -20,18 +21,8 @@ from tandem.reports.statistics import Period, peer_support_sections
 from tests.conftest import make_user
 from tests.reports.support import TODAY
 
-EVERY_FIELD = [
-    "incident_type",
-    "intervention_type",
-    "member_category",
-    "gender",
-    "duration_bucket",
-    "services",
-    "referral_types",
-    "activation_channel",
-    "follow_up",
-    "topic",
-]
+# Every field a usage form may collect but the urgency, which no report counts.
+EVERY_FIELD = [f for f in USAGE_FIELDS if f != "urgency"]
 # Without both incident type and member category the usage table is one-way per column.
 NO_PAIR = [f for f in EVERY_FIELD if f != "member_category"]
 
