@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
 from rapidfuzz import process
 
 from tandem.recovery import vocab
@@ -347,7 +348,7 @@ def _clean(
     values: dict[str, dict[str, str]],
 ) -> PlannedRow:
     planned = PlannedRow(number=number)
-    today = date.today()  # noqa: DTZ011 - compared with calendar dates of the file
+    today = timezone.localdate()  # the agency's day: the file's dates are its calendar dates
     for name, label, required in FIELDS[kind]:
         column = mapping.get(name)
         raw = row[header.index(column)].strip() if column in header else ""
@@ -462,11 +463,18 @@ def plan(
         )
         for row in valid:
             since = registered.get(row.client_id or 0)
-            if row.outcome == "matched" and since and row.data["occurred_at"] < since.date():
+            # The agency's calendar day the client was registered (as the contact form
+            # checks it), not the UTC date, which is already tomorrow in the evening.
+            registered_on = timezone.localdate(since) if since else None
+            if (
+                row.outcome == "matched"
+                and registered_on
+                and row.data["occurred_at"] < registered_on
+            ):
                 row.outcome = "invalid"
                 row.errors.append(
                     f"Row {row.number}: the contact is dated before the client was registered"
-                    f" ({since.date().isoformat()})."
+                    f" ({registered_on.isoformat()})."
                 )
             elif row.outcome != "matched":
                 row.outcome = "invalid"

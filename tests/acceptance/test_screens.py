@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.timezone import now as timezone_now
 
 from tandem.accounts.models import User
@@ -796,7 +797,7 @@ def test_a_breach_report_waits_on_each_readers_home_until_they_acknowledge_it(
     readers = breach_readers(agency)
     assert readers
     report = breach_report(
-        acting_user=cast["supporter"], kind="other", occurred_on=timezone_now().date()
+        acting_user=cast["supporter"], kind="other", occurred_on=timezone.localdate()
     )
     reader = next(u for role, u in cast.items() if role in readers)
     home = sign_in(Client(), reader)
