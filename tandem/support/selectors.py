@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tandem.accounts.models import User, users_with_role
 from tandem.agencies.models import Agency, Role
+from tandem.agencies.presets import Policy
 from tandem.support import vocab
 from tandem.support.models import (
     BreachAcknowledgement,
@@ -296,15 +297,14 @@ def recent_deployments(profile: SupporterProfile) -> QuerySet[Deployment]:
     ).select_related("incident")
 
 
-def takes_referrals(agency: Agency) -> bool:
+def takes_referrals(policy: Policy) -> bool:
     """Whether the agency's program takes a member's referral of a colleague (its policy's
     eligibility): Joplin's does not, so nothing offers one."""
-    eligibility = agency.policy_model().eligibility
+    eligibility = policy.eligibility
     return eligibility.members and vocab.Channel.REFERRAL in eligibility.channels
 
 
-def communications(agency: Agency) -> tuple[str, str]:
+def communications(policy: Policy) -> tuple[str, str]:
     """Who to call when no supporter answers (the posters, the help page): the agency's title
     for its communications section and the number its policy gives (may be empty)."""
-    policy = agency.policy_model()
     return policy.title("dispatcher"), policy.contacts.communications_phone

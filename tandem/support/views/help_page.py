@@ -75,7 +75,8 @@ def _help_form(request: HttpRequest, agency: Agency, *, referral: bool) -> Any:
 def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
     if not agency.runs(PEER_SUPPORT):  # its posted link outlived the program
         raise Http404
-    referrals = selectors.takes_referrals(agency)
+    policy = agency.policy_model()
+    referrals = selectors.takes_referrals(policy)
     asked_to_refer = request.GET.get("for") == "colleague"
     referral = asked_to_refer and referrals
     form = _help_form(request, agency, referral=referral)
@@ -87,7 +88,7 @@ def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
         "referrals": referrals,
         "no_referrals": asked_to_refer and not referrals,
         "ways": _policy_ways(agency, leave_out=(vocab.Channel.SELF_REQUEST,)),
-        "eligibility": agency.policy_model().eligibility,
+        "eligibility": policy.eligibility,
     }
     if request.method == "POST" and form.is_valid():
         if not throttle.allow(
@@ -106,7 +107,7 @@ def _help_page(request: HttpRequest, agency: Agency) -> HttpResponse:
             return render(
                 request,
                 "support/intake_done.html",
-                {**context, "code": code, "communications": selectors.communications(agency)},
+                {**context, "code": code, "communications": selectors.communications(policy)},
             )
     return render(request, "support/intake.html", context, status=_status(form))
 
@@ -214,6 +215,6 @@ def help_status(request: HttpRequest) -> HttpResponse:
             "excluded": services.chosen_supporter_excluded(item),
             "exceptions": policy.confidentiality.exceptions,
             "confirm_missing": withdraw,
-            "communications": selectors.communications(item.agency),
+            "communications": selectors.communications(policy),
         },
     )

@@ -36,6 +36,7 @@ def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
     agency = require_account(request.user)
     form = forms.DirectoryFilterForm(request.GET or None, agency=agency)
     filters = form.cleaned_data if form.is_valid() else {}
+    policy = agency.policy_model()
     page = keyset_page(
         selectors.roster(agency, filters),
         order=selectors.ROSTER_ORDER,
@@ -47,9 +48,9 @@ def directory(request: AuthenticatedHttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": page_query(request),
-        "policy": agency.policy_model(),
+        "policy": policy,
         "help_url": reverse("support:intake", args=[access.help_pass_for(agency)]),
-        "referrals": selectors.takes_referrals(agency),
+        "referrals": selectors.takes_referrals(policy),
     }
     return render(request, "support/directory.html", context)
 
@@ -76,7 +77,7 @@ def _poster_contacts(agency: Agency) -> dict[str, Any]:
         for u in selectors.psychologists(agency)
     ]
     policy = agency.policy_model()
-    title, phone = selectors.communications(agency)
+    title, phone = selectors.communications(policy)
     return {
         "communications_title": title,
         "communications_phone": phone,
